@@ -1,0 +1,196 @@
+//! The transfer bundle on disk. Reading goes through [`Bundle::verify`], the only way to obtain a
+//! [`VerifiedBundle`]: code that uses bundle bytes cannot skip the hash check, and it uses the very
+//! bytes that were checked.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::ExitCode;
+use crate::core::digest::sha256_hex;
+use crate::core::manifest::{KeyEntry, Manifest};
+use crate::fsio;
+
+pub const MANIFEST: &str = "manifest.json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error(
+        "{dir} is not a keyrite bundle: it has no manifest.json\n  what to do: pass the directory `keyrite kms prepare --out` created"
+    )]
+    NoManifest { dir: PathBuf },
+    #[error(
+        "{path}: the manifest is unreadable: {message}\n  what to do: fetch a fresh copy of the bundle; do not edit manifest.json by hand"
+    )]
+    BadManifest { path: PathBuf, message: String },
+    #[error(
+        "{path} is missing, but the manifest lists it\n  what to do: copy the whole bundle directory again from its source"
+    )]
+    Missing { path: PathBuf },
+    #[error(
+        "{path} does not match the manifest: SHA-256 is {actual}, the manifest says {expected}\n  what to do: the bundle was altered or damaged in transit; do not use it. Copy it again from its source, or prepare a new one"
+    )]
+    HashMismatch {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+    #[error(
+        "{path} is in the bundle but not in its manifest\n  what to do: remove it, or find out who put it there"
+    )]
+    Unlisted { path: PathBuf },
+    #[error(transparent)]
+    Fs(#[from] fsio::FsError),
+}
+
+impl BundleError {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            BundleError::HashMismatch { .. } | BundleError::Unlisted { .. } => {
+                ExitCode::VerificationFailed
+            }
+            BundleError::NoManifest { .. }
+            | BundleError::BadManifest { .. }
+            | BundleError::Missing { .. } => ExitCode::VerificationFailed,
+            BundleError::Fs(e) => e.exit_code(),
+        }
+    }
+}
+
+/// A bundle whose every listed file was read and matched its manifest hash.
+#[derive(Debug)]
+pub struct VerifiedBundle {
+    dir: PathBuf,
+    manifest: Manifest,
+    manifest_sha256: String,
+    contents: BTreeMap<String, Vec<u8>>,
+}
+
+pub struct Bundle;
+
+impl Bundle {
+    /// Reads `dir/manifest.json`, then every file it lists, and checks each SHA-256. Files in key
+    /// directories that the manifest does not list are refused too (except an in-progress `.new`).
+    pub fn verify(dir: &Path) -> Result<VerifiedBundle, BundleError> {
+        let manifest_path = dir.join(MANIFEST);
+        if !manifest_path.is_file() {
+            return Err(BundleError::NoManifest {
+                dir: dir.to_path_buf(),
+            });
+        }
+        let bytes = fsio::read(&manifest_path)?;
+        let manifest = Manifest::parse(&bytes).map_err(|message| BundleError::BadManifest {
+            path: manifest_path.clone(),
+            message,
+        })?;
+        let mut contents = BTreeMap::new();
+        for (rel, expected) in &manifest.files {
+            let path = dir.join(rel);
+            if !path.is_file() {
+                return Err(BundleError::Missing { path });
+            }
+            let data = fsio::read(&path)?;
+            let actual = sha256_hex(&data);
+            if &actual != expected {
+                return Err(BundleError::HashMismatch {
+                    path,
+                    expected: expected.clone(),
+                    actual,
+                });
+            }
+            contents.insert(rel.clone(), data);
+        }
+        for key in &manifest.keys {
+            let kdir = dir.join(&key.name);
+            let entries = std::fs::read_dir(&kdir)
+                .map_err(|_| BundleError::Missing { path: kdir.clone() })?;
+            for entry in entries.flatten() {
+                let rel = format!("{}/{}", key.name, entry.file_name().to_string_lossy());
+                if !manifest.files.contains_key(&rel) {
+                    return Err(BundleError::Unlisted { path: entry.path() });
+                }
+            }
+        }
+        Ok(VerifiedBundle {
+            dir: dir.to_path_buf(),
+            manifest_sha256: sha256_hex(&bytes),
+            manifest,
+            contents,
+        })
+    }
+}
+
+impl VerifiedBundle {
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// SHA-256 of manifest.json as read: the bundle's fingerprint.
+    pub fn fingerprint(&self) -> &str {
+        &self.manifest_sha256
+    }
+
+    /// The verified bytes of `<key>/<file>`, if the manifest lists it.
+    pub fn file(&self, key: &KeyEntry, file: &str) -> Option<&[u8]> {
+        self.contents
+            .get(&Manifest::file_path(key, file))
+            .map(Vec::as_slice)
+    }
+
+    pub fn into_manifest(self) -> Manifest {
+        self.manifest
+    }
+}
+
+/// A bundle directory being written. Dropped without [`NewBundle::commit`], it removes what it
+/// created, so a failed `prepare` leaves nothing behind.
+pub struct NewBundle {
+    dir: PathBuf,
+    files: BTreeMap<String, String>,
+    committed: bool,
+}
+
+impl NewBundle {
+    pub fn create(dir: &Path) -> Result<NewBundle, BundleError> {
+        fsio::create_dir_new(dir)?;
+        Ok(NewBundle {
+            dir: dir.to_path_buf(),
+            files: BTreeMap::new(),
+            committed: false,
+        })
+    }
+
+    pub fn write(&mut self, key_name: &str, file: &str, bytes: &[u8]) -> Result<(), BundleError> {
+        let kdir = self.dir.join(key_name);
+        if !kdir.is_dir() {
+            fsio::create_dir_new(&kdir)?;
+        }
+        fsio::write_new(&kdir.join(file), bytes)?;
+        self.files
+            .insert(format!("{key_name}/{file}"), sha256_hex(bytes));
+        Ok(())
+    }
+
+    pub fn files(&self) -> &BTreeMap<String, String> {
+        &self.files
+    }
+
+    /// Writes manifest.json last; returns its SHA-256 (the fingerprint to read out).
+    pub fn commit(mut self, manifest: &Manifest) -> Result<String, BundleError> {
+        let bytes = manifest.to_json();
+        fsio::write_new(&self.dir.join(MANIFEST), &bytes)?;
+        self.committed = true;
+        Ok(sha256_hex(&bytes))
+    }
+}
+
+impl Drop for NewBundle {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}

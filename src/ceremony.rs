@@ -1,0 +1,221 @@
+//! The ceremony at the air gap, headless driver: check the bundle and the script, confirm the
+//! fingerprint read out from the connected side, then per key generate AES-256 inside the HSM,
+//! take its check value, wrap it for KMS, write EncryptedKeyMaterial.bin and verify it by reading
+//! it back. The manifest is replaced last, in one atomic step.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use cryptoki::types::AuthPin;
+use jiff::Timestamp;
+
+use crate::bundle::{Bundle, MANIFEST, VerifiedBundle};
+use crate::core::digest::{normalise_fingerprint, sha256_hex};
+use crate::core::manifest::{self, CeremonyRecord, GeneratedKey, Manifest};
+use crate::core::script::{Answers, Script};
+use crate::core::wrapping_key::WrappingPublicKey;
+use crate::error::{Error, Result};
+use crate::fsio;
+use crate::hsm::{HsmError, Token};
+
+pub struct CeremonyRequest<'a> {
+    pub script: &'a Script,
+    /// SHA-256 of the script file as read.
+    pub script_sha256: &'a str,
+    pub bundle_dir: &'a std::path::Path,
+    pub token: &'a Token,
+    pub pin: &'a AuthPin,
+    pub answers: &'a Answers,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KeyResult {
+    pub name: String,
+    pub hsm_label: String,
+    pub check_value: String,
+    pub encrypted_key_material_sha256: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CeremonyReport {
+    pub prepared_fingerprint: String,
+    pub keys: Vec<KeyResult>,
+}
+
+/// Everything checked before the HSM is touched.
+fn check_inputs(req: &CeremonyRequest<'_>) -> Result<(VerifiedBundle, Vec<WrappingPublicKey>)> {
+    let bundle = Bundle::verify(req.bundle_dir)?;
+    let m = bundle.manifest();
+    if m.ceremony.is_some() {
+        return Err(Error::Refused {
+            what: format!(
+                "{}: this bundle has been through a ceremony already",
+                req.bundle_dir.display()
+            ),
+            hint: "import it with `keyrite kms import`, or prepare a new bundle for a new ceremony"
+                .into(),
+        });
+    }
+    let typed = normalise_fingerprint(&req.answers.bundle_fingerprint);
+    if typed != bundle.fingerprint() {
+        return Err(Error::Verification {
+            what: format!(
+                "the bundle's fingerprint is {}, but the fingerprint read out from the connected side is {}",
+                bundle.fingerprint(),
+                typed
+            ),
+            hint: "stop: this is not the bundle that was prepared. Fetch the right media, or prepare again".into(),
+        });
+    }
+    let w = &req.script.wrapping;
+    if w.algorithm != m.wrapping_algorithm || w.key_spec != m.wrapping_key_spec {
+        return Err(Error::Verification {
+            what: format!(
+                "the script asks for {} with {}, the bundle was prepared for {} with {}",
+                w.algorithm, w.key_spec, m.wrapping_algorithm, m.wrapping_key_spec
+            ),
+            hint: "prepare the bundle with the script's --algorithm and --wrapping-spec".into(),
+        });
+    }
+    let want: BTreeSet<String> = req
+        .script
+        .key_refs()
+        .iter()
+        .map(|k| k.as_str().to_string())
+        .collect();
+    let have: BTreeSet<String> = m.keys.iter().map(|k| k.requested.clone()).collect();
+    if want != have {
+        return Err(Error::Verification {
+            what: format!(
+                "the script names keys {:?}, the bundle holds {:?}",
+                want.iter().collect::<Vec<_>>(),
+                have.iter().collect::<Vec<_>>()
+            ),
+            hint: "use the bundle prepared for this script".into(),
+        });
+    }
+    let mut keys = Vec::new();
+    for key in &m.keys {
+        let der = bundle
+            .file(key, manifest::WRAPPING_PUBLIC_KEY)
+            .ok_or_else(|| Error::Verification {
+                what: format!(
+                    "{}: the manifest lists no {}",
+                    key.name,
+                    manifest::WRAPPING_PUBLIC_KEY
+                ),
+                hint: "prepare a new bundle".into(),
+            })?;
+        if bundle.file(key, manifest::IMPORT_TOKEN).is_none() {
+            return Err(Error::Verification {
+                what: format!(
+                    "{}: the manifest lists no {}",
+                    key.name,
+                    manifest::IMPORT_TOKEN
+                ),
+                hint: "prepare a new bundle".into(),
+            });
+        }
+        keys.push(
+            WrappingPublicKey::from_der(der, m.wrapping_key_spec).map_err(|e| {
+                Error::Verification {
+                    what: format!("{}/{}: {e}", key.name, manifest::WRAPPING_PUBLIC_KEY),
+                    hint: "prepare a new bundle".into(),
+                }
+            })?,
+        );
+    }
+    Ok((bundle, keys))
+}
+
+/// Removes the EncryptedKeyMaterial files of an unfinished ceremony, so the bundle is left as it was.
+struct Written(Vec<PathBuf>);
+
+impl Drop for Written {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
+    let (bundle, wrapping_keys) = check_inputs(req)?;
+    let fingerprint = bundle.fingerprint().to_string();
+    let dir = bundle.dir().to_path_buf();
+    let mut manifest: Manifest = bundle.into_manifest();
+    let session = req.token.login(req.pin)?;
+    let today = Timestamp::now().strftime("%Y%m%d").to_string();
+    let mut written = Written(Vec::new());
+    let mut results = Vec::new();
+    for (key, wrapping) in manifest.keys.iter_mut().zip(&wrapping_keys) {
+        let label = format!("keyrite/{}/{}/{}", key.name, today, &fingerprint[..8]);
+        let generated = session.generate_ceremony_key(&label)?;
+        if session.value_is_readable(generated.handle)? {
+            return Err(HsmError::Verification {
+                step: "generate AES-256 key",
+                message: format!("the token lets CKA_VALUE of {label:?} be read in plaintext"),
+                hint: "this token does not honour CKA_SENSITIVE; do not use it for a ceremony"
+                    .into(),
+            }
+            .into());
+        }
+        let kcv = session.check_value(generated.handle)?;
+        let wrap_handle =
+            session.import_wrapping_key(wrapping, &format!("kms-wrapping/{}", key.name))?;
+        let wrapped = session.wrap(wrap_handle, generated.handle, manifest.wrapping_algorithm)?;
+        if wrapped.len() != wrapping.bits / 8 {
+            return Err(HsmError::Verification {
+                step: "wrap the key material",
+                message: format!(
+                    "the wrapped key is {} bytes, expected {}",
+                    wrapped.len(),
+                    wrapping.bits / 8
+                ),
+                hint: "the token misbehaves; do not use it for this ceremony".into(),
+            }
+            .into());
+        }
+        let path = dir.join(&key.name).join(manifest::ENCRYPTED_KEY_MATERIAL);
+        fsio::write_new(&path, &wrapped)?;
+        written.0.push(path.clone());
+        let digest = sha256_hex(&wrapped);
+        let read_back = sha256_hex(&fsio::read(&path)?);
+        if read_back != digest {
+            return Err(Error::Verification {
+                what: format!("{} reads back with SHA-256 {read_back}, {digest} was written", path.display()),
+                hint: "the medium is faulty: use other media and run the ceremony again with a fresh bundle".into(),
+            });
+        }
+        manifest.files.insert(
+            Manifest::file_path(key, manifest::ENCRYPTED_KEY_MATERIAL),
+            digest.clone(),
+        );
+        key.generated = Some(GeneratedKey {
+            hsm_label: label.clone(),
+            hsm_id: hex::encode(&generated.id),
+            check_value: hex::encode(kcv),
+            generated_at: Timestamp::now(),
+        });
+        results.push(KeyResult {
+            name: key.name.clone(),
+            hsm_label: label,
+            check_value: hex::encode(kcv),
+            encrypted_key_material_sha256: digest,
+        });
+    }
+    manifest.ceremony = Some(CeremonyRecord {
+        script_sha256: req.script_sha256.to_string(),
+        prepared_manifest_sha256: fingerprint.clone(),
+        token_label: req.token.label().to_string(),
+        operator: req.answers.operator.clone(),
+        witness: req.answers.witness.clone(),
+        finished_at: Timestamp::now(),
+    });
+    fsio::replace(&dir.join(MANIFEST), &manifest.to_json())?;
+    written.0.clear();
+    Ok(CeremonyReport {
+        prepared_fingerprint: fingerprint,
+        keys: results,
+    })
+}

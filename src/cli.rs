@@ -1,0 +1,354 @@
+//! The command line: argument parsing and dispatch. People-facing text goes to stderr; `--json`
+//! puts machine output on stdout.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+use cryptoki::types::AuthPin;
+use zeroize::Zeroizing;
+
+use crate::core::algorithm::{WrappingAlgorithm, WrappingKeySpec};
+use crate::core::digest::{grouped, sha256_hex};
+use crate::core::names::KeyRef;
+use crate::core::script::{Answers, Script};
+use crate::error::{Error, Result};
+use crate::hsm::{HsmError, Token, TokenUri};
+use crate::kms::import::Expiration;
+use crate::kms::{self, KmsTarget};
+use crate::{bundle, ceremony, fsio, rehearse};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "keyrite",
+    version,
+    about = "Dual-control BYOK key ceremonies for AWS KMS"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// The connected side: fetch import parameters, import wrapped material.
+    #[command(subcommand)]
+    Kms(KmsCommand),
+    /// The air-gapped ceremony: generate, wrap and verify key material inside the HSM.
+    Ceremony(CeremonyArgs),
+    /// The whole flow on a fresh SoftHSM2 token against a local KMS.
+    Rehearse(RehearseArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KmsCommand {
+    /// Check each key and fetch its import parameters into a new transfer bundle.
+    Prepare(PrepareArgs),
+    /// Import the ceremony's wrapped material from a bundle, rotating keys that have material.
+    Import(ImportArgs),
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct AwsArgs {
+    /// AWS profile (default: AWS_PROFILE or the SDK's default chain)
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+    /// AWS region (default: AWS_REGION or the profile's)
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// KMS endpoint (default: AWS_ENDPOINT_URL_KMS / AWS_ENDPOINT_URL or AWS's)
+    #[arg(long, global = true)]
+    pub endpoint_url: Option<String>,
+}
+
+impl AwsArgs {
+    fn target(&self) -> KmsTarget {
+        KmsTarget {
+            profile: self.profile.clone(),
+            region: self.region.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+            ..KmsTarget::default()
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct PrepareArgs {
+    /// A key to rotate: alias (alias/prod-s3), key ARN or key id. Repeat for more keys.
+    #[arg(long = "key", required = true)]
+    pub keys: Vec<String>,
+    /// The new bundle directory (must not exist).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value = "RSA_4096")]
+    pub wrapping_spec: WrappingKeySpec,
+    /// Wrapping algorithm. SoftHSM2 can wrap only with RSAES_OAEP_SHA_1.
+    #[arg(long, default_value = "RSAES_OAEP_SHA_256")]
+    pub algorithm: WrappingAlgorithm,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// The bundle the ceremony completed.
+    #[arg(long)]
+    pub bundle: PathBuf,
+    /// KEY_MATERIAL_DOES_NOT_EXPIRE (default) or KEY_MATERIAL_EXPIRES (needs --valid-to).
+    #[arg(long, default_value = "KEY_MATERIAL_DOES_NOT_EXPIRE")]
+    pub expiration_model: String,
+    /// When imported material expires (RFC 3339, e.g. 2027-06-30T00:00:00Z).
+    #[arg(long)]
+    pub valid_to: Option<String>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct HsmArgs {
+    /// The PKCS#11 module.
+    #[arg(long, env = "KEYRITE_PKCS11_MODULE", default_value = crate::hsm::softhsm::DEFAULT_MODULE)]
+    pub module: PathBuf,
+    /// The token, by label: pkcs11:token=LABEL?pin-source=file:/path (RFC 7512).
+    #[arg(long)]
+    pub token: String,
+}
+
+#[derive(Args, Debug)]
+pub struct CeremonyArgs {
+    /// The ceremony script (TOML).
+    #[arg(long)]
+    pub script: PathBuf,
+    /// The bundle prepared on the connected side.
+    #[arg(long)]
+    pub bundle: PathBuf,
+    /// Run without the terminal UI, taking the operators' answers from --answers.
+    #[arg(long, requires = "answers")]
+    pub headless: bool,
+    /// The operators' answers (TOML) for a headless run.
+    #[arg(long)]
+    pub answers: Option<PathBuf>,
+    #[command(flatten)]
+    pub hsm: HsmArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RehearseArgs {
+    /// Run without the terminal UI.
+    #[arg(long)]
+    pub headless: bool,
+    /// Where to leave everything (must not exist). Default: ./keyrite-rehearsal-<time>.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The ceremony script to rehearse (default: the built-in ceremony-scripts/rehearsal.toml).
+    #[arg(long)]
+    pub script: Option<PathBuf>,
+    /// The SoftHSM2 module.
+    #[arg(long, default_value = crate::hsm::softhsm::DEFAULT_MODULE)]
+    pub module: PathBuf,
+    /// Use this running local KMS instead of starting one.
+    #[arg(long)]
+    pub endpoint_url: Option<String>,
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Kms(KmsCommand::Prepare(a)) => prepare(a),
+        Command::Kms(KmsCommand::Import(a)) => import(a),
+        Command::Ceremony(a) => run_ceremony(a),
+        Command::Rehearse(a) => rehearse::run(&a),
+    }
+}
+
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Environment {
+            what: format!("cannot start the async runtime: {e}"),
+            hint: "this is unexpected; report it".into(),
+        })
+}
+
+fn prepare(a: PrepareArgs) -> Result<()> {
+    let keys = a
+        .keys
+        .iter()
+        .map(|k| KeyRef::parse(k))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|what| Error::Usage {
+            what,
+            hint: "see `keyrite kms prepare --help`".into(),
+        })?;
+    let rt = runtime()?;
+    let prepared = rt.block_on(async {
+        let client = kms::connect(&a.aws.target()).await?;
+        let req = kms::prepare::PrepareRequest {
+            keys: &keys,
+            spec: a.wrapping_spec,
+            algorithm: a.algorithm,
+            out: &a.out,
+        };
+        kms::prepare::prepare(&client, &req).await
+    })?;
+    eprintln!(
+        "prepared {} key(s) into {}",
+        prepared.manifest.keys.len(),
+        a.out.display()
+    );
+    for k in &prepared.manifest.keys {
+        eprintln!(
+            "  {:<24} {}  state {}  parameters valid to {}",
+            k.name, k.key_arn, k.key_state, k.parameters_valid_to
+        );
+    }
+    eprintln!(
+        "bundle fingerprint (read it out to the ceremony room):\n  {}",
+        grouped(&prepared.fingerprint)
+    );
+    if a.json {
+        let v = serde_json::json!({ "bundle": a.out, "fingerprint": prepared.fingerprint, "manifest": prepared.manifest });
+        println!("{v}");
+    }
+    Ok(())
+}
+
+fn import(a: ImportArgs) -> Result<()> {
+    let expiration = match (a.expiration_model.as_str(), &a.valid_to) {
+        ("KEY_MATERIAL_DOES_NOT_EXPIRE", None) => Expiration::DoesNotExpire,
+        ("KEY_MATERIAL_EXPIRES", Some(t)) => {
+            Expiration::ExpiresAt(t.parse().map_err(|e| Error::Usage {
+                what: format!("--valid-to {t:?} is not an RFC 3339 time: {e}"),
+                hint: "write it like 2027-06-30T00:00:00Z".into(),
+            })?)
+        }
+        ("KEY_MATERIAL_DOES_NOT_EXPIRE", Some(_)) => {
+            return Err(Error::Usage {
+                what: "--valid-to was given with KEY_MATERIAL_DOES_NOT_EXPIRE".into(),
+                hint: "add --expiration-model KEY_MATERIAL_EXPIRES, or drop --valid-to".into(),
+            });
+        }
+        ("KEY_MATERIAL_EXPIRES", None) => {
+            return Err(Error::Usage {
+                what: "KEY_MATERIAL_EXPIRES needs --valid-to".into(),
+                hint: "add --valid-to 2027-06-30T00:00:00Z (at most 365 days ahead)".into(),
+            });
+        }
+        (other, _) => {
+            return Err(Error::Usage {
+                what: format!("unknown --expiration-model {other:?}"),
+                hint: "use KEY_MATERIAL_DOES_NOT_EXPIRE or KEY_MATERIAL_EXPIRES".into(),
+            });
+        }
+    };
+    let verified = bundle::Bundle::verify(&a.bundle)?;
+    let rt = runtime()?;
+    let outcomes = rt.block_on(async {
+        let client = kms::connect(&a.aws.target()).await?;
+        kms::import::import(&client, &verified, expiration).await
+    })?;
+    for o in &outcomes {
+        eprintln!(
+            "{:<24} {}: {}; current key material {} (was {})",
+            o.name,
+            o.kind,
+            o.state,
+            o.key_material_id.as_deref().unwrap_or("?"),
+            o.previous_key_material_id.as_deref().unwrap_or("none")
+        );
+    }
+    if a.json {
+        let v: Vec<_> = outcomes
+            .iter()
+            .map(|o| {
+                serde_json::json!({"name": o.name, "key_arn": o.key_arn, "kind": o.kind, "state": o.state,
+                    "key_material_id": o.key_material_id, "previous_key_material_id": o.previous_key_material_id,
+                    "encrypted_key_material_sha256": o.encrypted_key_material_sha256})
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(v));
+    }
+    Ok(())
+}
+
+/// Reads a PIN from a pin-source file: the first line, kept in zeroizing memory.
+pub fn read_pin(path: &Path) -> Result<AuthPin> {
+    let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| HsmError::PinSource {
+        path: path.into(),
+        message: e.kind().to_string(),
+    })?);
+    let text = std::str::from_utf8(&bytes).map_err(|_| HsmError::PinSource {
+        path: path.into(),
+        message: "not UTF-8".into(),
+    })?;
+    let line = text.lines().next().unwrap_or("");
+    if line.is_empty() {
+        return Err(HsmError::PinSource {
+            path: path.into(),
+            message: "the first line is empty".into(),
+        }
+        .into());
+    }
+    Ok(AuthPin::new(line.into()))
+}
+
+fn run_ceremony(a: CeremonyArgs) -> Result<()> {
+    if !a.headless {
+        return Err(Error::Usage {
+            what: "the terminal UI is not available in this version of keyrite".into(),
+            hint: "run the ceremony with --headless --answers <answers.toml>".into(),
+        });
+    }
+    let script_bytes = fsio::read(&a.script)?;
+    let script_text = String::from_utf8(script_bytes.clone()).map_err(|_| Error::Usage {
+        what: format!("{} is not UTF-8 text", a.script.display()),
+        hint: "a ceremony script is TOML".into(),
+    })?;
+    let script = Script::parse(&a.script.display().to_string(), &script_text)?;
+    let answers_path = a.answers.as_deref().unwrap_or(Path::new(""));
+    let answers_text = String::from_utf8(fsio::read(answers_path)?).map_err(|_| Error::Usage {
+        what: format!("{} is not UTF-8 text", answers_path.display()),
+        hint: "an answers file is TOML".into(),
+    })?;
+    let answers = Answers::parse(&answers_path.display().to_string(), &answers_text)?;
+    let uri = TokenUri::parse(&a.hsm.token)?;
+    let pin_path = uri.pin_source.clone().ok_or_else(|| Error::Usage {
+        what: "the token URI has no pin-source".into(),
+        hint: "add ?pin-source=file:/path to --token (the quorum gate comes with enrolment)".into(),
+    })?;
+    let module = uri.module_path.clone().unwrap_or(a.hsm.module.clone());
+    let token = Token::open(&module, &uri.token)?;
+    let pin = read_pin(&pin_path)?;
+    let report = ceremony::run(&ceremony::CeremonyRequest {
+        script: &script,
+        script_sha256: &sha256_hex(&script_bytes),
+        bundle_dir: &a.bundle,
+        token: &token,
+        pin: &pin,
+        answers: &answers,
+    })?;
+    print_ceremony_report(&report);
+    if a.json {
+        println!("{}", serde_json::to_string(&report).unwrap_or_default());
+    }
+    Ok(())
+}
+
+pub fn print_ceremony_report(report: &ceremony::CeremonyReport) {
+    eprintln!(
+        "ceremony complete; bundle fingerprint confirmed: {}",
+        grouped(&report.prepared_fingerprint)
+    );
+    for k in &report.keys {
+        eprintln!(
+            "  {:<24} check value {}  HSM label {}  EncryptedKeyMaterial.bin sha256 {}",
+            k.name, k.check_value, k.hsm_label, k.encrypted_key_material_sha256
+        );
+    }
+}

@@ -1,0 +1,187 @@
+//! The transfer bundle's `manifest.json`: what the bundle is for, and the SHA-256 of every file.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::algorithm::{WrappingAlgorithm, WrappingKeySpec};
+
+pub const FORMAT: &str = "keyrite-bundle/1";
+pub const WRAPPING_PUBLIC_KEY: &str = "WrappingPublicKey.bin";
+pub const IMPORT_TOKEN: &str = "ImportToken.bin";
+pub const ENCRYPTED_KEY_MATERIAL: &str = "EncryptedKeyMaterial.bin";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub format: String,
+    pub created: Timestamp,
+    pub tool_version: String,
+    pub wrapping_key_spec: WrappingKeySpec,
+    pub wrapping_algorithm: WrappingAlgorithm,
+    pub keys: Vec<KeyEntry>,
+    /// Relative path inside the bundle -> lower-case hex SHA-256.
+    pub files: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ceremony: Option<CeremonyRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyEntry {
+    /// Directory name inside the bundle.
+    pub name: String,
+    /// What the operator asked for (alias, ARN or key id).
+    pub requested: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    pub key_id: String,
+    pub key_arn: String,
+    pub account: String,
+    pub region: String,
+    /// Key state when the parameters were fetched.
+    pub key_state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_key_material_id: Option<String>,
+    pub parameters_valid_to: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generated: Option<GeneratedKey>,
+}
+
+/// What the ceremony recorded for one key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeneratedKey {
+    /// The HSM object label of the AES-256 key (the escrow copy).
+    pub hsm_label: String,
+    /// Hex of the HSM object id.
+    pub hsm_id: String,
+    /// First 3 bytes of AES-ECB(key, zero block), hex.
+    pub check_value: String,
+    pub generated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CeremonyRecord {
+    pub script_sha256: String,
+    /// SHA-256 of manifest.json as the connected side wrote it, confirmed by the operators.
+    pub prepared_manifest_sha256: String,
+    pub token_label: String,
+    pub operator: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness: Option<String>,
+    pub finished_at: Timestamp,
+}
+
+impl Manifest {
+    pub fn parse(bytes: &[u8]) -> Result<Manifest, String> {
+        let m: Manifest = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        if m.format != FORMAT {
+            return Err(format!(
+                "format is {:?}, this keyrite reads {FORMAT:?}",
+                m.format
+            ));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for k in &m.keys {
+            if !names.insert(k.name.as_str()) {
+                return Err(format!("key directory {:?} appears twice", k.name));
+            }
+            if k.name.is_empty() || k.name.contains(['/', '\\']) || k.name.starts_with('.') {
+                return Err(format!(
+                    "key directory name {:?} is not a plain name",
+                    k.name
+                ));
+            }
+        }
+        for path in m.files.keys() {
+            let ok = path.split('/').count() == 2
+                && path
+                    .split('/')
+                    .all(|p| !p.is_empty() && p != "." && p != "..");
+            if !ok {
+                return Err(format!("file entry {path:?} is not <key>/<file>"));
+            }
+        }
+        if m.keys.is_empty() {
+            return Err("the manifest names no keys".into());
+        }
+        Ok(m)
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut v = serde_json::to_vec_pretty(self).unwrap_or_default();
+        v.push(b'\n');
+        v
+    }
+
+    pub fn file_path(key: &KeyEntry, file: &str) -> String {
+        format!("{}/{}", key.name, file)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn sample() -> Manifest {
+        let key = KeyEntry {
+            name: "dev-s3".into(),
+            requested: "alias/dev-s3".into(),
+            alias: Some("alias/dev-s3".into()),
+            key_id: "k1".into(),
+            key_arn: "arn:aws:kms:eu-west-1:111122223333:key/k1".into(),
+            account: "111122223333".into(),
+            region: "eu-west-1".into(),
+            key_state: "PendingImport".into(),
+            current_key_material_id: None,
+            parameters_valid_to: "2026-11-25T10:00:00Z".parse().unwrap(),
+            generated: None,
+        };
+        let mut files = BTreeMap::new();
+        files.insert("dev-s3/ImportToken.bin".into(), "00".repeat(32));
+        Manifest {
+            format: FORMAT.into(),
+            created: "2026-11-24T10:00:00Z".parse().unwrap(),
+            tool_version: "0.1.0".into(),
+            wrapping_key_spec: WrappingKeySpec::Rsa4096,
+            wrapping_algorithm: WrappingAlgorithm::RsaesOaepSha1,
+            keys: vec![key],
+            files,
+            ceremony: None,
+        }
+    }
+
+    #[test]
+    fn round_trips_and_uses_aws_names() {
+        let m = sample();
+        let json = m.to_json();
+        let text = String::from_utf8(json.clone()).unwrap();
+        assert!(text.contains("\"RSAES_OAEP_SHA_1\"") && text.contains("\"RSA_4096\""));
+        assert_eq!(Manifest::parse(&json).unwrap(), m);
+    }
+
+    #[test]
+    fn refuses_unknown_fields_paths_out_of_the_bundle_and_duplicates() {
+        let good = String::from_utf8(sample().to_json()).unwrap();
+        let bad = [
+            good.replacen("\"format\"", "\"surprise\": 1, \"format\"", 1),
+            good.replace("dev-s3/ImportToken.bin", "../ImportToken.bin"),
+            good.replace("dev-s3/ImportToken.bin", "dev-s3/../../etc/passwd"),
+            good.replace("\"name\": \"dev-s3\"", "\"name\": \"..\""),
+            good.replace(FORMAT, "keyrite-bundle/0"),
+        ];
+        for b in bad {
+            assert!(Manifest::parse(b.as_bytes()).is_err(), "accepted:\n{b}");
+        }
+        let mut twice = sample();
+        twice.keys.push(twice.keys[0].clone());
+        assert!(
+            Manifest::parse(&twice.to_json())
+                .unwrap_err()
+                .contains("twice")
+        );
+    }
+}

@@ -1,0 +1,157 @@
+//! Ceremony scripts and headless answers: strict TOML, fully validated before any HSM session opens.
+
+use serde::Deserialize;
+
+use super::algorithm::{WrappingAlgorithm, WrappingKeySpec};
+use super::names::KeyRef;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScriptError {
+    #[error(
+        "{file}: {message}\n  what to do: fix the file; see ceremony-scripts/ for a complete example"
+    )]
+    Invalid { file: String, message: String },
+}
+
+/// A ceremony script. The same script serves a rehearsal and the production ceremony; the HSM is
+/// named on the command line.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Script {
+    pub ceremony: CeremonySection,
+    pub wrapping: WrappingSection,
+    #[serde(rename = "key")]
+    pub keys: Vec<ScriptKey>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CeremonySection {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WrappingSection {
+    pub algorithm: WrappingAlgorithm,
+    pub key_spec: WrappingKeySpec,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptKey {
+    /// Alias, key ARN or key id, as given to `kms prepare`.
+    pub key: String,
+}
+
+impl Script {
+    pub fn parse(file: &str, text: &str) -> Result<Script, ScriptError> {
+        let invalid = |message: String| ScriptError::Invalid {
+            file: file.to_string(),
+            message,
+        };
+        let script: Script = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        if script.ceremony.name.trim().is_empty() {
+            return Err(invalid("[ceremony] name is empty".into()));
+        }
+        if script.keys.is_empty() {
+            return Err(invalid("the script names no [[key]]".into()));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for k in &script.keys {
+            let r = KeyRef::parse(&k.key).map_err(|e| invalid(format!("[[key]] {e}")))?;
+            if !seen.insert(r.as_str().to_string()) {
+                return Err(invalid(format!("[[key]] {:?} is listed twice", k.key)));
+            }
+        }
+        Ok(script)
+    }
+
+    pub fn key_refs(&self) -> Vec<KeyRef> {
+        // Validated in parse().
+        self.keys
+            .iter()
+            .filter_map(|k| KeyRef::parse(&k.key).ok())
+            .collect()
+    }
+}
+
+/// What the operators answer, for a headless run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Answers {
+    /// The ceremony administrator's name.
+    pub operator: String,
+    #[serde(default)]
+    pub witness: Option<String>,
+    /// The SHA-256 of the bundle's manifest.json as read out from the connected side.
+    pub bundle_fingerprint: String,
+}
+
+impl Answers {
+    pub fn parse(file: &str, text: &str) -> Result<Answers, ScriptError> {
+        let invalid = |message: String| ScriptError::Invalid {
+            file: file.to_string(),
+            message,
+        };
+        let a: Answers = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        if a.operator.trim().is_empty() {
+            return Err(invalid("operator is empty".into()));
+        }
+        Ok(a)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[ceremony]
+name = "Rotate dev-s3"
+
+[wrapping]
+algorithm = "RSAES_OAEP_SHA_1"
+key_spec = "RSA_4096"
+
+[[key]]
+key = "alias/dev-s3"
+"#;
+
+    #[test]
+    fn a_good_script_parses() {
+        let s = Script::parse("s.toml", GOOD).unwrap();
+        assert_eq!(s.wrapping.algorithm, WrappingAlgorithm::RsaesOaepSha1);
+        assert_eq!(s.key_refs(), vec![KeyRef::Alias("alias/dev-s3".into())]);
+    }
+
+    #[test]
+    fn bad_scripts_are_refused_with_the_reason() {
+        let cases = [
+            (
+                GOOD.replace("[ceremony]", "[ceremony]\ncolour = \"red\""),
+                "unknown field",
+            ),
+            (
+                GOOD.replace("RSAES_OAEP_SHA_1", "RSAES_PKCS1_V1_5"),
+                "unknown variant",
+            ),
+            (GOOD.replace("alias/dev-s3", "dev s3"), "names no key"),
+            (
+                format!("{GOOD}\n[[key]]\nkey = \"alias/dev-s3\"\n"),
+                "listed twice",
+            ),
+            (
+                GOOD.replace("name = \"Rotate dev-s3\"", "name = \" \""),
+                "name is empty",
+            ),
+        ];
+        for (text, want) in cases {
+            let err = Script::parse("s.toml", &text).unwrap_err().to_string();
+            assert!(err.contains(want), "want {want:?} in {err}");
+            assert!(err.starts_with("s.toml: "), "{err}");
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! Files written the way evidence must be: created new (never overwriting), written whole, fsynced,
+//! and the directory entry fsynced too. A replace is write-new-then-rename, so a reader sees the old
+//! file or the new one, never half of either.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::ExitCode;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FsError {
+    #[error(
+        "{path} already exists; keyrite never overwrites an output\n  what to do: choose a new path, or move the old file away after checking what it is"
+    )]
+    Exists { path: PathBuf },
+    #[error(
+        "cannot {action} {path}: {source}\n  what to do: check the path exists and is writable/readable by this user"
+    )]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl FsError {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            FsError::Exists { .. } => ExitCode::Refused,
+            FsError::Io { .. } => ExitCode::Environment,
+        }
+    }
+}
+
+fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> FsError + 'a {
+    move |source| FsError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Creates `path` (which must not exist), writes `bytes` whole and fsyncs file and directory.
+/// On a failed write the partial file is removed.
+pub fn write_new(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
+    let mut opts = OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o644);
+    }
+    let mut file = opts.open(path).map_err(|e| {
+        if e.kind() == io::ErrorKind::AlreadyExists {
+            FsError::Exists {
+                path: path.to_path_buf(),
+            }
+        } else {
+            FsError::Io {
+                action: "create",
+                path: path.to_path_buf(),
+                source: e,
+            }
+        }
+    })?;
+    let written = file.write_all(bytes).and_then(|()| file.sync_all());
+    if let Err(e) = written {
+        drop(file);
+        let _ = fs::remove_file(path);
+        return Err(FsError::Io {
+            action: "write",
+            path: path.to_path_buf(),
+            source: e,
+        });
+    }
+    sync_parent(path)
+}
+
+/// Replaces `path` atomically: writes `<path>.new` (created new), fsyncs it, renames it over `path`
+/// and fsyncs the directory.
+pub fn replace(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
+    let tmp = sibling(path, ".new");
+    write_new(&tmp, bytes)?;
+    fs::rename(&tmp, path).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        FsError::Io {
+            action: "replace",
+            path: path.to_path_buf(),
+            source: e,
+        }
+    })?;
+    sync_parent(path)
+}
+
+/// Creates a directory that must not exist yet (its parents may be created).
+pub fn create_dir_new(path: &Path) -> Result<(), FsError> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).map_err(io_err("create directory", parent))?;
+    }
+    fs::create_dir(path).map_err(|e| {
+        if e.kind() == io::ErrorKind::AlreadyExists {
+            FsError::Exists {
+                path: path.to_path_buf(),
+            }
+        } else {
+            FsError::Io {
+                action: "create directory",
+                path: path.to_path_buf(),
+                source: e,
+            }
+        }
+    })
+}
+
+pub fn read(path: &Path) -> Result<Vec<u8>, FsError> {
+    fs::read(path).map_err(io_err("read", path))
+}
+
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
+fn sync_parent(path: &Path) -> Result<(), FsError> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    File::open(parent)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err("fsync directory", parent))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_new_refuses_existing_file_and_keeps_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.bin");
+        write_new(&p, b"first").unwrap();
+        let err = write_new(&p, b"second").unwrap_err();
+        assert!(matches!(err, FsError::Exists { .. }), "{err}");
+        assert_eq!(fs::read(&p).unwrap(), b"first");
+    }
+
+    #[test]
+    fn replace_swaps_content_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.json");
+        write_new(&p, b"old").unwrap();
+        replace(&p, b"new").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"new");
+        assert!(!dir.path().join("m.json.new").exists());
+    }
+}

@@ -1,0 +1,12 @@
+//! The HSM adapter: PKCS#11 through cryptoki. Every failure says which step, which PKCS#11
+//! function, the CKR_ code and what to do. All calls for one token stay on one thread
+//! (a cryptoki `Session` is Send but not Sync).
+
+mod error;
+pub mod softhsm;
+pub mod token;
+pub mod uri;
+
+pub use error::HsmError;
+pub use token::{CeremonyKey, Token};
+pub use uri::TokenUri;

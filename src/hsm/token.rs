@@ -1,0 +1,361 @@
+//! One PKCS#11 token, selected by label, and what a ceremony does with it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Function, Pkcs11};
+use cryptoki::error::{Error as CkError, RvError};
+use cryptoki::mechanism::aead::GcmParams;
+use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource};
+use cryptoki::mechanism::{Mechanism, MechanismType};
+use cryptoki::object::{
+    Attribute, AttributeInfo, AttributeType, KeyType, ObjectClass, ObjectHandle,
+};
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
+use cryptoki::types::AuthPin;
+
+use super::HsmError;
+use crate::core::algorithm::{OaepHash, WrappingAlgorithm};
+use crate::core::wrapping_key::WrappingPublicKey;
+
+/// One context per module for the whole process. `Pkcs11` finalizes the library when dropped, which
+/// would pull the rug from under every other user of the same module in this process.
+fn context(module: &Path) -> Result<Pkcs11, HsmError> {
+    static CONTEXTS: OnceLock<Mutex<HashMap<PathBuf, Pkcs11>>> = OnceLock::new();
+    let map = CONTEXTS.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(ctx) = map.get(module) {
+        return Ok(ctx.clone());
+    }
+    if !module.is_file() {
+        return Err(HsmError::Load {
+            module: module.into(),
+            message: "no such file".into(),
+        });
+    }
+    let ctx = Pkcs11::new(module).map_err(|e| HsmError::Load {
+        module: module.into(),
+        message: e.to_string(),
+    })?;
+    match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+        Ok(())
+        | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, Function::Initialize)) => {}
+        Err(e) => return Err(HsmError::at("load the PKCS#11 module")(e)),
+    }
+    map.insert(module.to_path_buf(), ctx.clone());
+    Ok(ctx)
+}
+
+/// A token, found by its label.
+pub struct Token {
+    ctx: Pkcs11,
+    slot: Slot,
+    label: String,
+}
+
+/// A session logged in as the token user. Only [`Token::login`] makes one, so the operations below
+/// cannot run without a login.
+pub struct UserSession {
+    session: Session,
+}
+
+/// The AES-256 key a ceremony generated: its handle and the facts recorded about it.
+#[derive(Debug, Clone)]
+pub struct CeremonyKey {
+    pub handle: ObjectHandle,
+    pub label: String,
+    pub id: Vec<u8>,
+}
+
+impl Token {
+    /// Finds the token labelled `label` in `module`. An unknown label lists the tokens present.
+    pub fn open(module: &Path, label: &str) -> Result<Token, HsmError> {
+        let ctx = context(module)?;
+        let slots = ctx
+            .get_slots_with_token()
+            .map_err(HsmError::at("list tokens"))?;
+        let mut present = Vec::new();
+        let mut matches = Vec::new();
+        for slot in slots {
+            let info = ctx
+                .get_token_info(slot)
+                .map_err(HsmError::at("read token info"))?;
+            if !info.token_initialized() {
+                continue;
+            }
+            let l = info.label().trim_end().to_string();
+            if l == label {
+                matches.push(slot);
+            }
+            present.push(format!("{l:?}"));
+        }
+        match matches.as_slice() {
+            [slot] => Ok(Token {
+                ctx,
+                slot: *slot,
+                label: label.into(),
+            }),
+            [] => Err(HsmError::TokenNotFound {
+                label: label.into(),
+                module: module.into(),
+                present: if present.is_empty() {
+                    "none".into()
+                } else {
+                    present.join(", ")
+                },
+            }),
+            many => Err(HsmError::TokenAmbiguous {
+                label: label.into(),
+                count: many.len(),
+            }),
+        }
+    }
+
+    /// Initialises a fresh token in the first empty slot (rehearsals and tests: a new SoftHSM2 or
+    /// kryoptic token), with the given SO and user PINs.
+    pub fn initialise(
+        module: &Path,
+        label: &str,
+        so_pin: &AuthPin,
+        user_pin: &AuthPin,
+    ) -> Result<Token, HsmError> {
+        let ctx = context(module)?;
+        let slots = ctx
+            .get_slots_with_token()
+            .map_err(HsmError::at("list tokens"))?;
+        let mut free = None;
+        for slot in slots {
+            let info = ctx
+                .get_token_info(slot)
+                .map_err(HsmError::at("read token info"))?;
+            if info.token_initialized() && info.label().trim_end() == label {
+                return Err(HsmError::Refused {
+                    step: "initialise token",
+                    message: format!("a token labelled {label:?} exists already"),
+                    hint: "choose another label; keyrite never re-initialises a token".into(),
+                });
+            }
+            if !info.token_initialized() && free.is_none() {
+                free = Some(slot);
+            }
+        }
+        let slot = free.ok_or_else(|| HsmError::Refused {
+            step: "initialise token",
+            message: "no empty slot to initialise".into(),
+            hint: "create a fresh token directory (SoftHSM2) or database (kryoptic)".into(),
+        })?;
+        ctx.init_token(slot, so_pin, label)
+            .map_err(HsmError::at("initialise token"))?;
+        {
+            let session = ctx
+                .open_rw_session(slot)
+                .map_err(HsmError::at("open session"))?;
+            session
+                .login(UserType::So, Some(so_pin))
+                .map_err(HsmError::at("log in as security officer"))?;
+            session
+                .init_pin(user_pin)
+                .map_err(HsmError::at("set the user PIN"))?;
+            session.logout().map_err(HsmError::at("log out"))?;
+        }
+        Ok(Token {
+            ctx,
+            slot,
+            label: label.into(),
+        })
+    }
+
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// Opens a read-write session and logs in as the token user.
+    pub fn login(&self, pin: &AuthPin) -> Result<UserSession, HsmError> {
+        let session = self
+            .ctx
+            .open_rw_session(self.slot)
+            .map_err(HsmError::at("open session"))?;
+        match session.login(UserType::User, Some(pin)) {
+            Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {
+                Ok(UserSession { session })
+            }
+            Err(e) => Err(HsmError::at("log in")(e)),
+        }
+    }
+}
+
+impl UserSession {
+    /// Secret keys with this label.
+    pub fn find_secret_keys(&self, label: &str) -> Result<Vec<ObjectHandle>, HsmError> {
+        self.session
+            .find_objects(&[
+                Attribute::Class(ObjectClass::SECRET_KEY),
+                Attribute::Label(label.into()),
+            ])
+            .map_err(HsmError::at("search the token"))
+    }
+
+    /// Generates the AES-256 key material inside the token: a token object, private, sensitive,
+    /// extractable only so it can be wrapped, usable for nothing but wrap-out, the check value and
+    /// the escrow decrypt. Its id comes from the token's RNG. An existing label is refused.
+    pub fn generate_ceremony_key(&self, label: &str) -> Result<CeremonyKey, HsmError> {
+        let step = "generate AES-256 key";
+        if !self.find_secret_keys(label)?.is_empty() {
+            return Err(HsmError::Refused {
+                step,
+                message: format!("a key labelled {label:?} exists in the token already"),
+                hint: "this bundle was used by an earlier (perhaps interrupted) ceremony; prepare a fresh bundle with `keyrite kms prepare` and run the ceremony with it".into(),
+            });
+        }
+        let id = self
+            .session
+            .generate_random_vec(16)
+            .map_err(HsmError::at(step))?;
+        let template = [
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::ValueLen(32.into()),
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(true),
+            Attribute::Encrypt(true),
+            Attribute::Decrypt(true),
+            Attribute::Sign(false),
+            Attribute::Verify(false),
+            Attribute::Wrap(false),
+            Attribute::Unwrap(false),
+            Attribute::Derive(false),
+            Attribute::Label(label.as_bytes().to_vec()),
+            Attribute::Id(id.clone()),
+        ];
+        let handle = self
+            .session
+            .generate_key(&Mechanism::AesKeyGen, &template)
+            .map_err(HsmError::at(step))?;
+        Ok(CeremonyKey {
+            handle,
+            label: label.into(),
+            id,
+        })
+    }
+
+    /// The check value: the first 3 bytes of AES-ECB(key, zero block), computed in the token. Where
+    /// the token offers CKA_CHECK_VALUE too, the two must agree.
+    pub fn check_value(&self, key: ObjectHandle) -> Result<[u8; 3], HsmError> {
+        let step = "compute check value";
+        let block = self
+            .session
+            .encrypt(&Mechanism::AesEcb, key, &[0u8; 16])
+            .map_err(HsmError::at(step))?;
+        let kcv: [u8; 3] = block
+            .get(..3)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| HsmError::Verification {
+                step,
+                message: format!("AES-ECB returned {} bytes, not 16", block.len()),
+                hint: "the token misbehaves; do not use it for this ceremony".into(),
+            })?;
+        if let Some(token_kcv) = self.token_check_value(key)?
+            && token_kcv != kcv
+        {
+            return Err(HsmError::Verification {
+                step,
+                message: format!(
+                    "the token's CKA_CHECK_VALUE {} differs from AES-ECB of a zero block {}",
+                    hex::encode(token_kcv),
+                    hex::encode(kcv)
+                ),
+                hint: "the token misbehaves; do not use it for this ceremony".into(),
+            });
+        }
+        Ok(kcv)
+    }
+
+    /// CKA_CHECK_VALUE, where the token keeps one.
+    pub fn token_check_value(&self, key: ObjectHandle) -> Result<Option<[u8; 3]>, HsmError> {
+        let attrs = self
+            .session
+            .get_attributes(key, &[AttributeType::CheckValue])
+            .map_err(HsmError::at("read CKA_CHECK_VALUE"))?;
+        Ok(attrs.into_iter().find_map(|a| match a {
+            Attribute::CheckValue(v) => v.get(..3).and_then(|b| b.try_into().ok()),
+            _ => None,
+        }))
+    }
+
+    /// Whether CKA_VALUE of `key` can be read: it must not be, for a ceremony key.
+    pub fn value_is_readable(&self, key: ObjectHandle) -> Result<bool, HsmError> {
+        let info = self
+            .session
+            .get_attribute_info(key, &[AttributeType::Value])
+            .map_err(HsmError::at("read attribute info"))?;
+        Ok(matches!(info.first(), Some(AttributeInfo::Available(_))))
+    }
+
+    /// Imports the KMS wrapping public key as a session object that can only wrap.
+    pub fn import_wrapping_key(
+        &self,
+        key: &WrappingPublicKey,
+        label: &str,
+    ) -> Result<ObjectHandle, HsmError> {
+        self.session
+            .create_object(&[
+                Attribute::Class(ObjectClass::PUBLIC_KEY),
+                Attribute::KeyType(KeyType::RSA),
+                Attribute::Token(false),
+                Attribute::Private(false),
+                Attribute::Modulus(key.modulus.clone()),
+                Attribute::PublicExponent(key.public_exponent.clone()),
+                Attribute::Wrap(true),
+                Attribute::Encrypt(false),
+                Attribute::Verify(false),
+                Attribute::Label(label.as_bytes().to_vec()),
+            ])
+            .map_err(HsmError::at("import the KMS wrapping public key"))
+    }
+
+    /// Wraps `key` under the wrapping key with the KMS algorithm, inside the token.
+    pub fn wrap(
+        &self,
+        wrapping_key: ObjectHandle,
+        key: ObjectHandle,
+        algorithm: WrappingAlgorithm,
+    ) -> Result<Vec<u8>, HsmError> {
+        let step = "wrap the key material";
+        if algorithm.is_rsa_aes() {
+            return Err(HsmError::Refused {
+                step,
+                message: format!("{algorithm} needs the token's CKM_RSA_AES_KEY_WRAP, which this keyrite does not drive yet"),
+                hint: "prepare the bundle with --algorithm RSAES_OAEP_SHA_256 (or RSAES_OAEP_SHA_1 on SoftHSM2)".into(),
+            });
+        }
+        let (hash, mgf) = match algorithm.oaep_hash() {
+            OaepHash::Sha1 => (MechanismType::SHA1, PkcsMgfType::MGF1_SHA1),
+            OaepHash::Sha256 => (MechanismType::SHA256, PkcsMgfType::MGF1_SHA256),
+        };
+        let mechanism =
+            Mechanism::RsaPkcsOaep(PkcsOaepParams::new(hash, mgf, PkcsOaepSource::empty()));
+        self.session
+            .wrap_key(&mechanism, wrapping_key, key)
+            .map_err(HsmError::at(step))
+    }
+
+    /// Single-part AES-GCM decryption inside the token (used to prove which material KMS holds).
+    pub fn decrypt_aes_gcm(
+        &self,
+        key: ObjectHandle,
+        iv: &[u8],
+        aad: &[u8],
+        ciphertext_and_tag: &[u8],
+    ) -> Result<Vec<u8>, HsmError> {
+        let mut iv = iv.to_vec();
+        let params =
+            GcmParams::new(&mut iv, aad, 128.into()).map_err(HsmError::at("AES-GCM parameters"))?;
+        self.session
+            .decrypt(&Mechanism::AesGcm(params), key, ciphertext_and_tag)
+            .map_err(HsmError::at("AES-GCM decrypt"))
+    }
+}

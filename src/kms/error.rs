@@ -1,0 +1,121 @@
+use aws_sdk_kms::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+use crate::ExitCode;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KmsError {
+    #[error(
+        "no AWS region is set\n  what to do: pass --region, or set AWS_REGION or a region in the AWS profile"
+    )]
+    NoRegion,
+    #[error(
+        "{key}: origin is {origin}, not EXTERNAL; KMS generated this key's material itself, so none can be imported into it\n  what to do: name a key created with --origin EXTERNAL (check the alias points where you think it does)"
+    )]
+    NotExternal { key: String, origin: String },
+    #[error(
+        "{key}: key state is {state}; keyrite imports only into keys that are Enabled or PendingImport\n  what to do: {hint}"
+    )]
+    WrongState {
+        key: String,
+        state: String,
+        hint: String,
+    },
+    #[error("{key}: {message}\n  what to do: {hint}")]
+    Refused {
+        key: String,
+        message: String,
+        hint: String,
+    },
+    #[error("{key}: after {operation}, {message}\n  what to do: {hint}")]
+    Check {
+        key: String,
+        operation: &'static str,
+        message: String,
+        hint: String,
+    },
+    #[error("{key}: {operation} failed: {code}: {message}\n  what to do: {hint}")]
+    Service {
+        key: String,
+        operation: &'static str,
+        code: String,
+        message: String,
+        hint: String,
+    },
+    #[error(
+        "{key}: {operation} could not reach KMS: {detail}\n  what to do: check the network, the endpoint (--endpoint-url / AWS_ENDPOINT_URL) and credentials, then run the command again"
+    )]
+    Unreachable {
+        key: String,
+        operation: &'static str,
+        detail: String,
+    },
+}
+
+impl KmsError {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            KmsError::NoRegion => ExitCode::Usage,
+            KmsError::NotExternal { .. }
+            | KmsError::WrongState { .. }
+            | KmsError::Refused { .. } => ExitCode::Refused,
+            KmsError::Check { .. } => ExitCode::VerificationFailed,
+            KmsError::Service { .. } => ExitCode::OperationFailed,
+            KmsError::Unreachable { .. } => ExitCode::Environment,
+        }
+    }
+
+    /// Turns an SDK error into one that names the key, the operation and what to do.
+    pub fn from_sdk<E, R>(key: &str, operation: &'static str, err: SdkError<E, R>) -> KmsError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        match err {
+            SdkError::ServiceError(service) => {
+                let e = service.err();
+                let code = e.code().unwrap_or("UnknownError").to_string();
+                let message = e.message().unwrap_or("").to_string();
+                KmsError::Service {
+                    key: key.into(),
+                    operation,
+                    hint: hint(&code).into(),
+                    code,
+                    message,
+                }
+            }
+            other => KmsError::Unreachable {
+                key: key.into(),
+                operation,
+                detail: DisplayErrorContext(&other).to_string(),
+            },
+        }
+    }
+}
+
+fn hint(code: &str) -> &'static str {
+    match code {
+        "NotFoundException" => "check the alias or ARN, the account and the region",
+        "ExpiredImportTokenException" => {
+            "the import parameters expired (they last 24 h): prepare a new bundle and run the ceremony again"
+        }
+        "InvalidImportTokenException" => {
+            "the import token does not belong to this key or these parameters: prepare a new bundle"
+        }
+        "InvalidCiphertextException" => {
+            "KMS could not unwrap the material: the bundle's wrapping algorithm or public key does not match what the ceremony used; prepare a new bundle"
+        }
+        "IncorrectKeyMaterialException" => {
+            "this is not the material the key had before: for a re-import use the escrowed key from the HSM"
+        }
+        "KMSInvalidStateException" => {
+            "the key is in a state that forbids this; check it with `aws kms describe-key`"
+        }
+        "AccessDeniedException" => {
+            "the caller lacks kms permissions for this key (kms:ImportKeyMaterial, kms:GetParametersForImport, kms:DescribeKey, kms:RotateKeyOnDemand)"
+        }
+        "ThrottlingException" | "LimitExceededException" => {
+            "KMS is throttling; wait a minute and run the command again"
+        }
+        _ => "see the KMS error above",
+    }
+}

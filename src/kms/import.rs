@@ -1,0 +1,240 @@
+//! `keyrite kms import`: import the ceremony's wrapped material from a verified bundle, then check
+//! what KMS reports. A key with material gets the new material as NEW_KEY_MATERIAL and is rotated
+//! to it on demand, so its ARN and aliases never change and old ciphertext keeps decrypting.
+
+use aws_sdk_kms::primitives::Blob;
+use aws_sdk_kms::types::{ExpirationModelType, ImportType, KeyState, OriginType};
+use jiff::{SignedDuration, Timestamp};
+
+use super::{Client, KmsError};
+use crate::bundle::VerifiedBundle;
+use crate::core::manifest::{self, KeyEntry};
+use crate::error::{Error, Result};
+
+/// How long the import parameters must still be valid when an import starts.
+pub const VALIDITY_MARGIN: SignedDuration = SignedDuration::from_mins(5);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiration {
+    DoesNotExpire,
+    ExpiresAt(Timestamp),
+}
+
+#[derive(Debug, Clone)]
+pub struct ImportOutcome {
+    pub name: String,
+    pub key_arn: String,
+    /// "first import" or "rotation".
+    pub kind: &'static str,
+    pub key_material_id: Option<String>,
+    pub previous_key_material_id: Option<String>,
+    pub state: String,
+    pub encrypted_key_material_sha256: String,
+}
+
+/// Checks that need no network: every key was through the ceremony, the parameters are still valid,
+/// the expiration is legal. Nothing is sent to KMS unless all keys pass.
+pub fn preflight(bundle: &VerifiedBundle, expiration: Expiration, now: Timestamp) -> Result<()> {
+    let m = bundle.manifest();
+    if m.ceremony.is_none() {
+        return Err(Error::Refused {
+            what: format!(
+                "{}: this bundle has not been through a ceremony yet",
+                bundle.dir().display()
+            ),
+            hint: "run `keyrite ceremony --bundle` with it at the air-gapped station first".into(),
+        });
+    }
+    if let Expiration::ExpiresAt(t) = expiration
+        && (t <= now || t > now + SignedDuration::from_hours(365 * 24))
+    {
+        return Err(Error::Usage {
+            what: format!("--valid-to {t} is not between now and 365 days from now"),
+            hint: "KMS accepts a ValidTo in the future and at most 365 days away".into(),
+        });
+    }
+    for key in &m.keys {
+        if key.generated.is_none() || bundle.file(key, manifest::ENCRYPTED_KEY_MATERIAL).is_none() {
+            return Err(Error::Refused {
+                what: format!(
+                    "{}: the ceremony produced no EncryptedKeyMaterial.bin for it",
+                    key.name
+                ),
+                hint: "run the ceremony again with a freshly prepared bundle".into(),
+            });
+        }
+        if key.parameters_valid_to < now + VALIDITY_MARGIN {
+            return Err(Error::Refused {
+                what: format!(
+                    "{}: the import parameters expire{} at {} (import token and wrapping key last 24 h)",
+                    key.name,
+                    if key.parameters_valid_to < now {
+                        "d"
+                    } else {
+                        ""
+                    },
+                    key.parameters_valid_to
+                ),
+                hint: "prepare a new bundle, run the ceremony with it, then import".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+pub async fn import(
+    client: &Client,
+    bundle: &VerifiedBundle,
+    expiration: Expiration,
+) -> Result<Vec<ImportOutcome>> {
+    preflight(bundle, expiration, Timestamp::now())?;
+    let mut outcomes = Vec::new();
+    for key in &bundle.manifest().keys {
+        outcomes.push(import_one(client, bundle, key, expiration).await?);
+    }
+    Ok(outcomes)
+}
+
+async fn import_one(
+    client: &Client,
+    bundle: &VerifiedBundle,
+    key: &KeyEntry,
+    expiration: Expiration,
+) -> Result<ImportOutcome> {
+    let name = key.name.as_str();
+    let material = bundle
+        .file(key, manifest::ENCRYPTED_KEY_MATERIAL)
+        .unwrap_or_default();
+    let token = bundle.file(key, manifest::IMPORT_TOKEN).unwrap_or_default();
+    let before = describe(client, key).await?;
+    let first = match before.state.as_str() {
+        "PendingImport" => true,
+        "Enabled" => false,
+        other => {
+            return Err(KmsError::WrongState {
+                key: name.into(),
+                state: other.into(),
+                hint: "enable the key or cancel its deletion, then run the import again".into(),
+            }
+            .into());
+        }
+    };
+    let mut req = client
+        .import_key_material()
+        .key_id(&key.key_arn)
+        .import_token(Blob::new(token))
+        .encrypted_key_material(Blob::new(material));
+    req = match expiration {
+        Expiration::DoesNotExpire => {
+            req.expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+        }
+        Expiration::ExpiresAt(t) => req
+            .expiration_model(ExpirationModelType::KeyMaterialExpires)
+            .valid_to(aws_sdk_kms::primitives::DateTime::from_secs(t.as_second())),
+    };
+    if !first {
+        req = req.import_type(ImportType::NewKeyMaterial);
+    }
+    let imported = req
+        .send()
+        .await
+        .map_err(|e| KmsError::from_sdk(name, "ImportKeyMaterial", e))?;
+    let new_id = imported.key_material_id().map(str::to_string);
+    if !first {
+        client
+            .rotate_key_on_demand()
+            .key_id(&key.key_arn)
+            .send()
+            .await
+            .map_err(|e| KmsError::from_sdk(name, "RotateKeyOnDemand", e))?;
+    }
+    let after = describe(client, key).await?;
+    let operation = if first {
+        "ImportKeyMaterial"
+    } else {
+        "RotateKeyOnDemand"
+    };
+    if after.state != "Enabled" {
+        return Err(KmsError::Check {
+            key: name.into(),
+            operation,
+            message: format!("the key is {}, not Enabled", after.state),
+            hint:
+                "check the key with `aws kms describe-key`; the material stays escrowed in the HSM"
+                    .into(),
+        }
+        .into());
+    }
+    if new_id.is_some() && after.current_material != new_id {
+        return Err(KmsError::Check {
+            key: name.into(),
+            operation,
+            message: format!(
+                "the current key material id is {:?}, not the imported {:?}",
+                after.current_material, new_id
+            ),
+            hint: "the rotation did not take effect; check `aws kms list-key-rotations` before trying again".into(),
+        }
+        .into());
+    }
+    Ok(ImportOutcome {
+        name: name.into(),
+        key_arn: key.key_arn.clone(),
+        kind: if first { "first import" } else { "rotation" },
+        key_material_id: after.current_material,
+        previous_key_material_id: before.current_material,
+        state: after.state,
+        encrypted_key_material_sha256: crate::core::digest::sha256_hex(material),
+    })
+}
+
+struct Described {
+    state: String,
+    current_material: Option<String>,
+}
+
+async fn describe(client: &Client, key: &KeyEntry) -> Result<Described> {
+    let out = client
+        .describe_key()
+        .key_id(&key.key_arn)
+        .send()
+        .await
+        .map_err(|e| KmsError::from_sdk(&key.name, "DescribeKey", e))?;
+    let meta = out.key_metadata().ok_or_else(|| KmsError::Check {
+        key: key.name.clone(),
+        operation: "DescribeKey",
+        message: "the response has no KeyMetadata".into(),
+        hint: "the KMS endpoint misbehaves; try again".into(),
+    })?;
+    if meta.arn() != Some(key.key_arn.as_str()) {
+        return Err(KmsError::Check {
+            key: key.name.clone(),
+            operation: "DescribeKey",
+            message: format!(
+                "KMS answers for {:?}, the bundle was made for {}",
+                meta.arn(),
+                key.key_arn
+            ),
+            hint: "import with the account and region the bundle was prepared for".into(),
+        }
+        .into());
+    }
+    if meta.origin() != Some(&OriginType::External) {
+        return Err(KmsError::NotExternal {
+            key: key.name.clone(),
+            origin: meta
+                .origin()
+                .map(|o| o.as_str().to_string())
+                .unwrap_or_default(),
+        }
+        .into());
+    }
+    Ok(Described {
+        state: meta
+            .key_state()
+            .map(KeyState::as_str)
+            .unwrap_or("Unknown")
+            .to_string(),
+        current_material: meta.current_key_material_id().map(str::to_string),
+    })
+}

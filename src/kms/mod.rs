@@ -1,0 +1,48 @@
+//! The KMS adapter: aws-sdk-kms. `prepare` fetches import parameters into a bundle; `import`
+//! imports the wrapped material from a verified bundle and checks what KMS then reports.
+
+mod error;
+pub mod import;
+pub mod prepare;
+
+use aws_config::{BehaviorVersion, Region};
+pub use aws_sdk_kms::Client;
+pub use error::KmsError;
+
+/// Where KMS is: the SDK's usual environment (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL,
+/// AWS_ENDPOINT_URL_KMS, credentials) unless the command line says otherwise.
+#[derive(Debug, Clone, Default)]
+pub struct KmsTarget {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+    /// Fixed dummy credentials, for a local KMS that accepts any (rehearsals and tests).
+    pub local_credentials: bool,
+}
+
+pub async fn connect(target: &KmsTarget) -> Result<Client, KmsError> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(p) = &target.profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(r) = &target.region {
+        loader = loader.region(Region::new(r.clone()));
+    }
+    if let Some(u) = &target.endpoint_url {
+        loader = loader.endpoint_url(u);
+    }
+    if target.local_credentials {
+        loader = loader.credentials_provider(aws_sdk_kms::config::Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "keyrite-local-kms",
+        ));
+    }
+    let config = loader.load().await;
+    if config.region().is_none() {
+        return Err(KmsError::NoRegion);
+    }
+    Ok(Client::new(&config))
+}

@@ -1,0 +1,18 @@
+//! keyrite: dual-control BYOK key ceremonies for AWS KMS.
+//!
+//! Layers: [`core`] is pure (no I/O): algorithms, the bundle manifest model, ceremony scripts, digests.
+//! Around it thin adapters: [`fsio`] (files written new, whole and fsynced), [`hsm`] (PKCS#11 via
+//! cryptoki), [`kms`] (aws-sdk-kms), and the drivers [`ceremony`], [`rehearse`] and [`cli`].
+
+pub mod bundle;
+pub mod ceremony;
+pub mod cli;
+pub mod core;
+pub mod error;
+pub mod fsio;
+pub mod hsm;
+pub mod kms;
+pub mod localkms;
+pub mod rehearse;
+
+pub use error::{Error, ExitCode};

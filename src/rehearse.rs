@@ -1,0 +1,243 @@
+//! `keyrite rehearse`: the whole flow, start to finish, on a fresh SoftHSM2 token against a local
+//! KMS: create the EXTERNAL keys the script names (if missing), prepare, run the ceremony, import,
+//! and prove that KMS now holds exactly the HSM's material.
+
+use std::path::{Path, PathBuf};
+
+use cryptoki::types::AuthPin;
+use jiff::Timestamp;
+use zeroize::Zeroizing;
+
+use crate::cli::{RehearseArgs, print_ceremony_report, runtime};
+use crate::core::digest::{grouped, sha256_hex};
+use crate::core::names::KeyRef;
+use crate::core::script::{Answers, Script};
+use crate::error::{Error, Result};
+use crate::hsm::{Token, softhsm};
+use crate::kms::{self, Client, KmsError, KmsTarget};
+use crate::localkms::{LocalKms, prove_material};
+use crate::{bundle, ceremony, fsio};
+
+pub const BUILTIN_SCRIPT: &str = include_str!("../ceremony-scripts/rehearsal.toml");
+pub const TOKEN_LABEL: &str = "keyrite-rehearsal";
+
+fn random_pin() -> Result<AuthPin> {
+    let mut raw = Zeroizing::new([0u8; 16]);
+    getrandom::fill(raw.as_mut()).map_err(|e| Error::Environment {
+        what: format!("the operating system's random source failed: {e}"),
+        hint: "this is unexpected; report it".into(),
+    })?;
+    Ok(AuthPin::new(hex::encode(raw.as_ref()).into()))
+}
+
+pub fn run(a: &RehearseArgs) -> Result<()> {
+    let out = a.out.clone().unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "keyrite-rehearsal-{}",
+            Timestamp::now().strftime("%Y%m%d-%H%M%S")
+        ))
+    });
+    let (script_name, script_text) = match &a.script {
+        Some(p) => (
+            p.display().to_string(),
+            String::from_utf8(fsio::read(p)?).map_err(|_| Error::Usage {
+                what: format!("{} is not UTF-8 text", p.display()),
+                hint: "a ceremony script is TOML".into(),
+            })?,
+        ),
+        None => (
+            "ceremony-scripts/rehearsal.toml (built in)".to_string(),
+            BUILTIN_SCRIPT.to_string(),
+        ),
+    };
+    let script = Script::parse(&script_name, &script_text)?;
+    if !a.module.is_file() {
+        return Err(Error::Environment {
+            what: format!("the SoftHSM2 module {} is not there", a.module.display()),
+            hint:
+                "install SoftHSM2: apt-get install softhsm2 (or run ./scripts/rehearse, which does)"
+                    .into(),
+        });
+    }
+    fsio::create_dir_new(&out)?;
+    let out = out.canonicalize().map_err(|e| Error::Environment {
+        what: format!("cannot resolve {}: {e}", out.display()),
+        hint: "check the directory".into(),
+    })?;
+    eprintln!("rehearsal in {}", out.display());
+
+    // 1. A fresh SoftHSM2 token, in a directory of its own.
+    let conf = softhsm::create_token_dir(&out.join("softhsm"))?;
+    // SAFETY: no other thread exists yet (the async runtime is built below); SoftHSM2 reads this
+    // variable when the module is initialised, just after.
+    unsafe { std::env::set_var("SOFTHSM2_CONF", &conf) };
+    let user_pin = random_pin()?;
+    let token = Token::initialise(&a.module, TOKEN_LABEL, &random_pin()?, &user_pin)?;
+    eprintln!(
+        "[1/6] fresh SoftHSM2 token {TOKEN_LABEL:?} (SOFTHSM2_CONF={})",
+        conf.display()
+    );
+
+    // 2. The local KMS.
+    let (_local, endpoint) = match &a.endpoint_url {
+        Some(url) => (None, url.clone()),
+        None => {
+            let local = LocalKms::start(&out.join("localkms"))?;
+            let url = local.endpoint.clone();
+            (Some(local), url)
+        }
+    };
+    eprintln!("[2/6] local KMS at {endpoint}");
+    let target = KmsTarget {
+        profile: None,
+        region: Some(std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into())),
+        endpoint_url: Some(endpoint.clone()),
+        local_credentials: true,
+    };
+    let rt = runtime()?;
+    let client = rt.block_on(kms::connect(&target))?;
+
+    // 3. The EXTERNAL keys the script names.
+    let keys = script.key_refs();
+    for key in &keys {
+        let made = rt.block_on(ensure_external_key(&client, key))?;
+        eprintln!(
+            "[3/6] {} {}",
+            key.as_str(),
+            if made {
+                "created (EXTERNAL, pending import)"
+            } else {
+                "exists"
+            }
+        );
+    }
+
+    // 4. Prepare.
+    let bundle_dir = out.join("bundle");
+    let prepared = rt.block_on(kms::prepare::prepare(
+        &client,
+        &kms::prepare::PrepareRequest {
+            keys: &keys,
+            spec: script.wrapping.key_spec,
+            algorithm: script.wrapping.algorithm,
+            out: &bundle_dir,
+        },
+    ))?;
+    eprintln!(
+        "[4/6] prepared {}; fingerprint {}",
+        bundle_dir.display(),
+        grouped(&prepared.fingerprint)
+    );
+
+    // 5. The ceremony (headless; the fingerprint is "read out" by the rehearsal itself).
+    let answers = Answers {
+        operator: "rehearsal".into(),
+        witness: None,
+        bundle_fingerprint: prepared.fingerprint.clone(),
+    };
+    let report = ceremony::run(&ceremony::CeremonyRequest {
+        script: &script,
+        script_sha256: &sha256_hex(script_text.as_bytes()),
+        bundle_dir: &bundle_dir,
+        token: &token,
+        pin: &user_pin,
+        answers: &answers,
+    })?;
+    eprint!("[5/6] ");
+    print_ceremony_report(&report);
+
+    // 6. Import, then prove KMS holds the HSM's material.
+    let verified = bundle::Bundle::verify(&bundle_dir)?;
+    let outcomes = rt.block_on(kms::import::import(
+        &client,
+        &verified,
+        kms::import::Expiration::DoesNotExpire,
+    ))?;
+    let session = token.login(&user_pin)?;
+    for (o, k) in outcomes.iter().zip(&verified.manifest().keys) {
+        let label = k
+            .generated
+            .as_ref()
+            .map(|g| g.hsm_label.as_str())
+            .unwrap_or_default();
+        let handle = session
+            .find_secret_keys(label)?
+            .first()
+            .copied()
+            .ok_or_else(|| Error::Verification {
+                what: format!("the HSM key {label:?} is gone"),
+                hint: "the token changed during the rehearsal".into(),
+            })?;
+        rt.block_on(prove_material(
+            &client,
+            &o.key_arn,
+            &session,
+            handle,
+            b"keyrite rehearsal proof",
+        ))?;
+        eprintln!(
+            "[6/6] {}: {}, {}; key material {}; KMS Encrypt -> HSM AES-GCM decrypt: same plaintext",
+            o.name,
+            o.kind,
+            o.state,
+            o.key_material_id.as_deref().unwrap_or("?")
+        );
+    }
+    summary(&out, &bundle_dir);
+    Ok(())
+}
+
+fn summary(out: &Path, bundle: &Path) {
+    eprintln!("\nrehearsal complete:");
+    eprintln!("  bundle:        {}", bundle.display());
+    eprintln!(
+        "  manifest:      {}",
+        bundle.join(bundle::MANIFEST).display()
+    );
+    eprintln!(
+        "  SoftHSM2 token: {} (SOFTHSM2_CONF={})",
+        TOKEN_LABEL,
+        out.join("softhsm/softhsm2.conf").display()
+    );
+    eprintln!(
+        "  local KMS log: {}",
+        out.join("localkms/localstack.log").display()
+    );
+}
+
+/// Creates an EXTERNAL symmetric key with the alias, unless the alias exists. Returns whether it
+/// created one.
+async fn ensure_external_key(client: &Client, key: &KeyRef) -> Result<bool> {
+    let KeyRef::Alias(alias) = key else {
+        return Err(Error::Usage {
+            what: format!("{}: a rehearsal script names keys by alias", key.as_str()),
+            hint: "use alias/<name> in the rehearsal script".into(),
+        });
+    };
+    match client.describe_key().key_id(alias).send().await {
+        Ok(_) => return Ok(false),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_not_found_exception()) => {}
+        Err(e) => return Err(KmsError::from_sdk(alias, "DescribeKey", e).into()),
+    }
+    let created = client
+        .create_key()
+        .origin(aws_sdk_kms::types::OriginType::External)
+        .description("keyrite rehearsal key")
+        .send()
+        .await
+        .map_err(|e| KmsError::from_sdk(alias, "CreateKey", e))?;
+    let key_id = created
+        .key_metadata()
+        .map(|m| m.key_id().to_string())
+        .unwrap_or_default();
+    client
+        .create_alias()
+        .alias_name(alias)
+        .target_key_id(key_id)
+        .send()
+        .await
+        .map_err(|e| KmsError::from_sdk(alias, "CreateAlias", e))?;
+    Ok(true)
+}
