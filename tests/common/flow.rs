@@ -1,0 +1,65 @@
+//! The three steps through the real binary, as an operator runs them.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+pub struct Prepared {
+    pub bundle: PathBuf,
+    pub fingerprint: String,
+}
+
+pub fn prepare(dir: &Path, keys: &[&str], algorithm: &str) -> Prepared {
+    let bundle = dir.join(unique("bundle"));
+    let mut cmd = keyrite();
+    cmd.args(["kms", "prepare", "--out"])
+        .arg(&bundle)
+        .args(["--algorithm", algorithm, "--json"]);
+    for k in keys {
+        cmd.args(["--key", k]);
+    }
+    let out = cmd.assert().success().get_output().stdout.clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).expect("prepare --json prints JSON");
+    Prepared {
+        bundle,
+        fingerprint: v["fingerprint"].as_str().unwrap().to_string(),
+    }
+}
+
+pub fn ceremony_cmd(
+    dir: &Path,
+    p: &Prepared,
+    keys: &[&str],
+    algorithm: &str,
+) -> assert_cmd::Command {
+    let script = write_script(dir, keys, algorithm, "RSA_4096");
+    let answers = write_answers(dir, &p.fingerprint);
+    let mut cmd = keyrite();
+    cmd.args(["ceremony", "--headless", "--script"])
+        .arg(script)
+        .arg("--bundle")
+        .arg(&p.bundle)
+        .arg("--answers")
+        .arg(answers)
+        .args(["--token", &hsm().token_uri()]);
+    cmd
+}
+
+pub fn import_cmd(bundle: &Path) -> assert_cmd::Command {
+    let mut cmd = keyrite();
+    cmd.args(["kms", "import", "--json", "--bundle"])
+        .arg(bundle);
+    cmd
+}
+
+/// prepare + ceremony + import for these keys; returns the bundle's manifest after import.
+pub fn full_rotation(dir: &Path, keys: &[&str]) -> (Prepared, serde_json::Value) {
+    let alg = default_algorithm();
+    let p = prepare(dir, keys, alg);
+    ceremony_cmd(dir, &p, keys, alg).assert().success();
+    import_cmd(&p.bundle).assert().success();
+    let manifest =
+        serde_json::from_slice(&std::fs::read(p.bundle.join("manifest.json")).unwrap()).unwrap();
+    (p, manifest)
+}
