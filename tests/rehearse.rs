@@ -1,0 +1,72 @@
+//! `keyrite rehearse` as a newcomer runs it: a fresh SoftHSM2 token, its own local KMS, the whole
+//! flow, the proof, and everything left where it says.
+
+use std::net::TcpStream;
+
+#[test]
+fn a_rehearsal_runs_the_whole_flow_and_cleans_up_its_local_kms() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("rehearsal");
+    let out = assert_cmd::Command::cargo_bin("keyrite")
+        .unwrap()
+        .args(["rehearse", "--headless", "--out"])
+        .arg(&out_dir)
+        .env_remove("SOFTHSM2_CONF")
+        .env_remove("AWS_ENDPOINT_URL")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "rehearse failed:\n{err}");
+    assert!(
+        err.contains("KMS Encrypt -> HSM AES-GCM decrypt: same plaintext"),
+        "{err}"
+    );
+    assert!(err.contains("first import, Enabled"), "{err}");
+
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("bundle/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["keys"][0]["alias"], "alias/dev-s3");
+    assert!(
+        manifest["ceremony"]["prepared_manifest_sha256"]
+            .as_str()
+            .unwrap()
+            .len()
+            == 64
+    );
+    for f in [
+        "WrappingPublicKey.bin",
+        "ImportToken.bin",
+        "EncryptedKeyMaterial.bin",
+    ] {
+        assert!(out_dir.join("bundle/dev-s3").join(f).is_file(), "{f}");
+    }
+    assert_eq!(
+        std::fs::read(out_dir.join("bundle/dev-s3/EncryptedKeyMaterial.bin"))
+            .unwrap()
+            .len(),
+        512
+    );
+
+    // The local KMS it started is gone.
+    let port: u16 = std::fs::read_to_string(out_dir.join("localkms/port"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(!out_dir.join("localkms/pid").exists());
+    assert!(
+        TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "LocalStack still listens on {port}"
+    );
+
+    // A second rehearsal into the same directory is refused, and changes nothing.
+    let again = assert_cmd::Command::cargo_bin("keyrite")
+        .unwrap()
+        .args(["rehearse", "--headless", "--out"])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+}
