@@ -4,5 +4,6 @@ pub mod algorithm;
 pub mod digest;
 pub mod manifest;
 pub mod names;
+pub mod quorum;
 pub mod script;
 pub mod wrapping_key;
