@@ -9,22 +9,10 @@ use common::*;
 use keyrite::core::algorithm::WrappingAlgorithm;
 use keyrite::hsm::probe::probe;
 
-/// What each token really does, verified by the probe itself.
-fn expected_supported() -> Vec<WrappingAlgorithm> {
-    if hsm().is_softhsm() {
-        vec![WrappingAlgorithm::RsaesOaepSha1]
-    } else {
-        vec![
-            WrappingAlgorithm::RsaesOaepSha256,
-            WrappingAlgorithm::RsaesOaepSha1,
-        ]
-    }
-}
-
 #[test]
 fn the_probe_accepts_exactly_what_the_token_does_and_names_the_alternative() {
     let session = hsm().token().login(&hsm().pin()).unwrap();
-    let supported = expected_supported();
+    let supported = supported_algorithms();
     let alternative = default_algorithm();
     for algorithm in WrappingAlgorithm::ALL {
         let result = probe(&session, TOKEN_LABEL, algorithm);
