@@ -346,6 +346,10 @@ pub fn print_ceremony_report(report: &ceremony::CeremonyReport) {
         report.probe.token, report.probe.result
     );
     eprintln!(
+        "  CKA_WRAP_WITH_TRUSTED: {}",
+        report.probe.wrap_with_trusted
+    );
+    eprintln!(
         "ceremony complete; bundle fingerprint confirmed: {}",
         grouped(&report.prepared_fingerprint)
     );

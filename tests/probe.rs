@@ -25,6 +25,11 @@ fn the_probe_accepts_exactly_what_the_token_does_and_names_the_alternative() {
                 "{}",
                 report.result
             );
+            eprintln!(
+                "{}: {algorithm}: CKA_WRAP_WITH_TRUSTED {}",
+                hsm().module.display(),
+                report.wrap_with_trusted
+            );
         } else {
             let e = result.expect_err(&format!("{algorithm} must be refused"));
             let s = e.to_string();

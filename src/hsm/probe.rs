@@ -38,6 +38,9 @@ pub struct ProbeReport {
     pub mechanism: String,
     /// What was verified, in words.
     pub result: String,
+    /// Whether the token enforces CKA_WRAP_WITH_TRUSTED (a key so marked refuses to be wrapped
+    /// under an untrusted key), in words.
+    pub wrap_with_trusted: String,
 }
 
 /// Why one algorithm failed on this token.
@@ -124,6 +127,7 @@ pub fn probe(
                 algorithm,
                 mechanism: mechanism_name(algorithm),
                 result,
+                wrap_with_trusted: wrap_with_trusted(session, &key, algorithm)?,
             });
         }
         Err(f) => f,
@@ -217,6 +221,34 @@ fn try_algorithm(
     ))
 }
 
+/// Has the token wrap a throwaway key marked CKA_WRAP_WITH_TRUSTED under the untrusted throwaway
+/// RSA key (with `algorithm`, which the token does): a token that enforces the attribute refuses.
+fn wrap_with_trusted(
+    session: &UserSession,
+    key: &ProbeKey,
+    algorithm: WrappingAlgorithm,
+) -> Result<String, HsmError> {
+    let objects = match ProbeObjects::create_with(session, key, true) {
+        Ok(o) => o,
+        Err(HsmError::Pkcs11 { function, rv, .. }) => {
+            return Ok(format!(
+                "not supported: a key with CKA_WRAP_WITH_TRUSTED was refused ({function} failed with {rv})"
+            ));
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(match session.wrap(objects.rsa, objects.aes, algorithm) {
+        Ok(_) => {
+            "not enforced: a key marked CKA_WRAP_WITH_TRUSTED was wrapped under an untrusted key"
+                .into()
+        }
+        Err(HsmError::Pkcs11 { function, rv, .. }) => format!(
+            "enforced: wrapping a key marked CKA_WRAP_WITH_TRUSTED under an untrusted key failed ({function} with {rv})"
+        ),
+        Err(e) => return Err(e),
+    })
+}
+
 /// The two throwaway session objects in the token, destroyed when dropped.
 struct ProbeObjects<'a> {
     session: &'a UserSession,
@@ -226,22 +258,31 @@ struct ProbeObjects<'a> {
 
 impl<'a> ProbeObjects<'a> {
     fn create(session: &'a UserSession, key: &ProbeKey) -> Result<ProbeObjects<'a>, HsmError> {
+        Self::create_with(session, key, false)
+    }
+
+    fn create_with(
+        session: &'a UserSession,
+        key: &ProbeKey,
+        wrap_with_trusted: bool,
+    ) -> Result<ProbeObjects<'a>, HsmError> {
+        let mut template = vec![
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::ValueLen(32.into()),
+            Attribute::Token(false),
+            Attribute::Private(true),
+            Attribute::Sensitive(false),
+            Attribute::Extractable(true),
+            Attribute::Encrypt(true),
+            Attribute::Label(b"keyrite-probe/throwaway-aes".to_vec()),
+        ];
+        if wrap_with_trusted {
+            template.push(Attribute::WrapWithTrusted(true));
+        }
         let aes = session
             .session
-            .generate_key(
-                &cryptoki::mechanism::Mechanism::AesKeyGen,
-                &[
-                    Attribute::Class(ObjectClass::SECRET_KEY),
-                    Attribute::KeyType(KeyType::AES),
-                    Attribute::ValueLen(32.into()),
-                    Attribute::Token(false),
-                    Attribute::Private(true),
-                    Attribute::Sensitive(false),
-                    Attribute::Extractable(true),
-                    Attribute::Encrypt(true),
-                    Attribute::Label(b"keyrite-probe/throwaway-aes".to_vec()),
-                ],
-            )
+            .generate_key(&cryptoki::mechanism::Mechanism::AesKeyGen, &template)
             .map_err(HsmError::at(
                 "capability probe: generate a throwaway AES-256 session key",
             ))?;
