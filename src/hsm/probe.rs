@@ -14,7 +14,8 @@
 //! dropped; ceremony keys are never decrypted on the host. The `rsa` crate must not be used for
 //! anything else in keyrite.
 
-use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
 use rsa::traits::PublicKeyParts;
 use rsa::{Oaep, PrivateKey};
 use zeroize::Zeroizing;
@@ -182,7 +183,7 @@ fn try_algorithm(
         }
         Err(e) => return Err(e),
     };
-    let value = objects.aes_value()?;
+    let token_block = objects.zero_block()?;
     let hash = algorithm.oaep_hash();
     if wrapped.len() != PROBE_RSA_BITS / 8 {
         return fail(format!(
@@ -192,7 +193,7 @@ fn try_algorithm(
         ));
     }
     if let Some(plain) = key.decrypt(hash, hash, &wrapped) {
-        if plain.as_slice() == value.as_slice() {
+        if software_zero_block(&plain).is_some_and(|b| b == token_block) {
             return Ok(Ok(format!(
                 "{mechanism} verified: a throwaway AES-256 key wrapped by the token decrypts in software with OAEP {h} and MGF1-{h} to the same key",
                 h = hash_name(hash)
@@ -249,6 +250,15 @@ fn wrap_with_trusted(
     })
 }
 
+/// AES-ECB(key, zero block) in software; None if `key` is not 32 bytes.
+fn software_zero_block(key: &[u8]) -> Option<[u8; 16]> {
+    use aes::cipher::{BlockEncrypt, KeyInit};
+    let cipher = aes::Aes256::new_from_slice(key).ok()?;
+    let mut block = aes::Block::default();
+    cipher.encrypt_block(&mut block);
+    Some(block.into())
+}
+
 /// The two throwaway session objects in the token, destroyed when dropped.
 struct ProbeObjects<'a> {
     session: &'a UserSession,
@@ -272,7 +282,7 @@ impl<'a> ProbeObjects<'a> {
             Attribute::ValueLen(32.into()),
             Attribute::Token(false),
             Attribute::Private(true),
-            Attribute::Sensitive(false),
+            Attribute::Sensitive(true),
             Attribute::Extractable(true),
             Attribute::Encrypt(true),
             Attribute::Label(b"keyrite-probe/throwaway-aes".to_vec()),
@@ -282,7 +292,7 @@ impl<'a> ProbeObjects<'a> {
         }
         let aes = session
             .session
-            .generate_key(&cryptoki::mechanism::Mechanism::AesKeyGen, &template)
+            .generate_key(&Mechanism::AesKeyGen, &template)
             .map_err(HsmError::at(
                 "capability probe: generate a throwaway AES-256 session key",
             ))?;
@@ -296,25 +306,21 @@ impl<'a> ProbeObjects<'a> {
         Ok(ProbeObjects { session, aes, rsa })
     }
 
-    /// The throwaway AES key's value (it is not sensitive: it protects nothing).
-    fn aes_value(&self) -> Result<Zeroizing<Vec<u8>>, HsmError> {
-        let attrs = self
+    /// AES-ECB(throwaway key, zero block), computed by the token.
+    fn zero_block(&self) -> Result<[u8; 16], HsmError> {
+        let block = self
             .session
             .session
-            .get_attributes(self.aes, &[AttributeType::Value])
+            .encrypt(&Mechanism::AesEcb, self.aes, &[0u8; 16])
             .map_err(HsmError::at(
-                "capability probe: read the throwaway AES key's value",
+                "capability probe: encrypt a zero block with the throwaway AES key",
             ))?;
-        attrs
-            .into_iter()
-            .find_map(|a| match a {
-                Attribute::Value(v) => Some(Zeroizing::new(v)),
-                _ => None,
-            })
-            .ok_or_else(|| HsmError::Verification {
+        block
+            .try_into()
+            .map_err(|b: Vec<u8>| HsmError::Verification {
                 step: STEP,
-                message: "the token does not show the value of a non-sensitive, extractable throwaway AES key".into(),
-                hint: "the token does not honour CKA_SENSITIVE=false; the probe cannot check it, so keyrite will not trust its wraps".into(),
+                message: format!("AES-ECB of one block returned {} bytes, not 16", b.len()),
+                hint: "the token misbehaves; do not use it for this ceremony".into(),
             })
     }
 }
@@ -329,6 +335,16 @@ impl Drop for ProbeObjects<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn software_zero_block_is_aes_256_ecb() {
+        // AES-256 with the all-zero key on the all-zero block (a published known answer).
+        assert_eq!(
+            hex::encode(software_zero_block(&[0u8; 32]).unwrap()),
+            "dc95c078a2408989ad48a21492842087"
+        );
+        assert!(software_zero_block(&[0u8; 16]).is_none());
+    }
 
     /// The software side is strict: a wrap made with one hash does not decrypt under another,
     /// so a token that silently swaps the hash cannot pass.
