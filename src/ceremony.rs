@@ -16,6 +16,7 @@ use crate::core::script::{Answers, Script};
 use crate::core::wrapping_key::WrappingPublicKey;
 use crate::error::{Error, Result};
 use crate::fsio;
+use crate::hsm::probe::{self, ProbeReport};
 use crate::hsm::{HsmError, Token};
 
 pub struct CeremonyRequest<'a> {
@@ -39,6 +40,8 @@ pub struct KeyResult {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CeremonyReport {
     pub prepared_fingerprint: String,
+    /// The capability probe run before any key was generated.
+    pub probe: ProbeReport,
     pub keys: Vec<KeyResult>,
 }
 
@@ -145,6 +148,7 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
     let dir = bundle.dir().to_path_buf();
     let mut manifest: Manifest = bundle.into_manifest();
     let session = req.token.login(req.pin)?;
+    let probe = probe::probe(&session, req.token.label(), manifest.wrapping_algorithm)?;
     let today = Timestamp::now().strftime("%Y%m%d").to_string();
     let mut written = Written(Vec::new());
     let mut results = Vec::new();
@@ -216,6 +220,7 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
     written.0.clear();
     Ok(CeremonyReport {
         prepared_fingerprint: fingerprint,
+        probe,
         keys: results,
     })
 }

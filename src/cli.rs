@@ -342,6 +342,14 @@ fn run_ceremony(a: CeremonyArgs) -> Result<()> {
 
 pub fn print_ceremony_report(report: &ceremony::CeremonyReport) {
     eprintln!(
+        "capability probe on token {:?}: {}",
+        report.probe.token, report.probe.result
+    );
+    eprintln!(
+        "  CKA_WRAP_WITH_TRUSTED: {}",
+        report.probe.wrap_with_trusted
+    );
+    eprintln!(
         "ceremony complete; bundle fingerprint confirmed: {}",
         grouped(&report.prepared_fingerprint)
     );

@@ -3,6 +3,7 @@
 //! (a cryptoki `Session` is Send but not Sync).
 
 mod error;
+pub mod probe;
 pub mod softhsm;
 pub mod token;
 pub mod uri;

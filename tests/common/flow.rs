@@ -11,11 +11,20 @@ pub struct Prepared {
 }
 
 pub fn prepare(dir: &Path, keys: &[&str], algorithm: &str) -> Prepared {
+    prepare_with_spec(dir, keys, algorithm, "RSA_4096")
+}
+
+/// `keyrite kms prepare` with a wrapping key spec (RSA_2048, RSA_3072, RSA_4096).
+pub fn prepare_with_spec(dir: &Path, keys: &[&str], algorithm: &str, spec: &str) -> Prepared {
     let bundle = dir.join(unique("bundle"));
     let mut cmd = keyrite();
-    cmd.args(["kms", "prepare", "--out"])
-        .arg(&bundle)
-        .args(["--algorithm", algorithm, "--json"]);
+    cmd.args(["kms", "prepare", "--out"]).arg(&bundle).args([
+        "--algorithm",
+        algorithm,
+        "--wrapping-spec",
+        spec,
+        "--json",
+    ]);
     for k in keys {
         cmd.args(["--key", k]);
     }
@@ -33,7 +42,18 @@ pub fn ceremony_cmd(
     keys: &[&str],
     algorithm: &str,
 ) -> assert_cmd::Command {
-    let script = write_script(dir, keys, algorithm, "RSA_4096");
+    ceremony_cmd_with_spec(dir, p, keys, algorithm, "RSA_4096")
+}
+
+/// The headless ceremony for a bundle prepared with this algorithm and wrapping key spec.
+pub fn ceremony_cmd_with_spec(
+    dir: &Path,
+    p: &Prepared,
+    keys: &[&str],
+    algorithm: &str,
+    spec: &str,
+) -> assert_cmd::Command {
+    let script = write_script(dir, keys, algorithm, spec);
     let answers = write_answers(dir, &p.fingerprint);
     let mut cmd = keyrite();
     cmd.args(["ceremony", "--headless", "--script"])

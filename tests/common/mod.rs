@@ -183,6 +183,18 @@ pub fn default_algorithm() -> &'static str {
     }
 }
 
+/// The wrapping algorithms the token in use really does (the capability probe must agree):
+/// SoftHSM2 wraps OAEP with SHA-1 only; kryoptic does OAEP with SHA-256 and SHA-1; neither has
+/// a CKM_RSA_AES_KEY_WRAP that keyrite drives.
+pub fn supported_algorithms() -> Vec<keyrite::core::algorithm::WrappingAlgorithm> {
+    use keyrite::core::algorithm::WrappingAlgorithm::*;
+    if hsm().is_softhsm() {
+        vec![RsaesOaepSha1]
+    } else {
+        vec![RsaesOaepSha256, RsaesOaepSha1]
+    }
+}
+
 /// Every file below `dir`, relative, sorted.
 pub fn tree(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
