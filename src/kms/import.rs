@@ -8,7 +8,9 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::{Client, KmsError};
 use crate::bundle::VerifiedBundle;
+use crate::core::import_rules;
 use crate::core::manifest::{self, KeyEntry};
+use crate::core::wrapping_key::WrappingPublicKey;
 use crate::error::{Error, Result};
 
 /// How long the import parameters must still be valid when an import starts.
@@ -46,10 +48,10 @@ pub fn preflight(bundle: &VerifiedBundle, expiration: Expiration, now: Timestamp
         });
     }
     if let Expiration::ExpiresAt(t) = expiration
-        && (t <= now || t > now + SignedDuration::from_hours(365 * 24))
+        && let Err(what) = import_rules::check_valid_to(t, now)
     {
         return Err(Error::Usage {
-            what: format!("--valid-to {t} is not between now and 365 days from now"),
+            what: format!("--valid-to: {what}"),
             hint: "KMS accepts a ValidTo in the future and at most 365 days away".into(),
         });
     }
@@ -78,7 +80,42 @@ pub fn preflight(bundle: &VerifiedBundle, expiration: Expiration, now: Timestamp
                 hint: "prepare a new bundle, run the ceremony with it, then import".into(),
             });
         }
+        if let Err(message) =
+            import_rules::check_key_arn(&key.key_arn, &key.region, &key.account, &key.key_id)
+        {
+            return Err(KmsError::Refused {
+                key: key.name.clone(),
+                message: format!("{message}; its import token is bound to that key"),
+                hint: "the manifest is inconsistent: prepare a new bundle for the key".into(),
+            }
+            .into());
+        }
+        check_material_size(bundle, key)?;
     }
+    Ok(())
+}
+
+/// EncryptedKeyMaterial.bin must be exactly as long as the algorithm gives with this bundle's
+/// wrapping key: AWS rejects anything else, so a wrong size means a wrong wrap.
+fn check_material_size(bundle: &VerifiedBundle, key: &KeyEntry) -> Result<()> {
+    let m = bundle.manifest();
+    let refused = |message: String| {
+        KmsError::Refused {
+        key: key.name.clone(),
+        message,
+        hint: "the ceremony did not wrap with this bundle's wrapping key and algorithm; run it again with a freshly prepared bundle".into(),
+    }
+    };
+    let der = bundle
+        .file(key, manifest::WRAPPING_PUBLIC_KEY)
+        .ok_or_else(|| refused("the bundle has no WrappingPublicKey.bin for it".into()))?;
+    let public = WrappingPublicKey::from_der(der, m.wrapping_key_spec)
+        .map_err(|e| refused(format!("WrappingPublicKey.bin: {e}")))?;
+    let material = bundle
+        .file(key, manifest::ENCRYPTED_KEY_MATERIAL)
+        .unwrap_or_default();
+    import_rules::check_encrypted_len(m.wrapping_algorithm, public.modulus.len(), material.len())
+        .map_err(refused)?;
     Ok(())
 }
 
@@ -88,6 +125,22 @@ pub async fn import(
     expiration: Expiration,
 ) -> Result<Vec<ImportOutcome>> {
     preflight(bundle, expiration, Timestamp::now())?;
+    let region = client
+        .config()
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_default();
+    if let Some(key) = bundle.manifest().keys.iter().find(|k| k.region != region) {
+        return Err(KmsError::Refused {
+            key: key.name.clone(),
+            message: format!(
+                "the bundle was prepared for region {}, but this import targets {region}",
+                key.region
+            ),
+            hint: format!("run the import with --region {}", key.region),
+        }
+        .into());
+    }
     let mut outcomes = Vec::new();
     for key in &bundle.manifest().keys {
         outcomes.push(import_one(client, bundle, key, expiration).await?);
@@ -207,15 +260,14 @@ async fn describe(client: &Client, key: &KeyEntry) -> Result<Described> {
         hint: "the KMS endpoint misbehaves; try again".into(),
     })?;
     if meta.arn() != Some(key.key_arn.as_str()) {
-        return Err(KmsError::Check {
+        return Err(KmsError::Refused {
             key: key.name.clone(),
-            operation: "DescribeKey",
             message: format!(
-                "KMS answers for {:?}, the bundle was made for {}",
-                meta.arn(),
+                "DescribeKey answers for {}, but the bundle's import token is bound to {}; nothing was imported",
+                meta.arn().unwrap_or("no ARN"),
                 key.key_arn
             ),
-            hint: "import with the account and region the bundle was prepared for".into(),
+            hint: "import with the credentials, account and region the bundle was prepared for".into(),
         }
         .into());
     }
