@@ -248,6 +248,13 @@ fn import(a: ImportArgs) -> Result<()> {
         }
     };
     let verified = bundle::Bundle::verify(&a.bundle)?;
+    eprintln!("the same import by hand with the AWS CLI, should you need to fall back to it:");
+    for (name, commands) in kms::import::aws_cli_equivalent(&verified, expiration) {
+        eprintln!("  # {name}");
+        for c in commands {
+            eprintln!("  {c}");
+        }
+    }
     let rt = runtime()?;
     let outcomes = rt.block_on(async {
         let client = kms::connect(&a.aws.target()).await?;

@@ -1,6 +1,7 @@
 //! The pure core: no files, no HSM, no network. Everything here is testable with plain values.
 
 pub mod algorithm;
+pub mod aws_cli;
 pub mod digest;
 pub mod import_rules;
 pub mod manifest;

@@ -8,9 +8,9 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::{Client, KmsError};
 use crate::bundle::VerifiedBundle;
-use crate::core::import_rules;
 use crate::core::manifest::{self, KeyEntry};
 use crate::core::wrapping_key::WrappingPublicKey;
+use crate::core::{aws_cli, import_rules};
 use crate::error::{Error, Result};
 
 /// How long the import parameters must still be valid when an import starts.
@@ -117,6 +117,42 @@ fn check_material_size(bundle: &VerifiedBundle, key: &KeyEntry) -> Result<()> {
     import_rules::check_encrypted_len(m.wrapping_algorithm, public.modulus.len(), material.len())
         .map_err(refused)?;
     Ok(())
+}
+
+/// The AWS CLI commands that do by hand what the import does, with this bundle's files.
+pub fn aws_cli_equivalent(
+    bundle: &VerifiedBundle,
+    expiration: Expiration,
+) -> Vec<(String, Vec<String>)> {
+    let dir = std::path::absolute(bundle.dir()).unwrap_or_else(|_| bundle.dir().to_path_buf());
+    bundle
+        .manifest()
+        .keys
+        .iter()
+        .map(|key| {
+            let material = dir.join(manifest::Manifest::file_path(
+                key,
+                manifest::ENCRYPTED_KEY_MATERIAL,
+            ));
+            let token = dir.join(manifest::Manifest::file_path(key, manifest::IMPORT_TOKEN));
+            let commands = aws_cli::import_commands(&aws_cli::CliImport {
+                key_arn: &key.key_arn,
+                region: &key.region,
+                encrypted_key_material: &material,
+                import_token: &token,
+                valid_to: match expiration {
+                    Expiration::DoesNotExpire => None,
+                    Expiration::ExpiresAt(t) => Some(t),
+                },
+                kind: if key.key_state == "PendingImport" {
+                    aws_cli::ImportKind::First
+                } else {
+                    aws_cli::ImportKind::Rotation
+                },
+            });
+            (key.name.clone(), commands)
+        })
+        .collect()
 }
 
 pub async fn import(
