@@ -6,5 +6,6 @@ pub mod digest;
 pub mod import_rules;
 pub mod manifest;
 pub mod names;
+pub mod plan;
 pub mod script;
 pub mod wrapping_key;

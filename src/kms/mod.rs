@@ -3,6 +3,7 @@
 
 mod error;
 pub mod import;
+pub mod plan;
 pub mod prepare;
 
 use aws_config::retry::RetryConfig;
