@@ -6,14 +6,19 @@
 //! or ThrottlingException, and does not bind an import token to its key. The bundle, the checks
 //! and the error handling are keyrite's real code; only KMS's answers are stubbed.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_kms::Client;
+use aws_sdk_kms::error::ErrorMetadata;
 use aws_sdk_kms::operation::describe_key::DescribeKeyOutput;
-use aws_sdk_kms::operation::import_key_material::ImportKeyMaterialOutput;
+use aws_sdk_kms::operation::import_key_material::{
+    ImportKeyMaterialError, ImportKeyMaterialOutput,
+};
 use aws_sdk_kms::types::{KeyMetadata, KeyState, OriginType};
-use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use aws_smithy_mocks::{MockResponse, Rule, RuleMode, mock, mock_client};
 use jiff::{SignedDuration, Timestamp};
 use keyrite::ExitCode;
 use keyrite::bundle::{Bundle, NewBundle, VerifiedBundle};
@@ -28,10 +33,24 @@ const NAME: &str = "prod-s3";
 const WRAPPING_PUBLIC_KEY: &[u8] = include_bytes!("fixtures/wrapping-public-key-rsa4096.der");
 
 fn arn() -> String {
-    format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/{KEY_ID}")
+    arn_of(KEY_ID)
+}
+
+fn arn_of(key_id: &str) -> String {
+    format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/{key_id}")
+}
+
+fn key_id_of(i: usize) -> String {
+    if i == 0 {
+        KEY_ID.into()
+    } else {
+        format!("{}{i:04}", &KEY_ID[..KEY_ID.len() - 4])
+    }
 }
 
 struct StubBundle {
+    /// Bundle key names; the first is NAME with KEY_ID, the others get key ids of their own.
+    names: Vec<&'static str>,
     material_len: usize,
     parameters_valid_to: Timestamp,
     key_arn: String,
@@ -40,6 +59,7 @@ struct StubBundle {
 impl Default for StubBundle {
     fn default() -> Self {
         StubBundle {
+            names: vec![NAME],
             material_len: 512,
             parameters_valid_to: Timestamp::now() + SignedDuration::from_hours(23),
             key_arn: arn(),
@@ -53,16 +73,18 @@ impl StubBundle {
     fn write(&self, dir: &Path) -> VerifiedBundle {
         let path = dir.join("bundle");
         let mut b = NewBundle::create(&path).unwrap();
-        b.write(NAME, manifest::WRAPPING_PUBLIC_KEY, WRAPPING_PUBLIC_KEY)
+        for name in &self.names {
+            b.write(name, manifest::WRAPPING_PUBLIC_KEY, WRAPPING_PUBLIC_KEY)
+                .unwrap();
+            b.write(name, manifest::IMPORT_TOKEN, &[0x17; 1024])
+                .unwrap();
+            b.write(
+                name,
+                manifest::ENCRYPTED_KEY_MATERIAL,
+                &vec![0x5a; self.material_len],
+            )
             .unwrap();
-        b.write(NAME, manifest::IMPORT_TOKEN, &[0x17; 1024])
-            .unwrap();
-        b.write(
-            NAME,
-            manifest::ENCRYPTED_KEY_MATERIAL,
-            &vec![0x5a; self.material_len],
-        )
-        .unwrap();
+        }
         let now = Timestamp::now();
         let m = Manifest {
             format: manifest::FORMAT.into(),
@@ -70,24 +92,36 @@ impl StubBundle {
             tool_version: "test".into(),
             wrapping_key_spec: WrappingKeySpec::Rsa4096,
             wrapping_algorithm: WrappingAlgorithm::RsaesOaepSha256,
-            keys: vec![KeyEntry {
-                name: NAME.into(),
-                requested: format!("alias/{NAME}"),
-                alias: Some(format!("alias/{NAME}")),
-                key_id: KEY_ID.into(),
-                key_arn: self.key_arn.clone(),
-                account: ACCOUNT.into(),
-                region: REGION.into(),
-                key_state: "PendingImport".into(),
-                current_key_material_id: None,
-                parameters_valid_to: self.parameters_valid_to,
-                generated: Some(GeneratedKey {
-                    hsm_label: "keyrite-prod-s3".into(),
-                    hsm_id: "01".into(),
-                    check_value: "abcdef".into(),
-                    generated_at: now,
-                }),
-            }],
+            keys: self
+                .names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| {
+                    let key_id = key_id_of(i);
+                    KeyEntry {
+                        name: name.to_string(),
+                        requested: format!("alias/{name}"),
+                        alias: Some(format!("alias/{name}")),
+                        key_arn: if i == 0 {
+                            self.key_arn.clone()
+                        } else {
+                            arn_of(&key_id)
+                        },
+                        key_id,
+                        account: ACCOUNT.into(),
+                        region: REGION.into(),
+                        key_state: "PendingImport".into(),
+                        current_key_material_id: None,
+                        parameters_valid_to: self.parameters_valid_to,
+                        generated: Some(GeneratedKey {
+                            hsm_label: format!("keyrite-{name}"),
+                            hsm_id: "01".into(),
+                            check_value: "abcdef".into(),
+                            generated_at: now,
+                        }),
+                    }
+                })
+                .collect(),
             files: b.files().clone(),
             ceremony: Some(CeremonyRecord {
                 script_sha256: "00".repeat(32),
@@ -393,4 +427,234 @@ fn stub_a_successful_first_import_calls_import_once() {
     assert_eq!(imports.num_calls(), 1);
     assert_eq!(outcomes[0].kind, "first import");
     assert_eq!(outcomes[0].key_material_id.as_deref(), Some("material-1"));
+}
+
+/// A tiny stand-in for KMS's key states, shared by the stubbed DescribeKey and ImportKeyMaterial:
+/// a key is PendingImport until material has been imported into it.
+#[derive(Clone, Default)]
+struct StubKeyStates {
+    imported: Arc<Mutex<BTreeSet<String>>>,
+    import_calls: Arc<Mutex<BTreeMap<String, usize>>>,
+}
+
+impl StubKeyStates {
+    fn describe_rule(&self) -> Rule {
+        let states = self.clone();
+        mock!(Client::describe_key).then_compute_output(move |req| {
+            let arn = req.key_id().unwrap_or_default().to_string();
+            let imported = states.imported.lock().unwrap().contains(&arn);
+            let state = if imported {
+                KeyState::Enabled
+            } else {
+                KeyState::PendingImport
+            };
+            let mut meta = KeyMetadata::builder()
+                .key_id(arn.rsplit('/').next().unwrap_or_default())
+                .arn(&arn)
+                .aws_account_id(ACCOUNT)
+                .origin(OriginType::External)
+                .key_state(state);
+            if imported {
+                meta = meta.current_key_material_id(format!("material-of-{arn}"));
+            }
+            DescribeKeyOutput::builder()
+                .key_metadata(meta.build().unwrap())
+                .build()
+        })
+    }
+
+    /// ImportKeyMaterial: `outcome(arn)` says what this call does.
+    fn import_rule(
+        &self,
+        outcome: impl Fn(&str) -> ImportOutcomeStub + Send + Sync + 'static,
+    ) -> Rule {
+        let states = self.clone();
+        mock!(Client::import_key_material).then_compute_response(move |req| {
+            let arn = req.key_id().unwrap_or_default().to_string();
+            *states
+                .import_calls
+                .lock()
+                .unwrap()
+                .entry(arn.clone())
+                .or_default() += 1;
+            let lost = |code: &str| {
+                MockResponse::Error(ImportKeyMaterialError::generic(
+                    ErrorMetadata::builder()
+                        .code(code)
+                        .message("stubbed failure")
+                        .build(),
+                ))
+            };
+            match outcome(&arn) {
+                ImportOutcomeStub::Accepted => {
+                    states.imported.lock().unwrap().insert(arn.clone());
+                    MockResponse::Output(
+                        ImportKeyMaterialOutput::builder()
+                            .key_id(&arn)
+                            .key_material_id(format!("material-of-{arn}"))
+                            .build(),
+                    )
+                }
+                // KMS imported the material, but the answer never came back.
+                ImportOutcomeStub::AcceptedButAnswerLost => {
+                    states.imported.lock().unwrap().insert(arn.clone());
+                    lost("RequestTimeout")
+                }
+                ImportOutcomeStub::Refused => lost("AccessDeniedException"),
+            }
+        })
+    }
+
+    fn calls(&self, arn: &str) -> usize {
+        self.import_calls
+            .lock()
+            .unwrap()
+            .get(arn)
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+enum ImportOutcomeStub {
+    Accepted,
+    AcceptedButAnswerLost,
+    Refused,
+}
+
+#[test]
+fn stub_an_import_stopped_half_way_resumes_and_sends_each_key_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = StubBundle {
+        names: vec!["prod-s3", "prod-rds", "prod-dynamodb", "prod-sqs"],
+        ..StubBundle::default()
+    }
+    .write(dir.path());
+    let arns: Vec<String> = (0..4).map(|i| arn_of(&key_id_of(i))).collect();
+    let kms = StubKeyStates::default();
+
+    // Run 1 (stub of AWS): key 1 goes through; key 2 reaches KMS but the answer is lost; the run
+    // stops there, as if the network went away.
+    let (second, third) = (arns[1].clone(), arns[2].clone());
+    let describe = kms.describe_rule();
+    let imports = kms.import_rule(move |arn| {
+        if arn == second {
+            ImportOutcomeStub::AcceptedButAnswerLost
+        } else if arn == third {
+            ImportOutcomeStub::Refused
+        } else {
+            ImportOutcomeStub::Accepted
+        }
+    });
+    let err = run_import(&stub_client(&[&describe, &imports]), &bundle).unwrap_err();
+    assert!(err.to_string().contains("prod-rds"), "{err}");
+    assert_eq!(
+        [
+            kms.calls(&arns[0]),
+            kms.calls(&arns[1]),
+            kms.calls(&arns[2]),
+            kms.calls(&arns[3])
+        ],
+        [1, 1, 0, 0]
+    );
+
+    // Run 2: everything goes through. Key 1 is done and key 2 is in KMS already: neither is sent
+    // again; keys 3 and 4 are sent once each.
+    let describe = kms.describe_rule();
+    let imports = kms.import_rule(|_| ImportOutcomeStub::Accepted);
+    let outcomes = rt()
+        .block_on(import(
+            &stub_client(&[&describe, &imports]),
+            &bundle,
+            Expiration::DoesNotExpire,
+        ))
+        .unwrap();
+    let kinds: Vec<&str> = outcomes.iter().map(|o| o.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            "already imported",
+            "first import",
+            "first import",
+            "first import"
+        ]
+    );
+    assert_eq!(imports.num_calls(), 2, "only keys 3 and 4 were sent");
+    for arn in &arns {
+        assert_eq!(
+            kms.calls(arn),
+            1,
+            "{arn}: ImportKeyMaterial exactly once over both runs"
+        );
+    }
+
+    // Run 3: nothing is left to do.
+    let describe = kms.describe_rule();
+    let imports = kms.import_rule(|_| ImportOutcomeStub::Accepted);
+    let outcomes = rt()
+        .block_on(import(
+            &stub_client(&[&describe, &imports]),
+            &bundle,
+            Expiration::DoesNotExpire,
+        ))
+        .unwrap();
+    assert!(outcomes.iter().all(|o| o.kind == "already imported"));
+    assert_eq!(imports.num_calls(), 0);
+}
+
+#[test]
+fn progress_of_another_bundle_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = StubBundle::default().write(dir.path());
+    std::fs::write(
+        bundle.dir().join("import-progress.json"),
+        format!(
+            "{{\"format\":\"keyrite-import-progress/1\",\"bundle_fingerprint\":\"{}\",\"keys\":{{}}}}",
+            "0".repeat(64)
+        ),
+    )
+    .unwrap();
+    let kms = StubKeyStates::default();
+    let describe = kms.describe_rule();
+    let imports = kms.import_rule(|_| ImportOutcomeStub::Accepted);
+    let err = run_import(&stub_client(&[&describe, &imports]), &bundle).unwrap_err();
+    assert_eq!(err.exit_code(), ExitCode::Refused, "{err}");
+    assert!(err.to_string().contains("fingerprint"), "{err}");
+    assert_eq!(imports.num_calls(), 0);
+}
+
+#[test]
+fn stub_a_transient_error_on_import_is_not_resent_but_elsewhere_it_is_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = StubBundle::default().write(dir.path());
+    // Stub of AWS: the first DescribeKey fails with a transient 500, later ones answer.
+    let describe = mock!(Client::describe_key)
+        .sequence()
+        .http_status(
+            500,
+            aws_error_body("KMSInternalException", "internal error"),
+        )
+        .output(|| metadata(&arn(), KeyState::PendingImport))
+        .repeatedly()
+        .build();
+    // Stub of AWS: ImportKeyMaterial fails with a transient 500, after which the material may be
+    // in KMS already.
+    let imports = mock!(Client::import_key_material)
+        .sequence()
+        .http_status(
+            500,
+            aws_error_body("KMSInternalException", "internal error"),
+        )
+        .repeatedly()
+        .build();
+    let client = stub_client(&[&describe, &imports]);
+
+    let err = run_import(&client, &bundle).unwrap_err();
+
+    assert_eq!(describe.num_calls(), 2, "DescribeKey was retried once");
+    assert_eq!(
+        imports.num_calls(),
+        1,
+        "ImportKeyMaterial was not sent again"
+    );
+    assert_names_everything(&err, "ImportKeyMaterial", "KMSInternalException");
 }

@@ -3,6 +3,7 @@
 pub mod algorithm;
 pub mod aws_cli;
 pub mod digest;
+pub mod import_progress;
 pub mod import_rules;
 pub mod manifest;
 pub mod names;

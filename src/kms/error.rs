@@ -95,7 +95,7 @@ impl KmsError {
 fn hint(code: &str) -> String {
     if matches!(code, "ThrottlingException" | "LimitExceededException") {
         return format!(
-            "KMS kept throttling through {} attempts with backoff: wait a minute and run the command again, or ask for a higher KMS request quota",
+            "KMS kept throttling through {} attempts with backoff: wait a minute and run the command again (an import resumes where it stopped), or ask for a higher KMS request quota",
             super::MAX_ATTEMPTS
         );
     }
@@ -118,6 +118,9 @@ fn hint(code: &str) -> String {
         }
         "AccessDeniedException" => {
             "the caller lacks kms permissions for this key (kms:ImportKeyMaterial, kms:GetParametersForImport, kms:DescribeKey, kms:RotateKeyOnDemand)"
+        }
+        "KMSInternalException" | "DependencyTimeoutException" => {
+            "a transient KMS failure: run the same command again; an import resumes where it stopped and never sends a key's material twice"
         }
         _ => "see the KMS error above",
     };

@@ -8,10 +8,12 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::{Client, KmsError};
 use crate::bundle::VerifiedBundle;
+use crate::core::import_progress::{self, ImportProgress, KeyProgress};
 use crate::core::manifest::{self, KeyEntry};
 use crate::core::wrapping_key::WrappingPublicKey;
 use crate::core::{aws_cli, import_rules};
 use crate::error::{Error, Result};
+use crate::fsio;
 
 /// How long the import parameters must still be valid when an import starts.
 pub const VALIDITY_MARGIN: SignedDuration = SignedDuration::from_mins(5);
@@ -177,11 +179,45 @@ pub async fn import(
         }
         .into());
     }
+    let mut journal = Journal::open(bundle)?;
     let mut outcomes = Vec::new();
     for key in &bundle.manifest().keys {
-        outcomes.push(import_one(client, bundle, key, expiration).await?);
+        outcomes.push(import_one(client, bundle, key, expiration, &mut journal).await?);
     }
     Ok(outcomes)
+}
+
+/// The import's progress file, rewritten atomically after every step.
+struct Journal {
+    path: std::path::PathBuf,
+    progress: ImportProgress,
+}
+
+impl Journal {
+    fn open(bundle: &VerifiedBundle) -> Result<Journal> {
+        let path = bundle.dir().join(import_progress::FILE);
+        let progress = if path.exists() {
+            ImportProgress::parse(&fsio::read(&path)?, bundle.fingerprint()).map_err(|e| {
+                Error::Refused {
+                    what: format!("{}: {e}", path.display()),
+                    hint: "this file records an import of another bundle: move it away only if you know that import is finished".into(),
+                }
+            })?
+        } else {
+            ImportProgress::new(bundle.fingerprint())
+        };
+        Ok(Journal { path, progress })
+    }
+
+    fn get(&self, key: &str) -> Option<KeyProgress> {
+        self.progress.get(key).cloned()
+    }
+
+    fn record(&mut self, key: &str, stage: KeyProgress) -> Result<()> {
+        self.progress.set(key, stage);
+        fsio::replace(&self.path, &self.progress.to_json())?;
+        Ok(())
+    }
 }
 
 async fn import_one(
@@ -189,6 +225,7 @@ async fn import_one(
     bundle: &VerifiedBundle,
     key: &KeyEntry,
     expiration: Expiration,
+    journal: &mut Journal,
 ) -> Result<ImportOutcome> {
     let name = key.name.as_str();
     let material = bundle
@@ -196,39 +233,61 @@ async fn import_one(
         .unwrap_or_default();
     let token = bundle.file(key, manifest::IMPORT_TOKEN).unwrap_or_default();
     let before = describe(client, key).await?;
-    let first = match before.state.as_str() {
-        "PendingImport" => true,
-        "Enabled" => false,
-        other => {
-            return Err(KmsError::WrongState {
+    let material_sha256 = crate::core::digest::sha256_hex(material);
+    let recorded = journal.get(name);
+    if let Some(KeyProgress::Done { key_material_id }) = recorded {
+        return Ok(ImportOutcome {
+            name: name.into(),
+            key_arn: key.key_arn.clone(),
+            kind: "already imported",
+            key_material_id,
+            previous_key_material_id: None,
+            state: before.state,
+            encrypted_key_material_sha256: material_sha256,
+        });
+    }
+    let (first, new_id) = match recorded {
+        // A rotation whose material KMS accepted: only the rotation is left.
+        Some(KeyProgress::Imported {
+            first,
+            key_material_id,
+        }) => (first, key_material_id),
+        // A first import that reached KMS before the run stopped.
+        Some(KeyProgress::Sending { first: true }) if before.state == "Enabled" => {
+            journal.record(
+                name,
+                KeyProgress::Imported {
+                    first: true,
+                    key_material_id: before.current_material.clone(),
+                },
+            )?;
+            (true, before.current_material.clone())
+        }
+        Some(KeyProgress::Sending { first: false }) => {
+            return Err(KmsError::Refused {
                 key: name.into(),
-                state: other.into(),
-                hint: "enable the key or cancel its deletion, then run the import again".into(),
+                message: "the last import stopped while sending this key's new material: it may be pending in KMS, and keyrite never sends it twice".into(),
+                hint: format!(
+                    "look with `aws kms list-key-rotations --key-id {} --include-key-material ALL_KEY_MATERIAL`: a PENDING_ROTATION material is this one, make it current with `aws kms rotate-key-on-demand`; with none, prepare a new bundle",
+                    key.key_arn
+                ),
             }
             .into());
         }
-    };
-    let mut req = client
-        .import_key_material()
-        .key_id(&key.key_arn)
-        .import_token(Blob::new(token))
-        .encrypted_key_material(Blob::new(material));
-    req = match expiration {
-        Expiration::DoesNotExpire => {
-            req.expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+        _ => {
+            let first = first_or_rotation(key, &before)?;
+            journal.record(name, KeyProgress::Sending { first })?;
+            let new_id = send_import(client, key, token, material, expiration, first).await?;
+            journal.record(
+                name,
+                KeyProgress::Imported {
+                    first,
+                    key_material_id: new_id.clone(),
+                },
+            )?;
+            (first, new_id)
         }
-        Expiration::ExpiresAt(t) => req
-            .expiration_model(ExpirationModelType::KeyMaterialExpires)
-            .valid_to(aws_sdk_kms::primitives::DateTime::from_secs(t.as_second())),
     };
-    if !first {
-        req = req.import_type(ImportType::NewKeyMaterial);
-    }
-    let imported = req
-        .send()
-        .await
-        .map_err(|e| KmsError::from_sdk(name, "ImportKeyMaterial", e))?;
-    let new_id = imported.key_material_id().map(str::to_string);
     if !first {
         client
             .rotate_key_on_demand()
@@ -266,15 +325,71 @@ async fn import_one(
         }
         .into());
     }
-    Ok(ImportOutcome {
+    let outcome = ImportOutcome {
         name: name.into(),
         key_arn: key.key_arn.clone(),
         kind: if first { "first import" } else { "rotation" },
         key_material_id: after.current_material,
         previous_key_material_id: before.current_material,
         state: after.state,
-        encrypted_key_material_sha256: crate::core::digest::sha256_hex(material),
-    })
+        encrypted_key_material_sha256: material_sha256,
+    };
+    journal.record(
+        name,
+        KeyProgress::Done {
+            key_material_id: outcome.key_material_id.clone(),
+        },
+    )?;
+    Ok(outcome)
+}
+
+fn first_or_rotation(key: &KeyEntry, before: &Described) -> Result<bool> {
+    match before.state.as_str() {
+        "PendingImport" => Ok(true),
+        "Enabled" => Ok(false),
+        other => Err(KmsError::WrongState {
+            key: key.name.clone(),
+            state: other.into(),
+            hint: "enable the key or cancel its deletion, then run the import again".into(),
+        }
+        .into()),
+    }
+}
+
+async fn send_import(
+    client: &Client,
+    key: &KeyEntry,
+    token: &[u8],
+    material: &[u8],
+    expiration: Expiration,
+    first: bool,
+) -> Result<Option<String>> {
+    let mut req = client
+        .import_key_material()
+        .key_id(&key.key_arn)
+        .import_token(Blob::new(token.to_vec()))
+        .encrypted_key_material(Blob::new(material.to_vec()));
+    req = match expiration {
+        Expiration::DoesNotExpire => {
+            req.expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+        }
+        Expiration::ExpiresAt(t) => req
+            .expiration_model(ExpirationModelType::KeyMaterialExpires)
+            .valid_to(aws_sdk_kms::primitives::DateTime::from_secs(t.as_second())),
+    };
+    if !first {
+        req = req.import_type(ImportType::NewKeyMaterial);
+    }
+    let imported = req
+        .customize()
+        .config_override(
+            aws_sdk_kms::config::Builder::default()
+                .retry_classifier(super::resend::RetryOnlyWhenNotDelivered),
+        )
+        .send()
+        .await
+        .map_err(|e| KmsError::from_sdk(&key.name, "ImportKeyMaterial", e))?;
+    Ok(imported.key_material_id().map(str::to_string))
 }
 
 struct Described {
