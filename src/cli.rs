@@ -290,8 +290,21 @@ fn import(a: ImportArgs) -> Result<()> {
     }
     let rt = runtime()?;
     let outcomes = rt.block_on(async {
-        let client = kms::connect(&a.aws.target()).await?;
-        kms::import::import(&client, &verified, expiration).await
+        // With --region, everything goes there (and a key of another region is refused);
+        // without it, each key goes to the region its bundle entry names.
+        let regions = match &a.aws.region {
+            Some(r) => vec![r.clone()],
+            None => kms::import::regions(&verified),
+        };
+        let mut clients = Vec::new();
+        for region in regions {
+            let target = kms::KmsTarget {
+                region: Some(region),
+                ..a.aws.target()
+            };
+            clients.push(kms::connect(&target).await?);
+        }
+        kms::import::import_regions(&clients, &verified, expiration).await
     })?;
     for o in &outcomes {
         eprintln!(

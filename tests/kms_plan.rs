@@ -76,23 +76,35 @@ fn account_of(arn: &str) -> String {
 }
 
 #[test]
-fn a_nine_key_plan_is_prepared_into_one_bundle_and_rotated_end_to_end() {
+fn a_nine_key_plan_across_two_regions_is_prepared_into_one_bundle_and_rotated_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let rt = rt();
     let client = rt.block_on(client());
+    // prod lives in another region than dev and int.
+    let eu_client = rt
+        .block_on(keyrite::kms::connect(&keyrite::kms::KmsTarget {
+            region: Some("eu-west-1".into()),
+            ..kms_target()
+        }))
+        .unwrap();
     let prefix = unique("plan9");
     let mut planned = Vec::new();
     let mut arns = Vec::new();
     for environment in ["dev", "int", "prod"] {
         for service in ["s3", "rds", "dynamodb"] {
             let alias = format!("alias/{prefix}/{environment}-{service}");
-            let (key_id, arn) = rt.block_on(key_with_alias(&client, true, &alias));
+            let (region, c) = if environment == "prod" {
+                ("eu-west-1", &eu_client)
+            } else {
+                ("us-east-1", &client)
+            };
+            let (key_id, arn) = rt.block_on(key_with_alias(c, true, &alias));
             planned.push(Planned {
                 environment,
                 service,
                 alias,
                 account: account_of(&arn),
-                region: "us-east-1",
+                region,
                 // Half the plan pins the key the alias must point to.
                 key_id: (arns.len() % 2 == 0).then_some(key_id),
             });
@@ -115,7 +127,8 @@ fn a_nine_key_plan_is_prepared_into_one_bundle_and_rotated_end_to_end() {
     for ((k, p), arn) in keys.iter().zip(&planned).zip(&arns) {
         assert_eq!(k["key_arn"], arn.as_str());
         assert_eq!(k["alias"], p.alias.as_str());
-        assert_eq!(k["region"], "us-east-1");
+        assert_eq!(k["region"], p.region);
+        assert_eq!(arn.split(':').nth(3), Some(p.region));
         assert_eq!(k["key_state"], "PendingImport");
         for f in ["WrappingPublicKey.bin", "ImportToken.bin"] {
             assert!(bundle.join(k["name"].as_str().unwrap()).join(f).is_file());
@@ -132,9 +145,14 @@ fn a_nine_key_plan_is_prepared_into_one_bundle_and_rotated_end_to_end() {
         .assert()
         .success();
     import_cmd(&bundle).assert().success();
-    for arn in &arns {
+    for (arn, p) in arns.iter().zip(&planned) {
+        let c = if p.region == "eu-west-1" {
+            &eu_client
+        } else {
+            &client
+        };
         let meta = rt
-            .block_on(client.describe_key().key_id(arn).send())
+            .block_on(c.describe_key().key_id(arn).send())
             .unwrap()
             .key_metadata
             .unwrap();

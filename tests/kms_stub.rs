@@ -658,3 +658,23 @@ fn stub_a_transient_error_on_import_is_not_resent_but_elsewhere_it_is_retried() 
     );
     assert_names_everything(&err, "ImportKeyMaterial", "KMSInternalException");
 }
+
+#[test]
+fn a_key_of_a_region_without_a_client_is_refused_before_anything_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = StubBundle::default().write(dir.path());
+    let describe = describe_pending_then_enabled();
+    let imports = mock!(Client::import_key_material).then_output(import_ok);
+    let eu = mock_client!(
+        aws_sdk_kms,
+        RuleMode::MatchAny,
+        [&describe, &imports],
+        |c| c.region(aws_sdk_kms::config::Region::new("eu-west-1"))
+    );
+
+    let err = run_import(&eu, &bundle).unwrap_err();
+
+    assert_eq!(err.exit_code(), ExitCode::Refused, "{err}");
+    assert!(err.to_string().contains("--region us-east-1"), "{err}");
+    assert_eq!(describe.num_calls() + imports.num_calls(), 0);
+}

@@ -157,34 +157,64 @@ pub fn aws_cli_equivalent(
         .collect()
 }
 
+/// Imports every key of the bundle through `client`, whose region must be the bundle's.
 pub async fn import(
     client: &Client,
     bundle: &VerifiedBundle,
     expiration: Expiration,
 ) -> Result<Vec<ImportOutcome>> {
+    import_regions(std::slice::from_ref(client), bundle, expiration).await
+}
+
+/// Imports every key of the bundle, each through the client of its region (a plan's bundle may
+/// span regions). A key whose region has no client is refused before anything is sent.
+pub async fn import_regions(
+    clients: &[Client],
+    bundle: &VerifiedBundle,
+    expiration: Expiration,
+) -> Result<Vec<ImportOutcome>> {
     preflight(bundle, expiration, Timestamp::now())?;
-    let region = client
-        .config()
-        .region()
-        .map(|r| r.to_string())
-        .unwrap_or_default();
-    if let Some(key) = bundle.manifest().keys.iter().find(|k| k.region != region) {
-        return Err(KmsError::Refused {
-            key: key.name.clone(),
-            message: format!(
-                "the bundle was prepared for region {}, but this import targets {region}",
-                key.region
-            ),
-            hint: format!("run the import with --region {}", key.region),
-        }
-        .into());
+    let region_of = |c: &Client| c.config().region().map(|r| r.to_string());
+    let mut routed = Vec::new();
+    for key in &bundle.manifest().keys {
+        let Some(client) = clients
+            .iter()
+            .find(|c| region_of(c).as_deref() == Some(key.region.as_str()))
+        else {
+            let regions: Vec<String> = clients.iter().filter_map(region_of).collect();
+            return Err(KmsError::Refused {
+                key: key.name.clone(),
+                message: format!(
+                    "the bundle was prepared for region {}, but this import targets {}",
+                    key.region,
+                    regions.join(", ")
+                ),
+                hint: format!(
+                    "run the import with --region {} (or without --region: keyrite then uses each key's own region)",
+                    key.region
+                ),
+            }
+            .into());
+        };
+        routed.push((client, key));
     }
     let mut journal = Journal::open(bundle)?;
     let mut outcomes = Vec::new();
-    for key in &bundle.manifest().keys {
+    for (client, key) in routed {
         outcomes.push(import_one(client, bundle, key, expiration, &mut journal).await?);
     }
     Ok(outcomes)
+}
+
+/// The regions a bundle's keys live in, each once.
+pub fn regions(bundle: &VerifiedBundle) -> Vec<String> {
+    let set: std::collections::BTreeSet<&str> = bundle
+        .manifest()
+        .keys
+        .iter()
+        .map(|k| k.region.as_str())
+        .collect();
+    set.into_iter().map(str::to_string).collect()
 }
 
 /// The import's progress file, rewritten atomically after every step.
