@@ -80,8 +80,8 @@ pub struct PrepareArgs {
         conflicts_with = "plan"
     )]
     pub keys: Vec<String>,
-    /// A rotation plan (TOML): keys by environment and service, with the account and region each
-    /// must live in. Each region's key is reached through --region's credentials in that region.
+    /// A rotation plan (TOML, see plans/example.toml): keys by environment and service, with the
+    /// account and region each must live in. Each key is looked up in its planned region.
     #[arg(long)]
     pub plan: Option<PathBuf>,
     /// The new bundle directory (must not exist).

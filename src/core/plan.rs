@@ -176,6 +176,14 @@ key_id = "arn:aws:kms:us-east-1:444455556666:key/1234abcd-12ab"
 "#;
 
     #[test]
+    fn the_example_plan_parses() {
+        let p = Plan::parse(include_str!("../../plans/example.toml")).unwrap();
+        assert_eq!(p.keys.len(), 9);
+        assert_eq!(p.keys[8].alias(), "alias/prod/dynamodb-tables");
+        assert_eq!(p.regions().len(), 2);
+    }
+
+    #[test]
     fn a_good_plan_parses_with_default_aliases() {
         let p = Plan::parse(GOOD).unwrap();
         assert_eq!(p.keys[0].alias(), "alias/prod-s3");
