@@ -57,3 +57,38 @@ fn import_prints_aws_cli_commands_naming_each_key_and_existing_files() {
         }
     }
 }
+
+#[test]
+fn running_the_same_import_again_sends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let client = rt.block_on(client());
+    let (alias, arn) = rt.block_on(create_key(&client, true, "again"));
+    let keys = [alias.as_str()];
+    let alg = default_algorithm();
+    let p = prepare(dir.path(), &keys, alg);
+    ceremony_cmd(dir.path(), &p, &keys, alg).assert().success();
+    import_cmd(&p.bundle).assert().success();
+    let material = || {
+        rt.block_on(client.describe_key().key_id(&arn).send())
+            .unwrap()
+            .key_metadata
+            .unwrap()
+            .current_key_material_id
+    };
+    let first = material();
+    assert!(first.is_some());
+
+    let out = import_cmd(&p.bundle)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v[0]["kind"], "already imported");
+    assert_eq!(material(), first, "the second run changed nothing in KMS");
+    let progress = std::fs::read_to_string(p.bundle.join("import-progress.json")).unwrap();
+    assert!(progress.contains("\"stage\": \"done\""), "{progress}");
+}

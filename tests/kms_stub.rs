@@ -678,3 +678,32 @@ fn a_key_of_a_region_without_a_client_is_refused_before_anything_is_sent() {
     assert!(err.to_string().contains("--region us-east-1"), "{err}");
     assert_eq!(describe.num_calls() + imports.num_calls(), 0);
 }
+
+#[test]
+fn stub_a_rotation_whose_material_may_be_in_kms_is_not_sent_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = StubBundle::default().write(dir.path());
+    // Stub of AWS: the key has material (a rotation), and the ImportKeyMaterial answer is lost
+    // (a 500 after which KMS may have staged the new material).
+    let describe = mock!(Client::describe_key).then_output(|| metadata(&arn(), KeyState::Enabled));
+    let lost = mock!(Client::import_key_material)
+        .sequence()
+        .http_status(
+            500,
+            aws_error_body("KMSInternalException", "internal error"),
+        )
+        .build();
+    let first_run = run_import(&stub_client(&[&describe, &lost]), &bundle).unwrap_err();
+    assert!(
+        first_run.to_string().contains("run the same command again"),
+        "{first_run}"
+    );
+
+    let describe = mock!(Client::describe_key).then_output(|| metadata(&arn(), KeyState::Enabled));
+    let imports = mock!(Client::import_key_material).then_output(import_ok);
+    let err = run_import(&stub_client(&[&describe, &imports]), &bundle).unwrap_err();
+
+    assert_eq!(imports.num_calls(), 0, "the material is never sent twice");
+    assert_eq!(err.exit_code(), ExitCode::Refused, "{err}");
+    assert!(err.to_string().contains("list-key-rotations"), "{err}");
+}
