@@ -74,8 +74,16 @@ impl AwsArgs {
 #[derive(Args, Debug)]
 pub struct PrepareArgs {
     /// A key to rotate: alias (alias/prod-s3), key ARN or key id. Repeat for more keys.
-    #[arg(long = "key", required = true)]
+    #[arg(
+        long = "key",
+        required_unless_present = "plan",
+        conflicts_with = "plan"
+    )]
     pub keys: Vec<String>,
+    /// A rotation plan (TOML, see plans/example.toml): keys by environment and service, with the
+    /// account and region each must live in. Each key is looked up in its planned region.
+    #[arg(long)]
+    pub plan: Option<PathBuf>,
     /// The new bundle directory (must not exist).
     #[arg(long)]
     pub out: PathBuf,
@@ -186,8 +194,33 @@ fn prepare(a: PrepareArgs) -> Result<()> {
             what,
             hint: "see `keyrite kms prepare --help`".into(),
         })?;
+    let plan = match &a.plan {
+        Some(path) => {
+            let text = String::from_utf8(fsio::read(path)?).map_err(|_| Error::Usage {
+                what: format!("{} is not UTF-8 text", path.display()),
+                hint: "a plan is TOML".into(),
+            })?;
+            Some(
+                crate::core::plan::Plan::parse(&text).map_err(|what| Error::Usage {
+                    what: format!("{}: {what}", path.display()),
+                    hint: "fix the plan; see `keyrite kms prepare --help`".into(),
+                })?,
+            )
+        }
+        None => None,
+    };
     let rt = runtime()?;
     let prepared = rt.block_on(async {
+        if let Some(plan) = &plan {
+            return kms::plan::prepare_plan(
+                &a.aws.target(),
+                plan,
+                a.wrapping_spec,
+                a.algorithm,
+                &a.out,
+            )
+            .await;
+        }
         let client = kms::connect(&a.aws.target()).await?;
         let req = kms::prepare::PrepareRequest {
             keys: &keys,
@@ -248,10 +281,30 @@ fn import(a: ImportArgs) -> Result<()> {
         }
     };
     let verified = bundle::Bundle::verify(&a.bundle)?;
+    eprintln!("the same import by hand with the AWS CLI, should you need to fall back to it:");
+    for (name, commands) in kms::import::aws_cli_equivalent(&verified, expiration) {
+        eprintln!("  # {name}");
+        for c in commands {
+            eprintln!("  {c}");
+        }
+    }
     let rt = runtime()?;
     let outcomes = rt.block_on(async {
-        let client = kms::connect(&a.aws.target()).await?;
-        kms::import::import(&client, &verified, expiration).await
+        // With --region, everything goes there (and a key of another region is refused);
+        // without it, each key goes to the region its bundle entry names.
+        let regions = match &a.aws.region {
+            Some(r) => vec![r.clone()],
+            None => kms::import::regions(&verified),
+        };
+        let mut clients = Vec::new();
+        for region in regions {
+            let target = kms::KmsTarget {
+                region: Some(region),
+                ..a.aws.target()
+            };
+            clients.push(kms::connect(&target).await?);
+        }
+        kms::import::import_regions(&clients, &verified, expiration).await
     })?;
     for o in &outcomes {
         eprintln!(

@@ -1,9 +1,13 @@
 //! The pure core: no files, no HSM, no network. Everything here is testable with plain values.
 
 pub mod algorithm;
+pub mod aws_cli;
 pub mod digest;
+pub mod import_progress;
+pub mod import_rules;
 pub mod manifest;
 pub mod names;
+pub mod plan;
 pub mod quorum;
 pub mod script;
 pub mod wrapping_key;

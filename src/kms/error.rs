@@ -78,7 +78,7 @@ impl KmsError {
                 KmsError::Service {
                     key: key.into(),
                     operation,
-                    hint: hint(&code).into(),
+                    hint: hint(&code),
                     code,
                     message,
                 }
@@ -92,8 +92,14 @@ impl KmsError {
     }
 }
 
-fn hint(code: &str) -> &'static str {
-    match code {
+fn hint(code: &str) -> String {
+    if matches!(code, "ThrottlingException" | "LimitExceededException") {
+        return format!(
+            "KMS kept throttling through {} attempts with backoff: wait a minute and run the command again (an import resumes where it stopped), or ask for a higher KMS request quota",
+            super::MAX_ATTEMPTS
+        );
+    }
+    let hint = match code {
         "NotFoundException" => "check the alias or ARN, the account and the region",
         "ExpiredImportTokenException" => {
             "the import parameters expired (they last 24 h): prepare a new bundle and run the ceremony again"
@@ -113,9 +119,10 @@ fn hint(code: &str) -> &'static str {
         "AccessDeniedException" => {
             "the caller lacks kms permissions for this key (kms:ImportKeyMaterial, kms:GetParametersForImport, kms:DescribeKey, kms:RotateKeyOnDemand)"
         }
-        "ThrottlingException" | "LimitExceededException" => {
-            "KMS is throttling; wait a minute and run the command again"
+        "KMSInternalException" | "DependencyTimeoutException" => {
+            "a transient KMS failure: run the same command again; an import resumes where it stopped and never sends a key's material twice"
         }
         _ => "see the KMS error above",
-    }
+    };
+    hint.into()
 }

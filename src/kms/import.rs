@@ -8,8 +8,12 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::{Client, KmsError};
 use crate::bundle::VerifiedBundle;
+use crate::core::import_progress::{self, ImportProgress, KeyProgress};
 use crate::core::manifest::{self, KeyEntry};
+use crate::core::wrapping_key::WrappingPublicKey;
+use crate::core::{aws_cli, import_rules};
 use crate::error::{Error, Result};
+use crate::fsio;
 
 /// How long the import parameters must still be valid when an import starts.
 pub const VALIDITY_MARGIN: SignedDuration = SignedDuration::from_mins(5);
@@ -46,10 +50,10 @@ pub fn preflight(bundle: &VerifiedBundle, expiration: Expiration, now: Timestamp
         });
     }
     if let Expiration::ExpiresAt(t) = expiration
-        && (t <= now || t > now + SignedDuration::from_hours(365 * 24))
+        && let Err(what) = import_rules::check_valid_to(t, now)
     {
         return Err(Error::Usage {
-            what: format!("--valid-to {t} is not between now and 365 days from now"),
+            what: format!("--valid-to: {what}"),
             hint: "KMS accepts a ValidTo in the future and at most 365 days away".into(),
         });
     }
@@ -78,21 +82,172 @@ pub fn preflight(bundle: &VerifiedBundle, expiration: Expiration, now: Timestamp
                 hint: "prepare a new bundle, run the ceremony with it, then import".into(),
             });
         }
+        if let Err(message) =
+            import_rules::check_key_arn(&key.key_arn, &key.region, &key.account, &key.key_id)
+        {
+            return Err(KmsError::Refused {
+                key: key.name.clone(),
+                message: format!("{message}; its import token is bound to that key"),
+                hint: "the manifest is inconsistent: prepare a new bundle for the key".into(),
+            }
+            .into());
+        }
+        check_material_size(bundle, key)?;
     }
     Ok(())
 }
 
+/// EncryptedKeyMaterial.bin must be exactly as long as the algorithm gives with this bundle's
+/// wrapping key: AWS rejects anything else, so a wrong size means a wrong wrap.
+fn check_material_size(bundle: &VerifiedBundle, key: &KeyEntry) -> Result<()> {
+    let m = bundle.manifest();
+    let refused = |message: String| {
+        KmsError::Refused {
+        key: key.name.clone(),
+        message,
+        hint: "the ceremony did not wrap with this bundle's wrapping key and algorithm; run it again with a freshly prepared bundle".into(),
+    }
+    };
+    let der = bundle
+        .file(key, manifest::WRAPPING_PUBLIC_KEY)
+        .ok_or_else(|| refused("the bundle has no WrappingPublicKey.bin for it".into()))?;
+    let public = WrappingPublicKey::from_der(der, m.wrapping_key_spec)
+        .map_err(|e| refused(format!("WrappingPublicKey.bin: {e}")))?;
+    let material = bundle
+        .file(key, manifest::ENCRYPTED_KEY_MATERIAL)
+        .unwrap_or_default();
+    import_rules::check_encrypted_len(m.wrapping_algorithm, public.modulus.len(), material.len())
+        .map_err(refused)?;
+    Ok(())
+}
+
+/// The AWS CLI commands that do by hand what the import does, with this bundle's files.
+pub fn aws_cli_equivalent(
+    bundle: &VerifiedBundle,
+    expiration: Expiration,
+) -> Vec<(String, Vec<String>)> {
+    let dir = std::path::absolute(bundle.dir()).unwrap_or_else(|_| bundle.dir().to_path_buf());
+    bundle
+        .manifest()
+        .keys
+        .iter()
+        .map(|key| {
+            let material = dir.join(manifest::Manifest::file_path(
+                key,
+                manifest::ENCRYPTED_KEY_MATERIAL,
+            ));
+            let token = dir.join(manifest::Manifest::file_path(key, manifest::IMPORT_TOKEN));
+            let commands = aws_cli::import_commands(&aws_cli::CliImport {
+                key_arn: &key.key_arn,
+                region: &key.region,
+                encrypted_key_material: &material,
+                import_token: &token,
+                valid_to: match expiration {
+                    Expiration::DoesNotExpire => None,
+                    Expiration::ExpiresAt(t) => Some(t),
+                },
+                kind: if key.key_state == "PendingImport" {
+                    aws_cli::ImportKind::First
+                } else {
+                    aws_cli::ImportKind::Rotation
+                },
+            });
+            (key.name.clone(), commands)
+        })
+        .collect()
+}
+
+/// Imports every key of the bundle through `client`, whose region must be the bundle's.
 pub async fn import(
     client: &Client,
     bundle: &VerifiedBundle,
     expiration: Expiration,
 ) -> Result<Vec<ImportOutcome>> {
+    import_regions(std::slice::from_ref(client), bundle, expiration).await
+}
+
+/// Imports every key of the bundle, each through the client of its region (a plan's bundle may
+/// span regions). A key whose region has no client is refused before anything is sent.
+pub async fn import_regions(
+    clients: &[Client],
+    bundle: &VerifiedBundle,
+    expiration: Expiration,
+) -> Result<Vec<ImportOutcome>> {
     preflight(bundle, expiration, Timestamp::now())?;
-    let mut outcomes = Vec::new();
+    let region_of = |c: &Client| c.config().region().map(|r| r.to_string());
+    let mut routed = Vec::new();
     for key in &bundle.manifest().keys {
-        outcomes.push(import_one(client, bundle, key, expiration).await?);
+        let Some(client) = clients
+            .iter()
+            .find(|c| region_of(c).as_deref() == Some(key.region.as_str()))
+        else {
+            let regions: Vec<String> = clients.iter().filter_map(region_of).collect();
+            return Err(KmsError::Refused {
+                key: key.name.clone(),
+                message: format!(
+                    "the bundle was prepared for region {}, but this import targets {}",
+                    key.region,
+                    regions.join(", ")
+                ),
+                hint: format!(
+                    "run the import with --region {} (or without --region: keyrite then uses each key's own region)",
+                    key.region
+                ),
+            }
+            .into());
+        };
+        routed.push((client, key));
+    }
+    let mut journal = Journal::open(bundle)?;
+    let mut outcomes = Vec::new();
+    for (client, key) in routed {
+        outcomes.push(import_one(client, bundle, key, expiration, &mut journal).await?);
     }
     Ok(outcomes)
+}
+
+/// The regions a bundle's keys live in, each once.
+pub fn regions(bundle: &VerifiedBundle) -> Vec<String> {
+    let set: std::collections::BTreeSet<&str> = bundle
+        .manifest()
+        .keys
+        .iter()
+        .map(|k| k.region.as_str())
+        .collect();
+    set.into_iter().map(str::to_string).collect()
+}
+
+/// The import's progress file, rewritten atomically after every step.
+struct Journal {
+    path: std::path::PathBuf,
+    progress: ImportProgress,
+}
+
+impl Journal {
+    fn open(bundle: &VerifiedBundle) -> Result<Journal> {
+        let path = bundle.dir().join(import_progress::FILE);
+        let progress = if path.exists() {
+            ImportProgress::parse(&fsio::read(&path)?, bundle.fingerprint()).map_err(|e| {
+                Error::Refused {
+                    what: format!("{}: {e}", path.display()),
+                    hint: "this file records an import of another bundle: move it away only if you know that import is finished".into(),
+                }
+            })?
+        } else {
+            ImportProgress::new(bundle.fingerprint())
+        };
+        Ok(Journal { path, progress })
+    }
+
+    fn get(&self, key: &str) -> Option<KeyProgress> {
+        self.progress.get(key).cloned()
+    }
+
+    fn record(&mut self, key: &str, stage: KeyProgress) -> Result<()> {
+        self.progress.set(key, stage);
+        fsio::replace(&self.path, &self.progress.to_json())?;
+        Ok(())
+    }
 }
 
 async fn import_one(
@@ -100,6 +255,7 @@ async fn import_one(
     bundle: &VerifiedBundle,
     key: &KeyEntry,
     expiration: Expiration,
+    journal: &mut Journal,
 ) -> Result<ImportOutcome> {
     let name = key.name.as_str();
     let material = bundle
@@ -107,39 +263,61 @@ async fn import_one(
         .unwrap_or_default();
     let token = bundle.file(key, manifest::IMPORT_TOKEN).unwrap_or_default();
     let before = describe(client, key).await?;
-    let first = match before.state.as_str() {
-        "PendingImport" => true,
-        "Enabled" => false,
-        other => {
-            return Err(KmsError::WrongState {
+    let material_sha256 = crate::core::digest::sha256_hex(material);
+    let recorded = journal.get(name);
+    if let Some(KeyProgress::Done { key_material_id }) = recorded {
+        return Ok(ImportOutcome {
+            name: name.into(),
+            key_arn: key.key_arn.clone(),
+            kind: "already imported",
+            key_material_id,
+            previous_key_material_id: None,
+            state: before.state,
+            encrypted_key_material_sha256: material_sha256,
+        });
+    }
+    let (first, new_id) = match recorded {
+        // A rotation whose material KMS accepted: only the rotation is left.
+        Some(KeyProgress::Imported {
+            first,
+            key_material_id,
+        }) => (first, key_material_id),
+        // A first import that reached KMS before the run stopped.
+        Some(KeyProgress::Sending { first: true }) if before.state == "Enabled" => {
+            journal.record(
+                name,
+                KeyProgress::Imported {
+                    first: true,
+                    key_material_id: before.current_material.clone(),
+                },
+            )?;
+            (true, before.current_material.clone())
+        }
+        Some(KeyProgress::Sending { first: false }) => {
+            return Err(KmsError::Refused {
                 key: name.into(),
-                state: other.into(),
-                hint: "enable the key or cancel its deletion, then run the import again".into(),
+                message: "the last import stopped while sending this key's new material: it may be pending in KMS, and keyrite never sends it twice".into(),
+                hint: format!(
+                    "look with `aws kms list-key-rotations --key-id {} --include-key-material ALL_KEY_MATERIAL`: a PENDING_ROTATION material is this one, make it current with `aws kms rotate-key-on-demand`; with none, prepare a new bundle",
+                    key.key_arn
+                ),
             }
             .into());
         }
-    };
-    let mut req = client
-        .import_key_material()
-        .key_id(&key.key_arn)
-        .import_token(Blob::new(token))
-        .encrypted_key_material(Blob::new(material));
-    req = match expiration {
-        Expiration::DoesNotExpire => {
-            req.expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+        _ => {
+            let first = first_or_rotation(key, &before)?;
+            journal.record(name, KeyProgress::Sending { first })?;
+            let new_id = send_import(client, key, token, material, expiration, first).await?;
+            journal.record(
+                name,
+                KeyProgress::Imported {
+                    first,
+                    key_material_id: new_id.clone(),
+                },
+            )?;
+            (first, new_id)
         }
-        Expiration::ExpiresAt(t) => req
-            .expiration_model(ExpirationModelType::KeyMaterialExpires)
-            .valid_to(aws_sdk_kms::primitives::DateTime::from_secs(t.as_second())),
     };
-    if !first {
-        req = req.import_type(ImportType::NewKeyMaterial);
-    }
-    let imported = req
-        .send()
-        .await
-        .map_err(|e| KmsError::from_sdk(name, "ImportKeyMaterial", e))?;
-    let new_id = imported.key_material_id().map(str::to_string);
     if !first {
         client
             .rotate_key_on_demand()
@@ -177,15 +355,71 @@ async fn import_one(
         }
         .into());
     }
-    Ok(ImportOutcome {
+    let outcome = ImportOutcome {
         name: name.into(),
         key_arn: key.key_arn.clone(),
         kind: if first { "first import" } else { "rotation" },
         key_material_id: after.current_material,
         previous_key_material_id: before.current_material,
         state: after.state,
-        encrypted_key_material_sha256: crate::core::digest::sha256_hex(material),
-    })
+        encrypted_key_material_sha256: material_sha256,
+    };
+    journal.record(
+        name,
+        KeyProgress::Done {
+            key_material_id: outcome.key_material_id.clone(),
+        },
+    )?;
+    Ok(outcome)
+}
+
+fn first_or_rotation(key: &KeyEntry, before: &Described) -> Result<bool> {
+    match before.state.as_str() {
+        "PendingImport" => Ok(true),
+        "Enabled" => Ok(false),
+        other => Err(KmsError::WrongState {
+            key: key.name.clone(),
+            state: other.into(),
+            hint: "enable the key or cancel its deletion, then run the import again".into(),
+        }
+        .into()),
+    }
+}
+
+async fn send_import(
+    client: &Client,
+    key: &KeyEntry,
+    token: &[u8],
+    material: &[u8],
+    expiration: Expiration,
+    first: bool,
+) -> Result<Option<String>> {
+    let mut req = client
+        .import_key_material()
+        .key_id(&key.key_arn)
+        .import_token(Blob::new(token.to_vec()))
+        .encrypted_key_material(Blob::new(material.to_vec()));
+    req = match expiration {
+        Expiration::DoesNotExpire => {
+            req.expiration_model(ExpirationModelType::KeyMaterialDoesNotExpire)
+        }
+        Expiration::ExpiresAt(t) => req
+            .expiration_model(ExpirationModelType::KeyMaterialExpires)
+            .valid_to(aws_sdk_kms::primitives::DateTime::from_secs(t.as_second())),
+    };
+    if !first {
+        req = req.import_type(ImportType::NewKeyMaterial);
+    }
+    let imported = req
+        .customize()
+        .config_override(
+            aws_sdk_kms::config::Builder::default()
+                .retry_classifier(super::resend::RetryOnlyWhenNotDelivered),
+        )
+        .send()
+        .await
+        .map_err(|e| KmsError::from_sdk(&key.name, "ImportKeyMaterial", e))?;
+    Ok(imported.key_material_id().map(str::to_string))
 }
 
 struct Described {
@@ -207,15 +441,14 @@ async fn describe(client: &Client, key: &KeyEntry) -> Result<Described> {
         hint: "the KMS endpoint misbehaves; try again".into(),
     })?;
     if meta.arn() != Some(key.key_arn.as_str()) {
-        return Err(KmsError::Check {
+        return Err(KmsError::Refused {
             key: key.name.clone(),
-            operation: "DescribeKey",
             message: format!(
-                "KMS answers for {:?}, the bundle was made for {}",
-                meta.arn(),
+                "DescribeKey answers for {}, but the bundle's import token is bound to {}; nothing was imported",
+                meta.arn().unwrap_or("no ARN"),
                 key.key_arn
             ),
-            hint: "import with the account and region the bundle was prepared for".into(),
+            hint: "import with the credentials, account and region the bundle was prepared for".into(),
         }
         .into());
     }

@@ -3,8 +3,11 @@
 
 mod error;
 pub mod import;
+pub mod plan;
 pub mod prepare;
+mod resend;
 
+use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region};
 pub use aws_sdk_kms::Client;
 pub use error::KmsError;
@@ -20,8 +23,18 @@ pub struct KmsTarget {
     pub local_credentials: bool,
 }
 
+/// How many times keyrite sends one KMS request at most, counting the first: throttling
+/// (ThrottlingException, LimitExceededException) and transient errors (HTTP 5xx, timeouts) are
+/// retried with the SDK's standard exponential backoff with jitter.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// The retry policy of every KMS client keyrite makes.
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS)
+}
+
 pub async fn connect(target: &KmsTarget) -> Result<Client, KmsError> {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry_config());
     if let Some(p) = &target.profile {
         loader = loader.profile_name(p);
     }

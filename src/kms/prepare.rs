@@ -29,35 +29,51 @@ pub struct Prepared {
 }
 
 /// A key that passed the checks, with what DescribeKey said about it.
-struct CheckedKey {
-    requested: KeyRef,
-    key_id: String,
-    arn: String,
-    account: String,
-    state: String,
-    current_material: Option<String>,
+pub(super) struct CheckedKey {
+    pub(super) requested: KeyRef,
+    pub(super) key_id: String,
+    pub(super) arn: String,
+    pub(super) account: String,
+    pub(super) state: String,
+    pub(super) current_material: Option<String>,
 }
 
 pub async fn prepare(client: &Client, req: &PrepareRequest<'_>) -> Result<Prepared> {
-    if req.out.exists() {
-        return Err(Error::Refused {
-            what: format!("{} exists already", req.out.display()),
-            hint: "give --out a new directory; keyrite never writes into an existing bundle".into(),
-        });
-    }
+    refuse_existing(req.out)?;
     // Check every key before fetching anything, so a bad key costs nothing.
     let mut checked = Vec::new();
     for key in req.keys {
-        checked.push(check_key(client, key).await?);
+        checked.push((client, check_key(client, key).await?));
     }
-    let region = client
-        .config()
-        .region()
-        .map(|r| r.to_string())
-        .unwrap_or_default();
-    let mut bundle = NewBundle::create(req.out)?;
+    write_bundle(&checked, req.spec, req.algorithm, req.out).await
+}
+
+pub(super) fn refuse_existing(out: &Path) -> Result<()> {
+    if out.exists() {
+        return Err(Error::Refused {
+            what: format!("{} exists already", out.display()),
+            hint: "give --out a new directory; keyrite never writes into an existing bundle".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Fetches the import parameters of keys that passed their checks, each through the client of
+/// its region, into a new bundle.
+pub(super) async fn write_bundle(
+    checked: &[(&Client, CheckedKey)],
+    spec: WrappingKeySpec,
+    algorithm: WrappingAlgorithm,
+    out: &Path,
+) -> Result<Prepared> {
+    let mut bundle = NewBundle::create(out)?;
     let mut entries = Vec::new();
-    for key in checked {
+    for (client, key) in checked {
+        let region = client
+            .config()
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_default();
         let name = key.requested.bundle_name(&key.key_id);
         if entries
             .iter()
@@ -74,8 +90,8 @@ pub async fn prepare(client: &Client, req: &PrepareRequest<'_>) -> Result<Prepar
         let params = client
             .get_parameters_for_import()
             .key_id(&key.arn)
-            .wrapping_algorithm(AlgorithmSpec::from(req.algorithm.as_str()))
-            .wrapping_key_spec(AwsSpec::from(req.spec.as_str()))
+            .wrapping_algorithm(AlgorithmSpec::from(algorithm.as_str()))
+            .wrapping_key_spec(AwsSpec::from(spec.as_str()))
             .send()
             .await
             .map_err(|e| KmsError::from_sdk(key.requested.as_str(), "GetParametersForImport", e))?;
@@ -96,7 +112,7 @@ pub async fn prepare(client: &Client, req: &PrepareRequest<'_>) -> Result<Prepar
         let valid_to = params
             .parameters_valid_to()
             .ok_or_else(|| missing("ParametersValidTo"))?;
-        WrappingPublicKey::from_der(public_key, req.spec).map_err(|m| KmsError::Check {
+        WrappingPublicKey::from_der(public_key, spec).map_err(|m| KmsError::Check {
             key: key.requested.as_str().into(),
             operation: "GetParametersForImport",
             message: format!("the wrapping public key is unusable: {m}"),
@@ -111,12 +127,12 @@ pub async fn prepare(client: &Client, req: &PrepareRequest<'_>) -> Result<Prepar
                 KeyRef::Alias(a) => Some(a.clone()),
                 _ => None,
             },
-            key_id: key.key_id,
-            key_arn: key.arn,
-            account: key.account,
-            region: region.clone(),
-            key_state: key.state,
-            current_key_material_id: key.current_material,
+            key_id: key.key_id.clone(),
+            key_arn: key.arn.clone(),
+            account: key.account.clone(),
+            region,
+            key_state: key.state.clone(),
+            current_key_material_id: key.current_material.clone(),
             parameters_valid_to: Timestamp::new(valid_to.secs(), valid_to.subsec_nanos() as i32)
                 .unwrap_or(Timestamp::UNIX_EPOCH),
             generated: None,
@@ -126,8 +142,8 @@ pub async fn prepare(client: &Client, req: &PrepareRequest<'_>) -> Result<Prepar
         format: manifest::FORMAT.into(),
         created: Timestamp::now(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
-        wrapping_key_spec: req.spec,
-        wrapping_algorithm: req.algorithm,
+        wrapping_key_spec: spec,
+        wrapping_algorithm: algorithm,
         keys: entries,
         files: bundle.files().clone(),
         ceremony: None,
@@ -139,7 +155,7 @@ pub async fn prepare(client: &Client, req: &PrepareRequest<'_>) -> Result<Prepar
     })
 }
 
-async fn check_key(client: &Client, key: &KeyRef) -> Result<CheckedKey> {
+pub(super) async fn check_key(client: &Client, key: &KeyRef) -> Result<CheckedKey> {
     let name = key.as_str();
     let out = client
         .describe_key()

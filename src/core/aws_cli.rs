@@ -1,0 +1,105 @@
+//! The AWS CLI commands equivalent to what `keyrite kms import` does for one key, so an operator
+//! can fall back to them with the same bundle files.
+
+use std::path::Path;
+
+use jiff::Timestamp;
+
+/// What the import does for one key: a first import, or new material staged and rotated to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportKind {
+    First,
+    Rotation,
+}
+
+pub struct CliImport<'a> {
+    pub key_arn: &'a str,
+    pub region: &'a str,
+    pub encrypted_key_material: &'a Path,
+    pub import_token: &'a Path,
+    /// `None`: KEY_MATERIAL_DOES_NOT_EXPIRE.
+    pub valid_to: Option<Timestamp>,
+    pub kind: ImportKind,
+}
+
+/// The shell commands, one per line.
+pub fn import_commands(c: &CliImport<'_>) -> Vec<String> {
+    let mut import = format!(
+        "aws kms import-key-material --region {} --key-id {} --encrypted-key-material {} --import-token {}",
+        quote(c.region),
+        quote(c.key_arn),
+        quote(&format!("fileb://{}", c.encrypted_key_material.display())),
+        quote(&format!("fileb://{}", c.import_token.display())),
+    );
+    match c.valid_to {
+        None => import.push_str(" --expiration-model KEY_MATERIAL_DOES_NOT_EXPIRE"),
+        Some(t) => import.push_str(&format!(
+            " --expiration-model KEY_MATERIAL_EXPIRES --valid-to {t}"
+        )),
+    }
+    let mut out = Vec::new();
+    match c.kind {
+        ImportKind::First => out.push(import),
+        ImportKind::Rotation => {
+            import.push_str(" --import-type NEW_KEY_MATERIAL");
+            out.push(import);
+            out.push(format!(
+                "aws kms rotate-key-on-demand --region {} --key-id {}",
+                quote(c.region),
+                quote(c.key_arn)
+            ));
+        }
+    }
+    out
+}
+
+/// POSIX shell quoting: bare when every character is safe, else single-quoted.
+fn quote(s: &str) -> String {
+    let safe = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/:._-=+@,%".contains(c));
+    if safe {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_import_and_rotation_commands() {
+        let arn = "arn:aws:kms:eu-west-1:111122223333:key/k1";
+        let c = CliImport {
+            key_arn: arn,
+            region: "eu-west-1",
+            encrypted_key_material: Path::new("/b/prod-s3/EncryptedKeyMaterial.bin"),
+            import_token: Path::new("/b/prod s3/ImportToken.bin"),
+            valid_to: None,
+            kind: ImportKind::First,
+        };
+        assert_eq!(
+            import_commands(&c),
+            [format!(
+                "aws kms import-key-material --region eu-west-1 --key-id {arn} --encrypted-key-material fileb:///b/prod-s3/EncryptedKeyMaterial.bin --import-token 'fileb:///b/prod s3/ImportToken.bin' --expiration-model KEY_MATERIAL_DOES_NOT_EXPIRE"
+            )]
+        );
+        let rotation = CliImport {
+            valid_to: Some("2027-06-30T00:00:00Z".parse().unwrap()),
+            kind: ImportKind::Rotation,
+            ..c
+        };
+        let cmds = import_commands(&rotation);
+        assert_eq!(cmds.len(), 2);
+        assert!(cmds[0].ends_with(
+            "--expiration-model KEY_MATERIAL_EXPIRES --valid-to 2027-06-30T00:00:00Z --import-type NEW_KEY_MATERIAL"
+        ), "{}", cmds[0]);
+        assert_eq!(
+            cmds[1],
+            format!("aws kms rotate-key-on-demand --region eu-west-1 --key-id {arn}")
+        );
+        assert_eq!(quote("it's"), r"'it'\''s'");
+    }
+}

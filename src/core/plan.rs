@@ -1,0 +1,252 @@
+//! Rotation plans: which keys a rotation covers, named by environment and service, with the AWS
+//! account and region each must live in. Strict TOML, fully validated before KMS is asked anything.
+//!
+//! ```toml
+//! [plan]
+//! name = "2026-Q4 rotation"
+//!
+//! [[key]]
+//! environment = "prod"
+//! service = "s3"
+//! account = "111122223333"
+//! region = "eu-west-1"
+//! # alias = "alias/prod-s3"   (default: alias/<environment>-<service>)
+//! # key_id = "1234abcd-..."   (optional: the key id or ARN the alias must point to)
+//! ```
+
+use std::collections::BTreeSet;
+
+use serde::Deserialize;
+
+use super::import_rules::check_key_arn;
+use super::names::KeyRef;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    pub plan: PlanSection,
+    #[serde(rename = "key")]
+    pub keys: Vec<PlannedKey>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanSection {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlannedKey {
+    pub environment: String,
+    pub service: String,
+    pub account: String,
+    pub region: String,
+    #[serde(default)]
+    pub alias: Option<String>,
+    /// The key id or key ARN the alias must point to.
+    #[serde(default)]
+    pub key_id: Option<String>,
+}
+
+impl PlannedKey {
+    /// The alias the plan names: as written, or `alias/<environment>-<service>`.
+    pub fn alias(&self) -> String {
+        self.alias
+            .clone()
+            .unwrap_or_else(|| format!("alias/{}-{}", self.environment, self.service))
+    }
+
+    /// True when `key_id` / `arn` is the key the plan expects (or the plan names none).
+    pub fn expects(&self, key_id: &str, arn: &str) -> bool {
+        match &self.key_id {
+            None => true,
+            Some(k) if k.starts_with("arn:") => k == arn,
+            Some(k) => k == key_id,
+        }
+    }
+}
+
+impl Plan {
+    pub fn parse(text: &str) -> Result<Plan, String> {
+        let plan: Plan = toml::from_str(text).map_err(|e| e.to_string())?;
+        if plan.plan.name.trim().is_empty() {
+            return Err("[plan] name is empty".into());
+        }
+        if plan.keys.is_empty() {
+            return Err("the plan names no [[key]]".into());
+        }
+        let mut aliases = BTreeSet::new();
+        let mut places = BTreeSet::new();
+        for (i, k) in plan.keys.iter().enumerate() {
+            let at = format!("[[key]] {} ({}-{})", i + 1, k.environment, k.service);
+            for (field, value) in [("environment", &k.environment), ("service", &k.service)] {
+                if value.is_empty()
+                    || !value
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                {
+                    return Err(format!(
+                        "{at}: {field} {value:?} must be lower-case letters, digits and '-'"
+                    ));
+                }
+            }
+            if k.account.len() != 12 || !k.account.chars().all(|c| c.is_ascii_digit()) {
+                return Err(format!(
+                    "{at}: account {:?} is not a 12-digit AWS account id",
+                    k.account
+                ));
+            }
+            if !is_region(&k.region) {
+                return Err(format!(
+                    "{at}: region {:?} is not an AWS region name (like eu-west-1)",
+                    k.region
+                ));
+            }
+            let alias = k.alias();
+            match KeyRef::parse(&alias) {
+                Ok(KeyRef::Alias(_)) => {}
+                Ok(_) => return Err(format!("{at}: alias {alias:?} must start with alias/")),
+                Err(e) => return Err(format!("{at}: {e}")),
+            }
+            if let Some(id) = &k.key_id {
+                if id.starts_with("arn:") {
+                    let key = id.rsplit('/').next().unwrap_or("");
+                    check_key_arn(id, &k.region, &k.account, key)
+                        .map_err(|e| format!("{at}: key_id: {e}"))?;
+                } else if !matches!(KeyRef::parse(id), Ok(KeyRef::KeyId(_))) {
+                    return Err(format!("{at}: key_id {id:?} is not a key id or key ARN"));
+                }
+            }
+            if !aliases.insert((k.account.clone(), k.region.clone(), alias.clone())) {
+                return Err(format!("{at}: {alias} is planned twice"));
+            }
+            if !places.insert((k.environment.clone(), k.service.clone())) {
+                return Err(format!(
+                    "{at}: environment {} service {} is planned twice",
+                    k.environment, k.service
+                ));
+            }
+        }
+        Ok(plan)
+    }
+
+    /// The regions the plan touches, each once, in order.
+    pub fn regions(&self) -> BTreeSet<&str> {
+        self.keys.iter().map(|k| k.region.as_str()).collect()
+    }
+}
+
+/// `xx-name-N` or `xx-name-name-N` (us-east-1, ap-southeast-2, us-gov-west-1, eu-central-2).
+fn is_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && parts[0].len() == 2
+        && parts
+            .last()
+            .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[plan]
+name = "Q4"
+
+[[key]]
+environment = "prod"
+service = "s3"
+account = "111122223333"
+region = "eu-west-1"
+
+[[key]]
+environment = "dev"
+service = "rds"
+account = "444455556666"
+region = "us-east-1"
+alias = "alias/team/dev-rds"
+key_id = "arn:aws:kms:us-east-1:444455556666:key/1234abcd-12ab"
+"#;
+
+    #[test]
+    fn the_example_plan_parses() {
+        let p = Plan::parse(include_str!("../../plans/example.toml")).unwrap();
+        assert_eq!(p.keys.len(), 9);
+        assert_eq!(p.keys[8].alias(), "alias/prod/dynamodb-tables");
+        assert_eq!(p.regions().len(), 2);
+    }
+
+    #[test]
+    fn a_good_plan_parses_with_default_aliases() {
+        let p = Plan::parse(GOOD).unwrap();
+        assert_eq!(p.keys[0].alias(), "alias/prod-s3");
+        assert_eq!(p.keys[1].alias(), "alias/team/dev-rds");
+        assert_eq!(
+            p.regions().into_iter().collect::<Vec<_>>(),
+            ["eu-west-1", "us-east-1"]
+        );
+        assert!(p.keys[1].expects(
+            "1234abcd-12ab",
+            "arn:aws:kms:us-east-1:444455556666:key/1234abcd-12ab"
+        ));
+        assert!(!p.keys[1].expects("other", "arn:aws:kms:us-east-1:444455556666:key/other"));
+        assert!(p.keys[0].expects("anything", "arn:any"));
+    }
+
+    #[test]
+    fn bad_plans_are_refused_with_the_reason() {
+        let cases = [
+            (
+                GOOD.replace("name = \"Q4\"", "name = \"Q4\"\nowner = \"x\""),
+                "unknown field",
+            ),
+            (
+                GOOD.replace("service = \"s3\"", "service = \"s3\"\nregoin = \"x\""),
+                "unknown field",
+            ),
+            (
+                GOOD.replace("\"111122223333\"", "\"11112222333\""),
+                "12-digit",
+            ),
+            (GOOD.replace("\"eu-west-1\"", "\"europe\""), "region"),
+            (GOOD.replace("\"prod\"", "\"Prod\""), "lower-case"),
+            (GOOD.replace("alias/team/dev-rds", "alias/aws/rds"), "alias"),
+            (GOOD.replace("alias/team/dev-rds", "team/dev-rds"), "alias/"),
+            (
+                GOOD.replace(":444455556666:key", ":111122223333:key"),
+                "key_id",
+            ),
+            (GOOD.replace("us-east-1:", "eu-west-1:"), "key_id"),
+            (
+                GOOD.replace("\"dev\"", "\"prod\"")
+                    .replace("\"rds\"", "\"s3\""),
+                "twice",
+            ),
+            (
+                GOOD.replace(
+                    "alias = \"alias/team/dev-rds\"",
+                    "alias = \"alias/prod-s3\"",
+                )
+                .replace("444455556666", "111122223333")
+                .replace("us-east-1", "eu-west-1"),
+                "twice",
+            ),
+            ("key = []\n[plan]\nname = \"x\"\n".to_string(), "no [[key]]"),
+            (
+                GOOD.replace("name = \"Q4\"", "name = \" \""),
+                "name is empty",
+            ),
+        ];
+        for (text, want) in cases {
+            let err = Plan::parse(&text).unwrap_err();
+            assert!(err.contains(want), "want {want:?}, got {err}\n{text}");
+        }
+    }
+}

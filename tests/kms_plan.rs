@@ -1,0 +1,269 @@
+//! `keyrite kms prepare --plan` against the local KMS: a 9-key plan (alias/{dev,int,prod}-{s3,
+//! rds,dynamodb}, under a prefix unique to this run since the local KMS is shared by all tests)
+//! prepared into one bundle and rotated end to end, and the keys a plan must refuse.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::flow::{Prepared, ceremony_cmd, import_cmd};
+use common::*;
+
+struct Planned {
+    environment: &'static str,
+    service: &'static str,
+    alias: String,
+    account: String,
+    region: &'static str,
+    key_id: Option<String>,
+}
+
+fn write_plan(dir: &Path, keys: &[Planned], extra: &str) -> PathBuf {
+    let mut s = format!("[plan]\nname = \"test plan\"\n{extra}");
+    for k in keys {
+        s.push_str(&format!(
+            "\n[[key]]\nenvironment = \"{}\"\nservice = \"{}\"\nalias = \"{}\"\naccount = \"{}\"\nregion = \"{}\"\n",
+            k.environment, k.service, k.alias, k.account, k.region
+        ));
+        if let Some(id) = &k.key_id {
+            s.push_str(&format!("key_id = \"{id}\"\n"));
+        }
+    }
+    let p = dir.join(format!("{}.toml", unique("plan")));
+    std::fs::write(&p, s).unwrap();
+    p
+}
+
+fn prepare_plan_cmd(plan: &Path, out: &Path) -> assert_cmd::Command {
+    let mut cmd = keyrite();
+    cmd.args([
+        "kms",
+        "prepare",
+        "--json",
+        "--algorithm",
+        default_algorithm(),
+        "--plan",
+    ])
+    .arg(plan)
+    .arg("--out")
+    .arg(out);
+    cmd
+}
+
+/// Creates an EXTERNAL (or AWS_KMS) key and points `alias` at it; returns (key id, ARN).
+async fn key_with_alias(
+    client: &keyrite::kms::Client,
+    external: bool,
+    alias: &str,
+) -> (String, String) {
+    let mut req = client.create_key();
+    if external {
+        req = req.origin(aws_sdk_kms::types::OriginType::External);
+    }
+    let meta = req.send().await.unwrap().key_metadata.unwrap();
+    client
+        .create_alias()
+        .alias_name(alias)
+        .target_key_id(meta.key_id())
+        .send()
+        .await
+        .unwrap();
+    (meta.key_id().to_string(), meta.arn().unwrap().to_string())
+}
+
+fn account_of(arn: &str) -> String {
+    arn.split(':').nth(4).unwrap().to_string()
+}
+
+#[test]
+fn a_nine_key_plan_across_two_regions_is_prepared_into_one_bundle_and_rotated_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let client = rt.block_on(client());
+    // prod lives in another region than dev and int.
+    let eu_client = rt
+        .block_on(keyrite::kms::connect(&keyrite::kms::KmsTarget {
+            region: Some("eu-west-1".into()),
+            ..kms_target()
+        }))
+        .unwrap();
+    let prefix = unique("plan9");
+    let mut planned = Vec::new();
+    let mut arns = Vec::new();
+    for environment in ["dev", "int", "prod"] {
+        for service in ["s3", "rds", "dynamodb"] {
+            let alias = format!("alias/{prefix}/{environment}-{service}");
+            let (region, c) = if environment == "prod" {
+                ("eu-west-1", &eu_client)
+            } else {
+                ("us-east-1", &client)
+            };
+            let (key_id, arn) = rt.block_on(key_with_alias(c, true, &alias));
+            planned.push(Planned {
+                environment,
+                service,
+                alias,
+                account: account_of(&arn),
+                region,
+                // Half the plan pins the key the alias must point to.
+                key_id: (arns.len() % 2 == 0).then_some(key_id),
+            });
+            arns.push(arn);
+        }
+    }
+    let plan = write_plan(dir.path(), &planned, "");
+    let bundle = dir.path().join("bundle");
+
+    let out = prepare_plan_cmd(&plan, &bundle)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let keys = v["manifest"]["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 9);
+    for ((k, p), arn) in keys.iter().zip(&planned).zip(&arns) {
+        assert_eq!(k["key_arn"], arn.as_str());
+        assert_eq!(k["alias"], p.alias.as_str());
+        assert_eq!(k["region"], p.region);
+        assert_eq!(arn.split(':').nth(3), Some(p.region));
+        assert_eq!(k["key_state"], "PendingImport");
+        for f in ["WrappingPublicKey.bin", "ImportToken.bin"] {
+            assert!(bundle.join(k["name"].as_str().unwrap()).join(f).is_file());
+        }
+    }
+
+    // The same bundle through the ceremony and the import: every key gets material.
+    let aliases: Vec<&str> = planned.iter().map(|p| p.alias.as_str()).collect();
+    let prepared = Prepared {
+        bundle: bundle.clone(),
+        fingerprint: v["fingerprint"].as_str().unwrap().to_string(),
+    };
+    ceremony_cmd(dir.path(), &prepared, &aliases, default_algorithm())
+        .assert()
+        .success();
+    import_cmd(&bundle).assert().success();
+    for (arn, p) in arns.iter().zip(&planned) {
+        let c = if p.region == "eu-west-1" {
+            &eu_client
+        } else {
+            &client
+        };
+        let meta = rt
+            .block_on(c.describe_key().key_id(arn).send())
+            .unwrap()
+            .key_metadata
+            .unwrap();
+        assert_eq!(meta.key_state.unwrap().as_str(), "Enabled", "{arn}");
+        assert!(meta.current_key_material_id.is_some(), "{arn}");
+    }
+}
+
+#[test]
+fn a_plan_refuses_keys_that_are_not_external_misplaced_or_behind_a_moved_alias() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let client = rt.block_on(client());
+    let prefix = unique("planbad");
+    let good_alias = format!("alias/{prefix}/dev-s3");
+    let (good_id, good_arn) = rt.block_on(key_with_alias(&client, true, &good_alias));
+    // A second alias on the same key, for the planned key under test.
+    let int_alias = format!("alias/{prefix}/int-s3");
+    rt.block_on(
+        client
+            .create_alias()
+            .alias_name(&int_alias)
+            .target_key_id(&good_id)
+            .send(),
+    )
+    .unwrap();
+    let account = account_of(&good_arn);
+    let good = || Planned {
+        environment: "dev",
+        service: "s3",
+        alias: good_alias.clone(),
+        account: account.clone(),
+        region: "us-east-1",
+        key_id: None,
+    };
+    let aws_alias = format!("alias/{prefix}/dev-rds");
+    rt.block_on(key_with_alias(&client, false, &aws_alias));
+    let (other_id, other_arn) = rt.block_on(key_with_alias(
+        &client,
+        true,
+        &format!("alias/{prefix}/other"),
+    ));
+
+    let cases: Vec<(&str, Planned, &str)> = vec![
+        (
+            "not EXTERNAL",
+            Planned {
+                service: "rds",
+                alias: aws_alias.clone(),
+                ..good()
+            },
+            "not EXTERNAL",
+        ),
+        (
+            "wrong account",
+            Planned {
+                account: "111122223333".into(),
+                ..good()
+            },
+            "the plan says 111122223333",
+        ),
+        (
+            "wrong region",
+            Planned {
+                region: "eu-west-1",
+                ..good()
+            },
+            "region eu-west-1",
+        ),
+        (
+            "alias points elsewhere (key id)",
+            Planned {
+                key_id: Some(other_id.clone()),
+                ..good()
+            },
+            "the alias points at",
+        ),
+        (
+            "alias points elsewhere (ARN)",
+            Planned {
+                key_id: Some(other_arn.clone()),
+                ..good()
+            },
+            "the alias points at",
+        ),
+    ];
+    for (what, bad, expect) in cases {
+        // A good key first: one refused key must prepare nothing at all.
+        let bad = Planned {
+            environment: "int",
+            alias: if bad.alias == good_alias {
+                int_alias.clone()
+            } else {
+                bad.alias
+            },
+            ..bad
+        };
+        let plan = write_plan(dir.path(), &[good(), bad], "");
+        let out = dir.path().join(unique("bundle"));
+        let assert = prepare_plan_cmd(&plan, &out).assert().code(5);
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+        assert!(stderr.contains(expect), "{what}: {stderr}");
+        assert!(stderr.contains("what to do:"), "{what}: {stderr}");
+        assert!(!out.exists(), "{what}: a refused plan left {out:?}");
+    }
+
+    // Strict parsing: an unknown field is a usage error, before KMS is asked anything.
+    let plan = write_plan(dir.path(), &[good()], "owner = \"x\"\n");
+    let out = dir.path().join(unique("bundle"));
+    let assert = prepare_plan_cmd(&plan, &out).assert().code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(stderr.contains("unknown field"), "{stderr}");
+    assert!(!out.exists());
+}
