@@ -2,6 +2,7 @@
 
 pub mod algorithm;
 pub mod digest;
+pub mod log;
 pub mod manifest;
 pub mod names;
 pub mod script;
