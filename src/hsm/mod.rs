@@ -3,10 +3,12 @@
 //! (a cryptoki `Session` is Send but not Sync).
 
 mod error;
+pub mod log_key;
 pub mod softhsm;
 pub mod token;
 pub mod uri;
 
 pub use error::HsmError;
+pub use log_key::{HsmLogSigner, LOG_KEY_LABEL};
 pub use token::{CeremonyKey, Token};
 pub use uri::TokenUri;

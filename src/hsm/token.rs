@@ -58,7 +58,7 @@ pub struct Token {
 /// A session logged in as the token user. Only [`Token::login`] makes one, so the operations below
 /// cannot run without a login.
 pub struct UserSession {
-    session: Session,
+    pub(super) session: Session,
 }
 
 /// The AES-256 key a ceremony generated: its handle and the facts recorded about it.
