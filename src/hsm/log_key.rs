@@ -19,6 +19,23 @@ pub const LOG_KEY_LABEL: &str = "keyrite-log-signing";
 /// DER of the P-256 curve OID (1.2.840.10045.3.1.7), as CKA_EC_PARAMS wants it.
 const P256_PARAMS: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 
+/// The protection attributes of a private key, as the token reports them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyProtection {
+    pub token: bool,
+    pub sensitive: bool,
+    pub extractable: bool,
+    pub never_extractable: bool,
+    /// Whether CKA_VALUE came back readable (it must not).
+    pub value_readable: bool,
+}
+
+impl KeyProtection {
+    pub fn is_protected(&self) -> bool {
+        self.token && self.sensitive && !self.extractable && !self.value_readable
+    }
+}
+
 /// The log-signing key in a logged-in session: signs in the token, checks in software.
 pub struct HsmLogSigner<'a> {
     session: &'a UserSession,
@@ -128,11 +145,23 @@ impl UserSession {
         let privates = find(ObjectClass::PRIVATE_KEY)?;
         let publics = find(ObjectClass::PUBLIC_KEY)?;
         match (privates.as_slice(), publics.as_slice()) {
-            ([private], [public]) => Ok(HsmLogSigner {
-                session: self,
-                private: *private,
-                public: self.read_public_key(*public)?,
-            }),
+            ([private], [public]) => {
+                let protection = self.key_protection(*private)?;
+                if !protection.is_protected() {
+                    return Err(HsmError::Verification {
+                        step,
+                        message: format!(
+                            "the log-signing key {label:?} is not protected as it must be: {protection:?}"
+                        ),
+                        hint: "a log key must be a token object, sensitive and never extractable; generate a new one".into(),
+                    });
+                }
+                Ok(HsmLogSigner {
+                    session: self,
+                    private: *private,
+                    public: self.read_public_key(*public)?,
+                })
+            }
             ([], _) => Err(HsmError::Refused {
                 step,
                 message: format!("the token holds no log-signing key labelled {label:?}"),
@@ -148,6 +177,51 @@ impl UserSession {
                 hint: "give the log-signing key a unique label".into(),
             }),
         }
+    }
+
+    /// How the private half of the log key labelled `label` is protected, as the token reports it.
+    pub fn log_key_protection(&self, label: &str) -> Result<KeyProtection, HsmError> {
+        let found = self
+            .session
+            .find_objects(&[
+                Attribute::Class(ObjectClass::PRIVATE_KEY),
+                Attribute::Label(label.as_bytes().to_vec()),
+            ])
+            .map_err(HsmError::at("search the token"))?;
+        let private = found.first().copied().ok_or_else(|| HsmError::Refused {
+            step: "read the log key's attributes",
+            message: format!("no private key labelled {label:?}"),
+            hint: "generate the log-signing key first".into(),
+        })?;
+        self.key_protection(private)
+    }
+
+    fn key_protection(&self, key: ObjectHandle) -> Result<KeyProtection, HsmError> {
+        let attrs = self
+            .session
+            .get_attributes(
+                key,
+                &[
+                    AttributeType::Token,
+                    AttributeType::Sensitive,
+                    AttributeType::Extractable,
+                    AttributeType::NeverExtractable,
+                    AttributeType::Value,
+                ],
+            )
+            .map_err(HsmError::at("read the log key's attributes"))?;
+        let mut p = KeyProtection::default();
+        for a in attrs {
+            match a {
+                Attribute::Token(v) => p.token = v,
+                Attribute::Sensitive(v) => p.sensitive = v,
+                Attribute::Extractable(v) => p.extractable = v,
+                Attribute::NeverExtractable(v) => p.never_extractable = v,
+                Attribute::Value(_) => p.value_readable = true,
+                _ => {}
+            }
+        }
+        Ok(p)
     }
 
     fn find_log_keys(&self, label: &str) -> Result<Vec<ObjectHandle>, HsmError> {
