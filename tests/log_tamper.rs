@@ -308,3 +308,43 @@ proptest! {
         prop_assert!(result.is_err() || edited == good, "{edit:?} was accepted");
     }
 }
+
+/// What a crash leaves: the log cut at any byte. Only the cut is reported (a cut-off last line, or
+/// no end record); no complete record before it fails its signature, sequence or chain.
+fn assert_cut_reports_only_the_cut(good: &[u8], at: usize) -> Result<(), TestCaseError> {
+    let cut = &good[..at];
+    let complete = cut.iter().filter(|&&b| b == b'\n').count();
+    let result = verify(cut, &trusted());
+    let ok = match (&result, at) {
+        (Err(LogError::Empty), 0) => true,
+        (Ok(_), n) => n == good.len(),
+        (Err(LogError::Truncated { line }), _) => {
+            *line == complete + 1 && cut.last() != Some(&b'\n')
+        }
+        (Err(LogError::Unfinished { last_seq }), _) => {
+            cut.last() == Some(&b'\n') && *last_seq + 1 == complete as u64
+        }
+        _ => false,
+    };
+    prop_assert!(ok, "cut at {at}: {result:?}");
+    Ok(())
+}
+
+#[test]
+fn a_log_cut_at_any_record_boundary_reports_only_the_missing_end() {
+    let good = ceremony_lines(&corpus_key(), "A").concat();
+    for (i, _) in good.iter().enumerate().filter(|(_, b)| **b == b'\n') {
+        assert_cut_reports_only_the_cut(&good, i + 1).unwrap();
+    }
+    assert_cut_reports_only_the_cut(&good, 0).unwrap();
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn a_log_cut_at_any_byte_reports_only_the_cut(pos in any::<prop::sample::Index>()) {
+        let good = ceremony_lines(&corpus_key(), "A").concat();
+        assert_cut_reports_only_the_cut(&good, pos.index(good.len() + 1))?;
+    }
+}
