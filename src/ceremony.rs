@@ -10,14 +10,17 @@ use cryptoki::types::AuthPin;
 use jiff::Timestamp;
 
 use crate::bundle::{Bundle, MANIFEST, VerifiedBundle};
+use crate::ceremony_log::CeremonyLogFile;
 use crate::core::digest::{normalise_fingerprint, sha256_hex};
+use crate::core::log::{self as ceremony_log, StartData, step};
 use crate::core::manifest::{self, CeremonyRecord, GeneratedKey, Manifest};
 use crate::core::script::{Answers, Script};
 use crate::core::wrapping_key::WrappingPublicKey;
 use crate::error::{Error, Result};
 use crate::fsio;
 use crate::hsm::probe::{self, ProbeReport};
-use crate::hsm::{HsmError, Token};
+
+use crate::hsm::{HsmError, HsmLogSigner, LOG_KEY_LABEL, Token};
 
 pub struct CeremonyRequest<'a> {
     pub script: &'a Script,
@@ -148,7 +151,18 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
     let dir = bundle.dir().to_path_buf();
     let mut manifest: Manifest = bundle.into_manifest();
     let session = req.token.login(req.pin)?;
+    let log_signer = session.log_signer(LOG_KEY_LABEL)?;
+    let mut log = start_log(req, &dir, &fingerprint, &log_signer)?;
     let probe = probe::probe(&session, req.token.label(), manifest.wrapping_algorithm)?;
+    log.append(
+        step::PROBE,
+        ceremony_log::data(&[
+            ("algorithm", probe.algorithm.as_str()),
+            ("mechanism", &probe.mechanism),
+            ("result", &probe.result),
+            ("wrap_with_trusted", &probe.wrap_with_trusted),
+        ]),
+    )?;
     let today = Timestamp::now().strftime("%Y%m%d").to_string();
     let mut written = Written(Vec::new());
     let mut results = Vec::new();
@@ -165,6 +179,15 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
             .into());
         }
         let kcv = session.check_value(generated.handle)?;
+        log.append(
+            step::KEY_GENERATED,
+            ceremony_log::data(&[
+                ("key", &key.name),
+                ("key_arn", &key.key_arn),
+                ("hsm_label", &label),
+                ("check_value", &hex::encode(kcv)),
+            ]),
+        )?;
         let wrap_handle =
             session.import_wrapping_key(wrapping, &format!("kms-wrapping/{}", key.name))?;
         let wrapped = session.wrap(wrap_handle, generated.handle, manifest.wrapping_algorithm)?;
@@ -191,10 +214,17 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
                 hint: "the medium is faulty: use other media and run the ceremony again with a fresh bundle".into(),
             });
         }
-        manifest.files.insert(
-            Manifest::file_path(key, manifest::ENCRYPTED_KEY_MATERIAL),
-            digest.clone(),
-        );
+        let file = Manifest::file_path(key, manifest::ENCRYPTED_KEY_MATERIAL);
+        log.append(
+            step::KEY_WRAPPED,
+            ceremony_log::data(&[
+                ("key", &key.name),
+                ("file", &file),
+                ("sha256", &digest),
+                ("algorithm", &manifest.wrapping_algorithm.to_string()),
+            ]),
+        )?;
+        manifest.files.insert(file, digest.clone());
         key.generated = Some(GeneratedKey {
             hsm_label: label.clone(),
             hsm_id: hex::encode(&generated.id),
@@ -216,11 +246,47 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
         witness: req.answers.witness.clone(),
         finished_at: Timestamp::now(),
     });
-    fsio::replace(&dir.join(MANIFEST), &manifest.to_json())?;
+    let manifest_bytes = manifest.to_json();
+    fsio::replace(&dir.join(MANIFEST), &manifest_bytes)?;
     written.0.clear();
+    log.append(
+        step::END,
+        ceremony_log::data(&[
+            ("manifest_sha256", &sha256_hex(&manifest_bytes)),
+            ("keys", &results.len().to_string()),
+        ]),
+    )?;
     Ok(CeremonyReport {
         prepared_fingerprint: fingerprint,
         probe,
         keys: results,
     })
+}
+
+/// Opens `<bundle>/ceremony.log` and writes its first record, binding the tool, the script and the
+/// prepared manifest by hash.
+fn start_log<'s>(
+    req: &CeremonyRequest<'_>,
+    dir: &std::path::Path,
+    fingerprint: &str,
+    signer: &'s HsmLogSigner<'s>,
+) -> Result<CeremonyLogFile<'s, HsmLogSigner<'s>>> {
+    let exe = std::env::current_exe().map_err(|e| Error::Environment {
+        what: format!("cannot find the running keyrite executable to record its hash: {e}"),
+        hint: "run keyrite from a regular file".into(),
+    })?;
+    let tool_sha256 = sha256_hex(&fsio::read(&exe)?);
+    let mut actors = vec![req.answers.operator.clone()];
+    actors.extend(req.answers.witness.clone());
+    let mut log = CeremonyLogFile::create(&dir.join(ceremony_log::FILE_NAME), signer, actors)?;
+    let start = StartData {
+        tool_version: env!("CARGO_PKG_VERSION"),
+        tool_sha256: &tool_sha256,
+        script_sha256: req.script_sha256,
+        manifest_sha256: fingerprint,
+        token_label: req.token.label(),
+        log_key_sha256: signer.public_key().fingerprint(),
+    };
+    log.append(step::START, start.to_data())?;
+    Ok(log)
 }

@@ -37,6 +37,9 @@ pub enum Command {
     Ceremony(CeremonyArgs),
     /// The whole flow on a fresh SoftHSM2 token against a local KMS.
     Rehearse(RehearseArgs),
+    /// Offline audit of a ceremony's signed log and bundle.
+    #[command(subcommand)]
+    Audit(crate::audit::AuditCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -171,6 +174,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Kms(KmsCommand::Import(a)) => import(a),
         Command::Ceremony(a) => run_ceremony(a),
         Command::Rehearse(a) => rehearse::run(&a),
+        Command::Audit(a) => crate::audit::run(a),
     }
 }
 

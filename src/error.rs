@@ -1,7 +1,8 @@
 //! The top-level error and the documented exit codes.
 
 use crate::{
-    bundle::BundleError, core::script::ScriptError, fsio::FsError, hsm::HsmError, kms::KmsError,
+    bundle::BundleError, core::log::LogError, core::script::ScriptError, fsio::FsError,
+    hsm::HsmError, kms::KmsError,
 };
 
 /// Exit codes, documented in README.md. Stable: scripts and schedulers rely on them.
@@ -35,6 +36,8 @@ pub enum Error {
     Hsm(#[from] HsmError),
     #[error(transparent)]
     Kms(#[from] KmsError),
+    #[error(transparent)]
+    Log(#[from] LogError),
     #[error("{what}\n  what to do: {hint}")]
     Usage { what: String, hint: String },
     #[error("{what}\n  what to do: {hint}")]
@@ -53,6 +56,9 @@ impl Error {
             Error::Fs(e) => e.exit_code(),
             Error::Hsm(e) => e.exit_code(),
             Error::Kms(e) => e.exit_code(),
+            Error::Log(LogError::TrustedKey(_)) => ExitCode::Usage,
+            Error::Log(LogError::Signing(_)) => ExitCode::OperationFailed,
+            Error::Log(_) => ExitCode::VerificationFailed,
             Error::Refused { .. } => ExitCode::Refused,
             Error::Verification { .. } => ExitCode::VerificationFailed,
             Error::Environment { .. } => ExitCode::Environment,

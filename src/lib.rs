@@ -4,8 +4,10 @@
 //! Around it thin adapters: [`fsio`] (files written new, whole and fsynced), [`hsm`] (PKCS#11 via
 //! cryptoki), [`kms`] (aws-sdk-kms), and the drivers [`ceremony`], [`rehearse`] and [`cli`].
 
+pub mod audit;
 pub mod bundle;
 pub mod ceremony;
+pub mod ceremony_log;
 pub mod cli;
 pub mod core;
 pub mod error;

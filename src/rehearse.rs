@@ -10,16 +10,19 @@ use zeroize::Zeroizing;
 
 use crate::cli::{RehearseArgs, print_ceremony_report, runtime};
 use crate::core::digest::{grouped, sha256_hex};
+use crate::core::log::public_key_pem;
 use crate::core::names::KeyRef;
 use crate::core::script::{Answers, Script};
 use crate::error::{Error, Result};
-use crate::hsm::{Token, softhsm};
+use crate::hsm::{LOG_KEY_LABEL, Token, softhsm};
 use crate::kms::{self, Client, KmsError, KmsTarget};
 use crate::localkms::{LocalKms, prove_material};
 use crate::{bundle, ceremony, fsio};
 
 pub const BUILTIN_SCRIPT: &str = include_str!("../ceremony-scripts/rehearsal.toml");
 pub const TOKEN_LABEL: &str = "keyrite-rehearsal";
+/// The log public key a rehearsal leaves for `keyrite audit verify --trust`.
+pub const LOG_PUBLIC_KEY: &str = "log-public-key.pem";
 
 fn random_pin() -> Result<AuthPin> {
     let mut raw = Zeroizing::new([0u8; 16]);
@@ -73,9 +76,18 @@ pub fn run(a: &RehearseArgs) -> Result<()> {
     unsafe { std::env::set_var("SOFTHSM2_CONF", &conf) };
     let user_pin = random_pin()?;
     let token = Token::initialise(&a.module, TOKEN_LABEL, &random_pin()?, &user_pin)?;
+    let log_key = token.login(&user_pin)?.generate_log_key(LOG_KEY_LABEL)?;
+    let (log_key_pem, log_key_fingerprint) = public_key_pem(log_key.key())?;
+    let log_key_path = out.join(LOG_PUBLIC_KEY);
+    fsio::write_new(&log_key_path, log_key_pem.as_bytes())?;
     eprintln!(
         "[1/6] fresh SoftHSM2 token {TOKEN_LABEL:?} (SOFTHSM2_CONF={})",
         conf.display()
+    );
+    eprintln!(
+        "      log-signing key generated in the token; public key {} (sha256 {})",
+        log_key_path.display(),
+        grouped(&log_key_fingerprint)
     );
 
     // 2. The local KMS.
@@ -183,6 +195,13 @@ pub fn run(a: &RehearseArgs) -> Result<()> {
             o.key_material_id.as_deref().unwrap_or("?")
         );
     }
+    let audit = crate::audit::verify(&bundle_dir, &log_key_path)?;
+    eprintln!(
+        "audit: {} verifies with {}: {} records, bundle files match",
+        audit.log.display(),
+        LOG_PUBLIC_KEY,
+        audit.log_report.records.len()
+    );
     summary(&out, &bundle_dir);
     Ok(())
 }
@@ -199,6 +218,7 @@ fn summary(out: &Path, bundle: &Path) {
         TOKEN_LABEL,
         out.join("softhsm/softhsm2.conf").display()
     );
+    eprintln!("  log key:       {}", out.join(LOG_PUBLIC_KEY).display());
     eprintln!(
         "  local KMS log: {}",
         out.join("localkms/localstack.log").display()

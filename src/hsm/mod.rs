@@ -3,11 +3,13 @@
 //! (a cryptoki `Session` is Send but not Sync).
 
 mod error;
+pub mod log_key;
 pub mod probe;
 pub mod softhsm;
 pub mod token;
 pub mod uri;
 
 pub use error::HsmError;
+pub use log_key::{HsmLogSigner, LOG_KEY_LABEL};
 pub use token::{CeremonyKey, Token};
 pub use uri::TokenUri;

@@ -39,6 +39,11 @@ impl TestHsm {
         AuthPin::new(USER_PIN.into())
     }
 
+    /// The token's log public key, PEM (for `keyrite audit verify --trust`).
+    pub fn log_public_key(&self) -> PathBuf {
+        self.dir.join("log-public-key.pem")
+    }
+
     /// The --token argument for the CLI.
     pub fn token_uri(&self) -> String {
         format!(
@@ -71,8 +76,12 @@ pub fn hsm() -> &'static TestHsm {
         // SAFETY: set once, before the PKCS#11 module is loaded in this process; no test thread
         // reads this variable through C before this point.
         unsafe { std::env::set_var(env.0, &env.1) };
-        Token::initialise(&module, TOKEN_LABEL, &AuthPin::new(SO_PIN.into()), &AuthPin::new(USER_PIN.into()))
+        let token = Token::initialise(&module, TOKEN_LABEL, &AuthPin::new(SO_PIN.into()), &AuthPin::new(USER_PIN.into()))
             .expect("initialise the test token");
+        let log_key = token.login(&AuthPin::new(USER_PIN.into())).unwrap()
+            .generate_log_key(keyrite::hsm::LOG_KEY_LABEL).expect("generate the log-signing key");
+        let (pem, _) = keyrite::core::log::public_key_pem(log_key.key()).unwrap();
+        std::fs::write(dir.join("log-public-key.pem"), pem).unwrap();
         let pin_file = dir.join("user.pin");
         std::fs::write(&pin_file, format!("{USER_PIN}\n")).unwrap();
         TestHsm { module, env, pin_file, dir }

@@ -1,0 +1,120 @@
+//! Verifying a 10,000-record ceremony log, against the raw signature verifications alone.
+//! Prints figures; asserts nothing about speed. Run: `cargo bench --bench log_verify`.
+
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use keyrite::core::log::{LogChain, StartData, TrustedKey, data, step, verify};
+use p256::ecdsa::SigningKey;
+
+const RECORDS: usize = 10_000;
+const ROUNDS: u32 = 5;
+
+fn build_log(key: &SigningKey, trusted: &TrustedKey) -> Vec<u8> {
+    let h = "ab".repeat(32);
+    let actors = vec!["Alice Admin".to_string(), "Walter Witness".to_string()];
+    let t = Timestamp::from_second(1_795_000_000).unwrap_or(Timestamp::UNIX_EPOCH);
+    let mut chain = LogChain::new();
+    let mut log = Vec::new();
+    let start = StartData {
+        tool_version: "0.1.0",
+        tool_sha256: &h,
+        script_sha256: &h,
+        manifest_sha256: &h,
+        token_label: "bench",
+        log_key_sha256: trusted.fingerprint(),
+    };
+    let mut push = |step: &str, d| {
+        log.extend(chain.record(key, t, step, &actors, d).expect("sign"));
+    };
+    push(step::START, start.to_data());
+    push(
+        step::PROBE,
+        data(&[("algorithm", "RSAES_OAEP_SHA_1"), ("result", "ok")]),
+    );
+    for i in 0..(RECORDS - 3) / 2 {
+        let name = format!("key-{i}");
+        push(
+            step::KEY_GENERATED,
+            data(&[
+                ("key", &name),
+                (
+                    "key_arn",
+                    &format!("arn:aws:kms:us-east-1:000000000000:key/{name}"),
+                ),
+                ("hsm_label", &format!("keyrite/{name}/20261124/0badc0de")),
+                ("check_value", "a1b2c3"),
+            ]),
+        );
+        push(
+            step::KEY_WRAPPED,
+            data(&[
+                ("key", &name),
+                ("file", &format!("{name}/EncryptedKeyMaterial.bin")),
+                ("sha256", &h),
+                ("algorithm", "RSAES_OAEP_SHA_1"),
+            ]),
+        );
+    }
+    push(step::END, data(&[("manifest_sha256", &h)]));
+    log
+}
+
+/// (body, signature) of every line, cut out once, outside the timed part.
+fn split(log: &[u8]) -> Vec<(&[u8], Vec<u8>)> {
+    log.split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let body = &l[8..l.len() - 2 - 128 - 8];
+            let sig = hex::decode(&l[l.len() - 2 - 128..l.len() - 2]).expect("hex");
+            (body, sig)
+        })
+        .collect()
+}
+
+fn best<F: FnMut()>(mut f: F) -> Duration {
+    (0..ROUNDS)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .min()
+        .unwrap_or_default()
+}
+
+fn main() {
+    let key = SigningKey::from_slice(&[0x42; 32]).expect("key");
+    let trusted = TrustedKey::from_key(*key.verifying_key()).expect("trusted");
+    let log = build_log(&key, &trusted);
+    let parts = split(&log);
+    assert_eq!(parts.len(), RECORDS);
+    let report = verify(&log, &trusted).expect("the benchmark log verifies");
+    assert_eq!(report.records.len(), RECORDS);
+
+    let full = best(|| {
+        let r = verify(std::hint::black_box(&log), &trusted).expect("verifies");
+        std::hint::black_box(r);
+    });
+    let raw = best(|| {
+        for (body, sig) in &parts {
+            assert!(trusted.verifies(std::hint::black_box(body), sig));
+        }
+    });
+    let rate = |d: Duration| RECORDS as f64 / d.as_secs_f64();
+    println!(
+        "log: {RECORDS} records, {} bytes; best of {ROUNDS} rounds",
+        log.len()
+    );
+    println!(
+        "full verify (framing, signatures, chain, sequence, steps): {:>10.0} records/s ({:.1} ms)",
+        rate(full),
+        full.as_secs_f64() * 1e3
+    );
+    println!(
+        "raw signature verifications alone (SHA-256 + ECDSA P-256): {:>10.0} records/s ({:.1} ms)",
+        rate(raw),
+        raw.as_secs_f64() * 1e3
+    );
+    println!("ratio full / raw: {:.1}%", 100.0 * rate(full) / rate(raw));
+}

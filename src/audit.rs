@@ -1,0 +1,252 @@
+//! `keyrite audit verify`: the offline check an auditor runs with nothing but the published log
+//! public key. It verifies the ceremony log (signatures, chain, sequence, bindings, steps) and,
+//! given a bundle, that the bundle's files are the ones the log recorded.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use crate::bundle::{Bundle, MANIFEST};
+use crate::core::digest::sha256_hex;
+use crate::core::log::{self, Report, TrustedKey};
+use crate::error::{Error, Result};
+use crate::fsio;
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Verify a ceremony log (and its bundle) against the published log public key.
+    Verify(VerifyArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// A bundle directory (its ceremony.log and files are checked) or a ceremony log file.
+    pub target: PathBuf,
+    /// The published log public key (PEM SubjectPublicKeyInfo).
+    #[arg(long)]
+    pub trust: PathBuf,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One bundle file checked against the log.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileCheck {
+    pub file: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditReport {
+    pub log: PathBuf,
+    #[serde(flatten)]
+    pub log_report: Report,
+    /// The bundle's files, each matching the hash its log record holds (None: only a log given).
+    pub bundle_files: Option<Vec<FileCheck>>,
+}
+
+pub fn run(cmd: AuditCommand) -> Result<()> {
+    match cmd {
+        AuditCommand::Verify(a) => {
+            let result = verify(&a.target, &a.trust);
+            match &result {
+                Ok(r) => {
+                    print_report(r);
+                    if a.json {
+                        let v = serde_json::json!({ "ok": true, "report": r });
+                        println!("{v}");
+                    }
+                }
+                Err(e) if a.json => {
+                    let v = serde_json::json!({ "ok": false, "error": e.to_string(), "exit_code": e.exit_code() as u8 });
+                    println!("{v}");
+                }
+                Err(_) => {}
+            }
+            result.map(|_| ())
+        }
+    }
+}
+
+fn mismatch(what: String) -> Error {
+    Error::Verification {
+        what,
+        hint: "the bundle is not what the ceremony recorded: do not import it; fetch the original bundle and check it again".into(),
+    }
+}
+
+/// Verifies `target` (a bundle directory or a log file) against the key in `trust_pem`.
+pub fn verify(target: &Path, trust_pem: &Path) -> Result<AuditReport> {
+    let pem = String::from_utf8(fsio::read(trust_pem)?).map_err(|_| {
+        log::LogError::TrustedKey(format!("{} is not PEM text", trust_pem.display()))
+    })?;
+    let trusted = TrustedKey::from_pem(&pem)?;
+    let (log_path, bundle_dir) = if target.is_dir() {
+        (target.join(log::FILE_NAME), Some(target))
+    } else {
+        (target.to_path_buf(), None)
+    };
+    if bundle_dir.is_some() && !log_path.is_file() {
+        return Err(Error::Verification {
+            what: format!("{} has no {}", target.display(), log::FILE_NAME),
+            hint: "this bundle has not been through a ceremony, or its log was removed".into(),
+        });
+    }
+    let bytes = fsio::read(&log_path)?;
+    let report = log::verify(&bytes, &trusted)?;
+    let bundle_files = match bundle_dir {
+        Some(dir) => Some(check_bundle(dir, &report)?),
+        None => None,
+    };
+    Ok(AuditReport {
+        log: log_path,
+        log_report: report,
+        bundle_files,
+    })
+}
+
+/// The bundle against the verified log: the manifest is the one the end record names, its own
+/// hashes hold, and every wrapped key file is the one the log recorded.
+fn check_bundle(dir: &Path, report: &Report) -> Result<Vec<FileCheck>> {
+    let manifest_bytes = fsio::read(&dir.join(MANIFEST))?;
+    let manifest_sha = sha256_hex(&manifest_bytes);
+    if manifest_sha != report.final_manifest_sha256 {
+        return Err(mismatch(format!(
+            "{}: SHA-256 is {manifest_sha}, the log's {} record says {}",
+            dir.join(MANIFEST).display(),
+            log::step::END,
+            report.final_manifest_sha256
+        )));
+    }
+    let verified = Bundle::verify(dir)?;
+    if verified.fingerprint() != manifest_sha {
+        return Err(mismatch(format!(
+            "{} changed while it was being checked",
+            dir.join(MANIFEST).display()
+        )));
+    }
+    let m = verified.manifest();
+    let ceremony = m.ceremony.as_ref().ok_or_else(|| {
+        mismatch("the manifest records no ceremony, but the log says one finished".into())
+    })?;
+    if ceremony.prepared_manifest_sha256 != report.binding.manifest_sha256 {
+        return Err(mismatch(format!(
+            "the manifest says the ceremony started from bundle {}, the log's {} record says {}",
+            ceremony.prepared_manifest_sha256,
+            log::step::START,
+            report.binding.manifest_sha256
+        )));
+    }
+    if ceremony.script_sha256 != report.binding.script_sha256 {
+        return Err(mismatch(format!(
+            "the manifest names script {}, the log's {} record names {}",
+            ceremony.script_sha256,
+            log::step::START,
+            report.binding.script_sha256
+        )));
+    }
+    if m.keys.len() != report.keys.len() {
+        return Err(mismatch(format!(
+            "the manifest holds {} keys, the log records {}",
+            m.keys.len(),
+            report.keys.len()
+        )));
+    }
+    let mut checked = Vec::new();
+    for logged in &report.keys {
+        let entry = m
+            .keys
+            .iter()
+            .find(|k| k.name == logged.key)
+            .ok_or_else(|| {
+                mismatch(format!(
+                    "the log records key {:?}, the manifest has no such key",
+                    logged.key
+                ))
+            })?;
+        let generated = entry.generated.as_ref().ok_or_else(|| {
+            mismatch(format!(
+                "{}: the manifest records no generated key",
+                entry.name
+            ))
+        })?;
+        if generated.check_value != logged.check_value || generated.hsm_label != logged.hsm_label {
+            return Err(mismatch(format!(
+                "{}: the manifest says check value {} label {:?}, the log says {} {:?}",
+                entry.name,
+                generated.check_value,
+                generated.hsm_label,
+                logged.check_value,
+                logged.hsm_label
+            )));
+        }
+        let Some((file, sha)) = &logged.wrapped else {
+            return Err(mismatch(format!(
+                "{}: the log records no wrapped file",
+                entry.name
+            )));
+        };
+        let path = dir.join(file);
+        let actual = sha256_hex(&fsio::read(&path)?);
+        if &actual != sha {
+            return Err(mismatch(format!(
+                "{}: SHA-256 is {actual}, the log recorded {sha}",
+                path.display()
+            )));
+        }
+        checked.push(FileCheck {
+            file: file.clone(),
+            sha256: actual,
+        });
+    }
+    checked.push(FileCheck {
+        file: MANIFEST.into(),
+        sha256: manifest_sha,
+    });
+    Ok(checked)
+}
+
+fn print_report(r: &AuditReport) {
+    let l = &r.log_report;
+    eprintln!("ceremony log {}: verified", r.log.display());
+    eprintln!("  trusted log key   sha256 {}", l.trusted_key_sha256);
+    eprintln!(
+        "  records           {} (seq 0..{}), every signature and the hash chain hold",
+        l.records.len(),
+        l.records.len().saturating_sub(1)
+    );
+    eprintln!(
+        "  tool              keyrite {} (sha256 {})",
+        l.binding.tool_version, l.binding.tool_sha256
+    );
+    eprintln!("  script            sha256 {}", l.binding.script_sha256);
+    eprintln!("  prepared bundle   sha256 {}", l.binding.manifest_sha256);
+    eprintln!("  token             {}", l.binding.token_label);
+    for rec in &l.records {
+        eprintln!(
+            "  [{:>4}] {}  {:<15} {}",
+            rec.seq,
+            rec.time,
+            rec.step,
+            rec.actors.join(", ")
+        );
+    }
+    for k in &l.keys {
+        eprintln!(
+            "  key {:<24} check value {}  HSM label {}",
+            k.key, k.check_value, k.hsm_label
+        );
+    }
+    match &r.bundle_files {
+        Some(files) => {
+            eprintln!("  bundle files match the log:");
+            for f in files {
+                eprintln!("    {:<40} sha256 {}", f.file, f.sha256);
+            }
+        }
+        None => eprintln!("  bundle files: not checked (a log file was given, not a bundle)"),
+    }
+    eprintln!("  log head          sha256 {}", l.head_sha256);
+}

@@ -1,0 +1,708 @@
+//! The ceremony log: JSON Lines, append-only, hash-chained and signed record by record.
+//!
+//! One record is one line, exactly
+//!
+//! ```text
+//! {"body":<body JSON>,"sig":"<128 lower-case hex: ECDSA P-256 r||s>"}\n
+//! ```
+//!
+//! The body is `{"seq":…,"time":"…Z","step":"…","actors":[…],"data":{…},"prev":"<hex>"}`. The
+//! signature is ECDSA P-256 over SHA-256 of the body's bytes as they stand in the line (the digest is
+//! taken in software and signed by the HSM with CKM_ECDSA, which returns r||s). `prev` is the SHA-256
+//! of the previous record's whole line as written (body and signature, without the newline), so the
+//! chain binds the signatures too; the first record's `prev` is [`GENESIS_PREV`].
+//!
+//! The verifier never re-serialises: it cuts the body out of the line by position, checks the
+//! signature on those bytes, and only then parses them. The framing is fixed, so a line has exactly
+//! one byte form and any edit to it is detected.
+//!
+//! The first record (`ceremony.start`) binds the ceremony script, the prepared bundle manifest and
+//! the tool by hash; the last (`ceremony.end`) binds the final manifest. Nothing in here does I/O.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use p256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
+use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use p256::pkcs8::{DecodePublicKey, EncodePublicKey};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::digest::sha256_hex;
+
+/// What the start record says the log format is.
+pub const FORMAT: &str = "keyrite-ceremony-log/1";
+/// `prev` of the first record.
+pub const GENESIS_PREV: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+/// The file name of the log inside a bundle.
+pub const FILE_NAME: &str = "ceremony.log";
+
+/// The step ids a ceremony log holds, and what each one's `data` carries.
+pub mod step {
+    /// First record. data: format, tool, tool_version, tool_sha256, script_sha256,
+    /// manifest_sha256 (the prepared manifest, as confirmed by the operators), token_label,
+    /// log_key_sha256 (SHA-256 of the log public key's DER SubjectPublicKeyInfo).
+    pub const START: &str = "ceremony.start";
+    /// The capability probe, before any key is generated. data: algorithm, mechanism, result,
+    /// wrap_with_trusted.
+    pub const PROBE: &str = "hsm.probe";
+    /// data: key (bundle key name), key_arn, hsm_label, check_value.
+    pub const KEY_GENERATED: &str = "key.generated";
+    /// data: key, file (bundle-relative path of EncryptedKeyMaterial.bin), sha256, algorithm.
+    pub const KEY_WRAPPED: &str = "key.wrapped";
+    /// Last record. data: manifest_sha256 (the manifest the ceremony wrote), keys (count).
+    pub const END: &str = "ceremony.end";
+
+    pub const ALL: [&str; 5] = [START, PROBE, KEY_GENERATED, KEY_WRAPPED, END];
+}
+
+const HEAD: &[u8] = b"{\"body\":";
+const SIG_HEAD: &[u8] = b",\"sig\":\"";
+const TAIL: &[u8] = b"\"}";
+const SIG_HEX_LEN: usize = 128;
+const FRAME_LEN: usize = HEAD.len() + SIG_HEAD.len() + SIG_HEX_LEN + TAIL.len();
+
+/// A record's signed part.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Body {
+    pub seq: u64,
+    pub time: Timestamp,
+    pub step: String,
+    pub actors: Vec<String>,
+    pub data: Map<String, Value>,
+    pub prev: String,
+}
+
+/// Signs log records: ECDSA P-256 over SHA-256 of `message`, returning the raw 64-byte r||s.
+/// The HSM implementation takes the digest in software and signs it with CKM_ECDSA.
+pub trait LogSigner {
+    type Error;
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Self::Error>;
+}
+
+/// A software key signs too: test corpora and benchmarks use it; a ceremony signs in the HSM.
+impl LogSigner for SigningKey {
+    type Error = LogError;
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, LogError> {
+        let digest = Sha256::digest(message);
+        let sig: Signature = self
+            .sign_prehash(&digest)
+            .map_err(|_| LogError::Signing("the software key failed to sign".into()))?;
+        Ok(sig.to_bytes().to_vec())
+    }
+}
+
+/// The writer's side of the chain: the next sequence number and the previous line's hash.
+#[derive(Debug, Clone)]
+pub struct LogChain {
+    next_seq: u64,
+    prev: String,
+}
+
+impl Default for LogChain {
+    fn default() -> Self {
+        LogChain {
+            next_seq: 0,
+            prev: GENESIS_PREV.to_string(),
+        }
+    }
+}
+
+impl LogChain {
+    pub fn new() -> LogChain {
+        LogChain::default()
+    }
+
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Builds and signs the next record; returns the whole line including its newline. The chain
+    /// advances only when signing succeeded.
+    pub fn record<S: LogSigner>(
+        &mut self,
+        signer: &S,
+        time: Timestamp,
+        step: &str,
+        actors: &[String],
+        data: Map<String, Value>,
+    ) -> Result<Vec<u8>, S::Error> {
+        let body = Body {
+            seq: self.next_seq,
+            time,
+            step: step.to_string(),
+            actors: actors.to_vec(),
+            data,
+            prev: self.prev.clone(),
+        };
+        // Serialising plain strings, numbers and maps cannot fail.
+        let body_bytes = serde_json::to_vec(&body).unwrap_or_default();
+        let sig = signer.sign(&body_bytes)?;
+        let mut line = Vec::with_capacity(body_bytes.len() + FRAME_LEN + 1);
+        line.extend_from_slice(HEAD);
+        line.extend_from_slice(&body_bytes);
+        line.extend_from_slice(SIG_HEAD);
+        line.extend_from_slice(hex::encode(&sig).as_bytes());
+        line.extend_from_slice(TAIL);
+        self.prev = sha256_hex(&line);
+        self.next_seq += 1;
+        line.push(b'\n');
+        Ok(line)
+    }
+}
+
+/// Why a log does not verify. Every variant names the first bad record: its line (from 1) and,
+/// where it can be read, its sequence number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LogError {
+    #[error(
+        "the log is empty\n  what to do: this is not a ceremony log; find the bundle's ceremony.log"
+    )]
+    Empty,
+    #[error(
+        "line {line}: the last record is cut off (no newline at its end)\n  what to do: the log was truncated, by a crash or by hand; every record before line {line} is intact, but the ceremony log is not complete"
+    )]
+    Truncated { line: usize },
+    #[error(
+        "line {line}: not a log record: {reason}\n  what to do: the log was altered or damaged; get the original copy"
+    )]
+    Framing { line: usize, reason: String },
+    #[error(
+        "line {line}{}: the signature does not verify with the trusted log key\n  what to do: the record was altered, or signed by another key; check --trust names the published log public key, and get the original log",
+        seq_suffix(*.seq)
+    )]
+    BadSignature { line: usize, seq: Option<u64> },
+    #[error(
+        "line {line}: the signed record is not a valid log body: {reason}\n  what to do: this log was written by another tool or version; report it"
+    )]
+    BadBody { line: usize, reason: String },
+    #[error(
+        "line {line} (seq {found}): expected seq {expected}\n  what to do: records were removed, repeated or reordered; get the original log"
+    )]
+    Sequence {
+        line: usize,
+        expected: u64,
+        found: u64,
+    },
+    #[error(
+        "line {line} (seq {seq}): prev is {found}, but the previous record hashes to {expected}\n  what to do: the chain is broken: a record before this one was altered, removed or reordered; get the original log"
+    )]
+    Chain {
+        line: usize,
+        seq: u64,
+        expected: String,
+        found: String,
+    },
+    #[error(
+        "line {line} (seq {seq}): {reason}\n  what to do: this is not a complete keyrite ceremony log; get the original log"
+    )]
+    Step {
+        line: usize,
+        seq: u64,
+        reason: String,
+    },
+    #[error(
+        "the log ends at seq {last_seq} without a {end} record\n  what to do: the ceremony was interrupted or the log's tail was cut off; the records present verify, but the ceremony is not evidenced as complete",
+        end = step::END
+    )]
+    Unfinished { last_seq: u64 },
+    #[error(
+        "the trusted log key is unusable: {0}\n  what to do: pass the log public key as PEM (-----BEGIN PUBLIC KEY-----), as exported at enrolment"
+    )]
+    TrustedKey(String),
+    #[error("signing a log record: {0}\n  what to do: check the HSM and start again")]
+    Signing(String),
+}
+
+fn seq_suffix(seq: Option<u64>) -> String {
+    seq.map(|s| format!(" (claims seq {s})"))
+        .unwrap_or_default()
+}
+
+/// What the start record binds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Binding {
+    pub tool_version: String,
+    pub tool_sha256: String,
+    pub script_sha256: String,
+    pub manifest_sha256: String,
+    pub token_label: String,
+    pub log_key_sha256: String,
+}
+
+/// One key as the log tells it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LoggedKey {
+    pub key: String,
+    pub key_arn: String,
+    pub hsm_label: String,
+    pub check_value: String,
+    /// (bundle-relative file, SHA-256) of the wrapped material, once wrapped.
+    pub wrapped: Option<(String, String)>,
+}
+
+/// One record, as listed in a report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecordSummary {
+    pub line: usize,
+    pub seq: u64,
+    pub time: Timestamp,
+    pub step: String,
+    pub actors: Vec<String>,
+}
+
+/// What a verified log says, as [`verify`] found it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub records: Vec<RecordSummary>,
+    pub binding: Binding,
+    pub keys: Vec<LoggedKey>,
+    /// The manifest the ceremony wrote, by hash (from the end record).
+    pub final_manifest_sha256: String,
+    /// SHA-256 of the last line: what a continuation (the import receipt) chains to.
+    pub head_sha256: String,
+    /// SHA-256 of the trusted key's DER SubjectPublicKeyInfo.
+    pub trusted_key_sha256: String,
+}
+
+/// The trusted log key, parsed from PEM.
+#[derive(Debug, Clone)]
+pub struct TrustedKey {
+    key: VerifyingKey,
+    fingerprint: String,
+}
+
+impl TrustedKey {
+    pub fn from_pem(pem: &str) -> Result<TrustedKey, LogError> {
+        let key = VerifyingKey::from_public_key_pem(pem.trim())
+            .map_err(|e| LogError::TrustedKey(e.to_string()))?;
+        TrustedKey::from_key(key)
+    }
+
+    pub fn from_key(key: VerifyingKey) -> Result<TrustedKey, LogError> {
+        let der = key
+            .to_public_key_der()
+            .map_err(|e| LogError::TrustedKey(e.to_string()))?;
+        Ok(TrustedKey {
+            key,
+            fingerprint: sha256_hex(der.as_bytes()),
+        })
+    }
+
+    /// SHA-256 of the key's DER SubjectPublicKeyInfo, hex.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    pub fn key(&self) -> &VerifyingKey {
+        &self.key
+    }
+
+    /// Checks a raw r||s signature over SHA-256 of `message`.
+    pub fn verifies(&self, message: &[u8], sig: &[u8]) -> bool {
+        let Ok(sig) = Signature::from_slice(sig) else {
+            return false;
+        };
+        self.key
+            .verify_prehash(&Sha256::digest(message), &sig)
+            .is_ok()
+    }
+}
+
+/// A public key as PEM SubjectPublicKeyInfo, and its fingerprint.
+pub fn public_key_pem(key: &VerifyingKey) -> Result<(String, String), LogError> {
+    let pem = key
+        .to_public_key_pem(p256::pkcs8::LineEnding::LF)
+        .map_err(|e| LogError::TrustedKey(e.to_string()))?;
+    let t = TrustedKey::from_key(*key)?;
+    Ok((pem, t.fingerprint))
+}
+
+/// One framed line: the body's bytes and the signature's bytes.
+struct Framed<'a> {
+    body: &'a [u8],
+    sig: Vec<u8>,
+}
+
+fn frame(line_no: usize, line: &[u8]) -> Result<Framed<'_>, LogError> {
+    let bad = |reason: &str| LogError::Framing {
+        line: line_no,
+        reason: reason.into(),
+    };
+    if line.len() < FRAME_LEN + 2 {
+        return Err(bad("too short"));
+    }
+    if !line.starts_with(HEAD) {
+        return Err(bad("it does not start with {\"body\":"));
+    }
+    if !line.ends_with(TAIL) {
+        return Err(bad("it does not end with \"}"));
+    }
+    let sig_start = line.len() - TAIL.len() - SIG_HEX_LEN;
+    let body_end = sig_start - SIG_HEAD.len();
+    if &line[body_end..sig_start] != SIG_HEAD {
+        return Err(bad("no \"sig\" field of 128 hex digits at its end"));
+    }
+    let sig_hex = &line[sig_start..line.len() - TAIL.len()];
+    if !sig_hex
+        .iter()
+        .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+    {
+        return Err(bad("the signature is not 128 lower-case hex digits"));
+    }
+    let sig = hex::decode(sig_hex).map_err(|_| bad("the signature is not hex"))?;
+    Ok(Framed {
+        body: &line[HEAD.len()..body_end],
+        sig,
+    })
+}
+
+fn field<'a>(body: &'a Body, line: usize, name: &str, hex64: bool) -> Result<&'a str, LogError> {
+    let v = body
+        .data
+        .get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| LogError::Step {
+            line,
+            seq: body.seq,
+            reason: format!("{} record has no text field data.{name}", body.step),
+        })?;
+    if hex64
+        && !(v.len() == 64
+            && v.bytes()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)))
+    {
+        return Err(LogError::Step {
+            line,
+            seq: body.seq,
+            reason: format!("data.{name} is not a lower-case hex SHA-256"),
+        });
+    }
+    Ok(v)
+}
+
+/// Verifies a whole ceremony log against the trusted key: every line framed, every signature,
+/// sequence from 0 without gaps, the prev chain, the start record's bindings first, the step ids
+/// and their data, and an end record last. The error names the first bad record.
+pub fn verify(log: &[u8], trusted: &TrustedKey) -> Result<Report, LogError> {
+    if log.is_empty() {
+        return Err(LogError::Empty);
+    }
+    let mut prev = GENESIS_PREV.to_string();
+    let mut records = Vec::new();
+    let mut binding = None;
+    let mut keys: Vec<LoggedKey> = Vec::new();
+    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    let mut end = None;
+    let mut probed = false;
+    let mut rest = log;
+    let mut line_no = 0usize;
+    while !rest.is_empty() {
+        line_no += 1;
+        let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
+            return Err(LogError::Truncated { line: line_no });
+        };
+        let line = &rest[..nl];
+        rest = &rest[nl + 1..];
+        let framed = frame(line_no, line)?;
+        if !trusted.verifies(framed.body, &framed.sig) {
+            // Best effort, for the message only: the body is not trusted.
+            let seq = serde_json::from_slice::<Body>(framed.body)
+                .ok()
+                .map(|b| b.seq);
+            return Err(LogError::BadSignature { line: line_no, seq });
+        }
+        let body: Body = serde_json::from_slice(framed.body).map_err(|e| LogError::BadBody {
+            line: line_no,
+            reason: e.to_string(),
+        })?;
+        let expected = records.len() as u64;
+        if body.seq != expected {
+            return Err(LogError::Sequence {
+                line: line_no,
+                expected,
+                found: body.seq,
+            });
+        }
+        if body.prev != prev {
+            return Err(LogError::Chain {
+                line: line_no,
+                seq: body.seq,
+                expected: prev,
+                found: body.prev,
+            });
+        }
+        let step_err = |reason: String| LogError::Step {
+            line: line_no,
+            seq: body.seq,
+            reason,
+        };
+        if end.is_some() {
+            return Err(step_err(format!(
+                "a {} record follows the {} record",
+                body.step,
+                step::END
+            )));
+        }
+        if (body.seq == 0) != (body.step == step::START) {
+            return Err(step_err(format!(
+                "the first record, and only the first, must be {}; this one is {}",
+                step::START,
+                body.step
+            )));
+        }
+        match body.step.as_str() {
+            step::START => {
+                let format = field(&body, line_no, "format", false)?;
+                if format != FORMAT {
+                    return Err(step_err(format!(
+                        "the log format is {format:?}, this keyrite reads {FORMAT:?}"
+                    )));
+                }
+                let log_key = field(&body, line_no, "log_key_sha256", true)?;
+                if log_key != trusted.fingerprint() {
+                    return Err(step_err(format!(
+                        "the log names signing key {log_key}, but the trusted key is {}",
+                        trusted.fingerprint()
+                    )));
+                }
+                binding = Some(Binding {
+                    tool_version: field(&body, line_no, "tool_version", false)?.into(),
+                    tool_sha256: field(&body, line_no, "tool_sha256", true)?.into(),
+                    script_sha256: field(&body, line_no, "script_sha256", true)?.into(),
+                    manifest_sha256: field(&body, line_no, "manifest_sha256", true)?.into(),
+                    token_label: field(&body, line_no, "token_label", false)?.into(),
+                    log_key_sha256: log_key.into(),
+                });
+            }
+            step::PROBE => {
+                if probed {
+                    return Err(step_err("a second capability probe".into()));
+                }
+                if !keys.is_empty() {
+                    return Err(step_err(
+                        "the capability probe comes after a key was generated".into(),
+                    ));
+                }
+                field(&body, line_no, "algorithm", false)?;
+                field(&body, line_no, "result", false)?;
+                probed = true;
+            }
+            step::KEY_GENERATED => {
+                if !probed {
+                    return Err(step_err(format!(
+                        "a key is generated before the token passed the capability probe ({})",
+                        step::PROBE
+                    )));
+                }
+                let key = field(&body, line_no, "key", false)?.to_string();
+                if index.contains_key(&key) {
+                    return Err(step_err(format!("key {key:?} is generated twice")));
+                }
+                index.insert(key.clone(), keys.len());
+                keys.push(LoggedKey {
+                    key_arn: field(&body, line_no, "key_arn", false)?.into(),
+                    hsm_label: field(&body, line_no, "hsm_label", false)?.into(),
+                    check_value: field(&body, line_no, "check_value", false)?.into(),
+                    key,
+                    wrapped: None,
+                });
+            }
+            step::KEY_WRAPPED => {
+                let key = field(&body, line_no, "key", false)?;
+                let file = field(&body, line_no, "file", false)?.to_string();
+                let sha = field(&body, line_no, "sha256", true)?.to_string();
+                let entry = index
+                    .get(key)
+                    .and_then(|&i| keys.get_mut(i))
+                    .ok_or_else(|| {
+                        step_err(format!("key {key:?} is wrapped before it is generated"))
+                    })?;
+                if entry.wrapped.is_some() {
+                    return Err(step_err(format!("key {key:?} is wrapped twice")));
+                }
+                entry.wrapped = Some((file, sha));
+            }
+            step::END => {
+                if let Some(k) = keys.iter().find(|k| k.wrapped.is_none()) {
+                    return Err(step_err(format!(
+                        "the ceremony ends, but key {:?} was never wrapped",
+                        k.key
+                    )));
+                }
+                end = Some(field(&body, line_no, "manifest_sha256", true)?.to_string());
+            }
+            other => {
+                return Err(step_err(format!(
+                    "unknown step {other:?} (this keyrite knows {})",
+                    step::ALL.join(", ")
+                )));
+            }
+        }
+        prev = sha256_hex(line);
+        records.push(RecordSummary {
+            line: line_no,
+            seq: body.seq,
+            time: body.time,
+            step: body.step,
+            actors: body.actors,
+        });
+    }
+    let last_seq = records.len().saturating_sub(1) as u64;
+    match (binding, end) {
+        (Some(binding), Some(final_manifest_sha256)) => Ok(Report {
+            records,
+            binding,
+            keys,
+            final_manifest_sha256,
+            head_sha256: prev,
+            trusted_key_sha256: trusted.fingerprint().to_string(),
+        }),
+        _ => Err(LogError::Unfinished { last_seq }),
+    }
+}
+
+/// The data of a start record.
+pub struct StartData<'a> {
+    pub tool_version: &'a str,
+    pub tool_sha256: &'a str,
+    pub script_sha256: &'a str,
+    pub manifest_sha256: &'a str,
+    pub token_label: &'a str,
+    pub log_key_sha256: &'a str,
+}
+
+impl StartData<'_> {
+    pub fn to_data(&self) -> Map<String, Value> {
+        data(&[
+            ("format", FORMAT),
+            ("tool", "keyrite"),
+            ("tool_version", self.tool_version),
+            ("tool_sha256", self.tool_sha256),
+            ("script_sha256", self.script_sha256),
+            ("manifest_sha256", self.manifest_sha256),
+            ("token_label", self.token_label),
+            ("log_key_sha256", self.log_key_sha256),
+        ])
+    }
+}
+
+/// A data object of text fields.
+pub fn data(fields: &[(&str, &str)]) -> Map<String, Value> {
+    fields
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), Value::String((*v).to_string())))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> SigningKey {
+        SigningKey::from_slice(&[7u8; 32]).unwrap()
+    }
+
+    fn t(s: i64) -> Timestamp {
+        Timestamp::from_second(1_790_000_000 + s).unwrap()
+    }
+
+    fn good_log(k: &SigningKey) -> Vec<u8> {
+        let trusted = TrustedKey::from_key(*k.verifying_key()).unwrap();
+        let h = "ab".repeat(32);
+        let mut chain = LogChain::new();
+        let actors = vec!["Alice Admin".to_string()];
+        let mut out = Vec::new();
+        let start = StartData {
+            tool_version: "0.1.0",
+            tool_sha256: &h,
+            script_sha256: &h,
+            manifest_sha256: &h,
+            token_label: "t",
+            log_key_sha256: trusted.fingerprint(),
+        };
+        out.extend(
+            chain
+                .record(k, t(0), step::START, &actors, start.to_data())
+                .unwrap(),
+        );
+        let p = data(&[("algorithm", "RSAES_OAEP_SHA_1"), ("result", "ok")]);
+        out.extend(chain.record(k, t(1), step::PROBE, &actors, p).unwrap());
+        let g = data(&[
+            ("key", "k1"),
+            ("key_arn", "arn"),
+            ("hsm_label", "l"),
+            ("check_value", "abcdef"),
+        ]);
+        out.extend(
+            chain
+                .record(k, t(1), step::KEY_GENERATED, &actors, g)
+                .unwrap(),
+        );
+        let w = data(&[
+            ("key", "k1"),
+            ("file", "k1/EncryptedKeyMaterial.bin"),
+            ("sha256", &h),
+        ]);
+        out.extend(
+            chain
+                .record(k, t(2), step::KEY_WRAPPED, &actors, w)
+                .unwrap(),
+        );
+        let e = data(&[("manifest_sha256", &h)]);
+        out.extend(chain.record(k, t(3), step::END, &actors, e).unwrap());
+        out
+    }
+
+    #[test]
+    fn a_good_log_verifies_and_reports_its_bindings() {
+        let k = key();
+        let log = good_log(&k);
+        let trusted = TrustedKey::from_key(*k.verifying_key()).unwrap();
+        let r = verify(&log, &trusted).unwrap();
+        assert_eq!(r.records.len(), 4);
+        assert_eq!(r.keys[0].check_value, "abcdef");
+        assert_eq!(r.binding.tool_version, "0.1.0");
+        let last = log[..log.len() - 1].rsplit(|&b| b == b'\n').next().unwrap();
+        assert_eq!(r.head_sha256, sha256_hex(last));
+    }
+
+    #[test]
+    fn an_unfinished_log_is_refused_as_unfinished() {
+        let k = key();
+        let log = good_log(&k);
+        let cut: Vec<&[u8]> = log.split_inclusive(|&b| b == b'\n').collect();
+        let partial = cut[..3].concat();
+        let trusted = TrustedKey::from_key(*k.verifying_key()).unwrap();
+        assert_eq!(
+            verify(&partial, &trusted).unwrap_err(),
+            LogError::Unfinished { last_seq: 2 }
+        );
+    }
+
+    #[test]
+    fn a_log_signed_by_another_key_fails_on_its_first_line() {
+        let log = good_log(&key());
+        let other = SigningKey::from_slice(&[9u8; 32]).unwrap();
+        let trusted = TrustedKey::from_key(*other.verifying_key()).unwrap();
+        assert_eq!(
+            verify(&log, &trusted).unwrap_err(),
+            LogError::BadSignature {
+                line: 1,
+                seq: Some(0)
+            }
+        );
+    }
+
+    #[test]
+    fn pem_round_trips() {
+        let k = key();
+        let (pem, fp) = public_key_pem(k.verifying_key()).unwrap();
+        assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----"));
+        let t = TrustedKey::from_pem(&pem).unwrap();
+        assert_eq!(t.fingerprint(), fp);
+        assert!(TrustedKey::from_pem("junk").is_err());
+    }
+}

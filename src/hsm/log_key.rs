@@ -1,0 +1,270 @@
+//! The log-signing key: an ECDSA P-256 key pair generated inside the token, its private half never
+//! extractable. Records are signed with CKM_ECDSA over a SHA-256 taken in software (SoftHSM2 2.6.1
+//! has no CKM_ECDSA_SHA256), and every signature is checked against the public key before use.
+
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use p256::ecdsa::VerifyingKey;
+use p256::pkcs8::der::Decode;
+use p256::pkcs8::der::asn1::OctetStringRef;
+use sha2::{Digest, Sha256};
+
+use super::HsmError;
+use super::token::UserSession;
+use crate::core::log::{LogSigner, TrustedKey};
+
+/// The label of the log-signing key pair in the token.
+pub const LOG_KEY_LABEL: &str = "keyrite-log-signing";
+
+/// DER of the P-256 curve OID (1.2.840.10045.3.1.7), as CKA_EC_PARAMS wants it.
+const P256_PARAMS: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+
+/// The protection attributes of a private key, as the token reports them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyProtection {
+    pub token: bool,
+    pub sensitive: bool,
+    pub extractable: bool,
+    pub never_extractable: bool,
+    /// Whether CKA_VALUE came back readable (it must not).
+    pub value_readable: bool,
+}
+
+impl KeyProtection {
+    pub fn is_protected(&self) -> bool {
+        self.token && self.sensitive && !self.extractable && !self.value_readable
+    }
+}
+
+/// The log-signing key in a logged-in session: signs in the token, checks in software.
+pub struct HsmLogSigner<'a> {
+    session: &'a UserSession,
+    private: ObjectHandle,
+    public: TrustedKey,
+}
+
+impl HsmLogSigner<'_> {
+    pub fn public_key(&self) -> &TrustedKey {
+        &self.public
+    }
+}
+
+impl LogSigner for HsmLogSigner<'_> {
+    type Error = HsmError;
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, HsmError> {
+        let step = "sign a log record";
+        let digest = Sha256::digest(message);
+        let sig = self
+            .session
+            .session
+            .sign(&Mechanism::Ecdsa, self.private, &digest)
+            .map_err(HsmError::at(step))?;
+        if !self.public.verifies(message, &sig) {
+            return Err(HsmError::Verification {
+                step,
+                message: format!(
+                    "the token's {}-byte CKM_ECDSA signature does not verify with the log public key",
+                    sig.len()
+                ),
+                hint: "the token misbehaves, or the log key pair is mismatched; do not use it for a ceremony".into(),
+            });
+        }
+        Ok(sig)
+    }
+}
+
+impl UserSession {
+    /// Generates the log-signing key pair in the token: a token object, private, sensitive, never
+    /// extractable, able only to sign. An existing key with the label is refused.
+    pub fn generate_log_key(&self, label: &str) -> Result<TrustedKey, HsmError> {
+        let step = "generate the log-signing key";
+        if !self.find_log_keys(label)?.is_empty() {
+            return Err(HsmError::Refused {
+                step,
+                message: format!(
+                    "a log-signing key labelled {label:?} exists in the token already"
+                ),
+                hint:
+                    "keep using it (its public key is what auditors trust), or choose another label"
+                        .into(),
+            });
+        }
+        let id = self
+            .session
+            .generate_random_vec(16)
+            .map_err(HsmError::at(step))?;
+        let public_template = [
+            Attribute::Token(true),
+            Attribute::Private(false),
+            Attribute::KeyType(KeyType::EC),
+            Attribute::EcParams(P256_PARAMS.to_vec()),
+            Attribute::Verify(true),
+            Attribute::Encrypt(false),
+            Attribute::Wrap(false),
+            Attribute::Label(label.as_bytes().to_vec()),
+            Attribute::Id(id.clone()),
+        ];
+        let private_template = [
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::KeyType(KeyType::EC),
+            Attribute::Sign(true),
+            Attribute::Decrypt(false),
+            Attribute::Unwrap(false),
+            Attribute::Derive(false),
+            Attribute::Label(label.as_bytes().to_vec()),
+            Attribute::Id(id),
+        ];
+        let (public, _private) = self
+            .session
+            .generate_key_pair(
+                &Mechanism::EccKeyPairGen,
+                &public_template,
+                &private_template,
+            )
+            .map_err(HsmError::at(step))?;
+        self.read_public_key(public)
+    }
+
+    /// The signer for the log-signing key labelled `label`: exactly one private key and one public
+    /// key must carry it.
+    pub fn log_signer(&self, label: &str) -> Result<HsmLogSigner<'_>, HsmError> {
+        let step = "find the log-signing key";
+        let find = |class| {
+            self.session
+                .find_objects(&[
+                    Attribute::Class(class),
+                    Attribute::KeyType(KeyType::EC),
+                    Attribute::Label(label.as_bytes().to_vec()),
+                ])
+                .map_err(HsmError::at(step))
+        };
+        let privates = find(ObjectClass::PRIVATE_KEY)?;
+        let publics = find(ObjectClass::PUBLIC_KEY)?;
+        match (privates.as_slice(), publics.as_slice()) {
+            ([private], [public]) => {
+                let protection = self.key_protection(*private)?;
+                if !protection.is_protected() {
+                    return Err(HsmError::Verification {
+                        step,
+                        message: format!(
+                            "the log-signing key {label:?} is not protected as it must be: {protection:?}"
+                        ),
+                        hint: "a log key must be a token object, sensitive and never extractable; generate a new one".into(),
+                    });
+                }
+                Ok(HsmLogSigner {
+                    session: self,
+                    private: *private,
+                    public: self.read_public_key(*public)?,
+                })
+            }
+            ([], _) => Err(HsmError::Refused {
+                step,
+                message: format!("the token holds no log-signing key labelled {label:?}"),
+                hint: "the log-signing key is generated in the token at enrolment (a rehearsal makes one in its fresh token); use the enrolled token".into(),
+            }),
+            (p, q) => Err(HsmError::Refused {
+                step,
+                message: format!(
+                    "the token holds {} private and {} public keys labelled {label:?}; keyrite will not guess",
+                    p.len(),
+                    q.len()
+                ),
+                hint: "give the log-signing key a unique label".into(),
+            }),
+        }
+    }
+
+    /// How the private half of the log key labelled `label` is protected, as the token reports it.
+    pub fn log_key_protection(&self, label: &str) -> Result<KeyProtection, HsmError> {
+        let found = self
+            .session
+            .find_objects(&[
+                Attribute::Class(ObjectClass::PRIVATE_KEY),
+                Attribute::Label(label.as_bytes().to_vec()),
+            ])
+            .map_err(HsmError::at("search the token"))?;
+        let private = found.first().copied().ok_or_else(|| HsmError::Refused {
+            step: "read the log key's attributes",
+            message: format!("no private key labelled {label:?}"),
+            hint: "generate the log-signing key first".into(),
+        })?;
+        self.key_protection(private)
+    }
+
+    fn key_protection(&self, key: ObjectHandle) -> Result<KeyProtection, HsmError> {
+        let attrs = self
+            .session
+            .get_attributes(
+                key,
+                &[
+                    AttributeType::Token,
+                    AttributeType::Sensitive,
+                    AttributeType::Extractable,
+                    AttributeType::NeverExtractable,
+                    AttributeType::Value,
+                ],
+            )
+            .map_err(HsmError::at("read the log key's attributes"))?;
+        let mut p = KeyProtection::default();
+        for a in attrs {
+            match a {
+                Attribute::Token(v) => p.token = v,
+                Attribute::Sensitive(v) => p.sensitive = v,
+                Attribute::Extractable(v) => p.extractable = v,
+                Attribute::NeverExtractable(v) => p.never_extractable = v,
+                Attribute::Value(_) => p.value_readable = true,
+                _ => {}
+            }
+        }
+        Ok(p)
+    }
+
+    fn find_log_keys(&self, label: &str) -> Result<Vec<ObjectHandle>, HsmError> {
+        self.session
+            .find_objects(&[
+                Attribute::KeyType(KeyType::EC),
+                Attribute::Label(label.as_bytes().to_vec()),
+            ])
+            .map_err(HsmError::at("search the token"))
+    }
+
+    /// The P-256 public key from CKA_EC_POINT (DER OCTET STRING around the SEC1 point on most
+    /// tokens; a bare point is accepted too).
+    fn read_public_key(&self, public: ObjectHandle) -> Result<TrustedKey, HsmError> {
+        let step = "read the log public key";
+        let attrs = self
+            .session
+            .get_attributes(public, &[AttributeType::EcPoint])
+            .map_err(HsmError::at(step))?;
+        let point = attrs
+            .into_iter()
+            .find_map(|a| match a {
+                Attribute::EcPoint(p) => Some(p),
+                _ => None,
+            })
+            .ok_or_else(|| HsmError::Verification {
+                step,
+                message: "the public key has no CKA_EC_POINT".into(),
+                hint: "the token misbehaves; do not use it for a ceremony".into(),
+            })?;
+        let sec1 = match <&OctetStringRef>::from_der(&point) {
+            Ok(os) => os.as_bytes().to_vec(),
+            Err(_) => point,
+        };
+        let key = VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| HsmError::Verification {
+            step,
+            message: format!("CKA_EC_POINT ({} bytes) is not a P-256 point", sec1.len()),
+            hint: "the log-signing key must be ECDSA P-256".into(),
+        })?;
+        TrustedKey::from_key(key).map_err(|e| HsmError::Verification {
+            step,
+            message: e.to_string(),
+            hint: "the log-signing key must be ECDSA P-256".into(),
+        })
+    }
+}

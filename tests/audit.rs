@@ -1,0 +1,193 @@
+//! `keyrite audit verify` through the binary, on logs a real ceremony wrote (SoftHSM2 signing with
+//! its in-token log key, local KMS), and on tampered copies.
+
+mod common;
+
+use std::path::Path;
+
+use common::flow::full_rotation;
+use common::*;
+use keyrite::core::log::{TrustedKey, verify};
+
+fn audit(target: &Path, trust: &Path) -> assert_cmd::Command {
+    let mut cmd = keyrite();
+    cmd.args(["audit", "verify"])
+        .arg(target)
+        .arg("--trust")
+        .arg(trust);
+    cmd
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_ceremony_log_verifies_and_every_tampered_copy_fails_with_exit_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let client = rt.block_on(client());
+    let (alias, _) = rt.block_on(create_key(&client, true, "audit"));
+    let (p, manifest) = full_rotation(dir.path(), &[&alias]);
+    let trust = hsm().log_public_key();
+
+    // The log itself, in the library: start, generated, wrapped, end; signed by the token's key.
+    let log = std::fs::read(p.bundle.join("ceremony.log")).unwrap();
+    let trusted = TrustedKey::from_pem(&std::fs::read_to_string(&trust).unwrap()).unwrap();
+    let report = verify(&log, &trusted).unwrap();
+    let steps: Vec<_> = report.records.iter().map(|r| r.step.as_str()).collect();
+    assert_eq!(
+        steps,
+        [
+            "ceremony.start",
+            "key.generated",
+            "key.wrapped",
+            "ceremony.end"
+        ]
+    );
+    assert_eq!(
+        report.keys[0].check_value,
+        manifest["keys"][0]["generated"]["check_value"]
+            .as_str()
+            .unwrap()
+    );
+    assert_eq!(report.binding.manifest_sha256, p.fingerprint);
+    assert_eq!(report.binding.tool_version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(report.records[0].actors, ["Alice Admin", "Walter Witness"]);
+
+    // Through the binary: the bundle verifies, and --json says so.
+    let out = audit(&p.bundle, &trust)
+        .arg("--json")
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["report"]["records"].as_array().unwrap().len(), 4);
+    assert_eq!(v["report"]["bundle_files"].as_array().unwrap().len(), 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bundle files match the log"), "{stderr}");
+
+    // The log file alone verifies too, without the bundle check.
+    let out = audit(&p.bundle.join("ceremony.log"), &trust)
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bundle files: not checked"));
+
+    // Another key is not trusted: the first record fails.
+    let corpus_key =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/log-tamper/log-public-key.pem");
+    let out = audit(&p.bundle, &corpus_key)
+        .assert()
+        .code(3)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("line 1 (claims seq 0): the signature does not verify"),
+        "{stderr}"
+    );
+
+    // A flipped byte in the second record (its check value).
+    let flipped = dir.path().join("flipped");
+    copy_dir(&p.bundle, &flipped);
+    let mut bytes = log.clone();
+    let kcv = report.keys[0].check_value.as_bytes();
+    let pos = bytes.windows(kcv.len()).position(|w| w == kcv).unwrap();
+    bytes[pos] = if bytes[pos] == b'0' { b'1' } else { b'0' };
+    std::fs::write(flipped.join("ceremony.log"), &bytes).unwrap();
+    let out = audit(&flipped, &trust)
+        .arg("--json")
+        .assert()
+        .code(3)
+        .get_output()
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("line 2 (claims seq 1): the signature does not verify"),
+        "{v}"
+    );
+
+    // The log intact, the wrapped material swapped: the bundle no longer matches what was logged.
+    let swapped = dir.path().join("swapped");
+    copy_dir(&p.bundle, &swapped);
+    let key_dir = report.keys[0].wrapped.as_ref().unwrap().0.clone();
+    let ekm = swapped.join(&key_dir);
+    let mut material = std::fs::read(&ekm).unwrap();
+    material[0] ^= 0xff;
+    std::fs::write(&ekm, &material).unwrap();
+    let out = audit(&swapped, &trust)
+        .assert()
+        .code(3)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("EncryptedKeyMaterial.bin"), "{stderr}");
+
+    // The last record cut off: truncated, exit 3.
+    let cut = dir.path().join("cut");
+    copy_dir(&p.bundle, &cut);
+    std::fs::write(cut.join("ceremony.log"), &log[..log.len() - 20]).unwrap();
+    let out = audit(&cut, &trust).assert().code(3).get_output().clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("line 4: the last record is cut off"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_rehearsal_leaves_a_log_that_its_published_key_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("rehearsal");
+    keyrite()
+        .args(["rehearse", "--headless", "--out"])
+        .arg(&out_dir)
+        .args(["--endpoint-url", &kms_endpoint()])
+        .assert()
+        .success();
+    let trust = out_dir.join("log-public-key.pem");
+    assert!(
+        std::fs::read_to_string(&trust)
+            .unwrap()
+            .starts_with("-----BEGIN PUBLIC KEY-----")
+    );
+    let bundle = out_dir.join("bundle");
+    audit(&bundle, &trust).assert().code(0);
+
+    // The rehearsal's log does not verify with the test token's (different) log key.
+    audit(&bundle, &hsm().log_public_key()).assert().code(3);
+
+    // A tampered copy: records reordered.
+    let tampered = dir.path().join("tampered");
+    copy_dir(&bundle, &tampered);
+    let log = std::fs::read_to_string(bundle.join("ceremony.log")).unwrap();
+    let mut lines: Vec<&str> = log.lines().collect();
+    lines.swap(1, 2);
+    std::fs::write(tampered.join("ceremony.log"), lines.join("\n") + "\n").unwrap();
+    let out = audit(&tampered, &trust)
+        .assert()
+        .code(3)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("line 2 (seq 2): expected seq 1"),
+        "{stderr}"
+    );
+}

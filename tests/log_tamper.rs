@@ -1,0 +1,364 @@
+//! The ceremony log tamper corpus (tests/data/log-tamper/): a good log and altered copies, each
+//! rejected with its own error. The corpus is generated here from a fixed software P-256 key and
+//! fixed times (ECDSA signatures are deterministic, RFC 6979), and the checked-in files must equal
+//! what this generator makes: set KEYRITE_REGENERATE_CORPUS=1 to rewrite them.
+//! Plus a property test: any single-byte edit of a good log is rejected.
+
+use std::path::PathBuf;
+
+use jiff::Timestamp;
+use keyrite::core::log::{
+    self, LogChain, LogError, StartData, TrustedKey, data, public_key_pem, step, verify,
+};
+use p256::ecdsa::SigningKey;
+use proptest::prelude::*;
+
+const CORPUS_KEY: [u8; 32] = [0x42; 32];
+const OTHER_KEY: [u8; 32] = [0x17; 32];
+
+fn corpus_key() -> SigningKey {
+    SigningKey::from_slice(&CORPUS_KEY).unwrap()
+}
+
+fn trusted() -> TrustedKey {
+    TrustedKey::from_key(*corpus_key().verifying_key()).unwrap()
+}
+
+fn at(s: i64) -> Timestamp {
+    Timestamp::from_second(1_795_000_000 + s).unwrap()
+}
+
+/// A complete two-key ceremony log, one line per element. `salt` varies the content so two
+/// distinct ceremonies can be spliced.
+fn ceremony_lines(key: &SigningKey, salt: &str) -> Vec<Vec<u8>> {
+    let fp = TrustedKey::from_key(*key.verifying_key()).unwrap();
+    let h = |s: &str| keyrite::core::digest::sha256_hex(format!("{salt}{s}").as_bytes());
+    let actors = vec!["Alice Admin".to_string(), "Walter Witness".to_string()];
+    let mut chain = LogChain::new();
+    let mut lines = Vec::new();
+    let start = StartData {
+        tool_version: "0.1.0",
+        tool_sha256: &h("tool"),
+        script_sha256: &h("script"),
+        manifest_sha256: &h("manifest"),
+        token_label: "keyrite-rehearsal",
+        log_key_sha256: fp.fingerprint(),
+    };
+    lines.push(
+        chain
+            .record(key, at(0), step::START, &actors, start.to_data())
+            .unwrap(),
+    );
+    let probe = data(&[
+        ("algorithm", "RSAES_OAEP_SHA_1"),
+        ("mechanism", "CKM_RSA_PKCS_OAEP (SHA-1, MGF1-SHA-1)"),
+        (
+            "result",
+            "wrapped a throwaway key; it decrypts with exactly SHA-1 / MGF1-SHA-1",
+        ),
+        ("wrap_with_trusted", "enforced"),
+    ]);
+    lines.push(
+        chain
+            .record(key, at(1), step::PROBE, &actors, probe)
+            .unwrap(),
+    );
+    for (i, name) in ["dev-s3", "dev-rds"].iter().enumerate() {
+        let t = 10 * (i as i64 + 1);
+        let gen_data = data(&[
+            ("key", name),
+            (
+                "key_arn",
+                &format!("arn:aws:kms:us-east-1:000000000000:key/{name}"),
+            ),
+            ("hsm_label", &format!("keyrite/{name}/20261124/0badc0de")),
+            ("check_value", "a1b2c3"),
+        ]);
+        lines.push(
+            chain
+                .record(key, at(t), step::KEY_GENERATED, &actors, gen_data)
+                .unwrap(),
+        );
+        let wrap_data = data(&[
+            ("key", name),
+            ("file", &format!("{name}/EncryptedKeyMaterial.bin")),
+            ("sha256", &h(name)),
+            ("algorithm", "RSAES_OAEP_SHA_1"),
+        ]);
+        lines.push(
+            chain
+                .record(key, at(t + 1), step::KEY_WRAPPED, &actors, wrap_data)
+                .unwrap(),
+        );
+    }
+    let end = data(&[("manifest_sha256", &h("final")), ("keys", "2")]);
+    lines.push(chain.record(key, at(99), step::END, &actors, end).unwrap());
+    lines
+}
+
+fn strip(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\n").unwrap()
+}
+
+/// The signature hex of a line and the line without it.
+fn sig_range(line: &[u8]) -> std::ops::Range<usize> {
+    let end = strip(line).len() - 2;
+    end - 128..end
+}
+
+/// (file name, bytes, the error it must fail with; None: must verify).
+fn corpus() -> Vec<(&'static str, Vec<u8>, Option<LogError>)> {
+    let good = ceremony_lines(&corpus_key(), "A");
+    let mut out = vec![("good.log", good.concat(), None)];
+
+    let mut flipped = good.clone();
+    // A byte inside the third record's check value: "a1b2c3" -> "a1b2c2".
+    let pos = flipped[2].windows(6).position(|w| w == b"a1b2c3").unwrap() + 5;
+    flipped[2][pos] ^= 0x01;
+    out.push((
+        "flipped-byte.log",
+        flipped.concat(),
+        Some(LogError::BadSignature {
+            line: 3,
+            seq: Some(2),
+        }),
+    ));
+
+    let mut deleted = good.clone();
+    deleted.remove(2);
+    out.push((
+        "deleted-record.log",
+        deleted.concat(),
+        Some(LogError::Sequence {
+            line: 3,
+            expected: 2,
+            found: 3,
+        }),
+    ));
+
+    let mut reordered = good.clone();
+    reordered.swap(2, 3);
+    out.push((
+        "reordered-records.log",
+        reordered.concat(),
+        Some(LogError::Sequence {
+            line: 3,
+            expected: 2,
+            found: 3,
+        }),
+    ));
+
+    let mut duplicated = good.clone();
+    duplicated.insert(2, good[1].clone());
+    out.push((
+        "duplicated-record.log",
+        duplicated.concat(),
+        Some(LogError::Sequence {
+            line: 3,
+            expected: 2,
+            found: 1,
+        }),
+    ));
+
+    let mut truncated = good.concat();
+    truncated.truncate(truncated.len() - good[6].len() / 2);
+    out.push((
+        "truncated-tail.log",
+        truncated,
+        Some(LogError::Truncated { line: 7 }),
+    ));
+
+    let mut swapped = good.clone();
+    let (r1, r2) = (sig_range(&swapped[1]), sig_range(&swapped[2]));
+    let s1 = swapped[1][r1.clone()].to_vec();
+    let s2 = swapped[2][r2.clone()].to_vec();
+    swapped[1][r1].copy_from_slice(&s2);
+    swapped[2][r2].copy_from_slice(&s1);
+    out.push((
+        "swapped-signature.log",
+        swapped.concat(),
+        Some(LogError::BadSignature {
+            line: 2,
+            seq: Some(1),
+        }),
+    ));
+
+    // A record that continues the chain correctly but is signed by another key.
+    let other = SigningKey::from_slice(&OTHER_KEY).unwrap();
+    let forged_body = format!(
+        "{{\"seq\":7,\"time\":\"{}\",\"step\":\"key.wrapped\",\"actors\":[\"Mallory\"],\"data\":{{\"key\":\"dev-s3\"}},\"prev\":\"{}\"}}",
+        at(120),
+        keyrite::core::digest::sha256_hex(strip(&good[6]))
+    );
+    let sig = log::LogSigner::sign(&other, forged_body.as_bytes()).unwrap();
+    let forged = format!(
+        "{{\"body\":{forged_body},\"sig\":\"{}\"}}\n",
+        hex::encode(sig)
+    );
+    let mut appended = good.concat();
+    appended.extend_from_slice(forged.as_bytes());
+    out.push((
+        "appended-other-key.log",
+        appended,
+        Some(LogError::BadSignature {
+            line: 8,
+            seq: Some(7),
+        }),
+    ));
+
+    // Two ceremonies signed by the same key, spliced: every signature holds, the chain does not.
+    let b = ceremony_lines(&corpus_key(), "B");
+    let mut spliced = good[..4].to_vec();
+    spliced.extend_from_slice(&b[4..]);
+    out.push((
+        "spliced-ceremonies.log",
+        spliced.concat(),
+        Some(LogError::Chain {
+            line: 5,
+            seq: 4,
+            expected: keyrite::core::digest::sha256_hex(strip(&good[3])),
+            found: keyrite::core::digest::sha256_hex(strip(&b[3])),
+        }),
+    ));
+
+    // Cut after a complete record: every record verifies, but the ceremony has no end.
+    out.push((
+        "missing-end.log",
+        good[..6].concat(),
+        Some(LogError::Unfinished { last_seq: 5 }),
+    ));
+    out
+}
+
+fn corpus_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/log-tamper")
+}
+
+#[test]
+fn the_checked_in_corpus_is_what_the_generator_makes_and_each_variant_fails_its_own_way() {
+    let dir = corpus_dir();
+    let (pem, _) = public_key_pem(corpus_key().verifying_key()).unwrap();
+    let corpus = corpus();
+    if std::env::var_os("KEYRITE_REGENERATE_CORPUS").is_some() {
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("log-public-key.pem"), &pem).unwrap();
+        for (name, bytes, _) in &corpus {
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+    }
+    let trusted_pem = std::fs::read_to_string(dir.join("log-public-key.pem")).unwrap();
+    assert_eq!(trusted_pem, pem, "log-public-key.pem is the corpus key");
+    let trusted = TrustedKey::from_pem(&trusted_pem).unwrap();
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".log"))
+        .collect();
+    names.sort();
+    let mut expected: Vec<_> = corpus.iter().map(|(n, _, _)| n.to_string()).collect();
+    expected.sort();
+    assert_eq!(
+        names, expected,
+        "the corpus directory holds exactly these logs"
+    );
+    for (name, bytes, want) in corpus {
+        let on_disk = std::fs::read(dir.join(name)).unwrap();
+        assert_eq!(on_disk, bytes, "{name} differs from the generator's output");
+        match (verify(&on_disk, &trusted), want) {
+            (Ok(report), None) => {
+                assert_eq!(report.records.len(), 7, "{name}");
+                assert_eq!(report.keys.len(), 2, "{name}");
+            }
+            (Err(got), Some(want)) => assert_eq!(got, want, "{name}"),
+            (got, want) => panic!("{name}: got {got:?}, expected {want:?}"),
+        }
+    }
+}
+
+#[test]
+fn every_error_names_the_line_of_the_first_bad_record() {
+    let trusted = trusted();
+    for (name, bytes, want) in corpus() {
+        if let Some(want) = want {
+            let msg = verify(&bytes, &trusted).unwrap_err().to_string();
+            assert!(msg.contains("what to do:"), "{name}: {msg}");
+            if !matches!(want, LogError::Unfinished { .. }) {
+                assert!(msg.starts_with("line "), "{name}: {msg}");
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Edit {
+    Replace(usize, u8),
+    Insert(usize, u8),
+    Delete(usize),
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn any_single_byte_edit_is_rejected_or_changes_nothing(
+        pos in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+        kind in 0u8..3,
+    ) {
+        let good = ceremony_lines(&corpus_key(), "A").concat();
+        let i = pos.index(good.len());
+        let edit = match kind {
+            0 => Edit::Replace(i, byte),
+            1 => Edit::Insert(i, byte),
+            _ => Edit::Delete(i),
+        };
+        let mut edited = good.clone();
+        match edit {
+            Edit::Replace(i, b) => edited[i] = b,
+            Edit::Insert(i, b) => edited.insert(i, b),
+            Edit::Delete(i) => { edited.remove(i); }
+        }
+        let result = verify(&edited, &trusted());
+        prop_assert!(result.is_err() || edited == good, "{edit:?} was accepted");
+    }
+}
+
+/// What a crash leaves: the log cut at any byte. Only the cut is reported (a cut-off last line, or
+/// no end record); no complete record before it fails its signature, sequence or chain.
+fn assert_cut_reports_only_the_cut(good: &[u8], at: usize) -> Result<(), TestCaseError> {
+    let cut = &good[..at];
+    let complete = cut.iter().filter(|&&b| b == b'\n').count();
+    let result = verify(cut, &trusted());
+    let ok = match (&result, at) {
+        (Err(LogError::Empty), 0) => true,
+        (Ok(_), n) => n == good.len(),
+        (Err(LogError::Truncated { line }), _) => {
+            *line == complete + 1 && cut.last() != Some(&b'\n')
+        }
+        (Err(LogError::Unfinished { last_seq }), _) => {
+            cut.last() == Some(&b'\n') && *last_seq + 1 == complete as u64
+        }
+        _ => false,
+    };
+    prop_assert!(ok, "cut at {at}: {result:?}");
+    Ok(())
+}
+
+#[test]
+fn a_log_cut_at_any_record_boundary_reports_only_the_missing_end() {
+    let good = ceremony_lines(&corpus_key(), "A").concat();
+    for (i, _) in good.iter().enumerate().filter(|(_, b)| **b == b'\n') {
+        assert_cut_reports_only_the_cut(&good, i + 1).unwrap();
+    }
+    assert_cut_reports_only_the_cut(&good, 0).unwrap();
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn a_log_cut_at_any_byte_reports_only_the_cut(pos in any::<prop::sample::Index>()) {
+        let good = ceremony_lines(&corpus_key(), "A").concat();
+        assert_cut_reports_only_the_cut(&good, pos.index(good.len() + 1))?;
+    }
+}
