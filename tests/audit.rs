@@ -39,7 +39,7 @@ fn a_ceremony_log_verifies_and_every_tampered_copy_fails_with_exit_3() {
     let (p, manifest) = full_rotation(dir.path(), &[&alias]);
     let trust = hsm().log_public_key();
 
-    // The log itself, in the library: start, generated, wrapped, end; signed by the token's key.
+    // The log itself, in the library: start, probe, generated, wrapped, end; signed by the token's key.
     let log = std::fs::read(p.bundle.join("ceremony.log")).unwrap();
     let trusted = TrustedKey::from_pem(&std::fs::read_to_string(&trust).unwrap()).unwrap();
     let report = verify(&log, &trusted).unwrap();
@@ -48,6 +48,7 @@ fn a_ceremony_log_verifies_and_every_tampered_copy_fails_with_exit_3() {
         steps,
         [
             "ceremony.start",
+            "hsm.probe",
             "key.generated",
             "key.wrapped",
             "ceremony.end"
@@ -72,7 +73,7 @@ fn a_ceremony_log_verifies_and_every_tampered_copy_fails_with_exit_3() {
         .clone();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["ok"], true);
-    assert_eq!(v["report"]["records"].as_array().unwrap().len(), 4);
+    assert_eq!(v["report"]["records"].as_array().unwrap().len(), 5);
     assert_eq!(v["report"]["bundle_files"].as_array().unwrap().len(), 2);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("bundle files match the log"), "{stderr}");
@@ -99,7 +100,7 @@ fn a_ceremony_log_verifies_and_every_tampered_copy_fails_with_exit_3() {
         "{stderr}"
     );
 
-    // A flipped byte in the second record (its check value).
+    // A flipped byte in the third record (the key.generated check value).
     let flipped = dir.path().join("flipped");
     copy_dir(&p.bundle, &flipped);
     let mut bytes = log.clone();
@@ -119,7 +120,7 @@ fn a_ceremony_log_verifies_and_every_tampered_copy_fails_with_exit_3() {
         v["error"]
             .as_str()
             .unwrap()
-            .starts_with("line 2 (claims seq 1): the signature does not verify"),
+            .starts_with("line 3 (claims seq 2): the signature does not verify"),
         "{v}"
     );
 
@@ -146,7 +147,7 @@ fn a_ceremony_log_verifies_and_every_tampered_copy_fails_with_exit_3() {
     let out = audit(&cut, &trust).assert().code(3).get_output().clone();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("line 4: the last record is cut off"),
+        stderr.contains("line 5: the last record is cut off"),
         "{stderr}"
     );
 }

@@ -662,7 +662,7 @@ mod tests {
         let log = good_log(&k);
         let trusted = TrustedKey::from_key(*k.verifying_key()).unwrap();
         let r = verify(&log, &trusted).unwrap();
-        assert_eq!(r.records.len(), 4);
+        assert_eq!(r.records.len(), 5);
         assert_eq!(r.keys[0].check_value, "abcdef");
         assert_eq!(r.binding.tool_version, "0.1.0");
         let last = log[..log.len() - 1].rsplit(|&b| b == b'\n').next().unwrap();
