@@ -79,6 +79,12 @@ impl CustodianShare {
                 })
                 .collect::<String>(),
         );
+        if !norm.is_ascii() {
+            return Err(err(
+                "it holds characters that never appear in a share (only letters, digits and dashes do)".into(),
+                "copy the share exactly as it was written down at enrolment",
+            ));
+        }
         let parts: Vec<&str> = norm.split('-').collect();
         if parts.len() < 4 || parts[0] != PREFIX {
             return Err(err(
@@ -376,6 +382,17 @@ mod tests {
         for g in shares[0].split('-').skip(2) {
             assert!(!e.contains(g), "the error repeats part of a share: {e}");
         }
+    }
+
+    #[test]
+    fn characters_outside_a_share_are_refused_not_a_panic() {
+        // Found by the share_decoder fuzz target: a non-ASCII character inside a group.
+        let typed = "KR1-02-1HFH3-PTZGT-T46KQ-6CD1A-1FDPT-V4Y2N-B71\u{166}-D13RQ-2X7R4-RFRP-XNVB";
+        let e = CustodianShare::decode(typed, 2).err().unwrap().to_string();
+        assert!(
+            e.starts_with("share 2: it holds characters that never appear in a share"),
+            "{e}"
+        );
     }
 
     #[test]
