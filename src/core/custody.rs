@@ -591,6 +591,14 @@ share_file = "carol.share"
         assert!(EnrolScript::parse(&no_files, false).is_ok());
     }
 
+    #[test]
+    fn the_example_enrolment_script_parses() {
+        let text = include_str!("../../ceremony-scripts/enroll.toml");
+        let s = EnrolScript::parse(text, true).unwrap();
+        assert_eq!((s.threshold, s.custodians.len()), (2, 3));
+        assert_eq!(s.token.label, "Ceremony HSM");
+    }
+
     fn roster() -> (RosterFile, Vec<Zeroizing<String>>) {
         let names: Vec<String> = ["Alice", "Bob", "Carol"].map(String::from).to_vec();
         let (r, shares) = split(&[7u8; PIN_BYTES], 2, &names, "rid").unwrap();
