@@ -661,3 +661,124 @@ fn a_ceremony_without_a_roster_still_opens_with_a_pin_file_and_names_no_custodia
     .unwrap();
     assert!(report.quorum.is_none());
 }
+
+/// A tmux session running a command in a real terminal; killed on drop.
+struct Terminal {
+    name: String,
+}
+
+impl Terminal {
+    fn start(cmd: &str, env: &[(&str, String)]) -> Terminal {
+        let name = unique("keyrite-enrol");
+        let mut c = std::process::Command::new("tmux");
+        c.args(["new-session", "-d", "-s", &name, "-x", "160", "-y", "40"]);
+        for (k, v) in env {
+            c.arg("-e").arg(format!("{k}={v}"));
+        }
+        // Keep the pane after the command exits, with its exit status shown.
+        c.arg(format!("{cmd}; echo \"exit status $?\"; sleep 600"));
+        assert!(c.status().unwrap().success(), "tmux new-session");
+        Terminal { name }
+    }
+
+    fn screen(&self) -> String {
+        let out = std::process::Command::new("tmux")
+            .args(["capture-pane", "-p", "-S", "-", "-t", &self.name])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Polls the screen until `pred` holds (a condition, not a fixed sleep); fails after 60 s.
+    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let s = self.screen();
+            if pred(&s) {
+                return s;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}; screen:\n{s}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    fn enter(&self) {
+        let ok = std::process::Command::new("tmux")
+            .args(["send-keys", "-t", &self.name, "Enter"])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("tmux")
+            .args(["kill-session", "-t", &self.name])
+            .status();
+    }
+}
+
+#[test]
+fn at_a_terminal_each_custodian_sees_their_share_alone_and_the_screen_is_cleared() {
+    assert_softhsm();
+    let dir = tempfile::tempdir().unwrap();
+    let label = unique("tty");
+    let script = dir.path().join("enroll.toml");
+    std::fs::write(
+        &script,
+        format!(
+            "threshold = 2\nout = \"enrolment\"\n\n[token]\nlabel = \"{label}\"\n\n[[custodian]]\nname = \"Alice\"\n\n[[custodian]]\nname = \"Bob\"\n\n[[custodian]]\nname = \"Carol\"\n"
+        ),
+    )
+    .unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("keyrite");
+    let term = Terminal::start(
+        &format!(
+            "{} quorum enroll --script {}",
+            bin.display(),
+            script.display()
+        ),
+        &[
+            (hsm().env.0, hsm().env.1.display().to_string()),
+            ("KEYRITE_PKCS11_MODULE", hsm().module.display().to_string()),
+        ],
+    );
+    let mut shares = Vec::new();
+    for name in ["Alice", "Bob", "Carol"] {
+        let call = format!("Custodian {name}: come to the screen alone, then press Enter.");
+        let screen = term.wait_for(&call, |s| s.contains(&call));
+        // Nobody else's share is on the screen (nor in its scrollback) when a custodian is called.
+        assert!(!screen.contains("KR1-"), "{screen}");
+        term.enter();
+        let shown = format!("Custodian {name}, your share");
+        let screen = term.wait_for(&shown, |s| s.contains(&shown));
+        let share = screen
+            .lines()
+            .map(str::trim)
+            .find(|l| l.starts_with("KR1-"))
+            .expect("the share is shown")
+            .to_string();
+        shares.push(share);
+        term.enter();
+    }
+    let done = term.wait_for("the end of the enrolment", |s| s.contains("exit status"));
+    assert!(done.contains("exit status 0"), "{done}");
+    for s in &shares {
+        assert!(
+            !done.contains(s.as_str()),
+            "a share is left on the screen:\n{done}"
+        );
+    }
+    // The shares shown are the roster's: any two rebuild the PIN, and each matches its commitment.
+    let roster =
+        RosterFile::parse(&std::fs::read(dir.path().join("enrolment/roster.json")).unwrap())
+            .unwrap();
+    let a = keyrite::core::quorum::combine(&roster.roster, &[&shares[0], &shares[1]]).unwrap();
+    let b = keyrite::core::quorum::combine(&roster.roster, &[&shares[2], &shares[0]]).unwrap();
+    assert_eq!(a.as_slice(), b.as_slice());
+    assert_eq!(a.len(), keyrite::core::custody::PIN_BYTES);
+}
