@@ -90,6 +90,7 @@ pub fn enrol_shamir(
     let session = login_with_pin_bytes(&token, &raw)?;
     let roster_id = hex::encode(session.random(16)?.as_slice());
     let (roster, shares) = split(&raw, threshold, names, &roster_id)?;
+    self_check(&roster, &shares, &raw)?;
     drop(raw);
     drop(locks);
     let log_key = session.generate_log_key(LOG_KEY_LABEL)?;
@@ -104,6 +105,28 @@ pub fn enrol_shamir(
         log_key,
         shares,
     })
+}
+
+/// Before any share is handed out: the first M and the last M shares, as a custodian would type
+/// them, pass the gate and rebuild exactly the PIN the token was given.
+fn self_check(
+    roster: &crate::core::quorum::Roster,
+    shares: &[CustodianShare],
+    raw: &[u8],
+) -> Result<()> {
+    let m = usize::from(roster.threshold);
+    let typed: Vec<Zeroizing<String>> = shares.iter().map(CustodianShare::encode).collect();
+    for pick in [&typed[..m], &typed[typed.len() - m..]] {
+        let texts: Vec<&str> = pick.iter().map(|t| t.as_str()).collect();
+        let rebuilt = crate::core::quorum::combine(roster, &texts)?;
+        if rebuilt.as_slice() != raw {
+            return Err(Error::Verification {
+                what: "the shares do not rebuild the token's PIN".into(),
+                hint: "this is a bug; the token is enrolled but its shares are unusable: initialise a new token".into(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The roster file and its one-record signed log.

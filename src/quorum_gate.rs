@@ -213,3 +213,18 @@ fn check_roster_signature(session: &UserSession, roster: &RosterInput) -> Result
                 .into(),
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_small_secret_is_locked_and_unlocked() {
+        let secret = zeroize::Zeroizing::new(vec![7u8; 32]);
+        let mut lock = MemoryLock::new();
+        assert!(lock.lock(&secret), "mlock of 32 bytes was refused");
+        assert_eq!(lock.regions.len(), 1);
+        assert!(lock.lock(&[]));
+        drop(lock);
+    }
+}

@@ -4,8 +4,9 @@
 //! before any login, by the share's position and custodian), the log's quorum.met record that
 //! `audit verify` requires, the HSM-enforced mode, and a search of every output for the secrets.
 //!
-//! Enrolment initialises a new token in an empty slot: SoftHSM2 always offers one, kryoptic's
-//! single slot holds the test token, so these tests run on SoftHSM2.
+//! Enrolment initialises a new token in an empty slot: SoftHSM2 always offers one, so there the
+//! shared test store is used; kryoptic has a single slot, so there each test's keyrite processes
+//! get a fresh token database of their own (see [`Store`]).
 
 mod common;
 
@@ -18,7 +19,30 @@ use keyrite::core::custody::RosterFile;
 use keyrite::core::digest::sha256_hex;
 use keyrite::core::log::{TrustedKey, verify};
 
+/// The token store the keyrite processes of one test use: (variable, value).
+#[derive(Clone)]
+struct Store(&'static str, PathBuf);
+
+impl Store {
+    fn for_test(dir: &Path) -> Store {
+        if hsm().is_softhsm() {
+            Store(hsm().env.0, hsm().env.1.clone())
+        } else {
+            std::fs::create_dir_all(dir).unwrap();
+            Store("KRYOPTIC_CONF", dir.join("token.sql"))
+        }
+    }
+
+    /// The keyrite binary on this store.
+    fn keyrite(&self) -> assert_cmd::Command {
+        let mut cmd = keyrite();
+        cmd.env(self.0, &self.1);
+        cmd
+    }
+}
+
 struct Enrolment {
+    store: Store,
     label: String,
     out: PathBuf,
     names: Vec<String>,
@@ -45,13 +69,6 @@ impl Enrolment {
     }
 }
 
-fn assert_softhsm() {
-    assert!(
-        hsm().is_softhsm(),
-        "quorum enrolment initialises a second token: run these tests on SoftHSM2 (kryoptic has one slot)"
-    );
-}
-
 fn enrol_script(dir: &Path, label: &str, m: u8, names: &[&str]) -> PathBuf {
     let mut s = format!("threshold = {m}\nout = \"enrolment\"\n\n[token]\nlabel = \"{label}\"\n");
     for n in names {
@@ -67,12 +84,13 @@ fn enrol_script(dir: &Path, label: &str, m: u8, names: &[&str]) -> PathBuf {
 }
 
 fn enrol(dir: &Path, m: u8, names: &[&str]) -> Enrolment {
-    assert_softhsm();
     std::fs::create_dir_all(dir).unwrap();
+    let store = Store::for_test(&dir.join("store"));
     let label = unique("q");
     assert!(label.len() <= 32, "{label}");
     let script = enrol_script(dir, &label, m, names);
-    let out = keyrite()
+    let out = store
+        .keyrite()
         .args(["quorum", "enroll", "--headless", "--json", "--script"])
         .arg(&script)
         .output()
@@ -83,6 +101,7 @@ fn enrol(dir: &Path, m: u8, names: &[&str]) -> Enrolment {
         String::from_utf8_lossy(&out.stderr)
     );
     Enrolment {
+        store,
         label,
         out: dir.join("enrolment"),
         names: names.iter().map(|s| s.to_string()).collect(),
@@ -115,6 +134,7 @@ fn quorum_answers(dir: &Path, fingerprint: &str, custodians: &[(&str, Option<&st
 }
 
 fn quorum_ceremony(
+    store: &Store,
     dir: &Path,
     p: &Prepared,
     key: &str,
@@ -124,7 +144,7 @@ fn quorum_ceremony(
 ) -> assert_cmd::Command {
     let script = write_script(dir, &[key], default_algorithm(), "RSA_4096");
     let answers = quorum_answers(dir, &p.fingerprint, custodians);
-    let mut cmd = keyrite();
+    let mut cmd = store.keyrite();
     cmd.args(["ceremony", "--headless", "--script"])
         .arg(script)
         .arg("--bundle")
@@ -138,12 +158,12 @@ fn quorum_ceremony(
 }
 
 /// The token's flags as a separate process (pkcs11-tool) sees them now.
-fn token_flags(label: &str) -> String {
+fn token_flags(store: &Store, label: &str) -> String {
     let out = std::process::Command::new("pkcs11-tool")
         .arg("--module")
         .arg(&hsm().module)
         .arg("--list-token-slots")
-        .env(hsm().env.0, &hsm().env.1)
+        .env(store.0, &store.1)
         .output()
         .expect("pkcs11-tool (OpenSC) is installed by scripts/setup");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -227,7 +247,9 @@ fn enrolment_gives_each_custodian_their_share_alone_and_signs_the_roster() {
     let again = dir.path().join("again");
     std::fs::create_dir(&again).unwrap();
     let script = enrol_script(&again, &e.label, 2, &["Alice", "Bob", "Carol"]);
-    let out = keyrite()
+    let out = e
+        .store
+        .keyrite()
         .args(["quorum", "enroll", "--headless", "--script"])
         .arg(&script)
         .output()
@@ -255,7 +277,7 @@ fn bad_shares_are_refused_before_any_login_and_the_quorum_then_opens_the_hsm() {
     // One character of Carol's first group, changed: caught by its group check or the whole check.
     typo[7] = if typo[7] == b'7' { b'8' } else { b'7' };
     let typo = String::from_utf8(typo).unwrap();
-    let flags_before = token_flags(&e.label);
+    let flags_before = token_flags(&e.store, &e.label);
     assert!(!flags_before.contains("count low"), "{flags_before}");
     let cases: Vec<(Vec<Present<'_>>, &str)> = vec![
         (
@@ -287,10 +309,19 @@ fn bad_shares_are_refused_before_any_login_and_the_quorum_then_opens_the_hsm() {
             "share 2: (Bob) gave no share",
         ),
     ];
-    for (custodians, want) in cases {
-        let out = quorum_ceremony(dir.path(), &p, &alias, &token, &e.roster(), &custodians)
-            .output()
-            .unwrap();
+    // Twice over: 14 refusals, more than the failed logins that lock a kryoptic token (10).
+    for (custodians, want) in cases.iter().chain(&cases) {
+        let out = quorum_ceremony(
+            &e.store,
+            dir.path(),
+            &p,
+            &alias,
+            &token,
+            &e.roster(),
+            custodians,
+        )
+        .output()
+        .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(5), "{want}: {err}");
         assert!(err.contains(want), "want {want:?} in {err}");
@@ -303,11 +334,13 @@ fn bad_shares_are_refused_before_any_login_and_the_quorum_then_opens_the_hsm() {
         }
         assert!(!p.bundle.join("ceremony.log").exists(), "{want}");
     }
-    // No login was spent: a failed C_Login sets CKF_USER_PIN_COUNT_LOW on SoftHSM2 (shown below).
-    assert_eq!(token_flags(&e.label), flags_before);
+    // No login was spent: a failed C_Login sets CKF_USER_PIN_COUNT_LOW on SoftHSM2, and ten lock a
+    // kryoptic token (both shown below); neither happened, and the quorum still opens the HSM.
+    assert_eq!(token_flags(&e.store, &e.label), flags_before);
 
     // The quorum (Carol and Alice) opens the HSM; the log says who, and verifies.
     quorum_ceremony(
+        &e.store,
         dir.path(),
         &p,
         &alias,
@@ -357,26 +390,39 @@ fn bad_shares_are_refused_before_any_login_and_the_quorum_then_opens_the_hsm() {
     let (alias2, p2) = new_bundle(dir.path());
     let script = write_script(dir.path(), &[&alias2], default_algorithm(), "RSA_4096");
     let answers = write_answers(dir.path(), &p2.fingerprint);
-    let out = keyrite()
-        .args(["ceremony", "--headless", "--script"])
-        .arg(script)
-        .arg("--bundle")
-        .arg(&p2.bundle)
-        .arg("--answers")
-        .arg(answers)
-        .args([
-            "--token",
-            &format!(
-                "pkcs11:token={}?pin-source=file:{}",
-                e.label,
-                wrong_pin.display()
-            ),
-        ])
-        .output()
-        .unwrap();
-    assert_ne!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("C_Login"));
-    assert!(token_flags(&e.label).contains("count low"));
+    let token = format!(
+        "pkcs11:token={}?pin-source=file:{}",
+        e.label,
+        wrong_pin.display()
+    );
+    let mut attempts = 0;
+    let spent = |f: &str| f.contains("count low") || f.contains("locked");
+    while !spent(&token_flags(&e.store, &e.label)) {
+        attempts += 1;
+        assert!(
+            attempts <= 12,
+            "12 wrong PINs left no trace in the token's flags"
+        );
+        let out = e
+            .store
+            .keyrite()
+            .args(["ceremony", "--headless", "--script"])
+            .arg(&script)
+            .arg("--bundle")
+            .arg(&p2.bundle)
+            .arg("--answers")
+            .arg(&answers)
+            .args(["--token", &token])
+            .output()
+            .unwrap();
+        assert_ne!(out.status.code(), Some(0));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("C_Login"));
+    }
+    eprintln!(
+        "{} wrong PIN(s) changed the token's flags to: {}",
+        attempts,
+        token_flags(&e.store, &e.label)
+    );
 }
 
 /// Every way a secret could be written down: as typed, without dashes, in either case, and the raw
@@ -443,6 +489,7 @@ fn no_output_of_an_enrolment_and_a_ceremony_holds_the_pin_or_a_share() {
     let (alias, p) = new_bundle(dir.path());
     let token = format!("pkcs11:token={}", e.label);
     let ceremony = quorum_ceremony(
+        &e.store,
         dir.path(),
         &p,
         &alias,
@@ -522,20 +569,49 @@ fn no_output_of_an_enrolment_and_a_ceremony_holds_the_pin_or_a_share() {
 
 #[test]
 fn an_hsm_that_enforces_the_quorum_itself_gets_the_names_of_who_authorised() {
-    assert_softhsm();
     let dir = tempfile::tempdir().unwrap();
+    let store = Store::for_test(&dir.path().join("store"));
     // The token as the HSM vendor's tooling would leave it: initialised, a user PIN (the stand-in
-    // for the PED keys; SoftHSM2 has no protected authentication path), no keyrite log key yet.
+    // for the PED keys; soft tokens have no protected authentication path), no keyrite log key.
     let label = unique("hsmq");
     let pin_file = dir.path().join("ped.pin");
     std::fs::write(&pin_file, "ped-stand-in-0001\n").unwrap();
-    keyrite::hsm::Token::initialise(
-        &hsm().module,
-        &label,
-        &cryptoki::types::AuthPin::new("so-0001".into()),
-        &cryptoki::types::AuthPin::new("ped-stand-in-0001".into()),
-    )
-    .unwrap();
+    if hsm().is_softhsm() {
+        keyrite::hsm::Token::initialise(
+            &hsm().module,
+            &label,
+            &cryptoki::types::AuthPin::new("so-0001".into()),
+            &cryptoki::types::AuthPin::new("ped-stand-in-0001".into()),
+        )
+        .unwrap();
+    } else {
+        // kryoptic: the test's own database, initialised by OpenSC in a process of its own.
+        let tool = |args: &[&str]| {
+            let out = std::process::Command::new("pkcs11-tool")
+                .arg("--module")
+                .arg(&hsm().module)
+                .args(args)
+                .env(store.0, &store.1)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        tool(&["--init-token", "--label", &label, "--so-pin", "so-0001"]);
+        tool(&[
+            "--init-pin",
+            "--login",
+            "--login-type",
+            "so",
+            "--so-pin",
+            "so-0001",
+            "--new-pin",
+            "ped-stand-in-0001",
+        ]);
+    }
     let script = dir.path().join("enroll.toml");
     std::fs::write(
         &script,
@@ -544,7 +620,8 @@ fn an_hsm_that_enforces_the_quorum_itself_gets_the_names_of_who_authorised() {
         ),
     )
     .unwrap();
-    let out = keyrite()
+    let out = store
+        .keyrite()
         .args(["quorum", "enroll", "--headless", "--script"])
         .arg(&script)
         .arg("--pin-source")
@@ -590,15 +667,24 @@ fn an_hsm_that_enforces_the_quorum_itself_gets_the_names_of_who_authorised() {
             "share 2: (Bob) gave a share, but this HSM enforces the quorum itself",
         ),
     ] {
-        let out = quorum_ceremony(dir.path(), &p, &alias, &token, &roster_path, &custodians)
-            .output()
-            .unwrap();
+        let out = quorum_ceremony(
+            &store,
+            dir.path(),
+            &p,
+            &alias,
+            &token,
+            &roster_path,
+            &custodians,
+        )
+        .output()
+        .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(5), "{want}: {err}");
         assert!(err.contains(want), "want {want:?} in {err}");
         assert!(!p.bundle.join("ceremony.log").exists());
     }
     quorum_ceremony(
+        &store,
         dir.path(),
         &p,
         &alias,
@@ -724,8 +810,8 @@ impl Drop for Terminal {
 
 #[test]
 fn at_a_terminal_each_custodian_sees_their_share_alone_and_the_screen_is_cleared() {
-    assert_softhsm();
     let dir = tempfile::tempdir().unwrap();
+    let store = Store::for_test(&dir.path().join("store"));
     let label = unique("tty");
     let script = dir.path().join("enroll.toml");
     std::fs::write(
@@ -743,7 +829,7 @@ fn at_a_terminal_each_custodian_sees_their_share_alone_and_the_screen_is_cleared
             script.display()
         ),
         &[
-            (hsm().env.0, hsm().env.1.display().to_string()),
+            (store.0, store.1.display().to_string()),
             ("KEYRITE_PKCS11_MODULE", hsm().module.display().to_string()),
         ],
     );
