@@ -397,44 +397,13 @@ fn run_ceremony(a: CeremonyArgs) -> Result<()> {
     let script_sha256 = sha256_hex(&script_bytes);
     let report = match &a.roster {
         Some(roster_path) => {
-            let roster = crate::quorum_gate::RosterInput::load(roster_path)?;
-            let token = Token::open(&module, &uri.token)?;
-            let entries: Vec<crate::core::custody::CustodianEntry<'_>> = answers
-                .custodians
-                .iter()
-                .map(|c| crate::core::custody::CustodianEntry {
-                    name: &c.name,
-                    typed_share: c.share.as_ref().map(|s| s.expose_to_gate()),
-                })
-                .collect();
-            let fallback = match &uri.pin_source {
-                Some(p) => crate::quorum_gate::HsmEnforcedLogin::PinFile(p),
-                None => crate::quorum_gate::HsmEnforcedLogin::None,
-            };
-            if uri.pin_source.is_some()
-                && roster.file.mode == crate::core::custody::QuorumMode::Shamir
-            {
-                return Err(Error::Usage {
-                    what: "the token URI names a pin-source, but the roster holds the PIN as custodians' shares".into(),
-                    hint: "drop ?pin-source from --token: the custodians' shares open the HSM".into(),
-                });
-            }
-            let (session, evidence) =
-                crate::quorum_gate::open(&token, &roster, &entries, fallback)?;
-            drop(entries);
-            eprintln!(
-                "quorum met: {} of {} ({}); the HSM is open",
-                evidence.names().join(", "),
-                evidence.custodians_total,
-                evidence.mode.as_str()
-            );
-            ceremony::run(&ceremony::CeremonyRequest {
+            crate::quorum_gate::run_ceremony(&crate::quorum_gate::QuorumCeremony {
+                module: &module,
+                uri: &uri,
+                roster: roster_path,
                 script: &script,
                 script_sha256: &script_sha256,
                 bundle_dir: &a.bundle,
-                token: &token,
-                access: ceremony::Access::Session(&session),
-                quorum: Some(&evidence),
                 answers: &answers,
             })?
         }
