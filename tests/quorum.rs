@@ -652,7 +652,7 @@ fn an_hsm_that_enforces_the_quorum_itself_gets_the_names_of_who_authorised() {
     for (custodians, want) in [
         (
             vec![("Alice", None)],
-            "only 1 valid distinct share(s); this roster needs 2",
+            "only 1 distinct custodian(s) authorised; this roster needs 2",
         ),
         (
             vec![("Alice", None), ("Mallory", None)],

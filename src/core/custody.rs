@@ -406,7 +406,7 @@ pub fn open_with_shares(
     entries: &[CustodianEntry<'_>],
 ) -> Result<(Zeroizing<Vec<u8>>, QuorumEvidence), QuorumError> {
     if roster.mode != QuorumMode::Shamir {
-        return Err(QuorumError::Policy(
+        return Err(QuorumError::Mode(
             "this roster is for an HSM that enforces the quorum itself: give custodian names, no shares".into(),
         ));
     }
@@ -483,7 +483,7 @@ pub fn authorised_by_names(
     entries: &[CustodianEntry<'_>],
 ) -> Result<QuorumEvidence, QuorumError> {
     if roster.mode != QuorumMode::HsmEnforced {
-        return Err(QuorumError::Policy(
+        return Err(QuorumError::Mode(
             "this roster splits the PIN into shares: every custodian present types their share"
                 .into(),
         ));
@@ -504,7 +504,7 @@ pub fn authorised_by_names(
     let who = check_names(roster, entries)?;
     let need = usize::from(roster.roster.threshold);
     if who.len() < need {
-        return Err(QuorumError::TooFew {
+        return Err(QuorumError::TooFewNamed {
             have: who.len(),
             need,
         });
