@@ -203,20 +203,29 @@ fn write_share_file(path: &Path, name: &str, label: &str, share: &CustodianShare
 
 const CLEAR: &str = "\x1b[2J\x1b[3J\x1b[H";
 
-/// Shows each share to its custodian alone, on the terminal (not stdout/stderr, which may be
-/// captured): press Enter when alone, the share, Enter clears the screen.
-fn show_shares_on_terminal(names: &[String], shares: &[CustodianShare]) -> Result<()> {
-    let tty_err = |e: std::io::Error| {
-        Error::Usage {
-        what: format!("cannot open the terminal (/dev/tty) to show the shares: {e}"),
+fn tty_err(e: std::io::Error) -> Error {
+    Error::Usage {
+        what: format!("cannot use the terminal (/dev/tty) to show the shares: {e}"),
         hint: "run the enrolment at a terminal, or (tests and rehearsals) use --headless with a share_file per custodian".into(),
     }
-    };
-    let mut tty = OpenOptions::new()
+}
+
+/// The terminal the shares are shown on, opened before the token is touched.
+fn open_terminal() -> Result<std::fs::File> {
+    OpenOptions::new()
         .read(true)
         .write(true)
         .open("/dev/tty")
-        .map_err(tty_err)?;
+        .map_err(tty_err)
+}
+
+/// Shows each share to its custodian alone, on the terminal (not stdout/stderr, which may be
+/// captured): press Enter when alone, the share, Enter clears the screen.
+fn show_shares_on_terminal(
+    mut tty: std::fs::File,
+    names: &[String],
+    shares: &[CustodianShare],
+) -> Result<()> {
     let mut input = BufReader::new(tty.try_clone().map_err(tty_err)?);
     let mut line = Zeroizing::new(String::new());
     for (name, share) in names.iter().zip(shares) {
@@ -299,6 +308,11 @@ pub fn run(a: &EnrolArgs) -> Result<()> {
     }
     let names = script.names();
     let label = script.token.label.clone();
+    let terminal = if !a.headless && script.quorum == QuorumMode::Shamir {
+        Some(open_terminal()?)
+    } else {
+        None
+    };
     fsio::create_dir_new(&out)?;
     let fingerprint = match script.quorum {
         QuorumMode::Shamir => {
@@ -322,8 +336,8 @@ pub fn run(a: &EnrolArgs) -> Result<()> {
                         file.display()
                     );
                 }
-            } else {
-                show_shares_on_terminal(&names, &enrolled.shares)?;
+            } else if let Some(tty) = terminal {
+                show_shares_on_terminal(tty, &names, &enrolled.shares)?;
             }
             fp
         }

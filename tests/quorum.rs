@@ -868,3 +868,41 @@ fn at_a_terminal_each_custodian_sees_their_share_alone_and_the_screen_is_cleared
     assert_eq!(a.as_slice(), b.as_slice());
     assert_eq!(a.len(), keyrite::core::custody::PIN_BYTES);
 }
+
+#[test]
+fn without_a_terminal_or_headless_the_enrolment_is_refused_before_the_token_is_touched() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::for_test(&dir.path().join("store"));
+    let label = unique("notty");
+    let script = enrol_script(dir.path(), &label, 2, &["Alice", "Bob"]);
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("keyrite"));
+    cmd.args(["quorum", "enroll", "--script"])
+        .arg(&script)
+        .env(store.0, &store.1)
+        .env("KEYRITE_PKCS11_MODULE", &hsm().module)
+        .stdin(std::process::Stdio::null());
+    // SAFETY: setsid in the child before exec: no controlling terminal, so /dev/tty cannot open.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("cannot use the terminal (/dev/tty)"), "{err}");
+    assert!(!dir.path().join("enrolment").exists());
+    let slots = std::process::Command::new("pkcs11-tool")
+        .arg("--module")
+        .arg(&hsm().module)
+        .arg("--list-token-slots")
+        .env(store.0, &store.1)
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&slots.stdout).contains(&label),
+        "the token was initialised although its shares could not be shown"
+    );
+}
