@@ -11,6 +11,7 @@ use jiff::Timestamp;
 
 use crate::bundle::{Bundle, MANIFEST, VerifiedBundle};
 use crate::ceremony_log::CeremonyLogFile;
+use crate::core::custody::QuorumEvidence;
 use crate::core::digest::{normalise_fingerprint, sha256_hex};
 use crate::core::log::{self as ceremony_log, StartData, step};
 use crate::core::manifest::{self, CeremonyRecord, GeneratedKey, Manifest};
@@ -20,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::fsio;
 use crate::hsm::probe::{self, ProbeReport};
 
+use crate::hsm::token::UserSession;
 use crate::hsm::{HsmError, HsmLogSigner, LOG_KEY_LABEL, Token};
 
 pub struct CeremonyRequest<'a> {
@@ -28,8 +30,19 @@ pub struct CeremonyRequest<'a> {
     pub script_sha256: &'a str,
     pub bundle_dir: &'a std::path::Path,
     pub token: &'a Token,
-    pub pin: &'a AuthPin,
+    pub access: Access<'a>,
+    /// The quorum that opened the HSM (with a roster): bound by the start record and logged as
+    /// quorum.met before anything else happens.
+    pub quorum: Option<&'a QuorumEvidence>,
     pub answers: &'a Answers,
+}
+
+/// How the ceremony gets its logged-in session.
+pub enum Access<'a> {
+    /// A PIN from a pin-source file (rehearsals and tests without a roster).
+    Pin(&'a AuthPin),
+    /// A session the quorum gate opened (the PIN, if any, is already wiped).
+    Session(&'a UserSession),
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -150,10 +163,32 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
     let fingerprint = bundle.fingerprint().to_string();
     let dir = bundle.dir().to_path_buf();
     let mut manifest: Manifest = bundle.into_manifest();
-    let session = req.token.login(req.pin)?;
+    let owned;
+    let session = match req.access {
+        Access::Pin(pin) => {
+            owned = req.token.login(pin)?;
+            &owned
+        }
+        Access::Session(s) => s,
+    };
     let log_signer = session.log_signer(LOG_KEY_LABEL)?;
+    if let Some(q) = req.quorum
+        && q.log_key_sha256 != log_signer.public_key().fingerprint()
+    {
+        return Err(Error::Verification {
+            what: format!(
+                "the roster names log key {}, the token's log key is {}",
+                q.log_key_sha256,
+                log_signer.public_key().fingerprint()
+            ),
+            hint: "stop: this roster was not enrolled for this token".into(),
+        });
+    }
     let mut log = start_log(req, &dir, &fingerprint, &log_signer)?;
-    let probe = probe::probe(&session, req.token.label(), manifest.wrapping_algorithm)?;
+    if let Some(q) = req.quorum {
+        log.append(ceremony_log::step::QUORUM_MET, q.met_data())?;
+    }
+    let probe = probe::probe(session, req.token.label(), manifest.wrapping_algorithm)?;
     log.append(
         step::PROBE,
         ceremony_log::data(&[
@@ -278,6 +313,9 @@ fn start_log<'s>(
     let tool_sha256 = sha256_hex(&fsio::read(&exe)?);
     let mut actors = vec![req.answers.operator.clone()];
     actors.extend(req.answers.witness.clone());
+    if let Some(q) = req.quorum {
+        actors.extend(q.names());
+    }
     let mut log = CeremonyLogFile::create(&dir.join(ceremony_log::FILE_NAME), signer, actors)?;
     let start = StartData {
         tool_version: env!("CARGO_PKG_VERSION"),
@@ -287,6 +325,10 @@ fn start_log<'s>(
         token_label: req.token.label(),
         log_key_sha256: signer.public_key().fingerprint(),
     };
-    log.append(step::START, start.to_data())?;
+    let mut start_data = start.to_data();
+    if let Some(q) = req.quorum {
+        start_data.extend(q.start_fields());
+    }
+    log.append(step::START, start_data)?;
     Ok(log)
 }

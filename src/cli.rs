@@ -40,6 +40,18 @@ pub enum Command {
     /// Offline audit of a ceremony's signed log and bundle.
     #[command(subcommand)]
     Audit(crate::audit::AuditCommand),
+    /// Custody of the HSM: enrol a token under an M-of-N quorum of named custodians.
+    #[command(subcommand)]
+    Quorum(QuorumCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum QuorumCommand {
+    /// One-time: initialise the token, split its PIN among the custodians, generate the
+    /// log-signing key, write the signed roster and the log public key.
+    Enroll(crate::enrol::EnrolArgs),
+    /// Check a roster against the published log public key.
+    Verify(crate::enrol::RosterVerifyArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -143,6 +155,10 @@ pub struct CeremonyArgs {
     /// The operators' answers (TOML) for a headless run.
     #[arg(long)]
     pub answers: Option<PathBuf>,
+    /// The roster written at enrolment (roster.json, with roster.log next to it): the HSM is
+    /// opened by the custodians' quorum ([[custodian]] entries in the answers), not a PIN file.
+    #[arg(long)]
+    pub roster: Option<PathBuf>,
     #[command(flatten)]
     pub hsm: HsmArgs,
     #[arg(long)]
@@ -175,6 +191,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Ceremony(a) => run_ceremony(a),
         Command::Rehearse(a) => rehearse::run(&a),
         Command::Audit(a) => crate::audit::run(a),
+        Command::Quorum(QuorumCommand::Enroll(a)) => crate::enrol::run(&a),
+        Command::Quorum(QuorumCommand::Verify(a)) => crate::enrol::verify(&a),
     }
 }
 
@@ -375,21 +393,44 @@ fn run_ceremony(a: CeremonyArgs) -> Result<()> {
     })?;
     let answers = Answers::parse(&answers_path.display().to_string(), &answers_text)?;
     let uri = TokenUri::parse(&a.hsm.token)?;
-    let pin_path = uri.pin_source.clone().ok_or_else(|| Error::Usage {
-        what: "the token URI has no pin-source".into(),
-        hint: "add ?pin-source=file:/path to --token (the quorum gate comes with enrolment)".into(),
-    })?;
     let module = uri.module_path.clone().unwrap_or(a.hsm.module.clone());
-    let token = Token::open(&module, &uri.token)?;
-    let pin = read_pin(&pin_path)?;
-    let report = ceremony::run(&ceremony::CeremonyRequest {
-        script: &script,
-        script_sha256: &sha256_hex(&script_bytes),
-        bundle_dir: &a.bundle,
-        token: &token,
-        pin: &pin,
-        answers: &answers,
-    })?;
+    let script_sha256 = sha256_hex(&script_bytes);
+    let report = match &a.roster {
+        Some(roster_path) => {
+            crate::quorum_gate::run_ceremony(&crate::quorum_gate::QuorumCeremony {
+                module: &module,
+                uri: &uri,
+                roster: roster_path,
+                script: &script,
+                script_sha256: &script_sha256,
+                bundle_dir: &a.bundle,
+                answers: &answers,
+            })?
+        }
+        None => {
+            if !answers.custodians.is_empty() {
+                return Err(Error::Usage {
+                    what: "the answers name custodians, but no --roster was given".into(),
+                    hint: "pass --roster roster.json (from `keyrite quorum enroll`)".into(),
+                });
+            }
+            let pin_path = uri.pin_source.clone().ok_or_else(|| Error::Usage {
+                what: "the token URI has no pin-source, and no --roster was given".into(),
+                hint: "open the HSM by quorum with --roster roster.json, or (rehearsals and tests) add ?pin-source=file:/path to --token".into(),
+            })?;
+            let token = Token::open(&module, &uri.token)?;
+            let pin = read_pin(&pin_path)?;
+            ceremony::run(&ceremony::CeremonyRequest {
+                script: &script,
+                script_sha256: &script_sha256,
+                bundle_dir: &a.bundle,
+                token: &token,
+                access: ceremony::Access::Pin(&pin),
+                quorum: None,
+                answers: &answers,
+            })?
+        }
+    };
     print_ceremony_report(&report);
     if a.json {
         println!("{}", serde_json::to_string(&report).unwrap_or_default());

@@ -1,8 +1,8 @@
 //! The top-level error and the documented exit codes.
 
 use crate::{
-    bundle::BundleError, core::log::LogError, core::script::ScriptError, fsio::FsError,
-    hsm::HsmError, kms::KmsError,
+    bundle::BundleError, core::log::LogError, core::quorum::QuorumError, core::script::ScriptError,
+    fsio::FsError, hsm::HsmError, kms::KmsError,
 };
 
 /// Exit codes, documented in README.md. Stable: scripts and schedulers rely on them.
@@ -38,6 +38,9 @@ pub enum Error {
     Kms(#[from] KmsError),
     #[error(transparent)]
     Log(#[from] LogError),
+    /// The quorum gate refused the custodians' shares or names, before any login.
+    #[error(transparent)]
+    Quorum(#[from] QuorumError),
     #[error("{what}\n  what to do: {hint}")]
     Usage { what: String, hint: String },
     #[error("{what}\n  what to do: {hint}")]
@@ -60,6 +63,7 @@ impl Error {
             Error::Log(LogError::Signing(_)) => ExitCode::OperationFailed,
             Error::Log(_) => ExitCode::VerificationFailed,
             Error::Refused { .. } => ExitCode::Refused,
+            Error::Quorum(_) => ExitCode::Refused,
             Error::Verification { .. } => ExitCode::VerificationFailed,
             Error::Environment { .. } => ExitCode::Environment,
         }

@@ -10,11 +10,13 @@ pub mod ceremony;
 pub mod ceremony_log;
 pub mod cli;
 pub mod core;
+pub mod enrol;
 pub mod error;
 pub mod fsio;
 pub mod hsm;
 pub mod kms;
 pub mod localkms;
+pub mod quorum_gate;
 pub mod rehearse;
 pub mod replay;
 

@@ -4,34 +4,27 @@
 
 use std::path::{Path, PathBuf};
 
-use cryptoki::types::AuthPin;
 use jiff::Timestamp;
-use zeroize::Zeroizing;
 
 use crate::cli::{RehearseArgs, print_ceremony_report, runtime};
+use crate::core::custody::CustodianEntry;
 use crate::core::digest::{grouped, sha256_hex};
-use crate::core::log::public_key_pem;
 use crate::core::names::KeyRef;
 use crate::core::script::{Answers, Script};
 use crate::error::{Error, Result};
-use crate::hsm::{LOG_KEY_LABEL, Token, softhsm};
+use crate::hsm::softhsm;
 use crate::kms::{self, Client, KmsError, KmsTarget};
 use crate::localkms::{LocalKms, prove_material};
-use crate::{bundle, ceremony, fsio};
+use crate::quorum_gate::{self, HsmEnforcedLogin, RosterInput};
+use crate::{bundle, ceremony, enrol, fsio};
 
 pub const BUILTIN_SCRIPT: &str = include_str!("../ceremony-scripts/rehearsal.toml");
 pub const TOKEN_LABEL: &str = "keyrite-rehearsal";
 /// The log public key a rehearsal leaves for `keyrite audit verify --trust`.
-pub const LOG_PUBLIC_KEY: &str = "log-public-key.pem";
+pub const LOG_PUBLIC_KEY: &str = enrol::LOG_PUBLIC_KEY;
 
-fn random_pin() -> Result<AuthPin> {
-    let mut raw = Zeroizing::new([0u8; 16]);
-    getrandom::fill(raw.as_mut()).map_err(|e| Error::Environment {
-        what: format!("the operating system's random source failed: {e}"),
-        hint: "this is unexpected; report it".into(),
-    })?;
-    Ok(AuthPin::new(hex::encode(raw.as_ref()).into()))
-}
+/// The rehearsal's custodians: a 2-of-3 quorum, of whom Alice and Carol open the HSM.
+pub const REHEARSAL_CUSTODIANS: [&str; 3] = ["Alice", "Bob", "Carol"];
 
 pub fn run(a: &RehearseArgs) -> Result<()> {
     let out = a.out.clone().unwrap_or_else(|| {
@@ -74,15 +67,20 @@ pub fn run(a: &RehearseArgs) -> Result<()> {
     // SAFETY: no other thread exists yet (the async runtime is built below); SoftHSM2 reads this
     // variable when the module is initialised, just after.
     unsafe { std::env::set_var("SOFTHSM2_CONF", &conf) };
-    let user_pin = random_pin()?;
-    let token = Token::initialise(&a.module, TOKEN_LABEL, &random_pin()?, &user_pin)?;
-    let log_key = token.login(&user_pin)?.generate_log_key(LOG_KEY_LABEL)?;
-    let (log_key_pem, log_key_fingerprint) = public_key_pem(log_key.key())?;
+    // The token is enrolled under a 2-of-3 quorum; the shares stay in memory.
+    let custodians: Vec<String> = REHEARSAL_CUSTODIANS.map(String::from).to_vec();
+    let enrolled = enrol::enrol_shamir(&a.module, TOKEN_LABEL, 2, &custodians)?;
+    let log_key_fingerprint = enrol::write_public(
+        &out,
+        &enrolled.roster_json,
+        &enrolled.roster_log,
+        &enrolled.log_key,
+    )?;
     let log_key_path = out.join(LOG_PUBLIC_KEY);
-    fsio::write_new(&log_key_path, log_key_pem.as_bytes())?;
     eprintln!(
-        "[1/6] fresh SoftHSM2 token {TOKEN_LABEL:?} (SOFTHSM2_CONF={})",
-        conf.display()
+        "[1/6] fresh SoftHSM2 token {TOKEN_LABEL:?} (SOFTHSM2_CONF={}), enrolled 2 of 3: {}",
+        conf.display(),
+        custodians.join(", ")
     );
     eprintln!(
         "      log-signing key generated in the token; public key {} (sha256 {})",
@@ -146,13 +144,46 @@ pub fn run(a: &RehearseArgs) -> Result<()> {
         operator: "rehearsal".into(),
         witness: None,
         bundle_fingerprint: prepared.fingerprint.clone(),
+        custodians: Vec::new(),
     };
+    let roster_path = out.join(enrol::ROSTER_FILE);
+    let roster = RosterInput::from_bytes(
+        &roster_path,
+        enrolled.roster_json.clone(),
+        enrolled.roster_log.clone(),
+    )?;
+    // Two of the three custodians type their shares (here: handed over in memory).
+    let typed: Vec<(String, zeroize::Zeroizing<String>)> = custodians
+        .iter()
+        .zip(&enrolled.shares)
+        .filter(|(name, _)| name.as_str() != "Bob")
+        .map(|(name, share)| (name.clone(), share.encode()))
+        .collect();
+    let entries: Vec<CustodianEntry<'_>> = typed
+        .iter()
+        .map(|(name, share)| CustodianEntry {
+            name,
+            typed_share: Some(share.as_str()),
+        })
+        .collect();
+    let token = enrolled.token;
+    let (session, evidence) = quorum_gate::open(&token, &roster, &entries, HsmEnforcedLogin::None)?;
+    drop(entries);
+    drop(typed);
+    drop(enrolled.shares);
+    eprintln!(
+        "      quorum met: {} ({} of {})",
+        evidence.names().join(", "),
+        evidence.threshold,
+        evidence.custodians_total
+    );
     let report = ceremony::run(&ceremony::CeremonyRequest {
         script: &script,
         script_sha256: &sha256_hex(script_text.as_bytes()),
         bundle_dir: &bundle_dir,
         token: &token,
-        pin: &user_pin,
+        access: ceremony::Access::Session(&session),
+        quorum: Some(&evidence),
         answers: &answers,
     })?;
     eprint!("[5/6] ");
@@ -165,7 +196,6 @@ pub fn run(a: &RehearseArgs) -> Result<()> {
         &verified,
         kms::import::Expiration::DoesNotExpire,
     ))?;
-    let session = token.login(&user_pin)?;
     for (o, k) in outcomes.iter().zip(&verified.manifest().keys) {
         let label = k
             .generated

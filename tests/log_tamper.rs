@@ -31,6 +31,19 @@ fn at(s: i64) -> Timestamp {
 /// A complete two-key ceremony log, one line per element. `salt` varies the content so two
 /// distinct ceremonies can be spliced.
 fn ceremony_lines(key: &SigningKey, salt: &str) -> Vec<Vec<u8>> {
+    ceremony_lines_with_quorum(key, salt, None)
+}
+
+/// The roster the quorum logs bind: 2 of 3.
+const ROSTER: (&str, u8, usize) = ("roster", 2, 3);
+
+/// As [`ceremony_lines`]; with `quorum`, the start record binds a 2-of-3 roster and, unless the
+/// list is empty, a quorum.met record naming these (custodian, index) follows it.
+fn ceremony_lines_with_quorum(
+    key: &SigningKey,
+    salt: &str,
+    quorum: Option<&[(&str, u8)]>,
+) -> Vec<Vec<u8>> {
     let fp = TrustedKey::from_key(*key.verifying_key()).unwrap();
     let h = |s: &str| keyrite::core::digest::sha256_hex(format!("{salt}{s}").as_bytes());
     let actors = vec!["Alice Admin".to_string(), "Walter Witness".to_string()];
@@ -44,11 +57,47 @@ fn ceremony_lines(key: &SigningKey, salt: &str) -> Vec<Vec<u8>> {
         token_label: "keyrite-rehearsal",
         log_key_sha256: fp.fingerprint(),
     };
-    lines.push(
-        chain
-            .record(key, at(0), step::START, &actors, start.to_data())
-            .unwrap(),
-    );
+    let mut start_data = start.to_data();
+    if let Some(who) = quorum {
+        let (name, threshold, total) = ROSTER;
+        start_data.extend(data(&[
+            ("roster_sha256", &h(name)),
+            ("quorum_mode", "shamir"),
+            ("quorum_threshold", &threshold.to_string()),
+            ("quorum_custodians", &total.to_string()),
+        ]));
+        lines.push(
+            chain
+                .record(key, at(0), step::START, &actors, start_data)
+                .unwrap(),
+        );
+        if !who.is_empty() {
+            let mut met = data(&[
+                ("mode", "shamir"),
+                ("roster_sha256", &h(name)),
+                ("threshold", &threshold.to_string()),
+            ]);
+            met.insert(
+                "authorised".into(),
+                serde_json::Value::Array(
+                    who.iter()
+                        .map(|(n, i)| serde_json::json!({"name": n, "index": i}))
+                        .collect(),
+                ),
+            );
+            lines.push(
+                chain
+                    .record(key, at(0), step::QUORUM_MET, &actors, met)
+                    .unwrap(),
+            );
+        }
+    } else {
+        lines.push(
+            chain
+                .record(key, at(0), step::START, &actors, start_data)
+                .unwrap(),
+        );
+    }
     let probe = data(&[
         ("algorithm", "RSAES_OAEP_SHA_1"),
         ("mechanism", "CKM_RSA_PKCS_OAEP (SHA-1, MGF1-SHA-1)"),
@@ -227,6 +276,36 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Option<LogError>)> {
         good[..6].concat(),
         Some(LogError::Unfinished { last_seq: 5 }),
     ));
+
+    // A ceremony opened by a 2-of-3 quorum: Alice and Carol.
+    let quorum =
+        ceremony_lines_with_quorum(&corpus_key(), "A", Some(&[("Alice", 1), ("Carol", 3)]));
+    out.push(("good-quorum.log", quorum.concat(), None));
+
+    // Properly signed, but the quorum is forged: one custodian counted twice to reach 2 of 3.
+    let forged =
+        ceremony_lines_with_quorum(&corpus_key(), "A", Some(&[("Alice", 1), ("Alice", 1)]));
+    out.push((
+        "forged-quorum.log",
+        forged.concat(),
+        Some(LogError::Quorum {
+            line: 2,
+            seq: 1,
+            reason: "custodian \"Alice\" (index 1) is counted twice".into(),
+        }),
+    ));
+
+    // The start record binds a roster, but no quorum.met comes before the first key.
+    let missing = ceremony_lines_with_quorum(&corpus_key(), "A", Some(&[]));
+    out.push((
+        "missing-quorum.log",
+        missing.concat(),
+        Some(LogError::Quorum {
+            line: 3,
+            seq: 2,
+            reason: "a key is generated, but the log binds a roster and has no quorum.met record before it".into(),
+        }),
+    ));
     out
 }
 
@@ -266,8 +345,10 @@ fn the_checked_in_corpus_is_what_the_generator_makes_and_each_variant_fails_its_
         assert_eq!(on_disk, bytes, "{name} differs from the generator's output");
         match (verify(&on_disk, &trusted), want) {
             (Ok(report), None) => {
-                assert_eq!(report.records.len(), 7, "{name}");
+                let with_quorum = name == "good-quorum.log";
+                assert_eq!(report.records.len(), 7 + usize::from(with_quorum), "{name}");
                 assert_eq!(report.keys.len(), 2, "{name}");
+                assert_eq!(report.quorum.is_some(), with_quorum, "{name}");
             }
             (Err(got), Some(want)) => assert_eq!(got, want, "{name}"),
             (got, want) => panic!("{name}: got {got:?}, expected {want:?}"),

@@ -22,6 +22,28 @@ fn a_rehearsal_runs_the_whole_flow_and_cleans_up_its_local_kms() {
         "{err}"
     );
     assert!(err.contains("first import, Enabled"), "{err}");
+    // The HSM was opened by a 2-of-3 quorum (Alice and Carol), and the log says so.
+    assert!(err.contains("quorum met: Alice, Carol (2 of 3)"), "{err}");
+    let roster = keyrite::core::custody::RosterFile::parse(
+        &std::fs::read(out_dir.join("roster.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(roster.roster.threshold, 2);
+    assert_eq!(roster.roster.custodians.len(), 3);
+    let trusted = keyrite::core::log::TrustedKey::from_pem(
+        &std::fs::read_to_string(out_dir.join("log-public-key.pem")).unwrap(),
+    )
+    .unwrap();
+    let report = keyrite::core::log::verify(
+        &std::fs::read(out_dir.join("bundle/ceremony.log")).unwrap(),
+        &trusted,
+    )
+    .unwrap();
+    let q = report.quorum.expect("the rehearsal's log binds its roster");
+    assert_eq!(
+        q.authorised,
+        [("Alice".to_string(), 1), ("Carol".to_string(), 3)]
+    );
 
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out_dir.join("bundle/manifest.json")).unwrap())

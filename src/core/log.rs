@@ -53,8 +53,15 @@ pub mod step {
     pub const KEY_WRAPPED: &str = "key.wrapped";
     /// Last record. data: manifest_sha256 (the manifest the ceremony wrote), keys (count).
     pub const END: &str = "ceremony.end";
+    /// The quorum opened the HSM; required before any key is generated when the start record binds
+    /// a roster (data.roster_sha256, quorum_mode, quorum_threshold, quorum_custodians). data: mode,
+    /// roster_sha256, threshold, authorised (an array of {name, index}; never a share).
+    pub const QUORUM_MET: &str = "quorum.met";
+    /// The only record of a roster's own log (`roster.log`): the log key signs the roster.
+    /// data: roster_sha256, mode, token_label, log_key_sha256, threshold, custodians.
+    pub const QUORUM_ENROLLED: &str = "quorum.enrolled";
 
-    pub const ALL: [&str; 5] = [START, PROBE, KEY_GENERATED, KEY_WRAPPED, END];
+    pub const ALL: [&str; 6] = [START, PROBE, QUORUM_MET, KEY_GENERATED, KEY_WRAPPED, END];
 }
 
 const HEAD: &[u8] = b"{\"body\":";
@@ -204,6 +211,14 @@ pub enum LogError {
         reason: String,
     },
     #[error(
+        "line {line} (seq {seq}): quorum not met: {reason}\n  what to do: the log does not show that the custodians' quorum opened the HSM; treat the ceremony's keys as unauthorised"
+    )]
+    Quorum {
+        line: usize,
+        seq: u64,
+        reason: String,
+    },
+    #[error(
         "the log ends at seq {last_seq} without a {end} record\n  what to do: the ceremony was interrupted or the log's tail was cut off; the records present verify, but the ceremony is not evidenced as complete",
         end = step::END
     )]
@@ -265,6 +280,19 @@ pub struct Report {
     pub head_sha256: String,
     /// SHA-256 of the trusted key's DER SubjectPublicKeyInfo.
     pub trusted_key_sha256: String,
+    /// The quorum that opened the HSM, when the start record binds a roster.
+    pub quorum: Option<LoggedQuorum>,
+}
+
+/// The roster a log binds and who authorised, as the log tells it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LoggedQuorum {
+    pub roster_sha256: String,
+    pub mode: String,
+    pub threshold: u8,
+    pub custodians: usize,
+    /// (name, index) of each custodian who authorised; empty until a quorum.met record.
+    pub authorised: Vec<(String, u8)>,
 }
 
 /// The trusted log key, parsed from PEM.
@@ -397,6 +425,8 @@ pub fn verify(log: &[u8], trusted: &TrustedKey) -> Result<Report, LogError> {
     let mut index: BTreeMap<String, usize> = BTreeMap::new();
     let mut end = None;
     let mut probed = false;
+    let mut quorum: Option<LoggedQuorum> = None;
+    let mut quorum_met = false;
     let mut rest = log;
     let mut line_no = 0usize;
     while !rest.is_empty() {
@@ -476,6 +506,23 @@ pub fn verify(log: &[u8], trusted: &TrustedKey) -> Result<Report, LogError> {
                     token_label: field(&body, line_no, "token_label", false)?.into(),
                     log_key_sha256: log_key.into(),
                 });
+                if body.data.contains_key("roster_sha256") {
+                    quorum = Some(start_quorum(&body, line_no)?);
+                }
+            }
+            step::QUORUM_MET => {
+                let q = quorum.as_mut().ok_or_else(|| {
+                    step_err(format!(
+                        "a {} record, but the {} record binds no roster",
+                        step::QUORUM_MET,
+                        step::START
+                    ))
+                })?;
+                if quorum_met {
+                    return Err(step_err(format!("a second {} record", step::QUORUM_MET)));
+                }
+                q.authorised = check_quorum_met(&body, line_no, q)?;
+                quorum_met = true;
             }
             step::PROBE => {
                 if probed {
@@ -491,6 +538,16 @@ pub fn verify(log: &[u8], trusted: &TrustedKey) -> Result<Report, LogError> {
                 probed = true;
             }
             step::KEY_GENERATED => {
+                if quorum.is_some() && !quorum_met {
+                    return Err(LogError::Quorum {
+                        line: line_no,
+                        seq: body.seq,
+                        reason: format!(
+                            "a key is generated, but the log binds a roster and has no {} record before it",
+                            step::QUORUM_MET
+                        ),
+                    });
+                }
                 if !probed {
                     return Err(step_err(format!(
                         "a key is generated before the token passed the capability probe ({})",
@@ -559,9 +616,158 @@ pub fn verify(log: &[u8], trusted: &TrustedKey) -> Result<Report, LogError> {
             final_manifest_sha256,
             head_sha256: prev,
             trusted_key_sha256: trusted.fingerprint().to_string(),
+            quorum,
         }),
         _ => Err(LogError::Unfinished { last_seq }),
     }
+}
+
+fn small_number(body: &Body, line: usize, name: &str) -> Result<u64, LogError> {
+    field(body, line, name, false)?
+        .parse::<u64>()
+        .map_err(|_| LogError::Step {
+            line,
+            seq: body.seq,
+            reason: format!("data.{name} is not a number"),
+        })
+}
+
+/// The roster the start record binds.
+fn start_quorum(body: &Body, line: usize) -> Result<LoggedQuorum, LogError> {
+    let threshold = small_number(body, line, "quorum_threshold")?;
+    let custodians = small_number(body, line, "quorum_custodians")?;
+    let threshold = u8::try_from(threshold)
+        .ok()
+        .filter(|t| *t >= 1 && u64::from(*t) <= custodians && custodians <= 255)
+        .ok_or_else(|| LogError::Quorum {
+            line,
+            seq: body.seq,
+            reason: format!(
+                "the roster's threshold {threshold} of {custodians} custodians is no quorum"
+            ),
+        })?;
+    Ok(LoggedQuorum {
+        roster_sha256: field(body, line, "roster_sha256", true)?.into(),
+        mode: field(body, line, "quorum_mode", false)?.into(),
+        threshold,
+        custodians: custodians as usize,
+        authorised: Vec::new(),
+    })
+}
+
+/// A quorum.met record against the roster the start record bound: same roster, mode and
+/// threshold, and at least `threshold` distinct custodians (names and indices) of the roster.
+fn check_quorum_met(
+    body: &Body,
+    line: usize,
+    bound: &LoggedQuorum,
+) -> Result<Vec<(String, u8)>, LogError> {
+    let bad = |reason: String| LogError::Quorum {
+        line,
+        seq: body.seq,
+        reason,
+    };
+    let roster = field(body, line, "roster_sha256", true)?;
+    if roster != bound.roster_sha256 {
+        return Err(bad(format!(
+            "it names roster {roster}, the start record bound {}",
+            bound.roster_sha256
+        )));
+    }
+    let mode = field(body, line, "mode", false)?;
+    if mode != bound.mode {
+        return Err(bad(format!(
+            "its mode is {mode:?}, the start record bound {:?}",
+            bound.mode
+        )));
+    }
+    if small_number(body, line, "threshold")? != u64::from(bound.threshold) {
+        return Err(bad(format!(
+            "its threshold differs from the roster's {}",
+            bound.threshold
+        )));
+    }
+    let list = body
+        .data
+        .get("authorised")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("it has no data.authorised list".into()))?;
+    let mut who: Vec<(String, u8)> = Vec::new();
+    for entry in list {
+        let name = entry.get("name").and_then(Value::as_str);
+        let index = entry
+            .get("index")
+            .and_then(Value::as_u64)
+            .and_then(|i| u8::try_from(i).ok());
+        let (Some(name), Some(index)) = (name, index) else {
+            return Err(bad("an authorisation without a name and index".into()));
+        };
+        if index == 0 || usize::from(index) > bound.custodians {
+            return Err(bad(format!(
+                "{name:?} has index {index}, the roster has custodians 1 to {}",
+                bound.custodians
+            )));
+        }
+        if who.iter().any(|(n, i)| n == name || *i == index) {
+            return Err(bad(format!(
+                "custodian {name:?} (index {index}) is counted twice"
+            )));
+        }
+        who.push((name.to_string(), index));
+    }
+    if who.len() < usize::from(bound.threshold) {
+        return Err(bad(format!(
+            "{} distinct custodian(s) authorised, the roster needs {}",
+            who.len(),
+            bound.threshold
+        )));
+    }
+    Ok(who)
+}
+
+/// A log's records whose framing, signatures, sequence and chain hold, with nothing checked about
+/// their steps: (line number, body). For small logs of their own, such as a roster's.
+pub fn verified_records(log: &[u8], trusted: &TrustedKey) -> Result<Vec<(usize, Body)>, LogError> {
+    if log.is_empty() {
+        return Err(LogError::Empty);
+    }
+    let mut prev = GENESIS_PREV.to_string();
+    let mut out = Vec::new();
+    for (i, line) in log.split_inclusive(|&b| b == b'\n').enumerate() {
+        let line_no = i + 1;
+        let Some(line) = line.strip_suffix(b"\n") else {
+            return Err(LogError::Truncated { line: line_no });
+        };
+        let framed = frame(line_no, line)?;
+        if !trusted.verifies(framed.body, &framed.sig) {
+            let seq = serde_json::from_slice::<Body>(framed.body)
+                .ok()
+                .map(|b| b.seq);
+            return Err(LogError::BadSignature { line: line_no, seq });
+        }
+        let body: Body = serde_json::from_slice(framed.body).map_err(|e| LogError::BadBody {
+            line: line_no,
+            reason: e.to_string(),
+        })?;
+        if body.seq != out.len() as u64 {
+            return Err(LogError::Sequence {
+                line: line_no,
+                expected: out.len() as u64,
+                found: body.seq,
+            });
+        }
+        if body.prev != prev {
+            return Err(LogError::Chain {
+                line: line_no,
+                seq: body.seq,
+                expected: prev,
+                found: body.prev,
+            });
+        }
+        prev = sha256_hex(line);
+        out.push((line_no, body));
+    }
+    Ok(out)
 }
 
 /// The data of a start record.

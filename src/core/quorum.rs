@@ -31,6 +31,12 @@ pub enum QuorumError {
     TooFew { have: usize, need: usize },
     #[error("{0}\n  what to do: fix the enrolment script")]
     Policy(String),
+    #[error("only {have} distinct custodian(s) authorised; this roster needs {need}\n  what to do: bring {missing} more custodian(s) to authorise at the HSM", missing = need - have)]
+    TooFewNamed { have: usize, need: usize },
+    #[error(
+        "{0}\n  what to do: write the answers this roster's quorum mode needs (see README: Enrolment)"
+    )]
+    Mode(String),
 }
 
 /// One custodian's share. Never `Debug`, never `Clone`; wiped on drop.

@@ -79,7 +79,7 @@ impl Script {
 }
 
 /// What the operators answer, for a headless run.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Answers {
     /// The ceremony administrator's name.
@@ -88,6 +88,48 @@ pub struct Answers {
     pub witness: Option<String>,
     /// The SHA-256 of the bundle's manifest.json as read out from the connected side.
     pub bundle_fingerprint: String,
+    /// The custodians present, in the order they authorise (with --roster).
+    #[serde(default, rename = "custodian")]
+    pub custodians: Vec<CustodianAnswer>,
+}
+
+/// One custodian at the ceremony: their name and, when keyrite holds the quorum, their share as
+/// typed. Never `Clone`; the share is redacted from `Debug` and wiped on drop.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustodianAnswer {
+    pub name: String,
+    #[serde(default)]
+    pub share: Option<TypedShare>,
+}
+
+impl std::fmt::Debug for CustodianAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CustodianAnswer")
+            .field("name", &self.name)
+            .field("share", &self.share.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+/// A share as a custodian typed it. Wiped on drop; no `Debug`, no `Clone`.
+pub struct TypedShare(zeroize::Zeroizing<String>);
+
+impl TypedShare {
+    pub fn new(text: String) -> TypedShare {
+        TypedShare(zeroize::Zeroizing::new(text))
+    }
+
+    /// The typed text, for the quorum gate only.
+    pub fn expose_to_gate(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for TypedShare {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(TypedShare::new)
+    }
 }
 
 impl Answers {

@@ -167,6 +167,75 @@ impl Token {
         })
     }
 
+    /// Initialises a fresh token in the first empty slot for quorum custody: the user PIN is
+    /// `pin_bytes` random bytes from the token's own RNG, set as the text `pin_text` makes of them,
+    /// and returned (raw) only so they can be split among the custodians. The SO PIN is the
+    /// caller's; keyrite discards it after enrolment.
+    pub fn initialise_with_random_pin(
+        module: &Path,
+        label: &str,
+        so_pin: &AuthPin,
+        pin_bytes: usize,
+        pin_text: impl Fn(&[u8]) -> zeroize::Zeroizing<String>,
+    ) -> Result<(Token, zeroize::Zeroizing<Vec<u8>>), HsmError> {
+        let ctx = context(module)?;
+        let slot = free_slot(&ctx, label)?;
+        ctx.init_token(slot, so_pin, label)
+            .map_err(HsmError::at("initialise token"))?;
+        let raw = {
+            let session = ctx
+                .open_rw_session(slot)
+                .map_err(HsmError::at("open session"))?;
+            session
+                .login(UserType::So, Some(so_pin))
+                .map_err(HsmError::at("log in as security officer"))?;
+            let raw = zeroize::Zeroizing::new(
+                session
+                    .generate_random_vec(pin_bytes as u32)
+                    .map_err(HsmError::at("draw the user PIN from the token's RNG"))?,
+            );
+            let text = pin_text(&raw);
+            session
+                .init_pin(&AuthPin::new(text.as_str().into()))
+                .map_err(HsmError::at("set the user PIN"))?;
+            session.logout().map_err(HsmError::at("log out"))?;
+            raw
+        };
+        Ok((
+            Token {
+                ctx,
+                slot,
+                label: label.into(),
+            },
+            raw,
+        ))
+    }
+
+    /// Whether the token has a protected authentication path (a PIN pad or PED): then a login
+    /// takes no PIN from keyrite.
+    pub fn has_protected_authentication_path(&self) -> Result<bool, HsmError> {
+        Ok(self
+            .ctx
+            .get_token_info(self.slot)
+            .map_err(HsmError::at("read token info"))?
+            .protected_authentication_path())
+    }
+
+    /// Logs in through the token's protected authentication path (C_Login with no PIN): the
+    /// custodians authorise at the HSM itself.
+    pub fn login_protected(&self) -> Result<UserSession, HsmError> {
+        let session = self
+            .ctx
+            .open_rw_session(self.slot)
+            .map_err(HsmError::at("open session"))?;
+        match session.login(UserType::User, None) {
+            Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {
+                Ok(UserSession { session })
+            }
+            Err(e) => Err(HsmError::at("log in at the HSM's PIN pad / PED")(e)),
+        }
+    }
+
     pub fn label(&self) -> &str {
         &self.label
     }
@@ -186,7 +255,43 @@ impl Token {
     }
 }
 
+/// The first slot whose token is not initialised, refusing a label that exists already.
+fn free_slot(ctx: &Pkcs11, label: &str) -> Result<Slot, HsmError> {
+    let slots = ctx
+        .get_slots_with_token()
+        .map_err(HsmError::at("list tokens"))?;
+    let mut free = None;
+    for slot in slots {
+        let info = ctx
+            .get_token_info(slot)
+            .map_err(HsmError::at("read token info"))?;
+        if info.token_initialized() && info.label().trim_end() == label {
+            return Err(HsmError::Refused {
+                step: "initialise token",
+                message: format!("a token labelled {label:?} exists already"),
+                hint: "choose another label; keyrite never re-initialises a token".into(),
+            });
+        }
+        if !info.token_initialized() && free.is_none() {
+            free = Some(slot);
+        }
+    }
+    free.ok_or_else(|| HsmError::Refused {
+        step: "initialise token",
+        message: "no empty slot to initialise".into(),
+        hint: "create a fresh token directory (SoftHSM2) or database (kryoptic)".into(),
+    })
+}
+
 impl UserSession {
+    /// `n` bytes from the token's RNG.
+    pub fn random(&self, n: usize) -> Result<zeroize::Zeroizing<Vec<u8>>, HsmError> {
+        self.session
+            .generate_random_vec(n as u32)
+            .map(zeroize::Zeroizing::new)
+            .map_err(HsmError::at("draw random bytes from the token"))
+    }
+
     /// Secret keys with this label.
     pub fn find_secret_keys(&self, label: &str) -> Result<Vec<ObjectHandle>, HsmError> {
         self.session

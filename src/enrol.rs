@@ -1,0 +1,450 @@
+//! `keyrite quorum enroll`: one-time custody set-up of a token.
+//!
+//! Shamir mode: initialise the token in an empty slot with a random SO PIN that is discarded (so
+//! nobody can reset the user PIN behind the quorum's back), draw the user PIN from the token's RNG,
+//! split it M-of-N among the named custodians, generate the log-signing key in the token, and
+//! leave for auditors the log public key (PEM + fingerprint) and the roster (commitments to the
+//! shares) signed by that key. Each share is shown to its custodian alone, once.
+//! HSM-enforced mode: the token exists (its own tooling set up M-of-N); keyrite generates the log
+//! key and writes the signed roster of names.
+
+use std::fs::OpenOptions;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use cryptoki::types::AuthPin;
+use jiff::Timestamp;
+use zeroize::Zeroizing;
+
+use crate::core::custody::{EnrolScript, PIN_BYTES, QuorumMode, RosterFile, pin_text};
+use crate::core::digest::{grouped, sha256_hex};
+use crate::core::log::{LogChain, TrustedKey, public_key_pem, step};
+use crate::core::quorum::{CustodianShare, split};
+use crate::error::{Error, Result};
+use crate::fsio::{self, FsError};
+use crate::hsm::token::UserSession;
+use crate::hsm::{LOG_KEY_LABEL, Token};
+use crate::quorum_gate::{MemoryLock, login_with_pin_bytes, roster_log_path};
+
+pub const ROSTER_FILE: &str = "roster.json";
+pub const LOG_PUBLIC_KEY: &str = "log-public-key.pem";
+
+#[derive(Args, Debug)]
+pub struct EnrolArgs {
+    /// The enrolment script (TOML): token label, quorum, custodians.
+    #[arg(long)]
+    pub script: PathBuf,
+    /// The PKCS#11 module, unless the script names one.
+    #[arg(long, env = "KEYRITE_PKCS11_MODULE")]
+    pub module: Option<PathBuf>,
+    /// Write each share to its custodian's share_file (mode 0600) instead of showing it on the
+    /// terminal: for tests and scripted rehearsals.
+    #[arg(long)]
+    pub headless: bool,
+    /// quorum = "hsm-enforced" on a token without a PIN pad or PED (a soft token standing in):
+    /// the file holding its user PIN.
+    #[arg(long)]
+    pub pin_source: Option<PathBuf>,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A token enrolled with a Shamir quorum, before its shares are handed out.
+pub struct Enrolled {
+    pub token: Token,
+    pub roster: RosterFile,
+    pub roster_json: Vec<u8>,
+    pub roster_log: Vec<u8>,
+    pub log_key: TrustedKey,
+    /// In the roster's order. Handed out once, then dropped (wiped).
+    pub shares: Vec<CustodianShare>,
+}
+
+fn os_random_pin() -> Result<AuthPin> {
+    let mut raw = Zeroizing::new([0u8; 32]);
+    getrandom::fill(raw.as_mut()).map_err(|e| Error::Environment {
+        what: format!("the operating system's random source failed: {e}"),
+        hint: "this is unexpected; report it".into(),
+    })?;
+    Ok(AuthPin::new(hex::encode(raw.as_ref()).into()))
+}
+
+/// Initialises a fresh token with a quorum-held PIN (see the module docs).
+pub fn enrol_shamir(
+    module: &Path,
+    label: &str,
+    threshold: u8,
+    names: &[String],
+) -> Result<Enrolled> {
+    // Refuse a bad policy before the token is touched.
+    crate::core::quorum::split(&[0u8; PIN_BYTES], threshold, names, "check")?;
+    let so_pin = os_random_pin()?;
+    let (token, raw) =
+        Token::initialise_with_random_pin(module, label, &so_pin, PIN_BYTES, pin_text)?;
+    // The SO PIN is discarded here: nobody holds it.
+    drop(so_pin);
+    let mut locks = MemoryLock::new();
+    locks.lock(&raw);
+    let session = login_with_pin_bytes(&token, &raw)?;
+    let roster_id = hex::encode(session.random(16)?.as_slice());
+    let (roster, shares) = split(&raw, threshold, names, &roster_id)?;
+    self_check(&roster, &shares, &raw)?;
+    drop(raw);
+    drop(locks);
+    let log_key = session.generate_log_key(LOG_KEY_LABEL)?;
+    let roster = RosterFile::new(QuorumMode::Shamir, label, log_key.fingerprint(), roster);
+    let (roster_json, roster_log) = sign_roster(&session, &roster)?;
+    drop(session);
+    Ok(Enrolled {
+        token,
+        roster,
+        roster_json,
+        roster_log,
+        log_key,
+        shares,
+    })
+}
+
+/// Before any share is handed out: the first M and the last M shares, as a custodian would type
+/// them, pass the gate and rebuild exactly the PIN the token was given.
+fn self_check(
+    roster: &crate::core::quorum::Roster,
+    shares: &[CustodianShare],
+    raw: &[u8],
+) -> Result<()> {
+    let m = usize::from(roster.threshold);
+    let typed: Vec<Zeroizing<String>> = shares.iter().map(CustodianShare::encode).collect();
+    for pick in [&typed[..m], &typed[typed.len() - m..]] {
+        let texts: Vec<&str> = pick.iter().map(|t| t.as_str()).collect();
+        let rebuilt = crate::core::quorum::combine(roster, &texts)?;
+        if rebuilt.as_slice() != raw {
+            return Err(Error::Verification {
+                what: "the shares do not rebuild the token's PIN".into(),
+                hint: "this is a bug; the token is enrolled but its shares are unusable: initialise a new token".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The roster file and its one-record signed log.
+fn sign_roster(session: &UserSession, roster: &RosterFile) -> Result<(Vec<u8>, Vec<u8>)> {
+    let json = roster.to_json();
+    let signer = session.log_signer(LOG_KEY_LABEL)?;
+    let line = LogChain::new().record(
+        &signer,
+        Timestamp::now(),
+        step::QUORUM_ENROLLED,
+        &roster
+            .roster
+            .custodians
+            .iter()
+            .map(|c| c.name.clone())
+            .collect::<Vec<_>>(),
+        roster.enrolled_data(&sha256_hex(&json)),
+    )?;
+    Ok((json, line))
+}
+
+/// Writes the public results into `out` (which exists): roster.json, roster.log,
+/// log-public-key.pem. Returns the log key's fingerprint.
+pub fn write_public(
+    out: &Path,
+    roster_json: &[u8],
+    roster_log: &[u8],
+    log_key: &TrustedKey,
+) -> Result<String> {
+    let (pem, fingerprint) = public_key_pem(log_key.key())?;
+    let roster_path = out.join(ROSTER_FILE);
+    fsio::write_new(&out.join(LOG_PUBLIC_KEY), pem.as_bytes())?;
+    fsio::write_new(&roster_path, roster_json)?;
+    fsio::write_new(&roster_log_path(&roster_path), roster_log)?;
+    Ok(fingerprint)
+}
+
+/// Writes one custodian's share to a file of their own: created new, mode 0600, fsynced.
+fn write_share_file(path: &Path, name: &str, label: &str, share: &CustodianShare) -> Result<()> {
+    let mut opts = OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let io = |action: &'static str| {
+        move |source| FsError::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    };
+    let mut file = opts.open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            FsError::Exists {
+                path: path.to_path_buf(),
+            }
+        } else {
+            io("create")(e)
+        }
+    })?;
+    let mut text = Zeroizing::new(format!(
+        "# keyrite share of {name} for token {label:?} (index {}). Keep it alone; type it back exactly.\n",
+        share.index()
+    ));
+    text.push_str(&share.encode());
+    text.push('\n');
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(io("write"))?;
+    Ok(())
+}
+
+const CLEAR: &str = "\x1b[2J\x1b[3J\x1b[H";
+
+fn tty_err(e: std::io::Error) -> Error {
+    Error::Usage {
+        what: format!("cannot use the terminal (/dev/tty) to show the shares: {e}"),
+        hint: "run the enrolment at a terminal, or (tests and rehearsals) use --headless with a share_file per custodian".into(),
+    }
+}
+
+/// The terminal the shares are shown on, opened before the token is touched.
+fn open_terminal() -> Result<std::fs::File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .map_err(tty_err)
+}
+
+/// Shows each share to its custodian alone, on the terminal (not stdout/stderr, which may be
+/// captured): press Enter when alone, the share, Enter clears the screen.
+fn show_shares_on_terminal(
+    mut tty: std::fs::File,
+    names: &[String],
+    shares: &[CustodianShare],
+) -> Result<()> {
+    let mut input = BufReader::new(tty.try_clone().map_err(tty_err)?);
+    let mut line = Zeroizing::new(String::new());
+    for (name, share) in names.iter().zip(shares) {
+        writeln!(
+            tty,
+            "{CLEAR}Custodian {name}: come to the screen alone, then press Enter."
+        )
+        .map_err(tty_err)?;
+        input.read_line(&mut line).map_err(tty_err)?;
+        line.clear();
+        let encoded = share.encode();
+        write!(
+            tty,
+            "{CLEAR}Custodian {name}, your share (index {}):\n\n    {}\n\nWrite it down exactly, dashes included. It is shown once.\nPress Enter when done: the screen is cleared.\n",
+            share.index(),
+            encoded.as_str()
+        )
+        .map_err(tty_err)?;
+        drop(encoded);
+        input.read_line(&mut line).map_err(tty_err)?;
+        line.clear();
+        write!(tty, "{CLEAR}").map_err(tty_err)?;
+    }
+    tty.flush().map_err(tty_err)?;
+    Ok(())
+}
+
+fn resolve(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+pub fn run(a: &EnrolArgs) -> Result<()> {
+    let text = String::from_utf8(fsio::read(&a.script)?).map_err(|_| Error::Usage {
+        what: format!("{} is not UTF-8 text", a.script.display()),
+        hint: "an enrolment script is TOML".into(),
+    })?;
+    let script = EnrolScript::parse(&text, a.headless).map_err(|e| Error::Usage {
+        what: format!("{}: {e}", a.script.display()),
+        hint: "fix the enrolment script; see ceremony-scripts/enroll.toml".into(),
+    })?;
+    let base = a
+        .script
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let out = resolve(base, &script.out);
+    let module = script
+        .token
+        .module
+        .clone()
+        .or_else(|| a.module.clone())
+        .unwrap_or_else(|| PathBuf::from(crate::hsm::softhsm::DEFAULT_MODULE));
+    let share_files: Vec<Option<PathBuf>> = script
+        .custodians
+        .iter()
+        .map(|c| c.share_file.as_ref().map(|f| resolve(base, f)))
+        .collect();
+    // Everything that could refuse is checked before the token is touched.
+    if out.exists() {
+        return Err(FsError::Exists { path: out }.into());
+    }
+    if a.headless {
+        for f in share_files.iter().flatten() {
+            if f.exists() {
+                return Err(FsError::Exists { path: f.clone() }.into());
+            }
+            if let Some(dir) = f.parent().filter(|d| !d.as_os_str().is_empty())
+                && !dir.is_dir()
+            {
+                return Err(Error::Usage {
+                    what: format!("the directory of share_file {} does not exist", f.display()),
+                    hint: "create it first (each custodian's own medium)".into(),
+                });
+            }
+        }
+    }
+    let names = script.names();
+    let label = script.token.label.clone();
+    let terminal = if !a.headless && script.quorum == QuorumMode::Shamir {
+        Some(open_terminal()?)
+    } else {
+        None
+    };
+    fsio::create_dir_new(&out)?;
+    let fingerprint = match script.quorum {
+        QuorumMode::Shamir => {
+            let enrolled = enrol_shamir(&module, &label, script.threshold, &names)?;
+            let fp = write_public(
+                &out,
+                &enrolled.roster_json,
+                &enrolled.roster_log,
+                &enrolled.log_key,
+            )?;
+            if a.headless {
+                for ((name, share), file) in names.iter().zip(&enrolled.shares).zip(&share_files) {
+                    let file = file.as_ref().ok_or_else(|| Error::Usage {
+                        what: format!("custodian {name:?} has no share_file"),
+                        hint: "give every custodian a share_file for --headless".into(),
+                    })?;
+                    write_share_file(file, name, &label, share)?;
+                    eprintln!(
+                        "share of {name} (index {}) written to {} (mode 0600)",
+                        share.index(),
+                        file.display()
+                    );
+                }
+            } else if let Some(tty) = terminal {
+                show_shares_on_terminal(tty, &names, &enrolled.shares)?;
+            }
+            fp
+        }
+        QuorumMode::HsmEnforced => enrol_hsm_enforced(&module, &script, a, &out)?,
+    };
+    let roster_path = out.join(ROSTER_FILE);
+    eprintln!(
+        "enrolled token {label:?}: quorum {} of {} ({}), custodians {}",
+        script.threshold,
+        names.len(),
+        script.quorum.as_str(),
+        names.join(", ")
+    );
+    eprintln!(
+        "log public key for auditors: {} sha256 {}",
+        out.join(LOG_PUBLIC_KEY).display(),
+        grouped(&fingerprint)
+    );
+    eprintln!(
+        "roster: {} signed by the log key in {}",
+        roster_path.display(),
+        roster_log_path(&roster_path).display()
+    );
+    if a.json {
+        let v = serde_json::json!({
+            "token_label": label,
+            "mode": script.quorum.as_str(),
+            "threshold": script.threshold,
+            "custodians": names,
+            "log_public_key": out.join(LOG_PUBLIC_KEY),
+            "log_key_sha256": fingerprint,
+            "roster": roster_path,
+            "roster_log": roster_log_path(&roster_path),
+        });
+        println!("{v}");
+    }
+    Ok(())
+}
+
+fn enrol_hsm_enforced(
+    module: &Path,
+    script: &EnrolScript,
+    a: &EnrolArgs,
+    out: &Path,
+) -> Result<String> {
+    let token = Token::open(module, &script.token.label)?;
+    let session = if token.has_protected_authentication_path()? {
+        token.login_protected()?
+    } else {
+        let path = a.pin_source.as_ref().ok_or_else(|| Error::Usage {
+            what: format!(
+                "token {:?} has no PIN pad or PED to enforce the quorum",
+                script.token.label
+            ),
+            hint:
+                "use the HSM's own authentication device, or (rehearsals) pass --pin-source <file>"
+                    .into(),
+        })?;
+        token.login(&crate::cli::read_pin(path)?)?
+    };
+    let roster_id = hex::encode(session.random(16)?.as_slice());
+    let log_key = session.generate_log_key(LOG_KEY_LABEL)?;
+    let roster = RosterFile::hsm_enforced(
+        script.threshold,
+        &script.names(),
+        &script.token.label,
+        log_key.fingerprint(),
+        &roster_id,
+    );
+    let (json, log) = sign_roster(&session, &roster)?;
+    write_public(out, &json, &log, &log_key)
+}
+
+#[derive(Args, Debug)]
+pub struct RosterVerifyArgs {
+    /// The roster (roster.json; its signed roster.log is read from next to it).
+    pub roster: PathBuf,
+    /// The published log public key (PEM).
+    #[arg(long)]
+    pub trust: PathBuf,
+}
+
+/// `keyrite quorum verify`: the roster is the one the trusted log key signed.
+pub fn verify(a: &RosterVerifyArgs) -> Result<()> {
+    let pem = String::from_utf8(fsio::read(&a.trust)?).map_err(|_| {
+        crate::core::log::LogError::TrustedKey(format!("{} is not PEM text", a.trust.display()))
+    })?;
+    let trusted = TrustedKey::from_pem(&pem)?;
+    let roster = crate::quorum_gate::RosterInput::load(&a.roster)?;
+    let sha = crate::core::custody::verify_roster_log(&roster.bytes, &roster.log, &trusted)
+        .map_err(|e| Error::Verification {
+            what: format!("{}: {e}", a.roster.display()),
+            hint: "this roster is not the one the log key signed at enrolment: do not use it"
+                .into(),
+        })?;
+    let r = &roster.file;
+    eprintln!("roster {}: verified (sha256 {sha})", a.roster.display());
+    eprintln!(
+        "  token {:?}, quorum {} of {} ({}), log key sha256 {}",
+        r.token_label,
+        r.roster.threshold,
+        r.roster.custodians.len(),
+        r.mode.as_str(),
+        r.log_key_sha256
+    );
+    for c in &r.roster.custodians {
+        eprintln!("  custodian {:>3}  {}", c.index, c.name);
+    }
+    Ok(())
+}
