@@ -82,6 +82,25 @@ fn a_rehearsal_runs_the_whole_flow_and_cleans_up_its_local_kms() {
         "LocalStack still listens on {port}"
     );
 
+    // The replay shows the operators' screens, the quorum's among them.
+    let replay = assert_cmd::Command::cargo_bin("keyrite")
+        .unwrap()
+        .args(["audit", "replay", "--text", "--trust"])
+        .arg(out_dir.join("log-public-key.pem"))
+        .arg(out_dir.join("bundle"))
+        .output()
+        .unwrap();
+    assert!(replay.status.success());
+    let screens = String::from_utf8_lossy(&replay.stdout);
+    assert!(
+        screens.contains("Quorum met (shamir): 2 of the roster's threshold 2 authorised"),
+        "{screens}"
+    );
+    assert!(
+        screens.contains("── step 6 of 6 · ceremony.end"),
+        "{screens}"
+    );
+
     // A second rehearsal into the same directory is refused, and changes nothing.
     let again = assert_cmd::Command::cargo_bin("keyrite")
         .unwrap()

@@ -38,6 +38,34 @@ pub fn screen(body: &Body, total: usize) -> String {
             format!("  {}", f("result")),
             format!("  wrap-with-trusted: {}", f("wrap_with_trusted")),
         ],
+        step::QUORUM_MET => {
+            let who: Vec<String> = body
+                .data
+                .get("authorised")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .map(|c| {
+                            let name = c.get("name").and_then(Value::as_str).unwrap_or("?");
+                            match c.get("index").and_then(Value::as_u64) {
+                                Some(i) => format!("{name} (share {i})"),
+                                None => name.to_string(),
+                            }
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            vec![
+                format!(
+                    "Quorum met ({}): {} of the roster's threshold {} authorised opening the HSM:",
+                    f("mode"),
+                    who.len(),
+                    f("threshold")
+                ),
+                format!("  {}", who.join(", ")),
+                format!("  roster sha256 {}", f("roster_sha256")),
+            ]
+        }
         step::KEY_GENERATED => vec![
             format!("The HSM generated AES-256 key material for {}.", f("key")),
             format!("  KMS key      {}", f("key_arn")),
