@@ -191,13 +191,16 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
         let wrap_handle =
             session.import_wrapping_key(wrapping, &format!("kms-wrapping/{}", key.name))?;
         let wrapped = session.wrap(wrap_handle, generated.handle, manifest.wrapping_algorithm)?;
-        if wrapped.len() != wrapping.bits / 8 {
+        let expected_len = crate::core::import_rules::expected_encrypted_len(
+            manifest.wrapping_algorithm,
+            wrapping.modulus.len(),
+        );
+        if wrapped.len() != expected_len {
             return Err(HsmError::Verification {
                 step: "wrap the key material",
                 message: format!(
-                    "the wrapped key is {} bytes, expected {}",
+                    "the wrapped key is {} bytes, expected {expected_len}",
                     wrapped.len(),
-                    wrapping.bits / 8
                 ),
                 hint: "the token misbehaves; do not use it for this ceremony".into(),
             }

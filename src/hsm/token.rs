@@ -7,8 +7,7 @@ use std::sync::{Mutex, OnceLock};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Function, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::mechanism::aead::GcmParams;
-use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource};
-use cryptoki::mechanism::{Mechanism, MechanismType};
+use cryptoki::mechanism::{Mechanism, MechanismInfo, MechanismType};
 use cryptoki::object::{
     Attribute, AttributeInfo, AttributeType, KeyType, ObjectClass, ObjectHandle,
 };
@@ -17,7 +16,7 @@ use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 
 use super::HsmError;
-use crate::core::algorithm::{OaepHash, WrappingAlgorithm};
+use crate::core::algorithm::WrappingAlgorithm;
 use crate::core::wrapping_key::WrappingPublicKey;
 
 /// One context per module for the whole process. `Pkcs11` finalizes the library when dropped, which
@@ -59,6 +58,8 @@ pub struct Token {
 /// cannot run without a login.
 pub struct UserSession {
     pub(super) session: Session,
+    ctx: Pkcs11,
+    slot: Slot,
 }
 
 /// The AES-256 key a ceremony generated: its handle and the facts recorded about it.
@@ -178,15 +179,25 @@ impl Token {
             .open_rw_session(self.slot)
             .map_err(HsmError::at("open session"))?;
         match session.login(UserType::User, Some(pin)) {
-            Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {
-                Ok(UserSession { session })
-            }
+            Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(UserSession {
+                session,
+                ctx: self.ctx.clone(),
+                slot: self.slot,
+            }),
             Err(e) => Err(HsmError::at("log in")(e)),
         }
     }
 }
 
 impl UserSession {
+    /// C_GetMechanismInfo for this session's token: whether it offers `mechanism` at all, and
+    /// for which operations. Any mechanism type, named or not in cryptoki.
+    pub fn mechanism_info(&self, mechanism: MechanismType) -> Result<MechanismInfo, HsmError> {
+        self.ctx
+            .get_mechanism_info(self.slot, mechanism)
+            .map_err(HsmError::at("read mechanism info"))
+    }
+
     /// Secret keys with this label.
     pub fn find_secret_keys(&self, label: &str) -> Result<Vec<ObjectHandle>, HsmError> {
         self.session
@@ -317,30 +328,15 @@ impl UserSession {
             .map_err(HsmError::at("import the KMS wrapping public key"))
     }
 
-    /// Wraps `key` under the wrapping key with the KMS algorithm, inside the token.
+    /// Wraps `key` under the wrapping key with the KMS algorithm, inside the token, in one
+    /// C_WrapKey (RSA_AES_KEY_WRAP_* through the token's own CKM_RSA_AES_KEY_WRAP).
     pub fn wrap(
         &self,
         wrapping_key: ObjectHandle,
         key: ObjectHandle,
         algorithm: WrappingAlgorithm,
     ) -> Result<Vec<u8>, HsmError> {
-        let step = "wrap the key material";
-        if algorithm.is_rsa_aes() {
-            return Err(HsmError::Refused {
-                step,
-                message: format!("{algorithm} needs the token's CKM_RSA_AES_KEY_WRAP, which this keyrite does not drive yet"),
-                hint: "prepare the bundle with --algorithm RSAES_OAEP_SHA_256 (or RSAES_OAEP_SHA_1 on SoftHSM2)".into(),
-            });
-        }
-        let (hash, mgf) = match algorithm.oaep_hash() {
-            OaepHash::Sha1 => (MechanismType::SHA1, PkcsMgfType::MGF1_SHA1),
-            OaepHash::Sha256 => (MechanismType::SHA256, PkcsMgfType::MGF1_SHA256),
-        };
-        let mechanism =
-            Mechanism::RsaPkcsOaep(PkcsOaepParams::new(hash, mgf, PkcsOaepSource::empty()));
-        self.session
-            .wrap_key(&mechanism, wrapping_key, key)
-            .map_err(HsmError::at(step))
+        super::key_wrap::wrap_for_kms(self, wrapping_key, key, algorithm)
     }
 
     /// Single-part AES-GCM decryption inside the token (used to prove which material KMS holds).
