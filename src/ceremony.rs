@@ -17,6 +17,7 @@ use crate::core::manifest::{self, CeremonyRecord, GeneratedKey, Manifest};
 use crate::core::script::{Answers, Script};
 use crate::core::wrapping_key::WrappingPublicKey;
 use crate::error::{Error, Result};
+use crate::escrow::Escrow;
 use crate::fsio;
 use crate::hsm::probe::{self, ProbeReport};
 
@@ -30,6 +31,9 @@ pub struct CeremonyRequest<'a> {
     pub token: &'a Token,
     pub pin: &'a AuthPin,
     pub answers: &'a Answers,
+    /// A re-wrap ceremony: wrap the escrowed keys an earlier bundle recorded instead of
+    /// generating new ones (see [`crate::escrow`]).
+    pub escrow: Option<&'a Escrow>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -167,8 +171,18 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
     let mut written = Written(Vec::new());
     let mut results = Vec::new();
     for (key, wrapping) in manifest.keys.iter_mut().zip(&wrapping_keys) {
-        let label = format!("keyrite/{}/{}/{}", key.name, today, &fingerprint[..8]);
-        let generated = session.generate_ceremony_key(&label)?;
+        let escrowed = req.escrow.map(|e| e.for_key(key)).transpose()?;
+        let (label, generated) = match escrowed {
+            None => {
+                let label = format!("keyrite/{}/{}/{}", key.name, today, &fingerprint[..8]);
+                let generated = session.generate_ceremony_key(&label)?;
+                (label, generated)
+            }
+            Some(e) => (
+                e.hsm_label.clone(),
+                session.find_escrowed_key(&e.hsm_label)?,
+            ),
+        };
         if session.value_is_readable(generated.handle)? {
             return Err(HsmError::Verification {
                 step: "generate AES-256 key",
@@ -179,15 +193,29 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
             .into());
         }
         let kcv = session.check_value(generated.handle)?;
-        log.append(
-            step::KEY_GENERATED,
-            ceremony_log::data(&[
-                ("key", &key.name),
-                ("key_arn", &key.key_arn),
-                ("hsm_label", &label),
-                ("check_value", &hex::encode(kcv)),
-            ]),
-        )?;
+        let mut logged = vec![
+            ("key", key.name.as_str()),
+            ("key_arn", key.key_arn.as_str()),
+            ("hsm_label", label.as_str()),
+        ];
+        let kcv_hex = hex::encode(kcv);
+        logged.push(("check_value", &kcv_hex));
+        if let (Some(e), Some(escrow)) = (escrowed, req.escrow) {
+            if e.check_value != kcv_hex {
+                return Err(HsmError::Verification {
+                    step: "find the escrowed key",
+                    message: format!(
+                        "the key labelled {label:?} has check value {kcv_hex}, but the escrow bundle recorded {}",
+                        e.check_value
+                    ),
+                    hint: "stop: this is not the escrowed material. Nothing was wrapped; find the HSM that holds the original key".into(),
+                }
+                .into());
+            }
+            logged.push(("escrow_bundle_sha256", &escrow.bundle_fingerprint));
+            logged.push(("reimport_of_key_material_id", &e.key_material_id));
+        }
+        log.append(step::KEY_GENERATED, ceremony_log::data(&logged))?;
         let wrap_handle =
             session.import_wrapping_key(wrapping, &format!("kms-wrapping/{}", key.name))?;
         let wrapped = session.wrap(wrap_handle, generated.handle, manifest.wrapping_algorithm)?;
@@ -232,7 +260,8 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
             hsm_label: label.clone(),
             hsm_id: hex::encode(&generated.id),
             check_value: hex::encode(kcv),
-            generated_at: Timestamp::now(),
+            generated_at: escrowed.map_or_else(Timestamp::now, |e| e.generated_at),
+            reimport_of_key_material_id: escrowed.map(|e| e.key_material_id.clone()),
         });
         results.push(KeyResult {
             name: key.name.clone(),

@@ -147,6 +147,14 @@ pub struct CeremonyArgs {
     pub hsm: HsmArgs,
     #[arg(long)]
     pub json: bool,
+    /// Re-wrap: instead of generating keys, wrap the escrowed keys of an earlier ceremony (whose
+    /// material expired or was deleted in KMS) for re-import. Needs --escrow-from.
+    #[arg(long, requires = "escrow_from")]
+    pub rewrap: bool,
+    /// The earlier, imported bundle that recorded the escrowed keys' labels, check values and
+    /// KeyMaterialIds (with its import-progress.json).
+    #[arg(long, requires = "rewrap")]
+    pub escrow_from: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -382,6 +390,10 @@ fn run_ceremony(a: CeremonyArgs) -> Result<()> {
     let module = uri.module_path.clone().unwrap_or(a.hsm.module.clone());
     let token = Token::open(&module, &uri.token)?;
     let pin = read_pin(&pin_path)?;
+    let escrow = match &a.escrow_from {
+        Some(dir) => Some(crate::escrow::Escrow::load(dir)?),
+        None => None,
+    };
     let report = ceremony::run(&ceremony::CeremonyRequest {
         script: &script,
         script_sha256: &sha256_hex(&script_bytes),
@@ -389,6 +401,7 @@ fn run_ceremony(a: CeremonyArgs) -> Result<()> {
         token: &token,
         pin: &pin,
         answers: &answers,
+        escrow: escrow.as_ref(),
     })?;
     print_ceremony_report(&report);
     if a.json {

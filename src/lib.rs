@@ -11,6 +11,7 @@ pub mod ceremony_log;
 pub mod cli;
 pub mod core;
 pub mod error;
+pub mod escrow;
 pub mod fsio;
 pub mod hsm;
 pub mod kms;

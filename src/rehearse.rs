@@ -154,6 +154,7 @@ pub fn run(a: &RehearseArgs) -> Result<()> {
         token: &token,
         pin: &user_pin,
         answers: &answers,
+        escrow: None,
     })?;
     eprint!("[5/6] ");
     print_ceremony_report(&report);

@@ -253,6 +253,44 @@ impl UserSession {
         })
     }
 
+    /// The escrowed AES-256 key labelled `label`, left in the token by an earlier ceremony, for a
+    /// re-wrap. Exactly one secret key must carry the label.
+    pub fn find_escrowed_key(&self, label: &str) -> Result<CeremonyKey, HsmError> {
+        let step = "find the escrowed key";
+        let handle = match self.find_secret_keys(label)?.as_slice() {
+            [h] => *h,
+            [] => {
+                return Err(HsmError::Refused {
+                    step,
+                    message: format!("the token holds no key labelled {label:?}"),
+                    hint: "log in to the token that holds the escrow copy (or restore it from the HSM's backup); without it the material cannot be restored and KMS needs new material".into(),
+                });
+            }
+            many => {
+                return Err(HsmError::Refused {
+                    step,
+                    message: format!("{} keys are labelled {label:?}; keyrite will not guess which one holds the material", many.len()),
+                    hint: "find out where the extra key came from; the check value in the earlier bundle tells the right one".into(),
+                });
+            }
+        };
+        let id = self
+            .session
+            .get_attributes(handle, &[AttributeType::Id])
+            .map_err(HsmError::at(step))?
+            .into_iter()
+            .find_map(|a| match a {
+                Attribute::Id(id) => Some(id),
+                _ => None,
+            })
+            .unwrap_or_default();
+        Ok(CeremonyKey {
+            handle,
+            label: label.into(),
+            id,
+        })
+    }
+
     /// The check value: the first 3 bytes of AES-ECB(key, zero block), computed in the token. Where
     /// the token offers CKA_CHECK_VALUE too, the two must agree.
     pub fn check_value(&self, key: ObjectHandle) -> Result<[u8; 3], HsmError> {
