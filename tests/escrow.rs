@@ -12,6 +12,12 @@
 //! decrypts again afterwards (LocalStack's Encrypt/Decrypt break after delete-then-reimport).
 //! Here the material's identity is proved on the HSM side instead: the escrowed key's check value
 //! equals the one recorded at generation, and the re-wrapped file unwraps in KMS.
+//!
+//! Measured on LocalStack (2026.3): ImportKeyMaterial with EXISTING_KEY_MATERIAL ignores the
+//! KeyMaterialId it is given (a made-up id is accepted), but the id it returns follows the
+//! material: the same material comes back with the same id, other material with another. So
+//! keyrite's own check of the returned id is what catches other material here; on AWS, KMS
+//! refuses the import first.
 
 mod common;
 
@@ -248,6 +254,49 @@ fn a_rewrap_needs_the_escrow_bundle_and_its_import_record() {
 
 /// Renames a key object with a plain cryptoki session on the same token (keyrite itself never
 /// relabels keys).
+#[test]
+fn other_material_presented_as_the_escrow_copy_is_caught_by_its_key_material_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let client = rt.block_on(client());
+    let (alias, arn) = rt.block_on(create_key(&client, true, "escrow-other"));
+    let alg = default_algorithm();
+    let first = prepare(dir.path(), &[&alias], alg);
+    ceremony_cmd(dir.path(), &first, &[&alias], alg)
+        .assert()
+        .success();
+    import_cmd(&first.bundle).assert().success();
+    let material_id = rt.block_on(describe(&client, &arn)).1.unwrap();
+    rt.block_on(client.delete_imported_key_material().key_id(&arn).send())
+        .unwrap();
+
+    // A new ceremony's (different) material, its manifest edited to claim it is the escrow copy.
+    let other = prepare(dir.path(), &[&alias], alg);
+    ceremony_cmd(dir.path(), &other, &[&alias], alg)
+        .assert()
+        .success();
+    let mut m = manifest(&other.bundle);
+    m["keys"][0]["generated"]["reimport_of_key_material_id"] = material_id.clone().into();
+    std::fs::write(
+        other.bundle.join("manifest.json"),
+        serde_json::to_vec_pretty(&m).unwrap(),
+    )
+    .unwrap();
+    let err = import_cmd(&other.bundle)
+        .assert()
+        .failure()
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8(err).unwrap();
+    assert!(
+        err.contains(&format!(
+            "but the escrowed material was imported as {material_id}"
+        )),
+        "{err}"
+    );
+}
+
 fn session_relabel(
     _keyrite_session: &keyrite::hsm::token::UserSession,
     key: cryptoki::object::ObjectHandle,
