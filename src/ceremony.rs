@@ -34,6 +34,9 @@ pub struct CeremonyRequest<'a> {
     /// A re-wrap ceremony: wrap the escrowed keys an earlier bundle recorded instead of
     /// generating new ones (see [`crate::escrow`]).
     pub escrow: Option<&'a Escrow>,
+    /// The security officer's PIN, to mark the KMS wrapping keys CKA_TRUSTED so that the ceremony
+    /// keys can be generated CKA_WRAP_WITH_TRUSTED (see SECURITY.md). None: keys without it.
+    pub so_pin: Option<&'a AuthPin>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -154,6 +157,19 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
     let fingerprint = bundle.fingerprint().to_string();
     let dir = bundle.dir().to_path_buf();
     let mut manifest: Manifest = bundle.into_manifest();
+    // The security officer's step comes first: one login state per token and application.
+    let trusted = match req.so_pin {
+        Some(so_pin) => {
+            let keys: Vec<(String, &WrappingPublicKey)> = manifest
+                .keys
+                .iter()
+                .zip(&wrapping_keys)
+                .map(|(k, w)| (format!("kms-wrapping/{}", k.name), w))
+                .collect();
+            Some(req.token.import_trusted_wrapping_keys(so_pin, &keys)?)
+        }
+        None => None,
+    };
     let session = req.token.login(req.pin)?;
     let log_signer = session.log_signer(LOG_KEY_LABEL)?;
     let mut log = start_log(req, &dir, &fingerprint, &log_signer)?;
@@ -167,15 +183,26 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
             ("wrap_with_trusted", &probe.wrap_with_trusted),
         ]),
     )?;
+    if trusted.is_some() && !probe.wrap_with_trusted.starts_with("enforced") {
+        return Err(HsmError::Refused {
+            step: "capability probe",
+            message: format!(
+                "the security officer marked the wrapping keys trusted, but CKA_WRAP_WITH_TRUSTED is {}",
+                probe.wrap_with_trusted
+            ),
+            hint: "on this token the attribute protects nothing; run the ceremony without --so-pin-source".into(),
+        }
+        .into());
+    }
     let today = Timestamp::now().strftime("%Y%m%d").to_string();
     let mut written = Written(Vec::new());
     let mut results = Vec::new();
-    for (key, wrapping) in manifest.keys.iter_mut().zip(&wrapping_keys) {
+    for (i, (key, wrapping)) in manifest.keys.iter_mut().zip(&wrapping_keys).enumerate() {
         let escrowed = req.escrow.map(|e| e.for_key(key)).transpose()?;
         let (label, generated) = match escrowed {
             None => {
                 let label = format!("keyrite/{}/{}/{}", key.name, today, &fingerprint[..8]);
-                let generated = session.generate_ceremony_key(&label)?;
+                let generated = session.generate_ceremony_key_with(&label, trusted.is_some())?;
                 (label, generated)
             }
             Some(e) => (
@@ -215,9 +242,14 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
             logged.push(("escrow_bundle_sha256", &escrow.bundle_fingerprint));
             logged.push(("reimport_of_key_material_id", &e.key_material_id));
         }
+        if trusted.is_some() {
+            logged.push(("wrap_with_trusted", "true"));
+        }
         log.append(step::KEY_GENERATED, ceremony_log::data(&logged))?;
-        let wrap_handle =
-            session.import_wrapping_key(wrapping, &format!("kms-wrapping/{}", key.name))?;
+        let wrap_handle = match trusted.as_ref().and_then(|t| t.handles.get(i)) {
+            Some(h) => *h,
+            None => session.import_wrapping_key(wrapping, &format!("kms-wrapping/{}", key.name))?,
+        };
         let wrapped = session.wrap(wrap_handle, generated.handle, manifest.wrapping_algorithm)?;
         let expected_len = crate::core::import_rules::expected_encrypted_len(
             manifest.wrapping_algorithm,

@@ -155,6 +155,10 @@ pub struct CeremonyArgs {
     /// KeyMaterialIds (with its import-progress.json).
     #[arg(long, requires = "rewrap")]
     pub escrow_from: Option<PathBuf>,
+    /// A file holding the security officer's PIN (first line): the SO marks the KMS wrapping keys
+    /// CKA_TRUSTED and the ceremony keys are generated CKA_WRAP_WITH_TRUSTED (SECURITY.md).
+    #[arg(long)]
+    pub so_pin_source: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -390,6 +394,10 @@ fn run_ceremony(a: CeremonyArgs) -> Result<()> {
     let module = uri.module_path.clone().unwrap_or(a.hsm.module.clone());
     let token = Token::open(&module, &uri.token)?;
     let pin = read_pin(&pin_path)?;
+    let so_pin = match &a.so_pin_source {
+        Some(path) => Some(read_pin(path)?),
+        None => None,
+    };
     let escrow = match &a.escrow_from {
         Some(dir) => Some(crate::escrow::Escrow::load(dir)?),
         None => None,
@@ -402,6 +410,7 @@ fn run_ceremony(a: CeremonyArgs) -> Result<()> {
         pin: &pin,
         answers: &answers,
         escrow: escrow.as_ref(),
+        so_pin: so_pin.as_ref(),
     })?;
     print_ceremony_report(&report);
     if a.json {

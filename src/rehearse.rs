@@ -155,6 +155,7 @@ pub fn run(a: &RehearseArgs) -> Result<()> {
         pin: &user_pin,
         answers: &answers,
         escrow: None,
+        so_pin: None,
     })?;
     eprint!("[5/6] ");
     print_ceremony_report(&report);

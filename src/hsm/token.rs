@@ -62,6 +62,33 @@ pub struct UserSession {
     slot: Slot,
 }
 
+/// KMS wrapping public keys the security officer marked CKA_TRUSTED, in the order given. They live
+/// as long as this value.
+pub struct TrustedWrappingKeys {
+    _session: Session,
+    pub handles: Vec<ObjectHandle>,
+}
+
+/// An RSA public key object that can only wrap; `trusted` sets CKA_TRUSTED (SO sessions only).
+fn wrapping_key_template(key: &WrappingPublicKey, label: &str, trusted: bool) -> Vec<Attribute> {
+    let mut template = vec![
+        Attribute::Class(ObjectClass::PUBLIC_KEY),
+        Attribute::KeyType(KeyType::RSA),
+        Attribute::Token(false),
+        Attribute::Private(false),
+        Attribute::Modulus(key.modulus.clone()),
+        Attribute::PublicExponent(key.public_exponent.clone()),
+        Attribute::Wrap(true),
+        Attribute::Encrypt(false),
+        Attribute::Verify(false),
+        Attribute::Label(label.as_bytes().to_vec()),
+    ];
+    if trusted {
+        template.push(Attribute::Trusted(true));
+    }
+    template
+}
+
 /// The AES-256 key a ceremony generated: its handle and the facts recorded about it.
 #[derive(Debug, Clone)]
 pub struct CeremonyKey {
@@ -172,6 +199,45 @@ impl Token {
         &self.label
     }
 
+    /// The security officer marks the KMS wrapping public keys trusted (CKA_TRUSTED, which only
+    /// the SO may set), so that ceremony keys marked CKA_WRAP_WITH_TRUSTED can be wrapped under
+    /// them and under nothing else. Runs before the user logs in (a token has one login state per
+    /// application). The keys are public session objects of a session the returned value keeps
+    /// open, logged out again: they disappear with it and never persist in the token.
+    pub fn import_trusted_wrapping_keys(
+        &self,
+        so_pin: &AuthPin,
+        keys: &[(String, &WrappingPublicKey)],
+    ) -> Result<TrustedWrappingKeys, HsmError> {
+        let session = self
+            .ctx
+            .open_rw_session(self.slot)
+            .map_err(HsmError::at("open session"))?;
+        session
+            .login(UserType::So, Some(so_pin))
+            .map_err(HsmError::at("log in as security officer"))?;
+        let mut handles = Vec::new();
+        for (label, key) in keys {
+            let created = session.create_object(&wrapping_key_template(key, label, true));
+            match created {
+                Ok(h) => handles.push(h),
+                Err(e) => {
+                    let _ = session.logout();
+                    return Err(HsmError::at(
+                        "import the KMS wrapping public key as trusted (security officer)",
+                    )(e));
+                }
+            }
+        }
+        session
+            .logout()
+            .map_err(HsmError::at("log out the security officer"))?;
+        Ok(TrustedWrappingKeys {
+            _session: session,
+            handles,
+        })
+    }
+
     /// Opens a read-write session and logs in as the token user.
     pub fn login(&self, pin: &AuthPin) -> Result<UserSession, HsmError> {
         let session = self
@@ -212,6 +278,17 @@ impl UserSession {
     /// extractable only so it can be wrapped, usable for nothing but wrap-out, the check value and
     /// the escrow decrypt. Its id comes from the token's RNG. An existing label is refused.
     pub fn generate_ceremony_key(&self, label: &str) -> Result<CeremonyKey, HsmError> {
+        self.generate_ceremony_key_with(label, false)
+    }
+
+    /// [`UserSession::generate_ceremony_key`]; with `wrap_with_trusted` the key is also marked
+    /// CKA_WRAP_WITH_TRUSTED: a token that enforces it wraps the key only under a key the
+    /// security officer marked trusted.
+    pub fn generate_ceremony_key_with(
+        &self,
+        label: &str,
+        wrap_with_trusted: bool,
+    ) -> Result<CeremonyKey, HsmError> {
         let step = "generate AES-256 key";
         if !self.find_secret_keys(label)?.is_empty() {
             return Err(HsmError::Refused {
@@ -224,7 +301,7 @@ impl UserSession {
             .session
             .generate_random_vec(16)
             .map_err(HsmError::at(step))?;
-        let template = [
+        let mut template = vec![
             Attribute::Class(ObjectClass::SECRET_KEY),
             Attribute::KeyType(KeyType::AES),
             Attribute::ValueLen(32.into()),
@@ -242,6 +319,9 @@ impl UserSession {
             Attribute::Label(label.as_bytes().to_vec()),
             Attribute::Id(id.clone()),
         ];
+        if wrap_with_trusted {
+            template.push(Attribute::WrapWithTrusted(true));
+        }
         let handle = self
             .session
             .generate_key(&Mechanism::AesKeyGen, &template)
@@ -335,6 +415,17 @@ impl UserSession {
         }))
     }
 
+    /// Whether `key` is marked CKA_WRAP_WITH_TRUSTED.
+    pub fn wraps_only_with_trusted(&self, key: ObjectHandle) -> Result<bool, HsmError> {
+        let attrs = self
+            .session
+            .get_attributes(key, &[AttributeType::WrapWithTrusted])
+            .map_err(HsmError::at("read CKA_WRAP_WITH_TRUSTED"))?;
+        Ok(attrs
+            .iter()
+            .any(|a| matches!(a, Attribute::WrapWithTrusted(true))))
+    }
+
     /// Whether CKA_VALUE of `key` can be read: it must not be, for a ceremony key.
     pub fn value_is_readable(&self, key: ObjectHandle) -> Result<bool, HsmError> {
         let info = self
@@ -351,18 +442,7 @@ impl UserSession {
         label: &str,
     ) -> Result<ObjectHandle, HsmError> {
         self.session
-            .create_object(&[
-                Attribute::Class(ObjectClass::PUBLIC_KEY),
-                Attribute::KeyType(KeyType::RSA),
-                Attribute::Token(false),
-                Attribute::Private(false),
-                Attribute::Modulus(key.modulus.clone()),
-                Attribute::PublicExponent(key.public_exponent.clone()),
-                Attribute::Wrap(true),
-                Attribute::Encrypt(false),
-                Attribute::Verify(false),
-                Attribute::Label(label.as_bytes().to_vec()),
-            ])
+            .create_object(&wrapping_key_template(key, label, false))
             .map_err(HsmError::at("import the KMS wrapping public key"))
     }
 

@@ -16,7 +16,7 @@ use keyrite::kms::{self, Client, KmsTarget};
 
 pub const TOKEN_LABEL: &str = "keyrite-test";
 pub const USER_PIN: &str = "test-user-pin-0001";
-const SO_PIN: &str = "test-so-pin-0001";
+pub const SO_PIN: &str = "test-so-pin-0001";
 
 pub struct TestHsm {
     pub module: PathBuf,
