@@ -167,10 +167,17 @@ fn expired_material_is_restored_from_the_hsm_escrow_with_the_same_key_material_i
         .assert()
         .success()
         .get_output()
-        .stdout
         .clone();
-    let text = String::from_utf8(out).unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("re-import of escrowed material"), "{text}");
+    // The AWS CLI fallback printed for the operator does the same re-import.
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains(&format!(
+            "--import-type EXISTING_KEY_MATERIAL --key-material-id {material_id}"
+        )),
+        "{stderr}"
+    );
     let (state, current) = rt.block_on(describe(&client, &arn));
     assert_eq!(state, "Enabled");
     assert_eq!(current.as_deref(), Some(material_id.as_str()));

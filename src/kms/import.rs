@@ -146,10 +146,12 @@ pub fn aws_cli_equivalent(
                     Expiration::DoesNotExpire => None,
                     Expiration::ExpiresAt(t) => Some(t),
                 },
-                kind: if key.key_state == "PendingImport" {
-                    aws_cli::ImportKind::First
-                } else {
-                    aws_cli::ImportKind::Rotation
+                kind: match reimport_of(key) {
+                    Some(id) => aws_cli::ImportKind::Reimport {
+                        key_material_id: id.to_string(),
+                    },
+                    None if key.key_state == "PendingImport" => aws_cli::ImportKind::First,
+                    None => aws_cli::ImportKind::Rotation,
                 },
             });
             (key.name.clone(), commands)
