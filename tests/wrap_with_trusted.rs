@@ -69,3 +69,68 @@ fn ceremony_keys_wrap_only_under_the_key_the_security_officer_trusted() {
         "{err}"
     );
 }
+
+/// The escrow copy of a key generated CKA_WRAP_WITH_TRUSTED can be re-wrapped for re-import only
+/// with the security officer's step again (each KMS wrapping key is new). On kryoptic, which
+/// cannot mark a key trusted, the key is generated without the attribute and a re-wrap asked to
+/// use the SO step is refused at that step.
+#[test]
+fn a_rewrap_of_a_trusted_only_key_needs_the_security_officer_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let client = rt.block_on(client());
+    let (alias, arn) = rt.block_on(create_key(&client, true, "trusted-rewrap"));
+    let alg = default_algorithm();
+    let so_pin = dir.path().join("so-pin");
+    std::fs::write(&so_pin, format!("{SO_PIN}\n")).unwrap();
+    let first = prepare(dir.path(), &[&alias], alg);
+    let mut original = ceremony_cmd(dir.path(), &first, &[&alias], alg);
+    if hsm().is_softhsm() {
+        original.arg("--so-pin-source").arg(&so_pin);
+    }
+    original.assert().success();
+    import_cmd(&first.bundle).assert().success();
+    rt.block_on(client.delete_imported_key_material().key_id(&arn).send())
+        .unwrap();
+
+    let rewrap = |p: &common::flow::Prepared| {
+        let mut cmd = ceremony_cmd(dir.path(), p, &[&alias], alg);
+        cmd.arg("--rewrap").arg("--escrow-from").arg(&first.bundle);
+        cmd
+    };
+    if !hsm().is_softhsm() {
+        let p = prepare(dir.path(), &[&alias], alg);
+        let err = rewrap(&p)
+            .arg("--so-pin-source")
+            .arg(&so_pin)
+            .assert()
+            .failure()
+            .get_output()
+            .stderr
+            .clone();
+        let err = String::from_utf8(err).unwrap();
+        assert!(err.contains("CKR_ATTRIBUTE_TYPE_INVALID"), "{err}");
+        return;
+    }
+    let without = prepare(dir.path(), &[&alias], alg);
+    let err = rewrap(&without)
+        .assert()
+        .failure()
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8(err).unwrap();
+    assert!(
+        err.contains("C_WrapKey failed with CKR_KEY_NOT_WRAPPABLE"),
+        "{err}"
+    );
+    assert!(err.contains("--so-pin-source"), "{err}");
+
+    let with = prepare(dir.path(), &[&alias], alg);
+    rewrap(&with)
+        .arg("--so-pin-source")
+        .arg(&so_pin)
+        .assert()
+        .success();
+    import_cmd(&with.bundle).assert().success();
+}
