@@ -17,6 +17,8 @@ use crate::fsio;
 pub enum AuditCommand {
     /// Verify a ceremony log (and its bundle) against the published log public key.
     Verify(VerifyArgs),
+    /// Step through a ceremony log as the operators saw it.
+    Replay(crate::replay::ReplayArgs),
 }
 
 #[derive(Args, Debug)]
@@ -49,6 +51,7 @@ pub struct AuditReport {
 
 pub fn run(cmd: AuditCommand) -> Result<()> {
     match cmd {
+        AuditCommand::Replay(a) => crate::replay::run(&a),
         AuditCommand::Verify(a) => {
             let result = verify(&a.target, &a.trust);
             match &result {

@@ -17,5 +17,6 @@ pub mod hsm;
 pub mod kms;
 pub mod localkms;
 pub mod rehearse;
+pub mod replay;
 
 pub use error::{Error, ExitCode};

@@ -599,6 +599,25 @@ pub fn data(fields: &[(&str, &str)]) -> Map<String, Value> {
         .collect()
 }
 
+/// The records' bodies as written, in order, without checking signatures or the chain: what
+/// `audit replay` shows. Use [`verify`] to know whether they can be trusted.
+pub fn bodies(log: &[u8]) -> Result<Vec<Body>, LogError> {
+    let mut out = Vec::new();
+    for (i, line) in log.split_inclusive(|&b| b == b'\n').enumerate() {
+        let Some(line) = line.strip_suffix(b"\n") else {
+            return Err(LogError::Truncated { line: i + 1 });
+        };
+        let framed = frame(i + 1, line)?;
+        out.push(
+            serde_json::from_slice(framed.body).map_err(|e| LogError::BadBody {
+                line: i + 1,
+                reason: e.to_string(),
+            })?,
+        );
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,5 +10,6 @@ pub mod manifest;
 pub mod names;
 pub mod plan;
 pub mod quorum;
+pub mod replay;
 pub mod script;
 pub mod wrapping_key;
