@@ -157,6 +157,9 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
     let fingerprint = bundle.fingerprint().to_string();
     let dir = bundle.dir().to_path_buf();
     let mut manifest: Manifest = bundle.into_manifest();
+    if let Some(escrow) = req.escrow {
+        check_rewrap(escrow, &manifest)?;
+    }
     // The security officer's step comes first: one login state per token and application.
     let trusted = match req.so_pin {
         Some(so_pin) => {
@@ -325,6 +328,24 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
         probe,
         keys: results,
     })
+}
+
+/// Before the HSM is touched: every key of a re-wrap has an escrowed key on record, and KMS had it
+/// back in PendingImport when the bundle was prepared (only then does a re-import restore it).
+fn check_rewrap(escrow: &Escrow, manifest: &Manifest) -> Result<()> {
+    for key in &manifest.keys {
+        escrow.for_key(key)?;
+        if key.key_state != "PendingImport" {
+            return Err(Error::Refused {
+                what: format!(
+                    "{}: the key was {} when the bundle was prepared; a re-wrap restores material that expired or was deleted (PendingImport)",
+                    key.name, key.key_state
+                ),
+                hint: "nothing to restore: the key still has material. For new material run a normal ceremony".into(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Opens `<bundle>/ceremony.log` and writes its first record, binding the tool, the script and the

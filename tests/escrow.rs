@@ -329,3 +329,36 @@ fn session_relabel(
     // Dropping the context would C_Finalize the module under keyrite's own context.
     std::mem::forget(ctx);
 }
+
+#[test]
+fn a_rewrap_of_a_key_that_still_has_its_material_is_refused_before_the_hsm() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let client = rt.block_on(client());
+    let (alias, _arn) = rt.block_on(create_key(&client, true, "escrow-enabled"));
+    let alg = default_algorithm();
+    let first = prepare(dir.path(), &[&alias], alg);
+    ceremony_cmd(dir.path(), &first, &[&alias], alg)
+        .assert()
+        .success();
+    import_cmd(&first.bundle).assert().success();
+    // Not deleted: the key is Enabled when the new bundle is prepared.
+    let fresh = prepare(dir.path(), &[&alias], alg);
+    let out = rewrap_cmd(dir.path(), &fresh, &[&alias], &first.bundle)
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(keyrite::ExitCode::Refused as i32),
+        "{err}"
+    );
+    assert!(
+        err.contains("the key was Enabled when the bundle was prepared"),
+        "{err}"
+    );
+    assert!(
+        !fresh.bundle.join("ceremony.log").exists(),
+        "refused before the HSM was touched"
+    );
+}
