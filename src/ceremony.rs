@@ -18,6 +18,7 @@ use crate::core::manifest::{self, CeremonyRecord, GeneratedKey, Manifest};
 use crate::core::script::{Answers, Script};
 use crate::core::wrapping_key::WrappingPublicKey;
 use crate::error::{Error, Result};
+use crate::escrow::Escrow;
 use crate::fsio;
 use crate::hsm::probe::{self, ProbeReport};
 
@@ -35,6 +36,12 @@ pub struct CeremonyRequest<'a> {
     /// quorum.met before anything else happens.
     pub quorum: Option<&'a QuorumEvidence>,
     pub answers: &'a Answers,
+    /// A re-wrap ceremony: wrap the escrowed keys an earlier bundle recorded instead of
+    /// generating new ones (see [`crate::escrow`]).
+    pub escrow: Option<&'a Escrow>,
+    /// The security officer's PIN, to mark the KMS wrapping keys CKA_TRUSTED so that the ceremony
+    /// keys can be generated CKA_WRAP_WITH_TRUSTED (see SECURITY.md). None: keys without it.
+    pub so_pin: Option<&'a AuthPin>,
 }
 
 /// How the ceremony gets its logged-in session.
@@ -163,6 +170,28 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
     let fingerprint = bundle.fingerprint().to_string();
     let dir = bundle.dir().to_path_buf();
     let mut manifest: Manifest = bundle.into_manifest();
+    if let Some(escrow) = req.escrow {
+        check_rewrap(escrow, &manifest)?;
+    }
+    // The security officer's step comes first: one login state per token and application.
+    let trusted = match (req.so_pin, &req.access) {
+        (Some(so_pin), Access::Pin(_)) => {
+            let keys: Vec<(String, &WrappingPublicKey)> = manifest
+                .keys
+                .iter()
+                .zip(&wrapping_keys)
+                .map(|(k, w)| (format!("kms-wrapping/{}", k.name), w))
+                .collect();
+            Some(req.token.import_trusted_wrapping_keys(so_pin, &keys)?)
+        }
+        (Some(_), Access::Session(_)) => {
+            return Err(Error::Usage {
+                what: "the security officer's step (--so-pin-source) cannot follow a quorum login: the token holds one login state".into(),
+                hint: "run this ceremony without --so-pin-source, or with a pin-source instead of --roster".into(),
+            });
+        }
+        (None, _) => None,
+    };
     let owned;
     let session = match req.access {
         Access::Pin(pin) => {
@@ -198,12 +227,33 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
             ("wrap_with_trusted", &probe.wrap_with_trusted),
         ]),
     )?;
+    if trusted.is_some() && !probe.wrap_with_trusted.starts_with("enforced") {
+        return Err(HsmError::Refused {
+            step: "capability probe",
+            message: format!(
+                "the security officer marked the wrapping keys trusted, but CKA_WRAP_WITH_TRUSTED is {}",
+                probe.wrap_with_trusted
+            ),
+            hint: "on this token the attribute protects nothing; run the ceremony without --so-pin-source".into(),
+        }
+        .into());
+    }
     let today = Timestamp::now().strftime("%Y%m%d").to_string();
     let mut written = Written(Vec::new());
     let mut results = Vec::new();
-    for (key, wrapping) in manifest.keys.iter_mut().zip(&wrapping_keys) {
-        let label = format!("keyrite/{}/{}/{}", key.name, today, &fingerprint[..8]);
-        let generated = session.generate_ceremony_key(&label)?;
+    for (i, (key, wrapping)) in manifest.keys.iter_mut().zip(&wrapping_keys).enumerate() {
+        let escrowed = req.escrow.map(|e| e.for_key(key)).transpose()?;
+        let (label, generated) = match escrowed {
+            None => {
+                let label = format!("keyrite/{}/{}/{}", key.name, today, &fingerprint[..8]);
+                let generated = session.generate_ceremony_key_with(&label, trusted.is_some())?;
+                (label, generated)
+            }
+            Some(e) => (
+                e.hsm_label.clone(),
+                session.find_escrowed_key(&e.hsm_label)?,
+            ),
+        };
         if session.value_is_readable(generated.handle)? {
             return Err(HsmError::Verification {
                 step: "generate AES-256 key",
@@ -214,25 +264,47 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
             .into());
         }
         let kcv = session.check_value(generated.handle)?;
-        log.append(
-            step::KEY_GENERATED,
-            ceremony_log::data(&[
-                ("key", &key.name),
-                ("key_arn", &key.key_arn),
-                ("hsm_label", &label),
-                ("check_value", &hex::encode(kcv)),
-            ]),
-        )?;
-        let wrap_handle =
-            session.import_wrapping_key(wrapping, &format!("kms-wrapping/{}", key.name))?;
+        let mut logged = vec![
+            ("key", key.name.as_str()),
+            ("key_arn", key.key_arn.as_str()),
+            ("hsm_label", label.as_str()),
+        ];
+        let kcv_hex = hex::encode(kcv);
+        logged.push(("check_value", &kcv_hex));
+        if let (Some(e), Some(escrow)) = (escrowed, req.escrow) {
+            if e.check_value != kcv_hex {
+                return Err(HsmError::Verification {
+                    step: "find the escrowed key",
+                    message: format!(
+                        "the key labelled {label:?} has check value {kcv_hex}, but the escrow bundle recorded {}",
+                        e.check_value
+                    ),
+                    hint: "stop: this is not the escrowed material. Nothing was wrapped; find the HSM that holds the original key".into(),
+                }
+                .into());
+            }
+            logged.push(("escrow_bundle_sha256", &escrow.bundle_fingerprint));
+            logged.push(("reimport_of_key_material_id", &e.key_material_id));
+        }
+        if trusted.is_some() {
+            logged.push(("wrap_with_trusted", "true"));
+        }
+        log.append(step::KEY_GENERATED, ceremony_log::data(&logged))?;
+        let wrap_handle = match trusted.as_ref().and_then(|t| t.handles.get(i)) {
+            Some(h) => *h,
+            None => session.import_wrapping_key(wrapping, &format!("kms-wrapping/{}", key.name))?,
+        };
         let wrapped = session.wrap(wrap_handle, generated.handle, manifest.wrapping_algorithm)?;
-        if wrapped.len() != wrapping.bits / 8 {
+        let expected_len = crate::core::import_rules::expected_encrypted_len(
+            manifest.wrapping_algorithm,
+            wrapping.modulus.len(),
+        );
+        if wrapped.len() != expected_len {
             return Err(HsmError::Verification {
                 step: "wrap the key material",
                 message: format!(
-                    "the wrapped key is {} bytes, expected {}",
+                    "the wrapped key is {} bytes, expected {expected_len}",
                     wrapped.len(),
-                    wrapping.bits / 8
                 ),
                 hint: "the token misbehaves; do not use it for this ceremony".into(),
             }
@@ -264,7 +336,8 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
             hsm_label: label.clone(),
             hsm_id: hex::encode(&generated.id),
             check_value: hex::encode(kcv),
-            generated_at: Timestamp::now(),
+            generated_at: escrowed.map_or_else(Timestamp::now, |e| e.generated_at),
+            reimport_of_key_material_id: escrowed.map(|e| e.key_material_id.clone()),
         });
         results.push(KeyResult {
             name: key.name.clone(),
@@ -296,6 +369,24 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
         probe,
         keys: results,
     })
+}
+
+/// Before the HSM is touched: every key of a re-wrap has an escrowed key on record, and KMS had it
+/// back in PendingImport when the bundle was prepared (only then does a re-import restore it).
+fn check_rewrap(escrow: &Escrow, manifest: &Manifest) -> Result<()> {
+    for key in &manifest.keys {
+        escrow.for_key(key)?;
+        if key.key_state != "PendingImport" {
+            return Err(Error::Refused {
+                what: format!(
+                    "{}: the key was {} when the bundle was prepared; a re-wrap restores material that expired or was deleted (PendingImport)",
+                    key.name, key.key_state
+                ),
+                hint: "nothing to restore: the key still has material. For new material run a normal ceremony".into(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Opens `<bundle>/ceremony.log` and writes its first record, binding the tool, the script and the

@@ -163,6 +163,18 @@ pub struct CeremonyArgs {
     pub hsm: HsmArgs,
     #[arg(long)]
     pub json: bool,
+    /// Re-wrap: instead of generating keys, wrap the escrowed keys of an earlier ceremony (whose
+    /// material expired or was deleted in KMS) for re-import. Needs --escrow-from.
+    #[arg(long, requires = "escrow_from")]
+    pub rewrap: bool,
+    /// The earlier, imported bundle that recorded the escrowed keys' labels, check values and
+    /// KeyMaterialIds (with its import-progress.json).
+    #[arg(long, requires = "rewrap")]
+    pub escrow_from: Option<PathBuf>,
+    /// A file holding the security officer's PIN (first line): the SO marks the KMS wrapping keys
+    /// CKA_TRUSTED and the ceremony keys are generated CKA_WRAP_WITH_TRUSTED (SECURITY.md).
+    #[arg(long)]
+    pub so_pin_source: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -395,8 +407,22 @@ fn run_ceremony(a: CeremonyArgs) -> Result<()> {
     let uri = TokenUri::parse(&a.hsm.token)?;
     let module = uri.module_path.clone().unwrap_or(a.hsm.module.clone());
     let script_sha256 = sha256_hex(&script_bytes);
+    let so_pin = match &a.so_pin_source {
+        Some(path) => Some(read_pin(path)?),
+        None => None,
+    };
+    let escrow = match &a.escrow_from {
+        Some(dir) => Some(crate::escrow::Escrow::load(dir)?),
+        None => None,
+    };
     let report = match &a.roster {
         Some(roster_path) => {
+            if so_pin.is_some() {
+                return Err(Error::Usage {
+                    what: "--so-pin-source cannot be combined with --roster: the quorum login and the security officer's step need separate login states".into(),
+                    hint: "run the ceremony without --so-pin-source".into(),
+                });
+            }
             crate::quorum_gate::run_ceremony(&crate::quorum_gate::QuorumCeremony {
                 module: &module,
                 uri: &uri,
@@ -405,6 +431,7 @@ fn run_ceremony(a: CeremonyArgs) -> Result<()> {
                 script_sha256: &script_sha256,
                 bundle_dir: &a.bundle,
                 answers: &answers,
+                escrow: escrow.as_ref(),
             })?
         }
         None => {
@@ -428,6 +455,8 @@ fn run_ceremony(a: CeremonyArgs) -> Result<()> {
                 access: ceremony::Access::Pin(&pin),
                 quorum: None,
                 answers: &answers,
+                escrow: escrow.as_ref(),
+                so_pin: so_pin.as_ref(),
             })?
         }
     };

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod core;
 pub mod enrol;
 pub mod error;
+pub mod escrow;
 pub mod fsio;
 pub mod hsm;
 pub mod kms;

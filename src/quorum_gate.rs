@@ -210,6 +210,8 @@ pub struct QuorumCeremony<'a> {
     pub script_sha256: &'a str,
     pub bundle_dir: &'a Path,
     pub answers: &'a Answers,
+    /// A re-wrap ceremony's escrow records (see [`crate::escrow`]).
+    pub escrow: Option<&'a crate::escrow::Escrow>,
 }
 
 /// The ceremony opened by the custodians' quorum: the gate, then [`ceremony::run`] on the session
@@ -252,6 +254,8 @@ pub fn run_ceremony(q: &QuorumCeremony<'_>) -> Result<CeremonyReport> {
         access: ceremony::Access::Session(&session),
         quorum: Some(&evidence),
         answers: q.answers,
+        escrow: q.escrow,
+        so_pin: None,
     })
 }
 

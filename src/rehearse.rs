@@ -185,6 +185,8 @@ pub fn run(a: &RehearseArgs) -> Result<()> {
         access: ceremony::Access::Session(&session),
         quorum: Some(&evidence),
         answers: &answers,
+        escrow: None,
+        so_pin: None,
     })?;
     eprint!("[5/6] ");
     print_ceremony_report(&report);

@@ -91,7 +91,9 @@ fn a_manifest_with_a_wrong_hash_stops_the_ceremony() {
     let text = std::fs::read_to_string(&path).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     let (file, hash) = v["files"].as_object().unwrap().iter().next().unwrap();
-    let wrong = format!("{}0", &hash.as_str().unwrap()[..63]);
+    let hash_str = hash.as_str().unwrap();
+    let flipped = if hash_str.ends_with('0') { '1' } else { '0' };
+    let wrong = format!("{}{flipped}", &hash_str[..63]);
     assert_ne!(wrong, hash.as_str().unwrap());
     std::fs::write(&path, text.replace(hash.as_str().unwrap(), &wrong)).unwrap();
     let p = Prepared {

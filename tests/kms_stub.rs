@@ -118,6 +118,7 @@ impl StubBundle {
                             hsm_id: "01".into(),
                             check_value: "abcdef".into(),
                             generated_at: now,
+                            reimport_of_key_material_id: None,
                         }),
                     }
                 })

@@ -5,11 +5,13 @@ use std::path::Path;
 
 use jiff::Timestamp;
 
-/// What the import does for one key: a first import, or new material staged and rotated to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What the import does for one key: a first import, new material staged and rotated to, or the
+/// escrowed material re-imported under the KeyMaterialId KMS gave it before.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImportKind {
     First,
     Rotation,
+    Reimport { key_material_id: String },
 }
 
 pub struct CliImport<'a> {
@@ -38,8 +40,15 @@ pub fn import_commands(c: &CliImport<'_>) -> Vec<String> {
         )),
     }
     let mut out = Vec::new();
-    match c.kind {
+    match &c.kind {
         ImportKind::First => out.push(import),
+        ImportKind::Reimport { key_material_id } => {
+            import.push_str(&format!(
+                " --import-type EXISTING_KEY_MATERIAL --key-material-id {}",
+                quote(key_material_id)
+            ));
+            out.push(import);
+        }
         ImportKind::Rotation => {
             import.push_str(" --import-type NEW_KEY_MATERIAL");
             out.push(import);
@@ -101,5 +110,24 @@ mod tests {
             format!("aws kms rotate-key-on-demand --region eu-west-1 --key-id {arn}")
         );
         assert_eq!(quote("it's"), r"'it'\''s'");
+        let reimport = CliImport {
+            key_arn: arn,
+            region: "eu-west-1",
+            encrypted_key_material: Path::new("/b/k/EncryptedKeyMaterial.bin"),
+            import_token: Path::new("/b/k/ImportToken.bin"),
+            valid_to: None,
+            kind: ImportKind::Reimport {
+                key_material_id: "ab12".into(),
+            },
+        };
+        let cmds = import_commands(&reimport);
+        assert_eq!(cmds.len(), 1);
+        assert!(
+            cmds[0].ends_with(
+                "--expiration-model KEY_MATERIAL_DOES_NOT_EXPIRE --import-type EXISTING_KEY_MATERIAL --key-material-id ab12"
+            ),
+            "{}",
+            cmds[0]
+        );
     }
 }

@@ -47,7 +47,9 @@ pub mod step {
     /// The capability probe, before any key is generated. data: algorithm, mechanism, result,
     /// wrap_with_trusted.
     pub const PROBE: &str = "hsm.probe";
-    /// data: key (bundle key name), key_arn, hsm_label, check_value.
+    /// data: key (bundle key name), key_arn, hsm_label, check_value. In a re-wrap ceremony the
+    /// key is the escrowed one found by label, not a new one, and data also has
+    /// escrow_bundle_sha256 and reimport_of_key_material_id.
     pub const KEY_GENERATED: &str = "key.generated";
     /// data: key, file (bundle-relative path of EncryptedKeyMaterial.bin), sha256, algorithm.
     pub const KEY_WRAPPED: &str = "key.wrapped";

@@ -60,6 +60,11 @@ pub struct GeneratedKey {
     /// First 3 bytes of AES-ECB(key, zero block), hex.
     pub check_value: String,
     pub generated_at: Timestamp,
+    /// Set by a re-wrap ceremony: the material is the escrowed key of an earlier ceremony, and
+    /// this is the KeyMaterialId KMS gave it then. `kms import` re-imports it as
+    /// EXISTING_KEY_MATERIAL with this id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reimport_of_key_material_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

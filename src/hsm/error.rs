@@ -107,7 +107,10 @@ fn hint(rv: RvError) -> &'static str {
         RvError::MechanismInvalid | RvError::MechanismParamInvalid | RvError::ArgumentsBad => {
             "the token does not support this mechanism with these parameters; choose a wrapping algorithm the token supports (SoftHSM2 wraps RSA-OAEP with SHA-1 only: use RSAES_OAEP_SHA_1)"
         }
-        RvError::KeyFunctionNotPermitted | RvError::KeyNotWrappable | RvError::KeyUnextractable => {
+        RvError::KeyNotWrappable => {
+            "the key may only be wrapped under a trusted key (CKA_WRAP_WITH_TRUSTED): run the ceremony with --so-pin-source so the security officer marks the KMS wrapping key trusted"
+        }
+        RvError::KeyFunctionNotPermitted | RvError::KeyUnextractable => {
             "the key's attributes forbid this; it was generated with other attributes than keyrite expects"
         }
         RvError::TokenNotPresent | RvError::DeviceRemoved | RvError::DeviceError => {

@@ -3,6 +3,7 @@
 //! (a cryptoki `Session` is Send but not Sync).
 
 mod error;
+pub mod key_wrap;
 pub mod log_key;
 pub mod probe;
 pub mod softhsm;

@@ -21,8 +21,10 @@ use rsa::{Oaep, PrivateKey};
 use zeroize::Zeroizing;
 
 use super::HsmError;
+use super::key_wrap::rsa_aes_key_wrap_type;
 use super::token::UserSession;
 use crate::core::algorithm::{OaepHash, WrappingAlgorithm};
+use crate::core::import_rules::expected_encrypted_len;
 use crate::core::wrapping_key::WrappingPublicKey;
 
 const STEP: &str = "capability probe";
@@ -89,6 +91,31 @@ impl ProbeKey {
                 .decrypt(Oaep::<Sha256, Sha1>::new_with_mgf_hash(), wrapped),
         };
         r.ok().map(Zeroizing::new)
+    }
+
+    /// Undoes the token's wrap in software with exactly this OAEP hash and MGF1 hash: for
+    /// RSAES_OAEP_* the RSA decryption; for RSA_AES_KEY_WRAP_* the RSA decryption of the first
+    /// modulus-length bytes, which must give an AES-256 key, then the RFC 5649 unwrap of the rest
+    /// under it (what KMS does on import).
+    fn recover(
+        &self,
+        algorithm: WrappingAlgorithm,
+        hash: OaepHash,
+        mgf: OaepHash,
+        wrapped: &[u8],
+    ) -> Option<Zeroizing<Vec<u8>>> {
+        if !algorithm.is_rsa_aes() {
+            return self.decrypt(hash, mgf, wrapped);
+        }
+        let (rsa_part, kwp_part) = wrapped.split_at_checked(self.private.size())?;
+        let ephemeral = self.decrypt(hash, mgf, rsa_part)?;
+        if ephemeral.len() != 32 {
+            return None;
+        }
+        aes_kw::KekAes256::new(ephemeral.as_slice().into())
+            .unwrap_with_padding_vec(kwp_part)
+            .ok()
+            .map(Zeroizing::new)
     }
 }
 
@@ -170,10 +197,15 @@ fn try_algorithm(
     };
     if algorithm.is_rsa_aes() {
         // Only the token's own CKM_RSA_AES_KEY_WRAP may do this; keyrite never does half of it on
-        // the host, and does not drive that mechanism yet.
-        return fail(
-            "is not available: keyrite wraps with RSA-AES only through the token's own mechanism, which it does not drive on this token".into(),
-        );
+        // the host. cryptoki's mechanism list drops types it has no name for, so ask directly.
+        match session.mechanism_info(rsa_aes_key_wrap_type()) {
+            Ok(info) if info.wrap() => {}
+            Ok(_) => return fail("is offered, but not for C_WrapKey (CKF_WRAP is not set)".into()),
+            Err(HsmError::Pkcs11 { function, rv, .. }) => {
+                return fail(format!("is not available: {function} failed with {rv}"));
+            }
+            Err(e) => return Err(e),
+        }
     }
     let objects = ProbeObjects::create(session, key)?;
     let wrapped = match session.wrap(objects.rsa, objects.aes, algorithm) {
@@ -185,18 +217,23 @@ fn try_algorithm(
     };
     let token_block = objects.zero_block()?;
     let hash = algorithm.oaep_hash();
-    if wrapped.len() != PROBE_RSA_BITS / 8 {
+    let expected_len = expected_encrypted_len(algorithm, PROBE_RSA_BITS / 8);
+    if wrapped.len() != expected_len {
         return fail(format!(
-            "returned {} bytes under a {PROBE_RSA_BITS}-bit key, not {}",
+            "returned {} bytes under a {PROBE_RSA_BITS}-bit key, not {expected_len}",
             wrapped.len(),
-            PROBE_RSA_BITS / 8
         ));
     }
-    if let Some(plain) = key.decrypt(hash, hash, &wrapped) {
+    if let Some(plain) = key.recover(algorithm, hash, hash, &wrapped) {
         if software_zero_block(&plain).is_some_and(|b| b == token_block) {
             return Ok(Ok(format!(
-                "{mechanism} verified: a throwaway AES-256 key wrapped by the token decrypts in software with OAEP {h} and MGF1-{h} to the same key",
-                h = hash_name(hash)
+                "{mechanism} verified: a throwaway AES-256 key wrapped by the token decrypts in software with OAEP {h} and MGF1-{h}{kwp} to the same key",
+                h = hash_name(hash),
+                kwp = if algorithm.is_rsa_aes() {
+                    ", then RFC 5649 under the ephemeral AES-256 key,"
+                } else {
+                    ""
+                }
             )));
         }
         return fail("returned a wrap that decrypts to a different key".into());
@@ -207,7 +244,7 @@ fn try_algorithm(
         (OaepHash::Sha1, OaepHash::Sha256),
         (OaepHash::Sha256, OaepHash::Sha1),
     ] {
-        if (h, m) != (hash, hash) && key.decrypt(h, m, &wrapped).is_some() {
+        if (h, m) != (hash, hash) && key.recover(algorithm, h, m, &wrapped).is_some() {
             return fail(format!(
                 "returned OK but silently used OAEP {} with MGF1-{} instead of the requested {}",
                 hash_name(h),
@@ -385,5 +422,49 @@ mod tests {
             key.decrypt(OaepHash::Sha256, OaepHash::Sha1, &mixed_wrap)
                 .is_some()
         );
+    }
+
+    /// The RSA-AES check undoes exactly the layout KMS expects (RSA-OAEP of an ephemeral AES-256
+    /// key, then RFC 5649), made here by the mock token, and only with the requested hash: a token
+    /// that honours CKM_RSA_AES_KEY_WRAP passes, one that swaps the hash does not.
+    #[test]
+    fn rsa_aes_recovery_accepts_only_the_kms_layout_with_the_exact_hash() {
+        use super::super::key_wrap::mock::{MockKey, MockToken};
+        use super::super::key_wrap::wrap_for_kms;
+        let key = ProbeKey::generate().unwrap();
+        let material = [9u8; 32];
+        for algorithm in [
+            WrappingAlgorithm::RsaAesKeyWrapSha1,
+            WrappingAlgorithm::RsaAesKeyWrapSha256,
+        ] {
+            let token = MockToken {
+                kms_public: key.private.to_public_key(),
+                material: Zeroizing::new(material),
+                expect: algorithm,
+            };
+            let wrapped = wrap_for_kms(
+                &token,
+                MockKey::KmsWrappingKey,
+                MockKey::CeremonyKey,
+                algorithm,
+            )
+            .unwrap();
+            let h = algorithm.oaep_hash();
+            let other = match h {
+                OaepHash::Sha1 => OaepHash::Sha256,
+                OaepHash::Sha256 => OaepHash::Sha1,
+            };
+            assert_eq!(
+                key.recover(algorithm, h, h, &wrapped).unwrap().as_slice(),
+                material
+            );
+            assert!(key.recover(algorithm, other, other, &wrapped).is_none());
+            let mut tampered = wrapped.clone();
+            if let Some(last) = tampered.last_mut() {
+                *last ^= 1;
+            }
+            assert!(key.recover(algorithm, h, h, &tampered).is_none());
+            assert!(key.recover(algorithm, h, h, &wrapped[..256]).is_none());
+        }
     }
 }

@@ -7,8 +7,7 @@ use std::sync::{Mutex, OnceLock};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Function, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::mechanism::aead::GcmParams;
-use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource};
-use cryptoki::mechanism::{Mechanism, MechanismType};
+use cryptoki::mechanism::{Mechanism, MechanismInfo, MechanismType};
 use cryptoki::object::{
     Attribute, AttributeInfo, AttributeType, KeyType, ObjectClass, ObjectHandle,
 };
@@ -17,7 +16,7 @@ use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 
 use super::HsmError;
-use crate::core::algorithm::{OaepHash, WrappingAlgorithm};
+use crate::core::algorithm::WrappingAlgorithm;
 use crate::core::wrapping_key::WrappingPublicKey;
 
 /// One context per module for the whole process. `Pkcs11` finalizes the library when dropped, which
@@ -59,6 +58,35 @@ pub struct Token {
 /// cannot run without a login.
 pub struct UserSession {
     pub(super) session: Session,
+    ctx: Pkcs11,
+    slot: Slot,
+}
+
+/// KMS wrapping public keys the security officer marked CKA_TRUSTED, in the order given. They live
+/// as long as this value.
+pub struct TrustedWrappingKeys {
+    _session: Session,
+    pub handles: Vec<ObjectHandle>,
+}
+
+/// An RSA public key object that can only wrap; `trusted` sets CKA_TRUSTED (SO sessions only).
+fn wrapping_key_template(key: &WrappingPublicKey, label: &str, trusted: bool) -> Vec<Attribute> {
+    let mut template = vec![
+        Attribute::Class(ObjectClass::PUBLIC_KEY),
+        Attribute::KeyType(KeyType::RSA),
+        Attribute::Token(false),
+        Attribute::Private(false),
+        Attribute::Modulus(key.modulus.clone()),
+        Attribute::PublicExponent(key.public_exponent.clone()),
+        Attribute::Wrap(true),
+        Attribute::Encrypt(false),
+        Attribute::Verify(false),
+        Attribute::Label(label.as_bytes().to_vec()),
+    ];
+    if trusted {
+        template.push(Attribute::Trusted(true));
+    }
+    template
 }
 
 /// The AES-256 key a ceremony generated: its handle and the facts recorded about it.
@@ -229,15 +257,56 @@ impl Token {
             .open_rw_session(self.slot)
             .map_err(HsmError::at("open session"))?;
         match session.login(UserType::User, None) {
-            Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {
-                Ok(UserSession { session })
-            }
+            Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(UserSession {
+                session,
+                ctx: self.ctx.clone(),
+                slot: self.slot,
+            }),
             Err(e) => Err(HsmError::at("log in at the HSM's PIN pad / PED")(e)),
         }
     }
 
     pub fn label(&self) -> &str {
         &self.label
+    }
+
+    /// The security officer marks the KMS wrapping public keys trusted (CKA_TRUSTED, which only
+    /// the SO may set), so that ceremony keys marked CKA_WRAP_WITH_TRUSTED can be wrapped under
+    /// them and under nothing else. Runs before the user logs in (a token has one login state per
+    /// application). The keys are public session objects of a session the returned value keeps
+    /// open, logged out again: they disappear with it and never persist in the token.
+    pub fn import_trusted_wrapping_keys(
+        &self,
+        so_pin: &AuthPin,
+        keys: &[(String, &WrappingPublicKey)],
+    ) -> Result<TrustedWrappingKeys, HsmError> {
+        let session = self
+            .ctx
+            .open_rw_session(self.slot)
+            .map_err(HsmError::at("open session"))?;
+        session
+            .login(UserType::So, Some(so_pin))
+            .map_err(HsmError::at("log in as security officer"))?;
+        let mut handles = Vec::new();
+        for (label, key) in keys {
+            let created = session.create_object(&wrapping_key_template(key, label, true));
+            match created {
+                Ok(h) => handles.push(h),
+                Err(e) => {
+                    let _ = session.logout();
+                    return Err(HsmError::at(
+                        "import the KMS wrapping public key as trusted (security officer)",
+                    )(e));
+                }
+            }
+        }
+        session
+            .logout()
+            .map_err(HsmError::at("log out the security officer"))?;
+        Ok(TrustedWrappingKeys {
+            _session: session,
+            handles,
+        })
     }
 
     /// Opens a read-write session and logs in as the token user.
@@ -247,9 +316,11 @@ impl Token {
             .open_rw_session(self.slot)
             .map_err(HsmError::at("open session"))?;
         match session.login(UserType::User, Some(pin)) {
-            Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {
-                Ok(UserSession { session })
-            }
+            Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(UserSession {
+                session,
+                ctx: self.ctx.clone(),
+                slot: self.slot,
+            }),
             Err(e) => Err(HsmError::at("log in")(e)),
         }
     }
@@ -292,6 +363,14 @@ impl UserSession {
             .map_err(HsmError::at("draw random bytes from the token"))
     }
 
+    /// C_GetMechanismInfo for this session's token: whether it offers `mechanism` at all, and
+    /// for which operations. Any mechanism type, named or not in cryptoki.
+    pub fn mechanism_info(&self, mechanism: MechanismType) -> Result<MechanismInfo, HsmError> {
+        self.ctx
+            .get_mechanism_info(self.slot, mechanism)
+            .map_err(HsmError::at("read mechanism info"))
+    }
+
     /// Secret keys with this label.
     pub fn find_secret_keys(&self, label: &str) -> Result<Vec<ObjectHandle>, HsmError> {
         self.session
@@ -306,6 +385,17 @@ impl UserSession {
     /// extractable only so it can be wrapped, usable for nothing but wrap-out, the check value and
     /// the escrow decrypt. Its id comes from the token's RNG. An existing label is refused.
     pub fn generate_ceremony_key(&self, label: &str) -> Result<CeremonyKey, HsmError> {
+        self.generate_ceremony_key_with(label, false)
+    }
+
+    /// [`UserSession::generate_ceremony_key`]; with `wrap_with_trusted` the key is also marked
+    /// CKA_WRAP_WITH_TRUSTED: a token that enforces it wraps the key only under a key the
+    /// security officer marked trusted.
+    pub fn generate_ceremony_key_with(
+        &self,
+        label: &str,
+        wrap_with_trusted: bool,
+    ) -> Result<CeremonyKey, HsmError> {
         let step = "generate AES-256 key";
         if !self.find_secret_keys(label)?.is_empty() {
             return Err(HsmError::Refused {
@@ -318,7 +408,7 @@ impl UserSession {
             .session
             .generate_random_vec(16)
             .map_err(HsmError::at(step))?;
-        let template = [
+        let mut template = vec![
             Attribute::Class(ObjectClass::SECRET_KEY),
             Attribute::KeyType(KeyType::AES),
             Attribute::ValueLen(32.into()),
@@ -336,10 +426,51 @@ impl UserSession {
             Attribute::Label(label.as_bytes().to_vec()),
             Attribute::Id(id.clone()),
         ];
+        if wrap_with_trusted {
+            template.push(Attribute::WrapWithTrusted(true));
+        }
         let handle = self
             .session
             .generate_key(&Mechanism::AesKeyGen, &template)
             .map_err(HsmError::at(step))?;
+        Ok(CeremonyKey {
+            handle,
+            label: label.into(),
+            id,
+        })
+    }
+
+    /// The escrowed AES-256 key labelled `label`, left in the token by an earlier ceremony, for a
+    /// re-wrap. Exactly one secret key must carry the label.
+    pub fn find_escrowed_key(&self, label: &str) -> Result<CeremonyKey, HsmError> {
+        let step = "find the escrowed key";
+        let handle = match self.find_secret_keys(label)?.as_slice() {
+            [h] => *h,
+            [] => {
+                return Err(HsmError::Refused {
+                    step,
+                    message: format!("the token holds no key labelled {label:?}"),
+                    hint: "log in to the token that holds the escrow copy (or restore it from the HSM's backup); without it the material cannot be restored and KMS needs new material".into(),
+                });
+            }
+            many => {
+                return Err(HsmError::Refused {
+                    step,
+                    message: format!("{} keys are labelled {label:?}; keyrite will not guess which one holds the material", many.len()),
+                    hint: "find out where the extra key came from; the check value in the earlier bundle tells the right one".into(),
+                });
+            }
+        };
+        let id = self
+            .session
+            .get_attributes(handle, &[AttributeType::Id])
+            .map_err(HsmError::at(step))?
+            .into_iter()
+            .find_map(|a| match a {
+                Attribute::Id(id) => Some(id),
+                _ => None,
+            })
+            .unwrap_or_default();
         Ok(CeremonyKey {
             handle,
             label: label.into(),
@@ -391,6 +522,17 @@ impl UserSession {
         }))
     }
 
+    /// Whether `key` is marked CKA_WRAP_WITH_TRUSTED.
+    pub fn wraps_only_with_trusted(&self, key: ObjectHandle) -> Result<bool, HsmError> {
+        let attrs = self
+            .session
+            .get_attributes(key, &[AttributeType::WrapWithTrusted])
+            .map_err(HsmError::at("read CKA_WRAP_WITH_TRUSTED"))?;
+        Ok(attrs
+            .iter()
+            .any(|a| matches!(a, Attribute::WrapWithTrusted(true))))
+    }
+
     /// Whether CKA_VALUE of `key` can be read: it must not be, for a ceremony key.
     pub fn value_is_readable(&self, key: ObjectHandle) -> Result<bool, HsmError> {
         let info = self
@@ -407,45 +549,19 @@ impl UserSession {
         label: &str,
     ) -> Result<ObjectHandle, HsmError> {
         self.session
-            .create_object(&[
-                Attribute::Class(ObjectClass::PUBLIC_KEY),
-                Attribute::KeyType(KeyType::RSA),
-                Attribute::Token(false),
-                Attribute::Private(false),
-                Attribute::Modulus(key.modulus.clone()),
-                Attribute::PublicExponent(key.public_exponent.clone()),
-                Attribute::Wrap(true),
-                Attribute::Encrypt(false),
-                Attribute::Verify(false),
-                Attribute::Label(label.as_bytes().to_vec()),
-            ])
+            .create_object(&wrapping_key_template(key, label, false))
             .map_err(HsmError::at("import the KMS wrapping public key"))
     }
 
-    /// Wraps `key` under the wrapping key with the KMS algorithm, inside the token.
+    /// Wraps `key` under the wrapping key with the KMS algorithm, inside the token, in one
+    /// C_WrapKey (RSA_AES_KEY_WRAP_* through the token's own CKM_RSA_AES_KEY_WRAP).
     pub fn wrap(
         &self,
         wrapping_key: ObjectHandle,
         key: ObjectHandle,
         algorithm: WrappingAlgorithm,
     ) -> Result<Vec<u8>, HsmError> {
-        let step = "wrap the key material";
-        if algorithm.is_rsa_aes() {
-            return Err(HsmError::Refused {
-                step,
-                message: format!("{algorithm} needs the token's CKM_RSA_AES_KEY_WRAP, which this keyrite does not drive yet"),
-                hint: "prepare the bundle with --algorithm RSAES_OAEP_SHA_256 (or RSAES_OAEP_SHA_1 on SoftHSM2)".into(),
-            });
-        }
-        let (hash, mgf) = match algorithm.oaep_hash() {
-            OaepHash::Sha1 => (MechanismType::SHA1, PkcsMgfType::MGF1_SHA1),
-            OaepHash::Sha256 => (MechanismType::SHA256, PkcsMgfType::MGF1_SHA256),
-        };
-        let mechanism =
-            Mechanism::RsaPkcsOaep(PkcsOaepParams::new(hash, mgf, PkcsOaepSource::empty()));
-        self.session
-            .wrap_key(&mechanism, wrapping_key, key)
-            .map_err(HsmError::at(step))
+        super::key_wrap::wrap_for_kms(self, wrapping_key, key, algorithm)
     }
 
     /// Single-part AES-GCM decryption inside the token (used to prove which material KMS holds).

@@ -28,7 +28,7 @@ pub enum Expiration {
 pub struct ImportOutcome {
     pub name: String,
     pub key_arn: String,
-    /// "first import" or "rotation".
+    /// "first import", "rotation" or "re-import of escrowed material".
     pub kind: &'static str,
     pub key_material_id: Option<String>,
     pub previous_key_material_id: Option<String>,
@@ -146,10 +146,12 @@ pub fn aws_cli_equivalent(
                     Expiration::DoesNotExpire => None,
                     Expiration::ExpiresAt(t) => Some(t),
                 },
-                kind: if key.key_state == "PendingImport" {
-                    aws_cli::ImportKind::First
-                } else {
-                    aws_cli::ImportKind::Rotation
+                kind: match reimport_of(key) {
+                    Some(id) => aws_cli::ImportKind::Reimport {
+                        key_material_id: id.to_string(),
+                    },
+                    None if key.key_state == "PendingImport" => aws_cli::ImportKind::First,
+                    None => aws_cli::ImportKind::Rotation,
                 },
             });
             (key.name.clone(), commands)
@@ -308,6 +310,7 @@ async fn import_one(
             let first = first_or_rotation(key, &before)?;
             journal.record(name, KeyProgress::Sending { first })?;
             let new_id = send_import(client, key, token, material, expiration, first).await?;
+            check_reimport_id(key, new_id.as_deref())?;
             journal.record(
                 name,
                 KeyProgress::Imported {
@@ -358,7 +361,11 @@ async fn import_one(
     let outcome = ImportOutcome {
         name: name.into(),
         key_arn: key.key_arn.clone(),
-        kind: if first { "first import" } else { "rotation" },
+        kind: match (reimport_of(key), first) {
+            (Some(_), _) => "re-import of escrowed material",
+            (None, true) => "first import",
+            (None, false) => "rotation",
+        },
         key_material_id: after.current_material,
         previous_key_material_id: before.current_material,
         state: after.state,
@@ -373,7 +380,38 @@ async fn import_one(
     Ok(outcome)
 }
 
+/// The escrowed material's KeyMaterialId, for a bundle from a re-wrap ceremony.
+fn reimport_of(key: &KeyEntry) -> Option<&str> {
+    key.generated
+        .as_ref()
+        .and_then(|g| g.reimport_of_key_material_id.as_deref())
+}
+
+/// A re-import must come back with the KeyMaterialId the material had before.
+fn check_reimport_id(key: &KeyEntry, returned: Option<&str>) -> Result<()> {
+    match (reimport_of(key), returned) {
+        (Some(want), Some(got)) if want != got => Err(KmsError::Check {
+            key: key.name.clone(),
+            operation: "ImportKeyMaterial",
+            message: format!(
+                "KMS returned KeyMaterialId {got}, but the escrowed material was imported as {want}"
+            ),
+            hint: "check the key with `aws kms list-key-rotations --include-key-material ALL_KEY_MATERIAL`; the escrow copy stays in the HSM".into(),
+        }
+        .into()),
+        _ => Ok(()),
+    }
+}
+
 fn first_or_rotation(key: &KeyEntry, before: &Described) -> Result<bool> {
+    if reimport_of(key).is_some() && before.state != "PendingImport" {
+        return Err(KmsError::WrongState {
+            key: key.name.clone(),
+            state: before.state.clone(),
+            hint: "a re-wrapped escrow copy restores material that expired or was deleted; this key still has its material, so there is nothing to restore".into(),
+        }
+        .into());
+    }
     match before.state.as_str() {
         "PendingImport" => Ok(true),
         "Enabled" => Ok(false),
@@ -407,7 +445,11 @@ async fn send_import(
             .expiration_model(ExpirationModelType::KeyMaterialExpires)
             .valid_to(aws_sdk_kms::primitives::DateTime::from_secs(t.as_second())),
     };
-    if !first {
+    if let Some(id) = reimport_of(key) {
+        req = req
+            .import_type(ImportType::ExistingKeyMaterial)
+            .key_material_id(id);
+    } else if !first {
         req = req.import_type(ImportType::NewKeyMaterial);
     }
     let imported = req

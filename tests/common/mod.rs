@@ -16,7 +16,7 @@ use keyrite::kms::{self, Client, KmsTarget};
 
 pub const TOKEN_LABEL: &str = "keyrite-test";
 pub const USER_PIN: &str = "test-user-pin-0001";
-const SO_PIN: &str = "test-so-pin-0001";
+pub const SO_PIN: &str = "test-so-pin-0001";
 
 pub struct TestHsm {
     pub module: PathBuf,
@@ -194,7 +194,7 @@ pub fn default_algorithm() -> &'static str {
 
 /// The wrapping algorithms the token in use really does (the capability probe must agree):
 /// SoftHSM2 wraps OAEP with SHA-1 only; kryoptic does OAEP with SHA-256 and SHA-1; neither has
-/// a CKM_RSA_AES_KEY_WRAP that keyrite drives.
+/// CKM_RSA_AES_KEY_WRAP (keyrite uses only the token's own).
 pub fn supported_algorithms() -> Vec<keyrite::core::algorithm::WrappingAlgorithm> {
     use keyrite::core::algorithm::WrappingAlgorithm::*;
     if hsm().is_softhsm() {
