@@ -1,8 +1,8 @@
 //! The top-level error and the documented exit codes.
 
 use crate::{
-    bundle::BundleError, core::log::LogError, core::script::ScriptError, fsio::FsError,
-    hsm::HsmError, kms::KmsError,
+    bundle::BundleError, core::log::LogError, core::receipt::ReceiptError,
+    core::script::ScriptError, fsio::FsError, hsm::HsmError, kms::KmsError,
 };
 
 /// Exit codes, documented in README.md. Stable: scripts and schedulers rely on them.
@@ -38,6 +38,8 @@ pub enum Error {
     Kms(#[from] KmsError),
     #[error(transparent)]
     Log(#[from] LogError),
+    #[error(transparent)]
+    Receipt(#[from] ReceiptError),
     #[error("{what}\n  what to do: {hint}")]
     Usage { what: String, hint: String },
     #[error("{what}\n  what to do: {hint}")]
@@ -59,6 +61,7 @@ impl Error {
             Error::Log(LogError::TrustedKey(_)) => ExitCode::Usage,
             Error::Log(LogError::Signing(_)) => ExitCode::OperationFailed,
             Error::Log(_) => ExitCode::VerificationFailed,
+            Error::Receipt(_) => ExitCode::VerificationFailed,
             Error::Refused { .. } => ExitCode::Refused,
             Error::Verification { .. } => ExitCode::VerificationFailed,
             Error::Environment { .. } => ExitCode::Environment,

@@ -10,5 +10,6 @@ pub mod manifest;
 pub mod names;
 pub mod plan;
 pub mod quorum;
+pub mod receipt;
 pub mod script;
 pub mod wrapping_key;

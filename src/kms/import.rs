@@ -6,6 +6,7 @@ use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{ExpirationModelType, ImportType, KeyState, OriginType};
 use jiff::{SignedDuration, Timestamp};
 
+use super::receipt::ReceiptFile;
 use super::{Client, KmsError};
 use crate::bundle::VerifiedBundle;
 use crate::core::import_progress::{self, ImportProgress, KeyProgress};
@@ -14,6 +15,10 @@ use crate::core::wrapping_key::WrappingPublicKey;
 use crate::core::{aws_cli, import_rules};
 use crate::error::{Error, Result};
 use crate::fsio;
+use aws_sdk_kms::operation::RequestId;
+
+/// The kind of an outcome whose key an earlier run imported completely.
+pub const ALREADY_IMPORTED: &str = "already imported";
 
 /// How long the import parameters must still be valid when an import starts.
 pub const VALIDITY_MARGIN: SignedDuration = SignedDuration::from_mins(5);
@@ -34,6 +39,12 @@ pub struct ImportOutcome {
     pub previous_key_material_id: Option<String>,
     pub state: String,
     pub encrypted_key_material_sha256: String,
+    /// SHA-256 of the ImportToken.bin sent with the material.
+    pub import_token_sha256: String,
+    /// The KMS request id of the ImportKeyMaterial call (CloudTrail's requestID), when this run made it.
+    pub import_request_id: Option<String>,
+    /// The KMS request id of the RotateKeyOnDemand call, for a rotation.
+    pub rotate_request_id: Option<String>,
 }
 
 /// Checks that need no network: every key was through the ceremony, the parameters are still valid,
@@ -199,10 +210,22 @@ pub async fn import_regions(
         routed.push((client, key));
     }
     let mut journal = Journal::open(bundle)?;
+    let mut receipt = ReceiptFile::open(bundle)?;
     let mut outcomes = Vec::new();
     for (client, key) in routed {
-        outcomes.push(import_one(client, bundle, key, expiration, &mut journal).await?);
+        let outcome = import_one(client, bundle, key, expiration, &mut journal).await?;
+        if outcome.kind != ALREADY_IMPORTED {
+            receipt.imported(&outcome)?;
+        }
+        journal.record(
+            &outcome.name,
+            KeyProgress::Done {
+                key_material_id: outcome.key_material_id.clone(),
+            },
+        )?;
+        outcomes.push(outcome);
     }
+    receipt.finish()?;
     Ok(outcomes)
 }
 
@@ -264,18 +287,23 @@ async fn import_one(
     let token = bundle.file(key, manifest::IMPORT_TOKEN).unwrap_or_default();
     let before = describe(client, key).await?;
     let material_sha256 = crate::core::digest::sha256_hex(material);
+    let token_sha256 = crate::core::digest::sha256_hex(token);
     let recorded = journal.get(name);
     if let Some(KeyProgress::Done { key_material_id }) = recorded {
         return Ok(ImportOutcome {
             name: name.into(),
             key_arn: key.key_arn.clone(),
-            kind: "already imported",
+            kind: ALREADY_IMPORTED,
             key_material_id,
             previous_key_material_id: None,
             state: before.state,
             encrypted_key_material_sha256: material_sha256,
+            import_token_sha256: token_sha256,
+            import_request_id: None,
+            rotate_request_id: None,
         });
     }
+    let mut import_request_id = None;
     let (first, new_id) = match recorded {
         // A rotation whose material KMS accepted: only the rotation is left.
         Some(KeyProgress::Imported {
@@ -307,7 +335,9 @@ async fn import_one(
         _ => {
             let first = first_or_rotation(key, &before)?;
             journal.record(name, KeyProgress::Sending { first })?;
-            let new_id = send_import(client, key, token, material, expiration, first).await?;
+            let (new_id, request_id) =
+                send_import(client, key, token, material, expiration, first).await?;
+            import_request_id = request_id;
             journal.record(
                 name,
                 KeyProgress::Imported {
@@ -318,13 +348,15 @@ async fn import_one(
             (first, new_id)
         }
     };
+    let mut rotate_request_id = None;
     if !first {
-        client
+        let rotated = client
             .rotate_key_on_demand()
             .key_id(&key.key_arn)
             .send()
             .await
             .map_err(|e| KmsError::from_sdk(name, "RotateKeyOnDemand", e))?;
+        rotate_request_id = rotated.request_id().map(str::to_string);
     }
     let after = describe(client, key).await?;
     let operation = if first {
@@ -363,13 +395,10 @@ async fn import_one(
         previous_key_material_id: before.current_material,
         state: after.state,
         encrypted_key_material_sha256: material_sha256,
+        import_token_sha256: token_sha256,
+        import_request_id,
+        rotate_request_id,
     };
-    journal.record(
-        name,
-        KeyProgress::Done {
-            key_material_id: outcome.key_material_id.clone(),
-        },
-    )?;
     Ok(outcome)
 }
 
@@ -393,7 +422,7 @@ async fn send_import(
     material: &[u8],
     expiration: Expiration,
     first: bool,
-) -> Result<Option<String>> {
+) -> Result<(Option<String>, Option<String>)> {
     let mut req = client
         .import_key_material()
         .key_id(&key.key_arn)
@@ -419,7 +448,10 @@ async fn send_import(
         .send()
         .await
         .map_err(|e| KmsError::from_sdk(&key.name, "ImportKeyMaterial", e))?;
-    Ok(imported.key_material_id().map(str::to_string))
+    Ok((
+        imported.key_material_id().map(str::to_string),
+        imported.request_id().map(str::to_string),
+    ))
 }
 
 struct Described {

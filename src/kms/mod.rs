@@ -5,6 +5,7 @@ mod error;
 pub mod import;
 pub mod plan;
 pub mod prepare;
+pub mod receipt;
 mod resend;
 
 use aws_config::retry::RetryConfig;
