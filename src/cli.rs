@@ -48,6 +48,8 @@ pub enum KmsCommand {
     Prepare(PrepareArgs),
     /// Import the ceremony's wrapped material from a bundle, rotating keys that have material.
     Import(ImportArgs),
+    /// Every EXTERNAL key with the age of its current material against a rotation policy.
+    Status(crate::kms_status_cli::StatusArgs),
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -64,7 +66,7 @@ pub struct AwsArgs {
 }
 
 impl AwsArgs {
-    fn target(&self) -> KmsTarget {
+    pub fn target(&self) -> KmsTarget {
         KmsTarget {
             profile: self.profile.clone(),
             region: self.region.clone(),
@@ -172,6 +174,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Kms(KmsCommand::Prepare(a)) => prepare(a),
         Command::Kms(KmsCommand::Import(a)) => import(a),
+        Command::Kms(KmsCommand::Status(a)) => crate::kms_status_cli::run(a),
         Command::Ceremony(a) => run_ceremony(a),
         Command::Rehearse(a) => rehearse::run(&a),
         Command::Audit(a) => crate::audit::run(a),

@@ -22,6 +22,8 @@ pub enum ExitCode {
     Refused = 5,
     /// The HSM or KMS rejected an operation part way.
     OperationFailed = 6,
+    /// `kms status`: at least one key's material is older than the policy allows.
+    NonCompliant = 7,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +50,8 @@ pub enum Error {
     Verification { what: String, hint: String },
     #[error("{what}\n  what to do: {hint}")]
     Environment { what: String, hint: String },
+    #[error("{what}\n  what to do: {hint}")]
+    NonCompliant { what: String, hint: String },
 }
 
 impl Error {
@@ -65,6 +69,7 @@ impl Error {
             Error::Refused { .. } => ExitCode::Refused,
             Error::Verification { .. } => ExitCode::VerificationFailed,
             Error::Environment { .. } => ExitCode::Environment,
+            Error::NonCompliant { .. } => ExitCode::NonCompliant,
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod error;
 pub mod fsio;
 pub mod hsm;
 pub mod kms;
+pub mod kms_status_cli;
 pub mod localkms;
 pub mod rehearse;
 

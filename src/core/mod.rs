@@ -5,6 +5,7 @@ pub mod aws_cli;
 pub mod digest;
 pub mod import_progress;
 pub mod import_rules;
+pub mod key_age;
 pub mod log;
 pub mod manifest;
 pub mod names;
