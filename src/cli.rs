@@ -48,6 +48,8 @@ pub enum KmsCommand {
     Prepare(PrepareArgs),
     /// Import the ceremony's wrapped material from a bundle, rotating keys that have material.
     Import(ImportArgs),
+    /// Delete material an import staged (NEW_KEY_MATERIAL) but never rotated to.
+    Rollback(RollbackArgs),
     /// Every EXTERNAL key with the age of its current material against a rotation policy.
     Status(crate::kms_status_cli::StatusArgs),
 }
@@ -115,6 +117,20 @@ pub struct ImportArgs {
     /// When imported material expires (RFC 3339, e.g. 2027-06-30T00:00:00Z).
     #[arg(long)]
     pub valid_to: Option<String>,
+    /// How many keys to import at once (1-64).
+    #[arg(long, default_value_t = kms::import::DEFAULT_CONCURRENCY, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
+    pub concurrency: usize,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RollbackArgs {
+    /// The bundle whose import stopped before its rotation.
+    #[arg(long)]
+    pub bundle: PathBuf,
     #[command(flatten)]
     pub aws: AwsArgs,
     #[arg(long)]
@@ -174,6 +190,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Kms(KmsCommand::Prepare(a)) => prepare(a),
         Command::Kms(KmsCommand::Import(a)) => import(a),
+        Command::Kms(KmsCommand::Rollback(a)) => rollback(a),
         Command::Kms(KmsCommand::Status(a)) => crate::kms_status_cli::run(a),
         Command::Ceremony(a) => run_ceremony(a),
         Command::Rehearse(a) => rehearse::run(&a),
@@ -311,7 +328,7 @@ fn import(a: ImportArgs) -> Result<()> {
             };
             clients.push(kms::connect(&target).await?);
         }
-        kms::import::import_regions(&clients, &verified, expiration).await
+        kms::import::import_regions(&clients, &verified, expiration, a.concurrency).await
     })?;
     for o in &outcomes {
         eprintln!(
@@ -333,6 +350,52 @@ fn import(a: ImportArgs) -> Result<()> {
             })
             .collect();
         println!("{}", serde_json::Value::Array(v));
+    }
+    Ok(())
+}
+
+fn rollback(a: RollbackArgs) -> Result<()> {
+    let verified = bundle::Bundle::verify(&a.bundle)?;
+    let rt = runtime()?;
+    let done = rt.block_on(async {
+        let regions = match &a.aws.region {
+            Some(r) => vec![r.clone()],
+            None => kms::import::regions(&verified),
+        };
+        let mut clients = Vec::new();
+        for region in regions {
+            let target = kms::KmsTarget {
+                region: Some(region.clone()),
+                ..a.aws.target()
+            };
+            clients.push((region, kms::connect(&target).await?));
+        }
+        kms::rollback::rollback(
+            |region| clients.iter().find(|(r, _)| r == region).map(|(_, c)| c),
+            &verified,
+        )
+        .await
+    })?;
+    for k in &done {
+        let what = match &k.outcome {
+            kms::rollback::RollbackOutcome::RolledBack {
+                key_material_id, ..
+            } => format!("pending material {key_material_id} deleted"),
+            kms::rollback::RollbackOutcome::NothingPending { reason } => {
+                format!("nothing pending: {reason}")
+            }
+            kms::rollback::RollbackOutcome::AlreadyCurrent { key_material_id } => format!(
+                "material {} is current (imported and rotated to): not deleted; to replace it, rotate again with a new ceremony",
+                key_material_id.as_deref().unwrap_or("?")
+            ),
+            kms::rollback::RollbackOutcome::AlreadyRolledBack { key_material_id } => {
+                format!("material {key_material_id} was rolled back before")
+            }
+        };
+        eprintln!("{:<24} {what}", k.name);
+    }
+    if a.json {
+        println!("{}", serde_json::to_string(&done).unwrap_or_default());
     }
     Ok(())
 }

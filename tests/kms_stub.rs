@@ -848,3 +848,99 @@ fn stub_status_takes_material_age_from_list_key_rotations_and_exits_7_when_one_i
     assert_eq!(report.worst(), Compliance::Compliant);
     keyrite::kms_status_cli::verdict(&report).unwrap();
 }
+
+/// Stub of AWS behaviour LocalStack lacks: a rotation whose new material KMS staged (PENDING_ROTATION)
+/// but whose RotateKeyOnDemand was refused, then `DeleteImportedKeyMaterial` with that material's id.
+#[test]
+fn stub_rollback_deletes_the_pending_material_by_its_id_once_and_the_bundle_is_not_resent() {
+    use aws_sdk_kms::operation::delete_imported_key_material::DeleteImportedKeyMaterialOutput;
+    use keyrite::kms::rollback::{RollbackOutcome, rollback};
+
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = StubBundle::default().write(dir.path());
+    // The key has material-1 current; the import stages material-2; the rotation is refused.
+    let describe = mock!(Client::describe_key).then_output(|| metadata(&arn(), KeyState::Enabled));
+    let staged = mock!(Client::import_key_material).then_output(|| {
+        ImportKeyMaterialOutput::builder()
+            .key_id(arn())
+            .key_material_id("material-2")
+            .build()
+    });
+    let refused = mock!(Client::rotate_key_on_demand)
+        .sequence()
+        .http_status(
+            400,
+            aws_error_body("KMSInvalidStateException", "rotation refused"),
+        )
+        .build();
+    let err = run_import(&stub_client(&[&describe, &staged, &refused]), &bundle).unwrap_err();
+    assert!(err.to_string().contains("RotateKeyOnDemand"), "{err}");
+    assert_eq!(staged.num_calls(), 1);
+
+    let delete = mock!(Client::delete_imported_key_material)
+        .match_requests(|r| r.key_material_id() == Some("material-2") && r.key_id() == Some(&arn()))
+        .then_output(|| {
+            DeleteImportedKeyMaterialOutput::builder()
+                .key_id(arn())
+                .key_material_id("material-2")
+                .build()
+        });
+    let client = stub_client(&[&describe, &delete]);
+    let done = rt().block_on(rollback(|_| Some(&client), &bundle)).unwrap();
+    assert_eq!(delete.num_calls(), 1);
+    assert!(matches!(
+        &done[0].outcome,
+        RollbackOutcome::RolledBack { key_material_id, .. } if key_material_id == "material-2"
+    ));
+
+    // Again: nothing is deleted twice.
+    let done = rt().block_on(rollback(|_| Some(&client), &bundle)).unwrap();
+    assert_eq!(delete.num_calls(), 1);
+    assert!(matches!(
+        &done[0].outcome,
+        RollbackOutcome::AlreadyRolledBack { .. }
+    ));
+
+    // The bundle's material is spent: an import refuses it without sending.
+    let imports = mock!(Client::import_key_material).then_output(import_ok);
+    let err = run_import(&stub_client(&[&describe, &imports]), &bundle).unwrap_err();
+    assert_eq!(imports.num_calls(), 0);
+    assert_eq!(err.exit_code(), ExitCode::Refused);
+    assert!(err.to_string().contains("rolled back"), "{err}");
+
+    // The receipt records the rollback on the same chain.
+    let log = std::fs::read(bundle.dir().join("ceremony.log")).unwrap();
+    let start = keyrite::core::receipt::ReceiptChain::after_ceremony_log(&log).unwrap();
+    let receipt = std::fs::read(bundle.dir().join("import-receipt.log")).unwrap();
+    let (report, _) = keyrite::core::receipt::verify_chain(&receipt, &start).unwrap();
+    assert_eq!(
+        report.rolled_back,
+        [("prod-s3".to_string(), "material-2".to_string())]
+    );
+    assert!(report.keys.is_empty(), "the rotation never completed");
+}
+
+/// Rollback never deletes material that is already current.
+#[test]
+fn stub_rollback_refuses_current_material() {
+    use keyrite::kms::rollback::rollback;
+
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = StubBundle::default().write(dir.path());
+    let describe = describe_pending_then_enabled();
+    let imports = mock!(Client::import_key_material).then_output(import_ok);
+    run_import(&stub_client(&[&describe, &imports]), &bundle).unwrap();
+
+    let describe = mock!(Client::describe_key).then_output(|| metadata(&arn(), KeyState::Enabled));
+    let delete = mock!(Client::delete_imported_key_material)
+        .then_http_response(|| panic!("DeleteImportedKeyMaterial must not be called"));
+    let client = stub_client(&[&describe, &delete]);
+    let done = rt().block_on(rollback(|_| Some(&client), &bundle)).unwrap();
+    // The import finished: its material is current and stays.
+    assert!(matches!(
+        &done[0].outcome,
+        keyrite::kms::rollback::RollbackOutcome::AlreadyCurrent { key_material_id }
+            if key_material_id.as_deref() == Some("material-1")
+    ));
+    assert_eq!(delete.num_calls(), 0);
+}

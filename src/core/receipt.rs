@@ -34,7 +34,8 @@ pub const FILE_NAME: &str = "import-receipt.log";
 
 /// The step ids a receipt holds, and what each one's `data` carries.
 pub mod step {
-    /// Each run of `keyrite kms import` starts with one. data: format, tool_version,
+    /// Each run of `keyrite kms import` (or `kms rollback`) starts with one. data: format, run
+    /// (import, rollback), tool_version,
     /// manifest_sha256 (the bundle imported), ceremony_log_head (SHA-256 of the ceremony log's
     /// last line).
     pub const START: &str = "import.start";
@@ -43,6 +44,9 @@ pub mod step {
     /// rotate_request_id (KMS request ids, for CloudTrail; null when not known), key_material_id,
     /// previous_key_material_id, state.
     pub const KEY_IMPORTED: &str = "key.imported";
+    /// Pending material `kms rollback` deleted before it was rotated to. data: key, key_arn,
+    /// key_material_id, request_id (of DeleteImportedKeyMaterial).
+    pub const KEY_ROLLED_BACK: &str = "key.rolled_back";
     /// A run that finished. data: keys (how many records the run wrote).
     pub const END: &str = "import.end";
 }
@@ -194,6 +198,8 @@ pub struct ReceiptReport {
     /// Whether the last run wrote its `import.end`.
     pub finished: bool,
     pub keys: Vec<ReceiptKey>,
+    /// (key, key material id) of pending material rolled back.
+    pub rolled_back: Vec<(String, String)>,
     /// SHA-256 of the receipt's last line.
     pub head_sha256: String,
 }
@@ -210,6 +216,7 @@ pub fn verify_chain(
         runs: 0,
         finished: false,
         keys: Vec::new(),
+        rolled_back: Vec::new(),
         head_sha256: start.prev.clone(),
     };
     let mut rest = receipt;
@@ -311,6 +318,11 @@ pub fn verify_chain(
                     key_material_id: optional("key_material_id"),
                     state: text("state")?,
                 });
+            }
+            step::KEY_ROLLED_BACK => {
+                report
+                    .rolled_back
+                    .push((text("key")?, text("key_material_id")?));
             }
             step::END => report.finished = true,
             other => return Err(content(format!("unknown step {other:?}"))),

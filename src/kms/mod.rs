@@ -7,6 +7,7 @@ pub mod plan;
 pub mod prepare;
 pub mod receipt;
 mod resend;
+pub mod rollback;
 pub mod status;
 
 use aws_config::retry::RetryConfig;

@@ -23,8 +23,9 @@ pub struct ReceiptFile {
 }
 
 impl ReceiptFile {
-    /// Opens (or creates) the bundle's receipt and appends this run's `import.start`.
-    pub fn open(bundle: &VerifiedBundle) -> Result<ReceiptFile> {
+    /// Opens (or creates) the bundle's receipt and appends this run's `import.start`; `run` is
+    /// the command (import, rollback).
+    pub fn open(bundle: &VerifiedBundle, run: &str) -> Result<ReceiptFile> {
         let log_path = bundle.dir().join(ceremony_log::FILE_NAME);
         if !log_path.is_file() {
             return Err(Error::Refused {
@@ -59,6 +60,7 @@ impl ReceiptFile {
             step::START,
             data(&[
                 ("format", Some(receipt::FORMAT)),
+                ("run", Some(run)),
                 ("tool_version", Some(tool_version)),
                 ("manifest_sha256", Some(bundle.fingerprint())),
                 ("ceremony_log_head", Some(start.head())),
@@ -105,6 +107,27 @@ impl ReceiptFile {
                     o.previous_key_material_id.as_deref(),
                 ),
                 ("state", Some(o.state.as_str())),
+            ]),
+        )?;
+        self.written += 1;
+        Ok(())
+    }
+
+    /// Records pending material deleted by `kms rollback`.
+    pub fn rolled_back(
+        &mut self,
+        key: &str,
+        key_arn: &str,
+        key_material_id: &str,
+        request_id: Option<&str>,
+    ) -> Result<()> {
+        self.append(
+            step::KEY_ROLLED_BACK,
+            data(&[
+                ("key", Some(key)),
+                ("key_arn", Some(key_arn)),
+                ("key_material_id", Some(key_material_id)),
+                ("request_id", request_id),
             ]),
         )?;
         self.written += 1;
