@@ -91,6 +91,16 @@ pub struct PrepareArgs {
     /// account and region each must live in. Each key is looked up in its planned region.
     #[arg(long)]
     pub plan: Option<PathBuf>,
+    /// Use import parameters fetched with the AWS CLI for the one --key: the JSON printed by `aws
+    /// kms get-parameters-for-import`, or a directory with WrappingPublicKey.bin|.b64 (or
+    /// PublicKey.bin|.b64) and ImportToken.bin|.b64 beside that JSON. --algorithm and
+    /// --wrapping-spec must be the ones the parameters were fetched with.
+    #[arg(long, conflicts_with = "plan")]
+    pub from_aws_cli: Option<PathBuf>,
+    /// When parameters given as bare files expire (RFC 3339; 24 h after they were fetched). The
+    /// CLI's JSON carries it as ParametersValidTo.
+    #[arg(long, requires = "from_aws_cli")]
+    pub parameters_valid_to: Option<String>,
     /// The new bundle directory (must not exist).
     #[arg(long)]
     pub out: PathBuf,
@@ -233,6 +243,35 @@ fn prepare(a: PrepareArgs) -> Result<()> {
         }
         None => None,
     };
+    let supplied = match &a.from_aws_cli {
+        Some(path) => {
+            if keys.len() != 1 {
+                return Err(Error::Usage {
+                    what: "--from-aws-cli holds the parameters of one key; name exactly one --key"
+                        .into(),
+                    hint:
+                        "prepare each key whose parameters were fetched with the AWS CLI on its own"
+                            .into(),
+                });
+            }
+            let mut p = kms::prepare::load_cli_parameters(path)?;
+            if let Some(t) = &a.parameters_valid_to {
+                let t: jiff::Timestamp = t.parse().map_err(|e| Error::Usage {
+                    what: format!("--parameters-valid-to {t:?} is not an RFC 3339 time: {e}"),
+                    hint: "write it like 2027-06-30T00:00:00Z".into(),
+                })?;
+                if p.valid_to.is_some_and(|v| v != t) {
+                    return Err(Error::Usage {
+                        what: "--parameters-valid-to contradicts the ParametersValidTo of the AWS CLI's JSON".into(),
+                        hint: "drop --parameters-valid-to: the JSON says when the parameters expire".into(),
+                    });
+                }
+                p.valid_to = Some(t);
+            }
+            Some(p)
+        }
+        None => None,
+    };
     let rt = runtime()?;
     let prepared = rt.block_on(async {
         if let Some(plan) = &plan {
@@ -251,6 +290,7 @@ fn prepare(a: PrepareArgs) -> Result<()> {
             spec: a.wrapping_spec,
             algorithm: a.algorithm,
             out: &a.out,
+            supplied: supplied.as_ref(),
         };
         kms::prepare::prepare(&client, &req).await
     })?;

@@ -313,7 +313,30 @@ fn rotate(dir: &Path, plan: &Path, aliases: &[&str], name: &str) -> PathBuf {
     ceremony_cmd(dir, &prepared, aliases, default_algorithm())
         .assert()
         .success();
-    import_cmd(&bundle).assert().success();
+    import_cmd(&bundle)
+        .args(["--concurrency", "4"])
+        .assert()
+        .success();
+    // Four at a time, each key imported once: nine keys done, nine receipt records, none twice.
+    let progress: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bundle.join("import-progress.json")).unwrap())
+            .unwrap();
+    let stages: Vec<_> = progress["keys"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|k| k["stage"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(stages, vec!["done"; 9]);
+    let receipt = std::fs::read_to_string(bundle.join("import-receipt.log")).unwrap();
+    let imported: std::collections::BTreeSet<String> = receipt
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["body"]["step"] == "key.imported")
+        .map(|v| v["body"]["data"]["key"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(imported.len(), 9);
+    assert_eq!(receipt.lines().count(), 11, "start, nine keys, end");
     bundle
 }
 

@@ -2,6 +2,7 @@
 
 pub mod algorithm;
 pub mod aws_cli;
+pub mod aws_cli_params;
 pub mod digest;
 pub mod import_progress;
 pub mod import_rules;
