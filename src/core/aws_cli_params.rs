@@ -109,7 +109,7 @@ mod tests {
             Some("arn:aws:kms:us-east-1:111122223333:key/k")
         );
         assert_eq!(p.import_token, b"98d5eabe");
-        assert_eq!(p.public_key_der, [0x30, 0x81]);
+        assert_eq!(p.public_key_der, [0x30, 0x82, 0x01]);
         assert_eq!(
             p.valid_to,
             Some(Timestamp::from_second(1_804_144_950).unwrap())
