@@ -10,6 +10,8 @@ use serde::Serialize;
 use crate::bundle::{Bundle, MANIFEST};
 use crate::core::digest::sha256_hex;
 use crate::core::log::{self, Report, TrustedKey};
+use crate::core::manifest;
+use crate::core::receipt::{self, ReceiptReport};
 use crate::error::{Error, Result};
 use crate::fsio;
 
@@ -47,6 +49,8 @@ pub struct AuditReport {
     pub log_report: Report,
     /// The bundle's files, each matching the hash its log record holds (None: only a log given).
     pub bundle_files: Option<Vec<FileCheck>>,
+    /// The bundle's import receipt, continuing the log's chain (None: no import recorded yet).
+    pub receipt: Option<ReceiptReport>,
 }
 
 pub fn run(cmd: AuditCommand) -> Result<()> {
@@ -103,10 +107,15 @@ pub fn verify(target: &Path, trust_pem: &Path) -> Result<AuditReport> {
         Some(dir) => Some(check_bundle(dir, &report)?),
         None => None,
     };
+    let receipt = match bundle_dir {
+        Some(dir) if dir.join(receipt::FILE_NAME).exists() => Some(check_receipt(dir, &report)?),
+        _ => None,
+    };
     Ok(AuditReport {
         log: log_path,
         log_report: report,
         bundle_files,
+        receipt,
     })
 }
 
@@ -211,6 +220,42 @@ fn check_bundle(dir: &Path, report: &Report) -> Result<Vec<FileCheck>> {
     Ok(checked)
 }
 
+/// The import receipt against the verified log and the bundle: it continues the log's chain, names
+/// the ceremony's keys and material, and the import tokens it says were sent are the bundle's.
+fn check_receipt(dir: &Path, report: &Report) -> Result<ReceiptReport> {
+    let bytes = fsio::read(&dir.join(receipt::FILE_NAME))?;
+    let r = receipt::verify(&bytes, report)?;
+    let verified = Bundle::verify(dir)?;
+    for k in &r.keys {
+        let entry = verified
+            .manifest()
+            .keys
+            .iter()
+            .find(|e| e.name == k.key)
+            .ok_or_else(|| {
+                mismatch(format!(
+                    "{}: the receipt names key {:?}, the manifest has no such key",
+                    receipt::FILE_NAME,
+                    k.key
+                ))
+            })?;
+        let token = verified
+            .file(entry, manifest::IMPORT_TOKEN)
+            .map(sha256_hex)
+            .unwrap_or_default();
+        if token != k.import_token_sha256 {
+            return Err(mismatch(format!(
+                "{} line {}: {}: the import token sent hashes to {}, the bundle's is {token}",
+                receipt::FILE_NAME,
+                k.line,
+                k.key,
+                k.import_token_sha256
+            )));
+        }
+    }
+    Ok(r)
+}
+
 fn print_report(r: &AuditReport) {
     let l = &r.log_report;
     eprintln!("ceremony log {}: verified", r.log.display());
@@ -252,4 +297,34 @@ fn print_report(r: &AuditReport) {
         None => eprintln!("  bundle files: not checked (a log file was given, not a bundle)"),
     }
     eprintln!("  log head          sha256 {}", l.head_sha256);
+    match &r.receipt {
+        Some(rc) => {
+            eprintln!(
+                "  import receipt    {} record(s) in {} run(s), continuing the log's chain{}",
+                rc.records,
+                rc.runs,
+                if rc.finished {
+                    ""
+                } else {
+                    "; the last run did not finish"
+                }
+            );
+            for k in &rc.keys {
+                eprintln!(
+                    "    {} {:<24} {:<13} material {}  request {}{}",
+                    k.time,
+                    k.key,
+                    k.kind,
+                    k.key_material_id.as_deref().unwrap_or("?"),
+                    k.import_request_id.as_deref().unwrap_or("unknown"),
+                    k.rotate_request_id
+                        .as_deref()
+                        .map(|r| format!(", rotation request {r}"))
+                        .unwrap_or_default()
+                );
+            }
+            eprintln!("  receipt head      sha256 {}", rc.head_sha256);
+        }
+        None => eprintln!("  import receipt    none (the bundle has not been imported)"),
+    }
 }

@@ -60,6 +60,10 @@ pub enum KmsCommand {
     Prepare(PrepareArgs),
     /// Import the ceremony's wrapped material from a bundle, rotating keys that have material.
     Import(ImportArgs),
+    /// Delete material an import staged (NEW_KEY_MATERIAL) but never rotated to.
+    Rollback(RollbackArgs),
+    /// Every EXTERNAL key with the age of its current material against a rotation policy.
+    Status(crate::kms_status_cli::StatusArgs),
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -76,7 +80,7 @@ pub struct AwsArgs {
 }
 
 impl AwsArgs {
-    fn target(&self) -> KmsTarget {
+    pub fn target(&self) -> KmsTarget {
         KmsTarget {
             profile: self.profile.clone(),
             region: self.region.clone(),
@@ -99,6 +103,16 @@ pub struct PrepareArgs {
     /// account and region each must live in. Each key is looked up in its planned region.
     #[arg(long)]
     pub plan: Option<PathBuf>,
+    /// Use import parameters fetched with the AWS CLI for the one --key: the JSON printed by `aws
+    /// kms get-parameters-for-import`, or a directory with WrappingPublicKey.bin|.b64 (or
+    /// PublicKey.bin|.b64) and ImportToken.bin|.b64 beside that JSON. --algorithm and
+    /// --wrapping-spec must be the ones the parameters were fetched with.
+    #[arg(long, conflicts_with = "plan")]
+    pub from_aws_cli: Option<PathBuf>,
+    /// When parameters given as bare files expire (RFC 3339; 24 h after they were fetched). The
+    /// CLI's JSON carries it as ParametersValidTo.
+    #[arg(long, requires = "from_aws_cli")]
+    pub parameters_valid_to: Option<String>,
     /// The new bundle directory (must not exist).
     #[arg(long)]
     pub out: PathBuf,
@@ -125,6 +139,20 @@ pub struct ImportArgs {
     /// When imported material expires (RFC 3339, e.g. 2027-06-30T00:00:00Z).
     #[arg(long)]
     pub valid_to: Option<String>,
+    /// How many keys to import at once (1-64).
+    #[arg(long, default_value_t = kms::import::DEFAULT_CONCURRENCY, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
+    pub concurrency: usize,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RollbackArgs {
+    /// The bundle whose import stopped before its rotation.
+    #[arg(long)]
+    pub bundle: PathBuf,
     #[command(flatten)]
     pub aws: AwsArgs,
     #[arg(long)]
@@ -200,6 +228,8 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Kms(KmsCommand::Prepare(a)) => prepare(a),
         Command::Kms(KmsCommand::Import(a)) => import(a),
+        Command::Kms(KmsCommand::Rollback(a)) => rollback(a),
+        Command::Kms(KmsCommand::Status(a)) => crate::kms_status_cli::run(a),
         Command::Ceremony(a) => run_ceremony(a),
         Command::Rehearse(a) => rehearse::run(&a),
         Command::Audit(a) => crate::audit::run(a),
@@ -243,6 +273,35 @@ fn prepare(a: PrepareArgs) -> Result<()> {
         }
         None => None,
     };
+    let supplied = match &a.from_aws_cli {
+        Some(path) => {
+            if keys.len() != 1 {
+                return Err(Error::Usage {
+                    what: "--from-aws-cli holds the parameters of one key; name exactly one --key"
+                        .into(),
+                    hint:
+                        "prepare each key whose parameters were fetched with the AWS CLI on its own"
+                            .into(),
+                });
+            }
+            let mut p = kms::prepare::load_cli_parameters(path)?;
+            if let Some(t) = &a.parameters_valid_to {
+                let t: jiff::Timestamp = t.parse().map_err(|e| Error::Usage {
+                    what: format!("--parameters-valid-to {t:?} is not an RFC 3339 time: {e}"),
+                    hint: "write it like 2027-06-30T00:00:00Z".into(),
+                })?;
+                if p.valid_to.is_some_and(|v| v != t) {
+                    return Err(Error::Usage {
+                        what: "--parameters-valid-to contradicts the ParametersValidTo of the AWS CLI's JSON".into(),
+                        hint: "drop --parameters-valid-to: the JSON says when the parameters expire".into(),
+                    });
+                }
+                p.valid_to = Some(t);
+            }
+            Some(p)
+        }
+        None => None,
+    };
     let rt = runtime()?;
     let prepared = rt.block_on(async {
         if let Some(plan) = &plan {
@@ -261,6 +320,7 @@ fn prepare(a: PrepareArgs) -> Result<()> {
             spec: a.wrapping_spec,
             algorithm: a.algorithm,
             out: &a.out,
+            supplied: supplied.as_ref(),
         };
         kms::prepare::prepare(&client, &req).await
     })?;
@@ -338,7 +398,7 @@ fn import(a: ImportArgs) -> Result<()> {
             };
             clients.push(kms::connect(&target).await?);
         }
-        kms::import::import_regions(&clients, &verified, expiration).await
+        kms::import::import_regions(&clients, &verified, expiration, a.concurrency).await
     })?;
     for o in &outcomes {
         eprintln!(
@@ -360,6 +420,52 @@ fn import(a: ImportArgs) -> Result<()> {
             })
             .collect();
         println!("{}", serde_json::Value::Array(v));
+    }
+    Ok(())
+}
+
+fn rollback(a: RollbackArgs) -> Result<()> {
+    let verified = bundle::Bundle::verify(&a.bundle)?;
+    let rt = runtime()?;
+    let done = rt.block_on(async {
+        let regions = match &a.aws.region {
+            Some(r) => vec![r.clone()],
+            None => kms::import::regions(&verified),
+        };
+        let mut clients = Vec::new();
+        for region in regions {
+            let target = kms::KmsTarget {
+                region: Some(region.clone()),
+                ..a.aws.target()
+            };
+            clients.push((region, kms::connect(&target).await?));
+        }
+        kms::rollback::rollback(
+            |region| clients.iter().find(|(r, _)| r == region).map(|(_, c)| c),
+            &verified,
+        )
+        .await
+    })?;
+    for k in &done {
+        let what = match &k.outcome {
+            kms::rollback::RollbackOutcome::RolledBack {
+                key_material_id, ..
+            } => format!("pending material {key_material_id} deleted"),
+            kms::rollback::RollbackOutcome::NothingPending { reason } => {
+                format!("nothing pending: {reason}")
+            }
+            kms::rollback::RollbackOutcome::AlreadyCurrent { key_material_id } => format!(
+                "material {} is current (imported and rotated to): not deleted; to replace it, rotate again with a new ceremony",
+                key_material_id.as_deref().unwrap_or("?")
+            ),
+            kms::rollback::RollbackOutcome::AlreadyRolledBack { key_material_id } => {
+                format!("material {key_material_id} was rolled back before")
+            }
+        };
+        eprintln!("{:<24} {what}", k.name);
+    }
+    if a.json {
+        println!("{}", serde_json::to_string(&done).unwrap_or_default());
     }
     Ok(())
 }

@@ -1,8 +1,9 @@
 //! The top-level error and the documented exit codes.
 
 use crate::{
-    bundle::BundleError, core::log::LogError, core::quorum::QuorumError, core::script::ScriptError,
-    fsio::FsError, hsm::HsmError, kms::KmsError,
+    bundle::BundleError, core::log::LogError, core::quorum::QuorumError,
+    core::receipt::ReceiptError, core::script::ScriptError, fsio::FsError, hsm::HsmError,
+    kms::KmsError,
 };
 
 /// Exit codes, documented in README.md. Stable: scripts and schedulers rely on them.
@@ -22,6 +23,8 @@ pub enum ExitCode {
     Refused = 5,
     /// The HSM or KMS rejected an operation part way.
     OperationFailed = 6,
+    /// `kms status`: at least one key's material is older than the policy allows.
+    NonCompliant = 7,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +44,8 @@ pub enum Error {
     /// The quorum gate refused the custodians' shares or names, before any login.
     #[error(transparent)]
     Quorum(#[from] QuorumError),
+    #[error(transparent)]
+    Receipt(#[from] ReceiptError),
     #[error("{what}\n  what to do: {hint}")]
     Usage { what: String, hint: String },
     #[error("{what}\n  what to do: {hint}")]
@@ -49,6 +54,8 @@ pub enum Error {
     Verification { what: String, hint: String },
     #[error("{what}\n  what to do: {hint}")]
     Environment { what: String, hint: String },
+    #[error("{what}\n  what to do: {hint}")]
+    NonCompliant { what: String, hint: String },
 }
 
 impl Error {
@@ -62,10 +69,12 @@ impl Error {
             Error::Log(LogError::TrustedKey(_)) => ExitCode::Usage,
             Error::Log(LogError::Signing(_)) => ExitCode::OperationFailed,
             Error::Log(_) => ExitCode::VerificationFailed,
+            Error::Receipt(_) => ExitCode::VerificationFailed,
             Error::Refused { .. } => ExitCode::Refused,
             Error::Quorum(_) => ExitCode::Refused,
             Error::Verification { .. } => ExitCode::VerificationFailed,
             Error::Environment { .. } => ExitCode::Environment,
+            Error::NonCompliant { .. } => ExitCode::NonCompliant,
         }
     }
 }

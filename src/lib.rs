@@ -16,6 +16,7 @@ pub mod escrow;
 pub mod fsio;
 pub mod hsm;
 pub mod kms;
+pub mod kms_status_cli;
 pub mod localkms;
 pub mod quorum_gate;
 pub mod rehearse;

@@ -131,6 +131,7 @@ pub fn run(a: &RehearseArgs) -> Result<()> {
             spec: script.wrapping.key_spec,
             algorithm: script.wrapping.algorithm,
             out: &bundle_dir,
+            supplied: None,
         },
     ))?;
     eprintln!(

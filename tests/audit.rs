@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::flow::full_rotation;
+use common::flow::{full_rotation, import_cmd};
 use common::*;
 use keyrite::core::log::{TrustedKey, verify};
 
@@ -189,6 +189,145 @@ fn a_rehearsal_leaves_a_log_that_its_published_key_verifies() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("line 2 (seq 2): expected seq 1"),
+        "{stderr}"
+    );
+}
+
+fn receipt_lines(bundle: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(bundle.join("import-receipt.log"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn the_import_receipt_continues_the_log_and_a_tampered_receipt_fails_with_exit_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let client = rt.block_on(client());
+    let (alias, _) = rt.block_on(create_key(&client, true, "receipt"));
+    let trust = hsm().log_public_key();
+
+    // First import, then a rotation of the same key with a second bundle.
+    std::fs::create_dir(dir.path().join("one")).unwrap();
+    std::fs::create_dir(dir.path().join("two")).unwrap();
+    let (first, _) = full_rotation(&dir.path().join("one"), &[&alias]);
+    let (second, manifest) = full_rotation(&dir.path().join("two"), &[&alias]);
+
+    let log = std::fs::read(second.bundle.join("ceremony.log")).unwrap();
+    let trusted = TrustedKey::from_pem(&std::fs::read_to_string(&trust).unwrap()).unwrap();
+    let report = verify(&log, &trusted).unwrap();
+    let lines = receipt_lines(&second.bundle);
+    let steps: Vec<_> = lines
+        .iter()
+        .map(|l| l["body"]["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["import.start", "key.imported", "import.end"]);
+    // The chain goes on from the ceremony log's last line.
+    assert_eq!(lines[0]["body"]["seq"], 5);
+    assert_eq!(lines[0]["body"]["prev"], report.head_sha256.as_str());
+    assert_eq!(lines[0]["body"]["data"]["manifest_sha256"], {
+        let m = std::fs::read(second.bundle.join("manifest.json")).unwrap();
+        keyrite::core::digest::sha256_hex(&m)
+    });
+    let key = &lines[1]["body"]["data"];
+    assert_eq!(key["kind"], "rotation");
+    assert_eq!(key["state"], "Enabled");
+    assert_eq!(key["key_arn"], manifest["keys"][0]["key_arn"]);
+    assert!(!key["import_request_id"].as_str().unwrap().is_empty());
+    assert!(!key["rotate_request_id"].as_str().unwrap().is_empty());
+    assert_eq!(
+        key["encrypted_key_material_sha256"],
+        report.keys[0].wrapped.as_ref().unwrap().1.as_str()
+    );
+    assert_eq!(
+        receipt_lines(&first.bundle)[1]["body"]["data"]["kind"],
+        "first import"
+    );
+    assert!(receipt_lines(&first.bundle)[1]["body"]["data"]["rotate_request_id"].is_null());
+
+    // audit verify checks the receipt with the bundle.
+    let out = audit(&second.bundle, &trust)
+        .arg("--json")
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["report"]["receipt"]["records"], 3);
+    assert_eq!(v["report"]["receipt"]["finished"], true);
+    assert_eq!(
+        v["report"]["receipt"]["keys"][0]["key_material_id"],
+        key["key_material_id"]
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("continuing the log's chain"));
+
+    // A second import run sends nothing and appends a run of its own, still on the chain.
+    import_cmd(&second.bundle).assert().success();
+    let out = audit(&second.bundle, &trust)
+        .arg("--json")
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["report"]["receipt"]["runs"], 2);
+    assert_eq!(v["report"]["receipt"]["keys"].as_array().unwrap().len(), 1);
+
+    let receipt = std::fs::read_to_string(second.bundle.join("import-receipt.log")).unwrap();
+    let tampered = |name: &str, text: &str| {
+        let d = dir.path().join(name);
+        copy_dir(&second.bundle, &d);
+        std::fs::write(d.join("import-receipt.log"), text).unwrap();
+        let out = audit(&d, &trust).assert().code(3).get_output().clone();
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    // The key material id edited: the next record's prev no longer matches.
+    let id = key["key_material_id"].as_str().unwrap();
+    let edited = receipt.replacen(id, &"0".repeat(id.len()), 1);
+    let stderr = tampered("edited", &edited);
+    assert!(
+        stderr.contains("import-receipt.log: line 3 (seq 7): prev is"),
+        "{stderr}"
+    );
+    // A line removed.
+    let lines: Vec<&str> = receipt.lines().collect();
+    let removed = [lines[0], lines[2]].join("\n") + "\n";
+    let stderr = tampered("removed", &removed);
+    assert!(
+        stderr.contains("import-receipt.log: line 2: expected seq 6, found 7"),
+        "{stderr}"
+    );
+    // The receipt of another ceremony (the first bundle's).
+    let other = std::fs::read_to_string(first.bundle.join("import-receipt.log")).unwrap();
+    let stderr = tampered("other", &other);
+    assert!(
+        stderr.contains("but the ceremony log's last line hashes to"),
+        "{stderr}"
+    );
+    // Consistently rewritten but naming other material than the ceremony wrapped: the content
+    // check catches what the chain alone cannot.
+    let d = dir.path().join("rewritten");
+    copy_dir(&second.bundle, &d);
+    let sha = key["encrypted_key_material_sha256"].as_str().unwrap();
+    let mut chain = keyrite::core::receipt::ReceiptChain::after_ceremony_log(&log).unwrap();
+    let mut text = Vec::new();
+    for l in receipt.lines() {
+        let v: serde_json::Value = serde_json::from_str(&l.replace(sha, &"1".repeat(64))).unwrap();
+        let b = &v["body"];
+        text.extend(chain.record(
+            b["time"].as_str().unwrap().parse().unwrap(),
+            b["step"].as_str().unwrap(),
+            &[],
+            b["data"].as_object().unwrap().clone(),
+        ));
+    }
+    std::fs::write(d.join("import-receipt.log"), text).unwrap();
+    let out = audit(&d, &trust).assert().code(3).get_output().clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the material sent hashes to 1111"),
         "{stderr}"
     );
 }

@@ -267,3 +267,155 @@ fn a_plan_refuses_keys_that_are_not_external_misplaced_or_behind_a_moved_alias()
     assert!(stderr.contains("unknown field"), "{stderr}");
     assert!(!out.exists());
 }
+
+/// `keyrite kms status --json` for the keys whose aliases start with `prefix`, keyed by alias.
+fn status_of(
+    prefix: &str,
+    extra: &[&str],
+    code: i32,
+) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let mut cmd = keyrite();
+    cmd.args(["kms", "status", "--json"]).args(extra);
+    let out = cmd.assert().code(code).get_output().clone();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The local KMS has no ListKeyRotations (HTTP 501): the table says so.
+    assert!(
+        stderr.contains("ListKeyRotations is not implemented at this endpoint (HTTP 501"),
+        "{stderr}"
+    );
+    v["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|k| {
+            let alias = k["aliases"].as_array()?.first()?.as_str()?.to_string();
+            alias
+                .starts_with(&format!("alias/{prefix}/"))
+                .then(|| (alias, k.clone()))
+        })
+        .collect()
+}
+
+fn rotate(dir: &Path, plan: &Path, aliases: &[&str], name: &str) -> PathBuf {
+    let bundle = dir.join(name);
+    let out = prepare_plan_cmd(plan, &bundle)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let prepared = Prepared {
+        bundle: bundle.clone(),
+        fingerprint: v["fingerprint"].as_str().unwrap().to_string(),
+    };
+    ceremony_cmd(dir, &prepared, aliases, default_algorithm())
+        .assert()
+        .success();
+    import_cmd(&bundle)
+        .args(["--concurrency", "4"])
+        .assert()
+        .success();
+    // Four at a time, each key imported once: nine keys done, nine receipt records, none twice.
+    let progress: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bundle.join("import-progress.json")).unwrap())
+            .unwrap();
+    let stages: Vec<_> = progress["keys"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|k| k["stage"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(stages, vec!["done"; 9]);
+    let receipt = std::fs::read_to_string(bundle.join("import-receipt.log")).unwrap();
+    let imported: std::collections::BTreeSet<String> = receipt
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["body"]["step"] == "key.imported")
+        .map(|v| v["body"]["data"]["key"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(imported.len(), 9);
+    assert_eq!(receipt.lines().count(), 11, "start, nine keys, end");
+    bundle
+}
+
+#[test]
+fn status_of_a_nine_key_plan_before_import_after_it_and_after_a_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let client = rt.block_on(client());
+    let prefix = unique("status9");
+    let mut planned = Vec::new();
+    for environment in ["dev", "int", "prod"] {
+        for service in ["s3", "rds", "dynamodb"] {
+            let alias = format!("alias/{prefix}/{environment}-{service}");
+            let (_, arn) = rt.block_on(key_with_alias(&client, true, &alias));
+            planned.push(Planned {
+                environment,
+                service,
+                alias,
+                account: account_of(&arn),
+                region: "us-east-1",
+                key_id: None,
+            });
+        }
+    }
+    let plan = write_plan(dir.path(), &planned, "");
+    let aliases: Vec<&str> = planned.iter().map(|p| p.alias.as_str()).collect();
+
+    // Before: nine keys pending import, no material, nothing past due.
+    let before = status_of(&prefix, &[], 0);
+    assert_eq!(before.len(), 9);
+    for k in before.values() {
+        assert_eq!(k["state"], "PendingImport");
+        assert_eq!(k["compliance"], "NO_MATERIAL");
+        assert!(k["material"].is_null());
+    }
+
+    // After the first import: every key has material; the receipt dates it and names the ceremony.
+    let first = rotate(dir.path(), &plan, &aliases, "first");
+    let first_arg = first.to_str().unwrap();
+    let after = status_of(&prefix, &["--receipts", first_arg], 0);
+    assert_eq!(after.len(), 9);
+    for (alias, k) in &after {
+        assert_eq!(k["state"], "Enabled", "{alias}");
+        assert_eq!(k["compliance"], "COMPLIANT", "{alias}");
+        assert_eq!(k["material"]["source"], "receipt", "{alias}");
+        assert_eq!(k["material"]["estimate"], false);
+        assert_eq!(k["material"]["age_days"], 0);
+        assert_eq!(k["ceremony"]["bundle"], first_arg);
+        assert_eq!(k["ceremony"]["kind"], "first import");
+        assert!(k["key_material_id"].is_string());
+        assert_eq!(
+            k["rotations"]["unavailable"]["reason"]
+                .as_str()
+                .map(|r| r.contains("501")),
+            Some(true)
+        );
+    }
+
+    // After a rotation: new material for every key, produced by the second ceremony.
+    let second = rotate(dir.path(), &plan, &aliases, "second");
+    let second_arg = second.to_str().unwrap();
+    let rotated = status_of(&prefix, &["--receipts", first_arg, second_arg], 0);
+    for (alias, k) in &rotated {
+        assert_ne!(
+            k["key_material_id"], after[alias]["key_material_id"],
+            "{alias}"
+        );
+        assert_eq!(k["ceremony"]["bundle"], second_arg, "{alias}");
+        assert_eq!(k["ceremony"]["kind"], "rotation", "{alias}");
+        assert_eq!(k["compliance"], "COMPLIANT");
+    }
+
+    // Without receipts the age is the key's creation date, marked as an estimate; a one-day policy
+    // with a five-day warning makes every key DUE_SOON, which still exits 0.
+    let estimated = status_of(&prefix, &["--policy-days", "1", "--due-soon-days", "5"], 0);
+    for k in estimated.values() {
+        assert_eq!(k["material"]["source"], "key-creation-estimate");
+        assert_eq!(k["material"]["estimate"], true);
+        assert_eq!(k["compliance"], "DUE_SOON");
+        assert!(k["ceremony"].is_null());
+    }
+}

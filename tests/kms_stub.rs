@@ -134,6 +134,13 @@ impl StubBundle {
             }),
         };
         b.commit(&m).unwrap();
+        // The import receipt continues the ceremony log; a one-record log signed by a software key
+        // stands in for the ceremony's.
+        let signer = p256::ecdsa::SigningKey::from_slice(&[7; 32]).unwrap();
+        let line = keyrite::core::log::LogChain::new()
+            .record(&signer, now, "ceremony.start", &[], serde_json::Map::new())
+            .unwrap();
+        std::fs::write(path.join(keyrite::core::log::FILE_NAME), line).unwrap();
         Bundle::verify(&path).unwrap()
     }
 }
@@ -707,4 +714,234 @@ fn stub_a_rotation_whose_material_may_be_in_kms_is_not_sent_again() {
     assert_eq!(imports.num_calls(), 0, "the material is never sent twice");
     assert_eq!(err.exit_code(), ExitCode::Refused, "{err}");
     assert!(err.to_string().contains("list-key-rotations"), "{err}");
+}
+
+/// Stub of AWS behaviour LocalStack lacks: ListKeyRotations (LocalStack answers HTTP 501). Three
+/// EXTERNAL keys whose current material became current 400, 350 and 10 days ago, one AWS_KMS key
+/// that status must leave out, and one EXTERNAL key still pending import.
+#[test]
+fn stub_status_takes_material_age_from_list_key_rotations_and_exits_7_when_one_is_past_due() {
+    use aws_sdk_kms::operation::list_aliases::ListAliasesOutput;
+    use aws_sdk_kms::operation::list_key_rotations::ListKeyRotationsOutput;
+    use aws_sdk_kms::operation::list_keys::ListKeysOutput;
+    use aws_sdk_kms::primitives::DateTime;
+    use aws_sdk_kms::types::{AliasListEntry, KeyListEntry, KeyMaterialState, RotationsListEntry};
+    use keyrite::core::key_age::{AgeSource, Compliance, Policy};
+    use keyrite::kms::status::{Receipts, RotationsLookup, status};
+
+    let now = Timestamp::now();
+    let days_ago = move |d: i64| DateTime::from_secs(now.as_second() - d * 86_400);
+    // (key id, origin, state, rotation age in days)
+    let keys: Arc<[(&str, OriginType, KeyState, i64); 5]> = Arc::new([
+        ("k-late", OriginType::External, KeyState::Enabled, 400),
+        ("k-soon", OriginType::External, KeyState::Enabled, 350),
+        ("k-fresh", OriginType::External, KeyState::Enabled, 10),
+        ("k-aws", OriginType::AwsKms, KeyState::Enabled, 0),
+        (
+            "k-pending",
+            OriginType::External,
+            KeyState::PendingImport,
+            0,
+        ),
+    ]);
+    let (keys1, keys2) = (keys.clone(), keys.clone());
+    let list_keys = mock!(Client::list_keys).then_output(move || {
+        ListKeysOutput::builder()
+            .set_keys(Some(
+                keys.iter()
+                    .map(|k| KeyListEntry::builder().key_id(k.0).build())
+                    .collect(),
+            ))
+            .build()
+    });
+    let list_aliases = mock!(Client::list_aliases).then_output(|| {
+        ListAliasesOutput::builder()
+            .aliases(
+                AliasListEntry::builder()
+                    .alias_name("alias/prod-s3")
+                    .target_key_id("k-late")
+                    .build(),
+            )
+            .build()
+    });
+    let describe = mock!(Client::describe_key).then_compute_output(move |req| {
+        let id = req.key_id().unwrap_or_default();
+        let k = keys1.iter().find(|k| k.0 == id).unwrap();
+        let mut meta = KeyMetadata::builder()
+            .key_id(id)
+            .arn(arn_of(id))
+            .origin(k.1.clone())
+            .key_state(k.2.clone())
+            // The key is older than any material: the fallback would say 900 days.
+            .creation_date(days_ago(900));
+        if k.2 == KeyState::Enabled {
+            meta = meta.current_key_material_id(format!("{id}-m2"));
+        }
+        DescribeKeyOutput::builder()
+            .key_metadata(meta.build().unwrap())
+            .build()
+    });
+    let rotations = mock!(Client::list_key_rotations).then_compute_output(move |req| {
+        let id = req.key_id().unwrap_or_default();
+        let k = keys2.iter().find(|k| k.0 == id).unwrap();
+        let old = RotationsListEntry::builder()
+            .key_id(id)
+            .key_material_id(format!("{id}-m1"))
+            .key_material_state(KeyMaterialState::NonCurrent)
+            .rotation_date(days_ago(k.3 + 365))
+            .build();
+        let current = RotationsListEntry::builder()
+            .key_id(id)
+            .key_material_id(format!("{id}-m2"))
+            .key_material_state(KeyMaterialState::Current)
+            .rotation_date(days_ago(k.3))
+            .build();
+        ListKeyRotationsOutput::builder()
+            .rotations(old)
+            .rotations(current)
+            .build()
+    });
+    let client = stub_client(&[&list_keys, &list_aliases, &describe, &rotations]);
+
+    let report = rt()
+        .block_on(status(
+            &client,
+            Policy::default(),
+            &Receipts::default(),
+            now,
+        ))
+        .unwrap();
+
+    let by_id = |id: &str| report.keys.iter().find(|k| k.key_id == id).unwrap();
+    assert_eq!(report.keys.len(), 4, "the AWS_KMS key is left out");
+    assert!(report.keys.iter().all(|k| k.key_id != "k-aws"));
+    let late = by_id("k-late");
+    assert_eq!(late.aliases, ["alias/prod-s3"]);
+    assert_eq!(late.compliance, Compliance::NonCompliant);
+    assert_eq!(late.key_material_id.as_deref(), Some("k-late-m2"));
+    let age = late.material.as_ref().unwrap();
+    assert_eq!(age.source, AgeSource::KmsRotations);
+    assert!(!age.estimate);
+    assert_eq!(age.age_days, 400);
+    assert_eq!(late.rotations, RotationsLookup::Listed);
+    assert_eq!(by_id("k-soon").compliance, Compliance::DueSoon);
+    assert_eq!(by_id("k-fresh").compliance, Compliance::Compliant);
+    assert_eq!(by_id("k-fresh").material.as_ref().unwrap().age_days, 10);
+    assert_eq!(by_id("k-pending").compliance, Compliance::NoMaterial);
+    assert!(by_id("k-pending").material.is_none());
+    assert_eq!(rotations.num_calls(), 4);
+
+    // The exit a scheduled job sees: 7, naming the late key by its alias.
+    let err = keyrite::kms_status_cli::verdict(&report).unwrap_err();
+    assert_eq!(err.exit_code(), ExitCode::NonCompliant);
+    assert_eq!(ExitCode::NonCompliant as u8, 7);
+    assert!(err.to_string().contains("alias/prod-s3"), "{err}");
+    assert!(!err.to_string().contains("k-soon"), "{err}");
+
+    // A longer policy: nothing past due, exit 0.
+    let lenient = Policy {
+        max_age_days: 500,
+        due_soon_days: 30,
+    };
+    let report = rt()
+        .block_on(status(&client, lenient, &Receipts::default(), now))
+        .unwrap();
+    assert_eq!(report.worst(), Compliance::Compliant);
+    keyrite::kms_status_cli::verdict(&report).unwrap();
+}
+
+/// Stub of AWS behaviour LocalStack lacks: a rotation whose new material KMS staged (PENDING_ROTATION)
+/// but whose RotateKeyOnDemand was refused, then `DeleteImportedKeyMaterial` with that material's id.
+#[test]
+fn stub_rollback_deletes_the_pending_material_by_its_id_once_and_the_bundle_is_not_resent() {
+    use aws_sdk_kms::operation::delete_imported_key_material::DeleteImportedKeyMaterialOutput;
+    use keyrite::kms::rollback::{RollbackOutcome, rollback};
+
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = StubBundle::default().write(dir.path());
+    // The key has material-1 current; the import stages material-2; the rotation is refused.
+    let describe = mock!(Client::describe_key).then_output(|| metadata(&arn(), KeyState::Enabled));
+    let staged = mock!(Client::import_key_material).then_output(|| {
+        ImportKeyMaterialOutput::builder()
+            .key_id(arn())
+            .key_material_id("material-2")
+            .build()
+    });
+    let refused = mock!(Client::rotate_key_on_demand)
+        .sequence()
+        .http_status(
+            400,
+            aws_error_body("KMSInvalidStateException", "rotation refused"),
+        )
+        .build();
+    let err = run_import(&stub_client(&[&describe, &staged, &refused]), &bundle).unwrap_err();
+    assert!(err.to_string().contains("RotateKeyOnDemand"), "{err}");
+    assert_eq!(staged.num_calls(), 1);
+
+    let delete = mock!(Client::delete_imported_key_material)
+        .match_requests(|r| r.key_material_id() == Some("material-2") && r.key_id() == Some(&arn()))
+        .then_output(|| {
+            DeleteImportedKeyMaterialOutput::builder()
+                .key_id(arn())
+                .key_material_id("material-2")
+                .build()
+        });
+    let client = stub_client(&[&describe, &delete]);
+    let done = rt().block_on(rollback(|_| Some(&client), &bundle)).unwrap();
+    assert_eq!(delete.num_calls(), 1);
+    assert!(matches!(
+        &done[0].outcome,
+        RollbackOutcome::RolledBack { key_material_id, .. } if key_material_id == "material-2"
+    ));
+
+    // Again: nothing is deleted twice.
+    let done = rt().block_on(rollback(|_| Some(&client), &bundle)).unwrap();
+    assert_eq!(delete.num_calls(), 1);
+    assert!(matches!(
+        &done[0].outcome,
+        RollbackOutcome::AlreadyRolledBack { .. }
+    ));
+
+    // The bundle's material is spent: an import refuses it without sending.
+    let imports = mock!(Client::import_key_material).then_output(import_ok);
+    let err = run_import(&stub_client(&[&describe, &imports]), &bundle).unwrap_err();
+    assert_eq!(imports.num_calls(), 0);
+    assert_eq!(err.exit_code(), ExitCode::Refused);
+    assert!(err.to_string().contains("rolled back"), "{err}");
+
+    // The receipt records the rollback on the same chain.
+    let log = std::fs::read(bundle.dir().join("ceremony.log")).unwrap();
+    let start = keyrite::core::receipt::ReceiptChain::after_ceremony_log(&log).unwrap();
+    let receipt = std::fs::read(bundle.dir().join("import-receipt.log")).unwrap();
+    let (report, _) = keyrite::core::receipt::verify_chain(&receipt, &start).unwrap();
+    assert_eq!(
+        report.rolled_back,
+        [("prod-s3".to_string(), "material-2".to_string())]
+    );
+    assert!(report.keys.is_empty(), "the rotation never completed");
+}
+
+/// Rollback never deletes material that is already current.
+#[test]
+fn stub_rollback_refuses_current_material() {
+    use keyrite::kms::rollback::rollback;
+
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = StubBundle::default().write(dir.path());
+    let describe = describe_pending_then_enabled();
+    let imports = mock!(Client::import_key_material).then_output(import_ok);
+    run_import(&stub_client(&[&describe, &imports]), &bundle).unwrap();
+
+    let describe = mock!(Client::describe_key).then_output(|| metadata(&arn(), KeyState::Enabled));
+    let delete = mock!(Client::delete_imported_key_material)
+        .then_http_response(|| panic!("DeleteImportedKeyMaterial must not be called"));
+    let client = stub_client(&[&describe, &delete]);
+    let done = rt().block_on(rollback(|_| Some(&client), &bundle)).unwrap();
+    // The import finished: its material is current and stays.
+    assert!(matches!(
+        &done[0].outcome,
+        keyrite::kms::rollback::RollbackOutcome::AlreadyCurrent { key_material_id }
+            if key_material_id.as_deref() == Some("material-1")
+    ));
+    assert_eq!(delete.num_calls(), 0);
 }

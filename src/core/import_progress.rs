@@ -32,6 +32,9 @@ pub enum KeyProgress {
     },
     /// Nothing left to do for this key.
     Done { key_material_id: Option<String> },
+    /// `kms rollback` deleted this pending material before it was rotated to: the bundle's
+    /// material for this key is spent.
+    RolledBack { key_material_id: String },
 }
 
 impl ImportProgress {

@@ -2,15 +2,18 @@
 
 pub mod algorithm;
 pub mod aws_cli;
+pub mod aws_cli_params;
 pub mod custody;
 pub mod digest;
 pub mod import_progress;
 pub mod import_rules;
+pub mod key_age;
 pub mod log;
 pub mod manifest;
 pub mod names;
 pub mod plan;
 pub mod quorum;
+pub mod receipt;
 pub mod replay;
 pub mod script;
 pub mod wrapping_key;

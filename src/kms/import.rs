@@ -4,8 +4,13 @@
 
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{ExpirationModelType, ImportType, KeyState, OriginType};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures_util::stream::{self, StreamExt};
 use jiff::{SignedDuration, Timestamp};
 
+use super::receipt::ReceiptFile;
 use super::{Client, KmsError};
 use crate::bundle::VerifiedBundle;
 use crate::core::import_progress::{self, ImportProgress, KeyProgress};
@@ -14,6 +19,10 @@ use crate::core::wrapping_key::WrappingPublicKey;
 use crate::core::{aws_cli, import_rules};
 use crate::error::{Error, Result};
 use crate::fsio;
+use aws_sdk_kms::operation::RequestId;
+
+/// The kind of an outcome whose key an earlier run imported completely.
+pub const ALREADY_IMPORTED: &str = "already imported";
 
 /// How long the import parameters must still be valid when an import starts.
 pub const VALIDITY_MARGIN: SignedDuration = SignedDuration::from_mins(5);
@@ -34,6 +43,12 @@ pub struct ImportOutcome {
     pub previous_key_material_id: Option<String>,
     pub state: String,
     pub encrypted_key_material_sha256: String,
+    /// SHA-256 of the ImportToken.bin sent with the material.
+    pub import_token_sha256: String,
+    /// The KMS request id of the ImportKeyMaterial call (CloudTrail's requestID), when this run made it.
+    pub import_request_id: Option<String>,
+    /// The KMS request id of the RotateKeyOnDemand call, for a rotation.
+    pub rotate_request_id: Option<String>,
 }
 
 /// Checks that need no network: every key was through the ceremony, the parameters are still valid,
@@ -165,15 +180,26 @@ pub async fn import(
     bundle: &VerifiedBundle,
     expiration: Expiration,
 ) -> Result<Vec<ImportOutcome>> {
-    import_regions(std::slice::from_ref(client), bundle, expiration).await
+    import_regions(
+        std::slice::from_ref(client),
+        bundle,
+        expiration,
+        DEFAULT_CONCURRENCY,
+    )
+    .await
 }
 
+/// How many keys an import works on at once unless told otherwise.
+pub const DEFAULT_CONCURRENCY: usize = 4;
+
 /// Imports every key of the bundle, each through the client of its region (a plan's bundle may
-/// span regions). A key whose region has no client is refused before anything is sent.
+/// span regions), up to `concurrency` keys at once. A key whose region has no client is refused
+/// before anything is sent. Outcomes come back in the bundle's key order.
 pub async fn import_regions(
     clients: &[Client],
     bundle: &VerifiedBundle,
     expiration: Expiration,
+    concurrency: usize,
 ) -> Result<Vec<ImportOutcome>> {
     preflight(bundle, expiration, Timestamp::now())?;
     let region_of = |c: &Client| c.config().region().map(|r| r.to_string());
@@ -200,12 +226,85 @@ pub async fn import_regions(
         };
         routed.push((client, key));
     }
-    let mut journal = Journal::open(bundle)?;
+    let journal = Mutex::new(Journal::open(bundle)?);
+    let receipt = Mutex::new(ReceiptFile::open(bundle, "import")?);
+    // After the first failure no further key is started; keys already in flight finish, so each
+    // one's progress is recorded in a state a re-run can resume from.
+    let stop = AtomicBool::new(false);
+    let results: Vec<(usize, Result<Option<ImportOutcome>>)> =
+        stream::iter(routed.into_iter().enumerate())
+            .map(|(i, (client, key))| {
+                let (journal, receipt, stop) = (&journal, &receipt, &stop);
+                async move {
+                    if stop.load(Ordering::SeqCst) {
+                        return (i, Ok(None));
+                    }
+                    let result =
+                        import_and_record(client, bundle, key, expiration, journal, receipt)
+                            .await
+                            .map(Some);
+                    if result.is_err() {
+                        stop.store(true, Ordering::SeqCst);
+                    }
+                    (i, result)
+                }
+            })
+            .buffer_unordered(concurrency.max(1))
+            .collect()
+            .await;
+    let mut results = results;
+    results.sort_by_key(|(i, _)| *i);
     let mut outcomes = Vec::new();
-    for (client, key) in routed {
-        outcomes.push(import_one(client, bundle, key, expiration, &mut journal).await?);
+    let mut first_error = None;
+    for (_, r) in results {
+        match r {
+            Ok(Some(o)) => outcomes.push(o),
+            Ok(None) => {}
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
     }
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    let receipt = receipt.into_inner().map_err(|_| poisoned())?;
+    receipt.finish()?;
     Ok(outcomes)
+}
+
+/// One key: import it, then write its receipt record and only then mark it done.
+async fn import_and_record(
+    client: &Client,
+    bundle: &VerifiedBundle,
+    key: &KeyEntry,
+    expiration: Expiration,
+    journal: &Mutex<Journal>,
+    receipt: &Mutex<ReceiptFile>,
+) -> Result<ImportOutcome> {
+    let outcome = import_one(client, bundle, key, expiration, journal).await?;
+    if outcome.kind != ALREADY_IMPORTED {
+        receipt.lock().map_err(|_| poisoned())?.imported(&outcome)?;
+    }
+    record(
+        journal,
+        &outcome.name,
+        KeyProgress::Done {
+            key_material_id: outcome.key_material_id.clone(),
+        },
+    )?;
+    Ok(outcome)
+}
+
+fn poisoned() -> Error {
+    Error::Environment {
+        what: "an import task failed while writing the progress file or the receipt".into(),
+        hint: "run the import again: it resumes where it stopped".into(),
+    }
+}
+
+fn record(journal: &Mutex<Journal>, key: &str, stage: KeyProgress) -> Result<()> {
+    journal.lock().map_err(|_| poisoned())?.record(key, stage)
 }
 
 /// The regions a bundle's keys live in, each once.
@@ -257,7 +356,7 @@ async fn import_one(
     bundle: &VerifiedBundle,
     key: &KeyEntry,
     expiration: Expiration,
-    journal: &mut Journal,
+    journal: &Mutex<Journal>,
 ) -> Result<ImportOutcome> {
     let name = key.name.as_str();
     let material = bundle
@@ -266,18 +365,23 @@ async fn import_one(
     let token = bundle.file(key, manifest::IMPORT_TOKEN).unwrap_or_default();
     let before = describe(client, key).await?;
     let material_sha256 = crate::core::digest::sha256_hex(material);
-    let recorded = journal.get(name);
+    let token_sha256 = crate::core::digest::sha256_hex(token);
+    let recorded = journal.lock().map_err(|_| poisoned())?.get(name);
     if let Some(KeyProgress::Done { key_material_id }) = recorded {
         return Ok(ImportOutcome {
             name: name.into(),
             key_arn: key.key_arn.clone(),
-            kind: "already imported",
+            kind: ALREADY_IMPORTED,
             key_material_id,
             previous_key_material_id: None,
             state: before.state,
             encrypted_key_material_sha256: material_sha256,
+            import_token_sha256: token_sha256,
+            import_request_id: None,
+            rotate_request_id: None,
         });
     }
+    let mut import_request_id = None;
     let (first, new_id) = match recorded {
         // A rotation whose material KMS accepted: only the rotation is left.
         Some(KeyProgress::Imported {
@@ -286,7 +390,8 @@ async fn import_one(
         }) => (first, key_material_id),
         // A first import that reached KMS before the run stopped.
         Some(KeyProgress::Sending { first: true }) if before.state == "Enabled" => {
-            journal.record(
+            record(
+                journal,
                 name,
                 KeyProgress::Imported {
                     first: true,
@@ -294,6 +399,16 @@ async fn import_one(
                 },
             )?;
             (true, before.current_material.clone())
+        }
+        Some(KeyProgress::RolledBack { key_material_id }) => {
+            return Err(KmsError::Refused {
+                key: name.into(),
+                message: format!(
+                    "this bundle's material for the key was imported as {key_material_id} and then rolled back; keyrite does not send it again"
+                ),
+                hint: "prepare a new bundle for the key and run a ceremony with it".into(),
+            }
+            .into());
         }
         Some(KeyProgress::Sending { first: false }) => {
             return Err(KmsError::Refused {
@@ -308,10 +423,13 @@ async fn import_one(
         }
         _ => {
             let first = first_or_rotation(key, &before)?;
-            journal.record(name, KeyProgress::Sending { first })?;
-            let new_id = send_import(client, key, token, material, expiration, first).await?;
+            record(journal, name, KeyProgress::Sending { first })?;
+            let (new_id, request_id) =
+                send_import(client, key, token, material, expiration, first).await?;
             check_reimport_id(key, new_id.as_deref())?;
-            journal.record(
+            import_request_id = request_id;
+            record(
+                journal,
                 name,
                 KeyProgress::Imported {
                     first,
@@ -321,13 +439,15 @@ async fn import_one(
             (first, new_id)
         }
     };
+    let mut rotate_request_id = None;
     if !first {
-        client
+        let rotated = client
             .rotate_key_on_demand()
             .key_id(&key.key_arn)
             .send()
             .await
             .map_err(|e| KmsError::from_sdk(name, "RotateKeyOnDemand", e))?;
+        rotate_request_id = rotated.request_id().map(str::to_string);
     }
     let after = describe(client, key).await?;
     let operation = if first {
@@ -370,13 +490,10 @@ async fn import_one(
         previous_key_material_id: before.current_material,
         state: after.state,
         encrypted_key_material_sha256: material_sha256,
+        import_token_sha256: token_sha256,
+        import_request_id,
+        rotate_request_id,
     };
-    journal.record(
-        name,
-        KeyProgress::Done {
-            key_material_id: outcome.key_material_id.clone(),
-        },
-    )?;
     Ok(outcome)
 }
 
@@ -431,7 +548,7 @@ async fn send_import(
     material: &[u8],
     expiration: Expiration,
     first: bool,
-) -> Result<Option<String>> {
+) -> Result<(Option<String>, Option<String>)> {
     let mut req = client
         .import_key_material()
         .key_id(&key.key_arn)
@@ -461,7 +578,10 @@ async fn send_import(
         .send()
         .await
         .map_err(|e| KmsError::from_sdk(&key.name, "ImportKeyMaterial", e))?;
-    Ok(imported.key_material_id().map(str::to_string))
+    Ok((
+        imported.key_material_id().map(str::to_string),
+        imported.request_id().map(str::to_string),
+    ))
 }
 
 struct Described {

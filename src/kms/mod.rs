@@ -5,7 +5,10 @@ mod error;
 pub mod import;
 pub mod plan;
 pub mod prepare;
+pub mod receipt;
 mod resend;
+pub mod rollback;
+pub mod status;
 
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region};

@@ -10,16 +10,76 @@ use jiff::Timestamp;
 use super::{Client, KmsError};
 use crate::bundle::NewBundle;
 use crate::core::algorithm::{WrappingAlgorithm, WrappingKeySpec};
+use crate::core::aws_cli_params::{self, CliParameters};
 use crate::core::manifest::{self, KeyEntry, Manifest};
 use crate::core::names::KeyRef;
 use crate::core::wrapping_key::WrappingPublicKey;
 use crate::error::{Error, Result};
+use crate::fsio;
 
 pub struct PrepareRequest<'a> {
     pub keys: &'a [KeyRef],
     pub spec: WrappingKeySpec,
     pub algorithm: WrappingAlgorithm,
     pub out: &'a Path,
+    /// Import parameters fetched with the AWS CLI, for the one key named: used instead of
+    /// calling GetParametersForImport.
+    pub supplied: Option<&'a CliParameters>,
+}
+
+/// Reads import parameters saved the AWS CLI way: the JSON of `aws kms get-parameters-for-import`
+/// (a file), or a directory with the public key and token files ([`aws_cli_params`]), or a
+/// directory holding that JSON as its only `.json` file.
+pub fn load_cli_parameters(path: &Path) -> Result<CliParameters> {
+    let usage = |what: String| {
+        Error::Usage {
+        what: format!("--from-aws-cli {}: {what}", path.display()),
+        hint: "give the JSON printed by `aws kms get-parameters-for-import`, or a directory with WrappingPublicKey.bin|.b64 (or PublicKey.bin|.b64) and ImportToken.bin|.b64".into(),
+    }
+    };
+    if !path.is_dir() {
+        return aws_cli_params::parse_json(&fsio::read(path)?).map_err(usage);
+    }
+    fn find(dir: &Path, names: &[(&'static str, bool)]) -> Option<(&'static str, bool)> {
+        names.iter().find(|(n, _)| dir.join(n).is_file()).copied()
+    }
+    match (
+        find(path, &aws_cli_params::PUBLIC_KEY_FILES),
+        find(path, &aws_cli_params::IMPORT_TOKEN_FILES),
+    ) {
+        (Some((pk, pk_b64)), Some((tok, tok_b64))) => {
+            let read = |name: &str, b64: bool| -> Result<Vec<u8>> {
+                let bytes = fsio::read(&path.join(name))?;
+                if b64 {
+                    aws_cli_params::decode_base64(name, &bytes).map_err(usage)
+                } else {
+                    Ok(bytes)
+                }
+            };
+            Ok(CliParameters {
+                key_arn: None,
+                public_key_der: read(pk, pk_b64)?,
+                import_token: read(tok, tok_b64)?,
+                valid_to: None,
+            })
+        }
+        _ => {
+            let jsons: Vec<_> = std::fs::read_dir(path)
+                .map_err(|e| usage(e.to_string()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect();
+            match jsons.as_slice() {
+                [one] => aws_cli_params::parse_json(&fsio::read(one)?).map_err(usage),
+                [] => Err(usage(
+                    "no public key and token files, and no .json file".into(),
+                )),
+                _ => Err(usage(
+                    "more than one .json file; name the one to use".into(),
+                )),
+            }
+        }
+    }
 }
 
 pub struct Prepared {
@@ -45,7 +105,103 @@ pub async fn prepare(client: &Client, req: &PrepareRequest<'_>) -> Result<Prepar
     for key in req.keys {
         checked.push((client, check_key(client, key).await?));
     }
+    if let Some(supplied) = req.supplied {
+        let (_, key) = &checked[0];
+        return write_supplied(client, key, supplied, req).await;
+    }
     write_bundle(&checked, req.spec, req.algorithm, req.out).await
+}
+
+/// A bundle of one key from parameters fetched with the AWS CLI.
+async fn write_supplied(
+    client: &Client,
+    key: &CheckedKey,
+    supplied: &CliParameters,
+    req: &PrepareRequest<'_>,
+) -> Result<Prepared> {
+    let name = key.requested.as_str();
+    let refused = |message: String, hint: &str| -> Error {
+        KmsError::Refused {
+            key: name.into(),
+            message,
+            hint: hint.into(),
+        }
+        .into()
+    };
+    if let Some(arn) = &supplied.key_arn
+        && *arn != key.arn
+    {
+        return Err(refused(
+            format!(
+                "the AWS CLI parameters were fetched for {arn}, but {name} is {}; their import token is bound to that key",
+                key.arn
+            ),
+            "fetch the parameters for this key, or name the key they belong to",
+        ));
+    }
+    let valid_to = supplied.valid_to.ok_or_else(|| Error::Usage {
+        what: "the AWS CLI parameters do not say when they expire (bare files carry no ParametersValidTo)".into(),
+        hint: "give the JSON output of `aws kms get-parameters-for-import` instead (it has ParametersValidTo), or --parameters-valid-to".into(),
+    })?;
+    if valid_to <= Timestamp::now() {
+        return Err(refused(
+            format!("the AWS CLI parameters expired at {valid_to}"),
+            "fetch new parameters (they last 24 h)",
+        ));
+    }
+    WrappingPublicKey::from_der(&supplied.public_key_der, req.spec).map_err(|m| {
+        refused(
+            format!(
+                "the wrapping public key is unusable as {}: {m}",
+                req.spec.as_str()
+            ),
+            "pass the --wrapping-spec the parameters were fetched with",
+        )
+    })?;
+    let region = client
+        .config()
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_default();
+    let entry_name = key.requested.bundle_name(&key.key_id);
+    let mut bundle = NewBundle::create(req.out)?;
+    bundle.write(
+        &entry_name,
+        manifest::WRAPPING_PUBLIC_KEY,
+        &supplied.public_key_der,
+    )?;
+    bundle.write(&entry_name, manifest::IMPORT_TOKEN, &supplied.import_token)?;
+    let entry = KeyEntry {
+        name: entry_name,
+        requested: name.into(),
+        alias: match &key.requested {
+            KeyRef::Alias(a) => Some(a.clone()),
+            _ => None,
+        },
+        key_id: key.key_id.clone(),
+        key_arn: key.arn.clone(),
+        account: key.account.clone(),
+        region,
+        key_state: key.state.clone(),
+        current_key_material_id: key.current_material.clone(),
+        parameters_valid_to: valid_to,
+        generated: None,
+    };
+    let manifest = Manifest {
+        format: manifest::FORMAT.into(),
+        created: Timestamp::now(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        wrapping_key_spec: req.spec,
+        wrapping_algorithm: req.algorithm,
+        keys: vec![entry],
+        files: bundle.files().clone(),
+        ceremony: None,
+    };
+    let fingerprint = bundle.commit(&manifest)?;
+    Ok(Prepared {
+        manifest,
+        fingerprint,
+    })
 }
 
 pub(super) fn refuse_existing(out: &Path) -> Result<()> {

@@ -1,0 +1,144 @@
+//! Key-age policy: how old a key's current material is, when it falls due, and whether it complies.
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+
+/// The default policy: imported material is replaced at least once a year.
+pub const DEFAULT_POLICY_DAYS: u32 = 365;
+/// The default warning window before a key falls due.
+pub const DEFAULT_DUE_SOON_DAYS: u32 = 30;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Compliance {
+    Compliant,
+    /// Falls due within the warning window.
+    DueSoon,
+    /// Past due.
+    NonCompliant,
+    /// The key has no material (PendingImport): nothing to age.
+    NoMaterial,
+}
+
+impl Compliance {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compliance::Compliant => "COMPLIANT",
+            Compliance::DueSoon => "DUE_SOON",
+            Compliance::NonCompliant => "NON_COMPLIANT",
+            Compliance::NoMaterial => "NO_MATERIAL",
+        }
+    }
+}
+
+/// Where the time the current material became current comes from, best first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AgeSource {
+    /// KMS ListKeyRotations: the current material's rotation date.
+    KmsRotations,
+    /// An import receipt that recorded this key material id being imported.
+    Receipt,
+    /// The key's CreationDate: an estimate. Material is never older than its key, so the age is
+    /// an upper bound and the verdict errs on the side of NON_COMPLIANT.
+    KeyCreationEstimate,
+}
+
+impl AgeSource {
+    pub fn is_estimate(self) -> bool {
+        self == AgeSource::KeyCreationEstimate
+    }
+}
+
+/// The policy a status report applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Policy {
+    pub max_age_days: u32,
+    pub due_soon_days: u32,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            max_age_days: DEFAULT_POLICY_DAYS,
+            due_soon_days: DEFAULT_DUE_SOON_DAYS,
+        }
+    }
+}
+
+/// A key's current material measured against a policy.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Age {
+    pub since: Timestamp,
+    pub source: AgeSource,
+    pub estimate: bool,
+    pub age_days: i64,
+    pub due: Timestamp,
+    pub compliance: Compliance,
+}
+
+const DAY: SignedDuration = SignedDuration::from_hours(24);
+
+/// The age of material current since `since`, as of `now`.
+pub fn assess(policy: Policy, since: Timestamp, source: AgeSource, now: Timestamp) -> Age {
+    let due = since + DAY * i32::try_from(policy.max_age_days).unwrap_or(i32::MAX);
+    let warn = DAY * i32::try_from(policy.due_soon_days).unwrap_or(i32::MAX);
+    let compliance = if now >= due {
+        Compliance::NonCompliant
+    } else if now + warn >= due {
+        Compliance::DueSoon
+    } else {
+        Compliance::Compliant
+    };
+    let age_days = now.duration_since(since).as_secs() / 86_400;
+    Age {
+        since,
+        source,
+        estimate: source.is_estimate(),
+        age_days,
+        due,
+        compliance,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(n: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + n * 86_400).unwrap()
+    }
+
+    #[test]
+    fn compliance_table() {
+        let p = Policy {
+            max_age_days: 365,
+            due_soon_days: 30,
+        };
+        let cases = [
+            (0, Compliance::Compliant),
+            (334, Compliance::Compliant),
+            (335, Compliance::DueSoon),
+            (364, Compliance::DueSoon),
+            (365, Compliance::NonCompliant),
+            (900, Compliance::NonCompliant),
+        ];
+        for (age, want) in cases {
+            let a = assess(p, day(0), AgeSource::Receipt, day(age));
+            assert_eq!(a.compliance, want, "age {age}");
+            assert_eq!(a.age_days, age);
+            assert_eq!(a.due, day(365));
+            assert!(!a.estimate);
+        }
+        let a = assess(p, day(0), AgeSource::KeyCreationEstimate, day(1));
+        assert!(a.estimate);
+        let zero_window = Policy {
+            max_age_days: 10,
+            due_soon_days: 0,
+        };
+        assert_eq!(
+            assess(zero_window, day(0), AgeSource::KmsRotations, day(9)).compliance,
+            Compliance::Compliant
+        );
+    }
+}

@@ -1,0 +1,532 @@
+//! The import receipt: what the connected side did with a ceremony's bundle, as a continuation of
+//! the ceremony log's hash chain.
+//!
+//! One record is one line, exactly
+//!
+//! ```text
+//! {"body":<body JSON>}\n
+//! ```
+//!
+//! The body is the ceremony log's ([`super::log::Body`]): `seq` goes on from the ceremony log's
+//! last record, and the first receipt record's `prev` is the SHA-256 of the ceremony log's last
+//! line ([`super::log::Report::head_sha256`]); after that, `prev` is the SHA-256 of the previous
+//! receipt line as written (without its newline).
+//!
+//! Records are chained but not signed: the connected machine has no HSM, and a software key kept
+//! beside the receipt protects nothing the file system does not (SECURITY.md, "The import
+//! receipt"). The chain ties the receipt to one signed ceremony log and detects any record edited,
+//! removed or reordered; the KMS request ids it holds point at the CloudTrail events, which AWS
+//! signs, for the authenticity of what was imported.
+//!
+//! Like the ceremony log's verifier, this one never re-serialises: it cuts the body out of the line
+//! by position and hashes the line as it stands. Nothing in here does I/O.
+
+use jiff::Timestamp;
+use serde_json::{Map, Value};
+
+use super::digest::sha256_hex;
+use super::log::{Body, Report};
+
+/// What the start record says the receipt format is.
+pub const FORMAT: &str = "keyrite-import-receipt/1";
+/// The file name of the receipt inside a bundle.
+pub const FILE_NAME: &str = "import-receipt.log";
+
+/// The step ids a receipt holds, and what each one's `data` carries.
+pub mod step {
+    /// Each run of `keyrite kms import` (or `kms rollback`) starts with one. data: format, run
+    /// (import, rollback), tool_version,
+    /// manifest_sha256 (the bundle imported), ceremony_log_head (SHA-256 of the ceremony log's
+    /// last line).
+    pub const START: &str = "import.start";
+    /// One per key KMS accepted. data: key, key_arn, kind (first import, rotation),
+    /// encrypted_key_material_sha256, import_token_sha256 (what was sent), import_request_id,
+    /// rotate_request_id (KMS request ids, for CloudTrail; null when not known), key_material_id,
+    /// previous_key_material_id, state.
+    pub const KEY_IMPORTED: &str = "key.imported";
+    /// Pending material `kms rollback` deleted before it was rotated to. data: key, key_arn,
+    /// key_material_id, request_id (of DeleteImportedKeyMaterial).
+    pub const KEY_ROLLED_BACK: &str = "key.rolled_back";
+    /// A run that finished. data: keys (how many records the run wrote).
+    pub const END: &str = "import.end";
+}
+
+const HEAD: &[u8] = b"{\"body\":";
+const TAIL: &[u8] = b"}";
+
+/// Why a receipt does not hold. Every variant names the first bad line (from 1).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReceiptError {
+    #[error(
+        "{FILE_NAME}: line {line}: the last record is cut off (no newline at its end)\n  what to do: the receipt was truncated, by a crash or by hand; the records before line {line} still hold; check the keys in KMS and CloudTrail"
+    )]
+    Truncated { line: usize },
+    #[error(
+        "{FILE_NAME}: line {line}: not a receipt record: {reason}\n  what to do: the receipt was altered or damaged; get the original copy, and check the imports in CloudTrail"
+    )]
+    Framing { line: usize, reason: String },
+    #[error(
+        "{FILE_NAME}: line {line}: expected seq {expected}, found {found}\n  what to do: records were removed, repeated or reordered, or the receipt belongs to another ceremony; get the original receipt"
+    )]
+    Sequence {
+        line: usize,
+        expected: u64,
+        found: u64,
+    },
+    #[error(
+        "{FILE_NAME}: line {line} (seq {seq}): prev is {found}, but {what} hashes to {expected}\n  what to do: the receipt does not continue this ceremony's log, or a record before it was altered; get the original receipt"
+    )]
+    Chain {
+        line: usize,
+        seq: u64,
+        what: &'static str,
+        expected: String,
+        found: String,
+    },
+    #[error(
+        "{FILE_NAME}: line {line} (seq {seq}): {reason}\n  what to do: the receipt does not match this bundle; do not rely on it, check the keys in KMS and CloudTrail"
+    )]
+    Content {
+        line: usize,
+        seq: u64,
+        reason: String,
+    },
+    #[error(
+        "ceremony.log: {0}\n  what to do: the bundle's ceremony log is damaged; an import receipt can only continue a complete ceremony log"
+    )]
+    CeremonyLog(String),
+}
+
+/// The writer's side: the next sequence number and the previous line's hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptChain {
+    next_seq: u64,
+    prev: String,
+}
+
+impl ReceiptChain {
+    /// The chain right after the ceremony log `log` (its bytes as on disk, not verified here:
+    /// `keyrite audit verify` does that with the trusted key).
+    pub fn after_ceremony_log(log: &[u8]) -> Result<ReceiptChain, ReceiptError> {
+        let bad = |s: &str| ReceiptError::CeremonyLog(s.to_string());
+        let text = log
+            .strip_suffix(b"\n")
+            .ok_or_else(|| bad("it does not end with a complete record"))?;
+        let last = match text.iter().rposition(|&b| b == b'\n') {
+            Some(i) => &text[i + 1..],
+            None => text,
+        };
+        if last.is_empty() {
+            return Err(bad("it is empty"));
+        }
+        #[derive(serde::Deserialize)]
+        struct Line {
+            body: SeqOnly,
+        }
+        #[derive(serde::Deserialize)]
+        struct SeqOnly {
+            seq: u64,
+        }
+        let line: Line = serde_json::from_slice(last)
+            .map_err(|e| ReceiptError::CeremonyLog(format!("its last line: {e}")))?;
+        Ok(ReceiptChain {
+            next_seq: line.body.seq + 1,
+            prev: sha256_hex(last),
+        })
+    }
+
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    pub fn head(&self) -> &str {
+        &self.prev
+    }
+
+    /// Builds the next record; returns the whole line including its newline.
+    pub fn record(
+        &mut self,
+        time: Timestamp,
+        step: &str,
+        actors: &[String],
+        data: Map<String, Value>,
+    ) -> Vec<u8> {
+        let body = Body {
+            seq: self.next_seq,
+            time,
+            step: step.to_string(),
+            actors: actors.to_vec(),
+            data,
+            prev: self.prev.clone(),
+        };
+        // Serialising plain strings, numbers and maps cannot fail.
+        let body_bytes = serde_json::to_vec(&body).unwrap_or_default();
+        let mut line = Vec::with_capacity(body_bytes.len() + HEAD.len() + TAIL.len() + 1);
+        line.extend_from_slice(HEAD);
+        line.extend_from_slice(&body_bytes);
+        line.extend_from_slice(TAIL);
+        self.prev = sha256_hex(&line);
+        self.next_seq += 1;
+        line.push(b'\n');
+        line
+    }
+}
+
+/// One key the receipt says was imported.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ReceiptKey {
+    pub line: usize,
+    pub seq: u64,
+    pub time: Timestamp,
+    pub key: String,
+    pub key_arn: String,
+    pub kind: String,
+    pub encrypted_key_material_sha256: String,
+    pub import_token_sha256: String,
+    pub import_request_id: Option<String>,
+    pub rotate_request_id: Option<String>,
+    pub key_material_id: Option<String>,
+    pub state: String,
+}
+
+/// What a receipt says, as [`verify_chain`] found it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ReceiptReport {
+    pub records: usize,
+    /// How many `import.start` records: one per run of `keyrite kms import`.
+    pub runs: usize,
+    /// Whether the last run wrote its `import.end`.
+    pub finished: bool,
+    pub keys: Vec<ReceiptKey>,
+    /// (key, key material id) of pending material rolled back.
+    pub rolled_back: Vec<(String, String)>,
+    /// SHA-256 of the receipt's last line.
+    pub head_sha256: String,
+}
+
+/// Checks the receipt's framing, sequence and chain from `start` (the chain right after the
+/// ceremony log), and the content of each record. Returns what it says and the chain to append to.
+pub fn verify_chain(
+    receipt: &[u8],
+    start: &ReceiptChain,
+) -> Result<(ReceiptReport, ReceiptChain), ReceiptError> {
+    let mut chain = start.clone();
+    let mut report = ReceiptReport {
+        records: 0,
+        runs: 0,
+        finished: false,
+        keys: Vec::new(),
+        rolled_back: Vec::new(),
+        head_sha256: start.prev.clone(),
+    };
+    let mut rest = receipt;
+    let mut line_no = 0usize;
+    while !rest.is_empty() {
+        line_no += 1;
+        let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
+            return Err(ReceiptError::Truncated { line: line_no });
+        };
+        let line = &rest[..nl];
+        rest = &rest[nl + 1..];
+        let body_bytes = line
+            .strip_prefix(HEAD)
+            .and_then(|l| l.strip_suffix(TAIL))
+            .ok_or_else(|| ReceiptError::Framing {
+                line: line_no,
+                reason: "the line is not {\"body\":…}".into(),
+            })?;
+        let body: Body = serde_json::from_slice(body_bytes).map_err(|e| ReceiptError::Framing {
+            line: line_no,
+            reason: e.to_string(),
+        })?;
+        if body.seq != chain.next_seq {
+            return Err(ReceiptError::Sequence {
+                line: line_no,
+                expected: chain.next_seq,
+                found: body.seq,
+            });
+        }
+        if body.prev != chain.prev {
+            return Err(ReceiptError::Chain {
+                line: line_no,
+                seq: body.seq,
+                what: if line_no == 1 {
+                    "the ceremony log's last line"
+                } else {
+                    "the previous record"
+                },
+                expected: chain.prev.clone(),
+                found: body.prev,
+            });
+        }
+        let content = |reason: String| ReceiptError::Content {
+            line: line_no,
+            seq: body.seq,
+            reason,
+        };
+        let text = |name: &str| -> Result<String, ReceiptError> {
+            body.data
+                .get(name)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| content(format!("{} has no {name}", body.step)))
+        };
+        let optional = |name: &str| {
+            body.data
+                .get(name)
+                .and_then(Value::as_str)
+                .map(String::from)
+        };
+        if line_no == 1 && body.step != step::START {
+            return Err(content(format!(
+                "the first record must be {}, this one is {}",
+                step::START,
+                body.step
+            )));
+        }
+        match body.step.as_str() {
+            step::START => {
+                let format = text("format")?;
+                if format != FORMAT {
+                    return Err(content(format!(
+                        "the receipt format is {format:?}, this keyrite reads {FORMAT:?}"
+                    )));
+                }
+                report.runs += 1;
+                report.finished = false;
+            }
+            step::KEY_IMPORTED => {
+                if report.finished {
+                    return Err(content(format!(
+                        "a {} record follows {} without a new {}",
+                        step::KEY_IMPORTED,
+                        step::END,
+                        step::START
+                    )));
+                }
+                report.keys.push(ReceiptKey {
+                    line: line_no,
+                    seq: body.seq,
+                    time: body.time,
+                    key: text("key")?,
+                    key_arn: text("key_arn")?,
+                    kind: text("kind")?,
+                    encrypted_key_material_sha256: text("encrypted_key_material_sha256")?,
+                    import_token_sha256: text("import_token_sha256")?,
+                    import_request_id: optional("import_request_id"),
+                    rotate_request_id: optional("rotate_request_id"),
+                    key_material_id: optional("key_material_id"),
+                    state: text("state")?,
+                });
+            }
+            step::KEY_ROLLED_BACK => {
+                report
+                    .rolled_back
+                    .push((text("key")?, text("key_material_id")?));
+            }
+            step::END => report.finished = true,
+            other => return Err(content(format!("unknown step {other:?}"))),
+        }
+        report.records += 1;
+        chain.prev = sha256_hex(line);
+        chain.next_seq += 1;
+    }
+    report.head_sha256 = chain.prev.clone();
+    Ok((report, chain))
+}
+
+/// The receipt against a verified ceremony log: it continues that log's chain, every run imported
+/// the bundle the ceremony wrote, and every key record names a key of the ceremony with the wrapped
+/// material the ceremony recorded.
+pub fn verify(receipt: &[u8], ceremony: &Report) -> Result<ReceiptReport, ReceiptError> {
+    let last = ceremony
+        .records
+        .last()
+        .ok_or_else(|| ReceiptError::CeremonyLog("it has no records".into()))?;
+    let start = ReceiptChain {
+        next_seq: last.seq + 1,
+        prev: ceremony.head_sha256.clone(),
+    };
+    let (report, _) = verify_chain(receipt, &start)?;
+    check_runs(receipt, ceremony)?;
+    for k in &report.keys {
+        let content = |reason: String| ReceiptError::Content {
+            line: k.line,
+            seq: k.seq,
+            reason,
+        };
+        let logged = ceremony
+            .keys
+            .iter()
+            .find(|l| l.key == k.key)
+            .ok_or_else(|| content(format!("key {:?} is not a key of this ceremony", k.key)))?;
+        if logged.key_arn != k.key_arn {
+            return Err(content(format!(
+                "{}: imported into {}, the ceremony made it for {}",
+                k.key, k.key_arn, logged.key_arn
+            )));
+        }
+        match &logged.wrapped {
+            Some((_, sha)) if *sha == k.encrypted_key_material_sha256 => {}
+            Some((_, sha)) => {
+                return Err(content(format!(
+                    "{}: the material sent hashes to {}, the ceremony wrapped {sha}",
+                    k.key, k.encrypted_key_material_sha256
+                )));
+            }
+            None => {
+                return Err(content(format!(
+                    "{}: the ceremony log records no wrapped material",
+                    k.key
+                )));
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Every `import.start` names the bundle the ceremony wrote and the ceremony log's head.
+fn check_runs(receipt: &[u8], ceremony: &Report) -> Result<(), ReceiptError> {
+    for (i, line) in receipt.split(|&b| b == b'\n').enumerate() {
+        let Some(body) = line
+            .strip_prefix(HEAD)
+            .and_then(|l| l.strip_suffix(TAIL))
+            .and_then(|b| serde_json::from_slice::<Body>(b).ok())
+        else {
+            continue;
+        };
+        if body.step != step::START {
+            continue;
+        }
+        let get = |n: &str| body.data.get(n).and_then(Value::as_str).unwrap_or("");
+        let content = |reason: String| ReceiptError::Content {
+            line: i + 1,
+            seq: body.seq,
+            reason,
+        };
+        if get("manifest_sha256") != ceremony.final_manifest_sha256 {
+            return Err(content(format!(
+                "this run imported bundle {}, the ceremony wrote {}",
+                get("manifest_sha256"),
+                ceremony.final_manifest_sha256
+            )));
+        }
+        if get("ceremony_log_head") != ceremony.head_sha256 {
+            return Err(content(format!(
+                "this run names ceremony log head {}, the log's is {}",
+                get("ceremony_log_head"),
+                ceremony.head_sha256
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A record's data from (name, value) pairs; `None` values become JSON null.
+pub fn data(fields: &[(&str, Option<&str>)]) -> Map<String, Value> {
+    fields
+        .iter()
+        .map(|(k, v)| {
+            (
+                (*k).to_string(),
+                v.map_or(Value::Null, |s| Value::String(s.to_string())),
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + s).unwrap()
+    }
+
+    const CEREMONY: &[u8] = b"{\"body\":{\"seq\":0,\"x\":1},\"sig\":\"00\"}\n{\"body\":{\"seq\":4,\"x\":2},\"sig\":\"00\"}\n";
+
+    fn receipt() -> (Vec<u8>, ReceiptChain) {
+        let start = ReceiptChain::after_ceremony_log(CEREMONY).unwrap();
+        let mut c = start.clone();
+        let mut out = Vec::new();
+        out.extend(c.record(
+            t(0),
+            step::START,
+            &[],
+            data(&[("format", Some(FORMAT)), ("manifest_sha256", Some("m"))]),
+        ));
+        out.extend(c.record(
+            t(1),
+            step::KEY_IMPORTED,
+            &[],
+            data(&[
+                ("key", Some("prod-s3")),
+                ("key_arn", Some("arn")),
+                ("kind", Some("rotation")),
+                ("encrypted_key_material_sha256", Some("aa")),
+                ("import_token_sha256", Some("bb")),
+                ("import_request_id", Some("req-1")),
+                ("rotate_request_id", None),
+                ("key_material_id", Some("mat")),
+                ("state", Some("Enabled")),
+            ]),
+        ));
+        out.extend(c.record(t(2), step::END, &[], data(&[("keys", Some("1"))])));
+        (out, start)
+    }
+
+    #[test]
+    fn the_chain_continues_from_the_ceremony_logs_last_line() {
+        let start = ReceiptChain::after_ceremony_log(CEREMONY).unwrap();
+        assert_eq!(start.next_seq(), 5);
+        assert_eq!(
+            start.head(),
+            sha256_hex(b"{\"body\":{\"seq\":4,\"x\":2},\"sig\":\"00\"}")
+        );
+        let (r, start) = receipt();
+        let (report, chain) = verify_chain(&r, &start).unwrap();
+        assert_eq!(report.records, 3);
+        assert_eq!(report.runs, 1);
+        assert!(report.finished);
+        assert_eq!(report.keys[0].import_request_id.as_deref(), Some("req-1"));
+        assert_eq!(report.keys[0].rotate_request_id, None);
+        assert_eq!(chain.next_seq(), 8);
+    }
+
+    #[test]
+    fn any_edit_removal_or_reordering_is_detected() {
+        let (r, start) = receipt();
+        let lines: Vec<&[u8]> = r.split_inclusive(|&b| b == b'\n').collect();
+        let flipped = {
+            let mut v = r.clone();
+            let i = v.windows(5).position(|w| w == b"req-1").unwrap();
+            v[i + 4] = b'2';
+            v
+        };
+        let removed = [lines[0], lines[2]].concat();
+        let reordered = [lines[0], lines[2], lines[1]].concat();
+        let other_ceremony =
+            ReceiptChain::after_ceremony_log(b"{\"body\":{\"seq\":4,\"x\":3},\"sig\":\"00\"}\n")
+                .unwrap();
+        assert!(matches!(
+            verify_chain(&flipped, &start),
+            Err(ReceiptError::Chain { line: 3, .. })
+        ));
+        assert!(matches!(
+            verify_chain(&removed, &start),
+            Err(ReceiptError::Sequence { line: 2, .. })
+        ));
+        assert!(matches!(
+            verify_chain(&reordered, &start),
+            Err(ReceiptError::Sequence { line: 2, .. })
+        ));
+        assert!(matches!(
+            verify_chain(&r, &other_ceremony),
+            Err(ReceiptError::Chain { line: 1, .. })
+        ));
+        assert!(matches!(
+            verify_chain(&r[..r.len() - 1], &start),
+            Err(ReceiptError::Truncated { line: 3 })
+        ));
+    }
+}

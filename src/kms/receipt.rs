@@ -1,0 +1,144 @@
+//! The import receipt on disk (`<bundle>/import-receipt.log`): opened for append, its existing
+//! records checked first (a resumed import continues the same chain), one record written and
+//! fsynced at a time.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::PathBuf;
+
+use jiff::Timestamp;
+
+use super::import::ImportOutcome;
+use crate::bundle::VerifiedBundle;
+use crate::core::log as ceremony_log;
+use crate::core::receipt::{self, ReceiptChain, data, step};
+use crate::error::{Error, Result};
+use crate::fsio::{self, FsError};
+
+pub struct ReceiptFile {
+    file: File,
+    path: PathBuf,
+    chain: ReceiptChain,
+    written: usize,
+}
+
+impl ReceiptFile {
+    /// Opens (or creates) the bundle's receipt and appends this run's `import.start`; `run` is
+    /// the command (import, rollback).
+    pub fn open(bundle: &VerifiedBundle, run: &str) -> Result<ReceiptFile> {
+        let log_path = bundle.dir().join(ceremony_log::FILE_NAME);
+        if !log_path.is_file() {
+            return Err(Error::Refused {
+                what: format!("{} has no {}", bundle.dir().display(), ceremony_log::FILE_NAME),
+                hint: "the import receipt continues the ceremony log: import only bundles a ceremony wrote".into(),
+            });
+        }
+        let start = ReceiptChain::after_ceremony_log(&fsio::read(&log_path)?)?;
+        let path = bundle.dir().join(receipt::FILE_NAME);
+        let chain = if path.exists() {
+            receipt::verify_chain(&fsio::read(&path)?, &start)?.1
+        } else {
+            start.clone()
+        };
+        let file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&path)
+            .map_err(|source| FsError::Io {
+                action: "open for append",
+                path: path.clone(),
+                source,
+            })?;
+        let mut r = ReceiptFile {
+            file,
+            path,
+            chain,
+            written: 0,
+        };
+        let tool_version = env!("CARGO_PKG_VERSION");
+        r.append(
+            step::START,
+            data(&[
+                ("format", Some(receipt::FORMAT)),
+                ("run", Some(run)),
+                ("tool_version", Some(tool_version)),
+                ("manifest_sha256", Some(bundle.fingerprint())),
+                ("ceremony_log_head", Some(start.head())),
+            ]),
+        )?;
+        Ok(r)
+    }
+
+    fn append(
+        &mut self,
+        step: &str,
+        data: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<()> {
+        let line = self.chain.record(Timestamp::now(), step, &[], data);
+        self.file
+            .write_all(&line)
+            .and_then(|()| self.file.sync_data())
+            .map_err(|source| FsError::Io {
+                action: "append to",
+                path: self.path.clone(),
+                source,
+            })?;
+        Ok(())
+    }
+
+    /// Records one key KMS accepted.
+    pub fn imported(&mut self, o: &ImportOutcome) -> Result<()> {
+        self.append(
+            step::KEY_IMPORTED,
+            data(&[
+                ("key", Some(o.name.as_str())),
+                ("key_arn", Some(o.key_arn.as_str())),
+                ("kind", Some(o.kind)),
+                (
+                    "encrypted_key_material_sha256",
+                    Some(o.encrypted_key_material_sha256.as_str()),
+                ),
+                ("import_token_sha256", Some(o.import_token_sha256.as_str())),
+                ("import_request_id", o.import_request_id.as_deref()),
+                ("rotate_request_id", o.rotate_request_id.as_deref()),
+                ("key_material_id", o.key_material_id.as_deref()),
+                (
+                    "previous_key_material_id",
+                    o.previous_key_material_id.as_deref(),
+                ),
+                ("state", Some(o.state.as_str())),
+            ]),
+        )?;
+        self.written += 1;
+        Ok(())
+    }
+
+    /// Records pending material deleted by `kms rollback`.
+    pub fn rolled_back(
+        &mut self,
+        key: &str,
+        key_arn: &str,
+        key_material_id: &str,
+        request_id: Option<&str>,
+    ) -> Result<()> {
+        self.append(
+            step::KEY_ROLLED_BACK,
+            data(&[
+                ("key", Some(key)),
+                ("key_arn", Some(key_arn)),
+                ("key_material_id", Some(key_material_id)),
+                ("request_id", request_id),
+            ]),
+        )?;
+        self.written += 1;
+        Ok(())
+    }
+
+    /// Closes this run with `import.end`.
+    pub fn finish(mut self) -> Result<PathBuf> {
+        let mut d = serde_json::Map::new();
+        d.insert("keys".into(), self.written.into());
+        self.append(step::END, d)?;
+        Ok(self.path)
+    }
+}

@@ -1,0 +1,159 @@
+//! `keyrite kms rollback`: remove material an import staged as NEW_KEY_MATERIAL but never rotated
+//! to (the run stopped, or RotateKeyOnDemand was refused). `DeleteImportedKeyMaterial` with the
+//! material's KeyMaterialId deletes only that pending material; the key's current material, and so
+//! every ciphertext made with it, is untouched. Material that is already current is never deleted
+//! by this command.
+
+use aws_sdk_kms::operation::RequestId;
+use serde::Serialize;
+
+use super::receipt::ReceiptFile;
+use super::{Client, KmsError};
+use crate::bundle::VerifiedBundle;
+use crate::core::import_progress::{self, ImportProgress, KeyProgress};
+use crate::error::{Error, Result};
+use crate::fsio;
+
+/// What rollback did with one key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum RollbackOutcome {
+    /// The pending material was deleted.
+    RolledBack {
+        key_material_id: String,
+        request_id: Option<String>,
+    },
+    /// Nothing of this bundle reached the key (no progress recorded, or a first import that is
+    /// the key's only material).
+    NothingPending { reason: String },
+    /// The bundle's material is the key's current material (a finished first import or
+    /// rotation): this command never deletes it.
+    AlreadyCurrent { key_material_id: Option<String> },
+    /// An earlier rollback already deleted it.
+    AlreadyRolledBack { key_material_id: String },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyRollback {
+    pub name: String,
+    pub key_arn: String,
+    #[serde(flatten)]
+    pub outcome: RollbackOutcome,
+}
+
+/// Rolls back every key of the bundle whose new material is pending; `client_for` gives the client
+/// of a region. Keys are handled one by one, and each result is recorded before the next.
+pub async fn rollback<'c>(
+    client_for: impl Fn(&str) -> Option<&'c Client>,
+    bundle: &VerifiedBundle,
+) -> Result<Vec<KeyRollback>> {
+    let path = bundle.dir().join(import_progress::FILE);
+    if !path.exists() {
+        return Err(Error::Refused {
+            what: format!(
+                "{} has no {}: no import of this bundle was recorded",
+                bundle.dir().display(),
+                import_progress::FILE
+            ),
+            hint: "there is nothing to roll back; check the key with `aws kms list-key-rotations --include-key-material ALL_KEY_MATERIAL`".into(),
+        });
+    }
+    let mut progress =
+        ImportProgress::parse(&fsio::read(&path)?, bundle.fingerprint()).map_err(|e| {
+            Error::Refused {
+                what: format!("{}: {e}", path.display()),
+                hint: "this file records an import of another bundle".into(),
+            }
+        })?;
+    let mut receipt = ReceiptFile::open(bundle, "rollback")?;
+    let mut done = Vec::new();
+    for key in &bundle.manifest().keys {
+        let name = key.name.as_str();
+        let outcome = match progress.get(name).cloned() {
+            None => RollbackOutcome::NothingPending {
+                reason: "no import of it was recorded".into(),
+            },
+            Some(KeyProgress::RolledBack { key_material_id }) => {
+                RollbackOutcome::AlreadyRolledBack { key_material_id }
+            }
+            Some(KeyProgress::Done { key_material_id }) => {
+                RollbackOutcome::AlreadyCurrent { key_material_id }
+            }
+            Some(
+                KeyProgress::Imported { first: true, .. } | KeyProgress::Sending { first: true },
+            ) => RollbackOutcome::NothingPending {
+                reason: "a first import: the material is the key's only one, not pending".into(),
+            },
+            Some(KeyProgress::Sending { first: false })
+            | Some(KeyProgress::Imported {
+                first: false,
+                key_material_id: None,
+            }) => {
+                return Err(KmsError::Refused {
+                    key: name.into(),
+                    message: "the import stopped before KMS reported the new material's id; keyrite deletes material only by its id".into(),
+                    hint: format!(
+                        "look with `aws kms list-key-rotations --key-id {} --include-key-material ALL_KEY_MATERIAL`; delete a PENDING_ROTATION material with `aws kms delete-imported-key-material --key-id {} --key-material-id <id>`",
+                        key.key_arn, key.key_arn
+                    ),
+                }
+                .into());
+            }
+            Some(KeyProgress::Imported {
+                first: false,
+                key_material_id: Some(id),
+            }) => {
+                let client = client_for(&key.region).ok_or_else(|| KmsError::Refused {
+                    key: name.into(),
+                    message: format!("no client for region {}", key.region),
+                    hint: format!("run the rollback with --region {}", key.region),
+                })?;
+                let current = client
+                    .describe_key()
+                    .key_id(&key.key_arn)
+                    .send()
+                    .await
+                    .map_err(|e| KmsError::from_sdk(name, "DescribeKey", e))?
+                    .key_metadata
+                    .and_then(|m| m.current_key_material_id);
+                if current.as_deref() == Some(id.as_str()) {
+                    done.push(KeyRollback {
+                        name: name.into(),
+                        key_arn: key.key_arn.clone(),
+                        outcome: RollbackOutcome::AlreadyCurrent {
+                            key_material_id: Some(id),
+                        },
+                    });
+                    continue;
+                }
+                let deleted = client
+                    .delete_imported_key_material()
+                    .key_id(&key.key_arn)
+                    .key_material_id(&id)
+                    .send()
+                    .await
+                    .map_err(|e| KmsError::from_sdk(name, "DeleteImportedKeyMaterial", e))?;
+                let request_id = deleted.request_id().map(str::to_string);
+                progress.set(
+                    name,
+                    KeyProgress::RolledBack {
+                        key_material_id: id.clone(),
+                    },
+                );
+                fsio::replace(&path, &progress.to_json())?;
+                receipt.rolled_back(name, &key.key_arn, &id, request_id.as_deref())?;
+                RollbackOutcome::RolledBack {
+                    key_material_id: id,
+                    request_id,
+                }
+            }
+        };
+        done.push(KeyRollback {
+            name: name.into(),
+            key_arn: key.key_arn.clone(),
+            outcome,
+        });
+    }
+    receipt.finish()?;
+    Ok(done)
+}

@@ -1,0 +1,332 @@
+//! `keyrite kms status`: every EXTERNAL key of a region with its aliases, its current key
+//! material, how old that material is, when it falls due, and the ceremony that produced it where
+//! import receipts say so.
+//!
+//! The material's age comes, best first, from KMS `ListKeyRotations` (the current material's
+//! rotation date), from an import receipt that recorded the current key material id, or from the
+//! key's `CreationDate` (an estimate: material is never older than its key, so the verdict errs
+//! towards NON_COMPLIANT). LocalStack answers `ListKeyRotations` with HTTP 501; keyrite then says
+//! so in the report and falls back.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use aws_sdk_kms::error::ProvideErrorMetadata;
+use aws_sdk_kms::types::{IncludeKeyMaterial, KeyMaterialState, OriginType, RotationsListEntry};
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::{Client, KmsError};
+use crate::bundle::MANIFEST;
+use crate::core::key_age::{self, Age, AgeSource, Compliance, Policy};
+use crate::core::log as ceremony_log;
+use crate::core::manifest::Manifest;
+use crate::core::receipt::{self, ReceiptChain};
+use crate::error::{Error, Result};
+use crate::fsio;
+
+/// A ceremony whose import receipt recorded a key's material.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CeremonyRef {
+    pub bundle: PathBuf,
+    /// The bundle the ceremony wrote, by SHA-256 of its manifest.
+    pub manifest_sha256: String,
+    pub ceremony_finished_at: Option<Timestamp>,
+    pub imported_at: Timestamp,
+    pub kind: String,
+    pub import_request_id: Option<String>,
+}
+
+/// What the receipts say about one imported key material.
+#[derive(Debug, Clone)]
+struct Imported {
+    key_arn: String,
+    key_material_id: Option<String>,
+    ceremony: CeremonyRef,
+}
+
+/// Import receipts read from bundles, checked for their chain.
+#[derive(Debug, Clone, Default)]
+pub struct Receipts {
+    imported: Vec<Imported>,
+}
+
+impl Receipts {
+    /// Reads the receipt of each bundle directory (or receipt file inside a bundle). Each receipt
+    /// must continue its bundle's ceremony log; `keyrite audit verify` checks the rest.
+    pub fn load(paths: &[PathBuf]) -> Result<Receipts> {
+        let mut imported = Vec::new();
+        for p in paths {
+            if !p.exists() {
+                return Err(Error::Usage {
+                    what: format!("--receipts {}: no such file or directory", p.display()),
+                    hint: "name bundle directories (or the import-receipt.log inside one)".into(),
+                });
+            }
+            let dir = if p.is_dir() {
+                p.clone()
+            } else {
+                p.parent().map(Path::to_path_buf).unwrap_or_default()
+            };
+            let bytes = fsio::read(&dir.join(receipt::FILE_NAME))?;
+            let start =
+                ReceiptChain::after_ceremony_log(&fsio::read(&dir.join(ceremony_log::FILE_NAME))?)?;
+            let (report, _) = receipt::verify_chain(&bytes, &start)?;
+            let manifest_bytes = fsio::read(&dir.join(MANIFEST))?;
+            let manifest =
+                Manifest::parse(&manifest_bytes).map_err(|what| Error::Verification {
+                    what: format!("{}: {what}", dir.join(MANIFEST).display()),
+                    hint: "point --receipts at bundle directories keyrite wrote".into(),
+                })?;
+            let manifest_sha256 = crate::core::digest::sha256_hex(&manifest_bytes);
+            for k in report.keys {
+                imported.push(Imported {
+                    key_arn: k.key_arn,
+                    key_material_id: k.key_material_id,
+                    ceremony: CeremonyRef {
+                        bundle: dir.clone(),
+                        manifest_sha256: manifest_sha256.clone(),
+                        ceremony_finished_at: manifest.ceremony.as_ref().map(|c| c.finished_at),
+                        imported_at: k.time,
+                        kind: k.kind,
+                        import_request_id: k.import_request_id,
+                    },
+                });
+            }
+        }
+        Ok(Receipts { imported })
+    }
+
+    /// The latest receipt record of this key's current material.
+    fn find(&self, key_arn: &str, material: Option<&str>) -> Option<&CeremonyRef> {
+        self.imported
+            .iter()
+            .filter(|i| {
+                i.key_arn == key_arn
+                    && material.is_some()
+                    && i.key_material_id.as_deref() == material
+            })
+            .map(|i| &i.ceremony)
+            .max_by_key(|c| c.imported_at)
+    }
+}
+
+/// How the material's age was found for a key: whether KMS could list its rotations.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RotationsLookup {
+    Listed,
+    /// ListKeyRotations is not available at this endpoint (LocalStack: HTTP 501).
+    Unavailable {
+        reason: String,
+    },
+}
+
+/// One EXTERNAL key.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KeyStatus {
+    pub key_id: String,
+    pub key_arn: String,
+    pub aliases: Vec<String>,
+    pub state: String,
+    pub key_material_id: Option<String>,
+    pub compliance: Compliance,
+    /// None when the key has no material.
+    pub material: Option<Age>,
+    pub ceremony: Option<CeremonyRef>,
+    pub rotations: RotationsLookup,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatusReport {
+    pub region: String,
+    pub checked_at: Timestamp,
+    pub policy: Policy,
+    pub keys: Vec<KeyStatus>,
+}
+
+impl StatusReport {
+    /// The worst verdict among keys with material.
+    pub fn worst(&self) -> Compliance {
+        self.keys
+            .iter()
+            .map(|k| k.compliance)
+            .filter(|c| *c != Compliance::NoMaterial)
+            .max()
+            .unwrap_or(Compliance::Compliant)
+    }
+}
+
+fn sdk<E, R>(
+    key: &str,
+    op: &'static str,
+) -> impl FnOnce(aws_sdk_kms::error::SdkError<E, R>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    move |e| KmsError::from_sdk(key, op, e).into()
+}
+
+/// Lists every EXTERNAL key the client's region holds and measures it against `policy`.
+pub async fn status(
+    client: &Client,
+    policy: Policy,
+    receipts: &Receipts,
+    now: Timestamp,
+) -> Result<StatusReport> {
+    let region = client
+        .config()
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_default();
+    let keys = client
+        .list_keys()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(sdk("all keys", "ListKeys"))?;
+    let aliases = client
+        .list_aliases()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(sdk("all keys", "ListAliases"))?;
+    let mut alias_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for a in aliases {
+        if let (Some(target), Some(name)) = (a.target_key_id(), a.alias_name()) {
+            alias_of
+                .entry(target.to_string())
+                .or_default()
+                .push(name.to_string());
+        }
+    }
+    let mut out = Vec::new();
+    for k in keys {
+        let Some(key_id) = k.key_id() else { continue };
+        let described = client.describe_key().key_id(key_id).send().await;
+        let meta = match described {
+            Ok(d) => match d.key_metadata {
+                Some(m) => m,
+                None => continue,
+            },
+            // Deleted between ListKeys and DescribeKey.
+            Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("NotFoundException") => {
+                continue;
+            }
+            Err(e) => return Err(sdk(key_id, "DescribeKey")(e)),
+        };
+        if meta.origin() != Some(&OriginType::External) {
+            continue;
+        }
+        let key_arn = meta.arn().unwrap_or_default().to_string();
+        let state = meta
+            .key_state()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default();
+        let material_id = meta.current_key_material_id().map(str::to_string);
+        let (rotations, entries) = list_rotations(client, key_id).await?;
+        let ceremony = receipts.find(&key_arn, material_id.as_deref()).cloned();
+        let has_material = material_id.is_some() || state != "PendingImport";
+        let material = if has_material {
+            let from_kms = entries
+                .iter()
+                .find(|r| {
+                    r.key_material_state() == Some(&KeyMaterialState::Current)
+                        || (material_id.is_some() && r.key_material_id() == material_id.as_deref())
+                })
+                .and_then(RotationsListEntry::rotation_date)
+                .and_then(|d| Timestamp::from_second(d.secs()).ok());
+            let (since, source) = match (from_kms, &ceremony) {
+                (Some(t), _) => (t, AgeSource::KmsRotations),
+                (None, Some(c)) => (c.imported_at, AgeSource::Receipt),
+                (None, None) => (
+                    meta.creation_date()
+                        .and_then(|d| Timestamp::from_second(d.secs()).ok())
+                        .unwrap_or(now),
+                    AgeSource::KeyCreationEstimate,
+                ),
+            };
+            Some(key_age::assess(policy, since, source, now))
+        } else {
+            None
+        };
+        let mut names = alias_of.remove(key_id).unwrap_or_default();
+        names.sort();
+        out.push(KeyStatus {
+            key_id: key_id.to_string(),
+            key_arn,
+            aliases: names,
+            state,
+            key_material_id: material_id,
+            compliance: material
+                .as_ref()
+                .map_or(Compliance::NoMaterial, |m| m.compliance),
+            material,
+            ceremony,
+            rotations,
+        });
+    }
+    out.sort_by(|a, b| {
+        a.aliases
+            .first()
+            .cmp(&b.aliases.first())
+            .then(a.key_id.cmp(&b.key_id))
+    });
+    Ok(StatusReport {
+        region,
+        checked_at: now,
+        policy,
+        keys: out,
+    })
+}
+
+/// The key's materials from ListKeyRotations, or why there are none to be had.
+async fn list_rotations(
+    client: &Client,
+    key_id: &str,
+) -> Result<(RotationsLookup, Vec<RotationsListEntry>)> {
+    let listed = client
+        .list_key_rotations()
+        .key_id(key_id)
+        .include_key_material(IncludeKeyMaterial::AllKeyMaterial)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await;
+    match listed {
+        Ok(entries) => Ok((RotationsLookup::Listed, entries)),
+        Err(e) => {
+            let status = e.raw_response().map(|r| r.status().as_u16());
+            let code = e.code().map(str::to_string);
+            let unsupported = status == Some(501)
+                || matches!(
+                    code.as_deref(),
+                    Some(
+                        "NotImplemented"
+                            | "NotImplementedException"
+                            | "UnsupportedOperationException"
+                    )
+                );
+            if unsupported {
+                Ok((
+                    RotationsLookup::Unavailable {
+                        reason: format!(
+                            "ListKeyRotations is not implemented at this endpoint (HTTP {}{})",
+                            status.map_or("?".into(), |s| s.to_string()),
+                            code.map(|c| format!(", {c}")).unwrap_or_default()
+                        ),
+                    },
+                    Vec::new(),
+                ))
+            } else {
+                Err(sdk(key_id, "ListKeyRotations")(e))
+            }
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! `keyrite kms status` on the command line: a table for people, JSON for machines, and an exit
+//! code a scheduled job can alert on (0: no key past due; 7: at least one NON_COMPLIANT).
+
+use std::path::PathBuf;
+
+use clap::Args;
+use jiff::Timestamp;
+
+use crate::cli::{AwsArgs, runtime};
+use crate::core::key_age::{Compliance, DEFAULT_DUE_SOON_DAYS, DEFAULT_POLICY_DAYS, Policy};
+use crate::error::{Error, Result};
+use crate::kms::status::{Receipts, RotationsLookup, StatusReport};
+use crate::kms::{self};
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// The longest a key's material may stay current, in days.
+    #[arg(long, default_value_t = DEFAULT_POLICY_DAYS)]
+    pub policy_days: u32,
+    /// A key is DUE_SOON this many days before it falls due.
+    #[arg(long, default_value_t = DEFAULT_DUE_SOON_DAYS)]
+    pub due_soon_days: u32,
+    /// Bundle directories (or their import-receipt.log) whose receipts name the ceremony that
+    /// produced each key's material. Repeat, or give several.
+    #[arg(long, num_args = 1..)]
+    pub receipts: Vec<PathBuf>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// JSON on stdout (the table then goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(a: StatusArgs) -> Result<()> {
+    if a.policy_days == 0 {
+        return Err(Error::Usage {
+            what: "--policy-days must be at least 1".into(),
+            hint: "give the longest a key's material may stay current, e.g. --policy-days 365"
+                .into(),
+        });
+    }
+    let policy = Policy {
+        max_age_days: a.policy_days,
+        due_soon_days: a.due_soon_days,
+    };
+    let receipts = Receipts::load(&a.receipts)?;
+    let rt = runtime()?;
+    let report = rt.block_on(async {
+        let client = kms::connect(&a.aws.target()).await?;
+        kms::status::status(&client, policy, &receipts, Timestamp::now()).await
+    })?;
+    let table = table(&report);
+    if a.json {
+        eprint!("{table}");
+        println!("{}", serde_json::to_string(&report).unwrap_or_default());
+    } else {
+        print!("{table}");
+    }
+    verdict(&report)
+}
+
+/// The exit a scheduled job alerts on: Ok when no key is past due, [`Error::NonCompliant`] (exit
+/// code 7) naming the keys that are.
+pub fn verdict(report: &StatusReport) -> Result<()> {
+    let late: Vec<&str> = report
+        .keys
+        .iter()
+        .filter(|k| k.compliance == Compliance::NonCompliant)
+        .map(|k| k.aliases.first().map_or(k.key_id.as_str(), String::as_str))
+        .collect();
+    if !late.is_empty() {
+        return Err(Error::NonCompliant {
+            what: format!(
+                "{} key(s) past the {}-day policy: {}",
+                late.len(),
+                report.policy.max_age_days,
+                late.join(", ")
+            ),
+            hint:
+                "rotate them: `keyrite kms prepare --plan …`, a ceremony, then `keyrite kms import`"
+                    .into(),
+        });
+    }
+    Ok(())
+}
+
+fn table(r: &StatusReport) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "EXTERNAL keys in {} at {} (policy {} days, due soon within {} days)",
+        r.region, r.checked_at, r.policy.max_age_days, r.policy.due_soon_days
+    );
+    let _ = writeln!(
+        s,
+        "{:<14} {:<32} {:<13} {:<66} {:>5} {:<11} {:<24} CEREMONY",
+        "STATUS", "ALIASES", "STATE", "KEY MATERIAL", "AGE", "DUE", "AGE FROM"
+    );
+    for k in &r.keys {
+        let (age, due, from) = match &k.material {
+            Some(m) => (
+                format!("{}d", m.age_days),
+                m.due.strftime("%Y-%m-%d").to_string(),
+                match m.source {
+                    crate::core::key_age::AgeSource::KmsRotations => "kms rotations",
+                    crate::core::key_age::AgeSource::Receipt => "import receipt",
+                    crate::core::key_age::AgeSource::KeyCreationEstimate => {
+                        "key creation (estimate)"
+                    }
+                },
+            ),
+            None => ("-".into(), "-".into(), "-"),
+        };
+        let aliases = if k.aliases.is_empty() {
+            k.key_id.clone()
+        } else {
+            k.aliases.join(",")
+        };
+        let ceremony = k
+            .ceremony
+            .as_ref()
+            .map(|c| {
+                format!(
+                    "{} ({}, bundle {})",
+                    c.bundle.display(),
+                    c.kind,
+                    &c.manifest_sha256[..16.min(c.manifest_sha256.len())]
+                )
+            })
+            .unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            s,
+            "{:<14} {:<32} {:<13} {:<66} {:>5} {:<11} {:<24} {}",
+            k.compliance.as_str(),
+            aliases,
+            k.state,
+            k.key_material_id.as_deref().unwrap_or("-"),
+            age,
+            due,
+            from,
+            ceremony
+        );
+    }
+    if let Some(reason) = r.keys.iter().find_map(|k| match &k.rotations {
+        RotationsLookup::Unavailable { reason } => Some(reason),
+        RotationsLookup::Listed => None,
+    }) {
+        let _ = writeln!(
+            s,
+            "note: {reason}; ages come from import receipts where they name the current material, else from the key's creation date (an upper bound, marked estimate)"
+        );
+    }
+    s
+}
