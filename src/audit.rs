@@ -30,6 +30,10 @@ pub struct VerifyArgs {
     /// The published log public key (PEM SubjectPublicKeyInfo).
     #[arg(long)]
     pub trust: PathBuf,
+    /// The ceremony script: check it is the one the log bound, and that the keys were generated
+    /// and wrapped in its order.
+    #[arg(long)]
+    pub script: Option<PathBuf>,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -57,7 +61,10 @@ pub fn run(cmd: AuditCommand) -> Result<()> {
     match cmd {
         AuditCommand::Replay(a) => crate::replay::run(&a),
         AuditCommand::Verify(a) => {
-            let result = verify(&a.target, &a.trust);
+            let result = verify(&a.target, &a.trust).and_then(|r| match &a.script {
+                Some(script) => check_script(script, &r.log_report).map(|()| r),
+                None => Ok(r),
+            });
             match &result {
                 Ok(r) => {
                     print_report(r);
@@ -75,6 +82,48 @@ pub fn run(cmd: AuditCommand) -> Result<()> {
             result.map(|_| ())
         }
     }
+}
+
+/// The script is the one the log's start record bound, and the log handled its keys in the
+/// script's order.
+pub fn check_script(path: &Path, report: &Report) -> Result<()> {
+    let bytes = fsio::read(path)?;
+    let sha = sha256_hex(&bytes);
+    if sha != report.binding.script_sha256 {
+        return Err(Error::Verification {
+            what: format!(
+                "{}: SHA-256 is {sha}, the log's {} record bound script {}",
+                path.display(),
+                log::step::START,
+                report.binding.script_sha256
+            ),
+            hint: "this is not the script the ceremony ran; find the script whose hash the log records".into(),
+        });
+    }
+    let text = String::from_utf8(bytes).map_err(|_| Error::Usage {
+        what: format!("{} is not UTF-8 text", path.display()),
+        hint: "a ceremony script is TOML".into(),
+    })?;
+    let script = crate::core::script::Script::parse(&path.display().to_string(), &text)?;
+    let expected: Vec<String> = script
+        .key_refs()
+        .iter()
+        .map(|k| {
+            let id = k.as_str().rsplit('/').next().unwrap_or(k.as_str());
+            k.bundle_name(id)
+        })
+        .collect();
+    let logged: Vec<String> = report.keys.iter().map(|k| k.key.clone()).collect();
+    if expected != logged {
+        return Err(Error::Verification {
+            what: format!(
+                "the script lists keys {expected:?}, the log generated and wrapped {logged:?}"
+            ),
+            hint: "the ceremony did not follow this script: find out why before trusting its keys"
+                .into(),
+        });
+    }
+    Ok(())
 }
 
 fn mismatch(what: String) -> Error {
@@ -164,6 +213,13 @@ fn check_bundle(dir: &Path, report: &Report) -> Result<Vec<FileCheck>> {
             "the manifest holds {} keys, the log records {}",
             m.keys.len(),
             report.keys.len()
+        )));
+    }
+    let manifest_order: Vec<&str> = m.keys.iter().map(|k| k.name.as_str()).collect();
+    let log_order: Vec<&str> = report.keys.iter().map(|k| k.key.as_str()).collect();
+    if manifest_order != log_order {
+        return Err(mismatch(format!(
+            "the log handled keys in the order {log_order:?}, the bundle (and its script) lists {manifest_order:?}"
         )));
     }
     let mut checked = Vec::new();

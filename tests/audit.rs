@@ -331,3 +331,34 @@ fn the_import_receipt_continues_the_log_and_a_tampered_receipt_fails_with_exit_3
         "{stderr}"
     );
 }
+
+#[test]
+fn audit_with_the_script_checks_it_is_the_one_the_log_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let client = rt.block_on(client());
+    let a = rt.block_on(create_key(&client, true, "order-a")).0;
+    let b = rt.block_on(create_key(&client, true, "order-b")).0;
+    let (p, _) = full_rotation(dir.path(), &[&a, &b]);
+    let trust = hsm().log_public_key();
+    // The same script text the ceremony ran (write_script is deterministic for the same keys).
+    let same = write_script(dir.path(), &[&a, &b], default_algorithm(), "RSA_4096");
+    audit(&p.bundle, &trust)
+        .arg("--script")
+        .arg(&same)
+        .assert()
+        .code(0);
+    // The keys in another order: another script, refused.
+    let other = write_script(dir.path(), &[&b, &a], default_algorithm(), "RSA_4096");
+    let out = audit(&p.bundle, &trust)
+        .arg("--script")
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("record bound script") && err.contains("what to do:"),
+        "{err}"
+    );
+}
