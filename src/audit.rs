@@ -100,10 +100,7 @@ pub fn check_script(path: &Path, report: &Report) -> Result<()> {
             hint: "this is not the script the ceremony ran; find the script whose hash the log records".into(),
         });
     }
-    let text = String::from_utf8(bytes).map_err(|_| Error::Usage {
-        what: format!("{} is not UTF-8 text", path.display()),
-        hint: "a ceremony script is TOML".into(),
-    })?;
+    let text = fsio::text(path, bytes, "a ceremony script")?;
     let script = crate::core::script::Script::parse(&path.display().to_string(), &text)?;
     let expected: Vec<String> = script
         .key_refs()

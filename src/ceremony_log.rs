@@ -2,8 +2,7 @@
 //! time, each written whole and fsynced before the ceremony goes on. A crash leaves every complete
 //! record intact; at most the last line is cut short.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
@@ -11,7 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::core::log::{LogChain, LogSigner};
 use crate::error::Error;
-use crate::fsio::FsError;
+use crate::fsio;
 
 pub struct CeremonyLogFile<'s, S: LogSigner> {
     file: File,
@@ -28,37 +27,7 @@ where
 {
     /// Creates `path`, which must not exist, and fsyncs its directory.
     pub fn create(path: &Path, signer: &'s S, actors: Vec<String>) -> Result<Self, Error> {
-        let mut opts = OpenOptions::new();
-        opts.append(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o644);
-        }
-        let file = opts.open(path).map_err(|e| {
-            if e.kind() == io::ErrorKind::AlreadyExists {
-                FsError::Exists {
-                    path: path.to_path_buf(),
-                }
-            } else {
-                FsError::Io {
-                    action: "create",
-                    path: path.to_path_buf(),
-                    source: e,
-                }
-            }
-        })?;
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|source| FsError::Io {
-                action: "fsync directory",
-                path: dir.to_path_buf(),
-                source,
-            })?;
+        let file = fsio::create_append_new(path)?;
         Ok(CeremonyLogFile {
             file,
             path: path.to_path_buf(),
@@ -73,14 +42,7 @@ where
         let line = self
             .chain
             .record(self.signer, Timestamp::now(), step, &self.actors, data)?;
-        self.file
-            .write_all(&line)
-            .and_then(|()| self.file.sync_data())
-            .map_err(|source| FsError::Io {
-                action: "append to",
-                path: self.path.clone(),
-                source,
-            })?;
+        fsio::append_synced(&mut self.file, &self.path, &line)?;
         Ok(())
     }
 

@@ -260,10 +260,7 @@ fn prepare(a: PrepareArgs) -> Result<()> {
         })?;
     let plan = match &a.plan {
         Some(path) => {
-            let text = String::from_utf8(fsio::read(path)?).map_err(|_| Error::Usage {
-                what: format!("{} is not UTF-8 text", path.display()),
-                hint: "a plan is TOML".into(),
-            })?;
+            let text = fsio::read_text(path, "a plan")?;
             Some(
                 crate::core::plan::Plan::parse(&text).map_err(|what| Error::Usage {
                     what: format!("{}: {what}", path.display()),
@@ -499,16 +496,10 @@ fn run_ceremony(a: CeremonyArgs) -> Result<()> {
         });
     }
     let script_bytes = fsio::read(&a.script)?;
-    let script_text = String::from_utf8(script_bytes.clone()).map_err(|_| Error::Usage {
-        what: format!("{} is not UTF-8 text", a.script.display()),
-        hint: "a ceremony script is TOML".into(),
-    })?;
+    let script_text = fsio::text(&a.script, script_bytes.clone(), "a ceremony script")?;
     let script = Script::parse(&a.script.display().to_string(), &script_text)?;
     let answers_path = a.answers.as_deref().unwrap_or(Path::new(""));
-    let answers_text = String::from_utf8(fsio::read(answers_path)?).map_err(|_| Error::Usage {
-        what: format!("{} is not UTF-8 text", answers_path.display()),
-        hint: "an answers file is TOML".into(),
-    })?;
+    let answers_text = fsio::read_text(answers_path, "an answers file")?;
     let answers = Answers::parse(&answers_path.display().to_string(), &answers_text)?;
     let uri = TokenUri::parse(&a.hsm.token)?;
     let module = uri.module_path.clone().unwrap_or(a.hsm.module.clone());

@@ -262,10 +262,7 @@ fn resolve(base: &Path, p: &Path) -> PathBuf {
 }
 
 pub fn run(a: &EnrolArgs) -> Result<()> {
-    let text = String::from_utf8(fsio::read(&a.script)?).map_err(|_| Error::Usage {
-        what: format!("{} is not UTF-8 text", a.script.display()),
-        hint: "an enrolment script is TOML".into(),
-    })?;
+    let text = fsio::read_text(&a.script, "an enrolment script")?;
     let script = EnrolScript::parse(&text, a.headless).map_err(|e| Error::Usage {
         what: format!("{}: {e}", a.script.display()),
         hint: "fix the enrolment script; see ceremony-scripts/enroll.toml".into(),

@@ -114,6 +114,57 @@ pub fn create_dir_new(path: &Path) -> Result<(), FsError> {
     })
 }
 
+/// Creates `path` (which must not exist) for appending, and fsyncs its directory so the new entry
+/// survives a crash. Records are then added with [`append_synced`].
+pub fn create_append_new(path: &Path) -> Result<File, FsError> {
+    let mut opts = OpenOptions::new();
+    opts.append(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o644);
+    }
+    let file = opts.open(path).map_err(|e| {
+        if e.kind() == io::ErrorKind::AlreadyExists {
+            FsError::Exists {
+                path: path.to_path_buf(),
+            }
+        } else {
+            FsError::Io {
+                action: "create",
+                path: path.to_path_buf(),
+                source: e,
+            }
+        }
+    })?;
+    sync_parent(path)?;
+    Ok(file)
+}
+
+/// Appends `bytes` to an append-mode file and returns once they are on stable storage.
+pub fn append_synced(file: &mut File, path: &Path, bytes: &[u8]) -> Result<(), FsError> {
+    file.write_all(bytes)
+        .and_then(|()| file.sync_data())
+        .map_err(|source| FsError::Io {
+            action: "append to",
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// Reads a TOML input file (`kind`: "a ceremony script", "a plan", …) as UTF-8 text.
+pub fn read_text(path: &Path, kind: &str) -> crate::error::Result<String> {
+    text(path, read(path)?, kind)
+}
+
+/// `bytes`, read from `path`, as UTF-8 text, or a usage error naming the file and its kind.
+pub fn text(path: &Path, bytes: Vec<u8>, kind: &str) -> crate::error::Result<String> {
+    String::from_utf8(bytes).map_err(|_| crate::error::Error::Usage {
+        what: format!("{} is not UTF-8 text", path.display()),
+        hint: format!("{kind} is TOML"),
+    })
+}
+
 pub fn read(path: &Path) -> Result<Vec<u8>, FsError> {
     fs::read(path).map_err(io_err("read", path))
 }

@@ -36,10 +36,7 @@ pub fn run(a: &RehearseArgs) -> Result<()> {
     let (script_name, script_text) = match &a.script {
         Some(p) => (
             p.display().to_string(),
-            String::from_utf8(fsio::read(p)?).map_err(|_| Error::Usage {
-                what: format!("{} is not UTF-8 text", p.display()),
-                hint: "a ceremony script is TOML".into(),
-            })?,
+            fsio::read_text(p, "a ceremony script")?,
         ),
         None => (
             "ceremony-scripts/rehearsal.toml (built in)".to_string(),

@@ -150,30 +150,7 @@ impl Token {
         user_pin: &AuthPin,
     ) -> Result<Token, HsmError> {
         let ctx = context(module)?;
-        let slots = ctx
-            .get_slots_with_token()
-            .map_err(HsmError::at("list tokens"))?;
-        let mut free = None;
-        for slot in slots {
-            let info = ctx
-                .get_token_info(slot)
-                .map_err(HsmError::at("read token info"))?;
-            if info.token_initialized() && info.label().trim_end() == label {
-                return Err(HsmError::Refused {
-                    step: "initialise token",
-                    message: format!("a token labelled {label:?} exists already"),
-                    hint: "choose another label; keyrite never re-initialises a token".into(),
-                });
-            }
-            if !info.token_initialized() && free.is_none() {
-                free = Some(slot);
-            }
-        }
-        let slot = free.ok_or_else(|| HsmError::Refused {
-            step: "initialise token",
-            message: "no empty slot to initialise".into(),
-            hint: "create a fresh token directory (SoftHSM2) or database (kryoptic)".into(),
-        })?;
+        let slot = free_slot(&ctx, label)?;
         ctx.init_token(slot, so_pin, label)
             .map_err(HsmError::at("initialise token"))?;
         {

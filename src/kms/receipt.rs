@@ -3,7 +3,6 @@
 //! fsynced at a time.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::PathBuf;
 
 use jiff::Timestamp;
@@ -75,14 +74,7 @@ impl ReceiptFile {
         data: serde_json::Map<String, serde_json::Value>,
     ) -> Result<()> {
         let line = self.chain.record(Timestamp::now(), step, &[], data);
-        self.file
-            .write_all(&line)
-            .and_then(|()| self.file.sync_data())
-            .map_err(|source| FsError::Io {
-                action: "append to",
-                path: self.path.clone(),
-                source,
-            })?;
+        fsio::append_synced(&mut self.file, &self.path, &line)?;
         Ok(())
     }
 
