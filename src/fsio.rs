@@ -45,26 +45,7 @@ fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) ->
 /// Creates `path` (which must not exist), writes `bytes` whole and fsyncs file and directory.
 /// On a failed write the partial file is removed.
 pub fn write_new(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
-    let mut opts = OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o644);
-    }
-    let mut file = opts.open(path).map_err(|e| {
-        if e.kind() == io::ErrorKind::AlreadyExists {
-            FsError::Exists {
-                path: path.to_path_buf(),
-            }
-        } else {
-            FsError::Io {
-                action: "create",
-                path: path.to_path_buf(),
-                source: e,
-            }
-        }
-    })?;
+    let mut file = open_new(path, false)?;
     let written = file.write_all(bytes).and_then(|()| file.sync_all());
     if let Err(e) = written {
         drop(file);
@@ -117,14 +98,26 @@ pub fn create_dir_new(path: &Path) -> Result<(), FsError> {
 /// Creates `path` (which must not exist) for appending, and fsyncs its directory so the new entry
 /// survives a crash. Records are then added with [`append_synced`].
 pub fn create_append_new(path: &Path) -> Result<File, FsError> {
+    let file = open_new(path, true)?;
+    sync_parent(path)?;
+    Ok(file)
+}
+
+/// Opens `path` for writing (or appending), refusing an existing file.
+fn open_new(path: &Path, append: bool) -> Result<File, FsError> {
     let mut opts = OpenOptions::new();
-    opts.append(true).create_new(true);
+    if append {
+        opts.append(true);
+    } else {
+        opts.write(true);
+    }
+    opts.create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o644);
     }
-    let file = opts.open(path).map_err(|e| {
+    opts.open(path).map_err(|e| {
         if e.kind() == io::ErrorKind::AlreadyExists {
             FsError::Exists {
                 path: path.to_path_buf(),
@@ -136,9 +129,7 @@ pub fn create_append_new(path: &Path) -> Result<File, FsError> {
                 source: e,
             }
         }
-    })?;
-    sync_parent(path)?;
-    Ok(file)
+    })
 }
 
 /// Appends `bytes` to an append-mode file and returns once they are on stable storage.
