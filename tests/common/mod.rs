@@ -31,8 +31,23 @@ impl TestHsm {
         self.module.to_string_lossy().contains("softhsm")
     }
 
+    /// The test token. SoftHSM2's file store, read by this process while a child process rewrites
+    /// the same token's files, can fail to list the token for a moment; tests share one token
+    /// across processes, so the lookup is tried a bounded number of times before failing.
     pub fn token(&self) -> Token {
-        Token::open(&self.module, TOKEN_LABEL).expect("open the test token")
+        let mut last = None;
+        for _ in 0..50 {
+            match Token::open(&self.module, TOKEN_LABEL) {
+                Ok(t) => return t,
+                Err(e @ keyrite::hsm::HsmError::TokenNotFound { .. }) => last = Some(e),
+                Err(e) => panic!("open the test token: {e}"),
+            }
+            std::thread::yield_now();
+        }
+        panic!(
+            "open the test token: {}",
+            last.map(|e| e.to_string()).unwrap_or_default()
+        )
     }
 
     pub fn pin(&self) -> AuthPin {
