@@ -27,12 +27,30 @@ fn build_log(key: &SigningKey, trusted: &TrustedKey) -> Vec<u8> {
     let mut push = |step: &str, d| {
         log.extend(chain.record(key, t, step, &actors, d).expect("sign"));
     };
-    push(step::START, start.to_data());
+    // A quorum ceremony: start (binding a 2-of-3 roster), quorum.met, probe, key pairs, end.
+    let mut start_data = start.to_data();
+    start_data.extend(data(&[
+        ("roster_sha256", &h),
+        ("quorum_mode", "shamir"),
+        ("quorum_threshold", "2"),
+        ("quorum_custodians", "3"),
+    ]));
+    push(step::START, start_data);
+    let mut met = data(&[
+        ("mode", "shamir"),
+        ("roster_sha256", &h),
+        ("threshold", "2"),
+    ]);
+    met.insert(
+        "authorised".into(),
+        serde_json::json!([{"name": "Alice", "index": 1}, {"name": "Carol", "index": 3}]),
+    );
+    push(step::QUORUM_MET, met);
     push(
         step::PROBE,
         data(&[("algorithm", "RSAES_OAEP_SHA_1"), ("result", "ok")]),
     );
-    for i in 0..(RECORDS - 3) / 2 {
+    for i in 0..(RECORDS - 4) / 2 {
         let name = format!("key-{i}");
         push(
             step::KEY_GENERATED,
