@@ -1,4 +1,5 @@
-//! Import throughput: 100 keys imported by `keyrite kms import` (one process, --concurrency 4)
+//! Import throughput: 100 keys imported by `keyrite kms import` (one process, --concurrency 16
+//! unless KEYRITE_BENCH_CONCURRENCY says otherwise)
 //! and, in the same run, 100 more through a loop of the AWS CLI commands keyrite prints for them
 //! (one `aws kms import-key-material` process per key), both into the local KMS. Both bundles come
 //! from real ceremonies on the test token. Prints both times and the ratio; asserts only that
@@ -65,10 +66,11 @@ fn main() {
         secs(setup.elapsed())
     );
 
-    // keyrite: one process, the whole bundle.
+    // keyrite: one process, the whole bundle (KEYRITE_BENCH_CONCURRENCY, default 16).
+    let concurrency = std::env::var("KEYRITE_BENCH_CONCURRENCY").unwrap_or_else(|_| "16".into());
     let start = Instant::now();
     keyrite()
-        .args(["kms", "import", "--concurrency", "4", "--bundle"])
+        .args(["kms", "import", "--concurrency", &concurrency, "--bundle"])
         .arg(&ours.bundle)
         .assert()
         .success();
@@ -113,7 +115,7 @@ fn main() {
 
     println!("import of {KEYS} prepared keys into the local KMS:");
     println!(
-        "  keyrite kms import (1 process, --concurrency 4)   {:>7.2} s  ({:>6.1} ms/key)",
+        "  keyrite kms import (1 process, --concurrency {concurrency:>2})  {:>7.2} s  ({:>6.1} ms/key)",
         secs(keyrite_time),
         secs(keyrite_time) * 1e3 / KEYS as f64
     );
