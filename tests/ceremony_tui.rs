@@ -55,10 +55,11 @@ impl Tmux {
         tmux
     }
 
+    /// The screen, with what scrolled off it (wrapped lines joined).
     fn pane(&self) -> String {
         let out = self
             .cmd()
-            .args(["capture-pane", "-p", "-t", "tui"])
+            .args(["capture-pane", "-p", "-J", "-S", "-", "-t", "tui"])
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
@@ -117,16 +118,29 @@ fn quoted(s: impl AsRef<std::ffi::OsStr>) -> String {
 
 /// `keyrite ceremony` without --headless, in the environment that points at the test token.
 fn ceremony_command(script: &Path, bundle: &Path) -> String {
+    ceremony_command_on(&hsm().env.1, script, bundle, &hsm().token_uri(), &[])
+}
+
+/// The same on the token store `store` (the test token's variable), with `extra` arguments.
+fn ceremony_command_on(
+    store: &Path,
+    script: &Path,
+    bundle: &Path,
+    token: &str,
+    extra: &[&str],
+) -> String {
     let hsm = hsm();
+    let extra: Vec<String> = extra.iter().map(quoted).collect();
     format!(
-        "env {}={} KEYRITE_PKCS11_MODULE={} {} ceremony --script {} --bundle {} --token {}; echo EXIT=$?",
+        "env {}={} KEYRITE_PKCS11_MODULE={} {} ceremony --script {} --bundle {} --token {} {}; echo EXIT=$?",
         hsm.env.0,
-        quoted(&hsm.env.1),
+        quoted(store),
         quoted(&hsm.module),
         quoted(env!("CARGO_BIN_EXE_keyrite")),
         quoted(script),
         quoted(bundle),
-        quoted(hsm.token_uri()),
+        quoted(token),
+        extra.join(" "),
     )
 }
 
@@ -267,4 +281,118 @@ fn esc_before_the_confirmation_exits_2_and_touches_nothing() {
         std::fs::read(p.bundle.join("manifest.json")).unwrap(),
         manifest
     );
+}
+
+#[test]
+fn with_a_roster_the_custodians_type_their_shares_masked_and_their_quorum_opens_the_hsm() {
+    let dir = tempfile::tempdir().unwrap();
+    // Enrolment initialises a new token in an empty slot: SoftHSM2 always has one; kryoptic has
+    // a single slot, so it gets a token database of its own.
+    let store = if hsm().is_softhsm() {
+        hsm().env.1.clone()
+    } else {
+        dir.path().join("store/token.sql")
+    };
+    std::fs::create_dir_all(dir.path().join("store")).unwrap();
+    std::fs::create_dir_all(dir.path().join("shares")).unwrap();
+    let label = unique("tui");
+    let mut enroll =
+        format!("threshold = 2\nout = \"enrolment\"\n\n[token]\nlabel = \"{label}\"\n");
+    for n in ["Alice", "Bob", "Carol"] {
+        enroll.push_str(&format!(
+            "\n[[custodian]]\nname = \"{n}\"\nshare_file = \"shares/{n}.share\"\n"
+        ));
+    }
+    std::fs::write(dir.path().join("enroll.toml"), enroll).unwrap();
+    keyrite()
+        .env(hsm().env.0, &store)
+        .args(["quorum", "enroll", "--headless", "--script"])
+        .arg(dir.path().join("enroll.toml"))
+        .assert()
+        .success();
+    let share = |n: &str| {
+        std::fs::read_to_string(dir.path().join(format!("shares/{n}.share")))
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("KR1-"))
+            .expect("a share line")
+            .to_string()
+    };
+    let (alice, carol) = (share("Alice"), share("Carol"));
+
+    let (_, p, script) = prepared_key(dir.path(), "tui-quorum");
+    let roster = dir.path().join("enrolment/roster.json");
+    let tmux = Tmux::start(&ceremony_command_on(
+        &store,
+        &script,
+        &p.bundle,
+        &format!("pkcs11:token={label}"),
+        &["--roster", roster.to_str().unwrap()],
+    ));
+    let mut seen = Vec::new();
+    tmux.wait_for(&mut seen, SHORT, "screen 1", |s| {
+        s.contains("1 the ceremony")
+    });
+    tmux.text("Olga Operator");
+    tmux.keys(&["Enter"]);
+    tmux.text("Wendy Witness");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&mut seen, SHORT, "screen 2", |s| {
+        s.contains("2 the bundle fingerprint")
+    });
+    tmux.text(&p.fingerprint);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&mut seen, SHORT, "screen 3", |s| {
+        s.contains("3 custodians (0 of 2)")
+    });
+    for (name, share, after) in [("Alice", &alice, "(1 of 2)"), ("Carol", &carol, "(2 of 2)")] {
+        tmux.text(name);
+        tmux.keys(&["Enter"]);
+        tmux.text(share);
+        tmux.wait_for(&mut seen, SHORT, "the masked share", |s| {
+            s.contains(&"•".repeat(share.len()))
+        });
+        tmux.keys(&["Enter"]);
+        tmux.wait_for(&mut seen, SHORT, after, |s| s.contains(after));
+    }
+    tmux.keys(&["Enter"]);
+    let confirm = tmux.wait_for(&mut seen, SHORT, "the confirmation", |s| {
+        s.contains("(y/N)")
+    });
+    assert!(confirm.contains("Custodians Alice, Carol"), "{confirm}");
+    tmux.keys(&["y"]);
+    tmux.wait_for(&mut seen, Duration::from_secs(120), "the result", |s| {
+        s.contains("5 ceremony complete")
+    });
+    tmux.keys(&["Enter"]);
+    let end = tmux.wait_for(&mut seen, SHORT, "the exit", |s| s.contains("EXIT="));
+    assert!(end.contains("EXIT=0"), "{end}");
+
+    let trusted = keyrite::core::log::TrustedKey::from_pem(
+        &std::fs::read_to_string(dir.path().join("enrolment/log-public-key.pem")).unwrap(),
+    )
+    .unwrap();
+    let report = keyrite::core::log::verify(
+        &std::fs::read(p.bundle.join("ceremony.log")).unwrap(),
+        &trusted,
+    )
+    .unwrap();
+    let authorised: Vec<String> = report
+        .quorum
+        .expect("the log binds the roster")
+        .authorised
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(authorised, ["Alice", "Carol"]);
+
+    // No screen ever showed a share, nor any 6 characters of one in a row.
+    for s in &seen {
+        for share in [&alice, &carol] {
+            for w in share.as_bytes().windows(6) {
+                let w = std::str::from_utf8(w).unwrap();
+                assert!(!s.contains(w), "{w:?} of a share on screen:\n{s}");
+            }
+        }
+    }
 }
