@@ -501,6 +501,12 @@ struct CeremonyInputs {
 }
 
 fn run_ceremony(a: CeremonyArgs) -> Result<()> {
+    if !a.headless && a.answers.is_some() {
+        return Err(Error::Usage {
+            what: "--answers is read only by a headless run; at the terminal the operators type the answers".into(),
+            hint: "add --headless, or drop --answers".into(),
+        });
+    }
     let script_bytes = fsio::read(&a.script)?;
     let script_text = fsio::text(&a.script, script_bytes.clone(), "a ceremony script")?;
     let script = Script::parse(&a.script.display().to_string(), &script_text)?;

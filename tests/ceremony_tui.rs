@@ -396,3 +396,37 @@ fn with_a_roster_the_custodians_type_their_shares_masked_and_their_quorum_opens_
         }
     }
 }
+
+#[test]
+fn without_a_terminal_or_with_answers_but_not_headless_nothing_is_touched() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, p, script) = prepared_key(dir.path(), "tui-noterm");
+    let before = tree(&p.bundle);
+    let answers = write_answers(dir.path(), &p.fingerprint);
+    let base = |cmd: &mut assert_cmd::Command| {
+        cmd.args(["ceremony", "--script"])
+            .arg(&script)
+            .arg("--bundle")
+            .arg(&p.bundle)
+            .args(["--token", &hsm().token_uri()]);
+    };
+    // assert_cmd gives the process no terminal.
+    let mut cmd = keyrite();
+    base(&mut cmd);
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("needs a terminal"), "{stderr}");
+    assert!(stderr.contains("--headless --answers"), "{stderr}");
+
+    let mut cmd = keyrite();
+    base(&mut cmd);
+    let out = cmd.arg("--answers").arg(&answers).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--answers is read only by a headless run"),
+        "{stderr}"
+    );
+    assert_eq!(tree(&p.bundle), before);
+}
