@@ -177,7 +177,8 @@ pub struct CeremonyArgs {
     /// The bundle prepared on the connected side.
     #[arg(long)]
     pub bundle: PathBuf,
-    /// Run without the terminal UI, taking the operators' answers from --answers.
+    /// Run without the terminal UI, taking the operators' answers from --answers (by default the
+    /// operators answer at the terminal).
     #[arg(long, requires = "answers")]
     pub headless: bool,
     /// The operators' answers (TOML) for a headless run.
@@ -488,19 +489,27 @@ pub fn read_pin(path: &Path) -> Result<AuthPin> {
     Ok(AuthPin::new(line.into()))
 }
 
+/// What a ceremony needs besides the operators' answers, read and checked before either the
+/// terminal UI or a headless run asks for them.
+struct CeremonyInputs {
+    script: Script,
+    script_sha256: String,
+    uri: TokenUri,
+    module: PathBuf,
+    so_pin: Option<AuthPin>,
+    escrow: Option<crate::escrow::Escrow>,
+}
+
 fn run_ceremony(a: CeremonyArgs) -> Result<()> {
-    if !a.headless {
+    if !a.headless && a.answers.is_some() {
         return Err(Error::Usage {
-            what: "the terminal UI is not available in this version of keyrite".into(),
-            hint: "run the ceremony with --headless --answers <answers.toml>".into(),
+            what: "--answers is read only by a headless run; at the terminal the operators type the answers".into(),
+            hint: "add --headless, or drop --answers".into(),
         });
     }
     let script_bytes = fsio::read(&a.script)?;
     let script_text = fsio::text(&a.script, script_bytes.clone(), "a ceremony script")?;
     let script = Script::parse(&a.script.display().to_string(), &script_text)?;
-    let answers_path = a.answers.as_deref().unwrap_or(Path::new(""));
-    let answers_text = fsio::read_text(answers_path, "an answers file")?;
-    let answers = Answers::parse(&answers_path.display().to_string(), &answers_text)?;
     let uri = TokenUri::parse(&a.hsm.token)?;
     let module = uri.module_path.clone().unwrap_or(a.hsm.module.clone());
     let script_sha256 = sha256_hex(&script_bytes);
@@ -512,6 +521,61 @@ fn run_ceremony(a: CeremonyArgs) -> Result<()> {
         Some(dir) => Some(crate::escrow::Escrow::load(dir)?),
         None => None,
     };
+    let inputs = CeremonyInputs {
+        script,
+        script_sha256,
+        uri,
+        module,
+        so_pin,
+        escrow,
+    };
+    let report = if a.headless {
+        let answers_path = a.answers.as_deref().unwrap_or(Path::new(""));
+        let answers_text = fsio::read_text(answers_path, "an answers file")?;
+        let answers = Answers::parse(&answers_path.display().to_string(), &answers_text)?;
+        perform_ceremony(&a, &inputs, &answers)?
+    } else {
+        let info = crate::tui::Info {
+            script_name: inputs.script.ceremony.name.clone(),
+            keys: inputs.script.keys.iter().map(|k| k.key.clone()).collect(),
+            algorithm: inputs.script.wrapping.algorithm.to_string(),
+            key_spec: inputs.script.wrapping.key_spec.to_string(),
+            token: inputs.uri.token.clone(),
+            bundle_fingerprint: bundle::Bundle::verify(&a.bundle)?.fingerprint().to_string(),
+            quorum: match &a.roster {
+                Some(path) => Some(
+                    crate::quorum_gate::RosterInput::load(path)?
+                        .file
+                        .roster
+                        .threshold,
+                ),
+                None => None,
+            },
+        };
+        crate::tui::run(info, |answers| perform_ceremony(&a, &inputs, &answers))?
+    };
+    print_ceremony_report(&report);
+    if a.json {
+        println!("{}", serde_json::to_string(&report).unwrap_or_default());
+    }
+    Ok(())
+}
+
+/// The ceremony with the operators' answers: the one code path of the terminal UI and of a
+/// headless run.
+fn perform_ceremony(
+    a: &CeremonyArgs,
+    inputs: &CeremonyInputs,
+    answers: &Answers,
+) -> Result<ceremony::CeremonyReport> {
+    let CeremonyInputs {
+        script,
+        script_sha256,
+        uri,
+        module,
+        so_pin,
+        escrow,
+    } = inputs;
     let report = match &a.roster {
         Some(roster_path) => {
             if so_pin.is_some() {
@@ -521,13 +585,13 @@ fn run_ceremony(a: CeremonyArgs) -> Result<()> {
                 });
             }
             crate::quorum_gate::run_ceremony(&crate::quorum_gate::QuorumCeremony {
-                module: &module,
-                uri: &uri,
+                module,
+                uri,
                 roster: roster_path,
-                script: &script,
-                script_sha256: &script_sha256,
+                script,
+                script_sha256,
                 bundle_dir: &a.bundle,
-                answers: &answers,
+                answers,
                 escrow: escrow.as_ref(),
             })?
         }
@@ -542,26 +606,22 @@ fn run_ceremony(a: CeremonyArgs) -> Result<()> {
                 what: "the token URI has no pin-source, and no --roster was given".into(),
                 hint: "open the HSM by quorum with --roster roster.json, or (rehearsals and tests) add ?pin-source=file:/path to --token".into(),
             })?;
-            let token = Token::open(&module, &uri.token)?;
+            let token = Token::open(module, &uri.token)?;
             let pin = read_pin(&pin_path)?;
             ceremony::run(&ceremony::CeremonyRequest {
-                script: &script,
-                script_sha256: &script_sha256,
+                script,
+                script_sha256,
                 bundle_dir: &a.bundle,
                 token: &token,
                 access: ceremony::Access::Pin(&pin),
                 quorum: None,
-                answers: &answers,
+                answers,
                 escrow: escrow.as_ref(),
                 so_pin: so_pin.as_ref(),
             })?
         }
     };
-    print_ceremony_report(&report);
-    if a.json {
-        println!("{}", serde_json::to_string(&report).unwrap_or_default());
-    }
-    Ok(())
+    Ok(report)
 }
 
 pub fn print_ceremony_report(report: &ceremony::CeremonyReport) {

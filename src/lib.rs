@@ -21,5 +21,6 @@ pub mod localkms;
 pub mod quorum_gate;
 pub mod rehearse;
 pub mod replay;
+pub mod tui;
 
 pub use error::{Error, ExitCode};

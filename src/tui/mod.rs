@@ -1,0 +1,135 @@
+//! The ceremony's terminal UI: Model / Msg / update (model.rs), view (view.rs), and here the
+//! main loop, generic over the terminal backend and over where the messages come from. The
+//! answers it collects are handed to the same ceremony code a headless run uses.
+
+pub mod model;
+pub mod view;
+
+use std::io::IsTerminal;
+
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
+
+use crate::ceremony::CeremonyReport;
+use crate::core::script::Answers;
+use crate::error::{Error, Result};
+pub use model::{Info, KeyRow, Model, Msg, Outcome, ResultView, update};
+
+/// The result screen's rows of a ceremony report.
+pub fn result_view(r: &CeremonyReport) -> ResultView {
+    ResultView {
+        probe: format!("on token {:?}: {}", r.probe.token, r.probe.result),
+        wrap_with_trusted: r.probe.wrap_with_trusted.to_string(),
+        fingerprint: r.prepared_fingerprint.clone(),
+        keys: r
+            .keys
+            .iter()
+            .map(|k| KeyRow {
+                name: k.name.clone(),
+                check_value: k.check_value.to_string(),
+                label: k.hsm_label.clone(),
+                sha256: k.encrypted_key_material_sha256.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// A key press as a message; other events (resizes, releases) are none.
+pub fn message(ev: &Event) -> Option<Msg> {
+    let Event::Key(k) = ev else { return None };
+    if k.kind != KeyEventKind::Press {
+        return None;
+    }
+    if k.modifiers.contains(KeyModifiers::CONTROL) {
+        return matches!(k.code, KeyCode::Char('c' | 'C')).then_some(Msg::Interrupt);
+    }
+    Some(match k.code {
+        KeyCode::Char(c) => Msg::Char(c),
+        KeyCode::Backspace => Msg::Backspace,
+        KeyCode::Tab | KeyCode::BackTab | KeyCode::Up | KeyCode::Down => Msg::Tab,
+        KeyCode::Enter => Msg::Enter,
+        KeyCode::Esc => Msg::Esc,
+        _ => return None,
+    })
+}
+
+fn terminal_error(e: impl std::fmt::Display) -> Error {
+    Error::Environment {
+        what: format!("the terminal failed: {e}"),
+        hint: "run in a terminal of at least 80x24, or run with --headless --answers".into(),
+    }
+}
+
+/// Draws, reads a message, updates, until the operators leave. `perform` is called once, with
+/// the answers, when they confirm; what it returns is shown until a key is pressed.
+pub fn run_loop<B: Backend>(
+    terminal: &mut Terminal<B>,
+    mut model: Model,
+    mut next: impl FnMut() -> Result<Option<Msg>>,
+    perform: impl FnOnce(Answers) -> Result<CeremonyReport>,
+) -> Result<CeremonyReport> {
+    let mut perform = Some(perform);
+    let mut report = None;
+    loop {
+        terminal
+            .draw(|f| view::view(&model, f))
+            .map_err(terminal_error)?;
+        match model.outcome {
+            Outcome::Quit => {
+                return Err(Error::Usage {
+                    what: "the ceremony was left before it was confirmed; nothing was touched"
+                        .into(),
+                    hint: "run `keyrite ceremony` again when everyone is ready".into(),
+                });
+            }
+            Outcome::Done => {
+                if let Some(r) = report {
+                    return Ok(r);
+                }
+            }
+            Outcome::Run => {
+                let answers = model.take_answers();
+                if let Some(perform) = perform.take() {
+                    let r = perform(answers)?;
+                    model = update(model, Msg::Finished(result_view(&r)));
+                    report = Some(r);
+                }
+                continue;
+            }
+            Outcome::Continue => {}
+        }
+        if let Some(msg) = next()? {
+            model = update(model, msg);
+        }
+    }
+}
+
+/// The ceremony at this terminal. Refused (before anything is touched) without one.
+pub fn run(
+    info: Info,
+    perform: impl FnOnce(Answers) -> Result<CeremonyReport>,
+) -> Result<CeremonyReport> {
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        return Err(Error::Usage {
+            what: "the ceremony's terminal UI needs a terminal, and this is not one".into(),
+            hint: "run it at a terminal, or run with --headless --answers <answers.toml>".into(),
+        });
+    }
+    // Also installs a panic hook that restores the terminal.
+    let mut terminal = ratatui::try_init().map_err(terminal_error)?;
+    let result = run_loop(
+        &mut terminal,
+        Model::new(info),
+        || {
+            let ev = event::read().map_err(terminal_error)?;
+            Ok(message(&ev))
+        },
+        perform,
+    );
+    ratatui::restore();
+    result
+}
+
+#[cfg(test)]
+mod tests;
