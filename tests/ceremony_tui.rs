@@ -4,113 +4,11 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::flow::prepare;
+use common::tmux::Tmux;
 use common::*;
-
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn cmd(&self) -> Command {
-        let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket]);
-        c
-    }
-
-    /// Starts `command` in a 100x40 terminal, kept on screen after it exits.
-    fn start(command: &str) -> Tmux {
-        let tmux = Tmux {
-            socket: unique("keyrite-tui"),
-        };
-        let started = tmux
-            .cmd()
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                "tui",
-                "-x",
-                "100",
-                "-y",
-                "40",
-                command,
-            ])
-            .status()
-            .unwrap();
-        assert!(
-            started.success(),
-            "tmux could not start (is tmux installed? ./scripts/setup installs it)"
-        );
-        assert!(
-            tmux.cmd()
-                .args(["set-option", "-t", "tui", "remain-on-exit", "on"])
-                .status()
-                .unwrap()
-                .success()
-        );
-        tmux
-    }
-
-    /// The screen, with what scrolled off it (wrapped lines joined).
-    fn pane(&self) -> String {
-        let out = self
-            .cmd()
-            .args(["capture-pane", "-p", "-J", "-S", "-", "-t", "tui"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Waits until the screen satisfies `ok` (polling the real terminal), or fails with the
-    /// screen. Every screen seen is kept in `seen`.
-    fn wait_for(
-        &self,
-        seen: &mut Vec<String>,
-        within: Duration,
-        what: &str,
-        ok: impl Fn(&str) -> bool,
-    ) -> String {
-        let deadline = Instant::now() + within;
-        loop {
-            let screen = self.pane();
-            seen.push(screen.clone());
-            if ok(&screen) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        assert!(
-            self.cmd()
-                .args(["send-keys", "-t", "tui"])
-                .args(keys)
-                .status()
-                .unwrap()
-                .success()
-        );
-    }
-
-    /// Types `text` literally.
-    fn text(&self, text: &str) {
-        self.keys(&["-l", text]);
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd().arg("kill-server").status();
-    }
-}
 
 fn quoted(s: impl AsRef<std::ffi::OsStr>) -> String {
     format!("'{}'", s.as_ref().to_string_lossy().replace('\'', "'\\''"))
@@ -159,7 +57,7 @@ const SHORT: Duration = Duration::from_secs(20);
 fn a_whole_ceremony_typed_at_the_terminal_wraps_the_key_and_logs_it() {
     let dir = tempfile::tempdir().unwrap();
     let (alias, p, script) = prepared_key(dir.path(), "tui");
-    let tmux = Tmux::start(&ceremony_command(&script, &p.bundle));
+    let tmux = Tmux::start("tui", &ceremony_command(&script, &p.bundle), 100, true);
     let mut seen = Vec::new();
 
     let first = tmux.wait_for(&mut seen, SHORT, "screen 1", |s| {
@@ -255,7 +153,7 @@ fn esc_before_the_confirmation_exits_2_and_touches_nothing() {
     let (_, p, script) = prepared_key(dir.path(), "tui-esc");
     let before = tree(&p.bundle);
     let manifest = std::fs::read(p.bundle.join("manifest.json")).unwrap();
-    let tmux = Tmux::start(&ceremony_command(&script, &p.bundle));
+    let tmux = Tmux::start("tui", &ceremony_command(&script, &p.bundle), 100, true);
     let mut seen = Vec::new();
     tmux.wait_for(&mut seen, SHORT, "screen 1", |s| {
         s.contains("1 the ceremony")
@@ -322,13 +220,18 @@ fn with_a_roster_the_custodians_type_their_shares_masked_and_their_quorum_opens_
 
     let (_, p, script) = prepared_key(dir.path(), "tui-quorum");
     let roster = dir.path().join("enrolment/roster.json");
-    let tmux = Tmux::start(&ceremony_command_on(
-        &store,
-        &script,
-        &p.bundle,
-        &format!("pkcs11:token={label}"),
-        &["--roster", roster.to_str().unwrap()],
-    ));
+    let tmux = Tmux::start(
+        "tui",
+        &ceremony_command_on(
+            &store,
+            &script,
+            &p.bundle,
+            &format!("pkcs11:token={label}"),
+            &["--roster", roster.to_str().unwrap()],
+        ),
+        100,
+        true,
+    );
     let mut seen = Vec::new();
     tmux.wait_for(&mut seen, SHORT, "screen 1", |s| {
         s.contains("1 the ceremony")

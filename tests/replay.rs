@@ -2,10 +2,10 @@
 
 mod common;
 
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::flow::full_rotation;
+use common::tmux::Tmux;
 use common::*;
 
 fn rotated_bundle(dir: &std::path::Path) -> (std::path::PathBuf, String) {
@@ -77,113 +77,41 @@ fn replay_as_text_shows_every_step_and_refuses_a_tampered_log_when_trust_is_give
     assert!(String::from_utf8_lossy(&out.stderr).contains("NOT VERIFIED"));
 }
 
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn cmd(&self) -> Command {
-        let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket]);
-        c
-    }
-    fn pane(&self) -> String {
-        let out = self
-            .cmd()
-            .args(["capture-pane", "-p", "-t", "replay"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-    /// Waits until the screen satisfies `ok` (polling the real terminal), or fails with the screen.
-    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let screen = self.pane();
-            if ok(&screen) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-    fn keys(&self, keys: &[&str]) {
-        assert!(
-            self.cmd()
-                .args(["send-keys", "-t", "replay"])
-                .args(keys)
-                .status()
-                .unwrap()
-                .success()
-        );
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd().arg("kill-server").status();
-    }
-}
-
 #[test]
 fn replay_in_a_terminal_pages_one_screen_per_step() {
     let dir = tempfile::tempdir().unwrap();
     let (bundle, kcv) = rotated_bundle(dir.path());
     let trust = hsm().log_public_key();
-    let tmux = Tmux {
-        socket: unique("keyrite-replay"),
-    };
     let command = format!(
         "{} audit replay --trust {} {}; echo EXIT=$?",
         env!("CARGO_BIN_EXE_keyrite"),
         trust.display(),
         bundle.display()
     );
-    let started = tmux
-        .cmd()
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            "replay",
-            "-x",
-            "120",
-            "-y",
-            "40",
-            &command,
-        ])
-        .status()
-        .unwrap();
-    assert!(
-        started.success(),
-        "tmux could not start (is tmux installed? ./scripts/setup installs it)"
-    );
-    assert!(
-        tmux.cmd()
-            .args(["set-option", "-t", "replay", "remain-on-exit", "on"])
-            .status()
-            .unwrap()
-            .success()
-    );
+    let tmux = Tmux::start("replay", &command, 120, false);
+    let mut seen = Vec::new();
 
-    let first = tmux.wait_for("step 1", |s| s.contains("step 1 of 5"));
+    let first = tmux.wait_for(&mut seen, Duration::from_secs(20), "step 1", |s| {
+        s.contains("step 1 of 5")
+    });
     assert!(first.contains("The ceremony begins"), "{first}");
     assert!(
         !first.contains("step 2 of 5"),
         "one step per screen:\n{first}"
     );
     tmux.keys(&["Enter"]);
-    tmux.wait_for("step 2", |s| {
+    tmux.wait_for(&mut seen, Duration::from_secs(20), "step 2", |s| {
         s.contains("step 2 of 5") && !s.contains("step 1 of 5")
     });
     tmux.keys(&["Enter"]);
-    let third = tmux.wait_for("step 3", |s| s.contains("step 3 of 5"));
+    let third = tmux.wait_for(&mut seen, Duration::from_secs(20), "step 3", |s| {
+        s.contains("step 3 of 5")
+    });
     assert!(third.contains(&format!("check value  {kcv}")), "{third}");
     tmux.keys(&["q", "Enter"]);
-    let end = tmux.wait_for("exit", |s| s.contains("EXIT="));
+    let end = tmux.wait_for(&mut seen, Duration::from_secs(20), "exit", |s| {
+        s.contains("EXIT=")
+    });
     assert!(end.contains("EXIT=0"), "{end}");
     assert!(!end.contains("step 4 of 5"), "q stops the replay:\n{end}");
 }
