@@ -389,6 +389,23 @@ fn frame(line_no: usize, line: &[u8]) -> Result<Framed<'_>, LogError> {
     })
 }
 
+/// One line's body, once its framing and signature hold: parsed only after the signature is
+/// checked, so an untrusted body is never interpreted (except for the seq in the error message).
+fn signed_body(line_no: usize, line: &[u8], trusted: &TrustedKey) -> Result<Body, LogError> {
+    let framed = frame(line_no, line)?;
+    if !trusted.verifies(framed.body, &framed.sig) {
+        // Best effort, for the message only: the body is not trusted.
+        let seq = serde_json::from_slice::<Body>(framed.body)
+            .ok()
+            .map(|b| b.seq);
+        return Err(LogError::BadSignature { line: line_no, seq });
+    }
+    serde_json::from_slice(framed.body).map_err(|e| LogError::BadBody {
+        line: line_no,
+        reason: e.to_string(),
+    })
+}
+
 fn field<'a>(body: &'a Body, line: usize, name: &str, hex64: bool) -> Result<&'a str, LogError> {
     let v = body
         .data
@@ -438,18 +455,7 @@ pub fn verify(log: &[u8], trusted: &TrustedKey) -> Result<Report, LogError> {
         };
         let line = &rest[..nl];
         rest = &rest[nl + 1..];
-        let framed = frame(line_no, line)?;
-        if !trusted.verifies(framed.body, &framed.sig) {
-            // Best effort, for the message only: the body is not trusted.
-            let seq = serde_json::from_slice::<Body>(framed.body)
-                .ok()
-                .map(|b| b.seq);
-            return Err(LogError::BadSignature { line: line_no, seq });
-        }
-        let body: Body = serde_json::from_slice(framed.body).map_err(|e| LogError::BadBody {
-            line: line_no,
-            reason: e.to_string(),
-        })?;
+        let body = signed_body(line_no, line, trusted)?;
         let expected = records.len() as u64;
         if body.seq != expected {
             return Err(LogError::Sequence {
@@ -740,17 +746,7 @@ pub fn verified_records(log: &[u8], trusted: &TrustedKey) -> Result<Vec<(usize, 
         let Some(line) = line.strip_suffix(b"\n") else {
             return Err(LogError::Truncated { line: line_no });
         };
-        let framed = frame(line_no, line)?;
-        if !trusted.verifies(framed.body, &framed.sig) {
-            let seq = serde_json::from_slice::<Body>(framed.body)
-                .ok()
-                .map(|b| b.seq);
-            return Err(LogError::BadSignature { line: line_no, seq });
-        }
-        let body: Body = serde_json::from_slice(framed.body).map_err(|e| LogError::BadBody {
-            line: line_no,
-            reason: e.to_string(),
-        })?;
+        let body = signed_body(line_no, line, trusted)?;
         if body.seq != out.len() as u64 {
             return Err(LogError::Sequence {
                 line: line_no,
