@@ -34,7 +34,7 @@ fn ceremony_bundle(dir: &Path, rt: &tokio::runtime::Runtime, tag: &str) -> commo
 
 fn all_enabled(rt: &tokio::runtime::Runtime, bundle: &Path) {
     let client = rt.block_on(client());
-    let verified = keyrite::bundle::Bundle::verify(bundle).unwrap();
+    let verified = keyrite::io::bundle::Bundle::verify(bundle).unwrap();
     for k in &verified.manifest().keys {
         let state = rt
             .block_on(client.describe_key().key_id(&k.key_arn).send())
@@ -78,7 +78,7 @@ fn main() {
     all_enabled(&rt, &ours.bundle);
 
     // The AWS CLI: the commands keyrite prints, one key after the other.
-    let verified = keyrite::bundle::Bundle::verify(&theirs.bundle).unwrap();
+    let verified = keyrite::io::bundle::Bundle::verify(&theirs.bundle).unwrap();
     let commands = keyrite::kms::import::aws_cli_equivalent(
         &verified,
         keyrite::kms::import::Expiration::DoesNotExpire,

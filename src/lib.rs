@@ -1,26 +1,16 @@
 //! keyrite: dual-control BYOK key ceremonies for AWS KMS.
 //!
-//! Layers: [`core`] is pure (no I/O): algorithms, the bundle manifest model, ceremony scripts, digests.
-//! Around it thin adapters: [`fsio`] (files written new, whole and fsynced), [`hsm`] (PKCS#11 via
-//! cryptoki), [`kms`] (aws-sdk-kms), and the drivers [`ceremony`], [`rehearse`] and [`cli`].
+//! Layers (README.md, "Layout", has the arrows): [`core`] is pure (no I/O); [`io`] writes files
+//! new, whole and fsynced and reads the bundle; [`hsm`] (PKCS#11 via cryptoki) and [`kms`]
+//! (aws-sdk-kms) are adapters that never import each other; [`app`] holds the use cases;
+//! [`tui`] the operators' screens and [`cli`] the command line.
 
-pub mod audit;
-pub mod bundle;
-pub mod ceremony;
-pub mod ceremony_log;
+pub mod app;
 pub mod cli;
 pub mod core;
-pub mod enrol;
-pub mod error;
-pub mod escrow;
-pub mod fsio;
 pub mod hsm;
+pub mod io;
 pub mod kms;
-pub mod kms_status_cli;
-pub mod localkms;
-pub mod quorum_gate;
-pub mod rehearse;
-pub mod replay;
 pub mod tui;
 
-pub use error::{Error, ExitCode};
+pub use app::error::{Error, ExitCode};

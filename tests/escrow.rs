@@ -350,7 +350,7 @@ fn a_rewrap_of_a_key_that_still_has_its_material_is_refused_before_the_hsm() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert_eq!(
         out.status.code(),
-        Some(keyrite::ExitCode::Refused as i32),
+        Some(keyrite::core::exit::ExitCode::Refused as i32),
         "{err}"
     );
     assert!(

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use aws_sdk_kms::primitives::Blob;
 use common::flow::{Prepared, ceremony_cmd, import_cmd};
 use common::*;
-use keyrite::localkms::decrypt_localstack_ciphertext;
+use keyrite::app::localkms::decrypt_localstack_ciphertext;
 
 /// The `aws` executable, installed once (scripts/awscli fails the test if it cannot install).
 fn aws_bin() -> &'static PathBuf {
@@ -238,7 +238,7 @@ fn a_keyrite_bundle_is_imported_by_the_aws_cli_with_the_printed_commands() {
         .success();
 
     // The commands keyrite prints for this bundle, run verbatim by a shell with the AWS CLI.
-    let verified = keyrite::bundle::Bundle::verify(&p.bundle).unwrap();
+    let verified = keyrite::io::bundle::Bundle::verify(&p.bundle).unwrap();
     let commands = keyrite::kms::import::aws_cli_equivalent(
         &verified,
         keyrite::kms::import::Expiration::DoesNotExpire,

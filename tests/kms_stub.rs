@@ -20,10 +20,10 @@ use aws_sdk_kms::operation::import_key_material::{
 use aws_sdk_kms::types::{KeyMetadata, KeyState, OriginType};
 use aws_smithy_mocks::{MockResponse, Rule, RuleMode, mock, mock_client};
 use jiff::{SignedDuration, Timestamp};
-use keyrite::ExitCode;
-use keyrite::bundle::{Bundle, NewBundle, VerifiedBundle};
 use keyrite::core::algorithm::{WrappingAlgorithm, WrappingKeySpec};
+use keyrite::core::exit::ExitCode;
 use keyrite::core::manifest::{self, CeremonyRecord, GeneratedKey, KeyEntry, Manifest};
+use keyrite::io::bundle::{Bundle, NewBundle, VerifiedBundle};
 use keyrite::kms::import::{Expiration, import};
 
 const ACCOUNT: &str = "111122223333";
@@ -192,7 +192,7 @@ fn rt() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-fn run_import(client: &Client, bundle: &VerifiedBundle) -> keyrite::error::Result<()> {
+fn run_import(client: &Client, bundle: &VerifiedBundle) -> keyrite::app::error::Result<()> {
     rt().block_on(import(client, bundle, Expiration::DoesNotExpire))
         .map(|_| ())
 }
@@ -832,7 +832,7 @@ fn stub_status_takes_material_age_from_list_key_rotations_and_exits_7_when_one_i
     assert_eq!(rotations.num_calls(), 4);
 
     // The exit a scheduled job sees: 7, naming the late key by its alias.
-    let err = keyrite::kms_status_cli::verdict(&report).unwrap_err();
+    let err = keyrite::cli::status::verdict(&report).unwrap_err();
     assert_eq!(err.exit_code(), ExitCode::NonCompliant);
     assert_eq!(ExitCode::NonCompliant as u8, 7);
     assert!(err.to_string().contains("alias/prod-s3"), "{err}");
@@ -847,7 +847,7 @@ fn stub_status_takes_material_age_from_list_key_rotations_and_exits_7_when_one_i
         .block_on(status(&client, lenient, &Receipts::default(), now))
         .unwrap();
     assert_eq!(report.worst(), Compliance::Compliant);
-    keyrite::kms_status_cli::verdict(&report).unwrap();
+    keyrite::cli::status::verdict(&report).unwrap();
 }
 
 /// Stub of AWS behaviour LocalStack lacks: a rotation whose new material KMS staged (PENDING_ROTATION)

@@ -8,9 +8,9 @@ mod common;
 use aws_sdk_kms::primitives::Blob;
 use common::flow::{ceremony_cmd_with_spec, import_cmd, prepare_with_spec};
 use common::*;
+use keyrite::app::localkms::decrypt_localstack_ciphertext;
 use keyrite::core::algorithm::WrappingAlgorithm;
 use keyrite::hsm::probe::probe;
-use keyrite::localkms::decrypt_localstack_ciphertext;
 
 /// The algorithms the probe accepts on this token; they must be the ones the token is known to do.
 fn probed_algorithms() -> Vec<WrappingAlgorithm> {

@@ -52,7 +52,7 @@ fn the_probe_accepts_exactly_what_the_token_does_and_names_the_alternative() {
                 );
             }
             assert!(s.contains(&format!("use {alternative},")), "{s}");
-            assert_eq!(e.exit_code(), keyrite::ExitCode::Refused);
+            assert_eq!(e.exit_code(), keyrite::core::exit::ExitCode::Refused);
         }
     }
 }
@@ -80,7 +80,7 @@ fn a_ceremony_the_token_cannot_do_is_refused_before_any_key_is_generated() {
     let p = prepare(dir.path(), &[&alias], algorithm);
     let out = ceremony_cmd(dir.path(), &p, &[&alias], algorithm)
         .assert()
-        .code(keyrite::ExitCode::Refused as i32)
+        .code(keyrite::core::exit::ExitCode::Refused as i32)
         .get_output()
         .clone();
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -468,7 +468,7 @@ fn no_output_of_an_enrolment_and_a_ceremony_holds_the_pin_or_a_share() {
     // The PIN, rebuilt here only to look for it.
     let roster = RosterFile::parse(&std::fs::read(e.roster()).unwrap()).unwrap();
     let typed: Vec<&str> = shares.iter().map(String::as_str).collect();
-    let pin_raw = keyrite::core::quorum::combine(&roster.roster, &typed[..2]).unwrap();
+    let pin_raw = keyrite::core::custody::shares::combine(&roster.roster, &typed[..2]).unwrap();
     let pin_text = keyrite::core::custody::pin_text(&pin_raw);
     let mut needles: Vec<(String, Vec<u8>)> = Vec::new();
     for r in renderings(&pin_raw, &[pin_text.to_string()]) {
@@ -863,8 +863,10 @@ fn at_a_terminal_each_custodian_sees_their_share_alone_and_the_screen_is_cleared
     let roster =
         RosterFile::parse(&std::fs::read(dir.path().join("enrolment/roster.json")).unwrap())
             .unwrap();
-    let a = keyrite::core::quorum::combine(&roster.roster, &[&shares[0], &shares[1]]).unwrap();
-    let b = keyrite::core::quorum::combine(&roster.roster, &[&shares[2], &shares[0]]).unwrap();
+    let a =
+        keyrite::core::custody::shares::combine(&roster.roster, &[&shares[0], &shares[1]]).unwrap();
+    let b =
+        keyrite::core::custody::shares::combine(&roster.roster, &[&shares[2], &shares[0]]).unwrap();
     assert_eq!(a.as_slice(), b.as_slice());
     assert_eq!(a.len(), keyrite::core::custody::PIN_BYTES);
 }

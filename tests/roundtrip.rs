@@ -6,7 +6,7 @@ mod common;
 use aws_sdk_kms::primitives::Blob;
 use common::flow::full_rotation;
 use common::*;
-use keyrite::localkms::decrypt_localstack_ciphertext;
+use keyrite::app::localkms::decrypt_localstack_ciphertext;
 
 fn hsm_key(
     label: &str,

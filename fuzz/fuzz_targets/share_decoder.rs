@@ -1,7 +1,7 @@
 //! Typed custodian shares on arbitrary text: never a panic, and an error never repeats the input.
 #![no_main]
 
-use keyrite::core::quorum::CustodianShare;
+use keyrite::core::custody::shares::CustodianShare;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

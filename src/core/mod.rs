@@ -3,8 +3,10 @@
 pub mod algorithm;
 pub mod aws_cli;
 pub mod aws_cli_params;
+pub mod ceremony;
 pub mod custody;
 pub mod digest;
+pub mod exit;
 pub mod import_progress;
 pub mod import_rules;
 pub mod key_age;
@@ -12,7 +14,6 @@ pub mod log;
 pub mod manifest;
 pub mod names;
 pub mod plan;
-pub mod quorum;
 pub mod receipt;
 pub mod replay;
 pub mod script;

@@ -530,3 +530,22 @@ mod tests {
         ));
     }
 }
+
+/// What one key's import did, as the receipt records it.
+#[derive(Debug, Clone)]
+pub struct ImportOutcome {
+    pub name: String,
+    pub key_arn: String,
+    /// "first import", "rotation" or "re-import of escrowed material".
+    pub kind: &'static str,
+    pub key_material_id: Option<String>,
+    pub previous_key_material_id: Option<String>,
+    pub state: String,
+    pub encrypted_key_material_sha256: String,
+    /// SHA-256 of the ImportToken.bin sent with the material.
+    pub import_token_sha256: String,
+    /// The KMS request id of the ImportKeyMaterial call (CloudTrail's requestID), when this run made it.
+    pub import_request_id: Option<String>,
+    /// The KMS request id of the RotateKeyOnDemand call, for a rotation.
+    pub rotate_request_id: Option<String>,
+}

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use cryptoki::error::{Error as CkError, RvError};
 
-use crate::ExitCode;
+use crate::core::exit::ExitCode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HsmError {

@@ -25,7 +25,8 @@ use crate::core::algorithm::{OaepHash, WrappingAlgorithm};
 /// Size of the ephemeral AES key the token generates for RSA_AES_KEY_WRAP_*: KMS expects 256.
 pub const RSA_AES_EPHEMERAL_KEY_BITS: CK_ULONG = 256;
 
-const STEP: &str = "wrap the key material";
+/// The step a C_WrapKey failure names.
+pub const STEP: &str = "wrap the key material";
 
 /// Something that can run C_WrapKey: the token session in a ceremony, and in test builds a mock
 /// token that checks the exact mechanism parameters it receives.
@@ -93,21 +94,6 @@ pub fn wrap_for_kms<W: KeyWrapper>(
     };
     let mechanism = Mechanism::RsaPkcsOaep(PkcsOaepParams::new(hash, mgf, PkcsOaepSource::empty()));
     wrapper.wrap_key(&mechanism, wrapping_key, key)
-}
-
-impl KeyWrapper for super::token::UserSession {
-    type Key = cryptoki::object::ObjectHandle;
-
-    fn wrap_key(
-        &self,
-        mechanism: &Mechanism<'_>,
-        wrapping_key: Self::Key,
-        key: Self::Key,
-    ) -> Result<Vec<u8>, HsmError> {
-        self.session
-            .wrap_key(mechanism, wrapping_key, key)
-            .map_err(HsmError::at(STEP))
-    }
 }
 
 /// A mock token behind [`KeyWrapper`], compiled into test builds only. It reads the raw

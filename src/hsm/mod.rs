@@ -5,6 +5,7 @@
 mod error;
 pub mod key_wrap;
 pub mod log_key;
+pub mod pin;
 pub mod probe;
 pub mod softhsm;
 pub mod token;

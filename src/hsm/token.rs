@@ -16,6 +16,7 @@ use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 
 use super::HsmError;
+use super::key_wrap::{KeyWrapper, wrap_for_kms};
 use crate::core::algorithm::WrappingAlgorithm;
 use crate::core::wrapping_key::WrappingPublicKey;
 
@@ -538,7 +539,7 @@ impl UserSession {
         key: ObjectHandle,
         algorithm: WrappingAlgorithm,
     ) -> Result<Vec<u8>, HsmError> {
-        super::key_wrap::wrap_for_kms(self, wrapping_key, key, algorithm)
+        wrap_for_kms(self, wrapping_key, key, algorithm)
     }
 
     /// Single-part AES-GCM decryption inside the token (used to prove which material KMS holds).
@@ -555,5 +556,20 @@ impl UserSession {
         self.session
             .decrypt(&Mechanism::AesGcm(params), key, ciphertext_and_tag)
             .map_err(HsmError::at("AES-GCM decrypt"))
+    }
+}
+
+impl KeyWrapper for UserSession {
+    type Key = cryptoki::object::ObjectHandle;
+
+    fn wrap_key(
+        &self,
+        mechanism: &Mechanism<'_>,
+        wrapping_key: Self::Key,
+        key: Self::Key,
+    ) -> Result<Vec<u8>, HsmError> {
+        self.session
+            .wrap_key(mechanism, wrapping_key, key)
+            .map_err(HsmError::at(super::key_wrap::STEP))
     }
 }

@@ -1,9 +1,11 @@
 use aws_sdk_kms::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
-use crate::ExitCode;
+use crate::core::exit::ExitCode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KmsError {
+    #[error("cannot start the async runtime: {0}\n  what to do: this is unexpected; report it")]
+    Runtime(String),
     #[error(
         "no AWS region is set\n  what to do: pass --region, or set AWS_REGION or a region in the AWS profile"
     )]
@@ -55,6 +57,7 @@ impl KmsError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             KmsError::NoRegion => ExitCode::Usage,
+            KmsError::Runtime(_) => ExitCode::Environment,
             KmsError::NotExternal { .. }
             | KmsError::WrongState { .. }
             | KmsError::Refused { .. } => ExitCode::Refused,

@@ -10,15 +10,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures_util::stream::{self, StreamExt};
 use jiff::{SignedDuration, Timestamp};
 
-use super::receipt::ReceiptFile;
 use super::{Client, KmsError};
-use crate::bundle::VerifiedBundle;
+use crate::app::error::{Error, Result};
 use crate::core::import_progress::{self, ImportProgress, KeyProgress};
 use crate::core::manifest::{self, KeyEntry};
 use crate::core::wrapping_key::WrappingPublicKey;
 use crate::core::{aws_cli, import_rules};
-use crate::error::{Error, Result};
-use crate::fsio;
+use crate::io::bundle::VerifiedBundle;
+use crate::io::fs as fsio;
+use crate::io::receipt_file::ReceiptFile;
 use aws_sdk_kms::operation::RequestId;
 
 /// The kind of an outcome whose key an earlier run imported completely.
@@ -33,23 +33,7 @@ pub enum Expiration {
     ExpiresAt(Timestamp),
 }
 
-#[derive(Debug, Clone)]
-pub struct ImportOutcome {
-    pub name: String,
-    pub key_arn: String,
-    /// "first import", "rotation" or "re-import of escrowed material".
-    pub kind: &'static str,
-    pub key_material_id: Option<String>,
-    pub previous_key_material_id: Option<String>,
-    pub state: String,
-    pub encrypted_key_material_sha256: String,
-    /// SHA-256 of the ImportToken.bin sent with the material.
-    pub import_token_sha256: String,
-    /// The KMS request id of the ImportKeyMaterial call (CloudTrail's requestID), when this run made it.
-    pub import_request_id: Option<String>,
-    /// The KMS request id of the RotateKeyOnDemand call, for a rotation.
-    pub rotate_request_id: Option<String>,
-}
+pub use crate::core::receipt::ImportOutcome;
 
 /// Checks that need no network: every key was through the ceremony, the parameters are still valid,
 /// the expiration is legal. Nothing is sent to KMS unless all keys pass.

@@ -5,7 +5,6 @@ mod error;
 pub mod import;
 pub mod plan;
 pub mod prepare;
-pub mod receipt;
 mod resend;
 pub mod rollback;
 pub mod status;
@@ -34,6 +33,14 @@ pub const MAX_ATTEMPTS: u32 = 5;
 /// The retry policy of every KMS client keyrite makes.
 pub fn retry_config() -> RetryConfig {
     RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS)
+}
+
+/// The single-threaded async runtime every KMS conversation runs on.
+pub fn runtime() -> Result<tokio::runtime::Runtime, KmsError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| KmsError::Runtime(e.to_string()))
 }
 
 pub async fn connect(target: &KmsTarget) -> Result<Client, KmsError> {

@@ -7,10 +7,10 @@ use std::path::Path;
 
 use super::prepare::{Prepared, check_key, refuse_existing, write_bundle};
 use super::{Client, KmsError, KmsTarget, connect};
+use crate::app::error::Result;
 use crate::core::algorithm::{WrappingAlgorithm, WrappingKeySpec};
 use crate::core::names::KeyRef;
 use crate::core::plan::{Plan, PlannedKey};
-use crate::error::Result;
 
 pub async fn prepare_plan(
     target: &KmsTarget,

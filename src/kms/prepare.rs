@@ -8,14 +8,14 @@ use aws_sdk_kms::types::{
 use jiff::Timestamp;
 
 use super::{Client, KmsError};
-use crate::bundle::NewBundle;
+use crate::app::error::{Error, Result};
 use crate::core::algorithm::{WrappingAlgorithm, WrappingKeySpec};
 use crate::core::aws_cli_params::{self, CliParameters};
 use crate::core::manifest::{self, KeyEntry, Manifest};
 use crate::core::names::KeyRef;
 use crate::core::wrapping_key::WrappingPublicKey;
-use crate::error::{Error, Result};
-use crate::fsio;
+use crate::io::bundle::NewBundle;
+use crate::io::fs as fsio;
 
 pub struct PrepareRequest<'a> {
     pub keys: &'a [KeyRef],

@@ -7,12 +7,12 @@
 use aws_sdk_kms::operation::RequestId;
 use serde::Serialize;
 
-use super::receipt::ReceiptFile;
 use super::{Client, KmsError};
-use crate::bundle::VerifiedBundle;
+use crate::app::error::{Error, Result};
 use crate::core::import_progress::{self, ImportProgress, KeyProgress};
-use crate::error::{Error, Result};
-use crate::fsio;
+use crate::io::bundle::VerifiedBundle;
+use crate::io::fs as fsio;
+use crate::io::receipt_file::ReceiptFile;
 
 /// What rollback did with one key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -17,13 +17,13 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::{Client, KmsError};
-use crate::bundle::MANIFEST;
+use crate::app::error::{Error, Result};
 use crate::core::key_age::{self, Age, AgeSource, Compliance, Policy};
 use crate::core::log as ceremony_log;
 use crate::core::manifest::Manifest;
 use crate::core::receipt::{self, ReceiptChain};
-use crate::error::{Error, Result};
-use crate::fsio;
+use crate::io::bundle::MANIFEST;
+use crate::io::fs as fsio;
 
 /// A ceremony whose import receipt recorded a key's material.
 #[derive(Debug, Clone, PartialEq, Serialize)]

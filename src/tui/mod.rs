@@ -11,9 +11,9 @@ use ratatui::Terminal;
 use ratatui::backend::Backend;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 
-use crate::ceremony::CeremonyReport;
+use crate::app::ceremony::CeremonyReport;
+use crate::app::error::{Error, Result};
 use crate::core::script::Answers;
-use crate::error::{Error, Result};
 pub use model::{Info, KeyRow, Model, Msg, Outcome, ResultView, update};
 
 /// The result screen's rows of a ceremony report.

@@ -439,7 +439,7 @@ fn no_screen_ever_shows_a_typed_share() {
 
 #[test]
 fn the_main_loop_runs_the_ceremony_once_with_the_answers_and_quits_untouched_on_esc() {
-    use crate::error::Error;
+    use crate::app::error::Error;
     let script = |m: Vec<Msg>| {
         let mut it = m.into_iter();
         move || Ok(it.next())
@@ -450,7 +450,7 @@ fn the_main_loop_runs_the_ceremony_once_with_the_answers_and_quits_untouched_on_
         &mut t,
         at(Screen::Confirm, None),
         script(vec![Msg::Esc]),
-        |_| -> crate::error::Result<crate::ceremony::CeremonyReport> {
+        |_| -> crate::app::error::Result<crate::app::ceremony::CeremonyReport> {
             panic!("the ceremony must not run")
         },
     );

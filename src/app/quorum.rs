@@ -13,16 +13,14 @@ use std::path::{Path, PathBuf};
 use cryptoki::types::AuthPin;
 use secrecy::ExposeSecret;
 
-use crate::ceremony::{self, CeremonyReport};
+use crate::app::error::{Error, Result};
 use crate::core::custody::{
     self, CustodianEntry, PIN_BYTES, QuorumEvidence, QuorumMode, RosterFile, pin_text,
 };
 use crate::core::digest::sha256_hex;
-use crate::core::script::{Answers, Script};
-use crate::error::{Error, Result};
-use crate::fsio;
 use crate::hsm::token::UserSession;
-use crate::hsm::{LOG_KEY_LABEL, Token, TokenUri};
+use crate::hsm::{LOG_KEY_LABEL, Token};
+use crate::io::fs as fsio;
 
 /// A roster as read from disk: `roster.json` and, next to it, its signed `roster.log`.
 pub struct RosterInput {
@@ -182,7 +180,9 @@ pub fn open(
                 token.login_protected()?
             } else {
                 match fallback {
-                    HsmEnforcedLogin::PinFile(path) => token.login(&crate::cli::read_pin(path)?)?,
+                    HsmEnforcedLogin::PinFile(path) => {
+                        token.login(&crate::hsm::pin::read_pin(path)?)?
+                    }
                     HsmEnforcedLogin::None => {
                         return Err(Error::Usage {
                             what: format!(
@@ -199,64 +199,6 @@ pub fn open(
     };
     check_roster_signature(&session, roster)?;
     Ok((session, evidence))
-}
-
-/// What `keyrite ceremony --roster` was given.
-pub struct QuorumCeremony<'a> {
-    pub module: &'a Path,
-    pub uri: &'a TokenUri,
-    pub roster: &'a Path,
-    pub script: &'a Script,
-    pub script_sha256: &'a str,
-    pub bundle_dir: &'a Path,
-    pub answers: &'a Answers,
-    /// A re-wrap ceremony's escrow records (see [`crate::escrow`]).
-    pub escrow: Option<&'a crate::escrow::Escrow>,
-}
-
-/// The ceremony opened by the custodians' quorum: the gate, then [`ceremony::run`] on the session
-/// it opened, with the quorum's evidence bound into the log.
-pub fn run_ceremony(q: &QuorumCeremony<'_>) -> Result<CeremonyReport> {
-    let roster = RosterInput::load(q.roster)?;
-    if q.uri.pin_source.is_some() && roster.file.mode == QuorumMode::Shamir {
-        return Err(Error::Usage {
-            what: "the token URI names a pin-source, but the roster holds the PIN as custodians' shares".into(),
-            hint: "drop ?pin-source from --token: the custodians' shares open the HSM".into(),
-        });
-    }
-    let token = Token::open(q.module, &q.uri.token)?;
-    let entries: Vec<CustodianEntry<'_>> = q
-        .answers
-        .custodians
-        .iter()
-        .map(|c| CustodianEntry {
-            name: &c.name,
-            typed_share: c.share.as_ref().map(|s| s.expose_to_gate()),
-        })
-        .collect();
-    let fallback = match &q.uri.pin_source {
-        Some(p) => HsmEnforcedLogin::PinFile(p),
-        None => HsmEnforcedLogin::None,
-    };
-    let (session, evidence) = open(&token, &roster, &entries, fallback)?;
-    drop(entries);
-    eprintln!(
-        "quorum met: {} of {} ({}); the HSM is open",
-        evidence.names().join(", "),
-        evidence.custodians_total,
-        evidence.mode.as_str()
-    );
-    ceremony::run(&ceremony::CeremonyRequest {
-        script: q.script,
-        script_sha256: q.script_sha256,
-        bundle_dir: q.bundle_dir,
-        token: &token,
-        access: ceremony::Access::Session(&session),
-        quorum: Some(&evidence),
-        answers: q.answers,
-        escrow: q.escrow,
-        so_pin: None,
-    })
 }
 
 /// The roster is the one the token's log key signed.

@@ -4,40 +4,15 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use crate::bundle::{Bundle, MANIFEST};
+use crate::app::error::{Error, Result};
 use crate::core::digest::sha256_hex;
 use crate::core::log::{self, Report, TrustedKey};
 use crate::core::manifest;
 use crate::core::receipt::{self, ReceiptReport};
-use crate::error::{Error, Result};
-use crate::fsio;
-
-#[derive(Subcommand, Debug)]
-pub enum AuditCommand {
-    /// Verify a ceremony log (and its bundle) against the published log public key.
-    Verify(VerifyArgs),
-    /// Step through a ceremony log as the operators saw it.
-    Replay(crate::replay::ReplayArgs),
-}
-
-#[derive(Args, Debug)]
-pub struct VerifyArgs {
-    /// A bundle directory (its ceremony.log and files are checked) or a ceremony log file.
-    pub target: PathBuf,
-    /// The published log public key (PEM SubjectPublicKeyInfo).
-    #[arg(long)]
-    pub trust: PathBuf,
-    /// The ceremony script: check it is the one the log bound, and that the keys were generated
-    /// and wrapped in its order.
-    #[arg(long)]
-    pub script: Option<PathBuf>,
-    /// Print the result as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
-}
+use crate::io::bundle::{Bundle, MANIFEST};
+use crate::io::fs as fsio;
 
 /// One bundle file checked against the log.
 #[derive(Debug, Clone, Serialize)]
@@ -55,33 +30,6 @@ pub struct AuditReport {
     pub bundle_files: Option<Vec<FileCheck>>,
     /// The bundle's import receipt, continuing the log's chain (None: no import recorded yet).
     pub receipt: Option<ReceiptReport>,
-}
-
-pub fn run(cmd: AuditCommand) -> Result<()> {
-    match cmd {
-        AuditCommand::Replay(a) => crate::replay::run(&a),
-        AuditCommand::Verify(a) => {
-            let result = verify(&a.target, &a.trust).and_then(|r| match &a.script {
-                Some(script) => check_script(script, &r.log_report).map(|()| r),
-                None => Ok(r),
-            });
-            match &result {
-                Ok(r) => {
-                    print_report(r);
-                    if a.json {
-                        let v = serde_json::json!({ "ok": true, "report": r });
-                        println!("{v}");
-                    }
-                }
-                Err(e) if a.json => {
-                    let v = serde_json::json!({ "ok": false, "error": e.to_string(), "exit_code": e.exit_code() as u8 });
-                    println!("{v}");
-                }
-                Err(_) => {}
-            }
-            result.map(|_| ())
-        }
-    }
 }
 
 /// The script is the one the log's start record bound, and the log handled its keys in the
@@ -307,77 +255,4 @@ fn check_receipt(dir: &Path, report: &Report) -> Result<ReceiptReport> {
         }
     }
     Ok(r)
-}
-
-fn print_report(r: &AuditReport) {
-    let l = &r.log_report;
-    eprintln!("ceremony log {}: verified", r.log.display());
-    eprintln!("  trusted log key   sha256 {}", l.trusted_key_sha256);
-    eprintln!(
-        "  records           {} (seq 0..{}), every signature and the hash chain hold",
-        l.records.len(),
-        l.records.len().saturating_sub(1)
-    );
-    eprintln!(
-        "  tool              keyrite {} (sha256 {})",
-        l.binding.tool_version, l.binding.tool_sha256
-    );
-    eprintln!("  script            sha256 {}", l.binding.script_sha256);
-    eprintln!("  prepared bundle   sha256 {}", l.binding.manifest_sha256);
-    eprintln!("  token             {}", l.binding.token_label);
-    for rec in &l.records {
-        eprintln!(
-            "  [{:>4}] {}  {:<15} {}",
-            rec.seq,
-            rec.time,
-            rec.step,
-            rec.actors.join(", ")
-        );
-    }
-    for k in &l.keys {
-        eprintln!(
-            "  key {:<24} check value {}  HSM label {}",
-            k.key, k.check_value, k.hsm_label
-        );
-    }
-    match &r.bundle_files {
-        Some(files) => {
-            eprintln!("  bundle files match the log:");
-            for f in files {
-                eprintln!("    {:<40} sha256 {}", f.file, f.sha256);
-            }
-        }
-        None => eprintln!("  bundle files: not checked (a log file was given, not a bundle)"),
-    }
-    eprintln!("  log head          sha256 {}", l.head_sha256);
-    match &r.receipt {
-        Some(rc) => {
-            eprintln!(
-                "  import receipt    {} record(s) in {} run(s), continuing the log's chain{}",
-                rc.records,
-                rc.runs,
-                if rc.finished {
-                    ""
-                } else {
-                    "; the last run did not finish"
-                }
-            );
-            for k in &rc.keys {
-                eprintln!(
-                    "    {} {:<24} {:<13} material {}  request {}{}",
-                    k.time,
-                    k.key,
-                    k.kind,
-                    k.key_material_id.as_deref().unwrap_or("?"),
-                    k.import_request_id.as_deref().unwrap_or("unknown"),
-                    k.rotate_request_id
-                        .as_deref()
-                        .map(|r| format!(", rotation request {r}"))
-                        .unwrap_or_default()
-                );
-            }
-            eprintln!("  receipt head      sha256 {}", rc.head_sha256);
-        }
-        None => eprintln!("  import receipt    none (the bundle has not been imported)"),
-    }
 }

@@ -12,43 +12,34 @@ use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
-use clap::Args;
 use cryptoki::types::AuthPin;
 use jiff::Timestamp;
 use zeroize::Zeroizing;
 
+use crate::app::error::{Error, Result};
+use crate::app::quorum::{MemoryLock, login_with_pin_bytes, roster_log_path};
+use crate::core::custody::shares::{CustodianShare, split};
 use crate::core::custody::{EnrolScript, PIN_BYTES, QuorumMode, RosterFile, pin_text};
 use crate::core::digest::{grouped, sha256_hex};
 use crate::core::log::{LogChain, TrustedKey, public_key_pem, step};
-use crate::core::quorum::{CustodianShare, split};
-use crate::error::{Error, Result};
-use crate::fsio::{self, FsError};
 use crate::hsm::token::UserSession;
 use crate::hsm::{LOG_KEY_LABEL, Token};
-use crate::quorum_gate::{MemoryLock, login_with_pin_bytes, roster_log_path};
+use crate::io::fs::{self as fsio, FsError};
 
 pub const ROSTER_FILE: &str = "roster.json";
 pub const LOG_PUBLIC_KEY: &str = "log-public-key.pem";
 
-#[derive(Args, Debug)]
-pub struct EnrolArgs {
-    /// The enrolment script (TOML): token label, quorum, custodians.
-    #[arg(long)]
+/// What `keyrite quorum enroll` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct EnrolRequest {
+    /// The enrolment script (TOML).
     pub script: PathBuf,
     /// The PKCS#11 module, unless the script names one.
-    #[arg(long, env = "KEYRITE_PKCS11_MODULE")]
     pub module: Option<PathBuf>,
-    /// Write each share to its custodian's share_file (mode 0600) instead of showing it on the
-    /// terminal: for tests and scripted rehearsals.
-    #[arg(long)]
+    /// Shares to the custodians' share files instead of the terminal.
     pub headless: bool,
-    /// quorum = "hsm-enforced" on a token without a PIN pad or PED (a soft token standing in):
-    /// the file holding its user PIN.
-    #[arg(long)]
+    /// The user PIN file of an HSM-enforced token without a PIN pad.
     pub pin_source: Option<PathBuf>,
-    /// Print the result as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// A token enrolled with a Shamir quorum, before its shares are handed out.
@@ -79,7 +70,7 @@ pub fn enrol_shamir(
     names: &[String],
 ) -> Result<Enrolled> {
     // Refuse a bad policy before the token is touched.
-    crate::core::quorum::split(&[0u8; PIN_BYTES], threshold, names, "check")?;
+    crate::core::custody::shares::split(&[0u8; PIN_BYTES], threshold, names, "check")?;
     let so_pin = os_random_pin()?;
     let (token, raw) =
         Token::initialise_with_random_pin(module, label, &so_pin, PIN_BYTES, pin_text)?;
@@ -110,7 +101,7 @@ pub fn enrol_shamir(
 /// Before any share is handed out: the first M and the last M shares, as a custodian would type
 /// them, pass the gate and rebuild exactly the PIN the token was given.
 fn self_check(
-    roster: &crate::core::quorum::Roster,
+    roster: &crate::core::custody::shares::Roster,
     shares: &[CustodianShare],
     raw: &[u8],
 ) -> Result<()> {
@@ -118,7 +109,7 @@ fn self_check(
     let typed: Vec<Zeroizing<String>> = shares.iter().map(CustodianShare::encode).collect();
     for pick in [&typed[..m], &typed[typed.len() - m..]] {
         let texts: Vec<&str> = pick.iter().map(|t| t.as_str()).collect();
-        let rebuilt = crate::core::quorum::combine(roster, &texts)?;
+        let rebuilt = crate::core::custody::shares::combine(roster, &texts)?;
         if rebuilt.as_slice() != raw {
             return Err(Error::Verification {
                 what: "the shares do not rebuild the token's PIN".into(),
@@ -261,7 +252,8 @@ fn resolve(base: &Path, p: &Path) -> PathBuf {
     }
 }
 
-pub fn run(a: &EnrolArgs) -> Result<()> {
+/// Enrols the token; returns the summary `--json` prints.
+pub fn run(a: &EnrolRequest) -> Result<serde_json::Value> {
     let text = fsio::read_text(&a.script, "an enrolment script")?;
     let script = EnrolScript::parse(&text, a.headless).map_err(|e| Error::Usage {
         what: format!("{}: {e}", a.script.display()),
@@ -358,8 +350,7 @@ pub fn run(a: &EnrolArgs) -> Result<()> {
         roster_path.display(),
         roster_log_path(&roster_path).display()
     );
-    if a.json {
-        let v = serde_json::json!({
+    Ok(serde_json::json!({
             "token_label": label,
             "mode": script.quorum.as_str(),
             "threshold": script.threshold,
@@ -368,16 +359,13 @@ pub fn run(a: &EnrolArgs) -> Result<()> {
             "log_key_sha256": fingerprint,
             "roster": roster_path,
             "roster_log": roster_log_path(&roster_path),
-        });
-        println!("{v}");
-    }
-    Ok(())
+    }))
 }
 
 fn enrol_hsm_enforced(
     module: &Path,
     script: &EnrolScript,
-    a: &EnrolArgs,
+    a: &EnrolRequest,
     out: &Path,
 ) -> Result<String> {
     let token = Token::open(module, &script.token.label)?;
@@ -393,7 +381,7 @@ fn enrol_hsm_enforced(
                 "use the HSM's own authentication device, or (rehearsals) pass --pin-source <file>"
                     .into(),
         })?;
-        token.login(&crate::cli::read_pin(path)?)?
+        token.login(&crate::hsm::pin::read_pin(path)?)?
     };
     let roster_id = hex::encode(session.random(16)?.as_slice());
     let log_key = session.generate_log_key(LOG_KEY_LABEL)?;
@@ -408,30 +396,21 @@ fn enrol_hsm_enforced(
     write_public(out, &json, &log, &log_key)
 }
 
-#[derive(Args, Debug)]
-pub struct RosterVerifyArgs {
-    /// The roster (roster.json; its signed roster.log is read from next to it).
-    pub roster: PathBuf,
-    /// The published log public key (PEM).
-    #[arg(long)]
-    pub trust: PathBuf,
-}
-
 /// `keyrite quorum verify`: the roster is the one the trusted log key signed.
-pub fn verify(a: &RosterVerifyArgs) -> Result<()> {
-    let pem = String::from_utf8(fsio::read(&a.trust)?).map_err(|_| {
-        crate::core::log::LogError::TrustedKey(format!("{} is not PEM text", a.trust.display()))
+pub fn verify(roster_path: &Path, trust: &Path) -> Result<()> {
+    let pem = String::from_utf8(fsio::read(trust)?).map_err(|_| {
+        crate::core::log::LogError::TrustedKey(format!("{} is not PEM text", trust.display()))
     })?;
     let trusted = TrustedKey::from_pem(&pem)?;
-    let roster = crate::quorum_gate::RosterInput::load(&a.roster)?;
+    let roster = crate::app::quorum::RosterInput::load(roster_path)?;
     let sha = crate::core::custody::verify_roster_log(&roster.bytes, &roster.log, &trusted)
         .map_err(|e| Error::Verification {
-            what: format!("{}: {e}", a.roster.display()),
+            what: format!("{}: {e}", roster_path.display()),
             hint: "this roster is not the one the log key signed at enrolment: do not use it"
                 .into(),
         })?;
     let r = &roster.file;
-    eprintln!("roster {}: verified (sha256 {sha})", a.roster.display());
+    eprintln!("roster {}: verified (sha256 {sha})", roster_path.display());
     eprintln!(
         "  token {:?}, quorum {} of {} ({}), log key sha256 {}",
         r.token_label,

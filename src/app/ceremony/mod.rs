@@ -3,24 +3,26 @@
 //! take its check value, wrap it for KMS, write EncryptedKeyMaterial.bin and verify it by reading
 //! it back. The manifest is replaced last, in one atomic step.
 
+pub mod start;
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use cryptoki::types::AuthPin;
 use jiff::Timestamp;
 
-use crate::bundle::{Bundle, MANIFEST, VerifiedBundle};
-use crate::ceremony_log::CeremonyLogFile;
+use crate::app::error::{Error, Result};
+use crate::app::escrow::Escrow;
 use crate::core::custody::QuorumEvidence;
 use crate::core::digest::{normalise_fingerprint, sha256_hex};
 use crate::core::log::{self as ceremony_log, StartData, step};
 use crate::core::manifest::{self, CeremonyRecord, GeneratedKey, Manifest};
 use crate::core::script::{Answers, Script};
 use crate::core::wrapping_key::WrappingPublicKey;
-use crate::error::{Error, Result};
-use crate::escrow::Escrow;
-use crate::fsio;
 use crate::hsm::probe::{self, ProbeReport};
+use crate::io::bundle::{Bundle, MANIFEST, VerifiedBundle};
+use crate::io::fs as fsio;
+use crate::io::log_file::CeremonyLogFile;
 
 use crate::hsm::token::UserSession;
 use crate::hsm::{HsmError, HsmLogSigner, LOG_KEY_LABEL, Token};
@@ -37,7 +39,7 @@ pub struct CeremonyRequest<'a> {
     pub quorum: Option<&'a QuorumEvidence>,
     pub answers: &'a Answers,
     /// A re-wrap ceremony: wrap the escrowed keys an earlier bundle recorded instead of
-    /// generating new ones (see [`crate::escrow`]).
+    /// generating new ones (see [`crate::app::escrow`]).
     pub escrow: Option<&'a Escrow>,
     /// The security officer's PIN, to mark the KMS wrapping keys CKA_TRUSTED so that the ceremony
     /// keys can be generated CKA_WRAP_WITH_TRUSTED (see SECURITY.md). None: keys without it.
@@ -422,4 +424,26 @@ fn start_log<'s>(
     }
     log.append(step::START, start_data)?;
     Ok(log)
+}
+
+/// The report for people, on stderr.
+pub fn print_report(report: &CeremonyReport) {
+    eprintln!(
+        "capability probe on token {:?}: {}",
+        report.probe.token, report.probe.result
+    );
+    eprintln!(
+        "  CKA_WRAP_WITH_TRUSTED: {}",
+        report.probe.wrap_with_trusted
+    );
+    eprintln!(
+        "ceremony complete; bundle fingerprint confirmed: {}",
+        crate::core::digest::grouped(&report.prepared_fingerprint)
+    );
+    for k in &report.keys {
+        eprintln!(
+            "  {:<24} check value {}  HSM label {}  EncryptedKeyMaterial.bin sha256 {}",
+            k.name, k.check_value, k.hsm_label, k.encrypted_key_material_sha256
+        );
+    }
 }

@@ -11,11 +11,11 @@ use std::path::Path;
 
 use jiff::Timestamp;
 
-use crate::bundle::Bundle;
+use crate::app::error::{Error, Result};
 use crate::core::import_progress::{self, ImportProgress, KeyProgress};
 use crate::core::manifest::KeyEntry;
-use crate::error::{Error, Result};
-use crate::fsio;
+use crate::io::bundle::Bundle;
+use crate::io::fs as fsio;
 
 /// One escrowed key, as the earlier ceremony and import recorded it.
 #[derive(Debug, Clone, PartialEq, Eq)]

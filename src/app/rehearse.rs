@@ -6,19 +6,21 @@ use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 
-use crate::cli::{RehearseArgs, print_ceremony_report, runtime};
+use crate::app::ceremony::print_report as print_ceremony_report;
+use crate::app::error::{Error, Result};
+use crate::app::localkms::{LocalKms, prove_material};
+use crate::app::quorum::{self, HsmEnforcedLogin, RosterInput};
+use crate::app::{ceremony, enrol};
 use crate::core::custody::CustodianEntry;
 use crate::core::digest::{grouped, sha256_hex};
 use crate::core::names::KeyRef;
 use crate::core::script::{Answers, Script};
-use crate::error::{Error, Result};
 use crate::hsm::softhsm;
+use crate::io::{bundle, fs as fsio};
+use crate::kms::runtime;
 use crate::kms::{self, Client, KmsError, KmsTarget};
-use crate::localkms::{LocalKms, prove_material};
-use crate::quorum_gate::{self, HsmEnforcedLogin, RosterInput};
-use crate::{bundle, ceremony, enrol, fsio};
 
-pub const BUILTIN_SCRIPT: &str = include_str!("../ceremony-scripts/rehearsal.toml");
+pub const BUILTIN_SCRIPT: &str = include_str!("../../ceremony-scripts/rehearsal.toml");
 pub const TOKEN_LABEL: &str = "keyrite-rehearsal";
 /// The log public key a rehearsal leaves for `keyrite audit verify --trust`.
 pub const LOG_PUBLIC_KEY: &str = enrol::LOG_PUBLIC_KEY;
@@ -26,7 +28,17 @@ pub const LOG_PUBLIC_KEY: &str = enrol::LOG_PUBLIC_KEY;
 /// The rehearsal's custodians: a 2-of-3 quorum, of whom Alice and Carol open the HSM.
 pub const REHEARSAL_CUSTODIANS: [&str; 3] = ["Alice", "Bob", "Carol"];
 
-pub fn run(a: &RehearseArgs) -> Result<()> {
+/// What `keyrite rehearse` was asked for.
+#[derive(Debug, Clone)]
+pub struct RehearseRequest {
+    pub headless: bool,
+    pub out: Option<PathBuf>,
+    pub script: Option<PathBuf>,
+    pub module: PathBuf,
+    pub endpoint_url: Option<String>,
+}
+
+pub fn run(a: &RehearseRequest) -> Result<()> {
     let out = a.out.clone().unwrap_or_else(|| {
         PathBuf::from(format!(
             "keyrite-rehearsal-{}",
@@ -165,7 +177,7 @@ pub fn run(a: &RehearseArgs) -> Result<()> {
         })
         .collect();
     let token = enrolled.token;
-    let (session, evidence) = quorum_gate::open(&token, &roster, &entries, HsmEnforcedLogin::None)?;
+    let (session, evidence) = quorum::open(&token, &roster, &entries, HsmEnforcedLogin::None)?;
     drop(entries);
     drop(typed);
     drop(enrolled.shares);
@@ -225,7 +237,7 @@ pub fn run(a: &RehearseArgs) -> Result<()> {
             o.key_material_id.as_deref().unwrap_or("?")
         );
     }
-    let audit = crate::audit::verify(&bundle_dir, &log_key_path)?;
+    let audit = crate::app::audit::verify(&bundle_dir, &log_key_path)?;
     eprintln!(
         "audit: {} verifies with {}: {} records, bundle files match",
         audit.log.display(),

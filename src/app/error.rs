@@ -1,31 +1,14 @@
 //! The top-level error and the documented exit codes.
 
-use crate::{
-    bundle::BundleError, core::log::LogError, core::quorum::QuorumError,
-    core::receipt::ReceiptError, core::script::ScriptError, fsio::FsError, hsm::HsmError,
-    kms::KmsError,
-};
-
-/// Exit codes, documented in README.md. Stable: scripts and schedulers rely on them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitCode {
-    Ok = 0,
-    /// Something unexpected: a bug. Please report it.
-    Internal = 1,
-    /// The command line, a script or an answers file is wrong.
-    Usage = 2,
-    /// A hash, fingerprint or check value did not match: evidence does not hold.
-    VerificationFailed = 3,
-    /// The environment failed: a file, the PKCS#11 module, the network.
-    Environment = 4,
-    /// The request was refused before anything changed: wrong key state, expired parameters,
-    /// an existing output or HSM label.
-    Refused = 5,
-    /// The HSM or KMS rejected an operation part way.
-    OperationFailed = 6,
-    /// `kms status`: at least one key's material is older than the policy allows.
-    NonCompliant = 7,
-}
+use crate::core::custody::shares::QuorumError;
+pub use crate::core::exit::ExitCode;
+use crate::core::log::LogError;
+use crate::core::receipt::ReceiptError;
+use crate::core::script::ScriptError;
+use crate::hsm::HsmError;
+use crate::io::bundle::BundleError;
+use crate::io::fs::FsError;
+use crate::kms::KmsError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

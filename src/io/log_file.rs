@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 use serde_json::{Map, Value};
 
+use crate::app::error::Error;
 use crate::core::log::{LogChain, LogSigner};
-use crate::error::Error;
-use crate::fsio;
+use crate::io::fs as fsio;
 
 pub struct CeremonyLogFile<'s, S: LogSigner> {
     file: File,

@@ -4,36 +4,24 @@
 //! log that does not verify.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::Path;
 
-use clap::Args;
-
+use crate::app::error::{Error, Result};
 use crate::core::{log, replay};
-use crate::error::{Error, Result};
-use crate::fsio;
+use crate::io::fs as fsio;
 
-#[derive(Args, Debug)]
-pub struct ReplayArgs {
-    /// A bundle directory (its ceremony.log) or a ceremony log file.
-    pub target: PathBuf,
-    /// Verify first against this published log public key (PEM).
-    #[arg(long)]
-    pub trust: Option<PathBuf>,
-    /// Print every screen as text, without paging.
-    #[arg(long)]
-    pub text: bool,
-}
-
-pub fn run(a: &ReplayArgs) -> Result<()> {
-    let log_path = if a.target.is_dir() {
-        a.target.join(log::FILE_NAME)
+/// Replays the log of `target` (a bundle directory or a log file), verified first against
+/// `trust` when given; `text` prints every screen without paging.
+pub fn run(target: &Path, trust: Option<&Path>, text: bool) -> Result<()> {
+    let log_path = if target.is_dir() {
+        target.join(log::FILE_NAME)
     } else {
-        a.target.clone()
+        target.to_path_buf()
     };
     let bytes = fsio::read(&log_path)?;
-    match &a.trust {
+    match trust {
         Some(trust) => {
-            let report = crate::audit::verify(&a.target, trust)?;
+            let report = crate::app::audit::verify(target, trust)?;
             eprintln!(
                 "verified: {} records signed by the trusted log key; replaying {}",
                 report.log_report.records.len(),
@@ -46,7 +34,7 @@ pub fn run(a: &ReplayArgs) -> Result<()> {
         ),
     }
     let bodies = log::bodies(&bytes)?;
-    let interactive = !a.text && std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
+    let interactive = !text && std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
     let mut out = std::io::stdout().lock();
     let mut input = std::io::stdin().lock();
     let io = |e: std::io::Error| Error::Environment {

@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::ExitCode;
 use crate::core::digest::sha256_hex;
+use crate::core::exit::ExitCode;
 use crate::core::manifest::{KeyEntry, Manifest};
-use crate::fsio;
+use crate::io::fs as fsio;
 
 pub const MANIFEST: &str = "manifest.json";
 

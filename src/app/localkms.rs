@@ -7,12 +7,12 @@ use std::process::Command;
 
 use aws_sdk_kms::primitives::Blob;
 
-use crate::error::{Error, Result};
+use crate::app::error::{Error, Result};
 use crate::hsm::HsmError;
 use crate::hsm::token::UserSession;
 use crate::kms::{Client, KmsError};
 
-const SCRIPT: &str = include_str!("../scripts/localkms");
+const SCRIPT: &str = include_str!("../../scripts/localkms");
 
 /// A running LocalStack KMS; stopped when dropped.
 pub struct LocalKms {

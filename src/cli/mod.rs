@@ -1,21 +1,23 @@
 //! The command line: argument parsing and dispatch. People-facing text goes to stderr; `--json`
 //! puts machine output on stdout.
 
-use std::path::{Path, PathBuf};
+pub mod audit;
+pub mod ceremony;
+pub mod quorum;
+pub mod status;
+
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use cryptoki::types::AuthPin;
-use zeroize::Zeroizing;
 
+use crate::app::error::{Error, Result};
+use crate::app::{self, rehearse};
 use crate::core::algorithm::{WrappingAlgorithm, WrappingKeySpec};
-use crate::core::digest::{grouped, sha256_hex};
+use crate::core::digest::grouped;
 use crate::core::names::KeyRef;
-use crate::core::script::{Answers, Script};
-use crate::error::{Error, Result};
-use crate::hsm::{HsmError, Token, TokenUri};
+use crate::io::{bundle, fs as fsio};
 use crate::kms::import::Expiration;
 use crate::kms::{self, KmsTarget};
-use crate::{bundle, ceremony, fsio, rehearse};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -34,12 +36,12 @@ pub enum Command {
     #[command(subcommand)]
     Kms(KmsCommand),
     /// The air-gapped ceremony: generate, wrap and verify key material inside the HSM.
-    Ceremony(CeremonyArgs),
+    Ceremony(ceremony::CeremonyArgs),
     /// The whole flow on a fresh SoftHSM2 token against a local KMS.
     Rehearse(RehearseArgs),
     /// Offline audit of a ceremony's signed log and bundle.
     #[command(subcommand)]
-    Audit(crate::audit::AuditCommand),
+    Audit(audit::AuditCommand),
     /// Custody of the HSM: enrol a token under an M-of-N quorum of named custodians.
     #[command(subcommand)]
     Quorum(QuorumCommand),
@@ -49,9 +51,9 @@ pub enum Command {
 pub enum QuorumCommand {
     /// One-time: initialise the token, split its PIN among the custodians, generate the
     /// log-signing key, write the signed roster and the log public key.
-    Enroll(crate::enrol::EnrolArgs),
+    Enroll(quorum::EnrolArgs),
     /// Check a roster against the published log public key.
-    Verify(crate::enrol::RosterVerifyArgs),
+    Verify(quorum::RosterVerifyArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -63,7 +65,7 @@ pub enum KmsCommand {
     /// Delete material an import staged (NEW_KEY_MATERIAL) but never rotated to.
     Rollback(RollbackArgs),
     /// Every EXTERNAL key with the age of its current material against a rotation policy.
-    Status(crate::kms_status_cli::StatusArgs),
+    Status(crate::cli::status::StatusArgs),
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -160,53 +162,6 @@ pub struct RollbackArgs {
 }
 
 #[derive(Args, Debug)]
-pub struct HsmArgs {
-    /// The PKCS#11 module.
-    #[arg(long, env = "KEYRITE_PKCS11_MODULE", default_value = crate::hsm::softhsm::DEFAULT_MODULE)]
-    pub module: PathBuf,
-    /// The token, by label: pkcs11:token=LABEL?pin-source=file:/path (RFC 7512).
-    #[arg(long)]
-    pub token: String,
-}
-
-#[derive(Args, Debug)]
-pub struct CeremonyArgs {
-    /// The ceremony script (TOML).
-    #[arg(long)]
-    pub script: PathBuf,
-    /// The bundle prepared on the connected side.
-    #[arg(long)]
-    pub bundle: PathBuf,
-    /// Run without the terminal UI, taking the operators' answers from --answers (by default the
-    /// operators answer at the terminal).
-    #[arg(long, requires = "answers")]
-    pub headless: bool,
-    /// The operators' answers (TOML) for a headless run.
-    #[arg(long)]
-    pub answers: Option<PathBuf>,
-    /// The roster written at enrolment (roster.json, with roster.log next to it): the HSM is
-    /// opened by the custodians' quorum ([[custodian]] entries in the answers), not a PIN file.
-    #[arg(long)]
-    pub roster: Option<PathBuf>,
-    #[command(flatten)]
-    pub hsm: HsmArgs,
-    #[arg(long)]
-    pub json: bool,
-    /// Re-wrap: instead of generating keys, wrap the escrowed keys of an earlier ceremony (whose
-    /// material expired or was deleted in KMS) for re-import. Needs --escrow-from.
-    #[arg(long, requires = "escrow_from")]
-    pub rewrap: bool,
-    /// The earlier, imported bundle that recorded the escrowed keys' labels, check values and
-    /// KeyMaterialIds (with its import-progress.json).
-    #[arg(long, requires = "rewrap")]
-    pub escrow_from: Option<PathBuf>,
-    /// A file holding the security officer's PIN (first line): the SO marks the KMS wrapping keys
-    /// CKA_TRUSTED and the ceremony keys are generated CKA_WRAP_WITH_TRUSTED (SECURITY.md).
-    #[arg(long)]
-    pub so_pin_source: Option<PathBuf>,
-}
-
-#[derive(Args, Debug)]
 pub struct RehearseArgs {
     /// Run without the terminal UI.
     #[arg(long)]
@@ -230,23 +185,19 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Kms(KmsCommand::Prepare(a)) => prepare(a),
         Command::Kms(KmsCommand::Import(a)) => import(a),
         Command::Kms(KmsCommand::Rollback(a)) => rollback(a),
-        Command::Kms(KmsCommand::Status(a)) => crate::kms_status_cli::run(a),
-        Command::Ceremony(a) => run_ceremony(a),
-        Command::Rehearse(a) => rehearse::run(&a),
-        Command::Audit(a) => crate::audit::run(a),
-        Command::Quorum(QuorumCommand::Enroll(a)) => crate::enrol::run(&a),
-        Command::Quorum(QuorumCommand::Verify(a)) => crate::enrol::verify(&a),
+        Command::Kms(KmsCommand::Status(a)) => crate::cli::status::run(a),
+        Command::Ceremony(a) => ceremony::run(a),
+        Command::Rehearse(a) => rehearse::run(&rehearse::RehearseRequest {
+            headless: a.headless,
+            out: a.out,
+            script: a.script,
+            module: a.module,
+            endpoint_url: a.endpoint_url,
+        }),
+        Command::Audit(a) => audit::run(a),
+        Command::Quorum(QuorumCommand::Enroll(a)) => a.run(),
+        Command::Quorum(QuorumCommand::Verify(a)) => a.run(),
     }
-}
-
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Environment {
-            what: format!("cannot start the async runtime: {e}"),
-            hint: "this is unexpected; report it".into(),
-        })
 }
 
 fn prepare(a: PrepareArgs) -> Result<()> {
@@ -300,27 +251,14 @@ fn prepare(a: PrepareArgs) -> Result<()> {
         }
         None => None,
     };
-    let rt = runtime()?;
-    let prepared = rt.block_on(async {
-        if let Some(plan) = &plan {
-            return kms::plan::prepare_plan(
-                &a.aws.target(),
-                plan,
-                a.wrapping_spec,
-                a.algorithm,
-                &a.out,
-            )
-            .await;
-        }
-        let client = kms::connect(&a.aws.target()).await?;
-        let req = kms::prepare::PrepareRequest {
-            keys: &keys,
-            spec: a.wrapping_spec,
-            algorithm: a.algorithm,
-            out: &a.out,
-            supplied: supplied.as_ref(),
-        };
-        kms::prepare::prepare(&client, &req).await
+    let prepared = app::prepare::run(&app::prepare::PrepareRequest {
+        target: a.aws.target(),
+        keys: &keys,
+        plan: plan.as_ref(),
+        spec: a.wrapping_spec,
+        algorithm: a.algorithm,
+        out: &a.out,
+        supplied: supplied.as_ref(),
     })?;
     eprintln!(
         "prepared {} key(s) into {}",
@@ -380,24 +318,7 @@ fn import(a: ImportArgs) -> Result<()> {
             eprintln!("  {c}");
         }
     }
-    let rt = runtime()?;
-    let outcomes = rt.block_on(async {
-        // With --region, everything goes there (and a key of another region is refused);
-        // without it, each key goes to the region its bundle entry names.
-        let regions = match &a.aws.region {
-            Some(r) => vec![r.clone()],
-            None => kms::import::regions(&verified),
-        };
-        let mut clients = Vec::new();
-        for region in regions {
-            let target = kms::KmsTarget {
-                region: Some(region),
-                ..a.aws.target()
-            };
-            clients.push(kms::connect(&target).await?);
-        }
-        kms::import::import_regions(&clients, &verified, expiration, a.concurrency).await
-    })?;
+    let outcomes = app::import::run(&verified, &a.aws.target(), expiration, a.concurrency)?;
     for o in &outcomes {
         eprintln!(
             "{:<24} {}: {}; current key material {} (was {})",
@@ -424,26 +345,7 @@ fn import(a: ImportArgs) -> Result<()> {
 
 fn rollback(a: RollbackArgs) -> Result<()> {
     let verified = bundle::Bundle::verify(&a.bundle)?;
-    let rt = runtime()?;
-    let done = rt.block_on(async {
-        let regions = match &a.aws.region {
-            Some(r) => vec![r.clone()],
-            None => kms::import::regions(&verified),
-        };
-        let mut clients = Vec::new();
-        for region in regions {
-            let target = kms::KmsTarget {
-                region: Some(region.clone()),
-                ..a.aws.target()
-            };
-            clients.push((region, kms::connect(&target).await?));
-        }
-        kms::rollback::rollback(
-            |region| clients.iter().find(|(r, _)| r == region).map(|(_, c)| c),
-            &verified,
-        )
-        .await
-    })?;
+    let done = app::rollback::run(&verified, &a.aws.target())?;
     for k in &done {
         let what = match &k.outcome {
             kms::rollback::RollbackOutcome::RolledBack {
@@ -466,181 +368,4 @@ fn rollback(a: RollbackArgs) -> Result<()> {
         println!("{}", serde_json::to_string(&done).unwrap_or_default());
     }
     Ok(())
-}
-
-/// Reads a PIN from a pin-source file: the first line, kept in zeroizing memory.
-pub fn read_pin(path: &Path) -> Result<AuthPin> {
-    let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| HsmError::PinSource {
-        path: path.into(),
-        message: e.kind().to_string(),
-    })?);
-    let text = std::str::from_utf8(&bytes).map_err(|_| HsmError::PinSource {
-        path: path.into(),
-        message: "not UTF-8".into(),
-    })?;
-    let line = text.lines().next().unwrap_or("");
-    if line.is_empty() {
-        return Err(HsmError::PinSource {
-            path: path.into(),
-            message: "the first line is empty".into(),
-        }
-        .into());
-    }
-    Ok(AuthPin::new(line.into()))
-}
-
-/// What a ceremony needs besides the operators' answers, read and checked before either the
-/// terminal UI or a headless run asks for them.
-struct CeremonyInputs {
-    script: Script,
-    script_sha256: String,
-    uri: TokenUri,
-    module: PathBuf,
-    so_pin: Option<AuthPin>,
-    escrow: Option<crate::escrow::Escrow>,
-}
-
-fn run_ceremony(a: CeremonyArgs) -> Result<()> {
-    if !a.headless && a.answers.is_some() {
-        return Err(Error::Usage {
-            what: "--answers is read only by a headless run; at the terminal the operators type the answers".into(),
-            hint: "add --headless, or drop --answers".into(),
-        });
-    }
-    let script_bytes = fsio::read(&a.script)?;
-    let script_text = fsio::text(&a.script, script_bytes.clone(), "a ceremony script")?;
-    let script = Script::parse(&a.script.display().to_string(), &script_text)?;
-    let uri = TokenUri::parse(&a.hsm.token)?;
-    let module = uri.module_path.clone().unwrap_or(a.hsm.module.clone());
-    let script_sha256 = sha256_hex(&script_bytes);
-    let so_pin = match &a.so_pin_source {
-        Some(path) => Some(read_pin(path)?),
-        None => None,
-    };
-    let escrow = match &a.escrow_from {
-        Some(dir) => Some(crate::escrow::Escrow::load(dir)?),
-        None => None,
-    };
-    let inputs = CeremonyInputs {
-        script,
-        script_sha256,
-        uri,
-        module,
-        so_pin,
-        escrow,
-    };
-    let report = if a.headless {
-        let answers_path = a.answers.as_deref().unwrap_or(Path::new(""));
-        let answers_text = fsio::read_text(answers_path, "an answers file")?;
-        let answers = Answers::parse(&answers_path.display().to_string(), &answers_text)?;
-        perform_ceremony(&a, &inputs, &answers)?
-    } else {
-        let info = crate::tui::Info {
-            script_name: inputs.script.ceremony.name.clone(),
-            keys: inputs.script.keys.iter().map(|k| k.key.clone()).collect(),
-            algorithm: inputs.script.wrapping.algorithm.to_string(),
-            key_spec: inputs.script.wrapping.key_spec.to_string(),
-            token: inputs.uri.token.clone(),
-            bundle_fingerprint: bundle::Bundle::verify(&a.bundle)?.fingerprint().to_string(),
-            quorum: match &a.roster {
-                Some(path) => Some(
-                    crate::quorum_gate::RosterInput::load(path)?
-                        .file
-                        .roster
-                        .threshold,
-                ),
-                None => None,
-            },
-        };
-        crate::tui::run(info, |answers| perform_ceremony(&a, &inputs, &answers))?
-    };
-    print_ceremony_report(&report);
-    if a.json {
-        println!("{}", serde_json::to_string(&report).unwrap_or_default());
-    }
-    Ok(())
-}
-
-/// The ceremony with the operators' answers: the one code path of the terminal UI and of a
-/// headless run.
-fn perform_ceremony(
-    a: &CeremonyArgs,
-    inputs: &CeremonyInputs,
-    answers: &Answers,
-) -> Result<ceremony::CeremonyReport> {
-    let CeremonyInputs {
-        script,
-        script_sha256,
-        uri,
-        module,
-        so_pin,
-        escrow,
-    } = inputs;
-    let report = match &a.roster {
-        Some(roster_path) => {
-            if so_pin.is_some() {
-                return Err(Error::Usage {
-                    what: "--so-pin-source cannot be combined with --roster: the quorum login and the security officer's step need separate login states".into(),
-                    hint: "run the ceremony without --so-pin-source".into(),
-                });
-            }
-            crate::quorum_gate::run_ceremony(&crate::quorum_gate::QuorumCeremony {
-                module,
-                uri,
-                roster: roster_path,
-                script,
-                script_sha256,
-                bundle_dir: &a.bundle,
-                answers,
-                escrow: escrow.as_ref(),
-            })?
-        }
-        None => {
-            if !answers.custodians.is_empty() {
-                return Err(Error::Usage {
-                    what: "the answers name custodians, but no --roster was given".into(),
-                    hint: "pass --roster roster.json (from `keyrite quorum enroll`)".into(),
-                });
-            }
-            let pin_path = uri.pin_source.clone().ok_or_else(|| Error::Usage {
-                what: "the token URI has no pin-source, and no --roster was given".into(),
-                hint: "open the HSM by quorum with --roster roster.json, or (rehearsals and tests) add ?pin-source=file:/path to --token".into(),
-            })?;
-            let token = Token::open(module, &uri.token)?;
-            let pin = read_pin(&pin_path)?;
-            ceremony::run(&ceremony::CeremonyRequest {
-                script,
-                script_sha256,
-                bundle_dir: &a.bundle,
-                token: &token,
-                access: ceremony::Access::Pin(&pin),
-                quorum: None,
-                answers,
-                escrow: escrow.as_ref(),
-                so_pin: so_pin.as_ref(),
-            })?
-        }
-    };
-    Ok(report)
-}
-
-pub fn print_ceremony_report(report: &ceremony::CeremonyReport) {
-    eprintln!(
-        "capability probe on token {:?}: {}",
-        report.probe.token, report.probe.result
-    );
-    eprintln!(
-        "  CKA_WRAP_WITH_TRUSTED: {}",
-        report.probe.wrap_with_trusted
-    );
-    eprintln!(
-        "ceremony complete; bundle fingerprint confirmed: {}",
-        grouped(&report.prepared_fingerprint)
-    );
-    for k in &report.keys {
-        eprintln!(
-            "  {:<24} check value {}  HSM label {}  EncryptedKeyMaterial.bin sha256 {}",
-            k.name, k.check_value, k.hsm_label, k.encrypted_key_material_sha256
-        );
-    }
 }

@@ -3,9 +3,11 @@
 //!
 //! Two quorum modes:
 //! - `shamir`: keyrite holds the quorum. The user PIN is random from the HSM's RNG, split M-of-N
-//!   among the custodians ([`super::quorum`]); the roster keeps a commitment to each share.
+//!   among the custodians ([`shares`]); the roster keeps a commitment to each share.
 //! - `hsm-enforced`: the HSM enforces M-of-N itself (PED keys, smartcards). keyrite records who
 //!   authorised, by name, and checks the names against the roster; it never sees a secret of theirs.
+
+pub mod shares;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -14,9 +16,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use zeroize::Zeroizing;
 
-use super::digest::sha256_hex;
-use super::log::{TrustedKey, step, verified_records};
-use super::quorum::{CustodianShare, QuorumError, Roster, RosterEntry, combine};
+use self::shares::{CustodianShare, QuorumError, Roster, RosterEntry, combine};
+use crate::core::digest::sha256_hex;
+use crate::core::log::{TrustedKey, step, verified_records};
 
 /// What `roster.json` says it is.
 pub const ROSTER_FORMAT: &str = "keyrite-roster/1";
@@ -529,7 +531,7 @@ fn evidence(roster: &RosterFile, roster_sha256: &str, who: Vec<(String, u8)>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::quorum::split;
+    use crate::core::custody::shares::split;
 
     const SCRIPT: &str = r#"
 threshold = 2
@@ -593,7 +595,7 @@ share_file = "carol.share"
 
     #[test]
     fn the_example_enrolment_script_parses() {
-        let text = include_str!("../../ceremony-scripts/enroll.toml");
+        let text = include_str!("../../../ceremony-scripts/enroll.toml");
         let s = EnrolScript::parse(text, true).unwrap();
         assert_eq!((s.threshold, s.custodians.len()), (2, 3));
         assert_eq!(s.token.label, "Ceremony HSM");

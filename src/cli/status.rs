@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use clap::Args;
 use jiff::Timestamp;
 
-use crate::cli::{AwsArgs, runtime};
+use crate::app::error::{Error, Result};
+use crate::cli::AwsArgs;
 use crate::core::key_age::{Compliance, DEFAULT_DUE_SOON_DAYS, DEFAULT_POLICY_DAYS, Policy};
-use crate::error::{Error, Result};
+use crate::kms::runtime;
 use crate::kms::status::{Receipts, RotationsLookup, StatusReport};
 use crate::kms::{self};
 

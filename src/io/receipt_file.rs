@@ -7,12 +7,12 @@ use std::path::PathBuf;
 
 use jiff::Timestamp;
 
-use super::import::ImportOutcome;
-use crate::bundle::VerifiedBundle;
+use crate::app::error::{Error, Result};
 use crate::core::log as ceremony_log;
+use crate::core::receipt::ImportOutcome;
 use crate::core::receipt::{self, ReceiptChain, data, step};
-use crate::error::{Error, Result};
-use crate::fsio::{self, FsError};
+use crate::io::bundle::VerifiedBundle;
+use crate::io::fs::{self as fsio, FsError};
 
 pub struct ReceiptFile {
     file: File,

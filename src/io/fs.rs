@@ -6,7 +6,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::ExitCode;
+use crate::core::exit::ExitCode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FsError {
@@ -144,13 +144,13 @@ pub fn append_synced(file: &mut File, path: &Path, bytes: &[u8]) -> Result<(), F
 }
 
 /// Reads a TOML input file (`kind`: "a ceremony script", "a plan", …) as UTF-8 text.
-pub fn read_text(path: &Path, kind: &str) -> crate::error::Result<String> {
+pub fn read_text(path: &Path, kind: &str) -> crate::app::error::Result<String> {
     text(path, read(path)?, kind)
 }
 
 /// `bytes`, read from `path`, as UTF-8 text, or a usage error naming the file and its kind.
-pub fn text(path: &Path, bytes: Vec<u8>, kind: &str) -> crate::error::Result<String> {
-    String::from_utf8(bytes).map_err(|_| crate::error::Error::Usage {
+pub fn text(path: &Path, bytes: Vec<u8>, kind: &str) -> crate::app::error::Result<String> {
+    String::from_utf8(bytes).map_err(|_| crate::app::error::Error::Usage {
         what: format!("{} is not UTF-8 text", path.display()),
         hint: format!("{kind} is TOML"),
     })

@@ -1,0 +1,189 @@
+//! The ceremony's entry: what it needs besides the operators' answers, and the one code path
+//! of the terminal UI, a headless run and the rehearsal once the answers are in.
+
+use std::path::{Path, PathBuf};
+
+use cryptoki::types::AuthPin;
+
+use super::{Access, CeremonyReport, CeremonyRequest, run};
+use crate::app::error::{Error, Result};
+use crate::app::quorum;
+use crate::core::custody::{CustodianEntry, QuorumMode};
+use crate::core::digest::sha256_hex;
+use crate::core::script::{Answers, Script};
+use crate::hsm::pin::read_pin;
+use crate::hsm::{Token, TokenUri};
+use crate::io::fs as fsio;
+
+/// What a ceremony needs besides the operators' answers, read and checked before either the
+/// terminal UI or a headless run asks for them.
+pub struct CeremonyInputs {
+    pub script: Script,
+    pub script_sha256: String,
+    pub uri: TokenUri,
+    pub module: PathBuf,
+    pub so_pin: Option<AuthPin>,
+    pub escrow: Option<crate::app::escrow::Escrow>,
+    pub bundle: PathBuf,
+    pub roster: Option<PathBuf>,
+}
+
+/// Where the ceremony's inputs are, as the command line names them.
+pub struct CeremonyPaths<'a> {
+    pub script: &'a std::path::Path,
+    pub bundle: &'a std::path::Path,
+    pub token: &'a str,
+    pub module: &'a std::path::Path,
+    pub roster: Option<&'a std::path::Path>,
+    pub so_pin_source: Option<&'a std::path::Path>,
+    pub escrow_from: Option<&'a std::path::Path>,
+}
+
+impl CeremonyInputs {
+    /// Reads and checks the script, the token URI, the SO PIN and the escrow records.
+    pub fn load(a: &CeremonyPaths<'_>) -> Result<CeremonyInputs> {
+        let script_bytes = fsio::read(a.script)?;
+        let script_text = fsio::text(a.script, script_bytes.clone(), "a ceremony script")?;
+        let script = Script::parse(&a.script.display().to_string(), &script_text)?;
+        let uri = TokenUri::parse(a.token)?;
+        let module = uri.module_path.clone().unwrap_or(a.module.to_path_buf());
+        let script_sha256 = sha256_hex(&script_bytes);
+        let so_pin = match a.so_pin_source {
+            Some(path) => Some(read_pin(path)?),
+            None => None,
+        };
+        let escrow = match a.escrow_from {
+            Some(dir) => Some(crate::app::escrow::Escrow::load(dir)?),
+            None => None,
+        };
+        Ok(CeremonyInputs {
+            script,
+            script_sha256,
+            uri,
+            module,
+            so_pin,
+            escrow,
+            bundle: a.bundle.to_path_buf(),
+            roster: a.roster.map(|p| p.to_path_buf()),
+        })
+    }
+}
+
+/// The ceremony with the operators' answers: the one code path of the terminal UI and of a
+/// headless run.
+pub fn perform(inputs: &CeremonyInputs, answers: &Answers) -> Result<CeremonyReport> {
+    let CeremonyInputs {
+        script,
+        script_sha256,
+        uri,
+        module,
+        so_pin,
+        escrow,
+        bundle,
+        roster,
+    } = inputs;
+    let report = match roster {
+        Some(roster_path) => {
+            if so_pin.is_some() {
+                return Err(Error::Usage {
+                    what: "--so-pin-source cannot be combined with --roster: the quorum login and the security officer's step need separate login states".into(),
+                    hint: "run the ceremony without --so-pin-source".into(),
+                });
+            }
+            run_with_quorum(&QuorumCeremony {
+                module,
+                uri,
+                roster: roster_path,
+                script,
+                script_sha256,
+                bundle_dir: bundle,
+                answers,
+                escrow: escrow.as_ref(),
+            })?
+        }
+        None => {
+            if !answers.custodians.is_empty() {
+                return Err(Error::Usage {
+                    what: "the answers name custodians, but no --roster was given".into(),
+                    hint: "pass --roster roster.json (from `keyrite quorum enroll`)".into(),
+                });
+            }
+            let pin_path = uri.pin_source.clone().ok_or_else(|| Error::Usage {
+                what: "the token URI has no pin-source, and no --roster was given".into(),
+                hint: "open the HSM by quorum with --roster roster.json, or (rehearsals and tests) add ?pin-source=file:/path to --token".into(),
+            })?;
+            let token = Token::open(module, &uri.token)?;
+            let pin = read_pin(&pin_path)?;
+            run(&CeremonyRequest {
+                script,
+                script_sha256,
+                bundle_dir: bundle,
+                token: &token,
+                access: Access::Pin(&pin),
+                quorum: None,
+                answers,
+                escrow: escrow.as_ref(),
+                so_pin: so_pin.as_ref(),
+            })?
+        }
+    };
+    Ok(report)
+}
+
+/// What `keyrite ceremony --roster` was given.
+struct QuorumCeremony<'a> {
+    module: &'a Path,
+    uri: &'a TokenUri,
+    roster: &'a Path,
+    script: &'a Script,
+    script_sha256: &'a str,
+    bundle_dir: &'a Path,
+    answers: &'a Answers,
+    /// A re-wrap ceremony's escrow records (see [`crate::app::escrow`]).
+    escrow: Option<&'a crate::app::escrow::Escrow>,
+}
+
+/// The ceremony opened by the custodians' quorum: the gate, then [`ceremony::run`] on the session
+/// it opened, with the quorum's evidence bound into the log.
+fn run_with_quorum(q: &QuorumCeremony<'_>) -> Result<CeremonyReport> {
+    let roster = quorum::RosterInput::load(q.roster)?;
+    if q.uri.pin_source.is_some() && roster.file.mode == QuorumMode::Shamir {
+        return Err(Error::Usage {
+            what: "the token URI names a pin-source, but the roster holds the PIN as custodians' shares".into(),
+            hint: "drop ?pin-source from --token: the custodians' shares open the HSM".into(),
+        });
+    }
+    let token = Token::open(q.module, &q.uri.token)?;
+    let entries: Vec<CustodianEntry<'_>> = q
+        .answers
+        .custodians
+        .iter()
+        .map(|c| CustodianEntry {
+            name: &c.name,
+            typed_share: c.share.as_ref().map(|s| s.expose_to_gate()),
+        })
+        .collect();
+    let fallback = match &q.uri.pin_source {
+        Some(p) => quorum::HsmEnforcedLogin::PinFile(p),
+        None => quorum::HsmEnforcedLogin::None,
+    };
+    let (session, evidence) = quorum::open(&token, &roster, &entries, fallback)?;
+    drop(entries);
+    eprintln!(
+        "quorum met: {} of {} ({}); the HSM is open",
+        evidence.names().join(", "),
+        evidence.custodians_total,
+        evidence.mode.as_str()
+    );
+    run(&CeremonyRequest {
+        script: q.script,
+        script_sha256: q.script_sha256,
+        bundle_dir: q.bundle_dir,
+        token: &token,
+        access: Access::Session(&session),
+        quorum: Some(&evidence),
+        answers: q.answers,
+        escrow: q.escrow,
+        so_pin: None,
+    })
+}

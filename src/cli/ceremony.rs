@@ -1,0 +1,105 @@
+//! `keyrite ceremony`: the terminal UI by default, or headless with an answers file.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use crate::app::ceremony::start::{CeremonyInputs, CeremonyPaths, perform};
+use crate::app::error::{Error, Result};
+use crate::core::script::Answers;
+use crate::io::{bundle, fs as fsio};
+
+#[derive(Args, Debug)]
+pub struct HsmArgs {
+    /// The PKCS#11 module.
+    #[arg(long, env = "KEYRITE_PKCS11_MODULE", default_value = crate::hsm::softhsm::DEFAULT_MODULE)]
+    pub module: PathBuf,
+    /// The token, by label: pkcs11:token=LABEL?pin-source=file:/path (RFC 7512).
+    #[arg(long)]
+    pub token: String,
+}
+
+#[derive(Args, Debug)]
+pub struct CeremonyArgs {
+    /// The ceremony script (TOML).
+    #[arg(long)]
+    pub script: PathBuf,
+    /// The bundle prepared on the connected side.
+    #[arg(long)]
+    pub bundle: PathBuf,
+    /// Run without the terminal UI, taking the operators' answers from --answers (by default the
+    /// operators answer at the terminal).
+    #[arg(long, requires = "answers")]
+    pub headless: bool,
+    /// The operators' answers (TOML) for a headless run.
+    #[arg(long)]
+    pub answers: Option<PathBuf>,
+    /// The roster written at enrolment (roster.json, with roster.log next to it): the HSM is
+    /// opened by the custodians' quorum ([[custodian]] entries in the answers), not a PIN file.
+    #[arg(long)]
+    pub roster: Option<PathBuf>,
+    #[command(flatten)]
+    pub hsm: HsmArgs,
+    #[arg(long)]
+    pub json: bool,
+    /// Re-wrap: instead of generating keys, wrap the escrowed keys of an earlier ceremony (whose
+    /// material expired or was deleted in KMS) for re-import. Needs --escrow-from.
+    #[arg(long, requires = "escrow_from")]
+    pub rewrap: bool,
+    /// The earlier, imported bundle that recorded the escrowed keys' labels, check values and
+    /// KeyMaterialIds (with its import-progress.json).
+    #[arg(long, requires = "rewrap")]
+    pub escrow_from: Option<PathBuf>,
+    /// A file holding the security officer's PIN (first line): the SO marks the KMS wrapping keys
+    /// CKA_TRUSTED and the ceremony keys are generated CKA_WRAP_WITH_TRUSTED (SECURITY.md).
+    #[arg(long)]
+    pub so_pin_source: Option<PathBuf>,
+}
+
+pub fn run(a: CeremonyArgs) -> Result<()> {
+    if !a.headless && a.answers.is_some() {
+        return Err(Error::Usage {
+            what: "--answers is read only by a headless run; at the terminal the operators type the answers".into(),
+            hint: "add --headless, or drop --answers".into(),
+        });
+    }
+    let inputs = CeremonyInputs::load(&CeremonyPaths {
+        script: &a.script,
+        bundle: &a.bundle,
+        token: &a.hsm.token,
+        module: &a.hsm.module,
+        roster: a.roster.as_deref(),
+        so_pin_source: a.so_pin_source.as_deref(),
+        escrow_from: a.escrow_from.as_deref(),
+    })?;
+    let report = if a.headless {
+        let answers_path = a.answers.as_deref().unwrap_or(Path::new(""));
+        let answers_text = fsio::read_text(answers_path, "an answers file")?;
+        let answers = Answers::parse(&answers_path.display().to_string(), &answers_text)?;
+        perform(&inputs, &answers)?
+    } else {
+        let info = crate::tui::Info {
+            script_name: inputs.script.ceremony.name.clone(),
+            keys: inputs.script.keys.iter().map(|k| k.key.clone()).collect(),
+            algorithm: inputs.script.wrapping.algorithm.to_string(),
+            key_spec: inputs.script.wrapping.key_spec.to_string(),
+            token: inputs.uri.token.clone(),
+            bundle_fingerprint: bundle::Bundle::verify(&a.bundle)?.fingerprint().to_string(),
+            quorum: match &a.roster {
+                Some(path) => Some(
+                    crate::app::quorum::RosterInput::load(path)?
+                        .file
+                        .roster
+                        .threshold,
+                ),
+                None => None,
+            },
+        };
+        crate::tui::run(info, |answers| perform(&inputs, &answers))?
+    };
+    crate::app::ceremony::print_report(&report);
+    if a.json {
+        println!("{}", serde_json::to_string(&report).unwrap_or_default());
+    }
+    Ok(())
+}

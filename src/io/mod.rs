@@ -1,0 +1,7 @@
+//! Files: created new, written whole and fsynced, atomically replaced; the bundle directory; the
+//! append-only, fsynced JSON Lines log file.
+
+pub mod bundle;
+pub mod fs;
+pub mod log_file;
+pub mod receipt_file;
