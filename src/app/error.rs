@@ -41,6 +41,12 @@ pub enum Error {
     NonCompliant { what: String, hint: String },
 }
 
+impl From<crate::core::chain::ChainError> for Error {
+    fn from(e: crate::core::chain::ChainError) -> Error {
+        Error::Log(e.into())
+    }
+}
+
 impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {

@@ -4,6 +4,7 @@ pub mod algorithm;
 pub mod aws_cli;
 pub mod aws_cli_params;
 pub mod ceremony;
+pub mod chain;
 pub mod custody;
 pub mod digest;
 pub mod exit;
