@@ -832,7 +832,7 @@ fn stub_status_takes_material_age_from_list_key_rotations_and_exits_7_when_one_i
     assert_eq!(rotations.num_calls(), 4);
 
     // The exit a scheduled job sees: 7, naming the late key by its alias.
-    let err = keyrite::cli::status::verdict(&report).unwrap_err();
+    let err = keyrite::app::status::verdict(&report).unwrap_err();
     assert_eq!(err.exit_code(), ExitCode::NonCompliant);
     assert_eq!(ExitCode::NonCompliant as u8, 7);
     assert!(err.to_string().contains("alias/prod-s3"), "{err}");
@@ -847,7 +847,7 @@ fn stub_status_takes_material_age_from_list_key_rotations_and_exits_7_when_one_i
         .block_on(status(&client, lenient, &Receipts::default(), now))
         .unwrap();
     assert_eq!(report.worst(), Compliance::Compliant);
-    keyrite::cli::status::verdict(&report).unwrap();
+    keyrite::app::status::verdict(&report).unwrap();
 }
 
 /// Stub of AWS behaviour LocalStack lacks: a rotation whose new material KMS staged (PENDING_ROTATION)

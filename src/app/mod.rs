@@ -15,3 +15,4 @@ pub mod quorum;
 pub mod rehearse;
 pub mod replay;
 pub mod rollback;
+pub mod status;

@@ -4,14 +4,12 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use jiff::Timestamp;
 
 use crate::app::error::{Error, Result};
+use crate::app::status;
 use crate::cli::AwsArgs;
-use crate::core::key_age::{Compliance, DEFAULT_DUE_SOON_DAYS, DEFAULT_POLICY_DAYS, Policy};
-use crate::kms::runtime;
-use crate::kms::status::{Receipts, RotationsLookup, StatusReport};
-use crate::kms::{self};
+use crate::core::key_age::{DEFAULT_DUE_SOON_DAYS, DEFAULT_POLICY_DAYS, Policy};
+use crate::kms::status::{RotationsLookup, StatusReport};
 
 #[derive(Args, Debug)]
 pub struct StatusArgs {
@@ -44,12 +42,7 @@ pub fn run(a: StatusArgs) -> Result<()> {
         max_age_days: a.policy_days,
         due_soon_days: a.due_soon_days,
     };
-    let receipts = Receipts::load(&a.receipts)?;
-    let rt = runtime()?;
-    let report = rt.block_on(async {
-        let client = kms::connect(&a.aws.target()).await?;
-        kms::status::status(&client, policy, &receipts, Timestamp::now()).await
-    })?;
+    let report = status::run(&a.aws.target(), policy, &a.receipts)?;
     let table = table(&report);
     if a.json {
         eprint!("{table}");
@@ -57,32 +50,7 @@ pub fn run(a: StatusArgs) -> Result<()> {
     } else {
         print!("{table}");
     }
-    verdict(&report)
-}
-
-/// The exit a scheduled job alerts on: Ok when no key is past due, [`Error::NonCompliant`] (exit
-/// code 7) naming the keys that are.
-pub fn verdict(report: &StatusReport) -> Result<()> {
-    let late: Vec<&str> = report
-        .keys
-        .iter()
-        .filter(|k| k.compliance == Compliance::NonCompliant)
-        .map(|k| k.aliases.first().map_or(k.key_id.as_str(), String::as_str))
-        .collect();
-    if !late.is_empty() {
-        return Err(Error::NonCompliant {
-            what: format!(
-                "{} key(s) past the {}-day policy: {}",
-                late.len(),
-                report.policy.max_age_days,
-                late.join(", ")
-            ),
-            hint:
-                "rotate them: `keyrite kms prepare --plan …`, a ceremony, then `keyrite kms import`"
-                    .into(),
-        });
-    }
-    Ok(())
+    status::verdict(&report)
 }
 
 fn table(r: &StatusReport) -> String {
