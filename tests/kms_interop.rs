@@ -102,12 +102,19 @@ fn prepare_from_cli(dir: &Path, alias: &str, from: &Path, extra: &[&str]) -> Pre
         .assert()
         .success()
         .get_output()
-        .stdout
         .clone();
-    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let fingerprint = v["fingerprint"].as_str().unwrap().to_string();
+    // The fingerprint is also printed as PGP words to read aloud: 32 words, the same on stderr
+    // (four to a line) and in the JSON.
+    let words: Vec<String> = serde_json::from_value(v["fingerprint_words"].clone()).unwrap();
+    assert_eq!(words, keyrite::core::digest::words(&fingerprint));
+    assert_eq!(words.len(), 32);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&words[..4].join(" ")), "{stderr}");
     Prepared {
         bundle,
-        fingerprint: v["fingerprint"].as_str().unwrap().to_string(),
+        fingerprint,
     }
 }
 

@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::app::error::{Error, Result};
 use crate::app::{self, rehearse};
 use crate::core::algorithm::{WrappingAlgorithm, WrappingKeySpec};
-use crate::core::digest::grouped;
+use crate::core::digest::{grouped, word_lines, words};
 use crate::core::names::KeyRef;
 use crate::io::{bundle, fs as fsio};
 use crate::kms::import::Expiration;
@@ -272,11 +272,15 @@ fn prepare(a: PrepareArgs) -> Result<()> {
         );
     }
     eprintln!(
-        "bundle fingerprint (read it out to the ceremony room):\n  {}",
+        "bundle fingerprint (read it out to the ceremony room):\n  {}\nthe same as words:",
         grouped(&prepared.fingerprint)
     );
+    for line in word_lines(&prepared.fingerprint) {
+        eprintln!("  {line}");
+    }
     if a.json {
-        let v = serde_json::json!({ "bundle": a.out, "fingerprint": prepared.fingerprint, "manifest": prepared.manifest });
+        let v = serde_json::json!({ "bundle": a.out, "fingerprint": prepared.fingerprint,
+            "fingerprint_words": words(&prepared.fingerprint), "manifest": prepared.manifest });
         println!("{v}");
     }
     Ok(())
