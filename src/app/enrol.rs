@@ -9,7 +9,7 @@
 //! key and writes the signed roster of names.
 
 use std::fs::OpenOptions;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use cryptoki::types::AuthPin;
@@ -192,56 +192,19 @@ fn write_share_file(path: &Path, name: &str, label: &str, share: &CustodianShare
     Ok(())
 }
 
-const CLEAR: &str = "\x1b[2J\x1b[3J\x1b[H";
-
-fn tty_err(e: std::io::Error) -> Error {
-    Error::Usage {
-        what: format!("cannot use the terminal (/dev/tty) to show the shares: {e}"),
-        hint: "run the enrolment at a terminal, or (tests and rehearsals) use --headless with a share_file per custodian".into(),
-    }
-}
-
-/// The terminal the shares are shown on, opened before the token is touched.
-fn open_terminal() -> Result<std::fs::File> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/tty")
-        .map_err(tty_err)
-}
-
-/// Shows each share to its custodian alone, on the terminal (not stdout/stderr, which may be
-/// captured): press Enter when alone, the share, Enter clears the screen.
-fn show_shares_on_terminal(
-    mut tty: std::fs::File,
-    names: &[String],
-    shares: &[CustodianShare],
-) -> Result<()> {
-    let mut input = BufReader::new(tty.try_clone().map_err(tty_err)?);
-    let mut line = Zeroizing::new(String::new());
-    for (name, share) in names.iter().zip(shares) {
-        writeln!(
-            tty,
-            "{CLEAR}Custodian {name}: come to the screen alone, then press Enter."
-        )
-        .map_err(tty_err)?;
-        input.read_line(&mut line).map_err(tty_err)?;
-        line.clear();
-        let encoded = share.encode();
-        write!(
-            tty,
-            "{CLEAR}Custodian {name}, your share (index {}):\n\n    {}\n\nWrite it down exactly, dashes included. It is shown once.\nPress Enter when done: the screen is cleared.\n",
-            share.index(),
-            encoded.as_str()
-        )
-        .map_err(tty_err)?;
-        drop(encoded);
-        input.read_line(&mut line).map_err(tty_err)?;
-        line.clear();
-        write!(tty, "{CLEAR}").map_err(tty_err)?;
-    }
-    tty.flush().map_err(tty_err)?;
-    Ok(())
+/// How shares reach their custodians at a terminal (the operators' app implements it).
+pub trait ShareHandover {
+    /// Checked before the token is touched: refuse here when the shares cannot be shown.
+    fn ready(&mut self) -> Result<()>;
+    /// Shows each custodian their share alone and has them type it back. An error means someone
+    /// left: nothing is written.
+    fn hand_over(
+        &mut self,
+        label: &str,
+        threshold: u8,
+        names: &[String],
+        shares: &[CustodianShare],
+    ) -> Result<()>;
 }
 
 fn resolve(base: &Path, p: &Path) -> PathBuf {
@@ -253,7 +216,11 @@ fn resolve(base: &Path, p: &Path) -> PathBuf {
 }
 
 /// Enrols the token; returns the summary `--json` prints.
-pub fn run(a: &EnrolRequest) -> Result<serde_json::Value> {
+/// Without `handover` (headless), each share goes to its custodian's share file.
+pub fn run(
+    a: &EnrolRequest,
+    handover: Option<&mut dyn ShareHandover>,
+) -> Result<serde_json::Value> {
     let text = fsio::read_text(&a.script, "an enrolment script")?;
     let script = EnrolScript::parse(&text, a.headless).map_err(|e| Error::Usage {
         what: format!("{}: {e}", a.script.display()),
@@ -297,21 +264,29 @@ pub fn run(a: &EnrolRequest) -> Result<serde_json::Value> {
     }
     let names = script.names();
     let label = script.token.label.clone();
-    let terminal = if !a.headless && script.quorum == QuorumMode::Shamir {
-        Some(open_terminal()?)
-    } else {
-        None
+    if let Some(parent) = out.parent().filter(|d| !d.as_os_str().is_empty())
+        && !parent.is_dir()
+    {
+        return Err(Error::Usage {
+            what: format!("the directory of out {} does not exist", out.display()),
+            hint: "create it first, or name another out in the enrolment script".into(),
+        });
+    }
+    let mut handover = match handover {
+        Some(h) if !a.headless && script.quorum == QuorumMode::Shamir => {
+            h.ready()?;
+            Some(h)
+        }
+        _ => None,
     };
-    fsio::create_dir_new(&out)?;
     let fingerprint = match script.quorum {
         QuorumMode::Shamir => {
             let enrolled = enrol_shamir(&module, &label, script.threshold, &names)?;
-            let fp = write_public(
-                &out,
-                &enrolled.roster_json,
-                &enrolled.roster_log,
-                &enrolled.log_key,
-            )?;
+            // The roster and the log key are written only once every custodian has their share:
+            // an enrolment left half way leaves nothing that verifies.
+            if let Some(h) = handover.as_mut() {
+                h.hand_over(&label, script.threshold, &names, &enrolled.shares)?;
+            }
             if a.headless {
                 for ((name, share), file) in names.iter().zip(&enrolled.shares).zip(&share_files) {
                     let file = file.as_ref().ok_or_else(|| Error::Usage {
@@ -325,12 +300,24 @@ pub fn run(a: &EnrolRequest) -> Result<serde_json::Value> {
                         file.display()
                     );
                 }
-            } else if let Some(tty) = terminal {
-                show_shares_on_terminal(tty, &names, &enrolled.shares)?;
+            } else if handover.is_none() {
+                return Err(Error::Usage {
+                    what: "no terminal to show the shares on".into(),
+                    hint: "run the enrolment at a terminal, or use --headless with a share_file per custodian".into(),
+                });
             }
-            fp
+            fsio::create_dir_new(&out)?;
+            write_public(
+                &out,
+                &enrolled.roster_json,
+                &enrolled.roster_log,
+                &enrolled.log_key,
+            )?
         }
-        QuorumMode::HsmEnforced => enrol_hsm_enforced(&module, &script, a, &out)?,
+        QuorumMode::HsmEnforced => {
+            fsio::create_dir_new(&out)?;
+            enrol_hsm_enforced(&module, &script, a, &out)?
+        }
     };
     let roster_path = out.join(ROSTER_FILE);
     eprintln!(

@@ -141,6 +141,18 @@ impl CustodianShare {
         Ok(CustodianShare { index, bytes })
     }
 
+    /// Whether `other` is this very share (index and bytes), compared without an early exit.
+    pub fn is_same(&self, other: &CustodianShare) -> bool {
+        self.index == other.index
+            && self.bytes.len() == other.bytes.len()
+            && self
+                .bytes
+                .iter()
+                .zip(other.bytes.iter())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    }
+
     /// The roster commitment: binds the share to the roster without revealing it.
     pub fn commitment(&self, roster_id: &str) -> String {
         let mut h = Sha256::new();
