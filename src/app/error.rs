@@ -6,8 +6,10 @@ use crate::core::log::LogError;
 use crate::core::receipt::ReceiptError;
 use crate::core::script::ScriptError;
 use crate::hsm::HsmError;
+use crate::io::IoError;
 use crate::io::bundle::BundleError;
 use crate::io::fs::FsError;
+use crate::io::log_file::AppendError;
 use crate::kms::KmsError;
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +31,8 @@ pub enum Error {
     Quorum(#[from] QuorumError),
     #[error(transparent)]
     Receipt(#[from] ReceiptError),
+    #[error(transparent)]
+    Io(#[from] IoError),
     #[error("{what}\n  what to do: {hint}")]
     Usage { what: String, hint: String },
     #[error("{what}\n  what to do: {hint}")]
@@ -53,11 +57,21 @@ impl Error {
             Error::Log(LogError::Signing(_)) => ExitCode::OperationFailed,
             Error::Log(_) => ExitCode::VerificationFailed,
             Error::Receipt(_) => ExitCode::VerificationFailed,
+            Error::Io(e) => e.exit_code(),
             Error::Refused { .. } => ExitCode::Refused,
             Error::Quorum(_) => ExitCode::Refused,
             Error::Verification { .. } => ExitCode::VerificationFailed,
             Error::Environment { .. } => ExitCode::Environment,
             Error::NonCompliant { .. } => ExitCode::NonCompliant,
+        }
+    }
+}
+
+impl<E: Into<Error>> From<AppendError<E>> for Error {
+    fn from(e: AppendError<E>) -> Self {
+        match e {
+            AppendError::Sign(e) => e.into(),
+            AppendError::Write(e) => e.into(),
         }
     }
 }

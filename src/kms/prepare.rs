@@ -8,7 +8,8 @@ use aws_sdk_kms::types::{
 use jiff::Timestamp;
 
 use super::{Client, KmsError};
-use crate::app::error::{Error, Result};
+
+type Result<T, E = KmsError> = std::result::Result<T, E>;
 use crate::core::algorithm::{WrappingAlgorithm, WrappingKeySpec};
 use crate::core::aws_cli_params::{self, CliParameters};
 use crate::core::manifest::{self, KeyEntry, Manifest};
@@ -31,11 +32,9 @@ pub struct PrepareRequest<'a> {
 /// (a file), or a directory with the public key and token files ([`aws_cli_params`]), or a
 /// directory holding that JSON as its only `.json` file.
 pub fn load_cli_parameters(path: &Path) -> Result<CliParameters> {
-    let usage = |what: String| {
-        Error::Usage {
-        what: format!("--from-aws-cli {}: {what}", path.display()),
-        hint: "give the JSON printed by `aws kms get-parameters-for-import`, or a directory with WrappingPublicKey.bin|.b64 (or PublicKey.bin|.b64) and ImportToken.bin|.b64".into(),
-    }
+    let usage = |detail: String| KmsError::AwsCliParameters {
+        path: path.to_path_buf(),
+        detail,
     };
     if !path.is_dir() {
         return aws_cli_params::parse_json(&fsio::read(path)?).map_err(usage);
@@ -120,13 +119,12 @@ async fn write_supplied(
     req: &PrepareRequest<'_>,
 ) -> Result<Prepared> {
     let name = key.requested.as_str();
-    let refused = |message: String, hint: &str| -> Error {
+    let refused = |message: String, hint: &str| -> KmsError {
         KmsError::Refused {
             key: name.into(),
             message,
             hint: hint.into(),
         }
-        .into()
     };
     if let Some(arn) = &supplied.key_arn
         && *arn != key.arn
@@ -139,10 +137,7 @@ async fn write_supplied(
             "fetch the parameters for this key, or name the key they belong to",
         ));
     }
-    let valid_to = supplied.valid_to.ok_or_else(|| Error::Usage {
-        what: "the AWS CLI parameters do not say when they expire (bare files carry no ParametersValidTo)".into(),
-        hint: "give the JSON output of `aws kms get-parameters-for-import` instead (it has ParametersValidTo), or --parameters-valid-to".into(),
-    })?;
+    let valid_to = supplied.valid_to.ok_or(KmsError::NoParametersValidTo)?;
     if valid_to <= Timestamp::now() {
         return Err(refused(
             format!("the AWS CLI parameters expired at {valid_to}"),
@@ -206,9 +201,8 @@ async fn write_supplied(
 
 pub(super) fn refuse_existing(out: &Path) -> Result<()> {
     if out.exists() {
-        return Err(Error::Refused {
-            what: format!("{} exists already", out.display()),
-            hint: "give --out a new directory; keyrite never writes into an existing bundle".into(),
+        return Err(KmsError::OutputExists {
+            out: out.to_path_buf(),
         });
     }
     Ok(())
@@ -235,12 +229,9 @@ pub(super) async fn write_bundle(
             .iter()
             .any(|e: &KeyEntry| e.name == name || e.key_arn == key.arn)
         {
-            return Err(Error::Usage {
-                what: format!(
-                    "{} is named twice (bundle directory {name:?})",
-                    key.requested.as_str()
-                ),
-                hint: "name each key once".into(),
+            return Err(KmsError::NamedTwice {
+                key: key.requested.as_str().to_string(),
+                dir_name: name,
             });
         }
         let params = client
@@ -333,8 +324,7 @@ pub(super) async fn check_key(client: &Client, key: &KeyRef) -> Result<CheckedKe
         return Err(KmsError::NotExternal {
             key: name.into(),
             origin,
-        }
-        .into());
+        });
     }
     if meta.key_spec() != Some(&KeySpec::SymmetricDefault)
         || meta.key_usage() != Some(&KeyUsageType::EncryptDecrypt)
@@ -347,8 +337,7 @@ pub(super) async fn check_key(client: &Client, key: &KeyRef) -> Result<CheckedKe
                 meta.key_usage().map(|s| s.as_str()).unwrap_or("?")
             ),
             hint: "name a symmetric encryption key".into(),
-        }
-        .into());
+        });
     }
     let state = meta
         .key_state()
@@ -361,8 +350,7 @@ pub(super) async fn check_key(client: &Client, key: &KeyRef) -> Result<CheckedKe
                 key: name.into(),
                 state,
                 hint: "enable the key (aws kms enable-key) or cancel its deletion first".into(),
-            }
-            .into());
+            });
         }
     }
     Ok(CheckedKey {
