@@ -2,6 +2,7 @@
 //! puts machine output on stdout.
 
 pub mod audit;
+pub mod aws_args;
 pub mod ceremony;
 pub mod quorum;
 pub mod status;
@@ -16,8 +17,10 @@ use crate::core::algorithm::{WrappingAlgorithm, WrappingKeySpec};
 use crate::core::digest::grouped;
 use crate::core::names::KeyRef;
 use crate::io::{bundle, fs as fsio};
+use crate::kms;
 use crate::kms::import::Expiration;
-use crate::kms::{self, KmsTarget};
+
+pub use aws_args::AwsArgs;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -66,30 +69,6 @@ pub enum KmsCommand {
     Rollback(RollbackArgs),
     /// Every EXTERNAL key with the age of its current material against a rotation policy.
     Status(crate::cli::status::StatusArgs),
-}
-
-#[derive(Args, Debug, Clone, Default)]
-pub struct AwsArgs {
-    /// AWS profile (default: AWS_PROFILE or the SDK's default chain)
-    #[arg(long, global = true)]
-    pub profile: Option<String>,
-    /// AWS region (default: AWS_REGION or the profile's)
-    #[arg(long, global = true)]
-    pub region: Option<String>,
-    /// KMS endpoint (default: AWS_ENDPOINT_URL_KMS / AWS_ENDPOINT_URL or AWS's)
-    #[arg(long, global = true)]
-    pub endpoint_url: Option<String>,
-}
-
-impl AwsArgs {
-    pub fn target(&self) -> KmsTarget {
-        KmsTarget {
-            profile: self.profile.clone(),
-            region: self.region.clone(),
-            endpoint_url: self.endpoint_url.clone(),
-            ..KmsTarget::default()
-        }
-    }
 }
 
 #[derive(Args, Debug)]
@@ -207,7 +186,7 @@ fn prepare(a: PrepareArgs) -> Result<()> {
         .map(|k| KeyRef::parse(k))
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|what| Error::Usage {
-            what,
+            what: what.to_string(),
             hint: "see `keyrite kms prepare --help`".into(),
         })?;
     let plan = match &a.plan {

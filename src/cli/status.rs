@@ -7,7 +7,7 @@ use clap::Args;
 use jiff::Timestamp;
 
 use crate::app::error::{Error, Result};
-use crate::cli::AwsArgs;
+use crate::cli::aws_args::AwsArgs;
 use crate::core::key_age::{Compliance, DEFAULT_DUE_SOON_DAYS, DEFAULT_POLICY_DAYS, Policy};
 use crate::kms::runtime;
 use crate::kms::status::{Receipts, RotationsLookup, StatusReport};

@@ -99,7 +99,7 @@ fn check_material_size(bundle: &VerifiedBundle, key: &KeyEntry) -> Result<()> {
         .file(key, manifest::ENCRYPTED_KEY_MATERIAL)
         .unwrap_or_default();
     import_rules::check_encrypted_len(m.wrapping_algorithm, public.modulus.len(), material.len())
-        .map_err(refused)?;
+        .map_err(|e| refused(e.to_string()))?;
     Ok(())
 }
 

@@ -37,7 +37,7 @@ pub fn load_cli_parameters(path: &Path) -> Result<CliParameters> {
         detail,
     };
     if !path.is_dir() {
-        return aws_cli_params::parse_json(&fsio::read(path)?).map_err(usage);
+        return aws_cli_params::parse_json(&fsio::read(path)?).map_err(|e| usage(e.to_string()));
     }
     fn find(dir: &Path, names: &[(&'static str, bool)]) -> Option<(&'static str, bool)> {
         names.iter().find(|(n, _)| dir.join(n).is_file()).copied()
@@ -50,7 +50,7 @@ pub fn load_cli_parameters(path: &Path) -> Result<CliParameters> {
             let read = |name: &str, b64: bool| -> Result<Vec<u8>> {
                 let bytes = fsio::read(&path.join(name))?;
                 if b64 {
-                    aws_cli_params::decode_base64(name, &bytes).map_err(usage)
+                    aws_cli_params::decode_base64(name, &bytes).map_err(|e| usage(e.to_string()))
                 } else {
                     Ok(bytes)
                 }
@@ -69,7 +69,9 @@ pub fn load_cli_parameters(path: &Path) -> Result<CliParameters> {
                 .filter(|p| p.extension().is_some_and(|x| x == "json"))
                 .collect();
             match jsons.as_slice() {
-                [one] => aws_cli_params::parse_json(&fsio::read(one)?).map_err(usage),
+                [one] => {
+                    aws_cli_params::parse_json(&fsio::read(one)?).map_err(|e| usage(e.to_string()))
+                }
                 [] => Err(usage(
                     "no public key and token files, and no .json file".into(),
                 )),
