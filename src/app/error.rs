@@ -2,6 +2,7 @@
 
 use crate::core::custody::shares::QuorumError;
 pub use crate::core::exit::ExitCode;
+use crate::core::exit::Explained;
 use crate::core::log::LogError;
 use crate::core::receipt::ReceiptError;
 use crate::core::script::ScriptError;
@@ -64,6 +65,12 @@ impl Error {
             Error::Environment { .. } => ExitCode::Environment,
             Error::NonCompliant { .. } => ExitCode::NonCompliant,
         }
+    }
+}
+
+impl Explained for Error {
+    fn exit_code(&self) -> ExitCode {
+        Error::exit_code(self)
     }
 }
 

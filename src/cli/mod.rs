@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod aws_args;
 pub mod ceremony;
+pub mod failure;
 pub mod quorum;
 pub mod status;
 
@@ -157,6 +158,24 @@ pub struct RehearseArgs {
     /// Use this running local KMS instead of starting one.
     #[arg(long)]
     pub endpoint_url: Option<String>,
+}
+
+impl Cli {
+    /// Whether the command was asked for `--json` output (its failure is then JSON too).
+    pub fn json(&self) -> bool {
+        match &self.command {
+            Command::Kms(KmsCommand::Prepare(a)) => a.json,
+            Command::Kms(KmsCommand::Import(a)) => a.json,
+            Command::Kms(KmsCommand::Rollback(a)) => a.json,
+            Command::Kms(KmsCommand::Status(a)) => a.json,
+            Command::Ceremony(a) => a.json,
+            Command::Audit(audit::AuditCommand::Verify(a)) => a.json,
+            Command::Quorum(QuorumCommand::Enroll(a)) => a.json,
+            Command::Rehearse(_)
+            | Command::Audit(audit::AuditCommand::Replay(_))
+            | Command::Quorum(QuorumCommand::Verify(_)) => false,
+        }
+    }
 }
 
 pub fn run(cli: Cli) -> Result<()> {
