@@ -34,11 +34,7 @@ pub struct StatusArgs {
 
 pub fn run(a: StatusArgs) -> Result<()> {
     if a.policy_days == 0 {
-        return Err(Error::Usage {
-            what: "--policy-days must be at least 1".into(),
-            hint: "give the longest a key's material may stay current, e.g. --policy-days 365"
-                .into(),
-        });
+        return Err(Error::PolicyDays);
     }
     let policy = Policy {
         max_age_days: a.policy_days,
@@ -60,7 +56,7 @@ pub fn run(a: StatusArgs) -> Result<()> {
     verdict(&report)
 }
 
-/// The exit a scheduled job alerts on: Ok when no key is past due, [`Error::NonCompliant`] (exit
+/// The exit a scheduled job alerts on: Ok when no key is past due, [`Error::PastPolicy`] (exit
 /// code 7) naming the keys that are.
 pub fn verdict(report: &StatusReport) -> Result<()> {
     let late: Vec<&str> = report
@@ -70,16 +66,9 @@ pub fn verdict(report: &StatusReport) -> Result<()> {
         .map(|k| k.aliases.first().map_or(k.key_id.as_str(), String::as_str))
         .collect();
     if !late.is_empty() {
-        return Err(Error::NonCompliant {
-            what: format!(
-                "{} key(s) past the {}-day policy: {}",
-                late.len(),
-                report.policy.max_age_days,
-                late.join(", ")
-            ),
-            hint:
-                "rotate them: `keyrite kms prepare --plan …`, a ceremony, then `keyrite kms import`"
-                    .into(),
+        return Err(Error::PastPolicy {
+            keys: late.iter().map(|k| k.to_string()).collect(),
+            max_age_days: report.policy.max_age_days,
         });
     }
     Ok(())
