@@ -117,7 +117,7 @@ fn a_ceremony_log_verifies_and_every_tampered_copy_fails_with_exit_3() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["ok"], false);
     assert!(
-        v["error"]
+        v["error"]["message"]
             .as_str()
             .unwrap()
             .starts_with("line 3 (claims seq 2): the signature does not verify"),

@@ -195,6 +195,7 @@ fn rt() -> tokio::runtime::Runtime {
 fn run_import(client: &Client, bundle: &VerifiedBundle) -> keyrite::app::error::Result<()> {
     rt().block_on(import(client, bundle, Expiration::DoesNotExpire))
         .map(|_| ())
+        .map_err(keyrite::Error::from)
 }
 
 /// What every KMS rejection must carry: the key, the operation, the AWS code, what to do.

@@ -38,14 +38,11 @@ pub fn check_script(path: &Path, report: &Report) -> Result<()> {
     let bytes = fsio::read(path)?;
     let sha = sha256_hex(&bytes);
     if sha != report.binding.script_sha256 {
-        return Err(Error::Verification {
-            what: format!(
-                "{}: SHA-256 is {sha}, the log's {} record bound script {}",
-                path.display(),
-                log::step::START,
-                report.binding.script_sha256
-            ),
-            hint: "this is not the script the ceremony ran; find the script whose hash the log records".into(),
+        return Err(Error::ScriptNotBound {
+            path: path.to_path_buf(),
+            sha256: sha,
+            step: log::step::START,
+            bound: report.binding.script_sha256.clone(),
         });
     }
     let text = fsio::text(path, bytes, "a ceremony script")?;
@@ -60,22 +57,16 @@ pub fn check_script(path: &Path, report: &Report) -> Result<()> {
         .collect();
     let logged: Vec<String> = report.keys.iter().map(|k| k.key.clone()).collect();
     if expected != logged {
-        return Err(Error::Verification {
-            what: format!(
-                "the script lists keys {expected:?}, the log generated and wrapped {logged:?}"
-            ),
-            hint: "the ceremony did not follow this script: find out why before trusting its keys"
-                .into(),
+        return Err(Error::ScriptNotFollowed {
+            script: expected,
+            logged,
         });
     }
     Ok(())
 }
 
 fn mismatch(what: String) -> Error {
-    Error::Verification {
-        what,
-        hint: "the bundle is not what the ceremony recorded: do not import it; fetch the original bundle and check it again".into(),
-    }
+    Error::BundleNotAsLogged(what)
 }
 
 /// Verifies `target` (a bundle directory or a log file) against the key in `trust_pem`.
@@ -90,9 +81,9 @@ pub fn verify(target: &Path, trust_pem: &Path) -> Result<AuditReport> {
         (target.to_path_buf(), None)
     };
     if bundle_dir.is_some() && !log_path.is_file() {
-        return Err(Error::Verification {
-            what: format!("{} has no {}", target.display(), log::FILE_NAME),
-            hint: "this bundle has not been through a ceremony, or its log was removed".into(),
+        return Err(Error::NoCeremonyLog {
+            target: target.to_path_buf(),
+            file: log::FILE_NAME,
         });
     }
     let bytes = fsio::read(&log_path)?;

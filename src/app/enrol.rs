@@ -55,9 +55,8 @@ pub struct Enrolled {
 
 fn os_random_pin() -> Result<AuthPin> {
     let mut raw = Zeroizing::new([0u8; 32]);
-    getrandom::fill(raw.as_mut()).map_err(|e| Error::Environment {
-        what: format!("the operating system's random source failed: {e}"),
-        hint: "this is unexpected; report it".into(),
+    getrandom::fill(raw.as_mut()).map_err(|e| Error::Random {
+        detail: e.to_string(),
     })?;
     Ok(AuthPin::new(hex::encode(raw.as_ref()).into()))
 }
@@ -111,10 +110,7 @@ fn self_check(
         let texts: Vec<&str> = pick.iter().map(|t| t.as_str()).collect();
         let rebuilt = crate::core::custody::shares::combine(roster, &texts)?;
         if rebuilt.as_slice() != raw {
-            return Err(Error::Verification {
-                what: "the shares do not rebuild the token's PIN".into(),
-                hint: "this is a bug; the token is enrolled but its shares are unusable: initialise a new token".into(),
-            });
+            return Err(Error::SharesDoNotRebuild);
         }
     }
     Ok(())
@@ -222,9 +218,9 @@ pub fn run(
     handover: Option<&mut dyn ShareHandover>,
 ) -> Result<serde_json::Value> {
     let text = fsio::read_text(&a.script, "an enrolment script")?;
-    let script = EnrolScript::parse(&text, a.headless).map_err(|e| Error::Usage {
-        what: format!("{}: {e}", a.script.display()),
-        hint: "fix the enrolment script; see ceremony-scripts/enroll.toml".into(),
+    let script = EnrolScript::parse(&text, a.headless).map_err(|problem| Error::EnrolScript {
+        path: a.script.clone(),
+        problem,
     })?;
     let base = a
         .script
@@ -255,10 +251,7 @@ pub fn run(
             if let Some(dir) = f.parent().filter(|d| !d.as_os_str().is_empty())
                 && !dir.is_dir()
             {
-                return Err(Error::Usage {
-                    what: format!("the directory of share_file {} does not exist", f.display()),
-                    hint: "create it first (each custodian's own medium)".into(),
-                });
+                return Err(Error::ShareDirMissing { file: f.clone() });
             }
         }
     }
@@ -267,10 +260,7 @@ pub fn run(
     if let Some(parent) = out.parent().filter(|d| !d.as_os_str().is_empty())
         && !parent.is_dir()
     {
-        return Err(Error::Usage {
-            what: format!("the directory of out {} does not exist", out.display()),
-            hint: "create it first, or name another out in the enrolment script".into(),
-        });
+        return Err(Error::EnrolOutDirMissing { out });
     }
     let mut handover = match handover {
         Some(h) if !a.headless && script.quorum == QuorumMode::Shamir => {
@@ -289,9 +279,8 @@ pub fn run(
             }
             if a.headless {
                 for ((name, share), file) in names.iter().zip(&enrolled.shares).zip(&share_files) {
-                    let file = file.as_ref().ok_or_else(|| Error::Usage {
-                        what: format!("custodian {name:?} has no share_file"),
-                        hint: "give every custodian a share_file for --headless".into(),
+                    let file = file.as_ref().ok_or_else(|| Error::NoShareFile {
+                        name: name.to_string(),
                     })?;
                     write_share_file(file, name, &label, share)?;
                     eprintln!(
@@ -301,9 +290,8 @@ pub fn run(
                     );
                 }
             } else if handover.is_none() {
-                return Err(Error::Usage {
-                    what: "no terminal to show the shares on".into(),
-                    hint: "run the enrolment at a terminal, or use --headless with a share_file per custodian".into(),
+                return Err(Error::ShareTerminal {
+                    detail: "no terminal to show the shares on".into(),
                 });
             }
             fsio::create_dir_new(&out)?;
@@ -359,15 +347,12 @@ fn enrol_hsm_enforced(
     let session = if token.has_protected_authentication_path()? {
         token.login_protected()?
     } else {
-        let path = a.pin_source.as_ref().ok_or_else(|| Error::Usage {
-            what: format!(
-                "token {:?} has no PIN pad or PED to enforce the quorum",
-                script.token.label
-            ),
-            hint:
-                "use the HSM's own authentication device, or (rehearsals) pass --pin-source <file>"
-                    .into(),
-        })?;
+        let path = a
+            .pin_source
+            .as_ref()
+            .ok_or_else(|| Error::NoPinPadNoPinSource {
+                token: script.token.label.clone(),
+            })?;
         token.login(&crate::hsm::pin::read_pin(path)?)?
     };
     let roster_id = hex::encode(session.random(16)?.as_slice());
@@ -391,10 +376,9 @@ pub fn verify(roster_path: &Path, trust: &Path) -> Result<()> {
     let trusted = TrustedKey::from_pem(&pem)?;
     let roster = crate::app::quorum::RosterInput::load(roster_path)?;
     let sha = crate::core::custody::verify_roster_log(&roster.bytes, &roster.log, &trusted)
-        .map_err(|e| Error::Verification {
-            what: format!("{}: {e}", roster_path.display()),
-            hint: "this roster is not the one the log key signed at enrolment: do not use it"
-                .into(),
+        .map_err(|problem| Error::RosterNotSigned {
+            path: roster_path.to_path_buf(),
+            problem,
         })?;
     let r = &roster.file;
     eprintln!("roster {}: verified (sha256 {sha})", roster_path.display());

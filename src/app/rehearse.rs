@@ -57,17 +57,14 @@ pub fn run(a: &RehearseRequest) -> Result<()> {
     };
     let script = Script::parse(&script_name, &script_text)?;
     if !a.module.is_file() {
-        return Err(Error::Environment {
-            what: format!("the SoftHSM2 module {} is not there", a.module.display()),
-            hint:
-                "install SoftHSM2: apt-get install softhsm2 (or run ./scripts/rehearse, which does)"
-                    .into(),
+        return Err(Error::NoSoftHsm {
+            module: a.module.clone(),
         });
     }
     fsio::create_dir_new(&out)?;
-    let out = out.canonicalize().map_err(|e| Error::Environment {
-        what: format!("cannot resolve {}: {e}", out.display()),
-        hint: "check the directory".into(),
+    let out = out.canonicalize().map_err(|e| Error::Resolve {
+        path: out.to_path_buf(),
+        detail: e.to_string(),
     })?;
     eprintln!("rehearsal in {}", out.display());
 
@@ -218,9 +215,8 @@ pub fn run(a: &RehearseRequest) -> Result<()> {
             .find_secret_keys(label)?
             .first()
             .copied()
-            .ok_or_else(|| Error::Verification {
-                what: format!("the HSM key {label:?} is gone"),
-                hint: "the token changed during the rehearsal".into(),
+            .ok_or_else(|| Error::HsmKeyGone {
+                label: label.to_string(),
             })?;
         rt.block_on(prove_material(
             &client,
@@ -271,9 +267,8 @@ fn summary(out: &Path, bundle: &Path) {
 /// created one.
 async fn ensure_external_key(client: &Client, key: &KeyRef) -> Result<bool> {
     let KeyRef::Alias(alias) = key else {
-        return Err(Error::Usage {
-            what: format!("{}: a rehearsal script names keys by alias", key.as_str()),
-            hint: "use alias/<name> in the rehearsal script".into(),
+        return Err(Error::RehearsalKeyNotAlias {
+            key: key.as_str().to_string(),
         });
     };
     match client.describe_key().key_id(alias).send().await {

@@ -37,9 +37,8 @@ pub fn run(target: &Path, trust: Option<&Path>, text: bool) -> Result<()> {
     let interactive = !text && std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
     let mut out = std::io::stdout().lock();
     let mut input = std::io::stdin().lock();
-    let io = |e: std::io::Error| Error::Environment {
-        what: format!("cannot write the replay: {e}"),
-        hint: "check the terminal or the output pipe".into(),
+    let io = |e: std::io::Error| Error::ReplayOutput {
+        detail: e.to_string(),
     };
     for (i, body) in bodies.iter().enumerate() {
         if interactive {

@@ -14,10 +14,11 @@ use crate::kms::{self, KmsTarget};
 pub fn run(target: &KmsTarget, policy: Policy, receipts: &[PathBuf]) -> Result<StatusReport> {
     let receipts = Receipts::load(receipts)?;
     let rt = kms::runtime()?;
-    rt.block_on(async {
+    let report = rt.block_on(async {
         let client = kms::connect(target).await?;
         kms::status::status(&client, policy, &receipts, Timestamp::now()).await
-    })
+    })?;
+    Ok(report)
 }
 
 /// The exit a scheduled job alerts on: Ok when no key is past due, [`Error::NonCompliant`] (exit
@@ -30,16 +31,9 @@ pub fn verdict(report: &StatusReport) -> Result<()> {
         .map(|k| k.aliases.first().map_or(k.key_id.as_str(), String::as_str))
         .collect();
     if !late.is_empty() {
-        return Err(Error::NonCompliant {
-            what: format!(
-                "{} key(s) past the {}-day policy: {}",
-                late.len(),
-                report.policy.max_age_days,
-                late.join(", ")
-            ),
-            hint:
-                "rotate them: `keyrite kms prepare --plan …`, a ceremony, then `keyrite kms import`"
-                    .into(),
+        return Err(Error::PastPolicy {
+            keys: late.iter().map(|k| k.to_string()).collect(),
+            max_age_days: report.policy.max_age_days,
         });
     }
     Ok(())

@@ -52,19 +52,13 @@ pub fn run(cmd: AuditCommand) -> Result<()> {
                 Some(script) => audit::check_script(script, &r.log_report).map(|()| r),
                 None => Ok(r),
             });
-            match &result {
-                Ok(r) => {
-                    print_report(r);
-                    if a.json {
-                        let v = serde_json::json!({ "ok": true, "report": r });
-                        println!("{v}");
-                    }
-                }
-                Err(e) if a.json => {
-                    let v = serde_json::json!({ "ok": false, "error": e.to_string(), "exit_code": e.exit_code() as u8 });
+            // A failure is reported, as JSON too, where every command's is (cli::failure).
+            if let Ok(r) = &result {
+                print_report(r);
+                if a.json {
+                    let v = serde_json::json!({ "ok": true, "report": r });
                     println!("{v}");
                 }
-                Err(_) => {}
             }
             result.map(|_| ())
         }

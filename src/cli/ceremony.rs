@@ -58,10 +58,7 @@ pub struct CeremonyArgs {
 
 pub fn run(a: CeremonyArgs) -> Result<()> {
     if !a.headless && a.answers.is_some() {
-        return Err(Error::Usage {
-            what: "--answers is read only by a headless run; at the terminal the operators type the answers".into(),
-            hint: "add --headless, or drop --answers".into(),
-        });
+        return Err(Error::AnswersWithoutHeadless);
     }
     let inputs = CeremonyInputs::load(&CeremonyPaths {
         script: &a.script,

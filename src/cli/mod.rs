@@ -2,7 +2,9 @@
 //! puts machine output on stdout.
 
 pub mod audit;
+pub mod aws_args;
 pub mod ceremony;
+pub mod failure;
 pub mod quorum;
 pub mod status;
 
@@ -16,8 +18,10 @@ use crate::core::algorithm::{WrappingAlgorithm, WrappingKeySpec};
 use crate::core::digest::{grouped, word_lines, words};
 use crate::core::names::KeyRef;
 use crate::io::{bundle, fs as fsio};
+use crate::kms;
 use crate::kms::import::Expiration;
-use crate::kms::{self, KmsTarget};
+
+pub use aws_args::AwsArgs;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -66,30 +70,6 @@ pub enum KmsCommand {
     Rollback(RollbackArgs),
     /// Every EXTERNAL key with the age of its current material against a rotation policy.
     Status(crate::cli::status::StatusArgs),
-}
-
-#[derive(Args, Debug, Clone, Default)]
-pub struct AwsArgs {
-    /// AWS profile (default: AWS_PROFILE or the SDK's default chain)
-    #[arg(long, global = true)]
-    pub profile: Option<String>,
-    /// AWS region (default: AWS_REGION or the profile's)
-    #[arg(long, global = true)]
-    pub region: Option<String>,
-    /// KMS endpoint (default: AWS_ENDPOINT_URL_KMS / AWS_ENDPOINT_URL or AWS's)
-    #[arg(long, global = true)]
-    pub endpoint_url: Option<String>,
-}
-
-impl AwsArgs {
-    pub fn target(&self) -> KmsTarget {
-        KmsTarget {
-            profile: self.profile.clone(),
-            region: self.region.clone(),
-            endpoint_url: self.endpoint_url.clone(),
-            ..KmsTarget::default()
-        }
-    }
 }
 
 #[derive(Args, Debug)]
@@ -180,6 +160,24 @@ pub struct RehearseArgs {
     pub endpoint_url: Option<String>,
 }
 
+impl Cli {
+    /// Whether the command was asked for `--json` output (its failure is then JSON too).
+    pub fn json(&self) -> bool {
+        match &self.command {
+            Command::Kms(KmsCommand::Prepare(a)) => a.json,
+            Command::Kms(KmsCommand::Import(a)) => a.json,
+            Command::Kms(KmsCommand::Rollback(a)) => a.json,
+            Command::Kms(KmsCommand::Status(a)) => a.json,
+            Command::Ceremony(a) => a.json,
+            Command::Audit(audit::AuditCommand::Verify(a)) => a.json,
+            Command::Quorum(QuorumCommand::Enroll(a)) => a.json,
+            Command::Rehearse(_)
+            | Command::Audit(audit::AuditCommand::Replay(_))
+            | Command::Quorum(QuorumCommand::Verify(_)) => false,
+        }
+    }
+}
+
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Kms(KmsCommand::Prepare(a)) => prepare(a),
@@ -206,17 +204,14 @@ fn prepare(a: PrepareArgs) -> Result<()> {
         .iter()
         .map(|k| KeyRef::parse(k))
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|what| Error::Usage {
-            what,
-            hint: "see `keyrite kms prepare --help`".into(),
-        })?;
+        .map_err(Error::KeyRef)?;
     let plan = match &a.plan {
         Some(path) => {
             let text = fsio::read_text(path, "a plan")?;
             Some(
-                crate::core::plan::Plan::parse(&text).map_err(|what| Error::Usage {
-                    what: format!("{}: {what}", path.display()),
-                    hint: "fix the plan; see `keyrite kms prepare --help`".into(),
+                crate::core::plan::Plan::parse(&text).map_err(|problem| Error::Plan {
+                    path: path.clone(),
+                    problem: Box::new(problem),
                 })?,
             )
         }
@@ -225,25 +220,17 @@ fn prepare(a: PrepareArgs) -> Result<()> {
     let supplied = match &a.from_aws_cli {
         Some(path) => {
             if keys.len() != 1 {
-                return Err(Error::Usage {
-                    what: "--from-aws-cli holds the parameters of one key; name exactly one --key"
-                        .into(),
-                    hint:
-                        "prepare each key whose parameters were fetched with the AWS CLI on its own"
-                            .into(),
-                });
+                return Err(Error::AwsCliOneKey);
             }
             let mut p = kms::prepare::load_cli_parameters(path)?;
             if let Some(t) = &a.parameters_valid_to {
-                let t: jiff::Timestamp = t.parse().map_err(|e| Error::Usage {
-                    what: format!("--parameters-valid-to {t:?} is not an RFC 3339 time: {e}"),
-                    hint: "write it like 2027-06-30T00:00:00Z".into(),
+                let t: jiff::Timestamp = t.parse().map_err(|e| Error::NotATime {
+                    flag: "--parameters-valid-to",
+                    value: t.clone(),
+                    detail: format!("{e}"),
                 })?;
                 if p.valid_to.is_some_and(|v| v != t) {
-                    return Err(Error::Usage {
-                        what: "--parameters-valid-to contradicts the ParametersValidTo of the AWS CLI's JSON".into(),
-                        hint: "drop --parameters-valid-to: the JSON says when the parameters expire".into(),
-                    });
+                    return Err(Error::ParametersValidToContradicts);
                 }
                 p.valid_to = Some(t);
             }
@@ -290,28 +277,20 @@ fn import(a: ImportArgs) -> Result<()> {
     let expiration = match (a.expiration_model.as_str(), &a.valid_to) {
         ("KEY_MATERIAL_DOES_NOT_EXPIRE", None) => Expiration::DoesNotExpire,
         ("KEY_MATERIAL_EXPIRES", Some(t)) => {
-            Expiration::ExpiresAt(t.parse().map_err(|e| Error::Usage {
-                what: format!("--valid-to {t:?} is not an RFC 3339 time: {e}"),
-                hint: "write it like 2027-06-30T00:00:00Z".into(),
+            Expiration::ExpiresAt(t.parse().map_err(|e| Error::NotATime {
+                flag: "--valid-to",
+                value: t.clone(),
+                detail: format!("{e}"),
             })?)
         }
         ("KEY_MATERIAL_DOES_NOT_EXPIRE", Some(_)) => {
-            return Err(Error::Usage {
-                what: "--valid-to was given with KEY_MATERIAL_DOES_NOT_EXPIRE".into(),
-                hint: "add --expiration-model KEY_MATERIAL_EXPIRES, or drop --valid-to".into(),
-            });
+            return Err(Error::ValidToWithoutExpiry);
         }
         ("KEY_MATERIAL_EXPIRES", None) => {
-            return Err(Error::Usage {
-                what: "KEY_MATERIAL_EXPIRES needs --valid-to".into(),
-                hint: "add --valid-to 2027-06-30T00:00:00Z (at most 365 days ahead)".into(),
-            });
+            return Err(Error::ExpiryWithoutValidTo);
         }
         (other, _) => {
-            return Err(Error::Usage {
-                what: format!("unknown --expiration-model {other:?}"),
-                hint: "use KEY_MATERIAL_DOES_NOT_EXPIRE or KEY_MATERIAL_EXPIRES".into(),
-            });
+            return Err(Error::ExpirationModel(other.to_string()));
         }
     };
     let verified = bundle::Bundle::verify(&a.bundle)?;

@@ -7,7 +7,7 @@ use clap::Args;
 
 use crate::app::error::{Error, Result};
 use crate::app::status;
-use crate::cli::AwsArgs;
+use crate::cli::aws_args::AwsArgs;
 use crate::core::key_age::{DEFAULT_DUE_SOON_DAYS, DEFAULT_POLICY_DAYS, Policy};
 use crate::kms::status::{RotationsLookup, StatusReport};
 
@@ -32,11 +32,7 @@ pub struct StatusArgs {
 
 pub fn run(a: StatusArgs) -> Result<()> {
     if a.policy_days == 0 {
-        return Err(Error::Usage {
-            what: "--policy-days must be at least 1".into(),
-            hint: "give the longest a key's material may stay current, e.g. --policy-days 365"
-                .into(),
-        });
+        return Err(Error::PolicyDays);
     }
     let policy = Policy {
         max_age_days: a.policy_days,

@@ -80,25 +80,37 @@ pub struct CeremonyRecord {
     pub finished_at: Timestamp,
 }
 
+/// Why a manifest is unreadable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ManifestError {
+    #[error("{0}")]
+    Json(String),
+    #[error("format is {0:?}, this keyrite reads {FORMAT:?}")]
+    Format(String),
+    #[error("key directory {0:?} appears twice")]
+    KeyTwice(String),
+    #[error("key directory name {0:?} is not a plain name")]
+    KeyName(String),
+    #[error("file entry {0:?} is not <key>/<file>")]
+    FileEntry(String),
+    #[error("the manifest names no keys")]
+    NoKeys,
+}
+
 impl Manifest {
-    pub fn parse(bytes: &[u8]) -> Result<Manifest, String> {
-        let m: Manifest = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    pub fn parse(bytes: &[u8]) -> Result<Manifest, ManifestError> {
+        let m: Manifest =
+            serde_json::from_slice(bytes).map_err(|e| ManifestError::Json(e.to_string()))?;
         if m.format != FORMAT {
-            return Err(format!(
-                "format is {:?}, this keyrite reads {FORMAT:?}",
-                m.format
-            ));
+            return Err(ManifestError::Format(m.format));
         }
         let mut names = std::collections::BTreeSet::new();
         for k in &m.keys {
             if !names.insert(k.name.as_str()) {
-                return Err(format!("key directory {:?} appears twice", k.name));
+                return Err(ManifestError::KeyTwice(k.name.clone()));
             }
             if k.name.is_empty() || k.name.contains(['/', '\\']) || k.name.starts_with('.') {
-                return Err(format!(
-                    "key directory name {:?} is not a plain name",
-                    k.name
-                ));
+                return Err(ManifestError::KeyName(k.name.clone()));
             }
         }
         for path in m.files.keys() {
@@ -107,11 +119,11 @@ impl Manifest {
                     .split('/')
                     .all(|p| !p.is_empty() && p != "." && p != "..");
             if !ok {
-                return Err(format!("file entry {path:?} is not <key>/<file>"));
+                return Err(ManifestError::FileEntry(path.clone()));
             }
         }
         if m.keys.is_empty() {
-            return Err("the manifest names no keys".into());
+            return Err(ManifestError::NoKeys);
         }
         Ok(m)
     }
@@ -186,6 +198,7 @@ mod tests {
         assert!(
             Manifest::parse(&twice.to_json())
                 .unwrap_err()
+                .to_string()
                 .contains("twice")
         );
     }

@@ -8,8 +8,21 @@ pub enum KeyRef {
     KeyId(String),
 }
 
+/// Why a text names no key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyRefError {
+    #[error(
+        "{0:?} is not a usable alias: after 'alias/' use letters, digits, '/', '_' or '-' (and not 'aws/', which AWS reserves)"
+    )]
+    Alias(String),
+    #[error("{0:?} is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)")]
+    Arn(String),
+    #[error("{0:?} names no key: give an alias (alias/prod-s3), a key ARN, or a key id")]
+    NoKey(String),
+}
+
 impl KeyRef {
-    pub fn parse(s: &str) -> Result<KeyRef, String> {
+    pub fn parse(s: &str) -> Result<KeyRef, KeyRefError> {
         let s = s.trim();
         if let Some(name) = s.strip_prefix("alias/") {
             if name.is_empty()
@@ -18,26 +31,20 @@ impl KeyRef {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || "/_-".contains(c))
             {
-                return Err(format!(
-                    "{s:?} is not a usable alias: after 'alias/' use letters, digits, '/', '_' or '-' (and not 'aws/', which AWS reserves)"
-                ));
+                return Err(KeyRefError::Alias(s.to_string()));
             }
             return Ok(KeyRef::Alias(s.to_string()));
         }
         if s.starts_with("arn:") {
             if s.split(':').count() < 6 || !s.contains(":kms:") {
-                return Err(format!(
-                    "{s:?} is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)"
-                ));
+                return Err(KeyRefError::Arn(s.to_string()));
             }
             return Ok(KeyRef::Arn(s.to_string()));
         }
         if !s.is_empty() && s.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
             return Ok(KeyRef::KeyId(s.to_string()));
         }
-        Err(format!(
-            "{s:?} names no key: give an alias (alias/prod-s3), a key ARN, or a key id"
-        ))
+        Err(KeyRefError::NoKey(s.to_string()))
     }
 
     pub fn as_str(&self) -> &str {

@@ -18,8 +18,9 @@ use std::collections::BTreeSet;
 
 use serde::Deserialize;
 
+use super::import_rules::ImportRuleError;
 use super::import_rules::check_key_arn;
-use super::names::KeyRef;
+use super::names::{KeyRef, KeyRefError};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -67,65 +68,106 @@ impl PlannedKey {
     }
 }
 
+/// Why a plan is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("{0}")]
+    Toml(String),
+    #[error("[plan] name is empty")]
+    NoName,
+    #[error("the plan names no [[key]]")]
+    NoKeys,
+    /// A `[[key]]` entry (`at` names it: number, environment and service).
+    #[error("{at}: {problem}")]
+    Key {
+        at: String,
+        problem: PlannedKeyError,
+    },
+}
+
+/// What is wrong with one `[[key]]` of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlannedKeyError {
+    #[error("{field} {value:?} must be lower-case letters, digits and '-'")]
+    Name { field: &'static str, value: String },
+    #[error("account {0:?} is not a 12-digit AWS account id")]
+    Account(String),
+    #[error("region {0:?} is not an AWS region name (like eu-west-1)")]
+    Region(String),
+    #[error("alias {0:?} must start with alias/")]
+    NotAlias(String),
+    #[error(transparent)]
+    Alias(#[from] KeyRefError),
+    #[error("key_id: {0}")]
+    KeyArn(#[from] ImportRuleError),
+    #[error("key_id {0:?} is not a key id or key ARN")]
+    KeyId(String),
+    #[error("{0} is planned twice")]
+    AliasTwice(String),
+    #[error("environment {environment} service {service} is planned twice")]
+    PlaceTwice {
+        environment: String,
+        service: String,
+    },
+}
+
 impl Plan {
-    pub fn parse(text: &str) -> Result<Plan, String> {
-        let plan: Plan = toml::from_str(text).map_err(|e| e.to_string())?;
+    pub fn parse(text: &str) -> Result<Plan, PlanError> {
+        let plan: Plan = toml::from_str(text).map_err(|e| PlanError::Toml(e.to_string()))?;
         if plan.plan.name.trim().is_empty() {
-            return Err("[plan] name is empty".into());
+            return Err(PlanError::NoName);
         }
         if plan.keys.is_empty() {
-            return Err("the plan names no [[key]]".into());
+            return Err(PlanError::NoKeys);
         }
         let mut aliases = BTreeSet::new();
         let mut places = BTreeSet::new();
         for (i, k) in plan.keys.iter().enumerate() {
             let at = format!("[[key]] {} ({}-{})", i + 1, k.environment, k.service);
+            let err = |problem: PlannedKeyError| PlanError::Key {
+                at: at.clone(),
+                problem,
+            };
             for (field, value) in [("environment", &k.environment), ("service", &k.service)] {
                 if value.is_empty()
                     || !value
                         .chars()
                         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
                 {
-                    return Err(format!(
-                        "{at}: {field} {value:?} must be lower-case letters, digits and '-'"
-                    ));
+                    return Err(err(PlannedKeyError::Name {
+                        field,
+                        value: value.clone(),
+                    }));
                 }
             }
             if k.account.len() != 12 || !k.account.chars().all(|c| c.is_ascii_digit()) {
-                return Err(format!(
-                    "{at}: account {:?} is not a 12-digit AWS account id",
-                    k.account
-                ));
+                return Err(err(PlannedKeyError::Account(k.account.clone())));
             }
             if !is_region(&k.region) {
-                return Err(format!(
-                    "{at}: region {:?} is not an AWS region name (like eu-west-1)",
-                    k.region
-                ));
+                return Err(err(PlannedKeyError::Region(k.region.clone())));
             }
             let alias = k.alias();
             match KeyRef::parse(&alias) {
                 Ok(KeyRef::Alias(_)) => {}
-                Ok(_) => return Err(format!("{at}: alias {alias:?} must start with alias/")),
-                Err(e) => return Err(format!("{at}: {e}")),
+                Ok(_) => return Err(err(PlannedKeyError::NotAlias(alias))),
+                Err(e) => return Err(err(e.into())),
             }
             if let Some(id) = &k.key_id {
                 if id.starts_with("arn:") {
                     let key = id.rsplit('/').next().unwrap_or("");
-                    check_key_arn(id, &k.region, &k.account, key)
-                        .map_err(|e| format!("{at}: key_id: {e}"))?;
+                    check_key_arn(id, &k.region, &k.account, key).map_err(|e| err(e.into()))?;
                 } else if !matches!(KeyRef::parse(id), Ok(KeyRef::KeyId(_))) {
-                    return Err(format!("{at}: key_id {id:?} is not a key id or key ARN"));
+                    return Err(err(PlannedKeyError::KeyId(id.clone())));
                 }
             }
             if !aliases.insert((k.account.clone(), k.region.clone(), alias.clone())) {
-                return Err(format!("{at}: {alias} is planned twice"));
+                return Err(err(PlannedKeyError::AliasTwice(alias)));
             }
             if !places.insert((k.environment.clone(), k.service.clone())) {
-                return Err(format!(
-                    "{at}: environment {} service {} is planned twice",
-                    k.environment, k.service
-                ));
+                return Err(err(PlannedKeyError::PlaceTwice {
+                    environment: k.environment.clone(),
+                    service: k.service.clone(),
+                }));
             }
         }
         Ok(plan)
@@ -245,7 +287,7 @@ key_id = "arn:aws:kms:us-east-1:444455556666:key/1234abcd-12ab"
             ),
         ];
         for (text, want) in cases {
-            let err = Plan::parse(&text).unwrap_err();
+            let err = Plan::parse(&text).unwrap_err().to_string();
             assert!(err.contains(want), "want {want:?}, got {err}\n{text}");
         }
     }

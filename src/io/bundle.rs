@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::core::digest::sha256_hex;
 use crate::core::exit::ExitCode;
-use crate::core::manifest::{KeyEntry, Manifest};
+use crate::core::manifest::{KeyEntry, Manifest, ManifestError};
 use crate::io::fs as fsio;
 
 pub const MANIFEST: &str = "manifest.json";
@@ -19,9 +19,12 @@ pub enum BundleError {
     )]
     NoManifest { dir: PathBuf },
     #[error(
-        "{path}: the manifest is unreadable: {message}\n  what to do: fetch a fresh copy of the bundle; do not edit manifest.json by hand"
+        "{path}: the manifest is unreadable: {problem}\n  what to do: fetch a fresh copy of the bundle; do not edit manifest.json by hand"
     )]
-    BadManifest { path: PathBuf, message: String },
+    BadManifest {
+        path: PathBuf,
+        problem: ManifestError,
+    },
     #[error(
         "{path} is missing, but the manifest lists it\n  what to do: copy the whole bundle directory again from its source"
     )]
@@ -78,9 +81,9 @@ impl Bundle {
             });
         }
         let bytes = fsio::read(&manifest_path)?;
-        let manifest = Manifest::parse(&bytes).map_err(|message| BundleError::BadManifest {
+        let manifest = Manifest::parse(&bytes).map_err(|problem| BundleError::BadManifest {
             path: manifest_path.clone(),
-            message,
+            problem,
         })?;
         let mut contents = BTreeMap::new();
         for (rel, expected) in &manifest.files {

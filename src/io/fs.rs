@@ -23,6 +23,8 @@ pub enum FsError {
         #[source]
         source: io::Error,
     },
+    #[error("{} is not UTF-8 text\n  what to do: {kind} is TOML", path.display())]
+    NotText { path: PathBuf, kind: String },
 }
 
 impl FsError {
@@ -30,6 +32,7 @@ impl FsError {
         match self {
             FsError::Exists { .. } => ExitCode::Refused,
             FsError::Io { .. } => ExitCode::Environment,
+            FsError::NotText { .. } => ExitCode::Usage,
         }
     }
 }
@@ -144,15 +147,15 @@ pub fn append_synced(file: &mut File, path: &Path, bytes: &[u8]) -> Result<(), F
 }
 
 /// Reads a TOML input file (`kind`: "a ceremony script", "a plan", …) as UTF-8 text.
-pub fn read_text(path: &Path, kind: &str) -> crate::app::error::Result<String> {
+pub fn read_text(path: &Path, kind: &str) -> Result<String, FsError> {
     text(path, read(path)?, kind)
 }
 
 /// `bytes`, read from `path`, as UTF-8 text, or a usage error naming the file and its kind.
-pub fn text(path: &Path, bytes: Vec<u8>, kind: &str) -> crate::app::error::Result<String> {
-    String::from_utf8(bytes).map_err(|_| crate::app::error::Error::Usage {
-        what: format!("{} is not UTF-8 text", path.display()),
-        hint: format!("{kind} is TOML"),
+pub fn text(path: &Path, bytes: Vec<u8>, kind: &str) -> Result<String, FsError> {
+    String::from_utf8(bytes).map_err(|_| FsError::NotText {
+        path: path.to_path_buf(),
+        kind: kind.to_string(),
     })
 }
 

@@ -8,9 +8,15 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 use serde_json::{Map, Value};
 
-use crate::app::error::Error;
 use crate::core::log::{LogChain, LogSigner};
-use crate::io::fs as fsio;
+use crate::io::fs::{self as fsio, FsError};
+
+/// Why a record was not appended: the signer failed (its own error), or the file did.
+#[derive(Debug)]
+pub enum AppendError<E> {
+    Sign(E),
+    Write(FsError),
+}
 
 pub struct CeremonyLogFile<'s, S: LogSigner> {
     file: File,
@@ -20,13 +26,9 @@ pub struct CeremonyLogFile<'s, S: LogSigner> {
     actors: Vec<String>,
 }
 
-impl<'s, S> CeremonyLogFile<'s, S>
-where
-    S: LogSigner,
-    Error: From<S::Error>,
-{
+impl<'s, S: LogSigner> CeremonyLogFile<'s, S> {
     /// Creates `path`, which must not exist, and fsyncs its directory.
-    pub fn create(path: &Path, signer: &'s S, actors: Vec<String>) -> Result<Self, Error> {
+    pub fn create(path: &Path, signer: &'s S, actors: Vec<String>) -> Result<Self, FsError> {
         let file = fsio::create_append_new(path)?;
         Ok(CeremonyLogFile {
             file,
@@ -38,12 +40,16 @@ where
     }
 
     /// Signs the next record and appends it; returns once it is on stable storage.
-    pub fn append(&mut self, step: &str, data: Map<String, Value>) -> Result<(), Error> {
+    pub fn append(
+        &mut self,
+        step: &str,
+        data: Map<String, Value>,
+    ) -> Result<(), AppendError<S::Error>> {
         let line = self
             .chain
-            .record(self.signer, Timestamp::now(), step, &self.actors, data)?;
-        fsio::append_synced(&mut self.file, &self.path, &line)?;
-        Ok(())
+            .record(self.signer, Timestamp::now(), step, &self.actors, data)
+            .map_err(AppendError::Sign)?;
+        fsio::append_synced(&mut self.file, &self.path, &line).map_err(AppendError::Write)
     }
 
     pub fn path(&self) -> &Path {

@@ -7,12 +7,14 @@ use std::path::PathBuf;
 
 use jiff::Timestamp;
 
-use crate::app::error::{Error, Result};
 use crate::core::log as ceremony_log;
 use crate::core::receipt::ImportOutcome;
 use crate::core::receipt::{self, ReceiptChain, data, step};
 use crate::io::bundle::VerifiedBundle;
+use crate::io::error::IoError;
 use crate::io::fs::{self as fsio, FsError};
+
+type Result<T, E = IoError> = std::result::Result<T, E>;
 
 pub struct ReceiptFile {
     file: File,
@@ -27,9 +29,9 @@ impl ReceiptFile {
     pub fn open(bundle: &VerifiedBundle, run: &str) -> Result<ReceiptFile> {
         let log_path = bundle.dir().join(ceremony_log::FILE_NAME);
         if !log_path.is_file() {
-            return Err(Error::Refused {
-                what: format!("{} has no {}", bundle.dir().display(), ceremony_log::FILE_NAME),
-                hint: "the import receipt continues the ceremony log: import only bundles a ceremony wrote".into(),
+            return Err(IoError::NoCeremonyLog {
+                dir: bundle.dir().to_path_buf(),
+                log: ceremony_log::FILE_NAME,
             });
         }
         let start = ReceiptChain::after_ceremony_log(&fsio::read(&log_path)?)?;

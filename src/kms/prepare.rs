@@ -8,7 +8,8 @@ use aws_sdk_kms::types::{
 use jiff::Timestamp;
 
 use super::{Client, KmsError};
-use crate::app::error::{Error, Result};
+
+type Result<T, E = KmsError> = std::result::Result<T, E>;
 use crate::core::algorithm::{WrappingAlgorithm, WrappingKeySpec};
 use crate::core::aws_cli_params::{self, CliParameters};
 use crate::core::manifest::{self, KeyEntry, Manifest};
@@ -31,14 +32,12 @@ pub struct PrepareRequest<'a> {
 /// (a file), or a directory with the public key and token files ([`aws_cli_params`]), or a
 /// directory holding that JSON as its only `.json` file.
 pub fn load_cli_parameters(path: &Path) -> Result<CliParameters> {
-    let usage = |what: String| {
-        Error::Usage {
-        what: format!("--from-aws-cli {}: {what}", path.display()),
-        hint: "give the JSON printed by `aws kms get-parameters-for-import`, or a directory with WrappingPublicKey.bin|.b64 (or PublicKey.bin|.b64) and ImportToken.bin|.b64".into(),
-    }
+    let usage = |detail: String| KmsError::AwsCliParameters {
+        path: path.to_path_buf(),
+        detail,
     };
     if !path.is_dir() {
-        return aws_cli_params::parse_json(&fsio::read(path)?).map_err(usage);
+        return aws_cli_params::parse_json(&fsio::read(path)?).map_err(|e| usage(e.to_string()));
     }
     fn find(dir: &Path, names: &[(&'static str, bool)]) -> Option<(&'static str, bool)> {
         names.iter().find(|(n, _)| dir.join(n).is_file()).copied()
@@ -51,7 +50,7 @@ pub fn load_cli_parameters(path: &Path) -> Result<CliParameters> {
             let read = |name: &str, b64: bool| -> Result<Vec<u8>> {
                 let bytes = fsio::read(&path.join(name))?;
                 if b64 {
-                    aws_cli_params::decode_base64(name, &bytes).map_err(usage)
+                    aws_cli_params::decode_base64(name, &bytes).map_err(|e| usage(e.to_string()))
                 } else {
                     Ok(bytes)
                 }
@@ -70,7 +69,9 @@ pub fn load_cli_parameters(path: &Path) -> Result<CliParameters> {
                 .filter(|p| p.extension().is_some_and(|x| x == "json"))
                 .collect();
             match jsons.as_slice() {
-                [one] => aws_cli_params::parse_json(&fsio::read(one)?).map_err(usage),
+                [one] => {
+                    aws_cli_params::parse_json(&fsio::read(one)?).map_err(|e| usage(e.to_string()))
+                }
                 [] => Err(usage(
                     "no public key and token files, and no .json file".into(),
                 )),
@@ -120,13 +121,12 @@ async fn write_supplied(
     req: &PrepareRequest<'_>,
 ) -> Result<Prepared> {
     let name = key.requested.as_str();
-    let refused = |message: String, hint: &str| -> Error {
+    let refused = |message: String, hint: &str| -> KmsError {
         KmsError::Refused {
             key: name.into(),
             message,
             hint: hint.into(),
         }
-        .into()
     };
     if let Some(arn) = &supplied.key_arn
         && *arn != key.arn
@@ -139,10 +139,7 @@ async fn write_supplied(
             "fetch the parameters for this key, or name the key they belong to",
         ));
     }
-    let valid_to = supplied.valid_to.ok_or_else(|| Error::Usage {
-        what: "the AWS CLI parameters do not say when they expire (bare files carry no ParametersValidTo)".into(),
-        hint: "give the JSON output of `aws kms get-parameters-for-import` instead (it has ParametersValidTo), or --parameters-valid-to".into(),
-    })?;
+    let valid_to = supplied.valid_to.ok_or(KmsError::NoParametersValidTo)?;
     if valid_to <= Timestamp::now() {
         return Err(refused(
             format!("the AWS CLI parameters expired at {valid_to}"),
@@ -206,9 +203,8 @@ async fn write_supplied(
 
 pub(super) fn refuse_existing(out: &Path) -> Result<()> {
     if out.exists() {
-        return Err(Error::Refused {
-            what: format!("{} exists already", out.display()),
-            hint: "give --out a new directory; keyrite never writes into an existing bundle".into(),
+        return Err(KmsError::OutputExists {
+            out: out.to_path_buf(),
         });
     }
     Ok(())
@@ -235,12 +231,9 @@ pub(super) async fn write_bundle(
             .iter()
             .any(|e: &KeyEntry| e.name == name || e.key_arn == key.arn)
         {
-            return Err(Error::Usage {
-                what: format!(
-                    "{} is named twice (bundle directory {name:?})",
-                    key.requested.as_str()
-                ),
-                hint: "name each key once".into(),
+            return Err(KmsError::NamedTwice {
+                key: key.requested.as_str().to_string(),
+                dir_name: name,
             });
         }
         let params = client
@@ -333,8 +326,7 @@ pub(super) async fn check_key(client: &Client, key: &KeyRef) -> Result<CheckedKe
         return Err(KmsError::NotExternal {
             key: name.into(),
             origin,
-        }
-        .into());
+        });
     }
     if meta.key_spec() != Some(&KeySpec::SymmetricDefault)
         || meta.key_usage() != Some(&KeyUsageType::EncryptDecrypt)
@@ -347,8 +339,7 @@ pub(super) async fn check_key(client: &Client, key: &KeyRef) -> Result<CheckedKe
                 meta.key_usage().map(|s| s.as_str()).unwrap_or("?")
             ),
             hint: "name a symmetric encryption key".into(),
-        }
-        .into());
+        });
     }
     let state = meta
         .key_state()
@@ -361,8 +352,7 @@ pub(super) async fn check_key(client: &Client, key: &KeyRef) -> Result<CheckedKe
                 key: name.into(),
                 state,
                 hint: "enable the key (aws kms enable-key) or cancel its deletion first".into(),
-            }
-            .into());
+            });
         }
     }
     Ok(CheckedKey {

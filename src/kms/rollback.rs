@@ -8,7 +8,8 @@ use aws_sdk_kms::operation::RequestId;
 use serde::Serialize;
 
 use super::{Client, KmsError};
-use crate::app::error::{Error, Result};
+
+type Result<T, E = KmsError> = std::result::Result<T, E>;
 use crate::core::import_progress::{self, ImportProgress, KeyProgress};
 use crate::io::bundle::VerifiedBundle;
 use crate::io::fs as fsio;
@@ -49,20 +50,17 @@ pub async fn rollback<'c>(
 ) -> Result<Vec<KeyRollback>> {
     let path = bundle.dir().join(import_progress::FILE);
     if !path.exists() {
-        return Err(Error::Refused {
-            what: format!(
-                "{} has no {}: no import of this bundle was recorded",
-                bundle.dir().display(),
-                import_progress::FILE
-            ),
-            hint: "there is nothing to roll back; check the key with `aws kms list-key-rotations --include-key-material ALL_KEY_MATERIAL`".into(),
+        return Err(KmsError::NothingToRollBack {
+            dir: bundle.dir().to_path_buf(),
+            file: import_progress::FILE,
         });
     }
     let mut progress =
         ImportProgress::parse(&fsio::read(&path)?, bundle.fingerprint()).map_err(|e| {
-            Error::Refused {
-                what: format!("{}: {e}", path.display()),
-                hint: "this file records an import of another bundle".into(),
+            KmsError::OtherImport {
+                path: path.clone(),
+                detail: e.to_string(),
+                resumable: false,
             }
         })?;
     let mut receipt = ReceiptFile::open(bundle, "rollback")?;
@@ -96,8 +94,7 @@ pub async fn rollback<'c>(
                         "look with `aws kms list-key-rotations --key-id {} --include-key-material ALL_KEY_MATERIAL`; delete a PENDING_ROTATION material with `aws kms delete-imported-key-material --key-id {} --key-material-id <id>`",
                         key.key_arn, key.key_arn
                     ),
-                }
-                .into());
+                });
             }
             Some(KeyProgress::Imported {
                 first: false,

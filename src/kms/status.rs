@@ -17,7 +17,8 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::{Client, KmsError};
-use crate::app::error::{Error, Result};
+
+type Result<T, E = KmsError> = std::result::Result<T, E>;
 use crate::core::key_age::{self, Age, AgeSource, Compliance, Policy};
 use crate::core::log as ceremony_log;
 use crate::core::manifest::Manifest;
@@ -58,10 +59,7 @@ impl Receipts {
         let mut imported = Vec::new();
         for p in paths {
             if !p.exists() {
-                return Err(Error::Usage {
-                    what: format!("--receipts {}: no such file or directory", p.display()),
-                    hint: "name bundle directories (or the import-receipt.log inside one)".into(),
-                });
+                return Err(KmsError::NoReceipts { path: p.clone() });
             }
             let dir = if p.is_dir() {
                 p.clone()
@@ -74,9 +72,9 @@ impl Receipts {
             let (report, _) = receipt::verify_chain(&bytes, &start)?;
             let manifest_bytes = fsio::read(&dir.join(MANIFEST))?;
             let manifest =
-                Manifest::parse(&manifest_bytes).map_err(|what| Error::Verification {
-                    what: format!("{}: {what}", dir.join(MANIFEST).display()),
-                    hint: "point --receipts at bundle directories keyrite wrote".into(),
+                Manifest::parse(&manifest_bytes).map_err(|what| KmsError::ReceiptManifest {
+                    path: dir.join(MANIFEST),
+                    detail: what.to_string(),
                 })?;
             let manifest_sha256 = crate::core::digest::sha256_hex(&manifest_bytes);
             for k in report.keys {
@@ -160,12 +158,12 @@ impl StatusReport {
 fn sdk<E, R>(
     key: &str,
     op: &'static str,
-) -> impl FnOnce(aws_sdk_kms::error::SdkError<E, R>) -> Error
+) -> impl FnOnce(aws_sdk_kms::error::SdkError<E, R>) -> KmsError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    move |e| KmsError::from_sdk(key, op, e).into()
+    move |e| KmsError::from_sdk(key, op, e)
 }
 
 /// Lists every EXTERNAL key the client's region holds and measures it against `policy`.

@@ -362,9 +362,8 @@ pub fn message(ev: &Event) -> Option<Msg> {
 }
 
 fn terminal_error(e: impl std::fmt::Display) -> Error {
-    Error::Environment {
-        what: format!("the terminal failed: {e}"),
-        hint: "run the enrolment in a terminal of at least 80x24, or use --headless with a share_file per custodian".into(),
+    Error::ShareTerminal {
+        detail: e.to_string(),
     }
 }
 
@@ -373,10 +372,8 @@ pub fn check_terminal() -> Result<()> {
     if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
         return Ok(());
     }
-    Err(Error::Usage {
-        what: "cannot use the terminal (/dev/tty) to show the shares: this is not a terminal; nothing was initialised"
-            .into(),
-        hint: "run the enrolment at a terminal, or (tests and rehearsals) use --headless with a share_file per custodian".into(),
+    Err(Error::ShareTerminal {
+        detail: "this is not a terminal; nothing was initialised".into(),
     })
 }
 
@@ -396,15 +393,8 @@ pub fn run_loop<B: Backend>(
             Outcome::Done => return Ok(()),
             Outcome::Quit => {
                 terminal.clear().map_err(terminal_error)?;
-                return Err(Error::Usage {
-                    what: format!(
-                        "the enrolment was left before every custodian confirmed their share: nothing was written (no roster, no log public key); token {:?} is initialised but nobody can use it",
-                        model.label
-                    ),
-                    hint: format!(
-                        "initialise the token again before enrolling it (SoftHSM2: softhsm2-util --delete-token --token {:?}; an HSM: its security officer's procedure), then run `keyrite quorum enroll` again with every custodian present",
-                        model.label
-                    ),
+                return Err(Error::EnrolmentLeft {
+                    label: model.label.clone(),
                 });
             }
         }

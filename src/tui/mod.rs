@@ -68,9 +68,8 @@ pub fn message(ev: &Event) -> Option<Msg> {
 }
 
 fn terminal_error(e: impl std::fmt::Display) -> Error {
-    Error::Environment {
-        what: format!("the terminal failed: {e}"),
-        hint: "run in a terminal of at least 80x24, or run with --headless --answers".into(),
+    Error::Terminal {
+        detail: e.to_string(),
     }
 }
 
@@ -90,11 +89,7 @@ pub fn run_loop<B: Backend>(
             .map_err(terminal_error)?;
         match model.outcome {
             Outcome::Quit => {
-                return Err(Error::Usage {
-                    what: "the ceremony was left before it was confirmed; nothing was touched"
-                        .into(),
-                    hint: "run `keyrite ceremony` again when everyone is ready".into(),
-                });
+                return Err(Error::LeftBeforeConfirmed);
             }
             Outcome::Done => {
                 if let Some(r) = report {
@@ -124,10 +119,7 @@ pub fn run(
     perform: impl FnOnce(Answers) -> Result<CeremonyReport>,
 ) -> Result<CeremonyReport> {
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
-        return Err(Error::Usage {
-            what: "the ceremony's terminal UI needs a terminal, and this is not one".into(),
-            hint: "run it at a terminal, or run with --headless --answers <answers.toml>".into(),
-        });
+        return Err(Error::NoTerminal);
     }
     // Also installs a panic hook that restores the terminal.
     let mut terminal = ratatui::try_init().map_err(terminal_error)?;

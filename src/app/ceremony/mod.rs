@@ -75,34 +75,24 @@ fn check_inputs(req: &CeremonyRequest<'_>) -> Result<(VerifiedBundle, Vec<Wrappi
     let bundle = Bundle::verify(req.bundle_dir)?;
     let m = bundle.manifest();
     if m.ceremony.is_some() {
-        return Err(Error::Refused {
-            what: format!(
-                "{}: this bundle has been through a ceremony already",
-                req.bundle_dir.display()
-            ),
-            hint: "import it with `keyrite kms import`, or prepare a new bundle for a new ceremony"
-                .into(),
+        return Err(Error::CeremonyDone {
+            dir: req.bundle_dir.to_path_buf(),
         });
     }
     let typed = normalise_fingerprint(&req.answers.bundle_fingerprint);
     if typed != bundle.fingerprint() {
-        return Err(Error::Verification {
-            what: format!(
-                "the bundle's fingerprint is {}, but the fingerprint read out from the connected side is {}",
-                bundle.fingerprint(),
-                typed
-            ),
-            hint: "stop: this is not the bundle that was prepared. Fetch the right media, or prepare again".into(),
+        return Err(Error::FingerprintMismatch {
+            bundle: bundle.fingerprint().to_string(),
+            typed,
         });
     }
     let w = &req.script.wrapping;
     if w.algorithm != m.wrapping_algorithm || w.key_spec != m.wrapping_key_spec {
-        return Err(Error::Verification {
-            what: format!(
-                "the script asks for {} with {}, the bundle was prepared for {} with {}",
-                w.algorithm, w.key_spec, m.wrapping_algorithm, m.wrapping_key_spec
-            ),
-            hint: "prepare the bundle with the script's --algorithm and --wrapping-spec".into(),
+        return Err(Error::WrappingMismatch {
+            script_algorithm: w.algorithm,
+            script_spec: w.key_spec,
+            bundle_algorithm: m.wrapping_algorithm,
+            bundle_spec: m.wrapping_key_spec,
         });
     }
     let want: BTreeSet<String> = req
@@ -113,42 +103,31 @@ fn check_inputs(req: &CeremonyRequest<'_>) -> Result<(VerifiedBundle, Vec<Wrappi
         .collect();
     let have: BTreeSet<String> = m.keys.iter().map(|k| k.requested.clone()).collect();
     if want != have {
-        return Err(Error::Verification {
-            what: format!(
-                "the script names keys {:?}, the bundle holds {:?}",
-                want.iter().collect::<Vec<_>>(),
-                have.iter().collect::<Vec<_>>()
-            ),
-            hint: "use the bundle prepared for this script".into(),
+        return Err(Error::ScriptBundleKeys {
+            script: want.into_iter().collect(),
+            bundle: have.into_iter().collect(),
         });
     }
     let mut keys = Vec::new();
     for key in &m.keys {
         let der = bundle
             .file(key, manifest::WRAPPING_PUBLIC_KEY)
-            .ok_or_else(|| Error::Verification {
-                what: format!(
-                    "{}: the manifest lists no {}",
-                    key.name,
-                    manifest::WRAPPING_PUBLIC_KEY
-                ),
-                hint: "prepare a new bundle".into(),
+            .ok_or_else(|| Error::ManifestLacks {
+                key: key.name.clone(),
+                file: manifest::WRAPPING_PUBLIC_KEY,
             })?;
         if bundle.file(key, manifest::IMPORT_TOKEN).is_none() {
-            return Err(Error::Verification {
-                what: format!(
-                    "{}: the manifest lists no {}",
-                    key.name,
-                    manifest::IMPORT_TOKEN
-                ),
-                hint: "prepare a new bundle".into(),
+            return Err(Error::ManifestLacks {
+                key: key.name.clone(),
+                file: manifest::IMPORT_TOKEN,
             });
         }
         keys.push(
-            WrappingPublicKey::from_der(der, m.wrapping_key_spec).map_err(|e| {
-                Error::Verification {
-                    what: format!("{}/{}: {e}", key.name, manifest::WRAPPING_PUBLIC_KEY),
-                    hint: "prepare a new bundle".into(),
+            WrappingPublicKey::from_der(der, m.wrapping_key_spec).map_err(|problem| {
+                Error::BundleWrappingKey {
+                    key: key.name.clone(),
+                    file: manifest::WRAPPING_PUBLIC_KEY,
+                    problem,
                 }
             })?,
         );
@@ -187,10 +166,7 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
             Some(req.token.import_trusted_wrapping_keys(so_pin, &keys)?)
         }
         (Some(_), Access::Session(_)) => {
-            return Err(Error::Usage {
-                what: "the security officer's step (--so-pin-source) cannot follow a quorum login: the token holds one login state".into(),
-                hint: "run this ceremony without --so-pin-source, or with a pin-source instead of --roster".into(),
-            });
+            return Err(Error::SoStepAfterQuorum);
         }
         (None, _) => None,
     };
@@ -206,13 +182,9 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
     if let Some(q) = req.quorum
         && q.log_key_sha256 != log_signer.public_key().fingerprint()
     {
-        return Err(Error::Verification {
-            what: format!(
-                "the roster names log key {}, the token's log key is {}",
-                q.log_key_sha256,
-                log_signer.public_key().fingerprint()
-            ),
-            hint: "stop: this roster was not enrolled for this token".into(),
+        return Err(Error::RosterLogKey {
+            roster: q.log_key_sha256.clone(),
+            token: log_signer.public_key().fingerprint().to_string(),
         });
     }
     let mut log = start_log(req, &dir, &fingerprint, &log_signer)?;
@@ -318,9 +290,10 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
         let digest = sha256_hex(&wrapped);
         let read_back = sha256_hex(&fsio::read(&path)?);
         if read_back != digest {
-            return Err(Error::Verification {
-                what: format!("{} reads back with SHA-256 {read_back}, {digest} was written", path.display()),
-                hint: "the medium is faulty: use other media and run the ceremony again with a fresh bundle".into(),
+            return Err(Error::ReadBack {
+                path: path.clone(),
+                read_back,
+                written: digest,
             });
         }
         let file = Manifest::file_path(key, manifest::ENCRYPTED_KEY_MATERIAL);
@@ -379,12 +352,9 @@ fn check_rewrap(escrow: &Escrow, manifest: &Manifest) -> Result<()> {
     for key in &manifest.keys {
         escrow.for_key(key)?;
         if key.key_state != "PendingImport" {
-            return Err(Error::Refused {
-                what: format!(
-                    "{}: the key was {} when the bundle was prepared; a re-wrap restores material that expired or was deleted (PendingImport)",
-                    key.name, key.key_state
-                ),
-                hint: "nothing to restore: the key still has material. For new material run a normal ceremony".into(),
+            return Err(Error::NothingToRestore {
+                key: key.name.clone(),
+                state: key.key_state.clone(),
             });
         }
     }
@@ -399,9 +369,8 @@ fn start_log<'s>(
     fingerprint: &str,
     signer: &'s HsmLogSigner<'s>,
 ) -> Result<CeremonyLogFile<'s, HsmLogSigner<'s>>> {
-    let exe = std::env::current_exe().map_err(|e| Error::Environment {
-        what: format!("cannot find the running keyrite executable to record its hash: {e}"),
-        hint: "run keyrite from a regular file".into(),
+    let exe = std::env::current_exe().map_err(|e| Error::CurrentExe {
+        detail: e.to_string(),
     })?;
     let tool_sha256 = sha256_hex(&fsio::read(&exe)?);
     let mut actors = vec![req.answers.operator.clone()];

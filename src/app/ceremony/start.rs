@@ -85,10 +85,7 @@ pub fn perform(inputs: &CeremonyInputs, answers: &Answers) -> Result<CeremonyRep
     let report = match roster {
         Some(roster_path) => {
             if so_pin.is_some() {
-                return Err(Error::Usage {
-                    what: "--so-pin-source cannot be combined with --roster: the quorum login and the security officer's step need separate login states".into(),
-                    hint: "run the ceremony without --so-pin-source".into(),
-                });
+                return Err(Error::SoPinSourceWithRoster);
             }
             run_with_quorum(&QuorumCeremony {
                 module,
@@ -103,15 +100,9 @@ pub fn perform(inputs: &CeremonyInputs, answers: &Answers) -> Result<CeremonyRep
         }
         None => {
             if !answers.custodians.is_empty() {
-                return Err(Error::Usage {
-                    what: "the answers name custodians, but no --roster was given".into(),
-                    hint: "pass --roster roster.json (from `keyrite quorum enroll`)".into(),
-                });
+                return Err(Error::CustodiansWithoutRoster);
             }
-            let pin_path = uri.pin_source.clone().ok_or_else(|| Error::Usage {
-                what: "the token URI has no pin-source, and no --roster was given".into(),
-                hint: "open the HSM by quorum with --roster roster.json, or (rehearsals and tests) add ?pin-source=file:/path to --token".into(),
-            })?;
+            let pin_path = uri.pin_source.clone().ok_or(Error::NoPinSource)?;
             let token = Token::open(module, &uri.token)?;
             let pin = read_pin(&pin_path)?;
             run(&CeremonyRequest {
@@ -148,10 +139,7 @@ struct QuorumCeremony<'a> {
 fn run_with_quorum(q: &QuorumCeremony<'_>) -> Result<CeremonyReport> {
     let roster = quorum::RosterInput::load(q.roster)?;
     if q.uri.pin_source.is_some() && roster.file.mode == QuorumMode::Shamir {
-        return Err(Error::Usage {
-            what: "the token URI names a pin-source, but the roster holds the PIN as custodians' shares".into(),
-            hint: "drop ?pin-source from --token: the custodians' shares open the HSM".into(),
-        });
+        return Err(Error::PinSourceWithShares);
     }
     let token = Token::open(q.module, &q.uri.token)?;
     let entries: Vec<CustodianEntry<'_>> = q
