@@ -84,8 +84,9 @@ pub struct Body {
     pub prev: String,
 }
 
-/// Signs log records: ECDSA P-256 over SHA-256 of `message`, returning the raw 64-byte r||s.
-/// The HSM implementation takes the digest in software and signs it with CKM_ECDSA.
+/// Signs log records: ECDSA P-256 over SHA-256 of `message`, returning the raw 64-byte r||s with
+/// s in its low form (s <= n/2: see [`low_s`]). The HSM implementation takes the digest in
+/// software and signs it with CKM_ECDSA.
 pub trait LogSigner {
     type Error;
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Self::Error>;
@@ -99,7 +100,7 @@ impl LogSigner for SigningKey {
         let sig: Signature = self
             .sign_prehash(&digest)
             .map_err(|_| LogError::Signing("the software key failed to sign".into()))?;
-        Ok(sig.to_bytes().to_vec())
+        Ok(sig.normalize_s().to_bytes().to_vec())
     }
 }
 
@@ -183,6 +184,11 @@ pub enum LogError {
         seq_suffix(*.seq)
     )]
     BadSignature { line: usize, seq: Option<u64> },
+    #[error(
+        "line {line}{}: the signature has a high S value (s > n/2); keyrite writes only low-S signatures, so this one was re-encoded after signing\n  what to do: the record's signature was altered (an ECDSA signature can be flipped to a second valid form); get the original log",
+        seq_suffix(*.seq)
+    )]
+    HighS { line: usize, seq: Option<u64> },
     #[error(
         "line {line}: the signed record is not a valid log body: {reason}\n  what to do: this log was written by another tool or version; report it"
     )]
@@ -330,14 +336,43 @@ impl TrustedKey {
         &self.key
     }
 
-    /// Checks a raw r||s signature over SHA-256 of `message`.
+    /// Checks a raw r||s signature over SHA-256 of `message`. Only the low-S form is accepted:
+    /// ECDSA signatures are malleable ((r, s) and (r, n - s) both verify), and a log whose lines
+    /// have one byte form each must not accept the second.
     pub fn verifies(&self, message: &[u8], sig: &[u8]) -> bool {
         let Ok(sig) = Signature::from_slice(sig) else {
             return false;
         };
-        self.key
-            .verify_prehash(&Sha256::digest(message), &sig)
-            .is_ok()
+        low_s(&sig)
+            && self
+                .key
+                .verify_prehash(&Sha256::digest(message), &sig)
+                .is_ok()
+    }
+
+    /// True when `sig` is the high-S twin of a valid signature of `message`: the malleated form.
+    fn verifies_high_s(&self, message: &[u8], sig: &[u8]) -> bool {
+        let Ok(sig) = Signature::from_slice(sig) else {
+            return false;
+        };
+        !low_s(&sig)
+            && self
+                .key
+                .verify_prehash(&Sha256::digest(message), &sig.normalize_s())
+                .is_ok()
+    }
+}
+
+/// True when s <= n/2 (the form [`LogSigner`]s write).
+pub fn low_s(sig: &Signature) -> bool {
+    sig.normalize_s() == *sig
+}
+
+/// A raw r||s signature with s in its low form (unchanged if it already is, or unparsable).
+pub fn normalize_low_s(sig: Vec<u8>) -> Vec<u8> {
+    match Signature::from_slice(&sig) {
+        Ok(s) => s.normalize_s().to_bytes().to_vec(),
+        Err(_) => sig,
     }
 }
 
@@ -398,6 +433,9 @@ fn signed_body(line_no: usize, line: &[u8], trusted: &TrustedKey) -> Result<Body
         let seq = serde_json::from_slice::<Body>(framed.body)
             .ok()
             .map(|b| b.seq);
+        if trusted.verifies_high_s(framed.body, &framed.sig) {
+            return Err(LogError::HighS { line: line_no, seq });
+        }
         return Err(LogError::BadSignature { line: line_no, seq });
     }
     serde_json::from_slice(framed.body).map_err(|e| LogError::BadBody {
