@@ -74,8 +74,13 @@ pub fn run(a: CeremonyArgs) -> Result<()> {
     })?;
     let report = if a.headless {
         let answers_path = a.answers.as_deref().unwrap_or(Path::new(""));
-        let answers_text = fsio::read_text(answers_path, "an answers file")?;
-        let answers = Answers::parse(&answers_path.display().to_string(), &answers_text)?;
+        // Shares may be in it: read into zeroizing memory, refused if others may read it.
+        let answers_bytes = fsio::read_secret(answers_path, "an answers file")?;
+        let answers_text = std::str::from_utf8(&answers_bytes).map_err(|_| Error::Usage {
+            what: format!("{} is not UTF-8 text", answers_path.display()),
+            hint: "an answers file is TOML".into(),
+        })?;
+        let answers = Answers::parse(&answers_path.display().to_string(), answers_text)?;
         perform(&inputs, &answers)?
     } else {
         let info = crate::tui::Info {

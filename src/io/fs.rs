@@ -3,8 +3,10 @@
 //! file or the new one, never half of either.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
 
 use crate::core::exit::ExitCode;
 
@@ -23,13 +25,26 @@ pub enum FsError {
         #[source]
         source: io::Error,
     },
+    #[error(
+        "{path} holds {kind} but its mode is {mode:04o}: group or others may read it\n  what to do: make it readable by its owner only: `chmod 600 {path}`, and find out who else could have read it"
+    )]
+    SecretExposed {
+        path: PathBuf,
+        kind: &'static str,
+        mode: u32,
+    },
+    #[error(
+        "{path} is a symbolic link; keyrite does not follow links inside a bundle\n  what to do: replace the link with the real file or directory, or find out who put it there"
+    )]
+    Symlink { path: PathBuf },
 }
 
 impl FsError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            FsError::Exists { .. } => ExitCode::Refused,
+            FsError::Exists { .. } | FsError::Symlink { .. } => ExitCode::Refused,
             FsError::Io { .. } => ExitCode::Environment,
+            FsError::SecretExposed { .. } => ExitCode::Usage,
         }
     }
 }
@@ -154,6 +169,34 @@ pub fn text(path: &Path, bytes: Vec<u8>, kind: &str) -> crate::app::error::Resul
         what: format!("{} is not UTF-8 text", path.display()),
         hint: format!("{kind} is TOML"),
     })
+}
+
+/// Reads a file that holds a secret (`kind`: "a PIN", "an answers file"): refused unless only its
+/// owner may read it (no group or other permission bits), and read into zeroizing memory sized
+/// once from the file's length, so no copy of the secret is left behind by a growing buffer.
+pub fn read_secret(path: &Path, kind: &'static str) -> Result<Zeroizing<Vec<u8>>, FsError> {
+    let mut file = File::open(path).map_err(io_err("read", path))?;
+    let meta = file.metadata().map_err(io_err("read", path))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            return Err(FsError::SecretExposed {
+                path: path.to_path_buf(),
+                kind,
+                mode,
+            });
+        }
+    }
+    let len = usize::try_from(meta.len()).unwrap_or(0);
+    // One byte more than the length, so read_to_end sees the end without growing the buffer.
+    let mut buf = Zeroizing::new(Vec::with_capacity(len.saturating_add(1)));
+    let mut limited = (&mut file).take(len as u64);
+    limited
+        .read_to_end(&mut buf)
+        .map_err(io_err("read", path))?;
+    Ok(buf)
 }
 
 pub fn read(path: &Path) -> Result<Vec<u8>, FsError> {
