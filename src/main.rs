@@ -20,7 +20,8 @@ fn main() -> std::process::ExitCode {
     match keyrite::cli::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("keyrite: error: {e}");
+            // Error messages quote file content and AWS answers: shown escaped, never obeyed.
+            keyrite::say!("keyrite: error: {e}");
             std::process::ExitCode::from(e.exit_code() as u8)
         }
     }

@@ -319,7 +319,7 @@ pub fn run(a: &EnrolRequest) -> Result<serde_json::Value> {
                         hint: "give every custodian a share_file for --headless".into(),
                     })?;
                     write_share_file(file, name, &label, share)?;
-                    eprintln!(
+                    crate::say!(
                         "share of {name} (index {}) written to {} (mode 0600)",
                         share.index(),
                         file.display()
@@ -333,19 +333,19 @@ pub fn run(a: &EnrolRequest) -> Result<serde_json::Value> {
         QuorumMode::HsmEnforced => enrol_hsm_enforced(&module, &script, a, &out)?,
     };
     let roster_path = out.join(ROSTER_FILE);
-    eprintln!(
+    crate::say!(
         "enrolled token {label:?}: quorum {} of {} ({}), custodians {}",
         script.threshold,
         names.len(),
         script.quorum.as_str(),
         names.join(", ")
     );
-    eprintln!(
+    crate::say!(
         "log public key for auditors: {} sha256 {}",
         out.join(LOG_PUBLIC_KEY).display(),
         grouped(&fingerprint)
     );
-    eprintln!(
+    crate::say!(
         "roster: {} signed by the log key in {}",
         roster_path.display(),
         roster_log_path(&roster_path).display()
@@ -410,8 +410,8 @@ pub fn verify(roster_path: &Path, trust: &Path) -> Result<()> {
                 .into(),
         })?;
     let r = &roster.file;
-    eprintln!("roster {}: verified (sha256 {sha})", roster_path.display());
-    eprintln!(
+    crate::say!("roster {}: verified (sha256 {sha})", roster_path.display());
+    crate::say!(
         "  token {:?}, quorum {} of {} ({}), log key sha256 {}",
         r.token_label,
         r.roster.threshold,
@@ -420,7 +420,7 @@ pub fn verify(roster_path: &Path, trust: &Path) -> Result<()> {
         r.log_key_sha256
     );
     for c in &r.roster.custodians {
-        eprintln!("  custodian {:>3}  {}", c.index, c.name);
+        crate::say!("  custodian {:>3}  {}", c.index, c.name);
     }
     Ok(())
 }

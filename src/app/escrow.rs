@@ -60,13 +60,14 @@ impl Escrow {
                 "copy the bundle again from the connected side after `keyrite kms import` ran on it: the re-import needs the KeyMaterialId KMS gave the material",
             ));
         }
-        let progress = ImportProgress::parse(&fsio::read(&progress_path)?, bundle.fingerprint())
-            .map_err(|e| {
-                refused(
-                    format!("{}: {e}", import_progress::FILE),
-                    "use the bundle together with its own import record",
-                )
-            })?;
+        let progress =
+            ImportProgress::parse(&fsio::read_nofollow(&progress_path)?, bundle.fingerprint())
+                .map_err(|e| {
+                    refused(
+                        format!("{}: {e}", import_progress::FILE),
+                        "use the bundle together with its own import record",
+                    )
+                })?;
         let mut keys = BTreeMap::new();
         for key in &bundle.manifest().keys {
             let Some(generated) = &key.generated else {

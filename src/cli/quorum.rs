@@ -37,7 +37,7 @@ impl EnrolArgs {
             pin_source: self.pin_source.clone(),
         })?;
         if self.json {
-            println!("{summary}");
+            crate::say_out!("{summary}");
         }
         Ok(())
     }

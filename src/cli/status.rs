@@ -52,10 +52,10 @@ pub fn run(a: StatusArgs) -> Result<()> {
     })?;
     let table = table(&report);
     if a.json {
-        eprint!("{table}");
+        eprint!("{}", crate::core::terminal::for_terminal(&table));
         println!("{}", serde_json::to_string(&report).unwrap_or_default());
     } else {
-        print!("{table}");
+        print!("{}", crate::core::terminal::for_terminal(&table));
     }
     verdict(&report)
 }

@@ -199,6 +199,65 @@ pub fn read_secret(path: &Path, kind: &'static str) -> Result<Zeroizing<Vec<u8>>
     Ok(buf)
 }
 
+/// Reads a file inside a bundle without following a symbolic link (O_NOFOLLOW): a bundle comes
+/// back from elsewhere, and a link in it could point keyrite at any file on this machine.
+pub fn read_nofollow(path: &Path) -> Result<Vec<u8>, FsError> {
+    let mut file = open_nofollow(path, OpenOptions::new().read(true))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(io_err("read", path))?;
+    Ok(bytes)
+}
+
+/// Opens (creating if missing) a bundle file for appending, without following a link.
+pub fn open_append_nofollow(path: &Path) -> Result<File, FsError> {
+    let mut opts = OpenOptions::new();
+    opts.append(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o644);
+    }
+    open_nofollow(path, &mut opts)
+}
+
+fn open_nofollow(path: &Path, opts: &mut OpenOptions) -> Result<File, FsError> {
+    refuse_symlink(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NOFOLLOW);
+    }
+    opts.open(path).map_err(|e| {
+        // ELOOP: the path became a link between the check and the open.
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            FsError::Symlink {
+                path: path.to_path_buf(),
+            }
+        } else {
+            FsError::Io {
+                action: "open",
+                path: path.to_path_buf(),
+                source: e,
+            }
+        }
+    })
+}
+
+/// Refuses `path` if it is a symbolic link (to a file or a directory). A missing path is fine.
+pub fn refuse_symlink(path: &Path) -> Result<(), FsError> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Err(FsError::Symlink {
+            path: path.to_path_buf(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// True if `path` exists as itself (a link counts, whatever it points to).
+pub fn exists_nofollow(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok()
+}
+
 pub fn read(path: &Path) -> Result<Vec<u8>, FsError> {
     fs::read(path).map_err(io_err("read", path))
 }

@@ -311,8 +311,8 @@ struct Journal {
 impl Journal {
     fn open(bundle: &VerifiedBundle) -> Result<Journal> {
         let path = bundle.dir().join(import_progress::FILE);
-        let progress = if path.exists() {
-            ImportProgress::parse(&fsio::read(&path)?, bundle.fingerprint()).map_err(|e| {
+        let progress = if fsio::exists_nofollow(&path) {
+            ImportProgress::parse(&fsio::read_nofollow(&path)?, bundle.fingerprint()).map_err(|e| {
                 Error::Refused {
                     what: format!("{}: {e}", path.display()),
                     hint: "this file records an import of another bundle: move it away only if you know that import is finished".into(),
@@ -352,6 +352,27 @@ async fn import_one(
     let token_sha256 = crate::core::digest::sha256_hex(token);
     let recorded = journal.lock().map_err(|_| poisoned())?.get(name);
     if let Some(KeyProgress::Done { key_material_id }) = recorded {
+        // The progress file is a claim made by whoever could write the bundle: a key is skipped
+        // only if KMS itself shows the recorded material as the key's current one.
+        let holds = before.state == "Enabled"
+            && key_material_id.is_some()
+            && before.current_material == key_material_id;
+        if !holds {
+            return Err(Error::Verification {
+                what: format!(
+                    "{}: {} records the key {name} as imported with material {}, but KMS reports the key {} with current material {}; nothing was imported",
+                    bundle.dir().join(import_progress::FILE).display(),
+                    import_progress::FILE,
+                    key_material_id.as_deref().unwrap_or("(none recorded)"),
+                    before.state,
+                    before.current_material.as_deref().unwrap_or("(none)"),
+                ),
+                hint: format!(
+                    "the progress file was altered, or the key changed since; keep the file as evidence and move it out of the bundle, check the key with `aws kms list-key-rotations --key-id {} --include-key-material ALL_KEY_MATERIAL` and the import receipt, then run the import again",
+                    key.key_arn
+                ),
+            });
+        }
         return Ok(ImportOutcome {
             name: name.into(),
             key_arn: key.key_arn.clone(),

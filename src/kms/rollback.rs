@@ -49,7 +49,7 @@ pub async fn rollback<'c>(
     bundle: &VerifiedBundle,
 ) -> Result<Vec<KeyRollback>> {
     let path = bundle.dir().join(import_progress::FILE);
-    if !path.exists() {
+    if !fsio::exists_nofollow(&path) {
         return Err(Error::Refused {
             what: format!(
                 "{} has no {}: no import of this bundle was recorded",
@@ -59,12 +59,10 @@ pub async fn rollback<'c>(
             hint: "there is nothing to roll back; check the key with `aws kms list-key-rotations --include-key-material ALL_KEY_MATERIAL`".into(),
         });
     }
-    let mut progress =
-        ImportProgress::parse(&fsio::read(&path)?, bundle.fingerprint()).map_err(|e| {
-            Error::Refused {
-                what: format!("{}: {e}", path.display()),
-                hint: "this file records an import of another bundle".into(),
-            }
+    let mut progress = ImportProgress::parse(&fsio::read_nofollow(&path)?, bundle.fingerprint())
+        .map_err(|e| Error::Refused {
+            what: format!("{}: {e}", path.display()),
+            hint: "this file records an import of another bundle".into(),
         })?;
     let mut receipt = ReceiptFile::open(bundle, "rollback")?;
     let mut done = Vec::new();
