@@ -437,15 +437,18 @@ fn the_high_s_twin_of_a_signed_record_is_refused() {
         .split_inclusive(|&b| b == b'\n')
         .map(<[u8]>::to_vec)
         .collect();
-    // Line 2's signature as (r, n - s): the other valid form of the same signature.
-    let end = lines[1].len() - 3;
+    // The last line's signature as (r, n - s): the other valid form of the same signature. On
+    // the last line no later `prev` binds it, so only the low-S rule can tell the twin apart.
+    let last = lines.len() - 1;
+    let end = lines[last].len() - 3;
     let range = end - 128..end;
-    let sig = p256::ecdsa::Signature::from_slice(&hex::decode(&lines[1][range.clone()]).unwrap())
-        .unwrap();
+    let sig =
+        p256::ecdsa::Signature::from_slice(&hex::decode(&lines[last][range.clone()]).unwrap())
+            .unwrap();
     let flipped = -*sig.s();
     let twin =
         p256::ecdsa::Signature::from_scalars(sig.r().to_bytes(), flipped.to_bytes()).unwrap();
-    lines[1][range].copy_from_slice(hex::encode(twin.to_bytes()).as_bytes());
+    lines[last][range].copy_from_slice(hex::encode(twin.to_bytes()).as_bytes());
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("ceremony.log");
     std::fs::write(&log, lines.concat()).unwrap();
@@ -463,7 +466,7 @@ fn the_high_s_twin_of_a_signed_record_is_refused() {
         "stderr: {err}"
     );
     assert!(
-        err.contains("line 2 (claims seq 1): the signature has a high S value"),
+        err.contains("line 7 (claims seq 6): the signature has a high S value"),
         "{err}"
     );
     assert!(err.contains("what to do:"), "{err}");
