@@ -120,6 +120,13 @@ impl TypedShare {
         TypedShare(zeroize::Zeroizing::new(text))
     }
 
+    /// A copy of `text` in a zeroizing buffer of exactly its size (no growth, no stray copy).
+    pub fn from_str_zeroizing(text: &str) -> TypedShare {
+        let mut owned = zeroize::Zeroizing::new(String::with_capacity(text.len()));
+        owned.push_str(text);
+        TypedShare(owned)
+    }
+
     /// The typed text, for the quorum gate only.
     pub fn expose_to_gate(&self) -> &str {
         &self.0
@@ -144,9 +151,7 @@ impl serde::de::Visitor<'_> for TypedShareVisitor {
     }
 
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<TypedShare, E> {
-        let mut text = zeroize::Zeroizing::new(String::with_capacity(v.len()));
-        text.push_str(v);
-        Ok(TypedShare(text))
+        Ok(TypedShare::from_str_zeroizing(v))
     }
 
     fn visit_string<E: serde::de::Error>(self, v: String) -> Result<TypedShare, E> {
