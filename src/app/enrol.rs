@@ -180,12 +180,19 @@ fn write_share_file(path: &Path, name: &str, label: &str, share: &CustodianShare
             io("create")(e)
         }
     })?;
-    let mut text = Zeroizing::new(format!(
+    let header = format!(
         "# keyrite share of {name} for token {label:?} (index {}). Keep it alone; type it back exactly.\n",
         share.index()
-    ));
-    text.push_str(&share.encode());
+    );
+    // Locked like the PIN, and sized once so no growing buffer leaves a copy behind.
+    let mut locks = crate::app::quorum::MemoryLock::new();
+    let encoded = share.encode();
+    locks.lock(encoded.as_bytes());
+    let mut text = Zeroizing::new(String::with_capacity(header.len() + encoded.len() + 1));
+    text.push_str(&header);
+    text.push_str(&encoded);
     text.push('\n');
+    locks.lock(text.as_bytes());
     file.write_all(text.as_bytes())
         .and_then(|()| file.sync_all())
         .map_err(io("write"))?;
@@ -228,6 +235,8 @@ fn show_shares_on_terminal(
         input.read_line(&mut line).map_err(tty_err)?;
         line.clear();
         let encoded = share.encode();
+        let mut locks = crate::app::quorum::MemoryLock::new();
+        locks.lock(encoded.as_bytes());
         write!(
             tty,
             "{CLEAR}Custodian {name}, your share (index {}):\n\n    {}\n\nWrite it down exactly, dashes included. It is shown once.\nPress Enter when done: the screen is cleared.\n",
@@ -236,6 +245,7 @@ fn show_shares_on_terminal(
         )
         .map_err(tty_err)?;
         drop(encoded);
+        drop(locks);
         input.read_line(&mut line).map_err(tty_err)?;
         line.clear();
         write!(tty, "{CLEAR}").map_err(tty_err)?;
