@@ -287,4 +287,35 @@ key = "alias/dev-s3"
             assert!(err.starts_with("s.toml: "), "{err}");
         }
     }
+
+    #[test]
+    fn answers_parse_errors_name_line_column_and_key_but_never_the_content() {
+        const SHARE: &str = "KR1-01-SECRETSECRETSECRET-0123456789";
+        let head = "operator = \"Alice\"\nbundle_fingerprint = \"aa\"\n";
+        let cases = [
+            (
+                format!("{head}[[custodian]]\nname = \"A\"\nshares = \"{SHARE}\"\n"),
+                "line 5, column 1, key `shares`: unknown key",
+            ),
+            (
+                format!("{head}[[custodian]]\nname = \"A\"\nshare = [\"{SHARE}\"]\n"),
+                "line 5, column 9, key `share`: the value has the wrong type",
+            ),
+            (
+                format!("{head}[[custodian]]\nname = \"A\"\nshare = \"{SHARE}\n"),
+                "line 5",
+            ),
+            (
+                format!("bundle_fingerprint = \"{SHARE}\"\n"),
+                "the key `operator` is missing",
+            ),
+            (format!("{SHARE} = 1\n"), "line 1"),
+        ];
+        for (text, want) in cases {
+            let err = Answers::parse("a.toml", &text).unwrap_err().to_string();
+            assert!(err.contains(want), "want {want:?} in {err}");
+            assert!(!err.contains("SECRET"), "the share leaked: {err}");
+            assert!(err.contains("not shown"), "{err}");
+        }
+    }
 }
