@@ -887,7 +887,27 @@ fn stub_rollback_deletes_the_pending_material_by_its_id_once_and_the_bundle_is_n
                 .key_material_id("material-2")
                 .build()
         });
-    let client = stub_client(&[&describe, &delete]);
+    // KMS lists material-2 as staged, not rotated to: the only state rollback deletes.
+    let listed = mock!(Client::list_key_rotations).then_output(|| {
+        use aws_sdk_kms::types::{KeyMaterialState, RotationsListEntry};
+        aws_sdk_kms::operation::list_key_rotations::ListKeyRotationsOutput::builder()
+            .rotations(
+                RotationsListEntry::builder()
+                    .key_id(arn())
+                    .key_material_id("material-1")
+                    .key_material_state(KeyMaterialState::Current)
+                    .build(),
+            )
+            .rotations(
+                RotationsListEntry::builder()
+                    .key_id(arn())
+                    .key_material_id("material-2")
+                    .key_material_state(KeyMaterialState::PendingRotation)
+                    .build(),
+            )
+            .build()
+    });
+    let client = stub_client(&[&describe, &listed, &delete]);
     let done = rt().block_on(rollback(|_| Some(&client), &bundle)).unwrap();
     assert_eq!(delete.num_calls(), 1);
     assert!(matches!(

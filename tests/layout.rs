@@ -430,6 +430,27 @@ fn load() -> Graph {
         }
         reexports.push(map);
     }
+    // `#[macro_export]` puts a macro at the crate root: `crate::say!` stands for the file that
+    // defines it, as if the root re-exported it.
+    if let Some(&root) = by_path.get(&Vec::new()) {
+        for m in &modules {
+            let mut rest = m.raw.as_str();
+            while let Some(at) = rest.find("#[macro_export]") {
+                rest = &rest[at + "#[macro_export]".len()..];
+                let Some(name) = rest.trim_start().strip_prefix("macro_rules!").map(|r| {
+                    r.trim_start()
+                        .split(|c: char| !is_ident(c))
+                        .next()
+                        .unwrap_or("")
+                }) else {
+                    continue;
+                };
+                let mut target = m.path.clone();
+                target.push(name.to_string());
+                reexports[root].insert(name.to_string(), target);
+            }
+        }
+    }
     Graph {
         modules,
         by_path,

@@ -232,6 +232,27 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Option<LogError>)> {
         }),
     ));
 
+    // The same signature in its other valid form, (r, n - s): keyrite writes only low S, so a
+    // high-S signature is a re-encoded one (ECDSA malleability) and is refused.
+    let mut high_s = good.clone();
+    let r = sig_range(&high_s[1]);
+    let sig =
+        p256::ecdsa::Signature::from_slice(&hex::decode(&high_s[1][r.clone()]).unwrap()).unwrap();
+    assert!(log::low_s(&sig), "the corpus writer signs low-S");
+    let flipped_s = -*sig.s();
+    let high =
+        p256::ecdsa::Signature::from_scalars(sig.r().to_bytes(), flipped_s.to_bytes()).unwrap();
+    assert!(!log::low_s(&high));
+    high_s[1][r].copy_from_slice(hex::encode(high.to_bytes()).as_bytes());
+    out.push((
+        "high-s-signature.log",
+        high_s.concat(),
+        Some(LogError::HighS {
+            line: 2,
+            seq: Some(1),
+        }),
+    ));
+
     // A record that continues the chain correctly but is signed by another key.
     let other = SigningKey::from_slice(&OTHER_KEY).unwrap();
     let forged_body = format!(

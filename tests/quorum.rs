@@ -129,7 +129,7 @@ fn quorum_answers(dir: &Path, fingerprint: &str, custodians: &[(&str, Option<&st
         }
     }
     let p = dir.join(format!("{}.toml", unique("answers")));
-    std::fs::write(&p, s).unwrap();
+    write_secret(&p, s);
     p
 }
 
@@ -386,7 +386,7 @@ fn bad_shares_are_refused_before_any_login_and_the_quorum_then_opens_the_hsm() {
 
     // The contrast that makes the flag check meaningful: a wrong PIN does spend a login.
     let wrong_pin = dir.path().join("wrong.pin");
-    std::fs::write(&wrong_pin, "00000000000000000000000000000000\n").unwrap();
+    write_secret(&wrong_pin, "00000000000000000000000000000000\n");
     let (alias2, p2) = new_bundle(dir.path());
     let script = write_script(dir.path(), &[&alias2], default_algorithm(), "RSA_4096");
     let answers = write_answers(dir.path(), &p2.fingerprint);

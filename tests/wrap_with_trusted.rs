@@ -19,7 +19,7 @@ fn ceremony_keys_wrap_only_under_the_key_the_security_officer_trusted() {
     let (alias, _arn) = rt.block_on(create_key(&client, true, "trusted"));
     let alg = default_algorithm();
     let so_pin = dir.path().join("so-pin");
-    std::fs::write(&so_pin, format!("{SO_PIN}\n")).unwrap();
+    write_secret(&so_pin, format!("{SO_PIN}\n"));
     let p = prepare(dir.path(), &[&alias], alg);
     let run = ceremony_cmd(dir.path(), &p, &[&alias], alg)
         .arg("--so-pin-source")
@@ -82,7 +82,7 @@ fn a_rewrap_of_a_trusted_only_key_needs_the_security_officer_again() {
     let (alias, arn) = rt.block_on(create_key(&client, true, "trusted-rewrap"));
     let alg = default_algorithm();
     let so_pin = dir.path().join("so-pin");
-    std::fs::write(&so_pin, format!("{SO_PIN}\n")).unwrap();
+    write_secret(&so_pin, format!("{SO_PIN}\n"));
     let first = prepare(dir.path(), &[&alias], alg);
     let mut original = ceremony_cmd(dir.path(), &first, &[&alias], alg);
     if hsm().is_softhsm() {

@@ -86,7 +86,11 @@ pub fn verify(target: &Path, trust_pem: &Path) -> Result<AuditReport> {
             file: log::FILE_NAME,
         });
     }
-    let bytes = fsio::read(&log_path)?;
+    let bytes = if bundle_dir.is_some() {
+        fsio::read_nofollow(&log_path)?
+    } else {
+        fsio::read(&log_path)?
+    };
     let report = log::verify(&bytes, &trusted)?;
     let bundle_files = match bundle_dir {
         Some(dir) => Some(check_bundle(dir, &report)?),
@@ -107,7 +111,7 @@ pub fn verify(target: &Path, trust_pem: &Path) -> Result<AuditReport> {
 /// The bundle against the verified log: the manifest is the one the end record names, its own
 /// hashes hold, and every wrapped key file is the one the log recorded.
 fn check_bundle(dir: &Path, report: &Report) -> Result<Vec<FileCheck>> {
-    let manifest_bytes = fsio::read(&dir.join(MANIFEST))?;
+    let manifest_bytes = fsio::read_nofollow(&dir.join(MANIFEST))?;
     let manifest_sha = sha256_hex(&manifest_bytes);
     if manifest_sha != report.final_manifest_sha256 {
         return Err(mismatch(format!(
@@ -193,7 +197,7 @@ fn check_bundle(dir: &Path, report: &Report) -> Result<Vec<FileCheck>> {
             )));
         };
         let path = dir.join(file);
-        let actual = sha256_hex(&fsio::read(&path)?);
+        let actual = sha256_hex(&fsio::read_nofollow(&path)?);
         if &actual != sha {
             return Err(mismatch(format!(
                 "{}: SHA-256 is {actual}, the log recorded {sha}",
@@ -215,7 +219,7 @@ fn check_bundle(dir: &Path, report: &Report) -> Result<Vec<FileCheck>> {
 /// The import receipt against the verified log and the bundle: it continues the log's chain, names
 /// the ceremony's keys and material, and the import tokens it says were sent are the bundle's.
 fn check_receipt(dir: &Path, report: &Report) -> Result<ReceiptReport> {
-    let bytes = fsio::read(&dir.join(receipt::FILE_NAME))?;
+    let bytes = fsio::read_nofollow(&dir.join(receipt::FILE_NAME))?;
     let r = receipt::verify(&bytes, report)?;
     let verified = Bundle::verify(dir)?;
     for k in &r.keys {

@@ -176,12 +176,19 @@ fn write_share_file(path: &Path, name: &str, label: &str, share: &CustodianShare
             io("create")(e)
         }
     })?;
-    let mut text = Zeroizing::new(format!(
+    let header = format!(
         "# keyrite share of {name} for token {label:?} (index {}). Keep it alone; type it back exactly.\n",
         share.index()
-    ));
-    text.push_str(&share.encode());
+    );
+    // Locked like the PIN, and sized once so no growing buffer leaves a copy behind.
+    let mut locks = crate::app::quorum::MemoryLock::new();
+    let encoded = share.encode();
+    locks.lock(encoded.as_bytes());
+    let mut text = Zeroizing::new(String::with_capacity(header.len() + encoded.len() + 1));
+    text.push_str(&header);
+    text.push_str(&encoded);
     text.push('\n');
+    locks.lock(text.as_bytes());
     file.write_all(text.as_bytes())
         .and_then(|()| file.sync_all())
         .map_err(io("write"))?;
@@ -283,7 +290,7 @@ pub fn run(
                         name: name.to_string(),
                     })?;
                     write_share_file(file, name, &label, share)?;
-                    eprintln!(
+                    crate::say!(
                         "share of {name} (index {}) written to {} (mode 0600)",
                         share.index(),
                         file.display()
@@ -308,19 +315,19 @@ pub fn run(
         }
     };
     let roster_path = out.join(ROSTER_FILE);
-    eprintln!(
+    crate::say!(
         "enrolled token {label:?}: quorum {} of {} ({}), custodians {}",
         script.threshold,
         names.len(),
         script.quorum.as_str(),
         names.join(", ")
     );
-    eprintln!(
+    crate::say!(
         "log public key for auditors: {} sha256 {}",
         out.join(LOG_PUBLIC_KEY).display(),
         grouped(&fingerprint)
     );
-    eprintln!(
+    crate::say!(
         "roster: {} signed by the log key in {}",
         roster_path.display(),
         roster_log_path(&roster_path).display()
@@ -381,8 +388,8 @@ pub fn verify(roster_path: &Path, trust: &Path) -> Result<()> {
             problem,
         })?;
     let r = &roster.file;
-    eprintln!("roster {}: verified (sha256 {sha})", roster_path.display());
-    eprintln!(
+    crate::say!("roster {}: verified (sha256 {sha})", roster_path.display());
+    crate::say!(
         "  token {:?}, quorum {} of {} ({}), log key sha256 {}",
         r.token_label,
         r.roster.threshold,
@@ -391,7 +398,7 @@ pub fn verify(roster_path: &Path, trust: &Path) -> Result<()> {
         r.log_key_sha256
     );
     for c in &r.roster.custodians {
-        eprintln!("  custodian {:>3}  {}", c.index, c.name);
+        crate::say!("  custodian {:>3}  {}", c.index, c.name);
     }
     Ok(())
 }

@@ -53,13 +53,14 @@ impl Escrow {
                 file: import_progress::FILE,
             }));
         }
-        let progress = ImportProgress::parse(&fsio::read(&progress_path)?, bundle.fingerprint())
-            .map_err(|problem| {
-                refused(EscrowProblem::OtherImport {
-                    file: import_progress::FILE,
-                    problem,
-                })
-            })?;
+        let progress =
+            ImportProgress::parse(&fsio::read_nofollow(&progress_path)?, bundle.fingerprint())
+                .map_err(|problem| {
+                    refused(EscrowProblem::OtherImport {
+                        file: import_progress::FILE,
+                        problem,
+                    })
+                })?;
         let mut keys = BTreeMap::new();
         for key in &bundle.manifest().keys {
             let Some(generated) = &key.generated else {

@@ -161,7 +161,14 @@ pub fn open(
     }
     let (session, evidence) = match roster.file.mode {
         QuorumMode::Shamir => {
+            // The typed shares are locked like the PIN they rebuild, for as long as they are
+            // used here. (The pure core's short-lived decoding buffers are zeroized, not locked.)
+            let mut locks = MemoryLock::new();
+            for share in entries.iter().filter_map(|e| e.typed_share) {
+                locks.lock(share.as_bytes());
+            }
             let (raw, evidence) = custody::open_with_shares(&roster.file, &roster.sha256, entries)?;
+            locks.lock(&raw);
             if raw.len() != PIN_BYTES {
                 return Err(Error::SharesNotAPin);
             }

@@ -67,22 +67,23 @@ pub fn run(cmd: AuditCommand) -> Result<()> {
 
 fn print_report(r: &AuditReport) {
     let l = &r.log_report;
-    eprintln!("ceremony log {}: verified", r.log.display());
-    eprintln!("  trusted log key   sha256 {}", l.trusted_key_sha256);
-    eprintln!(
+    crate::say!("ceremony log {}: verified", r.log.display());
+    crate::say!("  trusted log key   sha256 {}", l.trusted_key_sha256);
+    crate::say!(
         "  records           {} (seq 0..{}), every signature and the hash chain hold",
         l.records.len(),
         l.records.len().saturating_sub(1)
     );
-    eprintln!(
+    crate::say!(
         "  tool              keyrite {} (sha256 {})",
-        l.binding.tool_version, l.binding.tool_sha256
+        l.binding.tool_version,
+        l.binding.tool_sha256
     );
-    eprintln!("  script            sha256 {}", l.binding.script_sha256);
-    eprintln!("  prepared bundle   sha256 {}", l.binding.manifest_sha256);
-    eprintln!("  token             {}", l.binding.token_label);
+    crate::say!("  script            sha256 {}", l.binding.script_sha256);
+    crate::say!("  prepared bundle   sha256 {}", l.binding.manifest_sha256);
+    crate::say!("  token             {}", l.binding.token_label);
     for rec in &l.records {
-        eprintln!(
+        crate::say!(
             "  [{:>4}] {}  {:<15} {}",
             rec.seq,
             rec.time,
@@ -91,24 +92,26 @@ fn print_report(r: &AuditReport) {
         );
     }
     for k in &l.keys {
-        eprintln!(
+        crate::say!(
             "  key {:<24} check value {}  HSM label {}",
-            k.key, k.check_value, k.hsm_label
+            k.key,
+            k.check_value,
+            k.hsm_label
         );
     }
     match &r.bundle_files {
         Some(files) => {
-            eprintln!("  bundle files match the log:");
+            crate::say!("  bundle files match the log:");
             for f in files {
-                eprintln!("    {:<40} sha256 {}", f.file, f.sha256);
+                crate::say!("    {:<40} sha256 {}", f.file, f.sha256);
             }
         }
-        None => eprintln!("  bundle files: not checked (a log file was given, not a bundle)"),
+        None => crate::say!("  bundle files: not checked (a log file was given, not a bundle)"),
     }
-    eprintln!("  log head          sha256 {}", l.head_sha256);
+    crate::say!("  log head          sha256 {}", l.head_sha256);
     match &r.receipt {
         Some(rc) => {
-            eprintln!(
+            crate::say!(
                 "  import receipt    {} record(s) in {} run(s), continuing the log's chain{}",
                 rc.records,
                 rc.runs,
@@ -119,7 +122,7 @@ fn print_report(r: &AuditReport) {
                 }
             );
             for k in &rc.keys {
-                eprintln!(
+                crate::say!(
                     "    {} {:<24} {:<13} material {}  request {}{}",
                     k.time,
                     k.key,
@@ -132,8 +135,8 @@ fn print_report(r: &AuditReport) {
                         .unwrap_or_default()
                 );
             }
-            eprintln!("  receipt head      sha256 {}", rc.head_sha256);
+            crate::say!("  receipt head      sha256 {}", rc.head_sha256);
         }
-        None => eprintln!("  import receipt    none (the bundle has not been imported)"),
+        None => crate::say!("  import receipt    none (the bundle has not been imported)"),
     }
 }

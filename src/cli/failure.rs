@@ -20,7 +20,8 @@ pub fn json(e: &Error) -> serde_json::Value {
 
 /// Reports `e`: to stderr always, and as JSON on stdout when the command was run with `--json`.
 pub fn report(e: &Error, json_output: bool) -> ExitCode {
-    eprintln!("keyrite: error: {e}");
+    // Error messages quote file content and AWS answers: shown escaped, never obeyed.
+    crate::say!("keyrite: error: {e}");
     if json_output {
         println!("{}", json(e));
     }

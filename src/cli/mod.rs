@@ -247,18 +247,21 @@ fn prepare(a: PrepareArgs) -> Result<()> {
         out: &a.out,
         supplied: supplied.as_ref(),
     })?;
-    eprintln!(
+    crate::say!(
         "prepared {} key(s) into {}",
         prepared.manifest.keys.len(),
         a.out.display()
     );
     for k in &prepared.manifest.keys {
-        eprintln!(
+        crate::say!(
             "  {:<24} {}  state {}  parameters valid to {}",
-            k.name, k.key_arn, k.key_state, k.parameters_valid_to
+            k.name,
+            k.key_arn,
+            k.key_state,
+            k.parameters_valid_to
         );
     }
-    eprintln!(
+    crate::say!(
         "bundle fingerprint (read it out to the ceremony room):\n  {}\nthe same as words:",
         grouped(&prepared.fingerprint)
     );
@@ -294,16 +297,16 @@ fn import(a: ImportArgs) -> Result<()> {
         }
     };
     let verified = bundle::Bundle::verify(&a.bundle)?;
-    eprintln!("the same import by hand with the AWS CLI, should you need to fall back to it:");
+    crate::say!("the same import by hand with the AWS CLI, should you need to fall back to it:");
     for (name, commands) in kms::import::aws_cli_equivalent(&verified, expiration) {
-        eprintln!("  # {name}");
+        crate::say!("  # {name}");
         for c in commands {
-            eprintln!("  {c}");
+            crate::say!("  {c}");
         }
     }
     let outcomes = app::import::run(&verified, &a.aws.target(), expiration, a.concurrency)?;
     for o in &outcomes {
-        eprintln!(
+        crate::say!(
             "{:<24} {}: {}; current key material {} (was {})",
             o.name,
             o.kind,
@@ -345,7 +348,7 @@ fn rollback(a: RollbackArgs) -> Result<()> {
                 format!("material {key_material_id} was rolled back before")
             }
         };
-        eprintln!("{:<24} {what}", k.name);
+        crate::say!("{:<24} {what}", k.name);
     }
     if a.json {
         println!("{}", serde_json::to_string(&done).unwrap_or_default());

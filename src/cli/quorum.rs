@@ -60,7 +60,7 @@ impl EnrolArgs {
             Some(&mut TerminalHandover),
         )?;
         if self.json {
-            println!("{summary}");
+            crate::say_out!("{summary}");
         }
         Ok(())
     }

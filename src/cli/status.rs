@@ -41,10 +41,10 @@ pub fn run(a: StatusArgs) -> Result<()> {
     let report = status::run(&a.aws.target(), policy, &a.receipts)?;
     let table = table(&report);
     if a.json {
-        eprint!("{table}");
+        eprint!("{}", crate::core::terminal::for_terminal(&table));
         println!("{}", serde_json::to_string(&report).unwrap_or_default());
     } else {
-        print!("{table}");
+        print!("{}", crate::core::terminal::for_terminal(&table));
     }
     status::verdict(&report)
 }

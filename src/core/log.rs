@@ -26,7 +26,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::core::chain::{self, Chain, ChainError, Seal};
-pub use crate::core::chain::{Body, GENESIS_PREV, LogSigner, TrustedKey, public_key_pem};
+pub use crate::core::chain::{
+    Body, GENESIS_PREV, LogSigner, TrustedKey, low_s, normalize_low_s, public_key_pem,
+};
 
 /// What the start record says the log format is.
 pub const FORMAT: &str = "keyrite-ceremony-log/1";
@@ -110,6 +112,11 @@ pub enum LogError {
     )]
     BadSignature { line: usize, seq: Option<u64> },
     #[error(
+        "line {line}{}: the signature has a high S value (s > n/2); keyrite writes only low-S signatures, so this one was re-encoded after signing\n  what to do: the record's signature was altered (an ECDSA signature can be flipped to a second valid form); get the original log",
+        seq_suffix(*.seq)
+    )]
+    HighS { line: usize, seq: Option<u64> },
+    #[error(
         "line {line}: the signed record is not a valid log body: {reason}\n  what to do: this log was written by another tool or version; report it"
     )]
     BadBody { line: usize, reason: String },
@@ -165,6 +172,7 @@ impl From<ChainError> for LogError {
             ChainError::Truncated { line } => LogError::Truncated { line },
             ChainError::Framing { line, reason } => LogError::Framing { line, reason },
             ChainError::BadSignature { line, seq } => LogError::BadSignature { line, seq },
+            ChainError::HighS { line, seq } => LogError::HighS { line, seq },
             ChainError::BadBody { line, reason } => LogError::BadBody { line, reason },
             ChainError::Sequence {
                 line,

@@ -18,4 +18,5 @@ pub mod plan;
 pub mod receipt;
 pub mod replay;
 pub mod script;
+pub mod terminal;
 pub mod wrapping_key;

@@ -128,6 +128,7 @@ impl From<ChainError> for ReceiptError {
             },
             // An unsigned receipt has no signatures or keys.
             other @ (ChainError::BadSignature { .. }
+            | ChainError::HighS { .. }
             | ChainError::TrustedKey(_)
             | ChainError::Signing(_)) => ReceiptError::CeremonyLog(other.to_string()),
         }

@@ -75,23 +75,32 @@ impl Bundle {
     /// directories that the manifest does not list are refused too (except an in-progress `.new`).
     pub fn verify(dir: &Path) -> Result<VerifiedBundle, BundleError> {
         let manifest_path = dir.join(MANIFEST);
+        fsio::refuse_symlink(&manifest_path)?;
         if !manifest_path.is_file() {
             return Err(BundleError::NoManifest {
                 dir: dir.to_path_buf(),
             });
         }
-        let bytes = fsio::read(&manifest_path)?;
+        let bytes = fsio::read_nofollow(&manifest_path)?;
         let manifest = Manifest::parse(&bytes).map_err(|problem| BundleError::BadManifest {
             path: manifest_path.clone(),
             problem,
         })?;
         let mut contents = BTreeMap::new();
+        // Nothing in a bundle is followed through a link: not its key directories, not its files.
+        for key in &manifest.keys {
+            fsio::refuse_symlink(&dir.join(&key.name))?;
+        }
         for (rel, expected) in &manifest.files {
             let path = dir.join(rel);
+            if let Some((sub, _)) = rel.split_once('/') {
+                fsio::refuse_symlink(&dir.join(sub))?;
+            }
+            fsio::refuse_symlink(&path)?;
             if !path.is_file() {
                 return Err(BundleError::Missing { path });
             }
-            let data = fsio::read(&path)?;
+            let data = fsio::read_nofollow(&path)?;
             let actual = sha256_hex(&data);
             if &actual != expected {
                 return Err(BundleError::HashMismatch {
@@ -168,6 +177,7 @@ impl NewBundle {
 
     pub fn write(&mut self, key_name: &str, file: &str, bytes: &[u8]) -> Result<(), BundleError> {
         let kdir = self.dir.join(key_name);
+        fsio::refuse_symlink(&kdir)?;
         if !kdir.is_dir() {
             fsio::create_dir_new(&kdir)?;
         }

@@ -2,7 +2,7 @@
 //! records checked first (a resumed import continues the same chain), one record written and
 //! fsynced at a time.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::path::PathBuf;
 
 use jiff::Timestamp;
@@ -12,7 +12,7 @@ use crate::core::receipt::ImportOutcome;
 use crate::core::receipt::{self, ReceiptChain, data, step};
 use crate::io::bundle::VerifiedBundle;
 use crate::io::error::IoError;
-use crate::io::fs::{self as fsio, FsError};
+use crate::io::fs as fsio;
 
 type Result<T, E = IoError> = std::result::Result<T, E>;
 
@@ -34,22 +34,16 @@ impl ReceiptFile {
                 log: ceremony_log::FILE_NAME,
             });
         }
-        let start = ReceiptChain::after_ceremony_log(&fsio::read(&log_path)?)?;
+        let start = ReceiptChain::after_ceremony_log(&fsio::read_nofollow(&log_path)?)?;
         let path = bundle.dir().join(receipt::FILE_NAME);
-        let chain = if path.exists() {
-            receipt::verify_chain(&fsio::read(&path)?, &start)?.1
+        // A link planted in a returned bundle would make the import create or append to any
+        // file this user can write: links are refused, never followed.
+        let chain = if fsio::exists_nofollow(&path) {
+            receipt::verify_chain(&fsio::read_nofollow(&path)?, &start)?.1
         } else {
             start.clone()
         };
-        let file = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(&path)
-            .map_err(|source| FsError::Io {
-                action: "open for append",
-                path: path.clone(),
-                source,
-            })?;
+        let file = fsio::open_append_nofollow(&path)?;
         let mut r = ReceiptFile {
             file,
             path,

@@ -41,6 +41,8 @@ pub enum KmsError {
         message: String,
         hint: String,
     },
+    #[error(transparent)]
+    ProgressContradicted(Box<ProgressContradiction>),
     #[error("{key}: {operation} failed: {code}: {message}\n  what to do: {hint}")]
     Service {
         key: String,
@@ -155,6 +157,20 @@ impl Explained for KmsError {
     }
 }
 
+/// A progress file calls a key imported, but KMS says otherwise.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{progress} records the key {key} as imported with material {recorded}, but KMS reports the key {state} with current material {current}; nothing was imported\n  what to do: the progress file was altered, or the key changed since; keep the file as evidence and move it out of the bundle, check the key with `aws kms list-key-rotations --key-id {key_arn} --include-key-material ALL_KEY_MATERIAL` and the import receipt, then run the import again"
+)]
+pub struct ProgressContradiction {
+    pub progress: String,
+    pub key: String,
+    pub recorded: String,
+    pub state: String,
+    pub current: String,
+    pub key_arn: String,
+}
+
 impl KmsError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
@@ -177,7 +193,9 @@ impl KmsError {
             KmsError::NotExternal { .. }
             | KmsError::WrongState { .. }
             | KmsError::Refused { .. } => ExitCode::Refused,
-            KmsError::Check { .. } => ExitCode::VerificationFailed,
+            KmsError::Check { .. } | KmsError::ProgressContradicted(_) => {
+                ExitCode::VerificationFailed
+            }
             KmsError::Service { .. } => ExitCode::OperationFailed,
             KmsError::Unreachable { .. } => ExitCode::Environment,
         }

@@ -290,14 +290,14 @@ struct Journal {
 impl Journal {
     fn open(bundle: &VerifiedBundle) -> Result<Journal> {
         let path = bundle.dir().join(import_progress::FILE);
-        let progress = if path.exists() {
-            ImportProgress::parse(&fsio::read(&path)?, bundle.fingerprint()).map_err(|e| {
-                KmsError::OtherImport {
+        let progress = if fsio::exists_nofollow(&path) {
+            ImportProgress::parse(&fsio::read_nofollow(&path)?, bundle.fingerprint()).map_err(
+                |e| KmsError::OtherImport {
                     path: path.clone(),
                     detail: e.to_string(),
                     resumable: true,
-                }
-            })?
+                },
+            )?
         } else {
             ImportProgress::new(bundle.fingerprint())
         };
@@ -332,6 +332,34 @@ async fn import_one(
     let token_sha256 = crate::core::digest::sha256_hex(token);
     let recorded = journal.lock().map_err(|_| poisoned())?.get(name);
     if let Some(KeyProgress::Done { key_material_id }) = recorded {
+        // The progress file is a claim made by whoever could write the bundle: a key is skipped
+        // only if KMS itself shows the recorded material as the key's current one.
+        let holds = before.state == "Enabled"
+            && key_material_id.is_some()
+            && before.current_material == key_material_id;
+        if !holds {
+            return Err(KmsError::ProgressContradicted(Box::new(
+                crate::kms::error::ProgressContradiction {
+                    progress: bundle
+                        .dir()
+                        .join(import_progress::FILE)
+                        .display()
+                        .to_string(),
+                    key: name.to_string(),
+                    recorded: key_material_id
+                        .as_deref()
+                        .unwrap_or("(none recorded)")
+                        .to_string(),
+                    state: before.state.clone(),
+                    current: before
+                        .current_material
+                        .as_deref()
+                        .unwrap_or("(none)")
+                        .to_string(),
+                    key_arn: key.key_arn.clone(),
+                },
+            )));
+        }
         return Ok(ImportOutcome {
             name: name.into(),
             key_arn: key.key_arn.clone(),

@@ -355,6 +355,18 @@ pub(super) async fn check_key(client: &Client, key: &KeyRef) -> Result<CheckedKe
             });
         }
     }
+    // What KMS answers goes into the bundle, the HSM-signed log and terminals: it must follow
+    // AWS's own grammar, or the key is refused.
+    let arn = meta.arn().unwrap_or_default();
+    let account = meta.aws_account_id().unwrap_or_default();
+    crate::core::names::check_key_arn(arn)
+        .and_then(|()| crate::core::names::check_key_id(meta.key_id()))
+        .and_then(|()| crate::core::names::check_account(account))
+        .map_err(|message| KmsError::Refused {
+            key: name.into(),
+            message: format!("DescribeKey answered with {message}"),
+            hint: "check the endpoint keyrite talks to (AWS_ENDPOINT_URL, --endpoint-url): real KMS never answers this".into(),
+        })?;
     Ok(CheckedKey {
         requested: key.clone(),
         key_id: meta.key_id().to_string(),

@@ -66,11 +66,12 @@ impl Receipts {
             } else {
                 p.parent().map(Path::to_path_buf).unwrap_or_default()
             };
-            let bytes = fsio::read(&dir.join(receipt::FILE_NAME))?;
-            let start =
-                ReceiptChain::after_ceremony_log(&fsio::read(&dir.join(ceremony_log::FILE_NAME))?)?;
+            let bytes = fsio::read_nofollow(&dir.join(receipt::FILE_NAME))?;
+            let start = ReceiptChain::after_ceremony_log(&fsio::read_nofollow(
+                &dir.join(ceremony_log::FILE_NAME),
+            )?)?;
             let (report, _) = receipt::verify_chain(&bytes, &start)?;
-            let manifest_bytes = fsio::read(&dir.join(MANIFEST))?;
+            let manifest_bytes = fsio::read_nofollow(&dir.join(MANIFEST))?;
             let manifest =
                 Manifest::parse(&manifest_bytes).map_err(|what| KmsError::ReceiptManifest {
                     path: dir.join(MANIFEST),

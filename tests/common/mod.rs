@@ -99,7 +99,7 @@ pub fn hsm() -> &'static TestHsm {
         let (pem, _) = keyrite::core::log::public_key_pem(log_key.key()).unwrap();
         std::fs::write(dir.join("log-public-key.pem"), pem).unwrap();
         let pin_file = dir.join("user.pin");
-        std::fs::write(&pin_file, format!("{USER_PIN}\n")).unwrap();
+        write_secret(&pin_file, format!("{USER_PIN}\n"));
         TestHsm { module, env, pin_file, dir }
     })
 }
@@ -193,9 +193,28 @@ pub fn write_script(dir: &Path, keys: &[&str], algorithm: &str, spec: &str) -> P
     p
 }
 
+/// Writes a file that holds a secret (a PIN, an answers file) readable by its owner only, as
+/// keyrite requires.
+pub fn write_secret(path: &Path, contents: impl AsRef<[u8]>) {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .unwrap();
+    f.write_all(contents.as_ref()).unwrap();
+}
+
 pub fn write_answers(dir: &Path, fingerprint: &str) -> PathBuf {
     let p = dir.join(format!("{}.toml", unique("answers")));
-    std::fs::write(&p, format!("operator = \"Alice Admin\"\nwitness = \"Walter Witness\"\nbundle_fingerprint = \"{fingerprint}\"\n")).unwrap();
+    write_secret(
+        &p,
+        format!(
+            "operator = \"Alice Admin\"\nwitness = \"Walter Witness\"\nbundle_fingerprint = \"{fingerprint}\"\n"
+        ),
+    );
     p
 }
 

@@ -397,22 +397,26 @@ fn start_log<'s>(
 
 /// The report for people, on stderr.
 pub fn print_report(report: &CeremonyReport) {
-    eprintln!(
+    crate::say!(
         "capability probe on token {:?}: {}",
-        report.probe.token, report.probe.result
+        report.probe.token,
+        report.probe.result
     );
-    eprintln!(
+    crate::say!(
         "  CKA_WRAP_WITH_TRUSTED: {}",
         report.probe.wrap_with_trusted
     );
-    eprintln!(
+    crate::say!(
         "ceremony complete; bundle fingerprint confirmed: {}",
         crate::core::digest::grouped(&report.prepared_fingerprint)
     );
     for k in &report.keys {
-        eprintln!(
+        crate::say!(
             "  {:<24} check value {}  HSM label {}  EncryptedKeyMaterial.bin sha256 {}",
-            k.name, k.check_value, k.hsm_label, k.encrypted_key_material_sha256
+            k.name,
+            k.check_value,
+            k.hsm_label,
+            k.encrypted_key_material_sha256
         );
     }
 }

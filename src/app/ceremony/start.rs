@@ -157,7 +157,7 @@ fn run_with_quorum(q: &QuorumCeremony<'_>) -> Result<CeremonyReport> {
     };
     let (session, evidence) = quorum::open(&token, &roster, &entries, fallback)?;
     drop(entries);
-    eprintln!(
+    crate::say!(
         "quorum met: {} of {} ({}); the HSM is open",
         evidence.names().join(", "),
         evidence.custodians_total,

@@ -50,8 +50,9 @@ pub struct Body {
     pub prev: String,
 }
 
-/// Signs log records: ECDSA P-256 over SHA-256 of `message`, returning the raw 64-byte r||s.
-/// The HSM implementation takes the digest in software and signs it with CKM_ECDSA.
+/// Signs log records: ECDSA P-256 over SHA-256 of `message`, returning the raw 64-byte r||s with
+/// s in its low form (s <= n/2: see [`low_s`]). The HSM implementation takes the digest in
+/// software and signs it with CKM_ECDSA.
 pub trait LogSigner {
     type Error;
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Self::Error>;
@@ -65,7 +66,7 @@ impl LogSigner for SigningKey {
         let sig: Signature = self
             .sign_prehash(&digest)
             .map_err(|_| ChainError::Signing("the software key failed to sign".into()))?;
-        Ok(sig.to_bytes().to_vec())
+        Ok(sig.normalize_s().to_bytes().to_vec())
     }
 }
 
@@ -102,14 +103,43 @@ impl TrustedKey {
         &self.key
     }
 
-    /// Checks a raw r||s signature over SHA-256 of `message`.
+    /// Checks a raw r||s signature over SHA-256 of `message`. Only the low-S form is accepted:
+    /// ECDSA signatures are malleable ((r, s) and (r, n - s) both verify), and a log whose lines
+    /// have one byte form each must not accept the second.
     pub fn verifies(&self, message: &[u8], sig: &[u8]) -> bool {
         let Ok(sig) = Signature::from_slice(sig) else {
             return false;
         };
-        self.key
-            .verify_prehash(&Sha256::digest(message), &sig)
-            .is_ok()
+        low_s(&sig)
+            && self
+                .key
+                .verify_prehash(&Sha256::digest(message), &sig)
+                .is_ok()
+    }
+
+    /// True when `sig` is the high-S twin of a valid signature of `message`: the malleated form.
+    fn verifies_high_s(&self, message: &[u8], sig: &[u8]) -> bool {
+        let Ok(sig) = Signature::from_slice(sig) else {
+            return false;
+        };
+        !low_s(&sig)
+            && self
+                .key
+                .verify_prehash(&Sha256::digest(message), &sig.normalize_s())
+                .is_ok()
+    }
+}
+
+/// True when s <= n/2 (the form [`LogSigner`]s write).
+pub fn low_s(sig: &Signature) -> bool {
+    sig.normalize_s() == *sig
+}
+
+/// A raw r||s signature with s in its low form (unchanged if it already is, or unparsable).
+pub fn normalize_low_s(sig: Vec<u8>) -> Vec<u8> {
+    match Signature::from_slice(&sig) {
+        Ok(s) => s.normalize_s().to_bytes().to_vec(),
+        Err(_) => sig,
     }
 }
 
@@ -135,6 +165,9 @@ pub enum ChainError {
     /// The signature does not verify; `seq` is what the untrusted body claims, if readable.
     #[error("line {line}: the signature does not verify with the trusted log key")]
     BadSignature { line: usize, seq: Option<u64> },
+    /// The signature is the high-S twin of a valid one: a malleated record.
+    #[error("line {line}: the signature is in its high-S form, which keyrite never writes")]
+    HighS { line: usize, seq: Option<u64> },
     /// The (signed) body does not parse as a [`Body`].
     #[error("line {line}: the record is not a valid log body: {reason}")]
     BadBody { line: usize, reason: String },
@@ -253,6 +286,9 @@ pub fn sealed_body(line_no: usize, line: &[u8], seal: Seal<'_>) -> Result<Body, 
         let seq = serde_json::from_slice::<Body>(framed.body)
             .ok()
             .map(|b| b.seq);
+        if trusted.verifies_high_s(framed.body, sig) {
+            return Err(ChainError::HighS { line: line_no, seq });
+        }
         return Err(ChainError::BadSignature { line: line_no, seq });
     }
     parse_body(line_no, framed.body)
