@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::flow::{Prepared, prepare};
+use common::flow::*;
 use common::*;
 use keyrite::core::log::{LogError, TrustedKey, verify};
 
@@ -37,6 +37,7 @@ fn ceremony(dir: &std::path::Path, p: &Prepared, keys: &[&str]) -> std::process:
 
 #[test]
 fn a_ceremony_killed_at_any_record_leaves_a_log_whose_complete_records_verify() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let rt = rt();
     let c = rt.block_on(client());

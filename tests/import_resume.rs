@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use common::flow::{ceremony_cmd, prepare};
+use common::flow::*;
 use common::*;
 
 const IMPORT: &[u8] = b"TrentService.ImportKeyMaterial";
@@ -165,6 +165,7 @@ fn ceremony(dir: &Path, aliases: &[&str]) -> std::path::PathBuf {
 
 #[test]
 fn an_import_killed_half_way_resumes_and_imports_every_key_exactly_once() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let rt = rt();
     let c = rt.block_on(client());

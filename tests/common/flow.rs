@@ -83,3 +83,43 @@ pub fn full_rotation(dir: &Path, keys: &[&str]) -> (Prepared, serde_json::Value)
         serde_json::from_slice(&std::fs::read(p.bundle.join("manifest.json")).unwrap()).unwrap();
     (p, manifest)
 }
+
+/// A key with EXTERNAL origin (ready for imported material) made in the local KMS for this test
+/// alone, under an alias made from `name`: (alias, ARN).
+pub fn external_key(name: &str) -> (String, String) {
+    rt().block_on(async { create_key(&client().await, true, name).await })
+}
+
+/// A fresh EXTERNAL key (see [`external_key`]) and a bundle prepared for it in `dir` with the
+/// token's algorithm ([`default_algorithm`]): (alias, bundle).
+pub fn prepare_for_new_key(dir: &Path, name: &str) -> (String, Prepared) {
+    let (alias, _) = external_key(name);
+    let prepared = prepare(dir, &[&alias], default_algorithm());
+    (alias, prepared)
+}
+
+/// A key that went through the headless ceremony: what most tests start from.
+pub struct Ceremonied {
+    pub alias: String,
+    pub arn: String,
+    /// The wrapping algorithm the bundle was prepared with ([`default_algorithm`]).
+    pub algorithm: &'static str,
+    pub prepared: Prepared,
+}
+
+/// A fresh EXTERNAL key (see [`external_key`]), a bundle prepared for it in `dir` with the
+/// token's algorithm, and the headless ceremony run on it, which must succeed. Not imported.
+pub fn ceremony_for_new_key(dir: &Path, name: &str) -> Ceremonied {
+    let (alias, arn) = external_key(name);
+    let algorithm = default_algorithm();
+    let prepared = prepare(dir, &[&alias], algorithm);
+    ceremony_cmd(dir, &prepared, &[&alias], algorithm)
+        .assert()
+        .success();
+    Ceremonied {
+        alias,
+        arn,
+        algorithm,
+        prepared,
+    }
+}
