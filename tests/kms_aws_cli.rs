@@ -12,10 +12,7 @@ fn import_prints_aws_cli_commands_naming_each_key_and_existing_files() {
     let dir = tempfile::tempdir().unwrap();
     let (alias_a, arn_a) = external_key("cli-a");
     let (alias_b, arn_b) = external_key("cli-b");
-    let keys = [alias_a.as_str(), alias_b.as_str()];
-    let alg = default_algorithm();
-    let p = prepare(dir.path(), &keys, alg);
-    ceremony_cmd(dir.path(), &p, &keys, alg).assert().success();
+    let p = ceremony_done(dir.path(), &[&alias_a, &alias_b]);
 
     let out = import_cmd(&p.bundle)
         .assert()

@@ -266,8 +266,13 @@ pub async fn create_key(client: &Client, external: bool, name: &str) -> (String,
 
 /// The keyrite binary, with the environment pointing at the test token and the local KMS.
 pub fn keyrite() -> assert_cmd::Command {
+    assert_cmd::Command::from_std(keyrite_process())
+}
+
+/// [`keyrite`] as a plain process, for a test that spawns it (and may kill it).
+pub fn keyrite_process() -> std::process::Command {
     let hsm = hsm();
-    let mut cmd = assert_cmd::Command::cargo_bin("keyrite").unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_keyrite"));
     cmd.env(hsm.env.0, &hsm.env.1)
         .env("KEYRITE_PKCS11_MODULE", &hsm.module)
         .env("AWS_ENDPOINT_URL", kms_endpoint())
