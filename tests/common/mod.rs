@@ -100,7 +100,7 @@ pub fn in_own_process() -> bool {
 }
 
 /// For a program that is a single run (a bench, not a test harness): the token store is this
-/// process's own, in a new directory kept until the process ends.
+/// process's own, in a new temporary directory that is left in place afterwards.
 pub fn whole_process_is_one_run() {
     let dir = tempfile::Builder::new()
         .prefix("keyrite-bench-hsm")
