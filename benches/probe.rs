@@ -16,6 +16,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 fn main() {
+    common::whole_process_is_one_run();
     let hsm = common::hsm();
     let session = hsm.token().login(&hsm.pin()).unwrap();
     const RUNS: usize = 15;

@@ -136,6 +136,7 @@ fn sha256_file(path: &Path) -> String {
 
 #[test]
 fn an_escape_sequence_in_a_key_arn_is_refused_at_prepare() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let bundle = dir.path().join("bundle");
     let arn = format!("arn:aws:kms:us-east-1:000000000000:key/{ESC_ATTACK}");
@@ -155,6 +156,7 @@ fn an_escape_sequence_in_a_key_arn_is_refused_at_prepare() {
 
 #[test]
 fn replay_shows_an_escape_sequence_signed_into_the_log_escaped() {
+    own_token!();
     use keyrite::core::log::{LogChain, data};
     let dir = tempfile::tempdir().unwrap();
     let session = hsm().token().login(&hsm().pin()).unwrap();
@@ -193,6 +195,7 @@ fn replay_shows_an_escape_sequence_signed_into_the_log_escaped() {
 
 #[test]
 fn an_error_quoting_a_manifest_shows_its_escape_sequences_escaped() {
+    own_token!();
     let (dir, alias, p) = setup("hostile-esc-err");
     let _ = dir;
     let path = p.bundle.join("manifest.json");
@@ -224,6 +227,7 @@ fn an_error_quoting_a_manifest_shows_its_escape_sequences_escaped() {
 
 #[test]
 fn a_typo_in_an_answers_file_never_echoes_the_share() {
+    own_token!();
     let (dir, alias, p) = setup("hostile-answers-typo");
     let share = "KR1-SECRETSHAREDONOTECHO-0123456789ABCDEFGHIJ";
     let answers = dir.path().join("answers.toml");
@@ -251,6 +255,7 @@ fn a_typo_in_an_answers_file_never_echoes_the_share() {
 
 #[test]
 fn a_symlinked_import_receipt_in_a_returned_bundle_is_refused() {
+    own_token!();
     let (dir, alias, p) = setup("hostile-receipt-link");
     ceremony_cmd(dir.path(), &p, &[&alias], default_algorithm())
         .assert()
@@ -274,6 +279,7 @@ fn a_symlinked_import_receipt_in_a_returned_bundle_is_refused() {
 
 #[test]
 fn a_symlinked_key_directory_is_refused_before_the_hsm_is_touched() {
+    own_token!();
     let (dir, alias, p) = setup("hostile-dir-link");
     let name = bundle_name(&alias);
     let outside = dir.path().join("outside");
@@ -291,6 +297,7 @@ fn a_symlinked_key_directory_is_refused_before_the_hsm_is_touched() {
 
 #[test]
 fn a_forged_done_in_the_import_progress_is_refused() {
+    own_token!();
     let (dir, alias, p) = setup("hostile-forged-done");
     ceremony_cmd(dir.path(), &p, &[&alias], default_algorithm())
         .assert()
@@ -327,6 +334,7 @@ fn a_forged_done_in_the_import_progress_is_refused() {
 /// which KMS lists as NON_CURRENT (it still decrypts older ciphertext): nothing is deleted.
 #[test]
 fn stub_rollback_refuses_to_delete_material_kms_does_not_list_as_pending() {
+    own_token!();
     use aws_sdk_kms::Client;
     use aws_sdk_kms::operation::delete_imported_key_material::DeleteImportedKeyMaterialOutput;
     use aws_sdk_kms::operation::describe_key::DescribeKeyOutput;
@@ -420,6 +428,7 @@ fn is_low_s(sig: &[u8]) -> bool {
 
 #[test]
 fn the_token_writes_only_low_s_signatures() {
+    own_token!();
     let session = hsm().token().login(&hsm().pin()).unwrap();
     let signer = session.log_signer(keyrite::hsm::LOG_KEY_LABEL).unwrap();
     // Half of all ECDSA signatures come out high-S: 64 in a row low-S means normalisation.
@@ -431,6 +440,7 @@ fn the_token_writes_only_low_s_signatures() {
 
 #[test]
 fn the_high_s_twin_of_a_signed_record_is_refused() {
+    own_token!();
     let corpus = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/log-tamper");
     let good = std::fs::read(corpus.join("good.log")).unwrap();
     let mut lines: Vec<Vec<u8>> = good
@@ -476,6 +486,7 @@ fn the_high_s_twin_of_a_signed_record_is_refused() {
 
 #[test]
 fn a_group_readable_pin_file_is_refused() {
+    own_token!();
     let (dir, alias, p) = setup("hostile-pin-mode");
     let pin = dir.path().join("user.pin");
     write_secret(&pin, std::fs::read(&hsm().pin_file).unwrap());
@@ -497,6 +508,7 @@ fn a_group_readable_pin_file_is_refused() {
 
 #[test]
 fn a_world_readable_answers_file_is_refused() {
+    own_token!();
     let (dir, alias, p) = setup("hostile-answers-mode");
     let answers = write_answers(dir.path(), &p.fingerprint);
     chmod(&answers, 0o644);
@@ -512,6 +524,7 @@ fn a_world_readable_answers_file_is_refused() {
 
 #[test]
 fn a_group_readable_so_pin_file_is_refused() {
+    own_token!();
     let (dir, alias, p) = setup("hostile-so-pin-mode");
     let so_pin = dir.path().join("so.pin");
     write_secret(&so_pin, format!("{SO_PIN}\n"));

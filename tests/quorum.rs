@@ -5,15 +5,15 @@
 //! `audit verify` requires, the HSM-enforced mode, and a search of every output for the secrets.
 //!
 //! Enrolment initialises a new token in an empty slot: SoftHSM2 always offers one, so there the
-//! shared test store is used; kryoptic has a single slot, so there each test's keyrite processes
-//! get a fresh token database of their own (see [`Store`]).
+//! test's own store (see `common`) is used; kryoptic has a single slot, so there each enrolment's
+//! keyrite processes get a fresh token database of their own (see [`Store`]).
 
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use common::flow::{Prepared, prepare};
+use common::flow::*;
 use common::*;
 use keyrite::core::custody::RosterFile;
 use keyrite::core::digest::sha256_hex;
@@ -178,15 +178,12 @@ fn token_flags(store: &Store, label: &str) -> String {
 }
 
 fn new_bundle(dir: &Path) -> (String, Prepared) {
-    let rt = rt();
-    let client = rt.block_on(client());
-    let (alias, _) = rt.block_on(create_key(&client, true, "quorum"));
-    let p = prepare(dir, &[&alias], default_algorithm());
-    (alias, p)
+    prepare_for_new_key(dir, "quorum")
 }
 
 #[test]
 fn enrolment_gives_each_custodian_their_share_alone_and_signs_the_roster() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let e = enrol(dir.path(), 2, &["Alice", "Bob", "Carol"]);
     let shares: Vec<String> = (0..3).map(|i| e.share(i)).collect();
@@ -266,6 +263,7 @@ fn enrolment_gives_each_custodian_their_share_alone_and_signs_the_roster() {
 
 #[test]
 fn bad_shares_are_refused_before_any_login_and_the_quorum_then_opens_the_hsm() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let e = enrol(&dir.path().join("a"), 2, &["Alice", "Bob", "Carol"]);
     let foreign = enrol(&dir.path().join("b"), 2, &["Alice", "Bob", "Carol"]);
@@ -462,6 +460,7 @@ fn files_below(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn no_output_of_an_enrolment_and_a_ceremony_holds_the_pin_or_a_share() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let e = enrol(&dir.path().join("enrol"), 2, &["Alice", "Bob", "Carol"]);
     let shares: Vec<String> = (0..3).map(|i| e.share(i)).collect();
@@ -569,6 +568,7 @@ fn no_output_of_an_enrolment_and_a_ceremony_holds_the_pin_or_a_share() {
 
 #[test]
 fn an_hsm_that_enforces_the_quorum_itself_gets_the_names_of_who_authorised() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let store = Store::for_test(&dir.path().join("store"));
     // The token as the HSM vendor's tooling would leave it: initialised, a user PIN (the stand-in
@@ -718,6 +718,7 @@ fn an_hsm_that_enforces_the_quorum_itself_gets_the_names_of_who_authorised() {
 
 #[test]
 fn a_ceremony_without_a_roster_still_opens_with_a_pin_file_and_names_no_custodians() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let (alias, p) = new_bundle(dir.path());
     // Custodians in the answers without a roster are refused.
@@ -735,7 +736,7 @@ fn a_ceremony_without_a_roster_still_opens_with_a_pin_file_and_names_no_custodia
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no --roster"));
-    common::flow::ceremony_cmd(dir.path(), &p, &[&alias], default_algorithm())
+    ceremony_cmd(dir.path(), &p, &[&alias], default_algorithm())
         .assert()
         .success();
     let trusted =
@@ -750,6 +751,7 @@ fn a_ceremony_without_a_roster_still_opens_with_a_pin_file_and_names_no_custodia
 
 #[test]
 fn without_a_terminal_or_headless_the_enrolment_is_refused_before_the_token_is_touched() {
+    own_token!();
     use std::os::unix::process::CommandExt;
     let dir = tempfile::tempdir().unwrap();
     let store = Store::for_test(&dir.path().join("store"));

@@ -6,17 +6,16 @@
 
 mod common;
 
-use common::flow::{ceremony_cmd, import_cmd, prepare};
+use common::flow::*;
 use common::*;
 use keyrite::core::algorithm::{WrappingAlgorithm, WrappingKeySpec};
 use keyrite::core::wrapping_key::WrappingPublicKey;
 
 #[test]
 fn ceremony_keys_wrap_only_under_the_key_the_security_officer_trusted() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
-    let rt = rt();
-    let client = rt.block_on(client());
-    let (alias, _arn) = rt.block_on(create_key(&client, true, "trusted"));
+    let (alias, _arn) = external_key("trusted");
     let alg = default_algorithm();
     let so_pin = dir.path().join("so-pin");
     write_secret(&so_pin, format!("{SO_PIN}\n"));
@@ -76,6 +75,7 @@ fn ceremony_keys_wrap_only_under_the_key_the_security_officer_trusted() {
 /// use the SO step is refused at that step.
 #[test]
 fn a_rewrap_of_a_trusted_only_key_needs_the_security_officer_again() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let rt = rt();
     let client = rt.block_on(client());
@@ -93,7 +93,7 @@ fn a_rewrap_of_a_trusted_only_key_needs_the_security_officer_again() {
     rt.block_on(client.delete_imported_key_material().key_id(&arn).send())
         .unwrap();
 
-    let rewrap = |p: &common::flow::Prepared| {
+    let rewrap = |p: &Prepared| {
         let mut cmd = ceremony_cmd(dir.path(), p, &[&alias], alg);
         cmd.arg("--rewrap").arg("--escrow-from").arg(&first.bundle);
         cmd
