@@ -5,9 +5,11 @@ pub use crate::core::exit::ExitCode;
 use crate::core::log::LogError;
 use crate::core::receipt::ReceiptError;
 use crate::core::script::ScriptError;
+#[cfg(feature = "airgap")]
 use crate::hsm::HsmError;
 use crate::io::bundle::BundleError;
 use crate::io::fs::FsError;
+#[cfg(feature = "connected")]
 use crate::kms::KmsError;
 
 #[derive(Debug, thiserror::Error)]
@@ -18,8 +20,10 @@ pub enum Error {
     Script(#[from] ScriptError),
     #[error(transparent)]
     Fs(#[from] FsError),
+    #[cfg(feature = "airgap")]
     #[error(transparent)]
     Hsm(#[from] HsmError),
+    #[cfg(feature = "connected")]
     #[error(transparent)]
     Kms(#[from] KmsError),
     #[error(transparent)]
@@ -47,7 +51,9 @@ impl Error {
             Error::Bundle(e) => e.exit_code(),
             Error::Script(_) | Error::Usage { .. } => ExitCode::Usage,
             Error::Fs(e) => e.exit_code(),
+            #[cfg(feature = "airgap")]
             Error::Hsm(e) => e.exit_code(),
+            #[cfg(feature = "connected")]
             Error::Kms(e) => e.exit_code(),
             Error::Log(LogError::TrustedKey(_)) => ExitCode::Usage,
             Error::Log(LogError::Signing(_)) => ExitCode::OperationFailed,

@@ -2,21 +2,34 @@
 //! puts machine output on stdout.
 
 pub mod audit;
+#[cfg(feature = "airgap")]
 pub mod ceremony;
+#[cfg(feature = "airgap")]
 pub mod quorum;
+#[cfg(feature = "connected")]
 pub mod status;
 
+#[cfg(feature = "connected")]
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+#[cfg(feature = "connected")]
+use clap::Args;
+use clap::{Parser, Subcommand};
 
-use crate::app::error::{Error, Result};
-use crate::app::{self, rehearse};
+use crate::app::error::Result;
+#[cfg(feature = "connected")]
+use crate::app::{self, error::Error};
+#[cfg(feature = "connected")]
 use crate::core::algorithm::{WrappingAlgorithm, WrappingKeySpec};
+#[cfg(feature = "connected")]
 use crate::core::digest::grouped;
+#[cfg(feature = "connected")]
 use crate::core::names::KeyRef;
+#[cfg(feature = "connected")]
 use crate::io::{bundle, fs as fsio};
+#[cfg(feature = "connected")]
 use crate::kms::import::Expiration;
+#[cfg(feature = "connected")]
 use crate::kms::{self, KmsTarget};
 
 #[derive(Parser, Debug)]
@@ -33,20 +46,25 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// The connected side: fetch import parameters, import wrapped material.
+    #[cfg(feature = "connected")]
     #[command(subcommand)]
     Kms(KmsCommand),
     /// The air-gapped ceremony: generate, wrap and verify key material inside the HSM.
+    #[cfg(feature = "airgap")]
     Ceremony(ceremony::CeremonyArgs),
     /// The whole flow on a fresh SoftHSM2 token against a local KMS.
+    #[cfg(all(feature = "airgap", feature = "connected"))]
     Rehearse(RehearseArgs),
     /// Offline audit of a ceremony's signed log and bundle.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
     /// Custody of the HSM: enrol a token under an M-of-N quorum of named custodians.
+    #[cfg(feature = "airgap")]
     #[command(subcommand)]
     Quorum(QuorumCommand),
 }
 
+#[cfg(feature = "airgap")]
 #[derive(Subcommand, Debug)]
 pub enum QuorumCommand {
     /// One-time: initialise the token, split its PIN among the custodians, generate the
@@ -56,6 +74,7 @@ pub enum QuorumCommand {
     Verify(quorum::RosterVerifyArgs),
 }
 
+#[cfg(feature = "connected")]
 #[derive(Subcommand, Debug)]
 pub enum KmsCommand {
     /// Check each key and fetch its import parameters into a new transfer bundle.
@@ -68,6 +87,7 @@ pub enum KmsCommand {
     Status(crate::cli::status::StatusArgs),
 }
 
+#[cfg(feature = "connected")]
 #[derive(Args, Debug, Clone, Default)]
 pub struct AwsArgs {
     /// AWS profile (default: AWS_PROFILE or the SDK's default chain)
@@ -81,6 +101,7 @@ pub struct AwsArgs {
     pub endpoint_url: Option<String>,
 }
 
+#[cfg(feature = "connected")]
 impl AwsArgs {
     pub fn target(&self) -> KmsTarget {
         KmsTarget {
@@ -92,6 +113,7 @@ impl AwsArgs {
     }
 }
 
+#[cfg(feature = "connected")]
 #[derive(Args, Debug)]
 pub struct PrepareArgs {
     /// A key to rotate: alias (alias/prod-s3), key ARN or key id. Repeat for more keys.
@@ -130,6 +152,7 @@ pub struct PrepareArgs {
     pub json: bool,
 }
 
+#[cfg(feature = "connected")]
 #[derive(Args, Debug)]
 pub struct ImportArgs {
     /// The bundle the ceremony completed.
@@ -150,6 +173,7 @@ pub struct ImportArgs {
     pub json: bool,
 }
 
+#[cfg(feature = "connected")]
 #[derive(Args, Debug)]
 pub struct RollbackArgs {
     /// The bundle whose import stopped before its rotation.
@@ -161,7 +185,8 @@ pub struct RollbackArgs {
     pub json: bool,
 }
 
-#[derive(Args, Debug)]
+#[cfg(all(feature = "airgap", feature = "connected"))]
+#[derive(clap::Args, Debug)]
 pub struct RehearseArgs {
     /// Run without the terminal UI.
     #[arg(long)]
@@ -182,12 +207,18 @@ pub struct RehearseArgs {
 
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        #[cfg(feature = "connected")]
         Command::Kms(KmsCommand::Prepare(a)) => prepare(a),
+        #[cfg(feature = "connected")]
         Command::Kms(KmsCommand::Import(a)) => import(a),
+        #[cfg(feature = "connected")]
         Command::Kms(KmsCommand::Rollback(a)) => rollback(a),
+        #[cfg(feature = "connected")]
         Command::Kms(KmsCommand::Status(a)) => crate::cli::status::run(a),
+        #[cfg(feature = "airgap")]
         Command::Ceremony(a) => ceremony::run(a),
-        Command::Rehearse(a) => rehearse::run(&rehearse::RehearseRequest {
+        #[cfg(all(feature = "airgap", feature = "connected"))]
+        Command::Rehearse(a) => crate::app::rehearse::run(&crate::app::rehearse::RehearseRequest {
             headless: a.headless,
             out: a.out,
             script: a.script,
@@ -195,11 +226,14 @@ pub fn run(cli: Cli) -> Result<()> {
             endpoint_url: a.endpoint_url,
         }),
         Command::Audit(a) => audit::run(a),
+        #[cfg(feature = "airgap")]
         Command::Quorum(QuorumCommand::Enroll(a)) => a.run(),
+        #[cfg(feature = "airgap")]
         Command::Quorum(QuorumCommand::Verify(a)) => a.run(),
     }
 }
 
+#[cfg(feature = "connected")]
 fn prepare(a: PrepareArgs) -> Result<()> {
     let keys = a
         .keys
@@ -282,6 +316,7 @@ fn prepare(a: PrepareArgs) -> Result<()> {
     Ok(())
 }
 
+#[cfg(feature = "connected")]
 fn import(a: ImportArgs) -> Result<()> {
     let expiration = match (a.expiration_model.as_str(), &a.valid_to) {
         ("KEY_MATERIAL_DOES_NOT_EXPIRE", None) => Expiration::DoesNotExpire,
@@ -343,6 +378,7 @@ fn import(a: ImportArgs) -> Result<()> {
     Ok(())
 }
 
+#[cfg(feature = "connected")]
 fn rollback(a: RollbackArgs) -> Result<()> {
     let verified = bundle::Bundle::verify(&a.bundle)?;
     let done = app::rollback::run(&verified, &a.aws.target())?;
