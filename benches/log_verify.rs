@@ -19,6 +19,7 @@ fn build_log(key: &SigningKey, trusted: &TrustedKey) -> Vec<u8> {
     let start = StartData {
         tool_version: "0.1.0",
         tool_sha256: &h,
+        tool_features: "airgap",
         script_sha256: &h,
         manifest_sha256: &h,
         token_label: "bench",

@@ -81,8 +81,10 @@ fn print_report(r: &AuditReport) {
         l.records.len().saturating_sub(1)
     );
     eprintln!(
-        "  tool              keyrite {} (sha256 {})",
-        l.binding.tool_version, l.binding.tool_sha256
+        "  tool              keyrite {} {} build (sha256 {})",
+        l.binding.tool_version,
+        l.binding.tool_features.as_deref().unwrap_or("unrecorded"),
+        l.binding.tool_sha256
     );
     eprintln!("  script            sha256 {}", l.binding.script_sha256);
     eprintln!("  prepared bundle   sha256 {}", l.binding.manifest_sha256);

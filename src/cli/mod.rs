@@ -4,10 +4,12 @@
 pub mod audit;
 #[cfg(feature = "airgap")]
 pub mod ceremony;
+pub mod docs;
 #[cfg(feature = "airgap")]
 pub mod quorum;
 #[cfg(feature = "connected")]
 pub mod status;
+pub mod values;
 
 #[cfg(feature = "connected")]
 use std::path::PathBuf;
@@ -62,6 +64,12 @@ pub enum Command {
     #[cfg(feature = "airgap")]
     #[command(subcommand)]
     Quorum(QuorumCommand),
+    /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell).
+    #[command(hide = true)]
+    Completions(docs::CompletionsArgs),
+    /// Print the manual page, or write one page per command into a directory (--out).
+    #[command(hide = true)]
+    Man(docs::ManArgs),
 }
 
 #[cfg(feature = "airgap")]
@@ -158,9 +166,9 @@ pub struct ImportArgs {
     /// The bundle the ceremony completed.
     #[arg(long)]
     pub bundle: PathBuf,
-    /// KEY_MATERIAL_DOES_NOT_EXPIRE (default) or KEY_MATERIAL_EXPIRES (needs --valid-to).
-    #[arg(long, default_value = "KEY_MATERIAL_DOES_NOT_EXPIRE")]
-    pub expiration_model: String,
+    /// Whether the imported material expires (KEY_MATERIAL_EXPIRES needs --valid-to).
+    #[arg(long, value_enum, default_value_t = values::ExpirationModel::DoesNotExpire)]
+    pub expiration_model: values::ExpirationModel,
     /// When imported material expires (RFC 3339, e.g. 2027-06-30T00:00:00Z).
     #[arg(long)]
     pub valid_to: Option<String>,
@@ -226,6 +234,8 @@ pub fn run(cli: Cli) -> Result<()> {
             endpoint_url: a.endpoint_url,
         }),
         Command::Audit(a) => audit::run(a),
+        Command::Completions(a) => docs::completions(&a),
+        Command::Man(a) => docs::man(&a),
         #[cfg(feature = "airgap")]
         Command::Quorum(QuorumCommand::Enroll(a)) => a.run(),
         #[cfg(feature = "airgap")]
@@ -318,30 +328,25 @@ fn prepare(a: PrepareArgs) -> Result<()> {
 
 #[cfg(feature = "connected")]
 fn import(a: ImportArgs) -> Result<()> {
-    let expiration = match (a.expiration_model.as_str(), &a.valid_to) {
-        ("KEY_MATERIAL_DOES_NOT_EXPIRE", None) => Expiration::DoesNotExpire,
-        ("KEY_MATERIAL_EXPIRES", Some(t)) => {
+    use values::ExpirationModel;
+    let expiration = match (a.expiration_model, &a.valid_to) {
+        (ExpirationModel::DoesNotExpire, None) => Expiration::DoesNotExpire,
+        (ExpirationModel::Expires, Some(t)) => {
             Expiration::ExpiresAt(t.parse().map_err(|e| Error::Usage {
                 what: format!("--valid-to {t:?} is not an RFC 3339 time: {e}"),
                 hint: "write it like 2027-06-30T00:00:00Z".into(),
             })?)
         }
-        ("KEY_MATERIAL_DOES_NOT_EXPIRE", Some(_)) => {
+        (ExpirationModel::DoesNotExpire, Some(_)) => {
             return Err(Error::Usage {
                 what: "--valid-to was given with KEY_MATERIAL_DOES_NOT_EXPIRE".into(),
                 hint: "add --expiration-model KEY_MATERIAL_EXPIRES, or drop --valid-to".into(),
             });
         }
-        ("KEY_MATERIAL_EXPIRES", None) => {
+        (ExpirationModel::Expires, None) => {
             return Err(Error::Usage {
                 what: "KEY_MATERIAL_EXPIRES needs --valid-to".into(),
                 hint: "add --valid-to 2027-06-30T00:00:00Z (at most 365 days ahead)".into(),
-            });
-        }
-        (other, _) => {
-            return Err(Error::Usage {
-                what: format!("unknown --expiration-model {other:?}"),
-                hint: "use KEY_MATERIAL_DOES_NOT_EXPIRE or KEY_MATERIAL_EXPIRES".into(),
             });
         }
     };

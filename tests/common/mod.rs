@@ -1,24 +1,30 @@
 //! Shared test support: real parts only. A PKCS#11 token (SoftHSM2 by default; set
 //! KEYRITE_TEST_MODULE to run the same tests on another module, e.g. kryoptic) and the local KMS
 //! started by `scripts/test` (KEYRITE_TEST_KMS_ENDPOINT). Missing parts fail the test; nothing
-//! is skipped.
+//! is skipped. The HSM half needs the `airgap` feature, the KMS half `connected`.
 #![allow(dead_code)]
 
+#[cfg(all(feature = "airgap", feature = "connected"))]
 pub mod flow;
 pub mod tmux;
 
 use std::path::{Path, PathBuf};
+#[cfg(feature = "airgap")]
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+#[cfg(feature = "airgap")]
 use cryptoki::types::AuthPin;
+#[cfg(feature = "airgap")]
 use keyrite::hsm::{Token, softhsm};
+#[cfg(feature = "connected")]
 use keyrite::kms::{self, Client, KmsTarget};
 
 pub const TOKEN_LABEL: &str = "keyrite-test";
 pub const USER_PIN: &str = "test-user-pin-0001";
 pub const SO_PIN: &str = "test-so-pin-0001";
 
+#[cfg(feature = "airgap")]
 pub struct TestHsm {
     pub module: PathBuf,
     /// (variable, value) that points the module at this process's token store.
@@ -27,6 +33,7 @@ pub struct TestHsm {
     pub dir: PathBuf,
 }
 
+#[cfg(feature = "airgap")]
 impl TestHsm {
     pub fn is_softhsm(&self) -> bool {
         self.module.to_string_lossy().contains("softhsm")
@@ -72,6 +79,7 @@ impl TestHsm {
 /// One token per test process, initialised on first use. SoftHSM2 and kryoptic read their
 /// configuration from the environment when the module is initialised, so it is set here once,
 /// before the module is loaded, and passed explicitly to every child process.
+#[cfg(feature = "airgap")]
 pub fn hsm() -> &'static TestHsm {
     static HSM: OnceLock<TestHsm> = OnceLock::new();
     HSM.get_or_init(|| {
@@ -111,6 +119,7 @@ pub fn kms_endpoint() -> String {
     )
 }
 
+#[cfg(feature = "connected")]
 pub fn kms_target() -> KmsTarget {
     KmsTarget {
         profile: None,
@@ -120,12 +129,14 @@ pub fn kms_target() -> KmsTarget {
     }
 }
 
+#[cfg(feature = "connected")]
 pub async fn client() -> Client {
     kms::connect(&kms_target())
         .await
         .expect("connect to the local KMS")
 }
 
+#[cfg(feature = "connected")]
 pub fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -148,6 +159,7 @@ pub fn unique(prefix: &str) -> String {
 }
 
 /// Creates a key in the local KMS with an alias; returns (alias, arn).
+#[cfg(feature = "connected")]
 pub async fn create_key(client: &Client, external: bool, name: &str) -> (String, String) {
     let mut req = client.create_key();
     if external {
@@ -166,6 +178,7 @@ pub async fn create_key(client: &Client, external: bool, name: &str) -> (String,
 }
 
 /// The keyrite binary, with the environment pointing at the test token and the local KMS.
+#[cfg(feature = "airgap")]
 pub fn keyrite() -> assert_cmd::Command {
     let hsm = hsm();
     let mut cmd = assert_cmd::Command::cargo_bin("keyrite").unwrap();
@@ -200,6 +213,7 @@ pub fn write_answers(dir: &Path, fingerprint: &str) -> PathBuf {
 }
 
 /// The wrapping algorithm this token can do: SoftHSM2 wraps OAEP with SHA-1 only.
+#[cfg(feature = "airgap")]
 pub fn default_algorithm() -> &'static str {
     if hsm().is_softhsm() {
         "RSAES_OAEP_SHA_1"
@@ -211,6 +225,7 @@ pub fn default_algorithm() -> &'static str {
 /// The wrapping algorithms the token in use really does (the capability probe must agree):
 /// SoftHSM2 wraps OAEP with SHA-1 only; kryoptic does OAEP with SHA-256 and SHA-1; neither has
 /// CKM_RSA_AES_KEY_WRAP (keyrite uses only the token's own).
+#[cfg(feature = "airgap")]
 pub fn supported_algorithms() -> Vec<keyrite::core::algorithm::WrappingAlgorithm> {
     use keyrite::core::algorithm::WrappingAlgorithm::*;
     if hsm().is_softhsm() {
