@@ -61,6 +61,11 @@ fn a_ceremony_log_verifies_and_every_tampered_copy_fails_with_exit_3() {
     );
     assert_eq!(report.binding.manifest_sha256, p.fingerprint);
     assert_eq!(report.binding.tool_version, env!("CARGO_PKG_VERSION"));
+    // This test runs the full build (both features); the air-gap build records "airgap".
+    assert_eq!(
+        report.binding.tool_features.as_deref(),
+        Some("airgap,connected")
+    );
     assert_eq!(report.records[0].actors, ["Alice Admin", "Walter Witness"]);
 
     // Through the binary: the bundle verifies, and --json says so.

@@ -52,6 +52,7 @@ fn ceremony_lines_with_quorum(
     let start = StartData {
         tool_version: "0.1.0",
         tool_sha256: &h("tool"),
+        tool_features: "airgap",
         script_sha256: &h("script"),
         manifest_sha256: &h("manifest"),
         token_label: "keyrite-rehearsal",

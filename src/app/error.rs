@@ -14,11 +14,13 @@ use crate::core::plan::PlanError;
 use crate::core::receipt::ReceiptError;
 use crate::core::script::ScriptError;
 use crate::core::wrapping_key::WrappingKeyError;
+#[cfg(feature = "airgap")]
 use crate::hsm::HsmError;
 use crate::io::IoError;
 use crate::io::bundle::BundleError;
 use crate::io::fs::FsError;
 use crate::io::log_file::AppendError;
+#[cfg(feature = "connected")]
 use crate::kms::KmsError;
 
 #[derive(Debug, thiserror::Error)]
@@ -29,8 +31,10 @@ pub enum Error {
     Script(#[from] ScriptError),
     #[error(transparent)]
     Fs(#[from] FsError),
+    #[cfg(feature = "airgap")]
     #[error(transparent)]
     Hsm(#[from] HsmError),
+    #[cfg(feature = "connected")]
     #[error(transparent)]
     Kms(#[from] KmsError),
     #[error(transparent)]
@@ -141,6 +145,14 @@ pub enum Error {
         "--policy-days must be at least 1\n  what to do: give the longest a key's material may stay current, e.g. --policy-days 365"
     )]
     PolicyDays,
+    #[error("--out {}: not a directory\n  what to do: create the directory first, e.g. mkdir -p share/man/man1", dir.display())]
+    ManOutNotADirectory { dir: PathBuf },
+    #[error("cannot write to stdout: {detail}\n  what to do: check the output pipe or file")]
+    Stdout { detail: String },
+    #[error(
+        "cannot render the manual pages: {detail}\n  what to do: this is a bug in keyrite; please report it"
+    )]
+    ManPages { detail: String },
     #[error(
         "the ceremony was left before it was confirmed; nothing was touched\n  what to do: run `keyrite ceremony` again when everyone is ready"
     )]
@@ -339,7 +351,9 @@ impl Error {
             Error::Bundle(e) => e.exit_code(),
             Error::Script(_) => ExitCode::Usage,
             Error::Fs(e) => e.exit_code(),
+            #[cfg(feature = "airgap")]
             Error::Hsm(e) => e.exit_code(),
+            #[cfg(feature = "connected")]
             Error::Kms(e) => e.exit_code(),
             Error::Log(LogError::TrustedKey(_)) => ExitCode::Usage,
             Error::Log(LogError::Signing(_)) => ExitCode::OperationFailed,
@@ -367,6 +381,7 @@ impl Error {
             | Error::AnswersWithoutHeadless
             | Error::AwsCliOneKey
             | Error::NotATime { .. }
+            | Error::ManOutNotADirectory { .. }
             | Error::ParametersValidToContradicts
             | Error::ValidToWithoutExpiry
             | Error::ExpiryWithoutValidTo
@@ -404,7 +419,9 @@ impl Error {
             | Error::LocalKmsDown { .. }
             | Error::ReplayOutput { .. }
             | Error::CurrentExe { .. }
-            | Error::Terminal { .. } => ExitCode::Environment,
+            | Error::Terminal { .. }
+            | Error::Stdout { .. } => ExitCode::Environment,
+            Error::ManPages { .. } => ExitCode::Internal,
             Error::PastPolicy { .. } => ExitCode::NonCompliant,
         }
     }

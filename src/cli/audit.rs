@@ -75,8 +75,9 @@ fn print_report(r: &AuditReport) {
         l.records.len().saturating_sub(1)
     );
     crate::say!(
-        "  tool              keyrite {} (sha256 {})",
+        "  tool              keyrite {} {} build (sha256 {})",
         l.binding.tool_version,
+        l.binding.tool_features.as_deref().unwrap_or("unrecorded"),
         l.binding.tool_sha256
     );
     crate::say!("  script            sha256 {}", l.binding.script_sha256);

@@ -52,17 +52,16 @@ pub fn install_panic_hook() {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kms::KmsError;
 
     #[test]
     fn json_carries_message_hint_and_exit_code_apart() {
-        let e: Error = KmsError::NoRegion.into();
+        let e = Error::PolicyDays;
         let v = json(&e);
         assert_eq!(v["ok"], false);
-        assert_eq!(v["error"]["message"], "no AWS region is set");
+        assert_eq!(v["error"]["message"], "--policy-days must be at least 1");
         assert_eq!(
             v["error"]["hint"],
-            "pass --region, or set AWS_REGION or a region in the AWS profile"
+            "give the longest a key's material may stay current, e.g. --policy-days 365"
         );
         assert_eq!(v["error"]["exit_code"], 2);
     }

@@ -2,25 +2,42 @@
 //! puts machine output on stdout.
 
 pub mod audit;
+#[cfg(feature = "connected")]
 pub mod aws_args;
+#[cfg(feature = "airgap")]
 pub mod ceremony;
+pub mod docs;
 pub mod failure;
+#[cfg(feature = "airgap")]
 pub mod quorum;
+#[cfg(feature = "connected")]
 pub mod status;
+pub mod values;
 
+#[cfg(feature = "connected")]
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+#[cfg(feature = "connected")]
+use clap::Args;
+use clap::{Parser, Subcommand};
 
-use crate::app::error::{Error, Result};
-use crate::app::{self, rehearse};
+use crate::app::error::Result;
+#[cfg(feature = "connected")]
+use crate::app::{self, error::Error};
+#[cfg(feature = "connected")]
 use crate::core::algorithm::{WrappingAlgorithm, WrappingKeySpec};
+#[cfg(feature = "connected")]
 use crate::core::digest::{grouped, word_lines, words};
+#[cfg(feature = "connected")]
 use crate::core::names::KeyRef;
+#[cfg(feature = "connected")]
 use crate::io::{bundle, fs as fsio};
+#[cfg(feature = "connected")]
 use crate::kms;
+#[cfg(feature = "connected")]
 use crate::kms::import::Expiration;
 
+#[cfg(feature = "connected")]
 pub use aws_args::AwsArgs;
 
 #[derive(Parser, Debug)]
@@ -37,20 +54,31 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// The connected side: fetch import parameters, import wrapped material.
+    #[cfg(feature = "connected")]
     #[command(subcommand)]
     Kms(KmsCommand),
     /// The air-gapped ceremony: generate, wrap and verify key material inside the HSM.
+    #[cfg(feature = "airgap")]
     Ceremony(ceremony::CeremonyArgs),
     /// The whole flow on a fresh SoftHSM2 token against a local KMS.
+    #[cfg(all(feature = "airgap", feature = "connected"))]
     Rehearse(RehearseArgs),
     /// Offline audit of a ceremony's signed log and bundle.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
     /// Custody of the HSM: enrol a token under an M-of-N quorum of named custodians.
+    #[cfg(feature = "airgap")]
     #[command(subcommand)]
     Quorum(QuorumCommand),
+    /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell).
+    #[command(hide = true)]
+    Completions(docs::CompletionsArgs),
+    /// Print the manual page, or write one page per command into a directory (--out).
+    #[command(hide = true)]
+    Man(docs::ManArgs),
 }
 
+#[cfg(feature = "airgap")]
 #[derive(Subcommand, Debug)]
 pub enum QuorumCommand {
     /// One-time: initialise the token, split its PIN among the custodians, generate the
@@ -60,6 +88,7 @@ pub enum QuorumCommand {
     Verify(quorum::RosterVerifyArgs),
 }
 
+#[cfg(feature = "connected")]
 #[derive(Subcommand, Debug)]
 pub enum KmsCommand {
     /// Check each key and fetch its import parameters into a new transfer bundle.
@@ -72,6 +101,7 @@ pub enum KmsCommand {
     Status(crate::cli::status::StatusArgs),
 }
 
+#[cfg(feature = "connected")]
 #[derive(Args, Debug)]
 pub struct PrepareArgs {
     /// A key to rotate: alias (alias/prod-s3), key ARN or key id. Repeat for more keys.
@@ -110,14 +140,15 @@ pub struct PrepareArgs {
     pub json: bool,
 }
 
+#[cfg(feature = "connected")]
 #[derive(Args, Debug)]
 pub struct ImportArgs {
     /// The bundle the ceremony completed.
     #[arg(long)]
     pub bundle: PathBuf,
-    /// KEY_MATERIAL_DOES_NOT_EXPIRE (default) or KEY_MATERIAL_EXPIRES (needs --valid-to).
-    #[arg(long, default_value = "KEY_MATERIAL_DOES_NOT_EXPIRE")]
-    pub expiration_model: String,
+    /// Whether the imported material expires (KEY_MATERIAL_EXPIRES needs --valid-to).
+    #[arg(long, value_enum, default_value_t = values::ExpirationModel::DoesNotExpire)]
+    pub expiration_model: values::ExpirationModel,
     /// When imported material expires (RFC 3339, e.g. 2027-06-30T00:00:00Z).
     #[arg(long)]
     pub valid_to: Option<String>,
@@ -130,6 +161,7 @@ pub struct ImportArgs {
     pub json: bool,
 }
 
+#[cfg(feature = "connected")]
 #[derive(Args, Debug)]
 pub struct RollbackArgs {
     /// The bundle whose import stopped before its rotation.
@@ -141,7 +173,8 @@ pub struct RollbackArgs {
     pub json: bool,
 }
 
-#[derive(Args, Debug)]
+#[cfg(all(feature = "airgap", feature = "connected"))]
+#[derive(clap::Args, Debug)]
 pub struct RehearseArgs {
     /// Run without the terminal UI.
     #[arg(long)]
@@ -164,28 +197,44 @@ impl Cli {
     /// Whether the command was asked for `--json` output (its failure is then JSON too).
     pub fn json(&self) -> bool {
         match &self.command {
+            #[cfg(feature = "connected")]
             Command::Kms(KmsCommand::Prepare(a)) => a.json,
+            #[cfg(feature = "connected")]
             Command::Kms(KmsCommand::Import(a)) => a.json,
+            #[cfg(feature = "connected")]
             Command::Kms(KmsCommand::Rollback(a)) => a.json,
+            #[cfg(feature = "connected")]
             Command::Kms(KmsCommand::Status(a)) => a.json,
+            #[cfg(feature = "airgap")]
             Command::Ceremony(a) => a.json,
             Command::Audit(audit::AuditCommand::Verify(a)) => a.json,
+            #[cfg(feature = "airgap")]
             Command::Quorum(QuorumCommand::Enroll(a)) => a.json,
-            Command::Rehearse(_)
-            | Command::Audit(audit::AuditCommand::Replay(_))
-            | Command::Quorum(QuorumCommand::Verify(_)) => false,
+            #[cfg(all(feature = "airgap", feature = "connected"))]
+            Command::Rehearse(_) => false,
+            #[cfg(feature = "airgap")]
+            Command::Quorum(QuorumCommand::Verify(_)) => false,
+            Command::Audit(audit::AuditCommand::Replay(_))
+            | Command::Completions(_)
+            | Command::Man(_) => false,
         }
     }
 }
 
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        #[cfg(feature = "connected")]
         Command::Kms(KmsCommand::Prepare(a)) => prepare(a),
+        #[cfg(feature = "connected")]
         Command::Kms(KmsCommand::Import(a)) => import(a),
+        #[cfg(feature = "connected")]
         Command::Kms(KmsCommand::Rollback(a)) => rollback(a),
+        #[cfg(feature = "connected")]
         Command::Kms(KmsCommand::Status(a)) => crate::cli::status::run(a),
+        #[cfg(feature = "airgap")]
         Command::Ceremony(a) => ceremony::run(a),
-        Command::Rehearse(a) => rehearse::run(&rehearse::RehearseRequest {
+        #[cfg(all(feature = "airgap", feature = "connected"))]
+        Command::Rehearse(a) => crate::app::rehearse::run(&crate::app::rehearse::RehearseRequest {
             headless: a.headless,
             out: a.out,
             script: a.script,
@@ -193,11 +242,16 @@ pub fn run(cli: Cli) -> Result<()> {
             endpoint_url: a.endpoint_url,
         }),
         Command::Audit(a) => audit::run(a),
+        Command::Completions(a) => docs::completions(&a),
+        Command::Man(a) => docs::man(&a),
+        #[cfg(feature = "airgap")]
         Command::Quorum(QuorumCommand::Enroll(a)) => a.run(),
+        #[cfg(feature = "airgap")]
         Command::Quorum(QuorumCommand::Verify(a)) => a.run(),
     }
 }
 
+#[cfg(feature = "connected")]
 fn prepare(a: PrepareArgs) -> Result<()> {
     let keys = a
         .keys
@@ -276,24 +330,23 @@ fn prepare(a: PrepareArgs) -> Result<()> {
     Ok(())
 }
 
+#[cfg(feature = "connected")]
 fn import(a: ImportArgs) -> Result<()> {
-    let expiration = match (a.expiration_model.as_str(), &a.valid_to) {
-        ("KEY_MATERIAL_DOES_NOT_EXPIRE", None) => Expiration::DoesNotExpire,
-        ("KEY_MATERIAL_EXPIRES", Some(t)) => {
+    use values::ExpirationModel;
+    let expiration = match (a.expiration_model, &a.valid_to) {
+        (ExpirationModel::DoesNotExpire, None) => Expiration::DoesNotExpire,
+        (ExpirationModel::Expires, Some(t)) => {
             Expiration::ExpiresAt(t.parse().map_err(|e| Error::NotATime {
                 flag: "--valid-to",
                 value: t.clone(),
                 detail: format!("{e}"),
             })?)
         }
-        ("KEY_MATERIAL_DOES_NOT_EXPIRE", Some(_)) => {
+        (ExpirationModel::DoesNotExpire, Some(_)) => {
             return Err(Error::ValidToWithoutExpiry);
         }
-        ("KEY_MATERIAL_EXPIRES", None) => {
+        (ExpirationModel::Expires, None) => {
             return Err(Error::ExpiryWithoutValidTo);
-        }
-        (other, _) => {
-            return Err(Error::ExpirationModel(other.to_string()));
         }
     };
     let verified = bundle::Bundle::verify(&a.bundle)?;
@@ -329,6 +382,7 @@ fn import(a: ImportArgs) -> Result<()> {
     Ok(())
 }
 
+#[cfg(feature = "connected")]
 fn rollback(a: RollbackArgs) -> Result<()> {
     let verified = bundle::Bundle::verify(&a.bundle)?;
     let done = app::rollback::run(&verified, &a.aws.target())?;

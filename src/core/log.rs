@@ -37,7 +37,9 @@ pub const FILE_NAME: &str = "ceremony.log";
 
 /// The step ids a ceremony log holds, and what each one's `data` carries.
 pub mod step {
-    /// First record. data: format, tool, tool_version, tool_sha256, script_sha256,
+    /// First record. data: format, tool, tool_version, tool_sha256 (of the running executable),
+    /// tool_features (which build ran: "airgap" for the air-gap build, "airgap,connected" for the
+    /// full one; absent from logs written before it was recorded), script_sha256,
     /// manifest_sha256 (the prepared manifest, as confirmed by the operators), token_label,
     /// log_key_sha256 (SHA-256 of the log public key's DER SubjectPublicKeyInfo).
     pub const START: &str = "ceremony.start";
@@ -210,6 +212,9 @@ fn seq_suffix(seq: Option<u64>) -> String {
 pub struct Binding {
     pub tool_version: String,
     pub tool_sha256: String,
+    /// The cargo features of the build that ran ("airgap" or "airgap,connected"); None in a log
+    /// written before the build was recorded.
+    pub tool_features: Option<String>,
     pub script_sha256: String,
     pub manifest_sha256: String,
     pub token_label: String,
@@ -344,6 +349,10 @@ pub fn verify(log: &[u8], trusted: &TrustedKey) -> Result<Report, LogError> {
                 binding = Some(Binding {
                     tool_version: field(&body, line_no, "tool_version", false)?.into(),
                     tool_sha256: field(&body, line_no, "tool_sha256", true)?.into(),
+                    tool_features: match body.data.get("tool_features") {
+                        None => None,
+                        Some(_) => Some(field(&body, line_no, "tool_features", false)?.into()),
+                    },
                     script_sha256: field(&body, line_no, "script_sha256", true)?.into(),
                     manifest_sha256: field(&body, line_no, "manifest_sha256", true)?.into(),
                     token_label: field(&body, line_no, "token_label", false)?.into(),
@@ -580,6 +589,8 @@ pub fn verified_records(log: &[u8], trusted: &TrustedKey) -> Result<Vec<(usize, 
 pub struct StartData<'a> {
     pub tool_version: &'a str,
     pub tool_sha256: &'a str,
+    /// The cargo features of the running build: "airgap" or "airgap,connected".
+    pub tool_features: &'a str,
     pub script_sha256: &'a str,
     pub manifest_sha256: &'a str,
     pub token_label: &'a str,
@@ -593,6 +604,7 @@ impl StartData<'_> {
             ("tool", "keyrite"),
             ("tool_version", self.tool_version),
             ("tool_sha256", self.tool_sha256),
+            ("tool_features", self.tool_features),
             ("script_sha256", self.script_sha256),
             ("manifest_sha256", self.manifest_sha256),
             ("token_label", self.token_label),
@@ -635,6 +647,11 @@ mod tests {
     }
 
     fn good_log(k: &SigningKey) -> Vec<u8> {
+        good_log_with_start(k, |_| {})
+    }
+
+    /// A good log whose start record's data is first changed by `edit`.
+    fn good_log_with_start(k: &SigningKey, edit: impl FnOnce(&mut Map<String, Value>)) -> Vec<u8> {
         let trusted = TrustedKey::from_key(*k.verifying_key()).unwrap();
         let h = "ab".repeat(32);
         let mut chain = LogChain::new();
@@ -643,14 +660,17 @@ mod tests {
         let start = StartData {
             tool_version: "0.1.0",
             tool_sha256: &h,
+            tool_features: "airgap",
             script_sha256: &h,
             manifest_sha256: &h,
             token_label: "t",
             log_key_sha256: trusted.fingerprint(),
         };
+        let mut start_data = start.to_data();
+        edit(&mut start_data);
         out.extend(
             chain
-                .record(k, t(0), step::START, &actors, start.to_data())
+                .record(k, t(0), step::START, &actors, start_data)
                 .unwrap(),
         );
         let p = data(&[("algorithm", "RSAES_OAEP_SHA_1"), ("result", "ok")]);
@@ -690,8 +710,24 @@ mod tests {
         assert_eq!(r.records.len(), 5);
         assert_eq!(r.keys[0].check_value, "abcdef");
         assert_eq!(r.binding.tool_version, "0.1.0");
+        assert_eq!(r.binding.tool_features.as_deref(), Some("airgap"));
         let last = log[..log.len() - 1].rsplit(|&b| b == b'\n').next().unwrap();
         assert_eq!(r.head_sha256, sha256_hex(last));
+    }
+
+    #[test]
+    fn a_log_that_does_not_record_its_build_still_verifies() {
+        let k = key();
+        let log = good_log_with_start(&k, |d| {
+            d.remove("tool_features");
+        });
+        let trusted = TrustedKey::from_key(*k.verifying_key()).unwrap();
+        assert_eq!(verify(&log, &trusted).unwrap().binding.tool_features, None);
+        let log = good_log_with_start(&k, |d| {
+            d.insert("tool_features".into(), Value::Bool(true));
+        });
+        let err = verify(&log, &trusted).unwrap_err().to_string();
+        assert!(err.contains("data.tool_features"), "{err}");
     }
 
     #[test]

@@ -30,7 +30,12 @@ pub fn screen(body: &Body, total: usize) -> String {
             "The ceremony begins. The operators confirmed the bundle fingerprint read out from the connected side:".into(),
             format!("  {}", grouped(&f("manifest_sha256"))),
             format!("script   sha256 {}", f("script_sha256")),
-            format!("keyrite  {} (sha256 {})", f("tool_version"), f("tool_sha256")),
+            format!(
+                "keyrite  {} {} build (sha256 {})",
+                f("tool_version"),
+                body.data.get("tool_features").and_then(Value::as_str).unwrap_or("unrecorded"),
+                f("tool_sha256")
+            ),
             format!("token    {:?}; log key sha256 {}", f("token_label"), f("log_key_sha256")),
         ],
         step::PROBE => vec![

@@ -23,17 +23,24 @@
 //! [`hsm`] refuses to run outside such a process, so a test that forgets [`own_token!`] fails
 //! instead of sharing a token. A program that is one run on its own (a bench) calls
 //! [`whole_process_is_one_run`] instead.
+//!
+//! The HSM half needs the `airgap` feature, the KMS half `connected`.
 #![allow(dead_code)]
 
+#[cfg(all(feature = "airgap", feature = "connected"))]
 pub mod flow;
 pub mod tmux;
 
 use std::path::{Path, PathBuf};
+#[cfg(feature = "airgap")]
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+#[cfg(feature = "airgap")]
 use cryptoki::types::AuthPin;
+#[cfg(feature = "airgap")]
 use keyrite::hsm::{Token, softhsm};
+#[cfg(feature = "connected")]
 use keyrite::kms::{self, Client, KmsTarget};
 
 pub const TOKEN_LABEL: &str = "keyrite-test";
@@ -115,6 +122,7 @@ pub fn whole_process_is_one_run() {
 
 static PROCESS_STORE: OnceLock<PathBuf> = OnceLock::new();
 
+#[cfg(feature = "airgap")]
 pub struct TestHsm {
     pub module: PathBuf,
     /// (variable, value) that points the module at this test's token store.
@@ -123,6 +131,7 @@ pub struct TestHsm {
     pub dir: PathBuf,
 }
 
+#[cfg(feature = "airgap")]
 impl TestHsm {
     pub fn is_softhsm(&self) -> bool {
         self.module.to_string_lossy().contains("softhsm")
@@ -166,6 +175,7 @@ impl TestHsm {
 /// SoftHSM2 and kryoptic read their configuration from the environment when the module is
 /// initialised, so it is set here once, before the module is loaded, and passed explicitly to
 /// every child process.
+#[cfg(feature = "airgap")]
 pub fn hsm() -> &'static TestHsm {
     static HSM: OnceLock<TestHsm> = OnceLock::new();
     HSM.get_or_init(|| {
@@ -210,6 +220,7 @@ pub fn kms_endpoint() -> String {
     )
 }
 
+#[cfg(feature = "connected")]
 pub fn kms_target() -> KmsTarget {
     KmsTarget {
         profile: None,
@@ -219,12 +230,14 @@ pub fn kms_target() -> KmsTarget {
     }
 }
 
+#[cfg(feature = "connected")]
 pub async fn client() -> Client {
     kms::connect(&kms_target())
         .await
         .expect("connect to the local KMS")
 }
 
+#[cfg(feature = "connected")]
 pub fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -247,6 +260,7 @@ pub fn unique(prefix: &str) -> String {
 }
 
 /// Creates a key in the local KMS with an alias; returns (alias, arn).
+#[cfg(feature = "connected")]
 pub async fn create_key(client: &Client, external: bool, name: &str) -> (String, String) {
     let mut req = client.create_key();
     if external {
@@ -265,6 +279,7 @@ pub async fn create_key(client: &Client, external: bool, name: &str) -> (String,
 }
 
 /// The keyrite binary, with the environment pointing at the test token and the local KMS.
+#[cfg(feature = "airgap")]
 pub fn keyrite() -> assert_cmd::Command {
     assert_cmd::Command::from_std(keyrite_process())
 }
@@ -323,6 +338,7 @@ pub fn write_answers(dir: &Path, fingerprint: &str) -> PathBuf {
 }
 
 /// The wrapping algorithm this token can do: SoftHSM2 wraps OAEP with SHA-1 only.
+#[cfg(feature = "airgap")]
 pub fn default_algorithm() -> &'static str {
     if hsm().is_softhsm() {
         "RSAES_OAEP_SHA_1"
@@ -334,6 +350,7 @@ pub fn default_algorithm() -> &'static str {
 /// The wrapping algorithms the token in use really does (the capability probe must agree):
 /// SoftHSM2 wraps OAEP with SHA-1 only; kryoptic does OAEP with SHA-256 and SHA-1; neither has
 /// CKM_RSA_AES_KEY_WRAP (keyrite uses only the token's own).
+#[cfg(feature = "airgap")]
 pub fn supported_algorithms() -> Vec<keyrite::core::algorithm::WrappingAlgorithm> {
     use keyrite::core::algorithm::WrappingAlgorithm::*;
     if hsm().is_softhsm() {

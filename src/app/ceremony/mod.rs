@@ -361,8 +361,17 @@ fn check_rewrap(escrow: &Escrow, manifest: &Manifest) -> Result<()> {
     Ok(())
 }
 
-/// Opens `<bundle>/ceremony.log` and writes its first record, binding the tool, the script and the
-/// prepared manifest by hash.
+/// Which build of keyrite this is, as the start record tells it: "airgap" for the air-gap build
+/// (`--no-default-features --features airgap`, no network code), "airgap,connected" for the
+/// full build.
+pub const TOOL_FEATURES: &str = if cfg!(feature = "connected") {
+    "airgap,connected"
+} else {
+    "airgap"
+};
+
+/// Opens `<bundle>/ceremony.log` and writes its first record, binding the tool (its version, the
+/// executable's hash and which build it is), the script and the prepared manifest by hash.
 fn start_log<'s>(
     req: &CeremonyRequest<'_>,
     dir: &std::path::Path,
@@ -382,6 +391,7 @@ fn start_log<'s>(
     let start = StartData {
         tool_version: env!("CARGO_PKG_VERSION"),
         tool_sha256: &tool_sha256,
+        tool_features: TOOL_FEATURES,
         script_sha256: req.script_sha256,
         manifest_sha256: fingerprint,
         token_label: req.token.label(),
