@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use clap::{Args, CommandFactory};
+use clap::Args;
 use clap_complete::Shell;
 
 use crate::app::error::{Error, Result};
@@ -36,15 +36,14 @@ fn stdout_error(e: std::io::Error) -> Error {
 }
 
 /// Prints the completion script for `shell` on stdout.
-pub fn completions(a: &CompletionsArgs) -> Result<()> {
-    let mut cmd = super::Cli::command();
+pub fn completions(a: &CompletionsArgs, mut cmd: clap::Command) -> Result<()> {
     let mut out = Vec::new();
     clap_complete::generate(a.shell, &mut cmd, "keyrite", &mut out);
     std::io::stdout().write_all(&out).map_err(stdout_error)
 }
 
 /// The manual pages of every visible command, as (file name, roff text), the top-level page first.
-pub fn man_pages() -> Result<Vec<(String, Vec<u8>)>> {
+pub fn man_pages(cmd: clap::Command) -> Result<Vec<(String, Vec<u8>)>> {
     fn walk(cmd: clap::Command, out: &mut Vec<(String, Vec<u8>)>) -> std::io::Result<()> {
         let man = clap_mangen::Man::new(cmd.clone());
         let mut page = Vec::new();
@@ -55,7 +54,7 @@ pub fn man_pages() -> Result<Vec<(String, Vec<u8>)>> {
         }
         Ok(())
     }
-    let mut cmd = super::Cli::command().disable_help_subcommand(true);
+    let mut cmd = cmd.disable_help_subcommand(true);
     cmd.build();
     let mut pages = Vec::new();
     walk(cmd, &mut pages).map_err(|e| Error::ManPages {
@@ -65,8 +64,8 @@ pub fn man_pages() -> Result<Vec<(String, Vec<u8>)>> {
 }
 
 /// Prints keyrite.1 on stdout, or writes every page into `out`.
-pub fn man(a: &ManArgs) -> Result<()> {
-    let pages = man_pages()?;
+pub fn man(a: &ManArgs, cmd: clap::Command) -> Result<()> {
+    let pages = man_pages(cmd)?;
     match &a.out {
         None => {
             let (_, top) = pages.first().ok_or_else(|| Error::ManPages {

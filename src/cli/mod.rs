@@ -242,8 +242,8 @@ pub fn run(cli: Cli) -> Result<()> {
             endpoint_url: a.endpoint_url,
         }),
         Command::Audit(a) => audit::run(a),
-        Command::Completions(a) => docs::completions(&a),
-        Command::Man(a) => docs::man(&a),
+        Command::Completions(a) => docs::completions(&a, <Cli as clap::CommandFactory>::command()),
+        Command::Man(a) => docs::man(&a, <Cli as clap::CommandFactory>::command()),
         #[cfg(feature = "airgap")]
         Command::Quorum(QuorumCommand::Enroll(a)) => a.run(),
         #[cfg(feature = "airgap")]
@@ -408,4 +408,39 @@ fn rollback(a: RollbackArgs) -> Result<()> {
         println!("{}", serde_json::to_string(&done).unwrap_or_default());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(feature = "connected")]
+    use clap::Parser;
+
+    use super::*;
+
+    #[cfg(feature = "connected")]
+    #[test]
+    fn an_unknown_algorithm_is_a_usage_error_that_lists_the_known_ones() {
+        let err = Cli::try_parse_from([
+            "keyrite",
+            "kms",
+            "prepare",
+            "--key",
+            "alias/x",
+            "--out",
+            "b",
+            "--algorithm",
+            "RSAES_PKCS1_V1_5",
+        ])
+        .unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        let text = err.to_string();
+        assert!(text.contains("RSAES_PKCS1_V1_5"), "{text}");
+        assert!(text.contains("RSAES_OAEP_SHA_256"), "{text}");
+    }
+
+    #[test]
+    fn the_parser_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
 }

@@ -39,11 +39,7 @@ pub enum ExpirationModel {
 
 #[cfg(test)]
 mod tests {
-    #[cfg(feature = "connected")]
-    use clap::Parser;
-
     use super::*;
-    use crate::cli::Cli;
 
     #[test]
     fn every_name_parses_back_to_its_value() {
@@ -57,32 +53,5 @@ mod tests {
             ExpirationModel::from_str("KEY_MATERIAL_EXPIRES", false).unwrap(),
             ExpirationModel::Expires
         );
-    }
-
-    #[cfg(feature = "connected")]
-    #[test]
-    fn an_unknown_algorithm_is_a_usage_error_that_lists_the_known_ones() {
-        let err = Cli::try_parse_from([
-            "keyrite",
-            "kms",
-            "prepare",
-            "--key",
-            "alias/x",
-            "--out",
-            "b",
-            "--algorithm",
-            "RSAES_PKCS1_V1_5",
-        ])
-        .unwrap_err();
-        assert_eq!(err.exit_code(), 2);
-        let text = err.to_string();
-        assert!(text.contains("RSAES_PKCS1_V1_5"), "{text}");
-        assert!(text.contains("RSAES_OAEP_SHA_256"), "{text}");
-    }
-
-    #[test]
-    fn the_parser_is_consistent() {
-        use clap::CommandFactory;
-        Cli::command().debug_assert();
     }
 }
