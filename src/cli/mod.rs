@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod ceremony;
+pub mod inventory;
 pub mod quorum;
 pub mod status;
 
@@ -66,6 +67,27 @@ pub enum KmsCommand {
     Rollback(RollbackArgs),
     /// Every EXTERNAL key with the age of its current material against a rotation policy.
     Status(crate::cli::status::StatusArgs),
+    /// Every EXTERNAL key with its aliases and the S3 buckets, RDS databases and DynamoDB tables
+    /// that use it, across regions; keys named outside their alias and segregation breaks flagged.
+    Inventory(crate::cli::inventory::InventoryArgs),
+    /// After an import: the bundle's material is current, Encrypt/Decrypt work through the alias,
+    /// older ciphertexts still decrypt; the result is appended to the import receipt.
+    VerifyRotation(VerifyRotationArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyRotationArgs {
+    /// The bundle that was imported.
+    #[arg(long)]
+    pub bundle: PathBuf,
+    /// A ciphertext (raw CiphertextBlob bytes) made before the rotation, which must still
+    /// decrypt under a key of the bundle. Repeat for more.
+    #[arg(long = "ciphertext")]
+    pub ciphertexts: Vec<PathBuf>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -186,6 +208,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Kms(KmsCommand::Import(a)) => import(a),
         Command::Kms(KmsCommand::Rollback(a)) => rollback(a),
         Command::Kms(KmsCommand::Status(a)) => crate::cli::status::run(a),
+        Command::Kms(KmsCommand::Inventory(a)) => crate::cli::inventory::run(a),
+        Command::Kms(KmsCommand::VerifyRotation(a)) => verify_rotation(a),
         Command::Ceremony(a) => ceremony::run(a),
         Command::Rehearse(a) => rehearse::run(&rehearse::RehearseRequest {
             headless: a.headless,
@@ -341,6 +365,31 @@ fn import(a: ImportArgs) -> Result<()> {
         println!("{}", serde_json::Value::Array(v));
     }
     Ok(())
+}
+
+fn verify_rotation(a: VerifyRotationArgs) -> Result<()> {
+    let verified = bundle::Bundle::verify(&a.bundle)?;
+    let v = app::verify_rotation::run(&verified, &a.aws.target(), &a.ciphertexts)?;
+    for k in &v.keys {
+        eprintln!(
+            "{:<24} {}",
+            k.name,
+            if k.passed { "PASSED" } else { "FAILED" }
+        );
+        for c in &k.checks {
+            eprintln!("    {c}");
+        }
+    }
+    for o in &v.old_ciphertexts {
+        match &o.result {
+            Ok(arn) => eprintln!("{}: decrypts under {arn}", o.file.display()),
+            Err(e) => eprintln!("{}: FAILED: {e}", o.file.display()),
+        }
+    }
+    if a.json {
+        println!("{}", serde_json::to_string(&v).unwrap_or_default());
+    }
+    app::verify_rotation::verdict(&v)
 }
 
 fn rollback(a: RollbackArgs) -> Result<()> {

@@ -5,6 +5,8 @@
 #![allow(dead_code)]
 
 pub mod flow;
+pub mod nine;
+pub mod services;
 pub mod tmux;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,143 @@
+//! `keyrite kms verify-rotation --bundle <dir>`: proof the bundle's rotation took (see
+//! [`crate::kms::verify_rotation`]), appended to the bundle's import receipt, which continues the
+//! ceremony log's chain. Exit 3 when any check fails.
+
+use std::path::PathBuf;
+
+use crate::app::error::{Error, Result};
+use crate::io::bundle::VerifiedBundle;
+use crate::io::fs as fsio;
+use crate::io::receipt_file::ReceiptFile;
+use crate::kms::status::Receipts;
+use crate::kms::verify_rotation::{self, KeyVerification};
+use crate::kms::{self, KmsTarget};
+
+/// A ciphertext made before the rotation and what became of it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OldCiphertext {
+    pub file: PathBuf,
+    /// The key it decrypted under, or why it did not.
+    pub result: std::result::Result<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Verification {
+    pub keys: Vec<KeyVerification>,
+    pub old_ciphertexts: Vec<OldCiphertext>,
+    pub passed: bool,
+}
+
+/// Verifies every key of `bundle` and appends the result to its receipt; Err(Verification)
+/// when a check failed (after the receipt has it).
+pub fn run(
+    bundle: &VerifiedBundle,
+    aws: &KmsTarget,
+    ciphertexts: &[PathBuf],
+) -> Result<Verification> {
+    let receipts = Receipts::load(&[bundle.dir().to_path_buf()])?;
+    let mut old = Vec::new();
+    for path in ciphertexts {
+        old.push((path.clone(), fsio::read(path)?));
+    }
+    let rt = kms::runtime()?;
+    let (keys, old_ciphertexts) = rt.block_on(async {
+        let mut clients = Vec::new();
+        for region in kms::import::regions(bundle) {
+            let target = KmsTarget {
+                region: Some(region.clone()),
+                ..aws.clone()
+            };
+            clients.push((region, kms::connect(&target).await?));
+        }
+        let mut keys = Vec::new();
+        for entry in &bundle.manifest().keys {
+            let Some((_, client)) = clients.iter().find(|(r, _)| *r == entry.region) else {
+                continue;
+            };
+            let expected = receipts.latest_material(&entry.key_arn);
+            keys.push(verify_rotation::verify_key(client, entry, expected).await?);
+        }
+        let bundle_keys: Vec<&str> = bundle
+            .manifest()
+            .keys
+            .iter()
+            .map(|k| k.key_arn.as_str())
+            .collect();
+        let mut results = Vec::new();
+        for (file, bytes) in &old {
+            let mut result = Err("no region of the bundle could decrypt it".to_string());
+            for (_, client) in &clients {
+                result = verify_rotation::decrypt_old(client, bytes).await;
+                if result.is_ok() {
+                    break;
+                }
+            }
+            if let Ok(arn) = &result
+                && !bundle_keys.contains(&arn.as_str())
+            {
+                result = Err(format!(
+                    "it decrypted under {arn}, which is not a key of this bundle"
+                ));
+            }
+            results.push(OldCiphertext {
+                file: file.clone(),
+                result,
+            });
+        }
+        Ok::<_, Error>((keys, results))
+    })?;
+    let mut receipt = ReceiptFile::open(bundle, "verify-rotation")?;
+    for k in &keys {
+        let mut checks = k.checks.clone();
+        for o in &old_ciphertexts {
+            match &o.result {
+                Ok(arn) if *arn == k.key_arn => checks.push(format!(
+                    "ok: a ciphertext made before the rotation ({}) still decrypts",
+                    o.file.display()
+                )),
+                _ => {}
+            }
+        }
+        receipt.rotation_verified(
+            &k.name,
+            &k.key_arn,
+            k.key_material_id.as_deref(),
+            k.passed,
+            &checks,
+        )?;
+    }
+    receipt.finish()?;
+    let passed = keys.iter().all(|k| k.passed) && old_ciphertexts.iter().all(|o| o.result.is_ok());
+    let v = Verification {
+        keys,
+        old_ciphertexts,
+        passed,
+    };
+    Ok(v)
+}
+
+/// Exit 3 naming what failed, when anything did.
+pub fn verdict(v: &Verification) -> Result<()> {
+    if v.passed {
+        return Ok(());
+    }
+    let mut what: Vec<String> = v
+        .keys
+        .iter()
+        .flat_map(|k| {
+            k.checks
+                .iter()
+                .filter(|c| c.starts_with("FAILED"))
+                .map(move |c| format!("{}: {}", k.name, c.trim_start_matches("FAILED: ")))
+        })
+        .collect();
+    for o in &v.old_ciphertexts {
+        if let Err(e) = &o.result {
+            what.push(format!("{} no longer decrypts: {e}", o.file.display()));
+        }
+    }
+    Err(Error::Verification {
+        what: format!("the rotation did not take: {}", what.join("; ")),
+        hint: "the receipt records this result; if another bundle was imported since, verify that one; otherwise import this bundle again (`keyrite kms import` resumes) and check the key with `aws kms describe-key`".into(),
+    })
+}
