@@ -94,3 +94,87 @@ fn passes_after_a_real_rotation_and_fails_with_exit_3_when_the_material_is_not_t
             .success();
     }
 }
+
+/// STUB OF AWS BEHAVIOUR: CloudTrail LookupEvents (no local emulator implements it) as an
+/// aws-smithy-mocks client. With a failed call on the key since the import, verification fails;
+/// with none, it passes. KMS and the rotation are real (LocalStack, SoftHSM2).
+#[test]
+fn with_cloudtrail_a_failed_call_on_the_key_since_the_import_fails_the_verification() {
+    use aws_sdk_cloudtrail::operation::lookup_events::LookupEventsOutput;
+    use aws_sdk_cloudtrail::primitives::DateTime;
+    use aws_sdk_cloudtrail::types::Event;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let client = rt.block_on(client());
+    let (alias, arn) = rt.block_on(create_key(&client, true, "verify-trail"));
+    let (p, _) = full_rotation(dir.path(), &[alias.as_str()]);
+    let verified = keyrite::io::bundle::Bundle::verify(&p.bundle).unwrap();
+
+    let trail = |failed: bool| {
+        let arn = arn.clone();
+        let rule =
+            mock!(aws_sdk_cloudtrail::Client::lookup_events).then_compute_output(move |req| {
+                assert_eq!(req.lookup_attributes()[0].attribute_value(), arn);
+                assert!(req.start_time().is_some(), "only events since the import");
+                let mut out = LookupEventsOutput::builder().events(
+                    Event::builder()
+                        .event_name("Encrypt")
+                        .event_time(DateTime::from_secs(jiff::Timestamp::now().as_second()))
+                        .cloud_trail_event(r#"{"eventName":"Encrypt"}"#)
+                        .build(),
+                );
+                if failed {
+                    out = out.events(
+                        Event::builder()
+                            .event_name("Decrypt")
+                            .event_time(DateTime::from_secs(jiff::Timestamp::now().as_second()))
+                            .cloud_trail_event(
+                                r#"{"eventName":"Decrypt","errorCode":"IncorrectKeyException"}"#,
+                            )
+                            .build(),
+                    );
+                }
+                out.build()
+            });
+        mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, [&rule])
+    };
+
+    let clean = keyrite::app::verify_rotation::run_with_trail(
+        &verified,
+        &kms_target(),
+        &[],
+        Some(trail(false)),
+    )
+    .unwrap();
+    assert!(clean.passed, "{clean:?}");
+    assert!(
+        clean.keys[0]
+            .checks
+            .iter()
+            .any(|c| c.contains("CloudTrail shows no failed call"))
+    );
+    keyrite::app::verify_rotation::verdict(&clean).unwrap();
+
+    let bad = keyrite::app::verify_rotation::run_with_trail(
+        &verified,
+        &kms_target(),
+        &[],
+        Some(trail(true)),
+    )
+    .unwrap();
+    assert!(!bad.passed);
+    let err = keyrite::app::verify_rotation::verdict(&bad).unwrap_err();
+    assert_eq!(
+        err.exit_code(),
+        keyrite::app::error::ExitCode::VerificationFailed
+    );
+    assert!(
+        err.to_string()
+            .contains("CloudTrail: Decrypt failed with IncorrectKeyException"),
+        "{err}"
+    );
+    // Both runs are in the receipt.
+    assert_eq!(receipt_steps(&p.bundle).len(), 2);
+}

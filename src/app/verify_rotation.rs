@@ -8,6 +8,7 @@ use crate::app::error::{Error, Result};
 use crate::io::bundle::VerifiedBundle;
 use crate::io::fs as fsio;
 use crate::io::receipt_file::ReceiptFile;
+use crate::kms::cloudtrail::CloudTrailClient;
 use crate::kms::status::Receipts;
 use crate::kms::verify_rotation::{self, KeyVerification};
 use crate::kms::{self, KmsTarget};
@@ -27,12 +28,33 @@ pub struct Verification {
     pub passed: bool,
 }
 
-/// Verifies every key of `bundle` and appends the result to its receipt; Err(Verification)
-/// when a check failed (after the receipt has it).
+/// Verifies every key of `bundle` and appends the result to its receipt; see [`verdict`] for
+/// the exit. With `cloudtrail`, the key's calls since the import must all have succeeded.
 pub fn run(
     bundle: &VerifiedBundle,
     aws: &KmsTarget,
     ciphertexts: &[PathBuf],
+    cloudtrail: bool,
+) -> Result<Verification> {
+    verify(bundle, aws, ciphertexts, None, cloudtrail)
+}
+
+/// [`run`] asking this CloudTrail client, when given.
+pub fn run_with_trail(
+    bundle: &VerifiedBundle,
+    aws: &KmsTarget,
+    ciphertexts: &[PathBuf],
+    trail: Option<CloudTrailClient>,
+) -> Result<Verification> {
+    verify(bundle, aws, ciphertexts, trail, false)
+}
+
+fn verify(
+    bundle: &VerifiedBundle,
+    aws: &KmsTarget,
+    ciphertexts: &[PathBuf],
+    given: Option<CloudTrailClient>,
+    cloudtrail: bool,
 ) -> Result<Verification> {
     let receipts = Receipts::load(&[bundle.dir().to_path_buf()])?;
     let mut old = Vec::new();
@@ -41,6 +63,14 @@ pub fn run(
     }
     let rt = kms::runtime()?;
     let (keys, old_ciphertexts) = rt.block_on(async {
+        // Made on this runtime: the SDK's HTTP client belongs to the runtime it first runs on.
+        let trail = match given {
+            Some(t) => Some(t),
+            None if cloudtrail => Some(CloudTrailClient::new(
+                &kms::sdk_config(aws, false).await?,
+            )),
+            None => None,
+        };
         let mut clients = Vec::new();
         for region in kms::import::regions(bundle) {
             let target = KmsTarget {
@@ -54,8 +84,27 @@ pub fn run(
             let Some((_, client)) = clients.iter().find(|(r, _)| *r == entry.region) else {
                 continue;
             };
-            let expected = receipts.latest_material(&entry.key_arn);
-            keys.push(verify_rotation::verify_key(client, entry, expected).await?);
+            let latest = receipts.latest_material(&entry.key_arn);
+            let mut k =
+                verify_rotation::verify_key(client, entry, latest.map(|(m, _)| m)).await?;
+            if let (Some(trail), Some((_, imported_at))) = (&trail, latest) {
+                match kms::cloudtrail::errors_since(trail, &entry.key_arn, imported_at).await {
+                    Ok(errors) if errors.is_empty() => k.checks.push(format!(
+                        "ok: CloudTrail shows no failed call on the key since the import ({imported_at})"
+                    )),
+                    Ok(errors) => {
+                        for e in errors {
+                            k.checks.push(format!("FAILED: CloudTrail: {e}"));
+                        }
+                        k.passed = false;
+                    }
+                    Err(reason) => {
+                        k.checks.push(format!("FAILED: {reason}"));
+                        k.passed = false;
+                    }
+                }
+            }
+            keys.push(k);
         }
         let bundle_keys: Vec<&str> = bundle
             .manifest()

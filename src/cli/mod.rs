@@ -84,6 +84,10 @@ pub struct VerifyRotationArgs {
     /// decrypt under a key of the bundle. Repeat for more.
     #[arg(long = "ciphertext")]
     pub ciphertexts: Vec<PathBuf>,
+    /// Also check in CloudTrail that no call on the keys failed since the import
+    /// (needs cloudtrail:LookupEvents).
+    #[arg(long)]
+    pub cloudtrail: bool,
     #[command(flatten)]
     pub aws: AwsArgs,
     #[arg(long)]
@@ -369,7 +373,7 @@ fn import(a: ImportArgs) -> Result<()> {
 
 fn verify_rotation(a: VerifyRotationArgs) -> Result<()> {
     let verified = bundle::Bundle::verify(&a.bundle)?;
-    let v = app::verify_rotation::run(&verified, &a.aws.target(), &a.ciphertexts)?;
+    let v = app::verify_rotation::run(&verified, &a.aws.target(), &a.ciphertexts, a.cloudtrail)?;
     for k in &v.keys {
         eprintln!(
             "{:<24} {}",

@@ -100,13 +100,14 @@ impl Receipts {
         Ok(Receipts { imported })
     }
 
-    /// The key material id the latest receipt record of this key names, if any record does.
-    pub fn latest_material(&self, key_arn: &str) -> Option<&str> {
+    /// The key material id the latest receipt record of this key names, and when it was
+    /// imported, if any record does.
+    pub fn latest_material(&self, key_arn: &str) -> Option<(&str, Timestamp)> {
         self.imported
             .iter()
             .filter(|i| i.key_arn == key_arn)
             .max_by_key(|i| i.ceremony.imported_at)
-            .and_then(|i| i.key_material_id.as_deref())
+            .and_then(|i| Some((i.key_material_id.as_deref()?, i.ceremony.imported_at)))
     }
 
     /// The latest receipt record of this key's current material.
