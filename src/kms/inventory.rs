@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::types::OriginType;
+use futures_util::stream::{self, StreamExt};
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -14,6 +15,9 @@ use super::resources::{self, CallCount, Calls, sdk};
 use super::{Client, KmsTarget};
 use crate::app::error::Result;
 use crate::core::inventory::{self, Key, KeyResources, Purpose, Resource, SegregationRules};
+
+/// How many read calls per service the inventory has in flight at once.
+pub const CONCURRENCY: usize = 8;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct InventoryReport {
@@ -72,10 +76,18 @@ pub async fn external_keys(client: &Client, region: &str, calls: &Calls) -> Resu
             break;
         }
     }
+    let described: Vec<_> = stream::iter(keys)
+        .map(|key_id| async move {
+            calls.count("kms:DescribeKey");
+            let r = client.describe_key().key_id(&key_id).send().await;
+            (key_id, r)
+        })
+        .buffered(CONCURRENCY)
+        .collect()
+        .await;
     let mut out = Vec::new();
-    for key_id in keys {
-        calls.count("kms:DescribeKey");
-        let meta = match client.describe_key().key_id(&key_id).send().await {
+    for (key_id, described) in described {
+        let meta = match described {
             Ok(d) => match d.key_metadata {
                 Some(m) => m,
                 None => continue,
@@ -127,17 +139,23 @@ pub async fn inventory(
     }
     // S3 lists every bucket of the account at once; each is read in its own region.
     if let Some(first) = configs.values().next() {
+        let mut placed = Vec::new();
         for (bucket, listed_region) in resources::list_buckets(first, &calls).await? {
             let region = match listed_region {
                 Some(r) => r,
                 None => resources::bucket_region(first, &bucket, &calls).await?,
             };
-            let Some(config) = configs.get(&region) else {
-                continue;
-            };
-            if let Some(r) = resources::bucket(config, &bucket, &region, &calls).await? {
-                found.push(r);
+            if let Some(config) = configs.get(&region) {
+                placed.push((bucket, region, config));
             }
+        }
+        let read: Vec<Result<Option<Resource>>> = stream::iter(&placed)
+            .map(|(bucket, region, config)| resources::bucket(config, bucket, region, &calls))
+            .buffered(CONCURRENCY)
+            .collect()
+            .await;
+        for r in read {
+            found.extend(r?);
         }
     }
     let keys = inventory::map(&keys, &found, rules, purposes);

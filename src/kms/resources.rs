@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_config::SdkConfig;
 use aws_sdk_kms::error::ProvideErrorMetadata;
+use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 
 use super::KmsError;
@@ -256,53 +257,68 @@ pub async fn dynamodb(config: &SdkConfig, region: &str, calls: &Calls) -> Result
             break;
         }
     }
+    let read: Vec<Result<Option<Resource>>> = stream::iter(names)
+        .map(|name| table(&client, name, region, calls))
+        .buffered(super::inventory::CONCURRENCY)
+        .collect()
+        .await;
     let mut out = Vec::new();
-    for name in names {
-        calls.count("dynamodb:DescribeTable");
-        let described = client
-            .describe_table()
-            .table_name(&name)
-            .send()
-            .await
-            .map_err(sdk(&name, "dynamodb:DescribeTable"))?;
-        let Some(table) = described.table() else {
-            continue;
-        };
-        let Some(key) = table
-            .sse_description()
-            .and_then(|s| s.kms_master_key_arn())
-            .map(str::to_string)
-        else {
-            continue;
-        };
-        let mut tags = BTreeMap::new();
-        if let Some(arn) = table.table_arn() {
-            let mut token: Option<String> = None;
-            loop {
-                calls.count("dynamodb:ListTagsOfResource");
-                let page = client
-                    .list_tags_of_resource()
-                    .resource_arn(arn)
-                    .set_next_token(token.clone())
-                    .send()
-                    .await
-                    .map_err(sdk(&name, "dynamodb:ListTagsOfResource"))?;
-                for t in page.tags() {
-                    tags.insert(t.key().to_string(), t.value().to_string());
-                }
-                token = page.next_token().map(str::to_string);
-                if token.is_none() {
-                    break;
-                }
-            }
-        }
-        out.push(Resource {
-            kind: ResourceKind::DynamodbTable,
-            name,
-            region: region.to_string(),
-            key_setting: key,
-            tags,
-        });
+    for r in read {
+        out.extend(r?);
     }
     Ok(out)
+}
+
+/// One table as a resource when it is encrypted under a customer managed KMS key.
+async fn table(
+    client: &aws_sdk_dynamodb::Client,
+    name: String,
+    region: &str,
+    calls: &Calls,
+) -> Result<Option<Resource>> {
+    calls.count("dynamodb:DescribeTable");
+    let described = client
+        .describe_table()
+        .table_name(&name)
+        .send()
+        .await
+        .map_err(sdk(&name, "dynamodb:DescribeTable"))?;
+    let Some(table) = described.table() else {
+        return Ok(None);
+    };
+    let Some(key) = table
+        .sse_description()
+        .and_then(|s| s.kms_master_key_arn())
+        .map(str::to_string)
+    else {
+        return Ok(None);
+    };
+    let mut tags = BTreeMap::new();
+    if let Some(arn) = table.table_arn() {
+        let mut token: Option<String> = None;
+        loop {
+            calls.count("dynamodb:ListTagsOfResource");
+            let page = client
+                .list_tags_of_resource()
+                .resource_arn(arn)
+                .set_next_token(token.clone())
+                .send()
+                .await
+                .map_err(sdk(&name, "dynamodb:ListTagsOfResource"))?;
+            for t in page.tags() {
+                tags.insert(t.key().to_string(), t.value().to_string());
+            }
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+    }
+    Ok(Some(Resource {
+        kind: ResourceKind::DynamodbTable,
+        name,
+        region: region.to_string(),
+        key_setting: key,
+        tags,
+    }))
 }
