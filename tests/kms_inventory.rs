@@ -143,3 +143,54 @@ fn a_plan_gives_purposes_and_segregation_rules() {
             .all(|r| r["segregation"].as_array().unwrap().is_empty())
     );
 }
+
+#[test]
+fn kms_status_with_resources_lists_what_each_key_protects() {
+    let nine = nine_keys_with_resources();
+    let out = keyrite_all_services()
+        .args([
+            "kms",
+            "status",
+            "--resources",
+            "--grace-days",
+            "7",
+            "--region",
+            "us-east-1",
+            "--json",
+        ])
+        .assert()
+        .success();
+    let o = out.get_output();
+    let table = String::from_utf8_lossy(&o.stderr).to_string();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["grace_days"], 7);
+    let (dev_s3, _, _) = &nine.keys["dev-s3"];
+    let k = v["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["aliases"][0] == *dev_s3)
+        .unwrap();
+    // Pending import: nothing to age, nothing exposed; the bucket is listed.
+    assert_eq!(k["compliance"], "NO_MATERIAL");
+    assert_eq!(
+        k["resources"][0]["name"],
+        format!("{}-dev-data", nine.prefix)
+    );
+    assert!(
+        table.contains(&format!(
+            "protects       s3 bucket {}-dev-data us-east-1",
+            nine.prefix
+        )),
+        "{table}"
+    );
+    // A key of the other region is not in this region's report.
+    let (prod_s3, _, _) = &nine.keys["prod-s3"];
+    assert!(
+        !v["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["aliases"][0] == *prod_s3)
+    );
+}
