@@ -327,6 +327,11 @@ pub enum Error {
     )]
     Terminal { detail: String },
 
+    #[error(
+        "the rotation did not take: {findings}\n  what to do: the receipt records this result; if another bundle was imported since, verify that one; otherwise import this bundle again (`keyrite kms import` resumes) and check the key with `aws kms describe-key`"
+    )]
+    RotationNotTaken { findings: String },
+
     // --- NonCompliant: `kms status` found material past the policy. ---
     #[error(
         "{} key(s) past the {max_age_days}-day policy: {}\n  what to do: rotate them: `keyrite kms prepare --plan …`, a ceremony, then `keyrite kms import`",
@@ -423,6 +428,7 @@ impl Error {
             | Error::Stdout { .. } => ExitCode::Environment,
             Error::ManPages { .. } => ExitCode::Internal,
             Error::PastPolicy { .. } => ExitCode::NonCompliant,
+            Error::RotationNotTaken { .. } => ExitCode::VerificationFailed,
         }
     }
 }

@@ -13,6 +13,8 @@ pub mod error;
 pub mod escrow;
 #[cfg(feature = "connected")]
 pub mod import;
+#[cfg(feature = "connected")]
+pub mod inventory;
 #[cfg(all(feature = "airgap", feature = "connected"))]
 pub mod localkms;
 #[cfg(feature = "connected")]
@@ -26,3 +28,5 @@ pub mod replay;
 pub mod rollback;
 #[cfg(feature = "connected")]
 pub mod status;
+#[cfg(feature = "connected")]
+pub mod verify_rotation;

@@ -8,6 +8,8 @@ pub mod aws_args;
 pub mod ceremony;
 pub mod docs;
 pub mod failure;
+#[cfg(feature = "connected")]
+pub mod inventory;
 #[cfg(feature = "airgap")]
 pub mod quorum;
 #[cfg(feature = "connected")]
@@ -99,6 +101,32 @@ pub enum KmsCommand {
     Rollback(RollbackArgs),
     /// Every EXTERNAL key with the age of its current material against a rotation policy.
     Status(crate::cli::status::StatusArgs),
+    /// Every EXTERNAL key with its aliases and the S3 buckets, RDS databases and DynamoDB tables
+    /// that use it, across regions; keys named outside their alias and segregation breaks flagged.
+    Inventory(crate::cli::inventory::InventoryArgs),
+    /// After an import: the bundle's material is current, Encrypt/Decrypt work through the alias,
+    /// older ciphertexts still decrypt; the result is appended to the import receipt.
+    VerifyRotation(VerifyRotationArgs),
+}
+
+#[cfg(feature = "connected")]
+#[derive(Args, Debug)]
+pub struct VerifyRotationArgs {
+    /// The bundle that was imported.
+    #[arg(long)]
+    pub bundle: PathBuf,
+    /// A ciphertext (raw CiphertextBlob bytes) made before the rotation, which must still
+    /// decrypt under a key of the bundle. Repeat for more.
+    #[arg(long = "ciphertext")]
+    pub ciphertexts: Vec<PathBuf>,
+    /// Also check in CloudTrail that no call on the keys failed since the import
+    /// (needs cloudtrail:LookupEvents).
+    #[arg(long)]
+    pub cloudtrail: bool,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[cfg(feature = "connected")]
@@ -205,6 +233,10 @@ impl Cli {
             Command::Kms(KmsCommand::Rollback(a)) => a.json,
             #[cfg(feature = "connected")]
             Command::Kms(KmsCommand::Status(a)) => a.json,
+            #[cfg(feature = "connected")]
+            Command::Kms(KmsCommand::Inventory(a)) => a.json,
+            #[cfg(feature = "connected")]
+            Command::Kms(KmsCommand::VerifyRotation(a)) => a.json,
             #[cfg(feature = "airgap")]
             Command::Ceremony(a) => a.json,
             Command::Audit(audit::AuditCommand::Verify(a)) => a.json,
@@ -231,6 +263,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Kms(KmsCommand::Rollback(a)) => rollback(a),
         #[cfg(feature = "connected")]
         Command::Kms(KmsCommand::Status(a)) => crate::cli::status::run(a),
+        #[cfg(feature = "connected")]
+        Command::Kms(KmsCommand::Inventory(a)) => crate::cli::inventory::run(a),
+        #[cfg(feature = "connected")]
+        Command::Kms(KmsCommand::VerifyRotation(a)) => verify_rotation(a),
         #[cfg(feature = "airgap")]
         Command::Ceremony(a) => ceremony::run(a),
         #[cfg(all(feature = "airgap", feature = "connected"))]
@@ -380,6 +416,32 @@ fn import(a: ImportArgs) -> Result<()> {
         println!("{}", serde_json::Value::Array(v));
     }
     Ok(())
+}
+
+#[cfg(feature = "connected")]
+fn verify_rotation(a: VerifyRotationArgs) -> Result<()> {
+    let verified = bundle::Bundle::verify(&a.bundle)?;
+    let v = app::verify_rotation::run(&verified, &a.aws.target(), &a.ciphertexts, a.cloudtrail)?;
+    for k in &v.keys {
+        crate::say!(
+            "{:<24} {}",
+            k.name,
+            if k.passed { "PASSED" } else { "FAILED" }
+        );
+        for c in &k.checks {
+            crate::say!("    {c}");
+        }
+    }
+    for o in &v.old_ciphertexts {
+        match &o.result {
+            Ok(arn) => crate::say!("{}: decrypts under {arn}", o.file.display()),
+            Err(e) => crate::say!("{}: FAILED: {e}", o.file.display()),
+        }
+    }
+    if a.json {
+        println!("{}", serde_json::to_string(&v).unwrap_or_default());
+    }
+    app::verify_rotation::verdict(&v)
 }
 
 #[cfg(feature = "connected")]

@@ -8,7 +8,9 @@ use clap::Args;
 use crate::app::error::{Error, Result};
 use crate::app::status;
 use crate::cli::aws_args::AwsArgs;
+use crate::core::key_age::Compliance;
 use crate::core::key_age::{DEFAULT_DUE_SOON_DAYS, DEFAULT_POLICY_DAYS, Policy};
+use crate::kms::cloudtrail::TrailLookup;
 use crate::kms::status::{RotationsLookup, StatusReport};
 
 #[derive(Args, Debug)]
@@ -23,6 +25,17 @@ pub struct StatusArgs {
     /// produced each key's material. Repeat, or give several.
     #[arg(long, num_args = 1..)]
     pub receipts: Vec<PathBuf>,
+    /// Keys created or rotated within this many days are not reported late (0: no grace).
+    #[arg(long, default_value_t = 0)]
+    pub grace_days: u32,
+    /// Also take each key's last material change from CloudTrail LookupEvents
+    /// (needs cloudtrail:LookupEvents).
+    #[arg(long)]
+    pub cloudtrail: bool,
+    /// List under each key the S3 buckets, RDS databases and DynamoDB tables it protects, so
+    /// NON_COMPLIANT and DUE_SOON say what is exposed.
+    #[arg(long)]
+    pub resources: bool,
     #[command(flatten)]
     pub aws: AwsArgs,
     /// JSON on stdout (the table then goes to stderr).
@@ -38,7 +51,16 @@ pub fn run(a: StatusArgs) -> Result<()> {
         max_age_days: a.policy_days,
         due_soon_days: a.due_soon_days,
     };
-    let report = status::run(&a.aws.target(), policy, &a.receipts)?;
+    let report = status::run_with(
+        &a.aws.target(),
+        &status::StatusRequest {
+            policy,
+            grace_days: a.grace_days,
+            receipts: a.receipts.clone(),
+            cloudtrail: a.cloudtrail,
+            resources: a.resources,
+        },
+    )?;
     let table = table(&report);
     if a.json {
         eprint!("{}", crate::core::terminal::for_terminal(&table));
@@ -67,13 +89,7 @@ fn table(r: &StatusReport) -> String {
             Some(m) => (
                 format!("{}d", m.age_days),
                 m.due.strftime("%Y-%m-%d").to_string(),
-                match m.source {
-                    crate::core::key_age::AgeSource::KmsRotations => "kms rotations",
-                    crate::core::key_age::AgeSource::Receipt => "import receipt",
-                    crate::core::key_age::AgeSource::KeyCreationEstimate => {
-                        "key creation (estimate)"
-                    }
-                },
+                m.source.as_str(),
             ),
             None => ("-".into(), "-".into(), "-"),
         };
@@ -106,6 +122,38 @@ fn table(r: &StatusReport) -> String {
             from,
             ceremony
         );
+        if let Some(until) = k.material.as_ref().and_then(|m| m.grace_until) {
+            let _ = writeln!(
+                s,
+                "{:<14} in grace until {} (created or rotated within {} days)",
+                "",
+                until.strftime("%Y-%m-%d"),
+                r.grace_days
+            );
+        }
+        if let Some(resources) = &k.resources {
+            for u in resources {
+                let _ = writeln!(
+                    s,
+                    "{:<14} {} {} {} ({})",
+                    if matches!(k.compliance, Compliance::NonCompliant | Compliance::DueSoon) {
+                        "EXPOSED"
+                    } else {
+                        "protects"
+                    },
+                    u.kind.as_str(),
+                    u.name,
+                    u.region,
+                    k.compliance.as_str()
+                );
+            }
+        }
+    }
+    if let Some(reason) = r.keys.iter().find_map(|k| match &k.cloudtrail {
+        Some(TrailLookup::Unavailable { reason }) => Some(reason),
+        _ => None,
+    }) {
+        let _ = writeln!(s, "note: {reason}; ages come from the other sources");
     }
     if let Some(reason) = r.keys.iter().find_map(|k| match &k.rotations {
         RotationsLookup::Unavailable { reason } => Some(reason),

@@ -10,6 +10,7 @@ pub mod digest;
 pub mod exit;
 pub mod import_progress;
 pub mod import_rules;
+pub mod inventory;
 pub mod key_age;
 pub mod log;
 pub mod manifest;

@@ -28,6 +28,10 @@ pub struct Plan {
     pub plan: PlanSection,
     #[serde(rename = "key")]
     pub keys: Vec<PlannedKey>,
+    /// How `kms inventory` tells a resource's environment (default: tags `environment`/`env`,
+    /// then a word of its name among dev, int, prod).
+    #[serde(default)]
+    pub segregation: Option<super::inventory::SegregationRules>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -173,6 +177,22 @@ impl Plan {
         Ok(plan)
     }
 
+    /// What each planned alias is for, for the inventory's segregation check.
+    pub fn purposes(&self) -> std::collections::BTreeMap<String, super::inventory::Purpose> {
+        self.keys
+            .iter()
+            .map(|k| {
+                (
+                    k.alias(),
+                    super::inventory::Purpose {
+                        environment: k.environment.clone(),
+                        service: k.service.clone(),
+                    },
+                )
+            })
+            .collect()
+    }
+
     /// The regions the plan touches, each once, in order.
     pub fn regions(&self) -> BTreeSet<&str> {
         self.keys.iter().map(|k| k.region.as_str()).collect()
@@ -240,6 +260,29 @@ key_id = "arn:aws:kms:us-east-1:444455556666:key/1234abcd-12ab"
         ));
         assert!(!p.keys[1].expects("other", "arn:aws:kms:us-east-1:444455556666:key/other"));
         assert!(p.keys[0].expects("anything", "arn:any"));
+    }
+
+    #[test]
+    fn segregation_rules_and_purposes() {
+        let p = Plan::parse(GOOD).unwrap();
+        assert_eq!(p.segregation, None);
+        let purposes = p.purposes();
+        assert_eq!(purposes["alias/prod-s3"].environment, "prod");
+        assert_eq!(purposes["alias/team/dev-rds"].service, "rds");
+        let with = GOOD.replace(
+            "name = \"Q4\"\n",
+            "name = \"Q4\"\n\n[segregation]\nenvironments = [\"dev\", \"production\"]\n",
+        );
+        let rules = Plan::parse(&with).unwrap().segregation.unwrap();
+        assert_eq!(rules.environments, ["dev", "production"]);
+        assert_eq!(rules.environment_tags, ["environment", "env"]);
+        let bad = with.replace("environments", "environmets");
+        assert!(
+            Plan::parse(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("unknown field")
+        );
     }
 
     #[test]

@@ -34,8 +34,8 @@ pub const FILE_NAME: &str = "import-receipt.log";
 
 /// The step ids a receipt holds, and what each one's `data` carries.
 pub mod step {
-    /// Each run of `keyrite kms import` (or `kms rollback`) starts with one. data: format, run
-    /// (import, rollback), tool_version,
+    /// Each run of `keyrite kms import` (or `kms rollback`, `kms verify-rotation`) starts with
+    /// one. data: format, run (import, rollback, verify-rotation), tool_version,
     /// manifest_sha256 (the bundle imported), ceremony_log_head (SHA-256 of the ceremony log's
     /// last line).
     pub const START: &str = "import.start";
@@ -47,6 +47,10 @@ pub mod step {
     /// Pending material `kms rollback` deleted before it was rotated to. data: key, key_arn,
     /// key_material_id, request_id (of DeleteImportedKeyMaterial).
     pub const KEY_ROLLED_BACK: &str = "key.rolled_back";
+    /// `kms verify-rotation` checked a key after its import. data: key, key_arn,
+    /// key_material_id (current in KMS), result (passed, failed), checks (what was checked and
+    /// what failed, one line each).
+    pub const KEY_ROTATION_VERIFIED: &str = "key.rotation_verified";
     /// A run that finished. data: keys (how many records the run wrote).
     pub const END: &str = "import.end";
 }
@@ -302,6 +306,16 @@ pub fn verify_chain(
                 report
                     .rolled_back
                     .push((text("key")?, text("key_material_id")?));
+            }
+            step::KEY_ROTATION_VERIFIED => {
+                let result = text("result")?;
+                if result != "passed" && result != "failed" {
+                    return Err(content(format!(
+                        "{} result is {result:?}, not passed or failed",
+                        step::KEY_ROTATION_VERIFIED
+                    )));
+                }
+                text("key")?;
             }
             step::END => report.finished = true,
             other => return Err(content(format!("unknown step {other:?}"))),

@@ -122,6 +122,27 @@ impl ReceiptFile {
         Ok(())
     }
 
+    /// Records what `kms verify-rotation` found for one key.
+    pub fn rotation_verified(
+        &mut self,
+        key: &str,
+        key_arn: &str,
+        key_material_id: Option<&str>,
+        passed: bool,
+        checks: &[String],
+    ) -> Result<()> {
+        let mut d = data(&[
+            ("key", Some(key)),
+            ("key_arn", Some(key_arn)),
+            ("key_material_id", key_material_id),
+            ("result", Some(if passed { "passed" } else { "failed" })),
+        ]);
+        d.insert("checks".into(), checks.to_vec().into());
+        self.append(step::KEY_ROTATION_VERIFIED, d)?;
+        self.written += 1;
+        Ok(())
+    }
+
     /// Closes this run with `import.end`.
     pub fn finish(mut self) -> Result<PathBuf> {
         let mut d = serde_json::Map::new();

@@ -5,6 +5,7 @@ use std::path::Path;
 use aws_sdk_kms::types::{
     AlgorithmSpec, KeySpec, KeyState, KeyUsageType, OriginType, WrappingKeySpec as AwsSpec,
 };
+use futures_util::stream::{self, StreamExt};
 use jiff::Timestamp;
 
 use super::{Client, KmsError};
@@ -99,12 +100,20 @@ pub(super) struct CheckedKey {
     pub(super) current_material: Option<String>,
 }
 
+/// How many keys are checked, and how many import parameters fetched, at once.
+pub const CONCURRENCY: usize = 8;
+
 pub async fn prepare(client: &Client, req: &PrepareRequest<'_>) -> Result<Prepared> {
     refuse_existing(req.out)?;
     // Check every key before fetching anything, so a bad key costs nothing.
     let mut checked = Vec::new();
-    for key in req.keys {
-        checked.push((client, check_key(client, key).await?));
+    let results: Vec<Result<CheckedKey>> = stream::iter(req.keys)
+        .map(|key| check_key(client, key))
+        .buffered(CONCURRENCY)
+        .collect()
+        .await;
+    for r in results {
+        checked.push((client, r?));
     }
     if let Some(supplied) = req.supplied {
         let (_, key) = &checked[0];
@@ -218,31 +227,40 @@ pub(super) async fn write_bundle(
     algorithm: WrappingAlgorithm,
     out: &Path,
 ) -> Result<Prepared> {
-    let mut bundle = NewBundle::create(out)?;
-    let mut entries = Vec::new();
-    for (client, key) in checked {
-        let region = client
-            .config()
-            .region()
-            .map(|r| r.to_string())
-            .unwrap_or_default();
+    let mut names: Vec<(String, &str)> = Vec::new();
+    for (_, key) in checked {
         let name = key.requested.bundle_name(&key.key_id);
-        if entries
-            .iter()
-            .any(|e: &KeyEntry| e.name == name || e.key_arn == key.arn)
-        {
+        if names.iter().any(|(n, arn)| *n == name || *arn == key.arn) {
             return Err(KmsError::NamedTwice {
                 key: key.requested.as_str().to_string(),
                 dir_name: name,
             });
         }
-        let params = client
-            .get_parameters_for_import()
-            .key_id(&key.arn)
-            .wrapping_algorithm(AlgorithmSpec::from(algorithm.as_str()))
-            .wrapping_key_spec(AwsSpec::from(spec.as_str()))
-            .send()
-            .await
+        names.push((name, &key.arn));
+    }
+    let mut bundle = NewBundle::create(out)?;
+    // GetParametersForImport makes KMS generate an RSA key pair per call: CONCURRENCY at a time,
+    // answers kept in the keys' order.
+    let fetched: Vec<_> = stream::iter(checked)
+        .map(|(client, key)| {
+            client
+                .get_parameters_for_import()
+                .key_id(&key.arn)
+                .wrapping_algorithm(AlgorithmSpec::from(algorithm.as_str()))
+                .wrapping_key_spec(AwsSpec::from(spec.as_str()))
+                .send()
+        })
+        .buffered(CONCURRENCY)
+        .collect()
+        .await;
+    let mut entries = Vec::new();
+    for (((client, key), (name, _)), params) in checked.iter().zip(names).zip(fetched) {
+        let region = client
+            .config()
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_default();
+        let params = params
             .map_err(|e| KmsError::from_sdk(key.requested.as_str(), "GetParametersForImport", e))?;
         let missing = |what: &str| KmsError::Check {
             key: key.requested.as_str().into(),

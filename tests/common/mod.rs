@@ -29,6 +29,10 @@
 
 #[cfg(all(feature = "airgap", feature = "connected"))]
 pub mod flow;
+#[cfg(all(feature = "airgap", feature = "connected"))]
+pub mod nine;
+#[cfg(feature = "connected")]
+pub mod services;
 pub mod tmux;
 
 use std::path::{Path, PathBuf};
