@@ -51,12 +51,7 @@ pub fn run(a: InventoryArgs) -> Result<()> {
     };
     let report = inventory::run(&target, &a.regions, plan.as_ref())?;
     let table = table(&report);
-    if a.json {
-        eprint!("{}", crate::core::terminal::for_terminal(&table));
-        println!("{}", serde_json::to_string(&report).unwrap_or_default());
-    } else {
-        print!("{}", crate::core::terminal::for_terminal(&table));
-    }
+    crate::cli::output::print_report(&table, &report, a.json);
     Ok(())
 }
 

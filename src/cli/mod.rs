@@ -10,6 +10,8 @@ pub mod docs;
 pub mod failure;
 #[cfg(feature = "connected")]
 pub mod inventory;
+#[cfg(feature = "connected")]
+pub mod output;
 #[cfg(feature = "airgap")]
 pub mod quorum;
 #[cfg(feature = "connected")]

@@ -62,12 +62,7 @@ pub fn run(a: StatusArgs) -> Result<()> {
         },
     )?;
     let table = table(&report);
-    if a.json {
-        eprint!("{}", crate::core::terminal::for_terminal(&table));
-        println!("{}", serde_json::to_string(&report).unwrap_or_default());
-    } else {
-        print!("{}", crate::core::terminal::for_terminal(&table));
-    }
+    crate::cli::output::print_report(&table, &report, a.json);
     status::verdict(&report)
 }
 
