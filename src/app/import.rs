@@ -15,20 +15,11 @@ pub fn run(
 ) -> Result<Vec<ImportOutcome>> {
     let rt = kms::runtime()?;
     rt.block_on(async {
-        // With --region, everything goes there (and a key of another region is refused);
-        // without it, each key goes to the region its bundle entry names.
-        let regions = match &aws.region {
-            Some(r) => vec![r.clone()],
-            None => kms::import::regions(verified),
-        };
-        let mut clients = Vec::new();
-        for region in regions {
-            let target = kms::KmsTarget {
-                region: Some(region),
-                ..aws.clone()
-            };
-            clients.push(kms::connect(&target).await?);
-        }
+        let clients: Vec<_> = kms::import::connect_regions(verified, aws)
+            .await?
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect();
         kms::import::import_regions(&clients, verified, expiration, concurrency).await
     })
     .map_err(Error::from)

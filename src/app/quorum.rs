@@ -40,17 +40,7 @@ impl RosterInput {
     pub fn load(path: &Path) -> Result<RosterInput> {
         let bytes = fsio::read(path)?;
         let log = fsio::read(&roster_log_path(path))?;
-        let file = RosterFile::parse(&bytes).map_err(|problem| Error::RosterFile {
-            path: path.to_path_buf(),
-            problem,
-        })?;
-        Ok(RosterInput {
-            path: path.to_path_buf(),
-            sha256: sha256_hex(&bytes),
-            file,
-            bytes,
-            log,
-        })
+        RosterInput::from_bytes(path, bytes, log)
     }
 
     pub fn from_bytes(path: &Path, bytes: Vec<u8>, log: Vec<u8>) -> Result<RosterInput> {

@@ -281,6 +281,27 @@ pub fn regions(bundle: &VerifiedBundle) -> Vec<String> {
     set.into_iter().map(str::to_string).collect()
 }
 
+/// A KMS client per region the bundle's keys are in: with `aws.region`, that one region only (a
+/// key of another region is then refused by the caller); without it, each region a key names.
+pub async fn connect_regions(
+    bundle: &VerifiedBundle,
+    aws: &super::KmsTarget,
+) -> Result<Vec<(String, Client)>, KmsError> {
+    let regions = match &aws.region {
+        Some(r) => vec![r.clone()],
+        None => regions(bundle),
+    };
+    let mut clients = Vec::new();
+    for region in regions {
+        let target = super::KmsTarget {
+            region: Some(region.clone()),
+            ..aws.clone()
+        };
+        clients.push((region, super::connect(&target).await?));
+    }
+    Ok(clients)
+}
+
 /// The import's progress file, rewritten atomically after every step.
 struct Journal {
     path: std::path::PathBuf,
