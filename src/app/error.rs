@@ -288,6 +288,7 @@ pub enum Error {
         "{key_arn}: the HSM decrypted a KMS ciphertext to other bytes than KMS encrypted\n  what to do: KMS does not hold the HSM's material; do not rely on this key"
     )]
     MaterialNotHeld { key_arn: String },
+    #[cfg(feature = "connected")]
     #[error(
         "a {len}-byte ciphertext is too short for LocalStack's layout\n  what to do: the proof works against LocalStack only"
     )]
@@ -309,6 +310,7 @@ pub enum Error {
         "cannot run bash to start the local KMS: {detail}\n  what to do: keyrite rehearse needs bash, curl and Python 3.13"
     )]
     NoBash { detail: String },
+    #[cfg(feature = "connected")]
     #[error(
         "the local KMS (LocalStack) did not start; its messages are above\n  what to do: see {}/localstack.log",
         dir.display()
@@ -415,13 +417,15 @@ impl Error {
             | Error::BundleWrappingKey { .. }
             | Error::ReadBack { .. }
             | Error::HsmKeyGone { .. }
-            | Error::MaterialNotHeld { .. }
-            | Error::CiphertextTooShort { .. } => ExitCode::VerificationFailed,
+            | Error::MaterialNotHeld { .. } => ExitCode::VerificationFailed,
+            #[cfg(feature = "connected")]
+            Error::CiphertextTooShort { .. } => ExitCode::VerificationFailed,
+            #[cfg(feature = "connected")]
+            Error::LocalKmsDown { .. } => ExitCode::Environment,
             Error::Random { .. }
             | Error::NoSoftHsm { .. }
             | Error::Resolve { .. }
             | Error::NoBash { .. }
-            | Error::LocalKmsDown { .. }
             | Error::ReplayOutput { .. }
             | Error::CurrentExe { .. }
             | Error::Terminal { .. }
