@@ -87,6 +87,20 @@ fn print_report(r: &AuditReport) {
     eprintln!("  script            sha256 {}", l.binding.script_sha256);
     eprintln!("  prepared bundle   sha256 {}", l.binding.manifest_sha256);
     eprintln!("  token             {}", l.binding.token_label);
+    if l.resumptions > 0 {
+        eprintln!(
+            "  interrupted       {} time(s); taken up again on the same bundle",
+            l.resumptions
+        );
+    }
+    if let Some(a) = &l.aborted {
+        eprintln!("  ABORTED           {}", a.reason);
+        eprintln!(
+            "  destroyed         {} key(s) never written: {}",
+            a.destroyed.len(),
+            a.destroyed.join(", ")
+        );
+    }
     for rec in &l.records {
         eprintln!(
             "  [{:>4}] {}  {:<15} {}",

@@ -9,6 +9,7 @@ use jiff::Timestamp;
 use serde_json::{Map, Value};
 
 use crate::app::error::Error;
+use crate::core::ceremony::Record;
 use crate::core::log::{LogChain, LogSigner};
 use crate::io::fs as fsio;
 
@@ -44,6 +45,11 @@ where
             .record(self.signer, Timestamp::now(), step, &self.actors, data)?;
         fsio::append_synced(&mut self.file, &self.path, &line)?;
         Ok(())
+    }
+
+    /// Signs a record the ceremony engine accepted and appends it.
+    pub fn write(&mut self, record: &Record) -> Result<(), Error> {
+        self.append(record.step(), record.to_data())
     }
 
     pub fn path(&self) -> &Path {

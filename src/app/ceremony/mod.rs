@@ -13,9 +13,11 @@ use jiff::Timestamp;
 
 use crate::app::error::{Error, Result};
 use crate::app::escrow::Escrow;
+use crate::core::ceremony::record::{self, Record};
+use crate::core::ceremony::{Engine, Next, Plan, PlannedKey};
 use crate::core::custody::QuorumEvidence;
 use crate::core::digest::{normalise_fingerprint, sha256_hex};
-use crate::core::log::{self as ceremony_log, StartData, step};
+use crate::core::log as ceremony_log;
 use crate::core::manifest::{self, CeremonyRecord, GeneratedKey, Manifest};
 use crate::core::script::{Answers, Script};
 use crate::core::wrapping_key::WrappingPublicKey;
@@ -24,7 +26,7 @@ use crate::io::bundle::{Bundle, MANIFEST, VerifiedBundle};
 use crate::io::fs as fsio;
 use crate::io::log_file::CeremonyLogFile;
 
-use crate::hsm::token::UserSession;
+use crate::hsm::token::{CeremonyKey, UserSession};
 use crate::hsm::{HsmError, HsmLogSigner, LOG_KEY_LABEL, Token};
 
 pub struct CeremonyRequest<'a> {
@@ -171,7 +173,7 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
     let (bundle, wrapping_keys) = check_inputs(req)?;
     let fingerprint = bundle.fingerprint().to_string();
     let dir = bundle.dir().to_path_buf();
-    let mut manifest: Manifest = bundle.into_manifest();
+    let manifest: Manifest = bundle.into_manifest();
     if let Some(escrow) = req.escrow {
         check_rewrap(escrow, &manifest)?;
     }
@@ -215,48 +217,178 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
             hint: "stop: this roster was not enrolled for this token".into(),
         });
     }
-    let mut log = start_log(req, &dir, &fingerprint, &log_signer)?;
+    let mut driver = Driver {
+        req,
+        log_key_sha256: log_signer.public_key().fingerprint().to_string(),
+        session,
+        engine: Engine::new(plan(&manifest, req.quorum.is_some())),
+        log: CeremonyLogFile::create(&dir.join(ceremony_log::FILE_NAME), &log_signer, actors(req))?,
+        dir,
+        fingerprint,
+        manifest,
+        wrapping_keys,
+        trusted,
+        today: Timestamp::now().strftime("%Y%m%d").to_string(),
+        written: Written(Vec::new()),
+        probe: None,
+        current: None,
+        results: Vec::new(),
+    };
+    driver.drive()
+}
+
+/// The ceremony's plan for the engine: the bundle's keys in the bundle's order.
+fn plan(manifest: &Manifest, roster: bool) -> Plan {
+    Plan {
+        keys: manifest
+            .keys
+            .iter()
+            .map(|k| PlannedKey {
+                name: k.name.clone(),
+                key_arn: k.key_arn.clone(),
+            })
+            .collect(),
+        roster,
+    }
+}
+
+/// Who the log names as present.
+fn actors(req: &CeremonyRequest<'_>) -> Vec<String> {
+    let mut actors = vec![req.answers.operator.clone()];
+    actors.extend(req.answers.witness.clone());
     if let Some(q) = req.quorum {
-        log.append(ceremony_log::step::QUORUM_MET, q.met_data())?;
+        actors.extend(q.names());
     }
-    let probe = probe::probe(session, req.token.label(), manifest.wrapping_algorithm)?;
-    log.append(
-        step::PROBE,
-        ceremony_log::data(&[
-            ("algorithm", probe.algorithm.as_str()),
-            ("mechanism", &probe.mechanism),
-            ("result", &probe.result),
-            ("wrap_with_trusted", &probe.wrap_with_trusted),
-        ]),
-    )?;
-    if trusted.is_some() && !probe.wrap_with_trusted.starts_with("enforced") {
-        return Err(HsmError::Refused {
-            step: "capability probe",
-            message: format!(
-                "the security officer marked the wrapping keys trusted, but CKA_WRAP_WITH_TRUSTED is {}",
-                probe.wrap_with_trusted
-            ),
-            hint: "on this token the attribute protects nothing; run the ceremony without --so-pin-source".into(),
+    actors
+}
+
+/// A key generated (or found) and not yet wrapped.
+struct Current {
+    label: String,
+    key: CeremonyKey,
+    check_value: String,
+    escrowed: Option<crate::app::escrow::EscrowedKey>,
+}
+
+/// Performs what the engine says is next, and hands it the record of what happened.
+struct Driver<'r, 's> {
+    req: &'r CeremonyRequest<'r>,
+    session: &'s UserSession,
+    engine: Engine,
+    log_key_sha256: String,
+    log: CeremonyLogFile<'s, HsmLogSigner<'s>>,
+    dir: PathBuf,
+    fingerprint: String,
+    manifest: Manifest,
+    wrapping_keys: Vec<WrappingPublicKey>,
+    trusted: Option<crate::hsm::token::TrustedWrappingKeys>,
+    today: String,
+    written: Written,
+    probe: Option<ProbeReport>,
+    current: Option<Current>,
+    results: Vec<KeyResult>,
+}
+
+impl Driver<'_, '_> {
+    fn drive(&mut self) -> Result<CeremonyReport> {
+        loop {
+            match self.engine.next() {
+                Next::Start => {
+                    let start = start_record(self.req, &self.fingerprint, &self.log_key_sha256)?;
+                    self.commit(start)?;
+                }
+                Next::QuorumMet => {
+                    let q = self
+                        .req
+                        .quorum
+                        .ok_or_else(|| internal("a quorum without evidence"))?;
+                    self.commit(quorum_record(q))?;
+                }
+                Next::Probe => self.probe()?,
+                Next::Generate(i) => self.generate(i)?,
+                Next::Wrap(i) => self.wrap(i)?,
+                Next::End => self.end()?,
+                Next::Finished => break,
+                Next::Abort | Next::Stopped => {
+                    return Err(internal("a new ceremony cannot be aborted"));
+                }
+            }
         }
-        .into());
+        self.written.0.clear();
+        Ok(CeremonyReport {
+            prepared_fingerprint: self.fingerprint.clone(),
+            probe: self.probe.clone().ok_or_else(|| internal("no probe"))?,
+            keys: std::mem::take(&mut self.results),
+        })
     }
-    let today = Timestamp::now().strftime("%Y%m%d").to_string();
-    let mut written = Written(Vec::new());
-    let mut results = Vec::new();
-    for (i, (key, wrapping)) in manifest.keys.iter_mut().zip(&wrapping_keys).enumerate() {
-        let escrowed = req.escrow.map(|e| e.for_key(key)).transpose()?;
-        let (label, generated) = match escrowed {
+
+    /// The engine takes the record, the log writes it.
+    fn commit(&mut self, record: Record) -> Result<()> {
+        let record = self
+            .engine
+            .record(record)
+            .map_err(|why| internal(&format!("the ceremony engine refused a record: {why}")))?;
+        self.log.write(&record)
+    }
+
+    fn probe(&mut self) -> Result<()> {
+        let probe = probe::probe(
+            self.session,
+            self.req.token.label(),
+            self.manifest.wrapping_algorithm,
+        )?;
+        self.commit(Record::Probe(record::Probe {
+            algorithm: probe.algorithm.as_str().to_string(),
+            mechanism: Some(probe.mechanism.clone()),
+            result: probe.result.clone(),
+            wrap_with_trusted: Some(probe.wrap_with_trusted.clone()),
+        }))?;
+        if self.trusted.is_some() && !probe.wrap_with_trusted.starts_with("enforced") {
+            return Err(HsmError::Refused {
+                step: "capability probe",
+                message: format!(
+                    "the security officer marked the wrapping keys trusted, but CKA_WRAP_WITH_TRUSTED is {}",
+                    probe.wrap_with_trusted
+                ),
+                hint: "on this token the attribute protects nothing; run the ceremony without --so-pin-source".into(),
+            }
+            .into());
+        }
+        self.probe = Some(probe);
+        Ok(())
+    }
+
+    fn generate(&mut self, i: usize) -> Result<()> {
+        let key = self
+            .manifest
+            .keys
+            .get(i)
+            .ok_or_else(|| internal("a key outside the bundle"))?;
+        let escrowed = self
+            .req
+            .escrow
+            .map(|e| e.for_key(key))
+            .transpose()?
+            .cloned();
+        let (label, generated) = match &escrowed {
             None => {
-                let label = format!("keyrite/{}/{}/{}", key.name, today, &fingerprint[..8]);
-                let generated = session.generate_ceremony_key_with(&label, trusted.is_some())?;
+                let label = format!(
+                    "keyrite/{}/{}/{}",
+                    key.name,
+                    self.today,
+                    &self.fingerprint[..8]
+                );
+                let generated = self
+                    .session
+                    .generate_ceremony_key_with(&label, self.trusted.is_some())?;
                 (label, generated)
             }
             Some(e) => (
                 e.hsm_label.clone(),
-                session.find_escrowed_key(&e.hsm_label)?,
+                self.session.find_escrowed_key(&e.hsm_label)?,
             ),
         };
-        if session.value_is_readable(generated.handle)? {
+        if self.session.value_is_readable(generated.handle)? {
             return Err(HsmError::Verification {
                 step: "generate AES-256 key",
                 message: format!("the token lets CKA_VALUE of {label:?} be read in plaintext"),
@@ -265,42 +397,66 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
             }
             .into());
         }
-        let kcv = session.check_value(generated.handle)?;
-        let mut logged = vec![
-            ("key", key.name.as_str()),
-            ("key_arn", key.key_arn.as_str()),
-            ("hsm_label", label.as_str()),
-        ];
-        let kcv_hex = hex::encode(kcv);
-        logged.push(("check_value", &kcv_hex));
-        if let (Some(e), Some(escrow)) = (escrowed, req.escrow) {
-            if e.check_value != kcv_hex {
-                return Err(HsmError::Verification {
-                    step: "find the escrowed key",
-                    message: format!(
-                        "the key labelled {label:?} has check value {kcv_hex}, but the escrow bundle recorded {}",
-                        e.check_value
-                    ),
-                    hint: "stop: this is not the escrowed material. Nothing was wrapped; find the HSM that holds the original key".into(),
+        let kcv_hex = hex::encode(self.session.check_value(generated.handle)?);
+        let reimport = match (&escrowed, self.req.escrow) {
+            (Some(e), Some(escrow)) => {
+                if e.check_value != kcv_hex {
+                    return Err(HsmError::Verification {
+                        step: "find the escrowed key",
+                        message: format!(
+                            "the key labelled {label:?} has check value {kcv_hex}, but the escrow bundle recorded {}",
+                            e.check_value
+                        ),
+                        hint: "stop: this is not the escrowed material. Nothing was wrapped; find the HSM that holds the original key".into(),
+                    }
+                    .into());
                 }
-                .into());
+                Some(record::Reimport {
+                    escrow_bundle_sha256: escrow.bundle_fingerprint.clone(),
+                    key_material_id: e.key_material_id.clone(),
+                })
             }
-            logged.push(("escrow_bundle_sha256", &escrow.bundle_fingerprint));
-            logged.push(("reimport_of_key_material_id", &e.key_material_id));
-        }
-        if trusted.is_some() {
-            logged.push(("wrap_with_trusted", "true"));
-        }
-        log.append(step::KEY_GENERATED, ceremony_log::data(&logged))?;
-        let wrap_handle = match trusted.as_ref().and_then(|t| t.handles.get(i)) {
-            Some(h) => *h,
-            None => session.import_wrapping_key(wrapping, &format!("kms-wrapping/{}", key.name))?,
+            _ => None,
         };
-        let wrapped = session.wrap(wrap_handle, generated.handle, manifest.wrapping_algorithm)?;
-        let expected_len = crate::core::import_rules::expected_encrypted_len(
-            manifest.wrapping_algorithm,
-            wrapping.modulus.len(),
-        );
+        let rec = Record::KeyGenerated(record::KeyGenerated {
+            key: key.name.clone(),
+            key_arn: key.key_arn.clone(),
+            hsm_label: label.clone(),
+            check_value: kcv_hex.clone(),
+            reimport,
+            wrap_with_trusted: self.trusted.is_some(),
+        });
+        self.commit(rec)?;
+        self.current = Some(Current {
+            label,
+            key: generated,
+            check_value: kcv_hex,
+            escrowed,
+        });
+        Ok(())
+    }
+
+    fn wrap(&mut self, i: usize) -> Result<()> {
+        let current = self
+            .current
+            .take()
+            .ok_or_else(|| internal("a key to wrap that was not generated in this run"))?;
+        let (Some(key), Some(wrapping)) = (self.manifest.keys.get(i), self.wrapping_keys.get(i))
+        else {
+            return Err(internal("a key outside the bundle"));
+        };
+        let wrap_handle = match self.trusted.as_ref().and_then(|t| t.handles.get(i)) {
+            Some(h) => *h,
+            None => self
+                .session
+                .import_wrapping_key(wrapping, &format!("kms-wrapping/{}", key.name))?,
+        };
+        let algorithm = self.manifest.wrapping_algorithm;
+        let wrapped = self
+            .session
+            .wrap(wrap_handle, current.key.handle, algorithm)?;
+        let expected_len =
+            crate::core::import_rules::expected_encrypted_len(algorithm, wrapping.modulus.len());
         if wrapped.len() != expected_len {
             return Err(HsmError::Verification {
                 step: "wrap the key material",
@@ -312,9 +468,12 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
             }
             .into());
         }
-        let path = dir.join(&key.name).join(manifest::ENCRYPTED_KEY_MATERIAL);
+        let path = self
+            .dir
+            .join(&key.name)
+            .join(manifest::ENCRYPTED_KEY_MATERIAL);
         fsio::write_new(&path, &wrapped)?;
-        written.0.push(path.clone());
+        self.written.0.push(path.clone());
         let digest = sha256_hex(&wrapped);
         let read_back = sha256_hex(&fsio::read(&path)?);
         if read_back != digest {
@@ -324,53 +483,64 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
             });
         }
         let file = Manifest::file_path(key, manifest::ENCRYPTED_KEY_MATERIAL);
-        log.append(
-            step::KEY_WRAPPED,
-            ceremony_log::data(&[
-                ("key", &key.name),
-                ("file", &file),
-                ("sha256", &digest),
-                ("algorithm", &manifest.wrapping_algorithm.to_string()),
-            ]),
-        )?;
-        manifest.files.insert(file, digest.clone());
+        let name = key.name.clone();
+        self.commit(Record::KeyWrapped(record::KeyWrapped {
+            key: name.clone(),
+            file: file.clone(),
+            sha256: digest.clone(),
+            algorithm: Some(algorithm.to_string()),
+        }))?;
+        let key = self
+            .manifest
+            .keys
+            .get_mut(i)
+            .ok_or_else(|| internal("a key outside the bundle"))?;
         key.generated = Some(GeneratedKey {
-            hsm_label: label.clone(),
-            hsm_id: hex::encode(&generated.id),
-            check_value: hex::encode(kcv),
-            generated_at: escrowed.map_or_else(Timestamp::now, |e| e.generated_at),
-            reimport_of_key_material_id: escrowed.map(|e| e.key_material_id.clone()),
+            hsm_label: current.label.clone(),
+            hsm_id: hex::encode(&current.key.id),
+            check_value: current.check_value.clone(),
+            generated_at: current
+                .escrowed
+                .as_ref()
+                .map_or_else(Timestamp::now, |e| e.generated_at),
+            reimport_of_key_material_id: current.escrowed.map(|e| e.key_material_id),
         });
-        results.push(KeyResult {
-            name: key.name.clone(),
-            hsm_label: label,
-            check_value: hex::encode(kcv),
+        self.manifest.files.insert(file, digest.clone());
+        self.results.push(KeyResult {
+            name,
+            hsm_label: current.label,
+            check_value: current.check_value,
             encrypted_key_material_sha256: digest,
         });
+        Ok(())
     }
-    manifest.ceremony = Some(CeremonyRecord {
-        script_sha256: req.script_sha256.to_string(),
-        prepared_manifest_sha256: fingerprint.clone(),
-        token_label: req.token.label().to_string(),
-        operator: req.answers.operator.clone(),
-        witness: req.answers.witness.clone(),
-        finished_at: Timestamp::now(),
-    });
-    let manifest_bytes = manifest.to_json();
-    fsio::replace(&dir.join(MANIFEST), &manifest_bytes)?;
-    written.0.clear();
-    log.append(
-        step::END,
-        ceremony_log::data(&[
-            ("manifest_sha256", &sha256_hex(&manifest_bytes)),
-            ("keys", &results.len().to_string()),
-        ]),
-    )?;
-    Ok(CeremonyReport {
-        prepared_fingerprint: fingerprint,
-        probe,
-        keys: results,
-    })
+
+    fn end(&mut self) -> Result<()> {
+        self.manifest.ceremony = Some(CeremonyRecord {
+            script_sha256: self.req.script_sha256.to_string(),
+            prepared_manifest_sha256: self.fingerprint.clone(),
+            token_label: self.req.token.label().to_string(),
+            operator: self.req.answers.operator.clone(),
+            witness: self.req.answers.witness.clone(),
+            finished_at: Timestamp::now(),
+        });
+        let manifest_bytes = self.manifest.to_json();
+        fsio::replace(&self.dir.join(MANIFEST), &manifest_bytes)?;
+        self.written.0.clear();
+        self.commit(Record::End(record::End {
+            manifest_sha256: sha256_hex(&manifest_bytes),
+            keys: Some(self.results.len()),
+        }))
+    }
+}
+
+/// A refusal by the engine in a live run: the driver asked for something the engine does not
+/// allow. Nothing more is done.
+fn internal(what: &str) -> Error {
+    Error::Refused {
+        what: format!("the ceremony stopped: {what}"),
+        hint: "nothing more was done; keep the log and report it. Run `keyrite ceremony` on the same bundle to finish or abort".into(),
+    }
 }
 
 /// Before the HSM is touched: every key of a re-wrap has an escrowed key on record, and KMS had it
@@ -391,39 +561,45 @@ fn check_rewrap(escrow: &Escrow, manifest: &Manifest) -> Result<()> {
     Ok(())
 }
 
-/// Opens `<bundle>/ceremony.log` and writes its first record, binding the tool, the script and the
-/// prepared manifest by hash.
-fn start_log<'s>(
+/// The start record: it binds the tool, the script and the prepared manifest by hash.
+fn start_record(
     req: &CeremonyRequest<'_>,
-    dir: &std::path::Path,
     fingerprint: &str,
-    signer: &'s HsmLogSigner<'s>,
-) -> Result<CeremonyLogFile<'s, HsmLogSigner<'s>>> {
+    log_key_sha256: &str,
+) -> Result<Record> {
+    Ok(Record::Start(record::Start {
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        tool_sha256: tool_sha256()?,
+        script_sha256: req.script_sha256.into(),
+        manifest_sha256: fingerprint.into(),
+        token_label: req.token.label().into(),
+        log_key_sha256: log_key_sha256.into(),
+        roster: req.quorum.map(|q| record::BoundRoster {
+            roster_sha256: q.roster_sha256.clone(),
+            mode: q.mode.as_str().into(),
+            threshold: q.threshold,
+            custodians: q.custodians_total,
+        }),
+    }))
+}
+
+/// The SHA-256 of the running executable.
+fn tool_sha256() -> Result<String> {
     let exe = std::env::current_exe().map_err(|e| Error::Environment {
         what: format!("cannot find the running keyrite executable to record its hash: {e}"),
         hint: "run keyrite from a regular file".into(),
     })?;
-    let tool_sha256 = sha256_hex(&fsio::read(&exe)?);
-    let mut actors = vec![req.answers.operator.clone()];
-    actors.extend(req.answers.witness.clone());
-    if let Some(q) = req.quorum {
-        actors.extend(q.names());
-    }
-    let mut log = CeremonyLogFile::create(&dir.join(ceremony_log::FILE_NAME), signer, actors)?;
-    let start = StartData {
-        tool_version: env!("CARGO_PKG_VERSION"),
-        tool_sha256: &tool_sha256,
-        script_sha256: req.script_sha256,
-        manifest_sha256: fingerprint,
-        token_label: req.token.label(),
-        log_key_sha256: signer.public_key().fingerprint(),
-    };
-    let mut start_data = start.to_data();
-    if let Some(q) = req.quorum {
-        start_data.extend(q.start_fields());
-    }
-    log.append(step::START, start_data)?;
-    Ok(log)
+    Ok(sha256_hex(&fsio::read(&exe)?))
+}
+
+/// The quorum.met record of the quorum that opened the HSM.
+fn quorum_record(q: &QuorumEvidence) -> Record {
+    Record::QuorumMet(record::QuorumMet {
+        mode: q.mode.as_str().into(),
+        roster_sha256: q.roster_sha256.clone(),
+        threshold: q.threshold,
+        authorised: q.authorised.clone(),
+    })
 }
 
 /// The report for people, on stderr.
