@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::flow::{Prepared, ceremony_cmd, import_cmd, prepare};
+use common::flow::{Prepared, ceremony_cmd, import_cmd, one_key_bundle};
 use common::*;
 
 const VERIFICATION_FAILED: i32 = 3;
@@ -58,12 +58,7 @@ fn ceremony_fails(dir: &Path, p: &Prepared, alias: &str, code: i32, want: &str) 
 }
 
 fn setup(name: &str) -> (tempfile::TempDir, String, Prepared) {
-    let dir = tempfile::tempdir().unwrap();
-    let rt = rt();
-    let c = rt.block_on(client());
-    let (alias, _) = rt.block_on(create_key(&c, true, name));
-    let p = prepare(dir.path(), &[&alias], default_algorithm());
-    (dir, alias, p)
+    one_key_bundle(name)
 }
 
 #[test]

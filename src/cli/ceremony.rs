@@ -4,10 +4,11 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
+use crate::app::ceremony::preflight::preflight;
 use crate::app::ceremony::start::{CeremonyInputs, CeremonyPaths, perform};
 use crate::app::error::{Error, Result};
 use crate::core::script::Answers;
-use crate::io::{bundle, fs as fsio};
+use crate::io::fs as fsio;
 
 #[derive(Args, Debug)]
 pub struct HsmArgs {
@@ -72,11 +73,13 @@ pub fn run(a: CeremonyArgs) -> Result<()> {
         so_pin_source: a.so_pin_source.as_deref(),
         escrow_from: a.escrow_from.as_deref(),
     })?;
+    // Everything that needs no person, before anyone is asked for anything.
+    let checked = preflight(&inputs)?;
     let report = if a.headless {
         let answers_path = a.answers.as_deref().unwrap_or(Path::new(""));
         let answers_text = fsio::read_text(answers_path, "an answers file")?;
         let answers = Answers::parse(&answers_path.display().to_string(), &answers_text)?;
-        perform(&inputs, &answers)?
+        perform(&inputs, &checked, &answers)?
     } else {
         let info = crate::tui::Info {
             script_name: inputs.script.ceremony.name.clone(),
@@ -84,18 +87,10 @@ pub fn run(a: CeremonyArgs) -> Result<()> {
             algorithm: inputs.script.wrapping.algorithm.to_string(),
             key_spec: inputs.script.wrapping.key_spec.to_string(),
             token: inputs.uri.token.clone(),
-            bundle_fingerprint: bundle::Bundle::verify(&a.bundle)?.fingerprint().to_string(),
-            quorum: match &a.roster {
-                Some(path) => Some(
-                    crate::app::quorum::RosterInput::load(path)?
-                        .file
-                        .roster
-                        .threshold,
-                ),
-                None => None,
-            },
+            bundle_fingerprint: checked.bundle.bundle.fingerprint().to_string(),
+            quorum: checked.roster.as_ref().map(|r| r.file.roster.threshold),
         };
-        crate::tui::run(info, |answers| perform(&inputs, &answers))?
+        crate::tui::run(info, |answers| perform(&inputs, &checked, &answers))?
     };
     crate::app::ceremony::print_report(&report);
     if a.json {

@@ -68,9 +68,10 @@ pub struct VerifiedBundle {
 pub struct Bundle;
 
 impl Bundle {
-    /// Reads `dir/manifest.json`, then every file it lists, and checks each SHA-256. Files in key
-    /// directories that the manifest does not list are refused too (except an in-progress `.new`).
-    pub fn verify(dir: &Path) -> Result<VerifiedBundle, BundleError> {
+    /// Reads and parses `dir/manifest.json` only, with its bytes; nothing it lists is checked.
+    /// For checks that come before the hashes (the ceremony's preflight): use [`Bundle::verify`]
+    /// for anything that uses the files.
+    pub fn read_manifest(dir: &Path) -> Result<(Manifest, Vec<u8>), BundleError> {
         let manifest_path = dir.join(MANIFEST);
         if !manifest_path.is_file() {
             return Err(BundleError::NoManifest {
@@ -82,6 +83,13 @@ impl Bundle {
             path: manifest_path.clone(),
             message,
         })?;
+        Ok((manifest, bytes))
+    }
+
+    /// Reads `dir/manifest.json`, then every file it lists, and checks each SHA-256. Files in key
+    /// directories that the manifest does not list are refused too (except an in-progress `.new`).
+    pub fn verify(dir: &Path) -> Result<VerifiedBundle, BundleError> {
+        let (manifest, bytes) = Bundle::read_manifest(dir)?;
         let mut contents = BTreeMap::new();
         for (rel, expected) in &manifest.files {
             let path = dir.join(rel);

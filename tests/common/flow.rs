@@ -55,6 +55,15 @@ pub fn ceremony_cmd_with_spec(
 ) -> assert_cmd::Command {
     let script = write_script(dir, keys, algorithm, spec);
     let answers = write_answers(dir, &p.fingerprint);
+    ceremony_cmd_with_answers(&script, p, &answers)
+}
+
+/// The headless ceremony with this script and answers file.
+pub fn ceremony_cmd_with_answers(
+    script: &Path,
+    p: &Prepared,
+    answers: &Path,
+) -> assert_cmd::Command {
     let mut cmd = keyrite();
     cmd.args(["ceremony", "--headless", "--script"])
         .arg(script)
@@ -64,6 +73,16 @@ pub fn ceremony_cmd_with_spec(
         .arg(answers)
         .args(["--token", &hsm().token_uri()]);
     cmd
+}
+
+/// A fresh EXTERNAL key in the local KMS and a bundle prepared for it: (temp dir, alias, bundle).
+pub fn one_key_bundle(name: &str) -> (tempfile::TempDir, String, Prepared) {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let c = rt.block_on(client());
+    let (alias, _) = rt.block_on(create_key(&c, true, name));
+    let p = prepare(dir.path(), &[&alias], default_algorithm());
+    (dir, alias, p)
 }
 
 pub fn import_cmd(bundle: &Path) -> assert_cmd::Command {

@@ -3,9 +3,9 @@
 //! take its check value, wrap it for KMS, write EncryptedKeyMaterial.bin and verify it by reading
 //! it back. The manifest is replaced last, in one atomic step.
 
+pub mod preflight;
 pub mod start;
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use cryptoki::types::AuthPin;
@@ -22,7 +22,7 @@ use crate::core::manifest::{self, CeremonyRecord, GeneratedKey, Manifest};
 use crate::core::script::{Answers, Script};
 use crate::core::wrapping_key::WrappingPublicKey;
 use crate::hsm::probe::{self, ProbeReport};
-use crate::io::bundle::{Bundle, MANIFEST, VerifiedBundle};
+use crate::io::bundle::{MANIFEST, VerifiedBundle};
 use crate::io::fs as fsio;
 use crate::io::log_file::CeremonyLogFile;
 
@@ -72,90 +72,22 @@ pub struct CeremonyReport {
     pub keys: Vec<KeyResult>,
 }
 
-/// Everything checked before the HSM is touched.
+/// Everything checked before the HSM is touched: the bundle for the script
+/// ([`preflight::check_bundle`]), then the fingerprint the operators typed.
 fn check_inputs(req: &CeremonyRequest<'_>) -> Result<(VerifiedBundle, Vec<WrappingPublicKey>)> {
-    let bundle = Bundle::verify(req.bundle_dir)?;
-    let m = bundle.manifest();
-    if m.ceremony.is_some() {
-        return Err(Error::Refused {
-            what: format!(
-                "{}: this bundle has been through a ceremony already",
-                req.bundle_dir.display()
-            ),
-            hint: "import it with `keyrite kms import`, or prepare a new bundle for a new ceremony"
-                .into(),
-        });
-    }
+    let checked = preflight::check_bundle(req.script, req.bundle_dir, Timestamp::now())?;
     let typed = normalise_fingerprint(&req.answers.bundle_fingerprint);
-    if typed != bundle.fingerprint() {
+    if typed != checked.bundle.fingerprint() {
         return Err(Error::Verification {
             what: format!(
                 "the bundle's fingerprint is {}, but the fingerprint read out from the connected side is {}",
-                bundle.fingerprint(),
+                checked.bundle.fingerprint(),
                 typed
             ),
             hint: "stop: this is not the bundle that was prepared. Fetch the right media, or prepare again".into(),
         });
     }
-    let w = &req.script.wrapping;
-    if w.algorithm != m.wrapping_algorithm || w.key_spec != m.wrapping_key_spec {
-        return Err(Error::Verification {
-            what: format!(
-                "the script asks for {} with {}, the bundle was prepared for {} with {}",
-                w.algorithm, w.key_spec, m.wrapping_algorithm, m.wrapping_key_spec
-            ),
-            hint: "prepare the bundle with the script's --algorithm and --wrapping-spec".into(),
-        });
-    }
-    let want: BTreeSet<String> = req
-        .script
-        .key_refs()
-        .iter()
-        .map(|k| k.as_str().to_string())
-        .collect();
-    let have: BTreeSet<String> = m.keys.iter().map(|k| k.requested.clone()).collect();
-    if want != have {
-        return Err(Error::Verification {
-            what: format!(
-                "the script names keys {:?}, the bundle holds {:?}",
-                want.iter().collect::<Vec<_>>(),
-                have.iter().collect::<Vec<_>>()
-            ),
-            hint: "use the bundle prepared for this script".into(),
-        });
-    }
-    let mut keys = Vec::new();
-    for key in &m.keys {
-        let der = bundle
-            .file(key, manifest::WRAPPING_PUBLIC_KEY)
-            .ok_or_else(|| Error::Verification {
-                what: format!(
-                    "{}: the manifest lists no {}",
-                    key.name,
-                    manifest::WRAPPING_PUBLIC_KEY
-                ),
-                hint: "prepare a new bundle".into(),
-            })?;
-        if bundle.file(key, manifest::IMPORT_TOKEN).is_none() {
-            return Err(Error::Verification {
-                what: format!(
-                    "{}: the manifest lists no {}",
-                    key.name,
-                    manifest::IMPORT_TOKEN
-                ),
-                hint: "prepare a new bundle".into(),
-            });
-        }
-        keys.push(
-            WrappingPublicKey::from_der(der, m.wrapping_key_spec).map_err(|e| {
-                Error::Verification {
-                    what: format!("{}/{}: {e}", key.name, manifest::WRAPPING_PUBLIC_KEY),
-                    hint: "prepare a new bundle".into(),
-                }
-            })?,
-        );
-    }
-    Ok((bundle, keys))
+    Ok((checked.bundle, checked.wrapping_keys))
 }
 
 /// Removes the EncryptedKeyMaterial files of an unfinished ceremony, so the bundle is left as it was.

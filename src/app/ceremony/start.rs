@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use cryptoki::types::AuthPin;
 
+use super::preflight::Preflight;
 use super::{Access, CeremonyReport, CeremonyRequest, run};
 use crate::app::error::{Error, Result};
 use crate::app::quorum;
@@ -69,21 +70,33 @@ impl CeremonyInputs {
     }
 }
 
-/// The ceremony with the operators' answers: the one code path of the terminal UI and of a
-/// headless run.
-pub fn perform(inputs: &CeremonyInputs, answers: &Answers) -> Result<CeremonyReport> {
+/// The ceremony with the operators' answers, after the [`preflight`](super::preflight::preflight):
+/// the one code path of the terminal UI and of a headless run.
+pub fn perform(
+    inputs: &CeremonyInputs,
+    checked: &Preflight,
+    answers: &Answers,
+) -> Result<CeremonyReport> {
+    inputs
+        .script
+        .check_people(&answers.operator, answers.witness.as_deref())
+        .map_err(|what| Error::Refused {
+            what,
+            hint: "name the witness, a second person who watches the ceremony (answers: witness = \"...\")".into(),
+        })?;
     let CeremonyInputs {
         script,
         script_sha256,
         uri,
-        module,
+        module: _,
         so_pin,
         escrow,
         bundle,
         roster,
     } = inputs;
-    let report = match roster {
-        Some(roster_path) => {
+    let token = &checked.token;
+    let report = match (roster, &checked.roster) {
+        (Some(_), Some(roster)) => {
             if so_pin.is_some() {
                 return Err(Error::Usage {
                     what: "--so-pin-source cannot be combined with --roster: the quorum login and the security officer's step need separate login states".into(),
@@ -91,9 +104,9 @@ pub fn perform(inputs: &CeremonyInputs, answers: &Answers) -> Result<CeremonyRep
                 });
             }
             run_with_quorum(&QuorumCeremony {
-                module,
+                token,
                 uri,
-                roster: roster_path,
+                roster,
                 script,
                 script_sha256,
                 bundle_dir: bundle,
@@ -101,7 +114,7 @@ pub fn perform(inputs: &CeremonyInputs, answers: &Answers) -> Result<CeremonyRep
                 escrow: escrow.as_ref(),
             })?
         }
-        None => {
+        _ => {
             if !answers.custodians.is_empty() {
                 return Err(Error::Usage {
                     what: "the answers name custodians, but no --roster was given".into(),
@@ -112,13 +125,12 @@ pub fn perform(inputs: &CeremonyInputs, answers: &Answers) -> Result<CeremonyRep
                 what: "the token URI has no pin-source, and no --roster was given".into(),
                 hint: "open the HSM by quorum with --roster roster.json, or (rehearsals and tests) add ?pin-source=file:/path to --token".into(),
             })?;
-            let token = Token::open(module, &uri.token)?;
             let pin = read_pin(&pin_path)?;
             run(&CeremonyRequest {
                 script,
                 script_sha256,
                 bundle_dir: bundle,
-                token: &token,
+                token,
                 access: Access::Pin(&pin),
                 quorum: None,
                 answers,
@@ -132,9 +144,9 @@ pub fn perform(inputs: &CeremonyInputs, answers: &Answers) -> Result<CeremonyRep
 
 /// What `keyrite ceremony --roster` was given.
 struct QuorumCeremony<'a> {
-    module: &'a Path,
+    token: &'a Token,
     uri: &'a TokenUri,
-    roster: &'a Path,
+    roster: &'a quorum::RosterInput,
     script: &'a Script,
     script_sha256: &'a str,
     bundle_dir: &'a Path,
@@ -146,14 +158,14 @@ struct QuorumCeremony<'a> {
 /// The ceremony opened by the custodians' quorum: the gate, then [`ceremony::run`] on the session
 /// it opened, with the quorum's evidence bound into the log.
 fn run_with_quorum(q: &QuorumCeremony<'_>) -> Result<CeremonyReport> {
-    let roster = quorum::RosterInput::load(q.roster)?;
+    let roster = q.roster;
     if q.uri.pin_source.is_some() && roster.file.mode == QuorumMode::Shamir {
         return Err(Error::Usage {
             what: "the token URI names a pin-source, but the roster holds the PIN as custodians' shares".into(),
             hint: "drop ?pin-source from --token: the custodians' shares open the HSM".into(),
         });
     }
-    let token = Token::open(q.module, &q.uri.token)?;
+    let token = q.token;
     let entries: Vec<CustodianEntry<'_>> = q
         .answers
         .custodians
@@ -167,7 +179,7 @@ fn run_with_quorum(q: &QuorumCeremony<'_>) -> Result<CeremonyReport> {
         Some(p) => quorum::HsmEnforcedLogin::PinFile(p),
         None => quorum::HsmEnforcedLogin::None,
     };
-    let (session, evidence) = quorum::open(&token, &roster, &entries, fallback)?;
+    let (session, evidence) = quorum::open(token, roster, &entries, fallback)?;
     drop(entries);
     eprintln!(
         "quorum met: {} of {} ({}); the HSM is open",
@@ -179,7 +191,7 @@ fn run_with_quorum(q: &QuorumCeremony<'_>) -> Result<CeremonyReport> {
         script: q.script,
         script_sha256: q.script_sha256,
         bundle_dir: q.bundle_dir,
-        token: &token,
+        token,
         access: Access::Session(&session),
         quorum: Some(&evidence),
         answers: q.answers,

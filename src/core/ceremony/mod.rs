@@ -5,6 +5,7 @@
 
 pub mod engine;
 pub mod machine;
+pub mod preflight;
 pub mod record;
 pub mod step;
 

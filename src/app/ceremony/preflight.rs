@@ -1,0 +1,195 @@
+//! The ceremony's preflight: everything that can be checked before anyone types a secret, in this
+//! order — the script against the bundle (keys, where they resolve to, algorithm, spec), every
+//! bundle hash, the import parameters' remaining validity against the script's margin, the token
+//! present by label, the roster's signature with the published log key, and the outputs
+//! creatable. The headless runner and the terminal UI both call [`preflight`] first.
+
+use std::path::Path;
+
+use jiff::{SignedDuration, Timestamp};
+
+use super::start::CeremonyInputs;
+use crate::app::error::{Error, Result};
+use crate::app::quorum::RosterInput;
+use crate::core::ceremony::preflight::{self as rules, Mismatch};
+use crate::core::log::{self, TrustedKey};
+use crate::core::manifest;
+use crate::core::script::Script;
+use crate::core::wrapping_key::WrappingPublicKey;
+use crate::hsm::Token;
+use crate::io::bundle::{Bundle, VerifiedBundle};
+use crate::io::fs as fsio;
+
+/// The name of the published log public key, next to the roster.
+pub const LOG_PUBLIC_KEY: &str = "log-public-key.pem";
+
+/// A bundle checked for a script.
+pub struct CheckedBundle {
+    pub bundle: VerifiedBundle,
+    pub wrapping_keys: Vec<WrappingPublicKey>,
+    /// When the first of the bundle's import parameters expires.
+    pub parameters_valid_to: Option<Timestamp>,
+    /// How long they remain valid (at least the script's margin).
+    pub remaining: SignedDuration,
+}
+
+/// What the preflight found: the checked bundle, the token, the roster.
+pub struct Preflight {
+    pub bundle: CheckedBundle,
+    pub token: Token,
+    pub roster: Option<RosterInput>,
+}
+
+/// All the checks, in order; nothing is asked of anyone before they pass, and nothing is
+/// written.
+pub fn preflight(inputs: &CeremonyInputs) -> Result<Preflight> {
+    let bundle = check_bundle(&inputs.script, &inputs.bundle, Timestamp::now())?;
+    let token = Token::open(&inputs.module, &inputs.uri.token)?;
+    let roster = match &inputs.roster {
+        Some(path) => Some(check_roster(path, token.label())?),
+        None => None,
+    };
+    check_outputs(&bundle.bundle)?;
+    Ok(Preflight {
+        bundle,
+        token,
+        roster,
+    })
+}
+
+/// The bundle for the script: the script against the manifest, every hash, the wrapping keys, and
+/// the parameters' validity against the script's margin (exit 5 when too little remains).
+pub fn check_bundle(script: &Script, dir: &Path, now: Timestamp) -> Result<CheckedBundle> {
+    let (manifest, _) = Bundle::read_manifest(dir)?;
+    rules::script_against_bundle(script, &manifest).map_err(|m| {
+        let hint = match m {
+            Mismatch::Algorithm(_) => {
+                "prepare the bundle with the script's --algorithm and --wrapping-spec"
+            }
+            Mismatch::Keys(_) | Mismatch::Destination(_) => {
+                "stop: this bundle is for other keys. Use the bundle prepared for this script"
+            }
+        };
+        Error::Verification {
+            what: m.to_string(),
+            hint: hint.into(),
+        }
+    })?;
+    let bundle = Bundle::verify(dir)?;
+    let m = bundle.manifest();
+    if m.ceremony.is_some() {
+        return Err(Error::Refused {
+            what: format!(
+                "{}: this bundle has been through a ceremony already",
+                dir.display()
+            ),
+            hint: "import it with `keyrite kms import`, or prepare a new bundle for a new ceremony"
+                .into(),
+        });
+    }
+    let mut wrapping_keys = Vec::new();
+    for key in &m.keys {
+        let missing = |file: &str| Error::Verification {
+            what: format!("{}: the manifest lists no {file}", key.name),
+            hint: "prepare a new bundle".into(),
+        };
+        let der = bundle
+            .file(key, manifest::WRAPPING_PUBLIC_KEY)
+            .ok_or_else(|| missing(manifest::WRAPPING_PUBLIC_KEY))?;
+        if bundle.file(key, manifest::IMPORT_TOKEN).is_none() {
+            return Err(missing(manifest::IMPORT_TOKEN));
+        }
+        wrapping_keys.push(
+            WrappingPublicKey::from_der(der, m.wrapping_key_spec).map_err(|e| {
+                Error::Verification {
+                    what: format!("{}/{}: {e}", key.name, manifest::WRAPPING_PUBLIC_KEY),
+                    hint: "prepare a new bundle".into(),
+                }
+            })?,
+        );
+    }
+    let remaining =
+        rules::expiry(m, now, script.expiry_margin()).map_err(|what| Error::Refused {
+            what,
+            hint: "nothing was generated. Prepare a new bundle (`keyrite kms prepare`) just before the ceremony".into(),
+        })?;
+    Ok(CheckedBundle {
+        parameters_valid_to: rules::parameters_expire(m),
+        remaining,
+        wrapping_keys,
+        bundle,
+    })
+}
+
+/// The roster: signed by the published log key next to it, for this token.
+fn check_roster(path: &Path, token_label: &str) -> Result<RosterInput> {
+    let roster = RosterInput::load(path)?;
+    let pem_path = path.parent().unwrap_or(Path::new(".")).join(LOG_PUBLIC_KEY);
+    let pem = fsio::read_text(&pem_path, "the published log public key")?;
+    let trusted = TrustedKey::from_pem(&pem)?;
+    if trusted.fingerprint() != roster.file.log_key_sha256 {
+        return Err(Error::Verification {
+            what: format!(
+                "{} has fingerprint {}, the roster names log key {}",
+                pem_path.display(),
+                trusted.fingerprint(),
+                roster.file.log_key_sha256
+            ),
+            hint: "put the log-public-key.pem published at this roster's enrolment next to roster.json".into(),
+        });
+    }
+    crate::core::custody::verify_roster_log(&roster.bytes, &roster.log, &trusted).map_err(
+        |why| Error::Verification {
+            what: format!("{}: {why}", path.display()),
+            hint: "stop: the roster is not the one the log key signed at enrolment; use the original roster.json and roster.log".into(),
+        },
+    )?;
+    if roster.file.token_label != token_label {
+        return Err(Error::Refused {
+            what: format!(
+                "{} is the roster of token {:?}, not of {:?}",
+                path.display(),
+                roster.file.token_label,
+                token_label
+            ),
+            hint: "pass the roster enrolled for this token".into(),
+        });
+    }
+    Ok(roster)
+}
+
+/// The ceremony's outputs do not exist yet, and the bundle directory can take them.
+fn check_outputs(bundle: &VerifiedBundle) -> Result<()> {
+    let dir = bundle.dir();
+    let mut outputs = vec![dir.join(log::FILE_NAME)];
+    for key in &bundle.manifest().keys {
+        outputs.push(dir.join(&key.name).join(manifest::ENCRYPTED_KEY_MATERIAL));
+    }
+    if let Some(existing) = outputs.iter().find(|p| p.exists()) {
+        return Err(Error::Refused {
+            what: format!("{} exists already", existing.display()),
+            hint: "a ceremony ran on this bundle before; run `keyrite ceremony` with the same bundle to finish or abort it, or prepare a new bundle".into(),
+        });
+    }
+    for d in std::iter::once(dir.to_path_buf())
+        .chain(bundle.manifest().keys.iter().map(|k| dir.join(&k.name)))
+    {
+        if !writable_dir(&d) {
+            return Err(Error::Environment {
+                what: format!("{}: keyrite cannot create files here", d.display()),
+                hint: "mount the media read-write, or copy the bundle to a writable place".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether this process may create files in `dir` (access(2) with W_OK|X_OK), without writing.
+fn writable_dir(dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: access(2) reads the NUL-terminated path `c` owns for the duration of the call.
+    dir.is_dir() && unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) } == 0
+}
