@@ -96,6 +96,19 @@ impl LogChain {
         LogChain::default()
     }
 
+    /// The chain after the complete records of `log` (each line ending in a newline): what
+    /// appending to an interrupted log continues from. Verify the records first.
+    pub fn continuing(log: &[u8]) -> LogChain {
+        let mut chain = LogChain::new();
+        for line in log.split_inclusive(|&b| b == b'\n') {
+            if let Some(line) = line.strip_suffix(b"\n") {
+                chain.prev = sha256_hex(line);
+                chain.next_seq += 1;
+            }
+        }
+        chain
+    }
+
     pub fn next_seq(&self) -> u64 {
         self.next_seq
     }

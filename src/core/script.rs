@@ -3,6 +3,7 @@
 use serde::Deserialize;
 
 use super::algorithm::{WrappingAlgorithm, WrappingKeySpec};
+use super::ceremony::ResumeChoice;
 use super::names::KeyRef;
 
 #[derive(Debug, thiserror::Error)]
@@ -186,6 +187,10 @@ pub struct Answers {
     pub witness: Option<String>,
     /// The SHA-256 of the bundle's manifest.json as read out from the connected side.
     pub bundle_fingerprint: String,
+    /// The bundle holds an interrupted ceremony: "finish" the keys not yet wrapped, or "abort"
+    /// (destroy the keys never written and close the log).
+    #[serde(default)]
+    pub resume: Option<ResumeChoice>,
     /// The custodians present, in the order they authorise (with --roster).
     #[serde(default, rename = "custodian")]
     pub custodians: Vec<CustodianAnswer>,

@@ -38,6 +38,49 @@ where
         })
     }
 
+    /// Opens an interrupted ceremony's log to append to it. A last record cut off by the crash
+    /// (no newline at its end) was never complete and is cut away, fsynced. Returns the file and
+    /// the complete records' bytes; `verify` checks those before anything is appended (their
+    /// signatures, sequence and chain), and the chain continues from them.
+    pub fn reopen(
+        path: &Path,
+        signer: &'s S,
+        actors: Vec<String>,
+        verify: impl FnOnce(&[u8]) -> Result<(), Error>,
+    ) -> Result<(Self, Vec<u8>), Error> {
+        let io = |action: &'static str| {
+            move |source| fsio::FsError::Io {
+                action,
+                path: path.to_path_buf(),
+                source,
+            }
+        };
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(path)
+            .map_err(io("open"))?;
+        let mut bytes = fsio::read(path)?;
+        let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        verify(&bytes[..complete])?;
+        if complete < bytes.len() {
+            file.set_len(complete as u64)
+                .map_err(io("cut the partial last record of"))?;
+            file.sync_data().map_err(io("sync"))?;
+            bytes.truncate(complete);
+        }
+        Ok((
+            CeremonyLogFile {
+                file,
+                path: path.to_path_buf(),
+                chain: LogChain::continuing(&bytes),
+                signer,
+                actors,
+            },
+            bytes,
+        ))
+    }
+
     /// Signs the next record and appends it; returns once it is on stable storage.
     pub fn append(&mut self, step: &str, data: Map<String, Value>) -> Result<(), Error> {
         let line = self

@@ -4,6 +4,7 @@
 //! it back. The manifest is replaced last, in one atomic step.
 
 pub mod preflight;
+pub mod resume;
 pub mod start;
 
 use std::path::PathBuf;
@@ -14,7 +15,7 @@ use jiff::Timestamp;
 use crate::app::error::{Error, Result};
 use crate::app::escrow::Escrow;
 use crate::core::ceremony::record::{self, Record};
-use crate::core::ceremony::{Engine, Next, Plan, PlannedKey};
+use crate::core::ceremony::{Engine, Next, Plan, PlannedKey, ResumeChoice};
 use crate::core::custody::QuorumEvidence;
 use crate::core::digest::{normalise_fingerprint, sha256_hex};
 use crate::core::log as ceremony_log;
@@ -46,6 +47,8 @@ pub struct CeremonyRequest<'a> {
     /// The security officer's PIN, to mark the KMS wrapping keys CKA_TRUSTED so that the ceremony
     /// keys can be generated CKA_WRAP_WITH_TRUSTED (see SECURITY.md). None: keys without it.
     pub so_pin: Option<&'a AuthPin>,
+    /// The bundle holds an interrupted ceremony's log: finish it or abort it.
+    pub resume: Option<ResumeChoice>,
 }
 
 /// How the ceremony gets its logged-in session.
@@ -67,15 +70,18 @@ pub struct KeyResult {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CeremonyReport {
     pub prepared_fingerprint: String,
-    /// The capability probe run before any key was generated.
-    pub probe: ProbeReport,
+    /// The capability probe run before any key was generated (None: an aborted ceremony).
+    pub probe: Option<ProbeReport>,
     pub keys: Vec<KeyResult>,
+    /// An interrupted ceremony aborted: the HSM labels of the keys destroyed, never written.
+    pub aborted: Option<Vec<String>>,
 }
 
 /// Everything checked before the HSM is touched: the bundle for the script
 /// ([`preflight::check_bundle`]), then the fingerprint the operators typed.
 fn check_inputs(req: &CeremonyRequest<'_>) -> Result<(VerifiedBundle, Vec<WrappingPublicKey>)> {
-    let checked = preflight::check_bundle(req.script, req.bundle_dir, Timestamp::now())?;
+    let checked =
+        preflight::check_bundle(req.script, req.bundle_dir, Timestamp::now(), req.resume)?;
     let typed = normalise_fingerprint(&req.answers.bundle_fingerprint);
     if typed != checked.bundle.fingerprint() {
         return Err(Error::Verification {
@@ -149,12 +155,28 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
             hint: "stop: this roster was not enrolled for this token".into(),
         });
     }
+    let plan = plan(&manifest, req.quorum.is_some());
+    let log_path = dir.join(ceremony_log::FILE_NAME);
+    let (log, engine, generated_at) = match req.resume {
+        None => (
+            CeremonyLogFile::create(&log_path, &log_signer, actors(req))?,
+            Engine::new(plan),
+            Vec::new(),
+        ),
+        Some(_) => {
+            let r = resume::reopen(&log_path, &log_signer, actors(req), plan, &fingerprint)?;
+            (r.log, r.engine, r.generated_at)
+        }
+    };
     let mut driver = Driver {
         req,
         log_key_sha256: log_signer.public_key().fingerprint().to_string(),
         session,
-        engine: Engine::new(plan(&manifest, req.quorum.is_some())),
-        log: CeremonyLogFile::create(&dir.join(ceremony_log::FILE_NAME), &log_signer, actors(req))?,
+        engine,
+        log,
+        generated_at,
+        leftovers: req.resume == Some(ResumeChoice::Finish),
+        aborted: None,
         dir,
         fingerprint,
         manifest,
@@ -219,10 +241,19 @@ struct Driver<'r, 's> {
     probe: Option<ProbeReport>,
     current: Option<Current>,
     results: Vec<KeyResult>,
+    /// When each key logged before an interruption was generated.
+    generated_at: Vec<(String, Timestamp)>,
+    /// A resumed ceremony to finish: its leftovers are cleared once the HSM is open.
+    leftovers: bool,
+    aborted: Option<Vec<String>>,
 }
 
 impl Driver<'_, '_> {
     fn drive(&mut self) -> Result<CeremonyReport> {
+        if let Some(choice) = self.req.resume {
+            self.restore_wrapped()?;
+            self.commit(resume::resumed_record(choice, tool_sha256()?))?;
+        }
         loop {
             match self.engine.next() {
                 Next::Start => {
@@ -240,18 +271,82 @@ impl Driver<'_, '_> {
                 Next::Generate(i) => self.generate(i)?,
                 Next::Wrap(i) => self.wrap(i)?,
                 Next::End => self.end()?,
-                Next::Finished => break,
-                Next::Abort | Next::Stopped => {
-                    return Err(internal("a new ceremony cannot be aborted"));
-                }
+                Next::Abort => self.abort()?,
+                Next::Finished | Next::Stopped => break,
             }
         }
         self.written.0.clear();
         Ok(CeremonyReport {
             prepared_fingerprint: self.fingerprint.clone(),
-            probe: self.probe.clone().ok_or_else(|| internal("no probe"))?,
+            probe: self.probe.clone(),
             keys: std::mem::take(&mut self.results),
+            aborted: self.aborted.take(),
         })
+    }
+
+    /// The keys an interrupted ceremony wrapped before it stopped: their files must be the ones
+    /// the log recorded; they go into the manifest as if wrapped in this run.
+    fn restore_wrapped(&mut self) -> Result<()> {
+        let logged: Vec<_> = self.engine.machine().keys().to_vec();
+        for k in logged {
+            let Some((file, sha)) = &k.wrapped else {
+                continue;
+            };
+            let path = self.dir.join(file);
+            let actual = sha256_hex(&fsio::read(&path)?);
+            if &actual != sha {
+                return Err(Error::Verification {
+                    what: format!(
+                        "{}: SHA-256 is {actual}, the interrupted ceremony's log recorded {sha}",
+                        path.display()
+                    ),
+                    hint: "the bundle changed after the ceremony stopped: do not finish it; abort it and prepare a new bundle".into(),
+                });
+            }
+            let found = self.session.find_escrowed_key(&k.hsm_label)?;
+            let generated_at = self
+                .generated_at
+                .iter()
+                .find(|(name, _)| *name == k.key)
+                .map_or_else(Timestamp::now, |(_, t)| *t);
+            let Some(entry) = self.manifest.keys.iter_mut().find(|e| e.name == k.key) else {
+                return Err(internal("a logged key outside the bundle"));
+            };
+            entry.generated = Some(GeneratedKey {
+                hsm_label: k.hsm_label.clone(),
+                hsm_id: hex::encode(&found.id),
+                check_value: k.check_value.clone(),
+                generated_at,
+                reimport_of_key_material_id: None,
+            });
+            self.manifest.files.insert(file.clone(), sha.clone());
+            self.results.push(KeyResult {
+                name: k.key.clone(),
+                hsm_label: k.hsm_label.clone(),
+                check_value: k.check_value.clone(),
+                encrypted_key_material_sha256: sha.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Aborts an interrupted ceremony: destroys the keys generated under this bundle and never
+    /// written, removes unrecorded files, and closes the log with an aborted record.
+    fn abort(&mut self) -> Result<()> {
+        let destroyed = resume::clear_leftovers(
+            self.session,
+            &self.dir,
+            &self.manifest,
+            &self.engine,
+            &self.fingerprint,
+            false,
+        )?;
+        self.commit(Record::Aborted(record::Aborted {
+            reason: "the ceremony was interrupted, and the operators chose to abort it".into(),
+            destroyed: destroyed.clone(),
+        }))?;
+        self.aborted = Some(destroyed);
+        Ok(())
     }
 
     /// The engine takes the record, the log writes it.
@@ -264,6 +359,16 @@ impl Driver<'_, '_> {
     }
 
     fn probe(&mut self) -> Result<()> {
+        if std::mem::take(&mut self.leftovers) {
+            resume::clear_leftovers(
+                self.session,
+                &self.dir,
+                &self.manifest,
+                &self.engine,
+                &self.fingerprint,
+                true,
+            )?;
+        }
         let probe = probe::probe(
             self.session,
             self.req.token.label(),
@@ -369,10 +474,10 @@ impl Driver<'_, '_> {
     }
 
     fn wrap(&mut self, i: usize) -> Result<()> {
-        let current = self
-            .current
-            .take()
-            .ok_or_else(|| internal("a key to wrap that was not generated in this run"))?;
+        let current = match self.current.take() {
+            Some(c) => c,
+            None => self.pending_from_log()?,
+        };
         let (Some(key), Some(wrapping)) = (self.manifest.keys.get(i), self.wrapping_keys.get(i))
         else {
             return Err(internal("a key outside the bundle"));
@@ -445,6 +550,36 @@ impl Driver<'_, '_> {
             encrypted_key_material_sha256: digest,
         });
         Ok(())
+    }
+
+    /// The key an interrupted ceremony generated and logged but did not wrap: found by its
+    /// label, with the check value the log recorded.
+    fn pending_from_log(&self) -> Result<Current> {
+        let pending = self
+            .engine
+            .machine()
+            .pending()
+            .cloned()
+            .ok_or_else(|| internal("no key to wrap"))?;
+        let key = self.session.find_escrowed_key(&pending.hsm_label)?;
+        let kcv = hex::encode(self.session.check_value(key.handle)?);
+        if kcv != pending.check_value {
+            return Err(HsmError::Verification {
+                step: "find the interrupted ceremony's key",
+                message: format!(
+                    "the key labelled {:?} has check value {kcv}, the log recorded {}",
+                    pending.hsm_label, pending.check_value
+                ),
+                hint: "stop: this is not the key the ceremony generated. Abort the ceremony (resume = \"abort\")".into(),
+            }
+            .into());
+        }
+        Ok(Current {
+            label: pending.hsm_label,
+            key,
+            check_value: kcv,
+            escrowed: None,
+        })
     }
 
     fn end(&mut self) -> Result<()> {
@@ -536,14 +671,23 @@ fn quorum_record(q: &QuorumEvidence) -> Record {
 
 /// The report for people, on stderr.
 pub fn print_report(report: &CeremonyReport) {
-    eprintln!(
-        "capability probe on token {:?}: {}",
-        report.probe.token, report.probe.result
-    );
-    eprintln!(
-        "  CKA_WRAP_WITH_TRUSTED: {}",
-        report.probe.wrap_with_trusted
-    );
+    if let Some(destroyed) = &report.aborted {
+        eprintln!(
+            "the interrupted ceremony is aborted; {} key(s) never written were destroyed{}{}",
+            destroyed.len(),
+            if destroyed.is_empty() { "" } else { ": " },
+            destroyed.join(", ")
+        );
+        eprintln!("  prepare a new bundle for a new ceremony (`keyrite kms prepare`)");
+        return;
+    }
+    if let Some(probe) = &report.probe {
+        eprintln!(
+            "capability probe on token {:?}: {}",
+            probe.token, probe.result
+        );
+        eprintln!("  CKA_WRAP_WITH_TRUSTED: {}", probe.wrap_with_trusted);
+    }
     eprintln!(
         "ceremony complete; bundle fingerprint confirmed: {}",
         crate::core::digest::grouped(&report.prepared_fingerprint)

@@ -11,6 +11,7 @@ use jiff::{SignedDuration, Timestamp};
 use super::start::CeremonyInputs;
 use crate::app::error::{Error, Result};
 use crate::app::quorum::RosterInput;
+use crate::core::ceremony::ResumeChoice;
 use crate::core::ceremony::preflight::{self as rules, Mismatch};
 use crate::core::log::{self, TrustedKey};
 use crate::core::manifest;
@@ -38,28 +39,77 @@ pub struct Preflight {
     pub bundle: CheckedBundle,
     pub token: Token,
     pub roster: Option<RosterInput>,
+    /// The bundle holds the log of a ceremony that was interrupted: the operators choose to
+    /// finish or abort it.
+    pub interrupted: Option<Interrupted>,
+}
+
+/// An interrupted ceremony's log, as found (not yet verified: that needs the token's log key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interrupted {
+    pub records: usize,
+    pub keys_wrapped: usize,
+    /// Why finishing it is refused now (the parameters expire within the margin); aborting is
+    /// still possible.
+    pub cannot_finish: Option<String>,
 }
 
 /// All the checks, in order; nothing is asked of anyone before they pass, and nothing is
 /// written.
 pub fn preflight(inputs: &CeremonyInputs) -> Result<Preflight> {
-    let bundle = check_bundle(&inputs.script, &inputs.bundle, Timestamp::now())?;
+    let now = Timestamp::now();
+    let interrupted = find_interrupted(&inputs.script, &inputs.bundle, now)?;
+    let lenient = interrupted.as_ref().map(|_| ResumeChoice::Abort);
+    let bundle = check_bundle(&inputs.script, &inputs.bundle, now, lenient)?;
     let token = Token::open(&inputs.module, &inputs.uri.token)?;
     let roster = match &inputs.roster {
         Some(path) => Some(check_roster(path, token.label())?),
         None => None,
     };
-    check_outputs(&bundle.bundle)?;
+    if interrupted.is_none() {
+        check_outputs(&bundle.bundle)?;
+    }
     Ok(Preflight {
         bundle,
         token,
         roster,
+        interrupted,
     })
+}
+
+/// A ceremony log in a bundle that records no finished ceremony: an interrupted ceremony.
+fn find_interrupted(script: &Script, dir: &Path, now: Timestamp) -> Result<Option<Interrupted>> {
+    let path = dir.join(log::FILE_NAME);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let (manifest, _) = Bundle::read_manifest(dir)?;
+    if manifest.ceremony.is_some() {
+        return Ok(None);
+    }
+    let bytes = fsio::read(&path)?;
+    let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let bodies = log::bodies(&bytes[..complete])?;
+    Ok(Some(Interrupted {
+        records: bodies.len(),
+        keys_wrapped: bodies
+            .iter()
+            .filter(|b| b.step == log::step::KEY_WRAPPED)
+            .count(),
+        cannot_finish: rules::expiry(&manifest, now, script.expiry_margin()).err(),
+    }))
 }
 
 /// The bundle for the script: the script against the manifest, every hash, the wrapping keys, and
 /// the parameters' validity against the script's margin (exit 5 when too little remains).
-pub fn check_bundle(script: &Script, dir: &Path, now: Timestamp) -> Result<CheckedBundle> {
+/// `resume`: the bundle holds an interrupted ceremony to finish or abort (its unlisted wrapped
+/// files are let through; aborting needs no remaining validity).
+pub fn check_bundle(
+    script: &Script,
+    dir: &Path,
+    now: Timestamp,
+    resume: Option<ResumeChoice>,
+) -> Result<CheckedBundle> {
     let (manifest, _) = Bundle::read_manifest(dir)?;
     rules::script_against_bundle(script, &manifest).map_err(|m| {
         let hint = match m {
@@ -75,7 +125,10 @@ pub fn check_bundle(script: &Script, dir: &Path, now: Timestamp) -> Result<Check
             hint: hint.into(),
         }
     })?;
-    let bundle = Bundle::verify(dir)?;
+    let bundle = match resume {
+        None => Bundle::verify(dir)?,
+        Some(_) => Bundle::verify_interrupted(dir)?,
+    };
     let m = bundle.manifest();
     if m.ceremony.is_some() {
         return Err(Error::Refused {
@@ -108,11 +161,16 @@ pub fn check_bundle(script: &Script, dir: &Path, now: Timestamp) -> Result<Check
             })?,
         );
     }
-    let remaining =
-        rules::expiry(m, now, script.expiry_margin()).map_err(|what| Error::Refused {
-            what,
-            hint: "nothing was generated. Prepare a new bundle (`keyrite kms prepare`) just before the ceremony".into(),
-        })?;
+    let remaining = match rules::expiry(m, now, script.expiry_margin()) {
+        Ok(left) => left,
+        Err(_) if resume == Some(ResumeChoice::Abort) => SignedDuration::ZERO,
+        Err(what) => {
+            return Err(Error::Refused {
+                what,
+                hint: "nothing was generated. Prepare a new bundle (`keyrite kms prepare`) just before the ceremony".into(),
+            });
+        }
+    };
     Ok(CheckedBundle {
         parameters_valid_to: rules::parameters_expire(m),
         remaining,

@@ -9,6 +9,7 @@ use super::preflight::Preflight;
 use super::{Access, CeremonyReport, CeremonyRequest, run};
 use crate::app::error::{Error, Result};
 use crate::app::quorum;
+use crate::core::ceremony::ResumeChoice;
 use crate::core::custody::{CustodianEntry, QuorumMode};
 use crate::core::digest::sha256_hex;
 use crate::core::script::{Answers, Script};
@@ -84,6 +85,36 @@ pub fn perform(
             what,
             hint: "name the witness, a second person who watches the ceremony (answers: witness = \"...\")".into(),
         })?;
+    let resume = match (&checked.interrupted, answers.resume) {
+        (None, None) => None,
+        (None, Some(_)) => {
+            return Err(Error::Refused {
+                what: "the answers say resume, but this bundle holds no interrupted ceremony"
+                    .into(),
+                hint: "drop resume from the answers".into(),
+            });
+        }
+        (Some(i), None) => {
+            return Err(Error::Refused {
+                what: format!(
+                    "{}: this bundle holds an interrupted ceremony ({} record(s), {} key(s) wrapped)",
+                    inputs.bundle.display(),
+                    i.records,
+                    i.keys_wrapped
+                ),
+                hint: "choose in the answers: resume = \"finish\" (the keys not yet wrapped) or resume = \"abort\" (destroy the keys never written)".into(),
+            });
+        }
+        (Some(i), Some(choice)) => {
+            if let (ResumeChoice::Finish, Some(why)) = (choice, &i.cannot_finish) {
+                return Err(Error::Refused {
+                    what: format!("the interrupted ceremony cannot be finished: {why}"),
+                    hint: "abort it (resume = \"abort\") and prepare a new bundle".into(),
+                });
+            }
+            Some(choice)
+        }
+    };
     let CeremonyInputs {
         script,
         script_sha256,
@@ -112,6 +143,7 @@ pub fn perform(
                 bundle_dir: bundle,
                 answers,
                 escrow: escrow.as_ref(),
+                resume,
             })?
         }
         _ => {
@@ -136,6 +168,7 @@ pub fn perform(
                 answers,
                 escrow: escrow.as_ref(),
                 so_pin: so_pin.as_ref(),
+                resume,
             })?
         }
     };
@@ -153,6 +186,7 @@ struct QuorumCeremony<'a> {
     answers: &'a Answers,
     /// A re-wrap ceremony's escrow records (see [`crate::app::escrow`]).
     escrow: Option<&'a crate::app::escrow::Escrow>,
+    resume: Option<ResumeChoice>,
 }
 
 /// The ceremony opened by the custodians' quorum: the gate, then [`ceremony::run`] on the session
@@ -197,5 +231,6 @@ fn run_with_quorum(q: &QuorumCeremony<'_>) -> Result<CeremonyReport> {
         answers: q.answers,
         escrow: q.escrow,
         so_pin: None,
+        resume: q.resume,
     })
 }
