@@ -52,6 +52,7 @@ fn secs(d: Duration) -> f64 {
 }
 
 fn main() {
+    common::whole_process_is_one_run();
     let aws = std::env::var("KEYRITE_BENCH_AWS").expect(
         "KEYRITE_BENCH_AWS names the aws executable: run this through scripts/bench-import",
     );

@@ -1,14 +1,15 @@
-//! Verifying a 10,000-record ceremony log, against the raw signature verifications alone.
-//! Prints figures; asserts nothing about speed. Run: `cargo bench --bench log_verify`.
+//! Verifying a 10,000-record ceremony log, against the raw signature verifications alone, with
+//! criterion's statistics (records/s, a confidence interval, the change since the last run).
+//! Asserts nothing about speed. Run: `cargo bench --bench log_verify`.
 
-use std::time::{Duration, Instant};
+use std::hint::black_box;
 
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use jiff::Timestamp;
 use keyrite::core::log::{LogChain, StartData, TrustedKey, data, step, verify};
 use p256::ecdsa::SigningKey;
 
 const RECORDS: usize = 10_000;
-const ROUNDS: u32 = 5;
 
 fn build_log(key: &SigningKey, trusted: &TrustedKey) -> Vec<u8> {
     let h = "ab".repeat(32);
@@ -19,6 +20,7 @@ fn build_log(key: &SigningKey, trusted: &TrustedKey) -> Vec<u8> {
     let start = StartData {
         tool_version: "0.1.0",
         tool_sha256: &h,
+        tool_features: "airgap",
         script_sha256: &h,
         manifest_sha256: &h,
         token_label: "bench",
@@ -90,18 +92,7 @@ fn split(log: &[u8]) -> Vec<(&[u8], Vec<u8>)> {
         .collect()
 }
 
-fn best<F: FnMut()>(mut f: F) -> Duration {
-    (0..ROUNDS)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed()
-        })
-        .min()
-        .unwrap_or_default()
-}
-
-fn main() {
+fn bench(c: &mut Criterion) {
     let key = SigningKey::from_slice(&[0x42; 32]).expect("key");
     let trusted = TrustedKey::from_key(*key.verifying_key()).expect("trusted");
     let log = build_log(&key, &trusted);
@@ -110,29 +101,25 @@ fn main() {
     let report = verify(&log, &trusted).expect("the benchmark log verifies");
     assert_eq!(report.records.len(), RECORDS);
 
-    let full = best(|| {
-        let r = verify(std::hint::black_box(&log), &trusted).expect("verifies");
-        std::hint::black_box(r);
-    });
-    let raw = best(|| {
-        for (body, sig) in &parts {
-            assert!(trusted.verifies(std::hint::black_box(body), sig));
-        }
-    });
-    let rate = |d: Duration| RECORDS as f64 / d.as_secs_f64();
-    println!(
-        "log: {RECORDS} records, {} bytes; best of {ROUNDS} rounds",
-        log.len()
+    let mut g = c.benchmark_group(format!("log of {RECORDS} records, {} bytes", log.len()));
+    g.sample_size(10)
+        .throughput(Throughput::Elements(RECORDS as u64));
+    g.bench_function(
+        "full verify (framing, signatures, chain, sequence, steps)",
+        |b| b.iter(|| verify(black_box(&log), &trusted).expect("verifies")),
     );
-    println!(
-        "full verify (framing, signatures, chain, sequence, steps): {:>10.0} records/s ({:.1} ms)",
-        rate(full),
-        full.as_secs_f64() * 1e3
+    g.bench_function(
+        "raw signature verifications alone (SHA-256 + ECDSA P-256)",
+        |b| {
+            b.iter(|| {
+                for (body, sig) in &parts {
+                    assert!(trusted.verifies(black_box(body), sig));
+                }
+            })
+        },
     );
-    println!(
-        "raw signature verifications alone (SHA-256 + ECDSA P-256): {:>10.0} records/s ({:.1} ms)",
-        rate(raw),
-        raw.as_secs_f64() * 1e3
-    );
-    println!("ratio full / raw: {:.1}%", 100.0 * rate(full) / rate(raw));
+    g.finish();
 }
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

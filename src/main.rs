@@ -14,14 +14,29 @@ fn forbid_core_dumps() {
     }
 }
 
+/// Debug builds only: `KEYRITE_DEBUG_PANIC` set makes the run panic, so that tests can see how a
+/// panic ends. Release builds do not read it.
+fn debug_panic_trigger() {
+    #[cfg(debug_assertions)]
+    if std::env::var_os("KEYRITE_DEBUG_PANIC").is_some() {
+        panic!("KEYRITE_DEBUG_PANIC is set (this text must not be printed)");
+    }
+}
+
 fn main() -> std::process::ExitCode {
     forbid_core_dumps();
+    keyrite::cli::failure::install_panic_hook();
     let cli = keyrite::cli::Cli::parse();
-    match keyrite::cli::run(cli) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("keyrite: error: {e}");
-            std::process::ExitCode::from(e.exit_code() as u8)
-        }
-    }
+    let json = cli.json();
+    // A panic unwinds (dropping, and so wiping, every secret on the way) to here and exits 1.
+    let result = std::panic::catch_unwind(move || {
+        debug_panic_trigger();
+        keyrite::cli::run(cli)
+    });
+    let code = match result {
+        Ok(Ok(())) => keyrite::ExitCode::Ok,
+        Ok(Err(e)) => keyrite::cli::failure::report(&e, json),
+        Err(_) => keyrite::ExitCode::Internal,
+    };
+    std::process::ExitCode::from(code as u8)
 }

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::flow::{full_rotation, import_cmd};
+use common::flow::*;
 use common::*;
 use keyrite::core::log::{TrustedKey, verify};
 
@@ -32,10 +32,9 @@ fn copy_dir(from: &Path, to: &Path) {
 
 #[test]
 fn a_ceremony_log_verifies_and_every_tampered_copy_fails_with_exit_3() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
-    let rt = rt();
-    let client = rt.block_on(client());
-    let (alias, _) = rt.block_on(create_key(&client, true, "audit"));
+    let (alias, _) = external_key("audit");
     let (p, manifest) = full_rotation(dir.path(), &[&alias]);
     let trust = hsm().log_public_key();
 
@@ -62,6 +61,11 @@ fn a_ceremony_log_verifies_and_every_tampered_copy_fails_with_exit_3() {
     );
     assert_eq!(report.binding.manifest_sha256, p.fingerprint);
     assert_eq!(report.binding.tool_version, env!("CARGO_PKG_VERSION"));
+    // This test runs the full build (both features); the air-gap build records "airgap".
+    assert_eq!(
+        report.binding.tool_features.as_deref(),
+        Some("airgap,connected")
+    );
     assert_eq!(report.records[0].actors, ["Alice Admin", "Walter Witness"]);
 
     // Through the binary: the bundle verifies, and --json says so.
@@ -117,7 +121,7 @@ fn a_ceremony_log_verifies_and_every_tampered_copy_fails_with_exit_3() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["ok"], false);
     assert!(
-        v["error"]
+        v["error"]["message"]
             .as_str()
             .unwrap()
             .starts_with("line 3 (claims seq 2): the signature does not verify"),
@@ -154,6 +158,7 @@ fn a_ceremony_log_verifies_and_every_tampered_copy_fails_with_exit_3() {
 
 #[test]
 fn a_rehearsal_leaves_a_log_that_its_published_key_verifies() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("rehearsal");
     keyrite()
@@ -203,10 +208,9 @@ fn receipt_lines(bundle: &Path) -> Vec<serde_json::Value> {
 
 #[test]
 fn the_import_receipt_continues_the_log_and_a_tampered_receipt_fails_with_exit_3() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
-    let rt = rt();
-    let client = rt.block_on(client());
-    let (alias, _) = rt.block_on(create_key(&client, true, "receipt"));
+    let (alias, _) = external_key("receipt");
     let trust = hsm().log_public_key();
 
     // First import, then a rotation of the same key with a second bundle.
@@ -334,11 +338,10 @@ fn the_import_receipt_continues_the_log_and_a_tampered_receipt_fails_with_exit_3
 
 #[test]
 fn audit_with_the_script_checks_it_is_the_one_the_log_bound() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
-    let rt = rt();
-    let client = rt.block_on(client());
-    let a = rt.block_on(create_key(&client, true, "order-a")).0;
-    let b = rt.block_on(create_key(&client, true, "order-b")).0;
+    let a = external_key("order-a").0;
+    let b = external_key("order-b").0;
     let (p, _) = full_rotation(dir.path(), &[&a, &b]);
     let trust = hsm().log_public_key();
     // The same script text the ceremony ran (write_script is deterministic for the same keys).

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::flow::{Prepared, ceremony_cmd, import_cmd, one_key_bundle};
+use common::flow::*;
 use common::*;
 
 const VERIFICATION_FAILED: i32 = 3;
@@ -32,6 +32,7 @@ fn key_state(alias: &str) -> String {
 fn ceremony_fails(dir: &Path, p: &Prepared, alias: &str, code: i32, want: &str) {
     let before = tree(&p.bundle);
     let manifest_before = std::fs::read(p.bundle.join("manifest.json")).unwrap();
+    let objects_before = hsm().object_count();
     let out = ceremony_cmd(dir, p, &[alias], default_algorithm())
         .output()
         .unwrap();
@@ -47,22 +48,22 @@ fn ceremony_fails(dir: &Path, p: &Prepared, alias: &str, code: i32, want: &str) 
         std::fs::read(p.bundle.join("manifest.json")).unwrap(),
         manifest_before
     );
-    let session = hsm().token().login(&hsm().pin()).unwrap();
-    let name = alias.trim_start_matches("alias/");
-    let today = jiff::Timestamp::now().strftime("%Y%m%d").to_string();
-    let label = format!("keyrite/{name}/{today}/{}", &p.fingerprint[..8]);
-    assert!(
-        session.find_secret_keys(&label).unwrap().is_empty(),
-        "no HSM key was generated"
+    assert_eq!(
+        hsm().object_count(),
+        objects_before,
+        "no HSM key (no object at all) was generated"
     );
 }
 
 fn setup(name: &str) -> (tempfile::TempDir, String, Prepared) {
-    one_key_bundle(name)
+    let dir = tempfile::tempdir().unwrap();
+    let (alias, p) = prepare_for_new_key(dir.path(), name);
+    (dir, alias, p)
 }
 
 #[test]
 fn a_tampered_wrapping_public_key_stops_the_ceremony() {
+    own_token!();
     let (dir, alias, p) = setup("tamper-pub");
     let name = alias.trim_start_matches("alias/");
     let path = p.bundle.join(name).join("WrappingPublicKey.bin");
@@ -81,6 +82,7 @@ fn a_tampered_wrapping_public_key_stops_the_ceremony() {
 
 #[test]
 fn a_manifest_with_a_wrong_hash_stops_the_ceremony() {
+    own_token!();
     let (dir, alias, p) = setup("tamper-manifest");
     let path = p.bundle.join("manifest.json");
     let text = std::fs::read_to_string(&path).unwrap();
@@ -106,6 +108,7 @@ fn a_manifest_with_a_wrong_hash_stops_the_ceremony() {
 
 #[test]
 fn a_missing_bundle_file_stops_ceremony_and_import() {
+    own_token!();
     let (dir, alias, p) = setup("missing");
     let name = alias.trim_start_matches("alias/");
     let token = p.bundle.join(name).join("ImportToken.bin");
@@ -131,6 +134,7 @@ fn a_missing_bundle_file_stops_ceremony_and_import() {
 
 #[test]
 fn a_fingerprint_read_out_wrong_stops_the_ceremony() {
+    own_token!();
     let (dir, alias, p) = setup("fingerprint");
     let mut wrong = p.fingerprint.clone().into_bytes();
     wrong[5] = if wrong[5] == b'a' { b'b' } else { b'a' };
@@ -149,6 +153,7 @@ fn a_fingerprint_read_out_wrong_stops_the_ceremony() {
 
 #[test]
 fn a_bundle_for_another_script_stops_the_ceremony() {
+    own_token!();
     let (dir, alias, p) = setup("other-script");
     let out = ceremony_cmd(
         dir.path(),
@@ -179,6 +184,7 @@ fn a_bundle_for_another_script_stops_the_ceremony() {
 
 #[test]
 fn prepare_refuses_a_key_kms_generated_and_writes_nothing() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let rt = rt();
     let c = rt.block_on(client());
@@ -211,6 +217,7 @@ fn prepare_refuses_a_key_kms_generated_and_writes_nothing() {
 
 #[test]
 fn prepare_of_an_unknown_alias_says_so_and_writes_nothing() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("bundle");
     let alias = format!("alias/{}", unique("nobody"));
@@ -230,6 +237,7 @@ fn prepare_of_an_unknown_alias_says_so_and_writes_nothing() {
 
 #[test]
 fn prepare_never_writes_into_an_existing_directory() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let out = keyrite()
         .args(["kms", "prepare", "--key", "alias/x", "--out"])
@@ -243,6 +251,7 @@ fn prepare_never_writes_into_an_existing_directory() {
 
 #[test]
 fn import_refuses_expired_parameters_before_calling_kms() {
+    own_token!();
     let (dir, alias, p) = setup("expired");
     ceremony_cmd(dir.path(), &p, &[&alias], default_algorithm())
         .assert()
@@ -265,6 +274,7 @@ fn import_refuses_expired_parameters_before_calling_kms() {
 
 #[test]
 fn import_refuses_tampered_wrapped_material_and_a_bundle_without_ceremony() {
+    own_token!();
     let (dir, alias, p) = setup("tamper-material");
     let out = import_cmd(&p.bundle).output().unwrap();
     assert_eq!(out.status.code(), Some(REFUSED), "{}", stderr(&out));
@@ -293,6 +303,7 @@ fn import_refuses_tampered_wrapped_material_and_a_bundle_without_ceremony() {
 
 #[test]
 fn a_bundle_is_used_for_one_ceremony_only() {
+    own_token!();
     let (dir, alias, p) = setup("twice");
     ceremony_cmd(dir.path(), &p, &[&alias], default_algorithm())
         .assert()

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::flow::{Prepared, prepare};
+use common::flow::*;
 use common::*;
 use keyrite::core::log::{LogError, TrustedKey, verify};
 
@@ -17,42 +17,26 @@ fn lines(path: &std::path::Path) -> usize {
         .unwrap_or(0)
 }
 
-/// The ceremony as a plain process, so the test can kill it.
-fn ceremony(dir: &std::path::Path, p: &Prepared, keys: &[&str]) -> std::process::Command {
-    ceremony_resuming(dir, p, keys, None)
-}
-
-/// The ceremony with `resume = "<choice>"` in its answers.
+/// The ceremony with `resume = "<choice>"` in its answers, as a plain process.
 fn ceremony_resuming(
     dir: &std::path::Path,
     p: &Prepared,
     keys: &[&str],
-    resume: Option<&str>,
+    choice: &str,
 ) -> std::process::Command {
-    let hsm = hsm();
     let script = write_script(dir, keys, default_algorithm(), "RSA_4096");
     let answers = write_answers(dir, &p.fingerprint);
-    if let Some(choice) = resume {
-        let mut text = std::fs::read_to_string(&answers).unwrap();
-        text.push_str(&format!("resume = \"{choice}\"\n"));
-        std::fs::write(&answers, text).unwrap();
-    }
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_keyrite"));
-    cmd.env(hsm.env.0, &hsm.env.1)
-        .args(["ceremony", "--headless", "--module"])
-        .arg(&hsm.module)
-        .arg("--script")
-        .arg(script)
-        .arg("--bundle")
-        .arg(&p.bundle)
-        .arg("--answers")
-        .arg(answers)
-        .args(["--token", &hsm.token_uri()]);
-    cmd
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&answers)
+        .unwrap();
+    std::io::Write::write_all(&mut f, format!("resume = \"{choice}\"\n").as_bytes()).unwrap();
+    ceremony_process_with_answers(&script, p, &answers)
 }
 
 #[test]
 fn a_ceremony_killed_at_any_record_leaves_a_log_whose_complete_records_verify() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let rt = rt();
     let c = rt.block_on(client());
@@ -68,7 +52,7 @@ fn a_ceremony_killed_at_any_record_leaves_a_log_whose_complete_records_verify() 
     for kill_at in 1..=9 {
         let p = prepare(dir.path(), &refs, default_algorithm());
         let log_path = p.bundle.join("ceremony.log");
-        let mut child = ceremony(dir.path(), &p, &refs)
+        let mut child = ceremony_process(dir.path(), &p, &refs)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -134,9 +118,7 @@ fn resume_and_verify(
     choice: &str,
     trusted: &TrustedKey,
 ) {
-    let out = ceremony_resuming(dir, p, keys, Some(choice))
-        .output()
-        .unwrap();
+    let out = ceremony_resuming(dir, p, keys, choice).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{choice}: {err}");
     let log = std::fs::read(p.bundle.join("ceremony.log")).unwrap();

@@ -40,6 +40,7 @@ fn record(pick: &Pick, log_key: &str) -> Record {
         Pick::Start(roster) => Record::Start(Start {
             tool_version: "0.1.0".into(),
             tool_sha256: h('a'),
+            tool_features: Some("airgap,connected".into()),
             script_sha256: h('b'),
             manifest_sha256: h('c'),
             token_label: "t".into(),

@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::flow::prepare;
+use common::flow::*;
 use common::tmux::Tmux;
 use common::*;
 
@@ -42,11 +42,8 @@ fn ceremony_command_on(
     )
 }
 
-fn prepared_key(dir: &Path, name: &str) -> (String, common::flow::Prepared, std::path::PathBuf) {
-    let rt = rt();
-    let client = rt.block_on(client());
-    let (alias, _) = rt.block_on(create_key(&client, true, name));
-    let p = prepare(dir, &[&alias], default_algorithm());
+fn prepared_key(dir: &Path, name: &str) -> (String, Prepared, std::path::PathBuf) {
+    let (alias, p) = prepare_for_new_key(dir, name);
     let script = write_script(dir, &[&alias], default_algorithm(), "RSA_4096");
     (alias, p, script)
 }
@@ -55,6 +52,7 @@ const SHORT: Duration = Duration::from_secs(20);
 
 #[test]
 fn a_whole_ceremony_typed_at_the_terminal_wraps_the_key_and_logs_it() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let (alias, p, script) = prepared_key(dir.path(), "tui");
     let tmux = Tmux::start("tui", &ceremony_command(&script, &p.bundle), 100, true);
@@ -149,6 +147,7 @@ fn a_whole_ceremony_typed_at_the_terminal_wraps_the_key_and_logs_it() {
 
 #[test]
 fn esc_before_the_confirmation_exits_2_and_touches_nothing() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let (_, p, script) = prepared_key(dir.path(), "tui-esc");
     let before = tree(&p.bundle);
@@ -183,6 +182,7 @@ fn esc_before_the_confirmation_exits_2_and_touches_nothing() {
 
 #[test]
 fn with_a_roster_the_custodians_type_their_shares_masked_and_their_quorum_opens_the_hsm() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     // Enrolment initialises a new token in an empty slot: SoftHSM2 always has one; kryoptic has
     // a single slot, so it gets a token database of its own.
@@ -302,6 +302,7 @@ fn with_a_roster_the_custodians_type_their_shares_masked_and_their_quorum_opens_
 
 #[test]
 fn without_a_terminal_or_with_answers_but_not_headless_nothing_is_touched() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let (_, p, script) = prepared_key(dir.path(), "tui-noterm");
     let before = tree(&p.bundle);

@@ -21,7 +21,7 @@
 
 mod common;
 
-use common::flow::{ceremony_cmd, import_cmd, prepare};
+use common::flow::*;
 use common::*;
 
 fn manifest(bundle: &std::path::Path) -> serde_json::Value {
@@ -50,7 +50,7 @@ fn valid_to() -> String {
 /// `keyrite ceremony --rewrap --escrow-from <earlier>` for a freshly prepared bundle.
 fn rewrap_cmd(
     dir: &std::path::Path,
-    fresh: &common::flow::Prepared,
+    fresh: &Prepared,
     keys: &[&str],
     earlier: &std::path::Path,
 ) -> assert_cmd::Command {
@@ -61,17 +61,17 @@ fn rewrap_cmd(
 
 #[test]
 fn expired_material_is_restored_from_the_hsm_escrow_with_the_same_key_material_id() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let rt = rt();
     let client = rt.block_on(client());
-    let (alias, arn) = rt.block_on(create_key(&client, true, "escrow-drill"));
-    let alg = default_algorithm();
-
     // The original ceremony, imported with an expiry.
-    let first = prepare(dir.path(), &[&alias], alg);
-    ceremony_cmd(dir.path(), &first, &[&alias], alg)
-        .assert()
-        .success();
+    let Ceremonied {
+        alias,
+        arn,
+        algorithm: alg,
+        prepared: first,
+    } = ceremony_for_new_key(dir.path(), "escrow-drill");
     import_cmd(&first.bundle)
         .args(["--expiration-model", "KEY_MATERIAL_EXPIRES", "--valid-to"])
         .arg(valid_to())
@@ -185,15 +185,16 @@ fn expired_material_is_restored_from_the_hsm_escrow_with_the_same_key_material_i
 
 #[test]
 fn a_key_with_another_check_value_under_the_escrow_label_is_refused_before_any_wrap() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let rt = rt();
     let client = rt.block_on(client());
-    let (alias, arn) = rt.block_on(create_key(&client, true, "escrow-swap"));
-    let alg = default_algorithm();
-    let first = prepare(dir.path(), &[&alias], alg);
-    ceremony_cmd(dir.path(), &first, &[&alias], alg)
-        .assert()
-        .success();
+    let Ceremonied {
+        alias,
+        arn,
+        algorithm: alg,
+        prepared: first,
+    } = ceremony_for_new_key(dir.path(), "escrow-swap");
     import_cmd(&first.bundle).assert().success();
     rt.block_on(client.delete_imported_key_material().key_id(&arn).send())
         .unwrap();
@@ -235,15 +236,14 @@ fn a_key_with_another_check_value_under_the_escrow_label_is_refused_before_any_w
 
 #[test]
 fn a_rewrap_needs_the_escrow_bundle_and_its_import_record() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
-    let rt = rt();
-    let client = rt.block_on(client());
-    let (alias, _arn) = rt.block_on(create_key(&client, true, "escrow-noimport"));
-    let alg = default_algorithm();
-    let first = prepare(dir.path(), &[&alias], alg);
-    ceremony_cmd(dir.path(), &first, &[&alias], alg)
-        .assert()
-        .success();
+    let Ceremonied {
+        alias,
+        arn: _,
+        algorithm: alg,
+        prepared: first,
+    } = ceremony_for_new_key(dir.path(), "escrow-noimport");
     // Never imported: there is no KeyMaterialId to restore.
     let fresh = prepare(dir.path(), &[&alias], alg);
     let err = rewrap_cmd(dir.path(), &fresh, &[&alias], &first.bundle)
@@ -263,15 +263,16 @@ fn a_rewrap_needs_the_escrow_bundle_and_its_import_record() {
 /// relabels keys).
 #[test]
 fn other_material_presented_as_the_escrow_copy_is_caught_by_its_key_material_id() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let rt = rt();
     let client = rt.block_on(client());
-    let (alias, arn) = rt.block_on(create_key(&client, true, "escrow-other"));
-    let alg = default_algorithm();
-    let first = prepare(dir.path(), &[&alias], alg);
-    ceremony_cmd(dir.path(), &first, &[&alias], alg)
-        .assert()
-        .success();
+    let Ceremonied {
+        alias,
+        arn,
+        algorithm: alg,
+        prepared: first,
+    } = ceremony_for_new_key(dir.path(), "escrow-other");
     import_cmd(&first.bundle).assert().success();
     let material_id = rt.block_on(describe(&client, &arn)).1.unwrap();
     rt.block_on(client.delete_imported_key_material().key_id(&arn).send())
@@ -332,15 +333,14 @@ fn session_relabel(
 
 #[test]
 fn a_rewrap_of_a_key_that_still_has_its_material_is_refused_before_the_hsm() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
-    let rt = rt();
-    let client = rt.block_on(client());
-    let (alias, _arn) = rt.block_on(create_key(&client, true, "escrow-enabled"));
-    let alg = default_algorithm();
-    let first = prepare(dir.path(), &[&alias], alg);
-    ceremony_cmd(dir.path(), &first, &[&alias], alg)
-        .assert()
-        .success();
+    let Ceremonied {
+        alias,
+        arn: _,
+        algorithm: alg,
+        prepared: first,
+    } = ceremony_for_new_key(dir.path(), "escrow-enabled");
     import_cmd(&first.bundle).assert().success();
     // Not deleted: the key is Enabled when the new bundle is prepared.
     let fresh = prepare(dir.path(), &[&alias], alg);

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-use common::flow::{ceremony_cmd, prepare};
+use common::flow::*;
 use common::*;
 
 const IMPORT: &[u8] = b"TrentService.ImportKeyMaterial";
@@ -102,15 +102,8 @@ impl CountingProxy {
 }
 
 fn import_through(proxy: &CountingProxy, bundle: &Path) -> std::process::Command {
-    let hsm = hsm();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_keyrite"));
-    cmd.env(hsm.env.0, &hsm.env.1)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "local")
-        .env("AWS_SECRET_ACCESS_KEY", "local")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_ENDPOINT_URL_KMS")
-        .env("AWS_ENDPOINT_URL", proxy.url())
+    let mut cmd = keyrite_process();
+    cmd.env("AWS_ENDPOINT_URL", proxy.url())
         .args([
             "kms",
             "import",
@@ -156,15 +149,12 @@ fn current_materials(aliases: &[String]) -> Vec<(String, Option<String>)> {
 }
 
 fn ceremony(dir: &Path, aliases: &[&str]) -> std::path::PathBuf {
-    let p = prepare(dir, aliases, default_algorithm());
-    ceremony_cmd(dir, &p, aliases, default_algorithm())
-        .assert()
-        .success();
-    p.bundle
+    ceremony_done(dir, aliases).bundle
 }
 
 #[test]
 fn an_import_killed_half_way_resumes_and_imports_every_key_exactly_once() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let rt = rt();
     let c = rt.block_on(client());

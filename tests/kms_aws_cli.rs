@@ -3,20 +3,16 @@
 
 mod common;
 
-use common::flow::{ceremony_cmd, import_cmd, prepare};
+use common::flow::*;
 use common::*;
 
 #[test]
 fn import_prints_aws_cli_commands_naming_each_key_and_existing_files() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
-    let rt = rt();
-    let client = rt.block_on(client());
-    let (alias_a, arn_a) = rt.block_on(create_key(&client, true, "cli-a"));
-    let (alias_b, arn_b) = rt.block_on(create_key(&client, true, "cli-b"));
-    let keys = [alias_a.as_str(), alias_b.as_str()];
-    let alg = default_algorithm();
-    let p = prepare(dir.path(), &keys, alg);
-    ceremony_cmd(dir.path(), &p, &keys, alg).assert().success();
+    let (alias_a, arn_a) = external_key("cli-a");
+    let (alias_b, arn_b) = external_key("cli-b");
+    let p = ceremony_done(dir.path(), &[&alias_a, &alias_b]);
 
     let out = import_cmd(&p.bundle)
         .assert()
@@ -60,14 +56,13 @@ fn import_prints_aws_cli_commands_naming_each_key_and_existing_files() {
 
 #[test]
 fn running_the_same_import_again_sends_nothing() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let rt = rt();
     let client = rt.block_on(client());
-    let (alias, arn) = rt.block_on(create_key(&client, true, "again"));
-    let keys = [alias.as_str()];
-    let alg = default_algorithm();
-    let p = prepare(dir.path(), &keys, alg);
-    ceremony_cmd(dir.path(), &p, &keys, alg).assert().success();
+    let Ceremonied {
+        arn, prepared: p, ..
+    } = ceremony_for_new_key(dir.path(), "again");
     import_cmd(&p.bundle).assert().success();
     let material = || {
         rt.block_on(client.describe_key().key_id(&arn).send())

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use aws_sdk_kms::primitives::Blob;
-use common::flow::{Prepared, ceremony_cmd, import_cmd};
+use common::flow::*;
 use common::*;
 use keyrite::app::localkms::decrypt_localstack_ciphertext;
 
@@ -102,17 +102,25 @@ fn prepare_from_cli(dir: &Path, alias: &str, from: &Path, extra: &[&str]) -> Pre
         .assert()
         .success()
         .get_output()
-        .stdout
         .clone();
-    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let fingerprint = v["fingerprint"].as_str().unwrap().to_string();
+    // The fingerprint is also printed as PGP words to read aloud: 32 words, the same on stderr
+    // (four to a line) and in the JSON.
+    let words: Vec<String> = serde_json::from_value(v["fingerprint_words"].clone()).unwrap();
+    assert_eq!(words, keyrite::core::digest::words(&fingerprint));
+    assert_eq!(words.len(), 32);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&words[..4].join(" ")), "{stderr}");
     Prepared {
         bundle,
-        fingerprint: v["fingerprint"].as_str().unwrap().to_string(),
+        fingerprint,
     }
 }
 
 #[test]
 fn parameters_fetched_with_the_aws_cli_go_through_a_keyrite_ceremony_and_import() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let rt = rt();
     let client = rt.block_on(client());
@@ -227,15 +235,16 @@ fn parameters_fetched_with_the_aws_cli_go_through_a_keyrite_ceremony_and_import(
 
 #[test]
 fn a_keyrite_bundle_is_imported_by_the_aws_cli_with_the_printed_commands() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let rt = rt();
     let client = rt.block_on(client());
-    let alg = default_algorithm();
-    let (alias, arn) = rt.block_on(create_key(&client, true, "cli-import"));
-    let p = common::flow::prepare(dir.path(), &[&alias], alg);
-    ceremony_cmd(dir.path(), &p, &[&alias], alg)
-        .assert()
-        .success();
+    let Ceremonied {
+        alias,
+        arn,
+        prepared: p,
+        ..
+    } = ceremony_for_new_key(dir.path(), "cli-import");
 
     // The commands keyrite prints for this bundle, run verbatim by a shell with the AWS CLI.
     let verified = keyrite::io::bundle::Bundle::verify(&p.bundle).unwrap();

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::flow::{Prepared, ceremony_cmd, import_cmd};
+use common::flow::*;
 use common::*;
 
 struct Planned {
@@ -77,6 +77,7 @@ fn account_of(arn: &str) -> String {
 
 #[test]
 fn a_nine_key_plan_across_two_regions_is_prepared_into_one_bundle_and_rotated_end_to_end() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let rt = rt();
     let client = rt.block_on(client());
@@ -163,6 +164,7 @@ fn a_nine_key_plan_across_two_regions_is_prepared_into_one_bundle_and_rotated_en
 
 #[test]
 fn a_plan_refuses_keys_that_are_not_external_misplaced_or_behind_a_moved_alias() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let rt = rt();
     let client = rt.block_on(client());
@@ -342,6 +344,7 @@ fn rotate(dir: &Path, plan: &Path, aliases: &[&str], name: &str) -> PathBuf {
 
 #[test]
 fn status_of_a_nine_key_plan_before_import_after_it_and_after_a_rotation() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let rt = rt();
     let client = rt.block_on(client());

@@ -195,6 +195,7 @@ fn rt() -> tokio::runtime::Runtime {
 fn run_import(client: &Client, bundle: &VerifiedBundle) -> keyrite::app::error::Result<()> {
     rt().block_on(import(client, bundle, Expiration::DoesNotExpire))
         .map(|_| ())
+        .map_err(keyrite::Error::from)
 }
 
 /// What every KMS rejection must carry: the key, the operation, the AWS code, what to do.
@@ -832,7 +833,7 @@ fn stub_status_takes_material_age_from_list_key_rotations_and_exits_7_when_one_i
     assert_eq!(rotations.num_calls(), 4);
 
     // The exit a scheduled job sees: 7, naming the late key by its alias.
-    let err = keyrite::cli::status::verdict(&report).unwrap_err();
+    let err = keyrite::app::status::verdict(&report).unwrap_err();
     assert_eq!(err.exit_code(), ExitCode::NonCompliant);
     assert_eq!(ExitCode::NonCompliant as u8, 7);
     assert!(err.to_string().contains("alias/prod-s3"), "{err}");
@@ -847,7 +848,7 @@ fn stub_status_takes_material_age_from_list_key_rotations_and_exits_7_when_one_i
         .block_on(status(&client, lenient, &Receipts::default(), now))
         .unwrap();
     assert_eq!(report.worst(), Compliance::Compliant);
-    keyrite::cli::status::verdict(&report).unwrap();
+    keyrite::app::status::verdict(&report).unwrap();
 }
 
 /// Stub of AWS behaviour LocalStack lacks: a rotation whose new material KMS staged (PENDING_ROTATION)
@@ -886,7 +887,27 @@ fn stub_rollback_deletes_the_pending_material_by_its_id_once_and_the_bundle_is_n
                 .key_material_id("material-2")
                 .build()
         });
-    let client = stub_client(&[&describe, &delete]);
+    // KMS lists material-2 as staged, not rotated to: the only state rollback deletes.
+    let listed = mock!(Client::list_key_rotations).then_output(|| {
+        use aws_sdk_kms::types::{KeyMaterialState, RotationsListEntry};
+        aws_sdk_kms::operation::list_key_rotations::ListKeyRotationsOutput::builder()
+            .rotations(
+                RotationsListEntry::builder()
+                    .key_id(arn())
+                    .key_material_id("material-1")
+                    .key_material_state(KeyMaterialState::Current)
+                    .build(),
+            )
+            .rotations(
+                RotationsListEntry::builder()
+                    .key_id(arn())
+                    .key_material_id("material-2")
+                    .key_material_state(KeyMaterialState::PendingRotation)
+                    .build(),
+            )
+            .build()
+    });
+    let client = stub_client(&[&describe, &listed, &delete]);
     let done = rt().block_on(rollback(|_| Some(&client), &bundle)).unwrap();
     assert_eq!(delete.num_calls(), 1);
     assert!(matches!(

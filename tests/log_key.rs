@@ -9,6 +9,7 @@ use keyrite::hsm::{HsmError, LOG_KEY_LABEL};
 
 #[test]
 fn the_log_key_is_a_non_extractable_token_key() {
+    own_token!();
     let session = hsm().token().login(&hsm().pin()).unwrap();
     let p = session.log_key_protection(LOG_KEY_LABEL).unwrap();
     assert!(p.token, "{p:?}");
@@ -21,6 +22,7 @@ fn the_log_key_is_a_non_extractable_token_key() {
 
 #[test]
 fn token_signatures_verify_with_the_exported_pem_and_fail_for_other_bytes() {
+    own_token!();
     let session = hsm().token().login(&hsm().pin()).unwrap();
     let signer = session.log_signer(LOG_KEY_LABEL).unwrap();
     let pem = std::fs::read_to_string(hsm().log_public_key()).unwrap();
@@ -55,6 +57,7 @@ fn token_signatures_verify_with_the_exported_pem_and_fail_for_other_bytes() {
 
 #[test]
 fn a_second_log_key_with_the_same_label_is_refused_and_a_missing_one_named() {
+    own_token!();
     let session = hsm().token().login(&hsm().pin()).unwrap();
     let err = session.generate_log_key(LOG_KEY_LABEL).unwrap_err();
     assert!(matches!(err, HsmError::Refused { .. }), "{err}");

@@ -52,6 +52,7 @@ fn ceremony_lines_with_quorum(
     let start = StartData {
         tool_version: "0.1.0",
         tool_sha256: &h("tool"),
+        tool_features: "airgap",
         script_sha256: &h("script"),
         manifest_sha256: &h("manifest"),
         token_label: "keyrite-rehearsal",
@@ -227,6 +228,27 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Option<LogError>)> {
         "swapped-signature.log",
         swapped.concat(),
         Some(LogError::BadSignature {
+            line: 2,
+            seq: Some(1),
+        }),
+    ));
+
+    // The same signature in its other valid form, (r, n - s): keyrite writes only low S, so a
+    // high-S signature is a re-encoded one (ECDSA malleability) and is refused.
+    let mut high_s = good.clone();
+    let r = sig_range(&high_s[1]);
+    let sig =
+        p256::ecdsa::Signature::from_slice(&hex::decode(&high_s[1][r.clone()]).unwrap()).unwrap();
+    assert!(log::low_s(&sig), "the corpus writer signs low-S");
+    let flipped_s = -*sig.s();
+    let high =
+        p256::ecdsa::Signature::from_scalars(sig.r().to_bytes(), flipped_s.to_bytes()).unwrap();
+    assert!(!log::low_s(&high));
+    high_s[1][r].copy_from_slice(hex::encode(high.to_bytes()).as_bytes());
+    out.push((
+        "high-s-signature.log",
+        high_s.concat(),
+        Some(LogError::HighS {
             line: 2,
             seq: Some(1),
         }),

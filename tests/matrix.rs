@@ -6,7 +6,7 @@
 mod common;
 
 use aws_sdk_kms::primitives::Blob;
-use common::flow::{ceremony_cmd_with_spec, import_cmd, prepare_with_spec};
+use common::flow::*;
 use common::*;
 use keyrite::app::localkms::decrypt_localstack_ciphertext;
 use keyrite::core::algorithm::WrappingAlgorithm;
@@ -92,10 +92,12 @@ fn round_trip(spec: &str) {
 
 #[test]
 fn every_supported_algorithm_with_rsa_2048_imports_and_decrypts_in_the_hsm() {
+    own_token!();
     round_trip("RSA_2048");
 }
 
 #[test]
 fn every_supported_algorithm_with_rsa_4096_imports_and_decrypts_in_the_hsm() {
+    own_token!();
     round_trip("RSA_4096");
 }

@@ -4,13 +4,14 @@
 
 mod common;
 
-use common::flow::{ceremony_cmd, prepare};
+use common::flow::*;
 use common::*;
 use keyrite::core::algorithm::WrappingAlgorithm;
 use keyrite::hsm::probe::probe;
 
 #[test]
 fn the_probe_accepts_exactly_what_the_token_does_and_names_the_alternative() {
+    own_token!();
     let session = hsm().token().login(&hsm().pin()).unwrap();
     let supported = supported_algorithms();
     let alternative = default_algorithm();
@@ -59,6 +60,8 @@ fn the_probe_accepts_exactly_what_the_token_does_and_names_the_alternative() {
 
 #[test]
 fn the_probe_leaves_no_objects_behind() {
+    own_token!();
+    let before = hsm().object_count();
     let session = hsm().token().login(&hsm().pin()).unwrap();
     probe(&session, TOKEN_LABEL, WrappingAlgorithm::RsaesOaepSha1).unwrap();
     let _ = probe(&session, TOKEN_LABEL, WrappingAlgorithm::RsaesOaepSha256);
@@ -68,16 +71,21 @@ fn the_probe_leaves_no_objects_behind() {
             .unwrap()
             .is_empty()
     );
+    assert_eq!(
+        session.object_count().unwrap(),
+        before,
+        "no object of any kind is left"
+    );
 }
 
 #[test]
 fn a_ceremony_the_token_cannot_do_is_refused_before_any_key_is_generated() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
-    let rt = rt();
-    let client = rt.block_on(client());
-    let (alias, _) = rt.block_on(create_key(&client, true, "probe-refused"));
+    let (alias, _) = external_key("probe-refused");
     let algorithm = "RSA_AES_KEY_WRAP_SHA_256";
     let p = prepare(dir.path(), &[&alias], algorithm);
+    let objects_before = hsm().object_count();
     let out = ceremony_cmd(dir.path(), &p, &[&alias], algorithm)
         .assert()
         .code(keyrite::core::exit::ExitCode::Refused as i32)
@@ -99,11 +107,11 @@ fn a_ceremony_the_token_cannot_do_is_refused_before_any_key_is_generated() {
         serde_json::from_slice(&std::fs::read(p.bundle.join("manifest.json")).unwrap()).unwrap();
     assert!(manifest["ceremony"].is_null(), "{manifest}");
     assert!(manifest["keys"][0]["generated"].is_null(), "{manifest}");
-    let name = manifest["keys"][0]["name"].as_str().unwrap();
-    let today = jiff::Timestamp::now().strftime("%Y%m%d").to_string();
-    let label = format!("keyrite/{name}/{today}/{}", &p.fingerprint[..8]);
-    let session = hsm().token().login(&hsm().pin()).unwrap();
-    assert!(session.find_secret_keys(&label).unwrap().is_empty());
+    assert_eq!(
+        hsm().object_count(),
+        objects_before,
+        "no object was made in the token"
+    );
     assert!(
         !tree(&p.bundle)
             .iter()

@@ -5,15 +5,15 @@
 //! `audit verify` requires, the HSM-enforced mode, and a search of every output for the secrets.
 //!
 //! Enrolment initialises a new token in an empty slot: SoftHSM2 always offers one, so there the
-//! shared test store is used; kryoptic has a single slot, so there each test's keyrite processes
-//! get a fresh token database of their own (see [`Store`]).
+//! test's own store (see `common`) is used; kryoptic has a single slot, so there each enrolment's
+//! keyrite processes get a fresh token database of their own (see [`Store`]).
 
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use common::flow::{Prepared, prepare};
+use common::flow::*;
 use common::*;
 use keyrite::core::custody::RosterFile;
 use keyrite::core::digest::sha256_hex;
@@ -129,7 +129,7 @@ fn quorum_answers(dir: &Path, fingerprint: &str, custodians: &[(&str, Option<&st
         }
     }
     let p = dir.join(format!("{}.toml", unique("answers")));
-    std::fs::write(&p, s).unwrap();
+    write_secret(&p, s);
     p
 }
 
@@ -178,15 +178,12 @@ fn token_flags(store: &Store, label: &str) -> String {
 }
 
 fn new_bundle(dir: &Path) -> (String, Prepared) {
-    let rt = rt();
-    let client = rt.block_on(client());
-    let (alias, _) = rt.block_on(create_key(&client, true, "quorum"));
-    let p = prepare(dir, &[&alias], default_algorithm());
-    (alias, p)
+    prepare_for_new_key(dir, "quorum")
 }
 
 #[test]
 fn enrolment_gives_each_custodian_their_share_alone_and_signs_the_roster() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let e = enrol(dir.path(), 2, &["Alice", "Bob", "Carol"]);
     let shares: Vec<String> = (0..3).map(|i| e.share(i)).collect();
@@ -266,6 +263,7 @@ fn enrolment_gives_each_custodian_their_share_alone_and_signs_the_roster() {
 
 #[test]
 fn bad_shares_are_refused_before_any_login_and_the_quorum_then_opens_the_hsm() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let e = enrol(&dir.path().join("a"), 2, &["Alice", "Bob", "Carol"]);
     let foreign = enrol(&dir.path().join("b"), 2, &["Alice", "Bob", "Carol"]);
@@ -386,7 +384,7 @@ fn bad_shares_are_refused_before_any_login_and_the_quorum_then_opens_the_hsm() {
 
     // The contrast that makes the flag check meaningful: a wrong PIN does spend a login.
     let wrong_pin = dir.path().join("wrong.pin");
-    std::fs::write(&wrong_pin, "00000000000000000000000000000000\n").unwrap();
+    write_secret(&wrong_pin, "00000000000000000000000000000000\n");
     let (alias2, p2) = new_bundle(dir.path());
     let script = write_script(dir.path(), &[&alias2], default_algorithm(), "RSA_4096");
     let answers = write_answers(dir.path(), &p2.fingerprint);
@@ -462,6 +460,7 @@ fn files_below(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn no_output_of_an_enrolment_and_a_ceremony_holds_the_pin_or_a_share() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let e = enrol(&dir.path().join("enrol"), 2, &["Alice", "Bob", "Carol"]);
     let shares: Vec<String> = (0..3).map(|i| e.share(i)).collect();
@@ -569,6 +568,7 @@ fn no_output_of_an_enrolment_and_a_ceremony_holds_the_pin_or_a_share() {
 
 #[test]
 fn an_hsm_that_enforces_the_quorum_itself_gets_the_names_of_who_authorised() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let store = Store::for_test(&dir.path().join("store"));
     // The token as the HSM vendor's tooling would leave it: initialised, a user PIN (the stand-in
@@ -718,6 +718,7 @@ fn an_hsm_that_enforces_the_quorum_itself_gets_the_names_of_who_authorised() {
 
 #[test]
 fn a_ceremony_without_a_roster_still_opens_with_a_pin_file_and_names_no_custodians() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let (alias, p) = new_bundle(dir.path());
     // Custodians in the answers without a roster are refused.
@@ -735,7 +736,7 @@ fn a_ceremony_without_a_roster_still_opens_with_a_pin_file_and_names_no_custodia
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no --roster"));
-    common::flow::ceremony_cmd(dir.path(), &p, &[&alias], default_algorithm())
+    ceremony_cmd(dir.path(), &p, &[&alias], default_algorithm())
         .assert()
         .success();
     let trusted =
@@ -748,131 +749,9 @@ fn a_ceremony_without_a_roster_still_opens_with_a_pin_file_and_names_no_custodia
     assert!(report.quorum.is_none());
 }
 
-/// A tmux session running a command in a real terminal; killed on drop.
-struct Terminal {
-    name: String,
-}
-
-impl Terminal {
-    fn start(cmd: &str, env: &[(&str, String)]) -> Terminal {
-        let name = unique("keyrite-enrol");
-        let mut c = std::process::Command::new("tmux");
-        c.args(["new-session", "-d", "-s", &name, "-x", "160", "-y", "40"]);
-        for (k, v) in env {
-            c.arg("-e").arg(format!("{k}={v}"));
-        }
-        // Keep the pane after the command exits, with its exit status shown.
-        c.arg(format!("{cmd}; echo \"exit status $?\"; sleep 600"));
-        assert!(c.status().unwrap().success(), "tmux new-session");
-        Terminal { name }
-    }
-
-    fn screen(&self) -> String {
-        let out = std::process::Command::new("tmux")
-            .args(["capture-pane", "-p", "-S", "-", "-t", &self.name])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Polls the screen until `pred` holds (a condition, not a fixed sleep); fails after 60 s.
-    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        loop {
-            let s = self.screen();
-            if pred(&s) {
-                return s;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "timed out waiting for {what}; screen:\n{s}"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-    }
-
-    fn enter(&self) {
-        let ok = std::process::Command::new("tmux")
-            .args(["send-keys", "-t", &self.name, "Enter"])
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    }
-}
-
-impl Drop for Terminal {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("tmux")
-            .args(["kill-session", "-t", &self.name])
-            .status();
-    }
-}
-
-#[test]
-fn at_a_terminal_each_custodian_sees_their_share_alone_and_the_screen_is_cleared() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::for_test(&dir.path().join("store"));
-    let label = unique("tty");
-    let script = dir.path().join("enroll.toml");
-    std::fs::write(
-        &script,
-        format!(
-            "threshold = 2\nout = \"enrolment\"\n\n[token]\nlabel = \"{label}\"\n\n[[custodian]]\nname = \"Alice\"\n\n[[custodian]]\nname = \"Bob\"\n\n[[custodian]]\nname = \"Carol\"\n"
-        ),
-    )
-    .unwrap();
-    let bin = assert_cmd::cargo::cargo_bin("keyrite");
-    let term = Terminal::start(
-        &format!(
-            "{} quorum enroll --script {}",
-            bin.display(),
-            script.display()
-        ),
-        &[
-            (store.0, store.1.display().to_string()),
-            ("KEYRITE_PKCS11_MODULE", hsm().module.display().to_string()),
-        ],
-    );
-    let mut shares = Vec::new();
-    for name in ["Alice", "Bob", "Carol"] {
-        let call = format!("Custodian {name}: come to the screen alone, then press Enter.");
-        let screen = term.wait_for(&call, |s| s.contains(&call));
-        // Nobody else's share is on the screen (nor in its scrollback) when a custodian is called.
-        assert!(!screen.contains("KR1-"), "{screen}");
-        term.enter();
-        let shown = format!("Custodian {name}, your share");
-        let screen = term.wait_for(&shown, |s| s.contains(&shown));
-        let share = screen
-            .lines()
-            .map(str::trim)
-            .find(|l| l.starts_with("KR1-"))
-            .expect("the share is shown")
-            .to_string();
-        shares.push(share);
-        term.enter();
-    }
-    let done = term.wait_for("the end of the enrolment", |s| s.contains("exit status"));
-    assert!(done.contains("exit status 0"), "{done}");
-    for s in &shares {
-        assert!(
-            !done.contains(s.as_str()),
-            "a share is left on the screen:\n{done}"
-        );
-    }
-    // The shares shown are the roster's: any two rebuild the PIN, and each matches its commitment.
-    let roster =
-        RosterFile::parse(&std::fs::read(dir.path().join("enrolment/roster.json")).unwrap())
-            .unwrap();
-    let a =
-        keyrite::core::custody::shares::combine(&roster.roster, &[&shares[0], &shares[1]]).unwrap();
-    let b =
-        keyrite::core::custody::shares::combine(&roster.roster, &[&shares[2], &shares[0]]).unwrap();
-    assert_eq!(a.as_slice(), b.as_slice());
-    assert_eq!(a.len(), keyrite::core::custody::PIN_BYTES);
-}
-
 #[test]
 fn without_a_terminal_or_headless_the_enrolment_is_refused_before_the_token_is_touched() {
+    own_token!();
     use std::os::unix::process::CommandExt;
     let dir = tempfile::tempdir().unwrap();
     let store = Store::for_test(&dir.path().join("store"));

@@ -4,14 +4,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::flow::full_rotation;
+use common::flow::*;
 use common::tmux::Tmux;
 use common::*;
 
 fn rotated_bundle(dir: &std::path::Path) -> (std::path::PathBuf, String) {
-    let rt = rt();
-    let client = rt.block_on(client());
-    let (alias, _) = rt.block_on(create_key(&client, true, "replay"));
+    let (alias, _) = external_key("replay");
     let (p, manifest) = full_rotation(dir, &[&alias]);
     let kcv = manifest["keys"][0]["generated"]["check_value"]
         .as_str()
@@ -22,6 +20,7 @@ fn rotated_bundle(dir: &std::path::Path) -> (std::path::PathBuf, String) {
 
 #[test]
 fn replay_as_text_shows_every_step_and_refuses_a_tampered_log_when_trust_is_given() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let (bundle, kcv) = rotated_bundle(dir.path());
     let trust = hsm().log_public_key();
@@ -79,6 +78,7 @@ fn replay_as_text_shows_every_step_and_refuses_a_tampered_log_when_trust_is_give
 
 #[test]
 fn replay_in_a_terminal_pages_one_screen_per_step() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let (bundle, kcv) = rotated_bundle(dir.path());
     let trust = hsm().log_public_key();

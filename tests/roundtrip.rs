@@ -4,7 +4,7 @@
 mod common;
 
 use aws_sdk_kms::primitives::Blob;
-use common::flow::full_rotation;
+use common::flow::*;
 use common::*;
 use keyrite::app::localkms::decrypt_localstack_ciphertext;
 
@@ -47,6 +47,7 @@ async fn kms_encrypt(
 
 #[test]
 fn kms_holds_exactly_the_material_the_hsm_generated() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let rt = rt();
     let client = rt.block_on(client());
@@ -73,6 +74,7 @@ fn kms_holds_exactly_the_material_the_hsm_generated() {
 
 #[test]
 fn a_second_rotation_keeps_arn_and_alias_and_old_ciphertext_decrypts() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let rt = rt();
     let client = rt.block_on(client());
@@ -139,10 +141,9 @@ fn a_second_rotation_keeps_arn_and_alias_and_old_ciphertext_decrypts() {
 
 #[test]
 fn the_generated_key_cannot_be_read_and_its_check_value_is_the_tokens() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
-    let rt = rt();
-    let client = rt.block_on(client());
-    let (alias, _) = rt.block_on(create_key(&client, true, "attrs"));
+    let (alias, _) = external_key("attrs");
     let (_, manifest) = full_rotation(dir.path(), &[&alias]);
 
     let (session, key) = hsm_key(&label_of(&manifest));

@@ -6,20 +6,19 @@
 
 mod common;
 
-use common::flow::{ceremony_cmd, import_cmd, prepare};
+use common::flow::*;
 use common::*;
 use keyrite::core::algorithm::{WrappingAlgorithm, WrappingKeySpec};
 use keyrite::core::wrapping_key::WrappingPublicKey;
 
 #[test]
 fn ceremony_keys_wrap_only_under_the_key_the_security_officer_trusted() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
-    let rt = rt();
-    let client = rt.block_on(client());
-    let (alias, _arn) = rt.block_on(create_key(&client, true, "trusted"));
+    let (alias, _arn) = external_key("trusted");
     let alg = default_algorithm();
     let so_pin = dir.path().join("so-pin");
-    std::fs::write(&so_pin, format!("{SO_PIN}\n")).unwrap();
+    write_secret(&so_pin, format!("{SO_PIN}\n"));
     let p = prepare(dir.path(), &[&alias], alg);
     let run = ceremony_cmd(dir.path(), &p, &[&alias], alg)
         .arg("--so-pin-source")
@@ -76,13 +75,14 @@ fn ceremony_keys_wrap_only_under_the_key_the_security_officer_trusted() {
 /// use the SO step is refused at that step.
 #[test]
 fn a_rewrap_of_a_trusted_only_key_needs_the_security_officer_again() {
+    own_token!();
     let dir = tempfile::tempdir().unwrap();
     let rt = rt();
     let client = rt.block_on(client());
     let (alias, arn) = rt.block_on(create_key(&client, true, "trusted-rewrap"));
     let alg = default_algorithm();
     let so_pin = dir.path().join("so-pin");
-    std::fs::write(&so_pin, format!("{SO_PIN}\n")).unwrap();
+    write_secret(&so_pin, format!("{SO_PIN}\n"));
     let first = prepare(dir.path(), &[&alias], alg);
     let mut original = ceremony_cmd(dir.path(), &first, &[&alias], alg);
     if hsm().is_softhsm() {
@@ -93,7 +93,7 @@ fn a_rewrap_of_a_trusted_only_key_needs_the_security_officer_again() {
     rt.block_on(client.delete_imported_key_material().key_id(&arn).send())
         .unwrap();
 
-    let rewrap = |p: &common::flow::Prepared| {
+    let rewrap = |p: &Prepared| {
         let mut cmd = ceremony_cmd(dir.path(), p, &[&alias], alg);
         cmd.arg("--rewrap").arg("--escrow-from").arg(&first.bundle);
         cmd

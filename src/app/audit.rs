@@ -38,14 +38,11 @@ pub fn check_script(path: &Path, report: &Report) -> Result<()> {
     let bytes = fsio::read(path)?;
     let sha = sha256_hex(&bytes);
     if sha != report.binding.script_sha256 {
-        return Err(Error::Verification {
-            what: format!(
-                "{}: SHA-256 is {sha}, the log's {} record bound script {}",
-                path.display(),
-                log::step::START,
-                report.binding.script_sha256
-            ),
-            hint: "this is not the script the ceremony ran; find the script whose hash the log records".into(),
+        return Err(Error::ScriptNotBound {
+            path: path.to_path_buf(),
+            sha256: sha,
+            step: log::step::START,
+            bound: report.binding.script_sha256.clone(),
         });
     }
     let text = fsio::text(path, bytes, "a ceremony script")?;
@@ -60,22 +57,16 @@ pub fn check_script(path: &Path, report: &Report) -> Result<()> {
         .collect();
     let logged: Vec<String> = report.keys.iter().map(|k| k.key.clone()).collect();
     if expected != logged {
-        return Err(Error::Verification {
-            what: format!(
-                "the script lists keys {expected:?}, the log generated and wrapped {logged:?}"
-            ),
-            hint: "the ceremony did not follow this script: find out why before trusting its keys"
-                .into(),
+        return Err(Error::ScriptNotFollowed {
+            script: expected,
+            logged,
         });
     }
     Ok(())
 }
 
 fn mismatch(what: String) -> Error {
-    Error::Verification {
-        what,
-        hint: "the bundle is not what the ceremony recorded: do not import it; fetch the original bundle and check it again".into(),
-    }
+    Error::BundleNotAsLogged(what)
 }
 
 /// Verifies `target` (a bundle directory or a log file) against the key in `trust_pem`.
@@ -90,12 +81,16 @@ pub fn verify(target: &Path, trust_pem: &Path) -> Result<AuditReport> {
         (target.to_path_buf(), None)
     };
     if bundle_dir.is_some() && !log_path.is_file() {
-        return Err(Error::Verification {
-            what: format!("{} has no {}", target.display(), log::FILE_NAME),
-            hint: "this bundle has not been through a ceremony, or its log was removed".into(),
+        return Err(Error::NoCeremonyLog {
+            target: target.to_path_buf(),
+            file: log::FILE_NAME,
         });
     }
-    let bytes = fsio::read(&log_path)?;
+    let bytes = if bundle_dir.is_some() {
+        fsio::read_nofollow(&log_path)?
+    } else {
+        fsio::read(&log_path)?
+    };
     let report = log::verify(&bytes, &trusted)?;
     let bundle_files = match bundle_dir {
         Some(dir) => Some(check_bundle(dir, &report)?),
@@ -116,7 +111,7 @@ pub fn verify(target: &Path, trust_pem: &Path) -> Result<AuditReport> {
 /// The bundle against the verified log: the manifest is the one the end record names, its own
 /// hashes hold, and every wrapped key file is the one the log recorded.
 fn check_bundle(dir: &Path, report: &Report) -> Result<Vec<FileCheck>> {
-    let manifest_bytes = fsio::read(&dir.join(MANIFEST))?;
+    let manifest_bytes = fsio::read_nofollow(&dir.join(MANIFEST))?;
     let manifest_sha = sha256_hex(&manifest_bytes);
     let Some(final_manifest) = &report.final_manifest_sha256 else {
         return check_aborted_bundle(dir, report, manifest_sha);
@@ -215,7 +210,7 @@ fn check_bundle(dir: &Path, report: &Report) -> Result<Vec<FileCheck>> {
 /// A wrapped key's file is the one the log recorded.
 fn check_wrapped_file(dir: &Path, file: &str, sha: &str) -> Result<FileCheck> {
     let path = dir.join(file);
-    let actual = sha256_hex(&fsio::read(&path)?);
+    let actual = sha256_hex(&fsio::read_nofollow(&path)?);
     if actual != sha {
         return Err(mismatch(format!(
             "{}: SHA-256 is {actual}, the log recorded {sha}",
@@ -257,7 +252,7 @@ fn check_aborted_bundle(
 /// The import receipt against the verified log and the bundle: it continues the log's chain, names
 /// the ceremony's keys and material, and the import tokens it says were sent are the bundle's.
 fn check_receipt(dir: &Path, report: &Report) -> Result<ReceiptReport> {
-    let bytes = fsio::read(&dir.join(receipt::FILE_NAME))?;
+    let bytes = fsio::read_nofollow(&dir.join(receipt::FILE_NAME))?;
     let r = receipt::verify(&bytes, report)?;
     let verified = Bundle::verify(dir)?;
     for k in &r.keys {

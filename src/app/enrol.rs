@@ -9,7 +9,7 @@
 //! key and writes the signed roster of names.
 
 use std::fs::OpenOptions;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use cryptoki::types::AuthPin;
@@ -55,9 +55,8 @@ pub struct Enrolled {
 
 fn os_random_pin() -> Result<AuthPin> {
     let mut raw = Zeroizing::new([0u8; 32]);
-    getrandom::fill(raw.as_mut()).map_err(|e| Error::Environment {
-        what: format!("the operating system's random source failed: {e}"),
-        hint: "this is unexpected; report it".into(),
+    getrandom::fill(raw.as_mut()).map_err(|e| Error::Random {
+        detail: e.to_string(),
     })?;
     Ok(AuthPin::new(hex::encode(raw.as_ref()).into()))
 }
@@ -111,10 +110,7 @@ fn self_check(
         let texts: Vec<&str> = pick.iter().map(|t| t.as_str()).collect();
         let rebuilt = crate::core::custody::shares::combine(roster, &texts)?;
         if rebuilt.as_slice() != raw {
-            return Err(Error::Verification {
-                what: "the shares do not rebuild the token's PIN".into(),
-                hint: "this is a bug; the token is enrolled but its shares are unusable: initialise a new token".into(),
-            });
+            return Err(Error::SharesDoNotRebuild);
         }
     }
     Ok(())
@@ -180,68 +176,38 @@ fn write_share_file(path: &Path, name: &str, label: &str, share: &CustodianShare
             io("create")(e)
         }
     })?;
-    let mut text = Zeroizing::new(format!(
+    let header = format!(
         "# keyrite share of {name} for token {label:?} (index {}). Keep it alone; type it back exactly.\n",
         share.index()
-    ));
-    text.push_str(&share.encode());
+    );
+    // Locked like the PIN, and sized once so no growing buffer leaves a copy behind.
+    let mut locks = crate::app::quorum::MemoryLock::new();
+    let encoded = share.encode();
+    locks.lock(encoded.as_bytes());
+    let mut text = Zeroizing::new(String::with_capacity(header.len() + encoded.len() + 1));
+    text.push_str(&header);
+    text.push_str(&encoded);
     text.push('\n');
+    locks.lock(text.as_bytes());
     file.write_all(text.as_bytes())
         .and_then(|()| file.sync_all())
         .map_err(io("write"))?;
     Ok(())
 }
 
-const CLEAR: &str = "\x1b[2J\x1b[3J\x1b[H";
-
-fn tty_err(e: std::io::Error) -> Error {
-    Error::Usage {
-        what: format!("cannot use the terminal (/dev/tty) to show the shares: {e}"),
-        hint: "run the enrolment at a terminal, or (tests and rehearsals) use --headless with a share_file per custodian".into(),
-    }
-}
-
-/// The terminal the shares are shown on, opened before the token is touched.
-fn open_terminal() -> Result<std::fs::File> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/tty")
-        .map_err(tty_err)
-}
-
-/// Shows each share to its custodian alone, on the terminal (not stdout/stderr, which may be
-/// captured): press Enter when alone, the share, Enter clears the screen.
-fn show_shares_on_terminal(
-    mut tty: std::fs::File,
-    names: &[String],
-    shares: &[CustodianShare],
-) -> Result<()> {
-    let mut input = BufReader::new(tty.try_clone().map_err(tty_err)?);
-    let mut line = Zeroizing::new(String::new());
-    for (name, share) in names.iter().zip(shares) {
-        writeln!(
-            tty,
-            "{CLEAR}Custodian {name}: come to the screen alone, then press Enter."
-        )
-        .map_err(tty_err)?;
-        input.read_line(&mut line).map_err(tty_err)?;
-        line.clear();
-        let encoded = share.encode();
-        write!(
-            tty,
-            "{CLEAR}Custodian {name}, your share (index {}):\n\n    {}\n\nWrite it down exactly, dashes included. It is shown once.\nPress Enter when done: the screen is cleared.\n",
-            share.index(),
-            encoded.as_str()
-        )
-        .map_err(tty_err)?;
-        drop(encoded);
-        input.read_line(&mut line).map_err(tty_err)?;
-        line.clear();
-        write!(tty, "{CLEAR}").map_err(tty_err)?;
-    }
-    tty.flush().map_err(tty_err)?;
-    Ok(())
+/// How shares reach their custodians at a terminal (the operators' app implements it).
+pub trait ShareHandover {
+    /// Checked before the token is touched: refuse here when the shares cannot be shown.
+    fn ready(&mut self) -> Result<()>;
+    /// Shows each custodian their share alone and has them type it back. An error means someone
+    /// left: nothing is written.
+    fn hand_over(
+        &mut self,
+        label: &str,
+        threshold: u8,
+        names: &[String],
+        shares: &[CustodianShare],
+    ) -> Result<()>;
 }
 
 fn resolve(base: &Path, p: &Path) -> PathBuf {
@@ -253,11 +219,15 @@ fn resolve(base: &Path, p: &Path) -> PathBuf {
 }
 
 /// Enrols the token; returns the summary `--json` prints.
-pub fn run(a: &EnrolRequest) -> Result<serde_json::Value> {
+/// Without `handover` (headless), each share goes to its custodian's share file.
+pub fn run(
+    a: &EnrolRequest,
+    handover: Option<&mut dyn ShareHandover>,
+) -> Result<serde_json::Value> {
     let text = fsio::read_text(&a.script, "an enrolment script")?;
-    let script = EnrolScript::parse(&text, a.headless).map_err(|e| Error::Usage {
-        what: format!("{}: {e}", a.script.display()),
-        hint: "fix the enrolment script; see ceremony-scripts/enroll.toml".into(),
+    let script = EnrolScript::parse(&text, a.headless).map_err(|problem| Error::EnrolScript {
+        path: a.script.clone(),
+        problem,
     })?;
     let base = a
         .script
@@ -288,64 +258,76 @@ pub fn run(a: &EnrolRequest) -> Result<serde_json::Value> {
             if let Some(dir) = f.parent().filter(|d| !d.as_os_str().is_empty())
                 && !dir.is_dir()
             {
-                return Err(Error::Usage {
-                    what: format!("the directory of share_file {} does not exist", f.display()),
-                    hint: "create it first (each custodian's own medium)".into(),
-                });
+                return Err(Error::ShareDirMissing { file: f.clone() });
             }
         }
     }
     let names = script.names();
     let label = script.token.label.clone();
-    let terminal = if !a.headless && script.quorum == QuorumMode::Shamir {
-        Some(open_terminal()?)
-    } else {
-        None
+    if let Some(parent) = out.parent().filter(|d| !d.as_os_str().is_empty())
+        && !parent.is_dir()
+    {
+        return Err(Error::EnrolOutDirMissing { out });
+    }
+    let mut handover = match handover {
+        Some(h) if !a.headless && script.quorum == QuorumMode::Shamir => {
+            h.ready()?;
+            Some(h)
+        }
+        _ => None,
     };
-    fsio::create_dir_new(&out)?;
     let fingerprint = match script.quorum {
         QuorumMode::Shamir => {
             let enrolled = enrol_shamir(&module, &label, script.threshold, &names)?;
-            let fp = write_public(
-                &out,
-                &enrolled.roster_json,
-                &enrolled.roster_log,
-                &enrolled.log_key,
-            )?;
+            // The roster and the log key are written only once every custodian has their share:
+            // an enrolment left half way leaves nothing that verifies.
+            if let Some(h) = handover.as_mut() {
+                h.hand_over(&label, script.threshold, &names, &enrolled.shares)?;
+            }
             if a.headless {
                 for ((name, share), file) in names.iter().zip(&enrolled.shares).zip(&share_files) {
-                    let file = file.as_ref().ok_or_else(|| Error::Usage {
-                        what: format!("custodian {name:?} has no share_file"),
-                        hint: "give every custodian a share_file for --headless".into(),
+                    let file = file.as_ref().ok_or_else(|| Error::NoShareFile {
+                        name: name.to_string(),
                     })?;
                     write_share_file(file, name, &label, share)?;
-                    eprintln!(
+                    crate::say!(
                         "share of {name} (index {}) written to {} (mode 0600)",
                         share.index(),
                         file.display()
                     );
                 }
-            } else if let Some(tty) = terminal {
-                show_shares_on_terminal(tty, &names, &enrolled.shares)?;
+            } else if handover.is_none() {
+                return Err(Error::ShareTerminal {
+                    detail: "no terminal to show the shares on".into(),
+                });
             }
-            fp
+            fsio::create_dir_new(&out)?;
+            write_public(
+                &out,
+                &enrolled.roster_json,
+                &enrolled.roster_log,
+                &enrolled.log_key,
+            )?
         }
-        QuorumMode::HsmEnforced => enrol_hsm_enforced(&module, &script, a, &out)?,
+        QuorumMode::HsmEnforced => {
+            fsio::create_dir_new(&out)?;
+            enrol_hsm_enforced(&module, &script, a, &out)?
+        }
     };
     let roster_path = out.join(ROSTER_FILE);
-    eprintln!(
+    crate::say!(
         "enrolled token {label:?}: quorum {} of {} ({}), custodians {}",
         script.threshold,
         names.len(),
         script.quorum.as_str(),
         names.join(", ")
     );
-    eprintln!(
+    crate::say!(
         "log public key for auditors: {} sha256 {}",
         out.join(LOG_PUBLIC_KEY).display(),
         grouped(&fingerprint)
     );
-    eprintln!(
+    crate::say!(
         "roster: {} signed by the log key in {}",
         roster_path.display(),
         roster_log_path(&roster_path).display()
@@ -372,15 +354,12 @@ fn enrol_hsm_enforced(
     let session = if token.has_protected_authentication_path()? {
         token.login_protected()?
     } else {
-        let path = a.pin_source.as_ref().ok_or_else(|| Error::Usage {
-            what: format!(
-                "token {:?} has no PIN pad or PED to enforce the quorum",
-                script.token.label
-            ),
-            hint:
-                "use the HSM's own authentication device, or (rehearsals) pass --pin-source <file>"
-                    .into(),
-        })?;
+        let path = a
+            .pin_source
+            .as_ref()
+            .ok_or_else(|| Error::NoPinPadNoPinSource {
+                token: script.token.label.clone(),
+            })?;
         token.login(&crate::hsm::pin::read_pin(path)?)?
     };
     let roster_id = hex::encode(session.random(16)?.as_slice());
@@ -404,14 +383,13 @@ pub fn verify(roster_path: &Path, trust: &Path) -> Result<()> {
     let trusted = TrustedKey::from_pem(&pem)?;
     let roster = crate::app::quorum::RosterInput::load(roster_path)?;
     let sha = crate::core::custody::verify_roster_log(&roster.bytes, &roster.log, &trusted)
-        .map_err(|e| Error::Verification {
-            what: format!("{}: {e}", roster_path.display()),
-            hint: "this roster is not the one the log key signed at enrolment: do not use it"
-                .into(),
+        .map_err(|problem| Error::RosterNotSigned {
+            path: roster_path.to_path_buf(),
+            problem,
         })?;
     let r = &roster.file;
-    eprintln!("roster {}: verified (sha256 {sha})", roster_path.display());
-    eprintln!(
+    crate::say!("roster {}: verified (sha256 {sha})", roster_path.display());
+    crate::say!(
         "  token {:?}, quorum {} of {} ({}), log key sha256 {}",
         r.token_label,
         r.roster.threshold,
@@ -420,7 +398,7 @@ pub fn verify(roster_path: &Path, trust: &Path) -> Result<()> {
         r.log_key_sha256
     );
     for c in &r.roster.custodians {
-        eprintln!("  custodian {:>3}  {}", c.index, c.name);
+        crate::say!("  custodian {:>3}  {}", c.index, c.name);
     }
     Ok(())
 }

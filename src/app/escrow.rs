@@ -11,7 +11,7 @@ use std::path::Path;
 
 use jiff::Timestamp;
 
-use crate::app::error::{Error, Result};
+use crate::app::error::{Error, EscrowProblem, Result};
 use crate::core::import_progress::{self, ImportProgress, KeyProgress};
 use crate::core::manifest::KeyEntry;
 use crate::io::bundle::Bundle;
@@ -40,33 +40,27 @@ impl Escrow {
     /// which holds the KeyMaterialId of each key KMS accepted.
     pub fn load(dir: &Path) -> Result<Escrow> {
         let bundle = Bundle::verify(dir)?;
-        let refused = |what: String, hint: &str| Error::Refused {
-            what: format!("--escrow-from {}: {what}", dir.display()),
-            hint: hint.into(),
+        let refused = |problem: EscrowProblem| Error::Escrow {
+            dir: dir.to_path_buf(),
+            problem,
         };
         if bundle.manifest().ceremony.is_none() {
-            return Err(refused(
-                "this bundle never went through a ceremony, so it escrowed no key".into(),
-                "pass the bundle of the ceremony that generated the material",
-            ));
+            return Err(refused(EscrowProblem::NoCeremony));
         }
         let progress_path = dir.join(import_progress::FILE);
         if !progress_path.is_file() {
-            return Err(refused(
-                format!(
-                    "it has no {} (the record of its import into KMS)",
-                    import_progress::FILE
-                ),
-                "copy the bundle again from the connected side after `keyrite kms import` ran on it: the re-import needs the KeyMaterialId KMS gave the material",
-            ));
+            return Err(refused(EscrowProblem::NotImported {
+                file: import_progress::FILE,
+            }));
         }
-        let progress = ImportProgress::parse(&fsio::read(&progress_path)?, bundle.fingerprint())
-            .map_err(|e| {
-                refused(
-                    format!("{}: {e}", import_progress::FILE),
-                    "use the bundle together with its own import record",
-                )
-            })?;
+        let progress =
+            ImportProgress::parse(&fsio::read_nofollow(&progress_path)?, bundle.fingerprint())
+                .map_err(|problem| {
+                    refused(EscrowProblem::OtherImport {
+                        file: import_progress::FILE,
+                        problem,
+                    })
+                })?;
         let mut keys = BTreeMap::new();
         for key in &bundle.manifest().keys {
             let Some(generated) = &key.generated else {
@@ -100,12 +94,12 @@ impl Escrow {
 
     /// The escrowed key for one key of the new bundle, matched by key ARN.
     pub fn for_key(&self, key: &KeyEntry) -> Result<&EscrowedKey> {
-        self.keys.get(&key.key_arn).ok_or_else(|| Error::Refused {
-            what: format!(
-                "{}: the escrow bundle ({}) records no imported material for {}",
-                key.name, self.bundle_fingerprint, key.key_arn
-            ),
-            hint: "pass the bundle whose import put this key's material into KMS, or prepare the new bundle for the keys that bundle holds".into(),
-        })
+        self.keys
+            .get(&key.key_arn)
+            .ok_or_else(|| Error::NotEscrowed {
+                key: key.name.clone(),
+                bundle_fingerprint: self.bundle_fingerprint.clone(),
+                key_arn: key.key_arn.clone(),
+            })
     }
 }

@@ -1,7 +1,7 @@
 //! `keyrite kms import`: the bundle's keys imported into KMS, each in the region its entry names
 //! (or the one `--region` gives).
 
-use crate::app::error::Result;
+use crate::app::error::{Error, Result};
 use crate::io::bundle::VerifiedBundle;
 use crate::kms::import::{Expiration, ImportOutcome};
 use crate::kms::{self, KmsTarget};
@@ -31,4 +31,5 @@ pub fn run(
         }
         kms::import::import_regions(&clients, verified, expiration, concurrency).await
     })
+    .map_err(Error::from)
 }

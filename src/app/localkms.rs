@@ -31,14 +31,12 @@ impl LocalKms {
             .arg(dir)
             .stderr(std::process::Stdio::inherit())
             .output()
-            .map_err(|e| Error::Environment {
-                what: format!("cannot run bash to start the local KMS: {e}"),
-                hint: "keyrite rehearse needs bash, curl and Python 3.13".into(),
+            .map_err(|e| Error::NoBash {
+                detail: e.to_string(),
             })?;
         if !out.status.success() {
-            return Err(Error::Environment {
-                what: "the local KMS (LocalStack) did not start; its messages are above".into(),
-                hint: format!("see {}/localstack.log", dir.display()),
+            return Err(Error::LocalKmsDown {
+                dir: dir.to_path_buf(),
             });
         }
         let endpoint = String::from_utf8_lossy(&out.stdout).trim().to_string();
@@ -91,11 +89,8 @@ pub async fn prove_material(
         .unwrap_or_default();
     let recovered = decrypt_localstack_ciphertext(session, key, &ct, &context)?;
     if recovered != plaintext {
-        return Err(Error::Verification {
-            what: format!(
-                "{key_arn}: the HSM decrypted a KMS ciphertext to other bytes than KMS encrypted"
-            ),
-            hint: "KMS does not hold the HSM's material; do not rely on this key".into(),
+        return Err(Error::MaterialNotHeld {
+            key_arn: key_arn.to_string(),
         });
     }
     Ok(())
@@ -110,12 +105,8 @@ pub fn decrypt_localstack_ciphertext(
 ) -> Result<Vec<u8>> {
     const KEY_ID: usize = 36;
     if ciphertext.len() < KEY_ID + 32 + 16 {
-        return Err(Error::Verification {
-            what: format!(
-                "a {}-byte ciphertext is too short for LocalStack's layout",
-                ciphertext.len()
-            ),
-            hint: "the proof works against LocalStack only".into(),
+        return Err(Error::CiphertextTooShort {
+            len: ciphertext.len(),
         });
     }
     let iv = &ciphertext[KEY_ID..KEY_ID + 16];

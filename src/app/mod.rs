@@ -4,14 +4,29 @@
 //! screens.
 
 pub mod audit;
+#[cfg(feature = "airgap")]
 pub mod ceremony;
+#[cfg(feature = "airgap")]
 pub mod enrol;
 pub mod error;
+#[cfg(feature = "airgap")]
 pub mod escrow;
+#[cfg(feature = "connected")]
 pub mod import;
+#[cfg(feature = "connected")]
+pub mod inventory;
+#[cfg(all(feature = "airgap", feature = "connected"))]
 pub mod localkms;
+#[cfg(feature = "connected")]
 pub mod prepare;
+#[cfg(feature = "airgap")]
 pub mod quorum;
+#[cfg(all(feature = "airgap", feature = "connected"))]
 pub mod rehearse;
 pub mod replay;
+#[cfg(feature = "connected")]
 pub mod rollback;
+#[cfg(feature = "connected")]
+pub mod status;
+#[cfg(feature = "connected")]
+pub mod verify_rotation;

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::app::error::Result;
+use crate::app::error::{Error, Result};
 use crate::core::algorithm::{WrappingAlgorithm, WrappingKeySpec};
 use crate::core::aws_cli_params::CliParameters;
 use crate::core::names::KeyRef;
@@ -36,4 +36,5 @@ pub fn run(r: &PrepareRequest<'_>) -> Result<Prepared> {
         };
         kms::prepare::prepare(&client, &req).await
     })
+    .map_err(Error::from)
 }

@@ -40,9 +40,9 @@ impl RosterInput {
     pub fn load(path: &Path) -> Result<RosterInput> {
         let bytes = fsio::read(path)?;
         let log = fsio::read(&roster_log_path(path))?;
-        let file = RosterFile::parse(&bytes).map_err(|e| Error::Usage {
-            what: format!("{}: {e}", path.display()),
-            hint: "pass the roster.json written by `keyrite quorum enroll`".into(),
+        let file = RosterFile::parse(&bytes).map_err(|problem| Error::RosterFile {
+            path: path.to_path_buf(),
+            problem,
         })?;
         Ok(RosterInput {
             path: path.to_path_buf(),
@@ -54,9 +54,9 @@ impl RosterInput {
     }
 
     pub fn from_bytes(path: &Path, bytes: Vec<u8>, log: Vec<u8>) -> Result<RosterInput> {
-        let file = RosterFile::parse(&bytes).map_err(|e| Error::Usage {
-            what: format!("{}: {e}", path.display()),
-            hint: "pass the roster.json written by `keyrite quorum enroll`".into(),
+        let file = RosterFile::parse(&bytes).map_err(|problem| Error::RosterFile {
+            path: path.to_path_buf(),
+            problem,
         })?;
         Ok(RosterInput {
             path: path.to_path_buf(),
@@ -153,24 +153,24 @@ pub fn open(
     fallback: HsmEnforcedLogin<'_>,
 ) -> Result<(UserSession, QuorumEvidence)> {
     if roster.file.token_label != token.label() {
-        return Err(Error::Refused {
-            what: format!(
-                "{} is the roster of token {:?}, not of {:?}",
-                roster.path.display(),
-                roster.file.token_label,
-                token.label()
-            ),
-            hint: "pass the roster enrolled for this token".into(),
+        return Err(Error::RosterOfOtherToken {
+            roster: roster.path.clone(),
+            roster_token: roster.file.token_label.clone(),
+            token: token.label().to_string(),
         });
     }
     let (session, evidence) = match roster.file.mode {
         QuorumMode::Shamir => {
+            // The typed shares are locked like the PIN they rebuild, for as long as they are
+            // used here. (The pure core's short-lived decoding buffers are zeroized, not locked.)
+            let mut locks = MemoryLock::new();
+            for share in entries.iter().filter_map(|e| e.typed_share) {
+                locks.lock(share.as_bytes());
+            }
             let (raw, evidence) = custody::open_with_shares(&roster.file, &roster.sha256, entries)?;
+            locks.lock(&raw);
             if raw.len() != PIN_BYTES {
-                return Err(Error::Refused {
-                    what: "the shares do not rebuild a keyrite PIN".into(),
-                    hint: "use the shares issued for this roster".into(),
-                });
+                return Err(Error::SharesNotAPin);
             }
             (login_with_pin_bytes(token, &raw)?, evidence)
         }
@@ -184,12 +184,8 @@ pub fn open(
                         token.login(&crate::hsm::pin::read_pin(path)?)?
                     }
                     HsmEnforcedLogin::None => {
-                        return Err(Error::Usage {
-                            what: format!(
-                                "token {:?} has no PIN pad or PED to enforce the quorum, and the token URI has no pin-source",
-                                token.label()
-                            ),
-                            hint: "use the HSM's own authentication device, or (rehearsals) add ?pin-source=file:/path to --token".into(),
+                        return Err(Error::NoPinPadNoUriPinSource {
+                            token: token.label().to_string(),
                         });
                     }
                 }
@@ -206,13 +202,9 @@ fn check_roster_signature(session: &UserSession, roster: &RosterInput) -> Result
     let signer = session.log_signer(LOG_KEY_LABEL)?;
     custody::verify_roster_log(&roster.bytes, &roster.log, signer.public_key())
         .map(|_| ())
-        .map_err(|e| Error::Verification {
-            what: format!(
-                "{}: the roster is not the one this token's log key signed: {e}",
-                roster.path.display()
-            ),
-            hint: "stop: use the roster.json and roster.log written at enrolment for this token"
-                .into(),
+        .map_err(|problem| Error::RosterNotThisToken {
+            path: roster.path.clone(),
+            problem,
         })
 }
 

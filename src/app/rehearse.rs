@@ -57,19 +57,16 @@ pub fn run(a: &RehearseRequest) -> Result<()> {
     };
     let script = Script::parse(&script_name, &script_text)?;
     if !a.module.is_file() {
-        return Err(Error::Environment {
-            what: format!("the SoftHSM2 module {} is not there", a.module.display()),
-            hint:
-                "install SoftHSM2: apt-get install softhsm2 (or run ./scripts/rehearse, which does)"
-                    .into(),
+        return Err(Error::NoSoftHsm {
+            module: a.module.clone(),
         });
     }
     fsio::create_dir_new(&out)?;
-    let out = out.canonicalize().map_err(|e| Error::Environment {
-        what: format!("cannot resolve {}: {e}", out.display()),
-        hint: "check the directory".into(),
+    let out = out.canonicalize().map_err(|e| Error::Resolve {
+        path: out.to_path_buf(),
+        detail: e.to_string(),
     })?;
-    eprintln!("rehearsal in {}", out.display());
+    crate::say!("rehearsal in {}", out.display());
 
     // 1. A fresh SoftHSM2 token, in a directory of its own.
     let conf = softhsm::create_token_dir(&out.join("softhsm"))?;
@@ -86,12 +83,12 @@ pub fn run(a: &RehearseRequest) -> Result<()> {
         &enrolled.log_key,
     )?;
     let log_key_path = out.join(LOG_PUBLIC_KEY);
-    eprintln!(
+    crate::say!(
         "[1/6] fresh SoftHSM2 token {TOKEN_LABEL:?} (SOFTHSM2_CONF={}), enrolled 2 of 3: {}",
         conf.display(),
         custodians.join(", ")
     );
-    eprintln!(
+    crate::say!(
         "      log-signing key generated in the token; public key {} (sha256 {})",
         log_key_path.display(),
         grouped(&log_key_fingerprint)
@@ -106,7 +103,7 @@ pub fn run(a: &RehearseRequest) -> Result<()> {
             (Some(local), url)
         }
     };
-    eprintln!("[2/6] local KMS at {endpoint}");
+    crate::say!("[2/6] local KMS at {endpoint}");
     let target = KmsTarget {
         profile: None,
         region: Some(std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into())),
@@ -120,7 +117,7 @@ pub fn run(a: &RehearseRequest) -> Result<()> {
     let keys = script.key_refs();
     for key in &keys {
         let made = rt.block_on(ensure_external_key(&client, key))?;
-        eprintln!(
+        crate::say!(
             "[3/6] {} {}",
             key.as_str(),
             if made {
@@ -143,7 +140,7 @@ pub fn run(a: &RehearseRequest) -> Result<()> {
             supplied: None,
         },
     ))?;
-    eprintln!(
+    crate::say!(
         "[4/6] prepared {}; fingerprint {}",
         bundle_dir.display(),
         grouped(&prepared.fingerprint)
@@ -182,7 +179,7 @@ pub fn run(a: &RehearseRequest) -> Result<()> {
     drop(entries);
     drop(typed);
     drop(enrolled.shares);
-    eprintln!(
+    crate::say!(
         "      quorum met: {} ({} of {})",
         evidence.names().join(", "),
         evidence.threshold,
@@ -220,9 +217,8 @@ pub fn run(a: &RehearseRequest) -> Result<()> {
             .find_secret_keys(label)?
             .first()
             .copied()
-            .ok_or_else(|| Error::Verification {
-                what: format!("the HSM key {label:?} is gone"),
-                hint: "the token changed during the rehearsal".into(),
+            .ok_or_else(|| Error::HsmKeyGone {
+                label: label.to_string(),
             })?;
         rt.block_on(prove_material(
             &client,
@@ -231,7 +227,7 @@ pub fn run(a: &RehearseRequest) -> Result<()> {
             handle,
             b"keyrite rehearsal proof",
         ))?;
-        eprintln!(
+        crate::say!(
             "[6/6] {}: {}, {}; key material {}; KMS Encrypt -> HSM AES-GCM decrypt: same plaintext",
             o.name,
             o.kind,
@@ -240,7 +236,7 @@ pub fn run(a: &RehearseRequest) -> Result<()> {
         );
     }
     let audit = crate::app::audit::verify(&bundle_dir, &log_key_path)?;
-    eprintln!(
+    crate::say!(
         "audit: {} verifies with {}: {} records, bundle files match",
         audit.log.display(),
         LOG_PUBLIC_KEY,
@@ -251,19 +247,19 @@ pub fn run(a: &RehearseRequest) -> Result<()> {
 }
 
 fn summary(out: &Path, bundle: &Path) {
-    eprintln!("\nrehearsal complete:");
-    eprintln!("  bundle:        {}", bundle.display());
-    eprintln!(
+    crate::say!("\nrehearsal complete:");
+    crate::say!("  bundle:        {}", bundle.display());
+    crate::say!(
         "  manifest:      {}",
         bundle.join(bundle::MANIFEST).display()
     );
-    eprintln!(
+    crate::say!(
         "  SoftHSM2 token: {} (SOFTHSM2_CONF={})",
         TOKEN_LABEL,
         out.join("softhsm/softhsm2.conf").display()
     );
-    eprintln!("  log key:       {}", out.join(LOG_PUBLIC_KEY).display());
-    eprintln!(
+    crate::say!("  log key:       {}", out.join(LOG_PUBLIC_KEY).display());
+    crate::say!(
         "  local KMS log: {}",
         out.join("localkms/localstack.log").display()
     );
@@ -273,9 +269,8 @@ fn summary(out: &Path, bundle: &Path) {
 /// created one.
 async fn ensure_external_key(client: &Client, key: &KeyRef) -> Result<bool> {
     let KeyRef::Alias(alias) = key else {
-        return Err(Error::Usage {
-            what: format!("{}: a rehearsal script names keys by alias", key.as_str()),
-            hint: "use alias/<name> in the rehearsal script".into(),
+        return Err(Error::RehearsalKeyNotAlias {
+            key: key.as_str().to_string(),
         });
     };
     match client.describe_key().key_id(alias).send().await {

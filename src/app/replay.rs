@@ -22,13 +22,13 @@ pub fn run(target: &Path, trust: Option<&Path>, text: bool) -> Result<()> {
     match trust {
         Some(trust) => {
             let report = crate::app::audit::verify(target, trust)?;
-            eprintln!(
+            crate::say!(
                 "verified: {} records signed by the trusted log key; replaying {}",
                 report.log_report.records.len(),
                 log_path.display()
             );
         }
-        None => eprintln!(
+        None => crate::say!(
             "NOT VERIFIED: replaying {} as written; pass --trust <log-public-key.pem> to check it first",
             log_path.display()
         ),
@@ -37,15 +37,16 @@ pub fn run(target: &Path, trust: Option<&Path>, text: bool) -> Result<()> {
     let interactive = !text && std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
     let mut out = std::io::stdout().lock();
     let mut input = std::io::stdin().lock();
-    let io = |e: std::io::Error| Error::Environment {
-        what: format!("cannot write the replay: {e}"),
-        hint: "check the terminal or the output pipe".into(),
+    let io = |e: std::io::Error| Error::ReplayOutput {
+        detail: e.to_string(),
     };
     for (i, body) in bodies.iter().enumerate() {
         if interactive {
             write!(out, "\x1b[2J\x1b[H").map_err(io)?;
         }
-        write!(out, "{}", replay::screen(body, bodies.len())).map_err(io)?;
+        // Every field is text from the log file: shown escaped, never obeyed by the terminal.
+        let screen = replay::screen(body, bodies.len());
+        write!(out, "{}", crate::core::terminal::for_terminal(&screen)).map_err(io)?;
         if interactive {
             let last = i + 1 == bodies.len();
             write!(

@@ -1,6 +1,6 @@
 //! `keyrite kms rollback`: pending material an import staged but never rotated to, deleted.
 
-use crate::app::error::Result;
+use crate::app::error::{Error, Result};
 use crate::io::bundle::VerifiedBundle;
 use crate::kms::rollback::KeyRollback;
 use crate::kms::{self, KmsTarget};
@@ -26,4 +26,5 @@ pub fn run(verified: &VerifiedBundle, aws: &KmsTarget) -> Result<Vec<KeyRollback
         )
         .await
     })
+    .map_err(Error::from)
 }

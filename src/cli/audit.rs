@@ -52,19 +52,13 @@ pub fn run(cmd: AuditCommand) -> Result<()> {
                 Some(script) => audit::check_script(script, &r.log_report).map(|()| r),
                 None => Ok(r),
             });
-            match &result {
-                Ok(r) => {
-                    print_report(r);
-                    if a.json {
-                        let v = serde_json::json!({ "ok": true, "report": r });
-                        println!("{v}");
-                    }
-                }
-                Err(e) if a.json => {
-                    let v = serde_json::json!({ "ok": false, "error": e.to_string(), "exit_code": e.exit_code() as u8 });
+            // A failure is reported, as JSON too, where every command's is (cli::failure).
+            if let Ok(r) = &result {
+                print_report(r);
+                if a.json {
+                    let v = serde_json::json!({ "ok": true, "report": r });
                     println!("{v}");
                 }
-                Err(_) => {}
             }
             result.map(|_| ())
         }
@@ -73,36 +67,38 @@ pub fn run(cmd: AuditCommand) -> Result<()> {
 
 fn print_report(r: &AuditReport) {
     let l = &r.log_report;
-    eprintln!("ceremony log {}: verified", r.log.display());
-    eprintln!("  trusted log key   sha256 {}", l.trusted_key_sha256);
-    eprintln!(
+    crate::say!("ceremony log {}: verified", r.log.display());
+    crate::say!("  trusted log key   sha256 {}", l.trusted_key_sha256);
+    crate::say!(
         "  records           {} (seq 0..{}), every signature and the hash chain hold",
         l.records.len(),
         l.records.len().saturating_sub(1)
     );
-    eprintln!(
-        "  tool              keyrite {} (sha256 {})",
-        l.binding.tool_version, l.binding.tool_sha256
+    crate::say!(
+        "  tool              keyrite {} {} build (sha256 {})",
+        l.binding.tool_version,
+        l.binding.tool_features.as_deref().unwrap_or("unrecorded"),
+        l.binding.tool_sha256
     );
-    eprintln!("  script            sha256 {}", l.binding.script_sha256);
-    eprintln!("  prepared bundle   sha256 {}", l.binding.manifest_sha256);
-    eprintln!("  token             {}", l.binding.token_label);
+    crate::say!("  script            sha256 {}", l.binding.script_sha256);
+    crate::say!("  prepared bundle   sha256 {}", l.binding.manifest_sha256);
+    crate::say!("  token             {}", l.binding.token_label);
     if l.resumptions > 0 {
-        eprintln!(
+        crate::say!(
             "  interrupted       {} time(s); taken up again on the same bundle",
             l.resumptions
         );
     }
     if let Some(a) = &l.aborted {
-        eprintln!("  ABORTED           {}", a.reason);
-        eprintln!(
+        crate::say!("  ABORTED           {}", a.reason);
+        crate::say!(
             "  destroyed         {} key(s) never written: {}",
             a.destroyed.len(),
             a.destroyed.join(", ")
         );
     }
     for rec in &l.records {
-        eprintln!(
+        crate::say!(
             "  [{:>4}] {}  {:<15} {}",
             rec.seq,
             rec.time,
@@ -111,24 +107,26 @@ fn print_report(r: &AuditReport) {
         );
     }
     for k in &l.keys {
-        eprintln!(
+        crate::say!(
             "  key {:<24} check value {}  HSM label {}",
-            k.key, k.check_value, k.hsm_label
+            k.key,
+            k.check_value,
+            k.hsm_label
         );
     }
     match &r.bundle_files {
         Some(files) => {
-            eprintln!("  bundle files match the log:");
+            crate::say!("  bundle files match the log:");
             for f in files {
-                eprintln!("    {:<40} sha256 {}", f.file, f.sha256);
+                crate::say!("    {:<40} sha256 {}", f.file, f.sha256);
             }
         }
-        None => eprintln!("  bundle files: not checked (a log file was given, not a bundle)"),
+        None => crate::say!("  bundle files: not checked (a log file was given, not a bundle)"),
     }
-    eprintln!("  log head          sha256 {}", l.head_sha256);
+    crate::say!("  log head          sha256 {}", l.head_sha256);
     match &r.receipt {
         Some(rc) => {
-            eprintln!(
+            crate::say!(
                 "  import receipt    {} record(s) in {} run(s), continuing the log's chain{}",
                 rc.records,
                 rc.runs,
@@ -139,7 +137,7 @@ fn print_report(r: &AuditReport) {
                 }
             );
             for k in &rc.keys {
-                eprintln!(
+                crate::say!(
                     "    {} {:<24} {:<13} material {}  request {}{}",
                     k.time,
                     k.key,
@@ -152,8 +150,8 @@ fn print_report(r: &AuditReport) {
                         .unwrap_or_default()
                 );
             }
-            eprintln!("  receipt head      sha256 {}", rc.head_sha256);
+            crate::say!("  receipt head      sha256 {}", rc.head_sha256);
         }
-        None => eprintln!("  import receipt    none (the bundle has not been imported)"),
+        None => crate::say!("  import receipt    none (the bundle has not been imported)"),
     }
 }

@@ -59,10 +59,7 @@ pub struct CeremonyArgs {
 
 pub fn run(a: CeremonyArgs) -> Result<()> {
     if !a.headless && a.answers.is_some() {
-        return Err(Error::Usage {
-            what: "--answers is read only by a headless run; at the terminal the operators type the answers".into(),
-            hint: "add --headless, or drop --answers".into(),
-        });
+        return Err(Error::AnswersWithoutHeadless);
     }
     let inputs = CeremonyInputs::load(&CeremonyPaths {
         script: &a.script,
@@ -77,9 +74,21 @@ pub fn run(a: CeremonyArgs) -> Result<()> {
     let checked = preflight(&inputs)?;
     let report = if a.headless {
         let answers_path = a.answers.as_deref().unwrap_or(Path::new(""));
-        let answers_text = fsio::read_text(answers_path, "an answers file")?;
-        let answers = Answers::parse(&answers_path.display().to_string(), &answers_text)?;
-        perform(&inputs, &checked, &answers)?
+        // Shares may be in it: read into zeroizing memory, refused if others may read it.
+        let answers_bytes = fsio::read_secret(answers_path, "an answers file")?;
+        let mut locks = crate::app::quorum::MemoryLock::new();
+        locks.lock(&answers_bytes);
+        let answers_text =
+            std::str::from_utf8(&answers_bytes).map_err(|_| crate::io::fs::FsError::NotText {
+                path: answers_path.to_path_buf(),
+                kind: "an answers file".into(),
+            })?;
+        let answers = Answers::parse(&answers_path.display().to_string(), answers_text)?;
+        let report = perform(&inputs, &checked, &answers)?;
+        drop(answers);
+        drop(answers_bytes);
+        drop(locks);
+        report
     } else {
         let info = crate::tui::Info {
             script_name: inputs.script.ceremony.name.clone(),

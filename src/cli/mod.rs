@@ -2,22 +2,45 @@
 //! puts machine output on stdout.
 
 pub mod audit;
+#[cfg(feature = "connected")]
+pub mod aws_args;
+#[cfg(feature = "airgap")]
 pub mod ceremony;
+pub mod docs;
+pub mod failure;
+#[cfg(feature = "connected")]
+pub mod inventory;
+#[cfg(feature = "airgap")]
 pub mod quorum;
+#[cfg(feature = "connected")]
 pub mod status;
+pub mod values;
 
+#[cfg(feature = "connected")]
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+#[cfg(feature = "connected")]
+use clap::Args;
+use clap::{Parser, Subcommand};
 
-use crate::app::error::{Error, Result};
-use crate::app::{self, rehearse};
+use crate::app::error::Result;
+#[cfg(feature = "connected")]
+use crate::app::{self, error::Error};
+#[cfg(feature = "connected")]
 use crate::core::algorithm::{WrappingAlgorithm, WrappingKeySpec};
-use crate::core::digest::grouped;
+#[cfg(feature = "connected")]
+use crate::core::digest::{grouped, word_lines, words};
+#[cfg(feature = "connected")]
 use crate::core::names::KeyRef;
+#[cfg(feature = "connected")]
 use crate::io::{bundle, fs as fsio};
+#[cfg(feature = "connected")]
+use crate::kms;
+#[cfg(feature = "connected")]
 use crate::kms::import::Expiration;
-use crate::kms::{self, KmsTarget};
+
+#[cfg(feature = "connected")]
+pub use aws_args::AwsArgs;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -33,20 +56,31 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// The connected side: fetch import parameters, import wrapped material.
+    #[cfg(feature = "connected")]
     #[command(subcommand)]
     Kms(KmsCommand),
     /// The air-gapped ceremony: generate, wrap and verify key material inside the HSM.
+    #[cfg(feature = "airgap")]
     Ceremony(ceremony::CeremonyArgs),
     /// The whole flow on a fresh SoftHSM2 token against a local KMS.
+    #[cfg(all(feature = "airgap", feature = "connected"))]
     Rehearse(RehearseArgs),
     /// Offline audit of a ceremony's signed log and bundle.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
     /// Custody of the HSM: enrol a token under an M-of-N quorum of named custodians.
+    #[cfg(feature = "airgap")]
     #[command(subcommand)]
     Quorum(QuorumCommand),
+    /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell).
+    #[command(hide = true)]
+    Completions(docs::CompletionsArgs),
+    /// Print the manual page, or write one page per command into a directory (--out).
+    #[command(hide = true)]
+    Man(docs::ManArgs),
 }
 
+#[cfg(feature = "airgap")]
 #[derive(Subcommand, Debug)]
 pub enum QuorumCommand {
     /// One-time: initialise the token, split its PIN among the custodians, generate the
@@ -56,6 +90,7 @@ pub enum QuorumCommand {
     Verify(quorum::RosterVerifyArgs),
 }
 
+#[cfg(feature = "connected")]
 #[derive(Subcommand, Debug)]
 pub enum KmsCommand {
     /// Check each key and fetch its import parameters into a new transfer bundle.
@@ -66,32 +101,35 @@ pub enum KmsCommand {
     Rollback(RollbackArgs),
     /// Every EXTERNAL key with the age of its current material against a rotation policy.
     Status(crate::cli::status::StatusArgs),
+    /// Every EXTERNAL key with its aliases and the S3 buckets, RDS databases and DynamoDB tables
+    /// that use it, across regions; keys named outside their alias and segregation breaks flagged.
+    Inventory(crate::cli::inventory::InventoryArgs),
+    /// After an import: the bundle's material is current, Encrypt/Decrypt work through the alias,
+    /// older ciphertexts still decrypt; the result is appended to the import receipt.
+    VerifyRotation(VerifyRotationArgs),
 }
 
-#[derive(Args, Debug, Clone, Default)]
-pub struct AwsArgs {
-    /// AWS profile (default: AWS_PROFILE or the SDK's default chain)
-    #[arg(long, global = true)]
-    pub profile: Option<String>,
-    /// AWS region (default: AWS_REGION or the profile's)
-    #[arg(long, global = true)]
-    pub region: Option<String>,
-    /// KMS endpoint (default: AWS_ENDPOINT_URL_KMS / AWS_ENDPOINT_URL or AWS's)
-    #[arg(long, global = true)]
-    pub endpoint_url: Option<String>,
+#[cfg(feature = "connected")]
+#[derive(Args, Debug)]
+pub struct VerifyRotationArgs {
+    /// The bundle that was imported.
+    #[arg(long)]
+    pub bundle: PathBuf,
+    /// A ciphertext (raw CiphertextBlob bytes) made before the rotation, which must still
+    /// decrypt under a key of the bundle. Repeat for more.
+    #[arg(long = "ciphertext")]
+    pub ciphertexts: Vec<PathBuf>,
+    /// Also check in CloudTrail that no call on the keys failed since the import
+    /// (needs cloudtrail:LookupEvents).
+    #[arg(long)]
+    pub cloudtrail: bool,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[arg(long)]
+    pub json: bool,
 }
 
-impl AwsArgs {
-    pub fn target(&self) -> KmsTarget {
-        KmsTarget {
-            profile: self.profile.clone(),
-            region: self.region.clone(),
-            endpoint_url: self.endpoint_url.clone(),
-            ..KmsTarget::default()
-        }
-    }
-}
-
+#[cfg(feature = "connected")]
 #[derive(Args, Debug)]
 pub struct PrepareArgs {
     /// A key to rotate: alias (alias/prod-s3), key ARN or key id. Repeat for more keys.
@@ -130,14 +168,15 @@ pub struct PrepareArgs {
     pub json: bool,
 }
 
+#[cfg(feature = "connected")]
 #[derive(Args, Debug)]
 pub struct ImportArgs {
     /// The bundle the ceremony completed.
     #[arg(long)]
     pub bundle: PathBuf,
-    /// KEY_MATERIAL_DOES_NOT_EXPIRE (default) or KEY_MATERIAL_EXPIRES (needs --valid-to).
-    #[arg(long, default_value = "KEY_MATERIAL_DOES_NOT_EXPIRE")]
-    pub expiration_model: String,
+    /// Whether the imported material expires (KEY_MATERIAL_EXPIRES needs --valid-to).
+    #[arg(long, value_enum, default_value_t = values::ExpirationModel::DoesNotExpire)]
+    pub expiration_model: values::ExpirationModel,
     /// When imported material expires (RFC 3339, e.g. 2027-06-30T00:00:00Z).
     #[arg(long)]
     pub valid_to: Option<String>,
@@ -150,6 +189,7 @@ pub struct ImportArgs {
     pub json: bool,
 }
 
+#[cfg(feature = "connected")]
 #[derive(Args, Debug)]
 pub struct RollbackArgs {
     /// The bundle whose import stopped before its rotation.
@@ -161,7 +201,8 @@ pub struct RollbackArgs {
     pub json: bool,
 }
 
-#[derive(Args, Debug)]
+#[cfg(all(feature = "airgap", feature = "connected"))]
+#[derive(clap::Args, Debug)]
 pub struct RehearseArgs {
     /// Run without the terminal UI.
     #[arg(long)]
@@ -180,14 +221,56 @@ pub struct RehearseArgs {
     pub endpoint_url: Option<String>,
 }
 
+impl Cli {
+    /// Whether the command was asked for `--json` output (its failure is then JSON too).
+    pub fn json(&self) -> bool {
+        match &self.command {
+            #[cfg(feature = "connected")]
+            Command::Kms(KmsCommand::Prepare(a)) => a.json,
+            #[cfg(feature = "connected")]
+            Command::Kms(KmsCommand::Import(a)) => a.json,
+            #[cfg(feature = "connected")]
+            Command::Kms(KmsCommand::Rollback(a)) => a.json,
+            #[cfg(feature = "connected")]
+            Command::Kms(KmsCommand::Status(a)) => a.json,
+            #[cfg(feature = "connected")]
+            Command::Kms(KmsCommand::Inventory(a)) => a.json,
+            #[cfg(feature = "connected")]
+            Command::Kms(KmsCommand::VerifyRotation(a)) => a.json,
+            #[cfg(feature = "airgap")]
+            Command::Ceremony(a) => a.json,
+            Command::Audit(audit::AuditCommand::Verify(a)) => a.json,
+            #[cfg(feature = "airgap")]
+            Command::Quorum(QuorumCommand::Enroll(a)) => a.json,
+            #[cfg(all(feature = "airgap", feature = "connected"))]
+            Command::Rehearse(_) => false,
+            #[cfg(feature = "airgap")]
+            Command::Quorum(QuorumCommand::Verify(_)) => false,
+            Command::Audit(audit::AuditCommand::Replay(_))
+            | Command::Completions(_)
+            | Command::Man(_) => false,
+        }
+    }
+}
+
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        #[cfg(feature = "connected")]
         Command::Kms(KmsCommand::Prepare(a)) => prepare(a),
+        #[cfg(feature = "connected")]
         Command::Kms(KmsCommand::Import(a)) => import(a),
+        #[cfg(feature = "connected")]
         Command::Kms(KmsCommand::Rollback(a)) => rollback(a),
+        #[cfg(feature = "connected")]
         Command::Kms(KmsCommand::Status(a)) => crate::cli::status::run(a),
+        #[cfg(feature = "connected")]
+        Command::Kms(KmsCommand::Inventory(a)) => crate::cli::inventory::run(a),
+        #[cfg(feature = "connected")]
+        Command::Kms(KmsCommand::VerifyRotation(a)) => verify_rotation(a),
+        #[cfg(feature = "airgap")]
         Command::Ceremony(a) => ceremony::run(a),
-        Command::Rehearse(a) => rehearse::run(&rehearse::RehearseRequest {
+        #[cfg(all(feature = "airgap", feature = "connected"))]
+        Command::Rehearse(a) => crate::app::rehearse::run(&crate::app::rehearse::RehearseRequest {
             headless: a.headless,
             out: a.out,
             script: a.script,
@@ -195,28 +278,30 @@ pub fn run(cli: Cli) -> Result<()> {
             endpoint_url: a.endpoint_url,
         }),
         Command::Audit(a) => audit::run(a),
+        Command::Completions(a) => docs::completions(&a, <Cli as clap::CommandFactory>::command()),
+        Command::Man(a) => docs::man(&a, <Cli as clap::CommandFactory>::command()),
+        #[cfg(feature = "airgap")]
         Command::Quorum(QuorumCommand::Enroll(a)) => a.run(),
+        #[cfg(feature = "airgap")]
         Command::Quorum(QuorumCommand::Verify(a)) => a.run(),
     }
 }
 
+#[cfg(feature = "connected")]
 fn prepare(a: PrepareArgs) -> Result<()> {
     let keys = a
         .keys
         .iter()
         .map(|k| KeyRef::parse(k))
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|what| Error::Usage {
-            what,
-            hint: "see `keyrite kms prepare --help`".into(),
-        })?;
+        .map_err(Error::KeyRef)?;
     let plan = match &a.plan {
         Some(path) => {
             let text = fsio::read_text(path, "a plan")?;
             Some(
-                crate::core::plan::Plan::parse(&text).map_err(|what| Error::Usage {
-                    what: format!("{}: {what}", path.display()),
-                    hint: "fix the plan; see `keyrite kms prepare --help`".into(),
+                crate::core::plan::Plan::parse(&text).map_err(|problem| Error::Plan {
+                    path: path.clone(),
+                    problem: Box::new(problem),
                 })?,
             )
         }
@@ -225,25 +310,17 @@ fn prepare(a: PrepareArgs) -> Result<()> {
     let supplied = match &a.from_aws_cli {
         Some(path) => {
             if keys.len() != 1 {
-                return Err(Error::Usage {
-                    what: "--from-aws-cli holds the parameters of one key; name exactly one --key"
-                        .into(),
-                    hint:
-                        "prepare each key whose parameters were fetched with the AWS CLI on its own"
-                            .into(),
-                });
+                return Err(Error::AwsCliOneKey);
             }
             let mut p = kms::prepare::load_cli_parameters(path)?;
             if let Some(t) = &a.parameters_valid_to {
-                let t: jiff::Timestamp = t.parse().map_err(|e| Error::Usage {
-                    what: format!("--parameters-valid-to {t:?} is not an RFC 3339 time: {e}"),
-                    hint: "write it like 2027-06-30T00:00:00Z".into(),
+                let t: jiff::Timestamp = t.parse().map_err(|e| Error::NotATime {
+                    flag: "--parameters-valid-to",
+                    value: t.clone(),
+                    detail: format!("{e}"),
                 })?;
                 if p.valid_to.is_some_and(|v| v != t) {
-                    return Err(Error::Usage {
-                        what: "--parameters-valid-to contradicts the ParametersValidTo of the AWS CLI's JSON".into(),
-                        hint: "drop --parameters-valid-to: the JSON says when the parameters expire".into(),
-                    });
+                    return Err(Error::ParametersValidToContradicts);
                 }
                 p.valid_to = Some(t);
             }
@@ -260,67 +337,65 @@ fn prepare(a: PrepareArgs) -> Result<()> {
         out: &a.out,
         supplied: supplied.as_ref(),
     })?;
-    eprintln!(
+    crate::say!(
         "prepared {} key(s) into {}",
         prepared.manifest.keys.len(),
         a.out.display()
     );
     for k in &prepared.manifest.keys {
-        eprintln!(
+        crate::say!(
             "  {:<24} {}  state {}  parameters valid to {}",
-            k.name, k.key_arn, k.key_state, k.parameters_valid_to
+            k.name,
+            k.key_arn,
+            k.key_state,
+            k.parameters_valid_to
         );
     }
-    eprintln!(
-        "bundle fingerprint (read it out to the ceremony room):\n  {}",
+    crate::say!(
+        "bundle fingerprint (read it out to the ceremony room):\n  {}\nthe same as words:",
         grouped(&prepared.fingerprint)
     );
+    for line in word_lines(&prepared.fingerprint) {
+        eprintln!("  {line}");
+    }
     if a.json {
-        let v = serde_json::json!({ "bundle": a.out, "fingerprint": prepared.fingerprint, "manifest": prepared.manifest });
+        let v = serde_json::json!({ "bundle": a.out, "fingerprint": prepared.fingerprint,
+            "fingerprint_words": words(&prepared.fingerprint), "manifest": prepared.manifest });
         println!("{v}");
     }
     Ok(())
 }
 
+#[cfg(feature = "connected")]
 fn import(a: ImportArgs) -> Result<()> {
-    let expiration = match (a.expiration_model.as_str(), &a.valid_to) {
-        ("KEY_MATERIAL_DOES_NOT_EXPIRE", None) => Expiration::DoesNotExpire,
-        ("KEY_MATERIAL_EXPIRES", Some(t)) => {
-            Expiration::ExpiresAt(t.parse().map_err(|e| Error::Usage {
-                what: format!("--valid-to {t:?} is not an RFC 3339 time: {e}"),
-                hint: "write it like 2027-06-30T00:00:00Z".into(),
+    use values::ExpirationModel;
+    let expiration = match (a.expiration_model, &a.valid_to) {
+        (ExpirationModel::DoesNotExpire, None) => Expiration::DoesNotExpire,
+        (ExpirationModel::Expires, Some(t)) => {
+            Expiration::ExpiresAt(t.parse().map_err(|e| Error::NotATime {
+                flag: "--valid-to",
+                value: t.clone(),
+                detail: format!("{e}"),
             })?)
         }
-        ("KEY_MATERIAL_DOES_NOT_EXPIRE", Some(_)) => {
-            return Err(Error::Usage {
-                what: "--valid-to was given with KEY_MATERIAL_DOES_NOT_EXPIRE".into(),
-                hint: "add --expiration-model KEY_MATERIAL_EXPIRES, or drop --valid-to".into(),
-            });
+        (ExpirationModel::DoesNotExpire, Some(_)) => {
+            return Err(Error::ValidToWithoutExpiry);
         }
-        ("KEY_MATERIAL_EXPIRES", None) => {
-            return Err(Error::Usage {
-                what: "KEY_MATERIAL_EXPIRES needs --valid-to".into(),
-                hint: "add --valid-to 2027-06-30T00:00:00Z (at most 365 days ahead)".into(),
-            });
-        }
-        (other, _) => {
-            return Err(Error::Usage {
-                what: format!("unknown --expiration-model {other:?}"),
-                hint: "use KEY_MATERIAL_DOES_NOT_EXPIRE or KEY_MATERIAL_EXPIRES".into(),
-            });
+        (ExpirationModel::Expires, None) => {
+            return Err(Error::ExpiryWithoutValidTo);
         }
     };
     let verified = bundle::Bundle::verify(&a.bundle)?;
-    eprintln!("the same import by hand with the AWS CLI, should you need to fall back to it:");
+    crate::say!("the same import by hand with the AWS CLI, should you need to fall back to it:");
     for (name, commands) in kms::import::aws_cli_equivalent(&verified, expiration) {
-        eprintln!("  # {name}");
+        crate::say!("  # {name}");
         for c in commands {
-            eprintln!("  {c}");
+            crate::say!("  {c}");
         }
     }
     let outcomes = app::import::run(&verified, &a.aws.target(), expiration, a.concurrency)?;
     for o in &outcomes {
-        eprintln!(
+        crate::say!(
             "{:<24} {}: {}; current key material {} (was {})",
             o.name,
             o.kind,
@@ -343,6 +418,33 @@ fn import(a: ImportArgs) -> Result<()> {
     Ok(())
 }
 
+#[cfg(feature = "connected")]
+fn verify_rotation(a: VerifyRotationArgs) -> Result<()> {
+    let verified = bundle::Bundle::verify(&a.bundle)?;
+    let v = app::verify_rotation::run(&verified, &a.aws.target(), &a.ciphertexts, a.cloudtrail)?;
+    for k in &v.keys {
+        crate::say!(
+            "{:<24} {}",
+            k.name,
+            if k.passed { "PASSED" } else { "FAILED" }
+        );
+        for c in &k.checks {
+            crate::say!("    {c}");
+        }
+    }
+    for o in &v.old_ciphertexts {
+        match &o.result {
+            Ok(arn) => crate::say!("{}: decrypts under {arn}", o.file.display()),
+            Err(e) => crate::say!("{}: FAILED: {e}", o.file.display()),
+        }
+    }
+    if a.json {
+        println!("{}", serde_json::to_string(&v).unwrap_or_default());
+    }
+    app::verify_rotation::verdict(&v)
+}
+
+#[cfg(feature = "connected")]
 fn rollback(a: RollbackArgs) -> Result<()> {
     let verified = bundle::Bundle::verify(&a.bundle)?;
     let done = app::rollback::run(&verified, &a.aws.target())?;
@@ -362,10 +464,45 @@ fn rollback(a: RollbackArgs) -> Result<()> {
                 format!("material {key_material_id} was rolled back before")
             }
         };
-        eprintln!("{:<24} {what}", k.name);
+        crate::say!("{:<24} {what}", k.name);
     }
     if a.json {
         println!("{}", serde_json::to_string(&done).unwrap_or_default());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(feature = "connected")]
+    use clap::Parser;
+
+    use super::*;
+
+    #[cfg(feature = "connected")]
+    #[test]
+    fn an_unknown_algorithm_is_a_usage_error_that_lists_the_known_ones() {
+        let err = Cli::try_parse_from([
+            "keyrite",
+            "kms",
+            "prepare",
+            "--key",
+            "alias/x",
+            "--out",
+            "b",
+            "--algorithm",
+            "RSAES_PKCS1_V1_5",
+        ])
+        .unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        let text = err.to_string();
+        assert!(text.contains("RSAES_PKCS1_V1_5"), "{text}");
+        assert!(text.contains("RSAES_OAEP_SHA_256"), "{text}");
+    }
+
+    #[test]
+    fn the_parser_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
 }

@@ -6,6 +6,7 @@ use clap::Args;
 
 use crate::app::enrol::{self, EnrolRequest};
 use crate::app::error::Result;
+use crate::core::custody::shares::CustodianShare;
 
 #[derive(Args, Debug)]
 pub struct EnrolArgs {
@@ -28,16 +29,38 @@ pub struct EnrolArgs {
     pub json: bool,
 }
 
+/// The shares handed over on the enrolment screens.
+struct TerminalHandover;
+
+impl enrol::ShareHandover for TerminalHandover {
+    fn ready(&mut self) -> Result<()> {
+        crate::tui::enrol::check_terminal()
+    }
+
+    fn hand_over(
+        &mut self,
+        label: &str,
+        threshold: u8,
+        names: &[String],
+        shares: &[CustodianShare],
+    ) -> Result<()> {
+        crate::tui::enrol::run(label, threshold, names, shares)
+    }
+}
+
 impl EnrolArgs {
     pub fn run(&self) -> Result<()> {
-        let summary = enrol::run(&EnrolRequest {
-            script: self.script.clone(),
-            module: self.module.clone(),
-            headless: self.headless,
-            pin_source: self.pin_source.clone(),
-        })?;
+        let summary = enrol::run(
+            &EnrolRequest {
+                script: self.script.clone(),
+                module: self.module.clone(),
+                headless: self.headless,
+                pin_source: self.pin_source.clone(),
+            },
+            Some(&mut TerminalHandover),
+        )?;
         if self.json {
-            println!("{summary}");
+            crate::say_out!("{summary}");
         }
         Ok(())
     }

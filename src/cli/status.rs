@@ -4,14 +4,14 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use jiff::Timestamp;
 
 use crate::app::error::{Error, Result};
-use crate::cli::AwsArgs;
-use crate::core::key_age::{Compliance, DEFAULT_DUE_SOON_DAYS, DEFAULT_POLICY_DAYS, Policy};
-use crate::kms::runtime;
-use crate::kms::status::{Receipts, RotationsLookup, StatusReport};
-use crate::kms::{self};
+use crate::app::status;
+use crate::cli::aws_args::AwsArgs;
+use crate::core::key_age::Compliance;
+use crate::core::key_age::{DEFAULT_DUE_SOON_DAYS, DEFAULT_POLICY_DAYS, Policy};
+use crate::kms::cloudtrail::TrailLookup;
+use crate::kms::status::{RotationsLookup, StatusReport};
 
 #[derive(Args, Debug)]
 pub struct StatusArgs {
@@ -25,6 +25,17 @@ pub struct StatusArgs {
     /// produced each key's material. Repeat, or give several.
     #[arg(long, num_args = 1..)]
     pub receipts: Vec<PathBuf>,
+    /// Keys created or rotated within this many days are not reported late (0: no grace).
+    #[arg(long, default_value_t = 0)]
+    pub grace_days: u32,
+    /// Also take each key's last material change from CloudTrail LookupEvents
+    /// (needs cloudtrail:LookupEvents).
+    #[arg(long)]
+    pub cloudtrail: bool,
+    /// List under each key the S3 buckets, RDS databases and DynamoDB tables it protects, so
+    /// NON_COMPLIANT and DUE_SOON say what is exposed.
+    #[arg(long)]
+    pub resources: bool,
     #[command(flatten)]
     pub aws: AwsArgs,
     /// JSON on stdout (the table then goes to stderr).
@@ -34,55 +45,30 @@ pub struct StatusArgs {
 
 pub fn run(a: StatusArgs) -> Result<()> {
     if a.policy_days == 0 {
-        return Err(Error::Usage {
-            what: "--policy-days must be at least 1".into(),
-            hint: "give the longest a key's material may stay current, e.g. --policy-days 365"
-                .into(),
-        });
+        return Err(Error::PolicyDays);
     }
     let policy = Policy {
         max_age_days: a.policy_days,
         due_soon_days: a.due_soon_days,
     };
-    let receipts = Receipts::load(&a.receipts)?;
-    let rt = runtime()?;
-    let report = rt.block_on(async {
-        let client = kms::connect(&a.aws.target()).await?;
-        kms::status::status(&client, policy, &receipts, Timestamp::now()).await
-    })?;
+    let report = status::run_with(
+        &a.aws.target(),
+        &status::StatusRequest {
+            policy,
+            grace_days: a.grace_days,
+            receipts: a.receipts.clone(),
+            cloudtrail: a.cloudtrail,
+            resources: a.resources,
+        },
+    )?;
     let table = table(&report);
     if a.json {
-        eprint!("{table}");
+        eprint!("{}", crate::core::terminal::for_terminal(&table));
         println!("{}", serde_json::to_string(&report).unwrap_or_default());
     } else {
-        print!("{table}");
+        print!("{}", crate::core::terminal::for_terminal(&table));
     }
-    verdict(&report)
-}
-
-/// The exit a scheduled job alerts on: Ok when no key is past due, [`Error::NonCompliant`] (exit
-/// code 7) naming the keys that are.
-pub fn verdict(report: &StatusReport) -> Result<()> {
-    let late: Vec<&str> = report
-        .keys
-        .iter()
-        .filter(|k| k.compliance == Compliance::NonCompliant)
-        .map(|k| k.aliases.first().map_or(k.key_id.as_str(), String::as_str))
-        .collect();
-    if !late.is_empty() {
-        return Err(Error::NonCompliant {
-            what: format!(
-                "{} key(s) past the {}-day policy: {}",
-                late.len(),
-                report.policy.max_age_days,
-                late.join(", ")
-            ),
-            hint:
-                "rotate them: `keyrite kms prepare --plan …`, a ceremony, then `keyrite kms import`"
-                    .into(),
-        });
-    }
-    Ok(())
+    status::verdict(&report)
 }
 
 fn table(r: &StatusReport) -> String {
@@ -103,13 +89,7 @@ fn table(r: &StatusReport) -> String {
             Some(m) => (
                 format!("{}d", m.age_days),
                 m.due.strftime("%Y-%m-%d").to_string(),
-                match m.source {
-                    crate::core::key_age::AgeSource::KmsRotations => "kms rotations",
-                    crate::core::key_age::AgeSource::Receipt => "import receipt",
-                    crate::core::key_age::AgeSource::KeyCreationEstimate => {
-                        "key creation (estimate)"
-                    }
-                },
+                m.source.as_str(),
             ),
             None => ("-".into(), "-".into(), "-"),
         };
@@ -142,6 +122,38 @@ fn table(r: &StatusReport) -> String {
             from,
             ceremony
         );
+        if let Some(until) = k.material.as_ref().and_then(|m| m.grace_until) {
+            let _ = writeln!(
+                s,
+                "{:<14} in grace until {} (created or rotated within {} days)",
+                "",
+                until.strftime("%Y-%m-%d"),
+                r.grace_days
+            );
+        }
+        if let Some(resources) = &k.resources {
+            for u in resources {
+                let _ = writeln!(
+                    s,
+                    "{:<14} {} {} {} ({})",
+                    if matches!(k.compliance, Compliance::NonCompliant | Compliance::DueSoon) {
+                        "EXPOSED"
+                    } else {
+                        "protects"
+                    },
+                    u.kind.as_str(),
+                    u.name,
+                    u.region,
+                    k.compliance.as_str()
+                );
+            }
+        }
+    }
+    if let Some(reason) = r.keys.iter().find_map(|k| match &k.cloudtrail {
+        Some(TrailLookup::Unavailable { reason }) => Some(reason),
+        _ => None,
+    }) {
+        let _ = writeln!(s, "note: {reason}; ages come from the other sources");
     }
     if let Some(reason) = r.keys.iter().find_map(|k| match &k.rotations {
         RotationsLookup::Unavailable { reason } => Some(reason),

@@ -47,30 +47,54 @@ struct CliJson {
     parameters_valid_to: Option<Value>,
 }
 
+/// Why saved import parameters are unusable.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CliParamsError {
+    #[error("not the JSON of `aws kms get-parameters-for-import`: {0}")]
+    NotJson(String),
+    #[error("ParametersValidTo is not a number of seconds")]
+    ValidToNotSeconds,
+    #[error("ParametersValidTo {secs}: {detail}")]
+    ValidToOutOfRange { secs: f64, detail: String },
+    #[error("ParametersValidTo {text:?}: {detail}")]
+    ValidToUnparsable { text: String, detail: String },
+    #[error("ParametersValidTo {value} is neither seconds nor a time")]
+    ValidToWrongType { value: String },
+    #[error("{what} is empty")]
+    Empty { what: String },
+    #[error("{what} is not base64: {detail}")]
+    NotBase64 { what: String, detail: String },
+}
+
 /// Parses the JSON that `aws kms get-parameters-for-import` prints.
-pub fn parse_json(bytes: &[u8]) -> Result<CliParameters, String> {
-    let j: CliJson = serde_json::from_slice(bytes)
-        .map_err(|e| format!("not the JSON of `aws kms get-parameters-for-import`: {e}"))?;
+pub fn parse_json(bytes: &[u8]) -> Result<CliParameters, CliParamsError> {
+    let j: CliJson =
+        serde_json::from_slice(bytes).map_err(|e| CliParamsError::NotJson(e.to_string()))?;
     let valid_to = match j.parameters_valid_to {
         None => None,
         Some(Value::Number(n)) => {
-            let secs = n
-                .as_f64()
-                .ok_or_else(|| "ParametersValidTo is not a number of seconds".to_string())?;
+            let secs = n.as_f64().ok_or(CliParamsError::ValidToNotSeconds)?;
             // Whole seconds: the sub-second part only ever makes the parameters expire later.
+            Some(Timestamp::from_second(secs.floor() as i64).map_err(|e| {
+                CliParamsError::ValidToOutOfRange {
+                    secs,
+                    detail: e.to_string(),
+                }
+            })?)
+        }
+        Some(Value::String(s)) => {
             Some(
-                Timestamp::from_second(secs.floor() as i64)
-                    .map_err(|e| format!("ParametersValidTo {secs}: {e}"))?,
+                s.parse::<Timestamp>()
+                    .map_err(|e| CliParamsError::ValidToUnparsable {
+                        text: s.clone(),
+                        detail: e.to_string(),
+                    })?,
             )
         }
-        Some(Value::String(s)) => Some(
-            s.parse::<Timestamp>()
-                .map_err(|e| format!("ParametersValidTo {s:?}: {e}"))?,
-        ),
         Some(other) => {
-            return Err(format!(
-                "ParametersValidTo {other} is neither seconds nor a time"
-            ));
+            return Err(CliParamsError::ValidToWrongType {
+                value: other.to_string(),
+            });
         }
     };
     Ok(CliParameters {
@@ -82,18 +106,21 @@ pub fn parse_json(bytes: &[u8]) -> Result<CliParameters, String> {
 }
 
 /// Decodes a base64 text file or field, ignoring whitespace and line breaks.
-pub fn decode_base64(what: &str, text: &[u8]) -> Result<Vec<u8>, String> {
+pub fn decode_base64(what: &str, text: &[u8]) -> Result<Vec<u8>, CliParamsError> {
     let compact: Vec<u8> = text
         .iter()
         .copied()
         .filter(|b| !b.is_ascii_whitespace())
         .collect();
     if compact.is_empty() {
-        return Err(format!("{what} is empty"));
+        return Err(CliParamsError::Empty { what: what.into() });
     }
     BASE64
         .decode(&compact)
-        .map_err(|e| format!("{what} is not base64: {e}"))
+        .map_err(|e| CliParamsError::NotBase64 {
+            what: what.into(),
+            detail: e.to_string(),
+        })
 }
 
 #[cfg(test)]
@@ -126,15 +153,22 @@ mod tests {
         assert!(
             parse_json(b"{}")
                 .unwrap_err()
+                .to_string()
                 .contains("get-parameters-for-import")
         );
         let bad = br#"{"ImportToken":"***","PublicKey":"AA=="}"#;
         assert!(
             parse_json(bad)
                 .unwrap_err()
+                .to_string()
                 .contains("ImportToken is not base64")
         );
-        assert!(decode_base64("x", b" \n").unwrap_err().contains("empty"));
+        assert!(
+            decode_base64("x", b" \n")
+                .unwrap_err()
+                .to_string()
+                .contains("empty")
+        );
         assert_eq!(decode_base64("x", b"AAEC\nAw==\n").unwrap(), [0, 1, 2, 3]);
     }
 }

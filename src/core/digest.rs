@@ -16,6 +16,25 @@ pub fn grouped(hex: &str) -> String {
         .join(" ")
 }
 
+/// A digest as PGP words (the PGP biometric word list: one word per byte, two-syllable words at
+/// even positions and three-syllable words at odd ones, so a swapped or dropped word is heard),
+/// four to a line, for reading aloud across the air gap. Both sides print it from the same hex.
+/// Anything that is not hex gives an empty list.
+pub fn words(hex: &str) -> Vec<String> {
+    match hex::decode(hex) {
+        Ok(bytes) => pgp_words::to_words(&bytes)
+            .into_iter()
+            .map(str::to_lowercase)
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// [`words`] in lines of four.
+pub fn word_lines(hex: &str) -> Vec<String> {
+    words(hex).chunks(4).map(|c| c.join(" ")).collect()
+}
+
 /// Normalises a fingerprint typed by a person: spaces, colons and case do not matter.
 pub fn normalise_fingerprint(typed: &str) -> String {
     typed
@@ -44,5 +63,27 @@ mod tests {
             "ba7816bf8f01cfea"
         );
         assert_eq!(grouped("ba7816bf8f"), "ba78 16bf 8f");
+    }
+
+    #[test]
+    fn words_follow_the_pgp_word_list() {
+        // The published example: even positions two-syllable, odd three-syllable words.
+        assert_eq!(
+            words("d1c225e4"),
+            ["stairway", "repellent", "bombast", "tradition"]
+        );
+        assert_eq!(
+            word_lines("d1c225e426c633dd94"),
+            [
+                "stairway repellent bombast tradition",
+                "bookshelf responsive chisel tambourine",
+                "pluto"
+            ]
+        );
+        // A byte reads differently at an even and an odd position.
+        assert_ne!(words("9e9e")[0], words("9e9e")[1]);
+        assert!(words("not hex").is_empty());
+        // A SHA-256 is 32 words.
+        assert_eq!(words(&sha256_hex(b"abc")).len(), 32);
     }
 }

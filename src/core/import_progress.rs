@@ -37,6 +37,17 @@ pub enum KeyProgress {
     RolledBack { key_material_id: String },
 }
 
+/// Why a progress file cannot be resumed from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProgressError {
+    #[error("{0}")]
+    Unreadable(String),
+    #[error("format is {found:?}, this keyrite reads {FORMAT:?}")]
+    Format { found: String },
+    #[error("it belongs to the bundle with fingerprint {found}, not this one ({expected})")]
+    OtherBundle { found: String, expected: String },
+}
+
 impl ImportProgress {
     pub fn new(bundle_fingerprint: &str) -> ImportProgress {
         ImportProgress {
@@ -47,19 +58,17 @@ impl ImportProgress {
     }
 
     /// Reads a progress file and checks it belongs to this bundle.
-    pub fn parse(bytes: &[u8], bundle_fingerprint: &str) -> Result<ImportProgress, String> {
-        let p: ImportProgress = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    pub fn parse(bytes: &[u8], bundle_fingerprint: &str) -> Result<ImportProgress, ProgressError> {
+        let p: ImportProgress =
+            serde_json::from_slice(bytes).map_err(|e| ProgressError::Unreadable(e.to_string()))?;
         if p.format != FORMAT {
-            return Err(format!(
-                "format is {:?}, this keyrite reads {FORMAT:?}",
-                p.format
-            ));
+            return Err(ProgressError::Format { found: p.format });
         }
         if p.bundle_fingerprint != bundle_fingerprint {
-            return Err(format!(
-                "it belongs to the bundle with fingerprint {}, not this one ({bundle_fingerprint})",
-                p.bundle_fingerprint
-            ));
+            return Err(ProgressError::OtherBundle {
+                found: p.bundle_fingerprint,
+                expected: bundle_fingerprint.into(),
+            });
         }
         Ok(p)
     }
@@ -106,6 +115,7 @@ mod tests {
         assert!(
             ImportProgress::parse(&json, "bb")
                 .unwrap_err()
+                .to_string()
                 .contains("fingerprint")
         );
         let bad = String::from_utf8(json)

@@ -15,15 +15,38 @@ pub const KEY_MATERIAL_LEN: usize = 32;
 /// RFC 5649 wrapping of 32 bytes: the input plus one 8-byte integrity block.
 const KWP_OF_KEY_MATERIAL: usize = KEY_MATERIAL_LEN + 8;
 
+/// Why an import would be refused before anything is sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImportRuleError {
+    #[error("ValidTo {valid_to} is not in the future")]
+    ValidToPast { valid_to: Timestamp },
+    #[error("ValidTo {valid_to} is more than 365 days from now ({now})")]
+    ValidToTooFar { valid_to: Timestamp, now: Timestamp },
+    #[error(
+        "EncryptedKeyMaterial.bin is {actual} bytes; {algorithm} with a {bits}-bit wrapping key gives exactly {want}"
+    )]
+    EncryptedLen {
+        actual: usize,
+        algorithm: WrappingAlgorithm,
+        bits: usize,
+        want: usize,
+    },
+    #[error("key ARN {arn} does not name key {key_id} in account {account}, region {region}")]
+    KeyArn {
+        arn: String,
+        key_id: String,
+        account: String,
+        region: String,
+    },
+}
+
 /// A ValidTo must be in the future and at most 365 days away.
-pub fn check_valid_to(valid_to: Timestamp, now: Timestamp) -> Result<(), String> {
+pub fn check_valid_to(valid_to: Timestamp, now: Timestamp) -> Result<(), ImportRuleError> {
     if valid_to <= now {
-        return Err(format!("ValidTo {valid_to} is not in the future"));
+        return Err(ImportRuleError::ValidToPast { valid_to });
     }
     if valid_to > now + MAX_VALID_TO {
-        return Err(format!(
-            "ValidTo {valid_to} is more than 365 days from now ({now})"
-        ));
+        return Err(ImportRuleError::ValidToTooFar { valid_to, now });
     }
     Ok(())
 }
@@ -43,20 +66,27 @@ pub fn check_encrypted_len(
     algorithm: WrappingAlgorithm,
     modulus_len: usize,
     actual: usize,
-) -> Result<(), String> {
+) -> Result<(), ImportRuleError> {
     let want = expected_encrypted_len(algorithm, modulus_len);
     if actual != want {
-        return Err(format!(
-            "EncryptedKeyMaterial.bin is {actual} bytes; {algorithm} with a {}-bit wrapping key gives exactly {want}",
-            modulus_len * 8
-        ));
+        return Err(ImportRuleError::EncryptedLen {
+            actual,
+            algorithm,
+            bits: modulus_len * 8,
+            want,
+        });
     }
     Ok(())
 }
 
 /// A key ARN (`arn:PARTITION:kms:REGION:ACCOUNT:key/KEY_ID`) must name exactly this region,
 /// account and key id: an import token is bound to the key it was issued for.
-pub fn check_key_arn(arn: &str, region: &str, account: &str, key_id: &str) -> Result<(), String> {
+pub fn check_key_arn(
+    arn: &str,
+    region: &str,
+    account: &str,
+    key_id: &str,
+) -> Result<(), ImportRuleError> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let ok = matches!(
         parts.as_slice(),
@@ -65,9 +95,12 @@ pub fn check_key_arn(arn: &str, region: &str, account: &str, key_id: &str) -> Re
                 && resource.strip_prefix("key/") == Some(key_id)
     );
     if !ok {
-        return Err(format!(
-            "key ARN {arn} does not name key {key_id} in account {account}, region {region}"
-        ));
+        return Err(ImportRuleError::KeyArn {
+            arn: arn.into(),
+            key_id: key_id.into(),
+            account: account.into(),
+            region: region.into(),
+        });
     }
     Ok(())
 }
@@ -115,7 +148,9 @@ mod tests {
             let got = check_encrypted_len(alg, modulus, actual);
             assert_eq!(got.is_ok(), ok, "{alg} {modulus} {actual}: {got:?}");
         }
-        let msg = check_encrypted_len(RsaesOaepSha256, 512, 511).unwrap_err();
+        let msg = check_encrypted_len(RsaesOaepSha256, 512, 511)
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains("511") && msg.contains("512"), "{msg}");
     }
 

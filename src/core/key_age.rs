@@ -37,6 +37,8 @@ impl Compliance {
 pub enum AgeSource {
     /// KMS ListKeyRotations: the current material's rotation date.
     KmsRotations,
+    /// CloudTrail: the key's last successful ImportKeyMaterial or RotateKeyOnDemand event.
+    Cloudtrail,
     /// An import receipt that recorded this key material id being imported.
     Receipt,
     /// The key's CreationDate: an estimate. Material is never older than its key, so the age is
@@ -47,6 +49,15 @@ pub enum AgeSource {
 impl AgeSource {
     pub fn is_estimate(self) -> bool {
         self == AgeSource::KeyCreationEstimate
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgeSource::KmsRotations => "kms rotations",
+            AgeSource::Cloudtrail => "cloudtrail",
+            AgeSource::Receipt => "import receipt",
+            AgeSource::KeyCreationEstimate => "key creation (estimate)",
+        }
     }
 }
 
@@ -75,6 +86,26 @@ pub struct Age {
     pub age_days: i64,
     pub due: Timestamp,
     pub compliance: Compliance,
+    /// Created or rotated within the grace period: not reported late whatever the age says
+    /// (an age from an estimate right after a ceremony would otherwise be a false alarm).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grace_until: Option<Timestamp>,
+}
+
+/// Keys created or rotated within `days` of `now` (the latest of `changes`) are COMPLIANT,
+/// marked with the end of their grace.
+pub fn apply_grace(mut age: Age, days: u32, changes: &[Timestamp], now: Timestamp) -> Age {
+    if days == 0 {
+        return age;
+    }
+    if let Some(last) = changes.iter().max() {
+        let until = *last + DAY * i32::try_from(days).unwrap_or(i32::MAX);
+        if now < until && age.compliance != Compliance::Compliant {
+            age.compliance = Compliance::Compliant;
+            age.grace_until = Some(until);
+        }
+    }
+    age
 }
 
 const DAY: SignedDuration = SignedDuration::from_hours(24);
@@ -98,6 +129,7 @@ pub fn assess(policy: Policy, since: Timestamp, source: AgeSource, now: Timestam
         age_days,
         due,
         compliance,
+        grace_until: None,
     }
 }
 
@@ -140,5 +172,29 @@ mod tests {
             assess(zero_window, day(0), AgeSource::KmsRotations, day(9)).compliance,
             Compliance::Compliant
         );
+    }
+
+    #[test]
+    fn grace_table() {
+        let p = Policy::default();
+        // Material aged from an estimate 400 days back; the key was rotated `changed` days ago.
+        let cases = [
+            (7, Some(1), Compliance::Compliant, true),
+            (7, Some(6), Compliance::Compliant, true),
+            (7, Some(7), Compliance::NonCompliant, false),
+            (7, None, Compliance::NonCompliant, false),
+            (0, Some(0), Compliance::NonCompliant, false),
+        ];
+        for (days, changed, want, graced) in cases {
+            let now = day(400);
+            let a = assess(p, day(0), AgeSource::KeyCreationEstimate, now);
+            let changes: Vec<Timestamp> = changed.map(|c| day(400 - c)).into_iter().collect();
+            let a = apply_grace(a, days, &changes, now);
+            assert_eq!(a.compliance, want, "{days} {changed:?}");
+            assert_eq!(a.grace_until.is_some(), graced);
+        }
+        // A compliant key is left as it is.
+        let a = assess(p, day(0), AgeSource::Receipt, day(1));
+        assert_eq!(apply_grace(a.clone(), 7, &[day(1)], day(1)), a);
     }
 }

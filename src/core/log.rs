@@ -20,97 +20,47 @@
 //! the tool by hash; the last (`ceremony.end`) binds the final manifest. Nothing in here does I/O.
 
 use jiff::Timestamp;
-use p256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
-use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
-use p256::pkcs8::{DecodePublicKey, EncodePublicKey};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 use super::ceremony::{Machine, Outcome, Record, Refusal};
 use super::digest::sha256_hex;
+use crate::core::chain::{self, Chain, ChainError, Seal};
+pub use crate::core::chain::{
+    Body, GENESIS_PREV, LogSigner, TrustedKey, low_s, normalize_low_s, public_key_pem,
+};
 
 pub use super::ceremony::record::FORMAT;
 pub use super::ceremony::step;
 pub use super::ceremony::{LoggedKey, LoggedQuorum};
-/// `prev` of the first record.
-pub const GENESIS_PREV: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 /// The file name of the log inside a bundle.
 pub const FILE_NAME: &str = "ceremony.log";
 
-const HEAD: &[u8] = b"{\"body\":";
-const SIG_HEAD: &[u8] = b",\"sig\":\"";
-const TAIL: &[u8] = b"\"}";
-const SIG_HEX_LEN: usize = 128;
-const FRAME_LEN: usize = HEAD.len() + SIG_HEAD.len() + SIG_HEX_LEN + TAIL.len();
-
-/// A record's signed part.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Body {
-    pub seq: u64,
-    pub time: Timestamp,
-    pub step: String,
-    pub actors: Vec<String>,
-    pub data: Map<String, Value>,
-    pub prev: String,
-}
-
-/// Signs log records: ECDSA P-256 over SHA-256 of `message`, returning the raw 64-byte r||s.
-/// The HSM implementation takes the digest in software and signs it with CKM_ECDSA.
-pub trait LogSigner {
-    type Error;
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Self::Error>;
-}
-
-/// A software key signs too: test corpora and benchmarks use it; a ceremony signs in the HSM.
-impl LogSigner for SigningKey {
-    type Error = LogError;
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, LogError> {
-        let digest = Sha256::digest(message);
-        let sig: Signature = self
-            .sign_prehash(&digest)
-            .map_err(|_| LogError::Signing("the software key failed to sign".into()))?;
-        Ok(sig.to_bytes().to_vec())
-    }
-}
-
-/// The writer's side of the chain: the next sequence number and the previous line's hash.
-#[derive(Debug, Clone)]
-pub struct LogChain {
-    next_seq: u64,
-    prev: String,
-}
-
-impl Default for LogChain {
-    fn default() -> Self {
-        LogChain {
-            next_seq: 0,
-            prev: GENESIS_PREV.to_string(),
-        }
-    }
-}
+/// The writer's side of the ceremony log's chain (see [`crate::core::chain`]).
+#[derive(Debug, Clone, Default)]
+pub struct LogChain(Chain);
 
 impl LogChain {
     pub fn new() -> LogChain {
-        LogChain::default()
+        LogChain(Chain::genesis())
     }
 
     /// The chain after the complete records of `log` (each line ending in a newline): what
     /// appending to an interrupted log continues from. Verify the records first.
     pub fn continuing(log: &[u8]) -> LogChain {
-        let mut chain = LogChain::new();
+        let mut next_seq = 0;
+        let mut head = GENESIS_PREV.to_string();
         for line in log.split_inclusive(|&b| b == b'\n') {
             if let Some(line) = line.strip_suffix(b"\n") {
-                chain.prev = sha256_hex(line);
-                chain.next_seq += 1;
+                head = sha256_hex(line);
+                next_seq += 1;
             }
         }
-        chain
+        LogChain(Chain::resume(next_seq, head))
     }
 
     pub fn next_seq(&self) -> u64 {
-        self.next_seq
+        self.0.next_seq()
     }
 
     /// Builds and signs the next record; returns the whole line including its newline. The chain
@@ -123,27 +73,7 @@ impl LogChain {
         actors: &[String],
         data: Map<String, Value>,
     ) -> Result<Vec<u8>, S::Error> {
-        let body = Body {
-            seq: self.next_seq,
-            time,
-            step: step.to_string(),
-            actors: actors.to_vec(),
-            data,
-            prev: self.prev.clone(),
-        };
-        // Serialising plain strings, numbers and maps cannot fail.
-        let body_bytes = serde_json::to_vec(&body).unwrap_or_default();
-        let sig = signer.sign(&body_bytes)?;
-        let mut line = Vec::with_capacity(body_bytes.len() + FRAME_LEN + 1);
-        line.extend_from_slice(HEAD);
-        line.extend_from_slice(&body_bytes);
-        line.extend_from_slice(SIG_HEAD);
-        line.extend_from_slice(hex::encode(&sig).as_bytes());
-        line.extend_from_slice(TAIL);
-        self.prev = sha256_hex(&line);
-        self.next_seq += 1;
-        line.push(b'\n');
-        Ok(line)
+        self.0.append_signed(signer, time, step, actors, data)
     }
 }
 
@@ -168,6 +98,11 @@ pub enum LogError {
         seq_suffix(*.seq)
     )]
     BadSignature { line: usize, seq: Option<u64> },
+    #[error(
+        "line {line}{}: the signature has a high S value (s > n/2); keyrite writes only low-S signatures, so this one was re-encoded after signing\n  what to do: the record's signature was altered (an ECDSA signature can be flipped to a second valid form); get the original log",
+        seq_suffix(*.seq)
+    )]
+    HighS { line: usize, seq: Option<u64> },
     #[error(
         "line {line}: the signed record is not a valid log body: {reason}\n  what to do: this log was written by another tool or version; report it"
     )]
@@ -219,6 +154,40 @@ pub enum LogError {
     Signing(String),
 }
 
+impl From<ChainError> for LogError {
+    fn from(e: ChainError) -> LogError {
+        match e {
+            ChainError::Truncated { line } => LogError::Truncated { line },
+            ChainError::Framing { line, reason } => LogError::Framing { line, reason },
+            ChainError::BadSignature { line, seq } => LogError::BadSignature { line, seq },
+            ChainError::HighS { line, seq } => LogError::HighS { line, seq },
+            ChainError::BadBody { line, reason } => LogError::BadBody { line, reason },
+            ChainError::Sequence {
+                line,
+                expected,
+                found,
+            } => LogError::Sequence {
+                line,
+                expected,
+                found,
+            },
+            ChainError::Chain {
+                line,
+                seq,
+                expected,
+                found,
+            } => LogError::Chain {
+                line,
+                seq,
+                expected,
+                found,
+            },
+            ChainError::TrustedKey(m) => LogError::TrustedKey(m),
+            ChainError::Signing(m) => LogError::Signing(m),
+        }
+    }
+}
+
 fn seq_suffix(seq: Option<u64>) -> String {
     seq.map(|s| format!(" (claims seq {s})"))
         .unwrap_or_default()
@@ -267,115 +236,6 @@ pub struct AbortedCeremony {
     pub destroyed: Vec<String>,
 }
 
-/// The trusted log key, parsed from PEM.
-#[derive(Debug, Clone)]
-pub struct TrustedKey {
-    key: VerifyingKey,
-    fingerprint: String,
-}
-
-impl TrustedKey {
-    pub fn from_pem(pem: &str) -> Result<TrustedKey, LogError> {
-        let key = VerifyingKey::from_public_key_pem(pem.trim())
-            .map_err(|e| LogError::TrustedKey(e.to_string()))?;
-        TrustedKey::from_key(key)
-    }
-
-    pub fn from_key(key: VerifyingKey) -> Result<TrustedKey, LogError> {
-        let der = key
-            .to_public_key_der()
-            .map_err(|e| LogError::TrustedKey(e.to_string()))?;
-        Ok(TrustedKey {
-            key,
-            fingerprint: sha256_hex(der.as_bytes()),
-        })
-    }
-
-    /// SHA-256 of the key's DER SubjectPublicKeyInfo, hex.
-    pub fn fingerprint(&self) -> &str {
-        &self.fingerprint
-    }
-
-    pub fn key(&self) -> &VerifyingKey {
-        &self.key
-    }
-
-    /// Checks a raw r||s signature over SHA-256 of `message`.
-    pub fn verifies(&self, message: &[u8], sig: &[u8]) -> bool {
-        let Ok(sig) = Signature::from_slice(sig) else {
-            return false;
-        };
-        self.key
-            .verify_prehash(&Sha256::digest(message), &sig)
-            .is_ok()
-    }
-}
-
-/// A public key as PEM SubjectPublicKeyInfo, and its fingerprint.
-pub fn public_key_pem(key: &VerifyingKey) -> Result<(String, String), LogError> {
-    let pem = key
-        .to_public_key_pem(p256::pkcs8::LineEnding::LF)
-        .map_err(|e| LogError::TrustedKey(e.to_string()))?;
-    let t = TrustedKey::from_key(*key)?;
-    Ok((pem, t.fingerprint))
-}
-
-/// One framed line: the body's bytes and the signature's bytes.
-struct Framed<'a> {
-    body: &'a [u8],
-    sig: Vec<u8>,
-}
-
-fn frame(line_no: usize, line: &[u8]) -> Result<Framed<'_>, LogError> {
-    let bad = |reason: &str| LogError::Framing {
-        line: line_no,
-        reason: reason.into(),
-    };
-    if line.len() < FRAME_LEN + 2 {
-        return Err(bad("too short"));
-    }
-    if !line.starts_with(HEAD) {
-        return Err(bad("it does not start with {\"body\":"));
-    }
-    if !line.ends_with(TAIL) {
-        return Err(bad("it does not end with \"}"));
-    }
-    let sig_start = line.len() - TAIL.len() - SIG_HEX_LEN;
-    let body_end = sig_start - SIG_HEAD.len();
-    if &line[body_end..sig_start] != SIG_HEAD {
-        return Err(bad("no \"sig\" field of 128 hex digits at its end"));
-    }
-    let sig_hex = &line[sig_start..line.len() - TAIL.len()];
-    if !sig_hex
-        .iter()
-        .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
-    {
-        return Err(bad("the signature is not 128 lower-case hex digits"));
-    }
-    let sig = hex::decode(sig_hex).map_err(|_| bad("the signature is not hex"))?;
-    Ok(Framed {
-        body: &line[HEAD.len()..body_end],
-        sig,
-    })
-}
-
-/// One line's body, once its framing and signature hold: parsed only after the signature is
-/// checked, so an untrusted body is never interpreted (except for the seq in the error message).
-fn signed_body(line_no: usize, line: &[u8], trusted: &TrustedKey) -> Result<Body, LogError> {
-    let framed = frame(line_no, line)?;
-    if !trusted.verifies(framed.body, &framed.sig) {
-        // Best effort, for the message only: the body is not trusted.
-        let seq = serde_json::from_slice::<Body>(framed.body)
-            .ok()
-            .map(|b| b.seq);
-        return Err(LogError::BadSignature { line: line_no, seq });
-    }
-    serde_json::from_slice(framed.body).map_err(|e| LogError::BadBody {
-        line: line_no,
-        reason: e.to_string(),
-    })
-}
-
 /// Verifies a whole ceremony log against the trusted key: every line framed, every signature,
 /// sequence from 0 without gaps, the prev chain, then each record read as its typed
 /// [`Record`] and taken by the ceremony's own order rules ([`Machine`]): the start record's
@@ -384,35 +244,12 @@ pub fn verify(log: &[u8], trusted: &TrustedKey) -> Result<Report, LogError> {
     if log.is_empty() {
         return Err(LogError::Empty);
     }
-    let mut prev = GENESIS_PREV.to_string();
+    let mut chain = Chain::genesis();
     let mut records = Vec::new();
     let mut machine = Machine::new();
-    let mut rest = log;
-    let mut line_no = 0usize;
-    while !rest.is_empty() {
-        line_no += 1;
-        let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
-            return Err(LogError::Truncated { line: line_no });
-        };
-        let line = &rest[..nl];
-        rest = &rest[nl + 1..];
-        let body = signed_body(line_no, line, trusted)?;
-        let expected = records.len() as u64;
-        if body.seq != expected {
-            return Err(LogError::Sequence {
-                line: line_no,
-                expected,
-                found: body.seq,
-            });
-        }
-        if body.prev != prev {
-            return Err(LogError::Chain {
-                line: line_no,
-                seq: body.seq,
-                expected: prev,
-                found: body.prev,
-            });
-        }
+    for line in chain::lines(log) {
+        let (line_no, line) = line?;
+        let body = chain.accept(line_no, line, Seal::Signed(trusted))?;
         let refused = |why: Refusal| match why {
             Refusal::Step(reason) => LogError::Step {
                 line: line_no,
@@ -437,7 +274,6 @@ pub fn verify(log: &[u8], trusted: &TrustedKey) -> Result<Report, LogError> {
             ))));
         }
         machine.accept(&record).map_err(refused)?;
-        prev = sha256_hex(line);
         records.push(RecordSummary {
             line: line_no,
             seq: body.seq,
@@ -467,7 +303,7 @@ pub fn verify(log: &[u8], trusted: &TrustedKey) -> Result<Report, LogError> {
         final_manifest_sha256,
         aborted,
         resumptions: machine.resumptions(),
-        head_sha256: prev,
+        head_sha256: chain.head().to_string(),
         trusted_key_sha256: trusted.fingerprint().to_string(),
         quorum: machine.quorum().cloned(),
     })
@@ -479,39 +315,15 @@ pub fn verified_records(log: &[u8], trusted: &TrustedKey) -> Result<Vec<(usize, 
     if log.is_empty() {
         return Err(LogError::Empty);
     }
-    let mut prev = GENESIS_PREV.to_string();
-    let mut out = Vec::new();
-    for (i, line) in log.split_inclusive(|&b| b == b'\n').enumerate() {
-        let line_no = i + 1;
-        let Some(line) = line.strip_suffix(b"\n") else {
-            return Err(LogError::Truncated { line: line_no });
-        };
-        let body = signed_body(line_no, line, trusted)?;
-        if body.seq != out.len() as u64 {
-            return Err(LogError::Sequence {
-                line: line_no,
-                expected: out.len() as u64,
-                found: body.seq,
-            });
-        }
-        if body.prev != prev {
-            return Err(LogError::Chain {
-                line: line_no,
-                seq: body.seq,
-                expected: prev,
-                found: body.prev,
-            });
-        }
-        prev = sha256_hex(line);
-        out.push((line_no, body));
-    }
-    Ok(out)
+    Ok(chain::verified_records(log, Chain::genesis(), Seal::Signed(trusted))?.0)
 }
 
 /// The data of a start record.
 pub struct StartData<'a> {
     pub tool_version: &'a str,
     pub tool_sha256: &'a str,
+    /// The cargo features of the running build: "airgap" or "airgap,connected".
+    pub tool_features: &'a str,
     pub script_sha256: &'a str,
     pub manifest_sha256: &'a str,
     pub token_label: &'a str,
@@ -525,6 +337,7 @@ impl StartData<'_> {
             ("tool", "keyrite"),
             ("tool_version", self.tool_version),
             ("tool_sha256", self.tool_sha256),
+            ("tool_features", self.tool_features),
             ("script_sha256", self.script_sha256),
             ("manifest_sha256", self.manifest_sha256),
             ("token_label", self.token_label),
@@ -545,17 +358,9 @@ pub fn data(fields: &[(&str, &str)]) -> Map<String, Value> {
 /// `audit replay` shows. Use [`verify`] to know whether they can be trusted.
 pub fn bodies(log: &[u8]) -> Result<Vec<Body>, LogError> {
     let mut out = Vec::new();
-    for (i, line) in log.split_inclusive(|&b| b == b'\n').enumerate() {
-        let Some(line) = line.strip_suffix(b"\n") else {
-            return Err(LogError::Truncated { line: i + 1 });
-        };
-        let framed = frame(i + 1, line)?;
-        out.push(
-            serde_json::from_slice(framed.body).map_err(|e| LogError::BadBody {
-                line: i + 1,
-                reason: e.to_string(),
-            })?,
-        );
+    for line in chain::lines(log) {
+        let (line_no, line) = line?;
+        out.push(chain::unverified_body(line_no, line)?);
     }
     Ok(out)
 }
@@ -563,6 +368,8 @@ pub fn bodies(log: &[u8]) -> Result<Vec<Body>, LogError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::digest::sha256_hex;
+    use p256::ecdsa::SigningKey;
 
     fn key() -> SigningKey {
         SigningKey::from_slice(&[7u8; 32]).unwrap()
@@ -573,6 +380,11 @@ mod tests {
     }
 
     fn good_log(k: &SigningKey) -> Vec<u8> {
+        good_log_with_start(k, |_| {})
+    }
+
+    /// A good log whose start record's data is first changed by `edit`.
+    fn good_log_with_start(k: &SigningKey, edit: impl FnOnce(&mut Map<String, Value>)) -> Vec<u8> {
         let trusted = TrustedKey::from_key(*k.verifying_key()).unwrap();
         let h = "ab".repeat(32);
         let mut chain = LogChain::new();
@@ -581,14 +393,17 @@ mod tests {
         let start = StartData {
             tool_version: "0.1.0",
             tool_sha256: &h,
+            tool_features: "airgap",
             script_sha256: &h,
             manifest_sha256: &h,
             token_label: "t",
             log_key_sha256: trusted.fingerprint(),
         };
+        let mut start_data = start.to_data();
+        edit(&mut start_data);
         out.extend(
             chain
-                .record(k, t(0), step::START, &actors, start.to_data())
+                .record(k, t(0), step::START, &actors, start_data)
                 .unwrap(),
         );
         let p = data(&[("algorithm", "RSAES_OAEP_SHA_1"), ("result", "ok")]);
@@ -628,8 +443,24 @@ mod tests {
         assert_eq!(r.records.len(), 5);
         assert_eq!(r.keys[0].check_value, "abcdef");
         assert_eq!(r.binding.tool_version, "0.1.0");
+        assert_eq!(r.binding.tool_features.as_deref(), Some("airgap"));
         let last = log[..log.len() - 1].rsplit(|&b| b == b'\n').next().unwrap();
         assert_eq!(r.head_sha256, sha256_hex(last));
+    }
+
+    #[test]
+    fn a_log_that_does_not_record_its_build_still_verifies() {
+        let k = key();
+        let log = good_log_with_start(&k, |d| {
+            d.remove("tool_features");
+        });
+        let trusted = TrustedKey::from_key(*k.verifying_key()).unwrap();
+        assert_eq!(verify(&log, &trusted).unwrap().binding.tool_features, None);
+        let log = good_log_with_start(&k, |d| {
+            d.insert("tool_features".into(), Value::Bool(true));
+        });
+        let err = verify(&log, &trusted).unwrap_err().to_string();
+        assert!(err.contains("data.tool_features"), "{err}");
     }
 
     #[test]

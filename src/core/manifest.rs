@@ -6,6 +6,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::algorithm::{WrappingAlgorithm, WrappingKeySpec};
+use super::names;
 
 pub const FORMAT: &str = "keyrite-bundle/1";
 pub const WRAPPING_PUBLIC_KEY: &str = "WrappingPublicKey.bin";
@@ -80,25 +81,68 @@ pub struct CeremonyRecord {
     pub finished_at: Timestamp,
 }
 
+/// Why a manifest is unreadable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ManifestError {
+    #[error("{0}")]
+    Json(String),
+    #[error("format is {0:?}, this keyrite reads {FORMAT:?}")]
+    Format(String),
+    #[error("key directory {0:?} appears twice")]
+    KeyTwice(String),
+    #[error("key directory name {0:?} is not a plain name")]
+    KeyName(String),
+    #[error("file entry {0:?} is not <key>/<file>")]
+    FileEntry(String),
+    #[error("the manifest names no keys")]
+    NoKeys,
+    #[error("key {key:?}: {problem}")]
+    Name {
+        key: String,
+        problem: names::NameError,
+    },
+    #[error("{0}")]
+    Controls(String),
+}
+
 impl Manifest {
-    pub fn parse(bytes: &[u8]) -> Result<Manifest, String> {
-        let m: Manifest = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    pub fn parse(bytes: &[u8]) -> Result<Manifest, ManifestError> {
+        let m: Manifest =
+            serde_json::from_slice(bytes).map_err(|e| ManifestError::Json(e.to_string()))?;
+        // Manifest strings reach terminals, the HSM-signed log and KMS requests: none may hold
+        // a control character or a bidi override, and key names, ARNs, aliases, regions and
+        // accounts must follow AWS's grammar.
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) {
+            check_no_controls(&v, "manifest")?;
+        }
+        for k in &m.keys {
+            let at = |e: names::NameError| ManifestError::Name {
+                key: k.name.clone(),
+                problem: e,
+            };
+            names::check_bundle_name(&k.name).map_err(at)?;
+            names::check_key_arn(&k.key_arn).map_err(at)?;
+            names::check_key_id(&k.key_id).map_err(at)?;
+            names::check_region(&k.region).map_err(at)?;
+            names::check_account(&k.account).map_err(at)?;
+            if let Some(alias) = &k.alias {
+                names::check_alias(alias).map_err(at)?;
+            }
+            names::KeyRef::parse(&k.requested).map_err(|e| ManifestError::Name {
+                key: k.name.clone(),
+                problem: names::NameError(e.to_string()),
+            })?;
+        }
         if m.format != FORMAT {
-            return Err(format!(
-                "format is {:?}, this keyrite reads {FORMAT:?}",
-                m.format
-            ));
+            return Err(ManifestError::Format(m.format));
         }
         let mut names = std::collections::BTreeSet::new();
         for k in &m.keys {
             if !names.insert(k.name.as_str()) {
-                return Err(format!("key directory {:?} appears twice", k.name));
+                return Err(ManifestError::KeyTwice(k.name.clone()));
             }
             if k.name.is_empty() || k.name.contains(['/', '\\']) || k.name.starts_with('.') {
-                return Err(format!(
-                    "key directory name {:?} is not a plain name",
-                    k.name
-                ));
+                return Err(ManifestError::KeyName(k.name.clone()));
             }
         }
         for path in m.files.keys() {
@@ -107,11 +151,11 @@ impl Manifest {
                     .split('/')
                     .all(|p| !p.is_empty() && p != "." && p != "..");
             if !ok {
-                return Err(format!("file entry {path:?} is not <key>/<file>"));
+                return Err(ManifestError::FileEntry(path.clone()));
             }
         }
         if m.keys.is_empty() {
-            return Err("the manifest names no keys".into());
+            return Err(ManifestError::NoKeys);
         }
         Ok(m)
     }
@@ -124,6 +168,26 @@ impl Manifest {
 
     pub fn file_path(key: &KeyEntry, file: &str) -> String {
         format!("{}/{}", key.name, file)
+    }
+}
+
+/// Refuses any string in `v` (keys included) that holds a terminal control character.
+fn check_no_controls(v: &serde_json::Value, at: &str) -> Result<(), ManifestError> {
+    let bad = |s: &str| s.chars().any(super::terminal::is_terminal_control);
+    match v {
+        serde_json::Value::String(s) if bad(s) => Err(ManifestError::Controls(format!(
+            "{at}: {s:?} holds a control character or a bidi override"
+        ))),
+        serde_json::Value::Array(items) => items.iter().try_for_each(|i| check_no_controls(i, at)),
+        serde_json::Value::Object(map) => map.iter().try_for_each(|(k, i)| {
+            if bad(k) {
+                return Err(ManifestError::Controls(format!(
+                    "{at}: the field name {k:?} holds a control character or a bidi override"
+                )));
+            }
+            check_no_controls(i, &format!("{at}.{k}"))
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -186,6 +250,7 @@ mod tests {
         assert!(
             Manifest::parse(&twice.to_json())
                 .unwrap_err()
+                .to_string()
                 .contains("twice")
         );
     }

@@ -8,8 +8,27 @@ pub enum KeyRef {
     KeyId(String),
 }
 
+/// Why a name from a file, a command line or AWS is not one keyrite accepts: the message says
+/// what the name should look like.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct NameError(pub String);
+
+/// Why a text names no key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyRefError {
+    #[error(
+        "{0:?} is not a usable alias: after 'alias/' use letters, digits, '/', '_' or '-' (and not 'aws/', which AWS reserves)"
+    )]
+    Alias(String),
+    #[error("{0:?} is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)")]
+    Arn(String),
+    #[error("{0:?} names no key: give an alias (alias/prod-s3), a key ARN, or a key id")]
+    NoKey(String),
+}
+
 impl KeyRef {
-    pub fn parse(s: &str) -> Result<KeyRef, String> {
+    pub fn parse(s: &str) -> Result<KeyRef, KeyRefError> {
         let s = s.trim();
         if let Some(name) = s.strip_prefix("alias/") {
             if name.is_empty()
@@ -18,26 +37,18 @@ impl KeyRef {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || "/_-".contains(c))
             {
-                return Err(format!(
-                    "{s:?} is not a usable alias: after 'alias/' use letters, digits, '/', '_' or '-' (and not 'aws/', which AWS reserves)"
-                ));
+                return Err(KeyRefError::Alias(s.to_string()));
             }
             return Ok(KeyRef::Alias(s.to_string()));
         }
         if s.starts_with("arn:") {
-            if s.split(':').count() < 6 || !s.contains(":kms:") {
-                return Err(format!(
-                    "{s:?} is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)"
-                ));
-            }
+            check_key_arn(s).map_err(|_| KeyRefError::Arn(s.to_string()))?;
             return Ok(KeyRef::Arn(s.to_string()));
         }
         if !s.is_empty() && s.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
             return Ok(KeyRef::KeyId(s.to_string()));
         }
-        Err(format!(
-            "{s:?} names no key: give an alias (alias/prod-s3), a key ARN, or a key id"
-        ))
+        Err(KeyRefError::NoKey(s.to_string()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -54,6 +65,92 @@ impl KeyRef {
             KeyRef::Arn(_) | KeyRef::KeyId(_) => key_id.to_string(),
         }
     }
+}
+
+/// A KMS key ARN, exactly: `arn:PARTITION:kms:REGION:ACCOUNT:key/KEY-ID`. Anything else (a
+/// control character, a bidi override, an extra field) is refused where it enters keyrite.
+pub fn check_key_arn(s: &str) -> Result<(), NameError> {
+    let bad = || {
+        NameError(format!(
+            "{s:?} is not a KMS key ARN: expected arn:aws:kms:REGION:ACCOUNT:key/KEY-ID (letters, digits and '-' only)"
+        ))
+    };
+    let parts: Vec<&str> = s.split(':').collect();
+    let [arn, partition, service, region, account, resource] = parts.as_slice() else {
+        return Err(bad());
+    };
+    let key_id = resource.strip_prefix("key/").ok_or_else(bad)?;
+    let ok = *arn == "arn"
+        && partition.starts_with("aws")
+        && partition
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c == '-')
+        && *service == "kms"
+        && check_region(region).is_ok()
+        && check_account(account).is_ok()
+        && check_key_id(key_id).is_ok();
+    if ok { Ok(()) } else { Err(bad()) }
+}
+
+/// A KMS alias: `alias/` then letters, digits, '/', '_' or '-' (AWS's grammar), at most 256.
+pub fn check_alias(s: &str) -> Result<(), NameError> {
+    let ok = s.len() <= 256
+        && s.strip_prefix("alias/").is_some_and(|n| {
+            !n.is_empty()
+                && n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "/_-".contains(c))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(NameError(format!(
+            "{s:?} is not a KMS alias: expected alias/NAME (letters, digits, '/', '_', '-')"
+        )))
+    }
+}
+
+/// A key id: a UUID or a multi-Region `mrk-…` id (letters, digits, '-'), at most 64.
+pub fn check_key_id(s: &str) -> Result<(), NameError> {
+    plain(s, 64, "-").map_err(|()| NameError(format!("{s:?} is not a KMS key id")))
+}
+
+/// An AWS region name (`eu-west-1`).
+pub fn check_region(s: &str) -> Result<(), NameError> {
+    let ok = !s.is_empty()
+        && s.len() <= 32
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(NameError(format!("{s:?} is not an AWS region name")))
+    }
+}
+
+/// A 12-digit AWS account id.
+pub fn check_account(s: &str) -> Result<(), NameError> {
+    if s.len() == 12 && s.chars().all(|c| c.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(NameError(format!("{s:?} is not a 12-digit AWS account id")))
+    }
+}
+
+/// A key's directory name inside a bundle (see [`KeyRef::bundle_name`]).
+pub fn check_bundle_name(s: &str) -> Result<(), NameError> {
+    plain(s, 256, "_-").map_err(|()| {
+        NameError(format!(
+            "{s:?} is not a bundle key name (letters, digits, '_' and '-' only)"
+        ))
+    })
+}
+
+fn plain(s: &str, max: usize, extra: &str) -> Result<(), ()> {
+    let ok = !s.is_empty()
+        && s.len() <= max
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || extra.contains(c));
+    if ok { Ok(()) } else { Err(()) }
 }
 
 #[cfg(test)]
@@ -75,6 +172,12 @@ mod tests {
             ("alias/../x", None),
             ("prod-s3 key", None),
             ("arn:aws:s3:::bucket", None),
+            ("arn:aws:kms:eu-west-1:111122223333:key/\u{1b}[2J", None),
+            ("arn:aws:kms:eu-west-1:111122223333:key/ab\u{202e}cd", None),
+            ("arn:aws:kms:eu-west-1:1111:key/1234abcd", None),
+            ("arn:aws:kms:eu-west-1:111122223333:key/k:extra", None),
+            ("arn:aws:kms:eu-west-1:111122223333:alias/x", None),
+            ("alias/dev\u{1b}[2J", None),
         ];
         for (input, want) in cases {
             let got = KeyRef::parse(input).map(|k| k.bundle_name("kid"));

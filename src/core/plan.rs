@@ -18,8 +18,9 @@ use std::collections::BTreeSet;
 
 use serde::Deserialize;
 
+use super::import_rules::ImportRuleError;
 use super::import_rules::check_key_arn;
-use super::names::KeyRef;
+use super::names::{KeyRef, KeyRefError};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,6 +28,10 @@ pub struct Plan {
     pub plan: PlanSection,
     #[serde(rename = "key")]
     pub keys: Vec<PlannedKey>,
+    /// How `kms inventory` tells a resource's environment (default: tags `environment`/`env`,
+    /// then a word of its name among dev, int, prod).
+    #[serde(default)]
+    pub segregation: Option<super::inventory::SegregationRules>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -67,68 +72,125 @@ impl PlannedKey {
     }
 }
 
+/// Why a plan is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("{0}")]
+    Toml(String),
+    #[error("[plan] name is empty")]
+    NoName,
+    #[error("the plan names no [[key]]")]
+    NoKeys,
+    /// A `[[key]]` entry (`at` names it: number, environment and service).
+    #[error("{at}: {problem}")]
+    Key {
+        at: String,
+        problem: PlannedKeyError,
+    },
+}
+
+/// What is wrong with one `[[key]]` of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlannedKeyError {
+    #[error("{field} {value:?} must be lower-case letters, digits and '-'")]
+    Name { field: &'static str, value: String },
+    #[error("account {0:?} is not a 12-digit AWS account id")]
+    Account(String),
+    #[error("region {0:?} is not an AWS region name (like eu-west-1)")]
+    Region(String),
+    #[error("alias {0:?} must start with alias/")]
+    NotAlias(String),
+    #[error(transparent)]
+    Alias(#[from] KeyRefError),
+    #[error("key_id: {0}")]
+    KeyArn(#[from] ImportRuleError),
+    #[error("key_id {0:?} is not a key id or key ARN")]
+    KeyId(String),
+    #[error("{0} is planned twice")]
+    AliasTwice(String),
+    #[error("environment {environment} service {service} is planned twice")]
+    PlaceTwice {
+        environment: String,
+        service: String,
+    },
+}
+
 impl Plan {
-    pub fn parse(text: &str) -> Result<Plan, String> {
-        let plan: Plan = toml::from_str(text).map_err(|e| e.to_string())?;
+    pub fn parse(text: &str) -> Result<Plan, PlanError> {
+        let plan: Plan = toml::from_str(text).map_err(|e| PlanError::Toml(e.to_string()))?;
         if plan.plan.name.trim().is_empty() {
-            return Err("[plan] name is empty".into());
+            return Err(PlanError::NoName);
         }
         if plan.keys.is_empty() {
-            return Err("the plan names no [[key]]".into());
+            return Err(PlanError::NoKeys);
         }
         let mut aliases = BTreeSet::new();
         let mut places = BTreeSet::new();
         for (i, k) in plan.keys.iter().enumerate() {
             let at = format!("[[key]] {} ({}-{})", i + 1, k.environment, k.service);
+            let err = |problem: PlannedKeyError| PlanError::Key {
+                at: at.clone(),
+                problem,
+            };
             for (field, value) in [("environment", &k.environment), ("service", &k.service)] {
                 if value.is_empty()
                     || !value
                         .chars()
                         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
                 {
-                    return Err(format!(
-                        "{at}: {field} {value:?} must be lower-case letters, digits and '-'"
-                    ));
+                    return Err(err(PlannedKeyError::Name {
+                        field,
+                        value: value.clone(),
+                    }));
                 }
             }
             if k.account.len() != 12 || !k.account.chars().all(|c| c.is_ascii_digit()) {
-                return Err(format!(
-                    "{at}: account {:?} is not a 12-digit AWS account id",
-                    k.account
-                ));
+                return Err(err(PlannedKeyError::Account(k.account.clone())));
             }
             if !is_region(&k.region) {
-                return Err(format!(
-                    "{at}: region {:?} is not an AWS region name (like eu-west-1)",
-                    k.region
-                ));
+                return Err(err(PlannedKeyError::Region(k.region.clone())));
             }
             let alias = k.alias();
             match KeyRef::parse(&alias) {
                 Ok(KeyRef::Alias(_)) => {}
-                Ok(_) => return Err(format!("{at}: alias {alias:?} must start with alias/")),
-                Err(e) => return Err(format!("{at}: {e}")),
+                Ok(_) => return Err(err(PlannedKeyError::NotAlias(alias))),
+                Err(e) => return Err(err(e.into())),
             }
             if let Some(id) = &k.key_id {
                 if id.starts_with("arn:") {
                     let key = id.rsplit('/').next().unwrap_or("");
-                    check_key_arn(id, &k.region, &k.account, key)
-                        .map_err(|e| format!("{at}: key_id: {e}"))?;
+                    check_key_arn(id, &k.region, &k.account, key).map_err(|e| err(e.into()))?;
                 } else if !matches!(KeyRef::parse(id), Ok(KeyRef::KeyId(_))) {
-                    return Err(format!("{at}: key_id {id:?} is not a key id or key ARN"));
+                    return Err(err(PlannedKeyError::KeyId(id.clone())));
                 }
             }
             if !aliases.insert((k.account.clone(), k.region.clone(), alias.clone())) {
-                return Err(format!("{at}: {alias} is planned twice"));
+                return Err(err(PlannedKeyError::AliasTwice(alias)));
             }
             if !places.insert((k.environment.clone(), k.service.clone())) {
-                return Err(format!(
-                    "{at}: environment {} service {} is planned twice",
-                    k.environment, k.service
-                ));
+                return Err(err(PlannedKeyError::PlaceTwice {
+                    environment: k.environment.clone(),
+                    service: k.service.clone(),
+                }));
             }
         }
         Ok(plan)
+    }
+
+    /// What each planned alias is for, for the inventory's segregation check.
+    pub fn purposes(&self) -> std::collections::BTreeMap<String, super::inventory::Purpose> {
+        self.keys
+            .iter()
+            .map(|k| {
+                (
+                    k.alias(),
+                    super::inventory::Purpose {
+                        environment: k.environment.clone(),
+                        service: k.service.clone(),
+                    },
+                )
+            })
+            .collect()
     }
 
     /// The regions the plan touches, each once, in order.
@@ -201,6 +263,29 @@ key_id = "arn:aws:kms:us-east-1:444455556666:key/1234abcd-12ab"
     }
 
     #[test]
+    fn segregation_rules_and_purposes() {
+        let p = Plan::parse(GOOD).unwrap();
+        assert_eq!(p.segregation, None);
+        let purposes = p.purposes();
+        assert_eq!(purposes["alias/prod-s3"].environment, "prod");
+        assert_eq!(purposes["alias/team/dev-rds"].service, "rds");
+        let with = GOOD.replace(
+            "name = \"Q4\"\n",
+            "name = \"Q4\"\n\n[segregation]\nenvironments = [\"dev\", \"production\"]\n",
+        );
+        let rules = Plan::parse(&with).unwrap().segregation.unwrap();
+        assert_eq!(rules.environments, ["dev", "production"]);
+        assert_eq!(rules.environment_tags, ["environment", "env"]);
+        let bad = with.replace("environments", "environmets");
+        assert!(
+            Plan::parse(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("unknown field")
+        );
+    }
+
+    #[test]
     fn bad_plans_are_refused_with_the_reason() {
         let cases = [
             (
@@ -245,7 +330,7 @@ key_id = "arn:aws:kms:us-east-1:444455556666:key/1234abcd-12ab"
             ),
         ];
         for (text, want) in cases {
-            let err = Plan::parse(&text).unwrap_err();
+            let err = Plan::parse(&text).unwrap_err().to_string();
             assert!(err.contains(want), "want {want:?}, got {err}\n{text}");
         }
     }

@@ -24,8 +24,8 @@
 use jiff::Timestamp;
 use serde_json::{Map, Value};
 
-use super::digest::sha256_hex;
-use super::log::{Body, Report};
+use crate::core::chain::{self, Chain, ChainError, Seal};
+use crate::core::log::Report;
 
 /// What the start record says the receipt format is.
 pub const FORMAT: &str = "keyrite-import-receipt/1";
@@ -34,8 +34,8 @@ pub const FILE_NAME: &str = "import-receipt.log";
 
 /// The step ids a receipt holds, and what each one's `data` carries.
 pub mod step {
-    /// Each run of `keyrite kms import` (or `kms rollback`) starts with one. data: format, run
-    /// (import, rollback), tool_version,
+    /// Each run of `keyrite kms import` (or `kms rollback`, `kms verify-rotation`) starts with
+    /// one. data: format, run (import, rollback, verify-rotation), tool_version,
     /// manifest_sha256 (the bundle imported), ceremony_log_head (SHA-256 of the ceremony log's
     /// last line).
     pub const START: &str = "import.start";
@@ -47,12 +47,13 @@ pub mod step {
     /// Pending material `kms rollback` deleted before it was rotated to. data: key, key_arn,
     /// key_material_id, request_id (of DeleteImportedKeyMaterial).
     pub const KEY_ROLLED_BACK: &str = "key.rolled_back";
+    /// `kms verify-rotation` checked a key after its import. data: key, key_arn,
+    /// key_material_id (current in KMS), result (passed, failed), checks (what was checked and
+    /// what failed, one line each).
+    pub const KEY_ROTATION_VERIFIED: &str = "key.rotation_verified";
     /// A run that finished. data: keys (how many records the run wrote).
     pub const END: &str = "import.end";
 }
-
-const HEAD: &[u8] = b"{\"body\":";
-const TAIL: &[u8] = b"}";
 
 /// Why a receipt does not hold. Every variant names the first bad line (from 1).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -97,12 +98,51 @@ pub enum ReceiptError {
     CeremonyLog(String),
 }
 
-/// The writer's side: the next sequence number and the previous line's hash.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReceiptChain {
-    next_seq: u64,
-    prev: String,
+impl From<ChainError> for ReceiptError {
+    fn from(e: ChainError) -> ReceiptError {
+        match e {
+            ChainError::Truncated { line } => ReceiptError::Truncated { line },
+            ChainError::Framing { line, reason } | ChainError::BadBody { line, reason } => {
+                ReceiptError::Framing { line, reason }
+            }
+            ChainError::Sequence {
+                line,
+                expected,
+                found,
+            } => ReceiptError::Sequence {
+                line,
+                expected,
+                found,
+            },
+            ChainError::Chain {
+                line,
+                seq,
+                expected,
+                found,
+            } => ReceiptError::Chain {
+                line,
+                seq,
+                what: if line == 1 {
+                    "the ceremony log's last line"
+                } else {
+                    "the previous record"
+                },
+                expected,
+                found,
+            },
+            // An unsigned receipt has no signatures or keys.
+            other @ (ChainError::BadSignature { .. }
+            | ChainError::HighS { .. }
+            | ChainError::TrustedKey(_)
+            | ChainError::Signing(_)) => ReceiptError::CeremonyLog(other.to_string()),
+        }
+    }
 }
+
+/// The writer's side: the receipt's chain (see [`crate::core::chain`]), continuing the ceremony
+/// log's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptChain(Chain);
 
 impl ReceiptChain {
     /// The chain right after the ceremony log `log` (its bytes as on disk, not verified here:
@@ -129,18 +169,15 @@ impl ReceiptChain {
         }
         let line: Line = serde_json::from_slice(last)
             .map_err(|e| ReceiptError::CeremonyLog(format!("its last line: {e}")))?;
-        Ok(ReceiptChain {
-            next_seq: line.body.seq + 1,
-            prev: sha256_hex(last),
-        })
+        Ok(ReceiptChain(Chain::after(line.body.seq, last)))
     }
 
     pub fn next_seq(&self) -> u64 {
-        self.next_seq
+        self.0.next_seq()
     }
 
     pub fn head(&self) -> &str {
-        &self.prev
+        self.0.head()
     }
 
     /// Builds the next record; returns the whole line including its newline.
@@ -151,24 +188,7 @@ impl ReceiptChain {
         actors: &[String],
         data: Map<String, Value>,
     ) -> Vec<u8> {
-        let body = Body {
-            seq: self.next_seq,
-            time,
-            step: step.to_string(),
-            actors: actors.to_vec(),
-            data,
-            prev: self.prev.clone(),
-        };
-        // Serialising plain strings, numbers and maps cannot fail.
-        let body_bytes = serde_json::to_vec(&body).unwrap_or_default();
-        let mut line = Vec::with_capacity(body_bytes.len() + HEAD.len() + TAIL.len() + 1);
-        line.extend_from_slice(HEAD);
-        line.extend_from_slice(&body_bytes);
-        line.extend_from_slice(TAIL);
-        self.prev = sha256_hex(&line);
-        self.next_seq += 1;
-        line.push(b'\n');
-        line
+        self.0.append_unsigned(time, step, actors, data)
     }
 }
 
@@ -217,48 +237,11 @@ pub fn verify_chain(
         finished: false,
         keys: Vec::new(),
         rolled_back: Vec::new(),
-        head_sha256: start.prev.clone(),
+        head_sha256: start.head().to_string(),
     };
-    let mut rest = receipt;
-    let mut line_no = 0usize;
-    while !rest.is_empty() {
-        line_no += 1;
-        let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
-            return Err(ReceiptError::Truncated { line: line_no });
-        };
-        let line = &rest[..nl];
-        rest = &rest[nl + 1..];
-        let body_bytes = line
-            .strip_prefix(HEAD)
-            .and_then(|l| l.strip_suffix(TAIL))
-            .ok_or_else(|| ReceiptError::Framing {
-                line: line_no,
-                reason: "the line is not {\"body\":…}".into(),
-            })?;
-        let body: Body = serde_json::from_slice(body_bytes).map_err(|e| ReceiptError::Framing {
-            line: line_no,
-            reason: e.to_string(),
-        })?;
-        if body.seq != chain.next_seq {
-            return Err(ReceiptError::Sequence {
-                line: line_no,
-                expected: chain.next_seq,
-                found: body.seq,
-            });
-        }
-        if body.prev != chain.prev {
-            return Err(ReceiptError::Chain {
-                line: line_no,
-                seq: body.seq,
-                what: if line_no == 1 {
-                    "the ceremony log's last line"
-                } else {
-                    "the previous record"
-                },
-                expected: chain.prev.clone(),
-                found: body.prev,
-            });
-        }
+    for line in chain::lines(receipt) {
+        let (line_no, line) = line?;
+        let body = chain.0.accept(line_no, line, Seal::Unsigned)?;
         let content = |reason: String| ReceiptError::Content {
             line: line_no,
             seq: body.seq,
@@ -324,14 +307,22 @@ pub fn verify_chain(
                     .rolled_back
                     .push((text("key")?, text("key_material_id")?));
             }
+            step::KEY_ROTATION_VERIFIED => {
+                let result = text("result")?;
+                if result != "passed" && result != "failed" {
+                    return Err(content(format!(
+                        "{} result is {result:?}, not passed or failed",
+                        step::KEY_ROTATION_VERIFIED
+                    )));
+                }
+                text("key")?;
+            }
             step::END => report.finished = true,
             other => return Err(content(format!("unknown step {other:?}"))),
         }
         report.records += 1;
-        chain.prev = sha256_hex(line);
-        chain.next_seq += 1;
     }
-    report.head_sha256 = chain.prev.clone();
+    report.head_sha256 = chain.head().to_string();
     Ok((report, chain))
 }
 
@@ -343,10 +334,7 @@ pub fn verify(receipt: &[u8], ceremony: &Report) -> Result<ReceiptReport, Receip
         .records
         .last()
         .ok_or_else(|| ReceiptError::CeremonyLog("it has no records".into()))?;
-    let start = ReceiptChain {
-        next_seq: last.seq + 1,
-        prev: ceremony.head_sha256.clone(),
-    };
+    let start = ReceiptChain(Chain::resume(last.seq + 1, ceremony.head_sha256.clone()));
     let (report, _) = verify_chain(receipt, &start)?;
     check_runs(receipt, ceremony)?;
     for k in &report.keys {
@@ -388,11 +376,7 @@ pub fn verify(receipt: &[u8], ceremony: &Report) -> Result<ReceiptReport, Receip
 /// Every `import.start` names the bundle the ceremony wrote and the ceremony log's head.
 fn check_runs(receipt: &[u8], ceremony: &Report) -> Result<(), ReceiptError> {
     for (i, line) in receipt.split(|&b| b == b'\n').enumerate() {
-        let Some(body) = line
-            .strip_prefix(HEAD)
-            .and_then(|l| l.strip_suffix(TAIL))
-            .and_then(|b| serde_json::from_slice::<Body>(b).ok())
-        else {
+        let Ok(body) = chain::sealed_body(i + 1, line, Seal::Unsigned) else {
             continue;
         };
         if body.step != step::START {
@@ -443,6 +427,7 @@ pub fn data(fields: &[(&str, Option<&str>)]) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::digest::sha256_hex;
 
     fn t(s: i64) -> Timestamp {
         Timestamp::from_second(1_800_000_000 + s).unwrap()

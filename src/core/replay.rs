@@ -40,7 +40,12 @@ fn lines(record: &Record) -> Vec<String> {
             "The ceremony begins. The operators confirmed the bundle fingerprint read out from the connected side:".into(),
             format!("  {}", grouped(&s.manifest_sha256)),
             format!("script   sha256 {}", s.script_sha256),
-            format!("keyrite  {} (sha256 {})", s.tool_version, s.tool_sha256),
+            format!(
+                "keyrite  {} {} build (sha256 {})",
+                s.tool_version,
+                s.tool_features.as_deref().unwrap_or("unrecorded"),
+                s.tool_sha256
+            ),
             format!("token    {:?}; log key sha256 {}", s.token_label, s.log_key_sha256),
         ],
         Record::Probe(p) => vec![

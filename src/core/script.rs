@@ -66,6 +66,15 @@ pub struct ScriptKey {
     pub region: Option<String>,
 }
 
+/// The operators' names do not satisfy the script.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PeopleError {
+    #[error("the script requires a witness, and none is named")]
+    NoWitness,
+    #[error("the witness ({witness}) is the operator: the witness must be another person")]
+    WitnessIsOperator { witness: String },
+}
+
 impl ScriptKey {
     /// Whether a key the bundle resolved (ARN, account, region) is the one this entry names.
     /// None: it is; Some: what differs.
@@ -147,7 +156,7 @@ impl Script {
 
     /// The operators' names against the script: a witness when the script requires one, and
     /// never the operator (compared ignoring case and spaces).
-    pub fn check_people(&self, operator: &str, witness: Option<&str>) -> Result<(), String> {
+    pub fn check_people(&self, operator: &str, witness: Option<&str>) -> Result<(), PeopleError> {
         let same = |a: &str, b: &str| {
             let norm = |s: &str| {
                 s.chars()
@@ -158,12 +167,10 @@ impl Script {
             norm(a) == norm(b)
         };
         match witness.map(str::trim).filter(|w| !w.is_empty()) {
-            None if self.witness_required() => {
-                Err("the script requires a witness, and none is named".into())
-            }
-            Some(w) if same(w, operator) => Err(format!(
-                "the witness ({w}) is the operator: the witness must be another person"
-            )),
+            None if self.witness_required() => Err(PeopleError::NoWitness),
+            Some(w) if same(w, operator) => Err(PeopleError::WitnessIsOperator {
+                witness: w.to_string(),
+            }),
             _ => Ok(()),
         }
     }
@@ -223,6 +230,13 @@ impl TypedShare {
         TypedShare(zeroize::Zeroizing::new(text))
     }
 
+    /// A copy of `text` in a zeroizing buffer of exactly its size (no growth, no stray copy).
+    pub fn from_str_zeroizing(text: &str) -> TypedShare {
+        let mut owned = zeroize::Zeroizing::new(String::with_capacity(text.len()));
+        owned.push_str(text);
+        TypedShare(owned)
+    }
+
     /// The typed text, for the quorum gate only.
     pub fn expose_to_gate(&self) -> &str {
         &self.0
@@ -231,7 +245,27 @@ impl TypedShare {
 
 impl<'de> Deserialize<'de> for TypedShare {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(TypedShare::new)
+        d.deserialize_str(TypedShareVisitor)
+    }
+}
+
+/// Copies the share straight into a zeroizing buffer of its final size (an owned string from the
+/// parser is taken over as it is), never through a plain `String` left behind.
+struct TypedShareVisitor;
+
+impl serde::de::Visitor<'_> for TypedShareVisitor {
+    type Value = TypedShare;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a share as a string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<TypedShare, E> {
+        Ok(TypedShare::from_str_zeroizing(v))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<TypedShare, E> {
+        Ok(TypedShare::new(v))
     }
 }
 
@@ -241,12 +275,76 @@ impl Answers {
             file: file.to_string(),
             message,
         };
-        let a: Answers = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        // An answers file may hold shares: its parse errors say where and which key, never what.
+        let a: Answers =
+            toml::from_str(text).map_err(|e| invalid(toml_error_without_content(text, &e)))?;
         if a.operator.trim().is_empty() {
             return Err(invalid("operator is empty".into()));
         }
         Ok(a)
     }
+}
+
+/// A TOML parse error for a file that may hold secrets: the line, the column and the key name,
+/// and what kind of mistake it is, but none of the file's content (toml's own message quotes the
+/// offending line, and with it any share on that line).
+pub fn toml_error_without_content(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message();
+    let backticked = |after: &str| {
+        message
+            .split_once(after)
+            .and_then(|(_, rest)| rest.strip_prefix('`'))
+            .and_then(|rest| rest.split_once('`'))
+            .map(|(name, _)| name.to_string())
+            .filter(|name| is_key_name(name))
+    };
+    let kind = if message.contains("unknown field") {
+        "unknown key".to_string()
+    } else if message.contains("missing field") {
+        match backticked("missing field ") {
+            Some(name) => format!("the key `{name}` is missing"),
+            None => "a required key is missing".to_string(),
+        }
+    } else if message.contains("invalid type") {
+        "the value has the wrong type".to_string()
+    } else if message.contains("duplicate key") {
+        "the key is given twice".to_string()
+    } else if message.contains("unknown variant") {
+        "the value is not one of the allowed ones".to_string()
+    } else {
+        "not valid TOML".to_string()
+    };
+    let Some(span) = e.span() else {
+        return format!("{kind} (the file's content is not shown: it may hold secrets)");
+    };
+    let start = span.start.min(text.len());
+    let before = text.get(..start).unwrap_or("");
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
+    let line_text = text.get(line_start..).unwrap_or("");
+    let line_text = line_text.split('\n').next().unwrap_or("");
+    let key = line_text
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"').to_string())
+        .filter(|k| is_key_name(k));
+    match key {
+        Some(key) => format!(
+            "line {line}, column {column}, key `{key}`: {kind} (the file's content is not shown: it may hold secrets)"
+        ),
+        None => format!(
+            "line {line}, column {column}: {kind} (the file's content is not shown: it may hold secrets)"
+        ),
+    }
+}
+
+/// A plausible key name: short, of the characters TOML bare keys use. Anything else (a share
+/// pasted where a key belongs) is not echoed.
+fn is_key_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 32
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 #[cfg(test)]
@@ -284,7 +382,7 @@ region = "eu-west-1"
         let same = s
             .check_people("Alice Admin", Some(" alice  ADMIN"))
             .unwrap_err();
-        assert!(same.contains("is the operator"), "{same}");
+        assert!(same.to_string().contains("is the operator"), "{same}");
         assert!(
             s.check_people("Alice Admin", Some("Walter Witness"))
                 .is_ok()
@@ -355,6 +453,37 @@ region = "eu-west-1"
             let err = Script::parse("s.toml", &text).unwrap_err().to_string();
             assert!(err.contains(want), "want {want:?} in {err}");
             assert!(err.starts_with("s.toml: "), "{err}");
+        }
+    }
+
+    #[test]
+    fn answers_parse_errors_name_line_column_and_key_but_never_the_content() {
+        const SHARE: &str = "KR1-01-SECRETSECRETSECRET-0123456789";
+        let head = "operator = \"Alice\"\nbundle_fingerprint = \"aa\"\n";
+        let cases = [
+            (
+                format!("{head}[[custodian]]\nname = \"A\"\nshares = \"{SHARE}\"\n"),
+                "line 5, column 1, key `shares`: unknown key",
+            ),
+            (
+                format!("{head}[[custodian]]\nname = \"A\"\nshare = [\"{SHARE}\"]\n"),
+                "line 5, column 9, key `share`: the value has the wrong type",
+            ),
+            (
+                format!("{head}[[custodian]]\nname = \"A\"\nshare = \"{SHARE}\n"),
+                "line 5",
+            ),
+            (
+                format!("bundle_fingerprint = \"{SHARE}\"\n"),
+                "the key `operator` is missing",
+            ),
+            (format!("{SHARE} = 1\n"), "line 1"),
+        ];
+        for (text, want) in cases {
+            let err = Answers::parse("a.toml", &text).unwrap_err().to_string();
+            assert!(err.contains(want), "want {want:?} in {err}");
+            assert!(!err.contains("SECRET"), "the share leaked: {err}");
+            assert!(err.contains("not shown"), "{err}");
         }
     }
 }

@@ -15,19 +15,40 @@ pub struct WrappingPublicKey {
     pub bits: usize,
 }
 
+/// Why a wrapping public key is unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WrappingKeyError {
+    #[error("not a DER SubjectPublicKeyInfo ({0})")]
+    NotSpki(String),
+    #[error("not an RSA key (algorithm {0})")]
+    NotRsa(String),
+    #[error("the public key bit string has unused bits")]
+    UnusedBits,
+    #[error("not an RSA public key ({0})")]
+    BadRsa(String),
+    #[error("the key is {size} bits but the bundle says {expected} ({} bits)", expected.modulus_bits())]
+    Size {
+        size: usize,
+        expected: WrappingKeySpec,
+    },
+}
+
 impl WrappingPublicKey {
-    pub fn from_der(der: &[u8], expected: WrappingKeySpec) -> Result<WrappingPublicKey, String> {
+    pub fn from_der(
+        der: &[u8],
+        expected: WrappingKeySpec,
+    ) -> Result<WrappingPublicKey, WrappingKeyError> {
         let spki = SubjectPublicKeyInfoRef::from_der(der)
-            .map_err(|e| format!("not a DER SubjectPublicKeyInfo ({e})"))?;
+            .map_err(|e| WrappingKeyError::NotSpki(e.to_string()))?;
         if spki.algorithm.oid != pkcs1::ALGORITHM_OID {
-            return Err(format!("not an RSA key (algorithm {})", spki.algorithm.oid));
+            return Err(WrappingKeyError::NotRsa(spki.algorithm.oid.to_string()));
         }
         let bits = spki
             .subject_public_key
             .as_bytes()
-            .ok_or_else(|| "the public key bit string has unused bits".to_string())?;
+            .ok_or(WrappingKeyError::UnusedBits)?;
         let rsa =
-            RsaPublicKeyRef::from_der(bits).map_err(|e| format!("not an RSA public key ({e})"))?;
+            RsaPublicKeyRef::from_der(bits).map_err(|e| WrappingKeyError::BadRsa(e.to_string()))?;
         let modulus = strip_zeros(rsa.modulus.as_bytes()).to_vec();
         let public_exponent = strip_zeros(rsa.public_exponent.as_bytes()).to_vec();
         let size = match modulus.first() {
@@ -35,10 +56,7 @@ impl WrappingPublicKey {
             None => 0,
         };
         if size != expected.modulus_bits() {
-            return Err(format!(
-                "the key is {size} bits but the bundle says {expected} ({} bits)",
-                expected.modulus_bits()
-            ));
+            return Err(WrappingKeyError::Size { size, expected });
         }
         Ok(WrappingPublicKey {
             modulus,
@@ -59,7 +77,9 @@ mod tests {
 
     #[test]
     fn garbage_and_wrong_sizes_are_refused() {
-        let err = WrappingPublicKey::from_der(b"not der", WrappingKeySpec::Rsa4096).unwrap_err();
+        let err = WrappingPublicKey::from_der(b"not der", WrappingKeySpec::Rsa4096)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("SubjectPublicKeyInfo"), "{err}");
     }
 }

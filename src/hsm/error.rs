@@ -49,6 +49,8 @@ pub enum HsmError {
         "{0}\n  what to do: write the token as pkcs11:token=LABEL (RFC 7512), optionally ?pin-source=file:/path"
     )]
     Uri(String),
+    #[error(transparent)]
+    File(#[from] crate::io::fs::FsError),
 }
 
 impl HsmError {
@@ -59,6 +61,7 @@ impl HsmError {
                 ExitCode::Environment
             }
             HsmError::Uri(_) => ExitCode::Usage,
+            HsmError::File(e) => e.exit_code(),
             HsmError::Refused { .. } => ExitCode::Refused,
             HsmError::Verification { .. } => ExitCode::VerificationFailed,
             HsmError::Pkcs11 { .. } => ExitCode::OperationFailed,

@@ -60,6 +60,9 @@ impl LogSigner for HsmLogSigner<'_> {
             .session
             .sign(&Mechanism::Ecdsa, self.private, &digest)
             .map_err(HsmError::at(step))?;
+        // Tokens return either of the two valid forms; the log holds only the low-S one, so
+        // every line has exactly one byte form (the verifier refuses high S).
+        let sig = crate::core::log::normalize_low_s(sig);
         if !self.public.verifies(message, &sig) {
             return Err(HsmError::Verification {
                 step,

@@ -349,6 +349,15 @@ impl UserSession {
             .map_err(HsmError::at("read mechanism info"))
     }
 
+    /// How many objects this session sees in the token: every class, every label, token and
+    /// session objects, private ones included (the session is logged in).
+    pub fn object_count(&self) -> Result<usize, HsmError> {
+        self.session
+            .find_objects(&[])
+            .map(|objects| objects.len())
+            .map_err(HsmError::at("search the token"))
+    }
+
     /// Secret keys with this label.
     pub fn find_secret_keys(&self, label: &str) -> Result<Vec<ObjectHandle>, HsmError> {
         self.session

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::core::digest::sha256_hex;
 use crate::core::exit::ExitCode;
-use crate::core::manifest::{KeyEntry, Manifest};
+use crate::core::manifest::{KeyEntry, Manifest, ManifestError};
 use crate::io::fs as fsio;
 
 pub const MANIFEST: &str = "manifest.json";
@@ -19,9 +19,12 @@ pub enum BundleError {
     )]
     NoManifest { dir: PathBuf },
     #[error(
-        "{path}: the manifest is unreadable: {message}\n  what to do: fetch a fresh copy of the bundle; do not edit manifest.json by hand"
+        "{path}: the manifest is unreadable: {problem}\n  what to do: fetch a fresh copy of the bundle; do not edit manifest.json by hand"
     )]
-    BadManifest { path: PathBuf, message: String },
+    BadManifest {
+        path: PathBuf,
+        problem: ManifestError,
+    },
     #[error(
         "{path} is missing, but the manifest lists it\n  what to do: copy the whole bundle directory again from its source"
     )]
@@ -73,15 +76,16 @@ impl Bundle {
     /// for anything that uses the files.
     pub fn read_manifest(dir: &Path) -> Result<(Manifest, Vec<u8>), BundleError> {
         let manifest_path = dir.join(MANIFEST);
+        fsio::refuse_symlink(&manifest_path)?;
         if !manifest_path.is_file() {
             return Err(BundleError::NoManifest {
                 dir: dir.to_path_buf(),
             });
         }
-        let bytes = fsio::read(&manifest_path)?;
-        let manifest = Manifest::parse(&bytes).map_err(|message| BundleError::BadManifest {
+        let bytes = fsio::read_nofollow(&manifest_path)?;
+        let manifest = Manifest::parse(&bytes).map_err(|problem| BundleError::BadManifest {
             path: manifest_path.clone(),
-            message,
+            problem,
         })?;
         Ok((manifest, bytes))
     }
@@ -102,12 +106,20 @@ impl Bundle {
     fn verify_tolerating(dir: &Path, wrapped: bool) -> Result<VerifiedBundle, BundleError> {
         let (manifest, bytes) = Bundle::read_manifest(dir)?;
         let mut contents = BTreeMap::new();
+        // Nothing in a bundle is followed through a link: not its key directories, not its files.
+        for key in &manifest.keys {
+            fsio::refuse_symlink(&dir.join(&key.name))?;
+        }
         for (rel, expected) in &manifest.files {
             let path = dir.join(rel);
+            if let Some((sub, _)) = rel.split_once('/') {
+                fsio::refuse_symlink(&dir.join(sub))?;
+            }
+            fsio::refuse_symlink(&path)?;
             if !path.is_file() {
                 return Err(BundleError::Missing { path });
             }
-            let data = fsio::read(&path)?;
+            let data = fsio::read_nofollow(&path)?;
             let actual = sha256_hex(&data);
             if &actual != expected {
                 return Err(BundleError::HashMismatch {
@@ -187,6 +199,7 @@ impl NewBundle {
 
     pub fn write(&mut self, key_name: &str, file: &str, bytes: &[u8]) -> Result<(), BundleError> {
         let kdir = self.dir.join(key_name);
+        fsio::refuse_symlink(&kdir)?;
         if !kdir.is_dir() {
             fsio::create_dir_new(&kdir)?;
         }

@@ -3,8 +3,10 @@
 //! file or the new one, never half of either.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
 
 use crate::core::exit::ExitCode;
 
@@ -23,13 +25,29 @@ pub enum FsError {
         #[source]
         source: io::Error,
     },
+    #[error("{} is not UTF-8 text\n  what to do: {kind} is TOML", path.display())]
+    NotText { path: PathBuf, kind: String },
+    #[error(
+        "{path} holds {kind} but its mode is {mode:04o}: group or others may read it\n  what to do: make it readable by its owner only: `chmod 600 {path}`, and find out who else could have read it"
+    )]
+    SecretExposed {
+        path: PathBuf,
+        kind: &'static str,
+        mode: u32,
+    },
+    #[error(
+        "{path} is a symbolic link; keyrite does not follow links inside a bundle\n  what to do: replace the link with the real file or directory, or find out who put it there"
+    )]
+    Symlink { path: PathBuf },
 }
 
 impl FsError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            FsError::Exists { .. } => ExitCode::Refused,
+            FsError::Exists { .. } | FsError::Symlink { .. } => ExitCode::Refused,
             FsError::Io { .. } => ExitCode::Environment,
+            FsError::NotText { .. } => ExitCode::Usage,
+            FsError::SecretExposed { .. } => ExitCode::Usage,
         }
     }
 }
@@ -144,16 +162,108 @@ pub fn append_synced(file: &mut File, path: &Path, bytes: &[u8]) -> Result<(), F
 }
 
 /// Reads a TOML input file (`kind`: "a ceremony script", "a plan", …) as UTF-8 text.
-pub fn read_text(path: &Path, kind: &str) -> crate::app::error::Result<String> {
+pub fn read_text(path: &Path, kind: &str) -> Result<String, FsError> {
     text(path, read(path)?, kind)
 }
 
 /// `bytes`, read from `path`, as UTF-8 text, or a usage error naming the file and its kind.
-pub fn text(path: &Path, bytes: Vec<u8>, kind: &str) -> crate::app::error::Result<String> {
-    String::from_utf8(bytes).map_err(|_| crate::app::error::Error::Usage {
-        what: format!("{} is not UTF-8 text", path.display()),
-        hint: format!("{kind} is TOML"),
+pub fn text(path: &Path, bytes: Vec<u8>, kind: &str) -> Result<String, FsError> {
+    String::from_utf8(bytes).map_err(|_| FsError::NotText {
+        path: path.to_path_buf(),
+        kind: kind.to_string(),
     })
+}
+
+/// Reads a file that holds a secret (`kind`: "a PIN", "an answers file"): refused unless only its
+/// owner may read it (no group or other permission bits), and read into zeroizing memory sized
+/// once from the file's length, so no copy of the secret is left behind by a growing buffer.
+pub fn read_secret(path: &Path, kind: &'static str) -> Result<Zeroizing<Vec<u8>>, FsError> {
+    let mut file = File::open(path).map_err(io_err("read", path))?;
+    let meta = file.metadata().map_err(io_err("read", path))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            return Err(FsError::SecretExposed {
+                path: path.to_path_buf(),
+                kind,
+                mode,
+            });
+        }
+    }
+    let len = usize::try_from(meta.len()).unwrap_or(0);
+    // One byte more than the length, so read_to_end sees the end without growing the buffer.
+    let mut buf = Zeroizing::new(Vec::with_capacity(len.saturating_add(1)));
+    let mut limited = (&mut file).take(len as u64);
+    limited
+        .read_to_end(&mut buf)
+        .map_err(io_err("read", path))?;
+    Ok(buf)
+}
+
+/// Reads a file inside a bundle without following a symbolic link (O_NOFOLLOW): a bundle comes
+/// back from elsewhere, and a link in it could point keyrite at any file on this machine.
+pub fn read_nofollow(path: &Path) -> Result<Vec<u8>, FsError> {
+    let mut file = open_nofollow(path, OpenOptions::new().read(true))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(io_err("read", path))?;
+    Ok(bytes)
+}
+
+/// Opens (creating if missing) a bundle file for appending, without following a link.
+pub fn open_append_nofollow(path: &Path) -> Result<File, FsError> {
+    let mut opts = OpenOptions::new();
+    opts.append(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o644);
+    }
+    open_nofollow(path, &mut opts)
+}
+
+/// Opens an existing bundle file to read it and append to it, without following a link.
+pub fn open_read_append_nofollow(path: &Path) -> Result<File, FsError> {
+    open_nofollow(path, OpenOptions::new().read(true).append(true))
+}
+
+fn open_nofollow(path: &Path, opts: &mut OpenOptions) -> Result<File, FsError> {
+    refuse_symlink(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NOFOLLOW);
+    }
+    opts.open(path).map_err(|e| {
+        // ELOOP: the path became a link between the check and the open.
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            FsError::Symlink {
+                path: path.to_path_buf(),
+            }
+        } else {
+            FsError::Io {
+                action: "open",
+                path: path.to_path_buf(),
+                source: e,
+            }
+        }
+    })
+}
+
+/// Refuses `path` if it is a symbolic link (to a file or a directory). A missing path is fine.
+pub fn refuse_symlink(path: &Path) -> Result<(), FsError> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Err(FsError::Symlink {
+            path: path.to_path_buf(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// True if `path` exists as itself (a link counts, whatever it points to).
+pub fn exists_nofollow(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok()
 }
 
 pub fn read(path: &Path) -> Result<Vec<u8>, FsError> {

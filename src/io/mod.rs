@@ -2,6 +2,9 @@
 //! append-only, fsynced JSON Lines log file.
 
 pub mod bundle;
+pub mod error;
 pub mod fs;
 pub mod log_file;
 pub mod receipt_file;
+
+pub use error::IoError;

@@ -2,17 +2,19 @@
 //! records checked first (a resumed import continues the same chain), one record written and
 //! fsynced at a time.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::path::PathBuf;
 
 use jiff::Timestamp;
 
-use crate::app::error::{Error, Result};
 use crate::core::log as ceremony_log;
 use crate::core::receipt::ImportOutcome;
 use crate::core::receipt::{self, ReceiptChain, data, step};
 use crate::io::bundle::VerifiedBundle;
-use crate::io::fs::{self as fsio, FsError};
+use crate::io::error::IoError;
+use crate::io::fs as fsio;
+
+type Result<T, E = IoError> = std::result::Result<T, E>;
 
 pub struct ReceiptFile {
     file: File,
@@ -27,27 +29,21 @@ impl ReceiptFile {
     pub fn open(bundle: &VerifiedBundle, run: &str) -> Result<ReceiptFile> {
         let log_path = bundle.dir().join(ceremony_log::FILE_NAME);
         if !log_path.is_file() {
-            return Err(Error::Refused {
-                what: format!("{} has no {}", bundle.dir().display(), ceremony_log::FILE_NAME),
-                hint: "the import receipt continues the ceremony log: import only bundles a ceremony wrote".into(),
+            return Err(IoError::NoCeremonyLog {
+                dir: bundle.dir().to_path_buf(),
+                log: ceremony_log::FILE_NAME,
             });
         }
-        let start = ReceiptChain::after_ceremony_log(&fsio::read(&log_path)?)?;
+        let start = ReceiptChain::after_ceremony_log(&fsio::read_nofollow(&log_path)?)?;
         let path = bundle.dir().join(receipt::FILE_NAME);
-        let chain = if path.exists() {
-            receipt::verify_chain(&fsio::read(&path)?, &start)?.1
+        // A link planted in a returned bundle would make the import create or append to any
+        // file this user can write: links are refused, never followed.
+        let chain = if fsio::exists_nofollow(&path) {
+            receipt::verify_chain(&fsio::read_nofollow(&path)?, &start)?.1
         } else {
             start.clone()
         };
-        let file = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(&path)
-            .map_err(|source| FsError::Io {
-                action: "open for append",
-                path: path.clone(),
-                source,
-            })?;
+        let file = fsio::open_append_nofollow(&path)?;
         let mut r = ReceiptFile {
             file,
             path,
@@ -122,6 +118,27 @@ impl ReceiptFile {
                 ("request_id", request_id),
             ]),
         )?;
+        self.written += 1;
+        Ok(())
+    }
+
+    /// Records what `kms verify-rotation` found for one key.
+    pub fn rotation_verified(
+        &mut self,
+        key: &str,
+        key_arn: &str,
+        key_material_id: Option<&str>,
+        passed: bool,
+        checks: &[String],
+    ) -> Result<()> {
+        let mut d = data(&[
+            ("key", Some(key)),
+            ("key_arn", Some(key_arn)),
+            ("key_material_id", key_material_id),
+            ("result", Some(if passed { "passed" } else { "failed" })),
+        ]);
+        d.insert("checks".into(), checks.to_vec().into());
+        self.append(step::KEY_ROTATION_VERIFIED, d)?;
         self.written += 1;
         Ok(())
     }

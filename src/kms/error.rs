@@ -1,6 +1,12 @@
 use aws_sdk_kms::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
-use crate::core::exit::ExitCode;
+use std::path::PathBuf;
+
+use crate::core::exit::{ExitCode, Explained};
+use crate::core::receipt::ReceiptError;
+use crate::io::IoError;
+use crate::io::bundle::BundleError;
+use crate::io::fs::FsError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KmsError {
@@ -35,6 +41,8 @@ pub enum KmsError {
         message: String,
         hint: String,
     },
+    #[error(transparent)]
+    ProgressContradicted(Box<ProgressContradiction>),
     #[error("{key}: {operation} failed: {code}: {message}\n  what to do: {hint}")]
     Service {
         key: String,
@@ -51,17 +59,143 @@ pub enum KmsError {
         operation: &'static str,
         detail: String,
     },
+    /// A file, the bundle or its receipt.
+    #[error(transparent)]
+    Io(#[from] IoError),
+    #[error(
+        "--from-aws-cli {}: {detail}\n  what to do: give the JSON printed by `aws kms get-parameters-for-import`, or a directory with WrappingPublicKey.bin|.b64 (or PublicKey.bin|.b64) and ImportToken.bin|.b64",
+        path.display()
+    )]
+    AwsCliParameters { path: PathBuf, detail: String },
+    #[error(
+        "the AWS CLI parameters do not say when they expire (bare files carry no ParametersValidTo)\n  what to do: give the JSON output of `aws kms get-parameters-for-import` instead (it has ParametersValidTo), or --parameters-valid-to"
+    )]
+    NoParametersValidTo,
+    #[error(
+        "{} exists already\n  what to do: give --out a new directory; keyrite never writes into an existing bundle",
+        out.display()
+    )]
+    OutputExists { out: PathBuf },
+    #[error(
+        "{key} is named twice (bundle directory {dir_name:?})\n  what to do: name each key once"
+    )]
+    NamedTwice { key: String, dir_name: String },
+    #[error(
+        "{}: this bundle has not been through a ceremony yet\n  what to do: run `keyrite ceremony --bundle` with it at the air-gapped station first",
+        dir.display()
+    )]
+    NoCeremony { dir: PathBuf },
+    #[error(
+        "--valid-to: {detail}\n  what to do: KMS accepts a ValidTo in the future and at most 365 days away"
+    )]
+    ValidTo { detail: String },
+    #[error(
+        "{key}: the ceremony produced no EncryptedKeyMaterial.bin for it\n  what to do: run the ceremony again with a freshly prepared bundle"
+    )]
+    NoWrappedMaterial { key: String },
+    #[error(
+        "{key}: the import parameters expire{} at {valid_to} (import token and wrapping key last 24 h)\n  what to do: prepare a new bundle, run the ceremony with it, then import",
+        if *expired { "d" } else { "" }
+    )]
+    ParametersExpire {
+        key: String,
+        valid_to: jiff::Timestamp,
+        expired: bool,
+    },
+    #[error(
+        "{}: {detail}\n  what to do: this file records an import of another bundle{}",
+        path.display(),
+        if *resumable { ": move it away only if you know that import is finished" } else { "" }
+    )]
+    OtherImport {
+        path: PathBuf,
+        detail: String,
+        resumable: bool,
+    },
+    #[error(
+        "{} has no {file}: no import of this bundle was recorded\n  what to do: there is nothing to roll back; check the key with `aws kms list-key-rotations --include-key-material ALL_KEY_MATERIAL`",
+        dir.display()
+    )]
+    NothingToRollBack { dir: PathBuf, file: &'static str },
+    #[error(
+        "an import task failed while writing the progress file or the receipt\n  what to do: run the import again: it resumes where it stopped"
+    )]
+    TaskFailed,
+    #[error(
+        "--receipts {}: no such file or directory\n  what to do: name bundle directories (or the import-receipt.log inside one)",
+        path.display()
+    )]
+    NoReceipts { path: PathBuf },
+    #[error(
+        "{}: {detail}\n  what to do: point --receipts at bundle directories keyrite wrote",
+        path.display()
+    )]
+    ReceiptManifest { path: PathBuf, detail: String },
+}
+
+impl From<FsError> for KmsError {
+    fn from(e: FsError) -> Self {
+        KmsError::Io(e.into())
+    }
+}
+
+impl From<BundleError> for KmsError {
+    fn from(e: BundleError) -> Self {
+        KmsError::Io(e.into())
+    }
+}
+
+impl From<ReceiptError> for KmsError {
+    fn from(e: ReceiptError) -> Self {
+        KmsError::Io(e.into())
+    }
+}
+
+impl Explained for KmsError {
+    fn exit_code(&self) -> ExitCode {
+        KmsError::exit_code(self)
+    }
+}
+
+/// A progress file calls a key imported, but KMS says otherwise.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{progress} records the key {key} as imported with material {recorded}, but KMS reports the key {state} with current material {current}; nothing was imported\n  what to do: the progress file was altered, or the key changed since; keep the file as evidence and move it out of the bundle, check the key with `aws kms list-key-rotations --key-id {key_arn} --include-key-material ALL_KEY_MATERIAL` and the import receipt, then run the import again"
+)]
+pub struct ProgressContradiction {
+    pub progress: String,
+    pub key: String,
+    pub recorded: String,
+    pub state: String,
+    pub current: String,
+    pub key_arn: String,
 }
 
 impl KmsError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            KmsError::NoRegion => ExitCode::Usage,
+            KmsError::NoRegion
+            | KmsError::AwsCliParameters { .. }
+            | KmsError::NoParametersValidTo
+            | KmsError::NamedTwice { .. }
+            | KmsError::ValidTo { .. }
+            | KmsError::NoReceipts { .. } => ExitCode::Usage,
+            KmsError::Io(e) => e.exit_code(),
+            KmsError::OutputExists { .. }
+            | KmsError::NoCeremony { .. }
+            | KmsError::NoWrappedMaterial { .. }
+            | KmsError::ParametersExpire { .. }
+            | KmsError::OtherImport { .. }
+            | KmsError::NothingToRollBack { .. } => ExitCode::Refused,
+            KmsError::TaskFailed => ExitCode::Environment,
+            KmsError::ReceiptManifest { .. } => ExitCode::VerificationFailed,
             KmsError::Runtime(_) => ExitCode::Environment,
             KmsError::NotExternal { .. }
             | KmsError::WrongState { .. }
             | KmsError::Refused { .. } => ExitCode::Refused,
-            KmsError::Check { .. } => ExitCode::VerificationFailed,
+            KmsError::Check { .. } | KmsError::ProgressContradicted(_) => {
+                ExitCode::VerificationFailed
+            }
             KmsError::Service { .. } => ExitCode::OperationFailed,
             KmsError::Unreachable { .. } => ExitCode::Environment,
         }

@@ -11,7 +11,8 @@ use futures_util::stream::{self, StreamExt};
 use jiff::{SignedDuration, Timestamp};
 
 use super::{Client, KmsError};
-use crate::app::error::{Error, Result};
+
+type Result<T, E = KmsError> = std::result::Result<T, E>;
 use crate::core::import_progress::{self, ImportProgress, KeyProgress};
 use crate::core::manifest::{self, KeyEntry};
 use crate::core::wrapping_key::WrappingPublicKey;
@@ -40,45 +41,28 @@ pub use crate::core::receipt::ImportOutcome;
 pub fn preflight(bundle: &VerifiedBundle, expiration: Expiration, now: Timestamp) -> Result<()> {
     let m = bundle.manifest();
     if m.ceremony.is_none() {
-        return Err(Error::Refused {
-            what: format!(
-                "{}: this bundle has not been through a ceremony yet",
-                bundle.dir().display()
-            ),
-            hint: "run `keyrite ceremony --bundle` with it at the air-gapped station first".into(),
+        return Err(KmsError::NoCeremony {
+            dir: bundle.dir().to_path_buf(),
         });
     }
     if let Expiration::ExpiresAt(t) = expiration
         && let Err(what) = import_rules::check_valid_to(t, now)
     {
-        return Err(Error::Usage {
-            what: format!("--valid-to: {what}"),
-            hint: "KMS accepts a ValidTo in the future and at most 365 days away".into(),
+        return Err(KmsError::ValidTo {
+            detail: what.to_string(),
         });
     }
     for key in &m.keys {
         if key.generated.is_none() || bundle.file(key, manifest::ENCRYPTED_KEY_MATERIAL).is_none() {
-            return Err(Error::Refused {
-                what: format!(
-                    "{}: the ceremony produced no EncryptedKeyMaterial.bin for it",
-                    key.name
-                ),
-                hint: "run the ceremony again with a freshly prepared bundle".into(),
+            return Err(KmsError::NoWrappedMaterial {
+                key: key.name.clone(),
             });
         }
         if key.parameters_valid_to < now + VALIDITY_MARGIN {
-            return Err(Error::Refused {
-                what: format!(
-                    "{}: the import parameters expire{} at {} (import token and wrapping key last 24 h)",
-                    key.name,
-                    if key.parameters_valid_to < now {
-                        "d"
-                    } else {
-                        ""
-                    },
-                    key.parameters_valid_to
-                ),
-                hint: "prepare a new bundle, run the ceremony with it, then import".into(),
+            return Err(KmsError::ParametersExpire {
+                key: key.name.clone(),
+                valid_to: key.parameters_valid_to,
+                expired: key.parameters_valid_to < now,
             });
         }
         if let Err(message) =
@@ -88,8 +72,7 @@ pub fn preflight(bundle: &VerifiedBundle, expiration: Expiration, now: Timestamp
                 key: key.name.clone(),
                 message: format!("{message}; its import token is bound to that key"),
                 hint: "the manifest is inconsistent: prepare a new bundle for the key".into(),
-            }
-            .into());
+            });
         }
         check_material_size(bundle, key)?;
     }
@@ -116,7 +99,7 @@ fn check_material_size(bundle: &VerifiedBundle, key: &KeyEntry) -> Result<()> {
         .file(key, manifest::ENCRYPTED_KEY_MATERIAL)
         .unwrap_or_default();
     import_rules::check_encrypted_len(m.wrapping_algorithm, public.modulus.len(), material.len())
-        .map_err(refused)?;
+        .map_err(|e| refused(e.to_string()))?;
     Ok(())
 }
 
@@ -205,8 +188,7 @@ pub async fn import_regions(
                     "run the import with --region {} (or without --region: keyrite then uses each key's own region)",
                     key.region
                 ),
-            }
-            .into());
+            });
         };
         routed.push((client, key));
     }
@@ -280,11 +262,8 @@ async fn import_and_record(
     Ok(outcome)
 }
 
-fn poisoned() -> Error {
-    Error::Environment {
-        what: "an import task failed while writing the progress file or the receipt".into(),
-        hint: "run the import again: it resumes where it stopped".into(),
-    }
+fn poisoned() -> KmsError {
+    KmsError::TaskFailed
 }
 
 fn record(journal: &Mutex<Journal>, key: &str, stage: KeyProgress) -> Result<()> {
@@ -311,13 +290,14 @@ struct Journal {
 impl Journal {
     fn open(bundle: &VerifiedBundle) -> Result<Journal> {
         let path = bundle.dir().join(import_progress::FILE);
-        let progress = if path.exists() {
-            ImportProgress::parse(&fsio::read(&path)?, bundle.fingerprint()).map_err(|e| {
-                Error::Refused {
-                    what: format!("{}: {e}", path.display()),
-                    hint: "this file records an import of another bundle: move it away only if you know that import is finished".into(),
-                }
-            })?
+        let progress = if fsio::exists_nofollow(&path) {
+            ImportProgress::parse(&fsio::read_nofollow(&path)?, bundle.fingerprint()).map_err(
+                |e| KmsError::OtherImport {
+                    path: path.clone(),
+                    detail: e.to_string(),
+                    resumable: true,
+                },
+            )?
         } else {
             ImportProgress::new(bundle.fingerprint())
         };
@@ -352,6 +332,34 @@ async fn import_one(
     let token_sha256 = crate::core::digest::sha256_hex(token);
     let recorded = journal.lock().map_err(|_| poisoned())?.get(name);
     if let Some(KeyProgress::Done { key_material_id }) = recorded {
+        // The progress file is a claim made by whoever could write the bundle: a key is skipped
+        // only if KMS itself shows the recorded material as the key's current one.
+        let holds = before.state == "Enabled"
+            && key_material_id.is_some()
+            && before.current_material == key_material_id;
+        if !holds {
+            return Err(KmsError::ProgressContradicted(Box::new(
+                crate::kms::error::ProgressContradiction {
+                    progress: bundle
+                        .dir()
+                        .join(import_progress::FILE)
+                        .display()
+                        .to_string(),
+                    key: name.to_string(),
+                    recorded: key_material_id
+                        .as_deref()
+                        .unwrap_or("(none recorded)")
+                        .to_string(),
+                    state: before.state.clone(),
+                    current: before
+                        .current_material
+                        .as_deref()
+                        .unwrap_or("(none)")
+                        .to_string(),
+                    key_arn: key.key_arn.clone(),
+                },
+            )));
+        }
         return Ok(ImportOutcome {
             name: name.into(),
             key_arn: key.key_arn.clone(),
@@ -391,8 +399,7 @@ async fn import_one(
                     "this bundle's material for the key was imported as {key_material_id} and then rolled back; keyrite does not send it again"
                 ),
                 hint: "prepare a new bundle for the key and run a ceremony with it".into(),
-            }
-            .into());
+            });
         }
         Some(KeyProgress::Sending { first: false }) => {
             return Err(KmsError::Refused {
@@ -402,8 +409,7 @@ async fn import_one(
                     "look with `aws kms list-key-rotations --key-id {} --include-key-material ALL_KEY_MATERIAL`: a PENDING_ROTATION material is this one, make it current with `aws kms rotate-key-on-demand`; with none, prepare a new bundle",
                     key.key_arn
                 ),
-            }
-            .into());
+            });
         }
         _ => {
             let first = first_or_rotation(key, &before)?;
@@ -447,8 +453,7 @@ async fn import_one(
             hint:
                 "check the key with `aws kms describe-key`; the material stays escrowed in the HSM"
                     .into(),
-        }
-        .into());
+        });
     }
     if new_id.is_some() && after.current_material != new_id {
         return Err(KmsError::Check {
@@ -459,8 +464,7 @@ async fn import_one(
                 after.current_material, new_id
             ),
             hint: "the rotation did not take effect; check `aws kms list-key-rotations` before trying again".into(),
-        }
-        .into());
+        });
     }
     let outcome = ImportOutcome {
         name: name.into(),
@@ -498,8 +502,7 @@ fn check_reimport_id(key: &KeyEntry, returned: Option<&str>) -> Result<()> {
                 "KMS returned KeyMaterialId {got}, but the escrowed material was imported as {want}"
             ),
             hint: "check the key with `aws kms list-key-rotations --include-key-material ALL_KEY_MATERIAL`; the escrow copy stays in the HSM".into(),
-        }
-        .into()),
+        }),
         _ => Ok(()),
     }
 }
@@ -510,8 +513,7 @@ fn first_or_rotation(key: &KeyEntry, before: &Described) -> Result<bool> {
             key: key.name.clone(),
             state: before.state.clone(),
             hint: "a re-wrapped escrow copy restores material that expired or was deleted; this key still has its material, so there is nothing to restore".into(),
-        }
-        .into());
+        });
     }
     match before.state.as_str() {
         "PendingImport" => Ok(true),
@@ -520,8 +522,7 @@ fn first_or_rotation(key: &KeyEntry, before: &Described) -> Result<bool> {
             key: key.name.clone(),
             state: other.into(),
             hint: "enable the key or cancel its deletion, then run the import again".into(),
-        }
-        .into()),
+        }),
     }
 }
 
@@ -594,9 +595,9 @@ async fn describe(client: &Client, key: &KeyEntry) -> Result<Described> {
                 meta.arn().unwrap_or("no ARN"),
                 key.key_arn
             ),
-            hint: "import with the credentials, account and region the bundle was prepared for".into(),
-        }
-        .into());
+            hint: "import with the credentials, account and region the bundle was prepared for"
+                .into(),
+        });
     }
     if meta.origin() != Some(&OriginType::External) {
         return Err(KmsError::NotExternal {
@@ -605,8 +606,7 @@ async fn describe(client: &Client, key: &KeyEntry) -> Result<Described> {
                 .origin()
                 .map(|o| o.as_str().to_string())
                 .unwrap_or_default(),
-        }
-        .into());
+        });
     }
     Ok(Described {
         state: meta

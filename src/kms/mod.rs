@@ -1,13 +1,19 @@
 //! The KMS adapter: aws-sdk-kms. `prepare` fetches import parameters into a bundle; `import`
-//! imports the wrapped material from a verified bundle and checks what KMS then reports.
+//! imports the wrapped material from a verified bundle and checks what KMS then reports;
+//! `inventory` and `resources` read which S3 buckets, RDS databases and DynamoDB tables each key
+//! protects (read calls of aws-sdk-s3, aws-sdk-rds and aws-sdk-dynamodb).
 
+pub mod cloudtrail;
 mod error;
 pub mod import;
+pub mod inventory;
 pub mod plan;
 pub mod prepare;
 mod resend;
+pub mod resources;
 pub mod rollback;
 pub mod status;
+pub mod verify_rotation;
 
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region};
@@ -44,6 +50,16 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, KmsError> {
 }
 
 pub async fn connect(target: &KmsTarget) -> Result<Client, KmsError> {
+    Ok(Client::new(&sdk_config(target, true).await?))
+}
+
+/// The SDK configuration for `target`. `--endpoint-url` names the KMS endpoint: with
+/// `kms_endpoint` false (the other services' clients) it is left out, and those services take
+/// theirs from the environment (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_RDS, …) or AWS's.
+pub async fn sdk_config(
+    target: &KmsTarget,
+    kms_endpoint: bool,
+) -> Result<aws_config::SdkConfig, KmsError> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry_config());
     if let Some(p) = &target.profile {
         loader = loader.profile_name(p);
@@ -51,7 +67,7 @@ pub async fn connect(target: &KmsTarget) -> Result<Client, KmsError> {
     if let Some(r) = &target.region {
         loader = loader.region(Region::new(r.clone()));
     }
-    if let Some(u) = &target.endpoint_url {
+    if kms_endpoint && let Some(u) = &target.endpoint_url {
         loader = loader.endpoint_url(u);
     }
     if target.local_credentials {
@@ -67,5 +83,5 @@ pub async fn connect(target: &KmsTarget) -> Result<Client, KmsError> {
     if config.region().is_none() {
         return Err(KmsError::NoRegion);
     }
-    Ok(Client::new(&config))
+    Ok(config)
 }

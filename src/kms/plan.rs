@@ -7,7 +7,8 @@ use std::path::Path;
 
 use super::prepare::{Prepared, check_key, refuse_existing, write_bundle};
 use super::{Client, KmsError, KmsTarget, connect};
-use crate::app::error::Result;
+
+type Result<T, E = KmsError> = std::result::Result<T, E>;
 use crate::core::algorithm::{WrappingAlgorithm, WrappingKeySpec};
 use crate::core::names::KeyRef;
 use crate::core::plan::{Plan, PlannedKey};
@@ -49,15 +50,18 @@ async fn check_planned(
         hint: hint.into(),
     };
     let key = match check_key(client, &KeyRef::Alias(alias.clone())).await {
-        Err(crate::Error::Kms(KmsError::Service { code, .. })) if code == "NotFoundException" => {
+        Err(KmsError::Service { code, .. }) if code == "NotFoundException" => {
             return Err(refused(
                 format!(
                     "no such alias in region {} of the account these credentials reach; the plan puts {}-{} in account {}, region {}",
-                    planned.region, planned.environment, planned.service, planned.account, planned.region
+                    planned.region,
+                    planned.environment,
+                    planned.service,
+                    planned.account,
+                    planned.region
                 ),
                 "create the key and alias where the plan says, or correct the plan",
-            )
-            .into());
+            ));
         }
         other => other?,
     };
@@ -68,8 +72,7 @@ async fn check_planned(
                 key.arn, key.account, planned.account
             ),
             "use credentials for the planned account, or correct the plan",
-        )
-        .into());
+        ));
     }
     let arn_region = key.arn.split(':').nth(3).unwrap_or("");
     if arn_region != planned.region {
@@ -79,8 +82,7 @@ async fn check_planned(
                 key.arn, planned.region
             ),
             "correct the plan or the alias",
-        )
-        .into());
+        ));
     }
     if !planned.expects(&key.key_id, &key.arn) {
         return Err(refused(
@@ -90,8 +92,7 @@ async fn check_planned(
                 planned.key_id.as_deref().unwrap_or("")
             ),
             "find out who moved the alias (CloudTrail UpdateAlias), then fix the alias or the plan",
-        )
-        .into());
+        ));
     }
     Ok(key)
 }

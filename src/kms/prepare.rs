@@ -5,10 +5,12 @@ use std::path::Path;
 use aws_sdk_kms::types::{
     AlgorithmSpec, KeySpec, KeyState, KeyUsageType, OriginType, WrappingKeySpec as AwsSpec,
 };
+use futures_util::stream::{self, StreamExt};
 use jiff::Timestamp;
 
 use super::{Client, KmsError};
-use crate::app::error::{Error, Result};
+
+type Result<T, E = KmsError> = std::result::Result<T, E>;
 use crate::core::algorithm::{WrappingAlgorithm, WrappingKeySpec};
 use crate::core::aws_cli_params::{self, CliParameters};
 use crate::core::manifest::{self, KeyEntry, Manifest};
@@ -31,14 +33,12 @@ pub struct PrepareRequest<'a> {
 /// (a file), or a directory with the public key and token files ([`aws_cli_params`]), or a
 /// directory holding that JSON as its only `.json` file.
 pub fn load_cli_parameters(path: &Path) -> Result<CliParameters> {
-    let usage = |what: String| {
-        Error::Usage {
-        what: format!("--from-aws-cli {}: {what}", path.display()),
-        hint: "give the JSON printed by `aws kms get-parameters-for-import`, or a directory with WrappingPublicKey.bin|.b64 (or PublicKey.bin|.b64) and ImportToken.bin|.b64".into(),
-    }
+    let usage = |detail: String| KmsError::AwsCliParameters {
+        path: path.to_path_buf(),
+        detail,
     };
     if !path.is_dir() {
-        return aws_cli_params::parse_json(&fsio::read(path)?).map_err(usage);
+        return aws_cli_params::parse_json(&fsio::read(path)?).map_err(|e| usage(e.to_string()));
     }
     fn find(dir: &Path, names: &[(&'static str, bool)]) -> Option<(&'static str, bool)> {
         names.iter().find(|(n, _)| dir.join(n).is_file()).copied()
@@ -51,7 +51,7 @@ pub fn load_cli_parameters(path: &Path) -> Result<CliParameters> {
             let read = |name: &str, b64: bool| -> Result<Vec<u8>> {
                 let bytes = fsio::read(&path.join(name))?;
                 if b64 {
-                    aws_cli_params::decode_base64(name, &bytes).map_err(usage)
+                    aws_cli_params::decode_base64(name, &bytes).map_err(|e| usage(e.to_string()))
                 } else {
                     Ok(bytes)
                 }
@@ -70,7 +70,9 @@ pub fn load_cli_parameters(path: &Path) -> Result<CliParameters> {
                 .filter(|p| p.extension().is_some_and(|x| x == "json"))
                 .collect();
             match jsons.as_slice() {
-                [one] => aws_cli_params::parse_json(&fsio::read(one)?).map_err(usage),
+                [one] => {
+                    aws_cli_params::parse_json(&fsio::read(one)?).map_err(|e| usage(e.to_string()))
+                }
                 [] => Err(usage(
                     "no public key and token files, and no .json file".into(),
                 )),
@@ -98,12 +100,20 @@ pub(super) struct CheckedKey {
     pub(super) current_material: Option<String>,
 }
 
+/// How many keys are checked, and how many import parameters fetched, at once.
+pub const CONCURRENCY: usize = 8;
+
 pub async fn prepare(client: &Client, req: &PrepareRequest<'_>) -> Result<Prepared> {
     refuse_existing(req.out)?;
     // Check every key before fetching anything, so a bad key costs nothing.
     let mut checked = Vec::new();
-    for key in req.keys {
-        checked.push((client, check_key(client, key).await?));
+    let results: Vec<Result<CheckedKey>> = stream::iter(req.keys)
+        .map(|key| check_key(client, key))
+        .buffered(CONCURRENCY)
+        .collect()
+        .await;
+    for r in results {
+        checked.push((client, r?));
     }
     if let Some(supplied) = req.supplied {
         let (_, key) = &checked[0];
@@ -120,13 +130,12 @@ async fn write_supplied(
     req: &PrepareRequest<'_>,
 ) -> Result<Prepared> {
     let name = key.requested.as_str();
-    let refused = |message: String, hint: &str| -> Error {
+    let refused = |message: String, hint: &str| -> KmsError {
         KmsError::Refused {
             key: name.into(),
             message,
             hint: hint.into(),
         }
-        .into()
     };
     if let Some(arn) = &supplied.key_arn
         && *arn != key.arn
@@ -139,10 +148,7 @@ async fn write_supplied(
             "fetch the parameters for this key, or name the key they belong to",
         ));
     }
-    let valid_to = supplied.valid_to.ok_or_else(|| Error::Usage {
-        what: "the AWS CLI parameters do not say when they expire (bare files carry no ParametersValidTo)".into(),
-        hint: "give the JSON output of `aws kms get-parameters-for-import` instead (it has ParametersValidTo), or --parameters-valid-to".into(),
-    })?;
+    let valid_to = supplied.valid_to.ok_or(KmsError::NoParametersValidTo)?;
     if valid_to <= Timestamp::now() {
         return Err(refused(
             format!("the AWS CLI parameters expired at {valid_to}"),
@@ -206,9 +212,8 @@ async fn write_supplied(
 
 pub(super) fn refuse_existing(out: &Path) -> Result<()> {
     if out.exists() {
-        return Err(Error::Refused {
-            what: format!("{} exists already", out.display()),
-            hint: "give --out a new directory; keyrite never writes into an existing bundle".into(),
+        return Err(KmsError::OutputExists {
+            out: out.to_path_buf(),
         });
     }
     Ok(())
@@ -222,34 +227,40 @@ pub(super) async fn write_bundle(
     algorithm: WrappingAlgorithm,
     out: &Path,
 ) -> Result<Prepared> {
+    let mut names: Vec<(String, &str)> = Vec::new();
+    for (_, key) in checked {
+        let name = key.requested.bundle_name(&key.key_id);
+        if names.iter().any(|(n, arn)| *n == name || *arn == key.arn) {
+            return Err(KmsError::NamedTwice {
+                key: key.requested.as_str().to_string(),
+                dir_name: name,
+            });
+        }
+        names.push((name, &key.arn));
+    }
     let mut bundle = NewBundle::create(out)?;
+    // GetParametersForImport makes KMS generate an RSA key pair per call: CONCURRENCY at a time,
+    // answers kept in the keys' order.
+    let fetched: Vec<_> = stream::iter(checked)
+        .map(|(client, key)| {
+            client
+                .get_parameters_for_import()
+                .key_id(&key.arn)
+                .wrapping_algorithm(AlgorithmSpec::from(algorithm.as_str()))
+                .wrapping_key_spec(AwsSpec::from(spec.as_str()))
+                .send()
+        })
+        .buffered(CONCURRENCY)
+        .collect()
+        .await;
     let mut entries = Vec::new();
-    for (client, key) in checked {
+    for (((client, key), (name, _)), params) in checked.iter().zip(names).zip(fetched) {
         let region = client
             .config()
             .region()
             .map(|r| r.to_string())
             .unwrap_or_default();
-        let name = key.requested.bundle_name(&key.key_id);
-        if entries
-            .iter()
-            .any(|e: &KeyEntry| e.name == name || e.key_arn == key.arn)
-        {
-            return Err(Error::Usage {
-                what: format!(
-                    "{} is named twice (bundle directory {name:?})",
-                    key.requested.as_str()
-                ),
-                hint: "name each key once".into(),
-            });
-        }
-        let params = client
-            .get_parameters_for_import()
-            .key_id(&key.arn)
-            .wrapping_algorithm(AlgorithmSpec::from(algorithm.as_str()))
-            .wrapping_key_spec(AwsSpec::from(spec.as_str()))
-            .send()
-            .await
+        let params = params
             .map_err(|e| KmsError::from_sdk(key.requested.as_str(), "GetParametersForImport", e))?;
         let missing = |what: &str| KmsError::Check {
             key: key.requested.as_str().into(),
@@ -333,8 +344,7 @@ pub(super) async fn check_key(client: &Client, key: &KeyRef) -> Result<CheckedKe
         return Err(KmsError::NotExternal {
             key: name.into(),
             origin,
-        }
-        .into());
+        });
     }
     if meta.key_spec() != Some(&KeySpec::SymmetricDefault)
         || meta.key_usage() != Some(&KeyUsageType::EncryptDecrypt)
@@ -347,8 +357,7 @@ pub(super) async fn check_key(client: &Client, key: &KeyRef) -> Result<CheckedKe
                 meta.key_usage().map(|s| s.as_str()).unwrap_or("?")
             ),
             hint: "name a symmetric encryption key".into(),
-        }
-        .into());
+        });
     }
     let state = meta
         .key_state()
@@ -361,10 +370,21 @@ pub(super) async fn check_key(client: &Client, key: &KeyRef) -> Result<CheckedKe
                 key: name.into(),
                 state,
                 hint: "enable the key (aws kms enable-key) or cancel its deletion first".into(),
-            }
-            .into());
+            });
         }
     }
+    // What KMS answers goes into the bundle, the HSM-signed log and terminals: it must follow
+    // AWS's own grammar, or the key is refused.
+    let arn = meta.arn().unwrap_or_default();
+    let account = meta.aws_account_id().unwrap_or_default();
+    crate::core::names::check_key_arn(arn)
+        .and_then(|()| crate::core::names::check_key_id(meta.key_id()))
+        .and_then(|()| crate::core::names::check_account(account))
+        .map_err(|message| KmsError::Refused {
+            key: name.into(),
+            message: format!("DescribeKey answered with {message}"),
+            hint: "check the endpoint keyrite talks to (AWS_ENDPOINT_URL, --endpoint-url): real KMS never answers this".into(),
+        })?;
     Ok(CheckedKey {
         requested: key.clone(),
         key_id: meta.key_id().to_string(),

@@ -5,10 +5,12 @@
 //! by this command.
 
 use aws_sdk_kms::operation::RequestId;
+use aws_sdk_kms::types::{IncludeKeyMaterial, KeyMaterialState};
 use serde::Serialize;
 
 use super::{Client, KmsError};
-use crate::app::error::{Error, Result};
+
+type Result<T, E = KmsError> = std::result::Result<T, E>;
 use crate::core::import_progress::{self, ImportProgress, KeyProgress};
 use crate::io::bundle::VerifiedBundle;
 use crate::io::fs as fsio;
@@ -48,22 +50,17 @@ pub async fn rollback<'c>(
     bundle: &VerifiedBundle,
 ) -> Result<Vec<KeyRollback>> {
     let path = bundle.dir().join(import_progress::FILE);
-    if !path.exists() {
-        return Err(Error::Refused {
-            what: format!(
-                "{} has no {}: no import of this bundle was recorded",
-                bundle.dir().display(),
-                import_progress::FILE
-            ),
-            hint: "there is nothing to roll back; check the key with `aws kms list-key-rotations --include-key-material ALL_KEY_MATERIAL`".into(),
+    if !fsio::exists_nofollow(&path) {
+        return Err(KmsError::NothingToRollBack {
+            dir: bundle.dir().to_path_buf(),
+            file: import_progress::FILE,
         });
     }
-    let mut progress =
-        ImportProgress::parse(&fsio::read(&path)?, bundle.fingerprint()).map_err(|e| {
-            Error::Refused {
-                what: format!("{}: {e}", path.display()),
-                hint: "this file records an import of another bundle".into(),
-            }
+    let mut progress = ImportProgress::parse(&fsio::read_nofollow(&path)?, bundle.fingerprint())
+        .map_err(|e| KmsError::OtherImport {
+            path: path.clone(),
+            detail: e.to_string(),
+            resumable: false,
         })?;
     let mut receipt = ReceiptFile::open(bundle, "rollback")?;
     let mut done = Vec::new();
@@ -96,8 +93,7 @@ pub async fn rollback<'c>(
                         "look with `aws kms list-key-rotations --key-id {} --include-key-material ALL_KEY_MATERIAL`; delete a PENDING_ROTATION material with `aws kms delete-imported-key-material --key-id {} --key-material-id <id>`",
                         key.key_arn, key.key_arn
                     ),
-                }
-                .into());
+                });
             }
             Some(KeyProgress::Imported {
                 first: false,
@@ -125,6 +121,24 @@ pub async fn rollback<'c>(
                         },
                     });
                     continue;
+                }
+                // The progress file is only a claim: delete nothing unless KMS itself lists this
+                // material as staged and not yet rotated to (never a current or older material,
+                // which still decrypts existing ciphertext).
+                let state = material_state(client, name, &key.key_arn, &id).await?;
+                if state.as_deref() != Some(KeyMaterialState::PendingRotation.as_str()) {
+                    return Err(KmsError::Refused {
+                        key: name.into(),
+                        message: format!(
+                            "{} records material {id} as staged by this bundle, but KMS lists it as {}; keyrite deletes only material KMS reports as PENDING_ROTATION, and nothing was deleted",
+                            import_progress::FILE,
+                            state.as_deref().unwrap_or("not a material of this key")
+                        ),
+                        hint: format!(
+                            "the progress file was altered or belongs to another key; compare it with `aws kms list-key-rotations --key-id {} --include-key-material ALL_KEY_MATERIAL` and the import receipt",
+                            key.key_arn
+                        ),
+                    });
                 }
                 let deleted = client
                     .delete_imported_key_material()
@@ -156,4 +170,36 @@ pub async fn rollback<'c>(
     }
     receipt.finish()?;
     Ok(done)
+}
+
+/// The state KMS reports for one key material (ListKeyRotations with every material, all pages),
+/// or None when KMS does not list it for this key.
+async fn material_state(
+    client: &Client,
+    name: &str,
+    key_arn: &str,
+    material_id: &str,
+) -> Result<Option<String>> {
+    let mut pages = client
+        .list_key_rotations()
+        .key_id(key_arn)
+        .include_key_material(IncludeKeyMaterial::AllKeyMaterial)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| KmsError::from_sdk(name, "ListKeyRotations", e))?;
+        if let Some(entry) = page
+            .rotations()
+            .iter()
+            .find(|r| r.key_material_id() == Some(material_id))
+        {
+            return Ok(Some(
+                entry
+                    .key_material_state()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_else(|| "no state".into()),
+            ));
+        }
+    }
+    Ok(None)
 }

@@ -3,9 +3,11 @@
 //! import receipts say so.
 //!
 //! The material's age comes, best first, from KMS `ListKeyRotations` (the current material's
-//! rotation date), from an import receipt that recorded the current key material id, or from the
-//! key's `CreationDate` (an estimate: material is never older than its key, so the verdict errs
-//! towards NON_COMPLIANT). LocalStack answers `ListKeyRotations` with HTTP 501; keyrite then says
+//! rotation date), from CloudTrail's last successful ImportKeyMaterial / RotateKeyOnDemand (when
+//! asked) or an import receipt that recorded the current key material id, whichever is later, or
+//! from the key's `CreationDate` (an estimate: material is never older than its key, so the
+//! verdict errs towards NON_COMPLIANT). A grace period reports keys created or rotated lately as
+//! COMPLIANT. LocalStack answers `ListKeyRotations` with HTTP 501; keyrite then says
 //! so in the report and falls back.
 
 use std::collections::BTreeMap;
@@ -16,8 +18,10 @@ use aws_sdk_kms::types::{IncludeKeyMaterial, KeyMaterialState, OriginType, Rotat
 use jiff::Timestamp;
 use serde::Serialize;
 
+use super::cloudtrail::{self, CloudTrailClient, TrailLookup};
 use super::{Client, KmsError};
-use crate::app::error::{Error, Result};
+
+type Result<T, E = KmsError> = std::result::Result<T, E>;
 use crate::core::key_age::{self, Age, AgeSource, Compliance, Policy};
 use crate::core::log as ceremony_log;
 use crate::core::manifest::Manifest;
@@ -58,25 +62,23 @@ impl Receipts {
         let mut imported = Vec::new();
         for p in paths {
             if !p.exists() {
-                return Err(Error::Usage {
-                    what: format!("--receipts {}: no such file or directory", p.display()),
-                    hint: "name bundle directories (or the import-receipt.log inside one)".into(),
-                });
+                return Err(KmsError::NoReceipts { path: p.clone() });
             }
             let dir = if p.is_dir() {
                 p.clone()
             } else {
                 p.parent().map(Path::to_path_buf).unwrap_or_default()
             };
-            let bytes = fsio::read(&dir.join(receipt::FILE_NAME))?;
-            let start =
-                ReceiptChain::after_ceremony_log(&fsio::read(&dir.join(ceremony_log::FILE_NAME))?)?;
+            let bytes = fsio::read_nofollow(&dir.join(receipt::FILE_NAME))?;
+            let start = ReceiptChain::after_ceremony_log(&fsio::read_nofollow(
+                &dir.join(ceremony_log::FILE_NAME),
+            )?)?;
             let (report, _) = receipt::verify_chain(&bytes, &start)?;
-            let manifest_bytes = fsio::read(&dir.join(MANIFEST))?;
+            let manifest_bytes = fsio::read_nofollow(&dir.join(MANIFEST))?;
             let manifest =
-                Manifest::parse(&manifest_bytes).map_err(|what| Error::Verification {
-                    what: format!("{}: {what}", dir.join(MANIFEST).display()),
-                    hint: "point --receipts at bundle directories keyrite wrote".into(),
+                Manifest::parse(&manifest_bytes).map_err(|what| KmsError::ReceiptManifest {
+                    path: dir.join(MANIFEST),
+                    detail: what.to_string(),
                 })?;
             let manifest_sha256 = crate::core::digest::sha256_hex(&manifest_bytes);
             for k in report.keys {
@@ -95,6 +97,16 @@ impl Receipts {
             }
         }
         Ok(Receipts { imported })
+    }
+
+    /// The key material id the latest receipt record of this key names, and when it was
+    /// imported, if any record does.
+    pub fn latest_material(&self, key_arn: &str) -> Option<(&str, Timestamp)> {
+        self.imported
+            .iter()
+            .filter(|i| i.key_arn == key_arn)
+            .max_by_key(|i| i.ceremony.imported_at)
+            .and_then(|i| Some((i.key_material_id.as_deref()?, i.ceremony.imported_at)))
     }
 
     /// The latest receipt record of this key's current material.
@@ -135,6 +147,12 @@ pub struct KeyStatus {
     pub material: Option<Age>,
     pub ceremony: Option<CeremonyRef>,
     pub rotations: RotationsLookup,
+    /// What CloudTrail said, when it was asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloudtrail: Option<TrailLookup>,
+    /// The resources the key protects, when asked (`--resources`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Vec<crate::core::inventory::ResourceUse>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -142,7 +160,18 @@ pub struct StatusReport {
     pub region: String,
     pub checked_at: Timestamp,
     pub policy: Policy,
+    /// Keys created or rotated within this many days are not reported late.
+    pub grace_days: u32,
     pub keys: Vec<KeyStatus>,
+}
+
+/// How a status report is made beyond the policy.
+#[derive(Default)]
+pub struct StatusOptions<'c> {
+    pub policy: Policy,
+    pub grace_days: u32,
+    /// Ask CloudTrail for each key's last material change.
+    pub trail: Option<&'c CloudTrailClient>,
 }
 
 impl StatusReport {
@@ -160,12 +189,12 @@ impl StatusReport {
 fn sdk<E, R>(
     key: &str,
     op: &'static str,
-) -> impl FnOnce(aws_sdk_kms::error::SdkError<E, R>) -> Error
+) -> impl FnOnce(aws_sdk_kms::error::SdkError<E, R>) -> KmsError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    move |e| KmsError::from_sdk(key, op, e).into()
+    move |e| KmsError::from_sdk(key, op, e)
 }
 
 /// Lists every EXTERNAL key the client's region holds and measures it against `policy`.
@@ -175,6 +204,21 @@ pub async fn status(
     receipts: &Receipts,
     now: Timestamp,
 ) -> Result<StatusReport> {
+    let options = StatusOptions {
+        policy,
+        ..StatusOptions::default()
+    };
+    status_with(client, &options, receipts, now).await
+}
+
+/// [`status`] with a grace period and CloudTrail.
+pub async fn status_with(
+    client: &Client,
+    options: &StatusOptions<'_>,
+    receipts: &Receipts,
+    now: Timestamp,
+) -> Result<StatusReport> {
+    let policy = options.policy;
     let region = client
         .config()
         .region()
@@ -231,6 +275,17 @@ pub async fn status(
         let material_id = meta.current_key_material_id().map(str::to_string);
         let (rotations, entries) = list_rotations(client, key_id).await?;
         let ceremony = receipts.find(&key_arn, material_id.as_deref()).cloned();
+        let trail = match options.trail {
+            Some(t) => Some(cloudtrail::last_material_change(t, &key_arn).await),
+            None => None,
+        };
+        let from_trail = match &trail {
+            Some(TrailLookup::Found { last_change, .. }) => *last_change,
+            _ => None,
+        };
+        let created = meta
+            .creation_date()
+            .and_then(|d| Timestamp::from_second(d.secs()).ok());
         let has_material = material_id.is_some() || state != "PendingImport";
         let material = if has_material {
             let from_kms = entries
@@ -241,17 +296,32 @@ pub async fn status(
                 })
                 .and_then(RotationsListEntry::rotation_date)
                 .and_then(|d| Timestamp::from_second(d.secs()).ok());
-            let (since, source) = match (from_kms, &ceremony) {
-                (Some(t), _) => (t, AgeSource::KmsRotations),
-                (None, Some(c)) => (c.imported_at, AgeSource::Receipt),
-                (None, None) => (
-                    meta.creation_date()
-                        .and_then(|d| Timestamp::from_second(d.secs()).ok())
-                        .unwrap_or(now),
-                    AgeSource::KeyCreationEstimate,
-                ),
+            // CloudTrail delivers events minutes after the call and keeps 90 days of them: a
+            // receipt of the current material newer than CloudTrail's last event wins.
+            let (since, source) = match (from_kms, from_trail, &ceremony) {
+                (Some(t), _, _) => (t, AgeSource::KmsRotations),
+                (None, Some(t), Some(c)) if c.imported_at > t => {
+                    (c.imported_at, AgeSource::Receipt)
+                }
+                (None, Some(t), _) => (t, AgeSource::Cloudtrail),
+                (None, None, Some(c)) => (c.imported_at, AgeSource::Receipt),
+                (None, None, None) => (created.unwrap_or(now), AgeSource::KeyCreationEstimate),
             };
-            Some(key_age::assess(policy, since, source, now))
+            let changes: Vec<Timestamp> = [
+                from_kms,
+                from_trail,
+                ceremony.as_ref().map(|c| c.imported_at),
+                created,
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            Some(key_age::apply_grace(
+                key_age::assess(policy, since, source, now),
+                options.grace_days,
+                &changes,
+                now,
+            ))
         } else {
             None
         };
@@ -269,6 +339,8 @@ pub async fn status(
             material,
             ceremony,
             rotations,
+            cloudtrail: trail,
+            resources: None,
         });
     }
     out.sort_by(|a, b| {
@@ -281,6 +353,7 @@ pub async fn status(
         region,
         checked_at: now,
         policy,
+        grace_days: options.grace_days,
         keys: out,
     })
 }

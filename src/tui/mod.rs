@@ -2,6 +2,7 @@
 //! main loop, generic over the terminal backend and over where the messages come from. The
 //! answers it collects are handed to the same ceremony code a headless run uses.
 
+pub mod enrol;
 pub mod model;
 pub mod view;
 
@@ -43,29 +44,40 @@ pub fn result_view(r: &CeremonyReport) -> ResultView {
     }
 }
 
-/// A key press as a message; other events (resizes, releases) are none.
-pub fn message(ev: &Event) -> Option<Msg> {
+/// A key as the screens see it: Ctrl-C, or a key pressed.
+pub enum Key {
+    Interrupt,
+    Pressed(KeyCode),
+}
+
+/// The key of a key press; other events (resizes, releases, other Ctrl chords) are none.
+pub fn key(ev: &Event) -> Option<Key> {
     let Event::Key(k) = ev else { return None };
     if k.kind != KeyEventKind::Press {
         return None;
     }
     if k.modifiers.contains(KeyModifiers::CONTROL) {
-        return matches!(k.code, KeyCode::Char('c' | 'C')).then_some(Msg::Interrupt);
+        return matches!(k.code, KeyCode::Char('c' | 'C')).then_some(Key::Interrupt);
     }
-    Some(match k.code {
-        KeyCode::Char(c) => Msg::Char(c),
-        KeyCode::Backspace => Msg::Backspace,
-        KeyCode::Tab | KeyCode::BackTab | KeyCode::Up | KeyCode::Down => Msg::Tab,
-        KeyCode::Enter => Msg::Enter,
-        KeyCode::Esc => Msg::Esc,
-        _ => return None,
+    Some(Key::Pressed(k.code))
+}
+
+/// A key press as a message; other events (resizes, releases) are none.
+pub fn message(ev: &Event) -> Option<Msg> {
+    Some(match key(ev)? {
+        Key::Interrupt => Msg::Interrupt,
+        Key::Pressed(KeyCode::Char(c)) => Msg::Char(c),
+        Key::Pressed(KeyCode::Backspace) => Msg::Backspace,
+        Key::Pressed(KeyCode::Tab | KeyCode::BackTab | KeyCode::Up | KeyCode::Down) => Msg::Tab,
+        Key::Pressed(KeyCode::Enter) => Msg::Enter,
+        Key::Pressed(KeyCode::Esc) => Msg::Esc,
+        Key::Pressed(_) => return None,
     })
 }
 
 fn terminal_error(e: impl std::fmt::Display) -> Error {
-    Error::Environment {
-        what: format!("the terminal failed: {e}"),
-        hint: "run in a terminal of at least 80x24, or run with --headless --answers".into(),
+    Error::Terminal {
+        detail: e.to_string(),
     }
 }
 
@@ -85,11 +97,7 @@ pub fn run_loop<B: Backend>(
             .map_err(terminal_error)?;
         match model.outcome {
             Outcome::Quit => {
-                return Err(Error::Usage {
-                    what: "the ceremony was left before it was confirmed; nothing was touched"
-                        .into(),
-                    hint: "run `keyrite ceremony` again when everyone is ready".into(),
-                });
+                return Err(Error::LeftBeforeConfirmed);
             }
             Outcome::Done => {
                 if let Some(r) = report {
@@ -119,10 +127,7 @@ pub fn run(
     perform: impl FnOnce(Answers) -> Result<CeremonyReport>,
 ) -> Result<CeremonyReport> {
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
-        return Err(Error::Usage {
-            what: "the ceremony's terminal UI needs a terminal, and this is not one".into(),
-            hint: "run it at a terminal, or run with --headless --answers <answers.toml>".into(),
-        });
+        return Err(Error::NoTerminal);
     }
     // Also installs a panic hook that restores the terminal.
     let mut terminal = ratatui::try_init().map_err(terminal_error)?;

@@ -168,9 +168,12 @@ impl Model {
     }
 }
 
+/// The most a typed share may hold; its buffer is allocated at this size once.
+pub const SHARE_CAPACITY: usize = 512;
+
 /// Room for a typed share, so that typing never moves it (leaving a copy behind).
 fn empty_share() -> Zeroizing<String> {
-    Zeroizing::new(String::with_capacity(512))
+    Zeroizing::new(String::with_capacity(SHARE_CAPACITY))
 }
 
 /// The next state. Pure: the same model and message always give the same model.
@@ -223,6 +226,14 @@ pub fn update(mut m: Model, msg: Msg) -> Model {
         },
         Screen::Ceremony | Screen::Fingerprint | Screen::Custodians => match msg {
             Msg::Char(c) => {
+                // The share buffer is sized once and never grows: a reallocation would leave a
+                // copy of the typed share behind in freed memory.
+                let is_share = (m.screen, m.focus) == (Screen::Custodians, Focus::Second);
+                if is_share && m.share.len() + c.len_utf8() > SHARE_CAPACITY {
+                    return m.refuse(format!(
+                        "a share is at most {SHARE_CAPACITY} characters: check what was typed"
+                    ));
+                }
                 if let Some(f) = m.field() {
                     f.push(c);
                 }
@@ -299,7 +310,7 @@ fn enter(mut m: Model) -> Model {
             let share = if share.trim().is_empty() {
                 None
             } else {
-                Some(TypedShare::new(share.trim().to_string()))
+                Some(TypedShare::from_str_zeroizing(share.trim()))
             };
             m.custodians.push(CustodianAnswer { name, share });
             m.custodian_name.clear();

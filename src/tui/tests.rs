@@ -455,7 +455,7 @@ fn the_main_loop_runs_the_ceremony_once_with_the_answers_and_quits_untouched_on_
         },
     );
     match r {
-        Err(e @ Error::Usage { .. }) => {
+        Err(e @ Error::LeftBeforeConfirmed) => {
             assert_eq!(e.exit_code() as i32, 2);
             assert!(e.to_string().contains("nothing was touched"), "{e}");
         }
@@ -470,12 +470,37 @@ fn the_main_loop_runs_the_ceremony_once_with_the_answers_and_quits_untouched_on_
         script(vec![Msg::Char('y')]),
         |a| {
             seen = Some((a.operator.clone(), a.bundle_fingerprint.clone()));
-            Err(Error::Usage {
-                what: "stop here".into(),
-                hint: String::new(),
-            })
+            Err(Error::SharesNotAPin)
         },
     );
-    assert!(matches!(r, Err(Error::Usage { what, .. }) if what == "stop here"));
+    assert!(matches!(r, Err(Error::SharesNotAPin)));
     assert_eq!(seen, Some(("Alice Admin".to_string(), FP.to_string())));
+}
+
+#[test]
+fn the_share_buffer_never_grows_and_an_overlong_share_is_refused() {
+    let mut m = at(Screen::Custodians, Some(2));
+    m = typed(m, "Carol");
+    m = update(m, Msg::Enter);
+    assert_eq!(m.focus, Focus::Second);
+    let capacity = m.share.capacity();
+    assert!(capacity >= super::model::SHARE_CAPACITY);
+    let start = m.share.as_ptr();
+    for _ in 0..super::model::SHARE_CAPACITY {
+        m = update(m, Msg::Char('7'));
+    }
+    assert_eq!(m.share.len(), super::model::SHARE_CAPACITY);
+    m = update(m, Msg::Char('7'));
+    assert_eq!(m.share.len(), super::model::SHARE_CAPACITY, "not one more");
+    assert!(
+        m.notice.as_deref().unwrap_or("").contains("at most"),
+        "{:?}",
+        m.notice
+    );
+    assert_eq!(
+        m.share.capacity(),
+        capacity,
+        "the buffer was never reallocated"
+    );
+    assert_eq!(m.share.as_ptr(), start, "the buffer never moved");
 }

@@ -53,9 +53,24 @@ pub fn ceremony_cmd_with_spec(
     algorithm: &str,
     spec: &str,
 ) -> assert_cmd::Command {
+    assert_cmd::Command::from_std(ceremony_process_with_spec(dir, p, keys, algorithm, spec))
+}
+
+/// [`ceremony_cmd`] as a plain process, for a test that spawns it (and may kill it).
+pub fn ceremony_process(dir: &Path, p: &Prepared, keys: &[&str]) -> std::process::Command {
+    ceremony_process_with_spec(dir, p, keys, default_algorithm(), "RSA_4096")
+}
+
+fn ceremony_process_with_spec(
+    dir: &Path,
+    p: &Prepared,
+    keys: &[&str],
+    algorithm: &str,
+    spec: &str,
+) -> std::process::Command {
     let script = write_script(dir, keys, algorithm, spec);
     let answers = write_answers(dir, &p.fingerprint);
-    ceremony_cmd_with_answers(&script, p, &answers)
+    ceremony_process_with_answers(&script, p, &answers)
 }
 
 /// The headless ceremony with this script and answers file.
@@ -64,7 +79,16 @@ pub fn ceremony_cmd_with_answers(
     p: &Prepared,
     answers: &Path,
 ) -> assert_cmd::Command {
-    let mut cmd = keyrite();
+    assert_cmd::Command::from_std(ceremony_process_with_answers(script, p, answers))
+}
+
+/// [`ceremony_cmd_with_answers`] as a plain process.
+pub fn ceremony_process_with_answers(
+    script: &Path,
+    p: &Prepared,
+    answers: &Path,
+) -> std::process::Command {
+    let mut cmd = keyrite_process();
     cmd.args(["ceremony", "--headless", "--script"])
         .arg(script)
         .arg("--bundle")
@@ -78,10 +102,7 @@ pub fn ceremony_cmd_with_answers(
 /// A fresh EXTERNAL key in the local KMS and a bundle prepared for it: (temp dir, alias, bundle).
 pub fn one_key_bundle(name: &str) -> (tempfile::TempDir, String, Prepared) {
     let dir = tempfile::tempdir().unwrap();
-    let rt = rt();
-    let c = rt.block_on(client());
-    let (alias, _) = rt.block_on(create_key(&c, true, name));
-    let p = prepare(dir.path(), &[&alias], default_algorithm());
+    let (alias, p) = prepare_for_new_key(dir.path(), name);
     (dir, alias, p)
 }
 
@@ -94,11 +115,55 @@ pub fn import_cmd(bundle: &Path) -> assert_cmd::Command {
 
 /// prepare + ceremony + import for these keys; returns the bundle's manifest after import.
 pub fn full_rotation(dir: &Path, keys: &[&str]) -> (Prepared, serde_json::Value) {
-    let alg = default_algorithm();
-    let p = prepare(dir, keys, alg);
-    ceremony_cmd(dir, &p, keys, alg).assert().success();
+    let p = ceremony_done(dir, keys);
     import_cmd(&p.bundle).assert().success();
     let manifest =
         serde_json::from_slice(&std::fs::read(p.bundle.join("manifest.json")).unwrap()).unwrap();
     (p, manifest)
+}
+
+/// A key with EXTERNAL origin (ready for imported material) made in the local KMS for this test
+/// alone, under an alias made from `name`: (alias, ARN).
+pub fn external_key(name: &str) -> (String, String) {
+    rt().block_on(async { create_key(&client().await, true, name).await })
+}
+
+/// A bundle prepared in `dir` for these keys with the token's algorithm ([`default_algorithm`]),
+/// and the headless ceremony run on it, which must succeed. Not imported.
+pub fn ceremony_done(dir: &Path, keys: &[&str]) -> Prepared {
+    let prepared = prepare(dir, keys, default_algorithm());
+    ceremony_cmd(dir, &prepared, keys, default_algorithm())
+        .assert()
+        .success();
+    prepared
+}
+
+/// A fresh EXTERNAL key (see [`external_key`]) and a bundle prepared for it in `dir` with the
+/// token's algorithm ([`default_algorithm`]): (alias, bundle).
+pub fn prepare_for_new_key(dir: &Path, name: &str) -> (String, Prepared) {
+    let (alias, _) = external_key(name);
+    let prepared = prepare(dir, &[&alias], default_algorithm());
+    (alias, prepared)
+}
+
+/// A key that went through the headless ceremony: what most tests start from.
+pub struct Ceremonied {
+    pub alias: String,
+    pub arn: String,
+    /// The wrapping algorithm the bundle was prepared with ([`default_algorithm`]).
+    pub algorithm: &'static str,
+    pub prepared: Prepared,
+}
+
+/// A fresh EXTERNAL key (see [`external_key`]), a bundle prepared for it in `dir` with the
+/// token's algorithm, and the headless ceremony run on it, which must succeed. Not imported.
+pub fn ceremony_for_new_key(dir: &Path, name: &str) -> Ceremonied {
+    let (alias, arn) = external_key(name);
+    let prepared = ceremony_done(dir, &[&alias]);
+    Ceremonied {
+        alias,
+        arn,
+        algorithm: default_algorithm(),
+        prepared,
+    }
 }

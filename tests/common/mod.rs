@@ -2,57 +2,163 @@
 //! KEYRITE_TEST_MODULE to run the same tests on another module, e.g. kryoptic) and the local KMS
 //! started by `scripts/test` (KEYRITE_TEST_KMS_ENDPOINT). Missing parts fail the test; nothing
 //! is skipped.
+//!
+//! # Tests share no token
+//!
+//! Every test that touches the HSM starts with [`own_token!`]: the test binary runs that one test
+//! again in a new process of its own, with a token store of its own (SoftHSM2: a fresh
+//! `SOFTHSM2_CONF` naming a fresh token directory; kryoptic: a fresh `KRYOPTIC_CONF` database),
+//! in which [`hsm`] initialises the test token and its log key. The keyrite processes the test
+//! starts get the same store through their environment, and no other test's. The harness's
+//! process only waits for that run and reports its output.
+//!
+//! Why a process per test: SoftHSM2 and kryoptic read their configuration from the environment
+//! once, at C_Initialize, and keyrite keeps one initialised PKCS#11 context per module for the
+//! whole process (`hsm::token`), so every thread of one process sees the same token store. Tests
+//! of one binary run in parallel threads of one process; a per-test store therefore needs a
+//! per-test process. A shared store is what this avoids: one test's keys showing up in another's
+//! counts, and SoftHSM2's file store failing a read in one process while another process rewrites
+//! the same token.
+//!
+//! [`hsm`] refuses to run outside such a process, so a test that forgets [`own_token!`] fails
+//! instead of sharing a token. A program that is one run on its own (a bench) calls
+//! [`whole_process_is_one_run`] instead.
+//!
+//! The HSM half needs the `airgap` feature, the KMS half `connected`.
 #![allow(dead_code)]
 
+#[cfg(all(feature = "airgap", feature = "connected"))]
 pub mod flow;
+#[cfg(all(feature = "airgap", feature = "connected"))]
+pub mod nine;
+#[cfg(feature = "connected")]
+pub mod services;
 pub mod tmux;
 
 use std::path::{Path, PathBuf};
+#[cfg(feature = "airgap")]
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+#[cfg(feature = "airgap")]
 use cryptoki::types::AuthPin;
+#[cfg(feature = "airgap")]
 use keyrite::hsm::{Token, softhsm};
+#[cfg(feature = "connected")]
 use keyrite::kms::{self, Client, KmsTarget};
 
 pub const TOKEN_LABEL: &str = "keyrite-test";
 pub const USER_PIN: &str = "test-user-pin-0001";
 pub const SO_PIN: &str = "test-so-pin-0001";
 
+/// Names the directory of the token store in the process a test runs in on its own; set only
+/// there.
+const OWN_STORE: &str = "KEYRITE_TEST_OWN_STORE";
+
+/// Runs the rest of the calling test in a process, and on a token store, of its own (see the
+/// module documentation). In that process it does nothing; in the harness's process it runs the
+/// test there, fails with its output if it failed, and returns from the calling test.
+#[allow(unused_macros)]
+macro_rules! own_token {
+    () => {
+        if !$crate::common::in_own_process() {
+            return;
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use own_token;
+
+/// True in the process a test runs in on its own. Otherwise runs the current test (named by its
+/// thread, as the test harness names it) in a new process with a new, empty token store
+/// directory, removed afterwards; panics with that process's output unless exactly this one
+/// test ran and passed there, and returns false.
+pub fn in_own_process() -> bool {
+    if std::env::var_os(OWN_STORE).is_some() {
+        return true;
+    }
+    let thread = std::thread::current();
+    let name = thread
+        .name()
+        .filter(|n| *n != "main")
+        .expect("own_token!() runs in a test, on the thread the test harness names after it");
+    let store = tempfile::Builder::new()
+        .prefix("keyrite-test-hsm")
+        .tempdir()
+        .unwrap();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--include-ignored", "--test-threads=1"])
+        .args(["--nocapture", "--color=never"])
+        .env(OWN_STORE, store.path())
+        .env_remove("SOFTHSM2_CONF")
+        .env_remove("KRYOPTIC_CONF")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report = format!(
+        "{name} in its own process ({}):\n--- stdout\n{stdout}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{report}");
+    assert!(
+        stdout.contains("test result: ok. 1 passed"),
+        "exactly this test ran: {report}"
+    );
+    // Captured by the harness: shown with --nocapture.
+    eprintln!("{report}");
+    false
+}
+
+/// For a program that is a single run (a bench, not a test harness): the token store is this
+/// process's own, in a new temporary directory that is left in place afterwards.
+pub fn whole_process_is_one_run() {
+    let dir = tempfile::Builder::new()
+        .prefix("keyrite-bench-hsm")
+        .tempdir()
+        .unwrap()
+        .keep();
+    assert!(
+        PROCESS_STORE.set(dir).is_ok(),
+        "whole_process_is_one_run() is called once, first"
+    );
+}
+
+static PROCESS_STORE: OnceLock<PathBuf> = OnceLock::new();
+
+#[cfg(feature = "airgap")]
 pub struct TestHsm {
     pub module: PathBuf,
-    /// (variable, value) that points the module at this process's token store.
+    /// (variable, value) that points the module at this test's token store.
     pub env: (&'static str, PathBuf),
     pub pin_file: PathBuf,
     pub dir: PathBuf,
 }
 
+#[cfg(feature = "airgap")]
 impl TestHsm {
     pub fn is_softhsm(&self) -> bool {
         self.module.to_string_lossy().contains("softhsm")
     }
 
-    /// The test token. SoftHSM2's file store, read by this process while a child process rewrites
-    /// the same token's files, can fail to list the token for a moment; tests share one token
-    /// across processes, so the lookup is tried a bounded number of times before failing.
+    /// The test token.
     pub fn token(&self) -> Token {
-        let mut last = None;
-        for _ in 0..50 {
-            match Token::open(&self.module, TOKEN_LABEL) {
-                Ok(t) => return t,
-                Err(e @ keyrite::hsm::HsmError::TokenNotFound { .. }) => last = Some(e),
-                Err(e) => panic!("open the test token: {e}"),
-            }
-            std::thread::yield_now();
-        }
-        panic!(
-            "open the test token: {}",
-            last.map(|e| e.to_string()).unwrap_or_default()
-        )
+        Token::open(&self.module, TOKEN_LABEL).expect("open the test token")
     }
 
     pub fn pin(&self) -> AuthPin {
         AuthPin::new(USER_PIN.into())
+    }
+
+    /// How many objects the test token holds, as its user sees them: every class and label,
+    /// private ones included. A count taken before and after an operation tells whether it left
+    /// anything behind, whatever the label.
+    pub fn object_count(&self) -> usize {
+        self.token()
+            .login(&self.pin())
+            .expect("log in to the test token")
+            .object_count()
+            .expect("count the test token's objects")
     }
 
     /// The token's log public key, PEM (for `keyrite audit verify --trust`).
@@ -69,12 +175,20 @@ impl TestHsm {
     }
 }
 
-/// One token per test process, initialised on first use. SoftHSM2 and kryoptic read their
-/// configuration from the environment when the module is initialised, so it is set here once,
-/// before the module is loaded, and passed explicitly to every child process.
+/// This test's token, initialised on first use in the test's own process (see [`own_token!`]).
+/// SoftHSM2 and kryoptic read their configuration from the environment when the module is
+/// initialised, so it is set here once, before the module is loaded, and passed explicitly to
+/// every child process.
+#[cfg(feature = "airgap")]
 pub fn hsm() -> &'static TestHsm {
     static HSM: OnceLock<TestHsm> = OnceLock::new();
     HSM.get_or_init(|| {
+        let dir = std::env::var_os(OWN_STORE)
+            .map(PathBuf::from)
+            .or_else(|| PROCESS_STORE.get().cloned())
+            .expect(
+                "this test touches the token: begin it with own_token!() so that it runs on a token store of its own",
+            );
         let module = std::env::var_os("KEYRITE_TEST_MODULE")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(softhsm::DEFAULT_MODULE));
@@ -83,14 +197,13 @@ pub fn hsm() -> &'static TestHsm {
             "PKCS#11 module {} is missing: run the tests with ./scripts/test, which installs SoftHSM2",
             module.display()
         );
-        let dir = tempfile::Builder::new().prefix("keyrite-test-hsm").tempdir().unwrap().keep();
         let env = if module.to_string_lossy().contains("kryoptic") {
             ("KRYOPTIC_CONF", dir.join("token.sql"))
         } else {
             ("SOFTHSM2_CONF", softhsm::create_token_dir(&dir.join("softhsm")).unwrap())
         };
-        // SAFETY: set once, before the PKCS#11 module is loaded in this process; no test thread
-        // reads this variable through C before this point.
+        // SAFETY: set once, before the PKCS#11 module is loaded in this process (which runs this
+        // one test); no thread reads this variable through C before this point.
         unsafe { std::env::set_var(env.0, &env.1) };
         let token = Token::initialise(&module, TOKEN_LABEL, &AuthPin::new(SO_PIN.into()), &AuthPin::new(USER_PIN.into()))
             .expect("initialise the test token");
@@ -99,7 +212,7 @@ pub fn hsm() -> &'static TestHsm {
         let (pem, _) = keyrite::core::log::public_key_pem(log_key.key()).unwrap();
         std::fs::write(dir.join("log-public-key.pem"), pem).unwrap();
         let pin_file = dir.join("user.pin");
-        std::fs::write(&pin_file, format!("{USER_PIN}\n")).unwrap();
+        write_secret(&pin_file, format!("{USER_PIN}\n"));
         TestHsm { module, env, pin_file, dir }
     })
 }
@@ -111,6 +224,7 @@ pub fn kms_endpoint() -> String {
     )
 }
 
+#[cfg(feature = "connected")]
 pub fn kms_target() -> KmsTarget {
     KmsTarget {
         profile: None,
@@ -120,12 +234,14 @@ pub fn kms_target() -> KmsTarget {
     }
 }
 
+#[cfg(feature = "connected")]
 pub async fn client() -> Client {
     kms::connect(&kms_target())
         .await
         .expect("connect to the local KMS")
 }
 
+#[cfg(feature = "connected")]
 pub fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -148,6 +264,7 @@ pub fn unique(prefix: &str) -> String {
 }
 
 /// Creates a key in the local KMS with an alias; returns (alias, arn).
+#[cfg(feature = "connected")]
 pub async fn create_key(client: &Client, external: bool, name: &str) -> (String, String) {
     let mut req = client.create_key();
     if external {
@@ -166,9 +283,15 @@ pub async fn create_key(client: &Client, external: bool, name: &str) -> (String,
 }
 
 /// The keyrite binary, with the environment pointing at the test token and the local KMS.
+#[cfg(feature = "airgap")]
 pub fn keyrite() -> assert_cmd::Command {
+    assert_cmd::Command::from_std(keyrite_process())
+}
+
+/// [`keyrite`] as a plain process, for a test that spawns it (and may kill it).
+pub fn keyrite_process() -> std::process::Command {
     let hsm = hsm();
-    let mut cmd = assert_cmd::Command::cargo_bin("keyrite").unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_keyrite"));
     cmd.env(hsm.env.0, &hsm.env.1)
         .env("KEYRITE_PKCS11_MODULE", &hsm.module)
         .env("AWS_ENDPOINT_URL", kms_endpoint())
@@ -195,13 +318,33 @@ pub fn write_script(dir: &Path, keys: &[&str], algorithm: &str, spec: &str) -> P
     p
 }
 
+/// Writes a file that holds a secret (a PIN, an answers file) readable by its owner only, as
+/// keyrite requires.
+pub fn write_secret(path: &Path, contents: impl AsRef<[u8]>) {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .unwrap();
+    f.write_all(contents.as_ref()).unwrap();
+}
+
 pub fn write_answers(dir: &Path, fingerprint: &str) -> PathBuf {
     let p = dir.join(format!("{}.toml", unique("answers")));
-    std::fs::write(&p, format!("operator = \"Alice Admin\"\nwitness = \"Walter Witness\"\nbundle_fingerprint = \"{fingerprint}\"\n")).unwrap();
+    write_secret(
+        &p,
+        format!(
+            "operator = \"Alice Admin\"\nwitness = \"Walter Witness\"\nbundle_fingerprint = \"{fingerprint}\"\n"
+        ),
+    );
     p
 }
 
 /// The wrapping algorithm this token can do: SoftHSM2 wraps OAEP with SHA-1 only.
+#[cfg(feature = "airgap")]
 pub fn default_algorithm() -> &'static str {
     if hsm().is_softhsm() {
         "RSAES_OAEP_SHA_1"
@@ -213,6 +356,7 @@ pub fn default_algorithm() -> &'static str {
 /// The wrapping algorithms the token in use really does (the capability probe must agree):
 /// SoftHSM2 wraps OAEP with SHA-1 only; kryoptic does OAEP with SHA-256 and SHA-1; neither has
 /// CKM_RSA_AES_KEY_WRAP (keyrite uses only the token's own).
+#[cfg(feature = "airgap")]
 pub fn supported_algorithms() -> Vec<keyrite::core::algorithm::WrappingAlgorithm> {
     use keyrite::core::algorithm::WrappingAlgorithm::*;
     if hsm().is_softhsm() {

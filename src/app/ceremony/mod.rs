@@ -3,6 +3,7 @@
 //! take its check value, wrap it for KMS, write EncryptedKeyMaterial.bin and verify it by reading
 //! it back. The manifest is replaced last, in one atomic step.
 
+pub mod inputs;
 pub mod preflight;
 pub mod resume;
 pub mod start;
@@ -84,13 +85,9 @@ fn check_inputs(req: &CeremonyRequest<'_>) -> Result<(VerifiedBundle, Vec<Wrappi
         preflight::check_bundle(req.script, req.bundle_dir, Timestamp::now(), req.resume)?;
     let typed = normalise_fingerprint(&req.answers.bundle_fingerprint);
     if typed != checked.bundle.fingerprint() {
-        return Err(Error::Verification {
-            what: format!(
-                "the bundle's fingerprint is {}, but the fingerprint read out from the connected side is {}",
-                checked.bundle.fingerprint(),
-                typed
-            ),
-            hint: "stop: this is not the bundle that was prepared. Fetch the right media, or prepare again".into(),
+        return Err(Error::FingerprintMismatch {
+            bundle: checked.bundle.fingerprint().to_string(),
+            typed,
         });
     }
     Ok((checked.bundle, checked.wrapping_keys))
@@ -127,10 +124,7 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
             Some(req.token.import_trusted_wrapping_keys(so_pin, &keys)?)
         }
         (Some(_), Access::Session(_)) => {
-            return Err(Error::Usage {
-                what: "the security officer's step (--so-pin-source) cannot follow a quorum login: the token holds one login state".into(),
-                hint: "run this ceremony without --so-pin-source, or with a pin-source instead of --roster".into(),
-            });
+            return Err(Error::SoStepAfterQuorum);
         }
         (None, _) => None,
     };
@@ -146,13 +140,9 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
     if let Some(q) = req.quorum
         && q.log_key_sha256 != log_signer.public_key().fingerprint()
     {
-        return Err(Error::Verification {
-            what: format!(
-                "the roster names log key {}, the token's log key is {}",
-                q.log_key_sha256,
-                log_signer.public_key().fingerprint()
-            ),
-            hint: "stop: this roster was not enrolled for this token".into(),
+        return Err(Error::RosterLogKey {
+            roster: q.log_key_sha256.clone(),
+            token: log_signer.public_key().fingerprint().to_string(),
         });
     }
     let plan = plan(&manifest, req.quorum.is_some());
@@ -293,14 +283,12 @@ impl Driver<'_, '_> {
                 continue;
             };
             let path = self.dir.join(file);
-            let actual = sha256_hex(&fsio::read(&path)?);
+            let actual = sha256_hex(&fsio::read_nofollow(&path)?);
             if &actual != sha {
-                return Err(Error::Verification {
-                    what: format!(
-                        "{}: SHA-256 is {actual}, the interrupted ceremony's log recorded {sha}",
-                        path.display()
-                    ),
-                    hint: "the bundle changed after the ceremony stopped: do not finish it; abort it and prepare a new bundle".into(),
+                return Err(Error::WrittenFileChanged {
+                    path,
+                    actual,
+                    logged: sha.clone(),
                 });
             }
             let found = self.session.find_escrowed_key(&k.hsm_label)?;
@@ -355,7 +343,8 @@ impl Driver<'_, '_> {
             .engine
             .record(record)
             .map_err(|why| internal(&format!("the ceremony engine refused a record: {why}")))?;
-        self.log.write(&record)
+        self.log.write(&record)?;
+        Ok(())
     }
 
     fn probe(&mut self) -> Result<()> {
@@ -514,9 +503,10 @@ impl Driver<'_, '_> {
         let digest = sha256_hex(&wrapped);
         let read_back = sha256_hex(&fsio::read(&path)?);
         if read_back != digest {
-            return Err(Error::Verification {
-                what: format!("{} reads back with SHA-256 {read_back}, {digest} was written", path.display()),
-                hint: "the medium is faulty: use other media and run the ceremony again with a fresh bundle".into(),
+            return Err(Error::ReadBack {
+                path: path.clone(),
+                read_back,
+                written: digest,
             });
         }
         let file = Manifest::file_path(key, manifest::ENCRYPTED_KEY_MATERIAL);
@@ -604,9 +594,8 @@ impl Driver<'_, '_> {
 /// A refusal by the engine in a live run: the driver asked for something the engine does not
 /// allow. Nothing more is done.
 fn internal(what: &str) -> Error {
-    Error::Refused {
-        what: format!("the ceremony stopped: {what}"),
-        hint: "nothing more was done; keep the log and report it. Run `keyrite ceremony` on the same bundle to finish or abort".into(),
+    Error::EngineStopped {
+        what: what.to_string(),
     }
 }
 
@@ -616,17 +605,23 @@ fn check_rewrap(escrow: &Escrow, manifest: &Manifest) -> Result<()> {
     for key in &manifest.keys {
         escrow.for_key(key)?;
         if key.key_state != "PendingImport" {
-            return Err(Error::Refused {
-                what: format!(
-                    "{}: the key was {} when the bundle was prepared; a re-wrap restores material that expired or was deleted (PendingImport)",
-                    key.name, key.key_state
-                ),
-                hint: "nothing to restore: the key still has material. For new material run a normal ceremony".into(),
+            return Err(Error::NothingToRestore {
+                key: key.name.clone(),
+                state: key.key_state.clone(),
             });
         }
     }
     Ok(())
 }
+
+/// Which build of keyrite this is, as the start record tells it: "airgap" for the air-gap build
+/// (`--no-default-features --features airgap`, no network code), "airgap,connected" for the
+/// full build.
+pub const TOOL_FEATURES: &str = if cfg!(feature = "connected") {
+    "airgap,connected"
+} else {
+    "airgap"
+};
 
 /// The start record: it binds the tool, the script and the prepared manifest by hash.
 fn start_record(
@@ -637,6 +632,7 @@ fn start_record(
     Ok(Record::Start(record::Start {
         tool_version: env!("CARGO_PKG_VERSION").into(),
         tool_sha256: tool_sha256()?,
+        tool_features: Some(TOOL_FEATURES.into()),
         script_sha256: req.script_sha256.into(),
         manifest_sha256: fingerprint.into(),
         token_label: req.token.label().into(),
@@ -652,9 +648,8 @@ fn start_record(
 
 /// The SHA-256 of the running executable.
 fn tool_sha256() -> Result<String> {
-    let exe = std::env::current_exe().map_err(|e| Error::Environment {
-        what: format!("cannot find the running keyrite executable to record its hash: {e}"),
-        hint: "run keyrite from a regular file".into(),
+    let exe = std::env::current_exe().map_err(|e| Error::CurrentExe {
+        detail: e.to_string(),
     })?;
     Ok(sha256_hex(&fsio::read(&exe)?))
 }
@@ -672,30 +667,34 @@ fn quorum_record(q: &QuorumEvidence) -> Record {
 /// The report for people, on stderr.
 pub fn print_report(report: &CeremonyReport) {
     if let Some(destroyed) = &report.aborted {
-        eprintln!(
+        crate::say!(
             "the interrupted ceremony is aborted; {} key(s) never written were destroyed{}{}",
             destroyed.len(),
             if destroyed.is_empty() { "" } else { ": " },
             destroyed.join(", ")
         );
-        eprintln!("  prepare a new bundle for a new ceremony (`keyrite kms prepare`)");
+        crate::say!("  prepare a new bundle for a new ceremony (`keyrite kms prepare`)");
         return;
     }
     if let Some(probe) = &report.probe {
-        eprintln!(
+        crate::say!(
             "capability probe on token {:?}: {}",
-            probe.token, probe.result
+            probe.token,
+            probe.result
         );
-        eprintln!("  CKA_WRAP_WITH_TRUSTED: {}", probe.wrap_with_trusted);
+        crate::say!("  CKA_WRAP_WITH_TRUSTED: {}", probe.wrap_with_trusted);
     }
-    eprintln!(
+    crate::say!(
         "ceremony complete; bundle fingerprint confirmed: {}",
         crate::core::digest::grouped(&report.prepared_fingerprint)
     );
     for k in &report.keys {
-        eprintln!(
+        crate::say!(
             "  {:<24} check value {}  HSM label {}  EncryptedKeyMaterial.bin sha256 {}",
-            k.name, k.check_value, k.hsm_label, k.encrypted_key_material_sha256
+            k.name,
+            k.check_value,
+            k.hsm_label,
+            k.encrypted_key_material_sha256
         );
     }
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use jiff::{SignedDuration, Timestamp};
 
-use super::start::CeremonyInputs;
+use super::inputs::CeremonyInputs;
 use crate::app::error::{Error, Result};
 use crate::app::quorum::RosterInput;
 use crate::core::ceremony::ResumeChoice;
@@ -96,7 +96,9 @@ fn find_interrupted(script: &Script, dir: &Path, now: Timestamp) -> Result<Optio
             .iter()
             .filter(|b| b.step == log::step::KEY_WRAPPED)
             .count(),
-        cannot_finish: rules::expiry(&manifest, now, script.expiry_margin()).err(),
+        cannot_finish: rules::expiry(&manifest, now, script.expiry_margin())
+            .err()
+            .map(|e| e.to_string()),
     }))
 }
 
@@ -111,18 +113,10 @@ pub fn check_bundle(
     resume: Option<ResumeChoice>,
 ) -> Result<CheckedBundle> {
     let (manifest, _) = Bundle::read_manifest(dir)?;
-    rules::script_against_bundle(script, &manifest).map_err(|m| {
-        let hint = match m {
-            Mismatch::Algorithm(_) => {
-                "prepare the bundle with the script's --algorithm and --wrapping-spec"
-            }
-            Mismatch::Keys(_) | Mismatch::Destination(_) => {
-                "stop: this bundle is for other keys. Use the bundle prepared for this script"
-            }
-        };
-        Error::Verification {
-            what: m.to_string(),
-            hint: hint.into(),
+    rules::script_against_bundle(script, &manifest).map_err(|m| match m {
+        Mismatch::Algorithm(problem) => Error::ScriptBundleWrapping { problem },
+        Mismatch::Keys(problem) | Mismatch::Destination(problem) => {
+            Error::ScriptBundleOtherKeys { problem }
         }
     })?;
     let bundle = match resume {
@@ -131,20 +125,15 @@ pub fn check_bundle(
     };
     let m = bundle.manifest();
     if m.ceremony.is_some() {
-        return Err(Error::Refused {
-            what: format!(
-                "{}: this bundle has been through a ceremony already",
-                dir.display()
-            ),
-            hint: "import it with `keyrite kms import`, or prepare a new bundle for a new ceremony"
-                .into(),
+        return Err(Error::CeremonyDone {
+            dir: dir.to_path_buf(),
         });
     }
     let mut wrapping_keys = Vec::new();
     for key in &m.keys {
-        let missing = |file: &str| Error::Verification {
-            what: format!("{}: the manifest lists no {file}", key.name),
-            hint: "prepare a new bundle".into(),
+        let missing = |file: &'static str| Error::ManifestLacks {
+            key: key.name.clone(),
+            file,
         };
         let der = bundle
             .file(key, manifest::WRAPPING_PUBLIC_KEY)
@@ -153,10 +142,11 @@ pub fn check_bundle(
             return Err(missing(manifest::IMPORT_TOKEN));
         }
         wrapping_keys.push(
-            WrappingPublicKey::from_der(der, m.wrapping_key_spec).map_err(|e| {
-                Error::Verification {
-                    what: format!("{}/{}: {e}", key.name, manifest::WRAPPING_PUBLIC_KEY),
-                    hint: "prepare a new bundle".into(),
+            WrappingPublicKey::from_der(der, m.wrapping_key_spec).map_err(|problem| {
+                Error::BundleWrappingKey {
+                    key: key.name.clone(),
+                    file: manifest::WRAPPING_PUBLIC_KEY,
+                    problem,
                 }
             })?,
         );
@@ -164,10 +154,9 @@ pub fn check_bundle(
     let remaining = match rules::expiry(m, now, script.expiry_margin()) {
         Ok(left) => left,
         Err(_) if resume == Some(ResumeChoice::Abort) => SignedDuration::ZERO,
-        Err(what) => {
-            return Err(Error::Refused {
-                what,
-                hint: "nothing was generated. Prepare a new bundle (`keyrite kms prepare`) just before the ceremony".into(),
+        Err(problem) => {
+            return Err(Error::BundleExpiring {
+                problem: problem.to_string(),
             });
         }
     };
@@ -186,31 +175,23 @@ fn check_roster(path: &Path, token_label: &str) -> Result<RosterInput> {
     let pem = fsio::read_text(&pem_path, "the published log public key")?;
     let trusted = TrustedKey::from_pem(&pem)?;
     if trusted.fingerprint() != roster.file.log_key_sha256 {
-        return Err(Error::Verification {
-            what: format!(
-                "{} has fingerprint {}, the roster names log key {}",
-                pem_path.display(),
-                trusted.fingerprint(),
-                roster.file.log_key_sha256
-            ),
-            hint: "put the log-public-key.pem published at this roster's enrolment next to roster.json".into(),
+        return Err(Error::RosterPublishedKey {
+            pem: pem_path,
+            fingerprint: trusted.fingerprint().to_string(),
+            roster_key: roster.file.log_key_sha256.clone(),
         });
     }
     crate::core::custody::verify_roster_log(&roster.bytes, &roster.log, &trusted).map_err(
-        |why| Error::Verification {
-            what: format!("{}: {why}", path.display()),
-            hint: "stop: the roster is not the one the log key signed at enrolment; use the original roster.json and roster.log".into(),
+        |why| Error::RosterLogUnsigned {
+            path: path.to_path_buf(),
+            problem: why.to_string(),
         },
     )?;
     if roster.file.token_label != token_label {
-        return Err(Error::Refused {
-            what: format!(
-                "{} is the roster of token {:?}, not of {:?}",
-                path.display(),
-                roster.file.token_label,
-                token_label
-            ),
-            hint: "pass the roster enrolled for this token".into(),
+        return Err(Error::RosterForOtherToken {
+            path: path.to_path_buf(),
+            roster_token: roster.file.token_label.clone(),
+            token: token_label.to_string(),
         });
     }
     Ok(roster)
@@ -224,19 +205,15 @@ fn check_outputs(bundle: &VerifiedBundle) -> Result<()> {
         outputs.push(dir.join(&key.name).join(manifest::ENCRYPTED_KEY_MATERIAL));
     }
     if let Some(existing) = outputs.iter().find(|p| p.exists()) {
-        return Err(Error::Refused {
-            what: format!("{} exists already", existing.display()),
-            hint: "a ceremony ran on this bundle before; run `keyrite ceremony` with the same bundle to finish or abort it, or prepare a new bundle".into(),
+        return Err(Error::CeremonyOutputExists {
+            path: existing.clone(),
         });
     }
     for d in std::iter::once(dir.to_path_buf())
         .chain(bundle.manifest().keys.iter().map(|k| dir.join(&k.name)))
     {
         if !writable_dir(&d) {
-            return Err(Error::Environment {
-                what: format!("{}: keyrite cannot create files here", d.display()),
-                hint: "mount the media read-write, or copy the bundle to a writable place".into(),
-            });
+            return Err(Error::BundleNotWritable { dir: d });
         }
     }
     Ok(())

@@ -39,13 +39,11 @@ pub fn reopen<'s>(
     let mut bodies = Vec::new();
     let (log, _) = CeremonyLogFile::reopen(path, signer, actors, |complete| {
         bodies = log::verified_records(complete, &trusted)?;
-        Ok(())
+        Ok::<(), Error>(())
     })?;
-    let bad = |what: String| {
-        Error::Verification {
-        what: format!("{}: {what}", path.display()),
-        hint: "the unfinished log does not fit this bundle and token: keep the bundle as it is and find out what happened".into(),
-    }
+    let bad = |problem: String| Error::UnfinishedLogMismatch {
+        path: path.to_path_buf(),
+        problem,
     };
     let mut records = Vec::new();
     let mut generated_at = Vec::new();
@@ -70,12 +68,8 @@ pub fn reopen<'s>(
         Some(_) => {}
     }
     if !engine.is_interrupted() {
-        return Err(Error::Refused {
-            what: format!(
-                "{}: the ceremony on this bundle is closed (ended or aborted)",
-                path.display()
-            ),
-            hint: "prepare a new bundle for a new ceremony".into(),
+        return Err(Error::CeremonyClosed {
+            path: path.to_path_buf(),
         });
     }
     Ok(Reopened {

@@ -185,6 +185,7 @@ pub(crate) mod tests {
         Record::Start(Start {
             tool_version: "0.1.0".into(),
             tool_sha256: h('a'),
+            tool_features: Some("airgap".into()),
             script_sha256: h('b'),
             manifest_sha256: h('c'),
             token_label: "t".into(),

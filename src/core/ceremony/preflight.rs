@@ -67,12 +67,25 @@ pub fn parameters_expire(manifest: &Manifest) -> Option<Timestamp> {
     manifest.keys.iter().map(|k| k.parameters_valid_to).min()
 }
 
+/// The import parameters expire sooner than the script's margin allows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the import parameters of {key} {when} (valid to {valid_to}); the script asks for at least {margin_minutes} minute(s)"
+)]
+pub struct TooCloseToExpiry {
+    pub key: String,
+    /// "expired N minute(s) ago" or "expire in N minute(s)".
+    pub when: String,
+    pub valid_to: Timestamp,
+    pub margin_minutes: i64,
+}
+
 /// The parameters must stay valid for at least `margin` after `now`. Ok: how long remains.
 pub fn expiry(
     manifest: &Manifest,
     now: Timestamp,
     margin: SignedDuration,
-) -> Result<SignedDuration, String> {
+) -> Result<SignedDuration, TooCloseToExpiry> {
     let Some(valid_to) = parameters_expire(manifest) else {
         return Ok(SignedDuration::MAX);
     };
@@ -88,10 +101,12 @@ pub fn expiry(
         } else {
             format!("expire in {} minute(s)", left.as_secs() / 60)
         };
-        return Err(format!(
-            "the import parameters of {key} {when} (valid to {valid_to}); the script asks for at least {} minute(s)",
-            margin.as_secs() / 60
-        ));
+        return Err(TooCloseToExpiry {
+            key: key.to_string(),
+            when,
+            valid_to,
+            margin_minutes: margin.as_secs() / 60,
+        });
     }
     Ok(left)
 }

@@ -38,6 +38,9 @@ pub struct BoundRoster {
 pub struct Start {
     pub tool_version: String,
     pub tool_sha256: String,
+    /// The cargo features of the build that ran ("airgap" or "airgap,connected"); logs written
+    /// before it was recorded have none.
+    pub tool_features: Option<String>,
     pub script_sha256: String,
     /// The prepared manifest, as the operators confirmed it.
     pub manifest_sha256: String,
@@ -169,6 +172,9 @@ impl Record {
                 put(&mut d, "tool", "keyrite");
                 put(&mut d, "tool_version", &s.tool_version);
                 put(&mut d, "tool_sha256", &s.tool_sha256);
+                if let Some(features) = &s.tool_features {
+                    put(&mut d, "tool_features", features);
+                }
                 put(&mut d, "script_sha256", &s.script_sha256);
                 put(&mut d, "manifest_sha256", &s.manifest_sha256);
                 put(&mut d, "token_label", &s.token_label);
@@ -267,6 +273,10 @@ impl Record {
                 Record::Start(Start {
                     tool_version: f.text("tool_version")?,
                     tool_sha256: f.sha256("tool_sha256")?,
+                    tool_features: match data.get("tool_features") {
+                        Some(_) => Some(f.text("tool_features")?),
+                        None => None,
+                    },
                     script_sha256: f.sha256("script_sha256")?,
                     manifest_sha256: f.sha256("manifest_sha256")?,
                     token_label: f.text("token_label")?,
@@ -453,7 +463,21 @@ mod tests {
 
     fn samples() -> Vec<Record> {
         vec![
-            super::super::engine::tests::start(true),
+            Record::Start(Start {
+                tool_version: "0.1.0".into(),
+                tool_sha256: h('a'),
+                tool_features: Some("airgap".into()),
+                script_sha256: h('b'),
+                manifest_sha256: h('c'),
+                token_label: "t".into(),
+                log_key_sha256: h('d'),
+                roster: Some(BoundRoster {
+                    roster_sha256: h('e'),
+                    mode: "shamir".into(),
+                    threshold: 2,
+                    custodians: 3,
+                }),
+            }),
             Record::QuorumMet(QuorumMet {
                 mode: "shamir".into(),
                 roster_sha256: h('e'),

@@ -18,7 +18,7 @@ use zeroize::Zeroizing;
 
 use self::shares::{CustodianShare, QuorumError, Roster, RosterEntry, combine};
 use crate::core::digest::sha256_hex;
-use crate::core::log::{TrustedKey, step, verified_records};
+use crate::core::log::{LogError, TrustedKey, step, verified_records};
 
 /// What `roster.json` says it is.
 pub const ROSTER_FORMAT: &str = "keyrite-roster/1";
@@ -83,53 +83,98 @@ pub struct EnrolCustodian {
     pub share_file: Option<PathBuf>,
 }
 
+/// Why an enrolment script is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnrolScriptError {
+    #[error("{0}")]
+    Toml(String),
+    #[error("[token] label must be 1 to 32 characters (a PKCS#11 token label)")]
+    TokenLabel,
+    #[error(
+        "threshold = {threshold} with {custodians} [[custodian]]: need 2 <= threshold <= custodians <= 254"
+    )]
+    Threshold { threshold: u8, custodians: usize },
+    #[error(
+        "[[custodian]] name {0:?} must be non-empty, without leading/trailing spaces or control characters"
+    )]
+    Name(String),
+    #[error("[[custodian]] {0:?} is listed twice")]
+    Twice(String),
+    #[error(
+        "[[custodian]] {0:?}: share_file has no meaning with quorum = \"hsm-enforced\" (the HSM holds the quorum)"
+    )]
+    ShareFileWithHsmQuorum(String),
+    #[error(
+        "[[custodian]] {0:?} has no share_file: a headless enrolment writes each share to its custodian's own file"
+    )]
+    NoShareFile(String),
+    #[error("[[custodian]] {name:?}: share_file {} is given to two custodians", file.display())]
+    ShareFileTwice { name: String, file: PathBuf },
+}
+
+/// Why a roster file, or the roster log that vouches for it, does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RosterError {
+    #[error("{0}")]
+    Json(String),
+    #[error("format {0:?}, this keyrite reads {ROSTER_FORMAT:?}")]
+    Format(String),
+    #[error("threshold {threshold} of {custodians} custodians is not a quorum")]
+    Threshold { threshold: u8, custodians: usize },
+    #[error(transparent)]
+    Log(#[from] LogError),
+    #[error("the roster log holds {0} records, not one {enrolled} record", enrolled = step::QUORUM_ENROLLED)]
+    RecordCount(usize),
+    #[error("the roster log's record is {0:?}, not {enrolled}", enrolled = step::QUORUM_ENROLLED)]
+    RecordStep(String),
+    #[error("the roster's SHA-256 is {actual}, the log key signed {}", signed.as_deref().unwrap_or("nothing"))]
+    Digest {
+        actual: String,
+        signed: Option<String>,
+    },
+    #[error("the roster names log key {named}, the trusted key is {trusted}")]
+    LogKey { named: String, trusted: String },
+}
+
 impl EnrolScript {
     /// Parses and validates. `headless`: every custodian needs a `share_file` (shamir mode).
-    pub fn parse(text: &str, headless: bool) -> Result<EnrolScript, String> {
-        let s: EnrolScript = toml::from_str(text).map_err(|e| e.to_string())?;
+    pub fn parse(text: &str, headless: bool) -> Result<EnrolScript, EnrolScriptError> {
+        let s: EnrolScript =
+            toml::from_str(text).map_err(|e| EnrolScriptError::Toml(e.to_string()))?;
         if s.token.label.trim().is_empty() || s.token.label.len() > 32 {
-            return Err("[token] label must be 1 to 32 characters (a PKCS#11 token label)".into());
+            return Err(EnrolScriptError::TokenLabel);
         }
         let names: Vec<String> = s.custodians.iter().map(|c| c.name.clone()).collect();
         let n = names.len();
         if s.threshold < 2 || usize::from(s.threshold) > n || n > 254 {
-            return Err(format!(
-                "threshold = {} with {n} [[custodian]]: need 2 <= threshold <= custodians <= 254",
-                s.threshold
-            ));
+            return Err(EnrolScriptError::Threshold {
+                threshold: s.threshold,
+                custodians: n,
+            });
         }
         let mut seen = BTreeSet::new();
         for name in &names {
             if name.trim().is_empty() || name.trim() != name || name.chars().any(char::is_control) {
-                return Err(format!(
-                    "[[custodian]] name {name:?} must be non-empty, without leading/trailing spaces or control characters"
-                ));
+                return Err(EnrolScriptError::Name(name.clone()));
             }
             if !seen.insert(name.to_lowercase()) {
-                return Err(format!("[[custodian]] {name:?} is listed twice"));
+                return Err(EnrolScriptError::Twice(name.clone()));
             }
         }
         let mut files = BTreeSet::new();
         for c in &s.custodians {
             match (&c.share_file, s.quorum) {
                 (Some(_), QuorumMode::HsmEnforced) => {
-                    return Err(format!(
-                        "[[custodian]] {:?}: share_file has no meaning with quorum = \"hsm-enforced\" (the HSM holds the quorum)",
-                        c.name
-                    ));
+                    return Err(EnrolScriptError::ShareFileWithHsmQuorum(c.name.clone()));
                 }
                 (None, QuorumMode::Shamir) if headless => {
-                    return Err(format!(
-                        "[[custodian]] {:?} has no share_file: a headless enrolment writes each share to its custodian's own file",
-                        c.name
-                    ));
+                    return Err(EnrolScriptError::NoShareFile(c.name.clone()));
                 }
                 (Some(f), _) if !files.insert(f.clone()) => {
-                    return Err(format!(
-                        "[[custodian]] {:?}: share_file {} is given to two custodians",
-                        c.name,
-                        f.display()
-                    ));
+                    return Err(EnrolScriptError::ShareFileTwice {
+                        name: c.name.clone(),
+                        file: f.clone(),
+                    });
                 }
                 _ => {}
             }
@@ -207,20 +252,18 @@ impl RosterFile {
         v
     }
 
-    pub fn parse(bytes: &[u8]) -> Result<RosterFile, String> {
-        let r: RosterFile = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    pub fn parse(bytes: &[u8]) -> Result<RosterFile, RosterError> {
+        let r: RosterFile =
+            serde_json::from_slice(bytes).map_err(|e| RosterError::Json(e.to_string()))?;
         if r.format != ROSTER_FORMAT {
-            return Err(format!(
-                "format {:?}, this keyrite reads {ROSTER_FORMAT:?}",
-                r.format
-            ));
+            return Err(RosterError::Format(r.format));
         }
         let n = r.roster.custodians.len();
         if r.roster.threshold < 2 || usize::from(r.roster.threshold) > n {
-            return Err(format!(
-                "threshold {} of {n} custodians is not a quorum",
-                r.roster.threshold
-            ));
+            return Err(RosterError::Threshold {
+                threshold: r.roster.threshold,
+                custodians: n,
+            });
         }
         Ok(r)
     }
@@ -260,37 +303,28 @@ pub fn verify_roster_log(
     roster_bytes: &[u8],
     roster_log: &[u8],
     trusted: &TrustedKey,
-) -> Result<String, String> {
-    let records = verified_records(roster_log, trusted).map_err(|e| e.to_string())?;
+) -> Result<String, RosterError> {
+    let records = verified_records(roster_log, trusted)?;
     let [(_, body)] = records.as_slice() else {
-        return Err(format!(
-            "the roster log holds {} records, not one {} record",
-            records.len(),
-            step::QUORUM_ENROLLED
-        ));
+        return Err(RosterError::RecordCount(records.len()));
     };
     if body.step != step::QUORUM_ENROLLED {
-        return Err(format!(
-            "the roster log's record is {:?}, not {}",
-            body.step,
-            step::QUORUM_ENROLLED
-        ));
+        return Err(RosterError::RecordStep(body.step.clone()));
     }
     let sha = sha256_hex(roster_bytes);
     let signed = body.data.get("roster_sha256").and_then(Value::as_str);
     if signed != Some(sha.as_str()) {
-        return Err(format!(
-            "the roster's SHA-256 is {sha}, the log key signed {}",
-            signed.unwrap_or("nothing")
-        ));
+        return Err(RosterError::Digest {
+            actual: sha,
+            signed: signed.map(str::to_string),
+        });
     }
     let roster = RosterFile::parse(roster_bytes)?;
     if roster.log_key_sha256 != trusted.fingerprint() {
-        return Err(format!(
-            "the roster names log key {}, the trusted key is {}",
-            roster.log_key_sha256,
-            trusted.fingerprint()
-        ));
+        return Err(RosterError::LogKey {
+            named: roster.log_key_sha256,
+            trusted: trusted.fingerprint().to_string(),
+        });
     }
     Ok(sha)
 }
@@ -558,7 +592,7 @@ share_file = "carol.share"
             (format!("quorum = \"pgp\"\n{SCRIPT}"), "unknown variant"),
         ];
         for (text, want) in cases {
-            let e = EnrolScript::parse(&text, true).unwrap_err();
+            let e = EnrolScript::parse(&text, true).unwrap_err().to_string();
             assert!(e.contains(want), "want {want:?} in {e}");
         }
         // Not headless: share files are not needed.

@@ -54,7 +54,17 @@ impl CustodianShare {
     pub fn encode(&self) -> Zeroizing<String> {
         let enc = encoding();
         let body = Zeroizing::new(enc.encode(&self.bytes));
-        let mut out = Zeroizing::new(format!("{PREFIX}-{:02}", self.index));
+        let check = whole_check(self.index, &self.bytes);
+        // Sized once for the whole share: a growing String reallocates and leaves copies of the
+        // share behind in freed memory.
+        let groups = body.len().div_ceil(GROUP);
+        // The index is public (the roster lists it); only the body is secret.
+        let index = format!("{:02}", self.index);
+        let size = PREFIX.len() + 1 + index.len() + body.len() + 2 * groups + 1 + check.len();
+        let mut out = Zeroizing::new(String::with_capacity(size));
+        out.push_str(PREFIX);
+        out.push('-');
+        out.push_str(&index);
         for (n, group) in body.as_bytes().chunks(GROUP).enumerate() {
             let group = std::str::from_utf8(group).unwrap_or_default();
             out.push('-');
@@ -62,7 +72,8 @@ impl CustodianShare {
             out.push(group_check(self.index, n, group));
         }
         out.push('-');
-        out.push_str(&whole_check(self.index, &self.bytes));
+        out.push_str(&check);
+        debug_assert_eq!(out.len(), size);
         out
     }
 
@@ -73,18 +84,16 @@ impl CustodianShare {
             message,
             hint: hint.into(),
         };
-        let norm = Zeroizing::new(
-            typed
-                .trim()
-                .chars()
-                .filter(|c| !c.is_whitespace())
-                .map(|c| match c.to_ascii_uppercase() {
-                    'O' => '0',
-                    'I' | 'L' => '1',
-                    c => c,
-                })
-                .collect::<String>(),
-        );
+        // Buffers sized once (never grown, so never leaving a copy behind): the normalised text
+        // is at most as long as what was typed.
+        let mut norm = Zeroizing::new(String::with_capacity(typed.len()));
+        for c in typed.trim().chars().filter(|c| !c.is_whitespace()) {
+            norm.push(match c.to_ascii_uppercase() {
+                'O' => '0',
+                'I' | 'L' => '1',
+                c => c,
+            });
+        }
         if !norm.is_ascii() {
             return Err(err(
                 "it holds characters that never appear in a share (only letters, digits and dashes do)".into(),
@@ -107,7 +116,7 @@ impl CustodianShare {
             )
         })?;
         let groups = &parts[2..parts.len() - 1];
-        let mut body = Zeroizing::new(String::new());
+        let mut body = Zeroizing::new(String::with_capacity(norm.len()));
         for (n, g) in groups.iter().enumerate() {
             let (data, check) = g.split_at(g.len().saturating_sub(1));
             let bad = data.is_empty()
@@ -139,6 +148,18 @@ impl CustodianShare {
             ));
         }
         Ok(CustodianShare { index, bytes })
+    }
+
+    /// Whether `other` is this very share (index and bytes), compared without an early exit.
+    pub fn is_same(&self, other: &CustodianShare) -> bool {
+        self.index == other.index
+            && self.bytes.len() == other.bytes.len()
+            && self
+                .bytes
+                .iter()
+                .zip(other.bytes.iter())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
     }
 
     /// The roster commitment: binds the share to the roster without revealing it.
@@ -317,6 +338,17 @@ mod tests {
             .take(n)
             .map(|s| s.to_string())
             .collect()
+    }
+
+    #[test]
+    fn an_encoded_share_is_built_in_one_allocation_of_its_final_size() {
+        for (m, n) in [(2, 2), (2, 3), (3, 5)] {
+            let (_, shares) = enrol(m, n);
+            for s in &shares {
+                // Had the buffer grown, its capacity would exceed its length.
+                assert_eq!(s.len(), s.capacity(), "{m} of {n}");
+            }
+        }
     }
 
     fn enrol(m: u8, n: usize) -> (Roster, Vec<Zeroizing<String>>) {

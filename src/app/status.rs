@@ -1,0 +1,119 @@
+//! `keyrite kms status`: every EXTERNAL key of the region with the age of its current material
+//! against the rotation policy, and the verdict a scheduled job alerts on.
+
+use std::path::PathBuf;
+
+use jiff::Timestamp;
+
+use crate::app::error::{Error, Result};
+use crate::core::inventory::SegregationRules;
+use crate::core::key_age::{Compliance, Policy};
+use crate::kms::status::{Receipts, StatusReport};
+use crate::kms::{self, KmsTarget};
+
+/// Every EXTERNAL key's status; `receipts` name the ceremonies that produced their material.
+pub fn run(target: &KmsTarget, policy: Policy, receipts: &[PathBuf]) -> Result<StatusReport> {
+    let receipts = Receipts::load(receipts)?;
+    let rt = kms::runtime()?;
+    let report = rt.block_on(async {
+        let client = kms::connect(target).await?;
+        kms::status::status(&client, policy, &receipts, Timestamp::now()).await
+    })?;
+    Ok(report)
+}
+
+/// What `kms status` is asked beyond the policy.
+#[derive(Debug, Clone, Default)]
+pub struct StatusRequest {
+    pub policy: Policy,
+    pub grace_days: u32,
+    pub receipts: Vec<PathBuf>,
+    /// Ask CloudTrail LookupEvents for each key's last material change.
+    pub cloudtrail: bool,
+    /// List the resources each key protects (the inventory of the same region).
+    pub resources: bool,
+}
+
+/// Every EXTERNAL key's status as `req` asks.
+pub fn run_with(target: &KmsTarget, req: &StatusRequest) -> Result<StatusReport> {
+    run_with_trail(target, req, None)
+}
+
+/// [`run_with`], asking this CloudTrail client (when given) rather than one made for `target`.
+pub fn run_with_trail(
+    target: &KmsTarget,
+    req: &StatusRequest,
+    trail: Option<kms::cloudtrail::CloudTrailClient>,
+) -> Result<StatusReport> {
+    let receipts = Receipts::load(&req.receipts)?;
+    let rt = kms::runtime()?;
+    rt.block_on(async {
+        let client = kms::connect(target).await?;
+        let trail = if let Some(t) = trail {
+            Some(t)
+        } else if req.cloudtrail {
+            let config = kms::sdk_config(target, false).await?;
+            Some(kms::cloudtrail::CloudTrailClient::new(&config))
+        } else {
+            None
+        };
+        let options = kms::status::StatusOptions {
+            policy: req.policy,
+            grace_days: req.grace_days,
+            trail: trail.as_ref(),
+        };
+        let now = Timestamp::now();
+        let mut report = kms::status::status_with(&client, &options, &receipts, now).await?;
+        if req.resources {
+            let inventory = kms::inventory::inventory(
+                target,
+                std::slice::from_ref(&report.region),
+                &SegregationRules::default(),
+                &Default::default(),
+                now,
+            )
+            .await?;
+            for k in &mut report.keys {
+                k.resources = Some(
+                    inventory
+                        .keys
+                        .iter()
+                        .find(|i| i.key.key_arn == k.key_arn)
+                        .map(|i| i.resources.clone())
+                        .unwrap_or_default(),
+                );
+            }
+        }
+        Ok(report)
+    })
+}
+
+/// The exit a scheduled job alerts on: Ok when no key is past due, [`Error::NonCompliant`] (exit
+/// code 7) naming the keys that are.
+pub fn verdict(report: &StatusReport) -> Result<()> {
+    let late: Vec<String> = report
+        .keys
+        .iter()
+        .filter(|k| k.compliance == Compliance::NonCompliant)
+        .map(|k| {
+            let name = k.aliases.first().map_or(k.key_id.clone(), String::clone);
+            match &k.resources {
+                Some(r) if !r.is_empty() => format!(
+                    "{name} (exposes {})",
+                    r.iter()
+                        .map(|u| u.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                _ => name,
+            }
+        })
+        .collect();
+    if !late.is_empty() {
+        return Err(Error::PastPolicy {
+            keys: late.iter().map(|k| k.to_string()).collect(),
+            max_age_days: report.policy.max_age_days,
+        });
+    }
+    Ok(())
+}

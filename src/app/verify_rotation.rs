@@ -1,0 +1,191 @@
+//! `keyrite kms verify-rotation --bundle <dir>`: proof the bundle's rotation took (see
+//! [`crate::kms::verify_rotation`]), appended to the bundle's import receipt, which continues the
+//! ceremony log's chain. Exit 3 when any check fails.
+
+use std::path::PathBuf;
+
+use crate::app::error::{Error, Result};
+use crate::io::bundle::VerifiedBundle;
+use crate::io::fs as fsio;
+use crate::io::receipt_file::ReceiptFile;
+use crate::kms::cloudtrail::CloudTrailClient;
+use crate::kms::status::Receipts;
+use crate::kms::verify_rotation::{self, KeyVerification};
+use crate::kms::{self, KmsTarget};
+
+/// A ciphertext made before the rotation and what became of it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OldCiphertext {
+    pub file: PathBuf,
+    /// The key it decrypted under, or why it did not.
+    pub result: std::result::Result<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Verification {
+    pub keys: Vec<KeyVerification>,
+    pub old_ciphertexts: Vec<OldCiphertext>,
+    pub passed: bool,
+}
+
+/// Verifies every key of `bundle` and appends the result to its receipt; see [`verdict`] for
+/// the exit. With `cloudtrail`, the key's calls since the import must all have succeeded.
+pub fn run(
+    bundle: &VerifiedBundle,
+    aws: &KmsTarget,
+    ciphertexts: &[PathBuf],
+    cloudtrail: bool,
+) -> Result<Verification> {
+    verify(bundle, aws, ciphertexts, None, cloudtrail)
+}
+
+/// [`run`] asking this CloudTrail client, when given.
+pub fn run_with_trail(
+    bundle: &VerifiedBundle,
+    aws: &KmsTarget,
+    ciphertexts: &[PathBuf],
+    trail: Option<CloudTrailClient>,
+) -> Result<Verification> {
+    verify(bundle, aws, ciphertexts, trail, false)
+}
+
+fn verify(
+    bundle: &VerifiedBundle,
+    aws: &KmsTarget,
+    ciphertexts: &[PathBuf],
+    given: Option<CloudTrailClient>,
+    cloudtrail: bool,
+) -> Result<Verification> {
+    let receipts = Receipts::load(&[bundle.dir().to_path_buf()])?;
+    let mut old = Vec::new();
+    for path in ciphertexts {
+        old.push((path.clone(), fsio::read(path)?));
+    }
+    let rt = kms::runtime()?;
+    let (keys, old_ciphertexts) = rt.block_on(async {
+        // Made on this runtime: the SDK's HTTP client belongs to the runtime it first runs on.
+        let trail = match given {
+            Some(t) => Some(t),
+            None if cloudtrail => Some(CloudTrailClient::new(
+                &kms::sdk_config(aws, false).await?,
+            )),
+            None => None,
+        };
+        let mut clients = Vec::new();
+        for region in kms::import::regions(bundle) {
+            let target = KmsTarget {
+                region: Some(region.clone()),
+                ..aws.clone()
+            };
+            clients.push((region, kms::connect(&target).await?));
+        }
+        let mut keys = Vec::new();
+        for entry in &bundle.manifest().keys {
+            let Some((_, client)) = clients.iter().find(|(r, _)| *r == entry.region) else {
+                continue;
+            };
+            let latest = receipts.latest_material(&entry.key_arn);
+            let mut k =
+                verify_rotation::verify_key(client, entry, latest.map(|(m, _)| m)).await?;
+            if let (Some(trail), Some((_, imported_at))) = (&trail, latest) {
+                match kms::cloudtrail::errors_since(trail, &entry.key_arn, imported_at).await {
+                    Ok(errors) if errors.is_empty() => k.checks.push(format!(
+                        "ok: CloudTrail shows no failed call on the key since the import ({imported_at})"
+                    )),
+                    Ok(errors) => {
+                        for e in errors {
+                            k.checks.push(format!("FAILED: CloudTrail: {e}"));
+                        }
+                        k.passed = false;
+                    }
+                    Err(reason) => {
+                        k.checks.push(format!("FAILED: {reason}"));
+                        k.passed = false;
+                    }
+                }
+            }
+            keys.push(k);
+        }
+        let bundle_keys: Vec<&str> = bundle
+            .manifest()
+            .keys
+            .iter()
+            .map(|k| k.key_arn.as_str())
+            .collect();
+        let mut results = Vec::new();
+        for (file, bytes) in &old {
+            let mut result = Err("no region of the bundle could decrypt it".to_string());
+            for (_, client) in &clients {
+                result = verify_rotation::decrypt_old(client, bytes).await;
+                if result.is_ok() {
+                    break;
+                }
+            }
+            if let Ok(arn) = &result
+                && !bundle_keys.contains(&arn.as_str())
+            {
+                result = Err(format!(
+                    "it decrypted under {arn}, which is not a key of this bundle"
+                ));
+            }
+            results.push(OldCiphertext {
+                file: file.clone(),
+                result,
+            });
+        }
+        Ok::<_, Error>((keys, results))
+    })?;
+    let mut receipt = ReceiptFile::open(bundle, "verify-rotation")?;
+    for k in &keys {
+        let mut checks = k.checks.clone();
+        for o in &old_ciphertexts {
+            match &o.result {
+                Ok(arn) if *arn == k.key_arn => checks.push(format!(
+                    "ok: a ciphertext made before the rotation ({}) still decrypts",
+                    o.file.display()
+                )),
+                _ => {}
+            }
+        }
+        receipt.rotation_verified(
+            &k.name,
+            &k.key_arn,
+            k.key_material_id.as_deref(),
+            k.passed,
+            &checks,
+        )?;
+    }
+    receipt.finish()?;
+    let passed = keys.iter().all(|k| k.passed) && old_ciphertexts.iter().all(|o| o.result.is_ok());
+    let v = Verification {
+        keys,
+        old_ciphertexts,
+        passed,
+    };
+    Ok(v)
+}
+
+/// Exit 3 naming what failed, when anything did.
+pub fn verdict(v: &Verification) -> Result<()> {
+    if v.passed {
+        return Ok(());
+    }
+    let mut what: Vec<String> = v
+        .keys
+        .iter()
+        .flat_map(|k| {
+            k.checks
+                .iter()
+                .filter(|c| c.starts_with("FAILED"))
+                .map(move |c| format!("{}: {}", k.name, c.trim_start_matches("FAILED: ")))
+        })
+        .collect();
+    for o in &v.old_ciphertexts {
+        if let Err(e) = &o.result {
+            what.push(format!("{} no longer decrypts: {e}", o.file.display()));
+        }
+    }
+    Err(Error::RotationNotTaken {
+        findings: what.join("; "),
+    })
+}

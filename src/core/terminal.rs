@@ -1,0 +1,89 @@
+//! Text from files and from AWS, made safe to print on a terminal. A key ARN, a log field or a
+//! manifest entry can carry control characters: an escape sequence that clears the screen and
+//! prints a fake "verified", or a bidi override that reorders what people read. Every string
+//! that reaches a terminal goes through [`for_terminal`] (or the `say!`/`say_out!` macros), which
+//! shows such characters escaped instead of obeying them.
+
+use std::borrow::Cow;
+
+/// `s` with every control character shown escaped: C0 controls and DEL as `\x1b`, C1 controls
+/// and bidi controls as `\u{202e}`. Newlines are kept (a message may span lines); tabs too.
+pub fn for_terminal(s: &str) -> Cow<'_, str> {
+    escape(s, true)
+}
+
+/// As [`for_terminal`], but a newline is escaped too: for a value that must stay on one line.
+pub fn one_line(s: &str) -> Cow<'_, str> {
+    escape(s, false)
+}
+
+/// True when `c` would be obeyed by a terminal rather than shown: C0 and C1 controls, DEL, and
+/// the Unicode bidirectional formatting characters.
+pub fn is_terminal_control(c: char) -> bool {
+    c.is_control() || is_bidi_control(c)
+}
+
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+fn escape(s: &str, keep_newlines: bool) -> Cow<'_, str> {
+    let keep = |c: char| (keep_newlines && c == '\n') || c == '\t';
+    if !s.chars().any(|c| is_terminal_control(c) && !keep(c)) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if keep(c) || !is_terminal_control(c) {
+            out.push(c);
+        } else if (c as u32) < 0x80 {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// `eprintln!` for people: the formatted text goes through [`for_terminal`].
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {
+        eprintln!("{}", $crate::core::terminal::for_terminal(&format!($($arg)*)))
+    };
+}
+
+/// `println!` for people (not for JSON): the formatted text goes through [`for_terminal`].
+#[macro_export]
+macro_rules! say_out {
+    ($($arg:tt)*) => {
+        println!("{}", $crate::core::terminal::for_terminal(&format!($($arg)*)))
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controls_c1_and_bidi_are_shown_escaped_and_plain_text_is_untouched() {
+        let cases = [
+            (
+                "arn:aws:kms:eu-west-1:1:key/k",
+                "arn:aws:kms:eu-west-1:1:key/k",
+            ),
+            ("\u{1b}[2J\u{1b}[Hverified", "\\x1b[2J\\x1b[Hverified"),
+            ("a\rb\u{7}c\u{7f}", "a\\x0db\\x07c\\x7f"),
+            ("\u{9b}31m", "\\u{9b}31m"),
+            ("abc\u{202e}fed", "abc\\u{202e}fed"),
+            ("\u{2066}x\u{2069}\u{200f}", "\\u{2066}x\\u{2069}\\u{200f}"),
+            ("two\nlines\tand a tab", "two\nlines\tand a tab"),
+            ("é ü 日本", "é ü 日本"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(for_terminal(input), want, "{input:?}");
+        }
+        assert_eq!(one_line("a\nb"), "a\\x0ab");
+        assert!(matches!(for_terminal("plain"), Cow::Borrowed(_)));
+    }
+}

@@ -1,0 +1,541 @@
+//! Hostile inputs: files and answers crafted by someone who could write the bundle, an answers
+//! file or a pin source, or answer in place of KMS. Each test reproduces one attack through the
+//! real binary (or keyrite's own code against a stubbed KMS where LocalStack cannot answer) and
+//! checks the refusal: a clear message, the documented exit code (README "Exit codes"), no HSM
+//! object created and no file written outside the bundle.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use common::flow::{Prepared, ceremony_cmd, import_cmd, prepare};
+use common::*;
+
+const USAGE: i32 = 2;
+const VERIFICATION_FAILED: i32 = 3;
+const REFUSED: i32 = 5;
+
+const ESC_ATTACK: &str = "\u{1b}[2J\u{1b}[Hceremony log: verified\u{202e}";
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// No byte a terminal would obey: ESC, other C0 controls but newline and tab, C1, bidi overrides.
+fn assert_no_terminal_controls(what: &str, bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    let bad: Vec<char> = text
+        .chars()
+        .filter(|&c| {
+            (c.is_control() && c != '\n' && c != '\t')
+                || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+        })
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "{what} holds raw control characters {bad:?}:\n{text}"
+    );
+}
+
+fn setup(name: &str) -> (tempfile::TempDir, String, Prepared) {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let c = rt.block_on(client());
+    let (alias, _) = rt.block_on(create_key(&c, true, name));
+    let p = prepare(dir.path(), &[&alias], default_algorithm());
+    (dir, alias, p)
+}
+
+fn bundle_name(alias: &str) -> &str {
+    alias.trim_start_matches("alias/")
+}
+
+/// The HSM holds no ceremony key for this bundle.
+fn assert_no_hsm_key(alias: &str, p: &Prepared) {
+    let session = hsm().token().login(&hsm().pin()).unwrap();
+    let today = jiff::Timestamp::now().strftime("%Y%m%d").to_string();
+    let label = format!(
+        "keyrite/{}/{today}/{}",
+        bundle_name(alias),
+        &p.fingerprint[..8]
+    );
+    assert!(
+        session.find_secret_keys(&label).unwrap().is_empty(),
+        "no HSM key was generated"
+    );
+}
+
+/// A headless ceremony with these answers and this token URI.
+fn ceremony_with(
+    dir: &Path,
+    p: &Prepared,
+    alias: &str,
+    answers: &Path,
+    token: &str,
+) -> assert_cmd::Command {
+    let script = write_script(dir, &[alias], default_algorithm(), "RSA_4096");
+    let mut cmd = keyrite();
+    cmd.args(["ceremony", "--headless", "--script"])
+        .arg(script)
+        .arg("--bundle")
+        .arg(&p.bundle)
+        .arg("--answers")
+        .arg(answers)
+        .args(["--token", token]);
+    cmd
+}
+
+/// Runs a ceremony that must be refused: exit code, message, bundle untouched, no HSM key.
+fn ceremony_refused(
+    mut cmd: assert_cmd::Command,
+    alias: &str,
+    p: &Prepared,
+    code: i32,
+    want: &[&str],
+) -> String {
+    let before = tree(&p.bundle);
+    let manifest_before = std::fs::read(p.bundle.join("manifest.json")).unwrap();
+    let out = cmd.output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
+    for w in want {
+        assert!(err.contains(w), "want {w:?} in: {err}");
+    }
+    assert!(err.contains("what to do:"), "{err}");
+    assert_eq!(tree(&p.bundle), before, "no file added or removed");
+    assert_eq!(
+        std::fs::read(p.bundle.join("manifest.json")).unwrap(),
+        manifest_before
+    );
+    assert_no_hsm_key(alias, p);
+    err
+}
+
+fn chmod(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn key_state(alias: &str) -> String {
+    let rt = rt();
+    let c = rt.block_on(client());
+    let d = rt.block_on(c.describe_key().key_id(alias).send()).unwrap();
+    d.key_metadata
+        .unwrap()
+        .key_state
+        .unwrap()
+        .as_str()
+        .to_string()
+}
+
+fn sha256_file(path: &Path) -> String {
+    keyrite::core::digest::sha256_hex(&std::fs::read(path).unwrap())
+}
+
+// ---- 4. Terminal escape injection ----
+
+#[test]
+fn an_escape_sequence_in_a_key_arn_is_refused_at_prepare() {
+    own_token!();
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle");
+    let arn = format!("arn:aws:kms:us-east-1:000000000000:key/{ESC_ATTACK}");
+    let out = keyrite()
+        .args(["kms", "prepare", "--out"])
+        .arg(&bundle)
+        .args(["--algorithm", default_algorithm(), "--key", &arn])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(USAGE), "stderr: {err}");
+    assert!(err.contains("is not a KMS key ARN"), "{err}");
+    assert!(err.contains("what to do:"), "{err}");
+    assert_no_terminal_controls("stderr", &out.stderr);
+    assert!(!bundle.exists(), "no bundle was created");
+}
+
+#[test]
+fn replay_shows_an_escape_sequence_signed_into_the_log_escaped() {
+    own_token!();
+    use keyrite::core::log::{LogChain, data};
+    let dir = tempfile::tempdir().unwrap();
+    let session = hsm().token().login(&hsm().pin()).unwrap();
+    let signer = session.log_signer(keyrite::hsm::LOG_KEY_LABEL).unwrap();
+    // A record the HSM signed with a key ARN taken from a hostile manifest.
+    let arn = format!("arn:aws:kms:us-east-1:000000000000:key/{ESC_ATTACK}");
+    let line = LogChain::new()
+        .record(
+            &signer,
+            jiff::Timestamp::now(),
+            "key.generated",
+            &["Alice Admin".to_string()],
+            data(&[
+                ("key", "dev-s3"),
+                ("key_arn", &arn),
+                ("check_value", "a1b2c3"),
+            ]),
+        )
+        .unwrap();
+    let log = dir.path().join("ceremony.log");
+    std::fs::write(&log, line).unwrap();
+    let out = keyrite()
+        .args(["audit", "replay", "--text"])
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert_no_terminal_controls("stdout", &out.stdout);
+    assert_no_terminal_controls("stderr", &out.stderr);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("key/\\x1b[2J\\x1b[Hceremony log: verified\\u{202e}"),
+        "the ARN is shown escaped: {text}"
+    );
+}
+
+#[test]
+fn an_error_quoting_a_manifest_shows_its_escape_sequences_escaped() {
+    own_token!();
+    let (dir, alias, p) = setup("hostile-esc-err");
+    let _ = dir;
+    let path = p.bundle.join("manifest.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    // A key name that carries an escape sequence: errors quote key names and paths.
+    let name = bundle_name(&alias);
+    let hostile = text.replace(
+        &format!("\"name\": \"{name}\""),
+        &format!(
+            "\"name\": \"{name}{}\"",
+            ESC_ATTACK.replace('\u{1b}', "\\u001b")
+        ),
+    );
+    assert_ne!(hostile, text);
+    std::fs::write(&path, hostile).unwrap();
+    let out = import_cmd(&p.bundle).output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(VERIFICATION_FAILED),
+        "stderr: {err}"
+    );
+    assert!(err.contains("control character"), "{err}");
+    assert_no_terminal_controls("stderr", &out.stderr);
+    assert_eq!(key_state(&alias), "PendingImport");
+}
+
+// ---- 5. Parse errors never echo secrets ----
+
+#[test]
+fn a_typo_in_an_answers_file_never_echoes_the_share() {
+    own_token!();
+    let (dir, alias, p) = setup("hostile-answers-typo");
+    let share = "KR1-SECRETSHAREDONOTECHO-0123456789ABCDEFGHIJ";
+    let answers = dir.path().join("answers.toml");
+    write_secret(
+        &answers,
+        format!(
+            "operator = \"Alice Admin\"\nbundle_fingerprint = \"{}\"\n\n[[custodian]]\nname = \"Alice\"\nshares = \"{share}\"\n",
+            p.fingerprint
+        ),
+    );
+    let cmd = ceremony_with(dir.path(), &p, &alias, &answers, &hsm().token_uri());
+    let err = ceremony_refused(
+        cmd,
+        &alias,
+        &p,
+        USAGE,
+        &["line 6", "key `shares`", "unknown key"],
+    );
+    for part in [share, "SECRETSHARE", "0123456789"] {
+        assert!(!err.contains(part), "the share leaked: {err}");
+    }
+}
+
+// ---- 6. The import side follows no links and trusts no journal ----
+
+#[test]
+fn a_symlinked_import_receipt_in_a_returned_bundle_is_refused() {
+    own_token!();
+    let (dir, alias, p) = setup("hostile-receipt-link");
+    ceremony_cmd(dir.path(), &p, &[&alias], default_algorithm())
+        .assert()
+        .success();
+    let outside = dir.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    let victim = outside.join("victim.log");
+    std::os::unix::fs::symlink(&victim, p.bundle.join("import-receipt.log")).unwrap();
+    let out = import_cmd(&p.bundle).output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(REFUSED), "stderr: {err}");
+    assert!(
+        err.contains("import-receipt.log is a symbolic link"),
+        "{err}"
+    );
+    assert!(err.contains("what to do:"), "{err}");
+    assert!(!victim.exists(), "nothing was written outside the bundle");
+    assert!(tree(&outside).is_empty());
+    assert_eq!(key_state(&alias), "PendingImport", "nothing was imported");
+}
+
+#[test]
+fn a_symlinked_key_directory_is_refused_before_the_hsm_is_touched() {
+    own_token!();
+    let (dir, alias, p) = setup("hostile-dir-link");
+    let name = bundle_name(&alias);
+    let outside = dir.path().join("outside");
+    std::fs::rename(p.bundle.join(name), &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, p.bundle.join(name)).unwrap();
+    let outside_before = tree(&outside);
+    let cmd = ceremony_cmd(dir.path(), &p, &[&alias], default_algorithm());
+    ceremony_refused(cmd, &alias, &p, REFUSED, &["is a symbolic link"]);
+    assert_eq!(
+        tree(&outside),
+        outside_before,
+        "nothing was written outside the bundle"
+    );
+}
+
+#[test]
+fn a_forged_done_in_the_import_progress_is_refused() {
+    own_token!();
+    let (dir, alias, p) = setup("hostile-forged-done");
+    ceremony_cmd(dir.path(), &p, &[&alias], default_algorithm())
+        .assert()
+        .success();
+    let fingerprint = sha256_file(&p.bundle.join("manifest.json"));
+    let forged = serde_json::json!({
+        "format": "keyrite-import-progress/1",
+        "bundle_fingerprint": fingerprint,
+        "keys": { bundle_name(&alias): { "stage": "done", "key_material_id": null } }
+    });
+    std::fs::write(
+        p.bundle.join("import-progress.json"),
+        serde_json::to_vec_pretty(&forged).unwrap(),
+    )
+    .unwrap();
+    let out = import_cmd(&p.bundle).output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(VERIFICATION_FAILED),
+        "stderr: {err}"
+    );
+    assert!(err.contains("records the key"), "{err}");
+    assert!(err.contains("KMS reports the key PendingImport"), "{err}");
+    assert!(err.contains("what to do:"), "{err}");
+    assert_eq!(key_state(&alias), "PendingImport", "nothing was imported");
+}
+
+// ---- 7. Rollback deletes only what KMS reports pending (STUB of AWS behaviour) ----
+
+/// STUB of AWS behaviour: LocalStack answers ListKeyRotations with HTTP 501, so KMS's answers
+/// here come from aws-smithy-mocks; the bundle (prepared and ceremonied for real) and the
+/// rollback are keyrite's real code. A forged progress entry names the key's previous material,
+/// which KMS lists as NON_CURRENT (it still decrypts older ciphertext): nothing is deleted.
+#[test]
+fn stub_rollback_refuses_to_delete_material_kms_does_not_list_as_pending() {
+    own_token!();
+    use aws_sdk_kms::Client;
+    use aws_sdk_kms::operation::delete_imported_key_material::DeleteImportedKeyMaterialOutput;
+    use aws_sdk_kms::operation::describe_key::DescribeKeyOutput;
+    use aws_sdk_kms::operation::list_key_rotations::ListKeyRotationsOutput;
+    use aws_sdk_kms::types::{
+        KeyMaterialState, KeyMetadata, KeyState, OriginType, RotationsListEntry,
+    };
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    let (dir, alias, p) = setup("hostile-rollback");
+    let _ = dir;
+    ceremony_cmd(dir.path(), &p, &[&alias], default_algorithm())
+        .assert()
+        .success();
+    let bundle = keyrite::io::bundle::Bundle::verify(&p.bundle).unwrap();
+    let key = bundle.manifest().keys[0].clone();
+    let forged = serde_json::json!({
+        "format": "keyrite-import-progress/1",
+        "bundle_fingerprint": bundle.fingerprint(),
+        "keys": { key.name.clone(): { "stage": "imported", "first": false, "key_material_id": "material-1" } }
+    });
+    std::fs::write(
+        p.bundle.join("import-progress.json"),
+        serde_json::to_vec_pretty(&forged).unwrap(),
+    )
+    .unwrap();
+
+    let arn = key.key_arn.clone();
+    let describe = mock!(Client::describe_key).then_output({
+        let arn = arn.clone();
+        move || {
+            DescribeKeyOutput::builder()
+                .key_metadata(
+                    KeyMetadata::builder()
+                        .key_id(&key.key_id)
+                        .arn(&arn)
+                        .origin(OriginType::External)
+                        .key_state(KeyState::Enabled)
+                        .current_key_material_id("material-2")
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        }
+    });
+    let listed = mock!(Client::list_key_rotations).then_output({
+        let arn = arn.clone();
+        move || {
+            ListKeyRotationsOutput::builder()
+                .rotations(
+                    RotationsListEntry::builder()
+                        .key_id(&arn)
+                        .key_material_id("material-1")
+                        .key_material_state(KeyMaterialState::NonCurrent)
+                        .build(),
+                )
+                .rotations(
+                    RotationsListEntry::builder()
+                        .key_id(&arn)
+                        .key_material_id("material-2")
+                        .key_material_state(KeyMaterialState::Current)
+                        .build(),
+                )
+                .build()
+        }
+    });
+    let delete = mock!(Client::delete_imported_key_material)
+        .then_output(|| DeleteImportedKeyMaterialOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_kms,
+        RuleMode::MatchAny,
+        &[&describe, &listed, &delete]
+    );
+    let err = rt()
+        .block_on(keyrite::kms::rollback::rollback(|_| Some(&client), &bundle))
+        .unwrap_err();
+    assert_eq!(delete.num_calls(), 0, "no material was deleted");
+    assert_eq!(err.exit_code() as i32, REFUSED, "{err}");
+    let text = err.to_string();
+    assert!(text.contains("KMS lists it as NON_CURRENT"), "{text}");
+    assert!(text.contains("PENDING_ROTATION"), "{text}");
+    assert!(text.contains("what to do:"), "{text}");
+}
+
+// ---- 8. ECDSA malleability ----
+
+fn is_low_s(sig: &[u8]) -> bool {
+    let s = p256::ecdsa::Signature::from_slice(sig).unwrap();
+    s.normalize_s() == s
+}
+
+#[test]
+fn the_token_writes_only_low_s_signatures() {
+    own_token!();
+    let session = hsm().token().login(&hsm().pin()).unwrap();
+    let signer = session.log_signer(keyrite::hsm::LOG_KEY_LABEL).unwrap();
+    // Half of all ECDSA signatures come out high-S: 64 in a row low-S means normalisation.
+    for i in 0..64u32 {
+        let sig = keyrite::core::log::LogSigner::sign(&signer, &i.to_be_bytes()).unwrap();
+        assert!(is_low_s(&sig), "signature {i} is high-S");
+    }
+}
+
+#[test]
+fn the_high_s_twin_of_a_signed_record_is_refused() {
+    own_token!();
+    let corpus = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/log-tamper");
+    let good = std::fs::read(corpus.join("good.log")).unwrap();
+    let mut lines: Vec<Vec<u8>> = good
+        .split_inclusive(|&b| b == b'\n')
+        .map(<[u8]>::to_vec)
+        .collect();
+    // The last line's signature as (r, n - s): the other valid form of the same signature. On
+    // the last line no later `prev` binds it, so only the low-S rule can tell the twin apart.
+    let last = lines.len() - 1;
+    let end = lines[last].len() - 3;
+    let range = end - 128..end;
+    let sig =
+        p256::ecdsa::Signature::from_slice(&hex::decode(&lines[last][range.clone()]).unwrap())
+            .unwrap();
+    let flipped = -*sig.s();
+    let twin =
+        p256::ecdsa::Signature::from_scalars(sig.r().to_bytes(), flipped.to_bytes()).unwrap();
+    lines[last][range].copy_from_slice(hex::encode(twin.to_bytes()).as_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("ceremony.log");
+    std::fs::write(&log, lines.concat()).unwrap();
+    let out = keyrite()
+        .args(["audit", "verify"])
+        .arg(&log)
+        .arg("--trust")
+        .arg(corpus.join("log-public-key.pem"))
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(VERIFICATION_FAILED),
+        "stderr: {err}"
+    );
+    assert!(
+        err.contains("line 7 (claims seq 6): the signature has a high S value"),
+        "{err}"
+    );
+    assert!(err.contains("what to do:"), "{err}");
+}
+
+// ---- 11. Secret hygiene ----
+
+#[test]
+fn a_group_readable_pin_file_is_refused() {
+    own_token!();
+    let (dir, alias, p) = setup("hostile-pin-mode");
+    let pin = dir.path().join("user.pin");
+    write_secret(&pin, std::fs::read(&hsm().pin_file).unwrap());
+    chmod(&pin, 0o640);
+    let answers = write_answers(dir.path(), &p.fingerprint);
+    let token = format!(
+        "pkcs11:token={TOKEN_LABEL}?pin-source=file:{}",
+        pin.display()
+    );
+    let cmd = ceremony_with(dir.path(), &p, &alias, &answers, &token);
+    ceremony_refused(
+        cmd,
+        &alias,
+        &p,
+        USAGE,
+        &[&pin.display().to_string(), "mode is 0640", "chmod 600"],
+    );
+}
+
+#[test]
+fn a_world_readable_answers_file_is_refused() {
+    own_token!();
+    let (dir, alias, p) = setup("hostile-answers-mode");
+    let answers = write_answers(dir.path(), &p.fingerprint);
+    chmod(&answers, 0o644);
+    let cmd = ceremony_with(dir.path(), &p, &alias, &answers, &hsm().token_uri());
+    ceremony_refused(
+        cmd,
+        &alias,
+        &p,
+        USAGE,
+        &[&answers.display().to_string(), "mode is 0644", "chmod 600"],
+    );
+}
+
+#[test]
+fn a_group_readable_so_pin_file_is_refused() {
+    own_token!();
+    let (dir, alias, p) = setup("hostile-so-pin-mode");
+    let so_pin = dir.path().join("so.pin");
+    write_secret(&so_pin, format!("{SO_PIN}\n"));
+    chmod(&so_pin, 0o660);
+    let mut cmd = ceremony_cmd(dir.path(), &p, &[&alias], default_algorithm());
+    cmd.arg("--so-pin-source").arg(&so_pin);
+    ceremony_refused(
+        cmd,
+        &alias,
+        &p,
+        USAGE,
+        &[&so_pin.display().to_string(), "mode is 0660", "chmod 600"],
+    );
+}
