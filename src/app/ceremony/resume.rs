@@ -117,9 +117,15 @@ pub fn clear_leftovers(
         session.destroy_key(handle)?;
         destroyed.push(label);
     }
-    for name in unwrapped {
-        let path = dir.join(name).join(manifest::ENCRYPTED_KEY_MATERIAL);
-        if path.exists() {
+    // The manifest is replaced through `manifest.json.new` and a rename: a run stopped between
+    // the two leaves that file, never a half-written manifest. It was never recorded.
+    let manifest_new = dir.join(format!("{}.new", crate::io::bundle::MANIFEST));
+    let leftovers = unwrapped
+        .iter()
+        .map(|name| dir.join(name).join(manifest::ENCRYPTED_KEY_MATERIAL))
+        .chain(std::iter::once(manifest_new));
+    for path in leftovers {
+        if crate::io::fs::exists_nofollow(&path) {
             std::fs::remove_file(&path).map_err(|source| crate::io::fs::FsError::Io {
                 action: "remove the unrecorded",
                 path: path.clone(),
