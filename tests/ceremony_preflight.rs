@@ -44,6 +44,7 @@ fn refused(p: &Prepared, mut cmd: assert_cmd::Command, code: i32, want: &str) {
 
 #[test]
 fn parameters_expiring_within_the_margin_are_refused_before_anything_is_generated() {
+    own_token!();
     let (dir, alias, p) = one_key_bundle("expiring");
     let soon = jiff::Timestamp::now() + jiff::SignedDuration::from_mins(10);
     edit_manifest(&p, |v| {
@@ -68,6 +69,7 @@ fn parameters_expiring_within_the_margin_are_refused_before_anything_is_generate
 
 #[test]
 fn a_bundle_for_a_key_in_another_account_is_refused_before_the_hashes_and_the_fingerprint() {
+    own_token!();
     let (dir, alias, p) = one_key_bundle("other-account");
     edit_manifest(&p, |v| {
         v["keys"][0]["account"] = "111122223333".into();
@@ -88,16 +90,16 @@ fn ceremony_with_people(
 ) -> assert_cmd::Command {
     let script = write_script(dir, &[alias], default_algorithm(), "RSA_4096");
     let answers = dir.join(unique("answers"));
-    std::fs::write(
+    write_secret(
         &answers,
         format!("{people}bundle_fingerprint = \"{}\"\n", p.fingerprint),
-    )
-    .unwrap();
+    );
     ceremony_cmd_with_answers(&script, p, &answers)
 }
 
 #[test]
 fn a_headless_ceremony_needs_a_witness_who_is_not_the_operator() {
+    own_token!();
     let (dir, alias, p) = one_key_bundle("witness");
     refused(
         &p,

@@ -23,7 +23,10 @@ pub fn screen(body: &Body, total: usize) -> String {
         Err(_) => body
             .data
             .iter()
-            .map(|(k, v)| format!("  {k}: {v}"))
+            .map(|(k, v)| match v.as_str() {
+                Some(text) => format!("  {k}: {text}"),
+                None => format!("  {k}: {v}"),
+            })
             .collect(),
     };
     for l in lines {
