@@ -575,7 +575,7 @@ fn an_hsm_that_enforces_the_quorum_itself_gets_the_names_of_who_authorised() {
     // for the PED keys; soft tokens have no protected authentication path), no keyrite log key.
     let label = unique("hsmq");
     let pin_file = dir.path().join("ped.pin");
-    std::fs::write(&pin_file, "ped-stand-in-0001\n").unwrap();
+    write_secret(&pin_file, "ped-stand-in-0001\n");
     if hsm().is_softhsm() {
         keyrite::hsm::Token::initialise(
             &hsm().module,
