@@ -1,6 +1,7 @@
 //! Killing a ceremony at any point leaves a log whose every complete record verifies: the log is
 //! appended and fsynced one record at a time, so a kill can only cut it between records or inside
-//! the last one.
+//! the last one. `keyrite ceremony` on the same bundle then finishes the ceremony or aborts it, and
+//! either way `audit verify` accepts the log.
 
 mod common;
 
@@ -14,6 +15,23 @@ fn lines(path: &std::path::Path) -> usize {
     std::fs::read(path)
         .map(|b| b.iter().filter(|&&c| c == b'\n').count())
         .unwrap_or(0)
+}
+
+/// The ceremony with `resume = "<choice>"` in its answers, as a plain process.
+fn ceremony_resuming(
+    dir: &std::path::Path,
+    p: &Prepared,
+    keys: &[&str],
+    choice: &str,
+) -> std::process::Command {
+    let script = write_script(dir, keys, default_algorithm(), "RSA_4096");
+    let answers = write_answers(dir, &p.fingerprint);
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&answers)
+        .unwrap();
+    std::io::Write::write_all(&mut f, format!("resume = \"{choice}\"\n").as_bytes()).unwrap();
+    ceremony_process_with_answers(&script, p, &answers)
 }
 
 #[test]
@@ -73,9 +91,91 @@ fn a_ceremony_killed_at_any_record_leaves_a_log_whose_complete_records_verify() 
                 matches!(verify(&log, &trusted), Err(LogError::Truncated { line }) if line == complete + 1)
             );
         }
+        if complete < 9 {
+            // Finish or abort, alternating in pairs so each path meets a key generated and not
+            // yet wrapped (kills after 3, 5, 7 records) as well as a clean cut.
+            let choice = if (kill_at / 2) % 2 == 0 {
+                "finish"
+            } else {
+                "abort"
+            };
+            resume_and_verify(dir.path(), &p, &refs, choice, &trusted);
+        }
     }
     eprintln!("kills landed after {cut_points:?} complete records");
     // The kills landed at different points of the ceremony (not all after it finished).
     cut_points.dedup();
     assert!(cut_points.len() >= 3, "kills landed at {cut_points:?}");
+}
+
+/// Runs `keyrite ceremony` again on the killed ceremony's bundle with `choice`, then checks the
+/// log verifies (whole: ended or aborted), `audit verify` accepts the bundle, and the HSM holds
+/// exactly the keys the outcome says.
+fn resume_and_verify(
+    dir: &std::path::Path,
+    p: &Prepared,
+    keys: &[&str],
+    choice: &str,
+    trusted: &TrustedKey,
+) {
+    let out = ceremony_resuming(dir, p, keys, choice).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{choice}: {err}");
+    let log = std::fs::read(p.bundle.join("ceremony.log")).unwrap();
+    let report = verify(&log, trusted).unwrap_or_else(|e| panic!("{choice}: {e}"));
+    let steps: Vec<&str> = report.records.iter().map(|r| r.step.as_str()).collect();
+    assert!(steps.contains(&"ceremony.resumed"), "{steps:?}");
+    let audit = keyrite()
+        .args(["audit", "verify"])
+        .arg(&p.bundle)
+        .arg("--trust")
+        .arg(hsm().log_public_key())
+        .output()
+        .unwrap();
+    assert!(
+        audit.status.success(),
+        "{choice}: audit verify: {}",
+        String::from_utf8_lossy(&audit.stderr)
+    );
+    let session = hsm().token().login(&hsm().pin()).unwrap();
+    let labels: Vec<String> = session
+        .secret_keys()
+        .unwrap()
+        .into_iter()
+        .map(|(_, l)| l)
+        .filter(|l| l.ends_with(&format!("/{}", &p.fingerprint[..8])))
+        .collect();
+    match choice {
+        "finish" => {
+            assert_eq!(steps.last(), Some(&"ceremony.end"));
+            assert_eq!(report.keys.len(), keys.len());
+            assert!(report.keys.iter().all(|k| k.wrapped.is_some()));
+            for k in &report.keys {
+                assert!(labels.contains(&k.hsm_label), "{} kept", k.hsm_label);
+            }
+            assert_eq!(
+                labels.len(),
+                keys.len(),
+                "one HSM key per bundle key: {labels:?}"
+            );
+        }
+        _ => {
+            assert_eq!(steps.last(), Some(&"ceremony.aborted"));
+            let aborted = report.aborted.expect("an aborted record");
+            let written: Vec<&str> = report
+                .keys
+                .iter()
+                .filter(|k| k.wrapped.is_some())
+                .map(|k| k.hsm_label.as_str())
+                .collect();
+            let mut left = labels.clone();
+            left.sort();
+            let mut want: Vec<String> = written.iter().map(|l| l.to_string()).collect();
+            want.sort();
+            assert_eq!(left, want, "only keys whose material was written remain");
+            for l in &aborted.destroyed {
+                assert!(!labels.contains(l), "{l} destroyed");
+            }
+        }
+    }
 }

@@ -317,15 +317,16 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Option<LogError>)> {
         }),
     ));
 
-    // The start record binds a roster, but no quorum.met comes before the first key.
+    // The start record binds a roster, but no quorum.met comes before the HSM is used (the
+    // capability probe).
     let missing = ceremony_lines_with_quorum(&corpus_key(), "A", Some(&[]));
     out.push((
         "missing-quorum.log",
         missing.concat(),
         Some(LogError::Quorum {
-            line: 3,
-            seq: 2,
-            reason: "a key is generated, but the log binds a roster and has no quorum.met record before it".into(),
+            line: 2,
+            seq: 1,
+            reason: "the token is probed, but the log binds a roster and has no quorum.met record before it".into(),
         }),
     ));
     out

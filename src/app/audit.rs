@@ -113,12 +113,14 @@ pub fn verify(target: &Path, trust_pem: &Path) -> Result<AuditReport> {
 fn check_bundle(dir: &Path, report: &Report) -> Result<Vec<FileCheck>> {
     let manifest_bytes = fsio::read_nofollow(&dir.join(MANIFEST))?;
     let manifest_sha = sha256_hex(&manifest_bytes);
-    if manifest_sha != report.final_manifest_sha256 {
+    let Some(final_manifest) = &report.final_manifest_sha256 else {
+        return check_aborted_bundle(dir, report, manifest_sha);
+    };
+    if &manifest_sha != final_manifest {
         return Err(mismatch(format!(
-            "{}: SHA-256 is {manifest_sha}, the log's {} record says {}",
+            "{}: SHA-256 is {manifest_sha}, the log's {} record says {final_manifest}",
             dir.join(MANIFEST).display(),
             log::step::END,
-            report.final_manifest_sha256
         )));
     }
     let verified = Bundle::verify(dir)?;
@@ -196,18 +198,49 @@ fn check_bundle(dir: &Path, report: &Report) -> Result<Vec<FileCheck>> {
                 entry.name
             )));
         };
-        let path = dir.join(file);
-        let actual = sha256_hex(&fsio::read_nofollow(&path)?);
-        if &actual != sha {
-            return Err(mismatch(format!(
-                "{}: SHA-256 is {actual}, the log recorded {sha}",
-                path.display()
-            )));
-        }
-        checked.push(FileCheck {
-            file: file.clone(),
-            sha256: actual,
-        });
+        checked.push(check_wrapped_file(dir, file, sha)?);
+    }
+    checked.push(FileCheck {
+        file: MANIFEST.into(),
+        sha256: manifest_sha,
+    });
+    Ok(checked)
+}
+
+/// A wrapped key's file is the one the log recorded.
+fn check_wrapped_file(dir: &Path, file: &str, sha: &str) -> Result<FileCheck> {
+    let path = dir.join(file);
+    let actual = sha256_hex(&fsio::read_nofollow(&path)?);
+    if actual != sha {
+        return Err(mismatch(format!(
+            "{}: SHA-256 is {actual}, the log recorded {sha}",
+            path.display()
+        )));
+    }
+    Ok(FileCheck {
+        file: file.to_string(),
+        sha256: actual,
+    })
+}
+
+/// An aborted ceremony's bundle: the manifest is still the prepared one the start record bound,
+/// and every wrapped file the log recorded is the one written.
+fn check_aborted_bundle(
+    dir: &Path,
+    report: &Report,
+    manifest_sha: String,
+) -> Result<Vec<FileCheck>> {
+    if manifest_sha != report.binding.manifest_sha256 {
+        return Err(mismatch(format!(
+            "{}: SHA-256 is {manifest_sha}, but the ceremony was aborted and the log's {} record bound {}",
+            dir.join(MANIFEST).display(),
+            log::step::START,
+            report.binding.manifest_sha256
+        )));
+    }
+    let mut checked = Vec::new();
+    for (file, sha) in report.keys.iter().filter_map(|k| k.wrapped.as_ref()) {
+        checked.push(check_wrapped_file(dir, file, sha)?);
     }
     checked.push(FileCheck {
         file: MANIFEST.into(),

@@ -199,6 +199,97 @@ pub enum Error {
     )]
     NothingToRestore { key: String, state: String },
 
+    // --- The ceremony engine: preflight, resume and the driver. ---
+    #[error(
+        "{problem}\n  what to do: prepare the bundle with the script's --algorithm and --wrapping-spec"
+    )]
+    ScriptBundleWrapping { problem: String },
+    #[error(
+        "{problem}\n  what to do: stop: this bundle is for other keys. Use the bundle prepared for this script"
+    )]
+    ScriptBundleOtherKeys { problem: String },
+    #[error(
+        "{problem}\n  what to do: nothing was generated. Prepare a new bundle (`keyrite kms prepare`) just before the ceremony"
+    )]
+    BundleExpiring { problem: String },
+    #[error(
+        "{} has fingerprint {fingerprint}, the roster names log key {roster_key}\n  what to do: put the log-public-key.pem published at this roster's enrolment next to roster.json",
+        pem.display()
+    )]
+    RosterPublishedKey {
+        pem: PathBuf,
+        fingerprint: String,
+        roster_key: String,
+    },
+    #[error(
+        "{}: {problem}\n  what to do: stop: the roster is not the one the log key signed at enrolment; use the original roster.json and roster.log",
+        path.display()
+    )]
+    RosterLogUnsigned { path: PathBuf, problem: String },
+    #[error(
+        "{} is the roster of token {roster_token:?}, not of {token:?}\n  what to do: pass the roster enrolled for this token",
+        path.display()
+    )]
+    RosterForOtherToken {
+        path: PathBuf,
+        roster_token: String,
+        token: String,
+    },
+    #[error(
+        "{} exists already\n  what to do: a ceremony ran on this bundle before; run `keyrite ceremony` with the same bundle to finish or abort it, or prepare a new bundle",
+        path.display()
+    )]
+    CeremonyOutputExists { path: PathBuf },
+    #[error(
+        "{}: keyrite cannot create files here\n  what to do: mount the media read-write, or copy the bundle to a writable place",
+        dir.display()
+    )]
+    BundleNotWritable { dir: PathBuf },
+    #[error(
+        "{}: {problem}\n  what to do: the unfinished log does not fit this bundle and token: keep the bundle as it is and find out what happened",
+        path.display()
+    )]
+    UnfinishedLogMismatch { path: PathBuf, problem: String },
+    #[error(
+        "{}: the ceremony on this bundle is closed (ended or aborted)\n  what to do: prepare a new bundle for a new ceremony",
+        path.display()
+    )]
+    CeremonyClosed { path: PathBuf },
+    #[error(
+        "{problem}\n  what to do: name the witness, a second person who watches the ceremony (answers: witness = \"...\")"
+    )]
+    WitnessMissing { problem: String },
+    #[error(
+        "the answers say resume, but this bundle holds no interrupted ceremony\n  what to do: drop resume from the answers"
+    )]
+    NothingToResume,
+    #[error(
+        "{}: this bundle holds an interrupted ceremony ({records} record(s), {keys_wrapped} key(s) wrapped)\n  what to do: choose in the answers: resume = \"finish\" (the keys not yet wrapped) or resume = \"abort\" (destroy the keys never written)",
+        bundle.display()
+    )]
+    InterruptedNeedsChoice {
+        bundle: PathBuf,
+        records: usize,
+        keys_wrapped: usize,
+    },
+    #[error(
+        "the interrupted ceremony cannot be finished: {why}\n  what to do: abort it (resume = \"abort\") and prepare a new bundle"
+    )]
+    CannotFinish { why: String },
+    #[error(
+        "{}: SHA-256 is {actual}, the interrupted ceremony's log recorded {logged}\n  what to do: the bundle changed after the ceremony stopped: do not finish it; abort it and prepare a new bundle",
+        path.display()
+    )]
+    WrittenFileChanged {
+        path: PathBuf,
+        actual: String,
+        logged: String,
+    },
+    #[error(
+        "the ceremony stopped: {what}\n  what to do: nothing more was done; keep the log and report it. Run `keyrite ceremony` on the same bundle to finish or abort"
+    )]
+    EngineStopped { what: String },
+
     // --- Verification: evidence does not hold. ---
     #[error(
         "{}: the roster is not the one this token's log key signed: {problem}\n  what to do: stop: use the roster.json and roster.log written at enrolment for this token",
@@ -401,7 +492,16 @@ impl Error {
             | Error::RosterOfOtherToken { .. }
             | Error::SharesNotAPin
             | Error::CeremonyDone { .. }
-            | Error::NothingToRestore { .. } => ExitCode::Refused,
+            | Error::NothingToRestore { .. }
+            | Error::BundleExpiring { .. }
+            | Error::RosterForOtherToken { .. }
+            | Error::CeremonyOutputExists { .. }
+            | Error::CeremonyClosed { .. }
+            | Error::WitnessMissing { .. }
+            | Error::NothingToResume
+            | Error::InterruptedNeedsChoice { .. }
+            | Error::CannotFinish { .. }
+            | Error::EngineStopped { .. } => ExitCode::Refused,
             Error::RosterNotThisToken { .. }
             | Error::RosterNotSigned { .. }
             | Error::RosterLogKey { .. }
@@ -417,7 +517,13 @@ impl Error {
             | Error::BundleWrappingKey { .. }
             | Error::ReadBack { .. }
             | Error::HsmKeyGone { .. }
-            | Error::MaterialNotHeld { .. } => ExitCode::VerificationFailed,
+            | Error::MaterialNotHeld { .. }
+            | Error::ScriptBundleWrapping { .. }
+            | Error::ScriptBundleOtherKeys { .. }
+            | Error::RosterPublishedKey { .. }
+            | Error::RosterLogUnsigned { .. }
+            | Error::UnfinishedLogMismatch { .. }
+            | Error::WrittenFileChanged { .. } => ExitCode::VerificationFailed,
             #[cfg(feature = "connected")]
             Error::CiphertextTooShort { .. } => ExitCode::VerificationFailed,
             #[cfg(feature = "connected")]
@@ -429,7 +535,8 @@ impl Error {
             | Error::ReplayOutput { .. }
             | Error::CurrentExe { .. }
             | Error::Terminal { .. }
-            | Error::Stdout { .. } => ExitCode::Environment,
+            | Error::Stdout { .. }
+            | Error::BundleNotWritable { .. } => ExitCode::Environment,
             Error::ManPages { .. } => ExitCode::Internal,
             Error::PastPolicy { .. } => ExitCode::NonCompliant,
             Error::RotationNotTaken { .. } => ExitCode::VerificationFailed,

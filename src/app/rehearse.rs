@@ -152,6 +152,7 @@ pub fn run(a: &RehearseRequest) -> Result<()> {
         witness: None,
         bundle_fingerprint: prepared.fingerprint.clone(),
         custodians: Vec::new(),
+        resume: None,
     };
     let roster_path = out.join(enrol::ROSTER_FILE);
     let roster = RosterInput::from_bytes(
@@ -194,6 +195,7 @@ pub fn run(a: &RehearseRequest) -> Result<()> {
         answers: &answers,
         escrow: None,
         so_pin: None,
+        resume: None,
     })?;
     eprint!("[5/6] ");
     print_ceremony_report(&report);

@@ -83,6 +83,20 @@ fn print_report(r: &AuditReport) {
     crate::say!("  script            sha256 {}", l.binding.script_sha256);
     crate::say!("  prepared bundle   sha256 {}", l.binding.manifest_sha256);
     crate::say!("  token             {}", l.binding.token_label);
+    if l.resumptions > 0 {
+        crate::say!(
+            "  interrupted       {} time(s); taken up again on the same bundle",
+            l.resumptions
+        );
+    }
+    if let Some(a) = &l.aborted {
+        crate::say!("  ABORTED           {}", a.reason);
+        crate::say!(
+            "  destroyed         {} key(s) never written: {}",
+            a.destroyed.len(),
+            a.destroyed.join(", ")
+        );
+    }
     for rec in &l.records {
         crate::say!(
             "  [{:>4}] {}  {:<15} {}",

@@ -4,10 +4,11 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
+use crate::app::ceremony::preflight::preflight;
 use crate::app::ceremony::start::{CeremonyInputs, CeremonyPaths, perform};
 use crate::app::error::{Error, Result};
 use crate::core::script::Answers;
-use crate::io::{bundle, fs as fsio};
+use crate::io::fs as fsio;
 
 #[derive(Args, Debug)]
 pub struct HsmArgs {
@@ -69,6 +70,8 @@ pub fn run(a: CeremonyArgs) -> Result<()> {
         so_pin_source: a.so_pin_source.as_deref(),
         escrow_from: a.escrow_from.as_deref(),
     })?;
+    // Everything that needs no person, before anyone is asked for anything.
+    let checked = preflight(&inputs)?;
     let report = if a.headless {
         let answers_path = a.answers.as_deref().unwrap_or(Path::new(""));
         // Shares may be in it: read into zeroizing memory, refused if others may read it.
@@ -81,7 +84,7 @@ pub fn run(a: CeremonyArgs) -> Result<()> {
                 kind: "an answers file".into(),
             })?;
         let answers = Answers::parse(&answers_path.display().to_string(), answers_text)?;
-        let report = perform(&inputs, &answers)?;
+        let report = perform(&inputs, &checked, &answers)?;
         drop(answers);
         drop(answers_bytes);
         drop(locks);
@@ -93,18 +96,10 @@ pub fn run(a: CeremonyArgs) -> Result<()> {
             algorithm: inputs.script.wrapping.algorithm.to_string(),
             key_spec: inputs.script.wrapping.key_spec.to_string(),
             token: inputs.uri.token.clone(),
-            bundle_fingerprint: bundle::Bundle::verify(&a.bundle)?.fingerprint().to_string(),
-            quorum: match &a.roster {
-                Some(path) => Some(
-                    crate::app::quorum::RosterInput::load(path)?
-                        .file
-                        .roster
-                        .threshold,
-                ),
-                None => None,
-            },
+            bundle_fingerprint: checked.bundle.bundle.fingerprint().to_string(),
+            quorum: checked.roster.as_ref().map(|r| r.file.roster.threshold),
         };
-        crate::tui::run(info, |answers| perform(&inputs, &answers))?
+        crate::tui::run(info, |answers| perform(&inputs, &checked, &answers))?
     };
     crate::app::ceremony::print_report(&report);
     if a.json {

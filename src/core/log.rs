@@ -19,51 +19,22 @@
 //! The first record (`ceremony.start`) binds the ceremony script, the prepared bundle manifest and
 //! the tool by hash; the last (`ceremony.end`) binds the final manifest. Nothing in here does I/O.
 
-use std::collections::BTreeMap;
-
 use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::ceremony::{Machine, Outcome, Record, Refusal};
+use super::digest::sha256_hex;
 use crate::core::chain::{self, Chain, ChainError, Seal};
 pub use crate::core::chain::{
     Body, GENESIS_PREV, LogSigner, TrustedKey, low_s, normalize_low_s, public_key_pem,
 };
 
-/// What the start record says the log format is.
-pub const FORMAT: &str = "keyrite-ceremony-log/1";
+pub use super::ceremony::record::FORMAT;
+pub use super::ceremony::step;
+pub use super::ceremony::{LoggedKey, LoggedQuorum};
 /// The file name of the log inside a bundle.
 pub const FILE_NAME: &str = "ceremony.log";
-
-/// The step ids a ceremony log holds, and what each one's `data` carries.
-pub mod step {
-    /// First record. data: format, tool, tool_version, tool_sha256 (of the running executable),
-    /// tool_features (which build ran: "airgap" for the air-gap build, "airgap,connected" for the
-    /// full one; absent from logs written before it was recorded), script_sha256,
-    /// manifest_sha256 (the prepared manifest, as confirmed by the operators), token_label,
-    /// log_key_sha256 (SHA-256 of the log public key's DER SubjectPublicKeyInfo).
-    pub const START: &str = "ceremony.start";
-    /// The capability probe, before any key is generated. data: algorithm, mechanism, result,
-    /// wrap_with_trusted.
-    pub const PROBE: &str = "hsm.probe";
-    /// data: key (bundle key name), key_arn, hsm_label, check_value. In a re-wrap ceremony the
-    /// key is the escrowed one found by label, not a new one, and data also has
-    /// escrow_bundle_sha256 and reimport_of_key_material_id.
-    pub const KEY_GENERATED: &str = "key.generated";
-    /// data: key, file (bundle-relative path of EncryptedKeyMaterial.bin), sha256, algorithm.
-    pub const KEY_WRAPPED: &str = "key.wrapped";
-    /// Last record. data: manifest_sha256 (the manifest the ceremony wrote), keys (count).
-    pub const END: &str = "ceremony.end";
-    /// The quorum opened the HSM; required before any key is generated when the start record binds
-    /// a roster (data.roster_sha256, quorum_mode, quorum_threshold, quorum_custodians). data: mode,
-    /// roster_sha256, threshold, authorised (an array of {name, index}; never a share).
-    pub const QUORUM_MET: &str = "quorum.met";
-    /// The only record of a roster's own log (`roster.log`): the log key signs the roster.
-    /// data: roster_sha256, mode, token_label, log_key_sha256, threshold, custodians.
-    pub const QUORUM_ENROLLED: &str = "quorum.enrolled";
-
-    pub const ALL: [&str; 6] = [START, PROBE, QUORUM_MET, KEY_GENERATED, KEY_WRAPPED, END];
-}
 
 /// The writer's side of the ceremony log's chain (see [`crate::core::chain`]).
 #[derive(Debug, Clone, Default)]
@@ -72,6 +43,20 @@ pub struct LogChain(Chain);
 impl LogChain {
     pub fn new() -> LogChain {
         LogChain(Chain::genesis())
+    }
+
+    /// The chain after the complete records of `log` (each line ending in a newline): what
+    /// appending to an interrupted log continues from. Verify the records first.
+    pub fn continuing(log: &[u8]) -> LogChain {
+        let mut next_seq = 0;
+        let mut head = GENESIS_PREV.to_string();
+        for line in log.split_inclusive(|&b| b == b'\n') {
+            if let Some(line) = line.strip_suffix(b"\n") {
+                head = sha256_hex(line);
+                next_seq += 1;
+            }
+        }
+        LogChain(Chain::resume(next_seq, head))
     }
 
     pub fn next_seq(&self) -> u64 {
@@ -156,8 +141,9 @@ pub enum LogError {
         reason: String,
     },
     #[error(
-        "the log ends at seq {last_seq} without a {end} record\n  what to do: the ceremony was interrupted or the log's tail was cut off; the records present verify, but the ceremony is not evidenced as complete",
-        end = step::END
+        "the log ends at seq {last_seq} without a {end} or {aborted} record\n  what to do: the ceremony was interrupted or the log's tail was cut off; the records present verify, but the ceremony is not evidenced as complete. Run `keyrite ceremony` again on the same bundle to finish or abort it",
+        end = step::END,
+        aborted = step::ABORTED
     )]
     Unfinished { last_seq: u64 },
     #[error(
@@ -207,30 +193,9 @@ fn seq_suffix(seq: Option<u64>) -> String {
         .unwrap_or_default()
 }
 
-/// What the start record binds.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Binding {
-    pub tool_version: String,
-    pub tool_sha256: String,
-    /// The cargo features of the build that ran ("airgap" or "airgap,connected"); None in a log
-    /// written before the build was recorded.
-    pub tool_features: Option<String>,
-    pub script_sha256: String,
-    pub manifest_sha256: String,
-    pub token_label: String,
-    pub log_key_sha256: String,
-}
-
-/// One key as the log tells it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LoggedKey {
-    pub key: String,
-    pub key_arn: String,
-    pub hsm_label: String,
-    pub check_value: String,
-    /// (bundle-relative file, SHA-256) of the wrapped material, once wrapped.
-    pub wrapped: Option<(String, String)>,
-}
+/// What the start record binds: the tool, the script, the prepared manifest, the token, the log
+/// key and, with a quorum, the roster.
+pub type Binding = super::ceremony::record::Start;
 
 /// One record, as listed in a report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -248,8 +213,13 @@ pub struct Report {
     pub records: Vec<RecordSummary>,
     pub binding: Binding,
     pub keys: Vec<LoggedKey>,
-    /// The manifest the ceremony wrote, by hash (from the end record).
-    pub final_manifest_sha256: String,
+    /// The manifest the ceremony wrote, by hash (from the end record); None for an aborted
+    /// ceremony.
+    pub final_manifest_sha256: Option<String>,
+    /// The ceremony was abandoned: the log closes with an aborted record.
+    pub aborted: Option<AbortedCeremony>,
+    /// How many times the ceremony was interrupted and taken up again.
+    pub resumptions: usize,
     /// SHA-256 of the last line: what a continuation (the import receipt) chains to.
     pub head_sha256: String,
     /// SHA-256 of the trusted key's DER SubjectPublicKeyInfo.
@@ -258,198 +228,52 @@ pub struct Report {
     pub quorum: Option<LoggedQuorum>,
 }
 
-/// The roster a log binds and who authorised, as the log tells it.
+/// An abandoned ceremony, as its aborted record tells it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LoggedQuorum {
-    pub roster_sha256: String,
-    pub mode: String,
-    pub threshold: u8,
-    pub custodians: usize,
-    /// (name, index) of each custodian who authorised; empty until a quorum.met record.
-    pub authorised: Vec<(String, u8)>,
-}
-
-fn field<'a>(body: &'a Body, line: usize, name: &str, hex64: bool) -> Result<&'a str, LogError> {
-    let v = body
-        .data
-        .get(name)
-        .and_then(Value::as_str)
-        .ok_or_else(|| LogError::Step {
-            line,
-            seq: body.seq,
-            reason: format!("{} record has no text field data.{name}", body.step),
-        })?;
-    if hex64
-        && !(v.len() == 64
-            && v.bytes()
-                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)))
-    {
-        return Err(LogError::Step {
-            line,
-            seq: body.seq,
-            reason: format!("data.{name} is not a lower-case hex SHA-256"),
-        });
-    }
-    Ok(v)
+pub struct AbortedCeremony {
+    pub reason: String,
+    /// HSM labels of the keys destroyed (generated under the bundle, never written).
+    pub destroyed: Vec<String>,
 }
 
 /// Verifies a whole ceremony log against the trusted key: every line framed, every signature,
-/// sequence from 0 without gaps, the prev chain, the start record's bindings first, the step ids
-/// and their data, and an end record last. The error names the first bad record.
+/// sequence from 0 without gaps, the prev chain, then each record read as its typed
+/// [`Record`] and taken by the ceremony's own order rules ([`Machine`]): the start record's
+/// bindings first, and an end or aborted record last. The error names the first bad record.
 pub fn verify(log: &[u8], trusted: &TrustedKey) -> Result<Report, LogError> {
     if log.is_empty() {
         return Err(LogError::Empty);
     }
     let mut chain = Chain::genesis();
     let mut records = Vec::new();
-    let mut binding = None;
-    let mut keys: Vec<LoggedKey> = Vec::new();
-    let mut index: BTreeMap<String, usize> = BTreeMap::new();
-    let mut end = None;
-    let mut probed = false;
-    let mut quorum: Option<LoggedQuorum> = None;
-    let mut quorum_met = false;
+    let mut machine = Machine::new();
     for line in chain::lines(log) {
         let (line_no, line) = line?;
         let body = chain.accept(line_no, line, Seal::Signed(trusted))?;
-        let step_err = |reason: String| LogError::Step {
-            line: line_no,
-            seq: body.seq,
-            reason,
+        let refused = |why: Refusal| match why {
+            Refusal::Step(reason) => LogError::Step {
+                line: line_no,
+                seq: body.seq,
+                reason,
+            },
+            Refusal::Quorum(reason) => LogError::Quorum {
+                line: line_no,
+                seq: body.seq,
+                reason,
+            },
         };
-        if end.is_some() {
-            return Err(step_err(format!(
-                "a {} record follows the {} record",
-                body.step,
-                step::END
-            )));
+        let record = Record::from_data(&body.step, &body.data).map_err(refused)?;
+        if let Record::Start(s) = &record
+            && s.log_key_sha256 != trusted.fingerprint()
+            && machine.start().is_none()
+        {
+            return Err(refused(Refusal::Step(format!(
+                "the log names signing key {}, but the trusted key is {}",
+                s.log_key_sha256,
+                trusted.fingerprint()
+            ))));
         }
-        if (body.seq == 0) != (body.step == step::START) {
-            return Err(step_err(format!(
-                "the first record, and only the first, must be {}; this one is {}",
-                step::START,
-                body.step
-            )));
-        }
-        match body.step.as_str() {
-            step::START => {
-                let format = field(&body, line_no, "format", false)?;
-                if format != FORMAT {
-                    return Err(step_err(format!(
-                        "the log format is {format:?}, this keyrite reads {FORMAT:?}"
-                    )));
-                }
-                let log_key = field(&body, line_no, "log_key_sha256", true)?;
-                if log_key != trusted.fingerprint() {
-                    return Err(step_err(format!(
-                        "the log names signing key {log_key}, but the trusted key is {}",
-                        trusted.fingerprint()
-                    )));
-                }
-                binding = Some(Binding {
-                    tool_version: field(&body, line_no, "tool_version", false)?.into(),
-                    tool_sha256: field(&body, line_no, "tool_sha256", true)?.into(),
-                    tool_features: match body.data.get("tool_features") {
-                        None => None,
-                        Some(_) => Some(field(&body, line_no, "tool_features", false)?.into()),
-                    },
-                    script_sha256: field(&body, line_no, "script_sha256", true)?.into(),
-                    manifest_sha256: field(&body, line_no, "manifest_sha256", true)?.into(),
-                    token_label: field(&body, line_no, "token_label", false)?.into(),
-                    log_key_sha256: log_key.into(),
-                });
-                if body.data.contains_key("roster_sha256") {
-                    quorum = Some(start_quorum(&body, line_no)?);
-                }
-            }
-            step::QUORUM_MET => {
-                let q = quorum.as_mut().ok_or_else(|| {
-                    step_err(format!(
-                        "a {} record, but the {} record binds no roster",
-                        step::QUORUM_MET,
-                        step::START
-                    ))
-                })?;
-                if quorum_met {
-                    return Err(step_err(format!("a second {} record", step::QUORUM_MET)));
-                }
-                q.authorised = check_quorum_met(&body, line_no, q)?;
-                quorum_met = true;
-            }
-            step::PROBE => {
-                if probed {
-                    return Err(step_err("a second capability probe".into()));
-                }
-                if !keys.is_empty() {
-                    return Err(step_err(
-                        "the capability probe comes after a key was generated".into(),
-                    ));
-                }
-                field(&body, line_no, "algorithm", false)?;
-                field(&body, line_no, "result", false)?;
-                probed = true;
-            }
-            step::KEY_GENERATED => {
-                if quorum.is_some() && !quorum_met {
-                    return Err(LogError::Quorum {
-                        line: line_no,
-                        seq: body.seq,
-                        reason: format!(
-                            "a key is generated, but the log binds a roster and has no {} record before it",
-                            step::QUORUM_MET
-                        ),
-                    });
-                }
-                if !probed {
-                    return Err(step_err(format!(
-                        "a key is generated before the token passed the capability probe ({})",
-                        step::PROBE
-                    )));
-                }
-                let key = field(&body, line_no, "key", false)?.to_string();
-                if index.contains_key(&key) {
-                    return Err(step_err(format!("key {key:?} is generated twice")));
-                }
-                index.insert(key.clone(), keys.len());
-                keys.push(LoggedKey {
-                    key_arn: field(&body, line_no, "key_arn", false)?.into(),
-                    hsm_label: field(&body, line_no, "hsm_label", false)?.into(),
-                    check_value: field(&body, line_no, "check_value", false)?.into(),
-                    key,
-                    wrapped: None,
-                });
-            }
-            step::KEY_WRAPPED => {
-                let key = field(&body, line_no, "key", false)?;
-                let file = field(&body, line_no, "file", false)?.to_string();
-                let sha = field(&body, line_no, "sha256", true)?.to_string();
-                let entry = index
-                    .get(key)
-                    .and_then(|&i| keys.get_mut(i))
-                    .ok_or_else(|| {
-                        step_err(format!("key {key:?} is wrapped before it is generated"))
-                    })?;
-                if entry.wrapped.is_some() {
-                    return Err(step_err(format!("key {key:?} is wrapped twice")));
-                }
-                entry.wrapped = Some((file, sha));
-            }
-            step::END => {
-                if let Some(k) = keys.iter().find(|k| k.wrapped.is_none()) {
-                    return Err(step_err(format!(
-                        "the ceremony ends, but key {:?} was never wrapped",
-                        k.key
-                    )));
-                }
-                end = Some(field(&body, line_no, "manifest_sha256", true)?.to_string());
-            }
-            other => {
-                return Err(step_err(format!(
-                    "unknown step {other:?} (this keyrite knows {})",
-                    step::ALL.join(", ")
-                )));
-            }
-        }
+        machine.accept(&record).map_err(refused)?;
         records.push(RecordSummary {
             line: line_no,
             seq: body.seq,
@@ -459,121 +283,30 @@ pub fn verify(log: &[u8], trusted: &TrustedKey) -> Result<Report, LogError> {
         });
     }
     let last_seq = records.len().saturating_sub(1) as u64;
-    match (binding, end) {
-        (Some(binding), Some(final_manifest_sha256)) => Ok(Report {
-            records,
-            binding,
-            keys,
-            final_manifest_sha256,
-            head_sha256: chain.head().to_string(),
-            trusted_key_sha256: trusted.fingerprint().to_string(),
-            quorum,
-        }),
-        _ => Err(LogError::Unfinished { last_seq }),
-    }
-}
-
-fn small_number(body: &Body, line: usize, name: &str) -> Result<u64, LogError> {
-    field(body, line, name, false)?
-        .parse::<u64>()
-        .map_err(|_| LogError::Step {
-            line,
-            seq: body.seq,
-            reason: format!("data.{name} is not a number"),
-        })
-}
-
-/// The roster the start record binds.
-fn start_quorum(body: &Body, line: usize) -> Result<LoggedQuorum, LogError> {
-    let threshold = small_number(body, line, "quorum_threshold")?;
-    let custodians = small_number(body, line, "quorum_custodians")?;
-    let threshold = u8::try_from(threshold)
-        .ok()
-        .filter(|t| *t >= 1 && u64::from(*t) <= custodians && custodians <= 255)
-        .ok_or_else(|| LogError::Quorum {
-            line,
-            seq: body.seq,
-            reason: format!(
-                "the roster's threshold {threshold} of {custodians} custodians is no quorum"
-            ),
-        })?;
-    Ok(LoggedQuorum {
-        roster_sha256: field(body, line, "roster_sha256", true)?.into(),
-        mode: field(body, line, "quorum_mode", false)?.into(),
-        threshold,
-        custodians: custodians as usize,
-        authorised: Vec::new(),
-    })
-}
-
-/// A quorum.met record against the roster the start record bound: same roster, mode and
-/// threshold, and at least `threshold` distinct custodians (names and indices) of the roster.
-fn check_quorum_met(
-    body: &Body,
-    line: usize,
-    bound: &LoggedQuorum,
-) -> Result<Vec<(String, u8)>, LogError> {
-    let bad = |reason: String| LogError::Quorum {
-        line,
-        seq: body.seq,
-        reason,
+    let (Some(start), Some(outcome)) = (machine.start(), machine.outcome()) else {
+        return Err(LogError::Unfinished { last_seq });
     };
-    let roster = field(body, line, "roster_sha256", true)?;
-    if roster != bound.roster_sha256 {
-        return Err(bad(format!(
-            "it names roster {roster}, the start record bound {}",
-            bound.roster_sha256
-        )));
-    }
-    let mode = field(body, line, "mode", false)?;
-    if mode != bound.mode {
-        return Err(bad(format!(
-            "its mode is {mode:?}, the start record bound {:?}",
-            bound.mode
-        )));
-    }
-    if small_number(body, line, "threshold")? != u64::from(bound.threshold) {
-        return Err(bad(format!(
-            "its threshold differs from the roster's {}",
-            bound.threshold
-        )));
-    }
-    let list = body
-        .data
-        .get("authorised")
-        .and_then(Value::as_array)
-        .ok_or_else(|| bad("it has no data.authorised list".into()))?;
-    let mut who: Vec<(String, u8)> = Vec::new();
-    for entry in list {
-        let name = entry.get("name").and_then(Value::as_str);
-        let index = entry
-            .get("index")
-            .and_then(Value::as_u64)
-            .and_then(|i| u8::try_from(i).ok());
-        let (Some(name), Some(index)) = (name, index) else {
-            return Err(bad("an authorisation without a name and index".into()));
-        };
-        if index == 0 || usize::from(index) > bound.custodians {
-            return Err(bad(format!(
-                "{name:?} has index {index}, the roster has custodians 1 to {}",
-                bound.custodians
-            )));
-        }
-        if who.iter().any(|(n, i)| n == name || *i == index) {
-            return Err(bad(format!(
-                "custodian {name:?} (index {index}) is counted twice"
-            )));
-        }
-        who.push((name.to_string(), index));
-    }
-    if who.len() < usize::from(bound.threshold) {
-        return Err(bad(format!(
-            "{} distinct custodian(s) authorised, the roster needs {}",
-            who.len(),
-            bound.threshold
-        )));
-    }
-    Ok(who)
+    let (final_manifest_sha256, aborted) = match outcome {
+        Outcome::Ended(e) => (Some(e.manifest_sha256.clone()), None),
+        Outcome::Aborted(a) => (
+            None,
+            Some(AbortedCeremony {
+                reason: a.reason.clone(),
+                destroyed: a.destroyed.clone(),
+            }),
+        ),
+    };
+    Ok(Report {
+        records,
+        binding: start.clone(),
+        keys: machine.keys().to_vec(),
+        final_manifest_sha256,
+        aborted,
+        resumptions: machine.resumptions(),
+        head_sha256: chain.head().to_string(),
+        trusted_key_sha256: trusted.fingerprint().to_string(),
+        quorum: machine.quorum().cloned(),
+    })
 }
 
 /// A log's records whose framing, signatures, sequence and chain hold, with nothing checked about

@@ -388,11 +388,16 @@ fn check_runs(receipt: &[u8], ceremony: &Report) -> Result<(), ReceiptError> {
             seq: body.seq,
             reason,
         };
-        if get("manifest_sha256") != ceremony.final_manifest_sha256 {
+        let Some(final_manifest) = ceremony.final_manifest_sha256.as_deref() else {
+            return Err(content(
+                "an import of a ceremony that was aborted: its bundle holds no wrapped keys to import"
+                    .into(),
+            ));
+        };
+        if get("manifest_sha256") != final_manifest {
             return Err(content(format!(
-                "this run imported bundle {}, the ceremony wrote {}",
+                "this run imported bundle {}, the ceremony wrote {final_manifest}",
                 get("manifest_sha256"),
-                ceremony.final_manifest_sha256
             )));
         }
         if get("ceremony_log_head") != ceremony.head_sha256 {

@@ -1,10 +1,9 @@
 //! What `audit replay` shows: each log record as the screen the operators saw at that step, in
 //! words. Pure: the driver decides whether to page through them or print them all.
 
-use serde_json::Value;
-
+use super::ceremony::Record;
 use super::digest::grouped;
-use super::log::{Body, step};
+use super::log::Body;
 
 /// One screen per record.
 pub fn screen(body: &Body, total: usize) -> String {
@@ -18,75 +17,17 @@ pub fn screen(body: &Body, total: usize) -> String {
     if !body.actors.is_empty() {
         s.push_str(&format!("present: {}\n", body.actors.join(", ")));
     }
-    let f = |name: &str| {
-        body.data
-            .get(name)
-            .and_then(Value::as_str)
-            .unwrap_or("?")
-            .to_string()
-    };
-    let lines: Vec<String> = match body.step.as_str() {
-        step::START => vec![
-            "The ceremony begins. The operators confirmed the bundle fingerprint read out from the connected side:".into(),
-            format!("  {}", grouped(&f("manifest_sha256"))),
-            format!("script   sha256 {}", f("script_sha256")),
-            format!(
-                "keyrite  {} {} build (sha256 {})",
-                f("tool_version"),
-                body.data.get("tool_features").and_then(Value::as_str).unwrap_or("unrecorded"),
-                f("tool_sha256")
-            ),
-            format!("token    {:?}; log key sha256 {}", f("token_label"), f("log_key_sha256")),
-        ],
-        step::PROBE => vec![
-            format!("The token was probed for {} before any key was generated:", f("algorithm")),
-            format!("  {}", f("result")),
-            format!("  wrap-with-trusted: {}", f("wrap_with_trusted")),
-        ],
-        step::QUORUM_MET => {
-            let who: Vec<String> = body
-                .data
-                .get("authorised")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .map(|c| {
-                            let name = c.get("name").and_then(Value::as_str).unwrap_or("?");
-                            match c.get("index").and_then(Value::as_u64) {
-                                Some(i) => format!("{name} (share {i})"),
-                                None => name.to_string(),
-                            }
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            vec![
-                format!(
-                    "Quorum met ({}): {} of the roster's threshold {} authorised opening the HSM:",
-                    f("mode"),
-                    who.len(),
-                    f("threshold")
-                ),
-                format!("  {}", who.join(", ")),
-                format!("  roster sha256 {}", f("roster_sha256")),
-            ]
-        }
-        step::KEY_GENERATED => vec![
-            format!("The HSM generated AES-256 key material for {}.", f("key")),
-            format!("  KMS key      {}", f("key_arn")),
-            format!("  HSM label    {}", f("hsm_label")),
-            format!("  check value  {}", f("check_value")),
-        ],
-        step::KEY_WRAPPED => vec![
-            format!("The HSM wrapped {}'s material for KMS with {}.", f("key"), f("algorithm")),
-            format!("  {} written, read back, sha256", f("file")),
-            format!("  {}", grouped(&f("sha256"))),
-        ],
-        step::END => vec![
-            format!("The ceremony ended with {} key(s). Final manifest sha256:", f("keys")),
-            format!("  {}", grouped(&f("manifest_sha256"))),
-        ],
-        _ => body.data.iter().map(|(k, v)| format!("  {k}: {v}")).collect(),
+    let lines: Vec<String> = match Record::from_data(&body.step, &body.data) {
+        Ok(record) => lines(&record),
+        // Not a record this keyrite reads: its data as written.
+        Err(_) => body
+            .data
+            .iter()
+            .map(|(k, v)| match v.as_str() {
+                Some(text) => format!("  {k}: {text}"),
+                None => format!("  {k}: {v}"),
+            })
+            .collect(),
     };
     for l in lines {
         s.push_str(&l);
@@ -95,8 +36,90 @@ pub fn screen(body: &Body, total: usize) -> String {
     s
 }
 
+/// What the operators saw at one record.
+fn lines(record: &Record) -> Vec<String> {
+    match record {
+        Record::Start(s) => vec![
+            "The ceremony begins. The operators confirmed the bundle fingerprint read out from the connected side:".into(),
+            format!("  {}", grouped(&s.manifest_sha256)),
+            format!("script   sha256 {}", s.script_sha256),
+            format!(
+                "keyrite  {} {} build (sha256 {})",
+                s.tool_version,
+                s.tool_features.as_deref().unwrap_or("unrecorded"),
+                s.tool_sha256
+            ),
+            format!("token    {:?}; log key sha256 {}", s.token_label, s.log_key_sha256),
+        ],
+        Record::Probe(p) => vec![
+            format!("The token was probed for {} before any key was generated:", p.algorithm),
+            format!("  {}", p.result),
+            format!("  wrap-with-trusted: {}", p.wrap_with_trusted.as_deref().unwrap_or("?")),
+        ],
+        Record::QuorumMet(q) => {
+            let who: Vec<String> = q
+                .authorised
+                .iter()
+                .map(|(name, i)| format!("{name} (share {i})"))
+                .collect();
+            vec![
+                format!(
+                    "Quorum met ({}): {} of the roster's threshold {} authorised opening the HSM:",
+                    q.mode,
+                    who.len(),
+                    q.threshold
+                ),
+                format!("  {}", who.join(", ")),
+                format!("  roster sha256 {}", q.roster_sha256),
+            ]
+        }
+        Record::KeyGenerated(k) => vec![
+            format!("The HSM generated AES-256 key material for {}.", k.key),
+            format!("  KMS key      {}", k.key_arn),
+            format!("  HSM label    {}", k.hsm_label),
+            format!("  check value  {}", k.check_value),
+        ],
+        Record::KeyWrapped(w) => vec![
+            format!(
+                "The HSM wrapped {}'s material for KMS with {}.",
+                w.key,
+                w.algorithm.as_deref().unwrap_or("?")
+            ),
+            format!("  {} written, read back, sha256", w.file),
+            format!("  {}", grouped(&w.sha256)),
+        ],
+        Record::End(e) => vec![
+            format!(
+                "The ceremony ended with {} key(s). Final manifest sha256:",
+                e.keys.map_or_else(|| "?".to_string(), |n| n.to_string())
+            ),
+            format!("  {}", grouped(&e.manifest_sha256)),
+        ],
+        Record::Resumed(r) => vec![
+            format!(
+                "The interrupted ceremony was taken up again on the same bundle, to {} it.",
+                r.choice.as_str()
+            ),
+            format!("keyrite  {} (sha256 {})", r.tool_version, r.tool_sha256),
+        ],
+        Record::Aborted(a) => {
+            let mut l = vec![format!("The ceremony was aborted: {}", a.reason)];
+            if a.destroyed.is_empty() {
+                l.push("  no key had to be destroyed".into());
+            } else {
+                l.push(format!(
+                    "  destroyed in the HSM (never written): {}",
+                    a.destroyed.join(", ")
+                ));
+            }
+            l
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::super::log::step;
     use super::*;
 
     #[test]

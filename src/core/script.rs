@@ -3,6 +3,7 @@
 use serde::Deserialize;
 
 use super::algorithm::{WrappingAlgorithm, WrappingKeySpec};
+use super::ceremony::ResumeChoice;
 use super::names::KeyRef;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,7 +31,17 @@ pub struct CeremonySection {
     pub name: String,
     #[serde(default)]
     pub description: String,
+    /// The ceremony is refused (before anyone types a secret) when less than this remains of the
+    /// import parameters' validity. Default 30.
+    #[serde(default)]
+    pub expiry_margin_minutes: Option<u32>,
+    /// Whether a witness, another person than the operator, must be named. Default true.
+    #[serde(default)]
+    pub witness_required: Option<bool>,
 }
+
+/// The default [`CeremonySection::expiry_margin_minutes`].
+pub const DEFAULT_EXPIRY_MARGIN_MINUTES: u32 = 30;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -44,6 +55,47 @@ pub struct WrappingSection {
 pub struct ScriptKey {
     /// Alias, key ARN or key id, as given to `kms prepare`.
     pub key: String,
+    /// The key ARN it must resolve to; or else `account` and `region`.
+    #[serde(default)]
+    pub arn: Option<String>,
+    /// The AWS account the key must be in (with `region`, when no `arn` is given).
+    #[serde(default)]
+    pub account: Option<String>,
+    /// The AWS region the key must be in (with `account`, when no `arn` is given).
+    #[serde(default)]
+    pub region: Option<String>,
+}
+
+/// The operators' names do not satisfy the script.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PeopleError {
+    #[error("the script requires a witness, and none is named")]
+    NoWitness,
+    #[error("the witness ({witness}) is the operator: the witness must be another person")]
+    WitnessIsOperator { witness: String },
+}
+
+impl ScriptKey {
+    /// Whether a key the bundle resolved (ARN, account, region) is the one this entry names.
+    /// None: it is; Some: what differs.
+    pub fn mismatch(&self, key_arn: &str, account: &str, region: &str) -> Option<String> {
+        if let Some(arn) = &self.arn
+            && arn != key_arn
+        {
+            return Some(format!(
+                "the script wants {arn}, the bundle holds {key_arn}"
+            ));
+        }
+        match (&self.account, &self.region) {
+            (Some(a), _) if a != account => Some(format!(
+                "the script wants account {a}, the bundle's key {key_arn} is in account {account}"
+            )),
+            (_, Some(r)) if r != region => Some(format!(
+                "the script wants region {r}, the bundle's key {key_arn} is in region {region}"
+            )),
+            _ => None,
+        }
+    }
 }
 
 impl Script {
@@ -59,14 +111,68 @@ impl Script {
         if script.keys.is_empty() {
             return Err(invalid("the script names no [[key]]".into()));
         }
+        if script.ceremony.expiry_margin_minutes == Some(0) {
+            return Err(invalid(
+                "[ceremony] expiry_margin_minutes is 0; leave it out for the default 30".into(),
+            ));
+        }
         let mut seen = std::collections::BTreeSet::new();
         for k in &script.keys {
             let r = KeyRef::parse(&k.key).map_err(|e| invalid(format!("[[key]] {e}")))?;
+            match (&k.arn, &k.account, &k.region) {
+                (Some(arn), _, _) if !arn.starts_with("arn:") => {
+                    return Err(invalid(format!(
+                        "[[key]] {:?}: arn {arn:?} is not a key ARN",
+                        k.key
+                    )));
+                }
+                (Some(_), _, _) | (None, Some(_), Some(_)) => {}
+                _ => {
+                    return Err(invalid(format!(
+                        "[[key]] {:?} names neither the arn nor the account and region it must resolve to",
+                        k.key
+                    )));
+                }
+            }
             if !seen.insert(r.as_str().to_string()) {
                 return Err(invalid(format!("[[key]] {:?} is listed twice", k.key)));
             }
         }
         Ok(script)
+    }
+
+    /// The margin of the import parameters' validity below which the ceremony is refused.
+    pub fn expiry_margin(&self) -> jiff::SignedDuration {
+        let minutes = self
+            .ceremony
+            .expiry_margin_minutes
+            .unwrap_or(DEFAULT_EXPIRY_MARGIN_MINUTES);
+        jiff::SignedDuration::from_mins(i64::from(minutes))
+    }
+
+    pub fn witness_required(&self) -> bool {
+        self.ceremony.witness_required.unwrap_or(true)
+    }
+
+    /// The operators' names against the script: a witness when the script requires one, and
+    /// never the operator (compared ignoring case and spaces).
+    pub fn check_people(&self, operator: &str, witness: Option<&str>) -> Result<(), PeopleError> {
+        let same = |a: &str, b: &str| {
+            let norm = |s: &str| {
+                s.chars()
+                    .filter(|c| !c.is_whitespace())
+                    .flat_map(char::to_lowercase)
+                    .collect::<String>()
+            };
+            norm(a) == norm(b)
+        };
+        match witness.map(str::trim).filter(|w| !w.is_empty()) {
+            None if self.witness_required() => Err(PeopleError::NoWitness),
+            Some(w) if same(w, operator) => Err(PeopleError::WitnessIsOperator {
+                witness: w.to_string(),
+            }),
+            _ => Ok(()),
+        }
     }
 
     pub fn key_refs(&self) -> Vec<KeyRef> {
@@ -88,6 +194,10 @@ pub struct Answers {
     pub witness: Option<String>,
     /// The SHA-256 of the bundle's manifest.json as read out from the connected side.
     pub bundle_fingerprint: String,
+    /// The bundle holds an interrupted ceremony: "finish" the keys not yet wrapped, or "abort"
+    /// (destroy the keys never written and close the log).
+    #[serde(default)]
+    pub resume: Option<ResumeChoice>,
     /// The custodians present, in the order they authorise (with --roster).
     #[serde(default, rename = "custodian")]
     pub custodians: Vec<CustodianAnswer>,
@@ -251,6 +361,8 @@ key_spec = "RSA_4096"
 
 [[key]]
 key = "alias/dev-s3"
+account = "111122223333"
+region = "eu-west-1"
 "#;
 
     #[test]
@@ -258,6 +370,48 @@ key = "alias/dev-s3"
         let s = Script::parse("s.toml", GOOD).unwrap();
         assert_eq!(s.wrapping.algorithm, WrappingAlgorithm::RsaesOaepSha1);
         assert_eq!(s.key_refs(), vec![KeyRef::Alias("alias/dev-s3".into())]);
+    }
+
+    #[test]
+    fn the_margin_and_the_witness_default_to_30_minutes_and_required() {
+        let s = Script::parse("s.toml", GOOD).unwrap();
+        assert_eq!(s.expiry_margin(), jiff::SignedDuration::from_mins(30));
+        assert!(s.witness_required());
+        assert!(s.check_people("Alice Admin", None).is_err());
+        assert!(s.check_people("Alice Admin", Some("  ")).is_err());
+        let same = s
+            .check_people("Alice Admin", Some(" alice  ADMIN"))
+            .unwrap_err();
+        assert!(same.to_string().contains("is the operator"), "{same}");
+        assert!(
+            s.check_people("Alice Admin", Some("Walter Witness"))
+                .is_ok()
+        );
+        let relaxed = GOOD.replace(
+            "[wrapping]",
+            "expiry_margin_minutes = 90\nwitness_required = false\n[wrapping]",
+        );
+        let s = Script::parse("s.toml", &relaxed).unwrap();
+        assert_eq!(s.expiry_margin(), jiff::SignedDuration::from_mins(90));
+        assert!(s.check_people("Alice Admin", None).is_ok());
+        assert!(s.check_people("Alice Admin", Some("ALICEADMIN")).is_err());
+    }
+
+    #[test]
+    fn a_key_must_resolve_to_the_arn_or_account_and_region_the_script_names() {
+        let s = Script::parse("s.toml", GOOD).unwrap();
+        let k = &s.keys[0];
+        assert_eq!(k.mismatch("arn:x", "111122223333", "eu-west-1"), None);
+        assert!(
+            k.mismatch("arn:x", "999999999999", "eu-west-1")
+                .unwrap()
+                .contains("account 111122223333")
+        );
+        assert!(
+            k.mismatch("arn:x", "111122223333", "us-east-1")
+                .unwrap()
+                .contains("region eu-west-1")
+        );
     }
 
     #[test]
@@ -273,8 +427,22 @@ key = "alias/dev-s3"
             ),
             (GOOD.replace("alias/dev-s3", "dev s3"), "names no key"),
             (
-                format!("{GOOD}\n[[key]]\nkey = \"alias/dev-s3\"\n"),
+                format!(
+                    "{GOOD}\n[[key]]\nkey = \"alias/dev-s3\"\narn = \"arn:aws:kms:eu-west-1:111122223333:key/k\"\n"
+                ),
                 "listed twice",
+            ),
+            (
+                GOOD.replace("region = \"eu-west-1\"\n", ""),
+                "names neither the arn nor the account and region",
+            ),
+            (
+                GOOD.replace("account = \"111122223333\"", "arn = \"prod-s3\""),
+                "is not a key ARN",
+            ),
+            (
+                GOOD.replace("[wrapping]", "expiry_margin_minutes = 0\n[wrapping]"),
+                "expiry_margin_minutes is 0",
             ),
             (
                 GOOD.replace("name = \"Rotate dev-s3\"", "name = \" \""),

@@ -368,6 +368,42 @@ impl UserSession {
             .map_err(HsmError::at("search the token"))
     }
 
+    /// Every secret key in the token with its label (labels that are not UTF-8 are shown lossily).
+    pub fn secret_keys(&self) -> Result<Vec<(ObjectHandle, String)>, HsmError> {
+        let step = "list the token's secret keys";
+        let handles = self
+            .session
+            .find_objects(&[Attribute::Class(ObjectClass::SECRET_KEY)])
+            .map_err(HsmError::at(step))?;
+        let mut out = Vec::with_capacity(handles.len());
+        for h in handles {
+            let label = self
+                .session
+                .get_attributes(h, &[AttributeType::Label])
+                .map_err(HsmError::at(step))?
+                .into_iter()
+                .find_map(|a| match a {
+                    Attribute::Label(l) => Some(String::from_utf8_lossy(&l).into_owned()),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            out.push((h, label));
+        }
+        Ok(out)
+    }
+
+    /// How many secret keys the token holds.
+    pub fn count_secret_keys(&self) -> Result<usize, HsmError> {
+        Ok(self.secret_keys()?.len())
+    }
+
+    /// Destroys a key (C_DestroyObject): an aborted ceremony's key that was never written.
+    pub fn destroy_key(&self, key: ObjectHandle) -> Result<(), HsmError> {
+        self.session
+            .destroy_object(key)
+            .map_err(HsmError::at("destroy a key never written"))
+    }
+
     /// Generates the AES-256 key material inside the token: a token object, private, sensitive,
     /// extractable only so it can be wrapped, usable for nothing but wrap-out, the check value and
     /// the escrow decrypt. Its id comes from the token's RNG. An existing label is refused.

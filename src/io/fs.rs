@@ -223,6 +223,11 @@ pub fn open_append_nofollow(path: &Path) -> Result<File, FsError> {
     open_nofollow(path, &mut opts)
 }
 
+/// Opens an existing bundle file to read it and append to it, without following a link.
+pub fn open_read_append_nofollow(path: &Path) -> Result<File, FsError> {
+    open_nofollow(path, OpenOptions::new().read(true).append(true))
+}
+
 fn open_nofollow(path: &Path, opts: &mut OpenOptions) -> Result<File, FsError> {
     refuse_symlink(path)?;
     #[cfg(unix)]

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 use serde_json::{Map, Value};
 
+use crate::core::ceremony::Record;
 use crate::core::log::{LogChain, LogSigner};
 use crate::io::fs::{self as fsio, FsError};
 
@@ -39,6 +40,46 @@ impl<'s, S: LogSigner> CeremonyLogFile<'s, S> {
         })
     }
 
+    /// Opens an interrupted ceremony's log to append to it. A last record cut off by the crash
+    /// (no newline at its end) was never complete and is cut away, fsynced. Returns the file and
+    /// the complete records' bytes; `verify` checks those before anything is appended (their
+    /// signatures, sequence and chain), and the chain continues from them.
+    pub fn reopen<E: From<FsError>>(
+        path: &Path,
+        signer: &'s S,
+        actors: Vec<String>,
+        verify: impl FnOnce(&[u8]) -> Result<(), E>,
+    ) -> Result<(Self, Vec<u8>), E> {
+        let io = |action: &'static str| {
+            move |source| FsError::Io {
+                action,
+                path: path.to_path_buf(),
+                source,
+            }
+        };
+        let mut file = fsio::open_read_append_nofollow(path)?;
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut file, &mut bytes).map_err(io("read"))?;
+        let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        verify(&bytes[..complete])?;
+        if complete < bytes.len() {
+            file.set_len(complete as u64)
+                .map_err(io("cut the partial last record of"))?;
+            file.sync_data().map_err(io("sync"))?;
+            bytes.truncate(complete);
+        }
+        Ok((
+            CeremonyLogFile {
+                file,
+                path: path.to_path_buf(),
+                chain: LogChain::continuing(&bytes),
+                signer,
+                actors,
+            },
+            bytes,
+        ))
+    }
+
     /// Signs the next record and appends it; returns once it is on stable storage.
     pub fn append(
         &mut self,
@@ -50,6 +91,11 @@ impl<'s, S: LogSigner> CeremonyLogFile<'s, S> {
             .record(self.signer, Timestamp::now(), step, &self.actors, data)
             .map_err(AppendError::Sign)?;
         fsio::append_synced(&mut self.file, &self.path, &line).map_err(AppendError::Write)
+    }
+
+    /// Signs a record the ceremony engine accepted and appends it.
+    pub fn write(&mut self, record: &Record) -> Result<(), AppendError<S::Error>> {
+        self.append(record.step(), record.to_data())
     }
 
     pub fn path(&self) -> &Path {

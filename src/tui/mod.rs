@@ -20,8 +20,16 @@ pub use model::{Info, KeyRow, Model, Msg, Outcome, ResultView, update};
 /// The result screen's rows of a ceremony report.
 pub fn result_view(r: &CeremonyReport) -> ResultView {
     ResultView {
-        probe: format!("on token {:?}: {}", r.probe.token, r.probe.result),
-        wrap_with_trusted: r.probe.wrap_with_trusted.to_string(),
+        probe: r
+            .probe
+            .as_ref()
+            .map(|p| format!("on token {:?}: {}", p.token, p.result))
+            .unwrap_or_default(),
+        wrap_with_trusted: r
+            .probe
+            .as_ref()
+            .map(|p| p.wrap_with_trusted.to_string())
+            .unwrap_or_default(),
         fingerprint: r.prepared_fingerprint.clone(),
         keys: r
             .keys

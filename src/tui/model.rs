@@ -141,6 +141,7 @@ impl Model {
             witness: Some(self.witness.trim().to_string()),
             bundle_fingerprint: normalise_fingerprint(&self.fingerprint),
             custodians: std::mem::take(&mut self.custodians),
+            resume: None,
         }
     }
 

@@ -70,6 +70,24 @@ fn ceremony_process_with_spec(
 ) -> std::process::Command {
     let script = write_script(dir, keys, algorithm, spec);
     let answers = write_answers(dir, &p.fingerprint);
+    ceremony_process_with_answers(&script, p, &answers)
+}
+
+/// The headless ceremony with this script and answers file.
+pub fn ceremony_cmd_with_answers(
+    script: &Path,
+    p: &Prepared,
+    answers: &Path,
+) -> assert_cmd::Command {
+    assert_cmd::Command::from_std(ceremony_process_with_answers(script, p, answers))
+}
+
+/// [`ceremony_cmd_with_answers`] as a plain process.
+pub fn ceremony_process_with_answers(
+    script: &Path,
+    p: &Prepared,
+    answers: &Path,
+) -> std::process::Command {
     let mut cmd = keyrite_process();
     cmd.args(["ceremony", "--headless", "--script"])
         .arg(script)
@@ -79,6 +97,13 @@ fn ceremony_process_with_spec(
         .arg(answers)
         .args(["--token", &hsm().token_uri()]);
     cmd
+}
+
+/// A fresh EXTERNAL key in the local KMS and a bundle prepared for it: (temp dir, alias, bundle).
+pub fn one_key_bundle(name: &str) -> (tempfile::TempDir, String, Prepared) {
+    let dir = tempfile::tempdir().unwrap();
+    let (alias, p) = prepare_for_new_key(dir.path(), name);
+    (dir, alias, p)
 }
 
 pub fn import_cmd(bundle: &Path) -> assert_cmd::Command {

@@ -309,7 +309,9 @@ pub fn write_script(dir: &Path, keys: &[&str], algorithm: &str, spec: &str) -> P
         "[ceremony]\nname = \"test ceremony\"\n\n[wrapping]\nalgorithm = \"{algorithm}\"\nkey_spec = \"{spec}\"\n"
     );
     for k in keys {
-        s.push_str(&format!("\n[[key]]\nkey = \"{k}\"\n"));
+        s.push_str(&format!(
+            "\n[[key]]\nkey = \"{k}\"\naccount = \"000000000000\"\nregion = \"us-east-1\"\n"
+        ));
     }
     let p = dir.join(format!("{}.toml", unique("script")));
     std::fs::write(&p, s).unwrap();

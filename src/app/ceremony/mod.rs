@@ -3,9 +3,11 @@
 //! take its check value, wrap it for KMS, write EncryptedKeyMaterial.bin and verify it by reading
 //! it back. The manifest is replaced last, in one atomic step.
 
+pub mod inputs;
+pub mod preflight;
+pub mod resume;
 pub mod start;
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use cryptoki::types::AuthPin;
@@ -13,18 +15,20 @@ use jiff::Timestamp;
 
 use crate::app::error::{Error, Result};
 use crate::app::escrow::Escrow;
+use crate::core::ceremony::record::{self, Record};
+use crate::core::ceremony::{Engine, Next, Plan, PlannedKey, ResumeChoice};
 use crate::core::custody::QuorumEvidence;
 use crate::core::digest::{normalise_fingerprint, sha256_hex};
-use crate::core::log::{self as ceremony_log, StartData, step};
+use crate::core::log as ceremony_log;
 use crate::core::manifest::{self, CeremonyRecord, GeneratedKey, Manifest};
 use crate::core::script::{Answers, Script};
 use crate::core::wrapping_key::WrappingPublicKey;
 use crate::hsm::probe::{self, ProbeReport};
-use crate::io::bundle::{Bundle, MANIFEST, VerifiedBundle};
+use crate::io::bundle::{MANIFEST, VerifiedBundle};
 use crate::io::fs as fsio;
 use crate::io::log_file::CeremonyLogFile;
 
-use crate::hsm::token::UserSession;
+use crate::hsm::token::{CeremonyKey, UserSession};
 use crate::hsm::{HsmError, HsmLogSigner, LOG_KEY_LABEL, Token};
 
 pub struct CeremonyRequest<'a> {
@@ -44,6 +48,8 @@ pub struct CeremonyRequest<'a> {
     /// The security officer's PIN, to mark the KMS wrapping keys CKA_TRUSTED so that the ceremony
     /// keys can be generated CKA_WRAP_WITH_TRUSTED (see SECURITY.md). None: keys without it.
     pub so_pin: Option<&'a AuthPin>,
+    /// The bundle holds an interrupted ceremony's log: finish it or abort it.
+    pub resume: Option<ResumeChoice>,
 }
 
 /// How the ceremony gets its logged-in session.
@@ -65,74 +71,26 @@ pub struct KeyResult {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CeremonyReport {
     pub prepared_fingerprint: String,
-    /// The capability probe run before any key was generated.
-    pub probe: ProbeReport,
+    /// The capability probe run before any key was generated (None: an aborted ceremony).
+    pub probe: Option<ProbeReport>,
     pub keys: Vec<KeyResult>,
+    /// An interrupted ceremony aborted: the HSM labels of the keys destroyed, never written.
+    pub aborted: Option<Vec<String>>,
 }
 
-/// Everything checked before the HSM is touched.
+/// Everything checked before the HSM is touched: the bundle for the script
+/// ([`preflight::check_bundle`]), then the fingerprint the operators typed.
 fn check_inputs(req: &CeremonyRequest<'_>) -> Result<(VerifiedBundle, Vec<WrappingPublicKey>)> {
-    let bundle = Bundle::verify(req.bundle_dir)?;
-    let m = bundle.manifest();
-    if m.ceremony.is_some() {
-        return Err(Error::CeremonyDone {
-            dir: req.bundle_dir.to_path_buf(),
-        });
-    }
+    let checked =
+        preflight::check_bundle(req.script, req.bundle_dir, Timestamp::now(), req.resume)?;
     let typed = normalise_fingerprint(&req.answers.bundle_fingerprint);
-    if typed != bundle.fingerprint() {
+    if typed != checked.bundle.fingerprint() {
         return Err(Error::FingerprintMismatch {
-            bundle: bundle.fingerprint().to_string(),
+            bundle: checked.bundle.fingerprint().to_string(),
             typed,
         });
     }
-    let w = &req.script.wrapping;
-    if w.algorithm != m.wrapping_algorithm || w.key_spec != m.wrapping_key_spec {
-        return Err(Error::WrappingMismatch {
-            script_algorithm: w.algorithm,
-            script_spec: w.key_spec,
-            bundle_algorithm: m.wrapping_algorithm,
-            bundle_spec: m.wrapping_key_spec,
-        });
-    }
-    let want: BTreeSet<String> = req
-        .script
-        .key_refs()
-        .iter()
-        .map(|k| k.as_str().to_string())
-        .collect();
-    let have: BTreeSet<String> = m.keys.iter().map(|k| k.requested.clone()).collect();
-    if want != have {
-        return Err(Error::ScriptBundleKeys {
-            script: want.into_iter().collect(),
-            bundle: have.into_iter().collect(),
-        });
-    }
-    let mut keys = Vec::new();
-    for key in &m.keys {
-        let der = bundle
-            .file(key, manifest::WRAPPING_PUBLIC_KEY)
-            .ok_or_else(|| Error::ManifestLacks {
-                key: key.name.clone(),
-                file: manifest::WRAPPING_PUBLIC_KEY,
-            })?;
-        if bundle.file(key, manifest::IMPORT_TOKEN).is_none() {
-            return Err(Error::ManifestLacks {
-                key: key.name.clone(),
-                file: manifest::IMPORT_TOKEN,
-            });
-        }
-        keys.push(
-            WrappingPublicKey::from_der(der, m.wrapping_key_spec).map_err(|problem| {
-                Error::BundleWrappingKey {
-                    key: key.name.clone(),
-                    file: manifest::WRAPPING_PUBLIC_KEY,
-                    problem,
-                }
-            })?,
-        );
-    }
-    Ok((bundle, keys))
+    Ok((checked.bundle, checked.wrapping_keys))
 }
 
 /// Removes the EncryptedKeyMaterial files of an unfinished ceremony, so the bundle is left as it was.
@@ -150,7 +108,7 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
     let (bundle, wrapping_keys) = check_inputs(req)?;
     let fingerprint = bundle.fingerprint().to_string();
     let dir = bundle.dir().to_path_buf();
-    let mut manifest: Manifest = bundle.into_manifest();
+    let manifest: Manifest = bundle.into_manifest();
     if let Some(escrow) = req.escrow {
         check_rewrap(escrow, &manifest)?;
     }
@@ -187,48 +145,276 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
             token: log_signer.public_key().fingerprint().to_string(),
         });
     }
-    let mut log = start_log(req, &dir, &fingerprint, &log_signer)?;
-    if let Some(q) = req.quorum {
-        log.append(ceremony_log::step::QUORUM_MET, q.met_data())?;
-    }
-    let probe = probe::probe(session, req.token.label(), manifest.wrapping_algorithm)?;
-    log.append(
-        step::PROBE,
-        ceremony_log::data(&[
-            ("algorithm", probe.algorithm.as_str()),
-            ("mechanism", &probe.mechanism),
-            ("result", &probe.result),
-            ("wrap_with_trusted", &probe.wrap_with_trusted),
-        ]),
-    )?;
-    if trusted.is_some() && !probe.wrap_with_trusted.starts_with("enforced") {
-        return Err(HsmError::Refused {
-            step: "capability probe",
-            message: format!(
-                "the security officer marked the wrapping keys trusted, but CKA_WRAP_WITH_TRUSTED is {}",
-                probe.wrap_with_trusted
-            ),
-            hint: "on this token the attribute protects nothing; run the ceremony without --so-pin-source".into(),
+    let plan = plan(&manifest, req.quorum.is_some());
+    let log_path = dir.join(ceremony_log::FILE_NAME);
+    let (log, engine, generated_at) = match req.resume {
+        None => (
+            CeremonyLogFile::create(&log_path, &log_signer, actors(req))?,
+            Engine::new(plan),
+            Vec::new(),
+        ),
+        Some(_) => {
+            let r = resume::reopen(&log_path, &log_signer, actors(req), plan, &fingerprint)?;
+            (r.log, r.engine, r.generated_at)
         }
-        .into());
+    };
+    let mut driver = Driver {
+        req,
+        log_key_sha256: log_signer.public_key().fingerprint().to_string(),
+        session,
+        engine,
+        log,
+        generated_at,
+        leftovers: req.resume == Some(ResumeChoice::Finish),
+        aborted: None,
+        dir,
+        fingerprint,
+        manifest,
+        wrapping_keys,
+        trusted,
+        today: Timestamp::now().strftime("%Y%m%d").to_string(),
+        written: Written(Vec::new()),
+        probe: None,
+        current: None,
+        results: Vec::new(),
+    };
+    driver.drive()
+}
+
+/// The ceremony's plan for the engine: the bundle's keys in the bundle's order.
+fn plan(manifest: &Manifest, roster: bool) -> Plan {
+    Plan {
+        keys: manifest
+            .keys
+            .iter()
+            .map(|k| PlannedKey {
+                name: k.name.clone(),
+                key_arn: k.key_arn.clone(),
+            })
+            .collect(),
+        roster,
     }
-    let today = Timestamp::now().strftime("%Y%m%d").to_string();
-    let mut written = Written(Vec::new());
-    let mut results = Vec::new();
-    for (i, (key, wrapping)) in manifest.keys.iter_mut().zip(&wrapping_keys).enumerate() {
-        let escrowed = req.escrow.map(|e| e.for_key(key)).transpose()?;
-        let (label, generated) = match escrowed {
+}
+
+/// Who the log names as present.
+fn actors(req: &CeremonyRequest<'_>) -> Vec<String> {
+    let mut actors = vec![req.answers.operator.clone()];
+    actors.extend(req.answers.witness.clone());
+    if let Some(q) = req.quorum {
+        actors.extend(q.names());
+    }
+    actors
+}
+
+/// A key generated (or found) and not yet wrapped.
+struct Current {
+    label: String,
+    key: CeremonyKey,
+    check_value: String,
+    escrowed: Option<crate::app::escrow::EscrowedKey>,
+}
+
+/// Performs what the engine says is next, and hands it the record of what happened.
+struct Driver<'r, 's> {
+    req: &'r CeremonyRequest<'r>,
+    session: &'s UserSession,
+    engine: Engine,
+    log_key_sha256: String,
+    log: CeremonyLogFile<'s, HsmLogSigner<'s>>,
+    dir: PathBuf,
+    fingerprint: String,
+    manifest: Manifest,
+    wrapping_keys: Vec<WrappingPublicKey>,
+    trusted: Option<crate::hsm::token::TrustedWrappingKeys>,
+    today: String,
+    written: Written,
+    probe: Option<ProbeReport>,
+    current: Option<Current>,
+    results: Vec<KeyResult>,
+    /// When each key logged before an interruption was generated.
+    generated_at: Vec<(String, Timestamp)>,
+    /// A resumed ceremony to finish: its leftovers are cleared once the HSM is open.
+    leftovers: bool,
+    aborted: Option<Vec<String>>,
+}
+
+impl Driver<'_, '_> {
+    fn drive(&mut self) -> Result<CeremonyReport> {
+        if let Some(choice) = self.req.resume {
+            self.restore_wrapped()?;
+            self.commit(resume::resumed_record(choice, tool_sha256()?))?;
+        }
+        loop {
+            match self.engine.next() {
+                Next::Start => {
+                    let start = start_record(self.req, &self.fingerprint, &self.log_key_sha256)?;
+                    self.commit(start)?;
+                }
+                Next::QuorumMet => {
+                    let q = self
+                        .req
+                        .quorum
+                        .ok_or_else(|| internal("a quorum without evidence"))?;
+                    self.commit(quorum_record(q))?;
+                }
+                Next::Probe => self.probe()?,
+                Next::Generate(i) => self.generate(i)?,
+                Next::Wrap(i) => self.wrap(i)?,
+                Next::End => self.end()?,
+                Next::Abort => self.abort()?,
+                Next::Finished | Next::Stopped => break,
+            }
+        }
+        self.written.0.clear();
+        Ok(CeremonyReport {
+            prepared_fingerprint: self.fingerprint.clone(),
+            probe: self.probe.clone(),
+            keys: std::mem::take(&mut self.results),
+            aborted: self.aborted.take(),
+        })
+    }
+
+    /// The keys an interrupted ceremony wrapped before it stopped: their files must be the ones
+    /// the log recorded; they go into the manifest as if wrapped in this run.
+    fn restore_wrapped(&mut self) -> Result<()> {
+        let logged: Vec<_> = self.engine.machine().keys().to_vec();
+        for k in logged {
+            let Some((file, sha)) = &k.wrapped else {
+                continue;
+            };
+            let path = self.dir.join(file);
+            let actual = sha256_hex(&fsio::read_nofollow(&path)?);
+            if &actual != sha {
+                return Err(Error::WrittenFileChanged {
+                    path,
+                    actual,
+                    logged: sha.clone(),
+                });
+            }
+            let found = self.session.find_escrowed_key(&k.hsm_label)?;
+            let generated_at = self
+                .generated_at
+                .iter()
+                .find(|(name, _)| *name == k.key)
+                .map_or_else(Timestamp::now, |(_, t)| *t);
+            let Some(entry) = self.manifest.keys.iter_mut().find(|e| e.name == k.key) else {
+                return Err(internal("a logged key outside the bundle"));
+            };
+            entry.generated = Some(GeneratedKey {
+                hsm_label: k.hsm_label.clone(),
+                hsm_id: hex::encode(&found.id),
+                check_value: k.check_value.clone(),
+                generated_at,
+                reimport_of_key_material_id: None,
+            });
+            self.manifest.files.insert(file.clone(), sha.clone());
+            self.results.push(KeyResult {
+                name: k.key.clone(),
+                hsm_label: k.hsm_label.clone(),
+                check_value: k.check_value.clone(),
+                encrypted_key_material_sha256: sha.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Aborts an interrupted ceremony: destroys the keys generated under this bundle and never
+    /// written, removes unrecorded files, and closes the log with an aborted record.
+    fn abort(&mut self) -> Result<()> {
+        let destroyed = resume::clear_leftovers(
+            self.session,
+            &self.dir,
+            &self.manifest,
+            &self.engine,
+            &self.fingerprint,
+            false,
+        )?;
+        self.commit(Record::Aborted(record::Aborted {
+            reason: "the ceremony was interrupted, and the operators chose to abort it".into(),
+            destroyed: destroyed.clone(),
+        }))?;
+        self.aborted = Some(destroyed);
+        Ok(())
+    }
+
+    /// The engine takes the record, the log writes it.
+    fn commit(&mut self, record: Record) -> Result<()> {
+        let record = self
+            .engine
+            .record(record)
+            .map_err(|why| internal(&format!("the ceremony engine refused a record: {why}")))?;
+        self.log.write(&record)?;
+        Ok(())
+    }
+
+    fn probe(&mut self) -> Result<()> {
+        if std::mem::take(&mut self.leftovers) {
+            resume::clear_leftovers(
+                self.session,
+                &self.dir,
+                &self.manifest,
+                &self.engine,
+                &self.fingerprint,
+                true,
+            )?;
+        }
+        let probe = probe::probe(
+            self.session,
+            self.req.token.label(),
+            self.manifest.wrapping_algorithm,
+        )?;
+        self.commit(Record::Probe(record::Probe {
+            algorithm: probe.algorithm.as_str().to_string(),
+            mechanism: Some(probe.mechanism.clone()),
+            result: probe.result.clone(),
+            wrap_with_trusted: Some(probe.wrap_with_trusted.clone()),
+        }))?;
+        if self.trusted.is_some() && !probe.wrap_with_trusted.starts_with("enforced") {
+            return Err(HsmError::Refused {
+                step: "capability probe",
+                message: format!(
+                    "the security officer marked the wrapping keys trusted, but CKA_WRAP_WITH_TRUSTED is {}",
+                    probe.wrap_with_trusted
+                ),
+                hint: "on this token the attribute protects nothing; run the ceremony without --so-pin-source".into(),
+            }
+            .into());
+        }
+        self.probe = Some(probe);
+        Ok(())
+    }
+
+    fn generate(&mut self, i: usize) -> Result<()> {
+        let key = self
+            .manifest
+            .keys
+            .get(i)
+            .ok_or_else(|| internal("a key outside the bundle"))?;
+        let escrowed = self
+            .req
+            .escrow
+            .map(|e| e.for_key(key))
+            .transpose()?
+            .cloned();
+        let (label, generated) = match &escrowed {
             None => {
-                let label = format!("keyrite/{}/{}/{}", key.name, today, &fingerprint[..8]);
-                let generated = session.generate_ceremony_key_with(&label, trusted.is_some())?;
+                let label = format!(
+                    "keyrite/{}/{}/{}",
+                    key.name,
+                    self.today,
+                    &self.fingerprint[..8]
+                );
+                let generated = self
+                    .session
+                    .generate_ceremony_key_with(&label, self.trusted.is_some())?;
                 (label, generated)
             }
             Some(e) => (
                 e.hsm_label.clone(),
-                session.find_escrowed_key(&e.hsm_label)?,
+                self.session.find_escrowed_key(&e.hsm_label)?,
             ),
         };
-        if session.value_is_readable(generated.handle)? {
+        if self.session.value_is_readable(generated.handle)? {
             return Err(HsmError::Verification {
                 step: "generate AES-256 key",
                 message: format!("the token lets CKA_VALUE of {label:?} be read in plaintext"),
@@ -237,42 +423,66 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
             }
             .into());
         }
-        let kcv = session.check_value(generated.handle)?;
-        let mut logged = vec![
-            ("key", key.name.as_str()),
-            ("key_arn", key.key_arn.as_str()),
-            ("hsm_label", label.as_str()),
-        ];
-        let kcv_hex = hex::encode(kcv);
-        logged.push(("check_value", &kcv_hex));
-        if let (Some(e), Some(escrow)) = (escrowed, req.escrow) {
-            if e.check_value != kcv_hex {
-                return Err(HsmError::Verification {
-                    step: "find the escrowed key",
-                    message: format!(
-                        "the key labelled {label:?} has check value {kcv_hex}, but the escrow bundle recorded {}",
-                        e.check_value
-                    ),
-                    hint: "stop: this is not the escrowed material. Nothing was wrapped; find the HSM that holds the original key".into(),
+        let kcv_hex = hex::encode(self.session.check_value(generated.handle)?);
+        let reimport = match (&escrowed, self.req.escrow) {
+            (Some(e), Some(escrow)) => {
+                if e.check_value != kcv_hex {
+                    return Err(HsmError::Verification {
+                        step: "find the escrowed key",
+                        message: format!(
+                            "the key labelled {label:?} has check value {kcv_hex}, but the escrow bundle recorded {}",
+                            e.check_value
+                        ),
+                        hint: "stop: this is not the escrowed material. Nothing was wrapped; find the HSM that holds the original key".into(),
+                    }
+                    .into());
                 }
-                .into());
+                Some(record::Reimport {
+                    escrow_bundle_sha256: escrow.bundle_fingerprint.clone(),
+                    key_material_id: e.key_material_id.clone(),
+                })
             }
-            logged.push(("escrow_bundle_sha256", &escrow.bundle_fingerprint));
-            logged.push(("reimport_of_key_material_id", &e.key_material_id));
-        }
-        if trusted.is_some() {
-            logged.push(("wrap_with_trusted", "true"));
-        }
-        log.append(step::KEY_GENERATED, ceremony_log::data(&logged))?;
-        let wrap_handle = match trusted.as_ref().and_then(|t| t.handles.get(i)) {
-            Some(h) => *h,
-            None => session.import_wrapping_key(wrapping, &format!("kms-wrapping/{}", key.name))?,
+            _ => None,
         };
-        let wrapped = session.wrap(wrap_handle, generated.handle, manifest.wrapping_algorithm)?;
-        let expected_len = crate::core::import_rules::expected_encrypted_len(
-            manifest.wrapping_algorithm,
-            wrapping.modulus.len(),
-        );
+        let rec = Record::KeyGenerated(record::KeyGenerated {
+            key: key.name.clone(),
+            key_arn: key.key_arn.clone(),
+            hsm_label: label.clone(),
+            check_value: kcv_hex.clone(),
+            reimport,
+            wrap_with_trusted: self.trusted.is_some(),
+        });
+        self.commit(rec)?;
+        self.current = Some(Current {
+            label,
+            key: generated,
+            check_value: kcv_hex,
+            escrowed,
+        });
+        Ok(())
+    }
+
+    fn wrap(&mut self, i: usize) -> Result<()> {
+        let current = match self.current.take() {
+            Some(c) => c,
+            None => self.pending_from_log()?,
+        };
+        let (Some(key), Some(wrapping)) = (self.manifest.keys.get(i), self.wrapping_keys.get(i))
+        else {
+            return Err(internal("a key outside the bundle"));
+        };
+        let wrap_handle = match self.trusted.as_ref().and_then(|t| t.handles.get(i)) {
+            Some(h) => *h,
+            None => self
+                .session
+                .import_wrapping_key(wrapping, &format!("kms-wrapping/{}", key.name))?,
+        };
+        let algorithm = self.manifest.wrapping_algorithm;
+        let wrapped = self
+            .session
+            .wrap(wrap_handle, current.key.handle, algorithm)?;
+        let expected_len =
+            crate::core::import_rules::expected_encrypted_len(algorithm, wrapping.modulus.len());
         if wrapped.len() != expected_len {
             return Err(HsmError::Verification {
                 step: "wrap the key material",
@@ -284,9 +494,12 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
             }
             .into());
         }
-        let path = dir.join(&key.name).join(manifest::ENCRYPTED_KEY_MATERIAL);
+        let path = self
+            .dir
+            .join(&key.name)
+            .join(manifest::ENCRYPTED_KEY_MATERIAL);
         fsio::write_new(&path, &wrapped)?;
-        written.0.push(path.clone());
+        self.written.0.push(path.clone());
         let digest = sha256_hex(&wrapped);
         let read_back = sha256_hex(&fsio::read(&path)?);
         if read_back != digest {
@@ -297,53 +510,93 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
             });
         }
         let file = Manifest::file_path(key, manifest::ENCRYPTED_KEY_MATERIAL);
-        log.append(
-            step::KEY_WRAPPED,
-            ceremony_log::data(&[
-                ("key", &key.name),
-                ("file", &file),
-                ("sha256", &digest),
-                ("algorithm", &manifest.wrapping_algorithm.to_string()),
-            ]),
-        )?;
-        manifest.files.insert(file, digest.clone());
+        let name = key.name.clone();
+        self.commit(Record::KeyWrapped(record::KeyWrapped {
+            key: name.clone(),
+            file: file.clone(),
+            sha256: digest.clone(),
+            algorithm: Some(algorithm.to_string()),
+        }))?;
+        let key = self
+            .manifest
+            .keys
+            .get_mut(i)
+            .ok_or_else(|| internal("a key outside the bundle"))?;
         key.generated = Some(GeneratedKey {
-            hsm_label: label.clone(),
-            hsm_id: hex::encode(&generated.id),
-            check_value: hex::encode(kcv),
-            generated_at: escrowed.map_or_else(Timestamp::now, |e| e.generated_at),
-            reimport_of_key_material_id: escrowed.map(|e| e.key_material_id.clone()),
+            hsm_label: current.label.clone(),
+            hsm_id: hex::encode(&current.key.id),
+            check_value: current.check_value.clone(),
+            generated_at: current
+                .escrowed
+                .as_ref()
+                .map_or_else(Timestamp::now, |e| e.generated_at),
+            reimport_of_key_material_id: current.escrowed.map(|e| e.key_material_id),
         });
-        results.push(KeyResult {
-            name: key.name.clone(),
-            hsm_label: label,
-            check_value: hex::encode(kcv),
+        self.manifest.files.insert(file, digest.clone());
+        self.results.push(KeyResult {
+            name,
+            hsm_label: current.label,
+            check_value: current.check_value,
             encrypted_key_material_sha256: digest,
         });
+        Ok(())
     }
-    manifest.ceremony = Some(CeremonyRecord {
-        script_sha256: req.script_sha256.to_string(),
-        prepared_manifest_sha256: fingerprint.clone(),
-        token_label: req.token.label().to_string(),
-        operator: req.answers.operator.clone(),
-        witness: req.answers.witness.clone(),
-        finished_at: Timestamp::now(),
-    });
-    let manifest_bytes = manifest.to_json();
-    fsio::replace(&dir.join(MANIFEST), &manifest_bytes)?;
-    written.0.clear();
-    log.append(
-        step::END,
-        ceremony_log::data(&[
-            ("manifest_sha256", &sha256_hex(&manifest_bytes)),
-            ("keys", &results.len().to_string()),
-        ]),
-    )?;
-    Ok(CeremonyReport {
-        prepared_fingerprint: fingerprint,
-        probe,
-        keys: results,
-    })
+
+    /// The key an interrupted ceremony generated and logged but did not wrap: found by its
+    /// label, with the check value the log recorded.
+    fn pending_from_log(&self) -> Result<Current> {
+        let pending = self
+            .engine
+            .machine()
+            .pending()
+            .cloned()
+            .ok_or_else(|| internal("no key to wrap"))?;
+        let key = self.session.find_escrowed_key(&pending.hsm_label)?;
+        let kcv = hex::encode(self.session.check_value(key.handle)?);
+        if kcv != pending.check_value {
+            return Err(HsmError::Verification {
+                step: "find the interrupted ceremony's key",
+                message: format!(
+                    "the key labelled {:?} has check value {kcv}, the log recorded {}",
+                    pending.hsm_label, pending.check_value
+                ),
+                hint: "stop: this is not the key the ceremony generated. Abort the ceremony (resume = \"abort\")".into(),
+            }
+            .into());
+        }
+        Ok(Current {
+            label: pending.hsm_label,
+            key,
+            check_value: kcv,
+            escrowed: None,
+        })
+    }
+
+    fn end(&mut self) -> Result<()> {
+        self.manifest.ceremony = Some(CeremonyRecord {
+            script_sha256: self.req.script_sha256.to_string(),
+            prepared_manifest_sha256: self.fingerprint.clone(),
+            token_label: self.req.token.label().to_string(),
+            operator: self.req.answers.operator.clone(),
+            witness: self.req.answers.witness.clone(),
+            finished_at: Timestamp::now(),
+        });
+        let manifest_bytes = self.manifest.to_json();
+        fsio::replace(&self.dir.join(MANIFEST), &manifest_bytes)?;
+        self.written.0.clear();
+        self.commit(Record::End(record::End {
+            manifest_sha256: sha256_hex(&manifest_bytes),
+            keys: Some(self.results.len()),
+        }))
+    }
+}
+
+/// A refusal by the engine in a live run: the driver asked for something the engine does not
+/// allow. Nothing more is done.
+fn internal(what: &str) -> Error {
+    Error::EngineStopped {
+        what: what.to_string(),
+    }
 }
 
 /// Before the HSM is touched: every key of a re-wrap has an escrowed key on record, and KMS had it
@@ -370,52 +623,67 @@ pub const TOOL_FEATURES: &str = if cfg!(feature = "connected") {
     "airgap"
 };
 
-/// Opens `<bundle>/ceremony.log` and writes its first record, binding the tool (its version, the
-/// executable's hash and which build it is), the script and the prepared manifest by hash.
-fn start_log<'s>(
+/// The start record: it binds the tool, the script and the prepared manifest by hash.
+fn start_record(
     req: &CeremonyRequest<'_>,
-    dir: &std::path::Path,
     fingerprint: &str,
-    signer: &'s HsmLogSigner<'s>,
-) -> Result<CeremonyLogFile<'s, HsmLogSigner<'s>>> {
+    log_key_sha256: &str,
+) -> Result<Record> {
+    Ok(Record::Start(record::Start {
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        tool_sha256: tool_sha256()?,
+        tool_features: Some(TOOL_FEATURES.into()),
+        script_sha256: req.script_sha256.into(),
+        manifest_sha256: fingerprint.into(),
+        token_label: req.token.label().into(),
+        log_key_sha256: log_key_sha256.into(),
+        roster: req.quorum.map(|q| record::BoundRoster {
+            roster_sha256: q.roster_sha256.clone(),
+            mode: q.mode.as_str().into(),
+            threshold: q.threshold,
+            custodians: q.custodians_total,
+        }),
+    }))
+}
+
+/// The SHA-256 of the running executable.
+fn tool_sha256() -> Result<String> {
     let exe = std::env::current_exe().map_err(|e| Error::CurrentExe {
         detail: e.to_string(),
     })?;
-    let tool_sha256 = sha256_hex(&fsio::read(&exe)?);
-    let mut actors = vec![req.answers.operator.clone()];
-    actors.extend(req.answers.witness.clone());
-    if let Some(q) = req.quorum {
-        actors.extend(q.names());
-    }
-    let mut log = CeremonyLogFile::create(&dir.join(ceremony_log::FILE_NAME), signer, actors)?;
-    let start = StartData {
-        tool_version: env!("CARGO_PKG_VERSION"),
-        tool_sha256: &tool_sha256,
-        tool_features: TOOL_FEATURES,
-        script_sha256: req.script_sha256,
-        manifest_sha256: fingerprint,
-        token_label: req.token.label(),
-        log_key_sha256: signer.public_key().fingerprint(),
-    };
-    let mut start_data = start.to_data();
-    if let Some(q) = req.quorum {
-        start_data.extend(q.start_fields());
-    }
-    log.append(step::START, start_data)?;
-    Ok(log)
+    Ok(sha256_hex(&fsio::read(&exe)?))
+}
+
+/// The quorum.met record of the quorum that opened the HSM.
+fn quorum_record(q: &QuorumEvidence) -> Record {
+    Record::QuorumMet(record::QuorumMet {
+        mode: q.mode.as_str().into(),
+        roster_sha256: q.roster_sha256.clone(),
+        threshold: q.threshold,
+        authorised: q.authorised.clone(),
+    })
 }
 
 /// The report for people, on stderr.
 pub fn print_report(report: &CeremonyReport) {
-    crate::say!(
-        "capability probe on token {:?}: {}",
-        report.probe.token,
-        report.probe.result
-    );
-    crate::say!(
-        "  CKA_WRAP_WITH_TRUSTED: {}",
-        report.probe.wrap_with_trusted
-    );
+    if let Some(destroyed) = &report.aborted {
+        crate::say!(
+            "the interrupted ceremony is aborted; {} key(s) never written were destroyed{}{}",
+            destroyed.len(),
+            if destroyed.is_empty() { "" } else { ": " },
+            destroyed.join(", ")
+        );
+        crate::say!("  prepare a new bundle for a new ceremony (`keyrite kms prepare`)");
+        return;
+    }
+    if let Some(probe) = &report.probe {
+        crate::say!(
+            "capability probe on token {:?}: {}",
+            probe.token,
+            probe.result
+        );
+        crate::say!("  CKA_WRAP_WITH_TRUSTED: {}", probe.wrap_with_trusted);
+    }
     crate::say!(
         "ceremony complete; bundle fingerprint confirmed: {}",
         crate::core::digest::grouped(&report.prepared_fingerprint)

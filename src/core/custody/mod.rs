@@ -349,29 +349,6 @@ pub struct QuorumEvidence {
 }
 
 impl QuorumEvidence {
-    /// Fields the `ceremony.start` record gains when a roster is bound.
-    pub fn start_fields(&self) -> Map<String, Value> {
-        let mut d = Map::new();
-        d.insert("roster_sha256".into(), json!(self.roster_sha256));
-        d.insert("quorum_mode".into(), json!(self.mode.as_str()));
-        d.insert("quorum_threshold".into(), json!(self.threshold.to_string()));
-        d.insert(
-            "quorum_custodians".into(),
-            json!(self.custodians_total.to_string()),
-        );
-        d
-    }
-
-    /// The data of the `quorum.met` record.
-    pub fn met_data(&self) -> Map<String, Value> {
-        let mut d = Map::new();
-        d.insert("mode".into(), json!(self.mode.as_str()));
-        d.insert("roster_sha256".into(), json!(self.roster_sha256));
-        d.insert("threshold".into(), json!(self.threshold.to_string()));
-        d.insert("authorised".into(), authorisers_json(&self.authorised));
-        d
-    }
-
     pub fn names(&self) -> Vec<String> {
         self.authorised.iter().map(|(n, _)| n.clone()).collect()
     }

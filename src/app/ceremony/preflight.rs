@@ -1,0 +1,230 @@
+//! The ceremony's preflight: everything that can be checked before anyone types a secret, in this
+//! order — the script against the bundle (keys, where they resolve to, algorithm, spec), every
+//! bundle hash, the import parameters' remaining validity against the script's margin, the token
+//! present by label, the roster's signature with the published log key, and the outputs
+//! creatable. The headless runner and the terminal UI both call [`preflight`] first.
+
+use std::path::Path;
+
+use jiff::{SignedDuration, Timestamp};
+
+use super::inputs::CeremonyInputs;
+use crate::app::error::{Error, Result};
+use crate::app::quorum::RosterInput;
+use crate::core::ceremony::ResumeChoice;
+use crate::core::ceremony::preflight::{self as rules, Mismatch};
+use crate::core::log::{self, TrustedKey};
+use crate::core::manifest;
+use crate::core::script::Script;
+use crate::core::wrapping_key::WrappingPublicKey;
+use crate::hsm::Token;
+use crate::io::bundle::{Bundle, VerifiedBundle};
+use crate::io::fs as fsio;
+
+/// The name of the published log public key, next to the roster.
+pub const LOG_PUBLIC_KEY: &str = "log-public-key.pem";
+
+/// A bundle checked for a script.
+pub struct CheckedBundle {
+    pub bundle: VerifiedBundle,
+    pub wrapping_keys: Vec<WrappingPublicKey>,
+    /// When the first of the bundle's import parameters expires.
+    pub parameters_valid_to: Option<Timestamp>,
+    /// How long they remain valid (at least the script's margin).
+    pub remaining: SignedDuration,
+}
+
+/// What the preflight found: the checked bundle, the token, the roster.
+pub struct Preflight {
+    pub bundle: CheckedBundle,
+    pub token: Token,
+    pub roster: Option<RosterInput>,
+    /// The bundle holds the log of a ceremony that was interrupted: the operators choose to
+    /// finish or abort it.
+    pub interrupted: Option<Interrupted>,
+}
+
+/// An interrupted ceremony's log, as found (not yet verified: that needs the token's log key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interrupted {
+    pub records: usize,
+    pub keys_wrapped: usize,
+    /// Why finishing it is refused now (the parameters expire within the margin); aborting is
+    /// still possible.
+    pub cannot_finish: Option<String>,
+}
+
+/// All the checks, in order; nothing is asked of anyone before they pass, and nothing is
+/// written.
+pub fn preflight(inputs: &CeremonyInputs) -> Result<Preflight> {
+    let now = Timestamp::now();
+    let interrupted = find_interrupted(&inputs.script, &inputs.bundle, now)?;
+    let lenient = interrupted.as_ref().map(|_| ResumeChoice::Abort);
+    let bundle = check_bundle(&inputs.script, &inputs.bundle, now, lenient)?;
+    let token = Token::open(&inputs.module, &inputs.uri.token)?;
+    let roster = match &inputs.roster {
+        Some(path) => Some(check_roster(path, token.label())?),
+        None => None,
+    };
+    if interrupted.is_none() {
+        check_outputs(&bundle.bundle)?;
+    }
+    Ok(Preflight {
+        bundle,
+        token,
+        roster,
+        interrupted,
+    })
+}
+
+/// A ceremony log in a bundle that records no finished ceremony: an interrupted ceremony.
+fn find_interrupted(script: &Script, dir: &Path, now: Timestamp) -> Result<Option<Interrupted>> {
+    let path = dir.join(log::FILE_NAME);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let (manifest, _) = Bundle::read_manifest(dir)?;
+    if manifest.ceremony.is_some() {
+        return Ok(None);
+    }
+    let bytes = fsio::read(&path)?;
+    let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let bodies = log::bodies(&bytes[..complete])?;
+    Ok(Some(Interrupted {
+        records: bodies.len(),
+        keys_wrapped: bodies
+            .iter()
+            .filter(|b| b.step == log::step::KEY_WRAPPED)
+            .count(),
+        cannot_finish: rules::expiry(&manifest, now, script.expiry_margin())
+            .err()
+            .map(|e| e.to_string()),
+    }))
+}
+
+/// The bundle for the script: the script against the manifest, every hash, the wrapping keys, and
+/// the parameters' validity against the script's margin (exit 5 when too little remains).
+/// `resume`: the bundle holds an interrupted ceremony to finish or abort (its unlisted wrapped
+/// files are let through; aborting needs no remaining validity).
+pub fn check_bundle(
+    script: &Script,
+    dir: &Path,
+    now: Timestamp,
+    resume: Option<ResumeChoice>,
+) -> Result<CheckedBundle> {
+    let (manifest, _) = Bundle::read_manifest(dir)?;
+    rules::script_against_bundle(script, &manifest).map_err(|m| match m {
+        Mismatch::Algorithm(problem) => Error::ScriptBundleWrapping { problem },
+        Mismatch::Keys(problem) | Mismatch::Destination(problem) => {
+            Error::ScriptBundleOtherKeys { problem }
+        }
+    })?;
+    let bundle = match resume {
+        None => Bundle::verify(dir)?,
+        Some(_) => Bundle::verify_interrupted(dir)?,
+    };
+    let m = bundle.manifest();
+    if m.ceremony.is_some() {
+        return Err(Error::CeremonyDone {
+            dir: dir.to_path_buf(),
+        });
+    }
+    let mut wrapping_keys = Vec::new();
+    for key in &m.keys {
+        let missing = |file: &'static str| Error::ManifestLacks {
+            key: key.name.clone(),
+            file,
+        };
+        let der = bundle
+            .file(key, manifest::WRAPPING_PUBLIC_KEY)
+            .ok_or_else(|| missing(manifest::WRAPPING_PUBLIC_KEY))?;
+        if bundle.file(key, manifest::IMPORT_TOKEN).is_none() {
+            return Err(missing(manifest::IMPORT_TOKEN));
+        }
+        wrapping_keys.push(
+            WrappingPublicKey::from_der(der, m.wrapping_key_spec).map_err(|problem| {
+                Error::BundleWrappingKey {
+                    key: key.name.clone(),
+                    file: manifest::WRAPPING_PUBLIC_KEY,
+                    problem,
+                }
+            })?,
+        );
+    }
+    let remaining = match rules::expiry(m, now, script.expiry_margin()) {
+        Ok(left) => left,
+        Err(_) if resume == Some(ResumeChoice::Abort) => SignedDuration::ZERO,
+        Err(problem) => {
+            return Err(Error::BundleExpiring {
+                problem: problem.to_string(),
+            });
+        }
+    };
+    Ok(CheckedBundle {
+        parameters_valid_to: rules::parameters_expire(m),
+        remaining,
+        wrapping_keys,
+        bundle,
+    })
+}
+
+/// The roster: signed by the published log key next to it, for this token.
+fn check_roster(path: &Path, token_label: &str) -> Result<RosterInput> {
+    let roster = RosterInput::load(path)?;
+    let pem_path = path.parent().unwrap_or(Path::new(".")).join(LOG_PUBLIC_KEY);
+    let pem = fsio::read_text(&pem_path, "the published log public key")?;
+    let trusted = TrustedKey::from_pem(&pem)?;
+    if trusted.fingerprint() != roster.file.log_key_sha256 {
+        return Err(Error::RosterPublishedKey {
+            pem: pem_path,
+            fingerprint: trusted.fingerprint().to_string(),
+            roster_key: roster.file.log_key_sha256.clone(),
+        });
+    }
+    crate::core::custody::verify_roster_log(&roster.bytes, &roster.log, &trusted).map_err(
+        |why| Error::RosterLogUnsigned {
+            path: path.to_path_buf(),
+            problem: why.to_string(),
+        },
+    )?;
+    if roster.file.token_label != token_label {
+        return Err(Error::RosterForOtherToken {
+            path: path.to_path_buf(),
+            roster_token: roster.file.token_label.clone(),
+            token: token_label.to_string(),
+        });
+    }
+    Ok(roster)
+}
+
+/// The ceremony's outputs do not exist yet, and the bundle directory can take them.
+fn check_outputs(bundle: &VerifiedBundle) -> Result<()> {
+    let dir = bundle.dir();
+    let mut outputs = vec![dir.join(log::FILE_NAME)];
+    for key in &bundle.manifest().keys {
+        outputs.push(dir.join(&key.name).join(manifest::ENCRYPTED_KEY_MATERIAL));
+    }
+    if let Some(existing) = outputs.iter().find(|p| p.exists()) {
+        return Err(Error::CeremonyOutputExists {
+            path: existing.clone(),
+        });
+    }
+    for d in std::iter::once(dir.to_path_buf())
+        .chain(bundle.manifest().keys.iter().map(|k| dir.join(&k.name)))
+    {
+        if !writable_dir(&d) {
+            return Err(Error::BundleNotWritable { dir: d });
+        }
+    }
+    Ok(())
+}
+
+/// Whether this process may create files in `dir` (access(2) with W_OK|X_OK), without writing.
+fn writable_dir(dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: access(2) reads the NUL-terminated path `c` owns for the duration of the call.
+    dir.is_dir() && unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) } == 0
+}

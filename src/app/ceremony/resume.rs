@@ -1,0 +1,146 @@
+//! An interrupted ceremony taken up again on the same bundle: its log is checked (signatures,
+//! chain, and the engine's order rules, against this bundle's plan) and continued with a resumed
+//! record; then the ceremony is finished (the keys not yet wrapped) or aborted (the keys generated
+//! under the bundle and never written are destroyed, and an aborted record closes the log).
+//! Leftovers of the moment of the crash — a key generated but not yet logged, a file written but
+//! not yet logged — were never recorded: both paths remove them first.
+
+use std::path::Path;
+
+use jiff::Timestamp;
+
+use crate::app::error::{Error, Result};
+use crate::core::ceremony::{Engine, Plan, Record, ResumeChoice};
+use crate::core::log;
+use crate::core::manifest::{self, Manifest};
+use crate::hsm::HsmLogSigner;
+use crate::hsm::token::UserSession;
+use crate::io::log_file::CeremonyLogFile;
+
+/// An interrupted log reopened and replayed: the engine stands where the ceremony stopped.
+pub struct Reopened<'s> {
+    pub log: CeremonyLogFile<'s, HsmLogSigner<'s>>,
+    pub engine: Engine,
+    /// When each logged key was generated (key name, time of its record).
+    pub generated_at: Vec<(String, Timestamp)>,
+}
+
+/// Reopens `<bundle>/ceremony.log`, checks every complete record with the token's log key and
+/// replays them through the engine for this plan; the log must have been started for this
+/// prepared bundle and be unfinished.
+pub fn reopen<'s>(
+    path: &Path,
+    signer: &'s HsmLogSigner<'s>,
+    actors: Vec<String>,
+    plan: Plan,
+    prepared_fingerprint: &str,
+) -> Result<Reopened<'s>> {
+    let trusted = signer.public_key().clone();
+    let mut bodies = Vec::new();
+    let (log, _) = CeremonyLogFile::reopen(path, signer, actors, |complete| {
+        bodies = log::verified_records(complete, &trusted)?;
+        Ok::<(), Error>(())
+    })?;
+    let bad = |problem: String| Error::UnfinishedLogMismatch {
+        path: path.to_path_buf(),
+        problem,
+    };
+    let mut records = Vec::new();
+    let mut generated_at = Vec::new();
+    for (line, body) in &bodies {
+        let r = Record::from_data(&body.step, &body.data)
+            .map_err(|why| bad(format!("line {line}: {why}")))?;
+        if let Record::KeyGenerated(k) = &r {
+            generated_at.push((k.key.clone(), body.time));
+        }
+        records.push(r);
+    }
+    let engine = Engine::replay(plan, &records)
+        .map_err(|(i, why)| bad(format!("record {}: {why}", i + 1)))?;
+    match engine.machine().start() {
+        Some(s) if s.manifest_sha256 != prepared_fingerprint => {
+            return Err(bad(format!(
+                "the log was started for bundle {}, this bundle is {prepared_fingerprint}",
+                s.manifest_sha256
+            )));
+        }
+        None => return Err(bad("the log holds no complete record".into())),
+        Some(_) => {}
+    }
+    if !engine.is_interrupted() {
+        return Err(Error::CeremonyClosed {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(Reopened {
+        log,
+        engine,
+        generated_at,
+    })
+}
+
+/// The HSM keys and bundle files left by the crash for the keys the log does not show as
+/// wrapped: keys labelled for this bundle (`keyrite/<key>/<date>/<fingerprint[..8]>`) and their
+/// EncryptedKeyMaterial.bin. `keep_pending`: the key the log shows generated and not wrapped is
+/// kept (to be wrapped when finishing). Returns the labels destroyed.
+pub fn clear_leftovers(
+    session: &UserSession,
+    dir: &Path,
+    manifest: &Manifest,
+    engine: &Engine,
+    prepared_fingerprint: &str,
+    keep_pending: bool,
+) -> Result<Vec<String>> {
+    let m = engine.machine();
+    let pending = m.pending().map(|k| k.hsm_label.clone());
+    let fp8 = prepared_fingerprint
+        .get(..8)
+        .unwrap_or(prepared_fingerprint);
+    let unwrapped: Vec<&str> = manifest
+        .keys
+        .iter()
+        .map(|k| k.name.as_str())
+        .filter(|name| {
+            !m.keys()
+                .iter()
+                .any(|k| k.key == *name && k.wrapped.is_some())
+        })
+        .collect();
+    let mut destroyed = Vec::new();
+    for (handle, label) in session.secret_keys()? {
+        let ours = unwrapped.iter().any(|name| {
+            label.starts_with(&format!("keyrite/{name}/")) && label.ends_with(&format!("/{fp8}"))
+        });
+        if !ours || (keep_pending && pending.as_deref() == Some(label.as_str())) {
+            continue;
+        }
+        session.destroy_key(handle)?;
+        destroyed.push(label);
+    }
+    // The manifest is replaced through `manifest.json.new` and a rename: a run stopped between
+    // the two leaves that file, never a half-written manifest. It was never recorded.
+    let manifest_new = dir.join(format!("{}.new", crate::io::bundle::MANIFEST));
+    let leftovers = unwrapped
+        .iter()
+        .map(|name| dir.join(name).join(manifest::ENCRYPTED_KEY_MATERIAL))
+        .chain(std::iter::once(manifest_new));
+    for path in leftovers {
+        if crate::io::fs::exists_nofollow(&path) {
+            std::fs::remove_file(&path).map_err(|source| crate::io::fs::FsError::Io {
+                action: "remove the unrecorded",
+                path: path.clone(),
+                source,
+            })?;
+        }
+    }
+    Ok(destroyed)
+}
+
+/// The record of the choice made.
+pub fn resumed_record(choice: ResumeChoice, tool_sha256: String) -> Record {
+    Record::Resumed(crate::core::ceremony::record::Resumed {
+        choice,
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        tool_sha256,
+    })
+}
