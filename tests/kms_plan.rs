@@ -142,7 +142,18 @@ fn a_nine_key_plan_across_two_regions_is_prepared_into_one_bundle_and_rotated_en
         bundle: bundle.clone(),
         fingerprint: v["fingerprint"].as_str().unwrap().to_string(),
     };
-    ceremony_cmd(dir.path(), &prepared, &aliases, default_algorithm())
+    // The script pins each key's ARN: prod's are in another region than dev's and int's.
+    let mut script = format!(
+        "[ceremony]\nname = \"nine keys, two regions\"\n\n[wrapping]\nalgorithm = \"{}\"\nkey_spec = \"RSA_4096\"\n",
+        default_algorithm()
+    );
+    for (alias, arn) in aliases.iter().zip(&arns) {
+        script.push_str(&format!("\n[[key]]\nkey = \"{alias}\"\narn = \"{arn}\"\n"));
+    }
+    let script_path = dir.path().join("script.toml");
+    std::fs::write(&script_path, script).unwrap();
+    let answers = write_answers(dir.path(), &prepared.fingerprint);
+    ceremony_cmd_with_answers(&script_path, &prepared, &answers)
         .assert()
         .success();
     import_cmd(&bundle).assert().success();

@@ -36,7 +36,8 @@ fn token_signatures_verify_with_the_exported_pem_and_fail_for_other_bytes() {
     assert!(trusted.verifies(b"a record body", &sig));
     assert!(!trusted.verifies(b"a record bodY", &sig));
 
-    // A whole log signed in the token verifies as far as it goes (no end record: unfinished).
+    // A record signed in the token passes the signature and chain check (which come first), and
+    // is then judged by the ceremony's rules: a lone key.generated record is not a ceremony.
     let mut chain = LogChain::new();
     let line = chain
         .record(
@@ -49,9 +50,18 @@ fn token_signatures_verify_with_the_exported_pem_and_fail_for_other_bytes() {
         .unwrap();
     let err = keyrite::core::log::verify(&line, &trusted).unwrap_err();
     assert!(
-        err.to_string()
-            .contains("the first record, and only the first, must be ceremony.start"),
+        matches!(err, keyrite::core::log::LogError::Step { line: 1, .. }),
         "{err}"
+    );
+    assert!(err.to_string().contains("key.generated record"), "{err}");
+    // The same record with one byte changed fails on its signature instead.
+    let mut forged = line.clone();
+    let at = forged.windows(3).position(|w| w == b"k\"}").unwrap();
+    forged[at] = b'j';
+    let err = keyrite::core::log::verify(&forged, &trusted).unwrap_err();
+    assert!(
+        !matches!(err, keyrite::core::log::LogError::Step { .. }),
+        "a changed record must fail before the ceremony rules: {err}"
     );
 }
 
