@@ -374,40 +374,96 @@ fn check_names(
 ) -> Result<Vec<(String, u8)>, QuorumError> {
     let mut out: Vec<(String, u8)> = Vec::new();
     for (i, e) in entries.iter().enumerate() {
-        let position = i + 1;
-        let entry = roster
+        let earlier: Vec<&str> = out.iter().map(|(n, _)| n.as_str()).collect();
+        let entry = roster.check_name(e.name, &earlier, i + 1)?;
+        out.push((entry.name.clone(), entry.index));
+    }
+    Ok(out)
+}
+
+impl RosterFile {
+    /// One custodian's name as it is typed, before anything is combined: a custodian of this
+    /// roster (exact spelling, as enrolled) not among the names already entered. The error lists
+    /// the roster's names.
+    pub fn check_name(
+        &self,
+        name: &str,
+        earlier: &[&str],
+        position: usize,
+    ) -> Result<&RosterEntry, QuorumError> {
+        let entry = self
             .roster
             .custodians
             .iter()
-            .find(|c| c.name == e.name)
+            .find(|c| c.name == name)
             .ok_or_else(|| {
                 share_err(
                     position,
-                    e.name,
+                    name,
                     "is not a custodian of this roster".into(),
-                    &format!(
-                        "the custodians are {}",
-                        roster
-                            .roster
-                            .custodians
-                            .iter()
-                            .map(|c| c.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
+                    &format!("the custodians are {}", self.roster.names().join(", ")),
                 )
             })?;
-        if out.iter().any(|(n, _)| n == e.name) {
+        if earlier.contains(&name) {
             return Err(share_err(
                 position,
-                e.name,
+                name,
                 "is named twice".into(),
                 "each custodian authorises once",
             ));
         }
-        out.push((entry.name.clone(), entry.index));
+        Ok(entry)
     }
-    Ok(out)
+
+    /// One custodian's share as it is typed, before anything is combined: it decodes (a mistyped
+    /// group is named), it is the share issued to this custodian (index), and it is the one this
+    /// roster enrolled (commitment). Nothing here touches the HSM; the error never holds the share.
+    pub fn check_share(&self, name: &str, typed: &str, position: usize) -> Result<(), QuorumError> {
+        let entry = self.check_name(name, &[], position)?;
+        let share = CustodianShare::decode(typed, position).map_err(|err| match err {
+            QuorumError::Share {
+                position,
+                message,
+                hint,
+            } => share_err(position, name, message, &hint),
+            other => other,
+        })?;
+        if share.index() != entry.index {
+            return Err(share_err(
+                position,
+                name,
+                format!(
+                    "entered a share that is {} not {name}'s (index {})",
+                    self.owner_of(share.index()),
+                    entry.index
+                ),
+                "each custodian enters the share issued to them",
+            ));
+        }
+        if share.commitment(&self.roster.id) != entry.commitment {
+            return Err(share_err(
+                position,
+                name,
+                format!(
+                    "it is not the share enrolled for {name} (index {})",
+                    entry.index
+                ),
+                "this share is from another enrolment or was altered; use the share issued for this HSM",
+            ));
+        }
+        Ok(())
+    }
+
+    fn owner_of(&self, index: u8) -> String {
+        self.roster
+            .custodians
+            .iter()
+            .find(|c| c.index == index)
+            .map(|c| format!("{}'s (index {})", c.name, c.index))
+            .unwrap_or_else(|| {
+                format!("index {index}, which belongs to no custodian of this roster,")
+            })
+    }
 }
 
 /// The quorum gate, shamir mode: every share decoded and matched to the custodian who entered it,
@@ -425,7 +481,7 @@ pub fn open_with_shares(
     }
     let who = check_names(roster, entries)?;
     let mut typed = Vec::new();
-    for (i, (e, (name, index))) in entries.iter().zip(&who).enumerate() {
+    for (i, (e, (name, _))) in entries.iter().zip(&who).enumerate() {
         let position = i + 1;
         let text = e.typed_share.ok_or_else(|| {
             share_err(
@@ -435,34 +491,7 @@ pub fn open_with_shares(
                 "every custodian present types their share",
             )
         })?;
-        let share = CustodianShare::decode(text, position).map_err(|err| match err {
-            QuorumError::Share {
-                position,
-                message,
-                hint,
-            } => share_err(position, name, message, &hint),
-            other => other,
-        })?;
-        if share.index() != *index {
-            let owner = roster
-                .roster
-                .custodians
-                .iter()
-                .find(|c| c.index == share.index())
-                .map(|c| format!("{}'s (index {})", c.name, c.index))
-                .unwrap_or_else(|| {
-                    format!(
-                        "index {}, which belongs to no custodian of this roster,",
-                        share.index()
-                    )
-                });
-            return Err(share_err(
-                position,
-                name,
-                format!("entered a share that is {owner} not {name}'s (index {index})"),
-                "each custodian enters the share issued to them",
-            ));
-        }
+        roster.check_share(name, text, position)?;
         typed.push(text);
     }
     let raw = combine(&roster.roster, &typed).map_err(|err| match err {
@@ -709,5 +738,40 @@ share_file = "carol.share"
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn each_entry_is_checked_as_it_is_typed() {
+        let names: Vec<String> = ["Alice", "Bob", "Carol"].map(String::from).into();
+        let (roster, shares) = split(&[7u8; 16], 2, &names, "roster-1").unwrap();
+        let file = RosterFile::new(QuorumMode::Shamir, "keyrite-prod", "00", roster);
+        let (alice, bob) = (shares[0].encode(), shares[1].encode());
+        assert_eq!(file.check_name("Bob", &["Alice"], 2).unwrap().index, 2);
+        let e = file.check_name("Mallory", &[], 1).unwrap_err().to_string();
+        assert!(e.contains("Alice, Bob, Carol"), "{e}");
+        let e = file
+            .check_name("Alice", &["Alice"], 2)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("named twice"), "{e}");
+        file.check_share("Alice", &alice, 1).unwrap();
+        // Bob's share under Alice's name: named as Bob's, and never echoed.
+        let e = file.check_share("Alice", &bob, 1).unwrap_err().to_string();
+        assert!(e.contains("Bob's (index 2)"), "{e}");
+        assert!(!e.contains(&bob[7..]), "{e}");
+        // One character wrong in the third group: that group is named.
+        let mut typo: Vec<char> = alice.chars().collect();
+        let at = alice.match_indices('-').nth(3).unwrap().0 + 1;
+        typo[at] = if typo[at] == 'A' { 'B' } else { 'A' };
+        let typo: String = typo.into_iter().collect();
+        let e = file.check_share("Alice", &typo, 1).unwrap_err().to_string();
+        assert!(e.contains("group 3"), "{e}");
+        // A share of the same index from another enrolment fails its commitment.
+        let (_, other) = split(&[8u8; 16], 2, &names, "roster-1").unwrap();
+        let e = file
+            .check_share("Alice", &other[0].encode(), 1)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not the share enrolled for Alice"), "{e}");
     }
 }

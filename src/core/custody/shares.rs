@@ -191,6 +191,13 @@ pub struct RosterEntry {
     pub commitment: String,
 }
 
+impl Roster {
+    /// The custodians' names, in the roster's order.
+    pub fn names(&self) -> Vec<String> {
+        self.custodians.iter().map(|c| c.name.clone()).collect()
+    }
+}
+
 /// Splits `secret` among `names`, any `threshold` of whom can rebuild it.
 pub fn split(
     secret: &[u8],
