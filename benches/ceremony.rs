@@ -148,6 +148,7 @@ fn main() {
         escrow: None,
         so_pin: None,
         resume: None,
+        progress: keyrite::app::ceremony::progress::ProgressSink::lines(),
     })
     .expect("the ceremony");
     let ceremony = started.elapsed();

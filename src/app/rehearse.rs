@@ -196,6 +196,7 @@ pub fn run(a: &RehearseRequest) -> Result<()> {
         escrow: None,
         so_pin: None,
         resume: None,
+        progress: ceremony::progress::ProgressSink::lines(),
     })?;
     eprint!("[5/6] ");
     print_ceremony_report(&report);

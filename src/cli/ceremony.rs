@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use crate::app::ceremony::preflight::preflight;
+use crate::app::ceremony::progress::ProgressSink;
 use crate::app::ceremony::start::{CeremonyInputs, CeremonyPaths, perform};
 use crate::app::error::{Error, Result};
 use crate::core::script::Answers;
@@ -84,7 +85,7 @@ pub fn run(a: CeremonyArgs) -> Result<()> {
                 kind: "an answers file".into(),
             })?;
         let answers = Answers::parse(&answers_path.display().to_string(), answers_text)?;
-        let report = perform(&inputs, &checked, &answers)?;
+        let report = perform(&inputs, &checked, &answers, ProgressSink::lines())?;
         drop(answers);
         drop(answers_bytes);
         drop(locks);
@@ -99,7 +100,9 @@ pub fn run(a: CeremonyArgs) -> Result<()> {
             bundle_fingerprint: checked.bundle.bundle.fingerprint().to_string(),
             quorum: checked.roster.as_ref().map(|r| r.file.roster.threshold),
         };
-        crate::tui::run(info, |answers| perform(&inputs, &checked, &answers))?
+        crate::tui::run(info, |answers| {
+            perform(&inputs, &checked, &answers, ProgressSink::lines())
+        })?
     };
     crate::app::ceremony::print_report(&report);
     if a.json {
