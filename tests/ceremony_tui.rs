@@ -430,9 +430,14 @@ fn nine_keys_with_a_three_of_five_roster_corrected_in_place_then_imported_and_au
     let end = tmux.wait_for(&mut seen, SHORT, "the exit", |s| s.contains("EXIT="));
     assert!(end.contains("EXIT=0"), "{end}");
 
-    // No screen, nor the scrollback, ever held six characters of a share in a row.
+    // No screen, nor the scrollback, ever held six characters of a share in a row; and nothing
+    // was printed behind the UI (the quorum line is shown inside it).
     seen.push(tmux.pane());
     for s in &seen {
+        assert!(
+            !s.lines().any(|l| l.starts_with("quorum met")),
+            "a line printed behind the UI:\n{s}"
+        );
         for (_, share) in &shares {
             for w in share.as_bytes()[4..].windows(6) {
                 let w = std::str::from_utf8(w).unwrap();
