@@ -316,14 +316,14 @@ fn nine_keys_with_a_three_of_five_roster_corrected_in_place_then_imported_and_au
     people_and_keys(&tmux, &mut seen, 9);
     // The witness scrolls the keys: every one is reachable.
     let mut listed = std::collections::BTreeSet::new();
-    for _ in 0..9 {
-        let s = tmux.pane();
+    for from in 1..=9 {
+        let head = format!("Keys {from}–");
+        let s = tmux.wait_for(&mut seen, SHORT, &head, |s| s.contains(&head));
         for a in &aliases {
             if s.contains(a.as_str()) {
                 listed.insert(a.clone());
             }
         }
-        seen.push(s);
         tmux.keys(&["Down"]);
     }
     assert_eq!(listed.len(), 9, "{listed:?}");
@@ -410,8 +410,9 @@ fn nine_keys_with_a_three_of_five_roster_corrected_in_place_then_imported_and_au
     let keys = manifest["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 9);
     let mut shown = std::collections::BTreeSet::new();
-    for _ in 0..10 {
-        let s = tmux.pane();
+    for from in 1..=9 {
+        let head = format!("Keys {from}–");
+        let s = tmux.wait_for(&mut seen, SHORT, &head, |s| s.contains(&head));
         for k in keys {
             let line = format!(
                 "{}  check value  {}",
@@ -422,7 +423,6 @@ fn nine_keys_with_a_three_of_five_roster_corrected_in_place_then_imported_and_au
                 shown.insert(line);
             }
         }
-        seen.push(s);
         tmux.keys(&["Down"]);
     }
     assert_eq!(shown.len(), 9, "{shown:?}");
