@@ -95,6 +95,17 @@ fn a_whole_ceremony_typed_at_the_terminal_wraps_the_key_and_logs_it() {
     let keys = tmux.pane();
     assert!(keys.contains(&alias), "{keys}");
     assert!(keys.contains("account 000000000000"), "{keys}");
+    // F1 (and ? outside a field) opens the help; any key closes it, and does nothing else.
+    for open in ["F1", "?"] {
+        tmux.keys(&[open]);
+        tmux.wait_for(&mut seen, SHORT, "the help", |s| {
+            s.contains("Shift-Tab  back to the previous step")
+        });
+        tmux.keys(&["Enter"]);
+        tmux.wait_for(&mut seen, SHORT, "the keys again", |s| {
+            s.contains(&alias) && !s.contains("Shift-Tab  back to")
+        });
+    }
     tmux.keys(&["Enter"]);
 
     let second = tmux.wait_for(&mut seen, SHORT, "step 3", |s| {

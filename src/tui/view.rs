@@ -222,7 +222,7 @@ fn help_lines(m: &Model) -> Vec<Line<'static>> {
         Line::from("Tab        the other field"),
         Line::from("Shift-Tab  back to the previous step; what was typed is kept"),
         Line::from("↑/↓        scroll a list"),
-        Line::from("Esc        asks whether to leave; only y leaves"),
+        Line::from("Esc        asks whether to leave; only y leaves (Ctrl-C leaves at once)"),
         Line::from("y          at the confirmation only: generate and wrap the keys"),
         Line::from("F1 or ?    this help (? only where no field takes text)"),
         Line::from(""),
