@@ -256,6 +256,69 @@ fn an_expired_bundle_is_refused_before_any_typing_and_the_hsm_is_untouched() {
     assert_eq!(hsm().object_count(), objects, "no HSM object created");
 }
 
+#[test]
+fn an_error_after_the_confirmation_is_shown_with_what_to_do_then_exits_with_its_code() {
+    own_token!();
+    let dir = tempfile::tempdir().unwrap();
+    let (alias, p, script) = prepared_key(dir.path(), "tui-fails");
+    // A wrong security officer's PIN: read before the UI, refused by the token after y.
+    let so_pin = dir.path().join("so.pin");
+    write_secret(&so_pin, "not-the-so-pin\n");
+    // The same refusal headless gives the exit code to expect.
+    let headless = keyrite_process()
+        .args(["ceremony", "--headless", "--script"])
+        .arg(&script)
+        .arg("--bundle")
+        .arg(&p.bundle)
+        .arg("--answers")
+        .arg(write_answers(dir.path(), &p.fingerprint))
+        .args(["--token", &hsm().token_uri(), "--so-pin-source"])
+        .arg(&so_pin)
+        .output()
+        .unwrap();
+    let code = headless.status.code().unwrap();
+    assert_ne!(code, 0);
+    let before = tree(&p.bundle);
+    let tmux = Tmux::start(
+        "tui",
+        &ceremony_command_on(
+            &hsm().env.1,
+            &script,
+            &p.bundle,
+            &hsm().token_uri(),
+            &["--so-pin-source", so_pin.to_str().unwrap()],
+        ),
+        100,
+        true,
+    );
+    let mut seen = Vec::new();
+    people_and_keys(&tmux, &mut seen, 1);
+    assert!(tmux.pane().contains(&alias));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&mut seen, SHORT, "step 3", |s| {
+        s.contains("the bundle fingerprint")
+    });
+    type_seen(&tmux, &mut seen, &p.fingerprint);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&mut seen, SHORT, "the confirmation", |s| {
+        s.contains("(y/N)")
+    });
+    tmux.keys(&["y"]);
+    let stopped = tmux.wait_for(&mut seen, Duration::from_secs(60), "the error", |s| {
+        s.contains("The ceremony stopped.")
+    });
+    assert!(stopped.contains("what to do:"), "{stopped}");
+    assert!(stopped.contains("PIN"), "{stopped}");
+    assert!(
+        !stopped.contains("EXIT="),
+        "the UI waits for a key:\n{stopped}"
+    );
+    tmux.keys(&["Enter"]);
+    let end = tmux.wait_for(&mut seen, SHORT, "the exit", |s| s.contains("EXIT="));
+    assert!(end.contains(&format!("EXIT={code}")), "want {code}:\n{end}");
+    assert_eq!(tree(&p.bundle), before, "nothing was left in the bundle");
+}
+
 /// A roster of five custodians (any three open the HSM) enrolled headless on a token of its own:
 /// (token store, label, the shares by name).
 fn enrol_five(dir: &Path) -> (std::path::PathBuf, String, Vec<(String, String)>) {
