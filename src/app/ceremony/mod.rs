@@ -131,6 +131,7 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
     let owned;
     let session = match req.access {
         Access::Pin(pin) => {
+            crate::app::quorum::warn_if_failed_logins(req.token)?;
             owned = req.token.login(pin)?;
             &owned
         }

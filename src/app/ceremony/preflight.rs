@@ -63,7 +63,13 @@ pub fn preflight(inputs: &CeremonyInputs) -> Result<Preflight> {
     let bundle = check_bundle(&inputs.script, &inputs.bundle, now, lenient)?;
     let token = Token::open(&inputs.module, &inputs.uri.token)?;
     let roster = match &inputs.roster {
-        Some(path) => Some(check_roster(path, token.label())?),
+        Some(path) => {
+            let roster = check_roster(path, token.label())?;
+            // The published key next to the roster is a file; the token's own public log key
+            // (read without login) is what the roster must be signed by.
+            crate::app::quorum::check_roster_against_token(&token, &roster)?;
+            Some(roster)
+        }
         None => None,
     };
     if interrupted.is_none() {
