@@ -495,14 +495,16 @@ impl Driver<'_, '_> {
             }
             .into());
         }
-        let path = self
-            .dir
-            .join(&key.name)
-            .join(manifest::ENCRYPTED_KEY_MATERIAL);
-        fsio::write_new(&path, &wrapped)?;
+        // Created beneath the key directory opened without following a link: a directory
+        // swapped for a link after the preflight cannot redirect the wrapped material.
+        let path = fsio::write_new_beneath(
+            &self.dir.join(&key.name),
+            manifest::ENCRYPTED_KEY_MATERIAL,
+            &wrapped,
+        )?;
         self.written.0.push(path.clone());
         let digest = sha256_hex(&wrapped);
-        let read_back = sha256_hex(&fsio::read(&path)?);
+        let read_back = sha256_hex(&fsio::read_nofollow(&path)?);
         if read_back != digest {
             return Err(Error::ReadBack {
                 path: path.clone(),
