@@ -15,6 +15,7 @@ pub mod key_age;
 pub mod log;
 pub mod manifest;
 pub mod names;
+pub mod pin_counter;
 pub mod plan;
 pub mod receipt;
 pub mod replay;

@@ -135,6 +135,7 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
     let owned;
     let session = match req.access {
         Access::Pin(pin) => {
+            crate::app::quorum::warn_if_failed_logins(req.token)?;
             owned = req.token.login(pin)?;
             &owned
         }
@@ -522,15 +523,17 @@ impl Driver<'_, '_> {
         }
         let progress = self.req.progress;
         progress.key(i, &key.name, KeyStep::Wrapped);
-        let path = self
-            .dir
-            .join(&key.name)
-            .join(manifest::ENCRYPTED_KEY_MATERIAL);
-        fsio::write_new(&path, &wrapped)?;
+        // Created beneath the key directory opened without following a link: a directory
+        // swapped for a link after the preflight cannot redirect the wrapped material.
+        let path = fsio::write_new_beneath(
+            &self.dir.join(&key.name),
+            manifest::ENCRYPTED_KEY_MATERIAL,
+            &wrapped,
+        )?;
         self.written.0.push(path.clone());
         progress.key(i, &key.name, KeyStep::Written);
         let digest = sha256_hex(&wrapped);
-        let read_back = sha256_hex(&fsio::read(&path)?);
+        let read_back = sha256_hex(&fsio::read_nofollow(&path)?);
         progress.key(i, &key.name, KeyStep::ReadBack);
         if read_back != digest {
             return Err(Error::ReadBack {
