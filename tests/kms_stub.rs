@@ -120,6 +120,7 @@ impl StubBundle {
                             generated_at: now,
                             reimport_of_key_material_id: None,
                         }),
+                        takes_over: None,
                     }
                 })
                 .collect(),

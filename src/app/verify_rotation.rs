@@ -87,6 +87,17 @@ fn verify(
             let latest = receipts.latest_material(&entry.key_arn);
             let mut k =
                 verify_rotation::verify_key(client, entry, latest.map(|(m, _)| m)).await?;
+            verify_rotation::check_pre_rotation(
+                client,
+                bundle,
+                entry,
+                receipts.pre_rotation_sha256(&entry.key_arn),
+                &mut k.checks,
+            )
+            .await?;
+            if entry.takes_over.is_some() {
+                verify_rotation::check_previous_key(client, entry, &mut k.checks).await?;
+            }
             if let (Some(trail), Some((_, imported_at))) = (&trail, latest) {
                 match kms::cloudtrail::errors_since(trail, &entry.key_arn, imported_at).await {
                     Ok(errors) if errors.is_empty() => k.checks.push(format!(
@@ -104,13 +115,17 @@ fn verify(
                     }
                 }
             }
+            k.passed = !k.checks.iter().any(|c| c.starts_with("FAILED"));
             keys.push(k);
         }
         let bundle_keys: Vec<&str> = bundle
             .manifest()
             .keys
             .iter()
-            .map(|k| k.key_arn.as_str())
+            .flat_map(|k| {
+                std::iter::once(k.key_arn.as_str())
+                    .chain(k.takes_over.as_ref().map(|t| t.previous_key_arn.as_str()))
+            })
             .collect();
         let mut results = Vec::new();
         for (file, bytes) in &old {
@@ -138,12 +153,21 @@ fn verify(
     let mut receipt = ReceiptFile::open(bundle, "verify-rotation")?;
     for k in &keys {
         let mut checks = k.checks.clone();
+        let previous = bundle
+            .manifest()
+            .keys
+            .iter()
+            .find(|e| e.name == k.name)
+            .and_then(|e| e.takes_over.as_ref())
+            .map(|t| t.previous_key_arn.as_str());
         for o in &old_ciphertexts {
             match &o.result {
-                Ok(arn) if *arn == k.key_arn => checks.push(format!(
-                    "ok: a ciphertext made before the rotation ({}) still decrypts",
-                    o.file.display()
-                )),
+                Ok(arn) if *arn == k.key_arn || Some(arn.as_str()) == previous => {
+                    checks.push(format!(
+                        "ok: a ciphertext made before the rotation ({}) still decrypts",
+                        o.file.display()
+                    ))
+                }
                 _ => {}
             }
         }
