@@ -268,10 +268,13 @@ pub async fn move_alias(
             ),
         });
     }
+    // By key id: AWS takes an id or an ARN here, LocalStack keeps an ARN as given and then
+    // cannot resolve the alias.
+    let to_id = to.rsplit_once("key/").map_or(to, |(_, id)| id);
     let moved = client
         .update_alias()
         .alias_name(&take.alias)
-        .target_key_id(to)
+        .target_key_id(to_id)
         .send()
         .await
         .map_err(|e| KmsError::from_sdk(name, "UpdateAlias", e))?;
