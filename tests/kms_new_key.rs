@@ -2,7 +2,8 @@
 //! `kms prepare --new-key` creates a new EXTERNAL key like the alias's current one, the ceremony
 //! (its script pinning the current key's ARN) wraps for it, `kms import` imports and only then
 //! moves the alias; older ciphertext still decrypts under the previous key, a new Encrypt through
-//! the alias uses the new key, verify-rotation passes, status and inventory list both keys, and
+//! the alias uses the new key, verify-rotation passes (the bucket that names the alias follows it
+//! to the new key, the table that resolved the previous key's ARN stays under it), status and inventory list both keys, and
 //! `kms rollback` moves the alias back. The receipt, with its alias moves, verifies.
 
 mod common;
@@ -87,6 +88,15 @@ fn a_new_key_takes_over_the_alias_after_import_and_rollback_moves_it_back() {
     assert_eq!(under, old_arn);
     let old_file = dir.path().join("old.bin");
     std::fs::write(&old_file, &old_ciphertext).unwrap();
+    // A bucket that names the alias, a table whose service resolved the key's ARN, and the
+    // inventory before the rotation.
+    let bucket = unique("orders");
+    let table = unique("carts");
+    rt().block_on(async {
+        common::services::bucket("us-east-1", &bucket, &alias, &[]).await;
+        common::services::table("us-east-1", &table, &old_arn).await;
+    });
+    let before = common::services::inventory_file(dir.path());
 
     // Prepare: a new key like the old one; the manifest says which alias it takes over.
     let bundle = dir.path().join(unique("bundle"));
@@ -204,12 +214,15 @@ fn a_new_key_takes_over_the_alias_after_import_and_rollback_moves_it_back() {
     assert!(bundle.join(name).join("pre-rotation.ciphertext").is_file());
 
     // verify-rotation: the new key's material, the alias, the previous key, the ciphertext the
-    // import saved (under the previous key) and the one given.
-    let out = keyrite()
+    // import saved (under the previous key) and the one given, and the resources the earlier
+    // inventory mapped to the previous key.
+    let out = common::services::keyrite_all_services()
         .args(["kms", "verify-rotation", "--json", "--bundle"])
         .arg(&bundle)
         .arg("--ciphertext")
         .arg(&old_file)
+        .arg("--inventory")
+        .arg(&before)
         .assert()
         .success();
     let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
@@ -225,7 +238,66 @@ fn a_new_key_takes_over_the_alias_after_import_and_rollback_moves_it_back() {
         checks.contains("is Enabled and decrypts older data"),
         "{checks}"
     );
+    assert!(
+        checks.contains(&format!(
+            "ok: s3-bucket {bucket} (us-east-1) resolves to {new_arn}"
+        )),
+        "{checks}"
+    );
+    assert!(
+        checks.contains(&format!(
+            "note: dynamodb-table {table} (us-east-1) names the previous key {old_arn}"
+        )),
+        "{checks}"
+    );
     assert_eq!(v["old_ciphertexts"][0]["result"]["Ok"], old_arn.as_str());
+
+    // STUB OF AWS BEHAVIOUR: CloudTrail LookupEvents (no local emulator implements it) as an
+    // aws-smithy-mocks client, answering a failed Decrypt on the previous key since the import
+    // and nothing on the new one. KMS, the keys and the import are real.
+    {
+        use aws_sdk_cloudtrail::operation::lookup_events::LookupEventsOutput;
+        use aws_sdk_cloudtrail::types::Event;
+        use aws_smithy_mocks::{RuleMode, mock, mock_client};
+        let failing = old_arn.clone();
+        let rule =
+            mock!(aws_sdk_cloudtrail::Client::lookup_events).then_compute_output(move |req| {
+                assert!(req.start_time().is_some(), "only events since the import");
+                let mut out = LookupEventsOutput::builder();
+                if req.lookup_attributes()[0].attribute_value() == failing {
+                    out = out.events(
+                        Event::builder()
+                            .event_name("Decrypt")
+                            .cloud_trail_event(
+                                r#"{"eventName":"Decrypt","errorCode":"AccessDeniedException"}"#,
+                            )
+                            .build(),
+                    );
+                }
+                out.build()
+            });
+        let trail = mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, [&rule]);
+        let verified = keyrite::io::bundle::Bundle::verify(&bundle).unwrap();
+        let v = keyrite::app::verify_rotation::run_with_trail(
+            &verified,
+            &kms_target(),
+            &[],
+            Some(trail),
+        )
+        .unwrap();
+        assert!(!v.passed);
+        let checks = v.keys[0].checks.join("\n");
+        assert!(
+            checks.contains("ok: CloudTrail shows no failed call on the key since the import"),
+            "{checks}"
+        );
+        assert!(
+            checks.contains(&format!(
+                "FAILED: CloudTrail: the previous key {old_arn}: Decrypt failed with AccessDeniedException"
+            )),
+            "{checks}"
+        );
+    }
 
     // Status lists both keys, the old one as the alias's previous key.
     let out = keyrite()

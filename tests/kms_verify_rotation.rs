@@ -45,14 +45,20 @@ fn passes_after_a_real_rotation_and_fails_with_exit_3_when_the_material_is_not_t
         .unwrap();
     let old_file = dir.path().join("old.bin");
     std::fs::write(&old_file, old.as_ref()).unwrap();
+    // A bucket under the first key's alias, and the inventory before the rotation.
+    let bucket = unique("verify-bucket");
+    rt.block_on(common::services::bucket("us-east-1", &bucket, &a1, &[]));
+    let before = common::services::inventory_file(dir.path());
 
     let (second, _) = full_rotation(dir.path(), &keys);
 
-    let out = keyrite()
+    let out = common::services::keyrite_all_services()
         .args(["kms", "verify-rotation", "--json", "--bundle"])
         .arg(&second.bundle)
         .arg("--ciphertext")
         .arg(&old_file)
+        .arg("--inventory")
+        .arg(&before)
         .assert()
         .success();
     let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
@@ -60,9 +66,9 @@ fn passes_after_a_real_rotation_and_fails_with_exit_3_when_the_material_is_not_t
     assert_eq!(v["keys"].as_array().unwrap().len(), 2);
     for k in v["keys"].as_array().unwrap() {
         assert_eq!(k["key_material_id"], k["expected_key_material_id"]);
-        // Material, state, Encrypt, Decrypt, and the ciphertext the import saved before the
-        // rotation.
-        assert_eq!(k["checks"].as_array().unwrap().len(), 5, "{k}");
+        // Material, state, Encrypt, Decrypt, the ciphertext the import saved before the
+        // rotation, and the resources of the earlier inventory (the bucket, or a note of none).
+        assert_eq!(k["checks"].as_array().unwrap().len(), 6, "{k}");
         assert!(
             k["checks"]
                 .to_string()
@@ -81,6 +87,12 @@ fn passes_after_a_real_rotation_and_fails_with_exit_3_when_the_material_is_not_t
     assert_eq!(saved(&second.bundle).len(), 2);
     assert!(saved(&first.bundle).is_empty());
     assert!(v["old_ciphertexts"][0]["result"]["Ok"].as_str().is_some());
+    assert!(
+        v["keys"][0]["checks"]
+            .to_string()
+            .contains(&format!("ok: s3-bucket {bucket} (us-east-1) resolves to")),
+        "{v}"
+    );
     let recorded = receipt_steps(&second.bundle);
     assert_eq!(recorded.len(), 2);
     assert!(recorded.iter().all(|r| r["data"]["result"] == "passed"));
@@ -215,7 +227,7 @@ fn with_cloudtrail_a_failed_call_on_the_key_since_the_import_fails_the_verificat
     );
     assert!(
         err.to_string()
-            .contains("CloudTrail: Decrypt failed with IncorrectKeyException"),
+            .contains("CloudTrail: the key: Decrypt failed with IncorrectKeyException"),
         "{err}"
     );
     // Both runs are in the receipt.

@@ -125,6 +125,11 @@ pub struct VerifyRotationArgs {
     /// (needs cloudtrail:LookupEvents).
     #[arg(long)]
     pub cloudtrail: bool,
+    /// The JSON `keyrite kms inventory --json` printed before the rotation: each resource it
+    /// mapped to a key of the bundle must still resolve to it (to the new key, for one that named
+    /// the alias of a rotation by a new key). Reads S3, RDS and DynamoDB.
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
     #[command(flatten)]
     pub aws: AwsArgs,
     #[arg(long)]
@@ -449,7 +454,13 @@ fn import(a: ImportArgs) -> Result<()> {
 #[cfg(feature = "connected")]
 fn verify_rotation(a: VerifyRotationArgs) -> Result<()> {
     let verified = bundle::Bundle::verify(&a.bundle)?;
-    let v = app::verify_rotation::run(&verified, &a.aws.target(), &a.ciphertexts, a.cloudtrail)?;
+    let v = app::verify_rotation::run_with_inventory(
+        &verified,
+        &a.aws.target(),
+        &a.ciphertexts,
+        a.cloudtrail,
+        a.inventory.as_deref(),
+    )?;
     for k in &v.keys {
         crate::say!(
             "{:<24} {}",

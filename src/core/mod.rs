@@ -18,6 +18,7 @@ pub mod names;
 pub mod plan;
 pub mod receipt;
 pub mod replay;
+pub mod resource_recheck;
 pub mod script;
 pub mod terminal;
 pub mod wrapping_key;

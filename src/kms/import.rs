@@ -449,7 +449,13 @@ async fn import_one(
         _ => {
             let first = first_or_rotation(key, &before)?;
             // Data encrypted before the rotation, kept to prove afterwards that it still decrypts.
-            super::verify_rotation::save_pre_rotation(client, bundle, key).await?;
+            super::verify_rotation::save_pre_rotation(
+                client,
+                bundle,
+                key,
+                before.state == "Enabled",
+            )
+            .await?;
             record(journal, name, KeyProgress::Sending { first })?;
             let (new_id, request_id) =
                 send_import(client, key, token, material, expiration, first).await?;

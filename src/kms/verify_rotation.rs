@@ -50,21 +50,28 @@ pub fn pre_rotation_path(bundle: &VerifiedBundle, key: &KeyEntry) -> std::path::
 /// ([`pre_rotation_key`]) is Enabled (it has material), encrypts a known probe under it with
 /// [`PRE_ROTATION_CONTEXT`] and saves the ciphertext in the key's directory (created new and
 /// fsynced; one left by a run stopped before it sent anything is replaced).
+/// `key_enabled`: what DescribeKey said of the entry's own key just before.
 pub async fn save_pre_rotation(
     client: &Client,
     bundle: &VerifiedBundle,
     key: &KeyEntry,
+    key_enabled: bool,
 ) -> Result<()> {
     let under = pre_rotation_key(key);
-    let state = client
-        .describe_key()
-        .key_id(under)
-        .send()
-        .await
-        .map_err(|e| KmsError::from_sdk(&key.name, "DescribeKey", e))?
-        .key_metadata
-        .and_then(|m| m.key_state);
-    if state != Some(KeyState::Enabled) {
+    let enabled = if key.takes_over.is_some() {
+        client
+            .describe_key()
+            .key_id(under)
+            .send()
+            .await
+            .map_err(|e| KmsError::from_sdk(&key.name, "DescribeKey", e))?
+            .key_metadata
+            .and_then(|m| m.key_state)
+            == Some(KeyState::Enabled)
+    } else {
+        key_enabled
+    };
+    if !enabled {
         return Ok(());
     }
     let out = client
