@@ -88,6 +88,7 @@ fn bundle(dir: &Path, der: &[u8]) -> String {
                 current_key_material_id: None,
                 parameters_valid_to: valid_to,
                 generated: None,
+                takes_over: None,
                 name,
             })
             .collect(),

@@ -138,6 +138,7 @@ pub fn run(a: &RehearseRequest) -> Result<()> {
             algorithm: script.wrapping.algorithm,
             out: &bundle_dir,
             supplied: None,
+            new_key: false,
         },
     ))?;
     crate::say!(

@@ -19,6 +19,7 @@ pub mod pin_counter;
 pub mod plan;
 pub mod receipt;
 pub mod replay;
+pub mod resource_recheck;
 pub mod script;
 pub mod terminal;
 pub mod wrapping_key;

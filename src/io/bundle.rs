@@ -144,7 +144,12 @@ impl Bundle {
                 let ceremony_output = wrapped
                     && entry.file_name().to_str()
                         == Some(crate::core::manifest::ENCRYPTED_KEY_MATERIAL);
-                if !manifest.files.contains_key(&rel) && !ceremony_output {
+                // Written by `kms import` after the ceremony; the import receipt, not the
+                // manifest, holds its SHA-256.
+                let import_output = entry.file_name().to_str()
+                    == Some(crate::core::manifest::PRE_ROTATION_CIPHERTEXT)
+                    && entry.file_type().is_ok_and(|t| t.is_file());
+                if !manifest.files.contains_key(&rel) && !ceremony_output && !import_output {
                     return Err(BundleError::Unlisted { path: entry.path() });
                 }
             }
