@@ -37,7 +37,11 @@ pub fn run(r: &PrepareRequest<'_>) -> Result<Prepared> {
             supplied: r.supplied,
             new_key: r.new_key,
         };
-        kms::prepare::prepare(&client, &req).await
+        if req.new_key {
+            kms::new_key::prepare(&client, &req).await
+        } else {
+            kms::prepare::prepare(&client, &req).await
+        }
     })
     .map_err(Error::from)
 }

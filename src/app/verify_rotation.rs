@@ -58,7 +58,7 @@ pub fn run_with_inventory(
             resource_recheck::parse_inventory(&fsio::read(path)?).map_err(|detail| {
                 Error::InventoryFile {
                     path: path.to_path_buf(),
-                    detail,
+                    detail: detail.to_string(),
                 }
             })?,
         ),

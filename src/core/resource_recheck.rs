@@ -21,18 +21,30 @@ pub struct EarlierUse {
     pub named_by: String,
 }
 
+/// Why an earlier inventory report cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InventoryReportError {
+    #[error("it is not JSON ({0})")]
+    NotJson(String),
+    #[error("it has no \"keys\" list: give the output of `keyrite kms inventory --json`")]
+    NoKeys,
+    #[error("an entry has no {0:?}")]
+    Missing(&'static str),
+}
+
 /// Reads the resources of a `keyrite kms inventory --json` report.
-pub fn parse_inventory(bytes: &[u8]) -> Result<Vec<EarlierUse>, String> {
-    let v: Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+pub fn parse_inventory(bytes: &[u8]) -> Result<Vec<EarlierUse>, InventoryReportError> {
+    let v: Value =
+        serde_json::from_slice(bytes).map_err(|e| InventoryReportError::NotJson(e.to_string()))?;
     let keys = v
         .get("keys")
         .and_then(Value::as_array)
-        .ok_or("it has no \"keys\" list: give the output of `keyrite kms inventory --json`")?;
-    let text = |v: &Value, field: &str| -> Result<String, String> {
+        .ok_or(InventoryReportError::NoKeys)?;
+    let text = |v: &Value, field: &'static str| -> Result<String, InventoryReportError> {
         v.get(field)
             .and_then(Value::as_str)
             .map(str::to_string)
-            .ok_or_else(|| format!("an entry has no {field:?}"))
+            .ok_or(InventoryReportError::Missing(field))
     };
     let mut out = Vec::new();
     for k in keys {

@@ -10,7 +10,7 @@ use p256::pkcs8::der::asn1::OctetStringRef;
 use sha2::{Digest, Sha256};
 
 use super::HsmError;
-use super::token::UserSession;
+use super::token::{Token, UserSession};
 use crate::core::log::{LogSigner, TrustedKey};
 
 /// The label of the log-signing key pair in the token.
@@ -243,7 +243,7 @@ impl UserSession {
 
 /// The P-256 public key from CKA_EC_POINT (DER OCTET STRING around the SEC1 point on most
 /// tokens; a bare point is accepted too), in any session (a public object needs no login).
-pub(super) fn public_key_of(
+fn public_key_of(
     session: &cryptoki::session::Session,
     public: ObjectHandle,
 ) -> Result<TrustedKey, HsmError> {
@@ -276,4 +276,44 @@ pub(super) fn public_key_of(
         message: e.to_string(),
         hint: "the log-signing key must be ECDSA P-256".into(),
     })
+}
+
+impl Token {
+    /// The public half of the log-signing key labelled `label`, read in a session that is not
+    /// logged in (the key is a public object): the roster's signature can be checked before any
+    /// C_Login is attempted.
+    pub fn log_public_key(&self, label: &str) -> Result<TrustedKey, HsmError> {
+        let step = "read the log public key before login";
+        let session = self.public_session()?;
+        let found = session
+            .find_objects(&[
+                Attribute::Class(ObjectClass::PUBLIC_KEY),
+                Attribute::KeyType(KeyType::EC),
+                Attribute::Label(label.as_bytes().to_vec()),
+            ])
+            .map_err(HsmError::at(step))?;
+        match found.as_slice() {
+            [public] => public_key_of(&session, *public),
+            [] => Err(HsmError::Refused {
+                step,
+                message: format!(
+                    "token {:?} holds no public log-signing key labelled {label:?}",
+                    self.label()
+                ),
+                hint:
+                    "use the token enrolled with `keyrite quorum enroll`; its log key is made there"
+                        .into(),
+            }),
+            many => Err(HsmError::Refused {
+                step,
+                message: format!(
+                    "token {:?} holds {} public keys labelled {label:?}; keyrite will not guess",
+                    self.label(),
+                    many.len()
+                ),
+                hint: "find out who added the others; the log-signing key's label must be unique"
+                    .into(),
+            }),
+        }
+    }
 }

@@ -18,7 +18,6 @@ use cryptoki::types::AuthPin;
 use super::HsmError;
 use super::key_wrap::{KeyWrapper, wrap_for_kms};
 use crate::core::algorithm::WrappingAlgorithm;
-use crate::core::log::TrustedKey;
 use crate::core::pin_counter::{PinCounter, PinRefusal};
 use crate::core::wrapping_key::WrappingPublicKey;
 
@@ -272,45 +271,11 @@ impl Token {
         })
     }
 
-    /// The public half of the log-signing key labelled `label`, read in a session that is not
-    /// logged in (the key is a public object): the roster's signature can be checked before any
-    /// C_Login is attempted.
-    pub fn log_public_key(&self, label: &str) -> Result<TrustedKey, HsmError> {
-        let step = "read the log public key before login";
-        let session = self
-            .ctx
+    /// A read-only session that is not logged in: for public objects only.
+    pub(super) fn public_session(&self) -> Result<cryptoki::session::Session, HsmError> {
+        self.ctx
             .open_ro_session(self.slot)
-            .map_err(HsmError::at("open session"))?;
-        let found = session
-            .find_objects(&[
-                Attribute::Class(ObjectClass::PUBLIC_KEY),
-                Attribute::KeyType(KeyType::EC),
-                Attribute::Label(label.as_bytes().to_vec()),
-            ])
-            .map_err(HsmError::at(step))?;
-        match found.as_slice() {
-            [public] => super::log_key::public_key_of(&session, *public),
-            [] => Err(HsmError::Refused {
-                step,
-                message: format!(
-                    "token {:?} holds no public log-signing key labelled {label:?}",
-                    self.label
-                ),
-                hint:
-                    "use the token enrolled with `keyrite quorum enroll`; its log key is made there"
-                        .into(),
-            }),
-            many => Err(HsmError::Refused {
-                step,
-                message: format!(
-                    "token {:?} holds {} public keys labelled {label:?}; keyrite will not guess",
-                    self.label,
-                    many.len()
-                ),
-                hint: "find out who added the others; the log-signing key's label must be unique"
-                    .into(),
-            }),
-        }
+            .map_err(HsmError::at("open session"))
     }
 
     /// Logs in through the token's protected authentication path (C_Login with no PIN): the

@@ -108,10 +108,9 @@ pub(super) struct CheckedKey {
 /// How many keys are checked, and how many import parameters fetched, at once.
 pub const CONCURRENCY: usize = 8;
 
+/// Prepares the bundle for the keys as they are (on-demand rotation). A new-key rotation
+/// (`req.new_key`) is [`super::new_key::prepare`]; the caller chooses.
 pub async fn prepare(client: &Client, req: &PrepareRequest<'_>) -> Result<Prepared> {
-    if req.new_key {
-        return super::new_key::prepare(client, req).await;
-    }
     refuse_existing(req.out)?;
     // Check every key before fetching anything, so a bad key costs nothing.
     let mut checked = Vec::new();
