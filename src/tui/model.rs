@@ -603,11 +603,11 @@ fn enter(mut m: Model) -> Model {
 }
 
 fn custodian_enter(mut m: Model) -> Model {
-    let Some(roster) = m.info.roster.clone() else {
-        return m;
-    };
     let name = m.custodian_name.trim().to_string();
     let position = m.custodians.len() + 1;
+    let Some(roster) = &m.info.roster else {
+        return m;
+    };
     if m.focus == Focus::First {
         if name.is_empty() {
             let need = m.custodians_needed();
@@ -619,7 +619,8 @@ fn custodian_enter(mut m: Model) -> Model {
         }
         let earlier: Vec<&str> = m.custodians.iter().map(|c| c.name.as_str()).collect();
         if let Err(e) = roster.check_name(&name, &earlier, position) {
-            return m.refuse(e.to_string());
+            let why = e.to_string();
+            return m.refuse(why);
         }
         if !m.info.shares() {
             m.custodians.push(CustodianAnswer { name, share: None });
@@ -632,7 +633,8 @@ fn custodian_enter(mut m: Model) -> Model {
     if let Err(e) = roster.check_share(&name, m.share.trim(), position) {
         // The error names the mistyped group or the wrong owner; it never holds the share. The
         // entry stays as typed, to be corrected.
-        return m.refuse(first_line(&e.to_string()));
+        let why = first_line(&e.to_string());
+        return m.refuse(why);
     }
     let share = TypedShare::from_str_zeroizing(m.share.trim());
     m.clear_share();

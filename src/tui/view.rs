@@ -62,8 +62,13 @@ pub fn view(m: &Model, frame: &mut Frame) {
         m.notice.clone()
     };
     if let Some(n) = note {
+        // A message and its "what to do", each on its own line; nothing in them is obeyed.
+        let lines: Vec<Line<'static>> = n
+            .lines()
+            .map(|l| Line::from(one_line(l.trim()).into_owned()))
+            .collect();
         frame.render_widget(
-            Paragraph::new(one_line(&n).into_owned())
+            Paragraph::new(lines)
                 .style(warn())
                 .wrap(Wrap { trim: false }),
             notice,
