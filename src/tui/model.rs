@@ -253,6 +253,20 @@ impl Model {
             .map(|t| t.duration_since(self.now))
     }
 
+    /// How long until the countdown on screen changes: every second within the last hour (and
+    /// once expired), else at the next whole minute. The loop sleeps that long when no key comes.
+    pub fn next_change(&self) -> std::time::Duration {
+        let secs = match self.remaining() {
+            None => 60,
+            Some(r) if r.is_negative() || r < SignedDuration::from_hours(1) => 1,
+            Some(r) => match r.as_secs() % 60 {
+                0 => 60,
+                s => s.unsigned_abs(),
+            },
+        };
+        std::time::Duration::from_secs(secs)
+    }
+
     /// Less than the script's margin remains.
     pub fn expiry_warning(&self) -> bool {
         self.remaining().is_some_and(|r| r < self.info.margin())
