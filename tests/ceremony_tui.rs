@@ -64,7 +64,10 @@ fn erase(tmux: &Tmux, n: usize) {
 
 /// The first two steps: who is present, then the keys checked.
 fn people_and_keys(tmux: &Tmux, seen: &mut Vec<String>, keys: usize) -> String {
-    let first = tmux.wait_for(seen, SHORT, "step 1", |s| s.contains("who is present"));
+    // The whole first frame: its title and the end of its footer.
+    let first = tmux.wait_for(seen, SHORT, "step 1", |s| {
+        s.contains("who is present") && s.contains("Esc: leave")
+    });
     type_seen(tmux, seen, "Olga Operator");
     tmux.keys(&["Enter"]);
     tmux.wait_for(seen, SHORT, "the witness field", |s| {
@@ -243,7 +246,9 @@ fn an_expired_bundle_is_refused_before_any_typing_and_the_hsm_is_untouched() {
     std::fs::write(&path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
     let before = tree(&p.bundle);
     let objects = hsm().object_count();
-    let tmux = Tmux::start("tui", &ceremony_command(&script, &p.bundle), 100, true);
+    // The refusal comes at once: the shell then waits on a read, so the pane outlives it.
+    let command = format!("{}; read _", ceremony_command(&script, &p.bundle));
+    let tmux = Tmux::start("tui", &command, 100, true);
     let mut seen = Vec::new();
     let end = tmux.wait_for(&mut seen, SHORT, "the exit", |s| s.contains("EXIT="));
     assert!(end.contains("EXIT=5"), "{end}");
@@ -391,8 +396,12 @@ fn nine_keys_with_a_three_of_five_roster_corrected_in_place_then_imported_and_au
     // The witness scrolls the keys: every one is reachable.
     let mut listed = std::collections::BTreeSet::new();
     for from in 1..=9 {
+        // The page, drawn down to its first key at least.
         let head = format!("Keys {from}–");
-        let s = tmux.wait_for(&mut seen, SHORT, &head, |s| s.contains(&head));
+        let top = &aliases[from - 1];
+        let s = tmux.wait_for(&mut seen, SHORT, &head, |s| {
+            s.contains(&head) && s.contains(top.as_str())
+        });
         for a in &aliases {
             if s.contains(a.as_str()) {
                 listed.insert(a.clone());
@@ -483,18 +492,26 @@ fn nine_keys_with_a_three_of_five_roster_corrected_in_place_then_imported_and_au
         serde_json::from_slice(&std::fs::read(p.bundle.join("manifest.json")).unwrap()).unwrap();
     let keys = manifest["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 9);
-    let mut shown = std::collections::BTreeSet::new();
-    for from in 1..=9 {
-        let head = format!("Keys {from}–");
-        let s = tmux.wait_for(&mut seen, SHORT, &head, |s| s.contains(&head));
-        for k in keys {
-            let line = format!(
+    let lines: Vec<String> = keys
+        .iter()
+        .map(|k| {
+            format!(
                 "{}  check value  {}",
                 k["name"].as_str().unwrap(),
                 k["generated"]["check_value"].as_str().unwrap()
-            );
-            if s.contains(&line) {
-                shown.insert(line);
+            )
+        })
+        .collect();
+    let mut shown = std::collections::BTreeSet::new();
+    for from in 1..=9 {
+        let head = format!("Keys {from}–");
+        let top = &lines[from - 1];
+        let s = tmux.wait_for(&mut seen, SHORT, &head, |s| {
+            s.contains(&head) && s.contains(top.as_str())
+        });
+        for line in &lines {
+            if s.contains(line.as_str()) {
+                shown.insert(line.clone());
             }
         }
         tmux.keys(&["Down"]);

@@ -173,8 +173,8 @@ pub fn run_loop<B: Backend>(
                 input.drain()?;
                 continue;
             }
-            // The countdown is redrawn every second.
-            if let Some(msg) = input.next(Duration::from_secs(1))? {
+            // Idle until a key, or until the countdown on screen changes.
+            if let Some(msg) = input.next(model.next_change())? {
                 model = update(model, msg);
             }
             if model.gate() != before {

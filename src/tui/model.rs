@@ -253,6 +253,20 @@ impl Model {
             .map(|t| t.duration_since(self.now))
     }
 
+    /// How long until the countdown on screen changes: every second within the last hour (and
+    /// once expired), else at the next whole minute. The loop sleeps that long when no key comes.
+    pub fn next_change(&self) -> std::time::Duration {
+        let secs = match self.remaining() {
+            None => 60,
+            Some(r) if r.is_negative() || r < SignedDuration::from_hours(1) => 1,
+            Some(r) => match r.as_secs() % 60 {
+                0 => 60,
+                s => s.unsigned_abs(),
+            },
+        };
+        std::time::Duration::from_secs(secs)
+    }
+
     /// Less than the script's margin remains.
     pub fn expiry_warning(&self) -> bool {
         self.remaining().is_some_and(|r| r < self.info.margin())
@@ -603,11 +617,11 @@ fn enter(mut m: Model) -> Model {
 }
 
 fn custodian_enter(mut m: Model) -> Model {
-    let Some(roster) = m.info.roster.clone() else {
-        return m;
-    };
     let name = m.custodian_name.trim().to_string();
     let position = m.custodians.len() + 1;
+    let Some(roster) = &m.info.roster else {
+        return m;
+    };
     if m.focus == Focus::First {
         if name.is_empty() {
             let need = m.custodians_needed();
@@ -619,7 +633,8 @@ fn custodian_enter(mut m: Model) -> Model {
         }
         let earlier: Vec<&str> = m.custodians.iter().map(|c| c.name.as_str()).collect();
         if let Err(e) = roster.check_name(&name, &earlier, position) {
-            return m.refuse(e.to_string());
+            let why = e.to_string();
+            return m.refuse(why);
         }
         if !m.info.shares() {
             m.custodians.push(CustodianAnswer { name, share: None });
@@ -632,7 +647,8 @@ fn custodian_enter(mut m: Model) -> Model {
     if let Err(e) = roster.check_share(&name, m.share.trim(), position) {
         // The error names the mistyped group or the wrong owner; it never holds the share. The
         // entry stays as typed, to be corrected.
-        return m.refuse(first_line(&e.to_string()));
+        let why = first_line(&e.to_string());
+        return m.refuse(why);
     }
     let share = TypedShare::from_str_zeroizing(m.share.trim());
     m.clear_share();

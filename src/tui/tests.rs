@@ -451,6 +451,15 @@ fn the_countdown_warns_under_the_margin_and_the_time_comes_from_ticks() {
     assert!(s.contains("WARNING: parameters expire in 25 min"), "{s}");
     let m = update(m, Msg::Tick(now() + SignedDuration::from_mins(100)));
     assert!(render(&m, 80, 24).contains("EXPIRED 5 min"));
+    // Asleep until the text on screen changes: a minute boundary above an hour, else a second.
+    let left = |mins: i64, secs: i64| {
+        let t = now() + SignedDuration::from_mins(95 - mins) - SignedDuration::from_secs(secs);
+        update(at(Screen::Keys, 1, false).0, Msg::Tick(t)).next_change()
+    };
+    assert_eq!(left(70, 20), Duration::from_secs(20));
+    assert_eq!(left(90, 0), Duration::from_secs(60));
+    assert_eq!(left(59, 0), Duration::from_secs(1));
+    assert_eq!(left(-5, 0), Duration::from_secs(1));
     // A tick is not a key: a prompt stays.
     let m = update(m, Msg::Esc);
     let m = update(m, Msg::Tick(now()));

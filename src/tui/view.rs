@@ -62,8 +62,13 @@ pub fn view(m: &Model, frame: &mut Frame) {
         m.notice.clone()
     };
     if let Some(n) = note {
+        // A message and its "what to do", each on its own line; nothing in them is obeyed.
+        let lines: Vec<Line<'static>> = n
+            .lines()
+            .map(|l| Line::from(one_line(l.trim()).into_owned()))
+            .collect();
         frame.render_widget(
-            Paragraph::new(one_line(&n).into_owned())
+            Paragraph::new(lines)
                 .style(warn())
                 .wrap(Wrap { trim: false }),
             notice,
@@ -102,7 +107,12 @@ fn countdown(m: &Model) -> Paragraph<'static> {
     let (Some(left), Some(at)) = (m.remaining(), m.info.parameters_expire) else {
         return Paragraph::new("import parameters: no expiry recorded in the bundle");
     };
-    let at = at.strftime("%H:%M UTC").to_string();
+    // The day too when it is not within the next day.
+    let at = if left > SignedDuration::from_hours(24) {
+        at.strftime("%Y-%m-%d %H:%M UTC").to_string()
+    } else {
+        at.strftime("%H:%M UTC").to_string()
+    };
     let margin = duration(m.info.margin());
     if left.is_negative() || left.is_zero() {
         return Paragraph::new(format!(
@@ -253,12 +263,12 @@ fn field(label: &str, value: String, focused: bool) -> Line<'static> {
 fn draw_body(m: &Model, frame: &mut Frame, area: Rect) {
     let lines = match m.screen {
         Screen::People => people(m),
-        Screen::Keys => keys(m, area.height),
+        Screen::Keys => keys(m, area),
         Screen::Fingerprint => fingerprint(m),
         Screen::Custodians => custodians(m),
         Screen::Confirm => confirm(m),
         Screen::Running => running(m, area.height),
-        Screen::Result => result(m, area.height),
+        Screen::Result => result(m, area),
         Screen::Failed => failed(m),
     };
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
@@ -288,45 +298,74 @@ fn people(m: &Model) -> Vec<Line<'static>> {
     ]
 }
 
-/// Lines per key on the keys screen.
-const KEY_LINES: usize = 5;
+/// How many rows `lines` take in a wrapped paragraph `width` columns wide.
+fn rows(lines: &[Line<'_>], width: u16) -> usize {
+    let width = usize::from(width.max(1));
+    lines.iter().map(|l| l.width().div_ceil(width).max(1)).sum()
+}
 
-fn keys(m: &Model, height: u16) -> Vec<Line<'static>> {
-    let total = m.info.keys.len();
-    let room = usize::from(height).saturating_sub(1) / KEY_LINES;
-    let shown = room.max(1);
-    let from = m.scroll.min(total.saturating_sub(1));
-    let to = (from + shown).min(total);
-    let mut l = vec![Line::styled(
-        format!(
-            "Keys {}–{to} of {total}. Witness: is each the account and region you expect?",
-            from + 1
-        ),
-        bold(),
-    )];
-    for (i, k) in m.info.keys.iter().enumerate().take(to).skip(from) {
-        l.push(Line::from(vec![
-            Span::styled(format!("{:>2} {}", i + 1, one_line(&k.name)), bold()),
-            Span::raw(format!(
-                "  alias {}",
-                k.alias
-                    .as_deref()
-                    .map_or("(none)".into(), |a| one_line(a).into_owned())
-            )),
-        ]));
-        l.push(Line::from(format!("   {}", one_line(&k.arn))));
-        l.push(Line::from(format!(
-            "   account {}  region {}",
-            one_line(&k.account),
-            one_line(&k.region)
-        )));
-        l.push(Line::from("   SHA-256 of its KMS wrapping public key"));
-        l.push(Line::from(format!(
-            "     {}",
-            one_line(&k.wrapping_key_sha256)
-        )));
+/// `head`, then as many of `blocks` from `from` on as fit in `area` (at least one); the head is
+/// given the range shown.
+fn scrolled(
+    area: Rect,
+    from: usize,
+    blocks: Vec<Vec<Line<'static>>>,
+    head: impl Fn(usize, usize, usize) -> Vec<Line<'static>>,
+) -> Vec<Line<'static>> {
+    let total = blocks.len();
+    let from = from.min(total.saturating_sub(1));
+    let used = rows(&head(from + 1, total, total), area.width);
+    let mut room = usize::from(area.height).saturating_sub(used);
+    let mut shown = Vec::new();
+    for block in blocks.into_iter().skip(from) {
+        let r = rows(&block, area.width);
+        if r > room && !shown.is_empty() {
+            break;
+        }
+        room = room.saturating_sub(r);
+        shown.push(block);
     }
+    let mut l = head(from + 1, from + shown.len(), total);
+    l.extend(shown.into_iter().flatten());
     l
+}
+
+fn keys(m: &Model, area: Rect) -> Vec<Line<'static>> {
+    let blocks = m
+        .info
+        .keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            vec![
+                Line::from(vec![
+                    Span::styled(format!("{:>2} {}", i + 1, one_line(&k.name)), bold()),
+                    Span::raw(format!(
+                        "  alias {}",
+                        k.alias
+                            .as_deref()
+                            .map_or("(none)".into(), |a| one_line(a).into_owned())
+                    )),
+                ]),
+                Line::from(format!("   {}", one_line(&k.arn))),
+                Line::from(format!(
+                    "   account {}  region {}",
+                    one_line(&k.account),
+                    one_line(&k.region)
+                )),
+                Line::from("   SHA-256 of its KMS wrapping public key"),
+                Line::from(format!("     {}", one_line(&k.wrapping_key_sha256))),
+            ]
+        })
+        .collect();
+    scrolled(area, m.scroll, blocks, |from, to, total| {
+        vec![Line::styled(
+            format!(
+                "Keys {from}–{to} of {total}. Witness: is each the account and region you expect?"
+            ),
+            bold(),
+        )]
+    })
 }
 
 fn fingerprint(m: &Model) -> Vec<Line<'static>> {
@@ -455,15 +494,12 @@ fn running(m: &Model, height: u16) -> Vec<Line<'static>> {
     l
 }
 
-/// Lines per key on the result screen.
-const RESULT_LINES: usize = 4;
-
-fn result(m: &Model, height: u16) -> Vec<Line<'static>> {
+fn result(m: &Model, area: Rect) -> Vec<Line<'static>> {
     let Some(r) = &m.result else {
         return Vec::new();
     };
     let dir = one_line(&m.info.bundle_dir).into_owned();
-    let mut l = vec![
+    let head = vec![
         Line::styled(
             format!("{} key(s) generated, wrapped and verified.", r.keys.len()),
             bold(),
@@ -472,30 +508,34 @@ fn result(m: &Model, height: u16) -> Vec<Line<'static>> {
         Line::from(format!(
             "Then on the connected side: keyrite kms import --bundle {dir}"
         )),
+        Line::from(format!("Capability probe {}", one_line(&r.probe))),
         Line::from(format!(
-            "Capability probe {} · CKA_WRAP_WITH_TRUSTED {}",
-            one_line(&r.probe),
+            "CKA_WRAP_WITH_TRUSTED {}",
             one_line(&r.wrap_with_trusted)
         )),
     ];
-    let total = r.keys.len();
-    let room = (usize::from(height).saturating_sub(l.len() + 1) / RESULT_LINES).max(1);
-    let from = m.scroll.min(total.saturating_sub(1));
-    let to = (from + room).min(total);
-    l.push(Line::from(format!(
-        "Keys {}–{to} of {total} (↑/↓ to scroll):",
-        from + 1
-    )));
-    for k in r.keys.iter().take(to).skip(from) {
-        l.push(Line::from(vec![
-            Span::styled(one_line(&k.name).into_owned(), bold()),
-            Span::raw(format!("  check value  {}", one_line(&k.check_value))),
-        ]));
-        l.push(Line::from(format!("  HSM label  {}", one_line(&k.label))));
-        l.push(Line::from("  EncryptedKeyMaterial.bin SHA-256"));
-        l.push(Line::from(format!("    {}", one_line(&k.sha256))));
-    }
-    l
+    let blocks = r
+        .keys
+        .iter()
+        .map(|k| {
+            vec![
+                Line::from(vec![
+                    Span::styled(one_line(&k.name).into_owned(), bold()),
+                    Span::raw(format!("  check value  {}", one_line(&k.check_value))),
+                ]),
+                Line::from(format!("  HSM label  {}", one_line(&k.label))),
+                Line::from("  EncryptedKeyMaterial.bin SHA-256"),
+                Line::from(format!("    {}", one_line(&k.sha256))),
+            ]
+        })
+        .collect();
+    scrolled(area, m.scroll, blocks, |from, to, total| {
+        let mut l = head.clone();
+        l.push(Line::from(format!(
+            "Keys {from}–{to} of {total} (↑/↓ to scroll):"
+        )));
+        l
+    })
 }
 
 fn failed(m: &Model) -> Vec<Line<'static>> {
