@@ -1,4 +1,5 @@
-//! `keyrite ceremony`: the terminal UI by default, or headless with an answers file.
+//! `keyrite ceremony`: the terminal UI by default, line by line with --plain, or headless with an
+//! answers file.
 
 use std::path::{Path, PathBuf};
 
@@ -32,6 +33,10 @@ pub struct CeremonyArgs {
     /// operators answer at the terminal).
     #[arg(long, requires = "answers")]
     pub headless: bool,
+    /// Ask the operators' questions line by line instead of in the full-screen app: for a serial
+    /// console or a screen reader. The same questions and checks; shares are not echoed.
+    #[arg(long, conflicts_with = "headless")]
+    pub plain: bool,
     /// The operators' answers (TOML) for a headless run.
     #[arg(long)]
     pub answers: Option<PathBuf>,
@@ -89,6 +94,8 @@ pub fn run(a: CeremonyArgs) -> Result<()> {
         drop(answers_bytes);
         drop(locks);
         report
+    } else if a.plain {
+        crate::tui::plain::run(&inputs, &checked)?
     } else {
         let info = crate::tui::Info {
             script_name: inputs.script.ceremony.name.clone(),

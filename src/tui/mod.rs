@@ -4,6 +4,7 @@
 
 pub mod enrol;
 pub mod model;
+pub mod plain;
 pub mod view;
 
 use std::io::IsTerminal;
