@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use crate::app::ceremony::preflight::preflight;
+use crate::app::ceremony::CeremonyReport;
+use crate::app::ceremony::preflight::{Preflight, preflight};
 use crate::app::ceremony::start::{CeremonyInputs, CeremonyPaths, perform};
 use crate::app::error::{Error, Result};
 use crate::core::script::Answers;
@@ -62,6 +63,21 @@ pub struct CeremonyArgs {
     pub so_pin_source: Option<PathBuf>,
 }
 
+/// The ceremony in the operators' full-screen app, after the preflight: the one way `keyrite
+/// ceremony` and a rehearsal at a terminal run it.
+pub fn at_terminal(inputs: &CeremonyInputs, checked: &Preflight) -> Result<CeremonyReport> {
+    let info = crate::tui::Info {
+        script_name: inputs.script.ceremony.name.clone(),
+        keys: inputs.script.keys.iter().map(|k| k.key.clone()).collect(),
+        algorithm: inputs.script.wrapping.algorithm.to_string(),
+        key_spec: inputs.script.wrapping.key_spec.to_string(),
+        token: inputs.uri.token.clone(),
+        bundle_fingerprint: checked.bundle.bundle.fingerprint().to_string(),
+        quorum: checked.roster.as_ref().map(|r| r.file.roster.threshold),
+    };
+    crate::tui::run(info, |answers| perform(inputs, checked, &answers))
+}
+
 pub fn run(a: CeremonyArgs) -> Result<()> {
     if !a.headless && a.answers.is_some() {
         return Err(Error::AnswersWithoutHeadless);
@@ -97,16 +113,7 @@ pub fn run(a: CeremonyArgs) -> Result<()> {
     } else if a.plain {
         crate::tui::plain::run(&inputs, &checked)?
     } else {
-        let info = crate::tui::Info {
-            script_name: inputs.script.ceremony.name.clone(),
-            keys: inputs.script.keys.iter().map(|k| k.key.clone()).collect(),
-            algorithm: inputs.script.wrapping.algorithm.to_string(),
-            key_spec: inputs.script.wrapping.key_spec.to_string(),
-            token: inputs.uri.token.clone(),
-            bundle_fingerprint: checked.bundle.bundle.fingerprint().to_string(),
-            quorum: checked.roster.as_ref().map(|r| r.file.roster.threshold),
-        };
-        crate::tui::run(info, |answers| perform(&inputs, &checked, &answers))?
+        at_terminal(&inputs, &checked)?
     };
     crate::app::ceremony::print_report(&report);
     if a.json {

@@ -14,6 +14,8 @@ pub mod inventory;
 pub mod output;
 #[cfg(feature = "airgap")]
 pub mod quorum;
+#[cfg(all(feature = "airgap", feature = "connected"))]
+pub mod rehearse;
 #[cfg(feature = "connected")]
 pub mod status;
 pub mod values;
@@ -206,15 +208,20 @@ pub struct RollbackArgs {
 #[cfg(all(feature = "airgap", feature = "connected"))]
 #[derive(clap::Args, Debug)]
 pub struct RehearseArgs {
-    /// Run without the terminal UI.
+    /// Run unattended (the default without a terminal). At a terminal, the rehearsal's
+    /// custodians are shown their shares and the operators run the ceremony's app.
     #[arg(long)]
     pub headless: bool,
     /// Where to leave everything (must not exist). Default: ./keyrite-rehearsal-<time>.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// The ceremony script to rehearse (default: the built-in ceremony-scripts/rehearsal.toml).
-    #[arg(long)]
+    /// The ceremony script to rehearse (default: the built-in ceremony-scripts/rehearsal-nine.toml,
+    /// nine keys alias/{dev,int,prod}-{s3,rds,dynamodb}).
+    #[arg(long, conflicts_with = "quick")]
     pub script: Option<PathBuf>,
+    /// Rehearse one key (the built-in ceremony-scripts/rehearsal.toml).
+    #[arg(long)]
+    pub quick: bool,
     /// The SoftHSM2 module.
     #[arg(long, default_value = crate::hsm::softhsm::DEFAULT_MODULE)]
     pub module: PathBuf,
@@ -272,13 +279,7 @@ pub fn run(cli: Cli) -> Result<()> {
         #[cfg(feature = "airgap")]
         Command::Ceremony(a) => ceremony::run(a),
         #[cfg(all(feature = "airgap", feature = "connected"))]
-        Command::Rehearse(a) => crate::app::rehearse::run(&crate::app::rehearse::RehearseRequest {
-            headless: a.headless,
-            out: a.out,
-            script: a.script,
-            module: a.module,
-            endpoint_url: a.endpoint_url,
-        }),
+        Command::Rehearse(a) => rehearse::run(a),
         Command::Audit(a) => audit::run(a),
         Command::Completions(a) => docs::completions(&a, <Cli as clap::CommandFactory>::command()),
         Command::Man(a) => docs::man(&a, <Cli as clap::CommandFactory>::command()),
