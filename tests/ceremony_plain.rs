@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::flow::*;
 use common::roster::*;
-use common::tmux::Tmux;
+use common::tmux::{Tmux, quoted};
 use common::*;
 use keyrite::core::custody::shares::CustodianShare;
 use keyrite::core::digest::{grouped, word_lines};
@@ -210,10 +210,6 @@ fn anything_but_yes_or_the_end_of_input_leaves_the_bundle_and_the_token_as_they_
         assert_eq!(contents(&p.bundle), before, "{what}: the bundle changed");
         assert_eq!(hsm().object_count(), objects, "{what}: an HSM object");
     }
-}
-
-fn quoted(s: impl AsRef<std::ffi::OsStr>) -> String {
-    format!("'{}'", s.as_ref().to_string_lossy().replace('\'', "'\\''"))
 }
 
 #[test]

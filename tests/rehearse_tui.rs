@@ -1,0 +1,158 @@
+//! `keyrite rehearse` at a real terminal (tmux, the built binary): the rehearsal's five
+//! custodians are each shown their share alone and type it back, then the operators run the
+//! nine-key ceremony in its full-screen app, three custodians typing their shares, and the
+//! rehearsal imports and proves every key.
+
+mod common;
+
+use std::time::Duration;
+
+use common::tmux::{Tmux, quoted, share_on};
+use keyrite::core::digest::{grouped, sha256_hex};
+
+const STEP: Duration = Duration::from_secs(60);
+/// Starting the local KMS, creating nine keys and preparing their bundle.
+const PREPARE: Duration = Duration::from_secs(300);
+
+#[test]
+fn at_a_terminal_the_rehearsal_hands_out_shares_and_the_operators_run_the_nine_key_ceremony() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rehearsal");
+    let command = format!(
+        "env -u SOFTHSM2_CONF -u AWS_ENDPOINT_URL -u AWS_ENDPOINT_URL_KMS {} rehearse --out {}; echo EXIT=$?",
+        quoted(env!("CARGO_BIN_EXE_keyrite")),
+        quoted(&out),
+    );
+    let t = Tmux::start("rehearse", &command, 110, true);
+    let mut seen = Vec::new();
+
+    // The custodians, one at a time: each sees their share alone and types it back.
+    let names = ["Alice", "Bob", "Carol", "Dave", "Erin"];
+    let mut shares = Vec::new();
+    for name in names {
+        let call = format!("Custodian {name}: come to the screen alone.");
+        let screen = t.wait_for(&mut seen, STEP, &call, |s| s.contains(&call));
+        assert!(
+            !screen.contains("KR1-"),
+            "a share on the call screen:\n{screen}"
+        );
+        t.text("a");
+        let shown = format!("Custodian {name}, your share:");
+        let screen = t.wait_for(&mut seen, STEP, &shown, |s| s.contains(&shown));
+        let share = share_on(&screen);
+        assert!(share.starts_with("KR1-"), "{share}");
+        t.text("d");
+        let back = format!("Custodian {name}: type your share back");
+        t.wait_for(&mut seen, STEP, &back, |s| s.contains(&back));
+        t.text(&share);
+        t.keys(&["Enter"]);
+        shares.push(share);
+    }
+    t.wait_for(&mut seen, STEP, "everyone has their share", |s| {
+        s.contains("All 5 custodians have their shares")
+    });
+    t.keys(&["Enter"]);
+
+    // The ceremony's first screen: the nine keys of the rehearsal's default script.
+    let first = t.wait_for(&mut seen, PREPARE, "the ceremony's first screen", |s| {
+        s.contains("1 the ceremony")
+    });
+    for env in ["dev", "int", "prod"] {
+        for service in ["s3", "rds", "dynamodb"] {
+            let alias = format!("alias/{env}-{service}");
+            assert!(first.contains(&alias), "{alias} not on:\n{first}");
+        }
+    }
+    assert!(first.contains("Keys       9"), "{first}");
+    // The roster the custodians were shown shares of: 3 of 5, signed, for this token.
+    let roster =
+        keyrite::core::custody::RosterFile::parse(&std::fs::read(out.join("roster.json")).unwrap())
+            .unwrap();
+    assert_eq!(roster.roster.threshold, 3);
+    assert_eq!(roster.roster.names(), names);
+    let share_refs: Vec<&str> = shares.iter().map(String::as_str).collect();
+    keyrite::core::custody::shares::combine(&roster.roster, &share_refs[2..]).unwrap();
+
+    // The operators, the fingerprint as the connected side reads it out, three custodians.
+    t.text("Olga Operator");
+    t.keys(&["Enter"]);
+    t.text("Wendy Witness");
+    t.keys(&["Enter"]);
+    t.wait_for(&mut seen, STEP, "the fingerprint screen", |s| {
+        s.contains("2 the bundle fingerprint")
+    });
+    let fingerprint = sha256_hex(&std::fs::read(out.join("bundle/manifest.json")).unwrap());
+    t.text(&grouped(&fingerprint));
+    t.keys(&["Enter"]);
+    t.wait_for(&mut seen, STEP, "the custodians screen", |s| {
+        s.contains("3 custodians (0 of 3)")
+    });
+    for (name, share) in [
+        ("Bob", &shares[1]),
+        ("Dave", &shares[3]),
+        ("Erin", &shares[4]),
+    ] {
+        t.text(name);
+        t.keys(&["Enter"]);
+        t.text(share);
+        t.keys(&["Enter"]);
+        t.wait_for(&mut seen, STEP, name, |s| s.contains(&format!("✓ {name}")));
+    }
+    t.keys(&["Enter"]);
+    t.wait_for(&mut seen, STEP, "the confirmation", |s| {
+        s.contains("Generate and wrap 9 keys now? (y/N)")
+    });
+    assert!(
+        !out.join("bundle/ceremony.log").exists(),
+        "nothing before y"
+    );
+    t.keys(&["y"]);
+    t.wait_for(&mut seen, PREPARE, "the result", |s| {
+        s.contains("5 ceremony complete")
+    });
+    t.keys(&["Enter"]);
+
+    // Imported, and every key proved: KMS encrypts, the HSM decrypts.
+    let end = t.wait_for(&mut seen, PREPARE, "the end", |s| s.contains("EXIT="));
+    assert!(end.contains("EXIT=0"), "{end}");
+    for env in ["dev", "int", "prod"] {
+        for service in ["s3", "rds", "dynamodb"] {
+            let proof = format!("[6/6] {env}-{service}: first import, Enabled; key material");
+            assert!(end.contains(&proof), "{proof} not in:\n{end}");
+        }
+    }
+    assert_eq!(
+        end.matches("KMS Encrypt -> HSM AES-GCM decrypt: same plaintext")
+            .count(),
+        9,
+        "{end}"
+    );
+    assert!(end.contains("rehearsal complete"), "{end}");
+    // The log verifies, and says which three custodians opened the HSM.
+    let trusted = keyrite::core::log::TrustedKey::from_pem(
+        &std::fs::read_to_string(out.join("log-public-key.pem")).unwrap(),
+    )
+    .unwrap();
+    let report = keyrite::core::log::verify(
+        &std::fs::read(out.join("bundle/ceremony.log")).unwrap(),
+        &trusted,
+    )
+    .unwrap();
+    assert_eq!(
+        report.quorum.unwrap().authorised,
+        [
+            ("Bob".to_string(), 2),
+            ("Dave".to_string(), 4),
+            ("Erin".to_string(), 5)
+        ]
+    );
+    assert!(
+        report.records[0]
+            .actors
+            .contains(&"Olga Operator".to_string())
+    );
+    // No share is left on the terminal.
+    for s in &shares {
+        assert!(!end.contains(s.as_str()), "a share is left on the screen");
+    }
+}
