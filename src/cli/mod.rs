@@ -68,7 +68,7 @@ pub enum Command {
     Ceremony(ceremony::CeremonyArgs),
     /// The whole flow on a fresh SoftHSM2 token against a local KMS.
     #[cfg(all(feature = "airgap", feature = "connected"))]
-    Rehearse(RehearseArgs),
+    Rehearse(rehearse::RehearseArgs),
     /// Offline audit of a ceremony's signed log and bundle.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -203,31 +203,6 @@ pub struct RollbackArgs {
     pub aws: AwsArgs,
     #[arg(long)]
     pub json: bool,
-}
-
-#[cfg(all(feature = "airgap", feature = "connected"))]
-#[derive(clap::Args, Debug)]
-pub struct RehearseArgs {
-    /// Run unattended (the default without a terminal). At a terminal, the rehearsal's
-    /// custodians are shown their shares and the operators run the ceremony's app.
-    #[arg(long)]
-    pub headless: bool,
-    /// Where to leave everything (must not exist). Default: ./keyrite-rehearsal-<time>.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// The ceremony script to rehearse (default: the built-in ceremony-scripts/rehearsal-nine.toml,
-    /// nine keys alias/{dev,int,prod}-{s3,rds,dynamodb}).
-    #[arg(long, conflicts_with = "quick")]
-    pub script: Option<PathBuf>,
-    /// Rehearse one key (the built-in ceremony-scripts/rehearsal.toml).
-    #[arg(long)]
-    pub quick: bool,
-    /// The SoftHSM2 module.
-    #[arg(long, default_value = crate::hsm::softhsm::DEFAULT_MODULE)]
-    pub module: PathBuf,
-    /// Use this running local KMS instead of starting one.
-    #[arg(long)]
-    pub endpoint_url: Option<String>,
 }
 
 impl Cli {

@@ -3,13 +3,37 @@
 //! the ceremony in their full-screen app, as they would run `keyrite ceremony --roster`.
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
 
-use super::RehearseArgs;
 use crate::app::ceremony::preflight::preflight;
 use crate::app::ceremony::print_report;
 use crate::app::error::Result;
 use crate::app::rehearse::{self, RehearseRequest};
 use crate::core::digest::grouped;
+
+#[derive(clap::Args, Debug)]
+pub struct RehearseArgs {
+    /// Run unattended (the default without a terminal). At a terminal, the rehearsal's
+    /// custodians are shown their shares and the operators run the ceremony's app.
+    #[arg(long)]
+    pub headless: bool,
+    /// Where to leave everything (must not exist). Default: ./keyrite-rehearsal-<time>.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The ceremony script to rehearse (default: the built-in ceremony-scripts/rehearsal-nine.toml,
+    /// nine keys alias/{dev,int,prod}-{s3,rds,dynamodb}).
+    #[arg(long, conflicts_with = "quick")]
+    pub script: Option<PathBuf>,
+    /// Rehearse one key (the built-in ceremony-scripts/rehearsal.toml).
+    #[arg(long)]
+    pub quick: bool,
+    /// The SoftHSM2 module.
+    #[arg(long, default_value = crate::hsm::softhsm::DEFAULT_MODULE)]
+    pub module: PathBuf,
+    /// Use this running local KMS instead of starting one.
+    #[arg(long)]
+    pub endpoint_url: Option<String>,
+}
 
 pub fn run(a: RehearseArgs) -> Result<()> {
     let at_terminal =
