@@ -88,6 +88,7 @@ fn bundle(dir: &Path, der: &[u8]) -> String {
                 current_key_material_id: None,
                 parameters_valid_to: valid_to,
                 generated: None,
+                takes_over: None,
                 name,
             })
             .collect(),
@@ -148,6 +149,7 @@ fn main() {
         escrow: None,
         so_pin: None,
         resume: None,
+        progress: keyrite::app::ceremony::progress::ProgressSink::lines(),
     })
     .expect("the ceremony");
     let ceremony = started.elapsed();

@@ -119,3 +119,94 @@ fn a_headless_ceremony_needs_a_witness_who_is_not_the_operator() {
         "is the operator",
     );
 }
+
+#[test]
+fn the_progress_sink_gets_every_step_of_every_key_in_order_as_the_report_and_files_say() {
+    use keyrite::app::ceremony::preflight::preflight;
+    use keyrite::app::ceremony::progress::{KeyStep, Progress, ProgressSink};
+    use keyrite::app::ceremony::start::{CeremonyInputs, CeremonyPaths, perform};
+    use keyrite::core::script::Answers;
+    own_token!();
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _) = common::flow::external_key("progress-a");
+    let (b, _) = common::flow::external_key("progress-b");
+    let p = common::flow::prepare(dir.path(), &[&a, &b], default_algorithm());
+    let script = write_script(dir.path(), &[&a, &b], default_algorithm(), "RSA_4096");
+    let token = hsm().token_uri();
+    let inputs = CeremonyInputs::load(&CeremonyPaths {
+        script: &script,
+        bundle: &p.bundle,
+        token: &token,
+        module: &hsm().module,
+        roster: None,
+        so_pin_source: None,
+        escrow_from: None,
+    })
+    .unwrap();
+    let checked = preflight(&inputs).unwrap();
+    let answers = Answers {
+        operator: "Alice Admin".into(),
+        witness: Some("Walter Witness".into()),
+        bundle_fingerprint: p.fingerprint.clone(),
+        custodians: Vec::new(),
+        resume: None,
+    };
+    let got = std::sync::Mutex::new(Vec::new());
+    let sink = |p: Progress| got.lock().unwrap().push(p);
+    let report = perform(&inputs, &checked, &answers, ProgressSink::to(&sink)).unwrap();
+    let got = got.into_inner().unwrap();
+
+    assert!(matches!(&got[0], Progress::Probed { .. }), "{got:?}");
+    assert_eq!(got.last(), Some(&Progress::Finished { keys: 2 }));
+    let steps: Vec<(usize, usize)> = got
+        .iter()
+        .filter_map(|p| match p {
+            Progress::Key { index, step, .. } => Some((*index, step.position())),
+            _ => None,
+        })
+        .collect();
+    let want: Vec<(usize, usize)> = (0..2)
+        .flat_map(|i| (1..=KeyStep::COUNT).map(move |s| (i, s)))
+        .collect();
+    assert_eq!(
+        steps, want,
+        "each key's six steps, in order, one key after the other"
+    );
+    // What the steps say is what the report and the files say.
+    for (i, k) in report.keys.iter().enumerate() {
+        let said = |f: &dyn Fn(&KeyStep) -> Option<String>| {
+            got.iter()
+                .find_map(|p| match p {
+                    Progress::Key { index, key, step } if *index == i => {
+                        assert_eq!(key, &k.name);
+                        f(step)
+                    }
+                    _ => None,
+                })
+                .unwrap()
+        };
+        assert_eq!(
+            said(&|s| match s {
+                KeyStep::Generated { hsm_label } => Some(hsm_label.clone()),
+                _ => None,
+            }),
+            k.hsm_label
+        );
+        assert_eq!(
+            said(&|s| match s {
+                KeyStep::CheckValue { check_value } => Some(check_value.clone()),
+                _ => None,
+            }),
+            k.check_value
+        );
+        let written =
+            std::fs::read(p.bundle.join(&k.name).join("EncryptedKeyMaterial.bin")).unwrap();
+        assert_eq!(
+            said(&|s| match s {
+                KeyStep::Verified { sha256 } => Some(sha256.clone()),
+                _ => None,
+            }),
+            keyrite::core::digest::sha256_hex(&written)
+        );
+    }
+}

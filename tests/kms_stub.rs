@@ -120,6 +120,7 @@ impl StubBundle {
                             generated_at: now,
                             reimport_of_key_material_id: None,
                         }),
+                        takes_over: None,
                     }
                 })
                 .collect(),
@@ -168,6 +169,16 @@ fn describe_pending_then_enabled() -> Rule {
         .output(|| metadata(&arn(), KeyState::Enabled))
         .repeatedly()
         .build()
+}
+
+/// Stub: Encrypt answers under the key (the import's ciphertext made before a rotation).
+fn encrypt_ok() -> Rule {
+    mock!(Client::encrypt).then_output(|| {
+        aws_sdk_kms::operation::encrypt::EncryptOutput::builder()
+            .key_id(arn())
+            .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(vec![0x3c; 64]))
+            .build()
+    })
 }
 
 fn import_ok() -> ImportKeyMaterialOutput {
@@ -702,7 +713,8 @@ fn stub_a_rotation_whose_material_may_be_in_kms_is_not_sent_again() {
             aws_error_body("KMSInternalException", "internal error"),
         )
         .build();
-    let first_run = run_import(&stub_client(&[&describe, &lost]), &bundle).unwrap_err();
+    let encrypt = encrypt_ok();
+    let first_run = run_import(&stub_client(&[&describe, &lost, &encrypt]), &bundle).unwrap_err();
     assert!(
         first_run.to_string().contains("run the same command again"),
         "{first_run}"
@@ -875,7 +887,12 @@ fn stub_rollback_deletes_the_pending_material_by_its_id_once_and_the_bundle_is_n
             aws_error_body("KMSInvalidStateException", "rotation refused"),
         )
         .build();
-    let err = run_import(&stub_client(&[&describe, &staged, &refused]), &bundle).unwrap_err();
+    let encrypt = encrypt_ok();
+    let err = run_import(
+        &stub_client(&[&describe, &staged, &refused, &encrypt]),
+        &bundle,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("RotateKeyOnDemand"), "{err}");
     assert_eq!(staged.num_calls(), 1);
 

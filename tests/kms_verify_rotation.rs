@@ -1,7 +1,8 @@
 //! `keyrite kms verify-rotation` after real rotations (prepare, ceremony on SoftHSM2, import into
 //! the local KMS): it passes for the bundle whose material is current, with a ciphertext made
-//! before the rotation still decrypting, and fails with exit 3 for a bundle whose material is no
-//! longer current. Each result is appended to the bundle's import receipt, whose chain still
+//! before the rotation (given, and the one the import saved) still decrypting, and fails with
+//! exit 3 when the saved ciphertext was altered and for a bundle whose material is no longer
+//! current. Each result is appended to the bundle's import receipt, whose chain still
 //! verifies.
 
 mod common;
@@ -44,14 +45,20 @@ fn passes_after_a_real_rotation_and_fails_with_exit_3_when_the_material_is_not_t
         .unwrap();
     let old_file = dir.path().join("old.bin");
     std::fs::write(&old_file, old.as_ref()).unwrap();
+    // A bucket under the first key's alias, and the inventory before the rotation.
+    let bucket = unique("verify-bucket");
+    rt.block_on(common::services::bucket("us-east-1", &bucket, &a1, &[]));
+    let before = common::services::inventory_file(dir.path());
 
     let (second, _) = full_rotation(dir.path(), &keys);
 
-    let out = keyrite()
+    let out = common::services::keyrite_all_services()
         .args(["kms", "verify-rotation", "--json", "--bundle"])
         .arg(&second.bundle)
         .arg("--ciphertext")
         .arg(&old_file)
+        .arg("--inventory")
+        .arg(&before)
         .assert()
         .success();
     let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
@@ -59,9 +66,33 @@ fn passes_after_a_real_rotation_and_fails_with_exit_3_when_the_material_is_not_t
     assert_eq!(v["keys"].as_array().unwrap().len(), 2);
     for k in v["keys"].as_array().unwrap() {
         assert_eq!(k["key_material_id"], k["expected_key_material_id"]);
-        assert_eq!(k["checks"].as_array().unwrap().len(), 4, "{k}");
+        // Material, state, Encrypt, Decrypt, the ciphertext the import saved before the
+        // rotation, and the resources of the earlier inventory (the bucket, or a note of none).
+        assert_eq!(k["checks"].as_array().unwrap().len(), 6, "{k}");
+        assert!(
+            k["checks"]
+                .to_string()
+                .contains("the ciphertext made before the rotation still decrypts under"),
+            "{k}"
+        );
     }
+    // The import saved one per key that had material; the first import had none to save.
+    let saved = |b: &std::path::Path| -> Vec<std::path::PathBuf> {
+        tree(b)
+            .into_iter()
+            .filter(|f| f.ends_with("/pre-rotation.ciphertext"))
+            .map(|f| b.join(f))
+            .collect()
+    };
+    assert_eq!(saved(&second.bundle).len(), 2);
+    assert!(saved(&first.bundle).is_empty());
     assert!(v["old_ciphertexts"][0]["result"]["Ok"].as_str().is_some());
+    assert!(
+        v["keys"][0]["checks"]
+            .to_string()
+            .contains(&format!("ok: s3-bucket {bucket} (us-east-1) resolves to")),
+        "{v}"
+    );
     let recorded = receipt_steps(&second.bundle);
     assert_eq!(recorded.len(), 2);
     assert!(recorded.iter().all(|r| r["data"]["result"] == "passed"));
@@ -70,6 +101,28 @@ fn passes_after_a_real_rotation_and_fails_with_exit_3_when_the_material_is_not_t
             .to_string()
             .contains("made before the rotation")
     }));
+
+    // A saved ciphertext altered after the import: exit 3, naming it.
+    let tampered = &saved(&second.bundle)[0];
+    let mut bytes = std::fs::read(tampered).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(tampered, &bytes).unwrap();
+    let out = keyrite()
+        .args(["kms", "verify-rotation", "--bundle"])
+        .arg(&second.bundle)
+        .assert()
+        .code(3);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(stderr.contains("it was altered"), "{stderr}");
+    assert!(stderr.contains("no longer decrypts"), "{stderr}");
+    assert_eq!(
+        receipt_steps(&second.bundle)
+            .iter()
+            .filter(|r| r["data"]["result"] == "failed")
+            .count(),
+        1
+    );
 
     // The first bundle's material is no longer current.
     let out = keyrite()
@@ -174,7 +227,7 @@ fn with_cloudtrail_a_failed_call_on_the_key_since_the_import_fails_the_verificat
     );
     assert!(
         err.to_string()
-            .contains("CloudTrail: Decrypt failed with IncorrectKeyException"),
+            .contains("CloudTrail: the key: Decrypt failed with IncorrectKeyException"),
         "{err}"
     );
     // Both runs are in the receipt.

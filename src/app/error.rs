@@ -145,6 +145,11 @@ pub enum Error {
         "--policy-days must be at least 1\n  what to do: give the longest a key's material may stay current, e.g. --policy-days 365"
     )]
     PolicyDays,
+    #[error(
+        "--inventory {}: {detail}\n  what to do: give the JSON `keyrite kms inventory --json` printed before the rotation",
+        path.display()
+    )]
+    InventoryFile { path: PathBuf, detail: String },
     #[error("--out {}: not a directory\n  what to do: create the directory first, e.g. mkdir -p share/man/man1", dir.display())]
     ManOutNotADirectory { dir: PathBuf },
     #[error("cannot write to stdout: {detail}\n  what to do: check the output pipe or file")]
@@ -485,6 +490,7 @@ impl Error {
             | Error::ExpiryWithoutValidTo
             | Error::ExpirationModel(_)
             | Error::PolicyDays
+            | Error::InventoryFile { .. }
             | Error::LeftBeforeConfirmed
             | Error::NoTerminal => ExitCode::Usage,
             Error::Escrow { .. }

@@ -18,6 +18,8 @@ pub struct PrepareRequest<'a> {
     pub algorithm: WrappingAlgorithm,
     pub out: &'a Path,
     pub supplied: Option<&'a CliParameters>,
+    /// Rotation by a new key per alias (`--new-key`).
+    pub new_key: bool,
 }
 
 pub fn run(r: &PrepareRequest<'_>) -> Result<Prepared> {
@@ -33,6 +35,7 @@ pub fn run(r: &PrepareRequest<'_>) -> Result<Prepared> {
             algorithm: r.algorithm,
             out: r.out,
             supplied: r.supplied,
+            new_key: r.new_key,
         };
         kms::prepare::prepare(&client, &req).await
     })

@@ -149,6 +149,11 @@ pub fn open(
             token: token.label().to_string(),
         });
     }
+    // Before any C_Login: the roster must be the one this token's log key signed (its public
+    // half is read without login), so a forged roster (a lowered threshold, other commitments)
+    // never makes genuine shares rebuild a wrong PIN that burns a try.
+    check_roster_against_token(token, roster)?;
+    warn_if_failed_logins(token)?;
     let (session, evidence) = match roster.file.mode {
         QuorumMode::Shamir => {
             // The typed shares are locked like the PIN they rebuild, for as long as they are
@@ -185,6 +190,31 @@ pub fn open(
     };
     check_roster_signature(&session, roster)?;
     Ok((session, evidence))
+}
+
+/// The roster is the one this token's log key signed, checked with the key's public half read
+/// from the token without logging in: nothing here spends a PIN try.
+pub fn check_roster_against_token(token: &Token, roster: &RosterInput) -> Result<()> {
+    let key = token.log_public_key(LOG_KEY_LABEL)?;
+    custody::verify_roster_log(&roster.bytes, &roster.log, &key)
+        .map(|_| ())
+        .map_err(|problem| Error::RosterNotThisToken {
+            path: roster.path.clone(),
+            problem,
+        })
+}
+
+/// Says so when the token reports wrong PINs entered since its last login (CKF_USER_PIN_COUNT_LOW):
+/// someone tried the token outside this ceremony. The login itself is refused in the HSM layer
+/// only when the flags say it could lock the token.
+pub fn warn_if_failed_logins(token: &Token) -> Result<()> {
+    if token.user_pin_counter()?.count_low {
+        crate::say!(
+            "warning: token {:?} reports a wrong user PIN entered since its last login (CKF_USER_PIN_COUNT_LOW); find out who tried it",
+            crate::core::terminal::for_terminal(token.label())
+        );
+    }
+    Ok(())
 }
 
 /// The roster is the one the token's log key signed.

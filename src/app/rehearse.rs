@@ -221,6 +221,7 @@ pub fn start(
             algorithm: script.wrapping.algorithm,
             out: &bundle_dir,
             supplied: None,
+            new_key: false,
         },
     ))?;
     crate::say!(
@@ -324,6 +325,7 @@ impl Rehearsal {
             escrow: None,
             so_pin: None,
             resume: None,
+            progress: ceremony::progress::ProgressSink::lines(),
         })?;
         Ok((session, report))
     }

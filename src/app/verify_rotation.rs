@@ -2,9 +2,13 @@
 //! [`crate::kms::verify_rotation`]), appended to the bundle's import receipt, which continues the
 //! ceremony log's chain. Exit 3 when any check fails.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
 
 use crate::app::error::{Error, Result};
+use crate::core::inventory::SegregationRules;
+use crate::core::resource_recheck::{self, EarlierUse};
 use crate::io::bundle::VerifiedBundle;
 use crate::io::fs as fsio;
 use crate::io::receipt_file::ReceiptFile;
@@ -36,7 +40,31 @@ pub fn run(
     ciphertexts: &[PathBuf],
     cloudtrail: bool,
 ) -> Result<Verification> {
-    verify(bundle, aws, ciphertexts, None, cloudtrail)
+    verify(bundle, aws, ciphertexts, None, cloudtrail, None)
+}
+
+/// [`run`], and with `inventory` (the JSON of `keyrite kms inventory --json` taken before the
+/// rotation) the resources it mapped to each key are checked against a fresh inventory
+/// ([`crate::core::resource_recheck`]).
+pub fn run_with_inventory(
+    bundle: &VerifiedBundle,
+    aws: &KmsTarget,
+    ciphertexts: &[PathBuf],
+    cloudtrail: bool,
+    inventory: Option<&Path>,
+) -> Result<Verification> {
+    let earlier = match inventory {
+        Some(path) => Some(
+            resource_recheck::parse_inventory(&fsio::read(path)?).map_err(|detail| {
+                Error::InventoryFile {
+                    path: path.to_path_buf(),
+                    detail,
+                }
+            })?,
+        ),
+        None => None,
+    };
+    verify(bundle, aws, ciphertexts, None, cloudtrail, earlier)
 }
 
 /// [`run`] asking this CloudTrail client, when given.
@@ -46,7 +74,7 @@ pub fn run_with_trail(
     ciphertexts: &[PathBuf],
     trail: Option<CloudTrailClient>,
 ) -> Result<Verification> {
-    verify(bundle, aws, ciphertexts, trail, false)
+    verify(bundle, aws, ciphertexts, trail, false, None)
 }
 
 fn verify(
@@ -55,6 +83,7 @@ fn verify(
     ciphertexts: &[PathBuf],
     given: Option<CloudTrailClient>,
     cloudtrail: bool,
+    earlier: Option<Vec<EarlierUse>>,
 ) -> Result<Verification> {
     let receipts = Receipts::load(&[bundle.dir().to_path_buf()])?;
     let mut old = Vec::new();
@@ -79,6 +108,21 @@ fn verify(
             };
             clients.push((region, kms::connect(&target).await?));
         }
+        let now = match &earlier {
+            Some(_) => {
+                let regions = kms::import::regions(bundle);
+                let report = kms::inventory::inventory(
+                    aws,
+                    &regions,
+                    &SegregationRules::default(),
+                    &Default::default(),
+                    Timestamp::now(),
+                )
+                .await?;
+                Some(report.keys)
+            }
+            None => None,
+        };
         let mut keys = Vec::new();
         for entry in &bundle.manifest().keys {
             let Some((_, client)) = clients.iter().find(|(r, _)| *r == entry.region) else {
@@ -87,30 +131,63 @@ fn verify(
             let latest = receipts.latest_material(&entry.key_arn);
             let mut k =
                 verify_rotation::verify_key(client, entry, latest.map(|(m, _)| m)).await?;
+            verify_rotation::check_pre_rotation(
+                client,
+                bundle,
+                entry,
+                receipts.pre_rotation_sha256(&entry.key_arn),
+                &mut k.checks,
+            )
+            .await?;
+            if entry.takes_over.is_some() {
+                verify_rotation::check_previous_key(client, entry, &mut k.checks).await?;
+            }
             if let (Some(trail), Some((_, imported_at))) = (&trail, latest) {
-                match kms::cloudtrail::errors_since(trail, &entry.key_arn, imported_at).await {
-                    Ok(errors) if errors.is_empty() => k.checks.push(format!(
-                        "ok: CloudTrail shows no failed call on the key since the import ({imported_at})"
-                    )),
-                    Ok(errors) => {
-                        for e in errors {
-                            k.checks.push(format!("FAILED: CloudTrail: {e}"));
+                // A rotation by a new key: failed calls on the previous key since the import
+                // (applications still naming it, data that no longer decrypts) count too.
+                let mut watched = vec![("the key".to_string(), entry.key_arn.as_str())];
+                if let Some(t) = &entry.takes_over {
+                    watched.push((
+                        format!("the previous key {}", t.previous_key_arn),
+                        t.previous_key_arn.as_str(),
+                    ));
+                }
+                for (which, arn) in watched {
+                    match kms::cloudtrail::errors_since(trail, arn, imported_at).await {
+                        Ok(errors) if errors.is_empty() => k.checks.push(format!(
+                            "ok: CloudTrail shows no failed call on {which} since the import ({imported_at})"
+                        )),
+                        Ok(errors) => {
+                            for e in errors {
+                                k.checks.push(format!("FAILED: CloudTrail: {which}: {e}"));
+                            }
                         }
-                        k.passed = false;
-                    }
-                    Err(reason) => {
-                        k.checks.push(format!("FAILED: {reason}"));
-                        k.passed = false;
+                        Err(reason) => k.checks.push(format!("FAILED: {reason}")),
                     }
                 }
             }
+            if let (Some(earlier), Some(now)) = (&earlier, &now) {
+                k.checks.extend(resource_recheck::recheck(
+                    earlier,
+                    now,
+                    &entry.key_arn,
+                    entry
+                        .takes_over
+                        .as_ref()
+                        .map(|t| t.previous_key_arn.as_str()),
+                ));
+            }
+            k.passed = !k.checks.iter().any(|c| c.starts_with("FAILED"));
             keys.push(k);
         }
         let bundle_keys: Vec<&str> = bundle
             .manifest()
             .keys
             .iter()
-            .map(|k| k.key_arn.as_str())
+            .flat_map(|k| {
+                std::iter::once(k.key_arn.as_str())
+                    .chain(k.takes_over.as_ref().map(|t| t.previous_key_arn.as_str()))
+            })
             .collect();
         let mut results = Vec::new();
         for (file, bytes) in &old {
@@ -138,12 +215,21 @@ fn verify(
     let mut receipt = ReceiptFile::open(bundle, "verify-rotation")?;
     for k in &keys {
         let mut checks = k.checks.clone();
+        let previous = bundle
+            .manifest()
+            .keys
+            .iter()
+            .find(|e| e.name == k.name)
+            .and_then(|e| e.takes_over.as_ref())
+            .map(|t| t.previous_key_arn.as_str());
         for o in &old_ciphertexts {
             match &o.result {
-                Ok(arn) if *arn == k.key_arn => checks.push(format!(
-                    "ok: a ciphertext made before the rotation ({}) still decrypts",
-                    o.file.display()
-                )),
+                Ok(arn) if *arn == k.key_arn || Some(arn.as_str()) == previous => {
+                    checks.push(format!(
+                        "ok: a ciphertext made before the rotation ({}) still decrypts",
+                        o.file.display()
+                    ))
+                }
                 _ => {}
             }
         }

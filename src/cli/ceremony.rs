@@ -7,8 +7,10 @@ use clap::Args;
 
 use crate::app::ceremony::CeremonyReport;
 use crate::app::ceremony::preflight::{Preflight, preflight};
+use crate::app::ceremony::progress::ProgressSink;
 use crate::app::ceremony::start::{CeremonyInputs, CeremonyPaths, perform};
 use crate::app::error::{Error, Result};
+use crate::core::manifest::{self, Manifest};
 use crate::core::script::Answers;
 use crate::io::fs as fsio;
 
@@ -66,16 +68,42 @@ pub struct CeremonyArgs {
 /// The ceremony in the operators' full-screen app, after the preflight: the one way `keyrite
 /// ceremony` and a rehearsal at a terminal run it.
 pub fn at_terminal(inputs: &CeremonyInputs, checked: &Preflight) -> Result<CeremonyReport> {
+    if let Some(i) = &checked.interrupted {
+        // Finishing or aborting is chosen in the answers file, before anyone types here.
+        return Err(Error::InterruptedNeedsChoice {
+            bundle: inputs.bundle.clone(),
+            records: i.records,
+            keys_wrapped: i.keys_wrapped,
+        });
+    }
+    let manifest = checked.bundle.bundle.manifest();
     let info = crate::tui::Info {
-        script_name: inputs.script.ceremony.name.clone(),
-        keys: inputs.script.keys.iter().map(|k| k.key.clone()).collect(),
-        algorithm: inputs.script.wrapping.algorithm.to_string(),
-        key_spec: inputs.script.wrapping.key_spec.to_string(),
+        script: inputs.script.clone(),
+        keys: manifest
+            .keys
+            .iter()
+            .map(|k| crate::tui::KeyInfo {
+                name: k.name.clone(),
+                alias: k.alias.clone(),
+                arn: k.key_arn.clone(),
+                account: k.account.clone(),
+                region: k.region.clone(),
+                wrapping_key_sha256: manifest
+                    .files
+                    .get(&Manifest::file_path(k, manifest::WRAPPING_PUBLIC_KEY))
+                    .cloned()
+                    .unwrap_or_default(),
+            })
+            .collect(),
         token: inputs.uri.token.clone(),
+        bundle_dir: inputs.bundle.display().to_string(),
         bundle_fingerprint: checked.bundle.bundle.fingerprint().to_string(),
-        quorum: checked.roster.as_ref().map(|r| r.file.roster.threshold),
+        parameters_expire: checked.bundle.parameters_valid_to,
+        roster: checked.roster.as_ref().map(|r| r.file.clone()),
     };
-    crate::tui::run(info, |answers| perform(inputs, checked, &answers))
+    crate::tui::run(info, |answers, progress| {
+        perform(inputs, checked, &answers, progress)
+    })
 }
 
 pub fn run(a: CeremonyArgs) -> Result<()> {
@@ -105,7 +133,7 @@ pub fn run(a: CeremonyArgs) -> Result<()> {
                 kind: "an answers file".into(),
             })?;
         let answers = Answers::parse(&answers_path.display().to_string(), answers_text)?;
-        let report = perform(&inputs, &checked, &answers)?;
+        let report = perform(&inputs, &checked, &answers, ProgressSink::lines())?;
         drop(answers);
         drop(answers_bytes);
         drop(locks);

@@ -127,6 +127,11 @@ pub struct VerifyRotationArgs {
     /// (needs cloudtrail:LookupEvents).
     #[arg(long)]
     pub cloudtrail: bool,
+    /// The JSON `keyrite kms inventory --json` printed before the rotation: each resource it
+    /// mapped to a key of the bundle must still resolve to it (to the new key, for one that named
+    /// the alias of a rotation by a new key). Reads S3, RDS and DynamoDB.
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
     #[command(flatten)]
     pub aws: AwsArgs,
     #[arg(long)]
@@ -157,6 +162,12 @@ pub struct PrepareArgs {
     /// CLI's JSON carries it as ParametersValidTo.
     #[arg(long, requires = "from_aws_cli")]
     pub parameters_valid_to: Option<String>,
+    /// Rotation by a new key, where policy demands one: per alias, create a new EXTERNAL key with
+    /// the current key's policy, description and tags, and prepare the bundle for it; `kms
+    /// import` moves the alias to it once its material is imported. The current key stays
+    /// enabled to decrypt older data. Default: rotate each key's material on demand.
+    #[arg(long, conflicts_with_all = ["plan", "from_aws_cli"])]
+    pub new_key: bool,
     /// The new bundle directory (must not exist).
     #[arg(long)]
     pub out: PathBuf,
@@ -314,6 +325,7 @@ fn prepare(a: PrepareArgs) -> Result<()> {
         algorithm: a.algorithm,
         out: &a.out,
         supplied: supplied.as_ref(),
+        new_key: a.new_key,
     })?;
     crate::say!(
         "prepared {} key(s) into {}",
@@ -328,6 +340,14 @@ fn prepare(a: PrepareArgs) -> Result<()> {
             k.key_state,
             k.parameters_valid_to
         );
+        if let Some(t) = &k.takes_over {
+            crate::say!(
+                "  {:<24} a new key: takes over {} from {} after import",
+                "",
+                t.alias,
+                t.previous_key_arn
+            );
+        }
     }
     crate::say!(
         "bundle fingerprint (read it out to the ceremony room):\n  {}\nthe same as words:",
@@ -381,6 +401,15 @@ fn import(a: ImportArgs) -> Result<()> {
             o.key_material_id.as_deref().unwrap_or("?"),
             o.previous_key_material_id.as_deref().unwrap_or("none")
         );
+        if let Some(m) = &o.alias_moved {
+            crate::say!(
+                "  {:<22} {} moved from {} to {}",
+                "",
+                m.alias,
+                m.from_key_arn,
+                m.to_key_arn
+            );
+        }
     }
     if a.json {
         let v: Vec<_> = outcomes
@@ -388,7 +417,9 @@ fn import(a: ImportArgs) -> Result<()> {
             .map(|o| {
                 serde_json::json!({"name": o.name, "key_arn": o.key_arn, "kind": o.kind, "state": o.state,
                     "key_material_id": o.key_material_id, "previous_key_material_id": o.previous_key_material_id,
-                    "encrypted_key_material_sha256": o.encrypted_key_material_sha256})
+                    "encrypted_key_material_sha256": o.encrypted_key_material_sha256,
+                    "pre_rotation_ciphertext_sha256": o.pre_rotation_ciphertext_sha256,
+                    "alias_moved": o.alias_moved})
             })
             .collect();
         println!("{}", serde_json::Value::Array(v));
@@ -399,7 +430,13 @@ fn import(a: ImportArgs) -> Result<()> {
 #[cfg(feature = "connected")]
 fn verify_rotation(a: VerifyRotationArgs) -> Result<()> {
     let verified = bundle::Bundle::verify(&a.bundle)?;
-    let v = app::verify_rotation::run(&verified, &a.aws.target(), &a.ciphertexts, a.cloudtrail)?;
+    let v = app::verify_rotation::run_with_inventory(
+        &verified,
+        &a.aws.target(),
+        &a.ciphertexts,
+        a.cloudtrail,
+        a.inventory.as_deref(),
+    )?;
     for k in &v.keys {
         crate::say!(
             "{:<24} {}",
@@ -440,6 +477,15 @@ fn rollback(a: RollbackArgs) -> Result<()> {
             ),
             kms::rollback::RollbackOutcome::AlreadyRolledBack { key_material_id } => {
                 format!("material {key_material_id} was rolled back before")
+            }
+            kms::rollback::RollbackOutcome::AliasMovedBack {
+                alias,
+                from_key_arn,
+                to_key_arn,
+                ..
+            } => format!("{alias} moved back from {from_key_arn} to {to_key_arn}"),
+            kms::rollback::RollbackOutcome::AliasOnPreviousKey { alias, key_arn } => {
+                format!("{alias} already names the previous key {key_arn}")
             }
         };
         crate::say!("{:<24} {what}", k.name);

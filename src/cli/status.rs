@@ -126,6 +126,13 @@ fn table(r: &StatusReport) -> String {
                 r.grace_days
             );
         }
+        for p in &k.superseded {
+            let _ = writeln!(
+                s,
+                "{:<14} previous key of {}: superseded by {} at {} (kept to decrypt older data)",
+                "", p.alias, p.by_key_arn, p.moved_at
+            );
+        }
         if let Some(resources) = &k.resources {
             for u in resources {
                 let _ = writeln!(

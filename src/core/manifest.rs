@@ -12,6 +12,10 @@ pub const FORMAT: &str = "keyrite-bundle/1";
 pub const WRAPPING_PUBLIC_KEY: &str = "WrappingPublicKey.bin";
 pub const IMPORT_TOKEN: &str = "ImportToken.bin";
 pub const ENCRYPTED_KEY_MATERIAL: &str = "EncryptedKeyMaterial.bin";
+/// Written by `kms import` into a key's directory, not listed in the manifest (the import
+/// receipt records its SHA-256): a ciphertext KMS made under the key's material before the
+/// rotation, which `kms verify-rotation` decrypts afterwards.
+pub const PRE_ROTATION_CIPHERTEXT: &str = "pre-rotation.ciphertext";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -48,6 +52,21 @@ pub struct KeyEntry {
     pub parameters_valid_to: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generated: Option<GeneratedKey>,
+    /// Rotation by a new key (`kms prepare --new-key`): this entry is a new EXTERNAL key made
+    /// for the rotation, which takes over `alias` from the key it replaces once its material is
+    /// imported. None: the entry's own key is rotated on demand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub takes_over: Option<TakeOver>,
+}
+
+/// The alias a new key takes over, and the key it takes it from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TakeOver {
+    pub alias: String,
+    /// The key the alias named when the bundle was prepared; it stays enabled to decrypt what
+    /// was encrypted under it.
+    pub previous_key_arn: String,
 }
 
 /// What the ceremony recorded for one key.
@@ -127,6 +146,18 @@ impl Manifest {
             names::check_account(&k.account).map_err(at)?;
             if let Some(alias) = &k.alias {
                 names::check_alias(alias).map_err(at)?;
+            }
+            if let Some(t) = &k.takes_over {
+                names::check_alias(&t.alias).map_err(at)?;
+                names::check_key_arn(&t.previous_key_arn).map_err(at)?;
+                if t.previous_key_arn == k.key_arn {
+                    return Err(ManifestError::Name {
+                        key: k.name.clone(),
+                        problem: names::NameError(
+                            "takes_over names the entry's own key as the previous one".into(),
+                        ),
+                    });
+                }
             }
             names::KeyRef::parse(&k.requested).map_err(|e| ManifestError::Name {
                 key: k.name.clone(),
@@ -208,6 +239,7 @@ mod tests {
             current_key_material_id: None,
             parameters_valid_to: "2026-11-25T10:00:00Z".parse().unwrap(),
             generated: None,
+            takes_over: None,
         };
         let mut files = BTreeMap::new();
         files.insert("dev-s3/ImportToken.bin".into(), "00".repeat(32));
@@ -230,6 +262,20 @@ mod tests {
         let text = String::from_utf8(json.clone()).unwrap();
         assert!(text.contains("\"RSAES_OAEP_SHA_1\"") && text.contains("\"RSA_4096\""));
         assert_eq!(Manifest::parse(&json).unwrap(), m);
+    }
+
+    #[test]
+    fn a_new_key_entry_round_trips_and_an_old_manifest_reads_unchanged() {
+        let old = sample().to_json();
+        assert!(!String::from_utf8_lossy(&old).contains("takes_over"));
+        let mut m = sample();
+        m.keys[0].takes_over = Some(TakeOver {
+            alias: "alias/dev-s3".into(),
+            previous_key_arn: "arn:aws:kms:eu-west-1:111122223333:key/k0".into(),
+        });
+        assert_eq!(Manifest::parse(&m.to_json()).unwrap(), m);
+        m.keys[0].takes_over.as_mut().unwrap().previous_key_arn = m.keys[0].key_arn.clone();
+        assert!(Manifest::parse(&m.to_json()).is_err());
     }
 
     #[test]

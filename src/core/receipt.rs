@@ -42,7 +42,8 @@ pub mod step {
     /// One per key KMS accepted. data: key, key_arn, kind (first import, rotation),
     /// encrypted_key_material_sha256, import_token_sha256 (what was sent), import_request_id,
     /// rotate_request_id (KMS request ids, for CloudTrail; null when not known), key_material_id,
-    /// previous_key_material_id, state.
+    /// previous_key_material_id, state, and (when one was made) pre_rotation_ciphertext_sha256:
+    /// the SHA-256 of the ciphertext saved before the rotation (`<key>/pre-rotation.ciphertext`).
     pub const KEY_IMPORTED: &str = "key.imported";
     /// Pending material `kms rollback` deleted before it was rotated to. data: key, key_arn,
     /// key_material_id, request_id (of DeleteImportedKeyMaterial).
@@ -51,6 +52,10 @@ pub mod step {
     /// key_material_id (current in KMS), result (passed, failed), checks (what was checked and
     /// what failed, one line each).
     pub const KEY_ROTATION_VERIFIED: &str = "key.rotation_verified";
+    /// Rotation by a new key: an alias moved between the previous and the new key (`kms import`
+    /// forward, `kms rollback` back). data: key, alias, from_key_arn, to_key_arn, request_id (of
+    /// UpdateAlias).
+    pub const ALIAS_MOVED: &str = "alias.moved";
     /// A run that finished. data: keys (how many records the run wrote).
     pub const END: &str = "import.end";
 }
@@ -207,6 +212,19 @@ pub struct ReceiptKey {
     pub rotate_request_id: Option<String>,
     pub key_material_id: Option<String>,
     pub state: String,
+    pub pre_rotation_ciphertext_sha256: Option<String>,
+}
+
+/// An alias moved from one key to another (rotation by a new key).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AliasMoved {
+    /// The bundle's key name.
+    pub key: String,
+    pub alias: String,
+    pub from_key_arn: String,
+    pub to_key_arn: String,
+    /// The UpdateAlias request id, for CloudTrail.
+    pub request_id: Option<String>,
 }
 
 /// What a receipt says, as [`verify_chain`] found it.
@@ -220,6 +238,8 @@ pub struct ReceiptReport {
     pub keys: Vec<ReceiptKey>,
     /// (key, key material id) of pending material rolled back.
     pub rolled_back: Vec<(String, String)>,
+    /// Aliases moved, in order, with when.
+    pub alias_moves: Vec<(Timestamp, AliasMoved)>,
     /// SHA-256 of the receipt's last line.
     pub head_sha256: String,
 }
@@ -237,6 +257,7 @@ pub fn verify_chain(
         finished: false,
         keys: Vec::new(),
         rolled_back: Vec::new(),
+        alias_moves: Vec::new(),
         head_sha256: start.head().to_string(),
     };
     for line in chain::lines(receipt) {
@@ -300,12 +321,25 @@ pub fn verify_chain(
                     rotate_request_id: optional("rotate_request_id"),
                     key_material_id: optional("key_material_id"),
                     state: text("state")?,
+                    pre_rotation_ciphertext_sha256: optional("pre_rotation_ciphertext_sha256"),
                 });
             }
             step::KEY_ROLLED_BACK => {
                 report
                     .rolled_back
                     .push((text("key")?, text("key_material_id")?));
+            }
+            step::ALIAS_MOVED => {
+                report.alias_moves.push((
+                    body.time,
+                    AliasMoved {
+                        key: text("key")?,
+                        alias: text("alias")?,
+                        from_key_arn: text("from_key_arn")?,
+                        to_key_arn: text("to_key_arn")?,
+                        request_id: optional("request_id"),
+                    },
+                ));
             }
             step::KEY_ROTATION_VERIFIED => {
                 let result = text("result")?;
@@ -538,4 +572,8 @@ pub struct ImportOutcome {
     pub import_request_id: Option<String>,
     /// The KMS request id of the RotateKeyOnDemand call, for a rotation.
     pub rotate_request_id: Option<String>,
+    /// SHA-256 of the ciphertext saved before the rotation, when one was made.
+    pub pre_rotation_ciphertext_sha256: Option<String>,
+    /// Rotation by a new key: the alias this run moved to the key.
+    pub alias_moved: Option<AliasMoved>,
 }

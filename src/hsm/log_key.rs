@@ -236,38 +236,44 @@ impl UserSession {
             .map_err(HsmError::at("search the token"))
     }
 
-    /// The P-256 public key from CKA_EC_POINT (DER OCTET STRING around the SEC1 point on most
-    /// tokens; a bare point is accepted too).
     fn read_public_key(&self, public: ObjectHandle) -> Result<TrustedKey, HsmError> {
-        let step = "read the log public key";
-        let attrs = self
-            .session
-            .get_attributes(public, &[AttributeType::EcPoint])
-            .map_err(HsmError::at(step))?;
-        let point = attrs
-            .into_iter()
-            .find_map(|a| match a {
-                Attribute::EcPoint(p) => Some(p),
-                _ => None,
-            })
-            .ok_or_else(|| HsmError::Verification {
-                step,
-                message: "the public key has no CKA_EC_POINT".into(),
-                hint: "the token misbehaves; do not use it for a ceremony".into(),
-            })?;
-        let sec1 = match <&OctetStringRef>::from_der(&point) {
-            Ok(os) => os.as_bytes().to_vec(),
-            Err(_) => point,
-        };
-        let key = VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| HsmError::Verification {
-            step,
-            message: format!("CKA_EC_POINT ({} bytes) is not a P-256 point", sec1.len()),
-            hint: "the log-signing key must be ECDSA P-256".into(),
-        })?;
-        TrustedKey::from_key(key).map_err(|e| HsmError::Verification {
-            step,
-            message: e.to_string(),
-            hint: "the log-signing key must be ECDSA P-256".into(),
-        })
+        public_key_of(&self.session, public)
     }
+}
+
+/// The P-256 public key from CKA_EC_POINT (DER OCTET STRING around the SEC1 point on most
+/// tokens; a bare point is accepted too), in any session (a public object needs no login).
+pub(super) fn public_key_of(
+    session: &cryptoki::session::Session,
+    public: ObjectHandle,
+) -> Result<TrustedKey, HsmError> {
+    let step = "read the log public key";
+    let attrs = session
+        .get_attributes(public, &[AttributeType::EcPoint])
+        .map_err(HsmError::at(step))?;
+    let point = attrs
+        .into_iter()
+        .find_map(|a| match a {
+            Attribute::EcPoint(p) => Some(p),
+            _ => None,
+        })
+        .ok_or_else(|| HsmError::Verification {
+            step,
+            message: "the public key has no CKA_EC_POINT".into(),
+            hint: "the token misbehaves; do not use it for a ceremony".into(),
+        })?;
+    let sec1 = match <&OctetStringRef>::from_der(&point) {
+        Ok(os) => os.as_bytes().to_vec(),
+        Err(_) => point,
+    };
+    let key = VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| HsmError::Verification {
+        step,
+        message: format!("CKA_EC_POINT ({} bytes) is not a P-256 point", sec1.len()),
+        hint: "the log-signing key must be ECDSA P-256".into(),
+    })?;
+    TrustedKey::from_key(key).map_err(|e| HsmError::Verification {
+        step,
+        message: e.to_string(),
+        hint: "the log-signing key must be ECDSA P-256".into(),
+    })
 }

@@ -18,6 +18,8 @@ use cryptoki::types::AuthPin;
 use super::HsmError;
 use super::key_wrap::{KeyWrapper, wrap_for_kms};
 use crate::core::algorithm::WrappingAlgorithm;
+use crate::core::log::TrustedKey;
+use crate::core::pin_counter::{PinCounter, PinRefusal};
 use crate::core::wrapping_key::WrappingPublicKey;
 
 /// One context per module for the whole process. `Pkcs11` finalizes the library when dropped, which
@@ -227,9 +229,94 @@ impl Token {
             .protected_authentication_path())
     }
 
+    /// The user PIN's retry counter as the token's flags report it (C_GetTokenInfo, no login).
+    pub fn user_pin_counter(&self) -> Result<PinCounter, HsmError> {
+        let info = self
+            .ctx
+            .get_token_info(self.slot)
+            .map_err(HsmError::at("read token info"))?;
+        Ok(PinCounter {
+            count_low: info.user_pin_count_low(),
+            final_try: info.user_pin_final_try(),
+            locked: info.user_pin_locked(),
+        })
+    }
+
+    /// The security officer's PIN retry counter (C_GetTokenInfo, no login).
+    pub fn so_pin_counter(&self) -> Result<PinCounter, HsmError> {
+        let info = self
+            .ctx
+            .get_token_info(self.slot)
+            .map_err(HsmError::at("read token info"))?;
+        Ok(PinCounter {
+            count_low: info.so_pin_count_low(),
+            final_try: info.so_pin_final_try(),
+            locked: info.so_pin_locked(),
+        })
+    }
+
+    /// Refuses a login the token's flags say could lock it (or cannot succeed): read before
+    /// every C_Login, so keyrite never spends the last try.
+    fn guard_login(&self, user: UserType) -> Result<(), HsmError> {
+        let (counter, who) = match user {
+            UserType::So => (self.so_pin_counter()?, "SO"),
+            _ => (self.user_pin_counter()?, "USER"),
+        };
+        counter.may_log_in(who).map_err(|why| HsmError::Refused {
+            step: "log in",
+            message: format!("token {:?}: {why}; keyrite did not try", self.label),
+            hint: match why {
+                PinRefusal::Locked(_) => "the security officer must unlock or re-initialise the PIN; find out who entered wrong PINs before anything else".into(),
+                PinRefusal::FinalTry(_) => "find out who entered wrong PINs; the security officer resets the retry counter (a successful login with the right PIN does too, outside keyrite), then run the ceremony again".into(),
+            },
+        })
+    }
+
+    /// The public half of the log-signing key labelled `label`, read in a session that is not
+    /// logged in (the key is a public object): the roster's signature can be checked before any
+    /// C_Login is attempted.
+    pub fn log_public_key(&self, label: &str) -> Result<TrustedKey, HsmError> {
+        let step = "read the log public key before login";
+        let session = self
+            .ctx
+            .open_ro_session(self.slot)
+            .map_err(HsmError::at("open session"))?;
+        let found = session
+            .find_objects(&[
+                Attribute::Class(ObjectClass::PUBLIC_KEY),
+                Attribute::KeyType(KeyType::EC),
+                Attribute::Label(label.as_bytes().to_vec()),
+            ])
+            .map_err(HsmError::at(step))?;
+        match found.as_slice() {
+            [public] => super::log_key::public_key_of(&session, *public),
+            [] => Err(HsmError::Refused {
+                step,
+                message: format!(
+                    "token {:?} holds no public log-signing key labelled {label:?}",
+                    self.label
+                ),
+                hint:
+                    "use the token enrolled with `keyrite quorum enroll`; its log key is made there"
+                        .into(),
+            }),
+            many => Err(HsmError::Refused {
+                step,
+                message: format!(
+                    "token {:?} holds {} public keys labelled {label:?}; keyrite will not guess",
+                    self.label,
+                    many.len()
+                ),
+                hint: "find out who added the others; the log-signing key's label must be unique"
+                    .into(),
+            }),
+        }
+    }
+
     /// Logs in through the token's protected authentication path (C_Login with no PIN): the
     /// custodians authorise at the HSM itself.
     pub fn login_protected(&self) -> Result<UserSession, HsmError> {
+        self.guard_login(UserType::User)?;
         let session = self
             .ctx
             .open_rw_session(self.slot)
@@ -258,6 +345,7 @@ impl Token {
         so_pin: &AuthPin,
         keys: &[(String, &WrappingPublicKey)],
     ) -> Result<TrustedWrappingKeys, HsmError> {
+        self.guard_login(UserType::So)?;
         let session = self
             .ctx
             .open_rw_session(self.slot)
@@ -289,6 +377,7 @@ impl Token {
 
     /// Opens a read-write session and logs in as the token user.
     pub fn login(&self, pin: &AuthPin) -> Result<UserSession, HsmError> {
+        self.guard_login(UserType::User)?;
         let session = self
             .ctx
             .open_rw_session(self.slot)

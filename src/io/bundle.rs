@@ -41,6 +41,10 @@ pub enum BundleError {
         "{path} is in the bundle but not in its manifest\n  what to do: remove it, or find out who put it there"
     )]
     Unlisted { path: PathBuf },
+    #[error(
+        "{path}: {what} is not part of this bundle; keyrite generates nothing in a bundle holding files it did not expect\n  what to do: remove it after finding out who put it there; before a ceremony a bundle holds only manifest.json and the key directories it lists"
+    )]
+    Stranger { path: PathBuf, what: &'static str },
     #[error(transparent)]
     Fs(#[from] fsio::FsError),
 }
@@ -54,6 +58,7 @@ impl BundleError {
             BundleError::NoManifest { .. }
             | BundleError::BadManifest { .. }
             | BundleError::Missing { .. } => ExitCode::VerificationFailed,
+            BundleError::Stranger { .. } => ExitCode::Refused,
             BundleError::Fs(e) => e.exit_code(),
         }
     }
@@ -139,7 +144,12 @@ impl Bundle {
                 let ceremony_output = wrapped
                     && entry.file_name().to_str()
                         == Some(crate::core::manifest::ENCRYPTED_KEY_MATERIAL);
-                if !manifest.files.contains_key(&rel) && !ceremony_output {
+                // Written by `kms import` after the ceremony; the import receipt, not the
+                // manifest, holds its SHA-256.
+                let import_output = entry.file_name().to_str()
+                    == Some(crate::core::manifest::PRE_ROTATION_CIPHERTEXT)
+                    && entry.file_type().is_ok_and(|t| t.is_file());
+                if !manifest.files.contains_key(&rel) && !ceremony_output && !import_output {
                     return Err(BundleError::Unlisted { path: entry.path() });
                 }
             }
@@ -150,6 +160,57 @@ impl Bundle {
             manifest,
             contents,
         })
+    }
+}
+
+impl Bundle {
+    /// Refuses anything at the top of `dir` but `manifest.json`, the key directories the manifest
+    /// lists (real directories, not links) and the regular files named in `also`: a planted file
+    /// (`manifest.json.new`, which the ceremony's final manifest replacement would trip over
+    /// after the keys were generated; an unknown file; a directory or link) is refused before
+    /// anything is generated. Key directories' own entries are checked by [`Bundle::verify`].
+    pub fn check_top_level(
+        dir: &Path,
+        manifest: &Manifest,
+        also: &[&str],
+    ) -> Result<(), BundleError> {
+        let entries = std::fs::read_dir(dir).map_err(|source| fsio::FsError::Io {
+            action: "list",
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        for entry in entries {
+            let entry = entry.map_err(|source| fsio::FsError::Io {
+                action: "list",
+                path: dir.to_path_buf(),
+                source,
+            })?;
+            let path = entry.path();
+            let name = entry.file_name();
+            let name = name.to_str();
+            let kind = std::fs::symlink_metadata(&path)
+                .map_err(|source| fsio::FsError::Io {
+                    action: "inspect",
+                    path: path.clone(),
+                    source,
+                })?
+                .file_type();
+            if kind.is_symlink() {
+                return Err(fsio::FsError::Symlink { path }.into());
+            }
+            let key_dir = name.is_some_and(|n| manifest.keys.iter().any(|k| k.name == n));
+            let file = name.is_some_and(|n| n == MANIFEST || also.contains(&n));
+            let what = match (kind.is_dir(), kind.is_file()) {
+                (true, _) if key_dir => continue,
+                (_, true) if file => continue,
+                (true, _) => "a directory the manifest does not list",
+                (_, true) if key_dir => "a file where a key directory belongs",
+                (_, true) => "a file keyrite did not write",
+                _ => "a special file",
+            };
+            return Err(BundleError::Stranger { path, what });
+        }
+        Ok(())
     }
 }
 

@@ -77,6 +77,72 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
     sync_parent(path)
 }
 
+/// [`write_new`] of `dir/name`, where `dir` itself must not be a link: `dir` is opened with
+/// O_NOFOLLOW|O_DIRECTORY and the file created relative to that descriptor (openat, O_EXCL,
+/// O_NOFOLLOW), so a key directory swapped for a link after it was checked cannot redirect the
+/// write. Returns the file's path.
+#[cfg(unix)]
+pub fn write_new_beneath(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, FsError> {
+    use std::ffi::CString;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::unix::ffi::OsStrExt;
+    let path = dir.join(name);
+    let c_dir = CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| io_err("open", dir)(io::ErrorKind::InvalidInput.into()))?;
+    let c_name = CString::new(name)
+        .map_err(|_| io_err("create", &path)(io::ErrorKind::InvalidInput.into()))?;
+    // SAFETY: open(2) reads the NUL-terminated path `c_dir` owns for the duration of the call.
+    let dfd = unsafe {
+        libc::open(
+            c_dir.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    };
+    if dfd < 0 {
+        let e = io::Error::last_os_error();
+        return Err(match e.raw_os_error() {
+            Some(libc::ELOOP) | Some(libc::ENOTDIR) if is_symlink(dir) => FsError::Symlink {
+                path: dir.to_path_buf(),
+            },
+            _ => io_err("open", dir)(e),
+        });
+    }
+    // SAFETY: `dfd` is a descriptor open(2) just returned; the OwnedFd closes it once.
+    let dir_fd = unsafe { OwnedFd::from_raw_fd(dfd) };
+    // SAFETY: openat(2) with the live descriptor `dir_fd` and the NUL-terminated `c_name`.
+    let fd = unsafe {
+        libc::openat(
+            std::os::fd::AsRawFd::as_raw_fd(&dir_fd),
+            c_name.as_ptr(),
+            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            0o644 as libc::c_uint,
+        )
+    };
+    if fd < 0 {
+        let e = io::Error::last_os_error();
+        return Err(if e.kind() == io::ErrorKind::AlreadyExists {
+            FsError::Exists { path }
+        } else {
+            io_err("create", &path)(e)
+        });
+    }
+    // SAFETY: `fd` is a descriptor openat(2) just returned; the File owns and closes it.
+    let mut file = unsafe { File::from_raw_fd(fd) };
+    if let Err(e) = file.write_all(bytes).and_then(|()| file.sync_all()) {
+        drop(file);
+        let _ = fs::remove_file(&path);
+        return Err(io_err("write", &path)(e));
+    }
+    File::from(dir_fd)
+        .sync_all()
+        .map_err(io_err("sync the directory of", &path))?;
+    Ok(path)
+}
+
+fn is_symlink(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+}
+
 /// Replaces `path` atomically: writes `<path>.new` (created new), fsyncs it, renames it over `path`
 /// and fsyncs the directory.
 pub fn replace(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
@@ -301,6 +367,30 @@ mod tests {
         let err = write_new(&p, b"second").unwrap_err();
         assert!(matches!(err, FsError::Exists { .. }), "{err}");
         assert_eq!(fs::read(&p).unwrap(), b"first");
+    }
+
+    #[test]
+    fn a_linked_directory_never_redirects_a_write_beneath_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        fs::create_dir(&real).unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        fs::create_dir(&elsewhere).unwrap();
+        let link = dir.path().join("key");
+        std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
+        let err = write_new_beneath(&link, "EncryptedKeyMaterial.bin", b"x").unwrap_err();
+        assert!(matches!(err, FsError::Symlink { .. }), "{err}");
+        assert_eq!(fs::read_dir(&elsewhere).unwrap().count(), 0);
+        // A link as the file itself is refused too, and a real directory takes the file.
+        std::os::unix::fs::symlink(elsewhere.join("f"), real.join("f")).unwrap();
+        assert!(write_new_beneath(&real, "f", b"x").is_err());
+        assert!(!elsewhere.join("f").exists());
+        let p = write_new_beneath(&real, "g", b"data").unwrap();
+        assert_eq!(fs::read(p).unwrap(), b"data");
+        assert!(matches!(
+            write_new_beneath(&real, "g", b"again").unwrap_err(),
+            FsError::Exists { .. }
+        ));
     }
 
     #[test]

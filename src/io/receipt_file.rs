@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use jiff::Timestamp;
 
 use crate::core::log as ceremony_log;
-use crate::core::receipt::ImportOutcome;
 use crate::core::receipt::{self, ReceiptChain, data, step};
+use crate::core::receipt::{AliasMoved, ImportOutcome};
 use crate::io::bundle::VerifiedBundle;
 use crate::io::error::IoError;
 use crate::io::fs as fsio;
@@ -76,25 +76,42 @@ impl ReceiptFile {
 
     /// Records one key KMS accepted.
     pub fn imported(&mut self, o: &ImportOutcome) -> Result<()> {
+        let mut d = data(&[
+            ("key", Some(o.name.as_str())),
+            ("key_arn", Some(o.key_arn.as_str())),
+            ("kind", Some(o.kind)),
+            (
+                "encrypted_key_material_sha256",
+                Some(o.encrypted_key_material_sha256.as_str()),
+            ),
+            ("import_token_sha256", Some(o.import_token_sha256.as_str())),
+            ("import_request_id", o.import_request_id.as_deref()),
+            ("rotate_request_id", o.rotate_request_id.as_deref()),
+            ("key_material_id", o.key_material_id.as_deref()),
+            (
+                "previous_key_material_id",
+                o.previous_key_material_id.as_deref(),
+            ),
+            ("state", Some(o.state.as_str())),
+        ]);
+        if let Some(sha) = &o.pre_rotation_ciphertext_sha256 {
+            d.insert("pre_rotation_ciphertext_sha256".into(), sha.clone().into());
+        }
+        self.append(step::KEY_IMPORTED, d)?;
+        self.written += 1;
+        Ok(())
+    }
+
+    /// Records an alias moved from one key to another (rotation by a new key).
+    pub fn alias_moved(&mut self, m: &AliasMoved) -> Result<()> {
         self.append(
-            step::KEY_IMPORTED,
+            step::ALIAS_MOVED,
             data(&[
-                ("key", Some(o.name.as_str())),
-                ("key_arn", Some(o.key_arn.as_str())),
-                ("kind", Some(o.kind)),
-                (
-                    "encrypted_key_material_sha256",
-                    Some(o.encrypted_key_material_sha256.as_str()),
-                ),
-                ("import_token_sha256", Some(o.import_token_sha256.as_str())),
-                ("import_request_id", o.import_request_id.as_deref()),
-                ("rotate_request_id", o.rotate_request_id.as_deref()),
-                ("key_material_id", o.key_material_id.as_deref()),
-                (
-                    "previous_key_material_id",
-                    o.previous_key_material_id.as_deref(),
-                ),
-                ("state", Some(o.state.as_str())),
+                ("key", Some(m.key.as_str())),
+                ("alias", Some(m.alias.as_str())),
+                ("from_key_arn", Some(m.from_key_arn.as_str())),
+                ("to_key_arn", Some(m.to_key_arn.as_str())),
+                ("request_id", m.request_id.as_deref()),
             ]),
         )?;
         self.written += 1;

@@ -248,9 +248,19 @@ async fn import_and_record(
     journal: &Mutex<Journal>,
     receipt: &Mutex<ReceiptFile>,
 ) -> Result<ImportOutcome> {
-    let outcome = import_one(client, bundle, key, expiration, journal).await?;
+    let mut outcome = import_one(client, bundle, key, expiration, journal).await?;
     if outcome.kind != ALREADY_IMPORTED {
         receipt.lock().map_err(|_| poisoned())?.imported(&outcome)?;
+        // Rotation by a new key: the new key was checked (Enabled, its material current), so
+        // the alias moves to it now, and the move is recorded.
+        if let Some(take) = &key.takes_over {
+            outcome.alias_moved =
+                super::new_key::move_alias(client, key, take, &take.previous_key_arn, &key.key_arn)
+                    .await?;
+            if let Some(m) = &outcome.alias_moved {
+                receipt.lock().map_err(|_| poisoned())?.alias_moved(m)?;
+            }
+        }
     }
     record(
         journal,
@@ -392,6 +402,10 @@ async fn import_one(
             import_token_sha256: token_sha256,
             import_request_id: None,
             rotate_request_id: None,
+            pre_rotation_ciphertext_sha256: super::verify_rotation::pre_rotation_sha256(
+                bundle, key,
+            )?,
+            alias_moved: None,
         });
     }
     let mut import_request_id = None;
@@ -434,6 +448,14 @@ async fn import_one(
         }
         _ => {
             let first = first_or_rotation(key, &before)?;
+            // Data encrypted before the rotation, kept to prove afterwards that it still decrypts.
+            super::verify_rotation::save_pre_rotation(
+                client,
+                bundle,
+                key,
+                before.state == "Enabled",
+            )
+            .await?;
             record(journal, name, KeyProgress::Sending { first })?;
             let (new_id, request_id) =
                 send_import(client, key, token, material, expiration, first).await?;
@@ -502,6 +524,8 @@ async fn import_one(
         import_token_sha256: token_sha256,
         import_request_id,
         rotate_request_id,
+        pre_rotation_ciphertext_sha256: super::verify_rotation::pre_rotation_sha256(bundle, key)?,
+        alias_moved: None,
     };
     Ok(outcome)
 }

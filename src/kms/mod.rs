@@ -7,6 +7,7 @@ pub mod cloudtrail;
 mod error;
 pub mod import;
 pub mod inventory;
+pub mod new_key;
 pub mod plan;
 pub mod prepare;
 mod resend;

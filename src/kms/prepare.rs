@@ -27,6 +27,8 @@ pub struct PrepareRequest<'a> {
     /// Import parameters fetched with the AWS CLI, for the one key named: used instead of
     /// calling GetParametersForImport.
     pub supplied: Option<&'a CliParameters>,
+    /// Rotation by a new key: a new EXTERNAL key per alias ([`super::new_key`]).
+    pub new_key: bool,
 }
 
 /// Reads import parameters saved the AWS CLI way: the JSON of `aws kms get-parameters-for-import`
@@ -91,6 +93,7 @@ pub struct Prepared {
 }
 
 /// A key that passed the checks, with what DescribeKey said about it.
+#[derive(Clone)]
 pub(super) struct CheckedKey {
     pub(super) requested: KeyRef,
     pub(super) key_id: String,
@@ -98,12 +101,17 @@ pub(super) struct CheckedKey {
     pub(super) account: String,
     pub(super) state: String,
     pub(super) current_material: Option<String>,
+    /// A new key made to take over an alias ([`super::new_key`]).
+    pub(super) takes_over: Option<crate::core::manifest::TakeOver>,
 }
 
 /// How many keys are checked, and how many import parameters fetched, at once.
 pub const CONCURRENCY: usize = 8;
 
 pub async fn prepare(client: &Client, req: &PrepareRequest<'_>) -> Result<Prepared> {
+    if req.new_key {
+        return super::new_key::prepare(client, req).await;
+    }
     refuse_existing(req.out)?;
     // Check every key before fetching anything, so a bad key costs nothing.
     let mut checked = Vec::new();
@@ -192,6 +200,7 @@ async fn write_supplied(
         current_key_material_id: key.current_material.clone(),
         parameters_valid_to: valid_to,
         generated: None,
+        takes_over: None,
     };
     let manifest = Manifest {
         format: manifest::FORMAT.into(),
@@ -303,6 +312,7 @@ pub(super) async fn write_bundle(
             parameters_valid_to: Timestamp::new(valid_to.secs(), valid_to.subsec_nanos() as i32)
                 .unwrap_or(Timestamp::UNIX_EPOCH),
             generated: None,
+            takes_over: key.takes_over.clone(),
         });
     }
     let manifest = Manifest {
@@ -392,5 +402,6 @@ pub(super) async fn check_key(client: &Client, key: &KeyRef) -> Result<CheckedKe
         account: meta.aws_account_id().unwrap_or_default().to_string(),
         state,
         current_material: meta.current_key_material_id().map(str::to_string),
+        takes_over: None,
     })
 }

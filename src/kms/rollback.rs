@@ -3,6 +3,9 @@
 //! material's KeyMaterialId deletes only that pending material; the key's current material, and so
 //! every ciphertext made with it, is untouched. Material that is already current is never deleted
 //! by this command.
+//!
+//! A rotation by a new key (`kms prepare --new-key`) is rolled back by moving the alias back to
+//! the key it named before; the new key keeps its material.
 
 use aws_sdk_kms::operation::RequestId;
 use aws_sdk_kms::types::{IncludeKeyMaterial, KeyMaterialState};
@@ -33,6 +36,16 @@ pub enum RollbackOutcome {
     AlreadyCurrent { key_material_id: Option<String> },
     /// An earlier rollback already deleted it.
     AlreadyRolledBack { key_material_id: String },
+    /// Rotation by a new key: the alias was moved back to the previous key (the new key keeps its
+    /// material and is left as it is).
+    AliasMovedBack {
+        alias: String,
+        from_key_arn: String,
+        to_key_arn: String,
+        request_id: Option<String>,
+    },
+    /// Rotation by a new key: the alias already names the previous key.
+    AliasOnPreviousKey { alias: String, key_arn: String },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -62,10 +75,44 @@ pub async fn rollback<'c>(
             detail: e.to_string(),
             resumable: false,
         })?;
+    let region_client = |key: &crate::core::manifest::KeyEntry| {
+        client_for(&key.region).ok_or_else(|| KmsError::Refused {
+            key: key.name.clone(),
+            message: format!("no client for region {}", key.region),
+            hint: format!("run the rollback with --region {}", key.region),
+        })
+    };
     let mut receipt = ReceiptFile::open(bundle, "rollback")?;
     let mut done = Vec::new();
     for key in &bundle.manifest().keys {
         let name = key.name.as_str();
+        if let Some(take) = &key.takes_over {
+            let client = region_client(key)?;
+            let back =
+                super::new_key::move_alias(client, key, take, &key.key_arn, &take.previous_key_arn)
+                    .await?;
+            let outcome = match back {
+                Some(m) => {
+                    receipt.alias_moved(&m)?;
+                    RollbackOutcome::AliasMovedBack {
+                        alias: m.alias,
+                        from_key_arn: m.from_key_arn,
+                        to_key_arn: m.to_key_arn,
+                        request_id: m.request_id,
+                    }
+                }
+                None => RollbackOutcome::AliasOnPreviousKey {
+                    alias: take.alias.clone(),
+                    key_arn: take.previous_key_arn.clone(),
+                },
+            };
+            done.push(KeyRollback {
+                name: name.into(),
+                key_arn: key.key_arn.clone(),
+                outcome,
+            });
+            continue;
+        }
         let outcome = match progress.get(name).cloned() {
             None => RollbackOutcome::NothingPending {
                 reason: "no import of it was recorded".into(),
@@ -99,11 +146,7 @@ pub async fn rollback<'c>(
                 first: false,
                 key_material_id: Some(id),
             }) => {
-                let client = client_for(&key.region).ok_or_else(|| KmsError::Refused {
-                    key: name.into(),
-                    message: format!("no client for region {}", key.region),
-                    hint: format!("run the rollback with --region {}", key.region),
-                })?;
+                let client = region_client(key)?;
                 let current = client
                     .describe_key()
                     .key_id(&key.key_arn)

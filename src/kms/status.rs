@@ -46,6 +46,7 @@ pub struct CeremonyRef {
 struct Imported {
     key_arn: String,
     key_material_id: Option<String>,
+    pre_rotation_ciphertext_sha256: Option<String>,
     ceremony: CeremonyRef,
 }
 
@@ -53,6 +54,8 @@ struct Imported {
 #[derive(Debug, Clone, Default)]
 pub struct Receipts {
     imported: Vec<Imported>,
+    /// Aliases moved by rotations by a new key, with when.
+    alias_moves: Vec<(Timestamp, crate::core::receipt::AliasMoved)>,
 }
 
 impl Receipts {
@@ -60,6 +63,7 @@ impl Receipts {
     /// must continue its bundle's ceremony log; `keyrite audit verify` checks the rest.
     pub fn load(paths: &[PathBuf]) -> Result<Receipts> {
         let mut imported = Vec::new();
+        let mut alias_moves = Vec::new();
         for p in paths {
             if !p.exists() {
                 return Err(KmsError::NoReceipts { path: p.clone() });
@@ -81,10 +85,12 @@ impl Receipts {
                     detail: what.to_string(),
                 })?;
             let manifest_sha256 = crate::core::digest::sha256_hex(&manifest_bytes);
+            alias_moves.extend(report.alias_moves);
             for k in report.keys {
                 imported.push(Imported {
                     key_arn: k.key_arn,
                     key_material_id: k.key_material_id,
+                    pre_rotation_ciphertext_sha256: k.pre_rotation_ciphertext_sha256,
                     ceremony: CeremonyRef {
                         bundle: dir.clone(),
                         manifest_sha256: manifest_sha256.clone(),
@@ -96,7 +102,42 @@ impl Receipts {
                 });
             }
         }
-        Ok(Receipts { imported })
+        Ok(Receipts {
+            imported,
+            alias_moves,
+        })
+    }
+
+    /// The SHA-256 of the ciphertext saved before the rotation, as the latest import record of
+    /// this key names it.
+    pub fn pre_rotation_sha256(&self, key_arn: &str) -> Option<&str> {
+        self.imported
+            .iter()
+            .filter(|i| i.key_arn == key_arn)
+            .max_by_key(|i| i.ceremony.imported_at)
+            .and_then(|i| i.pre_rotation_ciphertext_sha256.as_deref())
+    }
+
+    /// The aliases whose latest recorded move took them away from `key_arn`: (alias, the key
+    /// it moved to, when).
+    pub fn superseded(&self, key_arn: &str) -> Vec<Superseded> {
+        let mut latest: BTreeMap<&str, &(Timestamp, crate::core::receipt::AliasMoved)> =
+            BTreeMap::new();
+        for m in &self.alias_moves {
+            let e = latest.entry(m.1.alias.as_str()).or_insert(m);
+            if m.0 >= e.0 {
+                *e = m;
+            }
+        }
+        latest
+            .into_values()
+            .filter(|(_, m)| m.from_key_arn == key_arn)
+            .map(|(at, m)| Superseded {
+                alias: m.alias.clone(),
+                by_key_arn: m.to_key_arn.clone(),
+                moved_at: *at,
+            })
+            .collect()
     }
 
     /// The key material id the latest receipt record of this key names, and when it was
@@ -121,6 +162,14 @@ impl Receipts {
             .map(|i| &i.ceremony)
             .max_by_key(|c| c.imported_at)
     }
+}
+
+/// A key an alias was moved away from by a rotation by a new key: kept to decrypt older data.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Superseded {
+    pub alias: String,
+    pub by_key_arn: String,
+    pub moved_at: Timestamp,
 }
 
 /// How the material's age was found for a key: whether KMS could list its rotations.
@@ -150,6 +199,10 @@ pub struct KeyStatus {
     /// What CloudTrail said, when it was asked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cloudtrail: Option<TrailLookup>,
+    /// The aliases this key was the previous key of, per the import receipts given: a rotation
+    /// by a new key moved them to another key.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub superseded: Vec<Superseded>,
     /// The resources the key protects, when asked (`--resources`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resources: Option<Vec<crate::core::inventory::ResourceUse>>,
@@ -327,6 +380,11 @@ pub async fn status_with(
         };
         let mut names = alias_of.remove(key_id).unwrap_or_default();
         names.sort();
+        let superseded = receipts
+            .superseded(&key_arn)
+            .into_iter()
+            .filter(|s| !names.contains(&s.alias))
+            .collect();
         out.push(KeyStatus {
             key_id: key_id.to_string(),
             key_arn,
@@ -340,6 +398,7 @@ pub async fn status_with(
             ceremony,
             rotations,
             cloudtrail: trail,
+            superseded,
             resources: None,
         });
     }

@@ -1,6 +1,8 @@
 //! The ceremony's terminal UI: Model / Msg / update (model.rs), view (view.rs), and here the
-//! main loop, generic over the terminal backend and over where the messages come from. The
-//! answers it collects are handed to the same ceremony code a headless run uses.
+//! main loop, generic over the terminal backend, over where the keys come from and over the
+//! clock. The answers it collects are handed to the same ceremony code a headless run uses; the
+//! HSM work runs on a worker thread whose progress comes back through a channel, so nothing is
+//! written to the terminal behind the UI.
 
 pub mod enrol;
 pub mod model;
@@ -8,15 +10,18 @@ pub mod plain;
 pub mod view;
 
 use std::io::IsTerminal;
+use std::sync::mpsc;
+use std::time::Duration;
 
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 
 use crate::app::ceremony::CeremonyReport;
+use crate::app::ceremony::progress::{Progress, ProgressSink};
 use crate::app::error::{Error, Result};
 use crate::core::script::Answers;
-pub use model::{Info, KeyRow, Model, Msg, Outcome, ResultView, update};
+pub use model::{Info, KeyInfo, KeyRow, Model, Msg, Outcome, ResultView, update};
 
 /// The result screen's rows of a ceremony report.
 pub fn result_view(r: &CeremonyReport) -> ResultView {
@@ -63,15 +68,20 @@ pub fn key(ev: &Event) -> Option<Key> {
     Some(Key::Pressed(k.code))
 }
 
-/// A key press as a message; other events (resizes, releases) are none.
+/// A key press as a message; other events (resizes, releases) are none. Up and Down both
+/// move between a form's fields and scroll a list: the model knows which the screen has.
 pub fn message(ev: &Event) -> Option<Msg> {
     Some(match key(ev)? {
         Key::Interrupt => Msg::Interrupt,
         Key::Pressed(KeyCode::Char(c)) => Msg::Char(c),
         Key::Pressed(KeyCode::Backspace) => Msg::Backspace,
-        Key::Pressed(KeyCode::Tab | KeyCode::BackTab | KeyCode::Up | KeyCode::Down) => Msg::Tab,
+        Key::Pressed(KeyCode::Tab) => Msg::Tab,
+        Key::Pressed(KeyCode::BackTab) => Msg::Back,
+        Key::Pressed(KeyCode::Up | KeyCode::PageUp) => Msg::ScrollUp,
+        Key::Pressed(KeyCode::Down | KeyCode::PageDown) => Msg::ScrollDown,
         Key::Pressed(KeyCode::Enter) => Msg::Enter,
         Key::Pressed(KeyCode::Esc) => Msg::Esc,
+        Key::Pressed(KeyCode::F(1)) => Msg::Help,
         Key::Pressed(_) => return None,
     })
 }
@@ -82,66 +92,143 @@ fn terminal_error(e: impl std::fmt::Display) -> Error {
     }
 }
 
-/// Draws, reads a message, updates, until the operators leave. `perform` is called once, with
-/// the answers, when they confirm; what it returns is shown until a key is pressed.
+/// Where the UI's messages come from: the people's keys, and the clock.
+pub trait Input {
+    /// The next key, waiting at most `within` (None: nothing came, or not a key).
+    fn next(&mut self, within: Duration) -> Result<Option<Msg>>;
+    /// Discards every key typed ahead.
+    fn drain(&mut self) -> Result<()>;
+    /// The time now.
+    fn now(&mut self) -> jiff::Timestamp;
+}
+
+/// What the worker thread sends back.
+enum Work {
+    Progress(Progress),
+    Done(Box<Result<CeremonyReport>>),
+}
+
+/// Draws, reads a message, updates, until the operators leave. `perform` is called once, on a
+/// worker thread, with the answers and a progress sink, when they confirm; its progress is shown
+/// as it comes, and its report (or its error, with what to do) until Enter is pressed. Keys typed
+/// ahead are discarded at every gate, and every key pressed while the HSM works.
 pub fn run_loop<B: Backend>(
     terminal: &mut Terminal<B>,
     mut model: Model,
-    mut next: impl FnMut() -> Result<Option<Msg>>,
-    perform: impl FnOnce(Answers) -> Result<CeremonyReport>,
+    input: &mut impl Input,
+    perform: impl FnOnce(Answers, ProgressSink<'_>) -> Result<CeremonyReport> + Send,
 ) -> Result<CeremonyReport> {
+    let (tx, rx) = mpsc::channel::<Work>();
     let mut perform = Some(perform);
-    let mut report = None;
-    loop {
-        terminal
-            .draw(|f| view::view(&model, f))
-            .map_err(terminal_error)?;
-        match model.outcome {
-            Outcome::Quit => {
-                return Err(Error::LeftBeforeConfirmed);
-            }
-            Outcome::Done => {
-                if let Some(r) = report {
-                    return Ok(r);
+    let mut outcome: Option<Result<CeremonyReport>> = None;
+    std::thread::scope(|scope| {
+        loop {
+            model = update(model, Msg::Tick(input.now()));
+            terminal
+                .draw(|f| view::view(&model, f))
+                .map_err(terminal_error)?;
+            match model.outcome {
+                Outcome::Quit => return Err(Error::LeftBeforeConfirmed),
+                Outcome::Done => {
+                    return outcome.take().unwrap_or(Err(Error::LeftBeforeConfirmed));
                 }
-            }
-            Outcome::Run => {
-                let answers = model.take_answers();
-                if let Some(perform) = perform.take() {
-                    let r = perform(answers)?;
-                    model = update(model, Msg::Finished(result_view(&r)));
-                    report = Some(r);
+                Outcome::Run => {
+                    model.outcome = Outcome::Continue;
+                    let answers = model.take_answers();
+                    if let Some(perform) = perform.take() {
+                        let tx = tx.clone();
+                        scope.spawn(move || {
+                            let send = |p: Progress| {
+                                let _ = tx.send(Work::Progress(p));
+                            };
+                            let r = perform(answers, ProgressSink::to(&send));
+                            let _ = tx.send(Work::Done(Box::new(r)));
+                        });
+                    }
+                    input.drain()?;
+                    continue;
                 }
+                Outcome::Continue => {}
+            }
+            let before = model.gate();
+            if model.screen == model::Screen::Running {
+                // The HSM is working: its messages, and every key pressed is dropped.
+                match rx.recv_timeout(Duration::from_millis(100)) {
+                    Ok(Work::Progress(p)) => model = update(model, Msg::Progress(p)),
+                    Ok(Work::Done(r)) => {
+                        let msg = match &*r {
+                            Ok(report) => Msg::Finished(result_view(report)),
+                            Err(e) => Msg::Failed(e.to_string()),
+                        };
+                        outcome = Some(*r);
+                        model = update(model, msg);
+                    }
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(mpsc::RecvTimeoutError::Disconnected) => {
+                        model = update(
+                            model,
+                            Msg::Failed("the ceremony's worker stopped without a result".into()),
+                        );
+                    }
+                }
+                input.drain()?;
                 continue;
             }
-            Outcome::Continue => {}
+            // The countdown is redrawn every second.
+            if let Some(msg) = input.next(Duration::from_secs(1))? {
+                model = update(model, msg);
+            }
+            if model.gate() != before {
+                input.drain()?;
+            }
         }
-        if let Some(msg) = next()? {
-            model = update(model, msg);
+    })
+}
+
+/// The terminal's keys and the system clock.
+struct TerminalInput;
+
+impl Input for TerminalInput {
+    fn next(&mut self, within: Duration) -> Result<Option<Msg>> {
+        if !event::poll(within).map_err(terminal_error)? {
+            return Ok(None);
         }
+        let ev = event::read().map_err(terminal_error)?;
+        Ok(message(&ev))
+    }
+
+    fn drain(&mut self) -> Result<()> {
+        while event::poll(Duration::ZERO).map_err(terminal_error)? {
+            event::read().map_err(terminal_error)?;
+        }
+        Ok(())
+    }
+
+    fn now(&mut self) -> jiff::Timestamp {
+        jiff::Timestamp::now()
     }
 }
 
 /// The ceremony at this terminal. Refused (before anything is touched) without one.
 pub fn run(
     info: Info,
-    perform: impl FnOnce(Answers) -> Result<CeremonyReport>,
+    perform: impl FnOnce(Answers, ProgressSink<'_>) -> Result<CeremonyReport> + Send,
 ) -> Result<CeremonyReport> {
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
         return Err(Error::NoTerminal);
     }
     // Also installs a panic hook that restores the terminal.
     let mut terminal = ratatui::try_init().map_err(terminal_error)?;
-    let result = run_loop(
-        &mut terminal,
-        Model::new(info),
-        || {
-            let ev = event::read().map_err(terminal_error)?;
-            Ok(message(&ev))
-        },
-        perform,
-    );
+    let mut input = TerminalInput;
+    let model = Model::new(info, input.now());
+    let result = run_loop(&mut terminal, model, &mut input, perform);
+    // The alternate screen keeps nothing in the scrollback; clear it all the same.
+    let _ = terminal.clear();
     ratatui::restore();
+    let _ = ratatui::crossterm::execute!(
+        std::io::stdout(),
+        ratatui::crossterm::terminal::Clear(ratatui::crossterm::terminal::ClearType::Purge)
+    );
     result
 }
 

@@ -1,34 +1,79 @@
-//! The ceremony's terminal UI as a state machine: a `Model`, the `Msg`s a person's keys become,
-//! and a pure `update`. Nothing here touches a terminal, a file or the HSM.
+//! The ceremony's terminal UI as a state machine: a `Model`, the `Msg`s a person's keys (and the
+//! HSM's progress, and the clock) become, and a pure `update`. Nothing here touches a terminal, a
+//! file, the clock or the HSM: the time comes in as [`Msg::Tick`].
+//!
+//! The ceremony is a guided sequence of steps: who is present; the keys, checked by the witness;
+//! the bundle fingerprint typed from the read-out; with a roster, the custodians; the
+//! confirmation; the HSM at work; the result. Each entry is checked as it is entered; Back keeps
+//! what was typed; Esc asks before leaving; only `y` confirms.
 
+use jiff::{SignedDuration, Timestamp};
 use zeroize::Zeroizing;
 
-use crate::core::digest::normalise_fingerprint;
-use crate::core::script::{Answers, CustodianAnswer, TypedShare};
+use crate::app::ceremony::progress::{KeyStep, Progress};
+use crate::core::custody::{QuorumMode, RosterFile};
+use crate::core::digest::{FingerprintCheck, check_fingerprint, normalise_fingerprint};
+use crate::core::script::{Answers, CustodianAnswer, Script, TypedShare};
 
-/// What the screens show that the operators do not type: from the script, the bundle and the
-/// command line, read before the UI starts.
+/// One key of the bundle as the witness checks it: where it goes (production or not).
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// The key's directory in the bundle.
+    pub name: String,
+    pub alias: Option<String>,
+    pub arn: String,
+    pub account: String,
+    pub region: String,
+    /// SHA-256 of the KMS wrapping public key the bundle holds for it.
+    pub wrapping_key_sha256: String,
+}
+
+/// What the screens show that the operators do not type: from the script, the bundle, the roster
+/// and the command line, read (and preflighted) before the UI starts.
+#[derive(Debug, Clone)]
 pub struct Info {
-    pub script_name: String,
-    pub keys: Vec<String>,
-    pub algorithm: String,
-    pub key_spec: String,
+    pub script: Script,
+    pub keys: Vec<KeyInfo>,
     pub token: String,
-    /// The SHA-256 of the bundle's manifest.json, as found on this side of the air gap.
+    /// The bundle directory, to carry back to the connected side.
+    pub bundle_dir: String,
+    /// The SHA-256 of the bundle's manifest.json as found on this side. Never drawn before the
+    /// operators typed it right.
     pub bundle_fingerprint: String,
-    /// With --roster: how many custodians must authorise opening the HSM.
-    pub quorum: Option<u8>,
+    /// When the first of the bundle's import parameters expires.
+    pub parameters_expire: Option<Timestamp>,
+    /// With --roster: who may open the HSM, and how many must.
+    pub roster: Option<RosterFile>,
+}
+
+impl Info {
+    pub fn quorum(&self) -> Option<u8> {
+        self.roster.as_ref().map(|r| r.roster.threshold)
+    }
+
+    /// Whether the custodians type shares (shamir) or only their names (hsm-enforced).
+    pub fn shares(&self) -> bool {
+        self.roster
+            .as_ref()
+            .is_some_and(|r| r.mode == QuorumMode::Shamir)
+    }
+
+    pub fn margin(&self) -> SignedDuration {
+        self.script.expiry_margin()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Screen {
-    Ceremony,
+    People,
+    Keys,
     Fingerprint,
     Custodians,
     Confirm,
     Running,
     Result,
+    /// The ceremony stopped with an error after the confirmation.
+    Failed,
 }
 
 /// Which field the typed characters go to.
@@ -36,15 +81,6 @@ pub enum Screen {
 pub enum Focus {
     First,
     Second,
-}
-
-impl Focus {
-    fn other(self) -> Focus {
-        match self {
-            Focus::First => Focus::Second,
-            Focus::Second => Focus::First,
-        }
-    }
 }
 
 /// What the main loop is to do after an update.
@@ -55,7 +91,7 @@ pub enum Outcome {
     Quit,
     /// Confirmed: hand the answers to the ceremony.
     Run,
-    /// The result was seen: leave (exit 0).
+    /// The result (or the error) was seen: leave.
     Done,
 }
 
@@ -80,13 +116,34 @@ pub struct KeyRow {
 pub enum Msg {
     Char(char),
     Backspace,
+    /// Tab, Up or Down on a form: the other field.
     Tab,
+    /// Shift-Tab: the previous step.
+    Back,
     Enter,
     Esc,
+    /// F1 (or `?` where no field takes text).
+    Help,
+    /// Up / Down / PageUp / PageDown on a list.
+    ScrollUp,
+    ScrollDown,
     /// Ctrl-C.
     Interrupt,
+    /// The time now, for the countdown.
+    Tick(Timestamp),
+    /// A step of the ceremony inside the HSM.
+    Progress(Progress),
     /// The ceremony finished with this report.
     Finished(ResultView),
+    /// The ceremony stopped with this error (its text says what to do).
+    Failed(String),
+}
+
+/// How far one key has got while the HSM works.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KeyProgress {
+    /// The last step done (None: not started).
+    pub step: Option<KeyStep>,
 }
 
 /// Everything the UI knows. Holds typed shares, so it is neither `Debug` nor `Clone`.
@@ -98,74 +155,27 @@ pub struct Model {
     pub operator: String,
     pub witness: String,
     pub fingerprint: String,
-    /// What is wrong with the last Enter, shown until the next key.
+    /// The typed fingerprint was checked and is the bundle's.
+    pub fingerprint_ok: bool,
+    /// What is wrong with the last entry, shown until the next key.
     pub notice: Option<String>,
     pub custodians: Vec<CustodianAnswer>,
     pub custodian_name: String,
-    pub share: Zeroizing<String>,
+    pub(super) share: Zeroizing<String>,
+    /// Esc was pressed: `y` leaves, any other key stays.
+    pub leaving: bool,
+    /// The help is open over the screen.
+    pub help: bool,
+    /// The first key shown on a list (the keys, the progress, the result).
+    pub scroll: usize,
+    /// The time, as last told by [`Msg::Tick`].
+    pub now: Timestamp,
+    /// While the HSM works: what it reported.
+    pub quorum_line: Option<String>,
+    pub probe_line: Option<String>,
+    pub progress: Vec<KeyProgress>,
     pub result: Option<ResultView>,
-}
-
-impl Model {
-    pub fn new(info: Info) -> Model {
-        Model {
-            info,
-            screen: Screen::Ceremony,
-            outcome: Outcome::Continue,
-            focus: Focus::First,
-            operator: String::new(),
-            witness: String::new(),
-            fingerprint: String::new(),
-            notice: None,
-            custodians: Vec::new(),
-            custodian_name: String::new(),
-            share: empty_share(),
-            result: None,
-        }
-    }
-
-    /// Whether the typed fingerprint is the bundle's.
-    pub fn fingerprint_matches(&self) -> bool {
-        normalise_fingerprint(&self.fingerprint) == self.info.bundle_fingerprint
-    }
-
-    fn custodians_needed(&self) -> usize {
-        self.info.quorum.map(usize::from).unwrap_or(0)
-    }
-
-    /// The answers, exactly as a headless run reads them from its answers file. Moves the typed
-    /// shares out of the model.
-    pub fn take_answers(&mut self) -> Answers {
-        Answers {
-            operator: self.operator.trim().to_string(),
-            witness: Some(self.witness.trim().to_string()),
-            bundle_fingerprint: normalise_fingerprint(&self.fingerprint),
-            custodians: std::mem::take(&mut self.custodians),
-            resume: None,
-        }
-    }
-
-    fn field(&mut self) -> Option<&mut String> {
-        match (self.screen, self.focus) {
-            (Screen::Ceremony, Focus::First) => Some(&mut self.operator),
-            (Screen::Ceremony, Focus::Second) => Some(&mut self.witness),
-            (Screen::Fingerprint, _) => Some(&mut self.fingerprint),
-            (Screen::Custodians, Focus::First) => Some(&mut self.custodian_name),
-            (Screen::Custodians, Focus::Second) => Some(&mut *self.share),
-            _ => None,
-        }
-    }
-
-    fn go(mut self, screen: Screen) -> Model {
-        self.screen = screen;
-        self.focus = Focus::First;
-        self
-    }
-
-    fn refuse(mut self, notice: impl Into<String>) -> Model {
-        self.notice = Some(notice.into());
-        self
-    }
+    pub failure: Option<String>,
 }
 
 /// The most a typed share may hold; its buffer is allocated at this size once.
@@ -176,77 +186,283 @@ fn empty_share() -> Zeroizing<String> {
     Zeroizing::new(String::with_capacity(SHARE_CAPACITY))
 }
 
+impl Model {
+    pub fn new(info: Info, now: Timestamp) -> Model {
+        let keys = info.keys.len();
+        Model {
+            info,
+            screen: Screen::People,
+            outcome: Outcome::Continue,
+            focus: Focus::First,
+            operator: String::new(),
+            witness: String::new(),
+            fingerprint: String::new(),
+            fingerprint_ok: false,
+            notice: None,
+            custodians: Vec::new(),
+            custodian_name: String::new(),
+            share: empty_share(),
+            leaving: false,
+            help: false,
+            scroll: 0,
+            now,
+            quorum_line: None,
+            probe_line: None,
+            progress: vec![KeyProgress::default(); keys],
+            result: None,
+            failure: None,
+        }
+    }
+
+    /// The steps of this ceremony, in order (the custodians only with a roster).
+    pub fn steps(&self) -> Vec<Screen> {
+        let mut s = vec![Screen::People, Screen::Keys, Screen::Fingerprint];
+        if self.info.roster.is_some() {
+            s.push(Screen::Custodians);
+        }
+        s.extend([Screen::Confirm, Screen::Running, Screen::Result]);
+        s
+    }
+
+    /// "step N of M" of the current screen (a failure counts as the result step).
+    pub fn step(&self) -> (usize, usize) {
+        let steps = self.steps();
+        let screen = if self.screen == Screen::Failed {
+            Screen::Result
+        } else {
+            self.screen
+        };
+        let n = steps.iter().position(|s| *s == screen).map_or(0, |i| i + 1);
+        (n, steps.len())
+    }
+
+    /// How many characters of a share are typed (the screen shows one dot each).
+    pub fn share_len(&self) -> usize {
+        self.share.chars().count()
+    }
+
+    /// Where the people are: a change of it is a gate, and keys typed ahead of it are discarded.
+    pub fn gate(&self) -> (Screen, bool, usize) {
+        (self.screen, self.leaving, self.custodians.len())
+    }
+
+    /// How long the import parameters remain valid (None: the bundle names no expiry).
+    pub fn remaining(&self) -> Option<SignedDuration> {
+        self.info
+            .parameters_expire
+            .map(|t| t.duration_since(self.now))
+    }
+
+    /// Less than the script's margin remains.
+    pub fn expiry_warning(&self) -> bool {
+        self.remaining().is_some_and(|r| r < self.info.margin())
+    }
+
+    fn custodians_needed(&self) -> usize {
+        self.info.quorum().map(usize::from).unwrap_or(0)
+    }
+
+    /// Whether a field on this screen takes the typed characters.
+    pub fn text_focus(&self) -> bool {
+        matches!(
+            self.screen,
+            Screen::People | Screen::Fingerprint | Screen::Custodians
+        )
+    }
+
+    /// The answers, exactly as a headless run reads them from its answers file. Moves the typed
+    /// shares out of the model.
+    pub fn take_answers(&mut self) -> Answers {
+        Answers {
+            operator: self.operator.trim().to_string(),
+            witness: Some(self.witness.trim().to_string()).filter(|w| !w.is_empty()),
+            bundle_fingerprint: normalise_fingerprint(&self.fingerprint),
+            custodians: std::mem::take(&mut self.custodians),
+            resume: None,
+        }
+    }
+
+    fn field(&mut self) -> Option<&mut String> {
+        match (self.screen, self.focus) {
+            (Screen::People, Focus::First) => Some(&mut self.operator),
+            (Screen::People, Focus::Second) => Some(&mut self.witness),
+            (Screen::Fingerprint, _) => Some(&mut self.fingerprint),
+            (Screen::Custodians, Focus::First) => Some(&mut self.custodian_name),
+            (Screen::Custodians, Focus::Second) => Some(&mut *self.share),
+            _ => None,
+        }
+    }
+
+    fn clear_share(&mut self) {
+        // Overwrite in place: the buffer keeps its one allocation.
+        zeroize::Zeroize::zeroize(&mut *self.share);
+        self.share.clear();
+    }
+
+    fn go(mut self, screen: Screen) -> Model {
+        self.screen = screen;
+        self.focus = Focus::First;
+        self.scroll = 0;
+        self
+    }
+
+    fn refuse(mut self, notice: impl Into<String>) -> Model {
+        self.notice = Some(notice.into());
+        self
+    }
+
+    /// The step before this one (entries kept).
+    fn previous(&self) -> Option<Screen> {
+        let steps = self.steps();
+        let i = steps.iter().position(|s| *s == self.screen)?;
+        if i == 0
+            || !matches!(
+                self.screen,
+                Screen::Keys | Screen::Fingerprint | Screen::Custodians | Screen::Confirm
+            )
+        {
+            return None;
+        }
+        steps.get(i - 1).copied()
+    }
+
+    /// The list length a scroll is bounded by on this screen.
+    fn list_len(&self) -> usize {
+        match self.screen {
+            Screen::Keys | Screen::Running => self.info.keys.len(),
+            Screen::Result => self.result.as_ref().map_or(0, |r| r.keys.len()),
+            _ => 0,
+        }
+    }
+}
+
 /// The next state. Pure: the same model and message always give the same model.
 pub fn update(mut m: Model, msg: Msg) -> Model {
+    // What the clock and the HSM report is not a key: it leaves the notice and the prompts alone.
+    match msg {
+        Msg::Tick(now) => {
+            m.now = now;
+            return m;
+        }
+        Msg::Progress(p) => return progress(m, p),
+        Msg::Finished(view) => {
+            if m.screen == Screen::Running {
+                m.result = Some(view);
+                m.outcome = Outcome::Continue;
+                return m.go(Screen::Result);
+            }
+            return m;
+        }
+        Msg::Failed(why) => {
+            if m.screen == Screen::Running {
+                m.failure = Some(why);
+                m.outcome = Outcome::Continue;
+                return m.go(Screen::Failed);
+            }
+            return m;
+        }
+        _ => {}
+    }
     m.notice = None;
+    // Up and Down move between a form's fields, and scroll a list.
+    let msg = match msg {
+        Msg::ScrollUp | Msg::ScrollDown if m.text_focus() => Msg::Tab,
+        other => other,
+    };
     let before_confirmation = matches!(
         m.screen,
-        Screen::Ceremony | Screen::Fingerprint | Screen::Custodians | Screen::Confirm
+        Screen::People | Screen::Keys | Screen::Fingerprint | Screen::Custodians | Screen::Confirm
     );
+    // While the HSM works, keys do nothing.
+    if m.screen == Screen::Running {
+        return m;
+    }
+    if m.help {
+        m.help = false;
+        return m;
+    }
+    if m.leaving {
+        m.leaving = false;
+        if matches!(msg, Msg::Char('y' | 'Y')) {
+            m.clear_share();
+            m.outcome = Outcome::Quit;
+        }
+        return m;
+    }
     match msg {
-        Msg::Esc | Msg::Interrupt if before_confirmation => {
+        Msg::Interrupt if before_confirmation => {
+            m.clear_share();
             m.outcome = Outcome::Quit;
             return m;
         }
-        Msg::Finished(view) if m.screen == Screen::Running => {
-            m.result = Some(view);
-            m.outcome = Outcome::Continue;
-            return m.go(Screen::Result);
+        Msg::Esc if before_confirmation => {
+            m.leaving = true;
+            return m;
+        }
+        Msg::Help => {
+            m.help = true;
+            return m;
+        }
+        Msg::Char('?') if !m.text_focus() => {
+            m.help = true;
+            return m;
+        }
+        Msg::Back => {
+            if let Some(prev) = m.previous() {
+                return m.go(prev);
+            }
+            return m;
+        }
+        Msg::ScrollDown => {
+            let last = m.list_len().saturating_sub(1);
+            m.scroll = (m.scroll + 1).min(last);
+            return m;
+        }
+        Msg::ScrollUp => {
+            m.scroll = m.scroll.saturating_sub(1);
+            return m;
         }
         _ => {}
     }
     match m.screen {
         Screen::Running => m,
-        Screen::Result => {
-            if !matches!(msg, Msg::Finished(_)) {
+        Screen::Result | Screen::Failed => {
+            if matches!(msg, Msg::Enter | Msg::Char('q' | 'Q')) {
                 m.outcome = Outcome::Done;
             }
             m
         }
-        Screen::Confirm => match msg {
-            Msg::Char('y' | 'Y') => {
-                if !m.fingerprint_matches() {
-                    return m
-                        .go(Screen::Fingerprint)
-                        .refuse("the fingerprint does not match: type it again");
-                }
-                if m.custodians.len() < m.custodians_needed() {
-                    return m
-                        .go(Screen::Custodians)
-                        .refuse("more custodians are needed");
-                }
-                m.outcome = Outcome::Run;
-                m.go(Screen::Running)
-            }
-            Msg::Char('n' | 'N') | Msg::Enter => {
-                m.outcome = Outcome::Quit;
-                m
-            }
+        Screen::Keys => match msg {
+            Msg::Enter => m.go(Screen::Fingerprint),
             _ => m,
         },
-        Screen::Ceremony | Screen::Fingerprint | Screen::Custodians => match msg {
-            Msg::Char(c) => {
-                // The share buffer is sized once and never grows: a reallocation would leave a
-                // copy of the typed share behind in freed memory.
-                let is_share = (m.screen, m.focus) == (Screen::Custodians, Focus::Second);
-                if is_share && m.share.len() + c.len_utf8() > SHARE_CAPACITY {
-                    return m.refuse(format!(
-                        "a share is at most {SHARE_CAPACITY} characters: check what was typed"
-                    ));
-                }
-                if let Some(f) = m.field() {
-                    f.push(c);
-                }
+        Screen::Confirm => match msg {
+            Msg::Char('y' | 'Y') => confirm(m),
+            Msg::Char('n' | 'N') => {
+                m.leaving = true;
                 m
             }
+            _ => m.refuse("only y generates the keys; Shift-Tab goes back, Esc leaves"),
+        },
+        Screen::People | Screen::Fingerprint | Screen::Custodians => match msg {
+            Msg::Char(c) => typed(m, c),
             Msg::Backspace => {
                 if let Some(f) = m.field() {
                     f.pop();
                 }
+                if m.screen == Screen::Fingerprint {
+                    m.fingerprint_ok = false;
+                }
                 m
             }
             Msg::Tab if m.screen != Screen::Fingerprint => {
-                m.focus = m.focus.other();
+                m.focus = match m.focus {
+                    Focus::First => Focus::Second,
+                    Focus::Second => Focus::First,
+                };
+                if m.screen == Screen::Custodians && !m.info.shares() {
+                    m.focus = Focus::First;
+                }
                 m
             }
             Msg::Enter => enter(m),
@@ -255,9 +471,108 @@ pub fn update(mut m: Model, msg: Msg) -> Model {
     }
 }
 
+fn typed(mut m: Model, c: char) -> Model {
+    // The share buffer is sized once and never grows: a reallocation would leave a copy of the
+    // typed share behind in freed memory.
+    let is_share = (m.screen, m.focus) == (Screen::Custodians, Focus::Second);
+    if is_share && m.share.len() + c.len_utf8() > SHARE_CAPACITY {
+        return m.refuse(format!(
+            "a share is at most {SHARE_CAPACITY} characters: check what was typed"
+        ));
+    }
+    if m.screen == Screen::Fingerprint {
+        m.fingerprint_ok = false;
+    }
+    if let Some(f) = m.field() {
+        f.push(c);
+    }
+    m
+}
+
+fn progress(mut m: Model, p: Progress) -> Model {
+    match p {
+        Progress::QuorumMet {
+            names,
+            custodians_total,
+            mode,
+        } => {
+            m.quorum_line = Some(format!(
+                "quorum met: {} of {custodians_total} ({mode}); the HSM is open",
+                names.join(", ")
+            ));
+        }
+        Progress::Probed { result } => m.probe_line = Some(format!("capability probe: {result}")),
+        Progress::Key { index, step, .. } => {
+            if let Some(k) = m.progress.get_mut(index) {
+                k.step = Some(step);
+            }
+            // Keep the key at work in view.
+            m.scroll = index.saturating_sub(2);
+        }
+        Progress::Finished { .. } => {}
+    }
+    m
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().to_string()
+}
+
+fn people_problem(m: &Model) -> Option<String> {
+    if m.operator.trim().is_empty() {
+        return Some("type the operator's name".into());
+    }
+    m.info
+        .script
+        .check_people(m.operator.trim(), Some(m.witness.trim()))
+        .err()
+        .map(|e| e.to_string())
+}
+
+fn fingerprint_problem(m: &Model) -> Option<String> {
+    if normalise_fingerprint(&m.fingerprint).is_empty() {
+        return Some("type the fingerprint read out from the connected side".into());
+    }
+    match check_fingerprint(&m.info.bundle_fingerprint, &m.fingerprint) {
+        FingerprintCheck::Matches => None,
+        FingerprintCheck::Incomplete {
+            typed_groups,
+            total_groups,
+            wrong,
+        } => Some(format!(
+            "only {typed_groups} of {total_groups} groups typed{}: type the rest as read out",
+            groups_named(&wrong, ", and")
+        )),
+        FingerprintCheck::Wrong { wrong, extra } => {
+            let mut s = String::from("MISMATCH");
+            if !wrong.is_empty() {
+                s.push_str(" in");
+                s.push_str(&groups_named(&wrong, ""));
+            }
+            if extra {
+                s.push_str(" (more typed than a fingerprint holds)");
+            }
+            s.push_str(
+                ": check against the read-out. Read right? Stop: this is not the bundle that was prepared",
+            );
+            Some(s)
+        }
+    }
+}
+
+/// " group(s) 3, 7" (empty for none).
+fn groups_named(wrong: &[usize], lead: &str) -> String {
+    if wrong.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = wrong.iter().map(usize::to_string).collect();
+    let word = if wrong.len() == 1 { "group" } else { "groups" };
+    format!("{lead} {word} {}", list.join(", "))
+}
+
 fn enter(mut m: Model) -> Model {
     match m.screen {
-        Screen::Ceremony => {
+        Screen::People => {
             if m.operator.trim().is_empty() {
                 m.focus = Focus::First;
                 return m.refuse("type the operator's name");
@@ -266,57 +581,87 @@ fn enter(mut m: Model) -> Model {
                 m.focus = Focus::Second;
                 return m;
             }
-            if m.witness.trim().is_empty() {
-                return m.refuse("type the witness's name");
+            if let Some(problem) = people_problem(&m) {
+                return m.refuse(problem);
             }
-            if m.witness.trim() == m.operator.trim() {
-                return m.refuse("the witness must be another person than the operator");
-            }
-            m.go(Screen::Fingerprint)
+            m.go(Screen::Keys)
         }
         Screen::Fingerprint => {
-            if normalise_fingerprint(&m.fingerprint).is_empty() {
-                return m.refuse("type the fingerprint read out from the connected side");
+            if let Some(problem) = fingerprint_problem(&m) {
+                return m.refuse(problem);
             }
-            if !m.fingerprint_matches() {
-                return m.refuse(
-                    "MISMATCH: this is not the bundle that was prepared. Check what was read out, or stop and fetch the right media",
-                );
-            }
-            if m.info.quorum.is_some() {
+            m.fingerprint_ok = true;
+            if m.info.roster.is_some() {
                 m.go(Screen::Custodians)
             } else {
                 m.go(Screen::Confirm)
             }
         }
-        Screen::Custodians => {
-            let name = m.custodian_name.trim().to_string();
-            if name.is_empty() {
-                let need = m.custodians_needed();
-                if m.custodians.len() < need {
-                    let more = need - m.custodians.len();
-                    return m.refuse(format!("{more} more custodian(s) needed"));
-                }
-                return m.go(Screen::Confirm);
-            }
-            if m.focus == Focus::First {
-                m.focus = Focus::Second;
-                return m;
-            }
-            if m.custodians.iter().any(|c| c.name == name) {
-                return m.refuse(format!("{name} has already authorised"));
-            }
-            let share = std::mem::replace(&mut m.share, empty_share());
-            let share = if share.trim().is_empty() {
-                None
-            } else {
-                Some(TypedShare::from_str_zeroizing(share.trim()))
-            };
-            m.custodians.push(CustodianAnswer { name, share });
-            m.custodian_name.clear();
-            m.focus = Focus::First;
-            m
-        }
+        Screen::Custodians => custodian_enter(m),
         _ => m,
     }
+}
+
+fn custodian_enter(mut m: Model) -> Model {
+    let Some(roster) = m.info.roster.clone() else {
+        return m;
+    };
+    let name = m.custodian_name.trim().to_string();
+    let position = m.custodians.len() + 1;
+    if m.focus == Focus::First {
+        if name.is_empty() {
+            let need = m.custodians_needed();
+            if m.custodians.len() < need {
+                let more = need - m.custodians.len();
+                return m.refuse(format!("{more} more custodian(s) needed"));
+            }
+            return m.go(Screen::Confirm);
+        }
+        let earlier: Vec<&str> = m.custodians.iter().map(|c| c.name.as_str()).collect();
+        if let Err(e) = roster.check_name(&name, &earlier, position) {
+            return m.refuse(e.to_string());
+        }
+        if !m.info.shares() {
+            m.custodians.push(CustodianAnswer { name, share: None });
+            m.custodian_name.clear();
+            return m;
+        }
+        m.focus = Focus::Second;
+        return m;
+    }
+    if let Err(e) = roster.check_share(&name, m.share.trim(), position) {
+        // The error names the mistyped group or the wrong owner; it never holds the share. The
+        // entry stays as typed, to be corrected.
+        return m.refuse(first_line(&e.to_string()));
+    }
+    let share = TypedShare::from_str_zeroizing(m.share.trim());
+    m.clear_share();
+    m.custodians.push(CustodianAnswer {
+        name,
+        share: Some(share),
+    });
+    m.custodian_name.clear();
+    m.focus = Focus::First;
+    m
+}
+
+/// `y` at the confirmation: every check again (an entry may have been changed after Back), then
+/// the ceremony.
+fn confirm(m: Model) -> Model {
+    if let Some(problem) = people_problem(&m) {
+        return m.go(Screen::People).refuse(problem);
+    }
+    if !m.fingerprint_ok || fingerprint_problem(&m).is_some() {
+        return m
+            .go(Screen::Fingerprint)
+            .refuse("the fingerprint is not checked: type it again and press Enter");
+    }
+    if m.custodians.len() < m.custodians_needed() {
+        return m
+            .go(Screen::Custodians)
+            .refuse("more custodians are needed");
+    }
+    let mut m = m.go(Screen::Running);
+    m.outcome = Outcome::Run;
+    m
 }

@@ -18,6 +18,7 @@ use zeroize::Zeroizing;
 
 use crate::app::ceremony::CeremonyReport;
 use crate::app::ceremony::preflight::Preflight;
+use crate::app::ceremony::progress::{KeyStep, Progress, ProgressSink};
 use crate::app::ceremony::start::{CeremonyInputs, perform};
 use crate::app::error::{Error, Result};
 use crate::core::ceremony::ResumeChoice;
@@ -176,17 +177,36 @@ pub fn run(inputs: &CeremonyInputs, checked: &Preflight) -> Result<CeremonyRepor
         inputs.script.keys.len(),
         inputs.uri.token
     );
-    let report = perform(inputs, checked, &answers)?;
+    let keys = inputs.script.keys.len();
+    let progress = move |p: Progress| progress_line(&p, keys);
+    let report = perform(inputs, checked, &answers, ProgressSink::to(&progress))?;
     drop(answers);
-    for k in &report.keys {
-        crate::say!(
-            "  done: {} (check value {}, HSM label {})",
-            k.name,
-            k.check_value,
-            k.hsm_label
-        );
-    }
     Ok(report)
+}
+
+/// One line for each thing the HSM work did, as it happens.
+fn progress_line(p: &Progress, keys: usize) {
+    match p {
+        Progress::QuorumMet {
+            names,
+            custodians_total,
+            mode,
+        } => crate::say!(
+            "  quorum met: {} of {custodians_total} ({mode}); the HSM is open",
+            names.join(", ")
+        ),
+        Progress::Probed { result } => crate::say!("  capability probe: {result}"),
+        Progress::Key { index, key, step } => crate::say!(
+            "  key {} of {keys}, {key}: {} (step {} of {})",
+            index + 1,
+            step.describe(),
+            step.position(),
+            KeyStep::COUNT
+        ),
+        Progress::Finished { keys } => {
+            crate::say!("  the manifest is replaced and the log closed: {keys} key(s) done")
+        }
+    }
 }
 
 impl Plain<'_> {

@@ -1,24 +1,75 @@
-//! update() as a table of transitions, every screen drawn on a `TestBackend`, and the main loop
-//! driven by scripted keys.
+//! update() as a table of transitions and of every gate, every screen and state drawn on a
+//! `TestBackend` (insta snapshots at 80x24 and 120x40), and the main loop driven by scripted
+//! keys with a real worker thread.
 
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-use super::model::{Focus, Info, KeyRow, Model, Msg, Outcome, ResultView, Screen, update};
+use super::model::{Focus, Info, KeyInfo, KeyRow, Model, Msg, Outcome, ResultView, Screen, update};
 use super::view::view;
+use crate::app::ceremony::CeremonyReport;
+use crate::app::ceremony::progress::{KeyStep, Progress};
+use crate::app::error::{Error, Result};
+use crate::core::custody::shares::{CustodianShare, split};
+use crate::core::custody::{QuorumMode, RosterFile};
+use crate::core::digest::grouped;
+use crate::core::script::Script;
 
 const FP: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
-const SHARE: &str = "KR1-7QXJ-SECRETSHARE-9F3K";
+const NAMES: [&str; 5] = ["Alice", "Bob", "Carol", "Dave", "Erin"];
 
-fn info(quorum: Option<u8>) -> Info {
+fn now() -> Timestamp {
+    "2026-11-28T20:00:00Z".parse().unwrap()
+}
+
+fn script(witness_required: bool) -> Script {
+    let mut s = String::from("[ceremony]\nname = \"Rotate prod-s3\"\n");
+    if !witness_required {
+        s.push_str("witness_required = false\n");
+    }
+    s.push_str("\n[wrapping]\nalgorithm = \"RSAES_OAEP_SHA_256\"\nkey_spec = \"RSA_4096\"\n");
+    s.push_str(
+        "\n[[key]]\nkey = \"alias/prod-s3\"\naccount = \"111122223333\"\nregion = \"eu-west-1\"\n",
+    );
+    Script::parse("script.toml", &s).unwrap()
+}
+
+fn key_info(i: usize) -> KeyInfo {
+    KeyInfo {
+        name: format!("prod-{i:02}"),
+        alias: Some(format!("alias/prod-{i:02}")),
+        arn: format!(
+            "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890{i:02}"
+        ),
+        account: "111122223333".into(),
+        region: "eu-west-1".into(),
+        wrapping_key_sha256: format!("{i:02}").repeat(32),
+    }
+}
+
+/// A roster of five (threshold 3) and its shares.
+fn roster() -> (RosterFile, Vec<CustodianShare>) {
+    let names: Vec<String> = NAMES.map(String::from).to_vec();
+    let (roster, shares) = split(&[7u8; 32], 3, &names, "roster-id").unwrap();
+    (
+        RosterFile::new(QuorumMode::Shamir, "ceremony-hsm", &"ab".repeat(32), roster),
+        shares,
+    )
+}
+
+fn info(keys: usize, roster: Option<RosterFile>) -> Info {
     Info {
-        script_name: "Rotate prod-s3".into(),
-        keys: vec!["alias/prod-s3".into(), "alias/prod-ebs".into()],
-        algorithm: "RSAES_OAEP_SHA_256".into(),
-        key_spec: "RSA_4096".into(),
+        script: script(true),
+        keys: (1..=keys).map(key_info).collect(),
         token: "ceremony-hsm".into(),
+        bundle_dir: "/media/usb/bundle".into(),
         bundle_fingerprint: FP.into(),
-        quorum,
+        parameters_expire: Some(now() + SignedDuration::from_mins(95)),
+        roster,
     }
 }
 
@@ -29,70 +80,87 @@ fn typed(mut m: Model, text: &str) -> Model {
     m
 }
 
-fn keys(mut m: Model, msgs: &[Msg]) -> Model {
+fn send(mut m: Model, msgs: &[Msg]) -> Model {
     for msg in msgs {
         m = update(m, msg.clone());
     }
     m
 }
 
-/// The model at a screen, with everything before it answered correctly.
-fn at(screen: Screen, quorum: Option<u8>) -> Model {
-    let mut m = Model::new(info(quorum));
-    if screen == Screen::Ceremony {
-        return m;
+fn erase(mut m: Model, n: usize) -> Model {
+    for _ in 0..n {
+        m = update(m, Msg::Backspace);
+    }
+    m
+}
+
+/// The model at a screen, with everything before it answered right (the first three
+/// custodians with a roster).
+fn at(screen: Screen, keys: usize, with_roster: bool) -> (Model, Vec<CustodianShare>) {
+    let (r, shares) = roster();
+    let mut m = Model::new(info(keys, with_roster.then_some(r)), now());
+    if screen == Screen::People {
+        return (m, shares);
     }
     m = typed(m, "Alice Admin");
     m = update(m, Msg::Enter);
     m = typed(m, "Walter Witness");
     m = update(m, Msg::Enter);
+    assert_eq!(m.screen, Screen::Keys);
+    if screen == Screen::Keys {
+        return (m, shares);
+    }
+    m = update(m, Msg::Enter);
     assert_eq!(m.screen, Screen::Fingerprint);
     if screen == Screen::Fingerprint {
-        return m;
+        return (m, shares);
     }
-    m = typed(m, &crate::core::digest::grouped(&FP.to_uppercase()));
+    m = typed(m, &grouped(&FP.to_uppercase()));
     m = update(m, Msg::Enter);
-    if screen == Screen::Custodians {
-        assert_eq!(m.screen, Screen::Custodians);
-        return m;
-    }
-    if quorum.is_some() {
-        for name in ["Carol", "Dave"] {
-            m = typed(m, name);
+    if with_roster {
+        assert_eq!(m.screen, Screen::Custodians, "{:?}", m.notice);
+        if screen == Screen::Custodians {
+            return (m, shares);
+        }
+        for i in [0, 2, 3] {
+            m = typed(m, NAMES[i]);
             m = update(m, Msg::Enter);
-            m = typed(m, SHARE);
+            m = typed(m, &shares[i].encode());
             m = update(m, Msg::Enter);
+            assert_eq!(m.notice, None);
         }
         m = update(m, Msg::Enter);
     }
     assert_eq!(m.screen, Screen::Confirm);
     if screen == Screen::Confirm {
-        return m;
+        return (m, shares);
     }
     m = update(m, Msg::Char('y'));
     assert_eq!(m.outcome, Outcome::Run);
     if screen == Screen::Running {
-        return m;
+        return (m, shares);
     }
-    update(m, Msg::Finished(result()))
+    (update(m, Msg::Finished(result(keys))), shares)
 }
 
-fn result() -> ResultView {
+fn result(keys: usize) -> ResultView {
     ResultView {
-        probe: "on token \"ceremony-hsm\": passed".into(),
+        probe: "passed".into(),
         wrap_with_trusted: "supported".into(),
         fingerprint: FP.into(),
-        keys: vec![KeyRow {
-            name: "prod-s3".into(),
-            check_value: "1a2b3c".into(),
-            label: "keyrite/prod-s3/2026-11-24/ba7816bf".into(),
-            sha256: "00ff".repeat(16),
-        }],
+        keys: (1..=keys)
+            .map(|i| KeyRow {
+                name: format!("prod-{i:02}"),
+                check_value: format!("1a2b{i:02}"),
+                label: format!("keyrite/prod-{i:02}/20261128/ba7816bf"),
+                sha256: format!("f{i:01x}").repeat(32),
+            })
+            .collect(),
     }
 }
 
-fn render(m: &Model) -> String {
-    let mut t = Terminal::new(TestBackend::new(100, 30)).unwrap();
+fn render(m: &Model, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     t.draw(|f| view(m, f)).unwrap();
     let buf = t.backend().buffer();
     let mut s = String::new();
@@ -106,8 +174,9 @@ fn render(m: &Model) -> String {
 }
 
 #[test]
-fn the_screens_come_in_order_and_collect_the_answers() {
-    let mut m = at(Screen::Confirm, Some(2));
+fn the_steps_come_in_order_and_collect_the_answers() {
+    let (mut m, shares) = at(Screen::Confirm, 2, true);
+    assert_eq!(m.step(), (5, 7));
     let a = m.take_answers();
     assert_eq!(a.operator, "Alice Admin");
     assert_eq!(a.witness.as_deref(), Some("Walter Witness"));
@@ -116,372 +185,246 @@ fn the_screens_come_in_order_and_collect_the_answers() {
         "typed grouped upper case, normalised"
     );
     let names: Vec<&str> = a.custodians.iter().map(|c| c.name.as_str()).collect();
-    assert_eq!(names, ["Carol", "Dave"]);
-    for c in &a.custodians {
-        assert_eq!(c.share.as_ref().map(|s| s.expose_to_gate()), Some(SHARE));
+    assert_eq!(names, ["Alice", "Carol", "Dave"]);
+    for (c, i) in a.custodians.iter().zip([0, 2, 3]) {
+        assert_eq!(
+            c.share.as_ref().map(|s| s.expose_to_gate()),
+            Some(shares[i].encode().as_str())
+        );
     }
-    // Without a roster there is no custodian screen.
-    let m = at(Screen::Confirm, None);
+    // Without a roster there is no custodian step.
+    let (m, _) = at(Screen::Confirm, 2, false);
     assert!(m.custodians.is_empty());
+    assert_eq!(m.step(), (4, 6));
 }
 
 #[test]
-fn every_transition_legal_and_illegal() {
-    use Msg::*;
-    use Screen::*;
-    // (start, quorum, messages, screen after, outcome after, notice contains)
-    type Case = (
-        Screen,
-        Option<u8>,
-        Vec<Msg>,
-        Screen,
-        Outcome,
-        Option<&'static str>,
-    );
-    let cases: Vec<Case> = vec![
-        // 1: the ceremony
-        (
-            Ceremony,
-            None,
-            vec![Enter],
-            Ceremony,
-            Outcome::Continue,
-            Some("operator's name"),
-        ),
-        (
-            Ceremony,
-            None,
-            vec![Char(' '), Enter],
-            Ceremony,
-            Outcome::Continue,
-            Some("operator's name"),
-        ),
-        (
-            Ceremony,
-            None,
-            vec![Char('A'), Enter, Enter],
-            Ceremony,
-            Outcome::Continue,
-            Some("witness's name"),
-        ),
-        (
-            Ceremony,
-            None,
-            vec![Char('A'), Enter, Char('A'), Enter],
-            Ceremony,
-            Outcome::Continue,
-            Some("another person"),
-        ),
-        (
-            Ceremony,
-            None,
-            vec![Char('A'), Tab, Char('W'), Enter],
-            Fingerprint,
-            Outcome::Continue,
-            None,
-        ),
-        (
-            Ceremony,
-            None,
-            vec![Char('A'), Backspace, Enter],
-            Ceremony,
-            Outcome::Continue,
-            Some("operator's name"),
-        ),
-        (Ceremony, None, vec![Esc], Ceremony, Outcome::Quit, None),
-        (
-            Ceremony,
-            None,
-            vec![Char('A'), Interrupt],
-            Ceremony,
-            Outcome::Quit,
-            None,
-        ),
-        (
-            Ceremony,
-            None,
-            vec![Finished(result())],
-            Ceremony,
-            Outcome::Continue,
-            None,
-        ),
-        // 2: the fingerprint
-        (
-            Fingerprint,
-            None,
-            vec![Enter],
-            Fingerprint,
-            Outcome::Continue,
-            Some("read out"),
-        ),
-        (
-            Fingerprint,
-            None,
-            vec![Char('b'), Char('a'), Enter],
-            Fingerprint,
-            Outcome::Continue,
-            Some("MISMATCH"),
-        ),
-        (
-            Fingerprint,
-            None,
-            vec![Esc],
-            Fingerprint,
-            Outcome::Quit,
-            None,
-        ),
-        (
-            Fingerprint,
-            None,
-            vec![Interrupt],
-            Fingerprint,
-            Outcome::Quit,
-            None,
-        ),
-        // 3: custodians
-        (
-            Custodians,
-            Some(2),
-            vec![Enter],
-            Custodians,
-            Outcome::Continue,
-            Some("2 more custodian(s)"),
-        ),
-        (
-            Custodians,
-            Some(2),
-            vec![Char('C'), Enter, Enter, Enter],
-            Custodians,
-            Outcome::Continue,
-            Some("1 more custodian(s)"),
-        ),
-        (
-            Custodians,
-            Some(2),
-            vec![Char('C'), Enter, Enter, Char('C'), Enter, Enter],
-            Custodians,
-            Outcome::Continue,
-            Some("already authorised"),
-        ),
-        (
-            Custodians,
-            Some(2),
-            vec![Char('C'), Enter, Enter, Char('D'), Tab, Enter, Enter],
-            Confirm,
-            Outcome::Continue,
-            None,
-        ),
-        (
-            Custodians,
-            Some(2),
-            vec![Char('C'), Tab, Char('s'), Esc],
-            Custodians,
-            Outcome::Quit,
-            None,
-        ),
-        // 4: confirmation (default no)
-        (
-            Confirm,
-            None,
-            vec![Char('x')],
-            Confirm,
-            Outcome::Continue,
-            None,
-        ),
-        (Confirm, None, vec![Enter], Confirm, Outcome::Quit, None),
-        (Confirm, None, vec![Char('n')], Confirm, Outcome::Quit, None),
-        (Confirm, None, vec![Esc], Confirm, Outcome::Quit, None),
-        (Confirm, None, vec![Interrupt], Confirm, Outcome::Quit, None),
-        (Confirm, None, vec![Char('Y')], Running, Outcome::Run, None),
-        // running: keys do nothing, not even Esc (the HSM is at work)
-        (
-            Running,
-            None,
-            vec![Esc, Interrupt, Char('q'), Enter],
-            Running,
-            Outcome::Run,
-            None,
-        ),
-        (
-            Running,
-            None,
-            vec![Finished(result())],
-            Result,
-            Outcome::Continue,
-            None,
-        ),
-        // 5: the result, until a key
-        (Result, None, vec![Char(' ')], Result, Outcome::Done, None),
-        (Result, None, vec![Esc], Result, Outcome::Done, None),
-    ];
-    for (i, (start, quorum, msgs, screen, outcome, notice)) in cases.into_iter().enumerate() {
-        let m = keys(at(start, quorum), &msgs);
-        assert_eq!(m.screen, screen, "case {i}: {start:?} + {msgs:?}");
-        assert_eq!(m.outcome, outcome, "case {i}: {start:?} + {msgs:?}");
-        match notice {
-            Some(want) => assert!(
-                m.notice.as_deref().is_some_and(|n| n.contains(want)),
-                "case {i}: want {want:?}, got {:?}",
-                m.notice
-            ),
-            None => assert_eq!(m.notice, None, "case {i}"),
+fn esc_asks_and_only_y_leaves() {
+    for screen in [
+        Screen::People,
+        Screen::Keys,
+        Screen::Fingerprint,
+        Screen::Custodians,
+        Screen::Confirm,
+    ] {
+        let (m, _) = at(screen, 2, true);
+        let m = update(m, Msg::Esc);
+        assert!(m.leaving, "{screen:?}");
+        assert_eq!(m.outcome, Outcome::Continue, "Esc never quits at once");
+        assert!(render(&m, 80, 24).contains("leave the ceremony? y/N"));
+        for stay in [Msg::Enter, Msg::Char('n'), Msg::Esc, Msg::Char('x')] {
+            let m2 = update(at(screen, 2, true).0, Msg::Esc);
+            let m2 = update(m2, stay.clone());
+            assert!(!m2.leaving, "{screen:?} {stay:?}");
+            assert_eq!(m2.outcome, Outcome::Continue, "{screen:?} {stay:?}");
+            assert_eq!(m2.screen, screen);
         }
+        let m = update(m, Msg::Char('y'));
+        assert_eq!(m.outcome, Outcome::Quit, "{screen:?}");
     }
+    // Ctrl-C before the confirmation leaves at once.
+    let (m, _) = at(Screen::Fingerprint, 2, false);
+    assert_eq!(update(m, Msg::Interrupt).outcome, Outcome::Quit);
 }
 
 #[test]
-fn confirmation_is_refused_without_a_matching_fingerprint_or_enough_custodians() {
-    // Reaching the confirmation screen and then changing what it rests on (the model's fields
-    // are public) must not let 'y' through.
-    let mut m = at(Screen::Confirm, None);
-    m.fingerprint.push('0');
+fn only_y_confirms_and_enter_neither_confirms_nor_quits() {
+    let (m, _) = at(Screen::Confirm, 3, false);
+    for msg in [
+        Msg::Enter,
+        Msg::Char(' '),
+        Msg::Char('j'),
+        Msg::Tab,
+        Msg::Backspace,
+    ] {
+        let m = update(at(Screen::Confirm, 3, false).0, msg.clone());
+        assert_eq!(
+            (m.screen, m.outcome),
+            (Screen::Confirm, Outcome::Continue),
+            "{msg:?}"
+        );
+        assert!(
+            m.notice.as_deref().unwrap_or("").contains("only y"),
+            "{msg:?}"
+        );
+    }
+    // n asks to leave, as Esc does.
+    let n = update(at(Screen::Confirm, 3, false).0, Msg::Char('n'));
+    assert!(n.leaving);
+    assert_eq!(n.outcome, Outcome::Continue);
     let m = update(m, Msg::Char('y'));
-    assert_eq!(m.screen, Screen::Fingerprint);
-    assert_eq!(m.outcome, Outcome::Continue);
-    assert!(m.notice.as_deref().unwrap().contains("does not match"));
+    assert_eq!((m.screen, m.outcome), (Screen::Running, Outcome::Run));
+    // While the HSM works no key does anything, not even Esc or Ctrl-C.
+    let m = send(
+        m,
+        &[
+            Msg::Esc,
+            Msg::Interrupt,
+            Msg::Char('y'),
+            Msg::Enter,
+            Msg::Back,
+        ],
+    );
+    assert_eq!((m.screen, m.leaving), (Screen::Running, false));
+}
 
-    let mut m = at(Screen::Confirm, Some(2));
-    m.custodians.pop();
-    let m = update(m, Msg::Char('y'));
+#[test]
+fn back_keeps_every_entry_and_it_stays_editable() {
+    let (m, _) = at(Screen::Confirm, 2, true);
+    let m = update(m, Msg::Back);
     assert_eq!(m.screen, Screen::Custodians);
-    assert_eq!(m.outcome, Outcome::Continue);
+    assert_eq!(m.custodians.len(), 3);
+    let m = update(m, Msg::Back);
+    assert_eq!(m.screen, Screen::Fingerprint);
+    assert_eq!(
+        crate::core::digest::normalise_fingerprint(&m.fingerprint),
+        FP
+    );
+    let m = send(m, &[Msg::Back, Msg::Back]);
+    assert_eq!(m.screen, Screen::People);
+    assert_eq!(
+        (m.operator.as_str(), m.witness.as_str()),
+        ("Alice Admin", "Walter Witness")
+    );
+    // No step before the first.
+    let m = update(m, Msg::Back);
+    assert_eq!(m.screen, Screen::People);
+    // Edit the witness, then go forward again: the fingerprint is still there and checked.
+    let m = update(m, Msg::Tab);
+    let m = erase(m, "Witness".len());
+    let m = typed(m, "Wu");
+    let m = send(m, &[Msg::Enter, Msg::Enter]);
+    assert_eq!(m.screen, Screen::Fingerprint);
+    assert_eq!(m.witness, "Walter Wu");
+    // Editing the fingerprint undoes its check: y is refused until it is checked again.
+    let m = typed(m, "0");
+    let m = erase(m, 1);
+    let m = update(m, Msg::Enter);
+    assert_eq!(m.screen, Screen::Custodians);
+    let m = send(m, &[Msg::Enter]);
+    assert_eq!(m.screen, Screen::Confirm);
+    let m = update(m, Msg::Char('y'));
+    assert_eq!(m.outcome, Outcome::Run);
 }
 
 #[test]
-fn each_screen_snapshot() {
-    let s = render(&at(Screen::Ceremony, None));
-    for want in [
-        "keyrite ceremony · 1 the ceremony",
-        "Script     Rotate prod-s3",
-        "Wrapping   RSAES_OAEP_SHA_256 with a RSA_4096 KMS wrapping key",
-        "Token      ceremony-hsm",
-        "Keys       2",
-        "alias/prod-ebs",
-        "> Operator: ▏",
-        "Witness:",
-    ] {
-        assert!(s.contains(want), "want {want:?} in\n{s}");
-    }
-
-    let m = at(Screen::Fingerprint, None);
-    let s = render(&m);
-    assert!(s.contains("2 the bundle fingerprint"), "{s}");
-    assert!(s.contains(&crate::core::digest::grouped(FP)), "{s}");
-    let s = render(&keys(typed(m, "ba78"), &[Msg::Enter]));
-    assert!(s.contains("MISMATCH: this is not the bundle"), "{s}");
-
-    let s = render(&typed(at(Screen::Custodians, Some(2)), "Carol"));
-    assert!(s.contains("3 custodians (0 of 2)"), "{s}");
-    assert!(s.contains("> Custodian: Carol▏"), "{s}");
-
-    let s = render(&at(Screen::Confirm, Some(2)));
-    for want in [
-        "4 confirmation",
-        "Operator   Alice Admin",
-        "Witness    Walter Witness",
-        "(matches)",
-        "Custodians Carol, Dave",
-        "Generate and wrap 2 keys now? (y/N)",
-    ] {
-        assert!(s.contains(want), "want {want:?} in\n{s}");
-    }
-
-    let s = render(&at(Screen::Running, None));
-    assert!(s.contains("Generating, wrapping and verifying"), "{s}");
-
-    let s = render(&at(Screen::Result, None));
-    for want in [
-        "5 ceremony complete",
-        "Capability probe  on token \"ceremony-hsm\": passed",
-        "check value  1a2b3c",
-        "HSM label    keyrite/prod-s3/2026-11-24/ba7816bf",
-        &format!("sha256       {}", "00ff".repeat(16)),
-    ] {
-        assert!(s.contains(want), "want {want:?} in\n{s}");
-    }
+fn the_people_are_checked_against_the_script() {
+    let (m, _) = at(Screen::People, 1, false);
+    let m = update(m, Msg::Enter);
+    assert!(m.notice.as_deref().unwrap().contains("operator's name"));
+    let m = typed(m, "Alice");
+    let m = send(m, &[Msg::Enter, Msg::Enter]);
+    assert_eq!(m.screen, Screen::People);
+    assert!(
+        m.notice.as_deref().unwrap().contains("requires a witness"),
+        "{:?}",
+        m.notice
+    );
+    let m = typed(m, " alice ");
+    let m = update(m, Msg::Enter);
+    assert!(
+        m.notice.as_deref().unwrap().contains("another person"),
+        "{:?}",
+        m.notice
+    );
+    // A script without the witness rule lets the operator alone through.
+    let mut i = info(1, None);
+    i.script = script(false);
+    let m = typed(Model::new(i, now()), "Alice");
+    let m = send(m, &[Msg::Enter, Msg::Enter]);
+    assert_eq!(m.screen, Screen::Keys, "{:?}", m.notice);
 }
 
 #[test]
-fn no_screen_ever_shows_a_typed_share() {
-    let mut m = at(Screen::Custodians, Some(2));
-    let mut shots = vec![render(&m)];
-    for name in ["Carol", "Dave"] {
-        m = typed(m, name);
-        m = update(m, Msg::Enter);
-        for c in SHARE.chars() {
-            m = update(m, Msg::Char(c));
-            shots.push(render(&m));
-        }
-        // A share typed into the wrong field and taken back again is not shown either.
-        m = update(m, Msg::Tab);
-        shots.push(render(&m));
-        m = update(m, Msg::Tab);
-        m = update(m, Msg::Enter);
-        shots.push(render(&m));
-    }
+fn a_wrong_fingerprint_names_the_wrong_groups_and_nothing_is_shown_while_typing() {
+    let (m, _) = at(Screen::Fingerprint, 1, false);
+    let screen = render(&m, 120, 40);
+    assert!(
+        !screen.contains(&grouped(FP)[..9]),
+        "the expected value is not on screen:\n{screen}"
+    );
+    let mut wrong = grouped(FP);
+    // Groups 3 and 12 mistyped.
+    wrong.replace_range(10..11, "0");
+    wrong.replace_range(55..56, "9");
+    let m = typed(m, &wrong);
+    // Complete and wrong, but nothing says so before Enter.
+    let s = render(&m, 120, 40);
+    assert!(!s.contains("MISMATCH") && !s.contains("match"), "{s}");
+    let m = update(m, Msg::Enter);
+    assert_eq!(m.screen, Screen::Fingerprint);
+    let notice = m.notice.clone().unwrap();
+    assert!(notice.contains("MISMATCH in groups 3, 12:"), "{notice}");
+    // Corrected in place.
+    let m = erase(m, wrong.len());
+    let m = typed(m, &grouped(FP));
+    let m = update(m, Msg::Enter);
+    assert_eq!(m.screen, Screen::Confirm);
+    // Too short names what is missing.
+    let (m, _) = at(Screen::Fingerprint, 1, false);
+    let m = update(typed(m, "ba78 16bf"), Msg::Enter);
+    assert!(m.notice.unwrap().contains("only 2 of 16 groups"));
+}
+
+#[test]
+fn custodians_are_checked_against_the_roster_and_a_wrong_share_is_named_and_stays_editable() {
+    let (m, shares) = at(Screen::Custodians, 1, true);
+    // Not on the roster: the roster's names are given.
+    let m = update(typed(m, "Mallory"), Msg::Enter);
     assert_eq!(m.focus, Focus::First);
-    m = update(m, Msg::Enter);
-    shots.push(render(&m));
-    m = update(m, Msg::Char('y'));
-    shots.push(render(&m));
-    m = update(m, Msg::Finished(result()));
-    shots.push(render(&m));
-    assert!(shots.len() > 2 * SHARE.len());
-    for s in &shots {
-        // Not the share, nor any 4 characters of it in a row.
-        for w in SHARE.as_bytes().windows(4) {
-            let w = std::str::from_utf8(w).unwrap();
-            assert!(!s.contains(w), "{w:?} of the share on screen:\n{s}");
-        }
-    }
-    assert!(shots[SHARE.len()].contains(&"•".repeat(SHARE.len() - 1)));
-}
-
-#[test]
-fn the_main_loop_runs_the_ceremony_once_with_the_answers_and_quits_untouched_on_esc() {
-    use crate::app::error::Error;
-    let script = |m: Vec<Msg>| {
-        let mut it = m.into_iter();
-        move || Ok(it.next())
-    };
-    let mut t = Terminal::new(TestBackend::new(100, 30)).unwrap();
-    // Esc before the confirmation: perform is never called, exit 2.
-    let r = super::run_loop(
-        &mut t,
-        at(Screen::Confirm, None),
-        script(vec![Msg::Esc]),
-        |_| -> crate::app::error::Result<crate::app::ceremony::CeremonyReport> {
-            panic!("the ceremony must not run")
-        },
+    let n = m.notice.clone().unwrap();
+    assert!(
+        n.contains("not a custodian") && n.contains("Alice, Bob, Carol, Dave, Erin"),
+        "{n}"
     );
-    match r {
-        Err(e @ Error::LeftBeforeConfirmed) => {
-            assert_eq!(e.exit_code() as i32, 2);
-            assert!(e.to_string().contains("nothing was touched"), "{e}");
-        }
-        Err(e) => panic!("{e}"),
-        Ok(_) => panic!("left without confirming, yet Ok"),
-    }
-    // 'y': perform gets the answers; its error ends the loop with that error.
-    let mut seen = None;
-    let r = super::run_loop(
-        &mut t,
-        at(Screen::Confirm, None),
-        script(vec![Msg::Char('y')]),
-        |a| {
-            seen = Some((a.operator.clone(), a.bundle_fingerprint.clone()));
-            Err(Error::SharesNotAPin)
-        },
+    let m = erase(m, 7);
+    let m = update(typed(m, "Bob"), Msg::Enter);
+    assert_eq!(m.focus, Focus::Second);
+    // Carol's share typed by Bob: whose it is is named.
+    let m = update(typed(m, &shares[2].encode()), Msg::Enter);
+    assert_eq!(m.focus, Focus::Second);
+    assert!(
+        m.notice.clone().unwrap().contains("Carol's"),
+        "{:?}",
+        m.notice
     );
-    assert!(matches!(r, Err(Error::SharesNotAPin)));
-    assert_eq!(seen, Some(("Alice Admin".to_string(), FP.to_string())));
+    let m = erase(m, 500);
+    // One group mistyped: the group is named, the share is not in the message.
+    let mut wrong = shares[1].encode().to_string();
+    let pos = wrong.find('-').unwrap() + 5;
+    let c = wrong.as_bytes()[pos];
+    wrong.replace_range(pos..=pos, if c == b'A' { "B" } else { "A" });
+    let m = update(typed(m, &wrong), Msg::Enter);
+    let n = m.notice.clone().unwrap();
+    assert!(n.contains("group"), "{n}");
+    assert!(!n.contains(&wrong[4..]), "{n}");
+    assert_eq!(
+        m.share_len(),
+        wrong.len(),
+        "the entry stays to be corrected"
+    );
+    assert!(m.custodians.is_empty());
+    // Corrected in place: back over the last characters, typed right.
+    let keep = wrong[..pos].len();
+    let m = erase(m, wrong.len() - keep);
+    let m = typed(m, &shares[1].encode()[keep..]);
+    let m = update(m, Msg::Enter);
+    assert_eq!(m.notice, None);
+    assert_eq!(m.custodians.len(), 1);
+    assert_eq!(m.share_len(), 0);
+    // Bob again is refused by name.
+    let m = update(typed(m, "Bob"), Msg::Enter);
+    assert!(m.notice.clone().unwrap().contains("named twice"));
+    // Too few: Enter on an empty name says how many more.
+    let m = erase(m, 3);
+    let m = update(m, Msg::Enter);
+    assert!(m.notice.unwrap().contains("2 more custodian(s)"));
 }
 
 #[test]
 fn the_share_buffer_never_grows_and_an_overlong_share_is_refused() {
-    let mut m = at(Screen::Custodians, Some(2));
-    m = typed(m, "Carol");
-    m = update(m, Msg::Enter);
+    let (m, _) = at(Screen::Custodians, 1, true);
+    let mut m = update(typed(m, "Carol"), Msg::Enter);
     assert_eq!(m.focus, Focus::Second);
     let capacity = m.share.capacity();
     assert!(capacity >= super::model::SHARE_CAPACITY);
@@ -489,18 +432,358 @@ fn the_share_buffer_never_grows_and_an_overlong_share_is_refused() {
     for _ in 0..super::model::SHARE_CAPACITY {
         m = update(m, Msg::Char('7'));
     }
-    assert_eq!(m.share.len(), super::model::SHARE_CAPACITY);
     m = update(m, Msg::Char('7'));
-    assert_eq!(m.share.len(), super::model::SHARE_CAPACITY, "not one more");
-    assert!(
-        m.notice.as_deref().unwrap_or("").contains("at most"),
-        "{:?}",
-        m.notice
+    assert_eq!(m.share_len(), super::model::SHARE_CAPACITY, "not one more");
+    assert!(m.notice.as_deref().unwrap_or("").contains("at most"));
+    assert_eq!(m.share.capacity(), capacity, "never reallocated");
+    assert_eq!(m.share.as_ptr(), start, "never moved");
+}
+
+#[test]
+fn the_countdown_warns_under_the_margin_and_the_time_comes_from_ticks() {
+    let (m, _) = at(Screen::Keys, 1, false);
+    assert!(!m.expiry_warning());
+    let s = render(&m, 80, 24);
+    assert!(s.contains("1 h 35 min left"), "{s}");
+    let m = update(m, Msg::Tick(now() + SignedDuration::from_mins(70)));
+    assert!(m.expiry_warning());
+    let s = render(&m, 80, 24);
+    assert!(s.contains("WARNING: parameters expire in 25 min"), "{s}");
+    let m = update(m, Msg::Tick(now() + SignedDuration::from_mins(100)));
+    assert!(render(&m, 80, 24).contains("EXPIRED 5 min"));
+    // A tick is not a key: a prompt stays.
+    let m = update(m, Msg::Esc);
+    let m = update(m, Msg::Tick(now()));
+    assert!(m.leaving);
+}
+
+#[test]
+fn sixteen_keys_are_all_reachable_at_80x24() {
+    let (mut m, _) = at(Screen::Keys, 16, false);
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..20 {
+        let s = render(&m, 80, 24);
+        for i in 1..=16 {
+            if s.contains(&format!("prod-{i:02}  alias")) {
+                seen.insert(i);
+            }
+        }
+        m = update(m, Msg::ScrollDown);
+    }
+    assert_eq!(seen.len(), 16, "{seen:?}");
+    let (mut m, _) = at(Screen::Result, 16, false);
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..20 {
+        let s = render(&m, 80, 24);
+        for i in 1..=16 {
+            if s.contains(&format!("prod-{i:02}  check value  1a2b{i:02}")) {
+                seen.insert(i);
+            }
+        }
+        m = update(m, Msg::ScrollDown);
+    }
+    assert_eq!(seen.len(), 16, "{seen:?}");
+}
+
+#[test]
+fn help_opens_on_f1_and_on_question_mark_only_outside_a_field() {
+    let (m, _) = at(Screen::Fingerprint, 1, false);
+    let m = update(m, Msg::Char('?'));
+    assert!(!m.help);
+    assert!(m.fingerprint.ends_with('?'));
+    let m = update(m, Msg::Help);
+    assert!(m.help);
+    assert!(render(&m, 80, 24).contains("Shift-Tab  back"));
+    let m = update(m, Msg::Char('x'));
+    assert!(!m.help);
+    let (m, _) = at(Screen::Keys, 1, false);
+    assert!(update(m, Msg::Char('?')).help);
+}
+
+fn progress_model(keys: usize) -> Model {
+    let (mut m, _) = at(Screen::Running, keys, true);
+    m = update(
+        m,
+        Msg::Progress(Progress::QuorumMet {
+            names: vec!["Alice".into(), "Carol".into(), "Dave".into()],
+            custodians_total: 5,
+            mode: "shamir".into(),
+        }),
     );
+    m = update(
+        m,
+        Msg::Progress(Progress::Probed {
+            result: "passed".into(),
+        }),
+    );
+    for i in 0..keys.min(3) {
+        for step in [
+            KeyStep::Generated {
+                hsm_label: format!("keyrite/prod-{:02}/20261128/ba7816bf", i + 1),
+            },
+            KeyStep::CheckValue {
+                check_value: "1a2b3c".into(),
+            },
+            KeyStep::Wrapped,
+            KeyStep::Written,
+            KeyStep::ReadBack,
+            KeyStep::Verified {
+                sha256: "ee".repeat(32),
+            },
+        ] {
+            m = update(
+                m,
+                Msg::Progress(Progress::Key {
+                    index: i,
+                    key: format!("prod-{:02}", i + 1),
+                    step,
+                }),
+            );
+        }
+    }
+    update(
+        m,
+        Msg::Progress(Progress::Key {
+            index: 3,
+            key: "prod-04".into(),
+            step: KeyStep::Wrapped,
+        }),
+    )
+}
+
+#[test]
+fn every_screen_and_state_at_80x24_and_120x40() {
+    let (r, shares) = roster();
+    let share_filters: Vec<(String, &str)> = shares
+        .iter()
+        .flat_map(|s| {
+            let e = s.encode().to_string();
+            e.split('-').skip(1).map(String::from).collect::<Vec<_>>()
+        })
+        .filter(|g| g.len() >= 4)
+        .map(|g| (g, "[SHARE]"))
+        .collect();
+    let mut filters: Vec<(&str, &str)> = share_filters
+        .iter()
+        .map(|(a, b)| (a.as_str(), *b))
+        .collect();
+    filters.push((r"\b[0-9a-f]{64}\b", "[SHA-256]"));
+    filters.push((r"\d{2}:\d{2} UTC", "[TIME]"));
+
+    let people = at(Screen::People, 2, true).0;
+    let people_typed = update(typed(people_again(), "Alice Admin"), Msg::Enter);
+    let keys2 = at(Screen::Keys, 2, true).0;
+    let keys16 = at(Screen::Keys, 16, false).0;
+    let keys16_scrolled = send(at(Screen::Keys, 16, false).0, &vec![Msg::ScrollDown; 13]);
+    let fp_empty = at(Screen::Fingerprint, 2, true).0;
+    let fp_typed = typed(at(Screen::Fingerprint, 2, true).0, &grouped(FP));
+    let mut wrong = grouped(FP);
+    wrong.replace_range(10..11, "0");
+    let fp_wrong = update(
+        typed(at(Screen::Fingerprint, 2, true).0, &wrong),
+        Msg::Enter,
+    );
+    let cust = at(Screen::Custodians, 2, true).0;
+    let cust_share = typed(
+        update(typed(at(Screen::Custodians, 2, true).0, "Bob"), Msg::Enter),
+        "KR1-01-ABCD",
+    );
+    let cust_wrong = update(
+        typed(
+            update(typed(at(Screen::Custodians, 2, true).0, "Bob"), Msg::Enter),
+            &shares[2].encode(),
+        ),
+        Msg::Enter,
+    );
+    let cust_unknown = update(
+        typed(at(Screen::Custodians, 2, true).0, "Mallory"),
+        Msg::Enter,
+    );
+    let confirm = at(Screen::Confirm, 2, true).0;
+    let confirm_enter = update(at(Screen::Confirm, 2, true).0, Msg::Enter);
+    let leaving = update(at(Screen::Confirm, 2, true).0, Msg::Esc);
+    let help = update(at(Screen::Keys, 2, true).0, Msg::Help);
+    let warning = update(
+        at(Screen::Keys, 2, true).0,
+        Msg::Tick(now() + SignedDuration::from_mins(80)),
+    );
+    let expired = update(
+        at(Screen::People, 2, true).0,
+        Msg::Tick(now() + SignedDuration::from_mins(120)),
+    );
+    let running = progress_model(9);
+    let running_start = at(Screen::Running, 9, true).0;
+    let result9 = at(Screen::Result, 9, true).0;
+    let result9_end = send(at(Screen::Result, 9, true).0, &vec![Msg::ScrollDown; 9]);
+    let failed = update(
+        at(Screen::Running, 2, true).0,
+        Msg::Failed("C_WrapKey failed: CKR_KEY_FUNCTION_NOT_PERMITTED\n  what to do: check the token's policy".into()),
+    );
+    let _ = r;
+    insta::with_settings!({ filters => filters }, {
+        for (w, h) in [(80u16, 24u16), (120, 40)] {
+            for (name, m) in [
+                ("people", &people),
+                ("people_witness", &people_typed),
+                ("keys", &keys2),
+                ("keys16", &keys16),
+                ("keys16_scrolled", &keys16_scrolled),
+                ("fingerprint", &fp_empty),
+                ("fingerprint_typed", &fp_typed),
+                ("fingerprint_wrong", &fp_wrong),
+                ("custodians", &cust),
+                ("custodians_share", &cust_share),
+                ("custodians_wrong_share", &cust_wrong),
+                ("custodians_unknown", &cust_unknown),
+                ("confirm", &confirm),
+                ("confirm_enter", &confirm_enter),
+                ("leaving", &leaving),
+                ("help", &help),
+                ("expiry_warning", &warning),
+                ("expired", &expired),
+                ("running_start", &running_start),
+                ("running", &running),
+                ("result", &result9),
+                ("result_scrolled", &result9_end),
+                ("failed", &failed),
+            ] {
+                let screen = render(m, w, h);
+                for s in &shares {
+                    for g in s.encode().split('-').skip(2) {
+                        assert!(g.len() < 4 || !screen.contains(g), "{name}: a share group on screen\n{screen}");
+                    }
+                }
+                insta::assert_snapshot!(format!("ceremony_{name}_{w}x{h}"), screen);
+            }
+        }
+    });
+}
+
+fn people_again() -> Model {
+    at(Screen::People, 2, true).0
+}
+
+/// Keys as they come in bursts; `drain` drops the rest of the burst being read.
+struct Scripted {
+    bursts: VecDeque<VecDeque<Msg>>,
+    discarded: Vec<Msg>,
+}
+
+impl Scripted {
+    fn new(bursts: Vec<Vec<Msg>>) -> Scripted {
+        Scripted {
+            bursts: bursts.into_iter().map(VecDeque::from).collect(),
+            discarded: Vec::new(),
+        }
+    }
+}
+
+impl super::Input for Scripted {
+    fn next(&mut self, _within: Duration) -> Result<Option<Msg>> {
+        while self.bursts.front().is_some_and(VecDeque::is_empty) {
+            self.bursts.pop_front();
+        }
+        match self.bursts.front_mut().and_then(VecDeque::pop_front) {
+            Some(m) => Ok(Some(m)),
+            None => Err(Error::Terminal {
+                detail: "the scripted keys ran out".into(),
+            }),
+        }
+    }
+
+    fn drain(&mut self) -> Result<()> {
+        if let Some(b) = self.bursts.front_mut() {
+            self.discarded.extend(b.drain(..));
+        }
+        Ok(())
+    }
+
+    fn now(&mut self) -> Timestamp {
+        now()
+    }
+}
+
+fn report(keys: usize) -> CeremonyReport {
+    CeremonyReport {
+        prepared_fingerprint: FP.into(),
+        probe: None,
+        keys: (1..=keys)
+            .map(|i| crate::app::ceremony::KeyResult {
+                name: format!("prod-{i:02}"),
+                hsm_label: format!("keyrite/prod-{i:02}"),
+                check_value: "1a2b3c".into(),
+                encrypted_key_material_sha256: "cd".repeat(32),
+            })
+            .collect(),
+        aborted: None,
+    }
+}
+
+#[test]
+fn type_ahead_is_discarded_at_every_gate_and_while_the_hsm_works() {
+    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    let (m, _) = at(Screen::Keys, 2, false);
+    // Enter on the keys, with "y y" typed ahead; then at the confirmation Enter with "y" ahead.
+    let mut input = Scripted::new(vec![
+        vec![Msg::Enter, Msg::Char('y'), Msg::Char(' '), Msg::Char('y')],
+        typed_msgs(&grouped(FP)),
+        vec![Msg::Enter, Msg::Char('y'), Msg::Enter],
+        vec![Msg::Char('y'), Msg::Esc, Msg::Char('q')],
+        vec![Msg::Enter],
+    ]);
+    let r = super::run_loop(&mut t, m, &mut input, |a, progress| {
+        assert_eq!(a.bundle_fingerprint, FP);
+        progress.emit(Progress::Probed {
+            result: "passed".into(),
+        });
+        Ok(report(2))
+    });
+    let r = r.unwrap();
+    assert_eq!(r.keys.len(), 2);
     assert_eq!(
-        m.share.capacity(),
-        capacity,
-        "the buffer was never reallocated"
+        input.discarded,
+        vec![
+            Msg::Char('y'),
+            Msg::Char(' '),
+            Msg::Char('y'),
+            Msg::Char('y'),
+            Msg::Enter,
+            Msg::Esc,
+            Msg::Char('q'),
+        ]
     );
-    assert_eq!(m.share.as_ptr(), start, "the buffer never moved");
+}
+
+fn typed_msgs(s: &str) -> Vec<Msg> {
+    s.chars().map(Msg::Char).collect()
+}
+
+#[test]
+fn esc_then_y_leaves_without_running_and_an_error_after_confirming_is_shown_then_returned() {
+    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    let (m, _) = at(Screen::Confirm, 1, false);
+    let mut input = Scripted::new(vec![vec![Msg::Esc], vec![Msg::Char('y')]]);
+    let r = super::run_loop(&mut t, m, &mut input, |_, _| -> Result<CeremonyReport> {
+        panic!("the ceremony must not run")
+    });
+    match r {
+        Err(e @ Error::LeftBeforeConfirmed) => assert_eq!(e.exit_code() as i32, 2),
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("left, yet Ok"),
+    }
+    let (m, _) = at(Screen::Confirm, 1, false);
+    let mut input = Scripted::new(vec![vec![Msg::Char('y')], vec![Msg::Enter]]);
+    let r = super::run_loop(&mut t, m, &mut input, |_, _| Err(Error::SharesNotAPin));
+    assert!(matches!(r, Err(Error::SharesNotAPin)));
+    let screen = {
+        let buf = t.backend().buffer();
+        let mut s = String::new();
+        for y in 0..buf.area.height {
+            for x in 0..buf.area.width {
+                s.push_str(buf[(x, y)].symbol());
+            }
+        }
+        s
+    };
+    assert!(screen.contains("The ceremony stopped"), "{screen}");
 }

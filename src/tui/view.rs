@@ -1,196 +1,512 @@
-//! The screens: a pure function of the model. A typed share is drawn only as one dot per
-//! character.
+//! The screens: a pure function of the model. Every screen has a title ("step N of M — what"),
+//! the countdown to the import parameters' expiry, the next action, and a footer of the keys
+//! that work there. A typed share is drawn only as one dot per character; the expected
+//! fingerprint is never drawn before the operators typed it right.
 
+use jiff::SignedDuration;
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::model::{Focus, Model, Screen};
-use crate::core::digest::grouped;
+use crate::app::ceremony::progress::KeyStep;
+use crate::core::digest::{grouped, normalise_fingerprint, word_lines};
+use crate::core::terminal::one_line;
+
+fn bold() -> Style {
+    Style::default().add_modifier(Modifier::BOLD)
+}
+
+fn warn() -> Style {
+    Style::default().fg(Color::Red).add_modifier(Modifier::BOLD)
+}
 
 pub fn view(m: &Model, frame: &mut Frame) {
-    let [body, notice, help] = Layout::vertical([
-        Constraint::Min(3),
-        Constraint::Length(2),
+    let [status, body, next, notice, help] = Layout::vertical([
         Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(1),
+        Constraint::Length(2),
+        Constraint::Length(2),
     ])
     .areas(frame.area());
-    let (title, lines, keys) = screen(m);
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .title(format!(" keyrite ceremony · {title} "));
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(Wrap { trim: false }),
-        body,
-    );
-    if let Some(n) = &m.notice {
+    frame.render_widget(countdown(m), status);
+    let (n, total) = m.step();
+    let block = Block::default().borders(Borders::ALL).title(format!(
+        " keyrite ceremony · step {n} of {total} — {} ",
+        what(m)
+    ));
+    let inner = block.inner(body);
+    frame.render_widget(block, body);
+    if m.help {
+        frame.render_widget(Clear, inner);
         frame.render_widget(
-            Paragraph::new(n.as_str())
-                .style(Style::default().fg(Color::Red).add_modifier(Modifier::BOLD))
+            Paragraph::new(help_lines(m)).wrap(Wrap { trim: false }),
+            inner,
+        );
+    } else {
+        draw_body(m, frame, inner);
+    }
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled("Next: ", bold()),
+            Span::raw(next_action(m)),
+        ])),
+        next,
+    );
+    let note = if m.leaving {
+        Some(leave_question(m))
+    } else {
+        m.notice.clone()
+    };
+    if let Some(n) = note {
+        frame.render_widget(
+            Paragraph::new(one_line(&n).into_owned())
+                .style(warn())
                 .wrap(Wrap { trim: false }),
             notice,
         );
     }
     frame.render_widget(
-        Paragraph::new(keys).style(Style::default().add_modifier(Modifier::DIM)),
+        Paragraph::new(footer(m))
+            .style(Style::default().add_modifier(Modifier::DIM))
+            .wrap(Wrap { trim: false }),
         help,
     );
 }
 
-fn field<'a>(label: &'a str, value: String, focused: bool) -> Line<'a> {
+fn leave_question(m: &Model) -> String {
+    if m.screen == Screen::Confirm {
+        "leave the ceremony? y/N — nothing has been generated; the keys stay as they are".into()
+    } else {
+        "leave the ceremony? y/N — nothing has been touched".into()
+    }
+}
+
+/// "1 h 05 min", "12 min 30 s".
+fn duration(d: SignedDuration) -> String {
+    let s = d.as_secs().abs();
+    let (h, min, sec) = (s / 3600, (s % 3600) / 60, s % 60);
+    if h > 0 {
+        format!("{h} h {min:02} min")
+    } else if sec == 0 {
+        format!("{min} min")
+    } else {
+        format!("{min} min {sec:02} s")
+    }
+}
+
+fn countdown(m: &Model) -> Paragraph<'static> {
+    let (Some(left), Some(at)) = (m.remaining(), m.info.parameters_expire) else {
+        return Paragraph::new("import parameters: no expiry recorded in the bundle");
+    };
+    let at = at.strftime("%H:%M UTC").to_string();
+    let margin = duration(m.info.margin());
+    if left.is_negative() || left.is_zero() {
+        return Paragraph::new(format!(
+            "EXPIRED {} ago ({at}): KMS refuses them; prepare a new bundle",
+            duration(left)
+        ))
+        .style(warn());
+    }
+    if m.expiry_warning() {
+        return Paragraph::new(format!(
+            "WARNING: parameters expire in {} ({at}), under the {margin} margin",
+            duration(left)
+        ))
+        .style(warn());
+    }
+    Paragraph::new(format!(
+        "import parameters: {} left (until {at}; margin {margin})",
+        duration(left)
+    ))
+    .style(Style::default().fg(Color::Green))
+}
+
+fn what(m: &Model) -> String {
+    match m.screen {
+        Screen::People => "who is present".into(),
+        Screen::Keys => format!("check the {} key(s)", m.info.keys.len()),
+        Screen::Fingerprint => "the bundle fingerprint".into(),
+        Screen::Custodians => format!(
+            "custodians ({} of {})",
+            m.custodians.len(),
+            m.info.quorum().unwrap_or(0)
+        ),
+        Screen::Confirm => "confirm".into(),
+        Screen::Running => "the HSM at work".into(),
+        Screen::Result => "ceremony complete".into(),
+        Screen::Failed => "the ceremony stopped".into(),
+    }
+}
+
+fn next_action(m: &Model) -> String {
+    if m.leaving {
+        return "y leaves; any other key stays".into();
+    }
+    if m.help {
+        return "any key closes the help".into();
+    }
+    match (m.screen, m.focus) {
+        (Screen::People, Focus::First) => "the operator types their name, then Enter".into(),
+        (Screen::People, Focus::Second) => "the witness types their name, then Enter".into(),
+        (Screen::Keys, _) => {
+            "the witness checks each key's account, region, alias; then Enter".into()
+        }
+        (Screen::Fingerprint, _) => {
+            "type the fingerprint as it is read out from the connected side, then Enter".into()
+        }
+        (Screen::Custodians, Focus::First) => {
+            if m.custodians.len() >= usize::from(m.info.quorum().unwrap_or(0)) {
+                "another custodian may type their name; Enter on an empty name goes on".into()
+            } else {
+                "the next custodian types their name, then Enter".into()
+            }
+        }
+        (Screen::Custodians, Focus::Second) => format!(
+            "{} types their share (shown as dots), then Enter",
+            one_line(m.custodian_name.trim())
+        ),
+        (Screen::Confirm, _) => format!(
+            "press y to generate and wrap {} key(s) in the HSM",
+            m.info.keys.len()
+        ),
+        (Screen::Running, _) => "wait: the HSM is working; keys are ignored".into(),
+        (Screen::Result, _) => "carry the bundle back and import it (below)".into(),
+        (Screen::Failed, _) => "read what to do, then Enter to leave".into(),
+    }
+}
+
+fn footer(m: &Model) -> &'static str {
+    if m.leaving {
+        return "y: leave · any other key: stay";
+    }
+    if m.help {
+        return "any key: close the help";
+    }
+    match m.screen {
+        Screen::People => {
+            "Enter: next · Tab: other field · Shift-Tab: back · F1: help · Esc: leave"
+        }
+        Screen::Keys => {
+            "Enter: the keys are right · ↑/↓: scroll · Shift-Tab: back · F1/?: help · Esc: leave"
+        }
+        Screen::Fingerprint => "Enter: check · Shift-Tab: back · F1: help · Esc: leave",
+        Screen::Custodians => {
+            "Enter: check / next · Tab: other field · Shift-Tab: back · F1: help · Esc: leave"
+        }
+        Screen::Confirm => {
+            "y: generate now · Shift-Tab: back · F1/?: help · Esc or n: leave (Enter does nothing)"
+        }
+        Screen::Running => "no key works while the HSM is working",
+        Screen::Result => {
+            "↑/↓: scroll · Enter or q: leave (the report is printed again) · F1/?: help"
+        }
+        Screen::Failed => "Enter or q: leave · F1/?: help",
+    }
+}
+
+fn help_lines(m: &Model) -> Vec<Line<'static>> {
+    let mut l = vec![
+        Line::styled("Help", bold()),
+        Line::from(""),
+        Line::from(
+            "The ceremony goes step by step: who is present, the keys (checked by the witness), \
+             the bundle fingerprint typed from the read-out, the custodians (with a roster), the \
+             confirmation, then the HSM's work and the result.",
+        ),
+        Line::from(""),
+        Line::from("Enter      check this entry and go on"),
+        Line::from("Tab        the other field"),
+        Line::from("Shift-Tab  back to the previous step; what was typed is kept"),
+        Line::from("↑/↓        scroll a list"),
+        Line::from("Esc        asks whether to leave; only y leaves (Ctrl-C leaves at once)"),
+        Line::from("y          at the confirmation only: generate and wrap the keys"),
+        Line::from("F1 or ?    this help (? only where no field takes text)"),
+        Line::from(""),
+        Line::from(
+            "Nothing touches the HSM before y at the confirmation. Keys typed ahead are dropped \
+             at every step.",
+        ),
+    ];
+    if m.info.shares() {
+        l.push(Line::from(
+            "A share is shown only as dots; a mistyped group is named, the entry stays to be corrected.",
+        ));
+    }
+    l
+}
+
+fn field(label: &str, value: String, focused: bool) -> Line<'static> {
     let cursor = if focused { "▏" } else { "" };
     let marker = if focused { "> " } else { "  " };
     Line::from(vec![
         Span::raw(marker),
-        Span::styled(label, Style::default().add_modifier(Modifier::BOLD)),
-        Span::raw(value),
+        Span::styled(label.to_string(), bold()),
+        Span::raw(one_line(&value).into_owned()),
         Span::raw(cursor),
     ])
 }
 
-fn screen(m: &Model) -> (String, Vec<Line<'_>>, &'static str) {
-    match m.screen {
-        Screen::Ceremony => {
-            let mut lines = vec![
-                Line::from(format!("Script     {}", m.info.script_name)),
-                Line::from(format!(
-                    "Wrapping   {} with a {} KMS wrapping key",
-                    m.info.algorithm, m.info.key_spec
-                )),
-                Line::from(format!("Token      {}", m.info.token)),
-                Line::from(format!("Keys       {}", m.info.keys.len())),
-            ];
-            lines.extend(m.info.keys.iter().map(|k| Line::from(format!("  {k}"))));
-            lines.push(Line::from(""));
-            lines.push(field(
-                "Operator: ",
-                m.operator.clone(),
-                m.focus == Focus::First,
-            ));
-            lines.push(field(
-                "Witness:  ",
-                m.witness.clone(),
-                m.focus == Focus::Second,
-            ));
-            (
-                "1 the ceremony".into(),
-                lines,
-                "Enter: next · Tab: other field · Esc: quit, nothing is touched",
-            )
-        }
-        Screen::Fingerprint => {
-            let status = if m.fingerprint_matches() {
-                Line::styled("  matches", Style::default().fg(Color::Green))
+fn draw_body(m: &Model, frame: &mut Frame, area: Rect) {
+    let lines = match m.screen {
+        Screen::People => people(m),
+        Screen::Keys => keys(m, area.height),
+        Screen::Fingerprint => fingerprint(m),
+        Screen::Custodians => custodians(m),
+        Screen::Confirm => confirm(m),
+        Screen::Running => running(m, area.height),
+        Screen::Result => result(m, area.height),
+        Screen::Failed => failed(m),
+    };
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+}
+
+fn people(m: &Model) -> Vec<Line<'static>> {
+    let s = &m.info.script;
+    vec![
+        Line::from(format!("Script    {}", one_line(&s.ceremony.name))),
+        Line::from(format!(
+            "Wrapping  {} with a {} KMS wrapping key",
+            s.wrapping.algorithm, s.wrapping.key_spec
+        )),
+        Line::from(format!("Token     {}", one_line(&m.info.token))),
+        Line::from(format!("Keys      {}", m.info.keys.len())),
+        Line::from(""),
+        field("Operator: ", m.operator.clone(), m.focus == Focus::First),
+        field(
+            if s.witness_required() {
+                "Witness:  "
             } else {
-                Line::from("")
-            };
-            (
-                "2 the bundle fingerprint".into(),
-                vec![
-                    Line::from("The bundle on this side has the fingerprint"),
-                    Line::styled(
-                        format!("  {}", grouped(&m.info.bundle_fingerprint)),
-                        Style::default().add_modifier(Modifier::BOLD),
-                    ),
-                    Line::from(""),
-                    Line::from(
-                        "Type the fingerprint read out from the connected side (spaces do not matter):",
-                    ),
-                    field("", m.fingerprint.clone(), true),
-                    status,
-                ],
-                "Enter: check and go on · Esc: quit, nothing is touched",
-            )
-        }
-        Screen::Custodians => {
-            let need = m.info.quorum.unwrap_or(0);
-            let mut lines = vec![Line::from(format!(
-                "The HSM is opened by {need} custodians of the roster. Each types their name and share."
-            ))];
-            for c in &m.custodians {
-                lines.push(Line::from(format!("  ✓ {}", c.name)));
-            }
-            lines.push(Line::from(""));
-            lines.push(field(
-                "Custodian: ",
-                m.custodian_name.clone(),
-                m.focus == Focus::First,
-            ));
-            lines.push(field(
-                "Share:     ",
-                "•".repeat(m.share.chars().count()),
-                m.focus == Focus::Second,
-            ));
-            (
-                format!("3 custodians ({} of {need})", m.custodians.len()),
-                lines,
-                "Enter: next / add · Enter on an empty name: done · Tab: other field · Esc: quit, nothing is touched",
-            )
-        }
-        Screen::Confirm => {
-            let n = m.info.keys.len();
-            let mut lines = vec![
-                Line::from(format!("Operator   {}", m.operator.trim())),
-                Line::from(format!("Witness    {}", m.witness.trim())),
-                Line::from(format!(
-                    "Bundle     {} (matches)",
-                    grouped(&m.info.bundle_fingerprint)
-                )),
-            ];
-            if !m.custodians.is_empty() {
-                let names: Vec<&str> = m.custodians.iter().map(|c| c.name.as_str()).collect();
-                lines.push(Line::from(format!("Custodians {}", names.join(", "))));
-            }
-            lines.push(Line::from(""));
-            lines.push(Line::styled(
-                format!("Generate and wrap {n} keys now? (y/N)"),
-                Style::default().add_modifier(Modifier::BOLD),
-            ));
-            (
-                "4 confirmation".into(),
-                lines,
-                "y: generate now · n / Enter / Esc: quit, nothing is touched",
-            )
-        }
-        Screen::Running => (
-            "running".into(),
-            vec![Line::from(
-                "Generating, wrapping and verifying the keys inside the HSM…",
-            )],
-            "",
+                "Witness (optional): "
+            },
+            m.witness.clone(),
+            m.focus == Focus::Second,
         ),
-        Screen::Result => {
-            let mut lines = Vec::new();
-            if let Some(r) = &m.result {
-                lines.push(Line::from(format!("Capability probe  {}", r.probe)));
-                lines.push(Line::from(format!(
-                    "CKA_WRAP_WITH_TRUSTED  {}",
-                    r.wrap_with_trusted
-                )));
-                lines.push(Line::from(format!(
-                    "Bundle fingerprint  {}",
-                    grouped(&r.fingerprint)
-                )));
-                for k in &r.keys {
-                    lines.push(Line::from(""));
-                    lines.push(Line::styled(
-                        k.name.clone(),
-                        Style::default().add_modifier(Modifier::BOLD),
-                    ));
-                    lines.push(Line::from(format!("  check value  {}", k.check_value)));
-                    lines.push(Line::from(format!("  HSM label    {}", k.label)));
-                    lines.push(Line::from(format!("  sha256       {}", k.sha256)));
-                }
-            }
-            (
-                "5 ceremony complete".into(),
-                lines,
-                "any key: leave (the report is printed again on the terminal)",
-            )
+    ]
+}
+
+/// Lines per key on the keys screen.
+const KEY_LINES: usize = 5;
+
+fn keys(m: &Model, height: u16) -> Vec<Line<'static>> {
+    let total = m.info.keys.len();
+    let room = usize::from(height).saturating_sub(1) / KEY_LINES;
+    let shown = room.max(1);
+    let from = m.scroll.min(total.saturating_sub(1));
+    let to = (from + shown).min(total);
+    let mut l = vec![Line::styled(
+        format!(
+            "Keys {}–{to} of {total}. Witness: is each the account and region you expect?",
+            from + 1
+        ),
+        bold(),
+    )];
+    for (i, k) in m.info.keys.iter().enumerate().take(to).skip(from) {
+        l.push(Line::from(vec![
+            Span::styled(format!("{:>2} {}", i + 1, one_line(&k.name)), bold()),
+            Span::raw(format!(
+                "  alias {}",
+                k.alias
+                    .as_deref()
+                    .map_or("(none)".into(), |a| one_line(a).into_owned())
+            )),
+        ]));
+        l.push(Line::from(format!("   {}", one_line(&k.arn))));
+        l.push(Line::from(format!(
+            "   account {}  region {}",
+            one_line(&k.account),
+            one_line(&k.region)
+        )));
+        l.push(Line::from("   SHA-256 of its KMS wrapping public key"));
+        l.push(Line::from(format!(
+            "     {}",
+            one_line(&k.wrapping_key_sha256)
+        )));
+    }
+    l
+}
+
+fn fingerprint(m: &Model) -> Vec<Line<'static>> {
+    let mut l = vec![
+        Line::from("Someone on the connected side reads out the bundle's fingerprint (printed by"),
+        Line::from("`keyrite kms prepare`). Type it as you hear it; spaces do not matter. It is"),
+        Line::from("checked when you press Enter, and any wrong group is named."),
+        Line::from(""),
+        field("Fingerprint: ", m.fingerprint.clone(), true),
+    ];
+    let typed = normalise_fingerprint(&m.fingerprint);
+    if typed.len() == 64 {
+        l.push(Line::from(""));
+        l.push(Line::from(
+            "What you typed, as words to read back to the connected side:",
+        ));
+        for w in word_lines(&typed) {
+            l.push(Line::from(format!("  {w}")));
         }
     }
+    l
+}
+
+fn custodians(m: &Model) -> Vec<Line<'static>> {
+    let need = m.info.quorum().unwrap_or(0);
+    let mut l = Vec::new();
+    if let Some(r) = &m.info.roster {
+        l.push(Line::from(format!(
+            "The HSM is opened by {need} of the {} custodians of the roster: {}",
+            r.roster.custodians.len(),
+            one_line(&r.roster.names().join(", "))
+        )));
+    }
+    if m.info.shares() {
+        l.push(Line::from(
+            "Each, in turn, types their name and their share; everyone else looks away.",
+        ));
+    } else {
+        l.push(Line::from(
+            "Each types their name (the HSM enforces the quorum).",
+        ));
+    }
+    l.push(Line::from(""));
+    for c in &m.custodians {
+        l.push(Line::styled(
+            format!("  ✓ {}", one_line(&c.name)),
+            Style::default().fg(Color::Green),
+        ));
+    }
+    l.push(field(
+        "Custodian: ",
+        m.custodian_name.clone(),
+        m.focus == Focus::First,
+    ));
+    if m.info.shares() {
+        l.push(field(
+            "Share:     ",
+            "•".repeat(m.share_len()),
+            m.focus == Focus::Second,
+        ));
+    }
+    l
+}
+
+fn confirm(m: &Model) -> Vec<Line<'static>> {
+    let n = m.info.keys.len();
+    let mut l = vec![
+        Line::from(format!("Operator    {}", one_line(m.operator.trim()))),
+        Line::from(format!("Witness     {}", one_line(m.witness.trim()))),
+        Line::from(format!(
+            "Bundle      {} (checked)",
+            grouped(&m.info.bundle_fingerprint)
+        )),
+        Line::from(format!("Token       {}", one_line(&m.info.token))),
+    ];
+    if !m.custodians.is_empty() {
+        let names: Vec<&str> = m.custodians.iter().map(|c| c.name.as_str()).collect();
+        l.push(Line::from(format!(
+            "Custodians  {}",
+            one_line(&names.join(", "))
+        )));
+    }
+    let keys: Vec<&str> = m.info.keys.iter().map(|k| k.name.as_str()).collect();
+    l.push(Line::from(format!(
+        "Keys        {}",
+        one_line(&keys.join(", "))
+    )));
+    l.push(Line::from(""));
+    l.push(Line::styled(
+        format!("Generate and wrap {n} keys now? (y/N)"),
+        bold(),
+    ));
+    l
+}
+
+fn running(m: &Model, height: u16) -> Vec<Line<'static>> {
+    let mut l = Vec::new();
+    l.push(Line::from(
+        "Generating, wrapping and verifying the keys inside the HSM…",
+    ));
+    l.extend(m.quorum_line.clone().map(Line::from));
+    l.extend(m.probe_line.clone().map(Line::from));
+    l.push(Line::from(""));
+    let total = m.info.keys.len();
+    let room = usize::from(height).saturating_sub(l.len() + 1).max(1);
+    let from = m.scroll.min(total.saturating_sub(1));
+    for (i, k) in m.info.keys.iter().enumerate().skip(from).take(room) {
+        let (mark, what, style) = match m.progress.get(i).and_then(|p| p.step.as_ref()) {
+            None => ("·", "waiting".to_string(), Style::default()),
+            Some(KeyStep::Verified { .. }) => (
+                "✓",
+                "wrapped, written, read back, verified".to_string(),
+                Style::default().fg(Color::Green),
+            ),
+            Some(s) => (
+                "…",
+                format!("{}/{} {}", s.position(), KeyStep::COUNT, s.describe()),
+                bold(),
+            ),
+        };
+        l.push(Line::styled(
+            format!("{mark} {:>2} {:<20} {what}", i + 1, one_line(&k.name)),
+            style,
+        ));
+    }
+    l
+}
+
+/// Lines per key on the result screen.
+const RESULT_LINES: usize = 4;
+
+fn result(m: &Model, height: u16) -> Vec<Line<'static>> {
+    let Some(r) = &m.result else {
+        return Vec::new();
+    };
+    let dir = one_line(&m.info.bundle_dir).into_owned();
+    let mut l = vec![
+        Line::styled(
+            format!("{} key(s) generated, wrapped and verified.", r.keys.len()),
+            bold(),
+        ),
+        Line::from(format!("Carry back the bundle directory: {dir}")),
+        Line::from(format!(
+            "Then on the connected side: keyrite kms import --bundle {dir}"
+        )),
+        Line::from(format!(
+            "Capability probe {} · CKA_WRAP_WITH_TRUSTED {}",
+            one_line(&r.probe),
+            one_line(&r.wrap_with_trusted)
+        )),
+    ];
+    let total = r.keys.len();
+    let room = (usize::from(height).saturating_sub(l.len() + 1) / RESULT_LINES).max(1);
+    let from = m.scroll.min(total.saturating_sub(1));
+    let to = (from + room).min(total);
+    l.push(Line::from(format!(
+        "Keys {}–{to} of {total} (↑/↓ to scroll):",
+        from + 1
+    )));
+    for k in r.keys.iter().take(to).skip(from) {
+        l.push(Line::from(vec![
+            Span::styled(one_line(&k.name).into_owned(), bold()),
+            Span::raw(format!("  check value  {}", one_line(&k.check_value))),
+        ]));
+        l.push(Line::from(format!("  HSM label  {}", one_line(&k.label))));
+        l.push(Line::from("  EncryptedKeyMaterial.bin SHA-256"));
+        l.push(Line::from(format!("    {}", one_line(&k.sha256))));
+    }
+    l
+}
+
+fn failed(m: &Model) -> Vec<Line<'static>> {
+    let mut l = vec![
+        Line::styled("The ceremony stopped.", warn()),
+        Line::from(""),
+    ];
+    if let Some(why) = &m.failure {
+        for line in why.lines() {
+            l.push(Line::from(one_line(line).into_owned()));
+        }
+    }
+    l
 }

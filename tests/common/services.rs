@@ -168,3 +168,14 @@ pub async fn table(region: &str, name: &str, key: &str) {
         .await
         .expect("create table");
 }
+
+/// `keyrite kms inventory --json` now, saved into `dir` (for `verify-rotation --inventory`).
+pub fn inventory_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let out = keyrite_all_services()
+        .args(["kms", "inventory", "--json"])
+        .assert()
+        .success();
+    let path = dir.join(super::unique("inventory") + ".json");
+    std::fs::write(&path, &out.get_output().stdout).unwrap();
+    path
+}

@@ -5,6 +5,7 @@
 
 pub mod inputs;
 pub mod preflight;
+pub mod progress;
 pub mod resume;
 pub mod start;
 
@@ -27,6 +28,7 @@ use crate::hsm::probe::{self, ProbeReport};
 use crate::io::bundle::{MANIFEST, VerifiedBundle};
 use crate::io::fs as fsio;
 use crate::io::log_file::CeremonyLogFile;
+use progress::{KeyStep, Progress, ProgressSink};
 
 use crate::hsm::token::{CeremonyKey, UserSession};
 use crate::hsm::{HsmError, HsmLogSigner, LOG_KEY_LABEL, Token};
@@ -50,6 +52,8 @@ pub struct CeremonyRequest<'a> {
     pub so_pin: Option<&'a AuthPin>,
     /// The bundle holds an interrupted ceremony's log: finish it or abort it.
     pub resume: Option<ResumeChoice>,
+    /// Where each step's progress goes ([`ProgressSink::lines`] for a headless run).
+    pub progress: ProgressSink<'a>,
 }
 
 /// How the ceremony gets its logged-in session.
@@ -131,6 +135,7 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
     let owned;
     let session = match req.access {
         Access::Pin(pin) => {
+            crate::app::quorum::warn_if_failed_logins(req.token)?;
             owned = req.token.login(pin)?;
             &owned
         }
@@ -266,6 +271,11 @@ impl Driver<'_, '_> {
             }
         }
         self.written.0.clear();
+        if self.aborted.is_none() {
+            self.req.progress.emit(Progress::Finished {
+                keys: self.results.len(),
+            });
+        }
         Ok(CeremonyReport {
             prepared_fingerprint: self.fingerprint.clone(),
             probe: self.probe.clone(),
@@ -380,6 +390,9 @@ impl Driver<'_, '_> {
             }
             .into());
         }
+        self.req.progress.emit(Progress::Probed {
+            result: probe.result.clone(),
+        });
         self.probe = Some(probe);
         Ok(())
     }
@@ -414,6 +427,13 @@ impl Driver<'_, '_> {
                 self.session.find_escrowed_key(&e.hsm_label)?,
             ),
         };
+        self.req.progress.key(
+            i,
+            &key.name,
+            KeyStep::Generated {
+                hsm_label: label.clone(),
+            },
+        );
         if self.session.value_is_readable(generated.handle)? {
             return Err(HsmError::Verification {
                 step: "generate AES-256 key",
@@ -444,6 +464,13 @@ impl Driver<'_, '_> {
             }
             _ => None,
         };
+        self.req.progress.key(
+            i,
+            &key.name,
+            KeyStep::CheckValue {
+                check_value: kcv_hex.clone(),
+            },
+        );
         let rec = Record::KeyGenerated(record::KeyGenerated {
             key: key.name.clone(),
             key_arn: key.key_arn.clone(),
@@ -494,14 +521,20 @@ impl Driver<'_, '_> {
             }
             .into());
         }
-        let path = self
-            .dir
-            .join(&key.name)
-            .join(manifest::ENCRYPTED_KEY_MATERIAL);
-        fsio::write_new(&path, &wrapped)?;
+        let progress = self.req.progress;
+        progress.key(i, &key.name, KeyStep::Wrapped);
+        // Created beneath the key directory opened without following a link: a directory
+        // swapped for a link after the preflight cannot redirect the wrapped material.
+        let path = fsio::write_new_beneath(
+            &self.dir.join(&key.name),
+            manifest::ENCRYPTED_KEY_MATERIAL,
+            &wrapped,
+        )?;
         self.written.0.push(path.clone());
+        progress.key(i, &key.name, KeyStep::Written);
         let digest = sha256_hex(&wrapped);
-        let read_back = sha256_hex(&fsio::read(&path)?);
+        let read_back = sha256_hex(&fsio::read_nofollow(&path)?);
+        progress.key(i, &key.name, KeyStep::ReadBack);
         if read_back != digest {
             return Err(Error::ReadBack {
                 path: path.clone(),
@@ -517,6 +550,13 @@ impl Driver<'_, '_> {
             sha256: digest.clone(),
             algorithm: Some(algorithm.to_string()),
         }))?;
+        progress.key(
+            i,
+            &name,
+            KeyStep::Verified {
+                sha256: digest.clone(),
+            },
+        );
         let key = self
             .manifest
             .keys

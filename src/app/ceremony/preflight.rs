@@ -24,6 +24,9 @@ use crate::io::fs as fsio;
 /// The name of the published log public key, next to the roster.
 pub const LOG_PUBLIC_KEY: &str = "log-public-key.pem";
 
+/// The manifest's replacement while it is written (`fsio::replace`): a killed run may leave it.
+const MANIFEST_REPLACEMENT: &str = "manifest.json.new";
+
 /// A bundle checked for a script.
 pub struct CheckedBundle {
     pub bundle: VerifiedBundle,
@@ -63,7 +66,13 @@ pub fn preflight(inputs: &CeremonyInputs) -> Result<Preflight> {
     let bundle = check_bundle(&inputs.script, &inputs.bundle, now, lenient)?;
     let token = Token::open(&inputs.module, &inputs.uri.token)?;
     let roster = match &inputs.roster {
-        Some(path) => Some(check_roster(path, token.label())?),
+        Some(path) => {
+            let roster = check_roster(path, token.label())?;
+            // The published key next to the roster is a file; the token's own public log key
+            // (read without login) is what the roster must be signed by.
+            crate::app::quorum::check_roster_against_token(&token, &roster)?;
+            Some(roster)
+        }
         None => None,
     };
     if interrupted.is_none() {
@@ -129,6 +138,13 @@ pub fn check_bundle(
             dir: dir.to_path_buf(),
         });
     }
+    // Nothing planted at the top: leftovers of a killed run (its log, a manifest replacement
+    // not yet renamed) only where the log of an unfinished ceremony makes them expected.
+    let leftovers: &[&str] = match resume {
+        None => &[],
+        Some(_) => &[log::FILE_NAME, MANIFEST_REPLACEMENT],
+    };
+    Bundle::check_top_level(dir, &manifest, leftovers)?;
     let mut wrapping_keys = Vec::new();
     for key in &m.keys {
         let missing = |file: &'static str| Error::ManifestLacks {

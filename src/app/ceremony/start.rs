@@ -5,6 +5,7 @@ use std::path::Path;
 
 pub use super::inputs::{CeremonyInputs, CeremonyPaths};
 use super::preflight::Preflight;
+use super::progress::{Progress, ProgressSink};
 use super::{Access, CeremonyReport, CeremonyRequest, run};
 use crate::app::error::{Error, Result};
 use crate::app::quorum;
@@ -16,10 +17,13 @@ use crate::hsm::{Token, TokenUri};
 
 /// The ceremony with the operators' answers, after the [`preflight`](super::preflight::preflight):
 /// the one code path of the terminal UI and of a headless run.
+/// `progress` receives each step (the quorum met, every key's generate, check value, wrap, write,
+/// read back, verify); [`ProgressSink::lines`] prints what a headless run prints.
 pub fn perform(
     inputs: &CeremonyInputs,
     checked: &Preflight,
     answers: &Answers,
+    progress: ProgressSink<'_>,
 ) -> Result<CeremonyReport> {
     inputs
         .script
@@ -72,6 +76,7 @@ pub fn perform(
                 answers,
                 escrow: escrow.as_ref(),
                 resume,
+                progress,
             })?
         }
         _ => {
@@ -91,6 +96,7 @@ pub fn perform(
                 escrow: escrow.as_ref(),
                 so_pin: so_pin.as_ref(),
                 resume,
+                progress,
             })?
         }
     };
@@ -109,6 +115,7 @@ struct QuorumCeremony<'a> {
     /// A re-wrap ceremony's escrow records (see [`crate::app::escrow`]).
     escrow: Option<&'a crate::app::escrow::Escrow>,
     resume: Option<ResumeChoice>,
+    progress: ProgressSink<'a>,
 }
 
 /// The ceremony opened by the custodians' quorum: the gate, then [`ceremony::run`] on the session
@@ -134,12 +141,11 @@ fn run_with_quorum(q: &QuorumCeremony<'_>) -> Result<CeremonyReport> {
     };
     let (session, evidence) = quorum::open(token, roster, &entries, fallback)?;
     drop(entries);
-    crate::say!(
-        "quorum met: {} of {} ({}); the HSM is open",
-        evidence.names().join(", "),
-        evidence.custodians_total,
-        evidence.mode.as_str()
-    );
+    q.progress.emit(Progress::QuorumMet {
+        names: evidence.names(),
+        custodians_total: evidence.custodians_total,
+        mode: evidence.mode.as_str().to_string(),
+    });
     run(&CeremonyRequest {
         script: q.script,
         script_sha256: q.script_sha256,
@@ -151,5 +157,6 @@ fn run_with_quorum(q: &QuorumCeremony<'_>) -> Result<CeremonyReport> {
         escrow: q.escrow,
         so_pin: None,
         resume: q.resume,
+        progress: q.progress,
     })
 }

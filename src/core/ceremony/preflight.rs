@@ -46,9 +46,27 @@ pub fn script_against_bundle(script: &Script, manifest: &Manifest) -> Result<(),
             .iter()
             .zip(script.key_refs())
             .find(|(_, r)| r.as_str() == entry.requested);
-        if let Some((k, _)) = named
-            && let Some(why) = k.mismatch(&entry.key_arn, &entry.account, &entry.region)
-        {
+        let Some((k, _)) = named else { continue };
+        let why = match &entry.takes_over {
+            None => k.mismatch(&entry.key_arn, &entry.account, &entry.region),
+            // Rotation by a new key: the new key's ARN is not known when the script is written.
+            // A pinned ARN must be the key the alias is taken from, and the new key must live in
+            // that ARN's account and region.
+            Some(t) => k
+                .mismatch(&t.previous_key_arn, &entry.account, &entry.region)
+                .or_else(|| {
+                    let pinned = k.arn.as_deref()?;
+                    let mut parts = pinned.split(':').skip(3);
+                    let (region, account) = (parts.next()?, parts.next()?);
+                    (region != entry.region || account != entry.account).then(|| {
+                        format!(
+                            "the script pins {pinned}, but the bundle's new key {} is in account {} region {}",
+                            entry.key_arn, entry.account, entry.region
+                        )
+                    })
+                }),
+        };
+        if let Some(why) = why {
             return Err(Mismatch::Destination(format!("{}: {why}", k.key)));
         }
     }
@@ -109,4 +127,94 @@ pub fn expiry(
         });
     }
     Ok(left)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::algorithm::{WrappingAlgorithm, WrappingKeySpec};
+    use crate::core::manifest::{FORMAT, KeyEntry, TakeOver};
+
+    const OLD: &str = "arn:aws:kms:eu-west-1:111122223333:key/old";
+    const NEW: &str = "arn:aws:kms:eu-west-1:111122223333:key/new";
+
+    fn bundle(takes_over: bool) -> Manifest {
+        Manifest {
+            format: FORMAT.into(),
+            created: Timestamp::UNIX_EPOCH,
+            tool_version: "0".into(),
+            wrapping_key_spec: WrappingKeySpec::Rsa4096,
+            wrapping_algorithm: WrappingAlgorithm::RsaesOaepSha256,
+            keys: vec![KeyEntry {
+                name: "prod-s3".into(),
+                requested: "alias/prod-s3".into(),
+                alias: Some("alias/prod-s3".into()),
+                key_id: "new".into(),
+                key_arn: NEW.into(),
+                account: "111122223333".into(),
+                region: "eu-west-1".into(),
+                key_state: "PendingImport".into(),
+                current_key_material_id: None,
+                parameters_valid_to: Timestamp::UNIX_EPOCH,
+                generated: None,
+                takes_over: takes_over.then(|| TakeOver {
+                    alias: "alias/prod-s3".into(),
+                    previous_key_arn: OLD.into(),
+                }),
+            }],
+            files: Default::default(),
+            ceremony: None,
+        }
+    }
+
+    fn script(pin: &str) -> Script {
+        Script::parse(
+            "s.toml",
+            &format!(
+                "[ceremony]\nname = \"n\"\n[wrapping]\nalgorithm = \"RSAES_OAEP_SHA_256\"\nkey_spec = \"RSA_4096\"\n[[key]]\nkey = \"alias/prod-s3\"\n{pin}\n"
+            ),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_new_key_bundle_is_checked_by_the_key_it_replaces_and_its_account_and_region() {
+        let by_account = "account = \"111122223333\"\nregion = \"eu-west-1\"";
+        let cases = [
+            // (script pin, new-key bundle, passes)
+            (format!("arn = \"{OLD}\""), true, true),
+            (format!("arn = \"{NEW}\""), true, false),
+            (
+                "arn = \"arn:aws:kms:eu-west-1:111122223333:key/other\"".to_string(),
+                true,
+                false,
+            ),
+            (by_account.to_string(), true, true),
+            (
+                "account = \"444455556666\"\nregion = \"eu-west-1\"".to_string(),
+                true,
+                false,
+            ),
+            (
+                "account = \"111122223333\"\nregion = \"us-east-1\"".into(),
+                true,
+                false,
+            ),
+            (format!("arn = \"{NEW}\""), false, true),
+            (format!("arn = \"{OLD}\""), false, false),
+        ];
+        for (pin, new_key, passes) in cases {
+            let r = script_against_bundle(&script(&pin), &bundle(new_key));
+            assert_eq!(r.is_ok(), passes, "{pin} new_key={new_key}: {r:?}");
+        }
+        // A pinned ARN of the replaced key in another region than the new key's.
+        let mut moved = bundle(true);
+        moved.keys[0].takes_over.as_mut().unwrap().previous_key_arn =
+            "arn:aws:kms:us-east-1:111122223333:key/old".into();
+        let r = script_against_bundle(
+            &script("arn = \"arn:aws:kms:us-east-1:111122223333:key/old\""),
+            &moved,
+        );
+        assert!(r.unwrap_err().to_string().contains("region eu-west-1"));
+    }
 }
