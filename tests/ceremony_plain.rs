@@ -152,6 +152,15 @@ fn a_quorum_ceremony_answered_line_by_line_names_each_mistake_asks_again_and_imp
         assert!(err.contains(&line), "{line} not in {err}");
     }
     assert!(err.contains("Generate and wrap 1 keys now? (y/N)"), "{err}");
+    // The HSM's work, key by key, as it happens.
+    for step in [
+        "(step 1 of 6)",
+        "check value",
+        "wrapped for KMS (step 3 of 6)",
+        "verified, sha256",
+    ] {
+        assert!(err.contains(step), "{step} not in {err}");
+    }
     // keyrite never printed the fingerprint before it was typed and confirmed.
     let before_work = &err[..err.find("[5] the HSM work").expect("the HSM work began")];
     for form in [p.fingerprint.clone(), grouped(&p.fingerprint)] {

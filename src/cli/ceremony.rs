@@ -65,17 +65,23 @@ pub struct CeremonyArgs {
     pub so_pin_source: Option<PathBuf>,
 }
 
-/// The ceremony in the operators' full-screen app, after the preflight: the one way `keyrite
-/// ceremony` and a rehearsal at a terminal run it.
-pub fn at_terminal(inputs: &CeremonyInputs, checked: &Preflight) -> Result<CeremonyReport> {
-    if let Some(i) = &checked.interrupted {
-        // Finishing or aborting is chosen in the answers file, before anyone types here.
-        return Err(Error::InterruptedNeedsChoice {
+/// An interrupted ceremony is finished or aborted by a choice in an answers file (--headless),
+/// before anyone types at a terminal.
+fn refuse_interrupted(inputs: &CeremonyInputs, checked: &Preflight) -> Result<()> {
+    match &checked.interrupted {
+        Some(i) => Err(Error::InterruptedNeedsChoice {
             bundle: inputs.bundle.clone(),
             records: i.records,
             keys_wrapped: i.keys_wrapped,
-        });
+        }),
+        None => Ok(()),
     }
+}
+
+/// The ceremony in the operators' full-screen app, after the preflight: the one way `keyrite
+/// ceremony` and a rehearsal at a terminal run it.
+pub fn at_terminal(inputs: &CeremonyInputs, checked: &Preflight) -> Result<CeremonyReport> {
+    refuse_interrupted(inputs, checked)?;
     let manifest = checked.bundle.bundle.manifest();
     let info = crate::tui::Info {
         script: inputs.script.clone(),
@@ -139,6 +145,7 @@ pub fn run(a: CeremonyArgs) -> Result<()> {
         drop(locks);
         report
     } else if a.plain {
+        refuse_interrupted(&inputs, &checked)?;
         crate::tui::plain::run(&inputs, &checked)?
     } else {
         at_terminal(&inputs, &checked)?

@@ -21,7 +21,6 @@ use crate::app::ceremony::preflight::Preflight;
 use crate::app::ceremony::progress::{KeyStep, Progress, ProgressSink};
 use crate::app::ceremony::start::{CeremonyInputs, perform};
 use crate::app::error::{Error, Result};
-use crate::core::ceremony::ResumeChoice;
 use crate::core::custody::{QuorumMode, RosterFile};
 use crate::core::digest::{FingerprintCheck, check_fingerprint, normalise_fingerprint, word_lines};
 use crate::core::script::{Answers, CustodianAnswer, Script, TypedShare};
@@ -218,7 +217,6 @@ impl Plain<'_> {
     pub fn ask_all(&self, c: &mut dyn Console) -> Result<Answers> {
         self.introduce();
         let (operator, witness) = self.people(c)?;
-        let resume = self.resume(c)?;
         let custodians = match &self.checked.roster {
             Some(r) => self.custodians(c, &r.file)?,
             None => Vec::new(),
@@ -229,7 +227,8 @@ impl Plain<'_> {
             witness,
             bundle_fingerprint: fingerprint,
             custodians,
-            resume,
+            // An interrupted ceremony is refused before the first question (see cli::ceremony).
+            resume: None,
         };
         self.confirm(c, &answers)?;
         Ok(answers)
@@ -273,30 +272,6 @@ impl Plain<'_> {
             match self.script().check_people(&operator, witness.as_deref()) {
                 Ok(()) => return Ok((operator, witness)),
                 Err(problem) => crate::say!("  {problem}: type the witness's name again"),
-            }
-        }
-    }
-
-    fn resume(&self, c: &mut dyn Console) -> Result<Option<ResumeChoice>> {
-        let Some(i) = &self.checked.interrupted else {
-            return Ok(None);
-        };
-        crate::say!(
-            "\nthis bundle holds an interrupted ceremony ({} record(s), {} key(s) wrapped)",
-            i.records,
-            i.keys_wrapped
-        );
-        if let Some(why) = &i.cannot_finish {
-            crate::say!("  it cannot be finished: {why}");
-        }
-        loop {
-            match answer(c, "finish or abort it? (finish/abort): ")?
-                .to_lowercase()
-                .as_str()
-            {
-                "finish" => return Ok(Some(ResumeChoice::Finish)),
-                "abort" => return Ok(Some(ResumeChoice::Abort)),
-                _ => crate::say!("  type finish or abort"),
             }
         }
     }
@@ -419,16 +394,10 @@ impl Plain<'_> {
             let names: Vec<&str> = a.custodians.iter().map(|c| c.name.as_str()).collect();
             crate::say!("  quorum     {}", names.join(", "));
         }
-        let question = match a.resume {
-            Some(ResumeChoice::Finish) => {
-                "Finish the interrupted ceremony now? (y/N): ".to_string()
-            }
-            Some(ResumeChoice::Abort) => "Abort the interrupted ceremony now? (y/N): ".to_string(),
-            None => format!(
-                "Generate and wrap {} keys now? (y/N): ",
-                self.script().keys.len()
-            ),
-        };
+        let question = format!(
+            "Generate and wrap {} keys now? (y/N): ",
+            self.script().keys.len()
+        );
         // Only y or yes goes on; anything else, or the end of input, leaves.
         match answer(c, &question)?.to_lowercase().as_str() {
             "y" | "yes" => Ok(()),
