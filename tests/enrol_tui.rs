@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::tmux::Tmux;
+use common::tmux::{Tmux, share_on};
 use common::unique;
 use keyrite::core::custody::RosterFile;
 use keyrite::hsm::softhsm;
@@ -49,23 +49,6 @@ fn start(dir: &Path, names: &[&str]) -> Tmux {
         path.display()
     );
     Tmux::start("enrol", &command, 100, true)
-}
-
-/// The share on a "your share" screen: its lines put together.
-fn share_on(screen: &str) -> String {
-    let lines: Vec<&str> = screen
-        .lines()
-        .map(|l| l.trim_matches(|c| c == '│' || c == ' '))
-        .collect();
-    let from = lines
-        .iter()
-        .position(|l| l.starts_with("KR1-"))
-        .expect("the share is shown");
-    lines[from..]
-        .iter()
-        .take_while(|l| !l.is_empty())
-        .copied()
-        .collect()
 }
 
 const WAIT: Duration = Duration::from_secs(60);

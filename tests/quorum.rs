@@ -14,105 +14,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use common::flow::*;
+use common::roster::*;
 use common::*;
 use keyrite::core::custody::RosterFile;
 use keyrite::core::digest::sha256_hex;
 use keyrite::core::log::{TrustedKey, verify};
-
-/// The token store the keyrite processes of one test use: (variable, value).
-#[derive(Clone)]
-struct Store(&'static str, PathBuf);
-
-impl Store {
-    fn for_test(dir: &Path) -> Store {
-        if hsm().is_softhsm() {
-            Store(hsm().env.0, hsm().env.1.clone())
-        } else {
-            std::fs::create_dir_all(dir).unwrap();
-            Store("KRYOPTIC_CONF", dir.join("token.sql"))
-        }
-    }
-
-    /// The keyrite binary on this store.
-    fn keyrite(&self) -> assert_cmd::Command {
-        let mut cmd = keyrite();
-        cmd.env(self.0, &self.1);
-        cmd
-    }
-}
-
-struct Enrolment {
-    store: Store,
-    label: String,
-    out: PathBuf,
-    names: Vec<String>,
-    share_files: Vec<PathBuf>,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
-}
-
-impl Enrolment {
-    fn share(&self, i: usize) -> String {
-        let text = std::fs::read_to_string(&self.share_files[i]).unwrap();
-        text.lines()
-            .find(|l| l.starts_with("KR1-"))
-            .expect("a share line")
-            .to_string()
-    }
-
-    fn roster(&self) -> PathBuf {
-        self.out.join("roster.json")
-    }
-
-    fn trust(&self) -> PathBuf {
-        self.out.join("log-public-key.pem")
-    }
-}
-
-fn enrol_script(dir: &Path, label: &str, m: u8, names: &[&str]) -> PathBuf {
-    let mut s = format!("threshold = {m}\nout = \"enrolment\"\n\n[token]\nlabel = \"{label}\"\n");
-    for n in names {
-        s.push_str(&format!(
-            "\n[[custodian]]\nname = \"{n}\"\nshare_file = \"shares/{}.share\"\n",
-            n.to_lowercase()
-        ));
-    }
-    std::fs::create_dir_all(dir.join("shares")).unwrap();
-    let p = dir.join("enroll.toml");
-    std::fs::write(&p, s).unwrap();
-    p
-}
-
-fn enrol(dir: &Path, m: u8, names: &[&str]) -> Enrolment {
-    std::fs::create_dir_all(dir).unwrap();
-    let store = Store::for_test(&dir.join("store"));
-    let label = unique("q");
-    assert!(label.len() <= 32, "{label}");
-    let script = enrol_script(dir, &label, m, names);
-    let out = store
-        .keyrite()
-        .args(["quorum", "enroll", "--headless", "--json", "--script"])
-        .arg(&script)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "enroll failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Enrolment {
-        store,
-        label,
-        out: dir.join("enrolment"),
-        names: names.iter().map(|s| s.to_string()).collect(),
-        share_files: names
-            .iter()
-            .map(|n| dir.join(format!("shares/{}.share", n.to_lowercase())))
-            .collect(),
-        stdout: out.stdout,
-        stderr: out.stderr,
-    }
-}
 
 /// A custodian present at the ceremony, and the share they type (if any).
 type Present<'a> = (&'a str, Option<&'a str>);
@@ -348,16 +254,7 @@ fn bad_shares_are_refused_before_any_login_and_the_quorum_then_opens_the_hsm() {
     )
     .assert()
     .success();
-    keyrite()
-        .args(["audit", "verify"])
-        .arg(&p.bundle)
-        .arg("--trust")
-        .arg(e.trust())
-        .assert()
-        .success();
-    let log = std::fs::read(p.bundle.join("ceremony.log")).unwrap();
-    let trusted = TrustedKey::from_pem(&std::fs::read_to_string(e.trust()).unwrap()).unwrap();
-    let report = verify(&log, &trusted).unwrap();
+    let report = e.audit_verifies(&p.bundle);
     let steps: Vec<_> = report.records.iter().map(|r| r.step.as_str()).collect();
     assert_eq!(
         steps,

@@ -9,7 +9,7 @@ fn a_rehearsal_runs_the_whole_flow_and_cleans_up_its_local_kms() {
     let out_dir = dir.path().join("rehearsal");
     let out = assert_cmd::Command::cargo_bin("keyrite")
         .unwrap()
-        .args(["rehearse", "--headless", "--out"])
+        .args(["rehearse", "--headless", "--quick", "--out"])
         .arg(&out_dir)
         .env_remove("SOFTHSM2_CONF")
         .env_remove("AWS_ENDPOINT_URL")

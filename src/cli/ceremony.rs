@@ -1,10 +1,12 @@
-//! `keyrite ceremony`: the terminal UI by default, or headless with an answers file.
+//! `keyrite ceremony`: the terminal UI by default, line by line with --plain, or headless with an
+//! answers file.
 
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use crate::app::ceremony::preflight::preflight;
+use crate::app::ceremony::CeremonyReport;
+use crate::app::ceremony::preflight::{Preflight, preflight};
 use crate::app::ceremony::progress::ProgressSink;
 use crate::app::ceremony::start::{CeremonyInputs, CeremonyPaths, perform};
 use crate::app::error::{Error, Result};
@@ -34,6 +36,10 @@ pub struct CeremonyArgs {
     /// operators answer at the terminal).
     #[arg(long, requires = "answers")]
     pub headless: bool,
+    /// Ask the operators' questions line by line instead of in the full-screen app: for a serial
+    /// console or a screen reader. The same questions and checks; shares are not echoed.
+    #[arg(long, conflicts_with = "headless")]
+    pub plain: bool,
     /// The operators' answers (TOML) for a headless run.
     #[arg(long)]
     pub answers: Option<PathBuf>,
@@ -57,6 +63,53 @@ pub struct CeremonyArgs {
     /// CKA_TRUSTED and the ceremony keys are generated CKA_WRAP_WITH_TRUSTED (SECURITY.md).
     #[arg(long)]
     pub so_pin_source: Option<PathBuf>,
+}
+
+/// An interrupted ceremony is finished or aborted by a choice in an answers file (--headless),
+/// before anyone types at a terminal.
+fn refuse_interrupted(inputs: &CeremonyInputs, checked: &Preflight) -> Result<()> {
+    match &checked.interrupted {
+        Some(i) => Err(Error::InterruptedNeedsChoice {
+            bundle: inputs.bundle.clone(),
+            records: i.records,
+            keys_wrapped: i.keys_wrapped,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The ceremony in the operators' full-screen app, after the preflight: the one way `keyrite
+/// ceremony` and a rehearsal at a terminal run it.
+pub fn at_terminal(inputs: &CeremonyInputs, checked: &Preflight) -> Result<CeremonyReport> {
+    refuse_interrupted(inputs, checked)?;
+    let manifest = checked.bundle.bundle.manifest();
+    let info = crate::tui::Info {
+        script: inputs.script.clone(),
+        keys: manifest
+            .keys
+            .iter()
+            .map(|k| crate::tui::KeyInfo {
+                name: k.name.clone(),
+                alias: k.alias.clone(),
+                arn: k.key_arn.clone(),
+                account: k.account.clone(),
+                region: k.region.clone(),
+                wrapping_key_sha256: manifest
+                    .files
+                    .get(&Manifest::file_path(k, manifest::WRAPPING_PUBLIC_KEY))
+                    .cloned()
+                    .unwrap_or_default(),
+            })
+            .collect(),
+        token: inputs.uri.token.clone(),
+        bundle_dir: inputs.bundle.display().to_string(),
+        bundle_fingerprint: checked.bundle.bundle.fingerprint().to_string(),
+        parameters_expire: checked.bundle.parameters_valid_to,
+        roster: checked.roster.as_ref().map(|r| r.file.clone()),
+    };
+    crate::tui::run(info, |answers, progress| {
+        perform(inputs, checked, &answers, progress)
+    })
 }
 
 pub fn run(a: CeremonyArgs) -> Result<()> {
@@ -91,43 +144,11 @@ pub fn run(a: CeremonyArgs) -> Result<()> {
         drop(answers_bytes);
         drop(locks);
         report
+    } else if a.plain {
+        refuse_interrupted(&inputs, &checked)?;
+        crate::tui::plain::run(&inputs, &checked)?
     } else {
-        if let Some(i) = &checked.interrupted {
-            // Finishing or aborting is chosen in the answers file, before anyone types here.
-            return Err(Error::InterruptedNeedsChoice {
-                bundle: inputs.bundle.clone(),
-                records: i.records,
-                keys_wrapped: i.keys_wrapped,
-            });
-        }
-        let manifest = checked.bundle.bundle.manifest();
-        let info = crate::tui::Info {
-            script: inputs.script.clone(),
-            keys: manifest
-                .keys
-                .iter()
-                .map(|k| crate::tui::KeyInfo {
-                    name: k.name.clone(),
-                    alias: k.alias.clone(),
-                    arn: k.key_arn.clone(),
-                    account: k.account.clone(),
-                    region: k.region.clone(),
-                    wrapping_key_sha256: manifest
-                        .files
-                        .get(&Manifest::file_path(k, manifest::WRAPPING_PUBLIC_KEY))
-                        .cloned()
-                        .unwrap_or_default(),
-                })
-                .collect(),
-            token: inputs.uri.token.clone(),
-            bundle_dir: inputs.bundle.display().to_string(),
-            bundle_fingerprint: checked.bundle.bundle.fingerprint().to_string(),
-            parameters_expire: checked.bundle.parameters_valid_to,
-            roster: checked.roster.as_ref().map(|r| r.file.clone()),
-        };
-        crate::tui::run(info, |answers, progress| {
-            perform(&inputs, &checked, &answers, progress)
-        })?
+        at_terminal(&inputs, &checked)?
     };
     crate::app::ceremony::print_report(&report);
     if a.json {

@@ -14,6 +14,8 @@ pub mod inventory;
 pub mod output;
 #[cfg(feature = "airgap")]
 pub mod quorum;
+#[cfg(all(feature = "airgap", feature = "connected"))]
+pub mod rehearse;
 #[cfg(feature = "connected")]
 pub mod status;
 pub mod values;
@@ -66,7 +68,7 @@ pub enum Command {
     Ceremony(ceremony::CeremonyArgs),
     /// The whole flow on a fresh SoftHSM2 token against a local KMS.
     #[cfg(all(feature = "airgap", feature = "connected"))]
-    Rehearse(RehearseArgs),
+    Rehearse(rehearse::RehearseArgs),
     /// Offline audit of a ceremony's signed log and bundle.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -214,26 +216,6 @@ pub struct RollbackArgs {
     pub json: bool,
 }
 
-#[cfg(all(feature = "airgap", feature = "connected"))]
-#[derive(clap::Args, Debug)]
-pub struct RehearseArgs {
-    /// Run without the terminal UI.
-    #[arg(long)]
-    pub headless: bool,
-    /// Where to leave everything (must not exist). Default: ./keyrite-rehearsal-<time>.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// The ceremony script to rehearse (default: the built-in ceremony-scripts/rehearsal.toml).
-    #[arg(long)]
-    pub script: Option<PathBuf>,
-    /// The SoftHSM2 module.
-    #[arg(long, default_value = crate::hsm::softhsm::DEFAULT_MODULE)]
-    pub module: PathBuf,
-    /// Use this running local KMS instead of starting one.
-    #[arg(long)]
-    pub endpoint_url: Option<String>,
-}
-
 impl Cli {
     /// Whether the command was asked for `--json` output (its failure is then JSON too).
     pub fn json(&self) -> bool {
@@ -283,13 +265,7 @@ pub fn run(cli: Cli) -> Result<()> {
         #[cfg(feature = "airgap")]
         Command::Ceremony(a) => ceremony::run(a),
         #[cfg(all(feature = "airgap", feature = "connected"))]
-        Command::Rehearse(a) => crate::app::rehearse::run(&crate::app::rehearse::RehearseRequest {
-            headless: a.headless,
-            out: a.out,
-            script: a.script,
-            module: a.module,
-            endpoint_url: a.endpoint_url,
-        }),
+        Command::Rehearse(a) => rehearse::run(a),
         Command::Audit(a) => audit::run(a),
         Command::Completions(a) => docs::completions(&a, <Cli as clap::CommandFactory>::command()),
         Command::Man(a) => docs::man(&a, <Cli as clap::CommandFactory>::command()),

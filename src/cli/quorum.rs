@@ -30,7 +30,7 @@ pub struct EnrolArgs {
 }
 
 /// The shares handed over on the enrolment screens.
-struct TerminalHandover;
+pub struct TerminalHandover;
 
 impl enrol::ShareHandover for TerminalHandover {
     fn ready(&mut self) -> Result<()> {

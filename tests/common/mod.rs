@@ -31,6 +31,8 @@
 pub mod flow;
 #[cfg(all(feature = "airgap", feature = "connected"))]
 pub mod nine;
+#[cfg(all(feature = "airgap", feature = "connected"))]
+pub mod roster;
 #[cfg(feature = "connected")]
 pub mod services;
 pub mod tmux;

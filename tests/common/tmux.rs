@@ -115,3 +115,25 @@ impl Drop for Tmux {
         let _ = self.cmd().arg("kill-server").status();
     }
 }
+
+/// The share on a "your share" screen: its lines put together.
+pub fn share_on(screen: &str) -> String {
+    let lines: Vec<&str> = screen
+        .lines()
+        .map(|l| l.trim_matches(|c| c == '│' || c == ' '))
+        .collect();
+    let from = lines
+        .iter()
+        .position(|l| l.starts_with("KR1-"))
+        .expect("the share is shown");
+    lines[from..]
+        .iter()
+        .take_while(|l| !l.is_empty())
+        .copied()
+        .collect()
+}
+
+/// `s` quoted for the shell command a test starts in tmux.
+pub fn quoted(s: impl AsRef<std::ffi::OsStr>) -> String {
+    format!("'{}'", s.as_ref().to_string_lossy().replace('\'', "'\\''"))
+}

@@ -1,0 +1,67 @@
+//! `keyrite rehearse`: unattended with --headless or without a terminal; at a terminal, the
+//! rehearsal's custodians are shown their shares on the enrolment screens and the operators run
+//! the ceremony in their full-screen app, as they would run `keyrite ceremony --roster`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use crate::app::ceremony::preflight::preflight;
+use crate::app::ceremony::print_report;
+use crate::app::error::Result;
+use crate::app::rehearse::{self, RehearseRequest};
+use crate::core::digest::grouped;
+
+#[derive(clap::Args, Debug)]
+pub struct RehearseArgs {
+    /// Run unattended (the default without a terminal). At a terminal, the rehearsal's
+    /// custodians are shown their shares and the operators run the ceremony's app.
+    #[arg(long)]
+    pub headless: bool,
+    /// Where to leave everything (must not exist). Default: ./keyrite-rehearsal-<time>.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The ceremony script to rehearse (default: the built-in ceremony-scripts/rehearsal-nine.toml,
+    /// nine keys alias/{dev,int,prod}-{s3,rds,dynamodb}).
+    #[arg(long, conflicts_with = "quick")]
+    pub script: Option<PathBuf>,
+    /// Rehearse one key (the built-in ceremony-scripts/rehearsal.toml).
+    #[arg(long)]
+    pub quick: bool,
+    /// The SoftHSM2 module.
+    #[arg(long, default_value = crate::hsm::softhsm::DEFAULT_MODULE)]
+    pub module: PathBuf,
+    /// Use this running local KMS instead of starting one.
+    #[arg(long)]
+    pub endpoint_url: Option<String>,
+}
+
+pub fn run(a: RehearseArgs) -> Result<()> {
+    let at_terminal =
+        !a.headless && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let request = RehearseRequest {
+        headless: !at_terminal,
+        out: a.out,
+        script: a.script,
+        quick: a.quick,
+        module: a.module,
+        endpoint_url: a.endpoint_url,
+    };
+    if !at_terminal {
+        return rehearse::run(&request);
+    }
+    let mut handover = super::quorum::TerminalHandover;
+    let r = rehearse::start(&request, Some(&mut handover))?;
+    crate::say!(
+        "[5/6] the ceremony: the operators and {} of the custodians at this terminal; the connected side reads out the fingerprint {}",
+        rehearse::TERMINAL_THRESHOLD,
+        grouped(r.fingerprint())
+    );
+    let inputs = r.ceremony_inputs()?;
+    let checked = preflight(&inputs)?;
+    let report = super::ceremony::at_terminal(&inputs, &checked)?;
+    drop(checked);
+    print_report(&report);
+    // The proof needs the HSM open again: the rehearsal holds its custodians' shares.
+    let (session, _) = r.open_hsm()?;
+    r.finish(&session)
+}

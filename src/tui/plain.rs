@@ -1,0 +1,416 @@
+//! `keyrite ceremony --plain`: the ceremony line by line, for a console where a full-screen app
+//! does not work (a serial console, a screen reader). The same questions and the same checks as
+//! the full-screen app, in the same order of trust: the preflight has passed before the first
+//! question; then the operator and the witness, each custodian's name and share (checked against
+//! the roster as it is entered; a share is read without echo), the bundle fingerprint as read out
+//! from the connected side (keyrite never prints it before it is typed), its PGP words for reading
+//! back, and an explicit confirmation. Only then does [`perform`] touch the HSM.
+//!
+//! A refused entry is named and asked again, nothing else lost. End of input (Ctrl-D) at any
+//! question leaves with nothing touched (exit 2). Every string that comes from the script, the
+//! bundle or the roster goes through the terminal sanitiser.
+
+use std::fs::File;
+use std::io::{IsTerminal, Read, Write};
+use std::os::fd::AsFd;
+
+use zeroize::Zeroizing;
+
+use crate::app::ceremony::CeremonyReport;
+use crate::app::ceremony::preflight::Preflight;
+use crate::app::ceremony::progress::{KeyStep, Progress, ProgressSink};
+use crate::app::ceremony::start::{CeremonyInputs, perform};
+use crate::app::error::{Error, Result};
+use crate::core::custody::{QuorumMode, RosterFile};
+use crate::core::digest::{FingerprintCheck, check_fingerprint, normalise_fingerprint, word_lines};
+use crate::core::script::{Answers, CustodianAnswer, Script, TypedShare};
+use crate::core::terminal::for_terminal;
+use crate::tui::model::SHARE_CAPACITY;
+
+/// Where the answers come from: a line at a time, and a share without echo.
+pub trait Console {
+    /// The next line without its line end; `None` at the end of input.
+    fn line(&mut self) -> Result<Option<String>>;
+    /// The next line, not echoed, in a zeroizing buffer; `None` at the end of input.
+    fn secret(&mut self) -> Result<Option<Zeroizing<String>>>;
+    /// Whether a line typed (not a secret) is echoed, ending the question's line.
+    fn echoes(&self) -> bool;
+}
+
+/// The process's standard input. Lines are read from it unbuffered (a byte at a time from a
+/// duplicate of its descriptor), so that no buffer outside this module ever holds a share and
+/// nothing typed ahead is swallowed.
+///
+/// A share: when standard input is a terminal, `rpassword` reads it from the terminal (/dev/tty)
+/// with echo off. When standard input is not a terminal (a pipe: the whole-binary tests, a
+/// scripted run), there is no echo to turn off and the line is read from standard input, into a
+/// zeroizing buffer sized once.
+pub struct StdConsole {
+    input: File,
+    terminal: bool,
+}
+
+impl StdConsole {
+    pub fn new() -> Result<StdConsole> {
+        let stdin = std::io::stdin();
+        let terminal = stdin.is_terminal();
+        let fd = stdin
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| input_error(&e))?;
+        Ok(StdConsole {
+            input: File::from(fd),
+            terminal,
+        })
+    }
+
+    /// Reads one line into `buf` (without the line end), never beyond `limit` bytes: what is
+    /// typed past the limit is read and dropped, and the line reported as too long. `None` at the
+    /// end of input with nothing read.
+    fn read_line_into(&mut self, buf: &mut Vec<u8>, limit: usize) -> Result<Option<bool>> {
+        let mut byte = [0u8; 1];
+        let mut any = false;
+        let mut too_long = false;
+        loop {
+            let n = match self.input.read(&mut byte) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(input_error(&e)),
+            };
+            if n == 0 {
+                return Ok(any.then_some(too_long));
+            }
+            any = true;
+            match byte[0] {
+                b'\n' => return Ok(Some(too_long)),
+                b'\r' => {}
+                b if buf.len() < limit => buf.push(b),
+                _ => too_long = true,
+            }
+        }
+    }
+}
+
+fn input_error(e: &std::io::Error) -> Error {
+    Error::Terminal {
+        detail: format!("reading the answers: {e}"),
+    }
+}
+
+/// The longest line a name or a fingerprint may be.
+const LINE_LIMIT: usize = 4096;
+
+impl Console for StdConsole {
+    fn echoes(&self) -> bool {
+        self.terminal
+    }
+
+    fn line(&mut self) -> Result<Option<String>> {
+        let mut buf = Vec::new();
+        Ok(self
+            .read_line_into(&mut buf, LINE_LIMIT)?
+            .map(|_| String::from_utf8_lossy(&buf).into_owned()))
+    }
+
+    fn secret(&mut self) -> Result<Option<Zeroizing<String>>> {
+        if self.terminal {
+            return match rpassword::read_password() {
+                Ok(text) => Ok(Some(Zeroizing::new(text))),
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
+                Err(e) => Err(input_error(&e)),
+            };
+        }
+        // Sized once, never grown: a reallocation would leave a copy behind.
+        let mut buf = Zeroizing::new(Vec::with_capacity(SHARE_CAPACITY));
+        let Some(too_long) = self.read_line_into(&mut buf, SHARE_CAPACITY)? else {
+            return Ok(None);
+        };
+        if too_long || std::str::from_utf8(&buf).is_err() {
+            // Not a share: read as an empty answer, which is asked again.
+            return Ok(Some(Zeroizing::new(String::new())));
+        }
+        // The same allocation moves into the string: no copy.
+        let bytes = std::mem::take(&mut *buf);
+        Ok(Some(Zeroizing::new(
+            String::from_utf8(bytes).unwrap_or_default(),
+        )))
+    }
+}
+
+/// Prints a question (sanitised) and waits for the answer on the same line.
+fn ask(question: &str) {
+    let mut err = std::io::stderr();
+    let _ = write!(err, "{}", for_terminal(question));
+    let _ = err.flush();
+}
+
+/// Ends the question's line when the answer was not echoed there: a terminal echoes the typed
+/// line (not a share), a pipe echoes nothing.
+fn end_line(echoed: bool) {
+    if !echoed {
+        eprintln!();
+    }
+}
+
+/// The answer to a question, or leaving (end of input) with nothing touched.
+fn answer(c: &mut dyn Console, question: &str) -> Result<String> {
+    ask(question);
+    let line = c.line()?.ok_or(Error::LeftBeforeConfirmed)?;
+    end_line(c.echoes());
+    Ok(line.trim().to_string())
+}
+
+/// What the line mode needs besides the console: the inputs and the preflight's findings.
+pub struct Plain<'a> {
+    pub inputs: &'a CeremonyInputs,
+    pub checked: &'a Preflight,
+}
+
+/// The ceremony in line mode at this process's standard input. After the preflight.
+pub fn run(inputs: &CeremonyInputs, checked: &Preflight) -> Result<CeremonyReport> {
+    let mut console = StdConsole::new()?;
+    let plain = Plain { inputs, checked };
+    let answers = plain.ask_all(&mut console)?;
+    crate::say!(
+        "\n[5] the HSM work: generating and wrapping {} key(s) on token {:?}",
+        inputs.script.keys.len(),
+        inputs.uri.token
+    );
+    let keys = inputs.script.keys.len();
+    let progress = move |p: Progress| progress_line(&p, keys);
+    let report = perform(inputs, checked, &answers, ProgressSink::to(&progress))?;
+    drop(answers);
+    Ok(report)
+}
+
+/// One line for each thing the HSM work did, as it happens.
+fn progress_line(p: &Progress, keys: usize) {
+    match p {
+        Progress::QuorumMet {
+            names,
+            custodians_total,
+            mode,
+        } => crate::say!(
+            "  quorum met: {} of {custodians_total} ({mode}); the HSM is open",
+            names.join(", ")
+        ),
+        Progress::Probed { result } => crate::say!("  capability probe: {result}"),
+        Progress::Key { index, key, step } => crate::say!(
+            "  key {} of {keys}, {key}: {} (step {} of {})",
+            index + 1,
+            step.describe(),
+            step.position(),
+            KeyStep::COUNT
+        ),
+        Progress::Finished { keys } => {
+            crate::say!("  the manifest is replaced and the log closed: {keys} key(s) done")
+        }
+    }
+}
+
+impl Plain<'_> {
+    fn script(&self) -> &Script {
+        &self.inputs.script
+    }
+
+    /// Every question, in order; the answers as a headless run reads them from its file.
+    pub fn ask_all(&self, c: &mut dyn Console) -> Result<Answers> {
+        self.introduce();
+        let (operator, witness) = self.people(c)?;
+        let custodians = match &self.checked.roster {
+            Some(r) => self.custodians(c, &r.file)?,
+            None => Vec::new(),
+        };
+        let fingerprint = self.fingerprint(c)?;
+        let answers = Answers {
+            operator,
+            witness,
+            bundle_fingerprint: fingerprint,
+            custodians,
+            // An interrupted ceremony is refused before the first question (see cli::ceremony).
+            resume: None,
+        };
+        self.confirm(c, &answers)?;
+        Ok(answers)
+    }
+
+    fn introduce(&self) {
+        let s = self.script();
+        crate::say!("keyrite ceremony, line mode: {}", s.ceremony.name);
+        crate::say!(
+            "  wrapping {} under {} wrapping keys, on token {:?}",
+            s.wrapping.algorithm,
+            s.wrapping.key_spec,
+            self.inputs.uri.token
+        );
+        for k in &s.keys {
+            crate::say!("  key {}", k.key);
+        }
+        crate::say!(
+            "  the checks that need nobody have passed. End of input (Ctrl-D) at any question leaves with nothing touched."
+        );
+    }
+
+    fn people(&self, c: &mut dyn Console) -> Result<(String, Option<String>)> {
+        crate::say!("\n[1] the operator and the witness");
+        let operator = loop {
+            let name = answer(c, "operator's name: ")?;
+            if name.is_empty() {
+                crate::say!("  type the operator's name");
+                continue;
+            }
+            break name;
+        };
+        let question = if self.script().witness_required() {
+            "witness's name: "
+        } else {
+            "witness's name (Enter for none): "
+        };
+        loop {
+            let name = answer(c, question)?;
+            let witness = (!name.is_empty()).then_some(name);
+            match self.script().check_people(&operator, witness.as_deref()) {
+                Ok(()) => return Ok((operator, witness)),
+                Err(problem) => crate::say!("  {problem}: type the witness's name again"),
+            }
+        }
+    }
+
+    fn custodians(&self, c: &mut dyn Console, roster: &RosterFile) -> Result<Vec<CustodianAnswer>> {
+        let need = usize::from(roster.roster.threshold);
+        let shares = roster.mode == QuorumMode::Shamir;
+        crate::say!(
+            "\n[2] the quorum: {need} of the roster's {} custodians open the HSM",
+            roster.roster.custodians.len()
+        );
+        crate::say!("  the custodians are {}", roster.roster.names().join(", "));
+        if shares {
+            crate::say!("  each types their share; it is not shown as it is typed");
+        }
+        let mut out: Vec<CustodianAnswer> = Vec::new();
+        while out.len() < need {
+            let position = out.len() + 1;
+            let name = loop {
+                let name = answer(c, &format!("custodian {position} of {need}, name: "))?;
+                if name.is_empty() {
+                    crate::say!("  type the custodian's name, as enrolled");
+                    continue;
+                }
+                let earlier: Vec<&str> = out.iter().map(|a| a.name.as_str()).collect();
+                match roster.check_name(&name, &earlier, position) {
+                    Ok(_) => break name,
+                    Err(problem) => crate::say!("  {problem}"),
+                }
+            };
+            let share = if shares {
+                Some(self.share(c, roster, &name, position)?)
+            } else {
+                None
+            };
+            out.push(CustodianAnswer { name, share });
+        }
+        Ok(out)
+    }
+
+    /// One custodian's share, asked again until it is theirs.
+    fn share(
+        &self,
+        c: &mut dyn Console,
+        roster: &RosterFile,
+        name: &str,
+        position: usize,
+    ) -> Result<TypedShare> {
+        loop {
+            ask(&format!("share of {name} (not shown): "));
+            let typed = c.secret()?.ok_or(Error::LeftBeforeConfirmed)?;
+            // rpassword ends the line at a terminal.
+            end_line(c.echoes());
+            let trimmed = typed.trim();
+            if trimmed.is_empty() {
+                crate::say!(
+                    "  no share read (a share is at most {SHARE_CAPACITY} letters, digits and dashes): {name}, type it again"
+                );
+                continue;
+            }
+            match roster.check_share(name, trimmed, position) {
+                Ok(()) => {
+                    crate::say!("  share {position} ({name}): accepted");
+                    return Ok(TypedShare::from_str_zeroizing(trimmed));
+                }
+                // The error never holds the share.
+                Err(problem) => crate::say!("  {problem}\n  {name}: type the share again"),
+            }
+        }
+    }
+
+    fn fingerprint(&self, c: &mut dyn Console) -> Result<String> {
+        crate::say!(
+            "\n[3] the bundle fingerprint: the connected side reads out the SHA-256 of manifest.json (`keyrite kms prepare` printed it); type it here"
+        );
+        let expected = self.checked.bundle.bundle.fingerprint().to_string();
+        loop {
+            let typed = answer(c, "fingerprint (64 hex digits; spaces do not matter): ")?;
+            match check_fingerprint(&expected, &typed) {
+                FingerprintCheck::Matches => {
+                    let typed = normalise_fingerprint(&typed);
+                    crate::say!(
+                        "  it matches this bundle. Read these words back to the connected side, who read theirs from the same fingerprint:"
+                    );
+                    for line in word_lines(&typed) {
+                        crate::say!("    {line}");
+                    }
+                    return Ok(typed);
+                }
+                FingerprintCheck::Incomplete {
+                    typed_groups,
+                    total_groups,
+                    wrong,
+                } => {
+                    crate::say!(
+                        "  only {typed_groups} of {total_groups} groups of four typed{}: type the whole fingerprint again",
+                        groups_differ(&wrong)
+                    );
+                }
+                FingerprintCheck::Wrong { wrong, extra } => {
+                    crate::say!(
+                        "  MISMATCH{}{}: check those groups with the connected side and type the fingerprint again, or stop (Ctrl-D) and fetch the right media",
+                        groups_differ(&wrong),
+                        if extra {
+                            "; more was typed than a fingerprint holds"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+            }
+        }
+    }
+
+    fn confirm(&self, c: &mut dyn Console, a: &Answers) -> Result<()> {
+        crate::say!("\n[4] confirmation");
+        crate::say!("  operator   {}", a.operator);
+        crate::say!("  witness    {}", a.witness.as_deref().unwrap_or("(none)"));
+        if !a.custodians.is_empty() {
+            let names: Vec<&str> = a.custodians.iter().map(|c| c.name.as_str()).collect();
+            crate::say!("  quorum     {}", names.join(", "));
+        }
+        let question = format!(
+            "Generate and wrap {} keys now? (y/N): ",
+            self.script().keys.len()
+        );
+        // Only y or yes goes on; anything else, or the end of input, leaves.
+        match answer(c, &question)?.to_lowercase().as_str() {
+            "y" | "yes" => Ok(()),
+            _ => Err(Error::LeftBeforeConfirmed),
+        }
+    }
+}
+
+/// ": group(s) 3, 16 differ", or nothing.
+fn groups_differ(wrong: &[usize]) -> String {
+    if wrong.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = wrong.iter().map(usize::to_string).collect();
+    format!("; group(s) {} differ", list.join(", "))
+}
