@@ -138,7 +138,6 @@ pub fn run(a: &RehearseRequest) -> Result<()> {
             algorithm: script.wrapping.algorithm,
             out: &bundle_dir,
             supplied: None,
-            new_key: false,
         },
     ))?;
     crate::say!(

@@ -27,8 +27,6 @@ pub struct PrepareRequest<'a> {
     /// Import parameters fetched with the AWS CLI, for the one key named: used instead of
     /// calling GetParametersForImport.
     pub supplied: Option<&'a CliParameters>,
-    /// Rotation by a new key: a new EXTERNAL key per alias ([`super::new_key`]).
-    pub new_key: bool,
 }
 
 /// Reads import parameters saved the AWS CLI way: the JSON of `aws kms get-parameters-for-import`
@@ -109,9 +107,6 @@ pub(super) struct CheckedKey {
 pub const CONCURRENCY: usize = 8;
 
 pub async fn prepare(client: &Client, req: &PrepareRequest<'_>) -> Result<Prepared> {
-    if req.new_key {
-        return super::new_key::prepare(client, req).await;
-    }
     refuse_existing(req.out)?;
     // Check every key before fetching anything, so a bad key costs nothing.
     let mut checked = Vec::new();
