@@ -178,6 +178,13 @@ fn a_new_key_takes_over_the_alias_after_import_and_rollback_moves_it_back() {
         .arg(&bundle)
         .assert()
         .success();
+    let fallback = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        fallback.contains(&format!(
+            "aws kms update-alias --region us-east-1 --alias-name {alias} --target-key-id {new_arn}"
+        )),
+        "{fallback}"
+    );
     let imported: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(imported[0]["kind"], "first import");
     assert_eq!(imported[0]["alias_moved"]["from_key_arn"], old_arn.as_str());

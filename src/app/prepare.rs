@@ -35,13 +35,11 @@ pub fn run(r: &PrepareRequest<'_>) -> Result<Prepared> {
             algorithm: r.algorithm,
             out: r.out,
             supplied: r.supplied,
-            new_key: r.new_key,
         };
-        if req.new_key {
-            kms::new_key::prepare(&client, &req).await
-        } else {
-            kms::prepare::prepare(&client, &req).await
+        if r.new_key {
+            return kms::new_key::prepare(&client, &req).await;
         }
+        kms::prepare::prepare(&client, &req).await
     })
     .map_err(Error::from)
 }

@@ -221,7 +221,6 @@ pub fn start(
             algorithm: script.wrapping.algorithm,
             out: &bundle_dir,
             supplied: None,
-            new_key: false,
         },
     ))?;
     crate::say!(

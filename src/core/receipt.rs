@@ -495,7 +495,19 @@ mod tests {
                 ("state", Some("Enabled")),
             ]),
         ));
-        out.extend(c.record(t(2), step::END, &[], data(&[("keys", Some("1"))])));
+        out.extend(c.record(
+            t(2),
+            step::ALIAS_MOVED,
+            &[],
+            data(&[
+                ("key", Some("prod-s3")),
+                ("alias", Some("alias/prod-s3")),
+                ("from_key_arn", Some("old")),
+                ("to_key_arn", Some("arn")),
+                ("request_id", None),
+            ]),
+        ));
+        out.extend(c.record(t(3), step::END, &[], data(&[("keys", Some("2"))])));
         (out, start)
     }
 
@@ -509,12 +521,16 @@ mod tests {
         );
         let (r, start) = receipt();
         let (report, chain) = verify_chain(&r, &start).unwrap();
-        assert_eq!(report.records, 3);
+        assert_eq!(report.records, 4);
         assert_eq!(report.runs, 1);
         assert!(report.finished);
         assert_eq!(report.keys[0].import_request_id.as_deref(), Some("req-1"));
         assert_eq!(report.keys[0].rotate_request_id, None);
-        assert_eq!(chain.next_seq(), 8);
+        assert_eq!(report.alias_moves.len(), 1);
+        assert_eq!(report.alias_moves[0].0, t(2));
+        assert_eq!(report.alias_moves[0].1.from_key_arn, "old");
+        assert_eq!(report.alias_moves[0].1.request_id, None);
+        assert_eq!(chain.next_seq(), 9);
     }
 
     #[test]
@@ -550,7 +566,7 @@ mod tests {
         ));
         assert!(matches!(
             verify_chain(&r[..r.len() - 1], &start),
-            Err(ReceiptError::Truncated { line: 3 })
+            Err(ReceiptError::Truncated { line: 4 })
         ));
     }
 }

@@ -119,7 +119,7 @@ pub fn aws_cli_equivalent(
                 manifest::ENCRYPTED_KEY_MATERIAL,
             ));
             let token = dir.join(manifest::Manifest::file_path(key, manifest::IMPORT_TOKEN));
-            let commands = aws_cli::import_commands(&aws_cli::CliImport {
+            let mut commands = aws_cli::import_commands(&aws_cli::CliImport {
                 key_arn: &key.key_arn,
                 region: &key.region,
                 encrypted_key_material: &material,
@@ -136,6 +136,13 @@ pub fn aws_cli_equivalent(
                     None => aws_cli::ImportKind::Rotation,
                 },
             });
+            // Rotation by a new key: the alias moves once the import is checked.
+            if let Some(t) = &key.takes_over {
+                commands.push(format!(
+                    "aws kms update-alias --region {} --alias-name {} --target-key-id {}",
+                    key.region, t.alias, key.key_arn
+                ));
+            }
             (key.name.clone(), commands)
         })
         .collect()

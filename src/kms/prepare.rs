@@ -27,8 +27,6 @@ pub struct PrepareRequest<'a> {
     /// Import parameters fetched with the AWS CLI, for the one key named: used instead of
     /// calling GetParametersForImport.
     pub supplied: Option<&'a CliParameters>,
-    /// Rotation by a new key: a new EXTERNAL key per alias ([`super::new_key`]).
-    pub new_key: bool,
 }
 
 /// Reads import parameters saved the AWS CLI way: the JSON of `aws kms get-parameters-for-import`
