@@ -148,6 +148,7 @@ fn main() {
         escrow: None,
         so_pin: None,
         resume: None,
+        provenance: None,
     })
     .expect("the ceremony");
     let ceremony = started.elapsed();

@@ -196,6 +196,7 @@ pub fn run(a: &RehearseRequest) -> Result<()> {
         escrow: None,
         so_pin: None,
         resume: None,
+        provenance: None,
     })?;
     eprint!("[5/6] ");
     print_ceremony_report(&report);

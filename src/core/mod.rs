@@ -16,6 +16,7 @@ pub mod log;
 pub mod manifest;
 pub mod names;
 pub mod plan;
+pub mod provenance;
 pub mod receipt;
 pub mod replay;
 pub mod script;

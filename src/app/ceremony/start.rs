@@ -55,6 +55,7 @@ pub fn perform(
         escrow,
         bundle,
         roster,
+        script_dir: _,
     } = inputs;
     let token = &checked.token;
     let report = match (roster, &checked.roster) {
@@ -72,6 +73,7 @@ pub fn perform(
                 answers,
                 escrow: escrow.as_ref(),
                 resume,
+                provenance: checked.provenance.as_ref(),
             })?
         }
         _ => {
@@ -91,6 +93,7 @@ pub fn perform(
                 escrow: escrow.as_ref(),
                 so_pin: so_pin.as_ref(),
                 resume,
+                provenance: checked.provenance.as_ref(),
             })?
         }
     };
@@ -109,6 +112,8 @@ struct QuorumCeremony<'a> {
     /// A re-wrap ceremony's escrow records (see [`crate::app::escrow`]).
     escrow: Option<&'a crate::app::escrow::Escrow>,
     resume: Option<ResumeChoice>,
+    /// Who signed the bundle, as the preflight verified it.
+    provenance: Option<&'a crate::core::provenance::Signers>,
 }
 
 /// The ceremony opened by the custodians' quorum: the gate, then [`ceremony::run`] on the session
@@ -151,5 +156,6 @@ fn run_with_quorum(q: &QuorumCeremony<'_>) -> Result<CeremonyReport> {
         escrow: q.escrow,
         so_pin: None,
         resume: q.resume,
+        provenance: q.provenance,
     })
 }
