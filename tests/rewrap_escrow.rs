@@ -211,3 +211,130 @@ fn a_genuine_rewrap_passes_and_the_audit_shows_it() {
     );
     import_cmd(&fresh.bundle).assert().success();
 }
+
+/// A token whose ceremonies a roster's quorum opens (here HSM-enforced, with a PIN file standing
+/// in for the PED, so that a run without the quorum can log in at all): a re-wrap of its escrow
+/// without that quorum is refused once the escrow log shows the roster, and goes through with it.
+#[test]
+fn a_rewrap_of_a_quorum_ceremony_needs_the_quorum() {
+    own_token!();
+    let dir = tempfile::tempdir().unwrap();
+    let store_env = if hsm().is_softhsm() {
+        (hsm().env.0, hsm().env.1.clone())
+    } else {
+        std::fs::create_dir_all(dir.path().join("store")).unwrap();
+        ("KRYOPTIC_CONF", dir.path().join("store/token.sql"))
+    };
+    let run = |args: &[&str]| {
+        let mut cmd = keyrite();
+        cmd.env(store_env.0, &store_env.1).args(args);
+        cmd
+    };
+    let label = unique("rwq");
+    let pin_file = dir.path().join("ped.pin");
+    write_secret(&pin_file, "ped-stand-in-0001\n");
+    if hsm().is_softhsm() {
+        keyrite::hsm::Token::initialise(
+            &hsm().module,
+            &label,
+            &cryptoki::types::AuthPin::new("so-0001".into()),
+            &cryptoki::types::AuthPin::new("ped-stand-in-0001".into()),
+        )
+        .unwrap();
+    } else {
+        let tool = |args: &[&str]| {
+            let out = std::process::Command::new("pkcs11-tool")
+                .arg("--module")
+                .arg(&hsm().module)
+                .args(args)
+                .env(store_env.0, &store_env.1)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", stderr(&out));
+        };
+        tool(&["--init-token", "--label", &label, "--so-pin", "so-0001"]);
+        tool(&[
+            "--init-pin",
+            "--login",
+            "--login-type",
+            "so",
+            "--so-pin",
+            "so-0001",
+            "--new-pin",
+            "ped-stand-in-0001",
+        ]);
+    }
+    let enrol = dir.path().join("enroll.toml");
+    std::fs::write(
+        &enrol,
+        format!(
+            "quorum = \"hsm-enforced\"\nthreshold = 2\nout = \"enrolment\"\n\n[token]\nlabel = \"{label}\"\n\n[[custodian]]\nname = \"Alice\"\n\n[[custodian]]\nname = \"Bob\"\n\n[[custodian]]\nname = \"Carol\"\n"
+        ),
+    )
+    .unwrap();
+    run(&["quorum", "enroll", "--headless", "--script"])
+        .arg(&enrol)
+        .arg("--pin-source")
+        .arg(&pin_file)
+        .assert()
+        .success();
+    let roster = dir.path().join("enrolment/roster.json");
+    let token = format!(
+        "pkcs11:token={label}?pin-source=file:{}",
+        pin_file.display()
+    );
+    let answers = |p: &Prepared, quorum: bool| {
+        let mut s = format!(
+            "operator = \"Alice Admin\"\nwitness = \"Walter Witness\"\nbundle_fingerprint = \"{}\"\n",
+            p.fingerprint
+        );
+        if quorum {
+            s.push_str("\n[[custodian]]\nname = \"Bob\"\n\n[[custodian]]\nname = \"Carol\"\n");
+        }
+        let path = dir.path().join(format!("{}.toml", unique("answers")));
+        write_secret(&path, s);
+        path
+    };
+    let ceremony = |p: &Prepared, alias: &str, quorum: bool| {
+        let script = write_script(dir.path(), &[alias], default_algorithm(), "RSA_4096");
+        let mut cmd = run(&["ceremony", "--headless", "--token", &token, "--script"]);
+        cmd.arg(script)
+            .arg("--bundle")
+            .arg(&p.bundle)
+            .arg("--answers")
+            .arg(answers(p, quorum));
+        if quorum {
+            cmd.arg("--roster").arg(&roster);
+        }
+        cmd
+    };
+
+    let (alias, arn) = external_key("rewrap-quorum");
+    let first = prepare(dir.path(), &[&alias], default_algorithm());
+    ceremony(&first, &alias, true).assert().success();
+    import_cmd(&first.bundle).assert().success();
+    let rt = rt();
+    let client = rt.block_on(client());
+    rt.block_on(client.delete_imported_key_material().key_id(&arn).send())
+        .unwrap();
+
+    let fresh = prepare(dir.path(), &[&alias], default_algorithm());
+    let mut cmd = ceremony(&fresh, &alias, false);
+    cmd.arg("--rewrap").arg("--escrow-from").arg(&first.bundle);
+    let before = snapshot(dir.path());
+    let out = cmd.output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(
+        err.contains("opened by the quorum of roster") && err.contains("needs that quorum too"),
+        "{err}"
+    );
+    assert!(err.contains("what to do:"), "{err}");
+    assert!(snapshot(dir.path()) == before, "nothing was written");
+    ceremony(&fresh, &alias, true)
+        .arg("--rewrap")
+        .arg("--escrow-from")
+        .arg(&first.bundle)
+        .assert()
+        .success();
+}
