@@ -338,6 +338,25 @@ fn a_signed_and_countersigned_bundle_goes_through_and_the_log_names_both_signers
         text.contains(&format!("bundle countersigned by {b}")),
         "{text}"
     );
+    // The audit holds the bundle's signatures to the log: one dropped is found.
+    let prov_path = p.bundle.join("provenance.json");
+    let mut prov: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&prov_path).unwrap()).unwrap();
+    prov["signatures"].as_array_mut().unwrap().pop();
+    std::fs::write(&prov_path, serde_json::to_vec_pretty(&prov).unwrap()).unwrap();
+    let out = keyrite()
+        .args(["audit", "verify"])
+        .arg(&p.bundle)
+        .arg("--trust")
+        .arg(&token_pem)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(VERIFICATION_FAILED), "{err}");
+    assert!(
+        err.contains("(cosign), the log's ceremony.start record names"),
+        "{err}"
+    );
 }
 
 #[test]
