@@ -406,6 +406,28 @@ region = "eu-west-1"
     }
 
     #[test]
+    fn provenance_needs_between_one_and_all_of_its_signers() {
+        let with = |required: usize| {
+            format!(
+                "{GOOD}\n[provenance]\nsigners = [\"{}\", \"keys/bob.pem\"]\nrequired = {required}\n",
+                "a".repeat(64)
+            )
+        };
+        let s = Script::parse("s.toml", &with(2)).unwrap();
+        let p = s.provenance.unwrap();
+        assert!(ProvenanceSection::is_sha256(&p.signers[0]));
+        assert!(!ProvenanceSection::is_sha256(&p.signers[1]));
+        for bad in [0, 3] {
+            let e = Script::parse("s.toml", &with(bad)).unwrap_err().to_string();
+            assert!(
+                e.contains("must be at least 1 and at most the number of signers"),
+                "{e}"
+            );
+        }
+        assert!(Script::parse("s.toml", GOOD).unwrap().provenance.is_none());
+    }
+
+    #[test]
     fn the_margin_and_the_witness_default_to_30_minutes_and_required() {
         let s = Script::parse("s.toml", GOOD).unwrap();
         assert_eq!(s.expiry_margin(), jiff::SignedDuration::from_mins(30));
