@@ -150,6 +150,7 @@ fn main() {
         so_pin: None,
         resume: None,
         progress: keyrite::app::ceremony::progress::ProgressSink::lines(),
+        provenance: None,
     })
     .expect("the ceremony");
     let ceremony = started.elapsed();

@@ -51,6 +51,7 @@ fn record(pick: &Pick, log_key: &str) -> Record {
                 threshold: 2,
                 custodians: 3,
             }),
+            provenance: None,
         }),
         Pick::Met(good) => Record::QuorumMet(QuorumMet {
             mode: "shamir".into(),

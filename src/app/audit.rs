@@ -93,7 +93,11 @@ pub fn verify(target: &Path, trust_pem: &Path) -> Result<AuditReport> {
     };
     let report = log::verify(&bytes, &trusted)?;
     let bundle_files = match bundle_dir {
-        Some(dir) => Some(check_bundle(dir, &report)?),
+        Some(dir) => {
+            let files = check_bundle(dir, &report)?;
+            check_provenance(dir, &report)?;
+            Some(files)
+        }
         None => None,
     };
     let receipt = match bundle_dir {
@@ -106,6 +110,37 @@ pub fn verify(target: &Path, trust_pem: &Path) -> Result<AuditReport> {
         bundle_files,
         receipt,
     })
+}
+
+/// The bundle's signatures against the start record: those in `provenance.json` verify over the
+/// prepared manifest the log bound, and are the signers the log names.
+fn check_provenance(dir: &Path, report: &Report) -> Result<()> {
+    let prepared = &report.binding.manifest_sha256;
+    let present = crate::app::provenance::read(dir)?.is_some();
+    let signed = crate::app::provenance::verify(dir, prepared)?;
+    match &report.binding.provenance {
+        None => Ok(()),
+        Some(_) if !present => Err(mismatch(format!(
+            "the log names the bundle's signers, but {} has no {}",
+            dir.display(),
+            crate::core::provenance::FILE_NAME
+        ))),
+        Some(bound) => {
+            let found = crate::core::provenance::Signers::of(&signed);
+            if found.prepared_by != bound.prepared_by || found.cosigned_by != bound.cosigned_by {
+                return Err(mismatch(format!(
+                    "{}: signed by {:?} (prepare) and {:?} (cosign), the log's {} record names {:?} and {:?}",
+                    crate::core::provenance::FILE_NAME,
+                    found.prepared_by,
+                    found.cosigned_by,
+                    log::step::START,
+                    bound.prepared_by,
+                    bound.cosigned_by
+                )));
+            }
+            Ok(())
+        }
+    }
 }
 
 /// The bundle against the verified log: the manifest is the one the end record names, its own

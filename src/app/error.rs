@@ -46,6 +46,9 @@ pub enum Error {
     Receipt(#[from] ReceiptError),
     #[error(transparent)]
     Io(#[from] IoError),
+    /// The bundle's signatures (`provenance.json`): signing, countersigning, checking.
+    #[error(transparent)]
+    Provenance(#[from] crate::app::provenance_error::ProvenanceError),
     // --- Usage: the command line, a script, an answers file or a roster is wrong. ---
     #[error("{}: {problem}\n  what to do: pass the roster.json written by `keyrite quorum enroll`", path.display())]
     RosterFile { path: PathBuf, problem: RosterError },
@@ -181,6 +184,11 @@ pub enum Error {
         bundle_fingerprint: String,
         key_arn: String,
     },
+    #[error(
+        "--escrow-from {}: {problem}\n  what to do: do not re-wrap from this bundle. Pass the bundle of the ceremony this token ran, as it came back with its ceremony.log; check it with `keyrite audit verify <bundle> --trust <log-public-key.pem>`",
+        dir.display()
+    )]
+    EscrowLog { dir: PathBuf, problem: String },
     #[error(
         "{} is the roster of token {roster_token:?}, not of {token:?}\n  what to do: pass the roster enrolled for this token",
         roster.display()
@@ -463,6 +471,7 @@ impl Error {
             Error::Log(_) => ExitCode::VerificationFailed,
             Error::Receipt(_) => ExitCode::VerificationFailed,
             Error::Io(e) => e.exit_code(),
+            Error::Provenance(e) => e.exit_code(),
             Error::Quorum(_) => ExitCode::Refused,
             Error::RosterFile { .. }
             | Error::EnrolScript { .. }
@@ -529,6 +538,7 @@ impl Error {
             | Error::RosterPublishedKey { .. }
             | Error::RosterLogUnsigned { .. }
             | Error::UnfinishedLogMismatch { .. }
+            | Error::EscrowLog { .. }
             | Error::WrittenFileChanged { .. } => ExitCode::VerificationFailed,
             #[cfg(feature = "connected")]
             Error::CiphertextTooShort { .. } => ExitCode::VerificationFailed,
@@ -580,6 +590,13 @@ pub enum EscrowProblem {
     OtherImport {
         file: &'static str,
         problem: ProgressError,
+    },
+    #[error(
+        "its ceremony was opened by the quorum of roster {roster_sha256} ({threshold} custodians); a re-wrap of its keys needs that quorum too\n  what to do: run the re-wrap with --roster and the custodians' shares"
+    )]
+    NeedsQuorum {
+        roster_sha256: String,
+        threshold: u8,
     },
 }
 

@@ -5,6 +5,12 @@
 //! and wraps the same material under the fresh import parameters of a newly prepared bundle. The
 //! manifest records the KeyMaterialId KMS gave the material, so `keyrite kms import` re-imports it
 //! as EXISTING_KEY_MATERIAL and KMS confirms it is the same material.
+//!
+//! The earlier bundle came back across the air gap and is trusted no further than its signed
+//! log: before anything is wrapped, its `ceremony.log` must verify against this token's own log
+//! key, end with the bundle's manifest, and record each escrowed key (label, check value, key
+//! ARN); a log that binds a roster needs this re-wrap to be opened by that roster's quorum
+//! ([`Escrow::verify_log`]).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,7 +18,9 @@ use std::path::Path;
 use jiff::Timestamp;
 
 use crate::app::error::{Error, EscrowProblem, Result};
+use crate::core::digest::sha256_hex;
 use crate::core::import_progress::{self, ImportProgress, KeyProgress};
+use crate::core::log::{self, TrustedKey};
 use crate::core::manifest::KeyEntry;
 use crate::io::bundle::Bundle;
 use crate::io::fs as fsio;
@@ -33,6 +41,11 @@ pub struct Escrow {
     /// Fingerprint (SHA-256 of manifest.json) of the earlier bundle.
     pub bundle_fingerprint: String,
     keys: BTreeMap<String, EscrowedKey>,
+    dir: std::path::PathBuf,
+    /// The earlier ceremony's signed log, as read (checked by [`Escrow::verify_log`]).
+    log: Vec<u8>,
+    /// SHA-256 of that log.
+    pub log_sha256: String,
 }
 
 impl Escrow {
@@ -47,6 +60,17 @@ impl Escrow {
         if bundle.manifest().ceremony.is_none() {
             return Err(refused(EscrowProblem::NoCeremony));
         }
+        let log_path = dir.join(log::FILE_NAME);
+        if !crate::io::fs::exists_nofollow(&log_path) {
+            return Err(Error::EscrowLog {
+                dir: dir.to_path_buf(),
+                problem: format!(
+                    "it has no {} (the signed record of the ceremony that generated the keys)",
+                    log::FILE_NAME
+                ),
+            });
+        }
+        let log_bytes = fsio::read_nofollow(&log_path)?;
         let progress_path = dir.join(import_progress::FILE);
         if !progress_path.is_file() {
             return Err(refused(EscrowProblem::NotImported {
@@ -89,7 +113,64 @@ impl Escrow {
         Ok(Escrow {
             bundle_fingerprint: bundle.fingerprint().to_string(),
             keys,
+            dir: dir.to_path_buf(),
+            log_sha256: sha256_hex(&log_bytes),
+            log: log_bytes,
         })
+    }
+
+    /// The earlier bundle's log against this token's log key: every record signed by it, the
+    /// ceremony ended with this bundle's manifest, and each escrowed key recorded there with its
+    /// label, check value and key ARN. `quorum_roster`: the roster (SHA-256) whose quorum opened
+    /// the HSM for this re-wrap; a log that binds a roster requires the same one.
+    pub fn verify_log(&self, trusted: &TrustedKey, quorum_roster: Option<&str>) -> Result<()> {
+        let refused = |problem: String| Error::EscrowLog {
+            dir: self.dir.clone(),
+            problem,
+        };
+        let report = log::verify(&self.log, trusted).map_err(|e| {
+            refused(format!(
+                "its {} does not verify with this token's log key {}: {e}",
+                log::FILE_NAME,
+                trusted.fingerprint()
+            ))
+        })?;
+        for (arn, e) in &self.keys {
+            let logged = report.keys.iter().any(|k| {
+                &k.key_arn == arn && k.hsm_label == e.hsm_label && k.check_value == e.check_value
+            });
+            if !logged {
+                return Err(refused(format!(
+                    "its {} records no key {arn} labelled {:?} with check value {}",
+                    log::FILE_NAME,
+                    e.hsm_label,
+                    e.check_value
+                )));
+            }
+        }
+        if report.final_manifest_sha256.as_deref() != Some(self.bundle_fingerprint.as_str()) {
+            return Err(refused(format!(
+                "its {} ends with manifest {}, but the bundle's manifest is {}",
+                log::FILE_NAME,
+                report
+                    .final_manifest_sha256
+                    .as_deref()
+                    .unwrap_or("none (aborted)"),
+                self.bundle_fingerprint
+            )));
+        }
+        if let Some(bound) = &report.binding.roster
+            && quorum_roster != Some(bound.roster_sha256.as_str())
+        {
+            return Err(Error::Escrow {
+                dir: self.dir.clone(),
+                problem: EscrowProblem::NeedsQuorum {
+                    roster_sha256: bound.roster_sha256.clone(),
+                    threshold: bound.threshold,
+                },
+            });
+        }
+        Ok(())
     }
 
     /// The escrowed key for one key of the new bundle, matched by key ARN.

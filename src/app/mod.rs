@@ -19,6 +19,8 @@ pub mod inventory;
 pub mod localkms;
 #[cfg(feature = "connected")]
 pub mod prepare;
+pub mod provenance;
+pub mod provenance_error;
 #[cfg(feature = "airgap")]
 pub mod quorum;
 #[cfg(all(feature = "airgap", feature = "connected"))]

@@ -325,6 +325,7 @@ impl Rehearsal {
             so_pin: None,
             resume: None,
             progress: ceremony::progress::ProgressSink::lines(),
+            provenance: None,
         })?;
         Ok((session, report))
     }

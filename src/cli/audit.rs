@@ -83,6 +83,23 @@ fn print_report(r: &AuditReport) {
     crate::say!("  script            sha256 {}", l.binding.script_sha256);
     crate::say!("  prepared bundle   sha256 {}", l.binding.manifest_sha256);
     crate::say!("  token             {}", l.binding.token_label);
+    if let Some(p) = &l.binding.provenance {
+        let who = |v: &[String]| {
+            if v.is_empty() {
+                "nobody".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        crate::say!(
+            "  prepared by       {} (public key sha256)",
+            who(&p.prepared_by)
+        );
+        crate::say!(
+            "  countersigned by  {} (public key sha256)",
+            who(&p.cosigned_by)
+        );
+    }
     if l.resumptions > 0 {
         crate::say!(
             "  interrupted       {} time(s); taken up again on the same bundle",
@@ -113,6 +130,14 @@ fn print_report(r: &AuditReport) {
             k.check_value,
             k.hsm_label
         );
+        if let Some(r) = &k.rewrap_of {
+            crate::say!(
+                "      re-wrap of the escrowed key of bundle {} (its log sha256 {}), KeyMaterialId {}",
+                r.escrow_bundle_sha256,
+                r.escrow_log_sha256.as_deref().unwrap_or("unrecorded"),
+                r.key_material_id
+            );
+        }
     }
     match &r.bundle_files {
         Some(files) => {

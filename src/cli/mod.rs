@@ -6,6 +6,8 @@ pub mod audit;
 pub mod aws_args;
 #[cfg(feature = "airgap")]
 pub mod ceremony;
+#[cfg(feature = "connected")]
+pub mod cosign;
 pub mod docs;
 pub mod failure;
 #[cfg(feature = "connected")]
@@ -111,6 +113,9 @@ pub enum KmsCommand {
     /// After an import: the bundle's material is current, Encrypt/Decrypt work through the alias,
     /// older ciphertexts still decrypt; the result is appended to the import receipt.
     VerifyRotation(VerifyRotationArgs),
+    /// A second person checks the bundle's keys (alias, ARN, account, region, wrapping key
+    /// SHA-256) and countersigns its fingerprint into provenance.json.
+    Cosign(cosign::CosignArgs),
 }
 
 #[cfg(feature = "connected")]
@@ -176,6 +181,12 @@ pub struct PrepareArgs {
     /// Wrapping algorithm. SoftHSM2 can wrap only with RSAES_OAEP_SHA_1.
     #[arg(long, default_value = "RSAES_OAEP_SHA_256")]
     pub algorithm: WrappingAlgorithm,
+    /// Sign the bundle's fingerprint as its preparer (provenance.json): a P-256 private key in
+    /// PKCS#8 PEM (mode 0600), or (full build) pkcs11:token=LABEL;object=KEY?pin-source=file:/path.
+    #[arg(long)]
+    pub sign_with: Option<String>,
+    #[command(flatten)]
+    pub signer: cosign::SignerArgs,
     #[command(flatten)]
     pub aws: AwsArgs,
     /// Print the result as JSON on stdout.
@@ -232,6 +243,8 @@ impl Cli {
             Command::Kms(KmsCommand::Inventory(a)) => a.json,
             #[cfg(feature = "connected")]
             Command::Kms(KmsCommand::VerifyRotation(a)) => a.json,
+            #[cfg(feature = "connected")]
+            Command::Kms(KmsCommand::Cosign(a)) => a.json,
             #[cfg(feature = "airgap")]
             Command::Ceremony(a) => a.json,
             Command::Audit(audit::AuditCommand::Verify(a)) => a.json,
@@ -262,6 +275,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Kms(KmsCommand::Inventory(a)) => crate::cli::inventory::run(a),
         #[cfg(feature = "connected")]
         Command::Kms(KmsCommand::VerifyRotation(a)) => verify_rotation(a),
+        #[cfg(feature = "connected")]
+        Command::Kms(KmsCommand::Cosign(a)) => cosign::run(a),
         #[cfg(feature = "airgap")]
         Command::Ceremony(a) => ceremony::run(a),
         #[cfg(all(feature = "airgap", feature = "connected"))]
@@ -317,7 +332,14 @@ fn prepare(a: PrepareArgs) -> Result<()> {
         }
         None => None,
     };
-    let prepared = app::prepare::run(&app::prepare::PrepareRequest {
+    let signer = match &a.sign_with {
+        Some(s) => Some(a.signer.signer(s)?),
+        None => None,
+    };
+    let app::prepare::PreparedSigned {
+        prepared,
+        signature,
+    } = app::prepare::run(&app::prepare::PrepareRequest {
         target: a.aws.target(),
         keys: &keys,
         plan: plan.as_ref(),
@@ -326,6 +348,7 @@ fn prepare(a: PrepareArgs) -> Result<()> {
         out: &a.out,
         supplied: supplied.as_ref(),
         new_key: a.new_key,
+        sign_with: signer.as_ref(),
     })?;
     crate::say!(
         "prepared {} key(s) into {}",
@@ -356,9 +379,16 @@ fn prepare(a: PrepareArgs) -> Result<()> {
     for line in word_lines(&prepared.fingerprint) {
         eprintln!("  {line}");
     }
+    if let Some(s) = &signature {
+        crate::say!(
+            "signed as its preparer by {} (public key SHA-256); a second person countersigns with `keyrite kms cosign`",
+            s.signer_sha256
+        );
+    }
     if a.json {
         let v = serde_json::json!({ "bundle": a.out, "fingerprint": prepared.fingerprint,
-            "fingerprint_words": words(&prepared.fingerprint), "manifest": prepared.manifest });
+            "fingerprint_words": words(&prepared.fingerprint), "manifest": prepared.manifest,
+            "signer_sha256": signature.as_ref().map(|s| &s.signer_sha256) });
         println!("{v}");
     }
     Ok(())

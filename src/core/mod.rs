@@ -17,6 +17,7 @@ pub mod manifest;
 pub mod names;
 pub mod pin_counter;
 pub mod plan;
+pub mod provenance;
 pub mod receipt;
 pub mod replay;
 pub mod resource_recheck;

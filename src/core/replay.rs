@@ -39,22 +39,42 @@ pub fn screen(body: &Body, total: usize) -> String {
 /// What the operators saw at one record.
 fn lines(record: &Record) -> Vec<String> {
     match record {
-        Record::Start(s) => vec![
-            "The ceremony begins. The operators confirmed the bundle fingerprint read out from the connected side:".into(),
-            format!("  {}", grouped(&s.manifest_sha256)),
-            format!("script   sha256 {}", s.script_sha256),
-            format!(
-                "keyrite  {} {} build (sha256 {})",
-                s.tool_version,
-                s.tool_features.as_deref().unwrap_or("unrecorded"),
-                s.tool_sha256
-            ),
-            format!("token    {:?}; log key sha256 {}", s.token_label, s.log_key_sha256),
-        ],
+        Record::Start(s) => {
+            let mut v = vec![
+                "The ceremony begins. The operators confirmed the bundle fingerprint read out from the connected side:".into(),
+                format!("  {}", grouped(&s.manifest_sha256)),
+                format!("script   sha256 {}", s.script_sha256),
+                format!(
+                    "keyrite  {} {} build (sha256 {})",
+                    s.tool_version,
+                    s.tool_features.as_deref().unwrap_or("unrecorded"),
+                    s.tool_sha256
+                ),
+                format!("token    {:?}; log key sha256 {}", s.token_label, s.log_key_sha256),
+            ];
+            if let Some(p) = &s.provenance {
+                let who = |l: &[String]| {
+                    if l.is_empty() {
+                        "nobody".to_string()
+                    } else {
+                        l.join(", ")
+                    }
+                };
+                v.push(format!("bundle prepared by      {}", who(&p.prepared_by)));
+                v.push(format!("bundle countersigned by {}", who(&p.cosigned_by)));
+            }
+            v
+        }
         Record::Probe(p) => vec![
-            format!("The token was probed for {} before any key was generated:", p.algorithm),
+            format!(
+                "The token was probed for {} before any key was generated:",
+                p.algorithm
+            ),
             format!("  {}", p.result),
-            format!("  wrap-with-trusted: {}", p.wrap_with_trusted.as_deref().unwrap_or("?")),
+            format!(
+                "  wrap-with-trusted: {}",
+                p.wrap_with_trusted.as_deref().unwrap_or("?")
+            ),
         ],
         Record::QuorumMet(q) => {
             let who: Vec<String> = q
@@ -73,12 +93,29 @@ fn lines(record: &Record) -> Vec<String> {
                 format!("  roster sha256 {}", q.roster_sha256),
             ]
         }
-        Record::KeyGenerated(k) => vec![
-            format!("The HSM generated AES-256 key material for {}.", k.key),
-            format!("  KMS key      {}", k.key_arn),
-            format!("  HSM label    {}", k.hsm_label),
-            format!("  check value  {}", k.check_value),
-        ],
+        Record::KeyGenerated(k) => match &k.reimport {
+            None => vec![
+                format!("The HSM generated AES-256 key material for {}.", k.key),
+                format!("  KMS key      {}", k.key_arn),
+                format!("  HSM label    {}", k.hsm_label),
+                format!("  check value  {}", k.check_value),
+            ],
+            Some(r) => vec![
+                format!(
+                    "Re-wrap: the HSM's escrowed key material for {} was found again.",
+                    k.key
+                ),
+                format!("  KMS key      {}", k.key_arn),
+                format!("  HSM label    {}", k.hsm_label),
+                format!("  check value  {}", k.check_value),
+                format!("  escrow bundle sha256 {}", r.escrow_bundle_sha256),
+                format!(
+                    "  escrow log    sha256 {}",
+                    r.escrow_log_sha256.as_deref().unwrap_or("unrecorded")
+                ),
+                format!("  KeyMaterialId {}", r.key_material_id),
+            ],
+        },
         Record::KeyWrapped(w) => vec![
             format!(
                 "The HSM wrapped {}'s material for KMS with {}.",

@@ -23,6 +23,30 @@ pub struct Script {
     pub wrapping: WrappingSection,
     #[serde(rename = "key")]
     pub keys: Vec<ScriptKey>,
+    /// Whose signatures the bundle must carry (`provenance.json`), checked before anyone types
+    /// a secret.
+    #[serde(default)]
+    pub provenance: Option<ProvenanceSection>,
+}
+
+/// `[provenance]`: the bundle must be signed by `required` distinct signers of `signers`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProvenanceSection {
+    /// Each a public key's SHA-256 (hex of its DER SubjectPublicKeyInfo, as `keyrite kms prepare
+    /// --sign-with` prints it) or the path of its PEM file (relative to the script).
+    pub signers: Vec<String>,
+    pub required: usize,
+}
+
+impl ProvenanceSection {
+    /// A signer given as a SHA-256 rather than a PEM path.
+    pub fn is_sha256(signer: &str) -> bool {
+        signer.len() == 64
+            && signer
+                .bytes()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -115,6 +139,15 @@ impl Script {
             return Err(invalid(
                 "[ceremony] expiry_margin_minutes is 0; leave it out for the default 30".into(),
             ));
+        }
+        if let Some(p) = &script.provenance
+            && (p.required == 0 || p.required > p.signers.len())
+        {
+            return Err(invalid(format!(
+                "[provenance] required = {} of {} signer(s): it must be at least 1 and at most the number of signers",
+                p.required,
+                p.signers.len()
+            )));
         }
         let mut seen = std::collections::BTreeSet::new();
         for k in &script.keys {
@@ -370,6 +403,28 @@ region = "eu-west-1"
         let s = Script::parse("s.toml", GOOD).unwrap();
         assert_eq!(s.wrapping.algorithm, WrappingAlgorithm::RsaesOaepSha1);
         assert_eq!(s.key_refs(), vec![KeyRef::Alias("alias/dev-s3".into())]);
+    }
+
+    #[test]
+    fn provenance_needs_between_one_and_all_of_its_signers() {
+        let with = |required: usize| {
+            format!(
+                "{GOOD}\n[provenance]\nsigners = [\"{}\", \"keys/bob.pem\"]\nrequired = {required}\n",
+                "a".repeat(64)
+            )
+        };
+        let s = Script::parse("s.toml", &with(2)).unwrap();
+        let p = s.provenance.unwrap();
+        assert!(ProvenanceSection::is_sha256(&p.signers[0]));
+        assert!(!ProvenanceSection::is_sha256(&p.signers[1]));
+        for bad in [0, 3] {
+            let e = Script::parse("s.toml", &with(bad)).unwrap_err().to_string();
+            assert!(
+                e.contains("must be at least 1 and at most the number of signers"),
+                "{e}"
+            );
+        }
+        assert!(Script::parse("s.toml", GOOD).unwrap().provenance.is_none());
     }
 
     #[test]

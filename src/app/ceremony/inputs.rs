@@ -23,6 +23,8 @@ pub struct CeremonyInputs {
     pub escrow: Option<crate::app::escrow::Escrow>,
     pub bundle: PathBuf,
     pub roster: Option<PathBuf>,
+    /// The script's directory: its `[provenance]` signers' PEM paths are relative to it.
+    pub script_dir: PathBuf,
 }
 
 /// Where the ceremony's inputs are, as the command line names them.
@@ -62,6 +64,10 @@ impl CeremonyInputs {
             escrow,
             bundle: a.bundle.to_path_buf(),
             roster: a.roster.map(|p| p.to_path_buf()),
+            script_dir: a
+                .script
+                .parent()
+                .map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf),
         })
     }
 }

@@ -54,6 +54,9 @@ pub struct CeremonyRequest<'a> {
     pub resume: Option<ResumeChoice>,
     /// Where each step's progress goes ([`ProgressSink::lines`] for a headless run).
     pub progress: ProgressSink<'a>,
+    /// Who signed the prepared bundle, as the preflight verified it: checked again here against
+    /// the bundle and bound by the start record.
+    pub provenance: Option<&'a crate::core::provenance::Signers>,
 }
 
 /// How the ceremony gets its logged-in session.
@@ -112,6 +115,14 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
     let (bundle, wrapping_keys) = check_inputs(req)?;
     let fingerprint = bundle.fingerprint().to_string();
     let dir = bundle.dir().to_path_buf();
+    if let Some(signed) = req.provenance {
+        let now = crate::app::provenance::verify(&dir, &fingerprint)?;
+        if &crate::core::provenance::Signers::of(&now) != signed {
+            return Err(
+                crate::app::provenance::ProvenanceError::ChangedSincePreflight { dir }.into(),
+            );
+        }
+    }
     let manifest: Manifest = bundle.into_manifest();
     if let Some(escrow) = req.escrow {
         check_rewrap(escrow, &manifest)?;
@@ -149,6 +160,12 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
             roster: q.log_key_sha256.clone(),
             token: log_signer.public_key().fingerprint().to_string(),
         });
+    }
+    if let Some(escrow) = req.escrow {
+        escrow.verify_log(
+            log_signer.public_key(),
+            req.quorum.map(|q| q.roster_sha256.as_str()),
+        )?;
     }
     let plan = plan(&manifest, req.quorum.is_some());
     let log_path = dir.join(ceremony_log::FILE_NAME);
@@ -460,6 +477,7 @@ impl Driver<'_, '_> {
                 Some(record::Reimport {
                     escrow_bundle_sha256: escrow.bundle_fingerprint.clone(),
                     key_material_id: e.key_material_id.clone(),
+                    escrow_log_sha256: Some(escrow.log_sha256.clone()),
                 })
             }
             _ => None,
@@ -682,6 +700,10 @@ fn start_record(
             mode: q.mode.as_str().into(),
             threshold: q.threshold,
             custodians: q.custodians_total,
+        }),
+        provenance: req.provenance.map(|p| record::BoundProvenance {
+            prepared_by: p.prepared_by.clone(),
+            cosigned_by: p.cosigned_by.clone(),
         }),
     }))
 }

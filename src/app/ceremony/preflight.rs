@@ -1,6 +1,7 @@
 //! The ceremony's preflight: everything that can be checked before anyone types a secret, in this
 //! order — the script against the bundle (keys, where they resolve to, algorithm, spec), every
-//! bundle hash, the import parameters' remaining validity against the script's margin, the token
+//! bundle hash, the import parameters' remaining validity against the script's margin, the
+//! bundle's signatures against the script's `[provenance]` signers, the token
 //! present by label, the roster's signature with the published log key, and the outputs
 //! creatable. The headless runner and the terminal UI both call [`preflight`] first.
 
@@ -15,6 +16,7 @@ use crate::core::ceremony::ResumeChoice;
 use crate::core::ceremony::preflight::{self as rules, Mismatch};
 use crate::core::log::{self, TrustedKey};
 use crate::core::manifest;
+use crate::core::provenance::Signers;
 use crate::core::script::Script;
 use crate::core::wrapping_key::WrappingPublicKey;
 use crate::hsm::Token;
@@ -45,6 +47,9 @@ pub struct Preflight {
     /// The bundle holds the log of a ceremony that was interrupted: the operators choose to
     /// finish or abort it.
     pub interrupted: Option<Interrupted>,
+    /// Who signed the prepared bundle (`provenance.json`), every signature verified and the
+    /// script's `[provenance]` rule met; None: unsigned, and the script asks for nothing.
+    pub provenance: Option<Signers>,
 }
 
 /// An interrupted ceremony's log, as found (not yet verified: that needs the token's log key).
@@ -64,6 +69,12 @@ pub fn preflight(inputs: &CeremonyInputs) -> Result<Preflight> {
     let interrupted = find_interrupted(&inputs.script, &inputs.bundle, now)?;
     let lenient = interrupted.as_ref().map(|_| ResumeChoice::Abort);
     let bundle = check_bundle(&inputs.script, &inputs.bundle, now, lenient)?;
+    let provenance = crate::app::provenance::check_for_script(
+        inputs.script.provenance.as_ref(),
+        &inputs.script_dir,
+        &inputs.bundle,
+        bundle.bundle.fingerprint(),
+    )?;
     let token = Token::open(&inputs.module, &inputs.uri.token)?;
     let roster = match &inputs.roster {
         Some(path) => {
@@ -83,6 +94,7 @@ pub fn preflight(inputs: &CeremonyInputs) -> Result<Preflight> {
         token,
         roster,
         interrupted,
+        provenance,
     })
 }
 

@@ -59,6 +59,7 @@ pub fn perform(
         escrow,
         bundle,
         roster,
+        script_dir: _,
     } = inputs;
     let token = &checked.token;
     let report = match (roster, &checked.roster) {
@@ -77,6 +78,7 @@ pub fn perform(
                 escrow: escrow.as_ref(),
                 resume,
                 progress,
+                provenance: checked.provenance.as_ref(),
             })?
         }
         _ => {
@@ -97,6 +99,7 @@ pub fn perform(
                 so_pin: so_pin.as_ref(),
                 resume,
                 progress,
+                provenance: checked.provenance.as_ref(),
             })?
         }
     };
@@ -116,6 +119,8 @@ struct QuorumCeremony<'a> {
     escrow: Option<&'a crate::app::escrow::Escrow>,
     resume: Option<ResumeChoice>,
     progress: ProgressSink<'a>,
+    /// Who signed the bundle, as the preflight verified it.
+    provenance: Option<&'a crate::core::provenance::Signers>,
 }
 
 /// The ceremony opened by the custodians' quorum: the gate, then [`ceremony::run`] on the session
@@ -158,5 +163,6 @@ fn run_with_quorum(q: &QuorumCeremony<'_>) -> Result<CeremonyReport> {
         so_pin: None,
         resume: q.resume,
         progress: q.progress,
+        provenance: q.provenance,
     })
 }

@@ -196,6 +196,7 @@ pub(crate) mod tests {
                 threshold: 2,
                 custodians: 3,
             }),
+            provenance: None,
         })
     }
 

@@ -23,6 +23,9 @@ pub struct LoggedKey {
     pub check_value: String,
     /// (bundle-relative file, SHA-256) of the wrapped material, once wrapped.
     pub wrapped: Option<(String, String)>,
+    /// A re-wrap: the escrowed key it wrapped again, and the earlier bundle and log it came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rewrap_of: Option<super::record::Reimport>,
 }
 
 /// The roster a log binds and who authorised, as the log tells it.
@@ -230,6 +233,7 @@ impl Machine {
                     hsm_label: k.hsm_label.clone(),
                     check_value: k.check_value.clone(),
                     wrapped: None,
+                    rewrap_of: k.reimport.clone(),
                 });
                 self.session.keys_seen = true;
             }

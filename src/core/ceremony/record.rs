@@ -47,6 +47,17 @@ pub struct Start {
     pub token_label: String,
     pub log_key_sha256: String,
     pub roster: Option<BoundRoster>,
+    /// Who signed the prepared bundle (`provenance.json`), by public-key SHA-256; logs of
+    /// ceremonies without signatures have none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<BoundProvenance>,
+}
+
+/// The signers a start record binds: who prepared the bundle and who countersigned it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BoundProvenance {
+    pub prepared_by: Vec<String>,
+    pub cosigned_by: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,10 +78,14 @@ pub struct Probe {
 }
 
 /// A re-wrap's key: the escrowed one, found by label.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Reimport {
     pub escrow_bundle_sha256: String,
     pub key_material_id: String,
+    /// SHA-256 of the escrow bundle's ceremony.log, verified with this token's log key before
+    /// the re-wrap (logs of earlier re-wraps have none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub escrow_log_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,6 +200,11 @@ impl Record {
                     put(&mut d, "quorum_threshold", &r.threshold.to_string());
                     put(&mut d, "quorum_custodians", &r.custodians.to_string());
                 }
+                if let Some(p) = &s.provenance {
+                    let list = |v: &[String]| Value::Array(v.iter().map(|s| json!(s)).collect());
+                    d.insert("prepared_by".into(), list(&p.prepared_by));
+                    d.insert("cosigned_by".into(), list(&p.cosigned_by));
+                }
             }
             Record::QuorumMet(q) => {
                 put(&mut d, "mode", &q.mode);
@@ -218,6 +238,9 @@ impl Record {
                 if let Some(r) = &k.reimport {
                     put(&mut d, "escrow_bundle_sha256", &r.escrow_bundle_sha256);
                     put(&mut d, "reimport_of_key_material_id", &r.key_material_id);
+                    if let Some(h) = &r.escrow_log_sha256 {
+                        put(&mut d, "escrow_log_sha256", h);
+                    }
                 }
                 if k.wrap_with_trusted {
                     put(&mut d, "wrap_with_trusted", "true");
@@ -282,6 +305,14 @@ impl Record {
                     token_label: f.text("token_label")?,
                     log_key_sha256: f.sha256("log_key_sha256")?,
                     roster,
+                    provenance: if data.contains_key("prepared_by") {
+                        Some(BoundProvenance {
+                            prepared_by: f.sha256_list("prepared_by")?,
+                            cosigned_by: f.sha256_list("cosigned_by")?,
+                        })
+                    } else {
+                        None
+                    },
                 })
             }
             step::QUORUM_MET => Record::QuorumMet(f.quorum_met()?),
@@ -300,6 +331,10 @@ impl Record {
                     Some(_) => Some(Reimport {
                         escrow_bundle_sha256: f.text("escrow_bundle_sha256")?,
                         key_material_id: f.text("reimport_of_key_material_id")?,
+                        escrow_log_sha256: match f.optional("escrow_log_sha256") {
+                            Some(_) => Some(f.sha256("escrow_log_sha256")?),
+                            None => None,
+                        },
                     }),
                     None => None,
                 },
@@ -395,6 +430,31 @@ impl Fields<'_> {
         }
     }
 
+    fn sha256_list(&self, name: &str) -> Result<Vec<String>, Refusal> {
+        let bad = || {
+            Refusal::Step(format!(
+                "data.{name} is not a list of lower-case hex SHA-256"
+            ))
+        };
+        let list = self
+            .data
+            .get(name)
+            .and_then(Value::as_array)
+            .ok_or_else(bad)?;
+        list.iter()
+            .map(|v| {
+                v.as_str()
+                    .filter(|s| {
+                        s.len() == 64
+                            && s.bytes()
+                                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+                    })
+                    .map(str::to_string)
+                    .ok_or_else(bad)
+            })
+            .collect()
+    }
+
     fn number(&self, name: &str) -> Result<u64, Refusal> {
         self.text(name)?
             .parse::<u64>()
@@ -477,6 +537,10 @@ mod tests {
                     threshold: 2,
                     custodians: 3,
                 }),
+                provenance: Some(BoundProvenance {
+                    prepared_by: vec![h('4')],
+                    cosigned_by: vec![h('5'), h('6')],
+                }),
             }),
             Record::QuorumMet(QuorumMet {
                 mode: "shamir".into(),
@@ -498,6 +562,7 @@ mod tests {
                 reimport: Some(Reimport {
                     escrow_bundle_sha256: h('f'),
                     key_material_id: "m".into(),
+                    escrow_log_sha256: Some(h('7')),
                 }),
                 wrap_with_trusted: true,
             }),
