@@ -140,7 +140,9 @@ mod tests {
     #[test]
     fn parameters_table() {
         let d = Policy::default();
-        let cases: [(Option<&str>, Option<(u32, u32, u32)>); 6] = [
+        // (ruleParameters, Some((policyDays, dueSoonDays, graceDays)) or None for an error)
+        type Case<'a> = (Option<&'a str>, Option<(u32, u32, u32)>);
+        let cases: [Case<'_>; 6] = [
             (None, Some((d.max_age_days, d.due_soon_days, 0))),
             (Some(""), Some((d.max_age_days, d.due_soon_days, 0))),
             (
