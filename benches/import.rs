@@ -15,7 +15,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::flow::{ceremony_cmd, prepare};
+use common::flow::{all_enabled, ceremony_cmd, prepare};
 use common::*;
 
 const KEYS: usize = 100;
@@ -30,21 +30,6 @@ fn ceremony_bundle(dir: &Path, rt: &tokio::runtime::Runtime, tag: &str) -> commo
     let p = prepare(dir, &refs, alg);
     ceremony_cmd(dir, &p, &refs, alg).assert().success();
     p
-}
-
-fn all_enabled(rt: &tokio::runtime::Runtime, bundle: &Path) {
-    let client = rt.block_on(client());
-    let verified = keyrite::io::bundle::Bundle::verify(bundle).unwrap();
-    for k in &verified.manifest().keys {
-        let state = rt
-            .block_on(client.describe_key().key_id(&k.key_arn).send())
-            .unwrap()
-            .key_metadata
-            .unwrap()
-            .key_state
-            .unwrap();
-        assert_eq!(state.as_str(), "Enabled", "{}", k.key_arn);
-    }
 }
 
 fn secs(d: Duration) -> f64 {

@@ -48,7 +48,6 @@ pub fn run_with_trail(
     let receipts = Receipts::load(&req.receipts)?;
     let rt = kms::runtime()?;
     rt.block_on(async {
-        let client = kms::connect(target).await?;
         let trail = if let Some(t) = trail {
             Some(t)
         } else if req.cloudtrail {
@@ -57,35 +56,49 @@ pub fn run_with_trail(
         } else {
             None
         };
-        let options = kms::status::StatusOptions {
-            policy: req.policy,
-            grace_days: req.grace_days,
-            trail: trail.as_ref(),
-        };
-        let now = Timestamp::now();
-        let mut report = kms::status::status_with(&client, &options, &receipts, now).await?;
-        if req.resources {
-            let inventory = kms::inventory::inventory(
-                target,
-                std::slice::from_ref(&report.region),
-                &SegregationRules::default(),
-                &Default::default(),
-                now,
-            )
-            .await?;
-            for k in &mut report.keys {
-                k.resources = Some(
-                    inventory
-                        .keys
-                        .iter()
-                        .find(|i| i.key.key_arn == k.key_arn)
-                        .map(|i| i.resources.clone())
-                        .unwrap_or_default(),
-                );
-            }
-        }
-        Ok(report)
+        report(target, req, &receipts, trail.as_ref(), Timestamp::now()).await
     })
+}
+
+/// The report `kms status` makes, as of `now`: every EXTERNAL key of `target`'s region measured
+/// against `req`'s policy, CloudTrail asked through `trail` when given, and the resources each
+/// key protects when `req.resources`. The AWS Config rule (keyrite-monitor) calls this too, from
+/// its own runtime.
+pub async fn report(
+    target: &KmsTarget,
+    req: &StatusRequest,
+    receipts: &Receipts,
+    trail: Option<&kms::cloudtrail::CloudTrailClient>,
+    now: Timestamp,
+) -> Result<StatusReport> {
+    let client = kms::connect(target).await?;
+    let options = kms::status::StatusOptions {
+        policy: req.policy,
+        grace_days: req.grace_days,
+        trail,
+    };
+    let mut report = kms::status::status_with(&client, &options, receipts, now).await?;
+    if req.resources {
+        let inventory = kms::inventory::inventory(
+            target,
+            std::slice::from_ref(&report.region),
+            &SegregationRules::default(),
+            &Default::default(),
+            now,
+        )
+        .await?;
+        for k in &mut report.keys {
+            k.resources = Some(
+                inventory
+                    .keys
+                    .iter()
+                    .find(|i| i.key.key_arn == k.key_arn)
+                    .map(|i| i.resources.clone())
+                    .unwrap_or_default(),
+            );
+        }
+    }
+    Ok(report)
 }
 
 /// The exit a scheduled job alerts on: Ok when no key is past due, [`Error::NonCompliant`] (exit

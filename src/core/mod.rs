@@ -5,6 +5,7 @@ pub mod aws_cli;
 pub mod aws_cli_params;
 pub mod ceremony;
 pub mod chain;
+pub mod config_rule;
 pub mod custody;
 pub mod digest;
 pub mod exit;

@@ -3,6 +3,7 @@
 //! `inventory` and `resources` read which S3 buckets, RDS databases and DynamoDB tables each key
 //! protects (read calls of aws-sdk-s3, aws-sdk-rds and aws-sdk-dynamodb).
 
+pub mod clock;
 pub mod cloudtrail;
 mod error;
 pub mod import;
@@ -51,7 +52,12 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, KmsError> {
 }
 
 pub async fn connect(target: &KmsTarget) -> Result<Client, KmsError> {
-    Ok(Client::new(&sdk_config(target, true).await?))
+    let config = sdk_config(target, true).await?;
+    let mut builder = aws_sdk_kms::config::Builder::from(&config);
+    if let Some(clock) = clock::interceptor() {
+        builder = builder.interceptor(clock);
+    }
+    Ok(Client::from_conf(builder.build()))
 }
 
 /// The SDK configuration for `target`. `--endpoint-url` names the KMS endpoint: with

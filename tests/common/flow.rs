@@ -167,3 +167,19 @@ pub fn ceremony_for_new_key(dir: &Path, name: &str) -> Ceremonied {
         prepared,
     }
 }
+
+/// Every key of the bundle is Enabled in the local KMS (after an import).
+pub fn all_enabled(rt: &tokio::runtime::Runtime, bundle: &Path) {
+    let client = rt.block_on(client());
+    let verified = keyrite::io::bundle::Bundle::verify(bundle).unwrap();
+    for k in &verified.manifest().keys {
+        let state = rt
+            .block_on(client.describe_key().key_id(&k.key_arn).send())
+            .unwrap()
+            .key_metadata
+            .unwrap()
+            .key_state
+            .unwrap();
+        assert_eq!(state.as_str(), "Enabled", "{}", k.key_arn);
+    }
+}

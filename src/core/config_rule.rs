@@ -1,0 +1,285 @@
+//! A key's status in AWS Config's terms: the compliance type a custom rule reports for an
+//! `AWS::KMS::Key` and the annotation that says why, as `kms status` measured it (the verdict is
+//! `kms status`'s, never recomputed here). Config keeps at most 256 characters of annotation: the
+//! text is built to fit, the resources it names shortened to "and N more" when they do not.
+
+use jiff::Timestamp;
+
+use crate::core::inventory::ResourceUse;
+use crate::core::key_age::{Age, Compliance};
+
+/// The resource type Config evaluates.
+pub const RESOURCE_TYPE: &str = "AWS::KMS::Key";
+/// The longest annotation Config accepts.
+pub const ANNOTATION_MAX: usize = 256;
+
+/// Config's compliance types, as PutEvaluations spells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigCompliance {
+    Compliant,
+    NonCompliant,
+    /// A key with no material (PendingImport): nothing to age.
+    NotApplicable,
+}
+
+impl ConfigCompliance {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfigCompliance::Compliant => "COMPLIANT",
+            ConfigCompliance::NonCompliant => "NON_COMPLIANT",
+            ConfigCompliance::NotApplicable => "NOT_APPLICABLE",
+        }
+    }
+}
+
+/// One key as `kms status` reported it.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyFacts<'a> {
+    /// The key's first alias, else its id.
+    pub name: &'a str,
+    /// The key's state (Enabled, PendingImport, …).
+    pub state: &'a str,
+    pub compliance: Compliance,
+    pub material: Option<&'a Age>,
+    pub max_age_days: u32,
+    /// The resources the key protects; None when they were not read.
+    pub resources: Option<&'a [ResourceUse]>,
+}
+
+/// What the rule reports for one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyEvaluation {
+    pub compliance: ConfigCompliance,
+    /// At most [`ANNOTATION_MAX`] bytes (so characters too).
+    pub annotation: String,
+}
+
+fn date(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%d").to_string()
+}
+
+/// The evaluation of one key: NON_COMPLIANT past due (naming what it exposes), COMPLIANT
+/// otherwise (due soon said so), NOT_APPLICABLE without material.
+pub fn evaluate(key: &KeyFacts<'_>) -> KeyEvaluation {
+    let (compliance, head) = match (key.compliance, key.material) {
+        (Compliance::NoMaterial, _) | (_, None) => (
+            ConfigCompliance::NotApplicable,
+            format!("{}: no key material ({})", key.name, key.state),
+        ),
+        (c, Some(age)) => {
+            let verdict = match c {
+                Compliance::NonCompliant => ConfigCompliance::NonCompliant,
+                _ => ConfigCompliance::Compliant,
+            };
+            let when = match c {
+                Compliance::NonCompliant => "overdue since",
+                Compliance::DueSoon => "due soon:",
+                _ => "due",
+            };
+            let mut head = format!(
+                "{}: material {} days old{} (max {}), {when} {}",
+                key.name,
+                age.age_days,
+                if age.estimate {
+                    " (estimate: key creation)"
+                } else {
+                    ""
+                },
+                key.max_age_days,
+                date(age.due)
+            );
+            if let Some(until) = age.grace_until {
+                head.push_str(&format!(", in grace until {}", date(until)));
+            }
+            (verdict, head)
+        }
+    };
+    let verb = if compliance == ConfigCompliance::NonCompliant {
+        "exposes"
+    } else {
+        "protects"
+    };
+    let names: Vec<String> = key
+        .resources
+        .unwrap_or_default()
+        .iter()
+        .map(|r| format!("{} {}", r.kind.as_str(), r.name))
+        .collect();
+    let annotation = match key.resources {
+        None => head,
+        Some([]) => format!("{head}; protects no S3, RDS or DynamoDB resource"),
+        Some(_) => with_resources(&head, verb, &names),
+    };
+    KeyEvaluation {
+        compliance,
+        annotation: fit(annotation),
+    }
+}
+
+/// `head; <verb> N: a, b, c`, as many names as fit, the rest counted.
+fn with_resources(head: &str, verb: &str, names: &[String]) -> String {
+    let total = names.len();
+    let prefix = format!("{head}; {verb} {total}: ");
+    for shown in (0..=total).rev() {
+        let mut s = prefix.clone();
+        s.push_str(&names[..shown].join(", "));
+        if shown < total {
+            if shown > 0 {
+                s.push_str(", ");
+            }
+            s.push_str(&format!("and {} more", total - shown));
+        }
+        if s.len() <= ANNOTATION_MAX {
+            return s;
+        }
+    }
+    prefix
+}
+
+/// Cut to [`ANNOTATION_MAX`] bytes at a character boundary, marking the cut.
+fn fit(s: String) -> String {
+    if s.len() <= ANNOTATION_MAX {
+        return s;
+    }
+    let mut end = ANNOTATION_MAX - '…'.len_utf8();
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::inventory::{NamedBy, ResourceKind};
+    use crate::core::key_age::{AgeSource, Policy, assess};
+
+    fn day(n: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + n * 86_400).unwrap()
+    }
+
+    fn resource(kind: ResourceKind, name: &str) -> ResourceUse {
+        ResourceUse {
+            kind,
+            name: name.into(),
+            region: "us-east-1".into(),
+            key_setting: "alias/prod-s3".into(),
+            named_by: NamedBy::Alias,
+            escapes_alias_review: false,
+            environment: None,
+            segregation: vec![],
+        }
+    }
+
+    fn facts<'a>(age: Option<&'a Age>, resources: Option<&'a [ResourceUse]>) -> KeyFacts<'a> {
+        KeyFacts {
+            name: "alias/prod-s3",
+            state: "Enabled",
+            compliance: age.map_or(Compliance::NoMaterial, |a| a.compliance),
+            material: age,
+            max_age_days: 365,
+            resources,
+        }
+    }
+
+    #[test]
+    fn verdicts_and_annotations() {
+        let p = Policy::default();
+        let late = assess(p, day(0), AgeSource::Cloudtrail, day(400));
+        let soon = assess(p, day(0), AgeSource::Cloudtrail, day(350));
+        let fresh = assess(p, day(0), AgeSource::KeyCreationEstimate, day(10));
+        let rs = [
+            resource(ResourceKind::S3Bucket, "prod-data"),
+            resource(ResourceKind::RdsInstance, "prod-db"),
+        ];
+        type Case<'a> = (
+            Option<&'a Age>,
+            Option<&'a [ResourceUse]>,
+            ConfigCompliance,
+            &'a str,
+        );
+        let cases: [Case<'_>; 5] = [
+            (
+                Some(&late),
+                Some(&rs),
+                ConfigCompliance::NonCompliant,
+                "alias/prod-s3: material 400 days old (max 365), overdue since 2028-01-15; exposes 2: s3 bucket prod-data, rds instance prod-db",
+            ),
+            (
+                Some(&soon),
+                Some(&[]),
+                ConfigCompliance::Compliant,
+                "alias/prod-s3: material 350 days old (max 365), due soon: 2028-01-15; protects no S3, RDS or DynamoDB resource",
+            ),
+            (
+                Some(&fresh),
+                None,
+                ConfigCompliance::Compliant,
+                "alias/prod-s3: material 10 days old (estimate: key creation) (max 365), due 2028-01-15",
+            ),
+            (
+                None,
+                Some(&rs),
+                ConfigCompliance::NotApplicable,
+                "alias/prod-s3: no key material (Enabled); protects 2: s3 bucket prod-data, rds instance prod-db",
+            ),
+            (
+                None,
+                None,
+                ConfigCompliance::NotApplicable,
+                "alias/prod-s3: no key material (Enabled)",
+            ),
+        ];
+        for (age, resources, want, text) in cases {
+            let e = evaluate(&facts(age, resources));
+            assert_eq!(e.compliance, want, "{text}");
+            assert_eq!(e.annotation, text);
+        }
+        let graced = crate::core::key_age::apply_grace(late.clone(), 7, &[day(398)], day(400));
+        let e = evaluate(&facts(Some(&graced), None));
+        assert_eq!(e.compliance, ConfigCompliance::Compliant);
+        assert!(
+            e.annotation.ends_with(", in grace until 2028-02-24"),
+            "{}",
+            e.annotation
+        );
+    }
+
+    #[test]
+    fn many_resources_fit_in_256_characters() {
+        let late = assess(Policy::default(), day(0), AgeSource::Receipt, day(500));
+        let rs: Vec<ResourceUse> = (0..40)
+            .map(|i| resource(ResourceKind::DynamodbTable, &format!("orders-{i:02}")))
+            .collect();
+        let e = evaluate(&facts(Some(&late), Some(&rs)));
+        assert!(e.annotation.len() <= ANNOTATION_MAX, "{}", e.annotation);
+        assert!(
+            e.annotation
+                .contains("exposes 40: dynamodb table orders-00, ")
+        );
+        let shown = e.annotation.matches("dynamodb table").count();
+        assert!(shown >= 3, "{}", e.annotation);
+        assert!(
+            e.annotation
+                .ends_with(&format!(", and {} more", 40 - shown)),
+            "{}",
+            e.annotation
+        );
+        // One name longer than the limit: counted, not shown.
+        let long = [resource(ResourceKind::S3Bucket, &"b".repeat(300))];
+        let e = evaluate(&facts(Some(&late), Some(&long)));
+        assert!(
+            e.annotation.ends_with("exposes 1: and 1 more"),
+            "{}",
+            e.annotation
+        );
+        // A key name past the limit is cut at a character boundary.
+        let name = "é".repeat(200);
+        let e = evaluate(&KeyFacts {
+            name: &name,
+            ..facts(Some(&late), None)
+        });
+        assert!(e.annotation.len() <= ANNOTATION_MAX);
+        assert!(e.annotation.ends_with('…'));
+    }
+}
