@@ -179,3 +179,91 @@ fn resume_and_verify(
         }
     }
 }
+
+/// In line mode (`--plain`) the interrupted ceremony is offered, not refused: the operators type
+/// `abort` (or `finish`) before any other question, the choice is logged, and the log verifies.
+#[test]
+fn line_mode_offers_finish_or_abort_for_an_interrupted_ceremony() {
+    own_token!();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let c = rt.block_on(client());
+    let aliases: Vec<String> = (0..2)
+        .map(|i| {
+            rt.block_on(create_key(&c, true, &format!("plainkill{i}")))
+                .0
+        })
+        .collect();
+    let refs: Vec<&str> = aliases.iter().map(String::as_str).collect();
+    let trusted =
+        TrustedKey::from_pem(&std::fs::read_to_string(hsm().log_public_key()).unwrap()).unwrap();
+    for choice in ["abort", "finish"] {
+        let p = prepare(dir.path(), &refs, default_algorithm());
+        let log_path = p.bundle.join("ceremony.log");
+        // Killed once the first key is generated (start, probe, key.generated).
+        let mut child = ceremony_process(dir.path(), &p, &refs)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while lines(&log_path) < 3 && child.try_wait().unwrap().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "the ceremony never wrote 3 records"
+            );
+            std::thread::yield_now();
+        }
+        let _ = child.kill();
+        child.wait().unwrap();
+        if verify(&std::fs::read(&log_path).unwrap(), &trusted).is_ok() {
+            // The kill came after the end: nothing is interrupted; try again on a new bundle.
+            continue;
+        }
+        let script = write_script(dir.path(), &refs, default_algorithm(), "RSA_4096");
+        // Anything but finish or abort leaves, with the log as it was.
+        let before = std::fs::read(&log_path).unwrap();
+        let out = keyrite()
+            .args(["ceremony", "--plain", "--script"])
+            .arg(&script)
+            .arg("--bundle")
+            .arg(&p.bundle)
+            .args(["--token", &hsm().token_uri()])
+            .write_stdin("later\n")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let said = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(said.contains("interrupted ceremony"), "{said}");
+        assert_eq!(std::fs::read(&log_path).unwrap(), before);
+        let input = format!(
+            "{choice}\nAlice Admin\nWalter Witness\n{}\ny\n",
+            p.fingerprint
+        );
+        let out = keyrite()
+            .args(["ceremony", "--plain", "--script"])
+            .arg(&script)
+            .arg("--bundle")
+            .arg(&p.bundle)
+            .args(["--token", &hsm().token_uri()])
+            .write_stdin(input)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{choice}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report = verify(&std::fs::read(&log_path).unwrap(), &trusted)
+            .unwrap_or_else(|e| panic!("{choice}: {e}"));
+        let steps: Vec<&str> = report.records.iter().map(|r| r.step.as_str()).collect();
+        assert!(steps.contains(&"ceremony.resumed"), "{steps:?}");
+        let last = if choice == "abort" {
+            "ceremony.aborted"
+        } else {
+            "ceremony.end"
+        };
+        assert_eq!(steps.last(), Some(&last), "{steps:?}");
+    }
+}

@@ -65,8 +65,8 @@ pub struct CeremonyArgs {
     pub so_pin_source: Option<PathBuf>,
 }
 
-/// An interrupted ceremony is finished or aborted by a choice in an answers file (--headless),
-/// before anyone types at a terminal.
+/// In the full-screen app an interrupted ceremony is refused before anyone types: it is finished
+/// or aborted by a choice in an answers file (--headless) or in line mode (--plain).
 fn refuse_interrupted(inputs: &CeremonyInputs, checked: &Preflight) -> Result<()> {
     match &checked.interrupted {
         Some(i) => Err(Error::InterruptedNeedsChoice {
@@ -145,7 +145,6 @@ pub fn run(a: CeremonyArgs) -> Result<()> {
         drop(locks);
         report
     } else if a.plain {
-        refuse_interrupted(&inputs, &checked)?;
         crate::tui::plain::run(&inputs, &checked)?
     } else {
         at_terminal(&inputs, &checked)?

@@ -21,6 +21,7 @@ use crate::app::ceremony::preflight::Preflight;
 use crate::app::ceremony::progress::{KeyStep, Progress, ProgressSink};
 use crate::app::ceremony::start::{CeremonyInputs, perform};
 use crate::app::error::{Error, Result};
+use crate::core::ceremony::ResumeChoice;
 use crate::core::custody::{QuorumMode, RosterFile};
 use crate::core::digest::{FingerprintCheck, check_fingerprint, normalise_fingerprint, word_lines};
 use crate::core::script::{Answers, CustodianAnswer, Script, TypedShare};
@@ -216,6 +217,7 @@ impl Plain<'_> {
     /// Every question, in order; the answers as a headless run reads them from its file.
     pub fn ask_all(&self, c: &mut dyn Console) -> Result<Answers> {
         self.introduce();
+        let resume = self.resume(c)?;
         let (operator, witness) = self.people(c)?;
         let custodians = match &self.checked.roster {
             Some(r) => self.custodians(c, &r.file)?,
@@ -227,8 +229,7 @@ impl Plain<'_> {
             witness,
             bundle_fingerprint: fingerprint,
             custodians,
-            // An interrupted ceremony is refused before the first question (see cli::ceremony).
-            resume: None,
+            resume,
         };
         self.confirm(c, &answers)?;
         Ok(answers)
@@ -383,6 +384,33 @@ impl Plain<'_> {
                     );
                 }
             }
+        }
+    }
+
+    /// A bundle holding an interrupted ceremony's log: finish the keys not yet wrapped, or abort
+    /// (destroy the keys generated under it and never written). The choice is logged; anything
+    /// else leaves with nothing touched.
+    fn resume(&self, c: &mut dyn Console) -> Result<Option<ResumeChoice>> {
+        let Some(i) = &self.checked.interrupted else {
+            return Ok(None);
+        };
+        crate::say!(
+            "\n[0] this bundle holds an interrupted ceremony: {} log record(s), {} key(s) wrapped",
+            i.records,
+            i.keys_wrapped
+        );
+        if let Some(why) = &i.cannot_finish {
+            crate::say!("  it cannot be finished now: {why}");
+        }
+        crate::say!("  finish: generate and wrap the keys not yet wrapped, then close the log");
+        crate::say!("  abort:  destroy the keys generated under this bundle and never written");
+        match answer(c, "Type finish or abort (anything else leaves): ")?
+            .to_lowercase()
+            .as_str()
+        {
+            "finish" if i.cannot_finish.is_none() => Ok(Some(ResumeChoice::Finish)),
+            "abort" => Ok(Some(ResumeChoice::Abort)),
+            _ => Err(Error::LeftBeforeConfirmed),
         }
     }
 

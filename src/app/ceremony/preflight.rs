@@ -150,11 +150,16 @@ pub fn check_bundle(
             dir: dir.to_path_buf(),
         });
     }
-    // Nothing planted at the top: leftovers of a killed run (its log, a manifest replacement
-    // not yet renamed) only where the log of an unfinished ceremony makes them expected.
+    // Nothing planted at the top: the preparers' signatures (checked on their own), and
+    // leftovers of a killed run (its log, a manifest replacement not yet renamed) only where the
+    // log of an unfinished ceremony makes them expected.
     let leftovers: &[&str] = match resume {
-        None => &[],
-        Some(_) => &[log::FILE_NAME, MANIFEST_REPLACEMENT],
+        None => &[crate::core::provenance::FILE_NAME],
+        Some(_) => &[
+            crate::core::provenance::FILE_NAME,
+            log::FILE_NAME,
+            MANIFEST_REPLACEMENT,
+        ],
     };
     Bundle::check_top_level(dir, &manifest, leftovers)?;
     let mut wrapping_keys = Vec::new();
