@@ -22,6 +22,17 @@ fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// The process failed with `code`, its stderr says each of `want` and what to do; returns it.
+fn assert_failed(out: &std::process::Output, code: i32, want: &[&str]) -> String {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
+    for w in want {
+        assert!(err.contains(w), "want {w:?} in: {err}");
+    }
+    assert!(err.contains("what to do:"), "{err}");
+    err
+}
+
 /// No byte a terminal would obey: ESC, other C0 controls but newline and tab, C1, bidi overrides.
 fn assert_no_terminal_controls(what: &str, bytes: &[u8]) {
     let text = String::from_utf8_lossy(bytes);
@@ -690,17 +701,11 @@ fn a_forged_roster_with_a_lowered_threshold_costs_no_pin_try() {
         .args(["--token", &format!("pkcs11:token={}", e.label)])
         .output()
         .unwrap();
-    let err = stderr(&out);
-    assert_eq!(
-        out.status.code(),
-        Some(VERIFICATION_FAILED),
-        "stderr: {err}"
+    let err = assert_failed(
+        &out,
+        VERIFICATION_FAILED,
+        &["the roster is not the one this token's log key signed"],
     );
-    assert!(
-        err.contains("the roster is not the one this token's log key signed"),
-        "{err}"
-    );
-    assert!(err.contains("what to do:"), "{err}");
     assert!(!err.contains("C_Login"), "a login was attempted: {err}");
     for share in &e.shares {
         assert!(!err.contains(share.as_str()), "a share leaked: {err}");
@@ -740,11 +745,11 @@ fn a_token_one_wrong_pin_from_locking_is_not_tried() {
     let mut cmd = ceremony_with(dir.path(), &p, &alias, &answers, &hsm().token_uri());
     let before = tree(&p.bundle);
     let out = cmd.output().unwrap();
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(REFUSED), "stderr: {err}");
-    assert!(err.contains("CKF_USER_PIN_FINAL_TRY"), "{err}");
-    assert!(err.contains("keyrite did not try"), "{err}");
-    assert!(err.contains("what to do:"), "{err}");
+    assert_failed(
+        &out,
+        REFUSED,
+        &["CKF_USER_PIN_FINAL_TRY", "keyrite did not try"],
+    );
     assert_eq!(tree(&p.bundle), before, "the bundle is untouched");
     let after = token.user_pin_counter().unwrap();
     assert!(after.final_try && !after.locked, "{after:?}");
@@ -833,4 +838,178 @@ fn a_key_directory_with_an_unexpected_entry_is_refused_before_anything_is_genera
         &["EncryptedKeyMaterial.bin is in the bundle but not in its manifest"],
     );
     assert_eq!(hsm().object_count(), objects, "no HSM object was created");
+}
+
+// ---- 14. `audit verify` proves what it prints ----
+
+fn audit_verify(target: &Path, trust: &Path, extra: &[&str]) -> std::process::Output {
+    keyrite()
+        .args(["audit", "verify"])
+        .arg(target)
+        .arg("--trust")
+        .arg(trust)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+/// A ceremony opened with a PIN file verified like one opened by a quorum, and the report did not
+/// say who had opened the HSM. Now the report says, and `--require-quorum` fails such a log.
+#[test]
+fn audit_verify_require_quorum_fails_for_a_ceremony_opened_with_a_pin_file() {
+    own_token!();
+    let (dir, alias, p) = setup("hostile-require-quorum");
+    ceremony_cmd(dir.path(), &p, &[&alias], default_algorithm())
+        .assert()
+        .success();
+    let plain = audit_verify(&p.bundle, &hsm().log_public_key(), &[]);
+    assert!(plain.status.success(), "{}", stderr(&plain));
+    assert!(
+        stderr(&plain).contains("authorised by     a PIN file (pin-source=file:): no quorum"),
+        "{}",
+        stderr(&plain)
+    );
+    let out = audit_verify(&p.bundle, &hsm().log_public_key(), &["--require-quorum"]);
+    assert_failed(
+        &out,
+        VERIFICATION_FAILED,
+        &["the ceremony was opened with a PIN file, not by a quorum of custodians"],
+    );
+    // A log the quorum opened passes, and the report names who and how many.
+    let corpus = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/log-tamper");
+    let quorum = audit_verify(
+        &corpus.join("good-quorum.log"),
+        &corpus.join("log-public-key.pem"),
+        &["--require-quorum"],
+    );
+    let text = stderr(&quorum);
+    assert!(quorum.status.success(), "{text}");
+    assert!(
+        text.contains("quorum of custodians: their shares rebuilt the PIN; Alice (#1), Carol (#3): 2 authorised, 2 needed, 3 enrolled"),
+        "{text}"
+    );
+}
+
+/// A bundle through ceremony and import; its receipt rebuilt by `edit` with a consistent chain,
+/// as anyone who can write the bundle can (receipt records are chained, not signed).
+fn imported_bundle_with_receipt(
+    name: &str,
+    edit: impl FnOnce(&mut Vec<serde_json::Value>),
+) -> (tempfile::TempDir, Prepared) {
+    let (dir, alias, p) = setup(name);
+    ceremony_cmd(dir.path(), &p, &[&alias], default_algorithm())
+        .assert()
+        .success();
+    import_cmd(&p.bundle).assert().success();
+    let path = p.bundle.join("import-receipt.log");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut bodies: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["body"].clone())
+        .collect();
+    edit(&mut bodies);
+    let log = std::fs::read(p.bundle.join("ceremony.log")).unwrap();
+    let mut chain = keyrite::core::receipt::ReceiptChain::after_ceremony_log(&log).unwrap();
+    let mut out = Vec::new();
+    for b in bodies {
+        let actors: Vec<String> = serde_json::from_value(b["actors"].clone()).unwrap();
+        out.extend(chain.record(
+            b["time"].as_str().unwrap().parse().unwrap(),
+            b["step"].as_str().unwrap(),
+            &actors,
+            b["data"].as_object().unwrap().clone(),
+        ));
+    }
+    std::fs::write(&path, out).unwrap();
+    (dir, p)
+}
+
+fn audit_refuses_receipt(p: &Prepared, want: &str) {
+    let out = audit_verify(&p.bundle, &hsm().log_public_key(), &[]);
+    assert_failed(
+        &out,
+        VERIFICATION_FAILED,
+        &["import-receipt.log: line", want],
+    );
+}
+
+/// Every record dated the day before: the receipt then claims an import of material the
+/// ceremony had not made yet. `audit verify` passed it on main 69d8003.
+#[test]
+fn a_receipt_dated_before_the_ceremony_ended_is_refused() {
+    own_token!();
+    let (_dir, p) = imported_bundle_with_receipt("hostile-receipt-early", |bodies| {
+        for b in bodies.iter_mut() {
+            let t: jiff::Timestamp = b["time"].as_str().unwrap().parse().unwrap();
+            let earlier = t - jiff::SignedDuration::from_hours(24);
+            b["time"] = serde_json::Value::String(earlier.to_string());
+        }
+    });
+    audit_refuses_receipt(&p, "before the ceremony's last record");
+}
+
+/// A rollback run appended for a key of another ceremony. `audit verify` passed it on main
+/// 69d8003.
+#[test]
+fn a_receipt_rolling_back_a_key_the_ceremony_did_not_produce_is_refused() {
+    own_token!();
+    let (_dir, p) = imported_bundle_with_receipt("hostile-receipt-foreign", |bodies| {
+        let mut start = bodies[0].clone();
+        start["data"]["run"] = "rollback".into();
+        let mut rolled = bodies[1].clone();
+        rolled["step"] = "key.rolled_back".into();
+        rolled["data"] = serde_json::json!({
+            "key": "prod-payments",
+            "key_arn": "arn:aws:kms:us-east-1:000000000000:key/11111111-2222-3333-4444-555555555555",
+            "key_material_id": "material-of-another-ceremony",
+            "request_id": null
+        });
+        let end = bodies.last().unwrap().clone();
+        bodies.extend([start, rolled, end]);
+    });
+    audit_refuses_receipt(
+        &p,
+        "a rollback of key \"prod-payments\", which this ceremony did not produce",
+    );
+}
+
+/// The key's import record removed, the run still ended: the receipt hides what was done with
+/// a key the ceremony wrapped. `audit verify` passed it on main 69d8003.
+#[test]
+fn a_receipt_that_accounts_for_no_record_of_a_ceremony_key_is_refused() {
+    own_token!();
+    let (_dir, p) = imported_bundle_with_receipt("hostile-receipt-hidden", |bodies| {
+        bodies.retain(|b| b["step"] != "key.imported");
+    });
+    audit_refuses_receipt(&p, "accounts for no record of key");
+}
+
+/// A receipt edited without re-chaining: `kms status --receipts` uses nothing from it and stops,
+/// naming it. (On main 69d8003 it stopped too, exit 3, without saying which receipt.)
+#[test]
+fn kms_status_uses_no_receipt_whose_chain_does_not_verify() {
+    own_token!();
+    let (dir, alias, p) = setup("hostile-status-receipt");
+    let _ = dir;
+    ceremony_cmd(dir.path(), &p, &[&alias], default_algorithm())
+        .assert()
+        .success();
+    import_cmd(&p.bundle).assert().success();
+    let path = p.bundle.join("import-receipt.log");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let edited = text.replacen("\"state\":\"Enabled\"", "\"state\":\"Enabled \"", 1);
+    assert_ne!(edited, text);
+    std::fs::write(&path, edited).unwrap();
+    let out = keyrite()
+        .args(["kms", "status", "--receipts"])
+        .arg(&p.bundle)
+        .output()
+        .unwrap();
+    let named = format!("--receipts {}", path.display());
+    assert_failed(
+        &out,
+        VERIFICATION_FAILED,
+        &[&named, "kms status uses nothing from it"],
+    );
+    assert!(out.stdout.is_empty(), "no report was printed");
 }

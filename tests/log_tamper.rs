@@ -10,6 +10,7 @@ use jiff::Timestamp;
 use keyrite::core::log::{
     self, LogChain, LogError, StartData, TrustedKey, data, public_key_pem, step, verify,
 };
+use keyrite::core::receipt;
 use p256::ecdsa::SigningKey;
 use proptest::prelude::*;
 
@@ -464,5 +465,198 @@ proptest! {
     fn a_log_cut_at_any_byte_reports_only_the_cut(pos in any::<prop::sample::Index>()) {
         let good = ceremony_lines(&corpus_key(), "A").concat();
         assert_cut_reports_only_the_cut(&good, pos.index(good.len() + 1))?;
+    }
+}
+
+// ---- The import receipt's corpus: receipts continuing good.log, each failing its own way ----
+
+/// One receipt record's line, continuing `chain`.
+fn receipt_line(
+    chain: &mut receipt::ReceiptChain,
+    t: i64,
+    step: &str,
+    fields: &[(&str, Option<&str>)],
+) -> Vec<u8> {
+    chain.record(at(t), step, &[], receipt::data(fields))
+}
+
+fn imported(chain: &mut receipt::ReceiptChain, t: i64, name: &str) -> Vec<u8> {
+    let arn = format!("arn:aws:kms:us-east-1:000000000000:key/{name}");
+    let sha = keyrite::core::digest::sha256_hex(format!("A{name}").as_bytes());
+    let material = format!("material-{name}");
+    receipt_line(
+        chain,
+        t,
+        receipt::step::KEY_IMPORTED,
+        &[
+            ("key", Some(name)),
+            ("key_arn", Some(&arn)),
+            ("kind", Some("first import")),
+            ("encrypted_key_material_sha256", Some(&sha)),
+            ("import_token_sha256", Some("token")),
+            ("import_request_id", Some("request-1")),
+            ("rotate_request_id", None),
+            ("key_material_id", Some(&material)),
+            ("previous_key_material_id", None),
+            ("state", Some("Enabled")),
+        ],
+    )
+}
+
+fn run_start(chain: &mut receipt::ReceiptChain, t: i64, run: &str, head: &str) -> Vec<u8> {
+    let final_manifest = keyrite::core::digest::sha256_hex(b"Afinal");
+    receipt_line(
+        chain,
+        t,
+        receipt::step::START,
+        &[
+            ("format", Some(receipt::FORMAT)),
+            ("run", Some(run)),
+            ("tool_version", Some("0.1.0")),
+            ("manifest_sha256", Some(&final_manifest)),
+            ("ceremony_log_head", Some(head)),
+        ],
+    )
+}
+
+fn run_end(chain: &mut receipt::ReceiptChain, t: i64) -> Vec<u8> {
+    receipt_line(chain, t, receipt::step::END, &[("keys", Some("2"))])
+}
+
+/// (file name, bytes, None: verifies | Some((line, what the error says))).
+type ReceiptCase = (&'static str, Vec<u8>, Option<(usize, &'static str)>);
+
+fn receipt_corpus() -> Vec<ReceiptCase> {
+    let log = ceremony_lines(&corpus_key(), "A").concat();
+    let head = verify(&log, &trusted()).unwrap().head_sha256;
+    let start = receipt::ReceiptChain::after_ceremony_log(&log).unwrap();
+    let mut out: Vec<ReceiptCase> = Vec::new();
+
+    let mut c = start.clone();
+    let good = [
+        run_start(&mut c, 100, "import", &head),
+        imported(&mut c, 101, "dev-s3"),
+        imported(&mut c, 102, "dev-rds"),
+        run_end(&mut c, 103),
+    ];
+    out.push(("receipt-good.receipt", good.concat(), None));
+
+    // A key that failed and was rolled back in a run of its own is accounted for.
+    let mut c = start.clone();
+    let rolled = [
+        run_start(&mut c, 100, "import", &head),
+        imported(&mut c, 101, "dev-s3"),
+        run_start(&mut c, 110, "rollback", &head),
+        receipt_line(
+            &mut c,
+            111,
+            receipt::step::KEY_ROLLED_BACK,
+            &[
+                ("key", Some("dev-rds")),
+                (
+                    "key_arn",
+                    Some("arn:aws:kms:us-east-1:000000000000:key/dev-rds"),
+                ),
+                ("key_material_id", Some("material-dev-rds")),
+                ("request_id", Some("request-2")),
+            ],
+        ),
+        run_end(&mut c, 112),
+        run_start(&mut c, 120, "import", &head),
+        run_end(&mut c, 121),
+    ];
+    out.push(("receipt-rolled-back-key.receipt", rolled.concat(), None));
+
+    // Dated before the ceremony's end record (at 99): an import of material not yet made.
+    let mut c = start.clone();
+    let early = [
+        run_start(&mut c, 100, "import", &head),
+        imported(&mut c, 50, "dev-s3"),
+        imported(&mut c, 102, "dev-rds"),
+        run_end(&mut c, 103),
+    ];
+    out.push((
+        "receipt-dated-before-the-ceremony-ended.receipt",
+        early.concat(),
+        Some((2, "before the ceremony's last record")),
+    ));
+
+    // A rollback of a key this ceremony never produced.
+    let mut c = start.clone();
+    let foreign = [
+        run_start(&mut c, 100, "rollback", &head),
+        receipt_line(
+            &mut c,
+            101,
+            receipt::step::KEY_ROLLED_BACK,
+            &[
+                ("key", Some("prod-s3")),
+                (
+                    "key_arn",
+                    Some("arn:aws:kms:us-east-1:000000000000:key/prod-s3"),
+                ),
+                ("key_material_id", Some("material-of-another-ceremony")),
+                ("request_id", Some("request-3")),
+            ],
+        ),
+        run_end(&mut c, 102),
+    ];
+    out.push((
+        "receipt-rollback-of-another-key.receipt",
+        foreign.concat(),
+        Some((
+            2,
+            "a rollback of key \"prod-s3\", which this ceremony did not produce",
+        )),
+    ));
+
+    // A finished import that leaves one of the ceremony's keys unaccounted for.
+    let mut c = start.clone();
+    let missing = [
+        run_start(&mut c, 100, "import", &head),
+        imported(&mut c, 101, "dev-s3"),
+        run_end(&mut c, 103),
+    ];
+    out.push((
+        "receipt-key-unaccounted.receipt",
+        missing.concat(),
+        Some((3, "no record of key dev-rds")),
+    ));
+    out
+}
+
+#[test]
+fn the_checked_in_receipt_corpus_is_what_the_generator_makes_and_each_variant_fails_its_own_way() {
+    let dir = corpus_dir();
+    let corpus = receipt_corpus();
+    if std::env::var_os("KEYRITE_REGENERATE_CORPUS").is_some() {
+        for (name, bytes, _) in &corpus {
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+    }
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".receipt"))
+        .collect();
+    names.sort();
+    let mut expected: Vec<_> = corpus.iter().map(|(n, _, _)| n.to_string()).collect();
+    expected.sort();
+    assert_eq!(names, expected, "the corpus holds exactly these receipts");
+    let log = std::fs::read(dir.join("good.log")).unwrap();
+    let report = verify(&log, &trusted()).unwrap();
+    for (name, bytes, want) in corpus {
+        let on_disk = std::fs::read(dir.join(name)).unwrap();
+        assert_eq!(on_disk, bytes, "{name} differs from the generator's output");
+        match (receipt::verify(&on_disk, &report), want) {
+            (Ok(r), None) => assert!(r.finished, "{name}"),
+            (Err(receipt::ReceiptError::Content { line, reason, .. }), Some((at, what))) => {
+                assert_eq!(line, at, "{name}: {reason}");
+                assert!(reason.contains(what), "{name}: {reason}");
+                let msg = receipt::verify(&on_disk, &report).unwrap_err().to_string();
+                assert!(msg.contains("what to do:"), "{name}: {msg}");
+            }
+            (got, want) => panic!("{name}: got {got:?}, expected {want:?}"),
+        }
     }
 }

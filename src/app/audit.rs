@@ -11,6 +11,7 @@ use crate::core::digest::sha256_hex;
 use crate::core::log::{self, Report, TrustedKey};
 use crate::core::manifest;
 use crate::core::receipt::{self, ReceiptReport};
+use crate::core::terminal::for_terminal;
 use crate::io::bundle::{Bundle, MANIFEST};
 use crate::io::fs as fsio;
 
@@ -30,6 +31,81 @@ pub struct AuditReport {
     pub bundle_files: Option<Vec<FileCheck>>,
     /// The bundle's import receipt, continuing the log's chain (None: no import recorded yet).
     pub receipt: Option<ReceiptReport>,
+    /// Who opened the HSM, and how, as the signed log records it.
+    pub authorised_by: Authorisation,
+}
+
+/// Who opened the HSM for the ceremony, and how, as the log's start and quorum.met records
+/// say. A PIN file leaves no name in the log: whoever held it opened the HSM.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "how", rename_all = "kebab-case")]
+pub enum Authorisation {
+    /// M custodians' shares rebuilt the PIN (shamir), or the HSM itself enforced M of N at
+    /// login (hsm-enforced): `mode` says which.
+    Quorum {
+        mode: String,
+        threshold: u8,
+        custodians: usize,
+        /// (name, index) of each custodian who authorised.
+        authorised: Vec<(String, u8)>,
+        roster_sha256: String,
+    },
+    /// The user PIN came from a `pin-source=file:`; no quorum is recorded.
+    PinFile,
+}
+
+impl Authorisation {
+    pub fn of(report: &Report) -> Authorisation {
+        match &report.quorum {
+            Some(q) => Authorisation::Quorum {
+                mode: q.mode.clone(),
+                threshold: q.threshold,
+                custodians: q.custodians,
+                authorised: q.authorised.clone(),
+                roster_sha256: q.roster_sha256.clone(),
+            },
+            None => Authorisation::PinFile,
+        }
+    }
+
+    /// One line for people.
+    pub fn describe(&self) -> String {
+        match self {
+            Authorisation::Quorum {
+                mode,
+                threshold,
+                custodians,
+                authorised,
+                roster_sha256,
+            } => {
+                let names = authorised
+                    .iter()
+                    .map(|(n, i)| format!("{} (#{i})", for_terminal(n)))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let how = if mode == "hsm-enforced" {
+                    "HSM-enforced quorum: the HSM checked the custodians at login; the log names them, the HSM's own audit shows they authorised"
+                } else {
+                    "quorum of custodians: their shares rebuilt the PIN"
+                };
+                format!(
+                    "{how}; {names}: {} authorised, {threshold} needed, {custodians} enrolled (roster sha256 {roster_sha256})",
+                    authorised.len()
+                )
+            }
+            Authorisation::PinFile => {
+                "a PIN file (pin-source=file:): no quorum; whoever held the file opened the HSM, and the log names no custodian".into()
+            }
+        }
+    }
+}
+
+/// `--require-quorum`: the log must record that a quorum of custodians opened the HSM.
+pub fn require_quorum(r: &AuditReport) -> Result<()> {
+    match r.authorised_by {
+        Authorisation::Quorum { .. } => Ok(()),
+        Authorisation::PinFile => Err(Error::QuorumNotRecorded { log: r.log.clone() }),
+    }
 }
 
 /// The script is the one the log's start record bound, and the log handled its keys in the
@@ -106,6 +182,7 @@ pub fn verify(target: &Path, trust_pem: &Path) -> Result<AuditReport> {
     };
     Ok(AuditReport {
         log: log_path,
+        authorised_by: Authorisation::of(&report),
         log_report: report,
         bundle_files,
         receipt,

@@ -392,6 +392,11 @@ pub enum Error {
         "{key_arn}: the HSM decrypted a KMS ciphertext to other bytes than KMS encrypted\n  what to do: KMS does not hold the HSM's material; do not rely on this key"
     )]
     MaterialNotHeld { key_arn: String },
+    #[error(
+        "{}: the ceremony was opened with a PIN file, not by a quorum of custodians (its start record binds no roster)\n  what to do: treat its keys as not authorised by a quorum; where policy requires one, run the ceremony again with --roster on an enrolled token",
+        log.display()
+    )]
+    QuorumNotRecorded { log: PathBuf },
     #[cfg(feature = "connected")]
     #[error(
         "a {len}-byte ciphertext is too short for LocalStack's layout\n  what to do: the proof works against LocalStack only"
@@ -539,7 +544,8 @@ impl Error {
             | Error::RosterLogUnsigned { .. }
             | Error::UnfinishedLogMismatch { .. }
             | Error::EscrowLog { .. }
-            | Error::WrittenFileChanged { .. } => ExitCode::VerificationFailed,
+            | Error::WrittenFileChanged { .. }
+            | Error::QuorumNotRecorded { .. } => ExitCode::VerificationFailed,
             #[cfg(feature = "connected")]
             Error::CiphertextTooShort { .. } => ExitCode::VerificationFailed,
             #[cfg(feature = "connected")]

@@ -27,6 +27,10 @@ pub struct VerifyArgs {
     /// and wrapped in its order.
     #[arg(long)]
     pub script: Option<PathBuf>,
+    /// Fail (exit 3) unless the log records that a quorum of custodians opened the HSM (a
+    /// ceremony opened with a PIN file fails).
+    #[arg(long)]
+    pub require_quorum: bool,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -48,10 +52,15 @@ pub fn run(cmd: AuditCommand) -> Result<()> {
     match cmd {
         AuditCommand::Replay(a) => replay::run(&a.target, a.trust.as_deref(), a.text),
         AuditCommand::Verify(a) => {
-            let result = audit::verify(&a.target, &a.trust).and_then(|r| match &a.script {
-                Some(script) => audit::check_script(script, &r.log_report).map(|()| r),
-                None => Ok(r),
-            });
+            let result = audit::verify(&a.target, &a.trust)
+                .and_then(|r| match &a.script {
+                    Some(script) => audit::check_script(script, &r.log_report).map(|()| r),
+                    None => Ok(r),
+                })
+                .and_then(|r| match a.require_quorum {
+                    true => audit::require_quorum(&r).map(|()| r),
+                    false => Ok(r),
+                });
             // A failure is reported, as JSON too, where every command's is (cli::failure).
             if let Ok(r) = &result {
                 print_report(r);
@@ -100,6 +109,7 @@ fn print_report(r: &AuditReport) {
             who(&p.cosigned_by)
         );
     }
+    crate::say!("  authorised by     {}", r.authorised_by.describe());
     if l.resumptions > 0 {
         crate::say!(
             "  interrupted       {} time(s); taken up again on the same bundle",

@@ -371,6 +371,7 @@ pub fn verify(receipt: &[u8], ceremony: &Report) -> Result<ReceiptReport, Receip
     let start = ReceiptChain(Chain::resume(last.seq + 1, ceremony.head_sha256.clone()));
     let (report, _) = verify_chain(receipt, &start)?;
     check_runs(receipt, ceremony)?;
+    check_records(receipt, ceremony, &report)?;
     for k in &report.keys {
         let content = |reason: String| ReceiptError::Content {
             line: k.line,
@@ -440,6 +441,77 @@ fn check_runs(receipt: &[u8], ceremony: &Report) -> Result<(), ReceiptError> {
                 get("ceremony_log_head"),
                 ceremony.head_sha256
             )));
+        }
+    }
+    Ok(())
+}
+
+/// What every record must hold against the ceremony it continues: no record dated before the
+/// ceremony's last record (the receipt cannot describe an import of material not yet made); a
+/// rollback only of a key of this ceremony (its name and ARN); and once an import run has
+/// finished, every key the ceremony wrapped accounted for, imported or explicitly rolled back.
+fn check_records(
+    receipt: &[u8],
+    ceremony: &Report,
+    report: &ReceiptReport,
+) -> Result<(), ReceiptError> {
+    let ended = ceremony
+        .records
+        .last()
+        .ok_or_else(|| ReceiptError::CeremonyLog("it has no records".into()))?;
+    let mut run = String::new();
+    let mut import_finished: Option<(usize, u64)> = None;
+    for (i, line) in receipt.split(|&b| b == b'\n').enumerate() {
+        let Ok(body) = chain::sealed_body(i + 1, line, Seal::Unsigned) else {
+            continue;
+        };
+        let content = |reason: String| ReceiptError::Content {
+            line: i + 1,
+            seq: body.seq,
+            reason,
+        };
+        if body.time < ended.time {
+            return Err(content(format!(
+                "{} is dated {}, before the ceremony's last record ({}, {}): a receipt records what happened after the ceremony",
+                body.step, body.time, ended.step, ended.time
+            )));
+        }
+        let get = |n: &str| body.data.get(n).and_then(Value::as_str).unwrap_or("");
+        match body.step.as_str() {
+            step::START => run = get("run").to_string(),
+            step::KEY_ROLLED_BACK => {
+                let key = get("key");
+                let logged = ceremony.keys.iter().find(|l| l.key == key).ok_or_else(|| {
+                    content(format!(
+                        "a rollback of key {key:?}, which this ceremony did not produce"
+                    ))
+                })?;
+                if logged.key_arn != get("key_arn") {
+                    return Err(content(format!(
+                        "a rollback of {key} in {}, the ceremony made it for {}",
+                        get("key_arn"),
+                        logged.key_arn
+                    )));
+                }
+            }
+            step::END if run == "import" => import_finished = Some((i + 1, body.seq)),
+            _ => {}
+        }
+    }
+    if let Some((line, seq)) = import_finished {
+        for logged in ceremony.keys.iter().filter(|k| k.wrapped.is_some()) {
+            let imported = report.keys.iter().any(|k| k.key == logged.key);
+            let rolled_back = report.rolled_back.iter().any(|(k, _)| *k == logged.key);
+            if !imported && !rolled_back {
+                return Err(ReceiptError::Content {
+                    line,
+                    seq,
+                    reason: format!(
+                        "an import run finished here, but the receipt accounts for no record of key {}, which the ceremony wrapped: neither imported nor rolled back",
+                        logged.key
+                    ),
+                });
+            }
         }
     }
     Ok(())

@@ -131,6 +131,12 @@ pub enum KmsError {
         path.display()
     )]
     ReceiptManifest { path: PathBuf, detail: String },
+    #[error(
+        "--receipts {}: this receipt does not verify, so kms status uses nothing from it and stops rather than report without it: {problem}\n  what to do: run `keyrite audit verify {} --trust <log-public-key.pem>` and find out who changed the receipt; to report without it, leave that bundle out of --receipts",
+        path.display(),
+        path.display()
+    )]
+    ReceiptUnverified { path: PathBuf, problem: String },
 }
 
 impl From<FsError> for KmsError {
@@ -188,7 +194,9 @@ impl KmsError {
             | KmsError::OtherImport { .. }
             | KmsError::NothingToRollBack { .. } => ExitCode::Refused,
             KmsError::TaskFailed => ExitCode::Environment,
-            KmsError::ReceiptManifest { .. } => ExitCode::VerificationFailed,
+            KmsError::ReceiptManifest { .. } | KmsError::ReceiptUnverified { .. } => {
+                ExitCode::VerificationFailed
+            }
             KmsError::Runtime(_) => ExitCode::Environment,
             KmsError::NotExternal { .. }
             | KmsError::WrongState { .. }

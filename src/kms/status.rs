@@ -74,10 +74,22 @@ impl Receipts {
                 p.parent().map(Path::to_path_buf).unwrap_or_default()
             };
             let bytes = fsio::read_nofollow(&dir.join(receipt::FILE_NAME))?;
+            // Only a receipt whose chain verifies from its bundle's ceremony log is used; any
+            // other stops the report, naming the receipt (exit 3).
+            let unverified = |problem: receipt::ReceiptError| KmsError::ReceiptUnverified {
+                path: dir.join(receipt::FILE_NAME),
+                problem: problem
+                    .to_string()
+                    .split(crate::core::exit::HINT_MARK)
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+            };
             let start = ReceiptChain::after_ceremony_log(&fsio::read_nofollow(
                 &dir.join(ceremony_log::FILE_NAME),
-            )?)?;
-            let (report, _) = receipt::verify_chain(&bytes, &start)?;
+            )?)
+            .map_err(unverified)?;
+            let (report, _) = receipt::verify_chain(&bytes, &start).map_err(unverified)?;
             let manifest_bytes = fsio::read_nofollow(&dir.join(MANIFEST))?;
             let manifest =
                 Manifest::parse(&manifest_bytes).map_err(|what| KmsError::ReceiptManifest {
