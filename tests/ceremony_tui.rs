@@ -450,16 +450,13 @@ fn nine_keys_with_a_three_of_five_roster_corrected_in_place_then_imported_and_au
             s.contains("> Share:")
         });
         if i == 0 {
-            // One character of the third group mistyped: the group is named, and the entry
+            // One character of the second group mistyped: the group is named, and the entry
             // stays to be corrected from there.
-            let pos = share.match_indices('-').nth(2).unwrap().0 + 2;
-            let mut bad = share.clone();
-            let c = if &bad[pos..=pos] == "A" { "B" } else { "A" };
-            bad.replace_range(pos..=pos, c);
+            let (bad, pos) = mistype_group(share, 2);
             tmux.text(&bad);
             tmux.keys(&["Enter"]);
             let named = tmux.wait_for(&mut seen, SHORT, "the wrong group", |s| {
-                s.contains("group") && s.contains(&format!("({name})"))
+                s.contains("group 2 looks mistyped") && s.contains(&format!("({name})"))
             });
             assert!(named.contains(&"•".repeat(20)), "{named}");
             erase(&tmux, bad.len() - pos);

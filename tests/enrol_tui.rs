@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::tmux::{Tmux, share_on};
-use common::unique;
+use common::{mistype_group, unique};
 use keyrite::core::custody::RosterFile;
 use keyrite::hsm::softhsm;
 
@@ -87,14 +87,11 @@ fn each_custodian_types_the_share_back_and_type_ahead_shows_no_share_to_the_next
         });
         if i == 1 {
             // Bob mistypes one group: the group is named, the entry stays, nothing moves on.
-            let mut wrong = share.clone();
-            let pos = wrong.find('-').unwrap() + 5;
-            let c = wrong.as_bytes()[pos];
-            wrong.replace_range(pos..=pos, if c == b'A' { "B" } else { "A" });
+            let (wrong, _) = mistype_group(&share, 1);
             t.text(&wrong);
             t.keys(&["Enter"]);
             t.wait_for(&mut seen, WAIT, "the mistyped group named", |s| {
-                s.contains("looks mistyped")
+                s.contains("group 1 looks mistyped")
             });
             for _ in 0..wrong.chars().count() {
                 t.keys(&["BSpace"]);

@@ -387,3 +387,24 @@ pub fn tree(dir: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// `share` with one character of its `group`-th group (1-based) changed so that the group's own
+/// check catches it (a change the group check misses, one in 32, falls through to the final
+/// check, which does not say where): the typo, and the byte offset of the changed character.
+pub fn mistype_group(share: &str, group: usize) -> (String, usize) {
+    use keyrite::core::custody::shares::CustodianShare;
+    let want = format!("group {group} looks mistyped");
+    let start = share.match_indices('-').nth(group).unwrap().0 + 1;
+    for sym in "0123456789ABCDEFGHJKMNPQRSTVWXYZ".chars() {
+        if share[start..].starts_with(sym) {
+            continue;
+        }
+        let mut typo = share.to_string();
+        typo.replace_range(start..start + 1, &sym.to_string());
+        match CustodianShare::decode(&typo, 1) {
+            Err(e) if e.to_string().contains(&want) => return (typo, start),
+            _ => continue,
+        }
+    }
+    panic!("no single change of group {group} is caught by its check");
+}
