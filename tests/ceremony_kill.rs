@@ -17,6 +17,27 @@ fn lines(path: &std::path::Path) -> usize {
         .unwrap_or(0)
 }
 
+/// Runs the headless ceremony for `p` and kills it once its log holds `records` records (or when
+/// it ended by itself first).
+fn kill_after(dir: &std::path::Path, p: &Prepared, keys: &[&str], records: usize) {
+    let log_path = p.bundle.join("ceremony.log");
+    let mut child = ceremony_process(dir, p, keys)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while lines(&log_path) < records && child.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the ceremony never wrote {records} records"
+        );
+        std::thread::yield_now();
+    }
+    let _ = child.kill();
+    child.wait().unwrap();
+}
+
 /// The ceremony with `resume = "<choice>"` in its answers, as a plain process.
 fn ceremony_resuming(
     dir: &std::path::Path,
@@ -52,24 +73,7 @@ fn a_ceremony_killed_at_any_record_leaves_a_log_whose_complete_records_verify() 
     for kill_at in 1..=9 {
         let p = prepare(dir.path(), &refs, default_algorithm());
         let log_path = p.bundle.join("ceremony.log");
-        let mut child = ceremony_process(dir.path(), &p, &refs)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if lines(&log_path) >= kill_at || child.try_wait().unwrap().is_some() {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the ceremony never wrote {kill_at} records"
-            );
-            std::thread::yield_now();
-        }
-        let _ = child.kill();
-        child.wait().unwrap();
+        kill_after(dir.path(), &p, &refs, kill_at);
         let log = std::fs::read(&log_path).unwrap();
         let complete = log.iter().filter(|&&b| b == b'\n').count();
         assert!(complete >= kill_at.min(9));
@@ -201,21 +205,7 @@ fn line_mode_offers_finish_or_abort_for_an_interrupted_ceremony() {
         let p = prepare(dir.path(), &refs, default_algorithm());
         let log_path = p.bundle.join("ceremony.log");
         // Killed once the first key is generated (start, probe, key.generated).
-        let mut child = ceremony_process(dir.path(), &p, &refs)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while lines(&log_path) < 3 && child.try_wait().unwrap().is_none() {
-            assert!(
-                Instant::now() < deadline,
-                "the ceremony never wrote 3 records"
-            );
-            std::thread::yield_now();
-        }
-        let _ = child.kill();
-        child.wait().unwrap();
+        kill_after(dir.path(), &p, &refs, 3);
         if verify(&std::fs::read(&log_path).unwrap(), &trusted).is_ok() {
             // The kill came after the end: nothing is interrupted; try again on a new bundle.
             continue;
