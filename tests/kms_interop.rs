@@ -13,21 +13,21 @@ use common::flow::*;
 use common::*;
 use keyrite::app::localkms::decrypt_localstack_ciphertext;
 
-/// The `aws` executable, installed once (scripts/awscli fails the test if it cannot install).
+/// The `aws` executable that `scripts/test` installed (scripts/awscli) and names in
+/// KEYRITE_TEST_AWS_CLI. Tests install nothing: without it the test fails and says how to get it.
 fn aws_bin() -> &'static PathBuf {
     static AWS: OnceLock<PathBuf> = OnceLock::new();
     AWS.get_or_init(|| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/awscli");
-        let out = std::process::Command::new(script)
-            .arg("install")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "scripts/awscli install failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
+        let aws = std::env::var_os("KEYRITE_TEST_AWS_CLI").map(PathBuf::from).expect(
+            "KEYRITE_TEST_AWS_CLI is not set: run the tests with ./scripts/test, which installs the AWS CLI \
+             (scripts/awscli install prints the path to set)",
         );
-        PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+        assert!(
+            aws.is_file(),
+            "KEYRITE_TEST_AWS_CLI names {}, which is not there: run scripts/awscli install",
+            aws.display()
+        );
+        aws
     })
 }
 

@@ -12,7 +12,11 @@ use crate::hsm::HsmError;
 use crate::hsm::token::UserSession;
 use crate::kms::{Client, KmsError};
 
-const SCRIPT: &str = include_str!("../../scripts/localkms");
+/// scripts/localkms with the cache's locked install (scripts/lib/cache.sh) it sources, prepended.
+const SCRIPT: &str = concat!(
+    include_str!("../../scripts/lib/cache.sh"),
+    include_str!("../../scripts/localkms")
+);
 
 /// A running LocalStack KMS; stopped when dropped.
 pub struct LocalKms {
