@@ -172,7 +172,7 @@ pub mod mock {
             {
                 return Err(refuse(RvError::MechanismParamInvalid));
             }
-            let mut rng = getrandom_rng::rand_core::UnwrapErr(getrandom_rng::SysRng);
+            let mut rng = getrandom::rand_core::UnwrapErr(getrandom::SysRng);
             let mut ephemeral = Zeroizing::new([0u8; 32]);
             getrandom::fill(ephemeral.as_mut_slice()).map_err(|_| refuse(RvError::GeneralError))?;
             let wrapped_key = match self.expect.oaep_hash() {
@@ -208,7 +208,7 @@ mod tests {
     use crate::core::import_rules::expected_encrypted_len;
 
     fn kms_key() -> PrivateKey {
-        let mut rng = getrandom_rng::rand_core::UnwrapErr(getrandom_rng::SysRng);
+        let mut rng = getrandom::rand_core::UnwrapErr(getrandom::SysRng);
         PrivateKey::new(&mut rng, 2048).unwrap()
     }
 

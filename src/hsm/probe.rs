@@ -60,7 +60,7 @@ struct ProbeKey {
 
 impl ProbeKey {
     fn generate() -> Result<ProbeKey, HsmError> {
-        let mut rng = getrandom_rng::rand_core::UnwrapErr(getrandom_rng::SysRng);
+        let mut rng = getrandom::rand_core::UnwrapErr(getrandom::SysRng);
         let private = PrivateKey::new(&mut rng, PROBE_RSA_BITS).map_err(|e| HsmError::Refused {
             step: STEP,
             message: format!("cannot generate the throwaway RSA key in software: {e}"),
@@ -391,7 +391,7 @@ mod tests {
         use sha2::Sha256;
         let key = ProbeKey::generate().unwrap();
         assert_eq!(key.public.bits, PROBE_RSA_BITS);
-        let mut rng = getrandom_rng::rand_core::UnwrapErr(getrandom_rng::SysRng);
+        let mut rng = getrandom::rand_core::UnwrapErr(getrandom::SysRng);
         let public = key.private.to_public_key();
         let material = [7u8; 32];
         let sha1_wrap = public

@@ -1,0 +1,201 @@
+//! `keyrite kms inventory` against real local services: KMS and S3 on LocalStack, RDS and
+//! DynamoDB on moto. Nine EXTERNAL keys alias/<prefix>/{dev,int,prod}-{s3,rds,dynamodb}, dev and
+//! int in us-east-1 and prod in eu-west-1, each protecting a resource of its service; one bucket
+//! names its key by ARN and one dev bucket sits under the prod S3 key. Both are reported.
+
+use crate::common;
+
+use common::own_token;
+
+use std::collections::BTreeMap;
+
+use common::nine::nine_keys_with_resources;
+use common::services::*;
+
+#[test]
+fn nine_keys_across_two_regions_with_their_resources_and_the_two_findings() {
+    own_token!();
+    let nine = nine_keys_with_resources();
+    let out = keyrite_all_services()
+        .args([
+            "kms",
+            "inventory",
+            "--region",
+            "us-east-1",
+            "--region",
+            "eu-west-1",
+            "--json",
+        ])
+        .assert()
+        .success();
+    let o = out.get_output();
+    let table = String::from_utf8_lossy(&o.stderr).to_string();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("inventory --json");
+    assert_eq!(v["regions"], serde_json::json!(["eu-west-1", "us-east-1"]));
+    let keys = v["keys"].as_array().unwrap();
+    let ours: BTreeMap<String, &serde_json::Value> = keys
+        .iter()
+        .filter_map(|k| {
+            let a = k["aliases"][0].as_str()?;
+            let short = a.strip_prefix(&format!("alias/{}/", nine.prefix))?;
+            Some((short.to_string(), k))
+        })
+        .collect();
+    assert_eq!(ours.len(), 9, "{table}");
+    for (short, (_, arn, region)) in &nine.keys {
+        let k = ours[short];
+        assert_eq!(k["key_arn"], *arn);
+        assert_eq!(k["region"], *region);
+        let (env, svc) = short.split_once('-').unwrap();
+        assert_eq!(k["purpose"]["environment"], env);
+        assert_eq!(k["purpose"]["service"], svc);
+        let resources = k["resources"].as_array().unwrap();
+        let want = if short == "prod-s3" { 2 } else { 1 };
+        assert_eq!(resources.len(), want, "{short}: {table}");
+        for r in resources {
+            assert_eq!(r["region"], *region);
+        }
+    }
+    let dev_bucket = &ours["dev-s3"]["resources"][0];
+    assert_eq!(dev_bucket["name"], format!("{}-dev-data", nine.prefix));
+    assert_eq!(dev_bucket["named_by"], "key-arn");
+    assert_eq!(dev_bucket["escapes_alias_review"], true);
+    assert_eq!(ours["int-s3"]["resources"][0]["named_by"], "alias");
+    assert_eq!(ours["int-rds"]["resources"][0]["kind"], "rds-cluster");
+    assert_eq!(ours["prod-rds"]["resources"][0]["kind"], "rds-instance");
+    assert_eq!(
+        ours["dev-dynamodb"]["resources"][0]["kind"],
+        "dynamodb-table"
+    );
+    // Only the dev bucket under prod-s3 breaks segregation; only dev-data escapes alias review.
+    let flagged: Vec<(String, String)> = ours
+        .values()
+        .flat_map(|k| k["resources"].as_array().unwrap())
+        .filter(|r| !r["segregation"].as_array().unwrap().is_empty())
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap().to_string(),
+                r["segregation"][0].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        flagged,
+        [(
+            format!("{}-logs", nine.prefix),
+            "a dev resource protected by a prod key".to_string()
+        )]
+    );
+    let by_arn: Vec<&str> = ours
+        .values()
+        .flat_map(|k| k["resources"].as_array().unwrap())
+        .filter(|r| r["escapes_alias_review"] == true)
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(by_arn, [format!("{}-dev-data", nine.prefix)]);
+    // People see both in the table.
+    assert!(table.contains("NAMED BY KEY ARN"), "{table}");
+    assert!(
+        table.contains("SEGREGATION: a dev resource protected by a prod key"),
+        "{table}"
+    );
+    assert!(v["calls"]["total"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn a_plan_gives_purposes_and_segregation_rules() {
+    own_token!();
+    let nine = nine_keys_with_resources();
+    let dir = tempfile::tempdir().unwrap();
+    // The plan calls prod "production" and reads the environment from a tag named "stage" only,
+    // so the dev-tagged bucket under prod-s3 is no longer recognised as dev by tag; its name has
+    // no environment word either.
+    let mut plan = String::from(
+        "[plan]\nname = \"inventory\"\n\n[segregation]\nenvironments = [\"dev\", \"int\", \"production\"]\nenvironment_tags = [\"stage\"]\n",
+    );
+    for (short, (alias, arn, region)) in &nine.keys {
+        let (env, svc) = short.split_once('-').unwrap();
+        let env = if env == "prod" { "production" } else { env };
+        let account = arn.split(':').nth(4).unwrap();
+        plan.push_str(&format!(
+            "\n[[key]]\nenvironment = \"{env}\"\nservice = \"{svc}\"\nalias = \"{alias}\"\naccount = \"{account}\"\nregion = \"{region}\"\n"
+        ));
+    }
+    let path = dir.path().join("plan.toml");
+    std::fs::write(&path, plan).unwrap();
+    let out = keyrite_all_services()
+        .args(["kms", "inventory", "--json", "--plan"])
+        .arg(&path)
+        .assert()
+        .success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    // The plan's two regions, without --region.
+    assert_eq!(v["regions"], serde_json::json!(["eu-west-1", "us-east-1"]));
+    let prod_s3 = v["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["aliases"][0] == nine.keys["prod-s3"].0)
+        .unwrap();
+    assert_eq!(prod_s3["purpose"]["environment"], "production");
+    let resources = prod_s3["resources"].as_array().unwrap();
+    assert_eq!(resources.len(), 2);
+    // "<prefix>-prod-data": "prod" is not an environment of this plan; no tag "stage": unknown.
+    assert!(
+        resources
+            .iter()
+            .all(|r| r["segregation"].as_array().unwrap().is_empty())
+    );
+}
+
+#[test]
+fn kms_status_with_resources_lists_what_each_key_protects() {
+    own_token!();
+    let nine = nine_keys_with_resources();
+    let out = keyrite_all_services()
+        .args([
+            "kms",
+            "status",
+            "--resources",
+            "--grace-days",
+            "7",
+            "--region",
+            "us-east-1",
+            "--json",
+        ])
+        .assert()
+        .success();
+    let o = out.get_output();
+    let table = String::from_utf8_lossy(&o.stderr).to_string();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["grace_days"], 7);
+    let (dev_s3, _, _) = &nine.keys["dev-s3"];
+    let k = v["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["aliases"][0] == *dev_s3)
+        .unwrap();
+    // Pending import: nothing to age, nothing exposed; the bucket is listed.
+    assert_eq!(k["compliance"], "NO_MATERIAL");
+    assert_eq!(
+        k["resources"][0]["name"],
+        format!("{}-dev-data", nine.prefix)
+    );
+    assert!(
+        table.contains(&format!(
+            "protects       s3 bucket {}-dev-data us-east-1",
+            nine.prefix
+        )),
+        "{table}"
+    );
+    // A key of the other region is not in this region's report.
+    let (prod_s3, _, _) = &nine.keys["prod-s3"];
+    assert!(
+        !v["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["aliases"][0] == *prod_s3)
+    );
+}

@@ -1,0 +1,7 @@
+//! Tests that need no HSM and no KMS: the layout of the source, the CLI documentation, the log tamper corpus.
+//!
+//! One test binary for the group (cargo's `tests/testsuite` shape): each file is a module.
+
+mod layout;
+mod cli_docs;
+mod log_tamper;

@@ -1,0 +1,6 @@
+//! Tests of the connected side against a stubbed KMS (behaviour no local emulator has) and of its failure messages.
+//!
+//! One test binary for the group (cargo's `tests/testsuite` shape): each file is a module.
+
+mod kms_stub;
+mod failure;

@@ -1,0 +1,586 @@
+//! The ceremony's terminal UI in a real terminal (tmux), driving the real binary on the test
+//! token: the answers are typed with send-keys, as the operators type them.
+
+use crate::common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::flow::*;
+use common::tmux::Tmux;
+use common::*;
+
+fn quoted(s: impl AsRef<std::ffi::OsStr>) -> String {
+    format!("'{}'", s.as_ref().to_string_lossy().replace('\'', "'\\''"))
+}
+
+/// `keyrite ceremony` without --headless, in the environment that points at the test token.
+fn ceremony_command(script: &Path, bundle: &Path) -> String {
+    ceremony_command_on(&hsm().env.1, script, bundle, &hsm().token_uri(), &[])
+}
+
+/// The same on the token store `store` (the test token's variable), with `extra` arguments.
+fn ceremony_command_on(
+    store: &Path,
+    script: &Path,
+    bundle: &Path,
+    token: &str,
+    extra: &[&str],
+) -> String {
+    let hsm = hsm();
+    let extra: Vec<String> = extra.iter().map(quoted).collect();
+    format!(
+        "env {}={} KEYRITE_PKCS11_MODULE={} {} ceremony --script {} --bundle {} --token {} {}; echo EXIT=$?",
+        hsm.env.0,
+        quoted(store),
+        quoted(&hsm.module),
+        quoted(env!("CARGO_BIN_EXE_keyrite")),
+        quoted(script),
+        quoted(bundle),
+        quoted(token),
+        extra.join(" "),
+    )
+}
+
+fn prepared_key(dir: &Path, name: &str) -> (String, Prepared, std::path::PathBuf) {
+    let (alias, p) = prepare_for_new_key(dir, name);
+    let script = write_script(dir, &[&alias], default_algorithm(), "RSA_4096");
+    (alias, p, script)
+}
+
+const SHORT: Duration = Duration::from_secs(20);
+
+/// Types `text` and waits until the screen shows it (so no key is typed ahead of a gate).
+fn type_seen(tmux: &Tmux, seen: &mut Vec<String>, text: &str) {
+    tmux.text(text);
+    tmux.wait_for(seen, SHORT, text, |s| s.contains(text));
+}
+
+/// `n` Backspaces.
+fn erase(tmux: &Tmux, n: usize) {
+    let keys = vec!["BSpace"; n];
+    tmux.keys(&keys);
+}
+
+/// The first two steps: who is present, then the keys checked.
+fn people_and_keys(tmux: &Tmux, seen: &mut Vec<String>, keys: usize) -> String {
+    // The whole first frame: its title and the end of its footer.
+    let first = tmux.wait_for(seen, SHORT, "step 1", |s| {
+        s.contains("who is present") && s.contains("Esc: leave")
+    });
+    type_seen(tmux, seen, "Olga Operator");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(seen, SHORT, "the witness field", |s| {
+        s.contains("> Witness:")
+    });
+    type_seen(tmux, seen, "Wendy Witness");
+    tmux.keys(&["Enter"]);
+    let want = format!("check the {keys} key(s)");
+    tmux.wait_for(seen, SHORT, "the keys", |s| s.contains(&want));
+    first
+}
+
+#[test]
+fn a_whole_ceremony_typed_at_the_terminal_wraps_the_key_and_logs_it() {
+    own_token!();
+    let dir = tempfile::tempdir().unwrap();
+    let (alias, p, script) = prepared_key(dir.path(), "tui");
+    let tmux = Tmux::start("tui", &ceremony_command(&script, &p.bundle), 100, true);
+    let mut seen = Vec::new();
+
+    let first = people_and_keys(&tmux, &mut seen, 1);
+    assert!(first.contains("step 1 of 6 — who is present"), "{first}");
+    assert!(
+        first.contains("import parameters:"),
+        "the countdown:\n{first}"
+    );
+    assert!(first.contains("F1: help"), "{first}");
+    let keys = tmux.pane();
+    assert!(keys.contains(&alias), "{keys}");
+    assert!(keys.contains("account 000000000000"), "{keys}");
+    // F1 (and ? outside a field) opens the help; any key closes it, and does nothing else.
+    for open in ["F1", "?"] {
+        tmux.keys(&[open]);
+        tmux.wait_for(&mut seen, SHORT, "the help", |s| {
+            s.contains("Shift-Tab  back to the previous step")
+        });
+        tmux.keys(&["Enter"]);
+        tmux.wait_for(&mut seen, SHORT, "the keys again", |s| {
+            s.contains(&alias) && !s.contains("Shift-Tab  back to")
+        });
+    }
+    tmux.keys(&["Enter"]);
+
+    let second = tmux.wait_for(&mut seen, SHORT, "step 3", |s| {
+        s.contains("the bundle fingerprint")
+    });
+    let fp = keyrite::core::digest::grouped(&p.fingerprint);
+    assert!(
+        !second.contains(&fp[..14]),
+        "the expected fingerprint is not on screen:\n{second}"
+    );
+    // A fingerprint with its second group wrong: the group is named, nothing goes on.
+    let mut wrong = fp.clone();
+    let c = if &wrong[5..6] == "0" { "1" } else { "0" };
+    wrong.replace_range(5..6, c);
+    type_seen(&tmux, &mut seen, &wrong);
+    tmux.keys(&["Enter"]);
+    let refused = tmux.wait_for(&mut seen, SHORT, "the mismatch", |s| {
+        s.contains("MISMATCH in group 2:")
+    });
+    assert!(refused.contains("the bundle fingerprint"), "{refused}");
+    erase(&tmux, wrong.len());
+    type_seen(&tmux, &mut seen, &fp.to_uppercase());
+    tmux.keys(&["Enter"]);
+
+    let confirm = tmux.wait_for(&mut seen, SHORT, "the confirmation", |s| {
+        s.contains("Generate and wrap 1 keys now? (y/N)")
+    });
+    assert!(confirm.contains("Operator    Olga Operator"), "{confirm}");
+    assert!(confirm.contains("Witness     Wendy Witness"), "{confirm}");
+    let key_file = p
+        .bundle
+        .join(alias.trim_start_matches("alias/"))
+        .join("EncryptedKeyMaterial.bin");
+    // Enter neither confirms nor leaves.
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&mut seen, SHORT, "the refusal of Enter", |s| {
+        s.contains("only y generates")
+    });
+    assert!(!key_file.exists(), "nothing is generated before 'y'");
+    tmux.keys(&["y"]);
+
+    let result = tmux.wait_for(&mut seen, Duration::from_secs(120), "the result", |s| {
+        s.contains("ceremony complete")
+    });
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p.bundle.join("manifest.json")).unwrap()).unwrap();
+    let kcv = manifest["keys"][0]["generated"]["check_value"]
+        .as_str()
+        .unwrap();
+    assert!(result.contains(&format!("check value  {kcv}")), "{result}");
+    assert!(result.contains("keyrite kms import --bundle"), "{result}");
+    let wrapped = std::fs::read(&key_file).expect("the wrapped material is in the bundle");
+    assert!(
+        result.contains(&keyrite::core::digest::sha256_hex(&wrapped)),
+        "{result}"
+    );
+    tmux.keys(&["q"]);
+    let end = tmux.wait_for(&mut seen, SHORT, "the exit", |s| s.contains("EXIT="));
+    assert!(end.contains("EXIT=0"), "{end}");
+    assert!(
+        end.contains("ceremony complete; bundle fingerprint confirmed"),
+        "{end}"
+    );
+
+    // The log verifies against the token's log key and records who was there.
+    let trusted = keyrite::core::log::TrustedKey::from_pem(
+        &std::fs::read_to_string(hsm().log_public_key()).unwrap(),
+    )
+    .unwrap();
+    let log = std::fs::read(p.bundle.join("ceremony.log")).unwrap();
+    let report = keyrite::core::log::verify(&log, &trusted).unwrap();
+    assert_eq!(report.keys.len(), 1);
+    assert_eq!(report.keys[0].check_value, kcv);
+    let log = String::from_utf8(log).unwrap();
+    assert!(log.contains("Olga Operator") && log.contains("Wendy Witness"));
+
+    // The PIN never reached the screen.
+    assert!(seen.len() > 5);
+    for s in &seen {
+        assert!(!s.contains(USER_PIN), "the PIN on screen:\n{s}");
+    }
+}
+
+#[test]
+fn esc_asks_and_only_y_leaves_exit_2_touching_nothing() {
+    own_token!();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, p, script) = prepared_key(dir.path(), "tui-esc");
+    let before = tree(&p.bundle);
+    let manifest = std::fs::read(p.bundle.join("manifest.json")).unwrap();
+    let tmux = Tmux::start("tui", &ceremony_command(&script, &p.bundle), 100, true);
+    let mut seen = Vec::new();
+    people_and_keys(&tmux, &mut seen, 1);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&mut seen, SHORT, "step 3", |s| {
+        s.contains("the bundle fingerprint")
+    });
+    type_seen(&tmux, &mut seen, &p.fingerprint);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&mut seen, SHORT, "the confirmation", |s| {
+        s.contains("(y/N)")
+    });
+    tmux.keys(&["Escape"]);
+    tmux.wait_for(&mut seen, SHORT, "the question", |s| {
+        s.contains("leave the ceremony? y/N")
+    });
+    // Any other key stays.
+    tmux.keys(&["n"]);
+    tmux.wait_for(&mut seen, SHORT, "the question gone", |s| {
+        !s.contains("leave the ceremony? y/N") && s.contains("Generate and wrap")
+    });
+    tmux.keys(&["Escape"]);
+    tmux.wait_for(&mut seen, SHORT, "the question", |s| {
+        s.contains("leave the ceremony? y/N")
+    });
+    tmux.keys(&["y"]);
+    let end = tmux.wait_for(&mut seen, SHORT, "the exit", |s| s.contains("EXIT="));
+    assert!(end.contains("EXIT=2"), "{end}");
+    assert!(end.contains("nothing was touched"), "{end}");
+    assert_eq!(tree(&p.bundle), before);
+    assert_eq!(
+        std::fs::read(p.bundle.join("manifest.json")).unwrap(),
+        manifest
+    );
+}
+
+#[test]
+fn an_expired_bundle_is_refused_before_any_typing_and_the_hsm_is_untouched() {
+    own_token!();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, p, script) = prepared_key(dir.path(), "tui-expired");
+    let path = p.bundle.join("manifest.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    v["keys"][0]["parameters_valid_to"] = "2020-01-01T00:00:00Z".into();
+    std::fs::write(&path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    let before = tree(&p.bundle);
+    let objects = hsm().object_count();
+    // The refusal comes at once: the shell then waits on a read, so the pane outlives it.
+    let command = format!("{}; read _", ceremony_command(&script, &p.bundle));
+    let tmux = Tmux::start("tui", &command, 100, true);
+    let mut seen = Vec::new();
+    let end = tmux.wait_for(&mut seen, SHORT, "the exit", |s| s.contains("EXIT="));
+    assert!(end.contains("EXIT=5"), "{end}");
+    assert!(end.contains("expired"), "{end}");
+    assert!(end.contains("what to do:"), "{end}");
+    for s in &seen {
+        assert!(!s.contains("who is present"), "no screen was shown:\n{s}");
+    }
+    assert_eq!(tree(&p.bundle), before);
+    assert_eq!(hsm().object_count(), objects, "no HSM object created");
+}
+
+#[test]
+fn an_error_after_the_confirmation_is_shown_with_what_to_do_then_exits_with_its_code() {
+    own_token!();
+    let dir = tempfile::tempdir().unwrap();
+    let (alias, p, script) = prepared_key(dir.path(), "tui-fails");
+    // A wrong security officer's PIN: read before the UI, refused by the token after y.
+    let so_pin = dir.path().join("so.pin");
+    write_secret(&so_pin, "not-the-so-pin\n");
+    // The same refusal headless gives the exit code to expect.
+    let headless = keyrite_process()
+        .args(["ceremony", "--headless", "--script"])
+        .arg(&script)
+        .arg("--bundle")
+        .arg(&p.bundle)
+        .arg("--answers")
+        .arg(write_answers(dir.path(), &p.fingerprint))
+        .args(["--token", &hsm().token_uri(), "--so-pin-source"])
+        .arg(&so_pin)
+        .output()
+        .unwrap();
+    let code = headless.status.code().unwrap();
+    assert_ne!(code, 0);
+    let before = tree(&p.bundle);
+    let tmux = Tmux::start(
+        "tui",
+        &ceremony_command_on(
+            &hsm().env.1,
+            &script,
+            &p.bundle,
+            &hsm().token_uri(),
+            &["--so-pin-source", so_pin.to_str().unwrap()],
+        ),
+        100,
+        true,
+    );
+    let mut seen = Vec::new();
+    people_and_keys(&tmux, &mut seen, 1);
+    assert!(tmux.pane().contains(&alias));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&mut seen, SHORT, "step 3", |s| {
+        s.contains("the bundle fingerprint")
+    });
+    type_seen(&tmux, &mut seen, &p.fingerprint);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&mut seen, SHORT, "the confirmation", |s| {
+        s.contains("(y/N)")
+    });
+    tmux.keys(&["y"]);
+    let stopped = tmux.wait_for(&mut seen, Duration::from_secs(60), "the error", |s| {
+        s.contains("The ceremony stopped.")
+    });
+    assert!(stopped.contains("what to do:"), "{stopped}");
+    assert!(stopped.contains("PIN"), "{stopped}");
+    assert!(
+        !stopped.contains("EXIT="),
+        "the UI waits for a key:\n{stopped}"
+    );
+    tmux.keys(&["Enter"]);
+    let end = tmux.wait_for(&mut seen, SHORT, "the exit", |s| s.contains("EXIT="));
+    assert!(end.contains(&format!("EXIT={code}")), "want {code}:\n{end}");
+    assert_eq!(tree(&p.bundle), before, "nothing was left in the bundle");
+}
+
+/// A roster of five custodians (any three open the HSM) enrolled headless on a token of its own:
+/// (token store, label, the shares by name).
+fn enrol_five(dir: &Path) -> (std::path::PathBuf, String, Vec<(String, String)>) {
+    // Enrolment initialises a new token in an empty slot: SoftHSM2 always has one; kryoptic has
+    // a single slot, so it gets a token database of its own.
+    let store = if hsm().is_softhsm() {
+        hsm().env.1.clone()
+    } else {
+        dir.join("store/token.sql")
+    };
+    std::fs::create_dir_all(dir.join("store")).unwrap();
+    std::fs::create_dir_all(dir.join("shares")).unwrap();
+    let label = unique("tui");
+    let names = ["Alice", "Bob", "Carol", "Dave", "Erin"];
+    let mut enroll =
+        format!("threshold = 3\nout = \"enrolment\"\n\n[token]\nlabel = \"{label}\"\n");
+    for n in names {
+        enroll.push_str(&format!(
+            "\n[[custodian]]\nname = \"{n}\"\nshare_file = \"shares/{n}.share\"\n"
+        ));
+    }
+    std::fs::write(dir.join("enroll.toml"), enroll).unwrap();
+    keyrite()
+        .env(hsm().env.0, &store)
+        .args(["quorum", "enroll", "--headless", "--script"])
+        .arg(dir.join("enroll.toml"))
+        .assert()
+        .success();
+    let shares = names
+        .iter()
+        .map(|n| {
+            let share = std::fs::read_to_string(dir.join(format!("shares/{n}.share")))
+                .unwrap()
+                .lines()
+                .find(|l| l.starts_with("KR1-"))
+                .expect("a share line")
+                .to_string();
+            (n.to_string(), share)
+        })
+        .collect();
+    (store, label, shares)
+}
+
+#[test]
+fn nine_keys_with_a_three_of_five_roster_corrected_in_place_then_imported_and_audited() {
+    own_token!();
+    let dir = tempfile::tempdir().unwrap();
+    let (store, label, shares) = enrol_five(dir.path());
+    let aliases: Vec<String> = (1..=9)
+        .map(|i| external_key(&format!("tui9-{i}")).0)
+        .collect();
+    let refs: Vec<&str> = aliases.iter().map(String::as_str).collect();
+    let p = prepare(dir.path(), &refs, default_algorithm());
+    let script = write_script(dir.path(), &refs, default_algorithm(), "RSA_4096");
+    let roster = dir.path().join("enrolment/roster.json");
+    let tmux = Tmux::start(
+        "tui9",
+        &ceremony_command_on(
+            &store,
+            &script,
+            &p.bundle,
+            &format!("pkcs11:token={label}"),
+            &["--roster", roster.to_str().unwrap()],
+        ),
+        100,
+        true,
+    );
+    let mut seen = Vec::new();
+    people_and_keys(&tmux, &mut seen, 9);
+    // The witness scrolls the keys: every one is reachable.
+    let mut listed = std::collections::BTreeSet::new();
+    for from in 1..=9 {
+        // The page, drawn down to its first key at least.
+        let head = format!("Keys {from}–");
+        let top = &aliases[from - 1];
+        let s = tmux.wait_for(&mut seen, SHORT, &head, |s| {
+            s.contains(&head) && s.contains(top.as_str())
+        });
+        for a in &aliases {
+            if s.contains(a.as_str()) {
+                listed.insert(a.clone());
+            }
+        }
+        tmux.keys(&["Down"]);
+    }
+    assert_eq!(listed.len(), 9, "{listed:?}");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&mut seen, SHORT, "step 3", |s| {
+        s.contains("the bundle fingerprint")
+    });
+
+    // The fingerprint with its fifth group wrong: named, then corrected.
+    let fp = keyrite::core::digest::grouped(&p.fingerprint);
+    let mut wrong = fp.clone();
+    let c = if &wrong[20..21] == "0" { "1" } else { "0" };
+    wrong.replace_range(20..21, c);
+    type_seen(&tmux, &mut seen, &wrong);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&mut seen, SHORT, "the mismatch", |s| {
+        s.contains("MISMATCH in group 5:")
+    });
+    erase(&tmux, wrong.len() - 20);
+    type_seen(&tmux, &mut seen, &fp[20..]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&mut seen, SHORT, "the custodians", |s| {
+        s.contains("custodians (0 of 3)")
+    });
+
+    // Back once: the fingerprint is still typed, and goes on again.
+    tmux.keys(&["BTab"]);
+    let back = tmux.wait_for(&mut seen, SHORT, "back at the fingerprint", |s| {
+        s.contains("the bundle fingerprint")
+    });
+    assert!(back.contains(&fp[..39]), "the entry is kept:\n{back}");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&mut seen, SHORT, "the custodians", |s| {
+        s.contains("custodians (0 of 3)")
+    });
+
+    for (i, (name, share)) in [&shares[0], &shares[2], &shares[4]].into_iter().enumerate() {
+        type_seen(&tmux, &mut seen, name);
+        tmux.keys(&["Enter"]);
+        tmux.wait_for(&mut seen, SHORT, "the share field", |s| {
+            s.contains("> Share:")
+        });
+        if i == 0 {
+            // One character of the second group mistyped: the group is named, and the entry
+            // stays to be corrected from there.
+            let (bad, pos) = mistype_group(share, 2);
+            tmux.text(&bad);
+            tmux.keys(&["Enter"]);
+            let named = tmux.wait_for(&mut seen, SHORT, "the wrong group", |s| {
+                s.contains("group 2 looks mistyped") && s.contains(&format!("({name})"))
+            });
+            assert!(named.contains(&"•".repeat(20)), "{named}");
+            erase(&tmux, bad.len() - pos);
+            tmux.text(&share[pos..]);
+        } else {
+            tmux.text(share);
+        }
+        tmux.wait_for(&mut seen, SHORT, "the masked share", |s| {
+            s.contains(&"•".repeat(share.len().min(70)))
+        });
+        tmux.keys(&["Enter"]);
+        let after = format!("custodians ({} of 3)", i + 1);
+        tmux.wait_for(&mut seen, SHORT, &after, |s| s.contains(&after));
+    }
+    tmux.keys(&["Enter"]);
+    let confirm = tmux.wait_for(&mut seen, SHORT, "the confirmation", |s| {
+        s.contains("Generate and wrap 9 keys now? (y/N)")
+    });
+    assert!(
+        confirm.contains("Custodians  Alice, Carol, Erin"),
+        "{confirm}"
+    );
+    tmux.keys(&["y"]);
+    tmux.wait_for(&mut seen, Duration::from_secs(300), "the result", |s| {
+        s.contains("ceremony complete")
+    });
+
+    // The result lists all nine keys, with their check values.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p.bundle.join("manifest.json")).unwrap()).unwrap();
+    let keys = manifest["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 9);
+    let lines: Vec<String> = keys
+        .iter()
+        .map(|k| {
+            format!(
+                "{}  check value  {}",
+                k["name"].as_str().unwrap(),
+                k["generated"]["check_value"].as_str().unwrap()
+            )
+        })
+        .collect();
+    let mut shown = std::collections::BTreeSet::new();
+    for from in 1..=9 {
+        let head = format!("Keys {from}–");
+        let top = &lines[from - 1];
+        let s = tmux.wait_for(&mut seen, SHORT, &head, |s| {
+            s.contains(&head) && s.contains(top.as_str())
+        });
+        for line in &lines {
+            if s.contains(line.as_str()) {
+                shown.insert(line.clone());
+            }
+        }
+        tmux.keys(&["Down"]);
+    }
+    assert_eq!(shown.len(), 9, "{shown:?}");
+    tmux.keys(&["q"]);
+    let end = tmux.wait_for(&mut seen, SHORT, "the exit", |s| s.contains("EXIT="));
+    assert!(end.contains("EXIT=0"), "{end}");
+
+    // No screen, nor the scrollback, ever held six characters of a share in a row; and nothing
+    // was printed behind the UI (the quorum line is shown inside it).
+    seen.push(tmux.pane());
+    for s in &seen {
+        assert!(
+            !s.lines().any(|l| l.starts_with("quorum met")),
+            "a line printed behind the UI:\n{s}"
+        );
+        for (_, share) in &shares {
+            for w in share.as_bytes()[4..].windows(6) {
+                let w = std::str::from_utf8(w).unwrap();
+                assert!(!s.contains(w), "{w:?} of a share on screen:\n{s}");
+            }
+        }
+    }
+
+    // The bundle imports into the local KMS, and its log verifies.
+    import_cmd(&p.bundle).assert().success();
+    let audit = keyrite()
+        .args(["audit", "verify"])
+        .arg(&p.bundle)
+        .arg("--trust")
+        .arg(dir.path().join("enrolment/log-public-key.pem"))
+        .output()
+        .unwrap();
+    assert!(
+        audit.status.success(),
+        "audit verify: {}",
+        String::from_utf8_lossy(&audit.stderr)
+    );
+}
+
+#[test]
+fn without_a_terminal_or_with_answers_but_not_headless_nothing_is_touched() {
+    own_token!();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, p, script) = prepared_key(dir.path(), "tui-noterm");
+    let before = tree(&p.bundle);
+    let answers = write_answers(dir.path(), &p.fingerprint);
+    let base = |cmd: &mut assert_cmd::Command| {
+        cmd.args(["ceremony", "--script"])
+            .arg(&script)
+            .arg("--bundle")
+            .arg(&p.bundle)
+            .args(["--token", &hsm().token_uri()]);
+    };
+    // assert_cmd gives the process no terminal.
+    let mut cmd = keyrite();
+    base(&mut cmd);
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("needs a terminal"), "{stderr}");
+    assert!(stderr.contains("--headless --answers"), "{stderr}");
+
+    let mut cmd = keyrite();
+    base(&mut cmd);
+    let out = cmd.arg("--answers").arg(&answers).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--answers is read only by a headless run"),
+        "{stderr}"
+    );
+    assert_eq!(tree(&p.bundle), before);
+}
