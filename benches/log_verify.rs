@@ -86,7 +86,9 @@ fn split(log: &[u8]) -> Vec<(&[u8], Vec<u8>)> {
         .filter(|l| !l.is_empty())
         .map(|l| {
             let body = &l[8..l.len() - 2 - 128 - 8];
-            let sig = hex::decode(&l[l.len() - 2 - 128..l.len() - 2]).expect("hex");
+            let sig = data_encoding::HEXLOWER_PERMISSIVE
+                .decode(l[l.len() - 2 - 128..l.len() - 2].as_ref())
+                .expect("hex");
             (body, sig)
         })
         .collect()

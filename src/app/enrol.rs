@@ -58,7 +58,9 @@ fn os_random_pin() -> Result<AuthPin> {
     getrandom::fill(raw.as_mut()).map_err(|e| Error::Random {
         detail: e.to_string(),
     })?;
-    Ok(AuthPin::new(hex::encode(raw.as_ref()).into()))
+    Ok(AuthPin::new(
+        data_encoding::HEXLOWER.encode(raw.as_ref()).into(),
+    ))
 }
 
 /// Initialises a fresh token with a quorum-held PIN (see the module docs).
@@ -78,7 +80,7 @@ pub fn enrol_shamir(
     let mut locks = MemoryLock::new();
     locks.lock(&raw);
     let session = login_with_pin_bytes(&token, &raw)?;
-    let roster_id = hex::encode(session.random(16)?.as_slice());
+    let roster_id = data_encoding::HEXLOWER.encode(session.random(16)?.as_slice());
     let (roster, shares) = split(&raw, threshold, names, &roster_id)?;
     self_check(&roster, &shares, &raw)?;
     drop(raw);
@@ -362,7 +364,7 @@ fn enrol_hsm_enforced(
             })?;
         token.login(&crate::hsm::pin::read_pin(path)?)?
     };
-    let roster_id = hex::encode(session.random(16)?.as_slice());
+    let roster_id = data_encoding::HEXLOWER.encode(session.random(16)?.as_slice());
     let log_key = session.generate_log_key(LOG_KEY_LABEL)?;
     let roster = RosterFile::hsm_enforced(
         script.threshold,

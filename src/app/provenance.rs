@@ -178,7 +178,7 @@ pub fn sign(bundle: &VerifiedBundle, role: Role, signer: &SignWith) -> Result<Va
         public_key_pem: pem,
         role,
         time,
-        signature: hex::encode(&sig),
+        signature: data_encoding::HEXLOWER.encode(&sig),
     });
     // Checked as the ceremony will check it, before it is written.
     file.verify(fingerprint)

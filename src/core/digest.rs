@@ -4,7 +4,7 @@ use sha2::{Digest, Sha256};
 
 /// Lower-case hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+    data_encoding::HEXLOWER.encode(&Sha256::digest(bytes))
 }
 
 /// A digest grouped in fours for reading aloud across the air gap: `1a2b 3c4d …`.
@@ -21,7 +21,7 @@ pub fn grouped(hex: &str) -> String {
 /// four to a line, for reading aloud across the air gap. Both sides print it from the same hex.
 /// Anything that is not hex gives an empty list.
 pub fn words(hex: &str) -> Vec<String> {
-    match hex::decode(hex) {
+    match data_encoding::HEXLOWER_PERMISSIVE.decode(hex.as_ref()) {
         Ok(bytes) => pgp_words::to_words(&bytes)
             .into_iter()
             .map(str::to_lowercase)

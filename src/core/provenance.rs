@@ -150,8 +150,9 @@ impl Provenance {
                     key.fingerprint()
                 )));
             }
-            let sig =
-                hex::decode(&s.signature).map_err(|_| bad("the signature is not hex".into()))?;
+            let sig = data_encoding::HEXLOWER_PERMISSIVE
+                .decode(s.signature.as_ref())
+                .map_err(|_| bad("the signature is not hex".into()))?;
             if !key.verifies(&message(s.role, fingerprint, s.time), &sig) {
                 return Err(bad(format!(
                     "the signature of {} does not verify over this bundle's fingerprint",
@@ -277,7 +278,7 @@ mod tests {
                 public_key_pem: pem,
                 role: *role,
                 time,
-                signature: hex::encode(sig),
+                signature: data_encoding::HEXLOWER.encode(&sig),
             });
         }
         p

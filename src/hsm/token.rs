@@ -578,8 +578,8 @@ impl UserSession {
                 step,
                 message: format!(
                     "the token's CKA_CHECK_VALUE {} differs from AES-ECB of a zero block {}",
-                    hex::encode(token_kcv),
-                    hex::encode(kcv)
+                    data_encoding::HEXLOWER.encode(&token_kcv),
+                    data_encoding::HEXLOWER.encode(&kcv)
                 ),
                 hint: "the token misbehaves; do not use it for this ceremony".into(),
             });

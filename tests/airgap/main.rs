@@ -5,5 +5,5 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-mod log_key;
 mod enrol_tui;
+mod log_key;

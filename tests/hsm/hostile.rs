@@ -463,13 +463,16 @@ fn the_high_s_twin_of_a_signed_record_is_refused() {
     let last = lines.len() - 1;
     let end = lines[last].len() - 3;
     let range = end - 128..end;
-    let sig =
-        p256::ecdsa::Signature::from_slice(&hex::decode(&lines[last][range.clone()]).unwrap())
-            .unwrap();
+    let sig = p256::ecdsa::Signature::from_slice(
+        &data_encoding::HEXLOWER_PERMISSIVE
+            .decode(lines[last][range.clone()].as_ref())
+            .unwrap(),
+    )
+    .unwrap();
     let flipped = -*sig.s();
     let twin =
         p256::ecdsa::Signature::from_scalars(sig.r().to_bytes(), flipped.to_bytes()).unwrap();
-    lines[last][range].copy_from_slice(hex::encode(twin.to_bytes()).as_bytes());
+    lines[last][range].copy_from_slice(data_encoding::HEXLOWER.encode(&twin.to_bytes()).as_bytes());
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("ceremony.log");
     std::fs::write(&log, lines.concat()).unwrap();

@@ -5,17 +5,17 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-mod roundtrip;
-mod probe;
-mod matrix;
 mod audit;
 mod bad_input;
-mod quorum;
-mod escrow;
-mod wrap_with_trusted;
-mod hostile;
-mod provenance;
-mod rewrap_escrow;
 mod ceremony_kill;
-mod ceremony_preflight;
 mod ceremony_order;
+mod ceremony_preflight;
+mod escrow;
+mod hostile;
+mod matrix;
+mod probe;
+mod provenance;
+mod quorum;
+mod rewrap_escrow;
+mod roundtrip;
+mod wrap_with_trusted;

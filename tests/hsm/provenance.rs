@@ -24,7 +24,12 @@ fn stderr(out: &std::process::Output) -> String {
 /// A signer's P-256 key file (0600) and its public key's SHA-256.
 fn signer_key(dir: &Path, name: &str) -> (PathBuf, String) {
     let seed = keyrite::core::digest::sha256_hex(unique(name).as_bytes());
-    let key = p256::ecdsa::SigningKey::from_slice(&hex::decode(seed).unwrap()).unwrap();
+    let key = p256::ecdsa::SigningKey::from_slice(
+        &data_encoding::HEXLOWER_PERMISSIVE
+            .decode(seed.as_ref())
+            .unwrap(),
+    )
+    .unwrap();
     let pem = key.to_pkcs8_pem(p256::pkcs8::LineEnding::LF).unwrap();
     let path = dir.join(format!("{name}.pem"));
     write_secret(&path, pem.as_bytes());

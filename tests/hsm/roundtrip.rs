@@ -155,13 +155,13 @@ fn the_generated_key_cannot_be_read_and_its_check_value_is_the_tokens() {
     let recorded = manifest["keys"][0]["generated"]["check_value"]
         .as_str()
         .unwrap();
-    let computed = hex::encode(session.check_value(key).unwrap());
+    let computed = data_encoding::HEXLOWER.encode(&session.check_value(key).unwrap());
     assert_eq!(
         recorded, computed,
         "the manifest records the check value the HSM computes"
     );
     match session.token_check_value(key).unwrap() {
-        Some(token_kcv) => assert_eq!(hex::encode(token_kcv), recorded),
+        Some(token_kcv) => assert_eq!(data_encoding::HEXLOWER.encode(&token_kcv), recorded),
         None => assert!(
             !hsm().is_softhsm(),
             "SoftHSM2 offers CKA_CHECK_VALUE; it must be compared"

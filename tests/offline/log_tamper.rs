@@ -238,14 +238,18 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Option<LogError>)> {
     // high-S signature is a re-encoded one (ECDSA malleability) and is refused.
     let mut high_s = good.clone();
     let r = sig_range(&high_s[1]);
-    let sig =
-        p256::ecdsa::Signature::from_slice(&hex::decode(&high_s[1][r.clone()]).unwrap()).unwrap();
+    let sig = p256::ecdsa::Signature::from_slice(
+        &data_encoding::HEXLOWER_PERMISSIVE
+            .decode(high_s[1][r.clone()].as_ref())
+            .unwrap(),
+    )
+    .unwrap();
     assert!(log::low_s(&sig), "the corpus writer signs low-S");
     let flipped_s = -*sig.s();
     let high =
         p256::ecdsa::Signature::from_scalars(sig.r().to_bytes(), flipped_s.to_bytes()).unwrap();
     assert!(!log::low_s(&high));
-    high_s[1][r].copy_from_slice(hex::encode(high.to_bytes()).as_bytes());
+    high_s[1][r].copy_from_slice(data_encoding::HEXLOWER.encode(&high.to_bytes()).as_bytes());
     out.push((
         "high-s-signature.log",
         high_s.concat(),
@@ -265,7 +269,7 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Option<LogError>)> {
     let sig = log::LogSigner::sign(&other, forged_body.as_bytes()).unwrap();
     let forged = format!(
         "{{\"body\":{forged_body},\"sig\":\"{}\"}}\n",
-        hex::encode(sig)
+        data_encoding::HEXLOWER.encode(&sig)
     );
     let mut appended = good.concat();
     appended.extend_from_slice(forged.as_bytes());

@@ -2,6 +2,6 @@
 //!
 //! One test binary for the group (cargo's `tests/testsuite` shape): each file is a module.
 
-mod layout;
 mod cli_docs;
+mod layout;
 mod log_tamper;

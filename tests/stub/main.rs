@@ -2,5 +2,5 @@
 //!
 //! One test binary for the group (cargo's `tests/testsuite` shape): each file is a module.
 
-mod kms_stub;
 mod failure;
+mod kms_stub;

@@ -5,8 +5,8 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-mod ceremony_tui;
 mod ceremony_plain;
-mod replay;
-mod rehearse_tui;
+mod ceremony_tui;
 mod rehearse;
+mod rehearse_tui;
+mod replay;

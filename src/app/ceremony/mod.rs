@@ -329,7 +329,7 @@ impl Driver<'_, '_> {
             };
             entry.generated = Some(GeneratedKey {
                 hsm_label: k.hsm_label.clone(),
-                hsm_id: hex::encode(&found.id),
+                hsm_id: data_encoding::HEXLOWER.encode(&found.id),
                 check_value: k.check_value.clone(),
                 generated_at,
                 reimport_of_key_material_id: None,
@@ -460,7 +460,7 @@ impl Driver<'_, '_> {
             }
             .into());
         }
-        let kcv_hex = hex::encode(self.session.check_value(generated.handle)?);
+        let kcv_hex = data_encoding::HEXLOWER.encode(&self.session.check_value(generated.handle)?);
         let reimport = match (&escrowed, self.req.escrow) {
             (Some(e), Some(escrow)) => {
                 if e.check_value != kcv_hex {
@@ -582,7 +582,7 @@ impl Driver<'_, '_> {
             .ok_or_else(|| internal("a key outside the bundle"))?;
         key.generated = Some(GeneratedKey {
             hsm_label: current.label.clone(),
-            hsm_id: hex::encode(&current.key.id),
+            hsm_id: data_encoding::HEXLOWER.encode(&current.key.id),
             check_value: current.check_value.clone(),
             generated_at: current
                 .escrowed
@@ -610,7 +610,7 @@ impl Driver<'_, '_> {
             .cloned()
             .ok_or_else(|| internal("no key to wrap"))?;
         let key = self.session.find_escrowed_key(&pending.hsm_label)?;
-        let kcv = hex::encode(self.session.check_value(key.handle)?);
+        let kcv = data_encoding::HEXLOWER.encode(&self.session.check_value(key.handle)?);
         if kcv != pending.check_value {
             return Err(HsmError::Verification {
                 step: "find the interrupted ceremony's key",

@@ -246,7 +246,9 @@ fn frame_signed(line_no: usize, line: &[u8]) -> Result<Framed<'_>, ChainError> {
     {
         return Err(bad("the signature is not 128 lower-case hex digits"));
     }
-    let sig = hex::decode(sig_hex).map_err(|_| bad("the signature is not hex"))?;
+    let sig = data_encoding::HEXLOWER_PERMISSIVE
+        .decode(sig_hex.as_ref())
+        .map_err(|_| bad("the signature is not hex"))?;
     Ok(Framed {
         body: &line[HEAD.len()..body_end],
         sig: Some(sig),
@@ -390,7 +392,7 @@ impl Chain {
         line.extend_from_slice(HEAD);
         line.extend_from_slice(&body);
         line.extend_from_slice(SIG_HEAD);
-        line.extend_from_slice(hex::encode(&sig).as_bytes());
+        line.extend_from_slice(data_encoding::HEXLOWER.encode(&sig).as_bytes());
         line.extend_from_slice(SIGNED_TAIL);
         Ok(self.seal(line))
     }

@@ -169,7 +169,7 @@ impl CustodianShare {
         h.update(roster_id.as_bytes());
         h.update([0, self.index]);
         h.update(self.bytes.as_slice());
-        hex::encode(h.finalize())
+        data_encoding::HEXLOWER.encode(&h.finalize())
     }
 }
 
