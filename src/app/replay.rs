@@ -31,24 +31,24 @@ pub fn run(target: &Path, trust: Option<&Path>, text: bool) -> Result<()> {
         target.to_path_buf()
     };
     let bytes = fsio::read(&log_path)?;
-    let verified = match trust {
+    // The verification line, and its short form for the pager's status line.
+    let (verified, status) = match trust {
         Some(trust) => {
             let report = crate::app::audit::verify(target, trust)?;
             let n = report.log_report.records.len();
-            match report.log_report.outcome {
-                CeremonyOutcome::Complete => format!(
-                    "verified: {n} records signed by the trusted log key; ceremony complete"
-                ),
-                other => format!(
-                    "verified: {n} records signed by the trusted log key; ceremony {}",
-                    other.as_str().to_uppercase()
-                ),
-            }
+            let outcome = match report.log_report.outcome {
+                CeremonyOutcome::Complete => "complete".to_string(),
+                other => other.as_str().to_uppercase(),
+            };
+            (
+                format!("verified: {n} records signed by the trusted log key; ceremony {outcome}"),
+                format!("verified ({n} records, ceremony {outcome})"),
+            )
         }
-        None => {
-            "NOT VERIFIED: replayed as written; pass --trust <log-public-key.pem> to check it first"
-                .to_string()
-        }
+        None => (
+            "NOT VERIFIED: replayed as written; pass --trust <log-public-key.pem> to check it first".to_string(),
+            "NOT VERIFIED (no --trust)".to_string(),
+        ),
     };
     let bodies = log::bodies(&bytes)?;
     // Every field is text from the log file: shown escaped, never obeyed by the terminal.
@@ -61,7 +61,7 @@ pub fn run(target: &Path, trust: Option<&Path>, text: bool) -> Result<()> {
     if interactive {
         // Also on stderr, so it stays on the screen after the pager leaves.
         crate::say!("{headline}");
-        return page(&screens.join("\n"), &for_terminal(&verified)).map_err(output_error);
+        return page(&screens.join("\n"), &status).map_err(output_error);
     }
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", for_terminal(&headline)).map_err(output_error)?;

@@ -170,7 +170,7 @@ pub fn render(r: &AuditReport) -> String {
             && let Some(rw) = &logged.rewrap_of
         {
             line(format!(
-                "      re-wrap of     the escrowed key of bundle {} (its log sha256 {})",
+                "      re-wrap of the escrowed key of bundle {} (its log sha256 {})",
                 rw.escrow_bundle_sha256,
                 rw.escrow_log_sha256.as_deref().unwrap_or("unrecorded")
             ));
