@@ -49,8 +49,8 @@ fn chromium(html: &Path, out: &Path) -> String {
     let png_bytes = std::fs::read(&png).unwrap();
     assert!(png_bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
     eprintln!("audit report screenshot: {}", png.display());
+    // Reading order (no -layout): a table cell's text stays together, wrapped over lines.
     let text = Command::new("pdftotext")
-        .args(["-layout"])
         .arg(&pdf)
         .arg("-")
         .output()
@@ -66,8 +66,9 @@ fn kept(name: &str) -> PathBuf {
     dir.join(name)
 }
 
+/// `keyrite audit report`: no token needed, only the published key.
 fn report(target: &Path, trust: &Path, html: &Path) -> assert_cmd::Command {
-    let mut cmd = keyrite();
+    let mut cmd = assert_cmd::Command::cargo_bin("keyrite").unwrap();
     cmd.args(["audit", "report"])
         .arg(target)
         .arg("--trust")

@@ -116,7 +116,10 @@ fn replay_in_an_80x24_terminal_pages_forward_and_back_with_help_and_quits_with_o
     let second = tmux.wait_for(&mut seen, within, "the second page", |s| {
         (s.contains("lines 24-") || s.contains("(end)")) && !s.contains("lines 1-23")
     });
-    assert!(!second.contains("step 1 of 5"), "the first page scrolled away: {second}");
+    assert!(
+        !second.contains("step 1 of 5"),
+        "the first page scrolled away: {second}"
+    );
     assert!(
         second.contains(&format!("check value  {kcv}"))
             || first.contains(&format!("check value  {kcv}"))
@@ -147,8 +150,15 @@ fn replay_in_an_80x24_terminal_pages_forward_and_back_with_help_and_quits_with_o
     tmux.keys(&["q"]);
     let end = tmux.wait_for(&mut seen, within, "exit", |s| s.contains("EXIT="));
     assert!(end.contains("EXIT=0"), "{end}");
+    // With what scrolled off the screen: the line printed before the pager is still there.
+    let all = tmux
+        .cmd()
+        .args(["capture-pane", "-p", "-J", "-S", "-", "-t", "replay"])
+        .output()
+        .unwrap();
+    let all = String::from_utf8_lossy(&all.stdout);
     assert!(
-        end.contains("verified: 5 records signed by the trusted log key; ceremony complete"),
-        "the verification line stays: {end}"
+        all.contains("verified: 5 records signed by the trusted log key; ceremony complete"),
+        "the verification line stays: {all}"
     );
 }

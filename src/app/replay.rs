@@ -57,7 +57,7 @@ pub fn run(target: &Path, trust: Option<&Path>, text: bool) -> Result<()> {
         .map(|b| for_terminal(&replay::screen(b, bodies.len())).into_owned())
         .collect();
     let interactive = !text && std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
-    let headline = format!("{verified} ({})", log_path.display());
+    let headline = format!("{verified}\n  log: {}", log_path.display());
     if interactive {
         // Also on stderr, so it stays on the screen after the pager leaves.
         crate::say!("{headline}");
