@@ -21,6 +21,7 @@ fn build_log(key: &SigningKey, trusted: &TrustedKey) -> Vec<u8> {
         tool_version: "0.1.0",
         tool_sha256: &h,
         tool_features: "airgap",
+        roles: None,
         script_sha256: &h,
         manifest_sha256: &h,
         token_label: "bench",

@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use crate::app::error::{Error, Result};
 use crate::core::digest::sha256_hex;
-use crate::core::log::{self, Report, TrustedKey};
-use crate::core::manifest;
+use crate::core::log::{self, CeremonyOutcome, Report, TrustedKey};
+use crate::core::manifest::{self, Manifest};
 use crate::core::receipt::{self, ReceiptReport};
 use crate::core::terminal::for_terminal;
 use crate::io::bundle::{Bundle, MANIFEST};
@@ -33,6 +33,257 @@ pub struct AuditReport {
     pub receipt: Option<ReceiptReport>,
     /// Who opened the HSM, and how, as the signed log records it.
     pub authorised_by: Authorisation,
+    /// The ceremony's name (the script's `[ceremony] name`), as the start record names it.
+    pub ceremony: Option<String>,
+    /// Who took part, by role.
+    pub participants: Vec<Participant>,
+    /// The keyrite that ran the ceremony (and each resumption).
+    pub tool: ToolRun,
+    /// Who signed the prepared bundle, as the start record binds it.
+    pub bundle_signed_by: BundleSigners,
+    /// One row per key: what KMS key, what material, what became of it.
+    pub key_table: Vec<KeyRow>,
+    /// The bundle's input files (import parameters, provenance) and the evidence files, each
+    /// with its SHA-256 and what vouches for it.
+    pub input_files: Vec<FileCheck>,
+    /// SHA-256 of the ceremony log file as read.
+    pub log_sha256: String,
+}
+
+/// One person of the ceremony and their role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Participant {
+    pub name: String,
+    /// "operator", "witness", "custodian (share N)", or "named in the log" for a log that
+    /// records no roles.
+    pub role: String,
+}
+
+/// The keyrite binary that ran the ceremony, as the start record (and each resumed record) binds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ToolRun {
+    pub version: String,
+    pub sha256: String,
+    /// The cargo features recorded ("airgap", "airgap,connected"); None in older logs.
+    pub features: Option<String>,
+    /// Which build that is, in words.
+    pub build: String,
+    /// (version, sha256) of the keyrite that took the ceremony up again, per resumption.
+    pub resumed_with: Vec<(String, String)>,
+    /// `--expect-binary`: the auditor's own rebuild's SHA-256, equal to every binary that ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub matches_expected: Option<String>,
+}
+
+impl ToolRun {
+    fn of(report: &Report) -> ToolRun {
+        let b = &report.binding;
+        let build = match b.tool_features.as_deref() {
+            Some("airgap") => {
+                "air-gap build (--no-default-features --features airgap: no network code)"
+                    .to_string()
+            }
+            Some("airgap,connected") => {
+                "default build (features airgap,connected: holds network code)".to_string()
+            }
+            Some(other) => format!("build with features {other}"),
+            None => "build not recorded (a log written before keyrite recorded it)".to_string(),
+        };
+        ToolRun {
+            version: b.tool_version.clone(),
+            sha256: b.tool_sha256.clone(),
+            features: b.tool_features.clone(),
+            build,
+            resumed_with: report
+                .interruptions
+                .iter()
+                .map(|i| (i.tool_version.clone(), i.tool_sha256.clone()))
+                .collect(),
+            matches_expected: None,
+        }
+    }
+}
+
+/// Who signed the prepared bundle (`provenance.json`), by public-key SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "signed", rename_all = "lowercase")]
+pub enum BundleSigners {
+    Signed {
+        prepared_by: Vec<String>,
+        cosigned_by: Vec<String>,
+    },
+    /// The start record binds no signature: the bundle was not signed.
+    Unsigned,
+}
+
+/// One key of the ceremony, from the verified log, the manifest it binds and the receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyRow {
+    /// The bundle's name for it.
+    pub key: String,
+    /// The alias (the manifest's; for a rotation by a new key, the alias it takes over).
+    pub alias: Option<String>,
+    pub key_arn: String,
+    pub account: String,
+    pub region: String,
+    pub check_value: String,
+    pub hsm_label: String,
+    /// SHA-256 of EncryptedKeyMaterial.bin as the log recorded it (None: never wrapped).
+    pub wrapped_sha256: Option<String>,
+    /// The KeyMaterialId KMS gave it, from the import receipt (or the escrowed key's, for a re-wrap).
+    pub key_material_id: Option<String>,
+    /// What the import did (the receipt's kind and resulting state).
+    pub imported: Option<String>,
+    /// Aliases moved onto or off this key (rotation by a new key).
+    pub alias_moves: Vec<receipt::AliasMoved>,
+}
+
+/// The account and region an ARN names (`arn:PARTITION:kms:REGION:ACCOUNT:key/ID`).
+fn arn_parts(arn: &str) -> (String, String) {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    match parts.as_slice() {
+        [_, _, _, region, account, _] => (account.to_string(), region.to_string()),
+        _ => (String::new(), String::new()),
+    }
+}
+
+fn key_table(
+    report: &Report,
+    manifest: Option<&Manifest>,
+    rc: Option<&ReceiptReport>,
+) -> Vec<KeyRow> {
+    report
+        .keys
+        .iter()
+        .map(|k| {
+            let entry = manifest.and_then(|m| m.keys.iter().find(|e| e.name == k.key));
+            let (account, region) = match entry {
+                Some(e) => (e.account.clone(), e.region.clone()),
+                None => arn_parts(&k.key_arn),
+            };
+            let alias = entry.and_then(|e| {
+                e.takes_over
+                    .as_ref()
+                    .map(|t| t.alias.clone())
+                    .or_else(|| e.alias.clone())
+            });
+            let imports: Vec<&receipt::ReceiptKey> = rc
+                .map(|r| r.keys.iter().filter(|i| i.key == k.key).collect())
+                .unwrap_or_default();
+            let last = imports.last();
+            KeyRow {
+                key: k.key.clone(),
+                alias,
+                key_arn: k.key_arn.clone(),
+                account,
+                region,
+                check_value: k.check_value.clone(),
+                hsm_label: k.hsm_label.clone(),
+                wrapped_sha256: k.wrapped.as_ref().map(|(_, sha)| sha.clone()),
+                key_material_id: last
+                    .and_then(|i| i.key_material_id.clone())
+                    .or_else(|| k.rewrap_of.as_ref().map(|r| r.key_material_id.clone())),
+                imported: last.map(|i| format!("{}: {}", i.kind, i.state)),
+                alias_moves: rc
+                    .map(|r| {
+                        r.alias_moves
+                            .iter()
+                            .filter(|(_, m)| m.key == k.key)
+                            .map(|(_, m)| m.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+/// Who took part, by role: the start record's operator and witness (or, in a log that records
+/// no roles, everyone its records name), then the custodians who authorised.
+fn participants(report: &Report) -> Vec<Participant> {
+    let mut out = Vec::new();
+    let custodians: Vec<(String, u8)> = report
+        .quorum
+        .as_ref()
+        .map(|q| q.authorised.clone())
+        .unwrap_or_default();
+    match &report.binding.roles {
+        Some(r) => {
+            out.push(Participant {
+                name: r.operator.clone(),
+                role: "operator".into(),
+            });
+            if let Some(w) = &r.witness {
+                out.push(Participant {
+                    name: w.clone(),
+                    role: "witness".into(),
+                });
+            }
+        }
+        None => {
+            for rec in &report.records {
+                for a in &rec.actors {
+                    let custodian = custodians.iter().any(|(n, _)| n == a);
+                    if !custodian && !out.iter().any(|p: &Participant| &p.name == a) {
+                        out.push(Participant {
+                            name: a.clone(),
+                            role: "named in the log (this log records no roles)".into(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    for (name, index) in custodians {
+        out.push(Participant {
+            name,
+            role: format!("custodian (share {index})"),
+        });
+    }
+    out
+}
+
+/// `--expect-binary`: every keyrite binary the log says ran (the start, each resumption) is the
+/// auditor's own rebuild.
+pub fn expect_binary(r: &mut AuditReport, given: &str) -> Result<()> {
+    let expected: String = given
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if expected.len() != 64 || !expected.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return Err(Error::NotABinaryHash {
+            given: given.chars().take(80).collect(),
+        });
+    }
+    let mut ran = vec![("the ceremony".to_string(), r.tool.sha256.clone())];
+    for (i, (_, sha)) in r.tool.resumed_with.iter().enumerate() {
+        ran.push((format!("resumption {}", i + 1), sha.clone()));
+    }
+    for (what, sha) in ran {
+        if sha != expected {
+            return Err(Error::BinaryNotExpected {
+                what,
+                ran: sha,
+                expected,
+            });
+        }
+    }
+    r.tool.matches_expected = Some(expected);
+    Ok(())
+}
+
+/// The outcome decides the exit: complete is success; aborted and unfinished have their own codes
+/// (or, with `require_complete`, fail as verification failures).
+pub fn verdict(r: &AuditReport, require_complete: bool) -> Result<()> {
+    match r.log_report.outcome {
+        CeremonyOutcome::Complete => Ok(()),
+        outcome => Err(Error::CeremonyNotComplete {
+            log: r.log.clone(),
+            outcome,
+            required: require_complete,
+        }),
+    }
 }
 
 /// Who opened the HSM for the ceremony, and how, as the log's start and quorum.met records
@@ -145,7 +396,8 @@ fn mismatch(what: String) -> Error {
     Error::BundleNotAsLogged(what)
 }
 
-/// Verifies `target` (a bundle directory or a log file) against the key in `trust_pem`.
+/// Verifies `target` (a bundle directory or a log file) against the key in `trust_pem`. An
+/// aborted or unfinished ceremony whose records hold is reported (see [`verdict`]).
 pub fn verify(target: &Path, trust_pem: &Path) -> Result<AuditReport> {
     let pem = String::from_utf8(fsio::read(trust_pem)?).map_err(|_| {
         log::LogError::TrustedKey(format!("{} is not PEM text", trust_pem.display()))
@@ -167,26 +419,74 @@ pub fn verify(target: &Path, trust_pem: &Path) -> Result<AuditReport> {
     } else {
         fsio::read(&log_path)?
     };
-    let report = log::verify(&bytes, &trusted)?;
-    let bundle_files = match bundle_dir {
+    let report = log::verify_records(&bytes, &trusted)?;
+    let mut input_files = Vec::new();
+    let (bundle_files, manifest) = match bundle_dir {
         Some(dir) => {
-            let files = check_bundle(dir, &report)?;
+            let (files, manifest) = check_bundle(dir, &report)?;
             check_provenance(dir, &report)?;
-            Some(files)
+            input_files = inputs(dir, &manifest)?;
+            (Some(files), Some(manifest))
         }
-        None => None,
+        None => (None, None),
     };
+    input_files.push(FileCheck {
+        file: log::FILE_NAME.into(),
+        sha256: sha256_hex(&bytes),
+    });
     let receipt = match bundle_dir {
-        Some(dir) if dir.join(receipt::FILE_NAME).exists() => Some(check_receipt(dir, &report)?),
+        Some(dir) if dir.join(receipt::FILE_NAME).exists() => {
+            let (r, sha) = check_receipt(dir, &report)?;
+            input_files.push(FileCheck {
+                file: receipt::FILE_NAME.into(),
+                sha256: sha,
+            });
+            Some(r)
+        }
         _ => None,
     };
     Ok(AuditReport {
         log: log_path,
         authorised_by: Authorisation::of(&report),
+        ceremony: report.binding.roles.as_ref().map(|r| r.ceremony.clone()),
+        participants: participants(&report),
+        tool: ToolRun::of(&report),
+        bundle_signed_by: match &report.binding.provenance {
+            Some(p) => BundleSigners::Signed {
+                prepared_by: p.prepared_by.clone(),
+                cosigned_by: p.cosigned_by.clone(),
+            },
+            None => BundleSigners::Unsigned,
+        },
+        key_table: key_table(&report, manifest.as_ref(), receipt.as_ref()),
+        input_files,
+        log_sha256: sha256_hex(&bytes),
         log_report: report,
         bundle_files,
         receipt,
     })
+}
+
+/// The bundle's inputs, as the verified manifest lists them (import parameters: the wrapped
+/// material is an output, in `bundle_files`), and its provenance file.
+fn inputs(dir: &Path, manifest: &Manifest) -> Result<Vec<FileCheck>> {
+    let mut out: Vec<FileCheck> = manifest
+        .files
+        .iter()
+        .filter(|(f, _)| !f.ends_with(manifest::ENCRYPTED_KEY_MATERIAL))
+        .map(|(f, sha)| FileCheck {
+            file: f.clone(),
+            sha256: sha.clone(),
+        })
+        .collect();
+    let prov = dir.join(crate::core::provenance::FILE_NAME);
+    if fsio::exists_nofollow(&prov) {
+        out.push(FileCheck {
+            file: crate::core::provenance::FILE_NAME.into(),
+            sha256: sha256_hex(&fsio::read_nofollow(&prov)?),
+        });
+    }
+    Ok(out)
 }
 
 /// The bundle's signatures against the start record: those in `provenance.json` verify over the
@@ -222,7 +522,7 @@ fn check_provenance(dir: &Path, report: &Report) -> Result<()> {
 
 /// The bundle against the verified log: the manifest is the one the end record names, its own
 /// hashes hold, and every wrapped key file is the one the log recorded.
-fn check_bundle(dir: &Path, report: &Report) -> Result<Vec<FileCheck>> {
+fn check_bundle(dir: &Path, report: &Report) -> Result<(Vec<FileCheck>, Manifest)> {
     let manifest_bytes = fsio::read_nofollow(&dir.join(MANIFEST))?;
     let manifest_sha = sha256_hex(&manifest_bytes);
     let Some(final_manifest) = &report.final_manifest_sha256 else {
@@ -316,7 +616,7 @@ fn check_bundle(dir: &Path, report: &Report) -> Result<Vec<FileCheck>> {
         file: MANIFEST.into(),
         sha256: manifest_sha,
     });
-    Ok(checked)
+    Ok((checked, verified.into_manifest()))
 }
 
 /// A wrapped key's file is the one the log recorded.
@@ -335,19 +635,27 @@ fn check_wrapped_file(dir: &Path, file: &str, sha: &str) -> Result<FileCheck> {
     })
 }
 
-/// An aborted ceremony's bundle: the manifest is still the prepared one the start record bound,
-/// and every wrapped file the log recorded is the one written.
+/// An aborted or unfinished ceremony's bundle: the manifest is still the prepared one the start
+/// record bound, its files hold, and every wrapped file the log recorded is the one written.
 fn check_aborted_bundle(
     dir: &Path,
     report: &Report,
     manifest_sha: String,
-) -> Result<Vec<FileCheck>> {
+) -> Result<(Vec<FileCheck>, Manifest)> {
     if manifest_sha != report.binding.manifest_sha256 {
         return Err(mismatch(format!(
-            "{}: SHA-256 is {manifest_sha}, but the ceremony was aborted and the log's {} record bound {}",
+            "{}: SHA-256 is {manifest_sha}, but the ceremony is {} and the log's {} record bound {}",
             dir.join(MANIFEST).display(),
+            report.outcome.as_str(),
             log::step::START,
             report.binding.manifest_sha256
+        )));
+    }
+    let verified = Bundle::verify_interrupted(dir)?;
+    if verified.fingerprint() != manifest_sha {
+        return Err(mismatch(format!(
+            "{} changed while it was being checked",
+            dir.join(MANIFEST).display()
         )));
     }
     let mut checked = Vec::new();
@@ -358,13 +666,14 @@ fn check_aborted_bundle(
         file: MANIFEST.into(),
         sha256: manifest_sha,
     });
-    Ok(checked)
+    Ok((checked, verified.into_manifest()))
 }
 
 /// The import receipt against the verified log and the bundle: it continues the log's chain, names
 /// the ceremony's keys and material, and the import tokens it says were sent are the bundle's.
-fn check_receipt(dir: &Path, report: &Report) -> Result<ReceiptReport> {
+fn check_receipt(dir: &Path, report: &Report) -> Result<(ReceiptReport, String)> {
     let bytes = fsio::read_nofollow(&dir.join(receipt::FILE_NAME))?;
+    let sha = sha256_hex(&bytes);
     let r = receipt::verify(&bytes, report)?;
     let verified = Bundle::verify(dir)?;
     for k in &r.keys {
@@ -394,5 +703,5 @@ fn check_receipt(dir: &Path, report: &Report) -> Result<ReceiptReport> {
             )));
         }
     }
-    Ok(r)
+    Ok((r, sha))
 }

@@ -397,6 +397,38 @@ pub enum Error {
         log.display()
     )]
     QuorumNotRecorded { log: PathBuf },
+    /// `audit verify`: every record holds, but the ceremony did not complete. Its own exit code
+    /// (aborted 8, unfinished 9), or 3 with `--require-complete`.
+    #[error(
+        "{}: {}\n  what to do: {}",
+        log.display(),
+        match outcome {
+            crate::core::log::CeremonyOutcome::Aborted => "every record verifies, but the ceremony was aborted: it produced no key to import",
+            _ => "every record verifies, but the ceremony is unfinished: the log ends without an end or aborted record",
+        },
+        match outcome {
+            crate::core::log::CeremonyOutcome::Aborted => "nothing of this bundle may be imported; the report lists the keys destroyed and why",
+            _ => "it was interrupted (or its log's tail is missing): run `keyrite ceremony` again on the same bundle to finish or abort it, then verify again",
+        }
+    )]
+    CeremonyNotComplete {
+        log: PathBuf,
+        outcome: crate::core::log::CeremonyOutcome,
+        /// `--require-complete` was given: exit 3.
+        required: bool,
+    },
+    #[error(
+        "{what}: the log says keyrite binary sha256 {ran} ran, you expected {expected}\n  what to do: the ceremony did not run the binary you rebuilt: compare the build (the report's `tool` line says which features), the source and the toolchain with the ones the ceremony used, and find out which binary ran before trusting its keys"
+    )]
+    BinaryNotExpected {
+        what: String,
+        ran: String,
+        expected: String,
+    },
+    #[error(
+        "--expect-binary {given:?} is not a SHA-256 (64 hex digits)\n  what to do: give the SHA-256 of your own rebuilt keyrite, e.g. --expect-binary \"$(sha256sum keyrite | cut -d' ' -f1)\""
+    )]
+    NotABinaryHash { given: String },
     #[cfg(feature = "connected")]
     #[error(
         "a {len}-byte ciphertext is too short for LocalStack's layout\n  what to do: the proof works against LocalStack only"
@@ -545,7 +577,16 @@ impl Error {
             | Error::UnfinishedLogMismatch { .. }
             | Error::EscrowLog { .. }
             | Error::WrittenFileChanged { .. }
-            | Error::QuorumNotRecorded { .. } => ExitCode::VerificationFailed,
+            | Error::QuorumNotRecorded { .. }
+            | Error::BinaryNotExpected { .. } => ExitCode::VerificationFailed,
+            Error::NotABinaryHash { .. } => ExitCode::Usage,
+            Error::CeremonyNotComplete {
+                outcome, required, ..
+            } => match (outcome, required) {
+                (_, true) => ExitCode::VerificationFailed,
+                (crate::core::log::CeremonyOutcome::Aborted, false) => ExitCode::CeremonyAborted,
+                (_, false) => ExitCode::CeremonyUnfinished,
+            },
             #[cfg(feature = "connected")]
             Error::CiphertextTooShort { .. } => ExitCode::VerificationFailed,
             #[cfg(feature = "connected")]

@@ -377,6 +377,7 @@ impl Rehearsal {
             );
         }
         let audit = crate::app::audit::verify(bundle_dir, log_key_path)?;
+        crate::app::audit::verdict(&audit, true)?;
         crate::say!(
             "audit: {} verifies with {}: {} records, bundle files match",
             audit.log.display(),

@@ -1,14 +1,26 @@
-//! `keyrite audit replay`: steps an auditor through a ceremony log as the operators saw it. In a
-//! terminal, one screen per record (Enter for the next, q to stop); otherwise, or with --text, all
-//! screens as text. With --trust, the log (and its bundle) is verified first and replay refuses a
-//! log that does not verify.
+//! `keyrite audit replay`: steps an auditor through a ceremony log as the operators saw it. At a
+//! terminal, a pager in raw mode (Space/PgDn, b/PgUp, g/G, q, ? for help) over the screens
+//! wrapped to the terminal's width, with a status line that always says what was verified;
+//! otherwise, or with --text, every screen as text on stdout after the verification line. With
+//! --trust, the log (and its bundle) is verified first and replay refuses a log that does not
+//! verify.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use crate::app::error::{Error, Result};
+use crate::core::log::CeremonyOutcome;
+use crate::core::pager::{self, Action, Pager};
+use crate::core::terminal::for_terminal;
 use crate::core::{log, replay};
 use crate::io::fs as fsio;
+use crate::io::tty::RawTerminal;
+
+fn output_error(e: std::io::Error) -> Error {
+    Error::ReplayOutput {
+        detail: e.to_string(),
+    }
+}
 
 /// Replays the log of `target` (a bundle directory or a log file), verified first against
 /// `trust` when given; `text` prints every screen without paging.
@@ -19,55 +31,68 @@ pub fn run(target: &Path, trust: Option<&Path>, text: bool) -> Result<()> {
         target.to_path_buf()
     };
     let bytes = fsio::read(&log_path)?;
-    match trust {
+    // The verification line, and its short form for the pager's status line.
+    let (verified, status) = match trust {
         Some(trust) => {
             let report = crate::app::audit::verify(target, trust)?;
-            crate::say!(
-                "verified: {} records signed by the trusted log key; replaying {}",
-                report.log_report.records.len(),
-                log_path.display()
-            );
-        }
-        None => crate::say!(
-            "NOT VERIFIED: replaying {} as written; pass --trust <log-public-key.pem> to check it first",
-            log_path.display()
-        ),
-    }
-    let bodies = log::bodies(&bytes)?;
-    let interactive = !text && std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
-    let mut out = std::io::stdout().lock();
-    let mut input = std::io::stdin().lock();
-    let io = |e: std::io::Error| Error::ReplayOutput {
-        detail: e.to_string(),
-    };
-    for (i, body) in bodies.iter().enumerate() {
-        if interactive {
-            write!(out, "\x1b[2J\x1b[H").map_err(io)?;
-        }
-        // Every field is text from the log file: shown escaped, never obeyed by the terminal.
-        let screen = replay::screen(body, bodies.len());
-        write!(out, "{}", crate::core::terminal::for_terminal(&screen)).map_err(io)?;
-        if interactive {
-            let last = i + 1 == bodies.len();
-            write!(
-                out,
-                "\n{}",
-                if last {
-                    "[end of log] Enter to leave "
-                } else {
-                    "Enter: next step · q: stop "
-                }
+            let n = report.log_report.records.len();
+            let outcome = match report.log_report.outcome {
+                CeremonyOutcome::Complete => "complete".to_string(),
+                other => other.as_str().to_uppercase(),
+            };
+            (
+                format!("verified: {n} records signed by the trusted log key; ceremony {outcome}"),
+                format!("verified ({n} records, ceremony {outcome})"),
             )
-            .map_err(io)?;
-            out.flush().map_err(io)?;
-            let mut answer = String::new();
-            input.read_line(&mut answer).map_err(io)?;
-            if answer.trim().eq_ignore_ascii_case("q") {
-                break;
+        }
+        None => (
+            "NOT VERIFIED: replayed as written; pass --trust <log-public-key.pem> to check it first".to_string(),
+            "NOT VERIFIED (no --trust)".to_string(),
+        ),
+    };
+    let bodies = log::bodies(&bytes)?;
+    // Every field is text from the log file: shown escaped, never obeyed by the terminal.
+    let screens: Vec<String> = bodies
+        .iter()
+        .map(|b| for_terminal(&replay::screen(b, bodies.len())).into_owned())
+        .collect();
+    let interactive = !text && std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
+    let headline = format!("{verified}\n  log: {}", log_path.display());
+    if interactive {
+        // Also on stderr, so it stays on the screen after the pager leaves.
+        crate::say!("{headline}");
+        return page(&screens.join("\n"), &status).map_err(output_error);
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", for_terminal(&headline)).map_err(output_error)?;
+    if trust.is_none() {
+        crate::say!("{headline}");
+    }
+    for s in &screens {
+        writeln!(out, "\n{s}").map_err(output_error)?;
+    }
+    out.flush().map_err(output_error)
+}
+
+/// The pager, until q.
+fn page(text: &str, status: &str) -> std::io::Result<()> {
+    let term = RawTerminal::enter()?;
+    let (cols, rows) = term.size();
+    let mut pager = Pager::new(text.to_string(), cols, rows);
+    loop {
+        let (cols, rows) = term.size();
+        pager.resize(cols, rows);
+        let (lines, status_line) = pager.frame(status);
+        term.draw(&lines, &status_line)?;
+        let keys = pager::keys(&term.read_keys()?);
+        if keys.is_empty() {
+            // End of input: nothing more will come.
+            return Ok(());
+        }
+        for k in keys {
+            if pager.handle(k) == Action::Quit {
+                return Ok(());
             }
-        } else {
-            writeln!(out).map_err(io)?;
         }
     }
-    Ok(())
 }

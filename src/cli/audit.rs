@@ -4,16 +4,25 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+use std::io::Write;
+
 use crate::app::audit::{self, AuditReport};
-use crate::app::error::Result;
+use crate::app::error::{Error, Result};
 use crate::app::replay;
+use crate::cli::{audit_html, audit_text};
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
-    /// Verify a ceremony log (and its bundle) against the published log public key.
+    /// Verify a ceremony log (and its bundle) against the published log public key; the report
+    /// goes to stdout (or --out). Exit 0: complete; 8: aborted; 9: unfinished; 3: it does not
+    /// verify.
     Verify(VerifyArgs),
-    /// Step through a ceremony log as the operators saw it.
+    /// Step through a ceremony log as the operators saw it (a pager at a terminal; --text prints
+    /// it all).
     Replay(ReplayArgs),
+    /// The auditor's printable page: one self-contained HTML file (no scripts, nothing fetched)
+    /// of the verified ceremony, with a sign-off line per participant.
+    Report(ReportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -31,7 +40,19 @@ pub struct VerifyArgs {
     /// ceremony opened with a PIN file fails).
     #[arg(long)]
     pub require_quorum: bool,
-    /// Print the result as JSON on stdout.
+    /// Fail (exit 3) unless the ceremony completed: an aborted or unfinished ceremony, which
+    /// otherwise exits 8 or 9 with its report, fails as a verification failure.
+    #[arg(long)]
+    pub require_complete: bool,
+    /// The SHA-256 of your own reproducible rebuild of keyrite (scripts/build-airgap): fail
+    /// (exit 3) unless every binary the log says ran (the start, each resumption) is that one.
+    #[arg(long, value_name = "SHA256")]
+    pub expect_binary: Option<String>,
+    /// Write the report into this file (created new, never overwritten) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The report as JSON (the same fields) instead of text: {"ok", "outcome", "report"}; a
+    /// failure is {"ok": false, "error": {...}}.
     #[arg(long)]
     pub json: bool,
 }
@@ -43,150 +64,111 @@ pub struct ReplayArgs {
     /// Verify first against this published log public key (PEM).
     #[arg(long)]
     pub trust: Option<PathBuf>,
-    /// Print every screen as text, without paging.
+    /// Print every screen as text on stdout, the verification line first, without paging.
     #[arg(long)]
     pub text: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// A bundle directory (its ceremony.log and files are checked) or a ceremony log file.
+    pub target: PathBuf,
+    /// The published log public key (PEM SubjectPublicKeyInfo): nothing goes on the page
+    /// unless the log verifies with it.
+    #[arg(long)]
+    pub trust: PathBuf,
+    /// The HTML file to write (created new, never overwritten).
+    #[arg(long, value_name = "FILE")]
+    pub html: PathBuf,
+    /// The ceremony script, checked as for `audit verify --script`.
+    #[arg(long)]
+    pub script: Option<PathBuf>,
+    /// The SHA-256 of your own rebuild of keyrite, checked as for `audit verify`.
+    #[arg(long, value_name = "SHA256")]
+    pub expect_binary: Option<String>,
+}
+
+/// The verified report with the checks both `verify` and `report` take.
+fn verified(
+    target: &std::path::Path,
+    trust: &std::path::Path,
+    script: Option<&std::path::Path>,
+    expect_binary: Option<&str>,
+) -> Result<AuditReport> {
+    let mut r = audit::verify(target, trust)?;
+    if let Some(script) = script {
+        audit::check_script(script, &r.log_report)?;
+    }
+    if let Some(sha) = expect_binary {
+        audit::expect_binary(&mut r, sha)?;
+    }
+    Ok(r)
+}
+
+/// Writes `bytes` to stdout, or into `out` (created new, fsynced).
+fn emit(out: Option<&std::path::Path>, bytes: &[u8]) -> Result<()> {
+    match out {
+        Some(path) => {
+            crate::io::fs::write_new(path, bytes)?;
+            crate::say!("wrote {}", path.display());
+            Ok(())
+        }
+        None => {
+            let mut o = std::io::stdout().lock();
+            o.write_all(bytes)
+                .and_then(|()| o.flush())
+                .map_err(|e| Error::Stdout {
+                    detail: e.to_string(),
+                })
+        }
+    }
 }
 
 pub fn run(cmd: AuditCommand) -> Result<()> {
     match cmd {
         AuditCommand::Replay(a) => replay::run(&a.target, a.trust.as_deref(), a.text),
         AuditCommand::Verify(a) => {
-            let result = audit::verify(&a.target, &a.trust)
-                .and_then(|r| match &a.script {
-                    Some(script) => audit::check_script(script, &r.log_report).map(|()| r),
-                    None => Ok(r),
-                })
-                .and_then(|r| match a.require_quorum {
-                    true => audit::require_quorum(&r).map(|()| r),
-                    false => Ok(r),
+            let r = verified(
+                &a.target,
+                &a.trust,
+                a.script.as_deref(),
+                a.expect_binary.as_deref(),
+            )?;
+            if a.require_quorum {
+                audit::require_quorum(&r)?;
+            }
+            let verdict = audit::verdict(&r, a.require_complete);
+            let mut bytes = if a.json {
+                let mut v = serde_json::json!({
+                    "ok": verdict.is_ok(),
+                    "outcome": r.log_report.outcome,
+                    "report": r,
                 });
-            // A failure is reported, as JSON too, where every command's is (cli::failure).
-            if let Ok(r) = &result {
-                print_report(r);
-                if a.json {
-                    let v = serde_json::json!({ "ok": true, "report": r });
-                    println!("{v}");
+                // An outcome's error goes with its report, in the one JSON document.
+                if let Err(e) = &verdict {
+                    v["error"] = crate::cli::failure::json(e)["error"].clone();
                 }
-            }
-            result.map(|_| ())
-        }
-    }
-}
-
-fn print_report(r: &AuditReport) {
-    let l = &r.log_report;
-    crate::say!("ceremony log {}: verified", r.log.display());
-    crate::say!("  trusted log key   sha256 {}", l.trusted_key_sha256);
-    crate::say!(
-        "  records           {} (seq 0..{}), every signature and the hash chain hold",
-        l.records.len(),
-        l.records.len().saturating_sub(1)
-    );
-    crate::say!(
-        "  tool              keyrite {} {} build (sha256 {})",
-        l.binding.tool_version,
-        l.binding.tool_features.as_deref().unwrap_or("unrecorded"),
-        l.binding.tool_sha256
-    );
-    crate::say!("  script            sha256 {}", l.binding.script_sha256);
-    crate::say!("  prepared bundle   sha256 {}", l.binding.manifest_sha256);
-    crate::say!("  token             {}", l.binding.token_label);
-    if let Some(p) = &l.binding.provenance {
-        let who = |v: &[String]| {
-            if v.is_empty() {
-                "nobody".to_string()
+                v.to_string().into_bytes()
             } else {
-                v.join(", ")
+                audit_text::render(&r).into_bytes()
+            };
+            if a.json {
+                bytes.push(b'\n');
             }
-        };
-        crate::say!(
-            "  prepared by       {} (public key sha256)",
-            who(&p.prepared_by)
-        );
-        crate::say!(
-            "  countersigned by  {} (public key sha256)",
-            who(&p.cosigned_by)
-        );
-    }
-    crate::say!("  authorised by     {}", r.authorised_by.describe());
-    if l.resumptions > 0 {
-        crate::say!(
-            "  interrupted       {} time(s); taken up again on the same bundle",
-            l.resumptions
-        );
-    }
-    if let Some(a) = &l.aborted {
-        crate::say!("  ABORTED           {}", a.reason);
-        crate::say!(
-            "  destroyed         {} key(s) never written: {}",
-            a.destroyed.len(),
-            a.destroyed.join(", ")
-        );
-    }
-    for rec in &l.records {
-        crate::say!(
-            "  [{:>4}] {}  {:<15} {}",
-            rec.seq,
-            rec.time,
-            rec.step,
-            rec.actors.join(", ")
-        );
-    }
-    for k in &l.keys {
-        crate::say!(
-            "  key {:<24} check value {}  HSM label {}",
-            k.key,
-            k.check_value,
-            k.hsm_label
-        );
-        if let Some(r) = &k.rewrap_of {
-            crate::say!(
-                "      re-wrap of the escrowed key of bundle {} (its log sha256 {}), KeyMaterialId {}",
-                r.escrow_bundle_sha256,
-                r.escrow_log_sha256.as_deref().unwrap_or("unrecorded"),
-                r.key_material_id
-            );
+            emit(a.out.as_deref(), &bytes)?;
+            verdict
         }
-    }
-    match &r.bundle_files {
-        Some(files) => {
-            crate::say!("  bundle files match the log:");
-            for f in files {
-                crate::say!("    {:<40} sha256 {}", f.file, f.sha256);
-            }
+        AuditCommand::Report(a) => {
+            let r = verified(
+                &a.target,
+                &a.trust,
+                a.script.as_deref(),
+                a.expect_binary.as_deref(),
+            )?;
+            let page = audit_html::render(&r);
+            emit(Some(&a.html), page.as_bytes())?;
+            crate::say!("{}", audit_text::headline(&r));
+            Ok(())
         }
-        None => crate::say!("  bundle files: not checked (a log file was given, not a bundle)"),
-    }
-    crate::say!("  log head          sha256 {}", l.head_sha256);
-    match &r.receipt {
-        Some(rc) => {
-            crate::say!(
-                "  import receipt    {} record(s) in {} run(s), continuing the log's chain{}",
-                rc.records,
-                rc.runs,
-                if rc.finished {
-                    ""
-                } else {
-                    "; the last run did not finish"
-                }
-            );
-            for k in &rc.keys {
-                crate::say!(
-                    "    {} {:<24} {:<13} material {}  request {}{}",
-                    k.time,
-                    k.key,
-                    k.kind,
-                    k.key_material_id.as_deref().unwrap_or("?"),
-                    k.import_request_id.as_deref().unwrap_or("unknown"),
-                    k.rotate_request_id
-                        .as_deref()
-                        .map(|r| format!(", rotation request {r}"))
-                        .unwrap_or_default()
-                );
-            }
-            crate::say!("  receipt head      sha256 {}", rc.head_sha256);
-        }
-        None => crate::say!("  import receipt    none (the bundle has not been imported)"),
     }
 }

@@ -49,6 +49,8 @@ pub struct CeremonyArgs {
     pub roster: Option<PathBuf>,
     #[command(flatten)]
     pub hsm: HsmArgs,
+    /// Print the result (each key's HSM label, check value and wrapped material SHA-256) as JSON
+    /// on stdout (the lines for people go to stderr).
     #[arg(long)]
     pub json: bool,
     /// Re-wrap: instead of generating keys, wrap the escrowed keys of an earlier ceremony (whose

@@ -51,6 +51,8 @@ pub struct CosignArgs {
     /// Sign without asking (the keys are still printed).
     #[arg(long)]
     pub yes: bool,
+    /// Print the countersignature (signer, fingerprint) as JSON on stdout (the lines for people
+    /// go to stderr).
     #[arg(long)]
     pub json: bool,
 }

@@ -48,6 +48,7 @@ pub fn man_pages(cmd: clap::Command) -> Result<Vec<(String, Vec<u8>)>> {
         let man = clap_mangen::Man::new(cmd.clone());
         let mut page = Vec::new();
         man.render(&mut page)?;
+        page.extend_from_slice(exit_status().as_bytes());
         out.push((man.get_filename(), page));
         for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
             walk(sub.clone(), out)?;
@@ -61,6 +62,17 @@ pub fn man_pages(cmd: clap::Command) -> Result<Vec<(String, Vec<u8>)>> {
         detail: e.to_string(),
     })?;
     Ok(pages)
+}
+
+/// The EXIT STATUS section every page ends with, from the one list of codes.
+fn exit_status() -> String {
+    let mut s = String::from(".SH \"EXIT STATUS\"\n");
+    for code in crate::core::exit::ExitCode::ALL {
+        // roff: a leading dot or quote would be a request; a backslash an escape.
+        let text = code.meaning().replace('\\', "\\e").replace('-', "\\-");
+        s.push_str(&format!(".TP\n\\fB{}\\fR\n{}\n", code as u8, text));
+    }
+    s
 }
 
 /// Prints keyrite.1 on stdout, or writes every page into `out`.

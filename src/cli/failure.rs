@@ -22,7 +22,8 @@ pub fn json(e: &Error) -> serde_json::Value {
 pub fn report(e: &Error, json_output: bool) -> ExitCode {
     // Error messages quote file content and AWS answers: shown escaped, never obeyed.
     crate::say!("keyrite: error: {e}");
-    if json_output {
+    // `audit verify` prints an outcome's error inside its JSON report, the one document on stdout.
+    if json_output && !matches!(e, Error::CeremonyNotComplete { .. }) {
         println!("{}", json(e));
     }
     e.exit_code()

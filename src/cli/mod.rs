@@ -2,6 +2,8 @@
 //! puts machine output on stdout.
 
 pub mod audit;
+pub mod audit_html;
+pub mod audit_text;
 #[cfg(feature = "connected")]
 pub mod aws_args;
 #[cfg(feature = "airgap")]
@@ -79,10 +81,8 @@ pub enum Command {
     #[command(subcommand)]
     Quorum(QuorumCommand),
     /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell).
-    #[command(hide = true)]
     Completions(docs::CompletionsArgs),
     /// Print the manual page, or write one page per command into a directory (--out).
-    #[command(hide = true)]
     Man(docs::ManArgs),
 }
 
@@ -139,6 +139,7 @@ pub struct VerifyRotationArgs {
     pub inventory: Option<PathBuf>,
     #[command(flatten)]
     pub aws: AwsArgs,
+    /// Print each key's checks and result as JSON on stdout (the lines for people go to stderr).
     #[arg(long)]
     pub json: bool,
 }
@@ -211,6 +212,8 @@ pub struct ImportArgs {
     pub concurrency: usize,
     #[command(flatten)]
     pub aws: AwsArgs,
+    /// Print each key's import outcome (kind, state, key material id, alias moved) as JSON on
+    /// stdout (the lines for people go to stderr).
     #[arg(long)]
     pub json: bool,
 }
@@ -223,6 +226,8 @@ pub struct RollbackArgs {
     pub bundle: PathBuf,
     #[command(flatten)]
     pub aws: AwsArgs,
+    /// Print what was rolled back, key by key, as JSON on stdout (the lines for people go to
+    /// stderr).
     #[arg(long)]
     pub json: bool,
 }
@@ -255,6 +260,7 @@ impl Cli {
             #[cfg(feature = "airgap")]
             Command::Quorum(QuorumCommand::Verify(_)) => false,
             Command::Audit(audit::AuditCommand::Replay(_))
+            | Command::Audit(audit::AuditCommand::Report(_))
             | Command::Completions(_)
             | Command::Man(_) => false,
         }

@@ -19,6 +19,55 @@ pub enum ExitCode {
     OperationFailed = 6,
     /// `kms status`: at least one key's material is older than the policy allows.
     NonCompliant = 7,
+    /// `audit verify`: every record verifies, but the ceremony was aborted (no key to import).
+    CeremonyAborted = 8,
+    /// `audit verify`: every record present verifies, but the log has no end or aborted record
+    /// (an interrupted ceremony never taken up again, or a log cut short).
+    CeremonyUnfinished = 9,
+}
+
+impl ExitCode {
+    /// Every code, in order: what the manual pages' EXIT STATUS and README's table list.
+    pub const ALL: [ExitCode; 10] = [
+        ExitCode::Ok,
+        ExitCode::Internal,
+        ExitCode::Usage,
+        ExitCode::VerificationFailed,
+        ExitCode::Environment,
+        ExitCode::Refused,
+        ExitCode::OperationFailed,
+        ExitCode::NonCompliant,
+        ExitCode::CeremonyAborted,
+        ExitCode::CeremonyUnfinished,
+    ];
+
+    /// What the code means, in one sentence (README.md's table says the same).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            ExitCode::Ok => "done, everything checked",
+            ExitCode::Internal => "an unexpected internal error (a bug: please report it)",
+            ExitCode::Usage => "usage: the command line, a script or an answers file is wrong",
+            ExitCode::VerificationFailed => {
+                "verification failed: a hash, fingerprint, check value or signature does not match, a log signed by another key than the one trusted, a binary other than --expect-binary, or a --require-quorum / --require-complete not met"
+            }
+            ExitCode::Environment => {
+                "environment: a file, the PKCS#11 module, the network or the local KMS failed"
+            }
+            ExitCode::Refused => {
+                "refused before anything changed: wrong key state, expired parameters, an existing output or label"
+            }
+            ExitCode::OperationFailed => "the HSM or KMS rejected an operation",
+            ExitCode::NonCompliant => {
+                "kms status: at least one key's material is older than the policy allows"
+            }
+            ExitCode::CeremonyAborted => {
+                "audit verify: every record verifies, but the ceremony was aborted (no key to import)"
+            }
+            ExitCode::CeremonyUnfinished => {
+                "audit verify: every record present verifies, but the log has no end or aborted record (an interrupted ceremony)"
+            }
+        }
+    }
 }
 
 /// What every layer's error says of a failure, each part on its own: the exit code, what is
@@ -59,6 +108,14 @@ mod tests {
     impl Explained for E {
         fn exit_code(&self) -> ExitCode {
             ExitCode::Usage
+        }
+    }
+
+    #[test]
+    fn every_code_is_listed_once_in_order_with_a_meaning() {
+        for (i, c) in ExitCode::ALL.iter().enumerate() {
+            assert_eq!(*c as usize, i);
+            assert!(!c.meaning().is_empty());
         }
     }
 

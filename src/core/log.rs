@@ -147,6 +147,10 @@ pub enum LogError {
     )]
     Unfinished { last_seq: u64 },
     #[error(
+        "the log says it is signed by key {logged}; you trusted {trusted}\n  what to do: its start record names another log key than the one given with --trust (a log of another token, or the wrong PEM): pass the log public key published for the token that ran this ceremony; if that is the one you gave, the log is not that token's"
+    )]
+    SignedByOtherKey { logged: String, trusted: String },
+    #[error(
         "the trusted log key is unusable: {0}\n  what to do: pass the log public key as PEM (-----BEGIN PUBLIC KEY-----), as exported at enrolment"
     )]
     TrustedKey(String),
@@ -207,9 +211,42 @@ pub struct RecordSummary {
     pub actors: Vec<String>,
 }
 
+/// How a ceremony's log closes: an end record (complete), an aborted record, or neither (the
+/// ceremony was interrupted and never taken up again, or the log's tail is missing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CeremonyOutcome {
+    Complete,
+    Aborted,
+    Unfinished,
+}
+
+impl CeremonyOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CeremonyOutcome::Complete => "complete",
+            CeremonyOutcome::Aborted => "aborted",
+            CeremonyOutcome::Unfinished => "unfinished",
+        }
+    }
+}
+
+/// An interrupted ceremony taken up again, as its resumed record tells it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Interruption {
+    pub seq: u64,
+    pub time: Timestamp,
+    /// What the operators chose: finish or abort.
+    pub choice: super::ceremony::ResumeChoice,
+    /// The keyrite that took it up again.
+    pub tool_version: String,
+    pub tool_sha256: String,
+}
+
 /// What a verified log says, as [`verify`] found it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
+    pub outcome: CeremonyOutcome,
     pub records: Vec<RecordSummary>,
     pub binding: Binding,
     pub keys: Vec<LoggedKey>,
@@ -220,6 +257,8 @@ pub struct Report {
     pub aborted: Option<AbortedCeremony>,
     /// How many times the ceremony was interrupted and taken up again.
     pub resumptions: usize,
+    /// Each time it was taken up again, in order.
+    pub interruptions: Vec<Interruption>,
     /// SHA-256 of the last line: what a continuation (the import receipt) chains to.
     pub head_sha256: String,
     /// SHA-256 of the trusted key's DER SubjectPublicKeyInfo.
@@ -240,12 +279,29 @@ pub struct AbortedCeremony {
 /// sequence from 0 without gaps, the prev chain, then each record read as its typed
 /// [`Record`] and taken by the ceremony's own order rules ([`Machine`]): the start record's
 /// bindings first, and an end or aborted record last. The error names the first bad record.
+/// A log without its end or aborted record is refused ([`LogError::Unfinished`]).
 pub fn verify(log: &[u8], trusted: &TrustedKey) -> Result<Report, LogError> {
+    let report = verify_records(log, trusted)?;
+    if report.outcome == CeremonyOutcome::Unfinished {
+        return Err(LogError::Unfinished {
+            last_seq: report.records.len().saturating_sub(1) as u64,
+        });
+    }
+    Ok(report)
+}
+
+/// As [`verify`], but a log whose every record holds and that has not closed (no end or aborted
+/// record: an interrupted ceremony) is reported, as [`CeremonyOutcome::Unfinished`], not refused.
+/// Before any signature, the log key the start record names is compared with the trusted one, so
+/// that a log of another token is told as such and not as tampering.
+pub fn verify_records(log: &[u8], trusted: &TrustedKey) -> Result<Report, LogError> {
     if log.is_empty() {
         return Err(LogError::Empty);
     }
+    check_named_key(log, trusted)?;
     let mut chain = Chain::genesis();
     let mut records = Vec::new();
+    let mut interruptions = Vec::new();
     let mut machine = Machine::new();
     for line in chain::lines(log) {
         let (line_no, line) = line?;
@@ -274,6 +330,15 @@ pub fn verify(log: &[u8], trusted: &TrustedKey) -> Result<Report, LogError> {
             ))));
         }
         machine.accept(&record).map_err(refused)?;
+        if let Record::Resumed(r) = &record {
+            interruptions.push(Interruption {
+                seq: body.seq,
+                time: body.time,
+                choice: r.choice,
+                tool_version: r.tool_version.clone(),
+                tool_sha256: r.tool_sha256.clone(),
+            });
+        }
         records.push(RecordSummary {
             line: line_no,
             seq: body.seq,
@@ -283,30 +348,68 @@ pub fn verify(log: &[u8], trusted: &TrustedKey) -> Result<Report, LogError> {
         });
     }
     let last_seq = records.len().saturating_sub(1) as u64;
-    let (Some(start), Some(outcome)) = (machine.start(), machine.outcome()) else {
+    let Some(start) = machine.start() else {
         return Err(LogError::Unfinished { last_seq });
     };
-    let (final_manifest_sha256, aborted) = match outcome {
-        Outcome::Ended(e) => (Some(e.manifest_sha256.clone()), None),
-        Outcome::Aborted(a) => (
+    let (outcome, final_manifest_sha256, aborted) = match machine.outcome() {
+        Some(Outcome::Ended(e)) => (
+            CeremonyOutcome::Complete,
+            Some(e.manifest_sha256.clone()),
+            None,
+        ),
+        Some(Outcome::Aborted(a)) => (
+            CeremonyOutcome::Aborted,
             None,
             Some(AbortedCeremony {
                 reason: a.reason.clone(),
                 destroyed: a.destroyed.clone(),
             }),
         ),
+        None => (CeremonyOutcome::Unfinished, None, None),
     };
     Ok(Report {
+        outcome,
         records,
         binding: start.clone(),
         keys: machine.keys().to_vec(),
         final_manifest_sha256,
         aborted,
         resumptions: machine.resumptions(),
+        interruptions,
         head_sha256: chain.head().to_string(),
         trusted_key_sha256: trusted.fingerprint().to_string(),
         quorum: machine.quorum().cloned(),
     })
+}
+
+/// The log key the first record names (read before its signature is checked) against the
+/// trusted one. Only a well-formed SHA-256 is quoted back; anything else is left to the
+/// signature check to refuse.
+fn check_named_key(log: &[u8], trusted: &TrustedKey) -> Result<(), LogError> {
+    let Some(Ok((line_no, line))) = chain::lines(log).next() else {
+        return Ok(());
+    };
+    let Ok(body) = chain::unverified_body(line_no, line) else {
+        return Ok(());
+    };
+    let named = body
+        .data
+        .get("log_key_sha256")
+        .and_then(Value::as_str)
+        .filter(|s| {
+            s.len() == 64
+                && s.bytes()
+                    .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+        });
+    match named {
+        Some(named) if body.step == step::START && named != trusted.fingerprint() => {
+            Err(LogError::SignedByOtherKey {
+                logged: named.to_string(),
+                trusted: trusted.fingerprint().to_string(),
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A log's records whose framing, signatures, sequence and chain hold, with nothing checked about
@@ -324,6 +427,8 @@ pub struct StartData<'a> {
     pub tool_sha256: &'a str,
     /// The cargo features of the running build: "airgap" or "airgap,connected".
     pub tool_features: &'a str,
+    /// (ceremony name, operator, witness), as the ceremony's answers named them.
+    pub roles: Option<(&'a str, &'a str, Option<&'a str>)>,
     pub script_sha256: &'a str,
     pub manifest_sha256: &'a str,
     pub token_label: &'a str,
@@ -332,17 +437,27 @@ pub struct StartData<'a> {
 
 impl StartData<'_> {
     pub fn to_data(&self) -> Map<String, Value> {
-        data(&[
+        let mut fields = vec![
             ("format", FORMAT),
             ("tool", "keyrite"),
             ("tool_version", self.tool_version),
             ("tool_sha256", self.tool_sha256),
             ("tool_features", self.tool_features),
+        ];
+        if let Some((ceremony, operator, witness)) = self.roles {
+            fields.push(("ceremony", ceremony));
+            fields.push(("operator", operator));
+            if let Some(w) = witness {
+                fields.push(("witness", w));
+            }
+        }
+        fields.extend([
             ("script_sha256", self.script_sha256),
             ("manifest_sha256", self.manifest_sha256),
             ("token_label", self.token_label),
             ("log_key_sha256", self.log_key_sha256),
-        ])
+        ]);
+        data(&fields)
     }
 }
 
@@ -394,6 +509,7 @@ mod tests {
             tool_version: "0.1.0",
             tool_sha256: &h,
             tool_features: "airgap",
+            roles: Some(("unit", "Alice Admin", None)),
             script_sha256: &h,
             manifest_sha256: &h,
             token_label: "t",
@@ -477,16 +593,71 @@ mod tests {
     }
 
     #[test]
-    fn a_log_signed_by_another_key_fails_on_its_first_line() {
-        let log = good_log(&key());
+    fn a_log_of_another_key_is_told_as_such_before_any_signature() {
+        let k = key();
+        let log = good_log(&k);
         let other = SigningKey::from_slice(&[9u8; 32]).unwrap();
         let trusted = TrustedKey::from_key(*other.verifying_key()).unwrap();
+        let ours = TrustedKey::from_key(*k.verifying_key()).unwrap();
         assert_eq!(
             verify(&log, &trusted).unwrap_err(),
+            LogError::SignedByOtherKey {
+                logged: ours.fingerprint().to_string(),
+                trusted: trusted.fingerprint().to_string(),
+            }
+        );
+        let text = verify(&log, &trusted).unwrap_err().to_string();
+        assert!(
+            text.starts_with(&format!(
+                "the log says it is signed by key {}; you trusted {}",
+                ours.fingerprint(),
+                trusted.fingerprint()
+            )),
+            "{text}"
+        );
+        // A start record that names the trusted key but was signed by another: a bad signature.
+        let forged = good_log_with_start(&other, |d| {
+            d.insert(
+                "log_key_sha256".into(),
+                Value::String(ours.fingerprint().into()),
+            );
+        });
+        assert_eq!(
+            verify(&forged, &ours).unwrap_err(),
             LogError::BadSignature {
                 line: 1,
                 seq: Some(0)
             }
+        );
+    }
+
+    #[test]
+    fn an_unfinished_log_is_reported_by_verify_records_and_refused_by_verify() {
+        let k = key();
+        let log = good_log(&k);
+        let cut: Vec<&[u8]> = log.split_inclusive(|&b| b == b'\n').collect();
+        let partial = cut[..4].concat();
+        let trusted = TrustedKey::from_key(*k.verifying_key()).unwrap();
+        let r = verify_records(&partial, &trusted).unwrap();
+        assert_eq!(r.outcome, CeremonyOutcome::Unfinished);
+        assert_eq!(r.records.len(), 4);
+        assert_eq!(r.final_manifest_sha256, None);
+        assert!(matches!(
+            verify(&partial, &trusted),
+            Err(LogError::Unfinished { last_seq: 3 })
+        ));
+        assert_eq!(
+            verify(&log, &trusted).unwrap().outcome,
+            CeremonyOutcome::Complete
+        );
+        let roles = verify(&log, &trusted).unwrap().binding.roles.unwrap();
+        assert_eq!(
+            (
+                roles.ceremony.as_str(),
+                roles.operator.as_str(),
+                roles.witness
+            ),
+            ("unit", "Alice Admin", None)
         );
     }
 

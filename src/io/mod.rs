@@ -6,5 +6,6 @@ pub mod error;
 pub mod fs;
 pub mod log_file;
 pub mod receipt_file;
+pub mod tty;
 
 pub use error::IoError;

@@ -337,7 +337,7 @@ pub fn view(m: &EnrolModel<'_>, frame: &mut Frame) {
     if let Some(n) = note {
         frame.render_widget(
             Paragraph::new(n)
-                .style(Style::default().fg(Color::Red).add_modifier(Modifier::BOLD))
+                .style(super::palette::fg(Color::Red).add_modifier(Modifier::BOLD))
                 .wrap(Wrap { trim: false }),
             notice,
         );

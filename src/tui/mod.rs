@@ -6,6 +6,7 @@
 
 pub mod enrol;
 pub mod model;
+pub mod palette;
 pub mod plain;
 pub mod view;
 

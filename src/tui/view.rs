@@ -20,7 +20,7 @@ fn bold() -> Style {
 }
 
 fn warn() -> Style {
-    Style::default().fg(Color::Red).add_modifier(Modifier::BOLD)
+    super::palette::fg(Color::Red).add_modifier(Modifier::BOLD)
 }
 
 pub fn view(m: &Model, frame: &mut Frame) {
@@ -132,7 +132,7 @@ fn countdown(m: &Model) -> Paragraph<'static> {
         "import parameters: {} left (until {at}; margin {margin})",
         duration(left)
     ))
-    .style(Style::default().fg(Color::Green))
+    .style(super::palette::fg(Color::Green))
 }
 
 fn what(m: &Model) -> String {
@@ -412,7 +412,7 @@ fn custodians(m: &Model) -> Vec<Line<'static>> {
     for c in &m.custodians {
         l.push(Line::styled(
             format!("  ✓ {}", one_line(&c.name)),
-            Style::default().fg(Color::Green),
+            super::palette::fg(Color::Green),
         ));
     }
     l.push(field(
@@ -478,7 +478,7 @@ fn running(m: &Model, height: u16) -> Vec<Line<'static>> {
             Some(KeyStep::Verified { .. }) => (
                 "✓",
                 "wrapped, written, read back, verified".to_string(),
-                Style::default().fg(Color::Green),
+                super::palette::fg(Color::Green),
             ),
             Some(s) => (
                 "…",

@@ -77,10 +77,31 @@ fn a_ceremony_log_verifies_and_every_tampered_copy_fails_with_exit_3() {
         .clone();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["ok"], true);
+    assert_eq!(v["outcome"], "complete");
     assert_eq!(v["report"]["records"].as_array().unwrap().len(), 5);
     assert_eq!(v["report"]["bundle_files"].as_array().unwrap().len(), 2);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("bundle files match the log"), "{stderr}");
+    assert_eq!(v["report"]["participants"][0]["role"], "operator");
+    assert_eq!(v["report"]["participants"][1]["name"], "Walter Witness");
+    assert_eq!(
+        v["report"]["key_table"][0]["key_arn"],
+        manifest["keys"][0]["key_arn"]
+    );
+    assert_eq!(
+        v["report"]["key_table"][0]["key_material_id"],
+        v["report"]["receipt"]["keys"][0]["key_material_id"]
+    );
+    assert!(v["report"]["key_table"][0]["key_material_id"].is_string());
+    // The report for people is on stdout: `> report.txt` files it.
+    let out = audit(&p.bundle, &trust)
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("ceremony log "), "{text}");
+    assert!(text.contains(": verified: ceremony complete;"), "{text}");
+    assert!(text.contains("bundle files match the log"), "{text}");
+    assert!(text.contains("outcome           complete"), "{text}");
 
     // The log file alone verifies too, without the bundle check.
     let out = audit(&p.bundle.join("ceremony.log"), &trust)
@@ -88,11 +109,12 @@ fn a_ceremony_log_verifies_and_every_tampered_copy_fails_with_exit_3() {
         .code(0)
         .get_output()
         .clone();
-    assert!(String::from_utf8_lossy(&out.stderr).contains("bundle files: not checked"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("bundle files: not checked"));
 
-    // Another key is not trusted: the first record fails.
+    // Another key is not trusted: said as such, before any signature is checked.
     let corpus_key =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/log-tamper/log-public-key.pem");
+    let corpus_fp = TrustedKey::from_pem(&std::fs::read_to_string(&corpus_key).unwrap()).unwrap();
     let out = audit(&p.bundle, &corpus_key)
         .assert()
         .code(3)
@@ -100,8 +122,16 @@ fn a_ceremony_log_verifies_and_every_tampered_copy_fails_with_exit_3() {
         .clone();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("line 1 (claims seq 0): the signature does not verify"),
+        stderr.contains(&format!(
+            "the log says it is signed by key {}; you trusted {}",
+            trusted.fingerprint(),
+            corpus_fp.fingerprint()
+        )),
         "{stderr}"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "no report from a log that does not verify"
     );
 
     // A flipped byte in the third record (the key.generated check value).
@@ -265,7 +295,21 @@ fn the_import_receipt_continues_the_log_and_a_tampered_receipt_fails_with_exit_3
         v["report"]["receipt"]["keys"][0]["key_material_id"],
         key["key_material_id"]
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("continuing the log's chain"));
+    let text = audit(&second.bundle, &trust)
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(text).unwrap();
+    assert!(text.contains("continuing the log's chain"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "KeyMaterialId  {}",
+            key["key_material_id"].as_str().unwrap()
+        )),
+        "{text}"
+    );
 
     // A second import run sends nothing and appends a run of its own, still on the chain.
     import_cmd(&second.bundle).assert().success();
@@ -364,4 +408,122 @@ fn audit_with_the_script_checks_it_is_the_one_the_log_bound() {
         err.contains("record bound script") && err.contains("what to do:"),
         "{err}"
     );
+}
+
+/// The report names who stood in which role and which binary ran; --expect-binary compares
+/// that binary with the auditor's own build; --out files the report; an unfinished log has its
+/// own exit code.
+#[test]
+fn the_report_names_roles_and_the_binary_and_an_unfinished_log_exits_9() {
+    own_token!();
+    let dir = tempfile::tempdir().unwrap();
+    let (alias, arn) = external_key("roles");
+    let (p, manifest) = full_rotation(dir.path(), &[&alias]);
+    let trust = hsm().log_public_key();
+
+    // The start record holds the roles, from the ceremony's answers and script.
+    let log = std::fs::read_to_string(p.bundle.join("ceremony.log")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+    let data = &first["body"]["data"];
+    assert_eq!(data["ceremony"], "test ceremony");
+    assert_eq!(data["operator"], "Alice Admin");
+    assert_eq!(data["witness"], "Walter Witness");
+
+    let binary =
+        keyrite::core::digest::sha256_hex(&std::fs::read(env!("CARGO_BIN_EXE_keyrite")).unwrap());
+    assert_eq!(data["tool_sha256"], binary.as_str());
+    let out = audit(&p.bundle, &trust)
+        .args(["--expect-binary", &binary])
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    let text = String::from_utf8(out.stdout).unwrap();
+    for want in [
+        "ceremony          test ceremony".to_string(),
+        "operator          Alice Admin".to_string(),
+        "witness           Walter Witness".to_string(),
+        format!(
+            "default build (features airgap,connected: holds network code) (binary sha256 {binary})"
+        ),
+        format!("expected binary   sha256 {binary}: the binary that ran is this build"),
+        format!("ARN            {arn}"),
+        "account        000000000000  region us-east-1".to_string(),
+        format!(
+            "check value    {}",
+            manifest["keys"][0]["generated"]["check_value"]
+                .as_str()
+                .unwrap()
+        ),
+        "bundle signed by  unsigned".to_string(),
+        "interruptions     none".to_string(),
+    ] {
+        assert!(text.contains(&want), "{want:?} missing:\n{text}");
+    }
+    // Another binary than the auditor's rebuild: refused, naming both.
+    let other = "ab".repeat(32);
+    let out = audit(&p.bundle, &trust)
+        .args(["--expect-binary", &other])
+        .assert()
+        .code(3)
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "the log says keyrite binary sha256 {binary} ran, you expected {other}"
+        )),
+        "{err}"
+    );
+    audit(&p.bundle, &trust)
+        .args(["--expect-binary", "not-a-hash"])
+        .assert()
+        .code(2);
+
+    // --out: the same report, in a file created new; never over an existing one.
+    let report = dir.path().join("report.txt");
+    let out = audit(&p.bundle, &trust)
+        .arg("--out")
+        .arg(&report)
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    assert!(out.stdout.is_empty());
+    assert!(
+        std::fs::read_to_string(&report)
+            .unwrap()
+            .contains("operator          Alice Admin")
+    );
+    audit(&p.bundle, &trust)
+        .arg("--out")
+        .arg(&report)
+        .assert()
+        .code(5);
+
+    // The log's first three records alone: they verify, the ceremony is unfinished: exit 9.
+    let cut = dir.path().join("cut.log");
+    let three: String = log.lines().take(3).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&cut, three).unwrap();
+    let out = audit(&cut, &trust).assert().code(9).get_output().clone();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("ceremony UNFINISHED"), "{text}");
+    assert!(text.contains("outcome           unfinished"), "{text}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the ceremony is unfinished"));
+    let out = audit(&cut, &trust)
+        .arg("--json")
+        .assert()
+        .code(9)
+        .get_output()
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(
+        (v["ok"].clone(), v["outcome"].clone()),
+        (false.into(), "unfinished".into())
+    );
+    assert_eq!(v["error"]["exit_code"], 9);
+    audit(&cut, &trust)
+        .arg("--require-complete")
+        .assert()
+        .code(3);
 }

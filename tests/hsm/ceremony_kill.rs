@@ -1,7 +1,7 @@
 //! Killing a ceremony at any point leaves a log whose every complete record verifies: the log is
 //! appended and fsynced one record at a time, so a kill can only cut it between records or inside
 //! the last one. `keyrite ceremony` on the same bundle then finishes the ceremony or aborts it, and
-//! either way `audit verify` accepts the log.
+//! either way `audit verify` accepts the log (exit 0 finished, 8 aborted; 9 while unfinished).
 
 use crate::common;
 
@@ -136,8 +136,10 @@ fn resume_and_verify(
         .arg(hsm().log_public_key())
         .output()
         .unwrap();
-    assert!(
-        audit.status.success(),
+    // Every record verifies either way; an aborted ceremony has its own exit code.
+    assert_eq!(
+        audit.status.code(),
+        Some(if choice == "abort" { 8 } else { 0 }),
         "{choice}: audit verify: {}",
         String::from_utf8_lossy(&audit.stderr)
     );
@@ -256,4 +258,73 @@ fn line_mode_offers_finish_or_abort_for_an_interrupted_ceremony() {
         };
         assert_eq!(steps.last(), Some(&last), "{steps:?}");
     }
+}
+
+/// `audit verify` of a killed ceremony's bundle: every record verifies, the report (on stdout)
+/// says unfinished, exit 9; aborted on the same bundle: exit 8, the interruption and the abort
+/// in the report; `--require-complete` makes either a verification failure (exit 3).
+#[test]
+fn audit_reports_an_unfinished_then_aborted_ceremony_with_their_exit_codes() {
+    own_token!();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let c = rt.block_on(client());
+    let aliases: Vec<String> = (0..3)
+        .map(|i| rt.block_on(create_key(&c, true, &format!("outcome{i}"))).0)
+        .collect();
+    let refs: Vec<&str> = aliases.iter().map(String::as_str).collect();
+    let audit = |bundle: &std::path::Path| {
+        let mut cmd = keyrite();
+        cmd.args(["audit", "verify"])
+            .arg(bundle)
+            .arg("--trust")
+            .arg(hsm().log_public_key());
+        cmd
+    };
+    // Killed after its start record: the probe's RSA key generation comes next, so the kill
+    // lands before the end (should the ceremony outrun it, a fresh bundle is tried).
+    let p = (0..5)
+        .find_map(|_| {
+            let p = prepare(dir.path(), &refs, default_algorithm());
+            kill_after(dir.path(), &p, &refs, 1);
+            (lines(&p.bundle.join("ceremony.log")) < 9).then_some(p)
+        })
+        .expect("a kill landed before the ceremony's end");
+    let out = audit(&p.bundle).assert().code(9).get_output().clone();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("ceremony UNFINISHED"), "{text}");
+    assert!(text.contains("bundle files match the log"), "{text}");
+    audit(&p.bundle).arg("--require-complete").assert().code(3);
+
+    let out = ceremony_resuming(dir.path(), &p, &refs, "abort")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = audit(&p.bundle).assert().code(8).get_output().clone();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("verified: ceremony ABORTED"), "{text}");
+    assert!(text.contains("outcome           aborted"), "{text}");
+    assert!(
+        text.contains("to abort"),
+        "the interruption and its outcome: {text}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("the ceremony was aborted"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = audit(&p.bundle)
+        .arg("--json")
+        .assert()
+        .code(8)
+        .get_output()
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(v["outcome"], "aborted");
+    assert_eq!(v["report"]["interruptions"][0]["choice"], "abort");
+    audit(&p.bundle).arg("--require-complete").assert().code(3);
 }

@@ -41,6 +41,7 @@ fn record(pick: &Pick, log_key: &str) -> Record {
             tool_version: "0.1.0".into(),
             tool_sha256: h('a'),
             tool_features: Some("airgap,connected".into()),
+            roles: None,
             script_sha256: h('b'),
             manifest_sha256: h('c'),
             token_label: "t".into(),

@@ -867,10 +867,11 @@ fn audit_verify_require_quorum_fails_for_a_ceremony_opened_with_a_pin_file() {
         .success();
     let plain = audit_verify(&p.bundle, &hsm().log_public_key(), &[]);
     assert!(plain.status.success(), "{}", stderr(&plain));
+    // The report is on stdout.
+    let report = String::from_utf8_lossy(&plain.stdout);
     assert!(
-        stderr(&plain).contains("authorised by     a PIN file (pin-source=file:): no quorum"),
-        "{}",
-        stderr(&plain)
+        report.contains("authorised by     a PIN file (pin-source=file:): no quorum"),
+        "{report}"
     );
     let out = audit_verify(&p.bundle, &hsm().log_public_key(), &["--require-quorum"]);
     assert_failed(
@@ -885,8 +886,8 @@ fn audit_verify_require_quorum_fails_for_a_ceremony_opened_with_a_pin_file() {
         &corpus.join("log-public-key.pem"),
         &["--require-quorum"],
     );
-    let text = stderr(&quorum);
-    assert!(quorum.status.success(), "{text}");
+    assert!(quorum.status.success(), "{}", stderr(&quorum));
+    let text = String::from_utf8_lossy(&quorum.stdout);
     assert!(
         text.contains("quorum of custodians: their shares rebuilt the PIN; Alice (#1), Carol (#3): 2 authorised, 2 needed, 3 enrolled"),
         "{text}"

@@ -19,3 +19,4 @@ mod quorum;
 mod rewrap_escrow;
 mod roundtrip;
 mod wrap_with_trusted;
+mod audit_report;

@@ -326,8 +326,16 @@ fn a_signed_and_countersigned_bundle_goes_through_and_the_log_names_both_signers
         .unwrap();
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
-    assert!(err.contains(&format!("prepared by       {a}")), "{err}");
-    assert!(err.contains(&format!("countersigned by  {b}")), "{err}");
+    // The report is on stdout.
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains(&format!("prepared by       {a}")),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!("countersigned by  {b}")),
+        "{report}"
+    );
     let out = keyrite()
         .args(["audit", "replay", "--text"])
         .arg(p.bundle.join("ceremony.log"))

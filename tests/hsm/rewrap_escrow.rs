@@ -200,14 +200,19 @@ fn a_genuine_rewrap_passes_and_the_audit_shows_it() {
         .unwrap();
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
-    assert!(err.contains(&format!("HSM label {label}")), "{err}");
+    // The report is on stdout.
+    let report = String::from_utf8_lossy(&out.stdout);
     assert!(
-        err.contains("re-wrap of the escrowed key of bundle"),
-        "{err}"
+        report.contains(&format!("HSM label      {label}")),
+        "{report}"
     );
     assert!(
-        err.contains(&format!("(its log sha256 {escrow_log_sha})")),
-        "{err}"
+        report.contains("re-wrap of the escrowed key of bundle"),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!("(its log sha256 {escrow_log_sha})")),
+        "{report}"
     );
     import_cmd(&fresh.bundle).assert().success();
 }

@@ -62,6 +62,18 @@ fn the_manual_has_a_page_per_command_and_each_page_names_its_subcommands() {
     for (page, subs) in &expected {
         let text = read(&dir.path().join(page));
         assert!(text.starts_with(".ie"), "{page} is not roff: {text:.80}");
+        // Every page documents the exit codes.
+        assert!(
+            text.contains(".SH \"EXIT STATUS\""),
+            "{page} has no EXIT STATUS"
+        );
+        for code in keyrite::ExitCode::ALL {
+            assert!(
+                text.contains(&format!(".TP\n\\fB{}\\fR\n", code as u8)),
+                "{page} lacks exit code {}",
+                code as u8
+            );
+        }
         for s in subs {
             // roff writes a hyphen in a name as \-.
             let roff = s.replace('-', "\\-");
@@ -132,4 +144,34 @@ fn the_air_gap_build_has_no_kms_commands() {
         !help.contains("kms") && !help.contains("rehearse"),
         "{help}"
     );
+}
+
+#[test]
+fn help_lists_completions_and_man_and_describes_every_json_flag() {
+    let help = keyrite()
+        .arg("--help")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let help = String::from_utf8(help).unwrap();
+    assert!(
+        help.contains("completions") && help.contains("man"),
+        "{help}"
+    );
+    // Every command with --json says what it prints.
+    fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        for a in cmd.get_arguments() {
+            if a.get_long() == Some("json") && a.get_help().is_none() {
+                missing.push(path.to_string());
+            }
+        }
+        for s in cmd.get_subcommands() {
+            walk(s, &format!("{path} {}", s.get_name()), missing);
+        }
+    }
+    let mut missing = Vec::new();
+    walk(&Cli::command(), "keyrite", &mut missing);
+    assert!(missing.is_empty(), "--json without help: {missing:?}");
 }

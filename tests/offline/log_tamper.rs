@@ -54,6 +54,7 @@ fn ceremony_lines_with_quorum(
         tool_version: "0.1.0",
         tool_sha256: &h("tool"),
         tool_features: "airgap",
+        roles: Some(("rehearsal", "Alice Admin", Some("Walter Witness"))),
         script_sha256: &h("script"),
         manifest_sha256: &h("manifest"),
         token_label: "keyrite-rehearsal",

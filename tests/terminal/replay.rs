@@ -44,7 +44,11 @@ fn replay_as_text_shows_every_step_and_refuses_a_tampered_log_when_trust_is_give
         "{text}"
     );
     assert!(text.contains(&format!("check value  {kcv}")), "{text}");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("verified: 5 records"));
+    // The verification line is part of the printout, first.
+    assert!(
+        text.starts_with("verified: 5 records signed by the trusted log key; ceremony complete"),
+        "{text}"
+    );
 
     // A tampered log: with --trust, nothing is replayed and the exit code says verification failed.
     let log = bundle.join("ceremony.log");
@@ -77,7 +81,7 @@ fn replay_as_text_shows_every_step_and_refuses_a_tampered_log_when_trust_is_give
 }
 
 #[test]
-fn replay_in_a_terminal_pages_one_screen_per_step() {
+fn replay_in_an_80x24_terminal_pages_forward_and_back_with_help_and_quits_with_one_key() {
     own_token!();
     let dir = tempfile::tempdir().unwrap();
     let (bundle, kcv) = rotated_bundle(dir.path());
@@ -88,30 +92,73 @@ fn replay_in_a_terminal_pages_one_screen_per_step() {
         trust.display(),
         bundle.display()
     );
-    let tmux = Tmux::start("replay", &command, 120, false);
+    let tmux = Tmux::start_sized("replay", &command, 80, 24, false);
     let mut seen = Vec::new();
+    let within = Duration::from_secs(20);
+    let status = "verified (5 records, ceremony complete) | lines ";
 
-    let first = tmux.wait_for(&mut seen, Duration::from_secs(20), "step 1", |s| {
-        s.contains("step 1 of 5")
+    let first = tmux.wait_for(&mut seen, within, "the first page", |s| {
+        s.contains("step 1 of 5") && s.contains("lines 1-23 of")
     });
     assert!(first.contains("The ceremony begins"), "{first}");
+    // The verification result stays in the status line, on the last row.
+    let last_row = |s: &str| s.lines().nth(23).unwrap_or_default().to_string();
+    assert!(last_row(&first).starts_with(status), "{first}");
     assert!(
-        !first.contains("step 2 of 5"),
-        "one step per screen:\n{first}"
+        !first.contains("step 5 of 5"),
+        "one page at a time:\n{first}"
     );
-    tmux.keys(&["Enter"]);
-    tmux.wait_for(&mut seen, Duration::from_secs(20), "step 2", |s| {
-        s.contains("step 2 of 5") && !s.contains("step 1 of 5")
+    // Every row fits 80 columns: long lines are wrapped, not cut off by the terminal.
+    assert!(first.lines().all(|l| l.chars().count() <= 80));
+
+    // Space: the next page, without Enter.
+    tmux.keys(&["Space"]);
+    let second = tmux.wait_for(&mut seen, within, "the second page", |s| {
+        (s.contains("lines 24-") || s.contains("(end)")) && !s.contains("lines 1-23")
     });
-    tmux.keys(&["Enter"]);
-    let third = tmux.wait_for(&mut seen, Duration::from_secs(20), "step 3", |s| {
-        s.contains("step 3 of 5")
+    assert!(
+        !second.contains("step 1 of 5"),
+        "the first page scrolled away: {second}"
+    );
+    assert!(
+        second.contains(&format!("check value  {kcv}"))
+            || first.contains(&format!("check value  {kcv}"))
+    );
+    assert!(last_row(&second).starts_with(status), "{second}");
+
+    // b: back to the first page.
+    tmux.keys(&["b"]);
+    tmux.wait_for(&mut seen, within, "the first page again", |s| {
+        s.contains("lines 1-23 of") && s.contains("The ceremony begins")
     });
-    assert!(third.contains(&format!("check value  {kcv}")), "{third}");
-    tmux.keys(&["q", "Enter"]);
-    let end = tmux.wait_for(&mut seen, Duration::from_secs(20), "exit", |s| {
-        s.contains("EXIT=")
+
+    // ?: help, and any key back.
+    tmux.keys(&["?"]);
+    let help = tmux.wait_for(&mut seen, within, "help", |s| {
+        s.contains("keyrite audit replay: keys")
     });
+    assert!(
+        help.contains("b, PgUp") && help.contains("q, Ctrl-C"),
+        "{help}"
+    );
+    tmux.keys(&["Space"]);
+    tmux.wait_for(&mut seen, within, "help closed", |s| {
+        !s.contains("keyrite audit replay: keys") && s.contains("lines 1-23 of")
+    });
+
+    // q, one key, no Enter: the pager leaves; the shell's screen shows the verification line.
+    tmux.keys(&["q"]);
+    let end = tmux.wait_for(&mut seen, within, "exit", |s| s.contains("EXIT="));
     assert!(end.contains("EXIT=0"), "{end}");
-    assert!(!end.contains("step 4 of 5"), "q stops the replay:\n{end}");
+    // With what scrolled off the screen: the line printed before the pager is still there.
+    let all = tmux
+        .cmd()
+        .args(["capture-pane", "-p", "-J", "-S", "-", "-t", "replay"])
+        .output()
+        .unwrap();
+    let all = String::from_utf8_lossy(&all.stdout);
+    assert!(
+        all.contains("verified: 5 records signed by the trusted log key; ceremony complete"),
+        "the verification line stays: {all}"
+    );
 }

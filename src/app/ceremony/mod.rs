@@ -691,6 +691,11 @@ fn start_record(
         tool_version: env!("CARGO_PKG_VERSION").into(),
         tool_sha256: tool_sha256()?,
         tool_features: Some(TOOL_FEATURES.into()),
+        roles: Some(record::Roles {
+            ceremony: req.script.ceremony.name.clone(),
+            operator: req.answers.operator.clone(),
+            witness: req.answers.witness.clone(),
+        }),
         script_sha256: req.script_sha256.into(),
         manifest_sha256: fingerprint.into(),
         token_label: req.token.label().into(),

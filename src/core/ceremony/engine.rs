@@ -186,6 +186,7 @@ pub(crate) mod tests {
             tool_version: "0.1.0".into(),
             tool_sha256: h('a'),
             tool_features: Some("airgap".into()),
+            roles: None,
             script_sha256: h('b'),
             manifest_sha256: h('c'),
             token_label: "t".into(),

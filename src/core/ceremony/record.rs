@@ -41,6 +41,10 @@ pub struct Start {
     /// The cargo features of the build that ran ("airgap" or "airgap,connected"); logs written
     /// before it was recorded have none.
     pub tool_features: Option<String>,
+    /// The script's `[ceremony] name` and who stood in which role, from the ceremony's answers;
+    /// logs written before they were recorded have none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Roles>,
     pub script_sha256: String,
     /// The prepared manifest, as the operators confirmed it.
     pub manifest_sha256: String,
@@ -51,6 +55,15 @@ pub struct Start {
     /// ceremonies without signatures have none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub provenance: Option<BoundProvenance>,
+}
+
+/// Who the start record names, by role: the ceremony (the script's name), its operator and
+/// its witness (none where the script needs no witness and none was named).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Roles {
+    pub ceremony: String,
+    pub operator: String,
+    pub witness: Option<String>,
 }
 
 /// The signers a start record binds: who prepared the bundle and who countersigned it.
@@ -190,6 +203,13 @@ impl Record {
                 if let Some(features) = &s.tool_features {
                     put(&mut d, "tool_features", features);
                 }
+                if let Some(r) = &s.roles {
+                    put(&mut d, "ceremony", &r.ceremony);
+                    put(&mut d, "operator", &r.operator);
+                    if let Some(w) = &r.witness {
+                        put(&mut d, "witness", w);
+                    }
+                }
                 put(&mut d, "script_sha256", &s.script_sha256);
                 put(&mut d, "manifest_sha256", &s.manifest_sha256);
                 put(&mut d, "token_label", &s.token_label);
@@ -298,6 +318,17 @@ impl Record {
                     tool_sha256: f.sha256("tool_sha256")?,
                     tool_features: match data.get("tool_features") {
                         Some(_) => Some(f.text("tool_features")?),
+                        None => None,
+                    },
+                    roles: match data.get("operator") {
+                        Some(_) => Some(Roles {
+                            ceremony: f.text("ceremony")?,
+                            operator: f.text("operator")?,
+                            witness: match data.get("witness") {
+                                Some(_) => Some(f.text("witness")?),
+                                None => None,
+                            },
+                        }),
                         None => None,
                     },
                     script_sha256: f.sha256("script_sha256")?,
@@ -527,6 +558,11 @@ mod tests {
                 tool_version: "0.1.0".into(),
                 tool_sha256: h('a'),
                 tool_features: Some("airgap".into()),
+                roles: Some(Roles {
+                    ceremony: "q4 rotation".into(),
+                    operator: "Alice".into(),
+                    witness: Some("Walter".into()),
+                }),
                 script_sha256: h('b'),
                 manifest_sha256: h('c'),
                 token_label: "t".into(),
