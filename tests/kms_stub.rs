@@ -23,6 +23,7 @@ use jiff::{SignedDuration, Timestamp};
 use keyrite::core::algorithm::{WrappingAlgorithm, WrappingKeySpec};
 use keyrite::core::exit::ExitCode;
 use keyrite::core::manifest::{self, CeremonyRecord, GeneratedKey, KeyEntry, Manifest};
+use keyrite::core::signed_ceremony::SignedCeremony;
 use keyrite::io::bundle::{Bundle, NewBundle, VerifiedBundle};
 use keyrite::kms::import::{Expiration, import};
 
@@ -135,15 +136,115 @@ impl StubBundle {
             }),
         };
         b.commit(&m).unwrap();
-        // The import receipt continues the ceremony log; a one-record log signed by a software key
-        // stands in for the ceremony's.
-        let signer = p256::ecdsa::SigningKey::from_slice(&[7; 32]).unwrap();
-        let line = keyrite::core::log::LogChain::new()
-            .record(&signer, now, "ceremony.start", &[], serde_json::Map::new())
-            .unwrap();
-        std::fs::write(path.join(keyrite::core::log::FILE_NAME), line).unwrap();
+        // A complete ceremony log signed by a software key stands in for the ceremony's: the
+        // import verifies it (with `log_trust()`) and the receipt continues it.
+        let manifest_sha256 =
+            keyrite::core::digest::sha256_hex(&std::fs::read(path.join("manifest.json")).unwrap());
+        std::fs::write(
+            path.join(keyrite::core::log::FILE_NAME),
+            signed_log(&m, &manifest_sha256),
+        )
+        .unwrap();
         Bundle::verify(&path).unwrap()
     }
+}
+
+/// The software key that signs the stub bundles' ceremony logs.
+fn log_signer() -> p256::ecdsa::SigningKey {
+    p256::ecdsa::SigningKey::from_slice(&[7; 32]).unwrap()
+}
+
+/// The log public key the stub bundles' logs verify with.
+fn log_trust() -> keyrite::core::log::TrustedKey {
+    keyrite::core::log::TrustedKey::from_key(*log_signer().verifying_key()).unwrap()
+}
+
+/// A complete ceremony log for manifest `m` (start, probe, each key generated and wrapped, end
+/// naming `manifest_sha256`), signed with [`log_signer`].
+fn signed_log(m: &Manifest, manifest_sha256: &str) -> Vec<u8> {
+    use keyrite::core::ceremony::Record;
+    use keyrite::core::ceremony::record::{AliasMove, End, KeyGenerated, KeyWrapped, Probe, Start};
+    let now = Timestamp::now();
+    let mut records = vec![
+        Record::Start(Start {
+            tool_version: "test".into(),
+            tool_sha256: "0".repeat(64),
+            tool_features: None,
+            script_sha256: "00".repeat(32),
+            manifest_sha256: "00".repeat(32),
+            token_label: "test".into(),
+            log_key_sha256: log_trust().fingerprint().to_string(),
+            roster: None,
+            provenance: None,
+            alias_moves: m
+                .keys
+                .iter()
+                .filter_map(|k| {
+                    k.takes_over.as_ref().map(|t| AliasMove {
+                        key: k.name.clone(),
+                        alias: t.alias.clone(),
+                        previous_key_arn: t.previous_key_arn.clone(),
+                    })
+                })
+                .collect(),
+            provenance_waived: Some("a stub".into()),
+        }),
+        Record::Probe(Probe {
+            algorithm: "RSAES_OAEP_SHA_256".into(),
+            mechanism: None,
+            result: "ok".into(),
+            wrap_with_trusted: None,
+        }),
+    ];
+    for k in &m.keys {
+        let g = k.generated.as_ref().unwrap();
+        let file = Manifest::file_path(k, manifest::ENCRYPTED_KEY_MATERIAL);
+        records.push(Record::KeyGenerated(KeyGenerated {
+            key: k.name.clone(),
+            key_arn: k.key_arn.clone(),
+            hsm_label: g.hsm_label.clone(),
+            check_value: g.check_value.clone(),
+            reimport: None,
+            wrap_with_trusted: false,
+        }));
+        records.push(Record::KeyWrapped(KeyWrapped {
+            key: k.name.clone(),
+            sha256: m.files[&file].clone(),
+            file,
+            algorithm: None,
+        }));
+    }
+    records.push(Record::End(End {
+        manifest_sha256: manifest_sha256.to_string(),
+        keys: Some(m.keys.len()),
+    }));
+    let mut chain = keyrite::core::log::LogChain::new();
+    let mut log = Vec::new();
+    for r in records {
+        log.extend(
+            chain
+                .record(&log_signer(), now, r.step(), &[], r.to_data())
+                .unwrap(),
+        );
+    }
+    log
+}
+
+/// The bundle's ceremony log verified with [`log_trust`]: what `kms import` acts on.
+fn signed(bundle: &VerifiedBundle) -> SignedCeremony {
+    let log = std::fs::read(bundle.dir().join(keyrite::core::log::FILE_NAME)).unwrap();
+    SignedCeremony::check(
+        &log,
+        &log_trust(),
+        bundle.manifest(),
+        bundle.fingerprint(),
+        |k| {
+            bundle
+                .file(k, manifest::ENCRYPTED_KEY_MATERIAL)
+                .map(keyrite::core::digest::sha256_hex)
+        },
+    )
+    .unwrap()
 }
 
 fn metadata(arn: &str, state: KeyState) -> DescribeKeyOutput {
@@ -204,9 +305,14 @@ fn rt() -> tokio::runtime::Runtime {
 }
 
 fn run_import(client: &Client, bundle: &VerifiedBundle) -> keyrite::app::error::Result<()> {
-    rt().block_on(import(client, bundle, Expiration::DoesNotExpire))
-        .map(|_| ())
-        .map_err(keyrite::Error::from)
+    rt().block_on(import(
+        client,
+        bundle,
+        &signed(bundle),
+        Expiration::DoesNotExpire,
+    ))
+    .map(|_| ())
+    .map_err(keyrite::Error::from)
 }
 
 /// What every KMS rejection must carry: the key, the operation, the AWS code, what to do.
@@ -441,7 +547,12 @@ fn stub_a_successful_first_import_calls_import_once() {
     let client = stub_client(&[&describe, &imports]);
 
     let outcomes = rt()
-        .block_on(import(&client, &bundle, Expiration::DoesNotExpire))
+        .block_on(import(
+            &client,
+            &bundle,
+            &signed(&bundle),
+            Expiration::DoesNotExpire,
+        ))
         .unwrap();
 
     assert_eq!(imports.num_calls(), 1);
@@ -525,6 +636,28 @@ impl StubKeyStates {
         })
     }
 
+    /// ListKeyRotations (stub of AWS: LocalStack answers it with HTTP 501): a key with material
+    /// lists that one material as CURRENT.
+    fn list_rule(&self) -> Rule {
+        use aws_sdk_kms::operation::list_key_rotations::ListKeyRotationsOutput;
+        use aws_sdk_kms::types::{KeyMaterialState, RotationsListEntry};
+        let states = self.clone();
+        mock!(Client::list_key_rotations).then_compute_output(move |req| {
+            let arn = req.key_id().unwrap_or_default().to_string();
+            let mut out = ListKeyRotationsOutput::builder();
+            if states.imported.lock().unwrap().contains(&arn) {
+                out = out.rotations(
+                    RotationsListEntry::builder()
+                        .key_id(&arn)
+                        .key_material_id(format!("material-of-{arn}"))
+                        .key_material_state(KeyMaterialState::Current)
+                        .build(),
+                );
+            }
+            out.build()
+        })
+    }
+
     fn calls(&self, arn: &str) -> usize {
         self.import_calls
             .lock()
@@ -583,8 +716,9 @@ fn stub_an_import_stopped_half_way_resumes_and_sends_each_key_once() {
     let imports = kms.import_rule(|_| ImportOutcomeStub::Accepted);
     let outcomes = rt()
         .block_on(import(
-            &stub_client(&[&describe, &imports]),
+            &stub_client(&[&describe, &imports, &listed]),
             &bundle,
+            &signed(&bundle),
             Expiration::DoesNotExpire,
         ))
         .unwrap();
@@ -610,10 +744,12 @@ fn stub_an_import_stopped_half_way_resumes_and_sends_each_key_once() {
     // Run 3: nothing is left to do.
     let describe = kms.describe_rule();
     let imports = kms.import_rule(|_| ImportOutcomeStub::Accepted);
+    let listed = kms.list_rule();
     let outcomes = rt()
         .block_on(import(
-            &stub_client(&[&describe, &imports]),
+            &stub_client(&[&describe, &imports, &listed]),
             &bundle,
+            &signed(&bundle),
             Expiration::DoesNotExpire,
         ))
         .unwrap();
@@ -636,6 +772,7 @@ fn progress_of_another_bundle_is_refused() {
     let kms = StubKeyStates::default();
     let describe = kms.describe_rule();
     let imports = kms.import_rule(|_| ImportOutcomeStub::Accepted);
+    let listed = kms.list_rule();
     let err = run_import(&stub_client(&[&describe, &imports]), &bundle).unwrap_err();
     assert_eq!(err.exit_code(), ExitCode::Refused, "{err}");
     assert!(err.to_string().contains("fingerprint"), "{err}");
@@ -925,7 +1062,9 @@ fn stub_rollback_deletes_the_pending_material_by_its_id_once_and_the_bundle_is_n
             .build()
     });
     let client = stub_client(&[&describe, &listed, &delete]);
-    let done = rt().block_on(rollback(|_| Some(&client), &bundle)).unwrap();
+    let done = rt()
+        .block_on(rollback(|_| Some(&client), &bundle, &signed(&bundle)))
+        .unwrap();
     assert_eq!(delete.num_calls(), 1);
     assert!(matches!(
         &done[0].outcome,
@@ -933,7 +1072,9 @@ fn stub_rollback_deletes_the_pending_material_by_its_id_once_and_the_bundle_is_n
     ));
 
     // Again: nothing is deleted twice.
-    let done = rt().block_on(rollback(|_| Some(&client), &bundle)).unwrap();
+    let done = rt()
+        .block_on(rollback(|_| Some(&client), &bundle, &signed(&bundle)))
+        .unwrap();
     assert_eq!(delete.num_calls(), 1);
     assert!(matches!(
         &done[0].outcome,
@@ -974,7 +1115,9 @@ fn stub_rollback_refuses_current_material() {
     let delete = mock!(Client::delete_imported_key_material)
         .then_http_response(|| panic!("DeleteImportedKeyMaterial must not be called"));
     let client = stub_client(&[&describe, &delete]);
-    let done = rt().block_on(rollback(|_| Some(&client), &bundle)).unwrap();
+    let done = rt()
+        .block_on(rollback(|_| Some(&client), &bundle, &signed(&bundle)))
+        .unwrap();
     // The import finished: its material is current and stays.
     assert!(matches!(
         &done[0].outcome,

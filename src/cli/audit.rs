@@ -108,6 +108,22 @@ fn print_report(r: &AuditReport) {
             "  countersigned by  {} (public key sha256)",
             who(&p.cosigned_by)
         );
+    } else {
+        crate::say!("  provenance        bundle unsigned: the start record names no signer");
+    }
+    if let Some(reason) = &l.binding.provenance_waived {
+        crate::say!("  signatures waived by the script: {reason}");
+    }
+    if l.binding.alias_moves.is_empty() {
+        crate::say!("  alias moves       none");
+    }
+    for m in &l.binding.alias_moves {
+        crate::say!(
+            "  ALIAS MOVE        key {}: after its import it takes over {} from {}",
+            m.key,
+            m.alias,
+            m.previous_key_arn
+        );
     }
     crate::say!("  authorised by     {}", r.authorised_by.describe());
     if l.resumptions > 0 {
@@ -183,6 +199,16 @@ fn print_report(r: &AuditReport) {
                         .as_deref()
                         .map(|r| format!(", rotation request {r}"))
                         .unwrap_or_default()
+                );
+            }
+            for (time, m) in &rc.alias_moves {
+                crate::say!(
+                    "    {} {:<24} alias {} moved from {} to {}",
+                    time,
+                    m.key,
+                    m.alias,
+                    m.from_key_arn,
+                    m.to_key_arn
                 );
             }
             crate::say!("  receipt head      sha256 {}", rc.head_sha256);

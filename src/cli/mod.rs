@@ -124,6 +124,10 @@ pub struct VerifyRotationArgs {
     /// The bundle that was imported.
     #[arg(long)]
     pub bundle: PathBuf,
+    /// The log public key (PEM) the bundle's ceremony log must verify with (the receipt this
+    /// appends to continues that log). Default: the path in KEYRITE_LOG_TRUST.
+    #[arg(long, env = "KEYRITE_LOG_TRUST", value_name = "PEM")]
+    pub trust: Option<PathBuf>,
     /// A ciphertext (raw CiphertextBlob bytes) made before the rotation, which must still
     /// decrypt under a key of the bundle. Repeat for more.
     #[arg(long = "ciphertext")]
@@ -200,6 +204,10 @@ pub struct ImportArgs {
     /// The bundle the ceremony completed.
     #[arg(long)]
     pub bundle: PathBuf,
+    /// The log public key (PEM, exported at enrolment) the bundle's ceremony log must verify
+    /// with; nothing is sent to KMS otherwise. Default: the path in KEYRITE_LOG_TRUST.
+    #[arg(long, env = "KEYRITE_LOG_TRUST", value_name = "PEM")]
+    pub trust: Option<PathBuf>,
     /// Whether the imported material expires (KEY_MATERIAL_EXPIRES needs --valid-to).
     #[arg(long, value_enum, default_value_t = values::ExpirationModel::DoesNotExpire)]
     pub expiration_model: values::ExpirationModel,
@@ -221,6 +229,10 @@ pub struct RollbackArgs {
     /// The bundle whose import stopped before its rotation.
     #[arg(long)]
     pub bundle: PathBuf,
+    /// The log public key (PEM, exported at enrolment) the bundle's ceremony log must verify
+    /// with; nothing is sent to KMS otherwise. Default: the path in KEYRITE_LOG_TRUST.
+    #[arg(long, env = "KEYRITE_LOG_TRUST", value_name = "PEM")]
+    pub trust: Option<PathBuf>,
     #[command(flatten)]
     pub aws: AwsArgs,
     #[arg(long)]
@@ -421,7 +433,13 @@ fn import(a: ImportArgs) -> Result<()> {
             crate::say!("  {c}");
         }
     }
-    let outcomes = app::import::run(&verified, &a.aws.target(), expiration, a.concurrency)?;
+    let outcomes = app::import::run(
+        &verified,
+        a.trust.as_deref(),
+        &a.aws.target(),
+        expiration,
+        a.concurrency,
+    )?;
     for o in &outcomes {
         crate::say!(
             "{:<24} {}: {}; current key material {} (was {})",
@@ -462,6 +480,7 @@ fn verify_rotation(a: VerifyRotationArgs) -> Result<()> {
     let verified = bundle::Bundle::verify(&a.bundle)?;
     let v = app::verify_rotation::run_with_inventory(
         &verified,
+        a.trust.as_deref(),
         &a.aws.target(),
         &a.ciphertexts,
         a.cloudtrail,
@@ -492,7 +511,7 @@ fn verify_rotation(a: VerifyRotationArgs) -> Result<()> {
 #[cfg(feature = "connected")]
 fn rollback(a: RollbackArgs) -> Result<()> {
     let verified = bundle::Bundle::verify(&a.bundle)?;
-    let done = app::rollback::run(&verified, &a.aws.target())?;
+    let done = app::rollback::run(&verified, a.trust.as_deref(), &a.aws.target())?;
     for k in &done {
         let what = match &k.outcome {
             kms::rollback::RollbackOutcome::RolledBack {

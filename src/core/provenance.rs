@@ -218,6 +218,29 @@ fn list(v: &[String]) -> String {
     }
 }
 
+/// The roles hold: a listed signer signed as the preparer (`prepare`), and a listed signer with
+/// another key countersigned (`cosign`). Two `prepare` signatures are not a countersignature.
+pub fn check_roles(valid: &[ValidSignature], listed: &[String]) -> Result<(), String> {
+    let of = |role: Role| -> Vec<&str> {
+        valid
+            .iter()
+            .filter(|v| v.role == role && listed.contains(&v.signer_sha256))
+            .map(|v| v.signer_sha256.as_str())
+            .collect()
+    };
+    let (prepared, cosigned) = (of(Role::Prepare), of(Role::Cosign));
+    if prepared.is_empty() {
+        return Err("no listed signer signed as the bundle's preparer (`prepare`)".into());
+    }
+    if !cosigned.iter().any(|c| prepared.iter().any(|p| p != c)) {
+        return Err(format!(
+            "not countersigned: a countersignature is a `cosign` by a listed key other than the preparer's ({}); two `prepare` signatures are not one",
+            prepared.join(", ")
+        ));
+    }
+    Ok(())
+}
+
 /// At least `required` distinct signers of `listed` signed (in any role).
 pub fn check_signers(
     valid: &[ValidSignature],

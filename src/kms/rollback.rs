@@ -15,6 +15,7 @@ use super::{Client, KmsError};
 
 type Result<T, E = KmsError> = std::result::Result<T, E>;
 use crate::core::import_progress::{self, ImportProgress, KeyProgress};
+use crate::core::signed_ceremony::SignedCeremony;
 use crate::io::bundle::VerifiedBundle;
 use crate::io::fs as fsio;
 use crate::io::receipt_file::ReceiptFile;
@@ -61,7 +62,9 @@ pub struct KeyRollback {
 pub async fn rollback<'c>(
     client_for: impl Fn(&str) -> Option<&'c Client>,
     bundle: &VerifiedBundle,
+    signed: &SignedCeremony,
 ) -> Result<Vec<KeyRollback>> {
+    super::import::check_vouched(bundle, signed)?;
     let path = bundle.dir().join(import_progress::FILE);
     if !fsio::exists_nofollow(&path) {
         return Err(KmsError::NothingToRollBack {
@@ -82,11 +85,11 @@ pub async fn rollback<'c>(
             hint: format!("run the rollback with --region {}", key.region),
         })
     };
-    let mut receipt = ReceiptFile::open(bundle, "rollback")?;
+    let mut receipt = ReceiptFile::open(bundle, "rollback", signed)?;
     let mut done = Vec::new();
     for key in &bundle.manifest().keys {
         let name = key.name.as_str();
-        if let Some(take) = &key.takes_over {
+        if let Some(take) = &super::import::signed_take_over(signed, key) {
             let client = region_client(key)?;
             let back =
                 super::new_key::move_alias(client, key, take, &key.key_arn, &take.previous_key_arn)
@@ -223,26 +226,46 @@ async fn material_state(
     key_arn: &str,
     material_id: &str,
 ) -> Result<Option<String>> {
+    Ok(key_materials(client, name, key_arn)
+        .await?
+        .into_iter()
+        .find(|m| m.id == material_id)
+        .map(|m| m.state))
+}
+
+/// One key material as ListKeyRotations lists it.
+pub(super) struct ListedMaterial {
+    pub id: String,
+    pub state: String,
+    pub description: Option<String>,
+}
+
+/// Every key material KMS lists for the key, from ListKeyRotations with every material, all
+/// pages.
+pub(super) async fn key_materials(
+    client: &Client,
+    name: &str,
+    key_arn: &str,
+) -> Result<Vec<ListedMaterial>> {
     let mut pages = client
         .list_key_rotations()
         .key_id(key_arn)
         .include_key_material(IncludeKeyMaterial::AllKeyMaterial)
         .into_paginator()
         .send();
+    let mut out = Vec::new();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| KmsError::from_sdk(name, "ListKeyRotations", e))?;
-        if let Some(entry) = page
-            .rotations()
-            .iter()
-            .find(|r| r.key_material_id() == Some(material_id))
-        {
-            return Ok(Some(
-                entry
+        for entry in page.rotations() {
+            out.push(ListedMaterial {
+                id: entry.key_material_id().unwrap_or_default().to_string(),
+                state: entry
                     .key_material_state()
                     .map(|s| s.as_str().to_string())
                     .unwrap_or_else(|| "no state".into()),
-            ));
+                description: entry.key_material_description().map(str::to_string),
+            });
         }
     }
-    Ok(None)
+    Ok(out)
 }
