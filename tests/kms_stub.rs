@@ -55,6 +55,8 @@ struct StubBundle {
     material_len: usize,
     parameters_valid_to: Timestamp,
     key_arn: String,
+    /// The key state `kms prepare` saw: PendingImport (a first import) or Enabled (a rotation).
+    key_state: &'static str,
 }
 
 impl Default for StubBundle {
@@ -64,6 +66,7 @@ impl Default for StubBundle {
             material_len: 512,
             parameters_valid_to: Timestamp::now() + SignedDuration::from_hours(23),
             key_arn: arn(),
+            key_state: "PendingImport",
         }
     }
 }
@@ -111,7 +114,7 @@ impl StubBundle {
                         key_id,
                         account: ACCOUNT.into(),
                         region: REGION.into(),
-                        key_state: "PendingImport".into(),
+                        key_state: self.key_state.into(),
                         current_key_material_id: None,
                         parameters_valid_to: self.parameters_valid_to,
                         generated: Some(GeneratedKey {
@@ -711,9 +714,11 @@ fn stub_an_import_stopped_half_way_resumes_and_sends_each_key_once() {
     );
 
     // Run 2: everything goes through. Key 1 is done and key 2 is in KMS already: neither is sent
-    // again; keys 3 and 4 are sent once each.
+    // again; keys 3 and 4 are sent once each. (Key 2's `sending` stage is checked against
+    // ListKeyRotations: its material must be the key's only one.)
     let describe = kms.describe_rule();
     let imports = kms.import_rule(|_| ImportOutcomeStub::Accepted);
+    let listed = kms.list_rule();
     let outcomes = rt()
         .block_on(import(
             &stub_client(&[&describe, &imports, &listed]),
@@ -772,7 +777,6 @@ fn progress_of_another_bundle_is_refused() {
     let kms = StubKeyStates::default();
     let describe = kms.describe_rule();
     let imports = kms.import_rule(|_| ImportOutcomeStub::Accepted);
-    let listed = kms.list_rule();
     let err = run_import(&stub_client(&[&describe, &imports]), &bundle).unwrap_err();
     assert_eq!(err.exit_code(), ExitCode::Refused, "{err}");
     assert!(err.to_string().contains("fingerprint"), "{err}");
@@ -1125,4 +1129,149 @@ fn stub_rollback_refuses_current_material() {
             if key_material_id.as_deref() == Some("material-1")
     ));
     assert_eq!(delete.num_calls(), 0);
+}
+
+/// Stub of AWS behaviour LocalStack lacks (ListKeyRotations is HTTP 501 there). A forged
+/// `imported` stage of a rotation names material someone else staged: KMS lists it as
+/// PENDING_ROTATION, but not with the KeyMaterialDescription keyrite gives this bundle's material
+/// (the SHA-256 the signed log recorded for it). Nothing is rotated and nothing sent. The same
+/// stage naming material described as keyrite stages it is rotated to once.
+#[test]
+fn stub_a_forged_imported_stage_naming_material_keyrite_did_not_stage_is_not_rotated_to() {
+    use aws_sdk_kms::operation::list_key_rotations::ListKeyRotationsOutput;
+    use aws_sdk_kms::operation::rotate_key_on_demand::RotateKeyOnDemandOutput;
+    use aws_sdk_kms::types::{KeyMaterialState, RotationsListEntry};
+
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = StubBundle {
+        key_state: "Enabled",
+        ..StubBundle::default()
+    }
+    .write(dir.path());
+    std::fs::write(
+        bundle.dir().join("import-progress.json"),
+        serde_json::to_vec(&serde_json::json!({
+            "format": "keyrite-import-progress/1",
+            "bundle_fingerprint": bundle.fingerprint(),
+            "keys": { NAME: { "stage": "imported", "first": false, "key_material_id": "staged-material" } }
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let listing = |description: String| {
+        mock!(Client::list_key_rotations).then_output(move || {
+            ListKeyRotationsOutput::builder()
+                .rotations(
+                    RotationsListEntry::builder()
+                        .key_id(arn())
+                        .key_material_id("material-1")
+                        .key_material_state(KeyMaterialState::Current)
+                        .build(),
+                )
+                .rotations(
+                    RotationsListEntry::builder()
+                        .key_id(arn())
+                        .key_material_id("staged-material")
+                        .key_material_state(KeyMaterialState::PendingRotation)
+                        .key_material_description(description.clone())
+                        .build(),
+                )
+                .build()
+        })
+    };
+    let describe = mock!(Client::describe_key).then_output(|| metadata(&arn(), KeyState::Enabled));
+    let imports = mock!(Client::import_key_material).then_output(import_ok);
+    let rotate = mock!(Client::rotate_key_on_demand)
+        .then_output(|| RotateKeyOnDemandOutput::builder().key_id(arn()).build());
+    let foreign = listing("staged by hand".into());
+    let err = run_import(
+        &stub_client(&[&describe, &foreign, &imports, &rotate]),
+        &bundle,
+    )
+    .unwrap_err();
+    assert_eq!(err.exit_code(), ExitCode::VerificationFailed, "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("material staged-material as staged by this bundle"),
+        "{text}"
+    );
+    assert!(text.contains("\"staged by hand\""), "{text}");
+    assert!(
+        text.contains("nothing was sent and nothing rotated"),
+        "{text}"
+    );
+    assert_eq!((imports.num_calls(), rotate.num_calls()), (0, 0));
+
+    // Material described as keyrite stages this bundle's: only the rotation is left.
+    let sha = keyrite::core::digest::sha256_hex(
+        bundle
+            .file(&bundle.manifest().keys[0], manifest::ENCRYPTED_KEY_MATERIAL)
+            .unwrap(),
+    );
+    let ours = listing(keyrite::kms::import::material_description(&sha));
+    let describe = mock!(Client::describe_key)
+        .sequence()
+        .output(|| metadata(&arn(), KeyState::Enabled))
+        .output(|| {
+            let mut d = metadata(&arn(), KeyState::Enabled);
+            if let Some(m) = d.key_metadata.as_mut() {
+                m.current_key_material_id = Some("staged-material".into());
+            }
+            d
+        })
+        .repeatedly()
+        .build();
+    let outcomes = rt()
+        .block_on(import(
+            &stub_client(&[&describe, &ours, &imports, &rotate]),
+            &bundle,
+            &signed(&bundle),
+            Expiration::DoesNotExpire,
+        ))
+        .unwrap();
+    assert_eq!((imports.num_calls(), rotate.num_calls()), (0, 1));
+    assert_eq!(outcomes[0].kind, "rotation");
+    assert_eq!(
+        outcomes[0].key_material_id.as_deref(),
+        Some("staged-material")
+    );
+}
+
+/// A rotation's NEW_KEY_MATERIAL import carries the KeyMaterialDescription naming the SHA-256 the
+/// signed log recorded for the material (stub of AWS: the request is what is under test).
+#[test]
+fn stub_a_rotation_stages_its_material_with_the_signed_sha256_as_description() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = StubBundle {
+        key_state: "Enabled",
+        ..StubBundle::default()
+    }
+    .write(dir.path());
+    let sha = keyrite::core::digest::sha256_hex(
+        bundle
+            .file(&bundle.manifest().keys[0], manifest::ENCRYPTED_KEY_MATERIAL)
+            .unwrap(),
+    );
+    let want = keyrite::kms::import::material_description(&sha);
+    let describe = mock!(Client::describe_key).then_output(|| metadata(&arn(), KeyState::Enabled));
+    let imports = mock!(Client::import_key_material)
+        .match_requests(move |r| r.key_material_description() == Some(want.as_str()))
+        .then_output(|| {
+            ImportKeyMaterialOutput::builder()
+                .key_id(arn())
+                .key_material_id("material-2")
+                .build()
+        });
+    let refused = mock!(Client::rotate_key_on_demand)
+        .sequence()
+        .http_status(400, aws_error_body("KMSInvalidStateException", "stop here"))
+        .build();
+    let encrypt = encrypt_ok();
+    let err = run_import(
+        &stub_client(&[&describe, &imports, &refused, &encrypt]),
+        &bundle,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("RotateKeyOnDemand"), "{err}");
+    assert_eq!(imports.num_calls(), 1, "the import carried the description");
 }
