@@ -75,7 +75,10 @@ pub enum ProvenanceError {
         "{}: {problem}\n  what to do: the preparer signs with `keyrite kms prepare --sign-with`, a second person checks the keys and countersigns with `keyrite kms cosign` using a key of their own",
         dir.display()
     )]
-    Roles { dir: PathBuf, problem: String },
+    Roles {
+        dir: PathBuf,
+        problem: provenance::RolesNotMet,
+    },
     #[error(
         "not countersigned: the answer was not yes\n  what to do: check the keys with the preparer; sign only what you checked"
     )]

@@ -629,7 +629,7 @@ async fn check_stage(
                     ),
                 ));
             }
-            let listed = super::rollback::key_materials(client, &key.name, &key.key_arn).await?;
+            let listed = super::materials::key_materials(client, &key.name, &key.key_arn).await?;
             if listed.len() != 1 || Some(&listed[0].id) != before.current_material.as_ref() {
                 return Err(not_held(
                     "a first import that reached KMS before the run stopped".into(),
@@ -678,7 +678,7 @@ async fn check_stage(
             };
             if before.current_material.as_deref() != Some(id.as_str()) {
                 let listed =
-                    super::rollback::key_materials(client, &key.name, &key.key_arn).await?;
+                    super::materials::key_materials(client, &key.name, &key.key_arn).await?;
                 let entry = listed.iter().find(|m| &m.id == id);
                 let state = entry.map(|m| m.state.as_str());
                 if state != Some(KeyMaterialState::PendingRotation.as_str()) {

@@ -8,7 +8,7 @@
 //! the key it named before; the new key keeps its material.
 
 use aws_sdk_kms::operation::RequestId;
-use aws_sdk_kms::types::{IncludeKeyMaterial, KeyMaterialState};
+use aws_sdk_kms::types::KeyMaterialState;
 use serde::Serialize;
 
 use super::{Client, KmsError};
@@ -226,46 +226,9 @@ async fn material_state(
     key_arn: &str,
     material_id: &str,
 ) -> Result<Option<String>> {
-    Ok(key_materials(client, name, key_arn)
+    Ok(super::materials::key_materials(client, name, key_arn)
         .await?
         .into_iter()
         .find(|m| m.id == material_id)
         .map(|m| m.state))
-}
-
-/// One key material as ListKeyRotations lists it.
-pub(super) struct ListedMaterial {
-    pub id: String,
-    pub state: String,
-    pub description: Option<String>,
-}
-
-/// Every key material KMS lists for the key, from ListKeyRotations with every material, all
-/// pages.
-pub(super) async fn key_materials(
-    client: &Client,
-    name: &str,
-    key_arn: &str,
-) -> Result<Vec<ListedMaterial>> {
-    let mut pages = client
-        .list_key_rotations()
-        .key_id(key_arn)
-        .include_key_material(IncludeKeyMaterial::AllKeyMaterial)
-        .into_paginator()
-        .send();
-    let mut out = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| KmsError::from_sdk(name, "ListKeyRotations", e))?;
-        for entry in page.rotations() {
-            out.push(ListedMaterial {
-                id: entry.key_material_id().unwrap_or_default().to_string(),
-                state: entry
-                    .key_material_state()
-                    .map(|s| s.as_str().to_string())
-                    .unwrap_or_else(|| "no state".into()),
-                description: entry.key_material_description().map(str::to_string),
-            });
-        }
-    }
-    Ok(out)
 }
