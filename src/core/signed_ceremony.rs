@@ -204,3 +204,217 @@ fn check_key(report: &Report, key: &KeyEntry, wrapped: Option<String>) -> Result
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::algorithm::{WrappingAlgorithm, WrappingKeySpec};
+    use crate::core::ceremony::Record;
+    use crate::core::ceremony::record::{Aborted, End, KeyGenerated, KeyWrapped, Probe, Start};
+    use crate::core::log::LogChain;
+    use crate::core::manifest::{CeremonyRecord, GeneratedKey, TakeOver};
+    use jiff::Timestamp;
+    use p256::ecdsa::SigningKey;
+
+    const ARN: &str = "arn:aws:kms:us-east-1:111122223333:key/k1";
+    const PREVIOUS: &str = "arn:aws:kms:us-east-1:111122223333:key/k0";
+
+    fn h(c: char) -> String {
+        c.to_string().repeat(64)
+    }
+
+    fn signer() -> SigningKey {
+        SigningKey::from_slice(&[7u8; 32]).unwrap()
+    }
+
+    fn trusted() -> TrustedKey {
+        TrustedKey::from_key(*signer().verifying_key()).unwrap()
+    }
+
+    /// A ceremonied manifest of one key that takes over `alias/k`.
+    fn manifest() -> Manifest {
+        Manifest {
+            format: crate::core::manifest::FORMAT.into(),
+            created: Timestamp::UNIX_EPOCH,
+            tool_version: "0".into(),
+            wrapping_key_spec: WrappingKeySpec::Rsa4096,
+            wrapping_algorithm: WrappingAlgorithm::RsaesOaepSha256,
+            keys: vec![KeyEntry {
+                name: "k1".into(),
+                requested: "alias/k".into(),
+                alias: Some("alias/k".into()),
+                key_id: "k1".into(),
+                key_arn: ARN.into(),
+                account: "111122223333".into(),
+                region: "us-east-1".into(),
+                key_state: "PendingImport".into(),
+                current_key_material_id: None,
+                parameters_valid_to: Timestamp::UNIX_EPOCH,
+                generated: Some(GeneratedKey {
+                    hsm_label: "label".into(),
+                    hsm_id: "01".into(),
+                    check_value: "abcdef".into(),
+                    generated_at: Timestamp::UNIX_EPOCH,
+                    reimport_of_key_material_id: None,
+                }),
+                takes_over: Some(TakeOver {
+                    alias: "alias/k".into(),
+                    previous_key_arn: PREVIOUS.into(),
+                }),
+            }],
+            files: Default::default(),
+            ceremony: Some(CeremonyRecord {
+                script_sha256: h('b'),
+                prepared_manifest_sha256: h('c'),
+                token_label: "t".into(),
+                operator: "Alice".into(),
+                witness: None,
+                finished_at: Timestamp::UNIX_EPOCH,
+            }),
+        }
+    }
+
+    /// The log of `manifest()`'s ceremony, closed by `last`.
+    fn log(last: Record) -> Vec<u8> {
+        let records = vec![
+            Record::Start(Start {
+                tool_version: "0".into(),
+                tool_sha256: h('a'),
+                tool_features: None,
+                script_sha256: h('b'),
+                manifest_sha256: h('c'),
+                token_label: "t".into(),
+                log_key_sha256: trusted().fingerprint().to_string(),
+                roster: None,
+                provenance: None,
+                alias_moves: vec![AliasMove {
+                    key: "k1".into(),
+                    alias: "alias/k".into(),
+                    previous_key_arn: PREVIOUS.into(),
+                }],
+                provenance_waived: None,
+            }),
+            Record::Probe(Probe {
+                algorithm: "RSAES_OAEP_SHA_256".into(),
+                mechanism: None,
+                result: "ok".into(),
+                wrap_with_trusted: None,
+            }),
+            Record::KeyGenerated(KeyGenerated {
+                key: "k1".into(),
+                key_arn: ARN.into(),
+                hsm_label: "label".into(),
+                check_value: "abcdef".into(),
+                reimport: None,
+                wrap_with_trusted: false,
+            }),
+            Record::KeyWrapped(KeyWrapped {
+                key: "k1".into(),
+                file: "k1/EncryptedKeyMaterial.bin".into(),
+                sha256: h('e'),
+                algorithm: None,
+            }),
+            last,
+        ];
+        let mut chain = LogChain::new();
+        let mut out = Vec::new();
+        for r in records {
+            out.extend(
+                chain
+                    .record(&signer(), Timestamp::UNIX_EPOCH, r.step(), &[], r.to_data())
+                    .unwrap(),
+            );
+        }
+        out
+    }
+
+    fn end() -> Record {
+        Record::End(End {
+            manifest_sha256: h('d'),
+            keys: Some(1),
+        })
+    }
+
+    fn check(
+        log: &[u8],
+        m: &Manifest,
+        sha: &str,
+        wrapped: &str,
+    ) -> Result<SignedCeremony, LogError> {
+        SignedCeremony::check(log, &trusted(), m, sha, |_| Some(wrapped.to_string()))
+    }
+
+    fn field(r: Result<SignedCeremony, LogError>) -> String {
+        match r {
+            Err(LogError::NotAsSigned { field, .. }) => field,
+            other => panic!("expected a field that differs, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_manifest_the_log_vouches_for_passes_and_the_receipt_continues_its_last_record() {
+        let log = log(end());
+        let signed = check(&log, &manifest(), &h('d'), &h('e')).unwrap();
+        assert_eq!(signed.manifest_sha256(), h('d'));
+        assert_eq!(signed.alias_move("k1").unwrap().alias, "alias/k");
+        let last = log[..log.len() - 1].rsplit(|&b| b == b'\n').next().unwrap();
+        let mut line = last.to_vec();
+        line.push(b'\n');
+        assert_eq!(
+            signed.receipt_start(),
+            (5, crate::core::digest::sha256_hex(&line))
+        );
+    }
+
+    #[test]
+    fn each_field_the_import_acts_on_is_named_when_it_is_not_the_signed_one() {
+        let log = log(end());
+        let mut m = manifest();
+        m.keys[0].key_arn = "arn:aws:kms:us-east-1:111122223333:key/attacker".into();
+        assert_eq!(field(check(&log, &m, &h('d'), &h('e'))), "key_arn");
+        assert_eq!(
+            field(check(&log, &manifest(), &h('d'), &h('f'))),
+            "EncryptedKeyMaterial.bin SHA-256"
+        );
+        let mut m = manifest();
+        m.keys[0].takes_over.as_mut().unwrap().alias = "alias/prod".into();
+        assert_eq!(field(check(&log, &m, &h('d'), &h('e'))), "takes_over");
+        let mut m = manifest();
+        m.keys[0].takes_over = None;
+        assert_eq!(field(check(&log, &m, &h('d'), &h('e'))), "takes_over");
+        let mut m = manifest();
+        m.keys[0]
+            .generated
+            .as_mut()
+            .unwrap()
+            .reimport_of_key_material_id = Some("x".into());
+        assert_eq!(
+            field(check(&log, &m, &h('d'), &h('e'))),
+            "reimport_of_key_material_id"
+        );
+        // Any other field changes the manifest's hash, which the end record binds.
+        assert!(
+            field(check(&log, &manifest(), &h('9'), &h('e'))).starts_with("manifest.json SHA-256")
+        );
+    }
+
+    #[test]
+    fn an_aborted_log_and_a_log_signed_by_another_key_are_refused() {
+        let aborted = log(Record::Aborted(Aborted {
+            reason: "stopped".into(),
+            destroyed: vec![],
+        }));
+        assert!(matches!(
+            check(&aborted, &manifest(), &h('d'), &h('e')),
+            Err(LogError::AbortedCeremony { .. })
+        ));
+        let other =
+            TrustedKey::from_key(*SigningKey::from_slice(&[9u8; 32]).unwrap().verifying_key())
+                .unwrap();
+        let r = SignedCeremony::check(&log(end()), &other, &manifest(), &h('d'), |_| Some(h('e')));
+        assert!(
+            matches!(r, Err(LogError::BadSignature { line: 1, .. })),
+            "{r:?}"
+        );
+    }
+}
