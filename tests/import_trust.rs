@@ -128,7 +128,7 @@ fn a_hand_made_bundle_with_a_copied_log_is_refused_and_nothing_reaches_kms() {
     .unwrap();
 
     let out = import(&forged.bundle);
-    assert_refused(
+    let text = assert_refused(
         &out,
         VERIFICATION_FAILED,
         &[
@@ -137,6 +137,7 @@ fn a_hand_made_bundle_with_a_copied_log_is_refused_and_nothing_reaches_kms() {
             "nothing was sent to KMS",
         ],
     );
+    assert!(!text.contains("update-alias"), "{text}");
     assert_eq!(kms_state(&attacker_arn).0, "PendingImport");
     assert_eq!(alias_target(&victim_alias), victim_arn);
     assert_eq!(alias_target(&attacker_alias), attacker_arn);
@@ -161,7 +162,7 @@ fn takes_over_added_after_the_ceremony_is_refused_by_name() {
     write_json(&m_path, &m);
 
     let out = import(&c.prepared.bundle);
-    assert_refused(
+    let text = assert_refused(
         &out,
         VERIFICATION_FAILED,
         &[
@@ -170,6 +171,8 @@ fn takes_over_added_after_the_ceremony_is_refused_by_name() {
             "the signed ceremony log records no alias move",
         ],
     );
+    // Not even the AWS CLI fallback (which would move the alias by hand) is printed.
+    assert!(!text.contains("update-alias"), "{text}");
     assert_eq!(kms_state(&c.arn).0, "PendingImport");
     assert_eq!(alias_target(&victim_alias), victim_arn);
 

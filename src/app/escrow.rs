@@ -145,6 +145,19 @@ impl Escrow {
                 trusted.fingerprint()
             ))
         })?;
+        for (arn, e) in &self.keys {
+            let logged = report.keys.iter().any(|k| {
+                &k.key_arn == arn && k.hsm_label == e.hsm_label && k.check_value == e.check_value
+            });
+            if !logged {
+                return Err(refused(format!(
+                    "its {} records no key {arn} labelled {:?} with check value {}",
+                    log::FILE_NAME,
+                    e.hsm_label,
+                    e.check_value
+                )));
+            }
+        }
         // Each KeyMaterialId as the import receipt records it, on the chain of the log just
         // verified: the progress file names it, but anyone who could write the bundle could have
         // changed that.
@@ -174,19 +187,6 @@ impl Escrow {
                     e.key_material_id,
                     crate::core::receipt::FILE_NAME,
                     recorded.unwrap_or("none")
-                )));
-            }
-        }
-        for (arn, e) in &self.keys {
-            let logged = report.keys.iter().any(|k| {
-                &k.key_arn == arn && k.hsm_label == e.hsm_label && k.check_value == e.check_value
-            });
-            if !logged {
-                return Err(refused(format!(
-                    "its {} records no key {arn} labelled {:?} with check value {}",
-                    log::FILE_NAME,
-                    e.hsm_label,
-                    e.check_value
                 )));
             }
         }

@@ -426,6 +426,9 @@ fn import(a: ImportArgs) -> Result<()> {
         }
     };
     let verified = bundle::Bundle::verify(&a.bundle)?;
+    // Verified before anything is printed or sent: the fallback commands below come from the
+    // manifest, and only a manifest the signed log vouches for.
+    let signed = app::audit::signed_ceremony(&verified, a.trust.as_deref())?;
     crate::say!("the same import by hand with the AWS CLI, should you need to fall back to it:");
     for (name, commands) in kms::import::aws_cli_equivalent(&verified, expiration) {
         crate::say!("  # {name}");
@@ -435,7 +438,7 @@ fn import(a: ImportArgs) -> Result<()> {
     }
     let outcomes = app::import::run(
         &verified,
-        a.trust.as_deref(),
+        &signed,
         &a.aws.target(),
         expiration,
         a.concurrency,
