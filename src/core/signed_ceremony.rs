@@ -25,12 +25,12 @@ fn differs(
     bundle: impl Into<String>,
     signed: impl Into<String>,
 ) -> LogError {
-    LogError::NotAsSigned {
+    LogError::NotAsSigned(Box::new(log::FieldDiffers {
         key: key.to_string(),
         field: field.to_string(),
         bundle: bundle.into(),
         signed: signed.into(),
-    }
+    }))
 }
 
 impl SignedCeremony {
@@ -346,7 +346,7 @@ mod tests {
 
     fn field(r: Result<SignedCeremony, LogError>) -> String {
         match r {
-            Err(LogError::NotAsSigned { field, .. }) => field,
+            Err(LogError::NotAsSigned(d)) => d.field,
             other => panic!("expected a field that differs, got {other:?}"),
         }
     }

@@ -648,23 +648,21 @@ async fn check_stage(
         KeyProgress::Imported {
             first: true,
             key_material_id,
-        } => {
-            if before.state != "Enabled"
-                || key_material_id.is_none()
-                || before.current_material != *key_material_id
-            {
-                return Err(not_held(
-                    format!(
-                        "a first import as material {}",
-                        key_material_id.as_deref().unwrap_or("(none)")
-                    ),
-                    format!(
-                        "KMS reports the key {} with current material {}",
-                        before.state,
-                        before.current_material.as_deref().unwrap_or("none")
-                    ),
-                ));
-            }
+        } if before.state != "Enabled"
+            || key_material_id.is_none()
+            || before.current_material != *key_material_id =>
+        {
+            return Err(not_held(
+                format!(
+                    "a first import as material {}",
+                    key_material_id.as_deref().unwrap_or("(none)")
+                ),
+                format!(
+                    "KMS reports the key {} with current material {}",
+                    before.state,
+                    before.current_material.as_deref().unwrap_or("none")
+                ),
+            ));
         }
         KeyProgress::Imported {
             first: false,
