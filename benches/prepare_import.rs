@@ -138,11 +138,14 @@ fn main() {
         ceremony.elapsed().as_secs_f64()
     );
 
+    let trust = hsm.log_public_key();
     let (import_wall, import) = run(&[
         "kms",
         "import",
         "--concurrency",
         &concurrency,
+        "--trust",
+        trust.to_str().unwrap(),
         "--bundle",
         bundle.to_str().unwrap(),
     ]);

@@ -11,8 +11,9 @@ use crate::core::digest::sha256_hex;
 use crate::core::log::{self, CeremonyOutcome, Report, TrustedKey};
 use crate::core::manifest::{self, Manifest};
 use crate::core::receipt::{self, ReceiptReport};
+use crate::core::signed_ceremony::SignedCeremony;
 use crate::core::terminal::for_terminal;
-use crate::io::bundle::{Bundle, MANIFEST};
+use crate::io::bundle::{Bundle, MANIFEST, VerifiedBundle};
 use crate::io::fs as fsio;
 
 /// One bundle file checked against the log.
@@ -396,13 +397,46 @@ fn mismatch(what: String) -> Error {
     Error::BundleNotAsLogged(what)
 }
 
-/// Verifies `target` (a bundle directory or a log file) against the key in `trust_pem`. An
-/// aborted or unfinished ceremony whose records hold is reported (see [`verdict`]).
-pub fn verify(target: &Path, trust_pem: &Path) -> Result<AuditReport> {
+/// The log public key in `trust_pem` (PEM, as exported at enrolment).
+pub fn trusted_key(trust_pem: &Path) -> Result<TrustedKey> {
     let pem = String::from_utf8(fsio::read(trust_pem)?).map_err(|_| {
         log::LogError::TrustedKey(format!("{} is not PEM text", trust_pem.display()))
     })?;
-    let trusted = TrustedKey::from_pem(&pem)?;
+    Ok(TrustedKey::from_pem(&pem)?)
+}
+
+/// What `kms import` and `kms rollback` act on: the bundle's ceremony log verified with the key
+/// in `trust` by the same [`log::verify`] as [`verify`], complete, and matching the verified
+/// bundle field by field ([`SignedCeremony::check`]). `trust` None: refused, saying how to give
+/// one.
+pub fn signed_ceremony(bundle: &VerifiedBundle, trust: Option<&Path>) -> Result<SignedCeremony> {
+    let trust = trust.ok_or(Error::NoLogTrust)?;
+    let trusted = trusted_key(trust)?;
+    let log_path = bundle.dir().join(log::FILE_NAME);
+    if !fsio::exists_nofollow(&log_path) {
+        return Err(Error::NoCeremonyLog {
+            target: bundle.dir().to_path_buf(),
+            file: log::FILE_NAME,
+        });
+    }
+    let bytes = fsio::read_nofollow(&log_path)?;
+    Ok(SignedCeremony::check(
+        &bytes,
+        &trusted,
+        bundle.manifest(),
+        bundle.fingerprint(),
+        |k| {
+            bundle
+                .file(k, manifest::ENCRYPTED_KEY_MATERIAL)
+                .map(sha256_hex)
+        },
+    )?)
+}
+
+/// Verifies `target` (a bundle directory or a log file) against the key in `trust_pem`. An
+/// aborted or unfinished ceremony whose records hold is reported (see [`verdict`]).
+pub fn verify(target: &Path, trust_pem: &Path) -> Result<AuditReport> {
+    let trusted = trusted_key(trust_pem)?;
     let (log_path, bundle_dir) = if target.is_dir() {
         (target.join(log::FILE_NAME), Some(target))
     } else {

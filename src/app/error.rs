@@ -350,6 +350,10 @@ pub enum Error {
     )]
     NoCeremonyLog { target: PathBuf, file: &'static str },
     #[error(
+        "no log public key to verify the ceremony log with: keyrite acts on a bundle only as far as its signed ceremony log vouches for it, and sends nothing to KMS without checking it\n  what to do: pass --trust <log-public-key.pem> (the log public key exported at enrolment, the one `keyrite audit verify --trust` takes), or set KEYRITE_LOG_TRUST to its path"
+    )]
+    NoLogTrust,
+    #[error(
         "the bundle's fingerprint is {bundle}, but the fingerprint read out from the connected side is {typed}\n  what to do: stop: this is not the bundle that was prepared. Fetch the right media, or prepare again"
     )]
     FingerprintMismatch { bundle: String, typed: String },
@@ -503,7 +507,7 @@ impl Error {
             Error::Hsm(e) => e.exit_code(),
             #[cfg(feature = "connected")]
             Error::Kms(e) => e.exit_code(),
-            Error::Log(LogError::TrustedKey(_)) => ExitCode::Usage,
+            Error::Log(LogError::TrustedKey(_)) | Error::NoLogTrust => ExitCode::Usage,
             Error::Log(LogError::Signing(_)) => ExitCode::OperationFailed,
             Error::Log(_) => ExitCode::VerificationFailed,
             Error::Receipt(_) => ExitCode::VerificationFailed,

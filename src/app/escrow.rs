@@ -46,6 +46,9 @@ pub struct Escrow {
     log: Vec<u8>,
     /// SHA-256 of that log.
     pub log_sha256: String,
+    /// The earlier import's receipt, as read: it continues the signed log's chain, and
+    /// [`Escrow::verify_log`] takes each KeyMaterialId from it, checked, not from the progress file.
+    receipt: Option<Vec<u8>>,
 }
 
 impl Escrow {
@@ -85,6 +88,12 @@ impl Escrow {
                         problem,
                     })
                 })?;
+        let receipt_path = dir.join(crate::core::receipt::FILE_NAME);
+        let receipt = if fsio::exists_nofollow(&receipt_path) {
+            Some(fsio::read_nofollow(&receipt_path)?)
+        } else {
+            None
+        };
         let mut keys = BTreeMap::new();
         for key in &bundle.manifest().keys {
             let Some(generated) = &key.generated else {
@@ -116,6 +125,7 @@ impl Escrow {
             dir: dir.to_path_buf(),
             log_sha256: sha256_hex(&log_bytes),
             log: log_bytes,
+            receipt,
         })
     }
 
@@ -145,6 +155,38 @@ impl Escrow {
                     log::FILE_NAME,
                     e.hsm_label,
                     e.check_value
+                )));
+            }
+        }
+        // Each KeyMaterialId as the import receipt records it, on the chain of the log just
+        // verified: the progress file names it, but anyone who could write the bundle could have
+        // changed that.
+        let receipt = self.receipt.as_deref().ok_or_else(|| {
+            refused(format!(
+                "it has no {}: the KeyMaterialIds of its import are not on record",
+                crate::core::receipt::FILE_NAME
+            ))
+        })?;
+        let imported = crate::core::receipt::verify(receipt, &report).map_err(|e| {
+            refused(format!(
+                "its {} does not continue the verified log: {e}",
+                crate::core::receipt::FILE_NAME
+            ))
+        })?;
+        for (arn, e) in &self.keys {
+            let recorded = imported
+                .keys
+                .iter()
+                .rev()
+                .find(|k| &k.key_arn == arn)
+                .and_then(|k| k.key_material_id.as_deref());
+            if recorded != Some(e.key_material_id.as_str()) {
+                return Err(refused(format!(
+                    "{} names KeyMaterialId {} for key {arn}, but its {} records {}",
+                    import_progress::FILE,
+                    e.key_material_id,
+                    crate::core::receipt::FILE_NAME,
+                    recorded.unwrap_or("none")
                 )));
             }
         }

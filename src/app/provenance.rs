@@ -224,39 +224,43 @@ fn listed_signers(section: &ProvenanceSection, script_dir: &Path) -> Result<Vec<
         .collect()
 }
 
-/// The bundle's signatures for a script: every signature present must hold; with a
-/// `[provenance]` section, at least `required` distinct listed signers must have signed.
-/// Returns who signed (None: the bundle is unsigned and the script asks for nothing).
+/// The bundle's signatures for a script: every signature present must hold. A script must have
+/// a `[provenance]` section: at least `required` distinct listed signers must have signed, among
+/// them the preparer (`prepare`) and a countersigner with another key (`cosign`); only
+/// `required = 0` (with a reason, checked when the script is parsed) takes an unsigned bundle.
+/// Returns who signed (None: the bundle is unsigned and the script waives signatures).
 pub fn check_for_script(
     section: Option<&ProvenanceSection>,
     script_dir: &Path,
     bundle_dir: &Path,
     fingerprint: &str,
 ) -> Result<Option<Signers>> {
-    let listed = match section {
-        Some(s) => Some((listed_signers(s, script_dir)?, s.required)),
-        None => None,
-    };
+    let section = section.ok_or(ProvenanceError::NoSection)?;
     let present = read(bundle_dir)?.is_some();
+    if section.required == 0 {
+        if !present {
+            return Ok(None);
+        }
+        return Ok(Some(Signers::of(&verify(bundle_dir, fingerprint)?)));
+    }
+    let listed = listed_signers(section, script_dir)?;
     if !present {
-        return match listed {
-            Some((_, required)) => Err(ProvenanceError::Unsigned {
-                dir: bundle_dir.to_path_buf(),
-                required,
-            }
-            .into()),
-            None => Ok(None),
-        };
+        return Err(ProvenanceError::Unsigned {
+            dir: bundle_dir.to_path_buf(),
+            required: section.required,
+        }
+        .into());
     }
     let valid = verify(bundle_dir, fingerprint)?;
-    if let Some((listed, required)) = listed {
-        provenance::check_signers(&valid, &listed, required).map_err(|problem| {
-            ProvenanceError::TooFew {
-                dir: bundle_dir.to_path_buf(),
-                problem,
-            }
-        })?;
-    }
+    let too_few = |problem| ProvenanceError::TooFew {
+        dir: bundle_dir.to_path_buf(),
+        problem,
+    };
+    provenance::check_signers(&valid, &listed, section.required).map_err(too_few)?;
+    provenance::check_roles(&valid, &listed).map_err(|problem| ProvenanceError::Roles {
+        dir: bundle_dir.to_path_buf(),
+        problem,
+    })?;
     Ok(Some(Signers::of(&valid)))
 }
 
@@ -277,6 +281,9 @@ pub struct CosignKey {
     pub account: String,
     pub region: String,
     pub wrapping_key_sha256: String,
+    /// Rotation by a new key: the alias it takes over after its import, and from which key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub takes_over: Option<crate::core::manifest::TakeOver>,
 }
 
 /// The keys as the countersigner must see them before signing (the bundle verified, its
@@ -303,6 +310,7 @@ pub fn cosign_summary(bundle: &VerifiedBundle) -> Result<CosignSummary> {
                 .file(k, crate::core::manifest::WRAPPING_PUBLIC_KEY)
                 .map(crate::core::digest::sha256_hex)
                 .unwrap_or_default(),
+            takes_over: k.takes_over.clone(),
         })
         .collect();
     Ok(CosignSummary {

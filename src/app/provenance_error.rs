@@ -68,6 +68,18 @@ pub enum ProvenanceError {
     )]
     ChangedSincePreflight { dir: PathBuf },
     #[error(
+        "the ceremony script has no [provenance] section: keyrite requires the bundle signed by its preparer and countersigned by a second person\n  what to do: add [provenance] with signers = [\"<preparer's key SHA-256 or PEM path>\", \"<countersigner's>\"] and required = 2; for a rehearsal or test only, required = 0 with reason = \"why no signatures\" (written into the ceremony log)"
+    )]
+    NoSection,
+    #[error(
+        "{}: {problem}\n  what to do: the preparer signs with `keyrite kms prepare --sign-with`, a second person checks the keys and countersigns with `keyrite kms cosign` using a key of their own",
+        dir.display()
+    )]
+    Roles {
+        dir: PathBuf,
+        problem: provenance::RolesNotMet,
+    },
+    #[error(
         "not countersigned: the answer was not yes\n  what to do: check the keys with the preparer; sign only what you checked"
     )]
     Declined,
@@ -80,10 +92,12 @@ impl ProvenanceError {
             | ProvenanceError::SignerNeedsToken { .. }
             | ProvenanceError::SignerNoObject { .. }
             | ProvenanceError::SignerNoPin { .. }
-            | ProvenanceError::SignerPem { .. } => ExitCode::Usage,
+            | ProvenanceError::SignerPem { .. }
+            | ProvenanceError::NoSection => ExitCode::Usage,
             ProvenanceError::Invalid { .. }
             | ProvenanceError::Unsigned { .. }
             | ProvenanceError::TooFew { .. }
+            | ProvenanceError::Roles { .. }
             | ProvenanceError::ChangedSincePreflight { .. } => ExitCode::VerificationFailed,
             ProvenanceError::AlreadySigned { .. }
             | ProvenanceError::AfterCeremony { .. }

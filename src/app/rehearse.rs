@@ -343,9 +343,13 @@ impl Rehearsal {
         } = &self;
         // 6. Import, then prove KMS holds the HSM's material.
         let verified = bundle::Bundle::verify(bundle_dir)?;
+        // The import acts on the bundle only as far as its log, verified with the key this
+        // rehearsal published, vouches for it: the same check `keyrite kms import --trust` makes.
+        let signed = crate::app::audit::signed_ceremony(&verified, Some(log_key_path))?;
         let outcomes = rt.block_on(kms::import::import(
             client,
             &verified,
+            &signed,
             kms::import::Expiration::DoesNotExpire,
         ))?;
         for (o, k) in outcomes.iter().zip(&verified.manifest().keys) {

@@ -36,11 +36,12 @@ pub struct Verification {
 /// the exit. With `cloudtrail`, the key's calls since the import must all have succeeded.
 pub fn run(
     bundle: &VerifiedBundle,
+    trust: Option<&Path>,
     aws: &KmsTarget,
     ciphertexts: &[PathBuf],
     cloudtrail: bool,
 ) -> Result<Verification> {
-    verify(bundle, aws, ciphertexts, None, cloudtrail, None)
+    verify(bundle, trust, aws, ciphertexts, None, cloudtrail, None)
 }
 
 /// [`run`], and with `inventory` (the JSON of `keyrite kms inventory --json` taken before the
@@ -48,6 +49,7 @@ pub fn run(
 /// ([`crate::core::resource_recheck`]).
 pub fn run_with_inventory(
     bundle: &VerifiedBundle,
+    trust: Option<&Path>,
     aws: &KmsTarget,
     ciphertexts: &[PathBuf],
     cloudtrail: bool,
@@ -64,27 +66,31 @@ pub fn run_with_inventory(
         ),
         None => None,
     };
-    verify(bundle, aws, ciphertexts, None, cloudtrail, earlier)
+    verify(bundle, trust, aws, ciphertexts, None, cloudtrail, earlier)
 }
 
 /// [`run`] asking this CloudTrail client, when given.
 pub fn run_with_trail(
     bundle: &VerifiedBundle,
+    trust: Option<&Path>,
     aws: &KmsTarget,
     ciphertexts: &[PathBuf],
     trail: Option<CloudTrailClient>,
 ) -> Result<Verification> {
-    verify(bundle, aws, ciphertexts, trail, false, None)
+    verify(bundle, trust, aws, ciphertexts, trail, false, None)
 }
 
 fn verify(
     bundle: &VerifiedBundle,
+    trust: Option<&Path>,
     aws: &KmsTarget,
     ciphertexts: &[PathBuf],
     given: Option<CloudTrailClient>,
     cloudtrail: bool,
     earlier: Option<Vec<EarlierUse>>,
 ) -> Result<Verification> {
+    // The receipt this appends to continues the ceremony log as verified with the trusted key.
+    let signed = crate::app::audit::signed_ceremony(bundle, trust)?;
     let receipts = Receipts::load(&[bundle.dir().to_path_buf()])?;
     let mut old = Vec::new();
     for path in ciphertexts {
@@ -212,7 +218,7 @@ fn verify(
         }
         Ok::<_, Error>((keys, results))
     })?;
-    let mut receipt = ReceiptFile::open(bundle, "verify-rotation")?;
+    let mut receipt = ReceiptFile::open(bundle, "verify-rotation", &signed)?;
     for k in &keys {
         let mut checks = k.checks.clone();
         let previous = bundle

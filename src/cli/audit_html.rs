@@ -116,6 +116,15 @@ fn ceremony_table(r: &AuditReport) -> Markup {
                     }
                     BundleSigners::Unsigned => { "unsigned: the start record binds no provenance.json" }
                 }
+                @if let Some(reason) = &r.log_report.binding.provenance_waived {
+                    br; "signatures waived by the script: " (t(reason))
+                }
+            } }
+            tr { th { "Alias moves (signed)" } td {
+                @if r.log_report.binding.alias_moves.is_empty() { "none" }
+                @for m in &r.log_report.binding.alias_moves {
+                    "key " (t(&m.key)) ": after its import it takes over " (t(&m.alias)) " from " span.mono { (t(&m.previous_key_arn)) } br;
+                }
             } }
             tr { th { "HSM opened by" } td { (t(&r.authorised_by.describe())) } }
         }

@@ -98,6 +98,23 @@ pub fn render(r: &AuditReport) -> String {
             line("  bundle signed by  unsigned (the start record binds no provenance.json)".into())
         }
     }
+    if let Some(reason) = &l.binding.provenance_waived {
+        line(format!(
+            "  signatures waived by the script: {}",
+            one_line(reason)
+        ));
+    }
+    if l.binding.alias_moves.is_empty() {
+        line("  alias moves       none".into());
+    }
+    for m in &l.binding.alias_moves {
+        line(format!(
+            "  ALIAS MOVE        key {}: after its import it takes over {} from {}",
+            one_line(&m.key),
+            one_line(&m.alias),
+            one_line(&m.previous_key_arn)
+        ));
+    }
     line(format!(
         "  authorised by     {}",
         one_line(&r.authorised_by.describe())

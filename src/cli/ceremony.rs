@@ -101,6 +101,10 @@ pub fn at_terminal(inputs: &CeremonyInputs, checked: &Preflight) -> Result<Cerem
                     .get(&Manifest::file_path(k, manifest::WRAPPING_PUBLIC_KEY))
                     .cloned()
                     .unwrap_or_default(),
+                takes_over: k
+                    .takes_over
+                    .as_ref()
+                    .map(|t| (t.alias.clone(), t.previous_key_arn.clone())),
             })
             .collect(),
         token: inputs.uri.token.clone(),

@@ -75,6 +75,14 @@ pub fn run(a: CosignArgs) -> Result<()> {
             "    wrapping key SHA-256 {}",
             grouped(&k.wrapping_key_sha256)
         );
+        match &k.takes_over {
+            Some(t) => crate::say!(
+                "    ALIAS MOVE: once imported, this new key takes over {} from {}",
+                t.alias,
+                t.previous_key_arn
+            ),
+            None => crate::say!("    alias move: none (no alias changes key)"),
+        }
     }
     if summary.signed.is_empty() {
         crate::say!("nobody has signed it yet");

@@ -124,6 +124,10 @@ pub struct VerifyRotationArgs {
     /// The bundle that was imported.
     #[arg(long)]
     pub bundle: PathBuf,
+    /// The log public key (PEM) the bundle's ceremony log must verify with (the receipt this
+    /// appends to continues that log). Default: the path in KEYRITE_LOG_TRUST.
+    #[arg(long, env = "KEYRITE_LOG_TRUST", value_name = "PEM")]
+    pub trust: Option<PathBuf>,
     /// A ciphertext (raw CiphertextBlob bytes) made before the rotation, which must still
     /// decrypt under a key of the bundle. Repeat for more.
     #[arg(long = "ciphertext")]
@@ -201,6 +205,10 @@ pub struct ImportArgs {
     /// The bundle the ceremony completed.
     #[arg(long)]
     pub bundle: PathBuf,
+    /// The log public key (PEM, exported at enrolment) the bundle's ceremony log must verify
+    /// with; nothing is sent to KMS otherwise. Default: the path in KEYRITE_LOG_TRUST.
+    #[arg(long, env = "KEYRITE_LOG_TRUST", value_name = "PEM")]
+    pub trust: Option<PathBuf>,
     /// Whether the imported material expires (KEY_MATERIAL_EXPIRES needs --valid-to).
     #[arg(long, value_enum, default_value_t = values::ExpirationModel::DoesNotExpire)]
     pub expiration_model: values::ExpirationModel,
@@ -224,6 +232,10 @@ pub struct RollbackArgs {
     /// The bundle whose import stopped before its rotation.
     #[arg(long)]
     pub bundle: PathBuf,
+    /// The log public key (PEM, exported at enrolment) the bundle's ceremony log must verify
+    /// with; nothing is sent to KMS otherwise. Default: the path in KEYRITE_LOG_TRUST.
+    #[arg(long, env = "KEYRITE_LOG_TRUST", value_name = "PEM")]
+    pub trust: Option<PathBuf>,
     #[command(flatten)]
     pub aws: AwsArgs,
     /// Print what was rolled back, key by key, as JSON on stdout (the lines for people go to
@@ -420,6 +432,9 @@ fn import(a: ImportArgs) -> Result<()> {
         }
     };
     let verified = bundle::Bundle::verify(&a.bundle)?;
+    // Verified before anything is printed or sent: the fallback commands below come from the
+    // manifest, and only a manifest the signed log vouches for.
+    let signed = app::audit::signed_ceremony(&verified, a.trust.as_deref())?;
     crate::say!("the same import by hand with the AWS CLI, should you need to fall back to it:");
     for (name, commands) in kms::import::aws_cli_equivalent(&verified, expiration) {
         crate::say!("  # {name}");
@@ -427,7 +442,13 @@ fn import(a: ImportArgs) -> Result<()> {
             crate::say!("  {c}");
         }
     }
-    let outcomes = app::import::run(&verified, &a.aws.target(), expiration, a.concurrency)?;
+    let outcomes = app::import::run(
+        &verified,
+        &signed,
+        &a.aws.target(),
+        expiration,
+        a.concurrency,
+    )?;
     for o in &outcomes {
         crate::say!(
             "{:<24} {}: {}; current key material {} (was {})",
@@ -468,6 +489,7 @@ fn verify_rotation(a: VerifyRotationArgs) -> Result<()> {
     let verified = bundle::Bundle::verify(&a.bundle)?;
     let v = app::verify_rotation::run_with_inventory(
         &verified,
+        a.trust.as_deref(),
         &a.aws.target(),
         &a.ciphertexts,
         a.cloudtrail,
@@ -498,7 +520,7 @@ fn verify_rotation(a: VerifyRotationArgs) -> Result<()> {
 #[cfg(feature = "connected")]
 fn rollback(a: RollbackArgs) -> Result<()> {
     let verified = bundle::Bundle::verify(&a.bundle)?;
-    let done = app::rollback::run(&verified, &a.aws.target())?;
+    let done = app::rollback::run(&verified, a.trust.as_deref(), &a.aws.target())?;
     for k in &done {
         let what = match &k.outcome {
             kms::rollback::RollbackOutcome::RolledBack {

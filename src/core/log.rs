@@ -156,6 +156,12 @@ pub enum LogError {
     TrustedKey(String),
     #[error("signing a log record: {0}\n  what to do: check the HSM and start again")]
     Signing(String),
+    #[error(transparent)]
+    NotAsSigned(Box<FieldDiffers>),
+    #[error(
+        "the ceremony did not finish: {reason}; keyrite imports only what a complete ceremony wrapped, and nothing was sent to KMS\n  what to do: finish the ceremony (`keyrite ceremony` on the same bundle), or prepare a new bundle"
+    )]
+    AbortedCeremony { reason: String },
 }
 
 impl From<ChainError> for LogError {
@@ -190,6 +196,18 @@ impl From<ChainError> for LogError {
             ChainError::Signing(m) => LogError::Signing(m),
         }
     }
+}
+
+/// A manifest field that is not what the signed log recorded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{key}: the bundle's {field} is {bundle}, but the signed ceremony log records {signed}; nothing was sent to KMS\n  what to do: the bundle was altered after its ceremony, or its ceremony.log belongs to another bundle; do not import it. Keep it as evidence and use the bundle exactly as the ceremony wrote it (check it with `keyrite audit verify`)"
+)]
+pub struct FieldDiffers {
+    pub key: String,
+    pub field: String,
+    pub bundle: String,
+    pub signed: String,
 }
 
 fn seq_suffix(seq: Option<u64>) -> String {

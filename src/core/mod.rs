@@ -24,5 +24,6 @@ pub mod receipt;
 pub mod replay;
 pub mod resource_recheck;
 pub mod script;
+pub mod signed_ceremony;
 pub mod terminal;
 pub mod wrapping_key;

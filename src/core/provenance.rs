@@ -219,6 +219,39 @@ fn list(v: &[String]) -> String {
     }
 }
 
+/// The roles hold: a listed signer signed as the preparer (`prepare`), and a listed signer with
+/// another key countersigned (`cosign`). Two `prepare` signatures are not a countersignature.
+pub fn check_roles(valid: &[ValidSignature], listed: &[String]) -> Result<(), RolesNotMet> {
+    let of = |role: Role| -> Vec<&str> {
+        valid
+            .iter()
+            .filter(|v| v.role == role && listed.contains(&v.signer_sha256))
+            .map(|v| v.signer_sha256.as_str())
+            .collect()
+    };
+    let (prepared, cosigned) = (of(Role::Prepare), of(Role::Cosign));
+    if prepared.is_empty() {
+        return Err(RolesNotMet::NoPreparer);
+    }
+    if !cosigned.iter().any(|c| prepared.iter().any(|p| p != c)) {
+        return Err(RolesNotMet::NotCountersigned {
+            preparers: prepared.join(", "),
+        });
+    }
+    Ok(())
+}
+
+/// The signatures lack a role the script requires.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RolesNotMet {
+    #[error("no listed signer signed as the bundle's preparer (`prepare`)")]
+    NoPreparer,
+    #[error(
+        "not countersigned: a countersignature is a `cosign` by a listed key other than the preparer's ({preparers}); two `prepare` signatures are not one"
+    )]
+    NotCountersigned { preparers: String },
+}
+
 /// At least `required` distinct signers of `listed` signed (in any role).
 pub fn check_signers(
     valid: &[ValidSignature],
@@ -335,5 +368,29 @@ mod tests {
             Signers::of(&both).cosigned_by,
             vec![b.fingerprint().to_string()]
         );
+    }
+
+    #[test]
+    fn a_countersignature_is_a_cosign_by_another_listed_key() {
+        let sig = |who: char, role| ValidSignature {
+            signer_sha256: who.to_string().repeat(64),
+            role,
+            time: jiff::Timestamp::UNIX_EPOCH,
+        };
+        let listed = vec!["a".repeat(64), "b".repeat(64)];
+        let good = [sig('a', Role::Prepare), sig('b', Role::Cosign)];
+        assert_eq!(check_roles(&good, &listed), Ok(()));
+        let two_prepares = [sig('a', Role::Prepare), sig('b', Role::Prepare)];
+        assert!(matches!(
+            check_roles(&two_prepares, &listed),
+            Err(RolesNotMet::NotCountersigned { .. })
+        ));
+        let no_preparer = [sig('b', Role::Cosign)];
+        assert_eq!(
+            check_roles(&no_preparer, &listed),
+            Err(RolesNotMet::NoPreparer)
+        );
+        let unlisted_cosigner = [sig('a', Role::Prepare), sig('c', Role::Cosign)];
+        assert!(check_roles(&unlisted_cosigner, &listed).is_err());
     }
 }

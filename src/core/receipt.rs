@@ -177,6 +177,12 @@ impl ReceiptChain {
         Ok(ReceiptChain(Chain::after(line.body.seq, last)))
     }
 
+    /// The chain right after a ceremony log verified with the trusted key: `next_seq` and the
+    /// SHA-256 of its last line, from [`crate::core::signed_ceremony::SignedCeremony`].
+    pub fn after_verified_log(next_seq: u64, head: String) -> ReceiptChain {
+        ReceiptChain(Chain::resume(next_seq, head))
+    }
+
     pub fn next_seq(&self) -> u64 {
         self.0.next_seq()
     }

@@ -62,6 +62,17 @@ fn lines(record: &Record) -> Vec<String> {
                 };
                 v.push(format!("bundle prepared by      {}", who(&p.prepared_by)));
                 v.push(format!("bundle countersigned by {}", who(&p.cosigned_by)));
+            } else {
+                v.push("bundle unsigned: the start record names no signer".into());
+            }
+            if let Some(reason) = &s.provenance_waived {
+                v.push(format!("signatures waived by the script: {reason}"));
+            }
+            for m in &s.alias_moves {
+                v.push(format!(
+                    "ALIAS MOVE: once imported, key {} takes over {} from {}",
+                    m.key, m.alias, m.previous_key_arn
+                ));
             }
             v
         }

@@ -29,14 +29,28 @@ pub struct Script {
     pub provenance: Option<ProvenanceSection>,
 }
 
-/// `[provenance]`: the bundle must be signed by `required` distinct signers of `signers`.
+/// `[provenance]`: the bundle must be signed by `required` distinct signers of `signers`, among
+/// them its preparer (`prepare`) and a countersigner with another key (`cosign`). A script
+/// without the section is refused; `required = 0` with a `reason` (logged in the start record)
+/// takes an unsigned bundle.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProvenanceSection {
     /// Each a public key's SHA-256 (hex of its DER SubjectPublicKeyInfo, as `keyrite kms prepare
     /// --sign-with` prints it) or the path of its PEM file (relative to the script).
+    #[serde(default)]
     pub signers: Vec<String>,
     pub required: usize,
+    /// Why signatures are not required (with `required = 0` only, and then required).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+impl ProvenanceSection {
+    /// The reason signatures are waived, when the script waives them (`required = 0`).
+    pub fn waived_because(&self) -> Option<&str> {
+        (self.required == 0).then_some(self.reason.as_deref().unwrap_or_default())
+    }
 }
 
 impl ProvenanceSection {
@@ -140,14 +154,26 @@ impl Script {
                 "[ceremony] expiry_margin_minutes is 0; leave it out for the default 30".into(),
             ));
         }
-        if let Some(p) = &script.provenance
-            && (p.required == 0 || p.required > p.signers.len())
-        {
-            return Err(invalid(format!(
-                "[provenance] required = {} of {} signer(s): it must be at least 1 and at most the number of signers",
-                p.required,
-                p.signers.len()
-            )));
+        if let Some(p) = &script.provenance {
+            let reason = p.reason.as_deref().map(str::trim).unwrap_or_default();
+            if p.required == 0 && reason.is_empty() {
+                return Err(invalid(
+                    "[provenance] required = 0 takes an unsigned bundle only with a reason = \"...\" saying why (it is written into the ceremony log)".into(),
+                ));
+            }
+            if p.required > 0 && p.reason.is_some() {
+                return Err(invalid(
+                    "[provenance] reason is for required = 0 only (a waiver of the signatures)"
+                        .into(),
+                ));
+            }
+            if p.required > p.signers.len() {
+                return Err(invalid(format!(
+                    "[provenance] required = {} of {} signer(s): it must be at most the number of signers",
+                    p.required,
+                    p.signers.len()
+                )));
+            }
         }
         let mut seen = std::collections::BTreeSet::new();
         for k in &script.keys {
@@ -417,13 +443,20 @@ region = "eu-west-1"
         let p = s.provenance.unwrap();
         assert!(ProvenanceSection::is_sha256(&p.signers[0]));
         assert!(!ProvenanceSection::is_sha256(&p.signers[1]));
-        for bad in [0, 3] {
-            let e = Script::parse("s.toml", &with(bad)).unwrap_err().to_string();
-            assert!(
-                e.contains("must be at least 1 and at most the number of signers"),
-                "{e}"
-            );
-        }
+        let e = Script::parse("s.toml", &with(3)).unwrap_err().to_string();
+        assert!(e.contains("must be at most the number of signers"), "{e}");
+        // Signatures waived only with a reason, which is then what the log records.
+        let e = Script::parse("s.toml", &with(0)).unwrap_err().to_string();
+        assert!(e.contains("only with a reason"), "{e}");
+        let waived = Script::parse(
+            "s.toml",
+            &format!("{GOOD}\n[provenance]\nrequired = 0\nreason = \"a rehearsal\"\n"),
+        )
+        .unwrap();
+        assert_eq!(
+            waived.provenance.unwrap().waived_because(),
+            Some("a rehearsal")
+        );
         assert!(Script::parse("s.toml", GOOD).unwrap().provenance.is_none());
     }
 

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 
 use jiff::Timestamp;
 
-use crate::core::log as ceremony_log;
 use crate::core::receipt::{self, ReceiptChain, data, step};
 use crate::core::receipt::{AliasMoved, ImportOutcome};
+use crate::core::signed_ceremony::SignedCeremony;
 use crate::io::bundle::VerifiedBundle;
 use crate::io::error::IoError;
 use crate::io::fs as fsio;
@@ -25,16 +25,15 @@ pub struct ReceiptFile {
 
 impl ReceiptFile {
     /// Opens (or creates) the bundle's receipt and appends this run's `import.start`; `run` is
-    /// the command (import, rollback).
-    pub fn open(bundle: &VerifiedBundle, run: &str) -> Result<ReceiptFile> {
-        let log_path = bundle.dir().join(ceremony_log::FILE_NAME);
-        if !log_path.is_file() {
-            return Err(IoError::NoCeremonyLog {
-                dir: bundle.dir().to_path_buf(),
-                log: ceremony_log::FILE_NAME,
-            });
-        }
-        let start = ReceiptChain::after_ceremony_log(&fsio::read_nofollow(&log_path)?)?;
+    /// the command (import, rollback). The chain continues from the last record of the ceremony
+    /// log `signed` verified, not from whatever the log file's last line is now.
+    pub fn open(
+        bundle: &VerifiedBundle,
+        run: &str,
+        signed: &SignedCeremony,
+    ) -> Result<ReceiptFile> {
+        let (next_seq, head) = signed.receipt_start();
+        let start = ReceiptChain::after_verified_log(next_seq, head);
         let path = bundle.dir().join(receipt::FILE_NAME);
         // A link planted in a returned bundle would make the import create or append to any
         // file this user can write: links are refused, never followed.

@@ -43,6 +43,24 @@ pub enum KmsError {
     },
     #[error(transparent)]
     ProgressContradicted(Box<ProgressContradiction>),
+    #[error(
+        "{key}: {progress} records {claim}, but {why}; nothing was sent and nothing rotated\n  what to do: the progress file is only a hint and this one does not hold: keep it as evidence and move it out of the bundle, check the key with `aws kms list-key-rotations --key-id {key_arn} --include-key-material ALL_KEY_MATERIAL` and the import receipt, then run the import again"
+    )]
+    ProgressNotHeld {
+        progress: String,
+        key: String,
+        claim: String,
+        why: String,
+        key_arn: String,
+    },
+    #[error(
+        "{dir}: the verified ceremony log vouches for manifest {signed}, but the bundle's manifest is {bundle}; nothing was sent to KMS\n  what to do: verify the bundle with its log and act on it in one run (`keyrite kms import --trust <log public key>`)"
+    )]
+    NotVouched {
+        dir: PathBuf,
+        signed: String,
+        bundle: String,
+    },
     #[error("{key}: {operation} failed: {code}: {message}\n  what to do: {hint}")]
     Service {
         key: String,
@@ -201,9 +219,10 @@ impl KmsError {
             KmsError::NotExternal { .. }
             | KmsError::WrongState { .. }
             | KmsError::Refused { .. } => ExitCode::Refused,
-            KmsError::Check { .. } | KmsError::ProgressContradicted(_) => {
-                ExitCode::VerificationFailed
-            }
+            KmsError::Check { .. }
+            | KmsError::ProgressContradicted(_)
+            | KmsError::ProgressNotHeld { .. }
+            | KmsError::NotVouched { .. } => ExitCode::VerificationFailed,
             KmsError::Service { .. } => ExitCode::OperationFailed,
             KmsError::Unreachable { .. } => ExitCode::Environment,
         }

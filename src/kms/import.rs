@@ -3,7 +3,7 @@
 //! to it on demand, so its ARN and aliases never change and old ciphertext keeps decrypting.
 
 use aws_sdk_kms::primitives::Blob;
-use aws_sdk_kms::types::{ExpirationModelType, ImportType, KeyState, OriginType};
+use aws_sdk_kms::types::{ExpirationModelType, ImportType, KeyMaterialState, KeyState, OriginType};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -14,7 +14,8 @@ use super::{Client, KmsError};
 
 type Result<T, E = KmsError> = std::result::Result<T, E>;
 use crate::core::import_progress::{self, ImportProgress, KeyProgress};
-use crate::core::manifest::{self, KeyEntry};
+use crate::core::manifest::{self, KeyEntry, TakeOver};
+use crate::core::signed_ceremony::SignedCeremony;
 use crate::core::wrapping_key::WrappingPublicKey;
 use crate::core::{aws_cli, import_rules};
 use crate::io::bundle::VerifiedBundle;
@@ -152,15 +153,38 @@ pub fn aws_cli_equivalent(
 pub async fn import(
     client: &Client,
     bundle: &VerifiedBundle,
+    signed: &SignedCeremony,
     expiration: Expiration,
 ) -> Result<Vec<ImportOutcome>> {
     import_regions(
         std::slice::from_ref(client),
         bundle,
+        signed,
         expiration,
         DEFAULT_CONCURRENCY,
     )
     .await
+}
+
+/// The signed ceremony vouches for this very bundle (the manifest as read and verified).
+pub fn check_vouched(bundle: &VerifiedBundle, signed: &SignedCeremony) -> Result<()> {
+    if signed.manifest_sha256() != bundle.fingerprint() {
+        return Err(KmsError::NotVouched {
+            dir: bundle.dir().to_path_buf(),
+            signed: signed.manifest_sha256().to_string(),
+            bundle: bundle.fingerprint().to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// The alias move the signed start record binds for `key` (the manifest's `takes_over` was
+/// compared with it when the log was verified).
+pub fn signed_take_over(signed: &SignedCeremony, key: &KeyEntry) -> Option<TakeOver> {
+    signed.alias_move(&key.name).map(|m| TakeOver {
+        alias: m.alias.clone(),
+        previous_key_arn: m.previous_key_arn.clone(),
+    })
 }
 
 /// How many keys an import works on at once unless told otherwise.
@@ -172,9 +196,11 @@ pub const DEFAULT_CONCURRENCY: usize = 4;
 pub async fn import_regions(
     clients: &[Client],
     bundle: &VerifiedBundle,
+    signed: &SignedCeremony,
     expiration: Expiration,
     concurrency: usize,
 ) -> Result<Vec<ImportOutcome>> {
+    check_vouched(bundle, signed)?;
     preflight(bundle, expiration, Timestamp::now())?;
     let region_of = |c: &Client| c.config().region().map(|r| r.to_string());
     let mut routed = Vec::new();
@@ -200,7 +226,7 @@ pub async fn import_regions(
         routed.push((client, key));
     }
     let journal = Mutex::new(Journal::open(bundle)?);
-    let receipt = Mutex::new(ReceiptFile::open(bundle, "import")?);
+    let receipt = Mutex::new(ReceiptFile::open(bundle, "import", signed)?);
     // After the first failure no further key is started; keys already in flight finish, so each
     // one's progress is recorded in a state a re-run can resume from.
     let stop = AtomicBool::new(false);
@@ -212,10 +238,11 @@ pub async fn import_regions(
                     if stop.load(Ordering::SeqCst) {
                         return (i, Ok(None));
                     }
-                    let result =
-                        import_and_record(client, bundle, key, expiration, journal, receipt)
-                            .await
-                            .map(Some);
+                    let result = import_and_record(
+                        client, bundle, signed, key, expiration, journal, receipt,
+                    )
+                    .await
+                    .map(Some);
                     if result.is_err() {
                         stop.store(true, Ordering::SeqCst);
                     }
@@ -250,6 +277,7 @@ pub async fn import_regions(
 async fn import_and_record(
     client: &Client,
     bundle: &VerifiedBundle,
+    signed: &SignedCeremony,
     key: &KeyEntry,
     expiration: Expiration,
     journal: &Mutex<Journal>,
@@ -260,7 +288,7 @@ async fn import_and_record(
         receipt.lock().map_err(|_| poisoned())?.imported(&outcome)?;
         // Rotation by a new key: the new key was checked (Enabled, its material current), so
         // the alias moves to it now, and the move is recorded.
-        if let Some(take) = &key.takes_over {
+        if let Some(take) = &signed_take_over(signed, key) {
             outcome.alias_moved =
                 super::new_key::move_alias(client, key, take, &take.previous_key_arn, &key.key_arn)
                     .await?;
@@ -416,12 +444,20 @@ async fn import_one(
         });
     }
     let mut import_request_id = None;
+    let mut rotated_already = false;
+    if let Some(stage) = &recorded {
+        check_stage(client, key, stage, &before, &material_sha256).await?;
+    }
     let (first, new_id) = match recorded {
-        // A rotation whose material KMS accepted: only the rotation is left.
+        // A rotation whose material KMS lists as staged: only the rotation is left. Material KMS
+        // already made current needs no rotation.
         Some(KeyProgress::Imported {
             first,
             key_material_id,
-        }) => (first, key_material_id),
+        }) => {
+            rotated_already = !first && before.current_material == key_material_id;
+            (first, key_material_id)
+        }
         // A first import that reached KMS before the run stopped.
         Some(KeyProgress::Sending { first: true }) if before.state == "Enabled" => {
             record(
@@ -480,7 +516,7 @@ async fn import_one(
         }
     };
     let mut rotate_request_id = None;
-    if !first {
+    if !first && !rotated_already {
         let rotated = client
             .rotate_key_on_demand()
             .key_id(&key.key_arn)
@@ -535,6 +571,156 @@ async fn import_one(
         alias_moved: None,
     };
     Ok(outcome)
+}
+
+/// A stage read from the progress file, checked against the signed manifest and KMS before
+/// anything is skipped or rotated: the file is a hint anyone who can write the bundle can forge.
+/// Whether the key was prepared for a first import (`key_state` PendingImport) is signed (the end
+/// record binds the manifest); the key's state, current material and staged material are KMS's.
+async fn check_stage(
+    client: &Client,
+    key: &KeyEntry,
+    stage: &KeyProgress,
+    before: &Described,
+    material_sha256: &str,
+) -> Result<()> {
+    let signed_first = key.key_state == "PendingImport";
+    let not_held = |claim: String, why: String| KmsError::ProgressNotHeld {
+        progress: import_progress::FILE.to_string(),
+        key: key.name.clone(),
+        claim,
+        why,
+        key_arn: key.key_arn.clone(),
+    };
+    let prepared_for = if signed_first {
+        "a first import (the key was PendingImport)"
+    } else {
+        "a rotation (the key had material)"
+    };
+    let claimed_first = match stage {
+        KeyProgress::Sending { first } | KeyProgress::Imported { first, .. } => Some(*first),
+        _ => None,
+    };
+    // A claimed first import of a key the signed manifest shows had material: the attack of a
+    // forged stage that would record the key's old material as this bundle's. (A bundle prepared
+    // for a first import may meet a key that got material since: that is a rotation, as a fresh
+    // run would make it.)
+    if let Some(first) = claimed_first
+        && first
+        && !signed_first
+    {
+        return Err(not_held(
+            format!("the stage {} with first={first}", stage_name(stage)),
+            format!("the signed manifest prepared the key for {prepared_for}"),
+        ));
+    }
+    match stage {
+        // A first import that reached KMS: the key's material must be the only one it has and,
+        // for a re-wrap, the escrowed material's id.
+        KeyProgress::Sending { first: true } if before.state == "Enabled" => {
+            if let Some(want) = reimport_of(key)
+                && before.current_material.as_deref() != Some(want)
+            {
+                return Err(not_held(
+                    "a re-import that reached KMS".into(),
+                    format!(
+                        "the key's current material is {}, not the escrowed {want}",
+                        before.current_material.as_deref().unwrap_or("none")
+                    ),
+                ));
+            }
+            let listed = super::materials::key_materials(client, &key.name, &key.key_arn).await?;
+            if listed.len() != 1 || Some(&listed[0].id) != before.current_material.as_ref() {
+                return Err(not_held(
+                    "a first import that reached KMS before the run stopped".into(),
+                    format!(
+                        "KMS lists {} key material(s) for the key ({}); a key whose first import was this bundle's has exactly one, the current one",
+                        listed.len(),
+                        listed
+                            .iter()
+                            .map(|m| format!("{} {}", m.id, m.state))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+        }
+        KeyProgress::Imported {
+            first: true,
+            key_material_id,
+        } if before.state != "Enabled"
+            || key_material_id.is_none()
+            || before.current_material != *key_material_id =>
+        {
+            return Err(not_held(
+                format!(
+                    "a first import as material {}",
+                    key_material_id.as_deref().unwrap_or("(none)")
+                ),
+                format!(
+                    "KMS reports the key {} with current material {}",
+                    before.state,
+                    before.current_material.as_deref().unwrap_or("none")
+                ),
+            ));
+        }
+        KeyProgress::Imported {
+            first: false,
+            key_material_id,
+        } => {
+            let Some(id) = key_material_id else {
+                return Err(not_held(
+                    "a rotation's material as imported without its id".into(),
+                    "keyrite rotates only to material it can name".into(),
+                ));
+            };
+            if before.current_material.as_deref() != Some(id.as_str()) {
+                let listed =
+                    super::materials::key_materials(client, &key.name, &key.key_arn).await?;
+                let entry = listed.iter().find(|m| &m.id == id);
+                let state = entry.map(|m| m.state.as_str());
+                if state != Some(KeyMaterialState::PendingRotation.as_str()) {
+                    return Err(not_held(
+                        format!("material {id} as staged by this bundle"),
+                        format!(
+                            "KMS lists it as {}; keyrite rotates only to material KMS reports as PENDING_ROTATION",
+                            state.unwrap_or("not a material of this key")
+                        ),
+                    ));
+                }
+                // keyrite stages this bundle's material with a description naming the SHA-256
+                // the signed log recorded for it: other staged material does not carry it.
+                let want = material_description(material_sha256);
+                let described = entry.and_then(|m| m.description.as_deref());
+                if described != Some(want.as_str()) {
+                    return Err(not_held(
+                        format!("material {id} as staged by this bundle"),
+                        format!(
+                            "KMS describes it as {:?}, and keyrite stages this bundle's material as {want:?}",
+                            described.unwrap_or("(no description)")
+                        ),
+                    ));
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The KeyMaterialDescription keyrite gives material it stages for a rotation: the SHA-256 of
+/// the EncryptedKeyMaterial.bin the signed ceremony log recorded.
+pub fn material_description(material_sha256: &str) -> String {
+    format!("keyrite EncryptedKeyMaterial.bin sha256 {material_sha256}")
+}
+
+fn stage_name(stage: &KeyProgress) -> &'static str {
+    match stage {
+        KeyProgress::Sending { .. } => "sending",
+        KeyProgress::Imported { .. } => "imported",
+        KeyProgress::Done { .. } => "done",
+        KeyProgress::RolledBack { .. } => "rolled_back",
+    }
 }
 
 /// The escrowed material's KeyMaterialId, for a bundle from a re-wrap ceremony.
@@ -604,7 +790,11 @@ async fn send_import(
             .import_type(ImportType::ExistingKeyMaterial)
             .key_material_id(id);
     } else if !first {
-        req = req.import_type(ImportType::NewKeyMaterial);
+        req = req
+            .import_type(ImportType::NewKeyMaterial)
+            .key_material_description(material_description(&crate::core::digest::sha256_hex(
+                material,
+            )));
     }
     let imported = req
         .customize()

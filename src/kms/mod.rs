@@ -8,6 +8,7 @@ pub mod cloudtrail;
 mod error;
 pub mod import;
 pub mod inventory;
+pub mod materials;
 pub mod new_key;
 pub mod plan;
 pub mod prepare;

@@ -8,13 +8,14 @@
 //! the key it named before; the new key keeps its material.
 
 use aws_sdk_kms::operation::RequestId;
-use aws_sdk_kms::types::{IncludeKeyMaterial, KeyMaterialState};
+use aws_sdk_kms::types::KeyMaterialState;
 use serde::Serialize;
 
 use super::{Client, KmsError};
 
 type Result<T, E = KmsError> = std::result::Result<T, E>;
 use crate::core::import_progress::{self, ImportProgress, KeyProgress};
+use crate::core::signed_ceremony::SignedCeremony;
 use crate::io::bundle::VerifiedBundle;
 use crate::io::fs as fsio;
 use crate::io::receipt_file::ReceiptFile;
@@ -61,7 +62,9 @@ pub struct KeyRollback {
 pub async fn rollback<'c>(
     client_for: impl Fn(&str) -> Option<&'c Client>,
     bundle: &VerifiedBundle,
+    signed: &SignedCeremony,
 ) -> Result<Vec<KeyRollback>> {
+    super::import::check_vouched(bundle, signed)?;
     let path = bundle.dir().join(import_progress::FILE);
     if !fsio::exists_nofollow(&path) {
         return Err(KmsError::NothingToRollBack {
@@ -82,11 +85,11 @@ pub async fn rollback<'c>(
             hint: format!("run the rollback with --region {}", key.region),
         })
     };
-    let mut receipt = ReceiptFile::open(bundle, "rollback")?;
+    let mut receipt = ReceiptFile::open(bundle, "rollback", signed)?;
     let mut done = Vec::new();
     for key in &bundle.manifest().keys {
         let name = key.name.as_str();
-        if let Some(take) = &key.takes_over {
+        if let Some(take) = &super::import::signed_take_over(signed, key) {
             let client = region_client(key)?;
             let back =
                 super::new_key::move_alias(client, key, take, &key.key_arn, &take.previous_key_arn)
@@ -223,26 +226,9 @@ async fn material_state(
     key_arn: &str,
     material_id: &str,
 ) -> Result<Option<String>> {
-    let mut pages = client
-        .list_key_rotations()
-        .key_id(key_arn)
-        .include_key_material(IncludeKeyMaterial::AllKeyMaterial)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| KmsError::from_sdk(name, "ListKeyRotations", e))?;
-        if let Some(entry) = page
-            .rotations()
-            .iter()
-            .find(|r| r.key_material_id() == Some(material_id))
-        {
-            return Ok(Some(
-                entry
-                    .key_material_state()
-                    .map(|s| s.as_str().to_string())
-                    .unwrap_or_else(|| "no state".into()),
-            ));
-        }
-    }
-    Ok(None)
+    Ok(super::materials::key_materials(client, name, key_arn)
+        .await?
+        .into_iter()
+        .find(|m| m.id == material_id)
+        .map(|m| m.state))
 }

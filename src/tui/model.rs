@@ -26,6 +26,8 @@ pub struct KeyInfo {
     pub region: String,
     /// SHA-256 of the KMS wrapping public key the bundle holds for it.
     pub wrapping_key_sha256: String,
+    /// Rotation by a new key: (alias, previous key ARN) it takes over once imported.
+    pub takes_over: Option<(String, String)>,
 }
 
 /// What the screens show that the operators do not type: from the script, the bundle, the roster

@@ -48,6 +48,7 @@ fn key_info(i: usize) -> KeyInfo {
         account: "111122223333".into(),
         region: "eu-west-1".into(),
         wrapping_key_sha256: format!("{i:02}").repeat(32),
+        takes_over: None,
     }
 }
 

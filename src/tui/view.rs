@@ -337,7 +337,7 @@ fn keys(m: &Model, area: Rect) -> Vec<Line<'static>> {
         .iter()
         .enumerate()
         .map(|(i, k)| {
-            vec![
+            let mut lines = vec![
                 Line::from(vec![
                     Span::styled(format!("{:>2} {}", i + 1, one_line(&k.name)), bold()),
                     Span::raw(format!(
@@ -355,7 +355,18 @@ fn keys(m: &Model, area: Rect) -> Vec<Line<'static>> {
                 )),
                 Line::from("   SHA-256 of its KMS wrapping public key"),
                 Line::from(format!("     {}", one_line(&k.wrapping_key_sha256))),
-            ]
+            ];
+            if let Some((alias, previous)) = &k.takes_over {
+                lines.push(Line::styled(
+                    format!(
+                        "   ALIAS MOVE: takes over {} from {}",
+                        one_line(alias),
+                        one_line(previous)
+                    ),
+                    bold(),
+                ));
+            }
+            lines
         })
         .collect();
     scrolled(area, m.scroll, blocks, |from, to, total| {

@@ -158,8 +158,9 @@ fn a_new_key_takes_over_the_alias_after_import_and_rollback_moves_it_back() {
     std::fs::write(
         &script,
         format!(
-            "[ceremony]\nname = \"new key\"\n[wrapping]\nalgorithm = \"{}\"\nkey_spec = \"RSA_4096\"\n[[key]]\nkey = \"{alias}\"\narn = \"{old_arn}\"\n",
-            default_algorithm()
+            "[ceremony]\nname = \"new key\"\n[wrapping]\nalgorithm = \"{}\"\nkey_spec = \"RSA_4096\"\n[[key]]\nkey = \"{alias}\"\narn = \"{old_arn}\"\n{}",
+            default_algorithm(),
+            common::UNSIGNED
         ),
     )
     .unwrap();
@@ -287,6 +288,7 @@ fn a_new_key_takes_over_the_alias_after_import_and_rollback_moves_it_back() {
         let verified = keyrite::io::bundle::Bundle::verify(&bundle).unwrap();
         let v = keyrite::app::verify_rotation::run_with_trail(
             &verified,
+            Some(hsm().log_public_key().as_path()),
             &kms_target(),
             &[],
             Some(trail),

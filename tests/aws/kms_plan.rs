@@ -150,6 +150,7 @@ fn a_nine_key_plan_across_two_regions_is_prepared_into_one_bundle_and_rotated_en
     for (alias, arn) in aliases.iter().zip(&arns) {
         script.push_str(&format!("\n[[key]]\nkey = \"{alias}\"\narn = \"{arn}\"\n"));
     }
+    script.push_str(UNSIGNED);
     let script_path = dir.path().join("script.toml");
     std::fs::write(&script_path, script).unwrap();
     let answers = write_answers(dir.path(), &prepared.fingerprint);

@@ -198,6 +198,7 @@ fn with_cloudtrail_a_failed_call_on_the_key_since_the_import_fails_the_verificat
 
     let clean = keyrite::app::verify_rotation::run_with_trail(
         &verified,
+        Some(hsm().log_public_key().as_path()),
         &kms_target(),
         &[],
         Some(trail(false)),
@@ -214,6 +215,7 @@ fn with_cloudtrail_a_failed_call_on_the_key_since_the_import_fails_the_verificat
 
     let bad = keyrite::app::verify_rotation::run_with_trail(
         &verified,
+        Some(hsm().log_public_key().as_path()),
         &kms_target(),
         &[],
         Some(trail(true)),

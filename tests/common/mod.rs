@@ -300,10 +300,17 @@ pub fn keyrite_process() -> std::process::Command {
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "local")
         .env("AWS_SECRET_ACCESS_KEY", "local")
+        // `kms import` and `kms rollback` verify the ceremony log with this token's log key.
+        .env("KEYRITE_LOG_TRUST", hsm.log_public_key())
         .env_remove("AWS_PROFILE")
         .env_remove("AWS_ENDPOINT_URL_KMS");
     cmd
 }
+
+/// A script's `[provenance]` for tests whose bundles are unsigned (signatures are required unless
+/// the script waives them with a reason).
+pub const UNSIGNED: &str =
+    "\n[provenance]\nrequired = 0\nreason = \"a test bundle, prepared unsigned\"\n";
 
 /// A ceremony script for these keys, written into `dir`.
 pub fn write_script(dir: &Path, keys: &[&str], algorithm: &str, spec: &str) -> PathBuf {
@@ -315,6 +322,7 @@ pub fn write_script(dir: &Path, keys: &[&str], algorithm: &str, spec: &str) -> P
             "\n[[key]]\nkey = \"{k}\"\naccount = \"000000000000\"\nregion = \"us-east-1\"\n"
         ));
     }
+    s.push_str(UNSIGNED);
     let p = dir.join(format!("{}.toml", unique("script")));
     std::fs::write(&p, s).unwrap();
     p

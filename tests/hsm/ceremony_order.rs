@@ -53,6 +53,8 @@ fn record(pick: &Pick, log_key: &str) -> Record {
                 custodians: 3,
             }),
             provenance: None,
+            alias_moves: Vec::new(),
+            provenance_waived: None,
         }),
         Pick::Met(good) => Record::QuorumMet(QuorumMet {
             mode: "shamir".into(),

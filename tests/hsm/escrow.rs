@@ -290,19 +290,23 @@ fn other_material_presented_as_the_escrow_copy_is_caught_by_its_key_material_id(
         serde_json::to_vec_pretty(&m).unwrap(),
     )
     .unwrap();
+    // The manifest no longer says what the signed log recorded: refused before KMS is asked
+    // (KMS's own KeyMaterialId check would have caught it after the import).
     let err = import_cmd(&other.bundle)
         .assert()
         .failure()
+        .code(3)
         .get_output()
         .stderr
         .clone();
     let err = String::from_utf8(err).unwrap();
     assert!(
         err.contains(&format!(
-            "but the escrowed material was imported as {material_id}"
+            "the bundle's reimport_of_key_material_id is {material_id}, but the signed ceremony log records none; nothing was sent to KMS"
         )),
         "{err}"
     );
+    assert_eq!(rt.block_on(describe(&client, &arn)).0, "PendingImport");
 }
 
 fn session_relabel(

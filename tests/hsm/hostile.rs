@@ -420,7 +420,12 @@ fn stub_rollback_refuses_to_delete_material_kms_does_not_list_as_pending() {
         &[&describe, &listed, &delete]
     );
     let err = rt()
-        .block_on(keyrite::kms::rollback::rollback(|_| Some(&client), &bundle))
+        .block_on(keyrite::kms::rollback::rollback(
+            |_| Some(&client),
+            &bundle,
+            &keyrite::app::audit::signed_ceremony(&bundle, Some(hsm().log_public_key().as_path()))
+                .unwrap(),
+        ))
         .unwrap_err();
     assert_eq!(delete.num_calls(), 0, "no material was deleted");
     assert_eq!(err.exit_code() as i32, REFUSED, "{err}");

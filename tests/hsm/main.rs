@@ -6,12 +6,14 @@
 mod common;
 
 mod audit;
+mod audit_report;
 mod bad_input;
 mod ceremony_kill;
 mod ceremony_order;
 mod ceremony_preflight;
 mod escrow;
 mod hostile;
+mod import_trust;
 mod matrix;
 mod probe;
 mod provenance;
@@ -19,4 +21,3 @@ mod quorum;
 mod rewrap_escrow;
 mod roundtrip;
 mod wrap_with_trusted;
-mod audit_report;

@@ -73,7 +73,9 @@ fn cosign(bundle: &Path, signer: &str) -> std::process::Output {
 /// A ceremony script for `alias` that requires `required` of `signers`.
 fn script_requiring(dir: &Path, alias: &str, signers: &[&str], required: usize) -> PathBuf {
     let script = write_script(dir, &[alias], default_algorithm(), "RSA_4096");
-    let mut text = std::fs::read_to_string(&script).unwrap();
+    let mut text = std::fs::read_to_string(&script)
+        .unwrap()
+        .replace(UNSIGNED, "");
     let list: Vec<String> = signers.iter().map(|s| format!("{s:?}")).collect();
     text.push_str(&format!(
         "\n[provenance]\nsigners = [{}]\nrequired = {required}\n",

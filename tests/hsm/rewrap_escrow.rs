@@ -317,7 +317,12 @@ fn a_rewrap_of_a_quorum_ceremony_needs_the_quorum() {
     let (alias, arn) = external_key("rewrap-quorum");
     let first = prepare(dir.path(), &[&alias], default_algorithm());
     ceremony(&first, &alias, true).assert().success();
-    import_cmd(&first.bundle).assert().success();
+    // This token's log key is the enrolment's, not the test token's.
+    import_cmd(&first.bundle)
+        .arg("--trust")
+        .arg(dir.path().join("enrolment/log-public-key.pem"))
+        .assert()
+        .success();
     let rt = rt();
     let client = rt.block_on(client());
     rt.block_on(client.delete_imported_key_material().key_id(&arn).send())

@@ -23,6 +23,7 @@ use jiff::{SignedDuration, Timestamp};
 use keyrite::core::algorithm::{WrappingAlgorithm, WrappingKeySpec};
 use keyrite::core::exit::ExitCode;
 use keyrite::core::manifest::{self, CeremonyRecord, GeneratedKey, KeyEntry, Manifest};
+use keyrite::core::signed_ceremony::SignedCeremony;
 use keyrite::io::bundle::{Bundle, NewBundle, VerifiedBundle};
 use keyrite::kms::import::{Expiration, import};
 
@@ -54,6 +55,8 @@ struct StubBundle {
     material_len: usize,
     parameters_valid_to: Timestamp,
     key_arn: String,
+    /// The key state `kms prepare` saw: PendingImport (a first import) or Enabled (a rotation).
+    key_state: &'static str,
 }
 
 impl Default for StubBundle {
@@ -63,6 +66,7 @@ impl Default for StubBundle {
             material_len: 512,
             parameters_valid_to: Timestamp::now() + SignedDuration::from_hours(23),
             key_arn: arn(),
+            key_state: "PendingImport",
         }
     }
 }
@@ -110,7 +114,7 @@ impl StubBundle {
                         key_id,
                         account: ACCOUNT.into(),
                         region: REGION.into(),
-                        key_state: "PendingImport".into(),
+                        key_state: self.key_state.into(),
                         current_key_material_id: None,
                         parameters_valid_to: self.parameters_valid_to,
                         generated: Some(GeneratedKey {
@@ -135,15 +139,116 @@ impl StubBundle {
             }),
         };
         b.commit(&m).unwrap();
-        // The import receipt continues the ceremony log; a one-record log signed by a software key
-        // stands in for the ceremony's.
-        let signer = p256::ecdsa::SigningKey::from_slice(&[7; 32]).unwrap();
-        let line = keyrite::core::log::LogChain::new()
-            .record(&signer, now, "ceremony.start", &[], serde_json::Map::new())
-            .unwrap();
-        std::fs::write(path.join(keyrite::core::log::FILE_NAME), line).unwrap();
+        // A complete ceremony log signed by a software key stands in for the ceremony's: the
+        // import verifies it (with `log_trust()`) and the receipt continues it.
+        let manifest_sha256 =
+            keyrite::core::digest::sha256_hex(&std::fs::read(path.join("manifest.json")).unwrap());
+        std::fs::write(
+            path.join(keyrite::core::log::FILE_NAME),
+            signed_log(&m, &manifest_sha256),
+        )
+        .unwrap();
         Bundle::verify(&path).unwrap()
     }
+}
+
+/// The software key that signs the stub bundles' ceremony logs.
+fn log_signer() -> p256::ecdsa::SigningKey {
+    p256::ecdsa::SigningKey::from_slice(&[7; 32]).unwrap()
+}
+
+/// The log public key the stub bundles' logs verify with.
+fn log_trust() -> keyrite::core::log::TrustedKey {
+    keyrite::core::log::TrustedKey::from_key(*log_signer().verifying_key()).unwrap()
+}
+
+/// A complete ceremony log for manifest `m` (start, probe, each key generated and wrapped, end
+/// naming `manifest_sha256`), signed with [`log_signer`].
+fn signed_log(m: &Manifest, manifest_sha256: &str) -> Vec<u8> {
+    use keyrite::core::ceremony::Record;
+    use keyrite::core::ceremony::record::{AliasMove, End, KeyGenerated, KeyWrapped, Probe, Start};
+    let now = Timestamp::now();
+    let mut records = vec![
+        Record::Start(Start {
+            tool_version: "test".into(),
+            tool_sha256: "0".repeat(64),
+            tool_features: None,
+            roles: None,
+            script_sha256: "00".repeat(32),
+            manifest_sha256: "00".repeat(32),
+            token_label: "test".into(),
+            log_key_sha256: log_trust().fingerprint().to_string(),
+            roster: None,
+            provenance: None,
+            alias_moves: m
+                .keys
+                .iter()
+                .filter_map(|k| {
+                    k.takes_over.as_ref().map(|t| AliasMove {
+                        key: k.name.clone(),
+                        alias: t.alias.clone(),
+                        previous_key_arn: t.previous_key_arn.clone(),
+                    })
+                })
+                .collect(),
+            provenance_waived: Some("a stub".into()),
+        }),
+        Record::Probe(Probe {
+            algorithm: "RSAES_OAEP_SHA_256".into(),
+            mechanism: None,
+            result: "ok".into(),
+            wrap_with_trusted: None,
+        }),
+    ];
+    for k in &m.keys {
+        let g = k.generated.as_ref().unwrap();
+        let file = Manifest::file_path(k, manifest::ENCRYPTED_KEY_MATERIAL);
+        records.push(Record::KeyGenerated(KeyGenerated {
+            key: k.name.clone(),
+            key_arn: k.key_arn.clone(),
+            hsm_label: g.hsm_label.clone(),
+            check_value: g.check_value.clone(),
+            reimport: None,
+            wrap_with_trusted: false,
+        }));
+        records.push(Record::KeyWrapped(KeyWrapped {
+            key: k.name.clone(),
+            sha256: m.files[&file].clone(),
+            file,
+            algorithm: None,
+        }));
+    }
+    records.push(Record::End(End {
+        manifest_sha256: manifest_sha256.to_string(),
+        keys: Some(m.keys.len()),
+    }));
+    let mut chain = keyrite::core::log::LogChain::new();
+    let mut log = Vec::new();
+    for r in records {
+        log.extend(
+            chain
+                .record(&log_signer(), now, r.step(), &[], r.to_data())
+                .unwrap(),
+        );
+    }
+    log
+}
+
+/// The bundle's ceremony log verified with [`log_trust`]: what `kms import` acts on.
+fn signed(bundle: &VerifiedBundle) -> SignedCeremony {
+    let log = std::fs::read(bundle.dir().join(keyrite::core::log::FILE_NAME)).unwrap();
+    SignedCeremony::check(
+        &log,
+        &log_trust(),
+        bundle.manifest(),
+        bundle.fingerprint(),
+        |k| {
+            bundle
+                .file(k, manifest::ENCRYPTED_KEY_MATERIAL)
+                .map(keyrite::core::digest::sha256_hex)
+        },
+    )
+    .unwrap()
 }
 
 fn metadata(arn: &str, state: KeyState) -> DescribeKeyOutput {
@@ -204,9 +309,14 @@ fn rt() -> tokio::runtime::Runtime {
 }
 
 fn run_import(client: &Client, bundle: &VerifiedBundle) -> keyrite::app::error::Result<()> {
-    rt().block_on(import(client, bundle, Expiration::DoesNotExpire))
-        .map(|_| ())
-        .map_err(keyrite::Error::from)
+    rt().block_on(import(
+        client,
+        bundle,
+        &signed(bundle),
+        Expiration::DoesNotExpire,
+    ))
+    .map(|_| ())
+    .map_err(keyrite::Error::from)
 }
 
 /// What every KMS rejection must carry: the key, the operation, the AWS code, what to do.
@@ -441,7 +551,12 @@ fn stub_a_successful_first_import_calls_import_once() {
     let client = stub_client(&[&describe, &imports]);
 
     let outcomes = rt()
-        .block_on(import(&client, &bundle, Expiration::DoesNotExpire))
+        .block_on(import(
+            &client,
+            &bundle,
+            &signed(&bundle),
+            Expiration::DoesNotExpire,
+        ))
         .unwrap();
 
     assert_eq!(imports.num_calls(), 1);
@@ -525,6 +640,28 @@ impl StubKeyStates {
         })
     }
 
+    /// ListKeyRotations (stub of AWS: LocalStack answers it with HTTP 501): a key with material
+    /// lists that one material as CURRENT.
+    fn list_rule(&self) -> Rule {
+        use aws_sdk_kms::operation::list_key_rotations::ListKeyRotationsOutput;
+        use aws_sdk_kms::types::{KeyMaterialState, RotationsListEntry};
+        let states = self.clone();
+        mock!(Client::list_key_rotations).then_compute_output(move |req| {
+            let arn = req.key_id().unwrap_or_default().to_string();
+            let mut out = ListKeyRotationsOutput::builder();
+            if states.imported.lock().unwrap().contains(&arn) {
+                out = out.rotations(
+                    RotationsListEntry::builder()
+                        .key_id(&arn)
+                        .key_material_id(format!("material-of-{arn}"))
+                        .key_material_state(KeyMaterialState::Current)
+                        .build(),
+                );
+            }
+            out.build()
+        })
+    }
+
     fn calls(&self, arn: &str) -> usize {
         self.import_calls
             .lock()
@@ -578,13 +715,16 @@ fn stub_an_import_stopped_half_way_resumes_and_sends_each_key_once() {
     );
 
     // Run 2: everything goes through. Key 1 is done and key 2 is in KMS already: neither is sent
-    // again; keys 3 and 4 are sent once each.
+    // again; keys 3 and 4 are sent once each. (Key 2's `sending` stage is checked against
+    // ListKeyRotations: its material must be the key's only one.)
     let describe = kms.describe_rule();
     let imports = kms.import_rule(|_| ImportOutcomeStub::Accepted);
+    let listed = kms.list_rule();
     let outcomes = rt()
         .block_on(import(
-            &stub_client(&[&describe, &imports]),
+            &stub_client(&[&describe, &imports, &listed]),
             &bundle,
+            &signed(&bundle),
             Expiration::DoesNotExpire,
         ))
         .unwrap();
@@ -610,10 +750,12 @@ fn stub_an_import_stopped_half_way_resumes_and_sends_each_key_once() {
     // Run 3: nothing is left to do.
     let describe = kms.describe_rule();
     let imports = kms.import_rule(|_| ImportOutcomeStub::Accepted);
+    let listed = kms.list_rule();
     let outcomes = rt()
         .block_on(import(
-            &stub_client(&[&describe, &imports]),
+            &stub_client(&[&describe, &imports, &listed]),
             &bundle,
+            &signed(&bundle),
             Expiration::DoesNotExpire,
         ))
         .unwrap();
@@ -925,7 +1067,9 @@ fn stub_rollback_deletes_the_pending_material_by_its_id_once_and_the_bundle_is_n
             .build()
     });
     let client = stub_client(&[&describe, &listed, &delete]);
-    let done = rt().block_on(rollback(|_| Some(&client), &bundle)).unwrap();
+    let done = rt()
+        .block_on(rollback(|_| Some(&client), &bundle, &signed(&bundle)))
+        .unwrap();
     assert_eq!(delete.num_calls(), 1);
     assert!(matches!(
         &done[0].outcome,
@@ -933,7 +1077,9 @@ fn stub_rollback_deletes_the_pending_material_by_its_id_once_and_the_bundle_is_n
     ));
 
     // Again: nothing is deleted twice.
-    let done = rt().block_on(rollback(|_| Some(&client), &bundle)).unwrap();
+    let done = rt()
+        .block_on(rollback(|_| Some(&client), &bundle, &signed(&bundle)))
+        .unwrap();
     assert_eq!(delete.num_calls(), 1);
     assert!(matches!(
         &done[0].outcome,
@@ -974,7 +1120,9 @@ fn stub_rollback_refuses_current_material() {
     let delete = mock!(Client::delete_imported_key_material)
         .then_http_response(|| panic!("DeleteImportedKeyMaterial must not be called"));
     let client = stub_client(&[&describe, &delete]);
-    let done = rt().block_on(rollback(|_| Some(&client), &bundle)).unwrap();
+    let done = rt()
+        .block_on(rollback(|_| Some(&client), &bundle, &signed(&bundle)))
+        .unwrap();
     // The import finished: its material is current and stays.
     assert!(matches!(
         &done[0].outcome,
@@ -982,4 +1130,149 @@ fn stub_rollback_refuses_current_material() {
             if key_material_id.as_deref() == Some("material-1")
     ));
     assert_eq!(delete.num_calls(), 0);
+}
+
+/// Stub of AWS behaviour LocalStack lacks (ListKeyRotations is HTTP 501 there). A forged
+/// `imported` stage of a rotation names material someone else staged: KMS lists it as
+/// PENDING_ROTATION, but not with the KeyMaterialDescription keyrite gives this bundle's material
+/// (the SHA-256 the signed log recorded for it). Nothing is rotated and nothing sent. The same
+/// stage naming material described as keyrite stages it is rotated to once.
+#[test]
+fn stub_a_forged_imported_stage_naming_material_keyrite_did_not_stage_is_not_rotated_to() {
+    use aws_sdk_kms::operation::list_key_rotations::ListKeyRotationsOutput;
+    use aws_sdk_kms::operation::rotate_key_on_demand::RotateKeyOnDemandOutput;
+    use aws_sdk_kms::types::{KeyMaterialState, RotationsListEntry};
+
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = StubBundle {
+        key_state: "Enabled",
+        ..StubBundle::default()
+    }
+    .write(dir.path());
+    std::fs::write(
+        bundle.dir().join("import-progress.json"),
+        serde_json::to_vec(&serde_json::json!({
+            "format": "keyrite-import-progress/1",
+            "bundle_fingerprint": bundle.fingerprint(),
+            "keys": { NAME: { "stage": "imported", "first": false, "key_material_id": "staged-material" } }
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let listing = |description: String| {
+        mock!(Client::list_key_rotations).then_output(move || {
+            ListKeyRotationsOutput::builder()
+                .rotations(
+                    RotationsListEntry::builder()
+                        .key_id(arn())
+                        .key_material_id("material-1")
+                        .key_material_state(KeyMaterialState::Current)
+                        .build(),
+                )
+                .rotations(
+                    RotationsListEntry::builder()
+                        .key_id(arn())
+                        .key_material_id("staged-material")
+                        .key_material_state(KeyMaterialState::PendingRotation)
+                        .key_material_description(description.clone())
+                        .build(),
+                )
+                .build()
+        })
+    };
+    let describe = mock!(Client::describe_key).then_output(|| metadata(&arn(), KeyState::Enabled));
+    let imports = mock!(Client::import_key_material).then_output(import_ok);
+    let rotate = mock!(Client::rotate_key_on_demand)
+        .then_output(|| RotateKeyOnDemandOutput::builder().key_id(arn()).build());
+    let foreign = listing("staged by hand".into());
+    let err = run_import(
+        &stub_client(&[&describe, &foreign, &imports, &rotate]),
+        &bundle,
+    )
+    .unwrap_err();
+    assert_eq!(err.exit_code(), ExitCode::VerificationFailed, "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("material staged-material as staged by this bundle"),
+        "{text}"
+    );
+    assert!(text.contains("\"staged by hand\""), "{text}");
+    assert!(
+        text.contains("nothing was sent and nothing rotated"),
+        "{text}"
+    );
+    assert_eq!((imports.num_calls(), rotate.num_calls()), (0, 0));
+
+    // Material described as keyrite stages this bundle's: only the rotation is left.
+    let sha = keyrite::core::digest::sha256_hex(
+        bundle
+            .file(&bundle.manifest().keys[0], manifest::ENCRYPTED_KEY_MATERIAL)
+            .unwrap(),
+    );
+    let ours = listing(keyrite::kms::import::material_description(&sha));
+    let describe = mock!(Client::describe_key)
+        .sequence()
+        .output(|| metadata(&arn(), KeyState::Enabled))
+        .output(|| {
+            let mut d = metadata(&arn(), KeyState::Enabled);
+            if let Some(m) = d.key_metadata.as_mut() {
+                m.current_key_material_id = Some("staged-material".into());
+            }
+            d
+        })
+        .repeatedly()
+        .build();
+    let outcomes = rt()
+        .block_on(import(
+            &stub_client(&[&describe, &ours, &imports, &rotate]),
+            &bundle,
+            &signed(&bundle),
+            Expiration::DoesNotExpire,
+        ))
+        .unwrap();
+    assert_eq!((imports.num_calls(), rotate.num_calls()), (0, 1));
+    assert_eq!(outcomes[0].kind, "rotation");
+    assert_eq!(
+        outcomes[0].key_material_id.as_deref(),
+        Some("staged-material")
+    );
+}
+
+/// A rotation's NEW_KEY_MATERIAL import carries the KeyMaterialDescription naming the SHA-256 the
+/// signed log recorded for the material (stub of AWS: the request is what is under test).
+#[test]
+fn stub_a_rotation_stages_its_material_with_the_signed_sha256_as_description() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = StubBundle {
+        key_state: "Enabled",
+        ..StubBundle::default()
+    }
+    .write(dir.path());
+    let sha = keyrite::core::digest::sha256_hex(
+        bundle
+            .file(&bundle.manifest().keys[0], manifest::ENCRYPTED_KEY_MATERIAL)
+            .unwrap(),
+    );
+    let want = keyrite::kms::import::material_description(&sha);
+    let describe = mock!(Client::describe_key).then_output(|| metadata(&arn(), KeyState::Enabled));
+    let imports = mock!(Client::import_key_material)
+        .match_requests(move |r| r.key_material_description() == Some(want.as_str()))
+        .then_output(|| {
+            ImportKeyMaterialOutput::builder()
+                .key_id(arn())
+                .key_material_id("material-2")
+                .build()
+        });
+    let refused = mock!(Client::rotate_key_on_demand)
+        .sequence()
+        .http_status(400, aws_error_body("KMSInvalidStateException", "stop here"))
+        .build();
+    let encrypt = encrypt_ok();
+    let err = run_import(
+        &stub_client(&[&describe, &imports, &refused, &encrypt]),
+        &bundle,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("RotateKeyOnDemand"), "{err}");
+    assert_eq!(imports.num_calls(), 1, "the import carried the description");
 }

@@ -269,7 +269,12 @@ impl Driver<'_, '_> {
         loop {
             match self.engine.next() {
                 Next::Start => {
-                    let start = start_record(self.req, &self.fingerprint, &self.log_key_sha256)?;
+                    let start = start_record(
+                        self.req,
+                        &self.manifest,
+                        &self.fingerprint,
+                        &self.log_key_sha256,
+                    )?;
                     self.commit(start)?;
                 }
                 Next::QuorumMet => {
@@ -684,6 +689,7 @@ pub const TOOL_FEATURES: &str = if cfg!(feature = "connected") {
 /// The start record: it binds the tool, the script and the prepared manifest by hash.
 fn start_record(
     req: &CeremonyRequest<'_>,
+    manifest: &Manifest,
     fingerprint: &str,
     log_key_sha256: &str,
 ) -> Result<Record> {
@@ -710,6 +716,23 @@ fn start_record(
             prepared_by: p.prepared_by.clone(),
             cosigned_by: p.cosigned_by.clone(),
         }),
+        alias_moves: manifest
+            .keys
+            .iter()
+            .filter_map(|k| {
+                k.takes_over.as_ref().map(|t| record::AliasMove {
+                    key: k.name.clone(),
+                    alias: t.alias.clone(),
+                    previous_key_arn: t.previous_key_arn.clone(),
+                })
+            })
+            .collect(),
+        provenance_waived: req
+            .script
+            .provenance
+            .as_ref()
+            .and_then(|p| p.waived_because())
+            .map(str::to_string),
     }))
 }
 

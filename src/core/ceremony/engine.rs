@@ -198,6 +198,8 @@ pub(crate) mod tests {
                 custodians: 3,
             }),
             provenance: None,
+            alias_moves: Vec::new(),
+            provenance_waived: None,
         })
     }
 

@@ -50,8 +50,20 @@ pub fn script_against_bundle(script: &Script, manifest: &Manifest) -> Result<(),
         let why = match &entry.takes_over {
             None => k.mismatch(&entry.key_arn, &entry.account, &entry.region),
             // Rotation by a new key: the new key's ARN is not known when the script is written.
-            // A pinned ARN must be the key the alias is taken from, and the new key must live in
-            // that ARN's account and region.
+            // The alias it takes over must be the script's alias for the key (the script pins
+            // the alias move as it pins the key). A pinned ARN must be the key the alias is taken
+            // from, and the new key must live in that ARN's account and region.
+            Some(t) if t.alias != k.key => Some(if k.key.starts_with("alias/") {
+                format!(
+                    "the bundle's new key {} takes over {}, but the script names {} for this key; the alias a new key takes over must be the script's",
+                    entry.key_arn, t.alias, k.key
+                )
+            } else {
+                format!(
+                    "the bundle's new key {} takes over {}, but the script names the key by {} and no alias: name it by the alias it takes over",
+                    entry.key_arn, t.alias, k.key
+                )
+            }),
             Some(t) => k
                 .mismatch(&t.previous_key_arn, &entry.account, &entry.region)
                 .or_else(|| {
@@ -216,5 +228,17 @@ mod tests {
             &moved,
         );
         assert!(r.unwrap_err().to_string().contains("region eu-west-1"));
+    }
+
+    #[test]
+    fn the_alias_a_new_key_takes_over_must_be_the_scripts_alias_for_it() {
+        let pin = format!("arn = \"{OLD}\"");
+        let mut other = bundle(true);
+        other.keys[0].takes_over.as_mut().unwrap().alias = "alias/dev-s3".into();
+        let r = script_against_bundle(&script(&pin), &other);
+        let why = r.unwrap_err().to_string();
+        assert!(why.contains("takes over alias/dev-s3"), "{why}");
+        assert!(why.contains("the script names alias/prod-s3"), "{why}");
+        assert!(script_against_bundle(&script(&pin), &bundle(true)).is_ok());
     }
 }

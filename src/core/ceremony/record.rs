@@ -55,6 +55,24 @@ pub struct Start {
     /// ceremonies without signatures have none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub provenance: Option<BoundProvenance>,
+    /// The aliases the ceremony's new keys take over once imported, as the operators confirmed
+    /// them (`takes_over` in the prepared manifest); logs written before it was recorded, and
+    /// ceremonies that move no alias, have none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alias_moves: Vec<AliasMove>,
+    /// Why the script took the bundle without signatures (`[provenance] required = 0`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provenance_waived: Option<String>,
+}
+
+/// An alias a key of the bundle takes over after its import: `kms import` moves it from
+/// `previous_key_arn` to the key, `kms rollback` moves it back.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AliasMove {
+    /// The bundle's key name.
+    pub key: String,
+    pub alias: String,
+    pub previous_key_arn: String,
 }
 
 /// Who the start record names, by role: the ceremony (the script's name), its operator and
@@ -161,6 +179,9 @@ pub struct Aborted {
 }
 
 /// One record of a ceremony log.
+// The start record is by far the largest; a log holds one, and records are made once per step,
+// so boxing it would buy nothing but indirection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
     Start(Start),
@@ -224,6 +245,15 @@ impl Record {
                     let list = |v: &[String]| Value::Array(v.iter().map(|s| json!(s)).collect());
                     d.insert("prepared_by".into(), list(&p.prepared_by));
                     d.insert("cosigned_by".into(), list(&p.cosigned_by));
+                }
+                if !s.alias_moves.is_empty() {
+                    let moves = s.alias_moves.iter().map(|m| {
+                        json!({"key": m.key, "alias": m.alias, "previous_key_arn": m.previous_key_arn})
+                    });
+                    d.insert("takes_over".into(), Value::Array(moves.collect()));
+                }
+                if let Some(reason) = &s.provenance_waived {
+                    put(&mut d, "provenance_waived", reason);
                 }
             }
             Record::QuorumMet(q) => {
@@ -344,6 +374,8 @@ impl Record {
                     } else {
                         None
                     },
+                    alias_moves: f.alias_moves()?,
+                    provenance_waived: f.optional("provenance_waived"),
                 })
             }
             step::QUORUM_MET => Record::QuorumMet(f.quorum_met()?),
@@ -486,6 +518,37 @@ impl Fields<'_> {
             .collect()
     }
 
+    /// `takes_over`: a list of {key, alias, previous_key_arn}; absent means none.
+    fn alias_moves(&self) -> Result<Vec<AliasMove>, Refusal> {
+        let Some(list) = self.data.get("takes_over") else {
+            return Ok(Vec::new());
+        };
+        let bad = || {
+            Refusal::Step(
+                "data.takes_over is not a list of {key, alias, previous_key_arn} texts".into(),
+            )
+        };
+        let text = |v: &Value, name: &str| v.get(name).and_then(Value::as_str).map(str::to_string);
+        list.as_array()
+            .ok_or_else(bad)?
+            .iter()
+            .map(|m| {
+                match (
+                    text(m, "key"),
+                    text(m, "alias"),
+                    text(m, "previous_key_arn"),
+                ) {
+                    (Some(key), Some(alias), Some(previous_key_arn)) => Ok(AliasMove {
+                        key,
+                        alias,
+                        previous_key_arn,
+                    }),
+                    _ => Err(bad()),
+                }
+            })
+            .collect()
+    }
+
     fn number(&self, name: &str) -> Result<u64, Refusal> {
         self.text(name)?
             .parse::<u64>()
@@ -577,6 +640,12 @@ mod tests {
                     prepared_by: vec![h('4')],
                     cosigned_by: vec![h('5'), h('6')],
                 }),
+                alias_moves: vec![AliasMove {
+                    key: "dev-s3".into(),
+                    alias: "alias/dev-s3".into(),
+                    previous_key_arn: "arn:old".into(),
+                }],
+                provenance_waived: Some("a rehearsal".into()),
             }),
             Record::QuorumMet(QuorumMet {
                 mode: "shamir".into(),

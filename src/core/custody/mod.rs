@@ -356,7 +356,7 @@ impl QuorumEvidence {
 
 /// The PIN text for raw PIN bytes: lower-case hex (any token accepts it; 32 characters).
 pub fn pin_text(raw: &[u8]) -> Zeroizing<String> {
-    Zeroizing::new(data_encoding::HEXLOWER.encode(&raw))
+    Zeroizing::new(data_encoding::HEXLOWER.encode(raw))
 }
 
 fn share_err(position: usize, name: &str, message: String, hint: &str) -> QuorumError {
