@@ -76,6 +76,7 @@ fn record(pick: &Pick, log_key: &str) -> Record {
             check_value: "a1b2c3".into(),
             reimport: None,
             wrap_with_trusted: false,
+            hsm_id: None,
         }),
         Pick::Wrap(i) => Record::KeyWrapped(KeyWrapped {
             key: KEYS[*i].into(),

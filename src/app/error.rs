@@ -269,6 +269,25 @@ pub enum Error {
     )]
     CeremonyClosed { path: PathBuf },
     #[error(
+        "{}: the log records the ceremony's end, so it cannot be aborted; only the manifest's replacement is left to do\n  what to do: run the ceremony again with resume = \"finish\", which puts the manifest the log names in place",
+        path.display()
+    )]
+    EndedNotAborted { path: PathBuf },
+    #[error(
+        "{}: the ceremony log does not end with the ceremony.end record of this manifest: the ceremony stopped, was aborted, or the manifest is not the one it wrote\n  what to do: run `keyrite ceremony` on this bundle at the air gap and finish it (resume = \"finish\"), then import",
+        path.display()
+    )]
+    CeremonyNotEnded { path: PathBuf },
+    #[error(
+        "{} has SHA-256 {actual}, but the ceremony's end record names the manifest {logged}\n  what to do: stop; the staged manifest was changed or removed after the ceremony ended. Keep the bundle as evidence and prepare a new bundle",
+        path.display()
+    )]
+    StagedManifestChanged {
+        path: PathBuf,
+        actual: String,
+        logged: String,
+    },
+    #[error(
         "{problem}\n  what to do: name the witness, a second person who watches the ceremony (answers: witness = \"...\")"
     )]
     WitnessMissing { problem: String },
@@ -517,6 +536,7 @@ impl Error {
             | Error::RosterForOtherToken { .. }
             | Error::CeremonyOutputExists { .. }
             | Error::CeremonyClosed { .. }
+            | Error::EndedNotAborted { .. }
             | Error::WitnessMissing { .. }
             | Error::NothingToResume
             | Error::InterruptedNeedsChoice { .. }
@@ -545,6 +565,8 @@ impl Error {
             | Error::UnfinishedLogMismatch { .. }
             | Error::EscrowLog { .. }
             | Error::WrittenFileChanged { .. }
+            | Error::StagedManifestChanged { .. }
+            | Error::CeremonyNotEnded { .. }
             | Error::QuorumNotRecorded { .. } => ExitCode::VerificationFailed,
             #[cfg(feature = "connected")]
             Error::CiphertextTooShort { .. } => ExitCode::VerificationFailed,

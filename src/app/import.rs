@@ -2,9 +2,36 @@
 //! (or the one `--region` gives).
 
 use crate::app::error::{Error, Result};
+use crate::core::log;
 use crate::io::bundle::VerifiedBundle;
+use crate::io::fs as fsio;
 use crate::kms::import::{Expiration, ImportOutcome};
 use crate::kms::{self, KmsTarget};
+
+/// A bundle a ceremony wrote is imported only once its log is closed by the ceremony.end record
+/// naming this very manifest: a ceremony that stopped (or was aborted) is finished or aborted at
+/// the air gap first. A bundle no ceremony touched (wrapped by hand) has neither log nor
+/// ceremony record and is let through.
+pub fn check_ceremony_ended(verified: &VerifiedBundle) -> Result<()> {
+    let path = verified.dir().join(log::FILE_NAME);
+    if !fsio::exists_nofollow(&path) {
+        return match verified.manifest().ceremony {
+            Some(_) => Err(Error::CeremonyNotEnded { path }),
+            None => Ok(()),
+        };
+    }
+    let bytes = fsio::read_nofollow(&path)?;
+    let ended = log::bodies(&bytes)?.last().is_some_and(|b| {
+        b.step == log::step::END
+            && b.data.get("manifest_sha256").and_then(|v| v.as_str())
+                == Some(verified.fingerprint())
+    });
+    if ended {
+        Ok(())
+    } else {
+        Err(Error::CeremonyNotEnded { path })
+    }
+}
 
 /// Imports every key of `verified`, `concurrency` at a time.
 pub fn run(
@@ -13,6 +40,7 @@ pub fn run(
     expiration: Expiration,
     concurrency: usize,
 ) -> Result<Vec<ImportOutcome>> {
+    check_ceremony_ended(verified)?;
     let rt = kms::runtime()?;
     rt.block_on(async {
         let clients: Vec<_> = kms::import::connect_regions(verified, aws)

@@ -226,6 +226,7 @@ pub(crate) mod tests {
             check_value: "abcdef".into(),
             reimport: None,
             wrap_with_trusted: false,
+            hsm_id: None,
         })
     }
 

@@ -21,6 +21,9 @@ pub struct LoggedKey {
     pub key_arn: String,
     pub hsm_label: String,
     pub check_value: String,
+    /// The key's CKA_ID (hex) as the log recorded it; None in logs written before it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hsm_id: Option<String>,
     /// (bundle-relative file, SHA-256) of the wrapped material, once wrapped.
     pub wrapped: Option<(String, String)>,
     /// A re-wrap: the escrowed key it wrapped again, and the earlier bundle and log it came from.
@@ -232,6 +235,7 @@ impl Machine {
                     key_arn: k.key_arn.clone(),
                     hsm_label: k.hsm_label.clone(),
                     check_value: k.check_value.clone(),
+                    hsm_id: k.hsm_id.clone(),
                     wrapped: None,
                     rewrap_of: k.reimport.clone(),
                 });

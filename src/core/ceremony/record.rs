@@ -96,6 +96,9 @@ pub struct KeyGenerated {
     pub check_value: String,
     pub reimport: Option<Reimport>,
     pub wrap_with_trusted: bool,
+    /// The key's CKA_ID, hex: with the label, what an abort matches before it destroys a key
+    /// (logs written before it was recorded have none).
+    pub hsm_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,6 +248,9 @@ impl Record {
                 if k.wrap_with_trusted {
                     put(&mut d, "wrap_with_trusted", "true");
                 }
+                if let Some(id) = &k.hsm_id {
+                    put(&mut d, "hsm_id", id);
+                }
             }
             Record::KeyWrapped(w) => {
                 put(&mut d, "key", &w.key);
@@ -339,6 +345,7 @@ impl Record {
                     None => None,
                 },
                 wrap_with_trusted: f.optional("wrap_with_trusted").as_deref() == Some("true"),
+                hsm_id: f.optional("hsm_id"),
             }),
             step::KEY_WRAPPED => Record::KeyWrapped(KeyWrapped {
                 key: f.text("key")?,
@@ -565,6 +572,7 @@ mod tests {
                     escrow_log_sha256: Some(h('7')),
                 }),
                 wrap_with_trusted: true,
+                hsm_id: Some("00112233445566778899aabbccddeeff".into()),
             }),
             Record::KeyWrapped(KeyWrapped {
                 key: "dev-s3".into(),
