@@ -62,6 +62,7 @@ fn record(pick: &Pick, log_key: &str) -> Record {
             } else {
                 vec![("Alice".into(), 1), ("Alice".into(), 1)]
             },
+            login: None,
         }),
         Pick::Probe => Record::Probe(Probe {
             algorithm: "RSAES_OAEP_SHA_1".into(),

@@ -274,7 +274,7 @@ pub enum Error {
     )]
     EndedNotAborted { path: PathBuf },
     #[error(
-        "{}: the ceremony log does not end with the ceremony.end record of this manifest: the ceremony stopped, was aborted, or the manifest is not the one it wrote\n  what to do: run `keyrite ceremony` on this bundle at the air gap and finish it (resume = \"finish\"), then import",
+        "{}: the ceremony log does not end with a ceremony.end record: the ceremony stopped or was aborted\n  what to do: run `keyrite ceremony` on this bundle at the air gap and finish it (resume = \"finish\"), then import",
         path.display()
     )]
     CeremonyNotEnded { path: PathBuf },
@@ -412,7 +412,7 @@ pub enum Error {
     )]
     MaterialNotHeld { key_arn: String },
     #[error(
-        "{}: the ceremony was opened with a PIN file, not by a quorum of custodians (its start record binds no roster)\n  what to do: treat its keys as not authorised by a quorum; where policy requires one, run the ceremony again with --roster on an enrolled token",
+        "{}: the ceremony was opened with a PIN file, not by a quorum of custodians (its start record binds no roster, or its quorum.met record shows an hsm-enforced roster logged in from a PIN file or does not say how it logged in)\n  what to do: treat its keys as not authorised by a quorum; where policy requires one, run the ceremony again with --roster on an enrolled token",
         log.display()
     )]
     QuorumNotRecorded { log: PathBuf },

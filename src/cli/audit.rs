@@ -76,22 +76,22 @@ pub fn run(cmd: AuditCommand) -> Result<()> {
 
 fn print_report(r: &AuditReport) {
     let l = &r.log_report;
-    crate::say!("ceremony log {}: verified", r.log.display());
-    crate::say!("  trusted log key   sha256 {}", l.trusted_key_sha256);
-    crate::say!(
+    crate::say_line!("ceremony log {}: verified", r.log.display());
+    crate::say_line!("  trusted log key   sha256 {}", l.trusted_key_sha256);
+    crate::say_line!(
         "  records           {} (seq 0..{}), every signature and the hash chain hold",
         l.records.len(),
         l.records.len().saturating_sub(1)
     );
-    crate::say!(
+    crate::say_line!(
         "  tool              keyrite {} {} build (sha256 {})",
         l.binding.tool_version,
         l.binding.tool_features.as_deref().unwrap_or("unrecorded"),
         l.binding.tool_sha256
     );
-    crate::say!("  script            sha256 {}", l.binding.script_sha256);
-    crate::say!("  prepared bundle   sha256 {}", l.binding.manifest_sha256);
-    crate::say!("  token             {}", l.binding.token_label);
+    crate::say_line!("  script            sha256 {}", l.binding.script_sha256);
+    crate::say_line!("  prepared bundle   sha256 {}", l.binding.manifest_sha256);
+    crate::say_line!("  token             {}", l.binding.token_label);
     if let Some(p) = &l.binding.provenance {
         let who = |v: &[String]| {
             if v.is_empty() {
@@ -100,32 +100,32 @@ fn print_report(r: &AuditReport) {
                 v.join(", ")
             }
         };
-        crate::say!(
+        crate::say_line!(
             "  prepared by       {} (public key sha256)",
             who(&p.prepared_by)
         );
-        crate::say!(
+        crate::say_line!(
             "  countersigned by  {} (public key sha256)",
             who(&p.cosigned_by)
         );
     }
-    crate::say!("  authorised by     {}", r.authorised_by.describe());
+    crate::say_line!("  authorised by     {}", r.authorised_by.describe());
     if l.resumptions > 0 {
-        crate::say!(
+        crate::say_line!(
             "  interrupted       {} time(s); taken up again on the same bundle",
             l.resumptions
         );
     }
     if let Some(a) = &l.aborted {
-        crate::say!("  ABORTED           {}", a.reason);
-        crate::say!(
+        crate::say_line!("  ABORTED           {}", a.reason);
+        crate::say_line!(
             "  destroyed         {} key(s) never written: {}",
             a.destroyed.len(),
             a.destroyed.join(", ")
         );
     }
     for rec in &l.records {
-        crate::say!(
+        crate::say_line!(
             "  [{:>4}] {}  {:<15} {}",
             rec.seq,
             rec.time,
@@ -134,34 +134,38 @@ fn print_report(r: &AuditReport) {
         );
     }
     for k in &l.keys {
-        crate::say!(
+        crate::say_line!(
             "  key {:<24} check value {}  HSM label {}",
             k.key,
             k.check_value,
             k.hsm_label
         );
         if let Some(r) = &k.rewrap_of {
-            crate::say!(
+            crate::say_line!(
                 "      re-wrap of the escrowed key of bundle {} (its log sha256 {}), KeyMaterialId {}",
                 r.escrow_bundle_sha256,
                 r.escrow_log_sha256.as_deref().unwrap_or("unrecorded"),
                 r.key_material_id
+                    .as_deref()
+                    .unwrap_or("not logged (KMS checks it at import)")
             );
         }
     }
     match &r.bundle_files {
         Some(files) => {
-            crate::say!("  bundle files match the log:");
+            crate::say_line!("  bundle files match the log:");
             for f in files {
-                crate::say!("    {:<40} sha256 {}", f.file, f.sha256);
+                crate::say_line!("    {:<40} sha256 {}", f.file, f.sha256);
             }
         }
-        None => crate::say!("  bundle files: not checked (a log file was given, not a bundle)"),
+        None => {
+            crate::say_line!("  bundle files: not checked (a log file was given, not a bundle)")
+        }
     }
-    crate::say!("  log head          sha256 {}", l.head_sha256);
+    crate::say_line!("  log head          sha256 {}", l.head_sha256);
     match &r.receipt {
         Some(rc) => {
-            crate::say!(
+            crate::say_line!(
                 "  import receipt    {} record(s) in {} run(s), continuing the log's chain{}",
                 rc.records,
                 rc.runs,
@@ -172,7 +176,7 @@ fn print_report(r: &AuditReport) {
                 }
             );
             for k in &rc.keys {
-                crate::say!(
+                crate::say_line!(
                     "    {} {:<24} {:<13} material {}  request {}{}",
                     k.time,
                     k.key,
@@ -185,8 +189,8 @@ fn print_report(r: &AuditReport) {
                         .unwrap_or_default()
                 );
             }
-            crate::say!("  receipt head      sha256 {}", rc.head_sha256);
+            crate::say_line!("  receipt head      sha256 {}", rc.head_sha256);
         }
-        None => crate::say!("  import receipt    none (the bundle has not been imported)"),
+        None => crate::say_line!("  import receipt    none (the bundle has not been imported)"),
     }
 }

@@ -483,7 +483,9 @@ impl Driver<'_, '_> {
                 }
                 Some(record::Reimport {
                     escrow_bundle_sha256: escrow.bundle_fingerprint.clone(),
-                    key_material_id: e.key_material_id.clone(),
+                    // Unsigned (the escrow bundle's import record): not logged. The manifest
+                    // carries it to the import, where KMS checks it against the material.
+                    key_material_id: None,
                     escrow_log_sha256: Some(escrow.log_sha256.clone()),
                 })
             }
@@ -756,6 +758,7 @@ fn quorum_record(q: &QuorumEvidence) -> Record {
         roster_sha256: q.roster_sha256.clone(),
         threshold: q.threshold,
         authorised: q.authorised.clone(),
+        login: Some(q.login.as_str().into()),
     })
 }
 

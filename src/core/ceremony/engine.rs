@@ -206,6 +206,7 @@ pub(crate) mod tests {
             roster_sha256: h('e'),
             threshold: 2,
             authorised: who.iter().map(|(n, i)| (n.to_string(), *i)).collect(),
+            login: None,
         })
     }
 

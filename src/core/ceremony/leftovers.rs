@@ -174,7 +174,7 @@ mod tests {
         let mut k = logged("dev-s3", &label, &id);
         k.rewrap_of = Some(super::super::record::Reimport {
             escrow_bundle_sha256: GROUND.into(),
-            key_material_id: "m".into(),
+            key_material_id: Some("m".into()),
             escrow_log_sha256: None,
         });
         assert!(to_destroy(&[key(&label, id)], &[k], &["dev-s3"], FP, None).is_empty());

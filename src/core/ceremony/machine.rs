@@ -41,6 +41,8 @@ pub struct LoggedQuorum {
     /// (name, index) of each custodian who authorised (the last quorum, when the ceremony was
     /// resumed); empty until a quorum.met record.
     pub authorised: Vec<(String, u8)>,
+    /// How the HSM was logged in behind the (last) quorum, when the log records it.
+    pub login: Option<String>,
 }
 
 /// How a log closed.
@@ -144,6 +146,7 @@ impl Machine {
                 threshold: r.threshold,
                 custodians: r.custodians,
                 authorised: Vec::new(),
+                login: None,
             });
             self.start = Some(s.clone());
             return Ok(());
@@ -182,6 +185,7 @@ impl Machine {
             let who = check_quorum_met(q, roster)?;
             if let Some(lq) = self.quorum.as_mut() {
                 lq.authorised = who;
+                lq.login = q.login.clone();
             }
             self.session.quorum_met = true;
             return Ok(());
