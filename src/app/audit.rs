@@ -183,7 +183,7 @@ fn key_table(
                 wrapped_sha256: k.wrapped.as_ref().map(|(_, sha)| sha.clone()),
                 key_material_id: last
                     .and_then(|i| i.key_material_id.clone())
-                    .or_else(|| k.rewrap_of.as_ref().map(|r| r.key_material_id.clone())),
+                    .or_else(|| k.rewrap_of.as_ref().and_then(|r| r.key_material_id.clone())),
                 imported: last.map(|i| format!("{}: {}", i.kind, i.state)),
                 alias_moves: rc
                     .map(|r| {
@@ -301,6 +301,10 @@ pub enum Authorisation {
         /// (name, index) of each custodian who authorised.
         authorised: Vec<(String, u8)>,
         roster_sha256: String,
+        /// How the HSM was logged in: "shares", "pin-pad", "pin-file"; None in logs written
+        /// before it was recorded.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        login: Option<String>,
     },
     /// The user PIN came from a `pin-source=file:`; no quorum is recorded.
     PinFile,
@@ -315,6 +319,7 @@ impl Authorisation {
                 custodians: q.custodians,
                 authorised: q.authorised.clone(),
                 roster_sha256: q.roster_sha256.clone(),
+                login: q.login.clone(),
             },
             None => Authorisation::PinFile,
         }
@@ -329,16 +334,24 @@ impl Authorisation {
                 custodians,
                 authorised,
                 roster_sha256,
+                login,
             } => {
                 let names = authorised
                     .iter()
                     .map(|(n, i)| format!("{} (#{i})", for_terminal(n)))
                     .collect::<Vec<_>>()
                     .join(", ");
-                let how = if mode == "hsm-enforced" {
-                    "HSM-enforced quorum: the HSM checked the custodians at login; the log names them, the HSM's own audit shows they authorised"
-                } else {
-                    "quorum of custodians: their shares rebuilt the PIN"
+                let how = match (mode.as_str(), login.as_deref()) {
+                    ("hsm-enforced", Some("pin-file")) => {
+                        "HSM-enforced roster, but the login used the token URI's PIN file: the log names the custodians, nothing made their presence a condition of login"
+                    }
+                    ("hsm-enforced", Some("pin-pad")) => {
+                        "HSM-enforced quorum: the HSM checked the custodians at login; the log names them, the HSM's own audit shows they authorised"
+                    }
+                    ("hsm-enforced", _) => {
+                        "HSM-enforced roster; the log does not record how the HSM was logged in"
+                    }
+                    _ => "quorum of custodians: their shares rebuilt the PIN",
                 };
                 format!(
                     "{how}; {names}: {} authorised, {threshold} needed, {custodians} enrolled (roster sha256 {roster_sha256})",
@@ -353,10 +366,18 @@ impl Authorisation {
 }
 
 /// `--require-quorum`: the log must record that a quorum of custodians opened the HSM.
+/// Behind an hsm-enforced roster the login must be the token's own (its PIN pad): a login from
+/// the token URI's PIN file, or one the log does not record, is no quorum.
 pub fn require_quorum(r: &AuditReport) -> Result<()> {
-    match r.authorised_by {
-        Authorisation::Quorum { .. } => Ok(()),
-        Authorisation::PinFile => Err(Error::QuorumNotRecorded { log: r.log.clone() }),
+    match &r.authorised_by {
+        Authorisation::Quorum { mode, login, .. }
+            if mode != "hsm-enforced" || login.as_deref() == Some("pin-pad") =>
+        {
+            Ok(())
+        }
+        Authorisation::Quorum { .. } | Authorisation::PinFile => {
+            Err(Error::QuorumNotRecorded { log: r.log.clone() })
+        }
     }
 }
 

@@ -269,6 +269,20 @@ pub enum Error {
     )]
     CeremonyClosed { path: PathBuf },
     #[error(
+        "{}: the log records the ceremony's end, so it cannot be aborted; only the manifest's replacement is left to do\n  what to do: run the ceremony again with resume = \"finish\", which puts the manifest the log names in place",
+        path.display()
+    )]
+    EndedNotAborted { path: PathBuf },
+    #[error(
+        "{} has SHA-256 {actual}, but the ceremony's end record names the manifest {logged}\n  what to do: stop; the staged manifest was changed or removed after the ceremony ended. Keep the bundle as evidence and prepare a new bundle",
+        path.display()
+    )]
+    StagedManifestChanged {
+        path: PathBuf,
+        actual: String,
+        logged: String,
+    },
+    #[error(
         "{problem}\n  what to do: name the witness, a second person who watches the ceremony (answers: witness = \"...\")"
     )]
     WitnessMissing { problem: String },
@@ -397,7 +411,7 @@ pub enum Error {
     )]
     MaterialNotHeld { key_arn: String },
     #[error(
-        "{}: the ceremony was opened with a PIN file, not by a quorum of custodians (its start record binds no roster)\n  what to do: treat its keys as not authorised by a quorum; where policy requires one, run the ceremony again with --roster on an enrolled token",
+        "{}: the ceremony was opened with a PIN file, not by a quorum of custodians (its start record binds no roster, or its quorum.met record shows an hsm-enforced roster logged in from a PIN file or does not say how it logged in)\n  what to do: treat its keys as not authorised by a quorum; where policy requires one, run the ceremony again with --roster on an enrolled token",
         log.display()
     )]
     QuorumNotRecorded { log: PathBuf },
@@ -553,6 +567,7 @@ impl Error {
             | Error::RosterForOtherToken { .. }
             | Error::CeremonyOutputExists { .. }
             | Error::CeremonyClosed { .. }
+            | Error::EndedNotAborted { .. }
             | Error::WitnessMissing { .. }
             | Error::NothingToResume
             | Error::InterruptedNeedsChoice { .. }
@@ -582,6 +597,7 @@ impl Error {
             | Error::EscrowLog { .. }
             | Error::WrittenFileChanged { .. }
             | Error::QuorumNotRecorded { .. }
+            | Error::StagedManifestChanged { .. }
             | Error::BinaryNotExpected { .. } => ExitCode::VerificationFailed,
             Error::NotABinaryHash { .. } => ExitCode::Usage,
             Error::CeremonyNotComplete {

@@ -170,12 +170,13 @@ pub fn open(
             (login_with_pin_bytes(token, &raw)?, evidence)
         }
         QuorumMode::HsmEnforced => {
-            let evidence = custody::authorised_by_names(&roster.file, &roster.sha256, entries)?;
+            let mut evidence = custody::authorised_by_names(&roster.file, &roster.sha256, entries)?;
             let session = if token.has_protected_authentication_path()? {
                 token.login_protected()?
             } else {
                 match fallback {
                     HsmEnforcedLogin::PinFile(path) => {
+                        evidence.login = custody::Login::PinFile;
                         token.login(&crate::hsm::pin::read_pin(path)?)?
                     }
                     HsmEnforcedLogin::None => {

@@ -66,18 +66,28 @@ pub fn run(a: StatusArgs) -> Result<()> {
     status::verdict(&report)
 }
 
+/// Appends one line of the table: every value in it (aliases, key ids, reasons from AWS) is
+/// kept on that line, a newline in one shown escaped.
+fn push_line(s: &mut String, line: String) {
+    s.push_str(&crate::core::terminal::one_line(&line));
+    s.push('\n');
+}
+
 fn table(r: &StatusReport) -> String {
-    use std::fmt::Write;
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "EXTERNAL keys in {} at {} (policy {} days, due soon within {} days)",
-        r.region, r.checked_at, r.policy.max_age_days, r.policy.due_soon_days
+    push_line(
+        &mut s,
+        format!(
+            "EXTERNAL keys in {} at {} (policy {} days, due soon within {} days)",
+            r.region, r.checked_at, r.policy.max_age_days, r.policy.due_soon_days
+        ),
     );
-    let _ = writeln!(
-        s,
-        "{:<14} {:<32} {:<13} {:<66} {:>5} {:<11} {:<24} CEREMONY",
-        "STATUS", "ALIASES", "STATE", "KEY MATERIAL", "AGE", "DUE", "AGE FROM"
+    push_line(
+        &mut s,
+        format!(
+            "{:<14} {:<32} {:<13} {:<66} {:>5} {:<11} {:<24} CEREMONY",
+            "STATUS", "ALIASES", "STATE", "KEY MATERIAL", "AGE", "DUE", "AGE FROM"
+        ),
     );
     for k in &r.keys {
         let (age, due, from) = match &k.material {
@@ -105,48 +115,56 @@ fn table(r: &StatusReport) -> String {
                 )
             })
             .unwrap_or_else(|| "-".into());
-        let _ = writeln!(
-            s,
-            "{:<14} {:<32} {:<13} {:<66} {:>5} {:<11} {:<24} {}",
-            k.compliance.as_str(),
-            aliases,
-            k.state,
-            k.key_material_id.as_deref().unwrap_or("-"),
-            age,
-            due,
-            from,
-            ceremony
+        push_line(
+            &mut s,
+            format!(
+                "{:<14} {:<32} {:<13} {:<66} {:>5} {:<11} {:<24} {}",
+                k.compliance.as_str(),
+                aliases,
+                k.state,
+                k.key_material_id.as_deref().unwrap_or("-"),
+                age,
+                due,
+                from,
+                ceremony
+            ),
         );
         if let Some(until) = k.material.as_ref().and_then(|m| m.grace_until) {
-            let _ = writeln!(
-                s,
-                "{:<14} in grace until {} (created or rotated within {} days)",
-                "",
-                until.strftime("%Y-%m-%d"),
-                r.grace_days
+            push_line(
+                &mut s,
+                format!(
+                    "{:<14} in grace until {} (created or rotated within {} days)",
+                    "",
+                    until.strftime("%Y-%m-%d"),
+                    r.grace_days
+                ),
             );
         }
         for p in &k.superseded {
-            let _ = writeln!(
-                s,
-                "{:<14} previous key of {}: superseded by {} at {} (kept to decrypt older data)",
-                "", p.alias, p.by_key_arn, p.moved_at
+            push_line(
+                &mut s,
+                format!(
+                    "{:<14} previous key of {}: superseded by {} at {} (kept to decrypt older data)",
+                    "", p.alias, p.by_key_arn, p.moved_at
+                ),
             );
         }
         if let Some(resources) = &k.resources {
             for u in resources {
-                let _ = writeln!(
-                    s,
-                    "{:<14} {} {} {} ({})",
-                    if matches!(k.compliance, Compliance::NonCompliant | Compliance::DueSoon) {
-                        "EXPOSED"
-                    } else {
-                        "protects"
-                    },
-                    u.kind.as_str(),
-                    u.name,
-                    u.region,
-                    k.compliance.as_str()
+                push_line(
+                    &mut s,
+                    format!(
+                        "{:<14} {} {} {} ({})",
+                        if matches!(k.compliance, Compliance::NonCompliant | Compliance::DueSoon) {
+                            "EXPOSED"
+                        } else {
+                            "protects"
+                        },
+                        u.kind.as_str(),
+                        u.name,
+                        u.region,
+                        k.compliance.as_str()
+                    ),
                 );
             }
         }
@@ -155,16 +173,41 @@ fn table(r: &StatusReport) -> String {
         Some(TrailLookup::Unavailable { reason }) => Some(reason),
         _ => None,
     }) {
-        let _ = writeln!(s, "note: {reason}; ages come from the other sources");
+        push_line(
+            &mut s,
+            format!("note: {reason}; ages come from the other sources"),
+        );
     }
     if let Some(reason) = r.keys.iter().find_map(|k| match &k.rotations {
         RotationsLookup::Unavailable { reason } => Some(reason),
         RotationsLookup::Listed => None,
     }) {
-        let _ = writeln!(
-            s,
-            "note: {reason}; ages come from import receipts where they name the current material, else from the key's creation date (an upper bound, marked estimate)"
+        push_line(
+            &mut s,
+            format!(
+                "note: {reason}; ages come from import receipts where they name the current material, else from the key's creation date (an upper bound, marked estimate)"
+            ),
         );
     }
     s
+}
+
+#[cfg(test)]
+mod line_tests {
+    use super::push_line;
+
+    #[test]
+    fn a_value_with_a_newline_stays_on_its_line() {
+        let mut s = String::new();
+        push_line(
+            &mut s,
+            format!(
+                "{:<14} {}",
+                "COMPLIANT", "alias/dev\nNON_COMPLIANT  alias/fake \u{1b}[2J"
+            ),
+        );
+        assert_eq!(s.lines().count(), 1, "{s}");
+        assert!(s.contains("alias/dev\\x0aNON_COMPLIANT"), "{s}");
+        assert!(s.contains("\\x1b[2J"), "{s}");
+    }
 }

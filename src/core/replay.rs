@@ -124,7 +124,12 @@ fn lines(record: &Record) -> Vec<String> {
                     "  escrow log    sha256 {}",
                     r.escrow_log_sha256.as_deref().unwrap_or("unrecorded")
                 ),
-                format!("  KeyMaterialId {}", r.key_material_id),
+                format!(
+                    "  KeyMaterialId {}",
+                    r.key_material_id
+                        .as_deref()
+                        .unwrap_or("not logged (KMS checks it at import)")
+                ),
             ],
         },
         Record::KeyWrapped(w) => vec![

@@ -53,6 +53,15 @@ macro_rules! say {
     };
 }
 
+/// `eprintln!` of one line for people: the formatted text goes through [`one_line`], so a value
+/// that holds a newline (a log field, an AWS string) cannot make a line of its own.
+#[macro_export]
+macro_rules! say_line {
+    ($($arg:tt)*) => {
+        eprintln!("{}", $crate::core::terminal::one_line(&format!($($arg)*)))
+    };
+}
+
 /// `println!` for people (not for JSON): the formatted text goes through [`for_terminal`].
 #[macro_export]
 macro_rules! say_out {

@@ -146,8 +146,7 @@ fn is_symlink(path: &Path) -> bool {
 /// Replaces `path` atomically: writes `<path>.new` (created new), fsyncs it, renames it over `path`
 /// and fsyncs the directory.
 pub fn replace(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
-    let tmp = sibling(path, ".new");
-    write_new(&tmp, bytes)?;
+    let tmp = stage_replacement(path, bytes)?;
     fs::rename(&tmp, path).map_err(|e| {
         let _ = fs::remove_file(&tmp);
         FsError::Io {
@@ -156,6 +155,23 @@ pub fn replace(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
             source: e,
         }
     })?;
+    sync_parent(path)
+}
+
+/// [`replace`] in two halves, for a caller that records the replacement in between: first `<path>.new` created new, written whole, fsynced (file and
+/// directory). Returns its path.
+pub fn stage_replacement(path: &Path, bytes: &[u8]) -> Result<PathBuf, FsError> {
+    let tmp = sibling(path, ".new");
+    write_new(&tmp, bytes)?;
+    Ok(tmp)
+}
+
+/// The second half of [`stage_replacement`]: `<path>.new` renamed over `path`, the directory fsynced. A
+/// failed rename leaves `<path>.new` in place, to be renamed again.
+pub fn commit_replacement(path: &Path) -> Result<(), FsError> {
+    let tmp = sibling(path, ".new");
+    refuse_symlink(&tmp)?;
+    fs::rename(&tmp, path).map_err(io_err("replace", path))?;
     sync_parent(path)
 }
 

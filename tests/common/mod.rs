@@ -28,6 +28,8 @@
 #![allow(dead_code)]
 
 #[cfg(all(feature = "airgap", feature = "connected"))]
+pub mod faults;
+#[cfg(all(feature = "airgap", feature = "connected"))]
 pub mod flow;
 #[cfg(all(feature = "airgap", feature = "connected"))]
 pub mod nine;

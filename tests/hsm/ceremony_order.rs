@@ -65,6 +65,7 @@ fn record(pick: &Pick, log_key: &str) -> Record {
             } else {
                 vec![("Alice".into(), 1), ("Alice".into(), 1)]
             },
+            login: None,
         }),
         Pick::Probe => Record::Probe(Probe {
             algorithm: "RSAES_OAEP_SHA_1".into(),
@@ -79,6 +80,7 @@ fn record(pick: &Pick, log_key: &str) -> Record {
             check_value: "a1b2c3".into(),
             reimport: None,
             wrap_with_trusted: false,
+            hsm_id: None,
         }),
         Pick::Wrap(i) => Record::KeyWrapped(KeyWrapped {
             key: KEYS[*i].into(),

@@ -12,6 +12,8 @@ mod ceremony_kill;
 mod ceremony_order;
 mod ceremony_preflight;
 mod escrow;
+mod fault_disk;
+mod fault_hsm;
 mod hostile;
 mod import_trust;
 mod matrix;

@@ -611,6 +611,27 @@ fn an_hsm_that_enforces_the_quorum_itself_gets_the_names_of_who_authorised() {
         q.authorised,
         [("Bob".to_string(), 2), ("Carol".to_string(), 3)]
     );
+    // This token has no PIN pad: the login came from the URI's PIN file, the log says so, and
+    // --require-quorum does not take the names alone for a quorum.
+    assert_eq!(q.login.as_deref(), Some("pin-file"));
+    let out = keyrite()
+        .args(["audit", "verify", "--require-quorum"])
+        .arg(&p.bundle)
+        .arg("--trust")
+        .arg(&trust)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("logged in from a PIN file"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

@@ -210,6 +210,7 @@ fn signed_log(m: &Manifest, manifest_sha256: &str) -> Vec<u8> {
             check_value: g.check_value.clone(),
             reimport: None,
             wrap_with_trusted: false,
+            hsm_id: None,
         }));
         records.push(Record::KeyWrapped(KeyWrapped {
             key: k.name.clone(),

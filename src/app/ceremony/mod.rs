@@ -17,7 +17,7 @@ use jiff::Timestamp;
 use crate::app::error::{Error, Result};
 use crate::app::escrow::Escrow;
 use crate::core::ceremony::record::{self, Record};
-use crate::core::ceremony::{Engine, Next, Plan, PlannedKey, ResumeChoice};
+use crate::core::ceremony::{Engine, Next, Outcome, Plan, PlannedKey, ResumeChoice, leftovers};
 use crate::core::custody::QuorumEvidence;
 use crate::core::digest::{normalise_fingerprint, sha256_hex};
 use crate::core::log as ceremony_log;
@@ -175,8 +175,12 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
             Engine::new(plan),
             Vec::new(),
         ),
-        Some(_) => {
+        Some(choice) => {
             let r = resume::reopen(&log_path, &log_signer, actors(req), plan, &fingerprint)?;
+            if let Some(Outcome::Ended(end)) = r.engine.machine().outcome() {
+                resume::complete_manifest(&dir, end, choice)?;
+                return Ok(resume::ended_report(&fingerprint, r.engine.machine()));
+            }
             (r.log, r.engine, r.generated_at)
         }
     };
@@ -263,6 +267,16 @@ struct Driver<'r, 's> {
 impl Driver<'_, '_> {
     fn drive(&mut self) -> Result<CeremonyReport> {
         if let Some(choice) = self.req.resume {
+            if self.engine.machine().start().is_none() {
+                // The interrupted run left no complete record: the log starts again here.
+                let start = start_record(
+                    self.req,
+                    &self.manifest,
+                    &self.fingerprint,
+                    &self.log_key_sha256,
+                )?;
+                self.commit(start)?;
+            }
             self.restore_wrapped()?;
             self.commit(resume::resumed_record(choice, tool_sha256()?))?;
         }
@@ -433,15 +447,13 @@ impl Driver<'_, '_> {
             .cloned();
         let (label, generated) = match &escrowed {
             None => {
-                let label = format!(
-                    "keyrite/{}/{}/{}",
-                    key.name,
-                    self.today,
-                    &self.fingerprint[..8]
-                );
-                let generated = self
-                    .session
-                    .generate_ceremony_key_with(&label, self.trusted.is_some())?;
+                let label =
+                    leftovers::ceremony_key_label(&key.name, &self.today, &self.fingerprint);
+                let generated = self.session.generate_ceremony_key_with_id(
+                    &label,
+                    leftovers::ceremony_key_id(&self.fingerprint, &key.name),
+                    self.trusted.is_some(),
+                )?;
                 (label, generated)
             }
             Some(e) => (
@@ -481,7 +493,9 @@ impl Driver<'_, '_> {
                 }
                 Some(record::Reimport {
                     escrow_bundle_sha256: escrow.bundle_fingerprint.clone(),
-                    key_material_id: e.key_material_id.clone(),
+                    // Unsigned (the escrow bundle's import record): not logged. The manifest
+                    // carries it to the import, where KMS checks it against the material.
+                    key_material_id: None,
                     escrow_log_sha256: Some(escrow.log_sha256.clone()),
                 })
             }
@@ -501,6 +515,7 @@ impl Driver<'_, '_> {
             check_value: kcv_hex.clone(),
             reimport,
             wrap_with_trusted: self.trusted.is_some(),
+            hsm_id: Some(data_encoding::HEXLOWER.encode(&generated.id)),
         });
         self.commit(rec)?;
         self.current = Some(Current {
@@ -567,6 +582,10 @@ impl Driver<'_, '_> {
         }
         let file = Manifest::file_path(key, manifest::ENCRYPTED_KEY_MATERIAL);
         let name = key.name.clone();
+        // From here the log decides: a record whose write failed may still have reached the
+        // disk, and a file the log records as wrapped must be there when the ceremony is
+        // finished or aborted. An unrecorded file is removed then (resume::clear_leftovers).
+        self.written.0.retain(|p| p != &path);
         self.commit(Record::KeyWrapped(record::KeyWrapped {
             key: name.clone(),
             file: file.clone(),
@@ -615,6 +634,20 @@ impl Driver<'_, '_> {
             .cloned()
             .ok_or_else(|| internal("no key to wrap"))?;
         let key = self.session.find_escrowed_key(&pending.hsm_label)?;
+        if let Some(logged) = &pending.hsm_id
+            && *logged != data_encoding::HEXLOWER.encode(&key.id)
+        {
+            return Err(HsmError::Verification {
+                step: "find the interrupted ceremony's key",
+                message: format!(
+                    "the key labelled {:?} has CKA_ID {}, the log recorded {logged}",
+                    pending.hsm_label,
+                    data_encoding::HEXLOWER.encode(&key.id)
+                ),
+                hint: "stop: this is not the key the ceremony generated. Abort the ceremony (resume = \"abort\")".into(),
+            }
+            .into());
+        }
         let kcv = data_encoding::HEXLOWER.encode(&self.session.check_value(key.handle)?);
         if kcv != pending.check_value {
             return Err(HsmError::Verification {
@@ -645,12 +678,19 @@ impl Driver<'_, '_> {
             finished_at: Timestamp::now(),
         });
         let manifest_bytes = self.manifest.to_json();
-        fsio::replace(&self.dir.join(MANIFEST), &manifest_bytes)?;
-        self.written.0.clear();
+        // Staged whole and fsynced first, then named by the end record, then renamed into place:
+        // a stop before the end record leaves an unrecorded file (removed when the ceremony is
+        // finished or aborted); a stop after it leaves the very bytes the log names, which
+        // finishing renames (resume::complete_manifest). A finished manifest is never without
+        // the ceremony.end record that names it.
+        let path = self.dir.join(MANIFEST);
+        fsio::stage_replacement(&path, &manifest_bytes)?;
         self.commit(Record::End(record::End {
             manifest_sha256: sha256_hex(&manifest_bytes),
             keys: Some(self.results.len()),
-        }))
+        }))?;
+        fsio::commit_replacement(&path)?;
+        Ok(())
     }
 }
 
@@ -751,6 +791,7 @@ fn quorum_record(q: &QuorumEvidence) -> Record {
         roster_sha256: q.roster_sha256.clone(),
         threshold: q.threshold,
         authorised: q.authorised.clone(),
+        login: Some(q.login.as_str().into()),
     })
 }
 

@@ -10,7 +10,8 @@ use std::path::Path;
 use jiff::Timestamp;
 
 use crate::app::error::{Error, Result};
-use crate::core::ceremony::{Engine, Plan, Record, ResumeChoice};
+use crate::core::ceremony::record::End;
+use crate::core::ceremony::{Engine, Machine, Outcome, Plan, Record, ResumeChoice, leftovers};
 use crate::core::log;
 use crate::core::manifest::{self, Manifest};
 use crate::hsm::HsmLogSigner;
@@ -38,7 +39,11 @@ pub fn reopen<'s>(
     let trusted = signer.public_key().clone();
     let mut bodies = Vec::new();
     let (log, _) = CeremonyLogFile::reopen(path, signer, actors, |complete| {
-        bodies = log::verified_records(complete, &trusted)?;
+        // A log that holds no complete record: the run stopped before its start record was on
+        // disk (nothing was generated before it); the ceremony starts over in the same file.
+        if !complete.is_empty() {
+            bodies = log::verified_records(complete, &trusted)?;
+        }
         Ok::<(), Error>(())
     })?;
     let bad = |problem: String| Error::UnfinishedLogMismatch {
@@ -64,10 +69,15 @@ pub fn reopen<'s>(
                 s.manifest_sha256
             )));
         }
-        None => return Err(bad("the log holds no complete record".into())),
+        None if records.is_empty() => {}
+        None => return Err(bad("the log holds no start record".into())),
         Some(_) => {}
     }
-    if !engine.is_interrupted() {
+    // A log closed by ceremony.end whose manifest was not yet renamed into place: the caller
+    // completes it (complete_manifest). An aborted log is closed for good.
+    let ended = matches!(engine.machine().outcome(), Some(Outcome::Ended(_)));
+    let empty = records.is_empty();
+    if !engine.is_interrupted() && !ended && !empty {
         return Err(Error::CeremonyClosed {
             path: path.to_path_buf(),
         });
@@ -80,9 +90,11 @@ pub fn reopen<'s>(
 }
 
 /// The HSM keys and bundle files left by the crash for the keys the log does not show as
-/// wrapped: keys labelled for this bundle (`keyrite/<key>/<date>/<fingerprint[..8]>`) and their
-/// EncryptedKeyMaterial.bin. `keep_pending`: the key the log shows generated and not wrapped is
-/// kept (to be wrapped when finishing). Returns the labels destroyed.
+/// wrapped: the keys this ceremony generated ([`leftovers::to_destroy`]: a logged key by its
+/// exact label and CKA_ID, an unlogged one by the ceremony's label and the CKA_ID derived from
+/// the prepared fingerprint) and their EncryptedKeyMaterial.bin. `keep_pending`: the key the log
+/// shows generated and not wrapped is kept (to be wrapped when finishing). Returns the labels
+/// destroyed.
 pub fn clear_leftovers(
     session: &UserSession,
     dir: &Path,
@@ -92,10 +104,6 @@ pub fn clear_leftovers(
     keep_pending: bool,
 ) -> Result<Vec<String>> {
     let m = engine.machine();
-    let pending = m.pending().map(|k| k.hsm_label.clone());
-    let fp8 = prepared_fingerprint
-        .get(..8)
-        .unwrap_or(prepared_fingerprint);
     let unwrapped: Vec<&str> = manifest
         .keys
         .iter()
@@ -106,16 +114,21 @@ pub fn clear_leftovers(
                 .any(|k| k.key == *name && k.wrapped.is_some())
         })
         .collect();
+    let listed = session.secret_keys_with_ids()?;
+    let token: Vec<leftovers::TokenKey> = listed
+        .iter()
+        .map(|(_, label, id)| leftovers::TokenKey {
+            label: label.clone(),
+            id: id.clone(),
+        })
+        .collect();
+    let keep = if keep_pending { m.pending() } else { None };
     let mut destroyed = Vec::new();
-    for (handle, label) in session.secret_keys()? {
-        let ours = unwrapped.iter().any(|name| {
-            label.starts_with(&format!("keyrite/{name}/")) && label.ends_with(&format!("/{fp8}"))
-        });
-        if !ours || (keep_pending && pending.as_deref() == Some(label.as_str())) {
-            continue;
+    for i in leftovers::to_destroy(&token, m.keys(), &unwrapped, prepared_fingerprint, keep) {
+        if let Some((handle, label, _)) = listed.get(i) {
+            session.destroy_key(*handle)?;
+            destroyed.push(label.clone());
         }
-        session.destroy_key(handle)?;
-        destroyed.push(label);
     }
     // The manifest is replaced through `manifest.json.new` and a rename: a run stopped between
     // the two leaves that file, never a half-written manifest. It was never recorded.
@@ -143,4 +156,51 @@ pub fn resumed_record(choice: ResumeChoice, tool_sha256: String) -> Record {
         tool_version: env!("CARGO_PKG_VERSION").into(),
         tool_sha256,
     })
+}
+
+/// A ceremony stopped after its end record and before its manifest replaced the prepared one:
+/// the staged `manifest.json.new` must be the manifest the end record names, and is renamed into
+/// place. Nothing is logged: the log is closed. Aborting is refused: the log says the ceremony
+/// ended.
+pub fn complete_manifest(dir: &Path, end: &End, choice: ResumeChoice) -> Result<()> {
+    let path = dir.join(crate::io::bundle::MANIFEST);
+    if choice == ResumeChoice::Abort {
+        return Err(Error::EndedNotAborted {
+            path: dir.join(log::FILE_NAME),
+        });
+    }
+    let staged = dir.join(format!("{}.new", crate::io::bundle::MANIFEST));
+    let actual = crate::core::digest::sha256_hex(&crate::io::fs::read_nofollow(&staged)?);
+    if actual != end.manifest_sha256 {
+        return Err(Error::StagedManifestChanged {
+            path: staged,
+            actual,
+            logged: end.manifest_sha256.clone(),
+        });
+    }
+    crate::io::fs::commit_replacement(&path)?;
+    Ok(())
+}
+
+/// The report of a ceremony completed by [`complete_manifest`]: its keys as the log recorded them.
+pub fn ended_report(prepared_fingerprint: &str, m: &Machine) -> super::CeremonyReport {
+    super::CeremonyReport {
+        prepared_fingerprint: prepared_fingerprint.to_string(),
+        probe: None,
+        keys: m
+            .keys()
+            .iter()
+            .map(|k| super::KeyResult {
+                name: k.key.clone(),
+                hsm_label: k.hsm_label.clone(),
+                check_value: k.check_value.clone(),
+                encrypted_key_material_sha256: k
+                    .wrapped
+                    .as_ref()
+                    .map(|(_, sha)| sha.clone())
+                    .unwrap_or_default(),
+            })
+            .collect(),
+        aborted: None,
+    }
 }

@@ -209,6 +209,7 @@ pub(crate) mod tests {
             roster_sha256: h('e'),
             threshold: 2,
             authorised: who.iter().map(|(n, i)| (n.to_string(), *i)).collect(),
+            login: None,
         })
     }
 
@@ -229,6 +230,7 @@ pub(crate) mod tests {
             check_value: "abcdef".into(),
             reimport: None,
             wrap_with_trusted: false,
+            hsm_id: None,
         })
     }
 

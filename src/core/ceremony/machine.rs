@@ -21,6 +21,9 @@ pub struct LoggedKey {
     pub key_arn: String,
     pub hsm_label: String,
     pub check_value: String,
+    /// The key's CKA_ID (hex) as the log recorded it; None in logs written before it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hsm_id: Option<String>,
     /// (bundle-relative file, SHA-256) of the wrapped material, once wrapped.
     pub wrapped: Option<(String, String)>,
     /// A re-wrap: the escrowed key it wrapped again, and the earlier bundle and log it came from.
@@ -38,6 +41,8 @@ pub struct LoggedQuorum {
     /// (name, index) of each custodian who authorised (the last quorum, when the ceremony was
     /// resumed); empty until a quorum.met record.
     pub authorised: Vec<(String, u8)>,
+    /// How the HSM was logged in behind the (last) quorum, when the log records it.
+    pub login: Option<String>,
 }
 
 /// How a log closed.
@@ -141,6 +146,7 @@ impl Machine {
                 threshold: r.threshold,
                 custodians: r.custodians,
                 authorised: Vec::new(),
+                login: None,
             });
             self.start = Some(s.clone());
             return Ok(());
@@ -179,6 +185,7 @@ impl Machine {
             let who = check_quorum_met(q, roster)?;
             if let Some(lq) = self.quorum.as_mut() {
                 lq.authorised = who;
+                lq.login = q.login.clone();
             }
             self.session.quorum_met = true;
             return Ok(());
@@ -232,6 +239,7 @@ impl Machine {
                     key_arn: k.key_arn.clone(),
                     hsm_label: k.hsm_label.clone(),
                     check_value: k.check_value.clone(),
+                    hsm_id: k.hsm_id.clone(),
                     wrapped: None,
                     rewrap_of: k.reimport.clone(),
                 });

@@ -4,6 +4,7 @@
 //! [`Machine`]; `audit replay` renders the same [`Record`]s.
 
 pub mod engine;
+pub mod leftovers;
 pub mod machine;
 pub mod preflight;
 pub mod record;

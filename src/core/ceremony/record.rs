@@ -98,6 +98,9 @@ pub struct QuorumMet {
     pub threshold: u8,
     /// (name, share index) of each custodian who authorised; never a share.
     pub authorised: Vec<(String, u8)>,
+    /// How the HSM was logged in: "shares", "pin-pad" or "pin-file" (logs written before it
+    /// was recorded have none).
+    pub login: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,7 +115,10 @@ pub struct Probe {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Reimport {
     pub escrow_bundle_sha256: String,
-    pub key_material_id: String,
+    /// The KeyMaterialId the escrow bundle's import record names: unsigned, so a ceremony no
+    /// longer logs it (KMS checks it at import); logs of earlier re-wraps carry it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_material_id: Option<String>,
     /// SHA-256 of the escrow bundle's ceremony.log, verified with this token's log key before
     /// the re-wrap (logs of earlier re-wraps have none).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -127,6 +133,9 @@ pub struct KeyGenerated {
     pub check_value: String,
     pub reimport: Option<Reimport>,
     pub wrap_with_trusted: bool,
+    /// The key's CKA_ID, hex: with the label, what an abort matches before it destroys a key
+    /// (logs written before it was recorded have none).
+    pub hsm_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -269,6 +278,9 @@ impl Record {
                             .collect(),
                     ),
                 );
+                if let Some(l) = &q.login {
+                    put(&mut d, "login", l);
+                }
             }
             Record::Probe(p) => {
                 put(&mut d, "algorithm", &p.algorithm);
@@ -287,13 +299,18 @@ impl Record {
                 put(&mut d, "check_value", &k.check_value);
                 if let Some(r) = &k.reimport {
                     put(&mut d, "escrow_bundle_sha256", &r.escrow_bundle_sha256);
-                    put(&mut d, "reimport_of_key_material_id", &r.key_material_id);
+                    if let Some(id) = &r.key_material_id {
+                        put(&mut d, "reimport_of_key_material_id", id);
+                    }
                     if let Some(h) = &r.escrow_log_sha256 {
                         put(&mut d, "escrow_log_sha256", h);
                     }
                 }
                 if k.wrap_with_trusted {
                     put(&mut d, "wrap_with_trusted", "true");
+                }
+                if let Some(id) = &k.hsm_id {
+                    put(&mut d, "hsm_id", id);
                 }
             }
             Record::KeyWrapped(w) => {
@@ -393,7 +410,7 @@ impl Record {
                 reimport: match f.optional("escrow_bundle_sha256") {
                     Some(_) => Some(Reimport {
                         escrow_bundle_sha256: f.text("escrow_bundle_sha256")?,
-                        key_material_id: f.text("reimport_of_key_material_id")?,
+                        key_material_id: f.optional("reimport_of_key_material_id"),
                         escrow_log_sha256: match f.optional("escrow_log_sha256") {
                             Some(_) => Some(f.sha256("escrow_log_sha256")?),
                             None => None,
@@ -402,6 +419,7 @@ impl Record {
                     None => None,
                 },
                 wrap_with_trusted: f.optional("wrap_with_trusted").as_deref() == Some("true"),
+                hsm_id: f.optional("hsm_id"),
             }),
             step::KEY_WRAPPED => Record::KeyWrapped(KeyWrapped {
                 key: f.text("key")?,
@@ -603,6 +621,7 @@ impl Fields<'_> {
             roster_sha256,
             threshold,
             authorised,
+            login: self.optional("login"),
         })
     }
 }
@@ -652,6 +671,7 @@ mod tests {
                 roster_sha256: h('e'),
                 threshold: 2,
                 authorised: vec![("Alice".into(), 1), ("Carol".into(), 3)],
+                login: Some("shares".into()),
             }),
             Record::Probe(Probe {
                 algorithm: "RSAES_OAEP_SHA_1".into(),
@@ -666,10 +686,11 @@ mod tests {
                 check_value: "495b76".into(),
                 reimport: Some(Reimport {
                     escrow_bundle_sha256: h('f'),
-                    key_material_id: "m".into(),
+                    key_material_id: Some("m".into()),
                     escrow_log_sha256: Some(h('7')),
                 }),
                 wrap_with_trusted: true,
+                hsm_id: Some("00112233445566778899aabbccddeeff".into()),
             }),
             Record::KeyWrapped(KeyWrapped {
                 key: "dev-s3".into(),

@@ -346,6 +346,30 @@ pub struct QuorumEvidence {
     pub log_key_sha256: String,
     /// (name, index) of each custodian who authorised, in the order they did.
     pub authorised: Vec<(String, u8)>,
+    /// How the HSM was logged in behind this quorum.
+    pub login: Login,
+}
+
+/// How a quorum's HSM session was logged in, as the quorum.met record tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Login {
+    /// Shamir: the custodians' shares rebuilt the PIN.
+    Shares,
+    /// HSM-enforced: the token's protected authentication path (PIN pad, PED) took the login.
+    PinPad,
+    /// HSM-enforced on a token without a PIN pad: the PIN came from the token URI's PIN file;
+    /// the names are recorded, but nothing made the custodians' presence a condition of login.
+    PinFile,
+}
+
+impl Login {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Login::Shares => "shares",
+            Login::PinPad => "pin-pad",
+            Login::PinFile => "pin-file",
+        }
+    }
 }
 
 impl QuorumEvidence {
@@ -565,6 +589,10 @@ fn evidence(roster: &RosterFile, roster_sha256: &str, who: Vec<(String, u8)>) ->
         log_key_sha256: roster.log_key_sha256.clone(),
         // Only the M shares that were combined authorised; a surplus share is checked, not used.
         authorised: who.into_iter().take(need.max(1)).collect(),
+        login: match roster.mode {
+            QuorumMode::Shamir => Login::Shares,
+            QuorumMode::HsmEnforced => Login::PinPad,
+        },
     }
 }
 

@@ -1,0 +1,265 @@
+//! Fault injection for the ceremony: a copy of one prepared bundle per run, the ceremony stopped
+//! by a failure, then finished or aborted, and the outcome checked for consistency — the log
+//! verifies, `audit verify` accepts the bundle, and the HSM holds exactly the keys the outcome
+//! says.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use super::flow::*;
+use super::*;
+use keyrite::core::ceremony::leftovers::ceremony_key_id;
+use keyrite::core::log::{TrustedKey, verify};
+
+/// The trusted log key of the test token.
+pub fn trusted() -> TrustedKey {
+    TrustedKey::from_pem(&std::fs::read_to_string(hsm().log_public_key()).unwrap()).unwrap()
+}
+
+/// A copy of the prepared bundle `p` under `dir/name` (same fingerprint).
+pub fn copy_bundle(p: &Prepared, dir: &Path, name: &str) -> Prepared {
+    let to = dir.join(name);
+    copy_tree(&p.bundle, &to);
+    Prepared {
+        bundle: to,
+        fingerprint: p.fingerprint.clone(),
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// The bundle's key names (directories), from its manifest.
+pub fn key_names(p: &Prepared) -> Vec<String> {
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p.bundle.join("manifest.json")).unwrap()).unwrap();
+    m["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The token's secret keys that the ceremony for `p` generated (by the CKA_ID it derives from
+/// the prepared fingerprint): (label, id hex), sorted.
+pub fn ceremony_keys(p: &Prepared) -> Vec<(String, String)> {
+    let ids: Vec<Vec<u8>> = key_names(p)
+        .iter()
+        .map(|n| ceremony_key_id(&p.fingerprint, n))
+        .collect();
+    let session = hsm().token().login(&hsm().pin()).unwrap();
+    let mut out: Vec<(String, String)> = session
+        .secret_keys_with_ids()
+        .unwrap()
+        .into_iter()
+        .filter(|(_, _, id)| ids.contains(id))
+        .map(|(_, l, id)| (l, data_encoding::HEXLOWER.encode(&id)))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Destroys the keys the ceremony for `p` generated, so that another copy of the same bundle can
+/// run on the token.
+pub fn destroy_ceremony_keys(p: &Prepared) {
+    let ids: Vec<Vec<u8>> = key_names(p)
+        .iter()
+        .map(|n| ceremony_key_id(&p.fingerprint, n))
+        .collect();
+    let session = hsm().token().login(&hsm().pin()).unwrap();
+    for (h, _, id) in session.secret_keys_with_ids().unwrap() {
+        if ids.contains(&id) {
+            session.destroy_key(h).unwrap();
+        }
+    }
+}
+
+/// What a stopped ceremony came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The failure stopped nothing: the ceremony ended.
+    Ended,
+    /// It stopped before its log held anything, and left nothing.
+    Untouched,
+    /// Finished after the failure.
+    Finished,
+    /// Aborted after the failure.
+    Aborted,
+}
+
+/// The headless ceremony's answers with `resume = "<choice>"`, as a plain process on the real
+/// module.
+pub fn resume_process(
+    dir: &Path,
+    p: &Prepared,
+    keys: &[&str],
+    choice: &str,
+) -> std::process::Command {
+    let script = write_script(dir, keys, default_algorithm(), "RSA_4096");
+    let answers = write_answers(dir, &p.fingerprint);
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&answers)
+        .unwrap();
+    std::io::Write::write_all(&mut f, format!("resume = \"{choice}\"\n").as_bytes()).unwrap();
+    ceremony_process_with_answers(&script, p, &answers)
+}
+
+/// After a ceremony on `p` stopped with `failed` (its exit status), on the real module: finish
+/// it or abort it (`prefer`; a log that already records the end can only be finished), then
+/// check the outcome. `what` names the failure in assertion messages.
+pub fn recover_and_check(
+    dir: &Path,
+    p: &Prepared,
+    keys: &[&str],
+    succeeded: bool,
+    prefer: &str,
+    what: &str,
+) -> Outcome {
+    let log_path = p.bundle.join("ceremony.log");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p.bundle.join("manifest.json")).unwrap()).unwrap();
+    if succeeded || manifest["ceremony"].is_object() {
+        assert!(
+            manifest["ceremony"].is_object(),
+            "{what}: succeeded, manifest not finished"
+        );
+        check(p, keys.len(), false, what);
+        return Outcome::Ended;
+    }
+    if !log_path.exists() {
+        // Stopped before the log was created: nothing generated, nothing written.
+        assert!(ceremony_keys(p).is_empty(), "{what}: keys without a log");
+        for n in key_names(p) {
+            assert!(
+                !p.bundle.join(&n).join("EncryptedKeyMaterial.bin").exists(),
+                "{what}: a wrapped file without a log"
+            );
+        }
+        return Outcome::Untouched;
+    }
+    let bytes = std::fs::read(&log_path).unwrap();
+    let ended = bytes.ends_with(b"\n")
+        && verify(&bytes, &trusted())
+            .map(|r| r.final_manifest_sha256.is_some())
+            .unwrap_or(false);
+    let choice = if ended { "finish" } else { prefer };
+    let out = resume_process(dir, p, keys, choice).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{what}: {choice} after the failure: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let aborted = choice == "abort";
+    check(p, keys.len(), aborted, what);
+    if aborted {
+        Outcome::Aborted
+    } else {
+        Outcome::Finished
+    }
+}
+
+/// The bundle is consistent: `audit verify` accepts it; its log verifies whole; ended: the
+/// manifest is the one the end record names, lists every key's wrapped file, and the token
+/// holds exactly the logged keys (label and id); aborted: the token holds exactly the keys whose
+/// material was written, and no file the log does not record as wrapped is left.
+pub fn check(p: &Prepared, keys: usize, aborted: bool, what: &str) {
+    audit_verify(p, what, aborted);
+    let report = verify(
+        &std::fs::read(p.bundle.join("ceremony.log")).unwrap(),
+        &trusted(),
+    )
+    .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let held = ceremony_keys(p);
+    let logged = |wrapped_only: bool| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = report
+            .keys
+            .iter()
+            .filter(|k| !wrapped_only || k.wrapped.is_some())
+            .map(|k| {
+                (
+                    k.hsm_label.clone(),
+                    k.hsm_id.clone().expect("the log records the id"),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    if aborted {
+        assert!(report.aborted.is_some(), "{what}: not aborted");
+        assert_eq!(
+            held,
+            logged(true),
+            "{what}: only keys whose material was written remain"
+        );
+        for k in &report.keys {
+            let file = p.bundle.join(&k.key).join("EncryptedKeyMaterial.bin");
+            assert_eq!(
+                file.exists(),
+                k.wrapped.is_some(),
+                "{what}: {}",
+                file.display()
+            );
+        }
+    } else {
+        let manifest = std::fs::read(p.bundle.join("manifest.json")).unwrap();
+        assert_eq!(
+            report.final_manifest_sha256.as_deref(),
+            Some(keyrite::core::digest::sha256_hex(&manifest).as_str()),
+            "{what}: the manifest is the one the end record names"
+        );
+        assert!(!p.bundle.join("manifest.json.new").exists(), "{what}");
+        assert_eq!(report.keys.len(), keys, "{what}");
+        assert_eq!(
+            held,
+            logged(false),
+            "{what}: the token holds the logged keys"
+        );
+        keyrite::io::bundle::Bundle::verify(&p.bundle)
+            .unwrap_or_else(|e| panic!("{what}: the finished bundle verifies: {e}"));
+    }
+}
+
+/// Where the fault-injecting module is (built once by scripts/faulty-token).
+pub fn faulty_module() -> PathBuf {
+    let out =
+        std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/faulty-token"))
+            .output()
+            .unwrap();
+    assert!(
+        out.status.success(),
+        "scripts/faulty-token: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// `keyrite audit verify` accepts the bundle.
+pub fn audit_verify(p: &Prepared, what: &str, aborted: bool) {
+    let audit = keyrite()
+        .args(["audit", "verify"])
+        .arg(&p.bundle)
+        .arg("--trust")
+        .arg(hsm().log_public_key())
+        .output()
+        .unwrap();
+    // Every record verifies either way; an aborted ceremony has its own exit code (8).
+    assert_eq!(
+        audit.status.code(),
+        Some(if aborted { 8 } else { 0 }),
+        "{what}: audit verify: {}",
+        String::from_utf8_lossy(&audit.stderr)
+    );
+}
