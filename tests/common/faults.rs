@@ -232,18 +232,21 @@ pub fn check(p: &Prepared, keys: usize, aborted: bool, what: &str) {
     }
 }
 
-/// Where the fault-injecting module is (built once by scripts/faulty-token).
+/// The fault-injecting module that `scripts/test` built (scripts/faulty-token) and names in
+/// KEYRITE_TEST_FAULTY_MODULE. Tests build nothing: without it the test fails and says how.
 pub fn faulty_module() -> PathBuf {
-    let out =
-        std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/faulty-token"))
-            .output()
-            .unwrap();
+    let module = std::env::var_os("KEYRITE_TEST_FAULTY_MODULE")
+        .map(PathBuf::from)
+        .expect(
+            "KEYRITE_TEST_FAULTY_MODULE is not set: run the tests with ./scripts/test, which builds \
+             the fault-injecting module (scripts/faulty-token prints the path to set)",
+        );
     assert!(
-        out.status.success(),
-        "scripts/faulty-token: {}",
-        String::from_utf8_lossy(&out.stderr)
+        module.is_file(),
+        "KEYRITE_TEST_FAULTY_MODULE names {}, which is not there: run scripts/faulty-token",
+        module.display()
     );
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    module
 }
 
 /// `keyrite audit verify` accepts the bundle.
