@@ -81,7 +81,7 @@ fn at_a_terminal_the_rehearsal_hands_out_shares_and_the_operators_run_the_nine_k
     type_seen(&t, &mut seen, "Wendy Witness");
     t.keys(&["Enter"]);
     t.wait_for(&mut seen, STEP, "the keys", |s| {
-        s.contains("check the 9 key(s)")
+        s.contains("check the 9 keys")
     });
     let mut listed = std::collections::BTreeSet::new();
     for from in 1..=9 {
@@ -132,7 +132,7 @@ fn at_a_terminal_the_rehearsal_hands_out_shares_and_the_operators_run_the_nine_k
     }
     t.keys(&["Enter"]);
     t.wait_for(&mut seen, STEP, "the confirmation", |s| {
-        s.contains("Generate and wrap 9 keys now? (y/N)")
+        s.contains("Generate and wrap 9 keys now? y: generate")
     });
     assert!(
         !out.join("bundle/ceremony.log").exists(),

@@ -16,6 +16,7 @@ pub mod key_age;
 pub mod log;
 pub mod manifest;
 pub mod names;
+pub mod person;
 pub mod pin_counter;
 pub mod plan;
 pub mod provenance;

@@ -23,6 +23,17 @@ impl Tmux {
     /// Starts `command` in a `cols`x40 terminal, kept on screen after it exits. With
     /// `scrollback`, captures include what scrolled off (and what a cleared screen pushed away).
     pub fn start(session: &str, command: &str, cols: u16, scrollback: bool) -> Tmux {
+        Tmux::start_sized(session, command, cols, 40, scrollback)
+    }
+
+    /// [`Tmux::start`] in a `cols`x`rows` terminal.
+    pub fn start_sized(
+        session: &str,
+        command: &str,
+        cols: u16,
+        rows: u16,
+        scrollback: bool,
+    ) -> Tmux {
         let tmux = Tmux {
             socket: unique(&format!("keyrite-{session}")),
             session: session.to_string(),
@@ -39,7 +50,7 @@ impl Tmux {
                 "-x",
                 &cols,
                 "-y",
-                "40",
+                &rows.to_string(),
                 command,
             ])
             .status()

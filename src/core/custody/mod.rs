@@ -16,9 +16,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use zeroize::Zeroizing;
 
-use self::shares::{CustodianShare, QuorumError, Roster, RosterEntry, combine};
+use self::shares::{CustodianShare, QuorumError, Roster, RosterEntry, combine, looks_like_share};
 use crate::core::digest::sha256_hex;
 use crate::core::log::{LogError, TrustedKey, step, verified_records};
+use crate::core::person::same_person;
 
 /// What `roster.json` says it is.
 pub const ROSTER_FORMAT: &str = "keyrite-roster/1";
@@ -157,7 +158,7 @@ impl EnrolScript {
             if name.trim().is_empty() || name.trim() != name || name.chars().any(char::is_control) {
                 return Err(EnrolScriptError::Name(name.clone()));
             }
-            if !seen.insert(name.to_lowercase()) {
+            if !seen.insert(crate::core::person::name_key(name)) {
                 return Err(EnrolScriptError::Twice(name.clone()));
             }
         }
@@ -383,19 +384,24 @@ fn check_names(
 
 impl RosterFile {
     /// One custodian's name as it is typed, before anything is combined: a custodian of this
-    /// roster (exact spelling, as enrolled) not among the names already entered. The error lists
-    /// the roster's names.
+    /// roster (ignoring case and spacing; the entry holds the name as enrolled) not among the
+    /// names already entered. The error lists the roster's names; a name that looks like a share
+    /// is refused without being echoed.
     pub fn check_name(
         &self,
         name: &str,
         earlier: &[&str],
         position: usize,
     ) -> Result<&RosterEntry, QuorumError> {
+        if looks_like_share(name) {
+            // Never echoed: the message holds nothing of what was typed.
+            return Err(QuorumError::LooksLikeShare);
+        }
         let entry = self
             .roster
             .custodians
             .iter()
-            .find(|c| c.name == name)
+            .find(|c| same_person(&c.name, name))
             .ok_or_else(|| {
                 share_err(
                     position,
@@ -404,7 +410,7 @@ impl RosterFile {
                     &format!("the custodians are {}", self.roster.names().join(", ")),
                 )
             })?;
-        if earlier.contains(&name) {
+        if earlier.iter().any(|e| same_person(e, name)) {
             return Err(share_err(
                 position,
                 name,

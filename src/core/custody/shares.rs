@@ -37,6 +37,9 @@ pub enum QuorumError {
         "{0}\n  what to do: write the answers this roster's quorum mode needs (see README: Enrolment)"
     )]
     Mode(String),
+    /// A custodian's name that looked like a share: nothing of it is kept or shown.
+    #[error("{}", crate::core::person::LOOKED_LIKE_SHARE)]
+    LooksLikeShare,
 }
 
 /// One custodian's share. Never `Debug`, never `Clone`; wiped on drop.
@@ -308,6 +311,55 @@ pub fn combine(roster: &Roster, typed: &[&str]) -> Result<Zeroizing<Vec<u8>>, Qu
         .map_err(|e| QuorumError::Policy(format!("the shares do not combine: {e}")))
 }
 
+/// Whether text typed into a name field looks like a share (or the start of one), so that it is
+/// refused without being shown or kept: the `KR1` prefix followed by a separator, two groups of
+/// five share symbols joined by a dash with a digit among them, or three groups of five. Read as
+/// a share is read: any case, O as 0, I and L as 1, spaces or dashes between groups. A name of
+/// people ("Maria-Elena", "Anna Smith") has none of these shapes.
+pub fn looks_like_share(typed: &str) -> bool {
+    // As a share is read: O as 0, I and L as 1. ASCII to ASCII, so byte offsets stay the same
+    // in `typed` and in `read`; digits are counted in what was typed (a name's I is no digit).
+    let read: String = typed
+        .chars()
+        .map(|c| match c.to_ascii_uppercase() {
+            'O' => '0',
+            'I' | 'L' => '1',
+            c => c,
+        })
+        .collect();
+    if read.contains(&format!("{PREFIX}-")) || read.contains(&format!("{PREFIX} ")) {
+        return true;
+    }
+    let group = |t: &str| t.len() == GROUP + 1 && t.chars().all(|c| SYMBOLS.contains(c));
+    // Runs of five-symbol groups: (start, end) in bytes, and the separator after each.
+    let mut run: Vec<(usize, usize, char)> = Vec::new();
+    let mut start = 0;
+    let ends = read
+        .char_indices()
+        .filter(|(_, c)| *c == '-' || c.is_whitespace())
+        .chain(std::iter::once((read.len(), ' ')));
+    for (end, sep) in ends {
+        let token = &read[start..end];
+        if group(token) {
+            run.push((start, end, sep));
+            if run.len() >= 3 {
+                return true;
+            }
+            if let [.., (a0, _, '-'), (_, b1, _)] = run.as_slice()
+                && typed
+                    .get(*a0..*b1)
+                    .is_some_and(|t| t.chars().any(|c| c.is_ascii_digit()))
+            {
+                return true;
+            }
+        } else if !token.is_empty() {
+            run.clear();
+        }
+        start = end + sep.len_utf8();
+    }
+    false
+}
+
 fn encoding() -> Encoding {
     let mut spec = Specification::new();
     spec.symbols.push_str(SYMBOLS);
@@ -345,6 +397,34 @@ mod tests {
             .take(n)
             .map(|s| s.to_string())
             .collect()
+    }
+
+    #[test]
+    fn a_share_or_its_start_looks_like_a_share_and_names_do_not() {
+        let (_, shares) = enrol(3, 5);
+        for s in &shares {
+            let s = s.as_str();
+            assert!(looks_like_share(s), "{s}");
+            assert!(looks_like_share(&format!("alice{s}")), "{s}");
+            assert!(looks_like_share(&s.to_lowercase()), "{s}");
+            assert!(looks_like_share(&s.replace('-', " ")), "{s}");
+            // Its start, as it is typed, and its body without the prefix.
+            assert!(looks_like_share(&s[..4]), "{s}");
+            assert!(looks_like_share(&s[7..]), "{s}");
+        }
+        for name in [
+            "Alice",
+            "alice",
+            "Maria-Elena",
+            "Anna Smith",
+            "Jean-Pierre Dupont",
+            "Olga Operator",
+            "Wendy Witness",
+            "Erin",
+            "KR1",
+        ] {
+            assert!(!looks_like_share(name), "{name}");
+        }
     }
 
     #[test]
