@@ -69,7 +69,6 @@ fn contents(dir: &Path) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-
 #[test]
 fn a_quorum_ceremony_answered_line_by_line_names_each_mistake_asks_again_and_imports() {
     own_token!();

@@ -85,7 +85,7 @@ fn at_a_terminal_the_rehearsal_hands_out_shares_and_the_operators_run_the_nine_k
     });
     let mut listed = std::collections::BTreeSet::new();
     for from in 1..=9 {
-        let head = format!("Keys {from}–");
+        let head = format!("Key {from} of 9:");
         let s = t.wait_for(&mut seen, STEP, &head, |s| s.contains(&head));
         for env in ["dev", "int", "prod"] {
             for service in ["s3", "rds", "dynamodb"] {

@@ -16,7 +16,6 @@ use keyrite::core::digest::grouped;
 const LOOKED: &str = "that looked like a share: it was not shown or kept";
 const WITHIN: Duration = Duration::from_secs(30);
 
-
 fn command(e: &Enrolment, script: &Path, bundle: &Path, plain: bool) -> String {
     format!(
         "env {}={} KEYRITE_PKCS11_MODULE={} {} ceremony {} --script {} --bundle {} --roster {} --token {}; echo EXIT=$?",
