@@ -7,6 +7,7 @@
 pub mod enrol;
 pub mod model;
 pub mod plain;
+pub mod readout;
 pub mod view;
 
 use std::io::IsTerminal;

@@ -166,8 +166,13 @@ fn result(keys: usize) -> ResultView {
 }
 
 fn render(m: &Model, w: u16, h: u16) -> String {
+    drawn(w, h, |f| view(m, f))
+}
+
+/// What `draw` puts on a `w`x`h` screen, row by row.
+fn drawn(w: u16, h: u16, draw: impl FnOnce(&mut ratatui::Frame)) -> String {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| view(m, f)).unwrap();
+    t.draw(draw).unwrap();
     let buf = t.backend().buffer();
     let mut s = String::new();
     for y in 0..buf.area.height {
@@ -376,6 +381,15 @@ fn the_key_review_is_approved_only_once_every_key_was_on_screen() {
     // The nine keys of a ceremony fit at 80x24: one Enter.
     let m = update(at(Screen::Keys, 9, false).0, Msg::Enter);
     assert_eq!(m.screen, Screen::Fingerprint);
+}
+
+#[test]
+fn the_rehearsal_read_out_shows_the_fingerprint_and_its_words_at_80x24() {
+    let s = drawn(80, 24, |f| super::readout::draw(f, FP));
+    let g = grouped(FP);
+    assert!(s.contains(&g[..39]), "{s}");
+    assert!(s.contains(&g[40..]), "{s}");
+    insta::assert_snapshot!("rehearsal_read_out_80x24", s);
 }
 
 #[test]

@@ -90,10 +90,12 @@ impl CustodianShare {
         // Buffers sized once (never grown, so never leaving a copy behind): the normalised text
         // is at most as long as what was typed.
         let mut norm = Zeroizing::new(String::with_capacity(typed.len()));
-        for c in typed.trim().chars().filter(|c| !c.is_whitespace()) {
+        // Spaces separate groups as dashes do (a share copied with spaces, or across lines).
+        for c in typed.trim().chars() {
             norm.push(match c.to_ascii_uppercase() {
                 'O' => '0',
                 'I' | 'L' => '1',
+                c if c.is_whitespace() => '-',
                 c => c,
             });
         }
@@ -103,7 +105,7 @@ impl CustodianShare {
                 "copy the share exactly as it was written down at enrolment",
             ));
         }
-        let parts: Vec<&str> = norm.split('-').collect();
+        let parts = split_groups(&norm);
         if parts.len() < 4 || parts[0] != PREFIX {
             return Err(err(
                 format!(
@@ -311,6 +313,39 @@ pub fn combine(roster: &Roster, typed: &[&str]) -> Result<Zeroizing<Vec<u8>>, Qu
         .map_err(|e| QuorumError::Policy(format!("the shares do not combine: {e}")))
 }
 
+/// The parts of a normalised share: prefix, index, the groups, the whole-share check. Runs of
+/// separators count as one; a dash left out between two groups (a share wrapped after a dash on
+/// paper) is put back: a part longer than a group is cut into groups, and the last part's final
+/// four characters are the whole-share check.
+fn split_groups(norm: &str) -> Vec<&str> {
+    let parts: Vec<&str> = norm.split('-').filter(|p| !p.is_empty()).collect();
+    if parts.len() < 3 {
+        return parts;
+    }
+    let mut out: Vec<&str> = parts[..2].to_vec();
+    let (body, last) = parts[2..].split_at(parts.len() - 3);
+    let mut groups: Vec<&str> = body.to_vec();
+    let last = last[0];
+    let check = if last.len() > 4 {
+        let (rest, check) = last.split_at(last.len() - 4);
+        groups.push(rest);
+        check
+    } else {
+        last
+    };
+    for g in groups {
+        let mut g = g;
+        while g.len() > GROUP + 1 && g.is_char_boundary(GROUP + 1) {
+            let (head, tail) = g.split_at(GROUP + 1);
+            out.push(head);
+            g = tail;
+        }
+        out.push(g);
+    }
+    out.push(check);
+    out
+}
+
 /// Whether text typed into a name field looks like a share (or the start of one), so that it is
 /// refused without being shown or kept: the `KR1` prefix followed by a separator, two groups of
 /// five share symbols joined by a dash with a digit among them, or three groups of five. Read as
@@ -397,6 +432,30 @@ mod tests {
             .take(n)
             .map(|s| s.to_string())
             .collect()
+    }
+
+    #[test]
+    fn spaces_separate_groups_and_a_dash_left_out_at_a_line_break_is_put_back() {
+        let (_, shares) = enrol(2, 3);
+        for s in &shares {
+            let s = s.as_str();
+            let spaced = s.replace('-', " ");
+            // Each dash in turn left out (as when a share wraps after a dash on paper).
+            let dashes: Vec<usize> = s.match_indices('-').map(|(i, _)| i).skip(2).collect();
+            for d in dashes {
+                let joined = format!("{}{}", &s[..d], &s[d + 1..]);
+                CustodianShare::decode(&joined, 1).unwrap_or_else(|e| panic!("{e}"));
+            }
+            CustodianShare::decode(&spaced, 1).unwrap_or_else(|e| panic!("{e}"));
+            // Copied across two lines, the break after a dash.
+            let wrap = s.match_indices('-').nth(3).map_or(0, |(i, _)| i + 1);
+            CustodianShare::decode(&format!("{}\n  {}", &s[..wrap], &s[wrap..]), 1)
+                .unwrap_or_else(|e| panic!("{e}"));
+            // Decoded the same as the share itself.
+            let a = CustodianShare::decode(s, 1).unwrap();
+            let b = CustodianShare::decode(&spaced, 1).unwrap();
+            assert!(a.is_same(&b));
+        }
     }
 
     #[test]
