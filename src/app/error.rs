@@ -77,7 +77,7 @@ pub enum Error {
     )]
     ShareTerminal { detail: String },
     #[error(
-        "the enrolment was left before every custodian confirmed their share: nothing was written (no roster, no log public key); token {label:?} is initialised but nobody can use it\n  what to do: initialise the token again before enrolling it (SoftHSM2: softhsm2-util --delete-token --token {label:?}; an HSM: its security officer's procedure), then run `keyrite quorum enroll` again with every custodian present"
+        "the enrolment was left before every custodian confirmed their share: nothing was written (no roster, no log public key); token {label:?} is initialised but nobody can use it, and every share written down during it opens nothing\n  what to do: each custodian who wrote down a share destroys that paper now; initialise the token again before enrolling it (SoftHSM2: softhsm2-util --delete-token --token {label:?}; an HSM: its security officer's procedure), then run `keyrite quorum enroll` again with every custodian present"
     )]
     EnrolmentLeft { label: String },
     #[error("the directory of out {} does not exist\n  what to do: create it first, or name another out in the enrolment script", out.display())]

@@ -56,6 +56,8 @@ pub fn run(a: RehearseArgs) -> Result<()> {
         rehearse::TERMINAL_THRESHOLD,
         grouped(r.fingerprint())
     );
+    // The connected side's read-out, on a screen of its own: the ceremony's app never shows it.
+    crate::tui::readout::show(r.fingerprint())?;
     let inputs = r.ceremony_inputs()?;
     let checked = preflight(&inputs)?;
     let report = super::ceremony::at_terminal(&inputs, &checked)?;

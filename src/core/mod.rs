@@ -17,6 +17,7 @@ pub mod log;
 pub mod manifest;
 pub mod names;
 pub mod pager;
+pub mod person;
 pub mod pin_counter;
 pub mod plan;
 pub mod provenance;

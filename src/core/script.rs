@@ -4,6 +4,7 @@ use serde::Deserialize;
 
 use super::algorithm::{WrappingAlgorithm, WrappingKeySpec};
 use super::ceremony::ResumeChoice;
+use super::custody::shares::looks_like_share;
 use super::names::KeyRef;
 
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +79,14 @@ pub struct CeremonySection {
     pub witness_required: Option<bool>,
 }
 
+/// What the ceremony's time budget ([`Script::ceremony_budget`]) counts, in minutes. An
+/// estimate to be replaced by the room's own timed rehearsal: reading and typing a share takes a
+/// custodian a few minutes, the fingerprint read-out and the witness's review of nine keys about
+/// ten; the HSM's work is seconds.
+pub const CEREMONY_BASE_MINUTES: i64 = 10;
+pub const CEREMONY_MINUTES_PER_CUSTODIAN: i64 = 3;
+pub const CEREMONY_MINUTES_PER_KEY: i64 = 1;
+
 /// The default [`CeremonySection::expiry_margin_minutes`].
 pub const DEFAULT_EXPIRY_MARGIN_MINUTES: u32 = 30;
 
@@ -111,6 +120,9 @@ pub enum PeopleError {
     NoWitness,
     #[error("the witness ({witness}) is the operator: the witness must be another person")]
     WitnessIsOperator { witness: String },
+    /// A name that looked like a share: nothing of it is kept or shown.
+    #[error("{}", crate::core::person::LOOKED_LIKE_SHARE)]
+    LooksLikeShare,
 }
 
 impl ScriptKey {
@@ -209,6 +221,18 @@ impl Script {
         jiff::SignedDuration::from_mins(i64::from(minutes))
     }
 
+    /// How long the ceremony at the air-gapped side takes once started, as budgeted before it
+    /// starts: [`CEREMONY_BASE_MINUTES`] for the people, the key review, the fingerprint read-out
+    /// and the confirmation, [`CEREMONY_MINUTES_PER_CUSTODIAN`] for each custodian who types a
+    /// share and [`CEREMONY_MINUTES_PER_KEY`] for each key (checked by the witness, then
+    /// generated, wrapped and verified). Nine keys and a quorum of three: 10 + 9 + 9 = 28 min.
+    pub fn ceremony_budget(&self, quorum: usize) -> jiff::SignedDuration {
+        let minutes = CEREMONY_BASE_MINUTES
+            + CEREMONY_MINUTES_PER_CUSTODIAN * quorum as i64
+            + CEREMONY_MINUTES_PER_KEY * self.keys.len() as i64;
+        jiff::SignedDuration::from_mins(minutes)
+    }
+
     pub fn witness_required(&self) -> bool {
         self.ceremony.witness_required.unwrap_or(true)
     }
@@ -216,15 +240,10 @@ impl Script {
     /// The operators' names against the script: a witness when the script requires one, and
     /// never the operator (compared ignoring case and spaces).
     pub fn check_people(&self, operator: &str, witness: Option<&str>) -> Result<(), PeopleError> {
-        let same = |a: &str, b: &str| {
-            let norm = |s: &str| {
-                s.chars()
-                    .filter(|c| !c.is_whitespace())
-                    .flat_map(char::to_lowercase)
-                    .collect::<String>()
-            };
-            norm(a) == norm(b)
-        };
+        if looks_like_share(operator) || witness.is_some_and(looks_like_share) {
+            return Err(PeopleError::LooksLikeShare);
+        }
+        let same = crate::core::person::same_person;
         match witness.map(str::trim).filter(|w| !w.is_empty()) {
             None if self.witness_required() => Err(PeopleError::NoWitness),
             Some(w) if same(w, operator) => Err(PeopleError::WitnessIsOperator {

@@ -151,20 +151,22 @@ fn first_line(s: &str) -> String {
 /// One step of the enrolment screens.
 pub fn update(mut m: EnrolModel<'_>, msg: Msg) -> EnrolModel<'_> {
     m.notice = None;
-    if msg == Msg::Interrupt {
+    // Before any share is shown, Ctrl-C leaves at once; after, it asks like Esc.
+    if msg == Msg::Interrupt && !m.leaving && m.current == 0 && m.stage == Stage::Call {
         m.clear_typed();
         m.outcome = Outcome::Quit;
         return m;
     }
     if m.leaving {
+        // Its own key: L (or Ctrl-C again) leaves; any other key stays.
         m.leaving = false;
-        if matches!(msg, Msg::Char('y' | 'Y')) {
+        if matches!(msg, Msg::Char('l' | 'L') | Msg::Interrupt) {
             m.clear_typed();
             m.outcome = Outcome::Quit;
         }
         return m;
     }
-    if msg == Msg::Esc {
+    if matches!(msg, Msg::Esc | Msg::Interrupt) {
         m.leaving = true;
         return m;
     }
@@ -225,10 +227,10 @@ pub fn share_lines(encoded: &str) -> Vec<Zeroizing<String>> {
 
 fn keys_help(m: &EnrolModel<'_>) -> &'static str {
     if m.leaving {
-        return "y: leave, nothing is written · any other key: stay";
+        return "L or Ctrl-C: leave, nothing is written · any other key: stay";
     }
     match m.stage {
-        Stage::Call => "A: I am alone at the screen · Esc: leave · Ctrl-C: leave at once",
+        Stage::Call => "A: I am alone at the screen · Esc or Ctrl-C: leave",
         Stage::Show => "D: I have written it down (the screen is cleared) · Esc: leave",
         Stage::TypeBack => "type your share · Enter: check · F2: show my share again · Esc: leave",
         Stage::Finished => "Enter: write the roster and the log public key · Esc: leave",
@@ -328,7 +330,8 @@ pub fn view(m: &EnrolModel<'_>, frame: &mut Frame) {
     );
     let note = if m.leaving {
         Some(
-            "Leave the enrolment? Nothing is written, and the token must be initialised again."
+            "Leave the enrolment? Nothing is written; initialise the token again.\n\
+             Every share written down so far opens nothing: destroy the paper."
                 .to_string(),
         )
     } else {
@@ -576,7 +579,7 @@ mod tests {
     }
 
     #[test]
-    fn esc_asks_before_leaving_and_ctrl_c_leaves_at_once() {
+    fn esc_and_ctrl_c_ask_before_leaving_once_a_share_was_shown_and_only_l_leaves() {
         let (names, shares) = fixture();
         let m = EnrolModel::new("hsm", 2, &names, &shares);
         let m = send(m, &[Msg::Char('a'), Msg::Esc]);
@@ -585,7 +588,14 @@ mod tests {
         let m = update(m, Msg::Char('n'));
         assert!(!m.leaving);
         assert_eq!(m.stage, Stage::Show);
+        // y is no answer to the leave box: only L leaves.
         let m = send(m, &[Msg::Esc, Msg::Char('y')]);
+        assert_eq!(m.outcome, Outcome::Continue);
+        let m = send(m, &[Msg::Esc, Msg::Char('l')]);
+        assert_eq!(m.outcome, Outcome::Quit);
+        // Ctrl-C before any share is shown leaves at once.
+        let m = EnrolModel::new("hsm", 2, &names, &shares);
+        let m = update(m, Msg::Interrupt);
         assert_eq!(m.outcome, Outcome::Quit);
         let m = EnrolModel::new("hsm", 2, &names, &shares);
         let m = send(
@@ -597,6 +607,10 @@ mod tests {
                 Msg::Interrupt,
             ],
         );
+        // After a share was shown, Ctrl-C asks; a second one leaves.
+        assert!(m.leaving);
+        assert_eq!(m.outcome, Outcome::Continue);
+        let m = update(m, Msg::Interrupt);
         assert_eq!(m.outcome, Outcome::Quit);
         assert_eq!(m.typed_len(), 0);
     }
@@ -608,12 +622,12 @@ mod tests {
         let (names, shares) = fixture();
         let model = EnrolModel::new("hsm", 2, &names, &shares);
         let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
-        // Bursts of keys as typed: A then a reflex "dd" in one burst, then Esc, then y.
+        // Bursts of keys as typed: A then a reflex "dd" in one burst, then Esc, then L.
         let bursts: RefCell<VecDeque<VecDeque<Msg>>> = RefCell::new(
             [
                 vec![Msg::Char('a'), Msg::Char('d'), Msg::Char('d')],
                 vec![Msg::Esc],
-                vec![Msg::Char('y')],
+                vec![Msg::Char('l')],
             ]
             .into_iter()
             .map(VecDeque::from)

@@ -8,6 +8,7 @@ pub mod enrol;
 pub mod model;
 pub mod palette;
 pub mod plain;
+pub mod readout;
 pub mod view;
 
 use std::io::IsTerminal;
@@ -125,6 +126,9 @@ pub fn run_loop<B: Backend>(
     std::thread::scope(|scope| {
         loop {
             model = update(model, Msg::Tick(input.now()));
+            if let Ok(size) = terminal.size() {
+                model = update(model, Msg::Size(size.width, size.height));
+            }
             terminal
                 .draw(|f| view::view(&model, f))
                 .map_err(terminal_error)?;

@@ -11,8 +11,10 @@ use jiff::{SignedDuration, Timestamp};
 use zeroize::Zeroizing;
 
 use crate::app::ceremony::progress::{KeyStep, Progress};
+use crate::core::custody::shares::looks_like_share;
 use crate::core::custody::{QuorumMode, RosterFile};
 use crate::core::digest::{FingerprintCheck, check_fingerprint, normalise_fingerprint};
+use crate::core::person::LOOKED_LIKE_SHARE;
 use crate::core::script::{Answers, CustodianAnswer, Script, TypedShare};
 
 /// One key of the bundle as the witness checks it: where it goes (production or not).
@@ -133,6 +135,8 @@ pub enum Msg {
     Interrupt,
     /// The time now, for the countdown.
     Tick(Timestamp),
+    /// The terminal's size (columns, rows), for what fits on a page.
+    Size(u16, u16),
     /// A step of the ceremony inside the HSM.
     Progress(Progress),
     /// The ceremony finished with this report.
@@ -164,12 +168,22 @@ pub struct Model {
     pub custodians: Vec<CustodianAnswer>,
     pub custodian_name: String,
     pub(super) share: Zeroizing<String>,
-    /// Esc was pressed: `y` leaves, any other key stays.
+    /// Esc (or Ctrl-C once something was typed) was pressed: the leave box is open; `l` (or
+    /// Ctrl-C again) leaves, any other key stays. `y` never leaves.
     pub leaving: bool,
+    /// A name field held what looked like a share: it was cleared, and what is typed into it is
+    /// dropped unseen until Enter, Tab or Esc.
+    pub swallowing: bool,
     /// The help is open over the screen.
     pub help: bool,
-    /// The first key shown on a list (the keys, the progress, the result).
+    /// The first key shown on a list (the progress, the result); on the key review, the key
+    /// selected (its details are shown under the table).
     pub scroll: usize,
+    /// On the key review: how many keys, from the first, have been on screen. The review is
+    /// approved only once every key has been.
+    pub keys_seen: usize,
+    /// The terminal's size (columns, rows), as last told by [`Msg::Size`].
+    pub size: (u16, u16),
     /// The time, as last told by [`Msg::Tick`].
     pub now: Timestamp,
     /// While the HSM works: what it reported.
@@ -205,6 +219,9 @@ impl Model {
             custodian_name: String::new(),
             share: empty_share(),
             leaving: false,
+            swallowing: false,
+            keys_seen: 0,
+            size: (80, 24),
             help: false,
             scroll: 0,
             now,
@@ -244,8 +261,23 @@ impl Model {
     }
 
     /// Where the people are: a change of it is a gate, and keys typed ahead of it are discarded.
-    pub fn gate(&self) -> (Screen, bool, usize) {
-        (self.screen, self.leaving, self.custodians.len())
+    pub fn gate(&self) -> (Screen, bool, bool, usize) {
+        (
+            self.screen,
+            self.leaving,
+            self.swallowing,
+            self.custodians.len(),
+        )
+    }
+
+    /// Whether anything was typed that leaving would lose.
+    pub fn typed_anything(&self) -> bool {
+        !(self.operator.is_empty()
+            && self.witness.is_empty()
+            && self.fingerprint.is_empty()
+            && self.custodians.is_empty()
+            && self.custodian_name.is_empty()
+            && self.share.is_empty())
     }
 
     /// How long the import parameters remain valid (None: the bundle names no expiry).
@@ -269,9 +301,33 @@ impl Model {
         std::time::Duration::from_secs(secs)
     }
 
-    /// Less than the script's margin remains.
+    /// Less than the script's margin remains: the ceremony can no longer finish.
     pub fn expiry_warning(&self) -> bool {
         self.remaining().is_some_and(|r| r < self.info.margin())
+    }
+
+    /// The time above the margin is less than the ceremony's budget (see
+    /// [`Script::ceremony_budget`]): it may not finish in time.
+    pub fn short_of_time(&self) -> bool {
+        let budget = self.info.script.ceremony_budget(self.custodians_needed());
+        self.remaining()
+            .is_some_and(|r| r - self.info.margin() < budget)
+    }
+
+    /// Before the confirmation, with less than the margin left: why this ceremony can no longer
+    /// finish, and what to do.
+    pub fn cannot_finish(&self) -> Option<String> {
+        let before = matches!(
+            self.screen,
+            Screen::People
+                | Screen::Keys
+                | Screen::Fingerprint
+                | Screen::Custodians
+                | Screen::Confirm
+        );
+        (before && self.expiry_warning()).then(|| {
+            "this ceremony can no longer finish: Esc, and prepare a new bundle".to_string()
+        })
     }
 
     fn custodians_needed(&self) -> usize {
@@ -319,7 +375,27 @@ impl Model {
         self.screen = screen;
         self.focus = Focus::First;
         self.scroll = 0;
+        self.mark_seen();
         self
+    }
+
+    /// How many rows of the key table fit on the key review at the terminal's size.
+    pub fn keys_per_page(&self) -> usize {
+        keys_per_page(self.size.1)
+    }
+
+    /// The first key row shown on the key review on a terminal `rows` high: the selected key is
+    /// always on screen.
+    pub fn keys_first_shown(&self, rows: u16) -> usize {
+        (self.scroll + 1).saturating_sub(keys_per_page(rows))
+    }
+
+    /// Notes the keys now on screen on the key review.
+    fn mark_seen(&mut self) {
+        if self.screen == Screen::Keys {
+            let shown = self.keys_first_shown(self.size.1) + self.keys_per_page();
+            self.keys_seen = self.keys_seen.max(shown.min(self.info.keys.len()));
+        }
     }
 
     fn refuse(mut self, notice: impl Into<String>) -> Model {
@@ -352,12 +428,24 @@ impl Model {
     }
 }
 
+/// How many rows of the key table fit on the key review on a terminal `rows` high: the screen
+/// less its frame (status, borders, next, notice, footer: 8 rows), the table's head, and the
+/// selected key's details under it (5 rows).
+pub fn keys_per_page(rows: u16) -> usize {
+    usize::from(rows).saturating_sub(8 + 1 + 5).max(1)
+}
+
 /// The next state. Pure: the same model and message always give the same model.
 pub fn update(mut m: Model, msg: Msg) -> Model {
     // What the clock and the HSM report is not a key: it leaves the notice and the prompts alone.
     match msg {
         Msg::Tick(now) => {
             m.now = now;
+            return m;
+        }
+        Msg::Size(w, h) => {
+            m.size = (w, h);
+            m.mark_seen();
             return m;
         }
         Msg::Progress(p) => return progress(m, p),
@@ -398,20 +486,36 @@ pub fn update(mut m: Model, msg: Msg) -> Model {
         return m;
     }
     if m.leaving {
+        // Its own box, its own key: `l` (or Ctrl-C again) leaves; `y` is not an answer here.
         m.leaving = false;
-        if matches!(msg, Msg::Char('y' | 'Y')) {
+        if matches!(msg, Msg::Char('l' | 'L') | Msg::Interrupt) {
             m.clear_share();
             m.outcome = Outcome::Quit;
         }
         return m;
     }
+    if m.swallowing {
+        // What follows a share typed into a name field is dropped unseen, until the person stops.
+        match msg {
+            Msg::Enter | Msg::Tab | Msg::Esc | Msg::Back => {
+                m.swallowing = false;
+                return m;
+            }
+            Msg::Interrupt => m.swallowing = false,
+            _ => {
+                m.notice = Some(LOOKED_LIKE_SHARE.into());
+                return m;
+            }
+        }
+    }
     match msg {
-        Msg::Interrupt if before_confirmation => {
+        // Nothing typed: nothing to lose, Ctrl-C leaves at once. Else it asks, like Esc.
+        Msg::Interrupt if before_confirmation && !m.typed_anything() => {
             m.clear_share();
             m.outcome = Outcome::Quit;
             return m;
         }
-        Msg::Esc if before_confirmation => {
+        Msg::Interrupt | Msg::Esc if before_confirmation => {
             m.leaving = true;
             return m;
         }
@@ -432,6 +536,7 @@ pub fn update(mut m: Model, msg: Msg) -> Model {
         Msg::ScrollDown => {
             let last = m.list_len().saturating_sub(1);
             m.scroll = (m.scroll + 1).min(last);
+            m.mark_seen();
             return m;
         }
         Msg::ScrollUp => {
@@ -449,6 +554,17 @@ pub fn update(mut m: Model, msg: Msg) -> Model {
             m
         }
         Screen::Keys => match msg {
+            Msg::Enter if m.keys_seen < m.info.keys.len() => {
+                // Not approved unseen: Enter shows the next keys first.
+                let from = m.keys_seen;
+                m.scroll = (from + m.keys_per_page() - 1).min(m.info.keys.len() - 1);
+                m.mark_seen();
+                let (to, total) = (m.keys_seen, m.info.keys.len());
+                m.refuse(format!(
+                    "keys {}–{to} of {total} are shown now: check them too, then Enter",
+                    from + 1
+                ))
+            }
             Msg::Enter => m.go(Screen::Fingerprint),
             _ => m,
         },
@@ -499,8 +615,21 @@ fn typed(mut m: Model, c: char) -> Model {
     if m.screen == Screen::Fingerprint {
         m.fingerprint_ok = false;
     }
+    let name_field = matches!(
+        (m.screen, m.focus),
+        (Screen::People, _) | (Screen::Custodians, Focus::First)
+    );
     if let Some(f) = m.field() {
         f.push(c);
+    }
+    if name_field && m.field().is_some_and(|f| looks_like_share(f)) {
+        // Refused unseen: the field is wiped and emptied before the next frame, and what follows
+        // is dropped until Enter.
+        if let Some(f) = m.field() {
+            zeroize::Zeroize::zeroize(f);
+        }
+        m.swallowing = true;
+        return m.refuse(LOOKED_LIKE_SHARE);
     }
     m
 }
@@ -634,10 +763,16 @@ fn custodian_enter(mut m: Model) -> Model {
             return m.go(Screen::Confirm);
         }
         let earlier: Vec<&str> = m.custodians.iter().map(|c| c.name.as_str()).collect();
-        if let Err(e) = roster.check_name(&name, &earlier, position) {
-            let why = e.to_string();
-            return m.refuse(why);
-        }
+        let enrolled = match roster.check_name(&name, &earlier, position) {
+            Ok(entry) => entry.name.clone(),
+            Err(e) => {
+                let why = e.to_string();
+                return m.refuse(why);
+            }
+        };
+        // The name as enrolled, however it was typed.
+        m.custodian_name = enrolled.clone();
+        let name = enrolled;
         if !m.info.shares() {
             m.custodians.push(CustodianAnswer { name, share: None });
             m.custodian_name.clear();
@@ -666,6 +801,9 @@ fn custodian_enter(mut m: Model) -> Model {
 /// `y` at the confirmation: every check again (an entry may have been changed after Back), then
 /// the ceremony.
 fn confirm(m: Model) -> Model {
+    if let Some(why) = m.cannot_finish() {
+        return m.refuse(why);
+    }
     if let Some(problem) = people_problem(&m) {
         return m.go(Screen::People).refuse(problem);
     }

@@ -22,8 +22,10 @@ use crate::app::ceremony::progress::{KeyStep, Progress, ProgressSink};
 use crate::app::ceremony::start::{CeremonyInputs, perform};
 use crate::app::error::{Error, Result};
 use crate::core::ceremony::ResumeChoice;
+use crate::core::custody::shares::looks_like_share;
 use crate::core::custody::{QuorumMode, RosterFile};
 use crate::core::digest::{FingerprintCheck, check_fingerprint, normalise_fingerprint, word_lines};
+use crate::core::person::LOOKED_LIKE_SHARE;
 use crate::core::script::{Answers, CustodianAnswer, Script, TypedShare};
 use crate::core::terminal::for_terminal;
 use crate::tui::model::SHARE_CAPACITY;
@@ -161,6 +163,56 @@ fn answer(c: &mut dyn Console, question: &str) -> Result<String> {
     Ok(line.trim().to_string())
 }
 
+/// A person's name (operator, witness, custodian): asked again while what was typed looks like a
+/// share, which is wiped, erased from the screen where the terminal echoed it, and never shown
+/// or kept.
+fn name_answer(c: &mut dyn Console, question: &str) -> Result<String> {
+    loop {
+        ask(question);
+        let mut line = Zeroizing::new(c.line()?.ok_or(Error::LeftBeforeConfirmed)?);
+        end_line(c.echoes());
+        if looks_like_share(&line) {
+            if c.echoes() {
+                erase_echo(question, line.chars().count());
+            }
+            zeroize::Zeroize::zeroize(&mut *line);
+            crate::say!("  {LOOKED_LIKE_SHARE}");
+            continue;
+        }
+        return Ok(line.trim().to_string());
+    }
+}
+
+/// Erases the question and the line the terminal echoed after it: up as many rows as they took
+/// (the cursor is at the start of the row below), then clears to the end of the screen. Those
+/// rows are still on screen, so they never reach the scrollback.
+fn erase_echo(question: &str, answer: usize) {
+    let width = ratatui::crossterm::terminal::size()
+        .map(|(w, _)| usize::from(w.max(1)))
+        .unwrap_or(80);
+    let rows = (question.chars().count() + answer).div_ceil(width).max(1);
+    let mut err = std::io::stderr();
+    let _ = write!(err, "\r\x1b[{rows}A\x1b[J");
+    let _ = err.flush();
+}
+
+fn keys_counted(n: usize) -> String {
+    crate::tui::view::counted(n, "key")
+}
+
+/// A yes-or-no question: y or yes goes on, n or no says no; an empty answer (a stray Enter) is
+/// asked again; the end of input leaves with nothing touched.
+fn yes(c: &mut dyn Console, question: &str) -> Result<bool> {
+    loop {
+        match answer(c, question)?.to_lowercase().as_str() {
+            "y" | "yes" => return Ok(true),
+            "n" | "no" => return Ok(false),
+            "" => crate::say!("  type y or n"),
+            _ => crate::say!("  type y or n (Ctrl-D leaves, nothing touched)"),
+        }
+    }
+}
+
 /// What the line mode needs besides the console: the inputs and the preflight's findings.
 pub struct Plain<'a> {
     pub inputs: &'a CeremonyInputs,
@@ -255,7 +307,7 @@ impl Plain<'_> {
     fn people(&self, c: &mut dyn Console) -> Result<(String, Option<String>)> {
         crate::say!("\n[1] the operator and the witness");
         let operator = loop {
-            let name = answer(c, "operator's name: ")?;
+            let name = name_answer(c, "operator's name: ")?;
             if name.is_empty() {
                 crate::say!("  type the operator's name");
                 continue;
@@ -268,7 +320,7 @@ impl Plain<'_> {
             "witness's name (Enter for none): "
         };
         loop {
-            let name = answer(c, question)?;
+            let name = name_answer(c, question)?;
             let witness = (!name.is_empty()).then_some(name);
             match self.script().check_people(&operator, witness.as_deref()) {
                 Ok(()) => return Ok((operator, witness)),
@@ -292,14 +344,15 @@ impl Plain<'_> {
         while out.len() < need {
             let position = out.len() + 1;
             let name = loop {
-                let name = answer(c, &format!("custodian {position} of {need}, name: "))?;
+                let name = name_answer(c, &format!("custodian {position} of {need}, name: "))?;
                 if name.is_empty() {
                     crate::say!("  type the custodian's name, as enrolled");
                     continue;
                 }
                 let earlier: Vec<&str> = out.iter().map(|a| a.name.as_str()).collect();
                 match roster.check_name(&name, &earlier, position) {
-                    Ok(_) => break name,
+                    // The name as enrolled, however it was typed.
+                    Ok(entry) => break entry.name.clone(),
                     Err(problem) => crate::say!("  {problem}"),
                 }
             };
@@ -395,22 +448,26 @@ impl Plain<'_> {
             return Ok(None);
         };
         crate::say!(
-            "\n[0] this bundle holds an interrupted ceremony: {} log record(s), {} key(s) wrapped",
+            "\n[0] this bundle holds an interrupted ceremony: {} log record(s), {} wrapped",
             i.records,
-            i.keys_wrapped
+            keys_counted(i.keys_wrapped)
         );
         if let Some(why) = &i.cannot_finish {
             crate::say!("  it cannot be finished now: {why}");
         }
         crate::say!("  finish: generate and wrap the keys not yet wrapped, then close the log");
         crate::say!("  abort:  destroy the keys generated under this bundle and never written");
-        match answer(c, "Type finish or abort (anything else leaves): ")?
-            .to_lowercase()
-            .as_str()
-        {
-            "finish" if i.cannot_finish.is_none() => Ok(Some(ResumeChoice::Finish)),
-            "abort" => Ok(Some(ResumeChoice::Abort)),
-            _ => Err(Error::LeftBeforeConfirmed),
+        loop {
+            match answer(c, "Type finish or abort (leave: Ctrl-D or leave): ")?
+                .to_lowercase()
+                .as_str()
+            {
+                "finish" if i.cannot_finish.is_none() => return Ok(Some(ResumeChoice::Finish)),
+                "abort" => return Ok(Some(ResumeChoice::Abort)),
+                "leave" => return Err(Error::LeftBeforeConfirmed),
+                "finish" => crate::say!("  it cannot be finished now: type abort, or leave"),
+                _ => crate::say!("  type finish, abort or leave"),
+            }
         }
     }
 
@@ -422,14 +479,28 @@ impl Plain<'_> {
             let names: Vec<&str> = a.custodians.iter().map(|c| c.name.as_str()).collect();
             crate::say!("  quorum     {}", names.join(", "));
         }
-        let question = format!(
-            "Generate and wrap {} keys now? (y/N): ",
-            self.script().keys.len()
-        );
-        // Only y or yes goes on; anything else, or the end of input, leaves.
-        match answer(c, &question)?.to_lowercase().as_str() {
-            "y" | "yes" => Ok(()),
-            _ => Err(Error::LeftBeforeConfirmed),
+        // The question names what y does: aborting is not generating.
+        let question = match (a.resume, &self.checked.interrupted) {
+            (Some(ResumeChoice::Abort), Some(i)) => format!(
+                "Abort: destroy {} generated and never written, and close the log? (y/n): ",
+                keys_counted(i.keys_generated.saturating_sub(i.keys_wrapped))
+            ),
+            (Some(ResumeChoice::Finish), Some(i)) => format!(
+                "Finish: generate and wrap the {} not yet wrapped, and close the log? (y/n): ",
+                keys_counted(self.script().keys.len().saturating_sub(i.keys_wrapped))
+            ),
+            _ => format!(
+                "Generate and wrap {} now? (y/n): ",
+                keys_counted(self.script().keys.len())
+            ),
+        };
+        // Only y or yes goes on; n or no leaves with nothing touched; an empty answer is asked
+        // again.
+        if yes(c, &question)? {
+            Ok(())
+        } else {
+            crate::say!("  left: nothing was touched; the HSM and the bundle are as they were");
+            Err(Error::LeftBeforeConfirmed)
         }
     }
 }

@@ -111,7 +111,13 @@ fn at(screen: Screen, keys: usize, with_roster: bool) -> (Model, Vec<CustodianSh
     if screen == Screen::Keys {
         return (m, shares);
     }
-    m = update(m, Msg::Enter);
+    // Enter shows the keys not yet seen, page by page, before it approves them.
+    for _ in 0..=keys {
+        if m.screen != Screen::Keys {
+            break;
+        }
+        m = update(m, Msg::Enter);
+    }
     assert_eq!(m.screen, Screen::Fingerprint);
     if screen == Screen::Fingerprint {
         return (m, shares);
@@ -161,8 +167,13 @@ fn result(keys: usize) -> ResultView {
 }
 
 fn render(m: &Model, w: u16, h: u16) -> String {
+    drawn(w, h, |f| view(m, f))
+}
+
+/// What `draw` puts on a `w`x`h` screen, row by row.
+fn drawn(w: u16, h: u16, draw: impl FnOnce(&mut ratatui::Frame)) -> String {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| view(m, f)).unwrap();
+    t.draw(draw).unwrap();
     let buf = t.backend().buffer();
     let mut s = String::new();
     for y in 0..buf.area.height {
@@ -200,7 +211,7 @@ fn the_steps_come_in_order_and_collect_the_answers() {
 }
 
 #[test]
-fn esc_asks_and_only_y_leaves() {
+fn esc_asks_in_its_own_box_where_only_l_leaves_and_y_is_no_answer() {
     for screen in [
         Screen::People,
         Screen::Keys,
@@ -212,20 +223,199 @@ fn esc_asks_and_only_y_leaves() {
         let m = update(m, Msg::Esc);
         assert!(m.leaving, "{screen:?}");
         assert_eq!(m.outcome, Outcome::Continue, "Esc never quits at once");
-        assert!(render(&m, 80, 24).contains("leave the ceremony? y/N"));
-        for stay in [Msg::Enter, Msg::Char('n'), Msg::Esc, Msg::Char('x')] {
+        let s = render(&m, 80, 24);
+        assert!(s.contains("Leave the ceremony?"), "{s}");
+        assert!(s.contains("L: leave now"), "{s}");
+        // The leave box hides the step: no "(y/N)" of the confirmation beside "leave".
+        assert!(!s.contains("Generate and wrap"), "{s}");
+        for stay in [
+            Msg::Enter,
+            Msg::Char('n'),
+            Msg::Esc,
+            Msg::Char('x'),
+            Msg::Char('y'),
+        ] {
             let m2 = update(at(screen, 2, true).0, Msg::Esc);
             let m2 = update(m2, stay.clone());
             assert!(!m2.leaving, "{screen:?} {stay:?}");
             assert_eq!(m2.outcome, Outcome::Continue, "{screen:?} {stay:?}");
             assert_eq!(m2.screen, screen);
         }
-        let m = update(m, Msg::Char('y'));
+        let m = update(m, Msg::Char('l'));
         assert_eq!(m.outcome, Outcome::Quit, "{screen:?}");
     }
-    // Ctrl-C before the confirmation leaves at once.
-    let (m, _) = at(Screen::Fingerprint, 2, false);
+}
+
+#[test]
+fn ctrl_c_leaves_at_once_only_before_anything_is_typed_and_else_asks_like_esc() {
+    let (m, _) = at(Screen::People, 2, false);
     assert_eq!(update(m, Msg::Interrupt).outcome, Outcome::Quit);
+    let m = typed(at(Screen::People, 2, false).0, "A");
+    let m = update(m, Msg::Interrupt);
+    assert!(m.leaving);
+    assert_eq!(m.outcome, Outcome::Continue);
+    // Any other key stays, with what was typed.
+    let m = update(m, Msg::Char('y'));
+    assert_eq!((m.outcome, m.operator.as_str()), (Outcome::Continue, "A"));
+    for screen in [Screen::Keys, Screen::Fingerprint, Screen::Confirm] {
+        let m = update(at(screen, 2, false).0, Msg::Interrupt);
+        assert!(m.leaving, "{screen:?}");
+        assert_eq!(m.outcome, Outcome::Continue, "{screen:?}");
+        // A second Ctrl-C leaves.
+        assert_eq!(update(m, Msg::Interrupt).outcome, Outcome::Quit);
+    }
+    // The footers say so, and fit 80 columns (one row each).
+    for screen in [
+        Screen::People,
+        Screen::Keys,
+        Screen::Fingerprint,
+        Screen::Confirm,
+    ] {
+        let s = render(&at(screen, 2, false).0, 80, 24);
+        let footer = s.lines().nth(22).unwrap_or_default();
+        assert!(footer.contains("Ctrl-C"), "{screen:?}\n{s}");
+        assert_eq!(
+            s.lines().nth(23).unwrap_or_default().trim(),
+            "",
+            "{screen:?}\n{s}"
+        );
+    }
+}
+
+#[test]
+fn a_share_typed_into_a_name_field_is_wiped_unseen_and_what_follows_is_dropped() {
+    let (r, shares) = roster();
+    let share = shares[1].encode().to_string();
+    let not_shown = |screen: &str, s: &str| {
+        for i in 0..share.len().saturating_sub(5) {
+            assert!(
+                !s.contains(&share[i..i + 6]),
+                "{screen}: share on screen\n{s}"
+            );
+        }
+    };
+    // The operator's and the witness's fields.
+    for witness in [false, true] {
+        let mut m = Model::new(info(1, None), now());
+        if witness {
+            m = update(typed(m, "Alice Admin"), Msg::Enter);
+        }
+        let m = typed(m, &format!("bob{share}"));
+        assert_eq!(
+            m.notice.as_deref(),
+            Some(crate::core::person::LOOKED_LIKE_SHARE)
+        );
+        assert!(m.swallowing);
+        let field = if witness { &m.witness } else { &m.operator };
+        assert_eq!(field.as_str(), "", "wiped");
+        not_shown("people", &render(&m, 80, 24));
+        // Enter ends it and does nothing else; the field takes a name again.
+        let m = update(m, Msg::Enter);
+        assert!(!m.swallowing);
+        assert_eq!(m.screen, Screen::People);
+        let m = typed(m, "Walter");
+        let field = if witness { &m.witness } else { &m.operator };
+        assert_eq!(field.as_str(), "Walter");
+    }
+    // A custodian's name field, typed without the prefix too.
+    let _ = r;
+    for typed_share in [
+        share.clone(),
+        share[7..].to_string(),
+        share.replace('-', " "),
+    ] {
+        let m = typed(at(Screen::Custodians, 1, true).0, &typed_share);
+        assert_eq!(m.custodian_name, "");
+        assert_eq!(
+            m.notice.as_deref(),
+            Some(crate::core::person::LOOKED_LIKE_SHARE)
+        );
+        not_shown("custodians", &render(&m, 80, 24));
+        let m = update(m, Msg::Enter);
+        assert_eq!((m.screen, m.custodians.len()), (Screen::Custodians, 0));
+    }
+}
+
+#[test]
+fn a_custodian_name_is_matched_ignoring_case_and_spacing_and_kept_as_enrolled() {
+    let (m, shares) = at(Screen::Custodians, 1, true);
+    let m = update(typed(m, " alice "), Msg::Enter);
+    assert_eq!(m.notice, None);
+    assert_eq!(m.focus, Focus::Second);
+    let m = update(typed(m, &shares[0].encode()), Msg::Enter);
+    assert_eq!(m.notice, None);
+    assert_eq!(m.custodians[0].name, "Alice");
+    // The same person again, however spelled, is refused.
+    let m = update(typed(m, "ALICE"), Msg::Enter);
+    assert!(
+        m.notice.as_deref().unwrap_or("").contains("named twice"),
+        "{:?}",
+        m.notice
+    );
+}
+
+#[test]
+fn the_key_review_is_approved_only_once_every_key_was_on_screen() {
+    let (m, _) = at(Screen::Keys, 16, false);
+    // At 80x24 the first ten keys are shown, one line each.
+    let s = render(&m, 80, 24);
+    assert!(s.contains("Keys 1–10 of 16"), "{s}");
+    assert!(s.contains("Enter: next keys"), "{s}");
+    let m = update(m, Msg::Enter);
+    assert_eq!(m.screen, Screen::Keys, "not approved unseen");
+    assert!(
+        m.notice
+            .as_deref()
+            .unwrap_or("")
+            .contains("keys 11–16 of 16 are shown now"),
+        "{:?}",
+        m.notice
+    );
+    let s = render(&m, 80, 24);
+    assert!(s.contains("prod-16"), "{s}");
+    assert!(s.contains("Enter: the keys are right"), "{s}");
+    let m = update(m, Msg::Enter);
+    assert_eq!(m.screen, Screen::Fingerprint);
+    // Scrolling down to the last key counts as seeing it.
+    let m = send(at(Screen::Keys, 16, false).0, &vec![Msg::ScrollDown; 15]);
+    assert_eq!(update(m, Msg::Enter).screen, Screen::Fingerprint);
+    // The nine keys of a ceremony fit at 80x24: one Enter.
+    let m = update(at(Screen::Keys, 9, false).0, Msg::Enter);
+    assert_eq!(m.screen, Screen::Fingerprint);
+}
+
+#[test]
+fn the_rehearsal_read_out_shows_the_fingerprint_and_its_words_at_80x24() {
+    let s = drawn(80, 24, |f| super::readout::draw(f, FP));
+    let g = grouped(FP);
+    assert!(s.contains(&g[..39]), "{s}");
+    assert!(s.contains(&g[40..]), "{s}");
+    insta::assert_snapshot!("rehearsal_read_out_80x24", s);
+}
+
+#[test]
+fn crossing_the_margin_replaces_next_and_y_no_longer_confirms() {
+    // 31 minutes left against a 30-minute margin: under a ceremony's budget, so a warning.
+    let (m, _) = at(Screen::Confirm, 1, false);
+    let m = update(m, Msg::Tick(now() + SignedDuration::from_mins(64)));
+    assert!(m.short_of_time());
+    let s = render(&m, 80, 24);
+    assert!(s.contains("HURRY: 31 min left"), "{s}");
+    let m = update(m, Msg::Tick(now() + SignedDuration::from_mins(66)));
+    let s = render(&m, 80, 24);
+    assert!(
+        s.contains("Next: this ceremony can no longer finish"),
+        "{s}"
+    );
+    assert!(!s.contains("press y"), "{s}");
+    let m = update(m, Msg::Char('y'));
+    assert_eq!((m.screen, m.outcome), (Screen::Confirm, Outcome::Continue));
+    assert!(
+        m.notice
+            .as_deref()
+            .unwrap_or("")
+            .contains("can no longer finish")
+    );
 }
 
 #[test]
@@ -486,7 +676,7 @@ fn sixteen_keys_are_all_reachable_at_80x24() {
     for _ in 0..20 {
         let s = render(&m, 80, 24);
         for i in 1..=16 {
-            if s.contains(&format!("prod-{i:02}  check value  1a2b{i:02}")) {
+            if s.contains(&format!("prod-{i:02}  check value 1a2b{i:02}")) {
                 seen.insert(i);
             }
         }
@@ -613,6 +803,16 @@ fn every_screen_and_state_at_80x24_and_120x40() {
     let confirm_enter = update(at(Screen::Confirm, 2, true).0, Msg::Enter);
     let leaving = update(at(Screen::Confirm, 2, true).0, Msg::Esc);
     let help = update(at(Screen::Keys, 2, true).0, Msg::Help);
+    let share_in_name = typed(at(Screen::Custodians, 2, true).0, &shares[1].encode());
+    let hurry = update(
+        at(Screen::Custodians, 2, true).0,
+        Msg::Tick(now() + SignedDuration::from_mins(64)),
+    );
+    let cannot_finish = update(
+        at(Screen::Confirm, 2, true).0,
+        Msg::Tick(now() + SignedDuration::from_mins(70)),
+    );
+    let keys16_next = update(at(Screen::Keys, 16, false).0, Msg::Enter);
     let warning = update(
         at(Screen::Keys, 2, true).0,
         Msg::Tick(now() + SignedDuration::from_mins(80)),
@@ -648,6 +848,10 @@ fn every_screen_and_state_at_80x24_and_120x40() {
                 ("confirm", &confirm),
                 ("confirm_enter", &confirm_enter),
                 ("leaving", &leaving),
+                ("share_in_name", &share_in_name),
+                ("hurry", &hurry),
+                ("cannot_finish", &cannot_finish),
+                ("keys16_next", &keys16_next),
                 ("help", &help),
                 ("expiry_warning", &warning),
                 ("expired", &expired),
@@ -769,10 +973,10 @@ fn typed_msgs(s: &str) -> Vec<Msg> {
 }
 
 #[test]
-fn esc_then_y_leaves_without_running_and_an_error_after_confirming_is_shown_then_returned() {
+fn esc_then_l_leaves_without_running_and_an_error_after_confirming_is_shown_then_returned() {
     let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
     let (m, _) = at(Screen::Confirm, 1, false);
-    let mut input = Scripted::new(vec![vec![Msg::Esc], vec![Msg::Char('y')]]);
+    let mut input = Scripted::new(vec![vec![Msg::Esc], vec![Msg::Char('l')]]);
     let r = super::run_loop(&mut t, m, &mut input, |_, _| -> Result<CeremonyReport> {
         panic!("the ceremony must not run")
     });

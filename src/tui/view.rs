@@ -12,8 +12,18 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::model::{Focus, Model, Screen};
 use crate::app::ceremony::progress::KeyStep;
+use crate::app::ceremony::report::REPORT_FILE;
 use crate::core::digest::{grouped, normalise_fingerprint, word_lines};
 use crate::core::terminal::one_line;
+
+/// "1 key", "9 keys".
+pub fn counted(n: usize, thing: &str) -> String {
+    if n == 1 {
+        format!("1 {thing}")
+    } else {
+        format!("{n} {thing}s")
+    }
+}
 
 fn bold() -> Style {
     Style::default().add_modifier(Modifier::BOLD)
@@ -49,6 +59,9 @@ pub fn view(m: &Model, frame: &mut Frame) {
     } else {
         draw_body(m, frame, inner);
     }
+    if m.leaving {
+        leave_box(m, frame, inner);
+    }
     frame.render_widget(
         Paragraph::new(Line::from(vec![
             Span::styled("Next: ", bold()),
@@ -56,12 +69,7 @@ pub fn view(m: &Model, frame: &mut Frame) {
         ])),
         next,
     );
-    let note = if m.leaving {
-        Some(leave_question(m))
-    } else {
-        m.notice.clone()
-    };
-    if let Some(n) = note {
+    if let Some(n) = m.notice.clone().filter(|_| !m.leaving) {
         // A message and its "what to do", each on its own line; nothing in them is obeyed.
         let lines: Vec<Line<'static>> = n
             .lines()
@@ -82,12 +90,42 @@ pub fn view(m: &Model, frame: &mut Frame) {
     );
 }
 
-fn leave_question(m: &Model) -> String {
-    if m.screen == Screen::Confirm {
-        "leave the ceremony? y/N — nothing has been generated; the keys stay as they are".into()
-    } else {
-        "leave the ceremony? y/N — nothing has been touched".into()
-    }
+/// The leave box: its own box over the step (which it hides), its own key. `y` is no answer here.
+fn leave_box(m: &Model, frame: &mut Frame, area: Rect) {
+    let lines = vec![
+        Line::from(""),
+        Line::from(if m.screen == Screen::Confirm {
+            "Nothing has been generated; the HSM and the bundle stay as they are."
+        } else {
+            "Nothing has been touched; the HSM and the bundle stay as they are."
+        }),
+        Line::from(if m.typed_anything() {
+            "What was typed here is forgotten: the ceremony starts again from step 1."
+        } else {
+            "Nothing was typed yet."
+        }),
+        Line::from(""),
+        Line::styled("L: leave now · any other key: stay in the ceremony", bold()),
+    ];
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let box_area = Rect {
+        x: area.x,
+        y: area.y + area.height.saturating_sub(height) / 2,
+        width: area.width,
+        height,
+    };
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .border_style(warn())
+                    .title(" Leave the ceremony? "),
+            )
+            .wrap(Wrap { trim: false }),
+        box_area,
+    );
 }
 
 /// "1 h 05 min", "12 min 30 s".
@@ -128,6 +166,22 @@ fn countdown(m: &Model) -> Paragraph<'static> {
         ))
         .style(warn());
     }
+    if m.short_of_time() {
+        let budget = m
+            .info
+            .script
+            .ceremony_budget(usize::from(m.info.quorum().unwrap_or(0)));
+        return Paragraph::new(format!(
+            "HURRY: {} left (until {at}); needs {margin} margin + {} ceremony",
+            duration(left),
+            duration(budget)
+        ))
+        .style(
+            Style::default()
+                .fg(Color::Yellow)
+                .add_modifier(Modifier::BOLD),
+        );
+    }
     Paragraph::new(format!(
         "import parameters: {} left (until {at}; margin {margin})",
         duration(left)
@@ -138,7 +192,7 @@ fn countdown(m: &Model) -> Paragraph<'static> {
 fn what(m: &Model) -> String {
     match m.screen {
         Screen::People => "who is present".into(),
-        Screen::Keys => format!("check the {} key(s)", m.info.keys.len()),
+        Screen::Keys => format!("check the {}", counted(m.info.keys.len(), "key")),
         Screen::Fingerprint => "the bundle fingerprint".into(),
         Screen::Custodians => format!(
             "custodians ({} of {})",
@@ -153,8 +207,11 @@ fn what(m: &Model) -> String {
 }
 
 fn next_action(m: &Model) -> String {
+    if let Some(why) = m.cannot_finish().filter(|_| !m.leaving) {
+        return why;
+    }
     if m.leaving {
-        return "y leaves; any other key stays".into();
+        return "L leaves the ceremony; any other key stays".into();
     }
     if m.help {
         return "any key closes the help".into();
@@ -180,36 +237,39 @@ fn next_action(m: &Model) -> String {
             one_line(m.custodian_name.trim())
         ),
         (Screen::Confirm, _) => format!(
-            "press y to generate and wrap {} key(s) in the HSM",
-            m.info.keys.len()
+            "press y to generate and wrap {} in the HSM",
+            counted(m.info.keys.len(), "key")
         ),
         (Screen::Running, _) => "wait: the HSM is working; keys are ignored".into(),
-        (Screen::Result, _) => "carry the bundle back and import it (below)".into(),
+        (Screen::Result, _) => {
+            "copy the report to the paper log, then run the import command above".into()
+        }
         (Screen::Failed, _) => "read what to do, then Enter to leave".into(),
     }
 }
 
 fn footer(m: &Model) -> &'static str {
     if m.leaving {
-        return "y: leave · any other key: stay";
+        return "L or Ctrl-C: leave · any other key: stay";
     }
     if m.help {
         return "any key: close the help";
     }
     match m.screen {
         Screen::People => {
-            "Enter: next · Tab: other field · Shift-Tab: back · F1: help · Esc: leave"
+            "Enter: next · Tab: other field · Shift-Tab: back · F1: help · Esc/Ctrl-C: leave"
+        }
+        Screen::Keys if m.keys_seen < m.info.keys.len() => {
+            "Enter: next keys · ↑/↓: select · Shift-Tab: back · F1: help · Esc/Ctrl-C: leave"
         }
         Screen::Keys => {
-            "Enter: the keys are right · ↑/↓: scroll · Shift-Tab: back · F1/?: help · Esc: leave"
+            "Enter: the keys are right · ↑/↓: select · Shift-Tab: back · Esc/Ctrl-C: leave"
         }
-        Screen::Fingerprint => "Enter: check · Shift-Tab: back · F1: help · Esc: leave",
+        Screen::Fingerprint => "Enter: check · Shift-Tab: back · F1: help · Esc/Ctrl-C: leave",
         Screen::Custodians => {
-            "Enter: check / next · Tab: other field · Shift-Tab: back · F1: help · Esc: leave"
+            "Enter: check / next · Tab: other field · Shift-Tab: back · Esc/Ctrl-C: leave"
         }
-        Screen::Confirm => {
-            "y: generate now · Shift-Tab: back · F1/?: help · Esc or n: leave (Enter does nothing)"
-        }
+        Screen::Confirm => "y: generate now · Shift-Tab: back · F1/?: help · Esc/n/Ctrl-C: leave",
         Screen::Running => "no key works while the HSM is working",
         Screen::Result => {
             "↑/↓: scroll · Enter or q: leave (the report is printed again) · F1/?: help"
@@ -232,7 +292,8 @@ fn help_lines(m: &Model) -> Vec<Line<'static>> {
         Line::from("Tab        the other field"),
         Line::from("Shift-Tab  back to the previous step; what was typed is kept"),
         Line::from("↑/↓        scroll a list"),
-        Line::from("Esc        asks whether to leave; only y leaves (Ctrl-C leaves at once)"),
+        Line::from("Esc        asks whether to leave; only L leaves (Ctrl-C too: it asks once"),
+        Line::from("           anything was typed, and leaves at once before)"),
         Line::from("y          at the confirmation only: generate and wrap the keys"),
         Line::from("F1 or ?    this help (? only where no field takes text)"),
         Line::from(""),
@@ -330,53 +391,91 @@ fn scrolled(
     l
 }
 
+/// `text` cut to `width` characters, the cut marked with "…".
+fn cut(text: &str, width: usize) -> String {
+    let text = one_line(text);
+    if text.chars().count() <= width {
+        return format!("{text:<width$}");
+    }
+    let mut s: String = text.chars().take(width.saturating_sub(1)).collect();
+    s.push('…');
+    s
+}
+
+/// The key review: every key on one line (where it goes: alias, account, region), the selected
+/// one's details under the table. Approved only once every row has been on screen.
 fn keys(m: &Model, area: Rect) -> Vec<Line<'static>> {
-    let blocks = m
-        .info
-        .keys
+    let keys = &m.info.keys;
+    let total = keys.len();
+    // The terminal's rows: the body is all but ten of them.
+    let rows = area.height + 8;
+    let first = m.keys_first_shown(rows);
+    let last = (first + super::model::keys_per_page(rows)).min(total);
+    let name_w = keys
         .iter()
-        .enumerate()
-        .map(|(i, k)| {
-            let mut lines = vec![
-                Line::from(vec![
-                    Span::styled(format!("{:>2} {}", i + 1, one_line(&k.name)), bold()),
-                    Span::raw(format!(
-                        "  alias {}",
-                        k.alias
-                            .as_deref()
-                            .map_or("(none)".into(), |a| one_line(a).into_owned())
-                    )),
-                ]),
-                Line::from(format!("   {}", one_line(&k.arn))),
-                Line::from(format!(
-                    "   account {}  region {}",
-                    one_line(&k.account),
-                    one_line(&k.region)
-                )),
-                Line::from("   SHA-256 of its KMS wrapping public key"),
-                Line::from(format!("     {}", one_line(&k.wrapping_key_sha256))),
-            ];
-            if let Some((alias, previous)) = &k.takes_over {
-                lines.push(Line::styled(
-                    format!(
-                        "   ALIAS MOVE: takes over {} from {}",
-                        one_line(alias),
-                        one_line(previous)
-                    ),
-                    bold(),
-                ));
-            }
-            lines
-        })
-        .collect();
-    scrolled(area, m.scroll, blocks, |from, to, total| {
-        vec![Line::styled(
-            format!(
-                "Keys {from}–{to} of {total}. Witness: is each the account and region you expect?"
+        .map(|k| k.name.chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 18);
+    // "> 12 " + name + "  " + alias + "  " + account (12) + "  " + region.
+    let alias_w = usize::from(area.width)
+        .saturating_sub(5 + name_w + 2 + 2 + 12 + 2 + 14)
+        .max(8);
+    let mut l = vec![Line::styled(
+        format!(
+            "Keys {}–{last} of {total}. Witness: is each the account and region you expect?",
+            first + 1
+        ),
+        bold(),
+    )];
+    for (i, k) in keys.iter().enumerate().skip(first).take(last - first) {
+        let selected = i == m.scroll;
+        let row = format!(
+            "{}{:>2} {}  {}  {:<12}  {}",
+            if selected { "> " } else { "  " },
+            i + 1,
+            cut(&k.name, name_w),
+            cut(
+                &match (&k.alias, &k.takes_over) {
+                    (_, Some((alias, _))) => format!("MOVES {alias}"),
+                    (Some(a), None) => a.clone(),
+                    (None, None) => "(no alias)".into(),
+                },
+                alias_w
             ),
+            one_line(&k.account),
+            one_line(&k.region),
+        );
+        l.push(if selected {
+            Line::styled(row, bold())
+        } else {
+            Line::from(row)
+        });
+    }
+    if let Some(k) = keys.get(m.scroll) {
+        l.push(Line::from(""));
+        l.push(Line::styled(
+            format!("Key {} of {total}: {}", m.scroll + 1, one_line(&k.name)),
             bold(),
-        )]
-    })
+        ));
+        l.push(Line::from(format!("  {}", one_line(&k.arn))));
+        l.push(Line::from("  SHA-256 of its KMS wrapping public key:"));
+        l.push(Line::from(format!(
+            "  {}",
+            one_line(&k.wrapping_key_sha256)
+        )));
+        if let Some((alias, previous)) = &k.takes_over {
+            l.push(Line::styled(
+                format!(
+                    "  ALIAS MOVE: takes over {} from {}",
+                    one_line(alias),
+                    one_line(previous)
+                ),
+                bold(),
+            ));
+        }
+    }
+    l
 }
 
 fn fingerprint(m: &Model) -> Vec<Line<'static>> {
@@ -466,7 +565,10 @@ fn confirm(m: &Model) -> Vec<Line<'static>> {
     )));
     l.push(Line::from(""));
     l.push(Line::styled(
-        format!("Generate and wrap {n} keys now? (y/N)"),
+        format!(
+            "Generate and wrap {} now? y: generate · n or Esc: leave",
+            counted(n, "key")
+        ),
         bold(),
     ));
     l
@@ -512,7 +614,10 @@ fn result(m: &Model, area: Rect) -> Vec<Line<'static>> {
     let dir = one_line(&m.info.bundle_dir).into_owned();
     let head = vec![
         Line::styled(
-            format!("{} key(s) generated, wrapped and verified.", r.keys.len()),
+            format!(
+                "{} generated, wrapped and verified.",
+                counted(r.keys.len(), "key")
+            ),
             bold(),
         ),
         Line::from(format!("Carry back the bundle directory: {dir}")),
@@ -525,25 +630,33 @@ fn result(m: &Model, area: Rect) -> Vec<Line<'static>> {
             one_line(&r.wrap_with_trusted)
         )),
     ];
+    // One line a key; the HSM labels and the whole digests are in ceremony-report.txt.
+    let name_w = r
+        .keys
+        .iter()
+        .map(|k| k.name.chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 24);
     let blocks = r
         .keys
         .iter()
-        .map(|k| {
-            vec![
-                Line::from(vec![
-                    Span::styled(one_line(&k.name).into_owned(), bold()),
-                    Span::raw(format!("  check value  {}", one_line(&k.check_value))),
-                ]),
-                Line::from(format!("  HSM label  {}", one_line(&k.label))),
-                Line::from("  EncryptedKeyMaterial.bin SHA-256"),
-                Line::from(format!("    {}", one_line(&k.sha256))),
-            ]
+        .enumerate()
+        .map(|(i, k)| {
+            let sha = one_line(&k.sha256);
+            let sha: String = sha.chars().take(16).collect();
+            vec![Line::from(format!(
+                "{:>2} {}  check value {}  material SHA-256 {sha}…",
+                i + 1,
+                cut(&k.name, name_w),
+                one_line(&k.check_value),
+            ))]
         })
         .collect();
     scrolled(area, m.scroll, blocks, |from, to, total| {
         let mut l = head.clone();
         l.push(Line::from(format!(
-            "Keys {from}–{to} of {total} (↑/↓ to scroll):"
+            "Keys {from}–{to} of {total} (whole values: {dir}/{REPORT_FILE}):"
         )));
         l
     })

@@ -152,8 +152,16 @@ fn leaving_half_way_writes_nothing_and_clears_the_share() {
     t.wait_for(&mut seen, WAIT, "back at the share", |s| {
         !s.contains("Leave the enrolment?") && s.contains("Custodian Alice, your share:")
     });
+    // Once a share was shown, Ctrl-C asks too, and says what becomes of the paper; a second
+    // Ctrl-C leaves.
+    t.keys(&["C-c"]);
+    let asked = t.wait_for(&mut seen, WAIT, "the question", |s| {
+        s.contains("Leave the enrolment?")
+    });
+    assert!(asked.contains("destroy the paper"), "{asked}");
     t.keys(&["C-c"]);
     let done = t.wait_for(&mut seen, WAIT, "the end", |s| s.contains("exit status"));
+    assert!(done.contains("destroys that paper"), "{done}");
     assert!(done.contains("exit status 2"), "{done}");
     assert!(done.contains("nothing was written"), "{done}");
     assert!(done.contains("initialise the token again"), "{done}");

@@ -122,3 +122,13 @@ pub fn enrol(dir: &Path, m: u8, names: &[&str]) -> Enrolment {
         stderr: out.stderr,
     }
 }
+
+/// A 2-of-3 roster (Alice, Bob, Carol) on a token of its own, a bundle prepared for a fresh key
+/// and a script for it.
+pub fn quorum_bundle(name: &str) -> (tempfile::TempDir, Enrolment, flow::Prepared, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let e = enrol(&dir.path().join("enrol"), 2, &["Alice", "Bob", "Carol"]);
+    let (alias, p) = flow::prepare_for_new_key(dir.path(), name);
+    let script = write_script(dir.path(), &[&alias], default_algorithm(), "RSA_4096");
+    (dir, e, p, script)
+}

@@ -69,16 +69,6 @@ fn contents(dir: &Path) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-/// A 2-of-3 roster (Alice, Bob, Carol) on a token of its own, a bundle prepared for a fresh key
-/// and a script for it.
-fn quorum_bundle(name: &str) -> (tempfile::TempDir, Enrolment, Prepared, std::path::PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let e = enrol(&dir.path().join("enrol"), 2, &["Alice", "Bob", "Carol"]);
-    let (alias, p) = prepare_for_new_key(dir.path(), name);
-    let script = write_script(dir.path(), &[&alias], default_algorithm(), "RSA_4096");
-    (dir, e, p, script)
-}
-
 #[test]
 fn a_quorum_ceremony_answered_line_by_line_names_each_mistake_asks_again_and_imports() {
     own_token!();
@@ -134,7 +124,7 @@ fn a_quorum_ceremony_answered_line_by_line_names_each_mistake_asks_again_and_imp
     for line in word_lines(&p.fingerprint) {
         assert!(err.contains(&line), "{line} not in {err}");
     }
-    assert!(err.contains("Generate and wrap 1 keys now? (y/N)"), "{err}");
+    assert!(err.contains("Generate and wrap 1 key now? (y/n)"), "{err}");
     // The HSM's work, key by key, as it happens.
     for step in [
         "(step 1 of 6)",
@@ -186,6 +176,8 @@ fn anything_but_yes_or_the_end_of_input_leaves_the_bundle_and_the_token_as_they_
     for (input, what) in [
         (format!("{answers}n\n"), "n"),
         (format!("{answers}yess\n"), "yess"),
+        // A stray Enter is asked again, never taken for no.
+        (format!("{answers}\n"), "an empty answer"),
         (answers.clone(), "the end of input at the confirmation"),
         (
             "Olga Operator\n".to_string(),
@@ -199,6 +191,9 @@ fn anything_but_yes_or_the_end_of_input_leaves_the_bundle_and_the_token_as_they_
             err.contains("the ceremony was left before it was confirmed; nothing was touched"),
             "{what}: {err}"
         );
+        if matches!(what, "yess" | "an empty answer") {
+            assert!(err.contains("type y or n"), "{what}: asked again\n{err}");
+        }
         assert_eq!(contents(&p.bundle), before, "{what}: the bundle changed");
         assert_eq!(hsm().object_count(), objects, "{what}: an HSM object");
     }

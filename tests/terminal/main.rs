@@ -10,3 +10,4 @@ mod ceremony_tui;
 mod rehearse;
 mod rehearse_tui;
 mod replay;
+mod share_in_name;

@@ -59,6 +59,17 @@ fn at_a_terminal_the_rehearsal_hands_out_shares_and_the_operators_run_the_nine_k
     });
     t.keys(&["Enter"]);
 
+    // The connected side's read-out on a screen of its own, before the ceremony opens (it is
+    // not printed behind the app any more, where the first frame covered it).
+    let readout = t.wait_for(&mut seen, PREPARE, "the read-out", |s| {
+        s.contains("Connected side: read this out") && s.contains("open the ceremony")
+    });
+    let read_out = sha256_hex(&std::fs::read(out.join("bundle/manifest.json")).unwrap());
+    let groups: Vec<String> = grouped(&read_out).split(' ').map(String::from).collect();
+    assert!(readout.contains(&groups[..8].join(" ")), "{readout}");
+    assert!(readout.contains(&groups[8..].join(" ")), "{readout}");
+    t.keys(&["Enter"]);
+
     // The ceremony's first screen, then its keys: the nine of the rehearsal's default script.
     t.wait_for(&mut seen, PREPARE, "the ceremony's first screen", |s| {
         s.contains("who is present")
@@ -81,11 +92,11 @@ fn at_a_terminal_the_rehearsal_hands_out_shares_and_the_operators_run_the_nine_k
     type_seen(&t, &mut seen, "Wendy Witness");
     t.keys(&["Enter"]);
     t.wait_for(&mut seen, STEP, "the keys", |s| {
-        s.contains("check the 9 key(s)")
+        s.contains("check the 9 keys")
     });
     let mut listed = std::collections::BTreeSet::new();
     for from in 1..=9 {
-        let head = format!("Keys {from}–");
+        let head = format!("Key {from} of 9:");
         let s = t.wait_for(&mut seen, STEP, &head, |s| s.contains(&head));
         for env in ["dev", "int", "prod"] {
             for service in ["s3", "rds", "dynamodb"] {
@@ -132,7 +143,7 @@ fn at_a_terminal_the_rehearsal_hands_out_shares_and_the_operators_run_the_nine_k
     }
     t.keys(&["Enter"]);
     t.wait_for(&mut seen, STEP, "the confirmation", |s| {
-        s.contains("Generate and wrap 9 keys now? (y/N)")
+        s.contains("Generate and wrap 9 keys now? y: generate")
     });
     assert!(
         !out.join("bundle/ceremony.log").exists(),

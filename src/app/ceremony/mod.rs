@@ -6,6 +6,7 @@
 pub mod inputs;
 pub mod preflight;
 pub mod progress;
+pub mod report;
 pub mod resume;
 pub mod start;
 

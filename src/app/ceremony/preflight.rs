@@ -56,6 +56,9 @@ pub struct Preflight {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Interrupted {
     pub records: usize,
+    /// Keys the log records as generated, and as wrapped: an abort destroys the generated keys
+    /// never written.
+    pub keys_generated: usize,
     pub keys_wrapped: usize,
     /// Why finishing it is refused now (the parameters expire within the margin); aborting is
     /// still possible.
@@ -113,6 +116,10 @@ fn find_interrupted(script: &Script, dir: &Path, now: Timestamp) -> Result<Optio
     let bodies = log::bodies(&bytes[..complete])?;
     Ok(Some(Interrupted {
         records: bodies.len(),
+        keys_generated: bodies
+            .iter()
+            .filter(|b| b.step == log::step::KEY_GENERATED)
+            .count(),
         keys_wrapped: bodies
             .iter()
             .filter(|b| b.step == log::step::KEY_WRAPPED)

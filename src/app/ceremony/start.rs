@@ -103,6 +103,18 @@ pub fn perform(
             })?
         }
     };
+    // A finished ceremony (not an abort) leaves its report for the paper log in the bundle.
+    if report.aborted.is_none() {
+        let text = super::report::text(
+            script,
+            answers,
+            &uri.token,
+            bundle,
+            &report,
+            jiff::Timestamp::now(),
+        );
+        super::report::write(bundle, &text)?;
+    }
     Ok(report)
 }
 

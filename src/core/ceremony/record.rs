@@ -732,7 +732,8 @@ mod tests {
             "{start}"
         );
         let met = serde_json::to_string(&samples()[1].to_data()).unwrap();
-        assert!(met.ends_with("\"authorised\":[{\"name\":\"Alice\",\"index\":1},{\"name\":\"Carol\",\"index\":3}]}"), "{met}");
+        // Fields added later go after the old ones: `login` after `authorised`.
+        assert!(met.ends_with("\"authorised\":[{\"name\":\"Alice\",\"index\":1},{\"name\":\"Carol\",\"index\":3}],\"login\":\"shares\"}"), "{met}");
     }
 
     #[test]

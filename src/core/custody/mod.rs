@@ -16,9 +16,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use zeroize::Zeroizing;
 
-use self::shares::{CustodianShare, QuorumError, Roster, RosterEntry, combine};
+use self::shares::{CustodianShare, QuorumError, Roster, RosterEntry, combine, looks_like_share};
 use crate::core::digest::sha256_hex;
 use crate::core::log::{LogError, TrustedKey, step, verified_records};
+use crate::core::person::same_person;
 
 /// What `roster.json` says it is.
 pub const ROSTER_FORMAT: &str = "keyrite-roster/1";
@@ -157,7 +158,7 @@ impl EnrolScript {
             if name.trim().is_empty() || name.trim() != name || name.chars().any(char::is_control) {
                 return Err(EnrolScriptError::Name(name.clone()));
             }
-            if !seen.insert(name.to_lowercase()) {
+            if !seen.insert(crate::core::person::name_key(name)) {
                 return Err(EnrolScriptError::Twice(name.clone()));
             }
         }
@@ -407,19 +408,24 @@ fn check_names(
 
 impl RosterFile {
     /// One custodian's name as it is typed, before anything is combined: a custodian of this
-    /// roster (exact spelling, as enrolled) not among the names already entered. The error lists
-    /// the roster's names.
+    /// roster (ignoring case and spacing; the entry holds the name as enrolled) not among the
+    /// names already entered. The error lists the roster's names; a name that looks like a share
+    /// is refused without being echoed.
     pub fn check_name(
         &self,
         name: &str,
         earlier: &[&str],
         position: usize,
     ) -> Result<&RosterEntry, QuorumError> {
+        if looks_like_share(name) {
+            // Never echoed: the message holds nothing of what was typed.
+            return Err(QuorumError::LooksLikeShare);
+        }
         let entry = self
             .roster
             .custodians
             .iter()
-            .find(|c| c.name == name)
+            .find(|c| same_person(&c.name, name))
             .ok_or_else(|| {
                 share_err(
                     position,
@@ -428,7 +434,7 @@ impl RosterFile {
                     &format!("the custodians are {}", self.roster.names().join(", ")),
                 )
             })?;
-        if earlier.contains(&name) {
+        if earlier.iter().any(|e| same_person(e, name)) {
             return Err(share_err(
                 position,
                 name,
@@ -787,13 +793,27 @@ share_file = "carol.share"
         let e = file.check_share("Alice", &bob, 1).unwrap_err().to_string();
         assert!(e.contains("Bob's (index 2)"), "{e}");
         assert!(!e.contains(&bob[7..]), "{e}");
-        // One character wrong in the third group: that group is named.
-        let mut typo: Vec<char> = alice.chars().collect();
+        // One character wrong in the third group: every such typo is refused, and a refusal
+        // that names a group names that one. (The group's own check catches 31 in 32 single
+        // changes; the one it misses is caught by the whole share's check, which names none.)
         let at = alice.match_indices('-').nth(3).unwrap().0 + 1;
-        typo[at] = if typo[at] == 'A' { 'B' } else { 'A' };
-        let typo: String = typo.into_iter().collect();
-        let e = file.check_share("Alice", &typo, 1).unwrap_err().to_string();
-        assert!(e.contains("group 3"), "{e}");
+        let mut named = 0;
+        for c in ('A'..='Z').chain('0'..='9') {
+            let mut typo: Vec<char> = alice.chars().collect();
+            if typo[at] == c {
+                continue;
+            }
+            typo[at] = c;
+            let typo: String = typo.into_iter().collect();
+            let e = file.check_share("Alice", &typo, 1).unwrap_err().to_string();
+            for other in [
+                "group 1", "group 2", "group 4", "group 5", "group 6", "group 7",
+            ] {
+                assert!(!e.contains(other), "{c}: {e}");
+            }
+            named += usize::from(e.contains("group 3"));
+        }
+        assert!(named >= 30, "only {named} of 35 typos named group 3");
         // A share of the same index from another enrolment fails its commitment.
         let (_, other) = split(&[8u8; 16], 2, &names, "roster-1").unwrap();
         let e = file

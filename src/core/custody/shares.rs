@@ -37,6 +37,9 @@ pub enum QuorumError {
         "{0}\n  what to do: write the answers this roster's quorum mode needs (see README: Enrolment)"
     )]
     Mode(String),
+    /// A custodian's name that looked like a share: nothing of it is kept or shown.
+    #[error("{}", crate::core::person::LOOKED_LIKE_SHARE)]
+    LooksLikeShare,
 }
 
 /// One custodian's share. Never `Debug`, never `Clone`; wiped on drop.
@@ -87,10 +90,12 @@ impl CustodianShare {
         // Buffers sized once (never grown, so never leaving a copy behind): the normalised text
         // is at most as long as what was typed.
         let mut norm = Zeroizing::new(String::with_capacity(typed.len()));
-        for c in typed.trim().chars().filter(|c| !c.is_whitespace()) {
+        // Spaces separate groups as dashes do (a share copied with spaces, or across lines).
+        for c in typed.trim().chars() {
             norm.push(match c.to_ascii_uppercase() {
                 'O' => '0',
                 'I' | 'L' => '1',
+                c if c.is_whitespace() => '-',
                 c => c,
             });
         }
@@ -100,7 +105,7 @@ impl CustodianShare {
                 "copy the share exactly as it was written down at enrolment",
             ));
         }
-        let parts: Vec<&str> = norm.split('-').collect();
+        let parts = split_groups(&norm);
         if parts.len() < 4 || parts[0] != PREFIX {
             return Err(err(
                 format!(
@@ -308,6 +313,88 @@ pub fn combine(roster: &Roster, typed: &[&str]) -> Result<Zeroizing<Vec<u8>>, Qu
         .map_err(|e| QuorumError::Policy(format!("the shares do not combine: {e}")))
 }
 
+/// The parts of a normalised share: prefix, index, the groups, the whole-share check. Runs of
+/// separators count as one; a dash left out between two groups (a share wrapped after a dash on
+/// paper) is put back: a part longer than a group is cut into groups, and the last part's final
+/// four characters are the whole-share check.
+fn split_groups(norm: &str) -> Vec<&str> {
+    let parts: Vec<&str> = norm.split('-').filter(|p| !p.is_empty()).collect();
+    if parts.len() < 3 {
+        return parts;
+    }
+    let mut out: Vec<&str> = parts[..2].to_vec();
+    let (body, last) = parts[2..].split_at(parts.len() - 3);
+    let mut groups: Vec<&str> = body.to_vec();
+    let last = last[0];
+    let check = if last.len() > 4 {
+        let (rest, check) = last.split_at(last.len() - 4);
+        groups.push(rest);
+        check
+    } else {
+        last
+    };
+    for g in groups {
+        let mut g = g;
+        while g.len() > GROUP + 1 && g.is_char_boundary(GROUP + 1) {
+            let (head, tail) = g.split_at(GROUP + 1);
+            out.push(head);
+            g = tail;
+        }
+        out.push(g);
+    }
+    out.push(check);
+    out
+}
+
+/// Whether text typed into a name field looks like a share (or the start of one), so that it is
+/// refused without being shown or kept: the `KR1` prefix followed by a separator, two groups of
+/// five share symbols joined by a dash with a digit among them, or three groups of five. Read as
+/// a share is read: any case, O as 0, I and L as 1, spaces or dashes between groups. A name of
+/// people ("Maria-Elena", "Anna Smith") has none of these shapes.
+pub fn looks_like_share(typed: &str) -> bool {
+    // As a share is read: O as 0, I and L as 1. ASCII to ASCII, so byte offsets stay the same
+    // in `typed` and in `read`; digits are counted in what was typed (a name's I is no digit).
+    let read: String = typed
+        .chars()
+        .map(|c| match c.to_ascii_uppercase() {
+            'O' => '0',
+            'I' | 'L' => '1',
+            c => c,
+        })
+        .collect();
+    if read.contains(&format!("{PREFIX}-")) || read.contains(&format!("{PREFIX} ")) {
+        return true;
+    }
+    let group = |t: &str| t.len() == GROUP + 1 && t.chars().all(|c| SYMBOLS.contains(c));
+    // Runs of five-symbol groups: (start, end) in bytes, and the separator after each.
+    let mut run: Vec<(usize, usize, char)> = Vec::new();
+    let mut start = 0;
+    let ends = read
+        .char_indices()
+        .filter(|(_, c)| *c == '-' || c.is_whitespace())
+        .chain(std::iter::once((read.len(), ' ')));
+    for (end, sep) in ends {
+        let token = &read[start..end];
+        if group(token) {
+            run.push((start, end, sep));
+            if run.len() >= 3 {
+                return true;
+            }
+            if let [.., (a0, _, '-'), (_, b1, _)] = run.as_slice()
+                && typed
+                    .get(*a0..*b1)
+                    .is_some_and(|t| t.chars().any(|c| c.is_ascii_digit()))
+            {
+                return true;
+            }
+        } else if !token.is_empty() {
+            run.clear();
+        }
+        start = end + sep.len_utf8();
+    }
+    false
+}
+
 fn encoding() -> Encoding {
     let mut spec = Specification::new();
     spec.symbols.push_str(SYMBOLS);
@@ -345,6 +432,58 @@ mod tests {
             .take(n)
             .map(|s| s.to_string())
             .collect()
+    }
+
+    #[test]
+    fn spaces_separate_groups_and_a_dash_left_out_at_a_line_break_is_put_back() {
+        let (_, shares) = enrol(2, 3);
+        for s in &shares {
+            let s = s.as_str();
+            let spaced = s.replace('-', " ");
+            // Each dash in turn left out (as when a share wraps after a dash on paper).
+            let dashes: Vec<usize> = s.match_indices('-').map(|(i, _)| i).skip(2).collect();
+            for d in dashes {
+                let joined = format!("{}{}", &s[..d], &s[d + 1..]);
+                CustodianShare::decode(&joined, 1).unwrap_or_else(|e| panic!("{e}"));
+            }
+            CustodianShare::decode(&spaced, 1).unwrap_or_else(|e| panic!("{e}"));
+            // Copied across two lines, the break after a dash.
+            let wrap = s.match_indices('-').nth(3).map_or(0, |(i, _)| i + 1);
+            CustodianShare::decode(&format!("{}\n  {}", &s[..wrap], &s[wrap..]), 1)
+                .unwrap_or_else(|e| panic!("{e}"));
+            // Decoded the same as the share itself.
+            let a = CustodianShare::decode(s, 1).unwrap();
+            let b = CustodianShare::decode(&spaced, 1).unwrap();
+            assert!(a.is_same(&b));
+        }
+    }
+
+    #[test]
+    fn a_share_or_its_start_looks_like_a_share_and_names_do_not() {
+        let (_, shares) = enrol(3, 5);
+        for s in &shares {
+            let s = s.as_str();
+            assert!(looks_like_share(s), "{s}");
+            assert!(looks_like_share(&format!("alice{s}")), "{s}");
+            assert!(looks_like_share(&s.to_lowercase()), "{s}");
+            assert!(looks_like_share(&s.replace('-', " ")), "{s}");
+            // Its start, as it is typed, and its body without the prefix.
+            assert!(looks_like_share(&s[..4]), "{s}");
+            assert!(looks_like_share(&s[7..]), "{s}");
+        }
+        for name in [
+            "Alice",
+            "alice",
+            "Maria-Elena",
+            "Anna Smith",
+            "Jean-Pierre Dupont",
+            "Olga Operator",
+            "Wendy Witness",
+            "Erin",
+            "KR1",
+        ] {
+            assert!(!looks_like_share(name), "{name}");
+        }
     }
 
     #[test]
