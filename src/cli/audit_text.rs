@@ -95,7 +95,7 @@ pub fn render(r: &AuditReport) -> String {
             ));
         }
         BundleSigners::Unsigned => {
-            line("  bundle signed by  unsigned (the start record binds no provenance.json)".into())
+            line("  bundle signed by  nobody: bundle unsigned (the start record binds no provenance.json)".into())
         }
     }
     if let Some(reason) = &l.binding.provenance_waived {

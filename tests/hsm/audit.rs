@@ -455,7 +455,7 @@ fn the_report_names_roles_and_the_binary_and_an_unfinished_log_exits_9() {
                 .as_str()
                 .unwrap()
         ),
-        "bundle signed by  unsigned".to_string(),
+        "bundle signed by  nobody: bundle unsigned".to_string(),
         "interruptions     none".to_string(),
     ] {
         assert!(text.contains(&want), "{want:?} missing:\n{text}");

@@ -250,25 +250,25 @@ fn prepare_never_writes_into_an_existing_directory() {
 }
 
 #[test]
-fn import_refuses_expired_parameters_before_calling_kms() {
+fn an_edited_parameters_validity_is_refused_as_an_altered_bundle_before_calling_kms() {
     own_token!();
     let (dir, alias, p) = setup("expired");
     ceremony_cmd(dir.path(), &p, &[&alias], default_algorithm())
         .assert()
         .success();
-    // The manifest is not signed yet, so an edited validity is the way to present expired
-    // parameters; the import must refuse them without calling ImportKeyMaterial.
+    // The manifest is bound by the signed log (its end record names the manifest's SHA-256),
+    // so an edited validity is refused as an altered bundle before any KMS call; parameters
+    // that expire between the ceremony and the import are refused by the import's own check
+    // (kms::import::preflight; tests/stub/kms_stub.rs, preflight_refuses_…_expired_parameters_…).
     let path = p.bundle.join("manifest.json");
     let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     v["keys"][0]["parameters_valid_to"] = "2020-01-01T00:00:00Z".into();
     std::fs::write(&path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
     let out = import_cmd(&p.bundle).output().unwrap();
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(REFUSED), "{err}");
-    assert!(
-        err.contains("the import parameters expired at 2020-01-01T00:00:00Z"),
-        "{err}"
-    );
+    assert_eq!(out.status.code(), Some(VERIFICATION_FAILED), "{err}");
+    assert!(err.contains("the signed ceremony log records"), "{err}");
+    assert!(err.contains("nothing was sent to KMS"), "{err}");
     assert_eq!(key_state(&alias), "PendingImport");
 }
 
@@ -276,9 +276,16 @@ fn import_refuses_expired_parameters_before_calling_kms() {
 fn import_refuses_tampered_wrapped_material_and_a_bundle_without_ceremony() {
     own_token!();
     let (dir, alias, p) = setup("tamper-material");
+    // No ceremony log: nothing signed to act on (verification, exit 3), nothing sent.
     let out = import_cmd(&p.bundle).output().unwrap();
-    assert_eq!(out.status.code(), Some(REFUSED), "{}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(VERIFICATION_FAILED),
+        "{}",
+        stderr(&out)
+    );
     assert!(stderr(&out).contains("has not been through a ceremony"));
+    assert_eq!(key_state(&alias), "PendingImport");
 
     ceremony_cmd(dir.path(), &p, &[&alias], default_algorithm())
         .assert()

@@ -151,7 +151,11 @@ fn a_quorum_ceremony_answered_line_by_line_names_each_mistake_asks_again_and_imp
     }
 
     // The bundle imports, and the log verifies with the quorum that opened the HSM.
-    import_cmd(&p.bundle).assert().success();
+    import_cmd(&p.bundle)
+        .arg("--trust")
+        .arg(e.trust())
+        .assert()
+        .success();
     let report = e.audit_verifies(&p.bundle);
     assert_eq!(
         report.quorum.unwrap().authorised,

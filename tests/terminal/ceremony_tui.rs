@@ -548,8 +548,13 @@ fn nine_keys_with_a_three_of_five_roster_corrected_in_place_then_imported_and_au
         }
     }
 
-    // The bundle imports into the local KMS, and its log verifies.
-    import_cmd(&p.bundle).assert().success();
+    // The bundle imports into the local KMS (trusting the enrolment's published log key), and
+    // its log verifies.
+    import_cmd(&p.bundle)
+        .arg("--trust")
+        .arg(dir.path().join("enrolment/log-public-key.pem"))
+        .assert()
+        .success();
     let audit = keyrite()
         .args(["audit", "verify"])
         .arg(&p.bundle)

@@ -180,7 +180,7 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
             let r = resume::reopen(&log_path, &log_signer, actors(req), plan, &fingerprint)?;
             if let Some(Outcome::Ended(end)) = r.engine.machine().outcome() {
                 resume::complete_manifest(&dir, end, choice)?;
-                return Ok(resume::ended_report(&fingerprint, r.engine.machine()));
+                return Ok(ended_report(&fingerprint, r.engine.machine()));
             }
             (r.log, r.engine, r.generated_at)
         }
@@ -828,5 +828,28 @@ pub fn print_report(report: &CeremonyReport) {
             k.hsm_label,
             k.encrypted_key_material_sha256
         );
+    }
+}
+
+/// The report of a ceremony completed by [`resume::complete_manifest`]: its keys as the log recorded them.
+fn ended_report(prepared_fingerprint: &str, m: &crate::core::ceremony::Machine) -> CeremonyReport {
+    CeremonyReport {
+        prepared_fingerprint: prepared_fingerprint.to_string(),
+        probe: None,
+        keys: m
+            .keys()
+            .iter()
+            .map(|k| KeyResult {
+                name: k.key.clone(),
+                hsm_label: k.hsm_label.clone(),
+                check_value: k.check_value.clone(),
+                encrypted_key_material_sha256: k
+                    .wrapped
+                    .as_ref()
+                    .map(|(_, sha)| sha.clone())
+                    .unwrap_or_default(),
+            })
+            .collect(),
+        aborted: None,
     }
 }

@@ -11,7 +11,7 @@ use jiff::Timestamp;
 
 use crate::app::error::{Error, Result};
 use crate::core::ceremony::record::End;
-use crate::core::ceremony::{Engine, Machine, Outcome, Plan, Record, ResumeChoice, leftovers};
+use crate::core::ceremony::{Engine, Outcome, Plan, Record, ResumeChoice, leftovers};
 use crate::core::log;
 use crate::core::manifest::{self, Manifest};
 use crate::hsm::HsmLogSigner;
@@ -180,27 +180,4 @@ pub fn complete_manifest(dir: &Path, end: &End, choice: ResumeChoice) -> Result<
     }
     crate::io::fs::commit_replacement(&path)?;
     Ok(())
-}
-
-/// The report of a ceremony completed by [`complete_manifest`]: its keys as the log recorded them.
-pub fn ended_report(prepared_fingerprint: &str, m: &Machine) -> super::CeremonyReport {
-    super::CeremonyReport {
-        prepared_fingerprint: prepared_fingerprint.to_string(),
-        probe: None,
-        keys: m
-            .keys()
-            .iter()
-            .map(|k| super::KeyResult {
-                name: k.key.clone(),
-                hsm_label: k.hsm_label.clone(),
-                check_value: k.check_value.clone(),
-                encrypted_key_material_sha256: k
-                    .wrapped
-                    .as_ref()
-                    .map(|(_, sha)| sha.clone())
-                    .unwrap_or_default(),
-            })
-            .collect(),
-        aborted: None,
-    }
 }
