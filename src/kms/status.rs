@@ -130,6 +130,16 @@ impl Receipts {
             .and_then(|i| i.pre_rotation_ciphertext_sha256.as_deref())
     }
 
+    /// What the latest import record of this key calls the import ("first import", "rotation",
+    /// "re-import of escrowed material"), if any record names the key.
+    pub fn latest_kind(&self, key_arn: &str) -> Option<&str> {
+        self.imported
+            .iter()
+            .filter(|i| i.key_arn == key_arn)
+            .max_by_key(|i| i.ceremony.imported_at)
+            .map(|i| i.ceremony.kind.as_str())
+    }
+
     /// The aliases whose latest recorded move took them away from `key_arn`: (alias, the key
     /// it moved to, when).
     pub fn superseded(&self, key_arn: &str) -> Vec<Superseded> {
