@@ -9,20 +9,22 @@ use crate::app::error::{Error, Result};
 use crate::app::status;
 use crate::cli::aws_args::AwsArgs;
 use crate::core::key_age::Compliance;
-use crate::core::key_age::{DEFAULT_DUE_SOON_DAYS, DEFAULT_POLICY_DAYS, Policy, days_in_range};
+use crate::core::key_age::{
+    DEFAULT_DUE_SOON_DAYS, DEFAULT_POLICY_DAYS, DaysError, Policy, days_in_range,
+};
 
 /// `--policy-days`: 1 to 36500 (a hundred years).
-fn policy_days(text: &str) -> std::result::Result<u32, String> {
+fn policy_days(text: &str) -> std::result::Result<u32, DaysError> {
     days_in_range("--policy-days", text, 1)
 }
 
 /// `--due-soon-days`: 0 to 36500.
-fn due_soon_days(text: &str) -> std::result::Result<u32, String> {
+fn due_soon_days(text: &str) -> std::result::Result<u32, DaysError> {
     days_in_range("--due-soon-days", text, 0)
 }
 
 /// `--grace-days`: 0 to 36500.
-fn grace_days(text: &str) -> std::result::Result<u32, String> {
+fn grace_days(text: &str) -> std::result::Result<u32, DaysError> {
     days_in_range("--grace-days", text, 0)
 }
 use crate::kms::cloudtrail::TrailLookup;

@@ -11,19 +11,38 @@ pub const DEFAULT_DUE_SOON_DAYS: u32 = 30;
 /// it a due date would leave the calendar; the command line and the Config rule refuse more.
 pub const MAX_DAYS: u32 = 36_500;
 
+/// A number of days (a flag or a rule parameter) that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DaysError {
+    #[error(
+        "{name} is {text:?}, not a whole number of days; give a number from {min} to {MAX_DAYS}"
+    )]
+    NotANumber {
+        name: String,
+        text: String,
+        min: u32,
+    },
+    #[error(
+        "{name} is {days} days, outside {min}..={MAX_DAYS} (a hundred years at most); give a number from {min} to {MAX_DAYS}"
+    )]
+    OutOfRange { name: String, days: u64, min: u32 },
+}
+
 /// A number of days for `name` (a flag or a rule parameter) checked to lie in `min..=MAX_DAYS`;
 /// the error says what is wrong and what to do.
-pub fn days_in_range(name: &str, text: &str, min: u32) -> Result<u32, String> {
-    let n: u64 = text.trim().parse().map_err(|_| {
-        format!(
-            "{name} is {text:?}, not a whole number of days; give a number from {min} to {MAX_DAYS}"
-        )
+pub fn days_in_range(name: &str, text: &str, min: u32) -> Result<u32, DaysError> {
+    let days: u64 = text.trim().parse().map_err(|_| DaysError::NotANumber {
+        name: name.to_string(),
+        text: text.to_string(),
+        min,
     })?;
-    match u32::try_from(n) {
+    match u32::try_from(days) {
         Ok(d) if (min..=MAX_DAYS).contains(&d) => Ok(d),
-        _ => Err(format!(
-            "{name} is {n} days, outside {min}..={MAX_DAYS} (a hundred years at most); give a number from {min} to {MAX_DAYS}"
-        )),
+        _ => Err(DaysError::OutOfRange {
+            name: name.to_string(),
+            days,
+            min,
+        }),
     }
 }
 
@@ -220,6 +239,7 @@ mod tests {
             let got = days_in_range("--policy-days", text, min);
             assert_eq!(got.as_ref().ok().copied(), want, "{text}: {got:?}");
             if let Err(e) = got {
+                let e = e.to_string();
                 assert!(e.contains("--policy-days"), "{e}");
                 assert!(e.contains("36500"), "{e}");
             }

@@ -910,26 +910,7 @@ fn imported_bundle_with_receipt(
         .assert()
         .success();
     import_cmd(&p.bundle).assert().success();
-    let path = p.bundle.join("import-receipt.log");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let mut bodies: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["body"].clone())
-        .collect();
-    edit(&mut bodies);
-    let log = std::fs::read(p.bundle.join("ceremony.log")).unwrap();
-    let mut chain = keyrite::core::receipt::ReceiptChain::after_ceremony_log(&log).unwrap();
-    let mut out = Vec::new();
-    for b in bodies {
-        let actors: Vec<String> = serde_json::from_value(b["actors"].clone()).unwrap();
-        out.extend(chain.record(
-            b["time"].as_str().unwrap().parse().unwrap(),
-            b["step"].as_str().unwrap(),
-            &actors,
-            b["data"].as_object().unwrap().clone(),
-        ));
-    }
-    std::fs::write(&path, out).unwrap();
+    common::flow::rewrite_receipt(&p.bundle, edit);
     (dir, p)
 }
 
