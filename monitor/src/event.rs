@@ -2,7 +2,7 @@
 //! are JSON documents inside strings. This rule is periodic: it handles `ScheduledNotification`.
 
 use jiff::Timestamp;
-use keyrite::core::key_age::{MAX_DAYS, Policy, days_in_range};
+use keyrite::core::key_age::{Policy, days_in_range};
 use serde::Deserialize;
 
 use crate::MonitorError;
@@ -183,6 +183,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("policyDays") && e.contains("4000000"), "{e}");
-        assert!(e.contains(&MAX_DAYS.to_string()), "{e}");
+        assert!(
+            e.contains(&keyrite::core::key_age::MAX_DAYS.to_string()),
+            "{e}"
+        );
     }
 }
