@@ -2,7 +2,7 @@
 //! are JSON documents inside strings. This rule is periodic: it handles `ScheduledNotification`.
 
 use jiff::Timestamp;
-use keyrite::core::key_age::Policy;
+use keyrite::core::key_age::{Policy, days_in_range};
 use serde::Deserialize;
 
 use crate::MonitorError;
@@ -50,12 +50,14 @@ pub struct Parameters {
     pub grace_days: u32,
 }
 
-fn days(name: &str, value: Option<&str>, default: u32) -> Result<u32, MonitorError> {
+/// A rule parameter's days, `min` to [`MAX_DAYS`]: anything else fails the run with an error
+/// naming the parameter (Config shows it as the rule's failure) instead of a verdict made with it.
+fn days(name: &str, value: Option<&str>, default: u32, min: u32) -> Result<u32, MonitorError> {
     match value {
         None => Ok(default),
-        Some(v) => v.trim().parse().map_err(|_| {
+        Some(v) => days_in_range(&format!("rule parameter {name}"), v, min).map_err(|e| {
             MonitorError::Event(format!(
-                "rule parameter {name} is {v:?}, not a number of days. What to do: set it to a whole number in the rule's InputParameters"
+                "{e}. What to do: set it so in the rule's InputParameters"
             ))
         }),
     }
@@ -92,10 +94,15 @@ impl ConfigEvent {
         let d = Policy::default();
         Ok(Parameters {
             policy: Policy {
-                max_age_days: days("policyDays", raw.policy_days.as_deref(), d.max_age_days)?,
-                due_soon_days: days("dueSoonDays", raw.due_soon_days.as_deref(), d.due_soon_days)?,
+                max_age_days: days("policyDays", raw.policy_days.as_deref(), d.max_age_days, 1)?,
+                due_soon_days: days(
+                    "dueSoonDays",
+                    raw.due_soon_days.as_deref(),
+                    d.due_soon_days,
+                    0,
+                )?,
             },
-            grace_days: days("graceDays", raw.grace_days.as_deref(), 0)?,
+            grace_days: days("graceDays", raw.grace_days.as_deref(), 0, 0)?,
         })
     }
 }
@@ -142,7 +149,7 @@ mod tests {
         let d = Policy::default();
         // (ruleParameters, Some((policyDays, dueSoonDays, graceDays)) or None for an error)
         type Case<'a> = (Option<&'a str>, Option<(u32, u32, u32)>);
-        let cases: [Case<'_>; 6] = [
+        let cases: [Case<'_>; 11] = [
             (None, Some((d.max_age_days, d.due_soon_days, 0))),
             (Some(""), Some((d.max_age_days, d.due_soon_days, 0))),
             (
@@ -155,6 +162,14 @@ mod tests {
             ),
             (Some(r#"{"policyDays":"a year"}"#), None),
             (Some(r#"{"maxAge":"90"}"#), None),
+            (Some(r#"{"policyDays":"4000000"}"#), None),
+            (Some(r#"{"policyDays":"0"}"#), None),
+            (Some(r#"{"dueSoonDays":"36501"}"#), None),
+            (Some(r#"{"graceDays":"99999999999"}"#), None),
+            (
+                Some(r#"{"policyDays":"36500","dueSoonDays":"0"}"#),
+                Some((36_500, 0, 0)),
+            ),
         ];
         for (params, want) in cases {
             let got = event("{}", params)
@@ -163,5 +178,14 @@ mod tests {
                 .map(|p| (p.policy.max_age_days, p.policy.due_soon_days, p.grace_days));
             assert_eq!(got, want, "{params:?}");
         }
+        let e = event("{}", Some(r#"{"policyDays":"4000000"}"#))
+            .parameters()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("policyDays") && e.contains("4000000"), "{e}");
+        assert!(
+            e.contains(&keyrite::core::key_age::MAX_DAYS.to_string()),
+            "{e}"
+        );
     }
 }

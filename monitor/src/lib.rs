@@ -2,7 +2,8 @@
 //! notification it measures every EXTERNAL key of its region against the rotation policy, exactly
 //! as `kms status --resources --cloudtrail` does ([`keyrite::app::status::report`]), and reports
 //! each key to Config with `PutEvaluations`: NON_COMPLIANT past due, naming the resources the key
-//! exposes; COMPLIANT otherwise; NOT_APPLICABLE for a key awaiting its first material. What a
+//! exposes; COMPLIANT otherwise; NOT_APPLICABLE for a key awaiting its first material;
+//! NON_COMPLIANT for a key it could not read (a key policy denying DescribeKey), naming AWS's code. What a
 //! verdict means and how the annotation reads is [`keyrite::core::config_rule`]'s.
 //!
 //! [`handle`] is a plain async function: the Lambda runtime (main.rs) calls it, and so can a test.
@@ -110,6 +111,15 @@ pub async fn handle(event: &ConfigEvent, monitor: &Monitor) -> Result<Outcome, M
                 annotation: e.annotation,
             }
         })
+        .chain(report.unreadable.iter().map(|u| {
+            let e = config_rule::unreadable(&u.key_id, &u.operation, &u.code);
+            Evaluation {
+                key_id: u.key_id.clone(),
+                key_arn: String::new(),
+                compliance: e.compliance.as_str(),
+                annotation: e.annotation,
+            }
+        }))
         .collect();
     let ordering = invoked.notification_time.unwrap_or(now);
     evaluations::put(&monitor.config, &event.result_token, ordering, &evaluations).await?;

@@ -463,7 +463,9 @@ pub fn verify(target: &Path, trust_pem: &Path) -> Result<AuditReport> {
     } else {
         (target.to_path_buf(), None)
     };
-    if bundle_dir.is_some() && !log_path.is_file() {
+    // exists_nofollow: a link, FIFO or device in the log's place is refused by name when read,
+    // not taken for a missing log (and never followed or opened blocking).
+    if bundle_dir.is_some() && !fsio::exists_nofollow(&log_path) {
         return Err(Error::NoCeremonyLog {
             target: target.to_path_buf(),
             file: log::FILE_NAME,
@@ -490,7 +492,7 @@ pub fn verify(target: &Path, trust_pem: &Path) -> Result<AuditReport> {
         sha256: sha256_hex(&bytes),
     });
     let receipt = match bundle_dir {
-        Some(dir) if dir.join(receipt::FILE_NAME).exists() => {
+        Some(dir) if fsio::exists_nofollow(&dir.join(receipt::FILE_NAME)) => {
             let (r, sha) = check_receipt(dir, &report)?;
             input_files.push(FileCheck {
                 file: receipt::FILE_NAME.into(),

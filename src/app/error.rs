@@ -503,6 +503,14 @@ pub enum Error {
         keys: Vec<String>,
         max_age_days: u32,
     },
+
+    // --- StatusPartial: `kms status` could not read some keys. ---
+    #[error(
+        "{} key(s) could not be read, so their material's age is unknown: {}\n  what to do: allow kms:DescribeKey (and kms:ListKeyRotations) on them to the role that runs `keyrite kms status`, then run it again; the other keys are reported",
+        keys.len(),
+        keys.join(", ")
+    )]
+    KeysUnreadable { keys: Vec<String> },
 }
 
 impl From<crate::core::chain::ChainError> for Error {
@@ -622,6 +630,7 @@ impl Error {
             | Error::BundleNotWritable { .. } => ExitCode::Environment,
             Error::ManPages { .. } => ExitCode::Internal,
             Error::PastPolicy { .. } => ExitCode::NonCompliant,
+            Error::KeysUnreadable { .. } => ExitCode::StatusPartial,
             Error::RotationNotTaken { .. } => ExitCode::VerificationFailed,
         }
     }

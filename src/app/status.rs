@@ -101,8 +101,9 @@ pub async fn report(
     Ok(report)
 }
 
-/// The exit a scheduled job alerts on: Ok when no key is past due, [`Error::NonCompliant`] (exit
-/// code 7) naming the keys that are.
+/// The exit a scheduled job alerts on: Ok when no key is past due, [`Error::PastPolicy`] (exit
+/// code 7) naming the keys that are, else [`Error::KeysUnreadable`] (exit code 10) naming the
+/// keys that could not be read.
 pub fn verdict(report: &StatusReport) -> Result<()> {
     let late: Vec<String> = report
         .keys
@@ -126,6 +127,21 @@ pub fn verdict(report: &StatusReport) -> Result<()> {
         return Err(Error::PastPolicy {
             keys: late.iter().map(|k| k.to_string()).collect(),
             max_age_days: report.policy.max_age_days,
+        });
+    }
+    if !report.unreadable.is_empty() {
+        return Err(Error::KeysUnreadable {
+            keys: report
+                .unreadable
+                .iter()
+                .map(|u| {
+                    crate::core::terminal::one_line(&format!(
+                        "{} ({} {})",
+                        u.key_id, u.operation, u.code
+                    ))
+                    .into_owned()
+                })
+                .collect(),
         });
     }
     Ok(())

@@ -142,6 +142,11 @@ fn verify(
                 bundle,
                 entry,
                 receipts.pre_rotation_sha256(&entry.key_arn),
+                verify_rotation::pre_rotation_expected(
+                    entry,
+                    receipts.latest_kind(&entry.key_arn),
+                )
+                .as_deref(),
                 &mut k.checks,
             )
             .await?;

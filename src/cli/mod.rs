@@ -582,6 +582,35 @@ mod tests {
         assert!(text.contains("RSAES_OAEP_SHA_256"), "{text}");
     }
 
+    #[cfg(feature = "connected")]
+    #[test]
+    fn days_beyond_a_hundred_years_are_a_usage_error_naming_the_flag() {
+        for (flag, value) in [
+            ("--policy-days", "4000000"),
+            ("--policy-days", "0"),
+            ("--due-soon-days", "36501"),
+            ("--grace-days", "4294967296"),
+        ] {
+            let err = Cli::try_parse_from(["keyrite", "kms", "status", flag, value]).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{flag} {value}");
+            let text = err.to_string();
+            assert!(text.contains(flag) && text.contains(value), "{text}");
+            assert!(text.contains("36500"), "{text}");
+        }
+        let ok = Cli::try_parse_from([
+            "keyrite",
+            "kms",
+            "status",
+            "--policy-days",
+            "36500",
+            "--due-soon-days",
+            "0",
+            "--grace-days",
+            "36500",
+        ]);
+        assert!(ok.is_ok());
+    }
+
     #[test]
     fn the_parser_is_consistent() {
         use clap::CommandFactory;

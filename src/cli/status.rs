@@ -9,24 +9,42 @@ use crate::app::error::{Error, Result};
 use crate::app::status;
 use crate::cli::aws_args::AwsArgs;
 use crate::core::key_age::Compliance;
-use crate::core::key_age::{DEFAULT_DUE_SOON_DAYS, DEFAULT_POLICY_DAYS, Policy};
+use crate::core::key_age::{
+    DEFAULT_DUE_SOON_DAYS, DEFAULT_POLICY_DAYS, DaysError, Policy, days_in_range,
+};
+
+/// `--policy-days`: 1 to 36500 (a hundred years).
+fn policy_days(text: &str) -> std::result::Result<u32, DaysError> {
+    days_in_range("--policy-days", text, 1)
+}
+
+/// `--due-soon-days`: 0 to 36500.
+fn due_soon_days(text: &str) -> std::result::Result<u32, DaysError> {
+    days_in_range("--due-soon-days", text, 0)
+}
+
+/// `--grace-days`: 0 to 36500.
+fn grace_days(text: &str) -> std::result::Result<u32, DaysError> {
+    days_in_range("--grace-days", text, 0)
+}
 use crate::kms::cloudtrail::TrailLookup;
 use crate::kms::status::{RotationsLookup, StatusReport};
 
 #[derive(Args, Debug)]
 pub struct StatusArgs {
-    /// The longest a key's material may stay current, in days.
-    #[arg(long, default_value_t = DEFAULT_POLICY_DAYS)]
+    /// The longest a key's material may stay current, in days (1 to 36500).
+    #[arg(long, default_value_t = DEFAULT_POLICY_DAYS, value_parser = policy_days)]
     pub policy_days: u32,
-    /// A key is DUE_SOON this many days before it falls due.
-    #[arg(long, default_value_t = DEFAULT_DUE_SOON_DAYS)]
+    /// A key is DUE_SOON this many days before it falls due (0 to 36500).
+    #[arg(long, default_value_t = DEFAULT_DUE_SOON_DAYS, value_parser = due_soon_days)]
     pub due_soon_days: u32,
     /// Bundle directories (or their import-receipt.log) whose receipts name the ceremony that
     /// produced each key's material. Repeat, or give several.
     #[arg(long, num_args = 1..)]
     pub receipts: Vec<PathBuf>,
-    /// Keys created or rotated within this many days are not reported late (0: no grace).
-    #[arg(long, default_value_t = 0)]
+    /// Keys created or rotated within this many days are not reported late (0: no grace; at
+    /// most 36500).
+    #[arg(long, default_value_t = 0, value_parser = grace_days)]
     pub grace_days: u32,
     /// Also take each key's last material change from CloudTrail LookupEvents
     /// (needs cloudtrail:LookupEvents).
@@ -168,6 +186,15 @@ fn table(r: &StatusReport) -> String {
                 );
             }
         }
+    }
+    for u in &r.unreadable {
+        push_line(
+            &mut s,
+            format!(
+                "{:<14} {:<32} {} refused: {} {} (not measured)",
+                "UNREADABLE", u.key_id, u.operation, u.code, u.message
+            ),
+        );
     }
     if let Some(reason) = r.keys.iter().find_map(|k| match &k.cloudtrail {
         Some(TrailLookup::Unavailable { reason }) => Some(reason),

@@ -116,6 +116,18 @@ pub fn evaluate(key: &KeyFacts<'_>) -> KeyEvaluation {
     }
 }
 
+/// The evaluation of a key `kms status` could not read (its policy denies the rule's role
+/// DescribeKey): NON_COMPLIANT, since its age cannot be shown to be within the policy, naming
+/// AWS's error code and what to do. Config takes no INSUFFICIENT_DATA from a custom rule.
+pub fn unreadable(key_id: &str, operation: &str, code: &str) -> KeyEvaluation {
+    KeyEvaluation {
+        compliance: ConfigCompliance::NonCompliant,
+        annotation: fit(format!(
+            "{key_id}: could not be read ({operation}: {code}), so its material's age is unknown; allow kms:{operation} on it to the rule's role"
+        )),
+    }
+}
+
 /// `head; <verb> N: a, b, c`, as many names as fit, the rest counted.
 fn with_resources(head: &str, verb: &str, names: &[String]) -> String {
     let total = names.len();
@@ -151,6 +163,20 @@ fn fit(s: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unreadable_key_is_non_compliant_naming_the_code() {
+        let e = unreadable("1234abcd", "DescribeKey", "AccessDeniedException");
+        assert_eq!(e.compliance, ConfigCompliance::NonCompliant);
+        assert!(
+            e.annotation
+                .starts_with("1234abcd: could not be read (DescribeKey: AccessDeniedException)"),
+            "{}",
+            e.annotation
+        );
+        let long = unreadable(&"k".repeat(300), "DescribeKey", "AccessDeniedException");
+        assert!(long.annotation.len() <= ANNOTATION_MAX);
+    }
     use crate::core::inventory::{NamedBy, ResourceKind};
     use crate::core::key_age::{AgeSource, Policy, assess};
 

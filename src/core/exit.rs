@@ -24,11 +24,14 @@ pub enum ExitCode {
     /// `audit verify`: every record present verifies, but the log has no end or aborted record
     /// (an interrupted ceremony never taken up again, or a log cut short).
     CeremonyUnfinished = 9,
+    /// `kms status`: every key it could read is within the policy, but at least one key could
+    /// not be read (named, with AWS's error code): the report is partial.
+    StatusPartial = 10,
 }
 
 impl ExitCode {
     /// Every code, in order: what the manual pages' EXIT STATUS and README's table list.
-    pub const ALL: [ExitCode; 10] = [
+    pub const ALL: [ExitCode; 11] = [
         ExitCode::Ok,
         ExitCode::Internal,
         ExitCode::Usage,
@@ -39,6 +42,7 @@ impl ExitCode {
         ExitCode::NonCompliant,
         ExitCode::CeremonyAborted,
         ExitCode::CeremonyUnfinished,
+        ExitCode::StatusPartial,
     ];
 
     /// What the code means, in one sentence (README.md's table says the same).
@@ -65,6 +69,9 @@ impl ExitCode {
             }
             ExitCode::CeremonyUnfinished => {
                 "audit verify: every record present verifies, but the log has no end or aborted record (an interrupted ceremony)"
+            }
+            ExitCode::StatusPartial => {
+                "kms status: the keys it could read are within the policy, but at least one key could not be read (named, with AWS's error code)"
             }
         }
     }

@@ -7,6 +7,44 @@ use serde::Serialize;
 pub const DEFAULT_POLICY_DAYS: u32 = 365;
 /// The default warning window before a key falls due.
 pub const DEFAULT_DUE_SOON_DAYS: u32 = 30;
+/// The most days a policy, a warning window or a grace period may span: a hundred years. Beyond
+/// it a due date would leave the calendar; the command line and the Config rule refuse more.
+pub const MAX_DAYS: u32 = 36_500;
+
+/// A number of days (a flag or a rule parameter) that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DaysError {
+    #[error(
+        "{name} is {text:?}, not a whole number of days; give a number from {min} to {MAX_DAYS}"
+    )]
+    NotANumber {
+        name: String,
+        text: String,
+        min: u32,
+    },
+    #[error(
+        "{name} is {days} days, outside {min}..={MAX_DAYS} (a hundred years at most); give a number from {min} to {MAX_DAYS}"
+    )]
+    OutOfRange { name: String, days: u64, min: u32 },
+}
+
+/// A number of days for `name` (a flag or a rule parameter) checked to lie in `min..=MAX_DAYS`;
+/// the error says what is wrong and what to do.
+pub fn days_in_range(name: &str, text: &str, min: u32) -> Result<u32, DaysError> {
+    let days: u64 = text.trim().parse().map_err(|_| DaysError::NotANumber {
+        name: name.to_string(),
+        text: text.to_string(),
+        min,
+    })?;
+    match u32::try_from(days) {
+        Ok(d) if (min..=MAX_DAYS).contains(&d) => Ok(d),
+        _ => Err(DaysError::OutOfRange {
+            name: name.to_string(),
+            days,
+            min,
+        }),
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -99,7 +137,7 @@ pub fn apply_grace(mut age: Age, days: u32, changes: &[Timestamp], now: Timestam
         return age;
     }
     if let Some(last) = changes.iter().max() {
-        let until = *last + DAY * i32::try_from(days).unwrap_or(i32::MAX);
+        let until = later(*last, days);
         if now < until && age.compliance != Compliance::Compliant {
             age.compliance = Compliance::Compliant;
             age.grace_until = Some(until);
@@ -110,13 +148,22 @@ pub fn apply_grace(mut age: Age, days: u32, changes: &[Timestamp], now: Timestam
 
 const DAY: SignedDuration = SignedDuration::from_hours(24);
 
+/// `days` after `t`, or the end of time when that leaves the calendar: no overflow panics
+/// whatever a caller passes (the command line and the Config rule bound days to [`MAX_DAYS`]).
+fn later(t: Timestamp, days: u32) -> Timestamp {
+    i32::try_from(days)
+        .ok()
+        .and_then(|d| DAY.checked_mul(d))
+        .and_then(|span| t.checked_add(span).ok())
+        .unwrap_or(Timestamp::MAX)
+}
+
 /// The age of material current since `since`, as of `now`.
 pub fn assess(policy: Policy, since: Timestamp, source: AgeSource, now: Timestamp) -> Age {
-    let due = since + DAY * i32::try_from(policy.max_age_days).unwrap_or(i32::MAX);
-    let warn = DAY * i32::try_from(policy.due_soon_days).unwrap_or(i32::MAX);
+    let due = later(since, policy.max_age_days);
     let compliance = if now >= due {
         Compliance::NonCompliant
-    } else if now + warn >= due {
+    } else if later(now, policy.due_soon_days) >= due {
         Compliance::DueSoon
     } else {
         Compliance::Compliant
@@ -171,6 +218,44 @@ mod tests {
         assert_eq!(
             assess(zero_window, day(0), AgeSource::KmsRotations, day(9)).compliance,
             Compliance::Compliant
+        );
+    }
+
+    #[test]
+    fn days_out_of_range_are_refused_and_never_panic() {
+        // (text, min, accepted)
+        let cases = [
+            ("365", 1, Some(365)),
+            ("36500", 1, Some(36_500)),
+            ("0", 0, Some(0)),
+            ("0", 1, None),
+            ("36501", 1, None),
+            ("4000000", 1, None),
+            ("99999999999999999999", 0, None),
+            ("-1", 0, None),
+            ("a year", 1, None),
+        ];
+        for (text, min, want) in cases {
+            let got = days_in_range("--policy-days", text, min);
+            assert_eq!(got.as_ref().ok().copied(), want, "{text}: {got:?}");
+            if let Err(e) = got {
+                let e = e.to_string();
+                assert!(e.contains("--policy-days"), "{e}");
+                assert!(e.contains("36500"), "{e}");
+            }
+        }
+        // Past the bound, the arithmetic saturates instead of panicking.
+        let huge = Policy {
+            max_age_days: u32::MAX,
+            due_soon_days: u32::MAX,
+        };
+        let a = assess(huge, day(0), AgeSource::Receipt, day(1));
+        assert_eq!(a.due, Timestamp::MAX);
+        assert_eq!(a.compliance, Compliance::DueSoon);
+        let a = assess(Policy::default(), day(0), AgeSource::Receipt, day(400));
+        assert_eq!(
+            apply_grace(a, u32::MAX, &[day(399)], day(400)).grace_until,
+            Some(Timestamp::MAX)
         );
     }
 

@@ -39,12 +39,32 @@ pub enum FsError {
         "{path} is a symbolic link; keyrite does not follow links inside a bundle\n  what to do: replace the link with the real file or directory, or find out who put it there"
     )]
     Symlink { path: PathBuf },
+    #[error(
+        "{path} is {what}, not a regular file; keyrite reads and writes only regular files in a bundle\n  what to do: replace it with the file the ceremony wrote, or find out who put it there"
+    )]
+    NotRegular { path: PathBuf, what: &'static str },
+    #[error(
+        "{path} is {len} bytes or more, larger than any bundle file keyrite writes (at most {max} bytes are read)\n  what to do: replace it with the file the ceremony wrote, or find out who put it there"
+    )]
+    TooLarge { path: PathBuf, len: u64, max: u64 },
+    #[error(
+        "{path} has {links} hard links: another name for it exists (inside or outside the bundle), and appending to or replacing it would change that file too\n  what to do: copy the file to a new one (`cp {path} {path}.copy && mv {path}.copy {path}`), and find out who linked it"
+    )]
+    HardLink { path: PathBuf, links: u64 },
 }
+
+/// The most keyrite reads of one bundle file (a ceremony log, a receipt, a manifest, a wrapped
+/// key): far more than any it writes, little enough to hold in memory.
+pub const MAX_BUNDLE_FILE: u64 = 64 * 1024 * 1024;
 
 impl FsError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            FsError::Exists { .. } | FsError::Symlink { .. } => ExitCode::Refused,
+            FsError::Exists { .. }
+            | FsError::Symlink { .. }
+            | FsError::NotRegular { .. }
+            | FsError::TooLarge { .. }
+            | FsError::HardLink { .. } => ExitCode::Refused,
             FsError::Io { .. } => ExitCode::Environment,
             FsError::NotText { .. } => ExitCode::Usage,
             FsError::SecretExposed { .. } => ExitCode::Usage,
@@ -161,6 +181,7 @@ pub fn replace(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
 /// [`replace`] in two halves, for a caller that records the replacement in between: first `<path>.new` created new, written whole, fsynced (file and
 /// directory). Returns its path.
 pub fn stage_replacement(path: &Path, bytes: &[u8]) -> Result<PathBuf, FsError> {
+    refuse_to_replace(path)?;
     let tmp = sibling(path, ".new");
     write_new(&tmp, bytes)?;
     Ok(tmp)
@@ -171,6 +192,7 @@ pub fn stage_replacement(path: &Path, bytes: &[u8]) -> Result<PathBuf, FsError> 
 pub fn commit_replacement(path: &Path) -> Result<(), FsError> {
     let tmp = sibling(path, ".new");
     refuse_symlink(&tmp)?;
+    refuse_to_replace(path)?;
     fs::rename(&tmp, path).map_err(io_err("replace", path))?;
     sync_parent(path)
 }
@@ -285,11 +307,35 @@ pub fn read_secret(path: &Path, kind: &'static str) -> Result<Zeroizing<Vec<u8>>
 }
 
 /// Reads a file inside a bundle without following a symbolic link (O_NOFOLLOW): a bundle comes
-/// back from elsewhere, and a link in it could point keyrite at any file on this machine.
+/// back from elsewhere, and a link in it could point keyrite at any file on this machine. Only a
+/// regular file is read (a FIFO would block, a device never end), and at most
+/// [`MAX_BUNDLE_FILE`] bytes of it.
 pub fn read_nofollow(path: &Path) -> Result<Vec<u8>, FsError> {
-    let mut file = open_nofollow(path, OpenOptions::new().read(true))?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).map_err(io_err("read", path))?;
+    read_nofollow_capped(path, MAX_BUNDLE_FILE)
+}
+
+fn read_nofollow_capped(path: &Path, max: u64) -> Result<Vec<u8>, FsError> {
+    let file = open_nofollow(path, OpenOptions::new().read(true), false)?;
+    let len = file.metadata().map_err(io_err("read", path))?.len();
+    if len > max {
+        return Err(FsError::TooLarge {
+            path: path.to_path_buf(),
+            len,
+            max,
+        });
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    // A file that grows while it is read stops one byte past the cap, and is refused.
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_err("read", path))?;
+    if bytes.len() as u64 > max {
+        return Err(FsError::TooLarge {
+            path: path.to_path_buf(),
+            len: bytes.len() as u64,
+            max,
+        });
+    }
     Ok(bytes)
 }
 
@@ -302,22 +348,29 @@ pub fn open_append_nofollow(path: &Path) -> Result<File, FsError> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o644);
     }
-    open_nofollow(path, &mut opts)
+    open_nofollow(path, &mut opts, true)
 }
 
-/// Opens an existing bundle file to read it and append to it, without following a link.
+/// Opens an existing bundle file to read it and append to it, without following a link; a file
+/// with another name (a hard link) is refused before anything is written.
 pub fn open_read_append_nofollow(path: &Path) -> Result<File, FsError> {
-    open_nofollow(path, OpenOptions::new().read(true).append(true))
+    open_nofollow(path, OpenOptions::new().read(true).append(true), true)
 }
 
-fn open_nofollow(path: &Path, opts: &mut OpenOptions) -> Result<File, FsError> {
+/// Opens a bundle file that must be a regular file with one name: not a link (O_NOFOLLOW), not
+/// a FIFO, device or socket (O_NONBLOCK, so opening a FIFO cannot hang; checked on the open
+/// descriptor, so a swap after the first look is caught), and when `writing` not hard-linked.
+fn open_nofollow(path: &Path, opts: &mut OpenOptions, writing: bool) -> Result<File, FsError> {
     refuse_symlink(path)?;
+    if let Ok(m) = fs::symlink_metadata(path) {
+        refuse_special(path, &m, writing)?;
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        opts.custom_flags(libc::O_NOFOLLOW);
+        opts.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
     }
-    opts.open(path).map_err(|e| {
+    let file = opts.open(path).map_err(|e| {
         // ELOOP: the path became a link between the check and the open.
         if e.raw_os_error() == Some(libc::ELOOP) {
             FsError::Symlink {
@@ -330,7 +383,65 @@ fn open_nofollow(path: &Path, opts: &mut OpenOptions) -> Result<File, FsError> {
                 source: e,
             }
         }
-    })
+    })?;
+    let meta = file.metadata().map_err(io_err("inspect", path))?;
+    refuse_special(path, &meta, writing)?;
+    Ok(file)
+}
+
+/// Refuses anything but a regular file, and when `writing` one with more than one name.
+fn refuse_special(path: &Path, meta: &fs::Metadata, writing: bool) -> Result<(), FsError> {
+    let t = meta.file_type();
+    if !t.is_file() {
+        #[cfg(unix)]
+        use std::os::unix::fs::FileTypeExt;
+        let what = if t.is_dir() {
+            "a directory"
+        } else if t.is_symlink() {
+            "a symbolic link"
+        } else if t.is_fifo() {
+            "a FIFO (named pipe)"
+        } else if t.is_char_device() || t.is_block_device() {
+            "a device"
+        } else if t.is_socket() {
+            "a socket"
+        } else {
+            "a special file"
+        };
+        return Err(FsError::NotRegular {
+            path: path.to_path_buf(),
+            what,
+        });
+    }
+    if writing {
+        refuse_hard_link(path, meta)?;
+    }
+    Ok(())
+}
+
+/// Refuses a file with more than one name: appending to it or writing it would change the other.
+fn refuse_hard_link(path: &Path, meta: &fs::Metadata) -> Result<(), FsError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if meta.nlink() > 1 {
+            return Err(FsError::HardLink {
+                path: path.to_path_buf(),
+                links: meta.nlink(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Refuses to replace `path` if it is a link (symbolic or hard) or not a regular file; a missing
+/// path is fine.
+fn refuse_to_replace(path: &Path) -> Result<(), FsError> {
+    refuse_symlink(path)?;
+    match fs::symlink_metadata(path) {
+        Ok(m) => refuse_special(path, &m, true),
+        Err(_) => Ok(()),
+    }
 }
 
 /// Refuses `path` if it is a symbolic link (to a file or a directory). A missing path is fine.
@@ -407,6 +518,79 @@ mod tests {
             write_new_beneath(&real, "g", b"again").unwrap_err(),
             FsError::Exists { .. }
         ));
+    }
+
+    /// A FIFO, a device behind a link, an oversized file: each refused by name, and nothing
+    /// blocks (the FIFO has no writer: a plain open would wait for one for ever).
+    #[test]
+    fn only_regular_files_of_bounded_size_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("ceremony.log");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: mkfifo(3) reads the NUL-terminated path `c` owns.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        let err = read_nofollow(&fifo).unwrap_err();
+        assert!(matches!(err, FsError::NotRegular { .. }), "{err}");
+        assert!(err.to_string().contains("a FIFO"), "{err}");
+        assert_eq!(err.exit_code(), ExitCode::Refused);
+        assert!(matches!(
+            open_append_nofollow(&fifo).unwrap_err(),
+            FsError::NotRegular { .. }
+        ));
+
+        let zero = dir.path().join("zero");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        assert!(matches!(
+            read_nofollow(&zero).unwrap_err(),
+            FsError::Symlink { .. }
+        ));
+        assert!(matches!(
+            read_nofollow(Path::new("/dev/zero")).unwrap_err(),
+            FsError::NotRegular {
+                what: "a device",
+                ..
+            }
+        ));
+
+        let big = dir.path().join("big");
+        File::create(&big).unwrap().set_len(4097).unwrap();
+        let err = read_nofollow_capped(&big, 4096).unwrap_err();
+        assert!(matches!(err, FsError::TooLarge { len: 4097, .. }), "{err}");
+        File::create(&big).unwrap().set_len(4096).unwrap();
+        assert_eq!(read_nofollow_capped(&big, 4096).unwrap().len(), 4096);
+    }
+
+    /// A bundle file with a second name outside the bundle: appending to it or replacing it is
+    /// refused before a byte is written, and the outside file keeps its content.
+    #[test]
+    fn a_hard_linked_file_is_never_appended_to_or_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside.log");
+        fs::write(&outside, b"outside\n").unwrap();
+        let receipt = dir.path().join("import-receipt.log");
+        fs::hard_link(&outside, &receipt).unwrap();
+        let err = open_append_nofollow(&receipt).unwrap_err();
+        assert!(matches!(err, FsError::HardLink { links: 2, .. }), "{err}");
+        assert!(err.to_string().contains("what to do:"), "{err}");
+        assert_eq!(err.exit_code(), ExitCode::Refused);
+        assert!(open_read_append_nofollow(&receipt).is_err());
+        assert!(matches!(
+            replace(&receipt, b"new").unwrap_err(),
+            FsError::HardLink { .. }
+        ));
+        assert!(!dir.path().join("import-receipt.log.new").exists());
+        assert_eq!(fs::read(&outside).unwrap(), b"outside\n");
+        // Reading it is harmless and allowed (a backup made with `cp -al` still verifies).
+        assert_eq!(read_nofollow(&receipt).unwrap(), b"outside\n");
+        // One name: appended to as before.
+        fs::remove_file(&outside).unwrap();
+        append_synced(
+            &mut open_append_nofollow(&receipt).unwrap(),
+            &receipt,
+            b"more\n",
+        )
+        .unwrap();
+        assert_eq!(fs::read(&receipt).unwrap(), b"outside\nmore\n");
     }
 
     #[test]

@@ -130,6 +130,16 @@ impl Receipts {
             .and_then(|i| i.pre_rotation_ciphertext_sha256.as_deref())
     }
 
+    /// What the latest import record of this key calls the import ("first import", "rotation",
+    /// "re-import of escrowed material"), if any record names the key.
+    pub fn latest_kind(&self, key_arn: &str) -> Option<&str> {
+        self.imported
+            .iter()
+            .filter(|i| i.key_arn == key_arn)
+            .max_by_key(|i| i.ceremony.imported_at)
+            .map(|i| i.ceremony.kind.as_str())
+    }
+
     /// The aliases whose latest recorded move took them away from `key_arn`: (alias, the key
     /// it moved to, when).
     pub fn superseded(&self, key_arn: &str) -> Vec<Superseded> {
@@ -220,6 +230,17 @@ pub struct KeyStatus {
     pub resources: Option<Vec<crate::core::inventory::ResourceUse>>,
 }
 
+/// A key `kms status` could not read: its age is unknown, and the report says so.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnreadableKey {
+    pub key_id: String,
+    /// The call AWS refused (DescribeKey).
+    pub operation: String,
+    /// AWS's error code (AccessDeniedException, …).
+    pub code: String,
+    pub message: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StatusReport {
     pub region: String,
@@ -228,6 +249,10 @@ pub struct StatusReport {
     /// Keys created or rotated within this many days are not reported late.
     pub grace_days: u32,
     pub keys: Vec<KeyStatus>,
+    /// Keys listed but not readable (a key policy that denies DescribeKey): not measured, so the
+    /// report is partial.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<UnreadableKey>,
 }
 
 /// How a status report is made beyond the policy.
@@ -315,6 +340,7 @@ pub async fn status_with(
         }
     }
     let mut out = Vec::new();
+    let mut unreadable = Vec::new();
     for k in keys {
         let Some(key_id) = k.key_id() else { continue };
         let described = client.describe_key().key_id(key_id).send().await;
@@ -325,6 +351,16 @@ pub async fn status_with(
             },
             // Deleted between ListKeys and DescribeKey.
             Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("NotFoundException") => {
+                continue;
+            }
+            // One key's policy denying DescribeKey must not hide the others: name it, go on.
+            Err(e) if e.as_service_error().is_some() => {
+                unreadable.push(UnreadableKey {
+                    key_id: key_id.to_string(),
+                    operation: "DescribeKey".into(),
+                    code: e.code().unwrap_or("unknown error").to_string(),
+                    message: e.message().unwrap_or_default().to_string(),
+                });
                 continue;
             }
             Err(e) => return Err(sdk(key_id, "DescribeKey")(e)),
@@ -426,6 +462,7 @@ pub async fn status_with(
         policy,
         grace_days: options.grace_days,
         keys: out,
+        unreadable,
     })
 }
 

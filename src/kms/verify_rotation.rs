@@ -107,14 +107,39 @@ pub fn pre_rotation_sha256(bundle: &VerifiedBundle, key: &KeyEntry) -> Result<Op
     Ok(Some(sha256_hex(&fsio::read_nofollow(&path)?)))
 }
 
+/// Why a ciphertext made before the rotation must exist for `key`, if it must: the receipt's latest
+/// import record (`receipt_kind`) calls it a rotation, or the signed manifest says the key had
+/// material (Enabled) when the bundle was prepared and the import was neither a rotation by a new
+/// key nor a re-import. The import saves that ciphertext for every Enabled key before it sends
+/// anything, and RotateKeyOnDemand needs an Enabled key; the manifest is signed, the receipt is
+/// only chained, so removing the file and its hash from the receipt does not pass.
+pub fn pre_rotation_expected(key: &KeyEntry, receipt_kind: Option<&str>) -> Option<String> {
+    let reimport = key
+        .generated
+        .as_ref()
+        .is_some_and(|g| g.reimport_of_key_material_id.is_some());
+    if receipt_kind == Some("rotation") {
+        Some("the import receipt records a rotation of existing material".into())
+    } else if key.key_state == "Enabled" && key.takes_over.is_none() && !reimport {
+        Some(
+            "the signed manifest says the key had material (Enabled) when the bundle was prepared"
+                .into(),
+        )
+    } else {
+        None
+    }
+}
+
 /// After the rotation: the saved pre-rotation ciphertext is the one the import receipt recorded
 /// (`recorded`), and it still decrypts, under the key it was made with, to the known probe.
-/// Nothing recorded and no file: nothing to check (a first import).
+/// Nothing recorded and no file: nothing to check for a first import; for a rotation of existing
+/// material (`expected` says why one must exist), a failure naming the missing file.
 pub async fn check_pre_rotation(
     client: &Client,
     bundle: &VerifiedBundle,
     key: &KeyEntry,
     recorded: Option<&str>,
+    expected: Option<&str>,
     checks: &mut Vec<String>,
 ) -> Result<()> {
     let path = pre_rotation_path(bundle, key);
@@ -124,7 +149,18 @@ pub async fn check_pre_rotation(
         None
     };
     let bytes = match (bytes, recorded) {
-        (None, None) => return Ok(()),
+        (None, None) => {
+            if let Some(why) = expected {
+                failed(
+                    checks,
+                    format!(
+                        "{why}, but the ciphertext made before the rotation is missing: {} is gone and the receipt records no hash of it, so nothing shows that data encrypted before the rotation still decrypts",
+                        path.display()
+                    ),
+                );
+            }
+            return Ok(());
+        }
         (None, Some(_)) => {
             failed(
                 checks,

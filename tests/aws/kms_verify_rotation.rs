@@ -235,3 +235,44 @@ fn with_cloudtrail_a_failed_call_on_the_key_since_the_import_fails_the_verificat
     // Both runs are in the receipt.
     assert_eq!(receipt_steps(&p.bundle).len(), 2);
 }
+
+/// After a real rotation, the saved pre-rotation ciphertext deleted and its hash removed from the
+/// import receipt (the chain rebuilt, as anyone who can write the bundle can: receipt records are
+/// chained, not signed): verify-rotation fails with exit 3 naming the missing file, because the
+/// signed manifest says the key had material when the bundle was prepared.
+#[test]
+fn a_rotation_whose_pre_rotation_ciphertext_and_its_hash_are_gone_fails_with_exit_3() {
+    own_token!();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let client = rt.block_on(client());
+    let (alias, _) = rt.block_on(create_key(&client, true, "verify-gone"));
+    full_rotation(dir.path(), &[&alias]);
+    let (second, _) = full_rotation(dir.path(), &[&alias]);
+    let saved: Vec<String> = tree(&second.bundle)
+        .into_iter()
+        .filter(|f| f.ends_with("/pre-rotation.ciphertext"))
+        .collect();
+    assert_eq!(saved.len(), 1, "the import saved one before rotating");
+    std::fs::remove_file(second.bundle.join(&saved[0])).unwrap();
+
+    common::flow::rewrite_receipt(&second.bundle, |bodies| {
+        for b in bodies.iter_mut() {
+            if let Some(data) = b["data"].as_object_mut() {
+                data.remove("pre_rotation_ciphertext_sha256");
+            }
+        }
+    });
+
+    let out = keyrite()
+        .args(["kms", "verify-rotation", "--bundle"])
+        .arg(&second.bundle)
+        .assert()
+        .code(3);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(stderr.contains(&saved[0]), "{stderr}");
+    assert!(
+        stderr.contains("the ciphertext made before the rotation is missing"),
+        "{stderr}"
+    );
+}

@@ -183,3 +183,29 @@ pub fn all_enabled(rt: &tokio::runtime::Runtime, bundle: &Path) {
         assert_eq!(state.as_str(), "Enabled", "{}", k.key_arn);
     }
 }
+
+/// Rewrites `bundle`'s import receipt with `edit` applied to its record bodies, the chain rebuilt
+/// from the ceremony log so it still verifies: what anyone who can write the bundle can do
+/// (receipt records are chained, not signed).
+pub fn rewrite_receipt(bundle: &Path, edit: impl FnOnce(&mut Vec<serde_json::Value>)) {
+    let path = bundle.join("import-receipt.log");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut bodies: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["body"].clone())
+        .collect();
+    edit(&mut bodies);
+    let log = std::fs::read(bundle.join("ceremony.log")).unwrap();
+    let mut chain = keyrite::core::receipt::ReceiptChain::after_ceremony_log(&log).unwrap();
+    let mut out = Vec::new();
+    for b in bodies {
+        let actors: Vec<String> = serde_json::from_value(b["actors"].clone()).unwrap();
+        out.extend(chain.record(
+            b["time"].as_str().unwrap().parse().unwrap(),
+            b["step"].as_str().unwrap(),
+            &actors,
+            b["data"].as_object().unwrap().clone(),
+        ));
+    }
+    std::fs::write(&path, out).unwrap();
+}

@@ -910,26 +910,7 @@ fn imported_bundle_with_receipt(
         .assert()
         .success();
     import_cmd(&p.bundle).assert().success();
-    let path = p.bundle.join("import-receipt.log");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let mut bodies: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["body"].clone())
-        .collect();
-    edit(&mut bodies);
-    let log = std::fs::read(p.bundle.join("ceremony.log")).unwrap();
-    let mut chain = keyrite::core::receipt::ReceiptChain::after_ceremony_log(&log).unwrap();
-    let mut out = Vec::new();
-    for b in bodies {
-        let actors: Vec<String> = serde_json::from_value(b["actors"].clone()).unwrap();
-        out.extend(chain.record(
-            b["time"].as_str().unwrap().parse().unwrap(),
-            b["step"].as_str().unwrap(),
-            &actors,
-            b["data"].as_object().unwrap().clone(),
-        ));
-    }
-    std::fs::write(&path, out).unwrap();
+    common::flow::rewrite_receipt(&p.bundle, edit);
     (dir, p)
 }
 
@@ -1021,4 +1002,137 @@ fn kms_status_uses_no_receipt_whose_chain_does_not_verify() {
         &[&named, "kms status uses nothing from it"],
     );
     assert!(out.stdout.is_empty(), "no report was printed");
+}
+
+// ---- 7. Bundle files that are not regular files, or that have a second name ----
+
+/// Each command is given this long to answer; a read that blocks on a FIFO or never ends on a
+/// device is killed at the deadline, and the exit code assertion then fails (no exit code).
+const ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(120);
+
+fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+/// `cmd` run to its end or killed at [`ANSWER_WITHIN`]: refused with exit 5, naming `file` and
+/// what it is instead of a regular file.
+fn refused_within_deadline(mut cmd: assert_cmd::Command, file: &str, what: &str) {
+    let out = cmd.timeout(ANSWER_WITHIN).output().unwrap();
+    assert!(
+        out.status.code().is_some(),
+        "no answer within {ANSWER_WITHIN:?}: killed ({:?}); stderr: {}",
+        out.status,
+        stderr(&out)
+    );
+    assert_failed(&out, REFUSED, &[file, what]);
+}
+
+/// A `ceremony.log` swapped for a FIFO or a link to /dev/zero in a returned bundle: `kms import`,
+/// `audit verify`, `kms status --receipts` and `kms verify-rotation` each refuse it by name
+/// (exit 5) instead of waiting for a writer for ever or reading until memory runs out.
+#[test]
+fn a_ceremony_log_that_is_a_fifo_or_a_link_to_dev_zero_is_refused_without_hanging() {
+    own_token!();
+    let (dir, alias, p) = setup("hostile-log-fifo");
+    ceremony_cmd(dir.path(), &p, &[&alias], default_algorithm())
+        .assert()
+        .success();
+    let log = p.bundle.join("ceremony.log");
+    let kept = dir.path().join("ceremony.log.kept");
+    std::fs::rename(&log, &kept).unwrap();
+
+    let audit = |bundle: &Path| {
+        let mut cmd = keyrite();
+        cmd.args(["audit", "verify"])
+            .arg(bundle)
+            .arg("--trust")
+            .arg(hsm().log_public_key());
+        cmd
+    };
+    mkfifo(&log);
+    refused_within_deadline(import_cmd(&p.bundle), "ceremony.log", "");
+    refused_within_deadline(audit(&p.bundle), "ceremony.log", "a FIFO");
+    assert_eq!(key_state(&alias), "PendingImport", "nothing was imported");
+
+    std::fs::remove_file(&log).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &log).unwrap();
+    refused_within_deadline(import_cmd(&p.bundle), "ceremony.log", "");
+    refused_within_deadline(audit(&p.bundle), "ceremony.log", "symbolic link");
+    assert_eq!(key_state(&alias), "PendingImport", "nothing was imported");
+
+    // Imported with the real log, then the log replaced again: the commands that read a bundle
+    // after the import refuse it too.
+    std::fs::remove_file(&log).unwrap();
+    std::fs::rename(&kept, &log).unwrap();
+    import_cmd(&p.bundle).assert().success();
+    std::fs::rename(&log, &kept).unwrap();
+    for (make, what) in [
+        (mkfifo as fn(&Path), "a FIFO"),
+        (
+            |l: &Path| std::os::unix::fs::symlink("/dev/zero", l).unwrap(),
+            "symbolic link",
+        ),
+    ] {
+        make(&log);
+        let mut status = keyrite();
+        status.args(["kms", "status", "--receipts"]).arg(&p.bundle);
+        refused_within_deadline(status, "ceremony.log", what);
+        let mut verify = keyrite();
+        verify
+            .args(["kms", "verify-rotation", "--bundle"])
+            .arg(&p.bundle);
+        refused_within_deadline(verify, "ceremony.log", "");
+        refused_within_deadline(audit(&p.bundle), "ceremony.log", what);
+        std::fs::remove_file(&log).unwrap();
+    }
+}
+
+/// An `import-receipt.log` hard-linked to a file outside the bundle: `kms import` and
+/// `kms verify-rotation` refuse it (exit 5) before writing a byte, so the outside file does not
+/// grow, and nothing is imported.
+#[test]
+fn a_hard_linked_import_receipt_is_refused_before_anything_is_written() {
+    own_token!();
+    let (dir, alias, p) = setup("hostile-receipt-hardlink");
+    ceremony_cmd(dir.path(), &p, &[&alias], default_algorithm())
+        .assert()
+        .success();
+    let receipt = p.bundle.join("import-receipt.log");
+    let outside = dir.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    let victim = outside.join("victim.log");
+    std::fs::write(&victim, b"").unwrap();
+    std::fs::hard_link(&victim, &receipt).unwrap();
+
+    let out = import_cmd(&p.bundle).output().unwrap();
+    assert_failed(&out, REFUSED, &["import-receipt.log", "2 hard links"]);
+    assert_eq!(
+        std::fs::read(&victim).unwrap(),
+        b"",
+        "the outside file grew"
+    );
+    assert_eq!(key_state(&alias), "PendingImport", "nothing was imported");
+
+    // Imported with a receipt of its own, then linked out again: verify-rotation, which appends
+    // its result to the receipt, refuses it too.
+    std::fs::remove_file(&receipt).unwrap();
+    import_cmd(&p.bundle).assert().success();
+    std::fs::remove_file(&victim).unwrap();
+    std::fs::hard_link(&receipt, &victim).unwrap();
+    let before = std::fs::read(&victim).unwrap();
+    let out = keyrite()
+        .args(["kms", "verify-rotation", "--bundle"])
+        .arg(&p.bundle)
+        .output()
+        .unwrap();
+    assert_failed(&out, REFUSED, &["import-receipt.log", "hard links"]);
+    assert_eq!(
+        std::fs::read(&victim).unwrap(),
+        before,
+        "the outside file grew"
+    );
 }
