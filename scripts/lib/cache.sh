@@ -75,6 +75,16 @@ venv_build() {
   "$dir/bin/python" -m pip install --quiet --disable-pip-version-check "$@" >&2 || return 1
 }
 
+# cache_put_file SRC DEST: copies a built file into the cache, executable, whole or not at all.
+cache_put_file() {
+  local src=$1 dest=$2 tmp
+  mkdir -p "$(dirname "$dest")" || return 1
+  tmp=$(mktemp "$(dirname "$dest")/.$(basename "$dest").XXXXXX") || return 1
+  if ! { cp "$src" "$tmp" && chmod 0755 "$tmp" && mv -f "$tmp" "$dest"; }; then
+    rm -f "$tmp"; return 1
+  fi
+}
+
 # apt_install PACKAGE...: installs the Debian packages not installed yet, one apt run at a time
 # (the cache's lock `apt`, and apt's own lock waited for rather than failed on).
 apt_install() {

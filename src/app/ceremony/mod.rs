@@ -266,32 +266,29 @@ struct Driver<'r, 's> {
 }
 
 impl Driver<'_, '_> {
+    /// The start record, binding this ceremony's inputs, committed to the log.
+    fn commit_start(&mut self) -> Result<()> {
+        let start = start_record(
+            self.req,
+            &self.manifest,
+            &self.fingerprint,
+            &self.log_key_sha256,
+        )?;
+        self.commit(start)
+    }
+
     fn drive(&mut self) -> Result<CeremonyReport> {
         if let Some(choice) = self.req.resume {
             if self.engine.machine().start().is_none() {
                 // The interrupted run left no complete record: the log starts again here.
-                let start = start_record(
-                    self.req,
-                    &self.manifest,
-                    &self.fingerprint,
-                    &self.log_key_sha256,
-                )?;
-                self.commit(start)?;
+                self.commit_start()?;
             }
             self.restore_wrapped()?;
             self.commit(resume::resumed_record(choice, tool_sha256()?))?;
         }
         loop {
             match self.engine.next() {
-                Next::Start => {
-                    let start = start_record(
-                        self.req,
-                        &self.manifest,
-                        &self.fingerprint,
-                        &self.log_key_sha256,
-                    )?;
-                    self.commit(start)?;
-                }
+                Next::Start => self.commit_start()?,
                 Next::QuorumMet => {
                     let q = self
                         .req
