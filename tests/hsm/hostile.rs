@@ -123,6 +123,18 @@ fn ceremony_refused(
     err
 }
 
+/// A fresh bundle (named `name`) into which `plant` put what keyrite did not write (given the
+/// bundle and the key's alias): the ceremony is refused with `code` and `want` before any HSM
+/// object is created.
+fn planted_refused(name: &str, plant: impl FnOnce(&Path, &str), code: i32, want: &[&str]) {
+    let (dir, alias, p) = setup(name);
+    plant(&p.bundle, &alias);
+    let objects = hsm().object_count();
+    let cmd = ceremony_cmd(dir.path(), &p, &[&alias], default_algorithm());
+    ceremony_refused(cmd, &alias, &p, code, want);
+    assert_eq!(hsm().object_count(), objects, "no HSM object was created");
+}
+
 fn chmod(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
@@ -775,52 +787,40 @@ fn a_token_one_wrong_pin_from_locking_is_not_tried() {
 #[test]
 fn a_planted_manifest_replacement_is_refused_before_anything_is_generated() {
     own_token!();
-    let (dir, alias, p) = setup("hostile-manifest-new");
-    std::fs::write(p.bundle.join("manifest.json.new"), b"{}").unwrap();
-    let objects = hsm().object_count();
-    let cmd = ceremony_cmd(dir.path(), &p, &[&alias], default_algorithm());
-    ceremony_refused(
-        cmd,
-        &alias,
-        &p,
+    planted_refused(
+        "hostile-manifest-new",
+        |bundle, _| {
+            std::fs::write(bundle.join("manifest.json.new"), b"{}").unwrap();
+        },
         REFUSED,
         &["manifest.json.new: a file keyrite did not write is not part of this bundle"],
     );
-    assert_eq!(hsm().object_count(), objects, "no HSM object was created");
 }
 
 #[test]
 fn an_unknown_file_in_a_bundle_is_refused_before_anything_is_generated() {
     own_token!();
-    let (dir, alias, p) = setup("hostile-unknown-file");
-    std::fs::write(p.bundle.join("README.txt"), b"nothing to see").unwrap();
-    let objects = hsm().object_count();
-    let cmd = ceremony_cmd(dir.path(), &p, &[&alias], default_algorithm());
-    ceremony_refused(
-        cmd,
-        &alias,
-        &p,
+    planted_refused(
+        "hostile-unknown-file",
+        |bundle, _| {
+            std::fs::write(bundle.join("README.txt"), b"nothing to see").unwrap();
+        },
         REFUSED,
         &["README.txt: a file keyrite did not write"],
     );
-    assert_eq!(hsm().object_count(), objects, "no HSM object was created");
 }
 
 #[test]
 fn a_directory_the_manifest_does_not_list_is_refused_before_anything_is_generated() {
     own_token!();
-    let (dir, alias, p) = setup("hostile-unknown-dir");
-    std::fs::create_dir(p.bundle.join("prod-s3")).unwrap();
-    let objects = hsm().object_count();
-    let cmd = ceremony_cmd(dir.path(), &p, &[&alias], default_algorithm());
-    ceremony_refused(
-        cmd,
-        &alias,
-        &p,
+    planted_refused(
+        "hostile-unknown-dir",
+        |bundle, _| {
+            std::fs::create_dir(bundle.join("prod-s3")).unwrap();
+        },
         REFUSED,
         &["prod-s3: a directory the manifest does not list"],
     );
-    assert_eq!(hsm().object_count(), objects, "no HSM object was created");
 }
 
 /// A key directory holding an entry the manifest does not list (here a directory where the
@@ -829,23 +829,19 @@ fn a_directory_the_manifest_does_not_list_is_refused_before_anything_is_generate
 #[test]
 fn a_key_directory_with_an_unexpected_entry_is_refused_before_anything_is_generated() {
     own_token!();
-    let (dir, alias, p) = setup("hostile-key-dir-entry");
-    std::fs::create_dir(
-        p.bundle
-            .join(bundle_name(&alias))
-            .join("EncryptedKeyMaterial.bin"),
-    )
-    .unwrap();
-    let objects = hsm().object_count();
-    let cmd = ceremony_cmd(dir.path(), &p, &[&alias], default_algorithm());
-    ceremony_refused(
-        cmd,
-        &alias,
-        &p,
+    planted_refused(
+        "hostile-key-dir-entry",
+        |bundle, alias| {
+            std::fs::create_dir(
+                bundle
+                    .join(bundle_name(alias))
+                    .join("EncryptedKeyMaterial.bin"),
+            )
+            .unwrap();
+        },
         VERIFICATION_FAILED,
         &["EncryptedKeyMaterial.bin is in the bundle but not in its manifest"],
     );
-    assert_eq!(hsm().object_count(), objects, "no HSM object was created");
 }
 
 // ---- 14. `audit verify` proves what it prints ----
