@@ -3,7 +3,7 @@
 //! as `kms status --resources --cloudtrail` does ([`keyrite::app::status::report`]), and reports
 //! each key to Config with `PutEvaluations`: NON_COMPLIANT past due, naming the resources the key
 //! exposes; COMPLIANT otherwise; NOT_APPLICABLE for a key awaiting its first material;
-//! NON_COMPLIANT for a key it could not read (a key policy denying DescribeKey), naming AWS's code. What a
+//! NON_COMPLIANT for a key it could not read (a key policy denying DescribeKey or ListKeyRotations), naming AWS's code. What a
 //! verdict means and how the annotation reads is [`keyrite::core::config_rule`]'s.
 //!
 //! [`handle`] is a plain async function: the Lambda runtime (main.rs) calls it, and so can a test.
