@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use jiff::Timestamp;
 
 use crate::app::error::{Error, Result};
-use crate::core::inventory::SegregationRules;
+use crate::core::inventory::{SegregationRules, Services};
 use crate::core::key_age::{Compliance, Policy};
+use crate::kms::inventory::InventoryScope;
 use crate::kms::status::{Receipts, StatusReport};
 use crate::kms::{self, KmsTarget};
 
@@ -32,6 +33,8 @@ pub struct StatusRequest {
     pub cloudtrail: bool,
     /// List the resources each key protects (the inventory of the same region).
     pub resources: bool,
+    /// The services whose resources are listed (with `resources`).
+    pub services: Services,
 }
 
 /// Every EXTERNAL key's status as `req` asks.
@@ -79,14 +82,15 @@ pub async fn report(
     };
     let mut report = kms::status::status_with(&client, &options, receipts, now).await?;
     if req.resources {
-        let inventory = kms::inventory::inventory(
-            target,
-            std::slice::from_ref(&report.region),
-            &SegregationRules::default(),
-            &Default::default(),
-            now,
-        )
-        .await?;
+        let scope = InventoryScope {
+            services: &req.services,
+            rules: &SegregationRules::default(),
+            purposes: &Default::default(),
+        };
+        let inventory =
+            kms::inventory::inventory(target, std::slice::from_ref(&report.region), scope, now)
+                .await?;
+        report.resources_unreadable = inventory.unreadable;
         for k in &mut report.keys {
             k.resources = Some(
                 inventory
@@ -103,7 +107,8 @@ pub async fn report(
 
 /// The exit a scheduled job alerts on: Ok when no key is past due, [`Error::PastPolicy`] (exit
 /// code 7) naming the keys that are, else [`Error::KeysUnreadable`] (exit code 10) naming the
-/// keys that could not be read.
+/// keys that could not be read, else [`Error::ResourcesUnreadable`] (exit code 10) naming the
+/// resource reads that failed.
 pub fn verdict(report: &StatusReport) -> Result<()> {
     let late: Vec<String> = report
         .keys
@@ -143,6 +148,10 @@ pub fn verdict(report: &StatusReport) -> Result<()> {
                 })
                 .collect(),
         });
+    }
+    if !report.resources_unreadable.is_empty() {
+        let (reads, what_to_do) = Error::unread_parts(&report.resources_unreadable);
+        return Err(Error::ResourcesUnreadable { reads, what_to_do });
     }
     Ok(())
 }

@@ -8,6 +8,7 @@ use clap::Args;
 use crate::app::error::{Error, Result};
 use crate::app::status;
 use crate::cli::aws_args::AwsArgs;
+use crate::core::inventory::Services;
 use crate::core::key_age::Compliance;
 use crate::core::key_age::{
     DEFAULT_DUE_SOON_DAYS, DEFAULT_POLICY_DAYS, DaysError, Policy, days_in_range,
@@ -54,6 +55,10 @@ pub struct StatusArgs {
     /// NON_COMPLIANT and DUE_SOON say what is exposed.
     #[arg(long)]
     pub resources: bool,
+    /// With --resources: the services whose resources are listed, comma-separated: s3, rds,
+    /// dynamodb (default: all). Leave out one the caller may not read.
+    #[arg(long, requires = "resources", value_parser = crate::cli::inventory::services, default_value = "s3,rds,dynamodb")]
+    pub services: Services,
     #[command(flatten)]
     pub aws: AwsArgs,
     /// JSON on stdout (the table then goes to stderr).
@@ -77,6 +82,7 @@ pub fn run(a: StatusArgs) -> Result<()> {
             receipts: a.receipts.clone(),
             cloudtrail: a.cloudtrail,
             resources: a.resources,
+            services: a.services.clone(),
         },
     )?;
     let table = table(&report);
@@ -185,7 +191,35 @@ fn table(r: &StatusReport) -> String {
                     ),
                 );
             }
+            for u in r
+                .resources_unreadable
+                .iter()
+                .filter(|u| u.resource.is_none())
+            {
+                push_line(
+                    &mut s,
+                    format!(
+                        "{:<14} {} resources in {}: not read ({} {})",
+                        "UNKNOWN",
+                        u.service.as_str(),
+                        u.region,
+                        u.operation,
+                        u.code
+                    ),
+                );
+            }
         }
+    }
+    for u in &r.resources_unreadable {
+        push_line(
+            &mut s,
+            format!(
+                "{:<14} {}; what to do: {}",
+                "UNREADABLE",
+                u.summary(),
+                u.what_to_do
+            ),
+        );
     }
     for u in &r.unreadable {
         push_line(

@@ -253,6 +253,10 @@ pub struct StatusReport {
     /// not measured, so the report is partial.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unreadable: Vec<UnreadableKey>,
+    /// With resources asked for: the reads of a resource service that failed. What they would
+    /// have listed is unknown for every key of that region, so the report is partial.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resources_unreadable: Vec<crate::core::inventory::Unreadable>,
 }
 
 /// How a status report is made beyond the policy.
@@ -470,6 +474,7 @@ pub async fn status_with(
         grace_days: options.grace_days,
         keys: out,
         unreadable,
+        resources_unreadable: Vec::new(),
     })
 }
 

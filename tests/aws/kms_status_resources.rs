@@ -83,6 +83,7 @@ fn status(
             receipts,
             cloudtrail: true,
             resources: true,
+            services: Default::default(),
         },
         Some(trail),
     )
