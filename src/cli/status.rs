@@ -113,6 +113,15 @@ fn table(r: &StatusReport) -> String {
             "STATUS", "ALIASES", "STATE", "KEY MATERIAL", "AGE", "DUE", "AGE FROM"
         ),
     );
+    // What each key protects is unknown where a service could not be read: one line a service
+    // and region, naming the calls that failed.
+    let mut unknown: std::collections::BTreeMap<(&str, &str), Vec<String>> = Default::default();
+    for u in &r.resources_unreadable {
+        unknown
+            .entry((u.service.as_str(), u.region.as_str()))
+            .or_default()
+            .push(format!("{} {}", u.operation, u.code));
+    }
     for k in &r.keys {
         let (age, due, from) = match &k.material {
             Some(m) => (
@@ -191,20 +200,13 @@ fn table(r: &StatusReport) -> String {
                     ),
                 );
             }
-            for u in r
-                .resources_unreadable
-                .iter()
-                .filter(|u| u.resource.is_none())
-            {
+            for ((service, region), calls) in &unknown {
                 push_line(
                     &mut s,
                     format!(
-                        "{:<14} {} resources in {}: not read ({} {})",
+                        "{:<14} {service} resources in {region}: not read ({})",
                         "UNKNOWN",
-                        u.service.as_str(),
-                        u.region,
-                        u.operation,
-                        u.code
+                        calls.join(", ")
                     ),
                 );
             }
