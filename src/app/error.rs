@@ -539,15 +539,22 @@ pub enum Error {
 }
 
 impl Error {
-    /// The reads an inventory could not make, as [`Error::ResourcesUnreadable`]'s parts.
+    /// The reads an inventory could not make, as [`Error::ResourcesUnreadable`]'s parts: each
+    /// read, and what to do (`remedy`: the fix, for a command that has no `--services`).
     pub fn unread_parts(
         unread: &[crate::core::inventory::Unreadable],
+        remedy: bool,
     ) -> (Vec<String>, Vec<String>) {
         let reads = unread.iter().map(|u| u.summary()).collect();
         let mut what_to_do: Vec<String> = Vec::new();
         for u in unread {
-            if !what_to_do.contains(&u.what_to_do) {
-                what_to_do.push(u.what_to_do.clone());
+            let todo = if remedy {
+                u.remedy()
+            } else {
+                u.what_to_do.clone()
+            };
+            if !what_to_do.contains(&todo) {
+                what_to_do.push(todo);
             }
         }
         (reads, what_to_do)

@@ -49,6 +49,6 @@ pub fn verdict(report: &InventoryReport) -> Result<()> {
     if report.unreadable.is_empty() {
         return Ok(());
     }
-    let (reads, what_to_do) = Error::unread_parts(&report.unreadable);
+    let (reads, what_to_do) = Error::unread_parts(&report.unreadable, false);
     Err(Error::ResourcesUnreadable { reads, what_to_do })
 }

@@ -150,7 +150,7 @@ pub fn verdict(report: &StatusReport) -> Result<()> {
         });
     }
     if !report.resources_unreadable.is_empty() {
-        let (reads, what_to_do) = Error::unread_parts(&report.resources_unreadable);
+        let (reads, what_to_do) = Error::unread_parts(&report.resources_unreadable, false);
         return Err(Error::ResourcesUnreadable { reads, what_to_do });
     }
     Ok(())

@@ -132,7 +132,7 @@ fn verify(
                 // A resource missing because its service could not be read is not one the
                 // rotation lost: stop rather than report it either way.
                 if !report.unreadable.is_empty() {
-                    let (reads, what_to_do) = Error::unread_parts(&report.unreadable);
+                    let (reads, what_to_do) = Error::unread_parts(&report.unreadable, true);
                     return Err(Error::RecheckUnreadable { reads, what_to_do });
                 }
                 Some(report.keys)

@@ -196,33 +196,36 @@ impl Unreadable {
             }
             out
         };
-        let remedy = if code == UNREACHABLE {
-            format!(
-                "check the network and the {} endpoint (AWS_ENDPOINT_URL_{})",
-                service.title(),
-                service.as_str().to_ascii_uppercase()
-            )
-        } else {
-            format!(
-                "allow {} to the caller's role",
-                clean(permission(operation))
-            )
-        };
-        let what_to_do = match services.without(service) {
-            Some(rest) => format!(
-                "{remedy}, or leave {} out with --services {rest}",
-                service.as_str()
-            ),
-            None => remedy,
-        };
-        Unreadable {
+        let mut u = Unreadable {
             service,
             region: clean(region),
             operation: clean(operation),
             resource: resource.map(clean),
             code: clean(code),
             message: clean(message),
-            what_to_do,
+            what_to_do: String::new(),
+        };
+        let remedy = u.remedy();
+        u.what_to_do = match services.without(service) {
+            Some(rest) => format!(
+                "{remedy}, or leave {} out with --services {rest}",
+                service.as_str()
+            ),
+            None => remedy,
+        };
+        u
+    }
+
+    /// What makes the read work: the IAM permission to allow, or the endpoint to check.
+    pub fn remedy(&self) -> String {
+        if self.code == UNREACHABLE {
+            format!(
+                "check the network and the {} endpoint (AWS_ENDPOINT_URL_{})",
+                self.service.title(),
+                self.service.as_str().to_ascii_uppercase()
+            )
+        } else {
+            format!("allow {} to the caller's role", permission(&self.operation))
         }
     }
 
