@@ -155,3 +155,70 @@ pub fn verdict(report: &StatusReport) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::exit::ExitCode;
+    use crate::core::inventory::{Service, Unreadable};
+    use crate::core::key_age::{AgeSource, assess};
+    use crate::kms::status::{KeyStatus, RotationsLookup};
+
+    fn report(age_days: i64, resources_unreadable: bool) -> StatusReport {
+        let now = Timestamp::from_second(1_800_000_000).unwrap();
+        let since = Timestamp::from_second(1_800_000_000 - age_days * 86_400).unwrap();
+        let age = assess(Policy::default(), since, AgeSource::Receipt, now);
+        let unread = Unreadable::new(
+            &Services::default(),
+            Service::Rds,
+            "us-east-1",
+            "rds:DescribeDBInstances",
+            None,
+            "AccessDenied",
+            "not authorized",
+        );
+        StatusReport {
+            region: "us-east-1".into(),
+            checked_at: now,
+            policy: Policy::default(),
+            grace_days: 0,
+            keys: vec![KeyStatus {
+                key_id: "k1".into(),
+                key_arn: "arn:aws:kms:us-east-1:000000000000:key/k1".into(),
+                aliases: vec!["alias/prod-s3".into()],
+                state: "Enabled".into(),
+                key_material_id: Some("m1".into()),
+                compliance: age.compliance,
+                material: Some(age),
+                ceremony: None,
+                rotations: RotationsLookup::Listed,
+                cloudtrail: None,
+                superseded: Vec::new(),
+                resources: Some(Vec::new()),
+            }],
+            unreadable: Vec::new(),
+            resources_unreadable: if resources_unreadable {
+                vec![unread]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    #[test]
+    fn resources_not_read_make_the_report_partial_unless_a_key_is_past_due() {
+        let exit = |r: &StatusReport| verdict(r).err().map(|e| e.exit_code());
+        assert_eq!(exit(&report(10, false)), None);
+        let partial = verdict(&report(10, true)).unwrap_err();
+        assert_eq!(partial.exit_code(), ExitCode::StatusPartial);
+        let text = partial.to_string();
+        for part in [
+            "rds in us-east-1: rds:DescribeDBInstances failed: AccessDenied",
+            "what to do: allow rds:DescribeDBInstances",
+            "--services s3,dynamodb",
+        ] {
+            assert!(text.contains(part), "{part:?} missing from:\n{text}");
+        }
+        assert_eq!(exit(&report(400, true)), Some(ExitCode::NonCompliant));
+    }
+}
