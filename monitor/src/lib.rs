@@ -3,7 +3,9 @@
 //! as `kms status --resources --cloudtrail` does ([`keyrite::app::status::report`]), and reports
 //! each key to Config with `PutEvaluations`: NON_COMPLIANT past due, naming the resources the key
 //! exposes; COMPLIANT otherwise; NOT_APPLICABLE for a key awaiting its first material;
-//! NON_COMPLIANT for a key it could not read (a key policy denying DescribeKey), naming AWS's code. What a
+//! NON_COMPLIANT for a key it could not read (a key policy denying DescribeKey or ListKeyRotations), naming AWS's code. A
+//! service whose resources could not be read is named in each annotation as unknown, never as
+//! "protects no resource"; the rest is evaluated. What a
 //! verdict means and how the annotation reads is [`keyrite::core::config_rule`]'s.
 //!
 //! [`handle`] is a plain async function: the Lambda runtime (main.rs) calls it, and so can a test.
@@ -14,6 +16,7 @@ pub mod event;
 use jiff::Timestamp;
 use keyrite::app::status::{self, StatusRequest};
 use keyrite::core::config_rule::{self, KeyFacts};
+use keyrite::core::inventory::{Service, Services};
 use keyrite::kms::KmsTarget;
 use keyrite::kms::cloudtrail::CloudTrailClient;
 use keyrite::kms::status::Receipts;
@@ -81,6 +84,7 @@ pub async fn handle(event: &ConfigEvent, monitor: &Monitor) -> Result<Outcome, M
         receipts: Vec::new(),
         cloudtrail: monitor.trail.is_some(),
         resources: true,
+        services: Services::default(),
     };
     let now = Timestamp::now();
     let report = status::report(
@@ -91,6 +95,14 @@ pub async fn handle(event: &ConfigEvent, monitor: &Monitor) -> Result<Outcome, M
         now,
     )
     .await?;
+    // The services whose resources could not all be read (the rule reads one region).
+    let mut unread: Vec<Service> = report
+        .resources_unreadable
+        .iter()
+        .map(|u| u.service)
+        .collect();
+    unread.sort();
+    unread.dedup();
     let evaluations: Vec<Evaluation> = report
         .keys
         .iter()
@@ -103,6 +115,7 @@ pub async fn handle(event: &ConfigEvent, monitor: &Monitor) -> Result<Outcome, M
                 material: k.material.as_ref(),
                 max_age_days: report.policy.max_age_days,
                 resources: k.resources.as_deref(),
+                unread: &unread,
             });
             Evaluation {
                 key_id: k.key_id.clone(),

@@ -271,7 +271,8 @@ async fn a_scheduled_notification_reports_each_external_key_to_config() {
     let kms_endpoint = env("KEYRITE_TEST_KMS_ENDPOINT");
     let aws_endpoint = env("KEYRITE_TEST_AWS_ENDPOINT");
     // The resources' services, as the Lambda would find them: S3 on LocalStack, RDS and
-    // DynamoDB on moto. SAFETY: set before any client of this test reads them; never changed.
+    // DynamoDB on moto. SAFETY: set before any client of this test reads them; RDS's is changed
+    // once below, under the same condition.
     unsafe {
         std::env::set_var("AWS_ENDPOINT_URL", &kms_endpoint);
         std::env::set_var("AWS_ENDPOINT_URL_RDS", &aws_endpoint);
@@ -392,4 +393,40 @@ async fn a_scheduled_notification_reports_each_external_key_to_config() {
     };
     let err = handle(&event, &monitor).await.unwrap_err();
     assert!(matches!(err, MonitorError::Refused { .. }), "{err}");
+
+    // RDS unreadable (its endpoint now LocalStack, which does not emulate RDS: the answer a role
+    // without rds:DescribeDBInstances gets): the keys are still evaluated, and no annotation
+    // claims a key protects nothing when RDS could not be looked at.
+    // SAFETY: this is the binary's only test and its runtime is single-threaded: no other
+    // thread reads the environment while it changes; clients made from here on read the new value.
+    unsafe {
+        std::env::set_var("AWS_ENDPOINT_URL_RDS", &kms_endpoint);
+    }
+    let (config, _) = config_stub(false);
+    let monitor = Monitor { config, ..monitor };
+    let outcome = handle(&event, &monitor).await.expect("handle without RDS");
+    let annotation = |id: &str| {
+        outcome
+            .evaluations
+            .iter()
+            .find(|e| e.key_id == id)
+            .map(|e| (e.compliance, e.annotation.clone()))
+            .unwrap()
+    };
+    let (compliance, text) = annotation(&pending);
+    assert_eq!(compliance, "NOT_APPLICABLE");
+    assert_eq!(
+        text,
+        format!(
+            "alias/{prefix}/dev-rds: no key material (PendingImport); protects no S3 or DynamoDB resource; RDS could not be read: unknown"
+        )
+    );
+    let (compliance, text) = annotation(&overdue);
+    assert_eq!(compliance, "NON_COMPLIANT");
+    assert!(
+        text.ends_with(&format!(
+            "; exposes 1: s3 bucket {bucket}; RDS could not be read: unknown"
+        )),
+        "{text}"
+    );
 }

@@ -511,6 +511,54 @@ pub enum Error {
         keys.join(", ")
     )]
     KeysUnreadable { keys: Vec<String> },
+
+    // --- StatusPartial: `kms inventory` or `kms status --resources` could not read a service. ---
+    #[error(
+        "{} read(s) of resources failed, so what they would list is unknown (everything else is reported): {}\n  what to do: {}; then run it again",
+        reads.len(),
+        reads.join("; "),
+        what_to_do.join("; ")
+    )]
+    ResourcesUnreadable {
+        /// Each failed read in one line: service, region, call, AWS's code and message.
+        reads: Vec<String>,
+        /// What to do about each, without repeats.
+        what_to_do: Vec<String>,
+    },
+
+    // --- OperationFailed: verify-rotation cannot recheck resources it could not read. ---
+    #[error(
+        "the resources could not all be read, so the rotation cannot be checked against the earlier inventory: {}\n  what to do: {}; then run `keyrite kms verify-rotation --inventory` again",
+        reads.join("; "),
+        what_to_do.join("; ")
+    )]
+    RecheckUnreadable {
+        reads: Vec<String>,
+        what_to_do: Vec<String>,
+    },
+}
+
+impl Error {
+    /// The reads an inventory could not make, as [`Error::ResourcesUnreadable`]'s parts: each
+    /// read, and what to do (`remedy`: the fix, for a command that has no `--services`).
+    pub fn unread_parts(
+        unread: &[crate::core::inventory::Unreadable],
+        remedy: bool,
+    ) -> (Vec<String>, Vec<String>) {
+        let reads = unread.iter().map(|u| u.summary()).collect();
+        let mut what_to_do: Vec<String> = Vec::new();
+        for u in unread {
+            let todo = if remedy {
+                u.remedy()
+            } else {
+                u.what_to_do.clone()
+            };
+            if !what_to_do.contains(&todo) {
+                what_to_do.push(todo);
+            }
+        }
+        (reads, what_to_do)
+    }
 }
 
 impl From<crate::core::chain::ChainError> for Error {
@@ -630,7 +678,10 @@ impl Error {
             | Error::BundleNotWritable { .. } => ExitCode::Environment,
             Error::ManPages { .. } => ExitCode::Internal,
             Error::PastPolicy { .. } => ExitCode::NonCompliant,
-            Error::KeysUnreadable { .. } => ExitCode::StatusPartial,
+            Error::KeysUnreadable { .. } | Error::ResourcesUnreadable { .. } => {
+                ExitCode::StatusPartial
+            }
+            Error::RecheckUnreadable { .. } => ExitCode::OperationFailed,
             Error::RotationNotTaken { .. } => ExitCode::VerificationFailed,
         }
     }

@@ -3,13 +3,20 @@
 
 use jiff::Timestamp;
 
-use crate::app::error::Result;
+use crate::app::error::{Error, Result};
+use crate::core::inventory::Services;
 use crate::core::plan::Plan;
-use crate::kms::inventory::InventoryReport;
+use crate::kms::inventory::{InventoryReport, InventoryScope};
 use crate::kms::{self, KmsTarget};
 
-/// The inventory of `regions`; none given: the plan's regions, else the SDK's region.
-pub fn run(target: &KmsTarget, regions: &[String], plan: Option<&Plan>) -> Result<InventoryReport> {
+/// The inventory of `regions` and `services`; no region given: the plan's regions, else the
+/// SDK's region.
+pub fn run(
+    target: &KmsTarget,
+    regions: &[String],
+    services: &Services,
+    plan: Option<&Plan>,
+) -> Result<InventoryReport> {
     let rules = plan.and_then(|p| p.segregation.clone()).unwrap_or_default();
     let purposes = plan.map(Plan::purposes).unwrap_or_default();
     let rt = kms::runtime()?;
@@ -26,7 +33,22 @@ pub fn run(target: &KmsTarget, regions: &[String], plan: Option<&Plan>) -> Resul
         }
         regions.sort();
         regions.dedup();
-        kms::inventory::inventory(target, &regions, &rules, &purposes, Timestamp::now()).await
+        let scope = InventoryScope {
+            services,
+            rules: &rules,
+            purposes: &purposes,
+        };
+        kms::inventory::inventory(target, &regions, scope, Timestamp::now()).await
     })?;
     Ok(report)
+}
+
+/// The exit the inventory ends with: Ok when every read was made, else
+/// [`Error::ResourcesUnreadable`] (exit code 10, partial) naming each read that failed.
+pub fn verdict(report: &InventoryReport) -> Result<()> {
+    if report.unreadable.is_empty() {
+        return Ok(());
+    }
+    let (reads, what_to_do) = Error::unread_parts(&report.unreadable, false);
+    Err(Error::ResourcesUnreadable { reads, what_to_do })
 }

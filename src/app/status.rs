@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use jiff::Timestamp;
 
 use crate::app::error::{Error, Result};
-use crate::core::inventory::SegregationRules;
+use crate::core::inventory::{SegregationRules, Services};
 use crate::core::key_age::{Compliance, Policy};
+use crate::kms::inventory::InventoryScope;
 use crate::kms::status::{Receipts, StatusReport};
 use crate::kms::{self, KmsTarget};
 
@@ -32,6 +33,8 @@ pub struct StatusRequest {
     pub cloudtrail: bool,
     /// List the resources each key protects (the inventory of the same region).
     pub resources: bool,
+    /// The services whose resources are listed (with `resources`).
+    pub services: Services,
 }
 
 /// Every EXTERNAL key's status as `req` asks.
@@ -79,14 +82,15 @@ pub async fn report(
     };
     let mut report = kms::status::status_with(&client, &options, receipts, now).await?;
     if req.resources {
-        let inventory = kms::inventory::inventory(
-            target,
-            std::slice::from_ref(&report.region),
-            &SegregationRules::default(),
-            &Default::default(),
-            now,
-        )
-        .await?;
+        let scope = InventoryScope {
+            services: &req.services,
+            rules: &SegregationRules::default(),
+            purposes: &Default::default(),
+        };
+        let inventory =
+            kms::inventory::inventory(target, std::slice::from_ref(&report.region), scope, now)
+                .await?;
+        report.resources_unreadable = inventory.unreadable;
         for k in &mut report.keys {
             k.resources = Some(
                 inventory
@@ -103,7 +107,8 @@ pub async fn report(
 
 /// The exit a scheduled job alerts on: Ok when no key is past due, [`Error::PastPolicy`] (exit
 /// code 7) naming the keys that are, else [`Error::KeysUnreadable`] (exit code 10) naming the
-/// keys that could not be read.
+/// keys that could not be read, else [`Error::ResourcesUnreadable`] (exit code 10) naming the
+/// resource reads that failed.
 pub fn verdict(report: &StatusReport) -> Result<()> {
     let late: Vec<String> = report
         .keys
@@ -144,5 +149,76 @@ pub fn verdict(report: &StatusReport) -> Result<()> {
                 .collect(),
         });
     }
+    if !report.resources_unreadable.is_empty() {
+        let (reads, what_to_do) = Error::unread_parts(&report.resources_unreadable, false);
+        return Err(Error::ResourcesUnreadable { reads, what_to_do });
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::exit::ExitCode;
+    use crate::core::inventory::{Service, Unreadable};
+    use crate::core::key_age::{AgeSource, assess};
+    use crate::kms::status::{KeyStatus, RotationsLookup};
+
+    fn report(age_days: i64, resources_unreadable: bool) -> StatusReport {
+        let now = Timestamp::from_second(1_800_000_000).unwrap();
+        let since = Timestamp::from_second(1_800_000_000 - age_days * 86_400).unwrap();
+        let age = assess(Policy::default(), since, AgeSource::Receipt, now);
+        let unread = Unreadable::new(
+            &Services::default(),
+            Service::Rds,
+            "us-east-1",
+            "rds:DescribeDBInstances",
+            None,
+            "AccessDenied",
+            "not authorized",
+        );
+        StatusReport {
+            region: "us-east-1".into(),
+            checked_at: now,
+            policy: Policy::default(),
+            grace_days: 0,
+            keys: vec![KeyStatus {
+                key_id: "k1".into(),
+                key_arn: "arn:aws:kms:us-east-1:000000000000:key/k1".into(),
+                aliases: vec!["alias/prod-s3".into()],
+                state: "Enabled".into(),
+                key_material_id: Some("m1".into()),
+                compliance: age.compliance,
+                material: Some(age),
+                ceremony: None,
+                rotations: RotationsLookup::Listed,
+                cloudtrail: None,
+                superseded: Vec::new(),
+                resources: Some(Vec::new()),
+            }],
+            unreadable: Vec::new(),
+            resources_unreadable: if resources_unreadable {
+                vec![unread]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    #[test]
+    fn resources_not_read_make_the_report_partial_unless_a_key_is_past_due() {
+        let exit = |r: &StatusReport| verdict(r).err().map(|e| e.exit_code());
+        assert_eq!(exit(&report(10, false)), None);
+        let partial = verdict(&report(10, true)).unwrap_err();
+        assert_eq!(partial.exit_code(), ExitCode::StatusPartial);
+        let text = partial.to_string();
+        for part in [
+            "rds in us-east-1: rds:DescribeDBInstances failed: AccessDenied",
+            "what to do: allow rds:DescribeDBInstances",
+            "--services s3,dynamodb",
+        ] {
+            assert!(text.contains(part), "{part:?} missing from:\n{text}");
+        }
+        assert_eq!(exit(&report(400, true)), Some(ExitCode::NonCompliant));
+    }
 }

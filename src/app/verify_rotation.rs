@@ -7,12 +7,13 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 
 use crate::app::error::{Error, Result};
-use crate::core::inventory::SegregationRules;
+use crate::core::inventory::{SegregationRules, Services};
 use crate::core::resource_recheck::{self, EarlierUse};
 use crate::io::bundle::VerifiedBundle;
 use crate::io::fs as fsio;
 use crate::io::receipt_file::ReceiptFile;
 use crate::kms::cloudtrail::CloudTrailClient;
+use crate::kms::inventory::InventoryScope;
 use crate::kms::status::Receipts;
 use crate::kms::verify_rotation::{self, KeyVerification};
 use crate::kms::{self, KmsTarget};
@@ -120,11 +121,20 @@ fn verify(
                 let report = kms::inventory::inventory(
                     aws,
                     &regions,
-                    &SegregationRules::default(),
-                    &Default::default(),
+                    InventoryScope {
+                        services: &Services::default(),
+                        rules: &SegregationRules::default(),
+                        purposes: &Default::default(),
+                    },
                     Timestamp::now(),
                 )
                 .await?;
+                // A resource missing because its service could not be read is not one the
+                // rotation lost: stop rather than report it either way.
+                if !report.unreadable.is_empty() {
+                    let (reads, what_to_do) = Error::unread_parts(&report.unreadable, true);
+                    return Err(Error::RecheckUnreadable { reads, what_to_do });
+                }
                 Some(report.keys)
             }
             None => None,

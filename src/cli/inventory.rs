@@ -7,7 +7,9 @@ use clap::Args;
 
 use crate::app::error::{Error, Result};
 use crate::app::inventory;
+use crate::core::inventory::{Services, UnknownService};
 use crate::core::plan::Plan;
+use crate::core::terminal::one_line;
 use crate::io::fs as fsio;
 use crate::kms::KmsTarget;
 use crate::kms::inventory::InventoryReport;
@@ -17,6 +19,10 @@ pub struct InventoryArgs {
     /// A region to inventory; repeat for more (default: the plan's regions, else the SDK's).
     #[arg(long = "region")]
     pub regions: Vec<String>,
+    /// The services whose resources are listed, comma-separated: s3, rds, dynamodb (default:
+    /// all). Leave out one the caller may not read.
+    #[arg(long, value_parser = services, default_value = "s3,rds,dynamodb")]
+    pub services: Services,
     /// A rotation plan: what each planned alias is for, and its [segregation] rules.
     #[arg(long)]
     pub plan: Option<PathBuf>,
@@ -49,10 +55,15 @@ pub fn run(a: InventoryArgs) -> Result<()> {
         endpoint_url: a.endpoint_url.clone(),
         ..KmsTarget::default()
     };
-    let report = inventory::run(&target, &a.regions, plan.as_ref())?;
+    let report = inventory::run(&target, &a.regions, &a.services, plan.as_ref())?;
     let table = table(&report);
     crate::cli::output::print_report(&table, &report, a.json);
-    Ok(())
+    inventory::verdict(&report)
+}
+
+/// `--services`: s3, rds, dynamodb, comma-separated; anything else is a usage error (exit 2).
+pub fn services(text: &str) -> std::result::Result<Services, UnknownService> {
+    Services::parse(text)
 }
 
 fn table(r: &InventoryReport) -> String {
@@ -60,11 +71,16 @@ fn table(r: &InventoryReport) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "EXTERNAL keys in {} at {}: {} key(s), {} resource(s), {} API call(s)",
+        "EXTERNAL keys in {} at {}: {} key(s), {} resource(s) of {}, {} API call(s)",
         r.regions.join(", "),
         r.checked_at,
         r.keys.len(),
         r.keys.iter().map(|k| k.resources.len()).sum::<usize>(),
+        r.services
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
         r.calls.total
     );
     for k in &r.keys {
@@ -104,5 +120,16 @@ fn table(r: &InventoryReport) -> String {
         "{} resource(s) name their key by id or ARN; {} break segregation",
         r.named_outside_alias, r.segregation_violations
     );
+    for u in &r.unreadable {
+        let _ = writeln!(
+            s,
+            "{}",
+            one_line(&format!(
+                "UNREADABLE {} (its resources are unknown, not absent); what to do: {}",
+                u.summary(),
+                u.what_to_do
+            ))
+        );
+    }
     s
 }

@@ -8,6 +8,7 @@ use clap::Args;
 use crate::app::error::{Error, Result};
 use crate::app::status;
 use crate::cli::aws_args::AwsArgs;
+use crate::core::inventory::Services;
 use crate::core::key_age::Compliance;
 use crate::core::key_age::{
     DEFAULT_DUE_SOON_DAYS, DEFAULT_POLICY_DAYS, DaysError, Policy, days_in_range,
@@ -54,6 +55,10 @@ pub struct StatusArgs {
     /// NON_COMPLIANT and DUE_SOON say what is exposed.
     #[arg(long)]
     pub resources: bool,
+    /// With --resources: the services whose resources are listed, comma-separated: s3, rds,
+    /// dynamodb (default: all). Leave out one the caller may not read.
+    #[arg(long, requires = "resources", value_parser = crate::cli::inventory::services, default_value = "s3,rds,dynamodb")]
+    pub services: Services,
     #[command(flatten)]
     pub aws: AwsArgs,
     /// JSON on stdout (the table then goes to stderr).
@@ -77,6 +82,7 @@ pub fn run(a: StatusArgs) -> Result<()> {
             receipts: a.receipts.clone(),
             cloudtrail: a.cloudtrail,
             resources: a.resources,
+            services: a.services.clone(),
         },
     )?;
     let table = table(&report);
@@ -107,6 +113,15 @@ fn table(r: &StatusReport) -> String {
             "STATUS", "ALIASES", "STATE", "KEY MATERIAL", "AGE", "DUE", "AGE FROM"
         ),
     );
+    // What each key protects is unknown where a service could not be read: one line a service
+    // and region, naming the calls that failed.
+    let mut unknown: std::collections::BTreeMap<(&str, &str), Vec<String>> = Default::default();
+    for u in &r.resources_unreadable {
+        unknown
+            .entry((u.service.as_str(), u.region.as_str()))
+            .or_default()
+            .push(format!("{} {}", u.operation, u.code));
+    }
     for k in &r.keys {
         let (age, due, from) = match &k.material {
             Some(m) => (
@@ -185,7 +200,28 @@ fn table(r: &StatusReport) -> String {
                     ),
                 );
             }
+            for ((service, region), calls) in &unknown {
+                push_line(
+                    &mut s,
+                    format!(
+                        "{:<14} {service} resources in {region}: not read ({})",
+                        "UNKNOWN",
+                        calls.join(", ")
+                    ),
+                );
+            }
         }
+    }
+    for u in &r.resources_unreadable {
+        push_line(
+            &mut s,
+            format!(
+                "{:<14} {}; what to do: {}",
+                "UNREADABLE",
+                u.summary(),
+                u.what_to_do
+            ),
+        );
     }
     for u in &r.unreadable {
         push_line(

@@ -5,7 +5,7 @@
 
 use jiff::Timestamp;
 
-use crate::core::inventory::ResourceUse;
+use crate::core::inventory::{ResourceUse, Service};
 use crate::core::key_age::{Age, Compliance};
 
 /// The resource type Config evaluates.
@@ -44,6 +44,9 @@ pub struct KeyFacts<'a> {
     pub max_age_days: u32,
     /// The resources the key protects; None when they were not read.
     pub resources: Option<&'a [ResourceUse]>,
+    /// The services whose resources could not all be read in the key's region: what the key
+    /// protects there is unknown, and the annotation says so.
+    pub unread: &'a [Service],
 }
 
 /// What the rule reports for one key.
@@ -105,10 +108,22 @@ pub fn evaluate(key: &KeyFacts<'_>) -> KeyEvaluation {
         .iter()
         .map(|r| format!("{} {}", r.kind.as_str(), r.name))
         .collect();
+    let read: Vec<&str> = Service::ALL
+        .into_iter()
+        .filter(|s| !key.unread.contains(s))
+        .map(Service::title)
+        .collect();
+    let unknown = if key.unread.is_empty() {
+        String::new()
+    } else {
+        let unread: Vec<&str> = key.unread.iter().map(|s| s.title()).collect();
+        format!("; {} could not be read: unknown", or_list(&unread))
+    };
     let annotation = match key.resources {
         None => head,
-        Some([]) => format!("{head}; protects no S3, RDS or DynamoDB resource"),
-        Some(_) => with_resources(&head, verb, &names),
+        Some([]) if read.is_empty() => format!("{head}{unknown}"),
+        Some([]) => format!("{head}; protects no {} resource{unknown}", or_list(&read)),
+        Some(_) => with_resources(&head, verb, &names, &unknown),
     };
     KeyEvaluation {
         compliance,
@@ -128,8 +143,18 @@ pub fn unreadable(key_id: &str, operation: &str, code: &str) -> KeyEvaluation {
     }
 }
 
-/// `head; <verb> N: a, b, c`, as many names as fit, the rest counted.
-fn with_resources(head: &str, verb: &str, names: &[String]) -> String {
+/// `S3`, `S3 or RDS`, `S3, RDS or DynamoDB`.
+fn or_list(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+/// `head; <verb> N: a, b, c<tail>`, as many names as fit, the rest counted; the tail (what
+/// could not be read) is kept whole.
+fn with_resources(head: &str, verb: &str, names: &[String], tail: &str) -> String {
     let total = names.len();
     let prefix = format!("{head}; {verb} {total}: ");
     for shown in (0..=total).rev() {
@@ -141,11 +166,12 @@ fn with_resources(head: &str, verb: &str, names: &[String]) -> String {
             }
             s.push_str(&format!("and {} more", total - shown));
         }
+        s.push_str(tail);
         if s.len() <= ANNOTATION_MAX {
             return s;
         }
     }
-    prefix
+    format!("{prefix}{tail}")
 }
 
 /// Cut to [`ANNOTATION_MAX`] bytes at a character boundary, marking the cut.
@@ -205,6 +231,7 @@ mod tests {
             material: age,
             max_age_days: 365,
             resources,
+            unread: &[],
         }
     }
 
@@ -266,6 +293,63 @@ mod tests {
         assert_eq!(e.compliance, ConfigCompliance::Compliant);
         assert!(
             e.annotation.ends_with(", in grace until 2028-02-24"),
+            "{}",
+            e.annotation
+        );
+    }
+
+    #[test]
+    fn resources_that_could_not_be_read_are_unknown_not_absent() {
+        let p = Policy::default();
+        let soon = assess(p, day(0), AgeSource::Cloudtrail, day(350));
+        let late = assess(p, day(0), AgeSource::Cloudtrail, day(400));
+        let rs = [resource(ResourceKind::S3Bucket, "prod-data")];
+        let head = "alias/prod-s3: material 350 days old (max 365), due soon: 2028-01-15";
+        for (unread, resources, want) in [
+            (
+                &[Service::Rds][..],
+                &[][..],
+                format!(
+                    "{head}; protects no S3 or DynamoDB resource; RDS could not be read: unknown"
+                ),
+            ),
+            (
+                &[Service::Rds, Service::Dynamodb][..],
+                &[][..],
+                format!(
+                    "{head}; protects no S3 resource; RDS or DynamoDB could not be read: unknown"
+                ),
+            ),
+            (
+                &Service::ALL[..],
+                &[][..],
+                format!("{head}; S3, RDS or DynamoDB could not be read: unknown"),
+            ),
+            (
+                &[Service::Rds][..],
+                &rs[..],
+                format!("{head}; protects 1: s3 bucket prod-data; RDS could not be read: unknown"),
+            ),
+        ] {
+            let e = evaluate(&KeyFacts {
+                unread,
+                ..facts(Some(&soon), Some(resources))
+            });
+            assert_eq!(e.annotation, want);
+            assert!(!e.annotation.contains("protects no S3, RDS"));
+        }
+        // Many names: cut to fit, the unknown part kept whole.
+        let many: Vec<ResourceUse> = (0..40)
+            .map(|i| resource(ResourceKind::DynamodbTable, &format!("orders-{i:02}")))
+            .collect();
+        let e = evaluate(&KeyFacts {
+            unread: &[Service::Rds],
+            ..facts(Some(&late), Some(&many))
+        });
+        assert!(e.annotation.len() <= ANNOTATION_MAX, "{}", e.annotation);
+        assert!(
+            e.annotation
+                .ends_with(" more; RDS could not be read: unknown"),
             "{}",
             e.annotation
         );

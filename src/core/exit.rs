@@ -24,8 +24,9 @@ pub enum ExitCode {
     /// `audit verify`: every record present verifies, but the log has no end or aborted record
     /// (an interrupted ceremony never taken up again, or a log cut short).
     CeremonyUnfinished = 9,
-    /// `kms status`: every key it could read is within the policy, but at least one key could
-    /// not be read (named, with AWS's error code): the report is partial.
+    /// The report is partial: `kms status` could not read at least one key (and every key it
+    /// could read is within the policy), or `kms inventory` / `kms status --resources` could not
+    /// read a service's resources in a Region; each is named, with AWS's error code.
     StatusPartial = 10,
 }
 
@@ -71,7 +72,7 @@ impl ExitCode {
                 "audit verify: every record present verifies, but the log has no end or aborted record (an interrupted ceremony)"
             }
             ExitCode::StatusPartial => {
-                "kms status: the keys it could read are within the policy, but at least one key could not be read (named, with AWS's error code)"
+                "partial: kms status could not read at least one key (the keys it could read are within the policy), or kms inventory / kms status --resources could not read a service's resources in a Region; each is named, with AWS's error code"
             }
         }
     }

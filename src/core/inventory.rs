@@ -54,6 +54,202 @@ impl ResourceKind {
     }
 }
 
+/// A service whose resources the inventory reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Service {
+    S3,
+    Rds,
+    Dynamodb,
+}
+
+impl Service {
+    pub const ALL: [Service; 3] = [Service::S3, Service::Rds, Service::Dynamodb];
+
+    /// As `--services` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::S3 => "s3",
+            Service::Rds => "rds",
+            Service::Dynamodb => "dynamodb",
+        }
+    }
+
+    /// As AWS writes it in prose.
+    pub fn title(self) -> &'static str {
+        match self {
+            Service::S3 => "S3",
+            Service::Rds => "RDS",
+            Service::Dynamodb => "DynamoDB",
+        }
+    }
+}
+
+/// A `--services` list that names a service keyrite does not read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{given:?} is not a service keyrite inventories; the services are s3, rds and dynamodb: give one or more, comma-separated (e.g. --services s3,dynamodb)"
+)]
+pub struct UnknownService {
+    pub given: String,
+}
+
+/// The services an inventory reads: each at most once, in a fixed order; never none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Services(Vec<Service>);
+
+impl Default for Services {
+    /// Every service.
+    fn default() -> Self {
+        Services(Service::ALL.to_vec())
+    }
+}
+
+impl Services {
+    /// `s3,rds,dynamodb`, any of them, in any order.
+    pub fn parse(text: &str) -> Result<Services, UnknownService> {
+        let mut chosen = Vec::new();
+        for word in text.split(',') {
+            let word = word.trim();
+            let service = Service::ALL
+                .into_iter()
+                .find(|s| s.as_str().eq_ignore_ascii_case(word))
+                .ok_or_else(|| UnknownService {
+                    given: word.to_string(),
+                })?;
+            chosen.push(service);
+        }
+        chosen.sort();
+        chosen.dedup();
+        Ok(Services(chosen))
+    }
+
+    pub fn contains(&self, service: Service) -> bool {
+        self.0.contains(&service)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Service> + '_ {
+        self.0.iter().copied()
+    }
+
+    /// The `--services` value that reads all of these but `service` (None when nothing is left).
+    pub fn without(&self, service: Service) -> Option<String> {
+        let rest: Vec<&str> = self
+            .iter()
+            .filter(|s| *s != service)
+            .map(Service::as_str)
+            .collect();
+        (!rest.is_empty()).then(|| rest.join(","))
+    }
+}
+
+/// How long an AWS message may be in a report.
+const MESSAGE_MAX: usize = 300;
+
+/// A read the inventory could not make: its service's resources in that region (or the one
+/// bucket or table named) are unknown, not absent. Every string is made safe for a terminal
+/// and cut to a bounded length: it comes from AWS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unreadable {
+    pub service: Service,
+    pub region: String,
+    /// The AWS call that was refused or failed (`rds:DescribeDBInstances`).
+    pub operation: String,
+    /// The bucket or table the call was about; None for a listing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// AWS's error code (AccessDenied, …), or `unreachable` when no answer came.
+    pub code: String,
+    pub message: String,
+    pub what_to_do: String,
+}
+
+/// The IAM action that allows an API call (they differ for some S3 calls).
+pub fn permission(operation: &str) -> &str {
+    match operation {
+        "s3:ListBuckets" => "s3:ListAllMyBuckets",
+        "s3:GetBucketEncryption" => "s3:GetEncryptionConfiguration",
+        other => other,
+    }
+}
+
+/// The code an unanswered call is reported with.
+pub const UNREACHABLE: &str = "unreachable";
+
+impl Unreadable {
+    /// What could not be read and what to do about it; `services` are the ones asked for.
+    pub fn new(
+        services: &Services,
+        service: Service,
+        region: &str,
+        operation: &str,
+        resource: Option<&str>,
+        code: &str,
+        message: &str,
+    ) -> Unreadable {
+        let clean = |s: &str| -> String {
+            let s = crate::core::terminal::one_line(s);
+            let mut out: String = s.chars().take(MESSAGE_MAX).collect();
+            if s.chars().count() > MESSAGE_MAX {
+                out.push('…');
+            }
+            out
+        };
+        let mut u = Unreadable {
+            service,
+            region: clean(region),
+            operation: clean(operation),
+            resource: resource.map(clean),
+            code: clean(code),
+            message: clean(message),
+            what_to_do: String::new(),
+        };
+        let remedy = u.remedy();
+        u.what_to_do = match services.without(service) {
+            Some(rest) => format!(
+                "{remedy}, or leave {} out with --services {rest}",
+                service.as_str()
+            ),
+            None => remedy,
+        };
+        u
+    }
+
+    /// What makes the read work: the IAM permission to allow, or the endpoint to check.
+    pub fn remedy(&self) -> String {
+        if self.code == UNREACHABLE {
+            format!(
+                "check the network and the {} endpoint (AWS_ENDPOINT_URL_{})",
+                self.service.title(),
+                self.service.as_str().to_ascii_uppercase()
+            )
+        } else {
+            format!("allow {} to the caller's role", permission(&self.operation))
+        }
+    }
+
+    /// One line for people: `rds in us-east-1: rds:DescribeDBInstances failed: <code>: <message>`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} in {}{}: {} failed: {}{}",
+            self.service.as_str(),
+            self.region,
+            self.resource
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default(),
+            self.operation,
+            self.code,
+            if self.message.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", self.message)
+            }
+        )
+    }
+}
+
 /// An EXTERNAL key as KMS lists it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Key {
@@ -386,6 +582,66 @@ mod tests {
             key_setting: setting.into(),
             tags: BTreeMap::new(),
         }
+    }
+
+    #[test]
+    fn services_table() {
+        let all = Services::default();
+        for (text, want) in [
+            (
+                "s3,rds,dynamodb",
+                Some(vec![Service::S3, Service::Rds, Service::Dynamodb]),
+            ),
+            ("dynamodb,s3", Some(vec![Service::S3, Service::Dynamodb])),
+            (" RDS , rds", Some(vec![Service::Rds])),
+            ("s3,ec2", None),
+            ("", None),
+            ("s3,", None),
+        ] {
+            let got = Services::parse(text);
+            match want {
+                Some(w) => assert_eq!(got.unwrap().iter().collect::<Vec<_>>(), w, "{text:?}"),
+                None => {
+                    let e = got.unwrap_err().to_string();
+                    assert!(e.contains("s3, rds and dynamodb"), "{e}");
+                }
+            }
+        }
+        assert_eq!(all.without(Service::Rds).as_deref(), Some("s3,dynamodb"));
+        assert_eq!(Services::parse("rds").unwrap().without(Service::Rds), None);
+    }
+
+    #[test]
+    fn an_unreadable_read_says_what_and_what_to_do_in_one_safe_line() {
+        let u = Unreadable::new(
+            &Services::default(),
+            Service::S3,
+            "us-east-1",
+            "s3:ListBuckets",
+            None,
+            "AccessDenied",
+            "denied\nrds in us-east-1: fine \u{1b}[2J",
+        );
+        assert_eq!(
+            u.what_to_do,
+            "allow s3:ListAllMyBuckets to the caller's role, or leave s3 out with --services rds,dynamodb"
+        );
+        assert!(!u.summary().contains('\n'), "{}", u.summary());
+        assert!(!u.summary().contains('\u{1b}'), "{}", u.summary());
+        let long = Unreadable::new(
+            &Services::parse("rds").unwrap(),
+            Service::Rds,
+            "eu-west-1",
+            "rds:DescribeDBClusters",
+            None,
+            UNREACHABLE,
+            &"x".repeat(5000),
+        );
+        assert!(long.message.chars().count() <= MESSAGE_MAX + 1);
+        assert_eq!(
+            long.what_to_do,
+            "check the network and the RDS endpoint (AWS_ENDPOINT_URL_RDS)"
+        );
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! `keyrite kms inventory`: every EXTERNAL key of the regions asked, with its aliases and the
 //! resources whose encryption names it. The calls per run are bounded by the number of keys,
 //! buckets and tables, never by keys × resources: the keys of each region are read once and the
-//! resources matched to them in memory (core::inventory).
+//! resources matched to them in memory (core::inventory). A resource service that cannot be read
+//! (a role without its permission, an endpoint that does not answer) is named in the report with
+//! the call and AWS's error; the other services are still read.
 
 use std::collections::BTreeMap;
 
@@ -16,7 +18,9 @@ use super::resources::{self, CallCount, Calls, sdk};
 use super::{Client, KmsTarget};
 
 type Result<T, E = KmsError> = std::result::Result<T, E>;
-use crate::core::inventory::{self, Key, KeyResources, Purpose, Resource, SegregationRules};
+use crate::core::inventory::{
+    self, Key, KeyResources, Purpose, Resource, SegregationRules, Service, Services, Unreadable,
+};
 
 /// How many read calls per service the inventory has in flight at once.
 pub use super::resources::CONCURRENCY;
@@ -24,8 +28,13 @@ pub use super::resources::CONCURRENCY;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct InventoryReport {
     pub regions: Vec<String>,
+    /// The services whose resources were asked for.
+    pub services: Services,
     pub checked_at: Timestamp,
     pub keys: Vec<KeyResources>,
+    /// The reads that failed: their service's resources in that region (or the one bucket or
+    /// table named) are unknown, so the report is partial.
+    pub unreadable: Vec<Unreadable>,
     /// Resources naming their key by id or ARN.
     pub named_outside_alias: usize,
     /// Resources whose environment or service differs from their key's.
@@ -115,17 +124,61 @@ pub async fn external_keys(client: &Client, region: &str, calls: &Calls) -> Resu
     Ok(out)
 }
 
-/// The inventory of `regions` (each once): keys from KMS, resources from S3, RDS and DynamoDB.
+/// A read of `service` that failed, as the report names it; an error that is not AWS's answer
+/// (or its absence) stays an error.
+fn unreadable(
+    services: &Services,
+    service: Service,
+    region: &str,
+    resource: Option<&str>,
+    e: KmsError,
+) -> Result<Unreadable> {
+    match e {
+        KmsError::Service {
+            operation,
+            code,
+            message,
+            ..
+        } => Ok(Unreadable::new(
+            services, service, region, operation, resource, &code, &message,
+        )),
+        KmsError::Unreachable {
+            operation, detail, ..
+        } => Ok(Unreadable::new(
+            services,
+            service,
+            region,
+            operation,
+            resource,
+            inventory::UNREACHABLE,
+            &detail,
+        )),
+        other => Err(other),
+    }
+}
+
+/// What an inventory is asked for beyond its regions.
+#[derive(Debug, Clone, Copy)]
+pub struct InventoryScope<'a> {
+    pub services: &'a Services,
+    pub rules: &'a SegregationRules,
+    pub purposes: &'a BTreeMap<String, Purpose>,
+}
+
+/// The inventory of `regions` (each once): keys from KMS, resources from the services in
+/// `scope`. A read of a resource service AWS refuses (or that gets no answer) does not stop the
+/// inventory: it is reported in `unreadable`, and the rest is read.
 pub async fn inventory(
     target: &KmsTarget,
     regions: &[String],
-    rules: &SegregationRules,
-    purposes: &BTreeMap<String, Purpose>,
+    scope: InventoryScope<'_>,
     now: Timestamp,
 ) -> Result<InventoryReport> {
+    let services = scope.services;
     let calls = Calls::default();
     let mut keys = Vec::new();
     let mut found: Vec<Resource> = Vec::new();
+    let mut unread: Vec<Unreadable> = Vec::new();
     let mut configs = BTreeMap::new();
     for region in regions {
         let t = KmsTarget {
@@ -135,39 +188,110 @@ pub async fn inventory(
         let kms = super::connect(&t).await?;
         keys.extend(external_keys(&kms, region, &calls).await?);
         let config = super::sdk_config(&t, false).await?;
-        found.extend(resources::rds(&config, region, &calls).await?);
-        found.extend(resources::dynamodb(&config, region, &calls).await?);
+        if services.contains(Service::Rds) {
+            for read in [
+                resources::rds_instances(&config, region, &calls).await,
+                resources::rds_clusters(&config, region, &calls).await,
+            ] {
+                match read {
+                    Ok(r) => found.extend(r),
+                    Err(e) => unread.push(unreadable(services, Service::Rds, region, None, e)?),
+                }
+            }
+        }
+        if services.contains(Service::Dynamodb) {
+            match resources::dynamodb(&config, region, &calls).await {
+                Ok((tables, failed)) => {
+                    found.extend(tables);
+                    for (name, e) in failed {
+                        unread.push(unreadable(
+                            services,
+                            Service::Dynamodb,
+                            region,
+                            Some(&name),
+                            e,
+                        )?);
+                    }
+                }
+                Err(e) => unread.push(unreadable(services, Service::Dynamodb, region, None, e)?),
+            }
+        }
         configs.insert(region.clone(), config);
     }
     // S3 lists every bucket of the account at once; each is read in its own region.
-    if let Some(first) = configs.values().next() {
-        let mut placed = Vec::new();
-        for (bucket, listed_region) in resources::list_buckets(first, &calls).await? {
-            let region = match listed_region {
-                Some(r) => r,
-                None => resources::bucket_region(first, &bucket, &calls).await?,
-            };
-            if let Some(config) = configs.get(&region) {
-                placed.push((bucket, region, config));
+    if services.contains(Service::S3)
+        && let Some((first_region, first)) = configs.iter().next()
+    {
+        match resources::list_buckets(first, &calls).await {
+            // The account's buckets are unknown: so are those of every region asked.
+            Err(e) => {
+                let u = unreadable(services, Service::S3, first_region, None, e)?;
+                for region in configs.keys() {
+                    unread.push(Unreadable {
+                        region: region.clone(),
+                        ..u.clone()
+                    });
+                }
+            }
+            Ok(listed) => {
+                let mut placed = Vec::new();
+                for (bucket, listed_region) in listed {
+                    let region = match listed_region {
+                        Some(r) => r,
+                        None => match resources::bucket_region(first, &bucket, &calls).await {
+                            Ok(r) => r,
+                            Err(e) => {
+                                unread.push(unreadable(
+                                    services,
+                                    Service::S3,
+                                    first_region,
+                                    Some(&bucket),
+                                    e,
+                                )?);
+                                continue;
+                            }
+                        },
+                    };
+                    if let Some(config) = configs.get(&region) {
+                        placed.push((bucket, region, config));
+                    }
+                }
+                let read: Vec<Result<Option<Resource>>> = stream::iter(&placed)
+                    .map(|(bucket, region, config)| {
+                        resources::bucket(config, bucket, region, &calls)
+                    })
+                    .buffered(CONCURRENCY)
+                    .collect()
+                    .await;
+                for ((bucket, region, _), r) in placed.iter().zip(read) {
+                    match r {
+                        Ok(b) => found.extend(b),
+                        Err(e) => {
+                            unread.push(unreadable(services, Service::S3, region, Some(bucket), e)?)
+                        }
+                    }
+                }
             }
         }
-        let read: Vec<Result<Option<Resource>>> = stream::iter(&placed)
-            .map(|(bucket, region, config)| resources::bucket(config, bucket, region, &calls))
-            .buffered(CONCURRENCY)
-            .collect()
-            .await;
-        for r in read {
-            found.extend(r?);
-        }
     }
-    let keys = inventory::map(&keys, &found, rules, purposes);
+    unread.sort_by(|a, b| {
+        (a.service, &a.region, &a.operation, &a.resource).cmp(&(
+            b.service,
+            &b.region,
+            &b.operation,
+            &b.resource,
+        ))
+    });
+    let keys = inventory::map(&keys, &found, scope.rules, scope.purposes);
     let uses = keys.iter().flat_map(|k| &k.resources);
     let named_outside_alias = uses.clone().filter(|r| r.escapes_alias_review).count();
     let segregation_violations = uses.filter(|r| !r.segregation.is_empty()).count();
     Ok(InventoryReport {
         regions: regions.to_vec(),
+        services: services.clone(),
         checked_at: now,
         keys,
+        unreadable: unread,
         named_outside_alias,
         segregation_violations,
         calls: calls.snapshot(),

@@ -177,8 +177,12 @@ fn rds_tags(tags: &[aws_sdk_rds::types::Tag]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The region's encrypted RDS instances and clusters (their tags come with them).
-pub async fn rds(config: &SdkConfig, region: &str, calls: &Calls) -> Result<Vec<Resource>> {
+/// The region's encrypted RDS instances (their tags come with them).
+pub async fn rds_instances(
+    config: &SdkConfig,
+    region: &str,
+    calls: &Calls,
+) -> Result<Vec<Resource>> {
     let client = aws_sdk_rds::Client::new(config);
     let mut out = Vec::new();
     let mut marker: Option<String> = None;
@@ -210,6 +214,17 @@ pub async fn rds(config: &SdkConfig, region: &str, calls: &Calls) -> Result<Vec<
             break;
         }
     }
+    Ok(out)
+}
+
+/// The region's encrypted RDS (Aurora) clusters (their tags come with them).
+pub async fn rds_clusters(
+    config: &SdkConfig,
+    region: &str,
+    calls: &Calls,
+) -> Result<Vec<Resource>> {
+    let client = aws_sdk_rds::Client::new(config);
+    let mut out = Vec::new();
     let mut marker: Option<String> = None;
     loop {
         calls.count("rds:DescribeDBClusters");
@@ -242,8 +257,16 @@ pub async fn rds(config: &SdkConfig, region: &str, calls: &Calls) -> Result<Vec<
     Ok(out)
 }
 
-/// The region's DynamoDB tables encrypted under a customer managed KMS key, with their tags.
-pub async fn dynamodb(config: &SdkConfig, region: &str, calls: &Calls) -> Result<Vec<Resource>> {
+/// A table's name with why it could not be read.
+pub type TableFailure = (String, KmsError);
+
+/// The region's DynamoDB tables encrypted under a customer managed KMS key, with their tags, and
+/// the tables that could not be read (the listing failing fails the whole).
+pub async fn dynamodb(
+    config: &SdkConfig,
+    region: &str,
+    calls: &Calls,
+) -> Result<(Vec<Resource>, Vec<TableFailure>)> {
     let client = aws_sdk_dynamodb::Client::new(config);
     let mut names = Vec::new();
     let mut start: Option<String> = None;
@@ -261,32 +284,42 @@ pub async fn dynamodb(config: &SdkConfig, region: &str, calls: &Calls) -> Result
             break;
         }
     }
-    let read: Vec<Result<Option<Resource>>> = stream::iter(names)
-        .map(|name| table(&client, name, region, calls))
+    let read: Vec<(String, Result<Option<Resource>>)> = stream::iter(names)
+        .map(|name| {
+            let client = &client;
+            async move {
+                let r = table(client, &name, region, calls).await;
+                (name, r)
+            }
+        })
         .buffered(CONCURRENCY)
         .collect()
         .await;
     let mut out = Vec::new();
-    for r in read {
-        out.extend(r?);
+    let mut failed = Vec::new();
+    for (name, r) in read {
+        match r {
+            Ok(found) => out.extend(found),
+            Err(e) => failed.push((name, e)),
+        }
     }
-    Ok(out)
+    Ok((out, failed))
 }
 
 /// One table as a resource when it is encrypted under a customer managed KMS key.
 async fn table(
     client: &aws_sdk_dynamodb::Client,
-    name: String,
+    name: &str,
     region: &str,
     calls: &Calls,
 ) -> Result<Option<Resource>> {
     calls.count("dynamodb:DescribeTable");
     let described = client
         .describe_table()
-        .table_name(&name)
+        .table_name(name)
         .send()
         .await
-        .map_err(sdk(&name, "dynamodb:DescribeTable"))?;
+        .map_err(sdk(name, "dynamodb:DescribeTable"))?;
     let Some(table) = described.table() else {
         return Ok(None);
     };
@@ -308,7 +341,7 @@ async fn table(
                 .set_next_token(token.clone())
                 .send()
                 .await
-                .map_err(sdk(&name, "dynamodb:ListTagsOfResource"))?;
+                .map_err(sdk(name, "dynamodb:ListTagsOfResource"))?;
             for t in page.tags() {
                 tags.insert(t.key().to_string(), t.value().to_string());
             }
@@ -320,7 +353,7 @@ async fn table(
     }
     Ok(Some(Resource {
         kind: ResourceKind::DynamodbTable,
-        name,
+        name: name.to_string(),
         region: region.to_string(),
         key_setting: key,
         tags,

@@ -234,7 +234,7 @@ pub struct KeyStatus {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UnreadableKey {
     pub key_id: String,
-    /// The call AWS refused (DescribeKey).
+    /// The call AWS refused (DescribeKey, ListKeyRotations).
     pub operation: String,
     /// AWS's error code (AccessDeniedException, …).
     pub code: String,
@@ -249,10 +249,14 @@ pub struct StatusReport {
     /// Keys created or rotated within this many days are not reported late.
     pub grace_days: u32,
     pub keys: Vec<KeyStatus>,
-    /// Keys listed but not readable (a key policy that denies DescribeKey): not measured, so the
-    /// report is partial.
+    /// Keys listed but not readable (a key policy that denies DescribeKey or ListKeyRotations):
+    /// not measured, so the report is partial.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unreadable: Vec<UnreadableKey>,
+    /// With resources asked for: the reads of a resource service that failed. What they would
+    /// have listed is unknown for every key of that region, so the report is partial.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub resources_unreadable: Vec<crate::core::inventory::Unreadable>,
 }
 
 /// How a status report is made beyond the policy.
@@ -374,7 +378,14 @@ pub async fn status_with(
             .map(|s| s.as_str().to_string())
             .unwrap_or_default();
         let material_id = meta.current_key_material_id().map(str::to_string);
-        let (rotations, entries) = list_rotations(client, key_id).await?;
+        // One key's policy denying ListKeyRotations must not hide the others either.
+        let (rotations, entries) = match list_rotations(client, key_id).await? {
+            Ok(listed) => listed,
+            Err(refused) => {
+                unreadable.push(refused);
+                continue;
+            }
+        };
         let ceremony = receipts.find(&key_arn, material_id.as_deref()).cloned();
         let trail = match options.trail {
             Some(t) => Some(cloudtrail::last_material_change(t, &key_arn).await),
@@ -463,14 +474,16 @@ pub async fn status_with(
         grace_days: options.grace_days,
         keys: out,
         unreadable,
+        resources_unreadable: Vec::new(),
     })
 }
 
-/// The key's materials from ListKeyRotations, or why there are none to be had.
+/// The key's materials from ListKeyRotations, or why there are none to be had; AWS refusing the
+/// call for this key (its policy denies it) makes the key unreadable, not the report.
 async fn list_rotations(
     client: &Client,
     key_id: &str,
-) -> Result<(RotationsLookup, Vec<RotationsListEntry>)> {
+) -> Result<Result<(RotationsLookup, Vec<RotationsListEntry>), UnreadableKey>> {
     let listed = client
         .list_key_rotations()
         .key_id(key_id)
@@ -481,7 +494,7 @@ async fn list_rotations(
         .try_collect()
         .await;
     match listed {
-        Ok(entries) => Ok((RotationsLookup::Listed, entries)),
+        Ok(entries) => Ok(Ok((RotationsLookup::Listed, entries))),
         Err(e) => {
             let status = e.raw_response().map(|r| r.status().as_u16());
             let code = e.code().map(str::to_string);
@@ -495,7 +508,7 @@ async fn list_rotations(
                     )
                 );
             if unsupported {
-                Ok((
+                Ok(Ok((
                     RotationsLookup::Unavailable {
                         reason: format!(
                             "ListKeyRotations is not implemented at this endpoint (HTTP {}{})",
@@ -504,7 +517,14 @@ async fn list_rotations(
                         ),
                     },
                     Vec::new(),
-                ))
+                )))
+            } else if e.as_service_error().is_some() {
+                Ok(Err(UnreadableKey {
+                    key_id: key_id.to_string(),
+                    operation: "ListKeyRotations".into(),
+                    code: code.unwrap_or_else(|| "unknown error".into()),
+                    message: e.message().unwrap_or_default().to_string(),
+                }))
             } else {
                 Err(sdk(key_id, "ListKeyRotations")(e))
             }

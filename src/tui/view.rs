@@ -12,7 +12,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::model::{Focus, Model, Screen};
 use crate::app::ceremony::progress::KeyStep;
-use crate::app::ceremony::report::REPORT_FILE;
+use crate::app::ceremony::report::{REPORT_FILE, import_command};
 use crate::core::digest::{grouped, normalise_fingerprint, word_lines};
 use crate::core::terminal::one_line;
 
@@ -622,7 +622,8 @@ fn result(m: &Model, area: Rect) -> Vec<Line<'static>> {
         ),
         Line::from(format!("Carry back the bundle directory: {dir}")),
         Line::from(format!(
-            "Then on the connected side: keyrite kms import --bundle {dir}"
+            "Then on the connected side: {}",
+            import_command(&dir)
         )),
         Line::from(format!("Capability probe {}", one_line(&r.probe))),
         Line::from(format!(

@@ -199,3 +199,118 @@ fn kms_status_with_resources_lists_what_each_key_protects() {
             .any(|k| k["aliases"][0] == *prod_s3)
     );
 }
+
+/// The JSON documents a `--json` run printed on stdout: the report, then (when it failed) the
+/// error.
+fn json_documents(stdout: &[u8]) -> Vec<serde_json::Value> {
+    serde_json::Deserializer::from_slice(stdout)
+        .into_iter::<serde_json::Value>()
+        .map(|d| d.expect("JSON on stdout"))
+        .collect()
+}
+
+/// RDS cannot be read: its endpoint is LocalStack, which does not emulate RDS and answers every
+/// RDS call with an error, as AWS does for a role without rds:DescribeDBInstances. S3 (LocalStack)
+/// and DynamoDB (moto) still answer. The inventory lists what it could read, names each RDS call
+/// that failed with its region, exits 10 (partial), and `--services s3,dynamodb` leaves RDS out.
+#[test]
+fn an_unreadable_service_is_named_per_region_and_the_others_still_listed() {
+    own_token!();
+    let nine = nine_keys_with_resources();
+    let regions = ["--region", "us-east-1", "--region", "eu-west-1"];
+    let out = keyrite_all_services()
+        .env("AWS_ENDPOINT_URL_RDS", common::kms_endpoint())
+        .args(["kms", "inventory", "--json"])
+        .args(regions)
+        .assert()
+        .code(10);
+    let o = out.get_output();
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    let docs = json_documents(&o.stdout);
+    assert_eq!(docs.len(), 2, "the report, then the error: {stderr}");
+    let (v, err) = (&docs[0], &docs[1]);
+    assert_eq!(err["error"]["exit_code"], 10);
+    let ours = |v: &serde_json::Value| -> BTreeMap<String, usize> {
+        v["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|k| {
+                let a = k["aliases"][0].as_str()?;
+                let short = a.strip_prefix(&format!("alias/{}/", nine.prefix))?;
+                Some((short.to_string(), k["resources"].as_array().unwrap().len()))
+            })
+            .collect()
+    };
+    // S3 and DynamoDB resources are listed; the RDS keys' are unknown.
+    let listed = ours(v);
+    assert_eq!(listed.len(), 9, "{stderr}");
+    for (short, n) in &listed {
+        let want = match short.as_str() {
+            "prod-s3" => 2,
+            s if s.ends_with("-rds") => 0,
+            _ => 1,
+        };
+        assert_eq!(*n, want, "{short}: {stderr}");
+    }
+    // Each RDS call is named with its region; nothing else is unreadable.
+    let unread = v["unreadable"].as_array().unwrap();
+    for region in ["eu-west-1", "us-east-1"] {
+        for op in ["rds:DescribeDBInstances", "rds:DescribeDBClusters"] {
+            let u = unread
+                .iter()
+                .find(|u| u["region"] == region && u["operation"] == op)
+                .unwrap_or_else(|| panic!("{op} in {region} not reported: {unread:?}"));
+            assert_eq!(u["service"], "rds");
+            assert!(!u["code"].as_str().unwrap().is_empty());
+            let todo = u["what_to_do"].as_str().unwrap();
+            assert!(todo.contains(&format!("allow {op}")), "{todo}");
+            assert!(todo.contains("--services s3,dynamodb"), "{todo}");
+        }
+    }
+    assert!(unread.iter().all(|u| u["service"] == "rds"), "{unread:?}");
+    // People see it too, and it is not blamed on KMS.
+    assert!(
+        stderr.contains("UNREADABLE rds in us-east-1: rds:DescribeDBInstances failed"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("what to do:"), "{stderr}");
+    assert!(!stderr.contains("KMS"), "{stderr}");
+
+    // Without RDS: a complete report of what was asked, exit 0, no RDS call made.
+    let out = keyrite_all_services()
+        .env("AWS_ENDPOINT_URL_RDS", common::kms_endpoint())
+        .args(["kms", "inventory", "--json", "--services", "s3,dynamodb"])
+        .args(regions)
+        .assert()
+        .success();
+    let o = out.get_output();
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    let docs = json_documents(&o.stdout);
+    assert_eq!(docs.len(), 1, "{stderr}");
+    let v = &docs[0];
+    assert_eq!(v["services"], serde_json::json!(["s3", "dynamodb"]));
+    assert_eq!(v["unreadable"], serde_json::json!([]));
+    assert_eq!(ours(v), listed);
+    let calls = v["calls"]["by_operation"].as_object().unwrap();
+    assert!(calls.keys().all(|op| !op.starts_with("rds:")), "{calls:?}");
+    assert!(!stderr.contains("UNREADABLE"), "{stderr}");
+    assert!(!stderr.contains("rds:"), "{stderr}");
+}
+
+#[test]
+fn an_unknown_service_is_a_usage_error_naming_the_valid_ones() {
+    own_token!();
+    for args in [
+        &["kms", "inventory", "--services", "s3,ec2"][..],
+        &["kms", "status", "--resources", "--services", "ec2"][..],
+    ] {
+        let out = common::keyrite().args(args).assert().code(2);
+        let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+        assert!(stderr.contains("\"ec2\""), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("the services are s3, rds and dynamodb"),
+            "{args:?}: {stderr}"
+        );
+    }
+}

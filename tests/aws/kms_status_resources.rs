@@ -83,6 +83,7 @@ fn status(
             receipts,
             cloudtrail: true,
             resources: true,
+            services: Default::default(),
         },
         Some(trail),
     )
@@ -189,4 +190,83 @@ fn overdue_keys_list_their_resources_until_a_ceremony_rotates_them() {
         let msg = e.to_string();
         assert!(!msg.contains(&nine.prefix), "{msg}");
     }
+}
+
+/// `kms status --resources` when RDS cannot be read (its endpoint is LocalStack, which does not
+/// emulate RDS: the same answer as for a role without rds:DescribeDBInstances). The buckets and
+/// tables are listed; RDS is reported unknown for the region, not silently empty; exit 10. With
+/// `--services s3,dynamodb` the report is complete for what was asked: exit 0.
+#[test]
+fn status_reports_resources_it_could_not_read_as_unknown_and_exits_partial() {
+    own_token!();
+    let nine = nine_keys_with_resources();
+    let run = |services: Option<&str>| {
+        let mut cmd = common::services::keyrite_all_services();
+        cmd.env("AWS_ENDPOINT_URL_RDS", kms_endpoint()).args([
+            "kms",
+            "status",
+            "--resources",
+            "--region",
+            "us-east-1",
+            "--json",
+        ]);
+        if let Some(s) = services {
+            cmd.args(["--services", s]);
+        }
+        cmd.output().unwrap()
+    };
+    let o = run(None);
+    let table = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(10), "{table}");
+    let v: serde_json::Value = serde_json::Deserializer::from_slice(&o.stdout)
+        .into_iter()
+        .next()
+        .unwrap()
+        .unwrap();
+    let key = |short: &str| {
+        let alias = &nine.keys[short].0;
+        v["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["aliases"][0] == *alias)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        key("dev-s3")["resources"][0]["name"],
+        format!("{}-dev-data", nine.prefix)
+    );
+    assert_eq!(
+        key("dev-dynamodb")["resources"].as_array().unwrap().len(),
+        1
+    );
+    let unread = v["resources_unreadable"].as_array().unwrap();
+    assert!(!unread.is_empty());
+    for u in unread {
+        assert_eq!(u["service"], "rds", "{u}");
+        assert_eq!(u["region"], "us-east-1", "{u}");
+    }
+    assert!(
+        unread
+            .iter()
+            .any(|u| u["operation"] == "rds:DescribeDBInstances")
+    );
+    assert!(
+        table.contains(
+            "UNKNOWN        rds resources in us-east-1: not read (rds:DescribeDBClusters "
+        ),
+        "{table}"
+    );
+    assert!(
+        table.contains("read(s) of resources failed") && table.contains("--services s3,dynamodb"),
+        "{table}"
+    );
+
+    let o = run(Some("s3,dynamodb"));
+    let table = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(0), "{table}");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v.get("resources_unreadable").is_none(), "{v}");
+    assert!(!table.contains("UNKNOWN"), "{table}");
 }

@@ -102,6 +102,31 @@ fn passes_after_a_real_rotation_and_fails_with_exit_3_when_the_material_is_not_t
             .contains("made before the rotation")
     }));
 
+    // RDS unreadable (its endpoint LocalStack, which does not emulate RDS): a resource missing
+    // from the fresh inventory could be one the rotation lost or one not read, so the recheck
+    // stops, exit 6, naming the calls; nothing is recorded.
+    let out = common::services::keyrite_all_services()
+        .env("AWS_ENDPOINT_URL_RDS", kms_endpoint())
+        .args(["kms", "verify-rotation", "--bundle"])
+        .arg(&second.bundle)
+        .arg("--inventory")
+        .arg(&before)
+        .assert()
+        .code(6);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        stderr.contains("cannot be checked against the earlier inventory"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("rds:DescribeDBInstances"), "{stderr}");
+    assert!(
+        stderr.contains("what to do: allow rds:DescribeDBClusters to the caller's role"),
+        "{stderr}"
+    );
+    // verify-rotation has no --services: the hint does not offer it.
+    assert!(!stderr.contains("--services"), "{stderr}");
+    assert_eq!(receipt_steps(&second.bundle).len(), 2);
+
     // A saved ciphertext altered after the import: exit 3, naming it.
     let tampered = &saved(&second.bundle)[0];
     let mut bytes = std::fs::read(tampered).unwrap();

@@ -1278,17 +1278,40 @@ fn stub_a_rotation_stages_its_material_with_the_signed_sha256_as_description() {
     assert_eq!(imports.num_calls(), 1, "the import carried the description");
 }
 
+/// Stub: ListKeys lists [`KEY_ID`] and `second`; ListAliases lists no alias.
+fn two_keys_listed(second: &str) -> (Rule, Rule) {
+    use aws_sdk_kms::operation::list_aliases::ListAliasesOutput;
+    use aws_sdk_kms::operation::list_keys::ListKeysOutput;
+    use aws_sdk_kms::types::KeyListEntry;
+    let second = second.to_string();
+    let list = mock!(Client::list_keys).then_output(move || {
+        ListKeysOutput::builder()
+            .keys(
+                KeyListEntry::builder()
+                    .key_id(KEY_ID)
+                    .key_arn(arn())
+                    .build(),
+            )
+            .keys(
+                KeyListEntry::builder()
+                    .key_id(&second)
+                    .key_arn(arn_of(&second))
+                    .build(),
+            )
+            .build()
+    });
+    let aliases = mock!(Client::list_aliases).then_output(|| ListAliasesOutput::builder().build());
+    (list, aliases)
+}
+
 /// `kms status` when one key's policy denies DescribeKey. A STUB of AWS: LocalStack has no
 /// per-key permissions, so it cannot refuse one key and answer for another. The readable key is
 /// still measured (an overdue one still exits 7); the denied one is named with AWS's error code,
 /// and a report otherwise within the policy exits 10 (partial), not 0 and not 6.
 #[test]
 fn stub_a_key_denying_describe_key_is_named_and_the_others_still_reported() {
-    use aws_sdk_kms::operation::list_aliases::ListAliasesOutput;
     use aws_sdk_kms::operation::list_key_rotations::ListKeyRotationsOutput;
-    use aws_sdk_kms::operation::list_keys::ListKeysOutput;
     use aws_sdk_kms::primitives::DateTime;
-    use aws_sdk_kms::types::KeyListEntry;
     use keyrite::core::key_age::{Compliance, Policy};
     use keyrite::kms::status::{Receipts, status};
 
@@ -1300,27 +1323,7 @@ fn stub_a_key_denying_describe_key_is_named_and_the_others_still_reported() {
         let now = Timestamp::now();
         let created = now.as_second() - created_days_ago * 86_400;
         let denied_id = denied.clone();
-        let list = mock!(Client::list_keys).then_output({
-            let denied = denied.clone();
-            move || {
-                ListKeysOutput::builder()
-                    .keys(
-                        KeyListEntry::builder()
-                            .key_id(KEY_ID)
-                            .key_arn(arn())
-                            .build(),
-                    )
-                    .keys(
-                        KeyListEntry::builder()
-                            .key_id(&denied)
-                            .key_arn(arn_of(&denied))
-                            .build(),
-                    )
-                    .build()
-            }
-        });
-        let aliases =
-            mock!(Client::list_aliases).then_output(|| ListAliasesOutput::builder().build());
+        let (list, aliases) = two_keys_listed(&denied);
         // Stub of AWS: the second key's key policy denies kms:DescribeKey to the caller.
         let refused = mock!(Client::describe_key)
             .match_requests(move |r| r.key_id() == Some(denied_id.as_str()))
@@ -1389,4 +1392,84 @@ fn stub_a_key_denying_describe_key_is_named_and_the_others_still_reported() {
         }
         assert_eq!(refused.num_calls(), 1, "AccessDenied is final: not retried");
     }
+}
+
+/// `kms status` when one key's policy denies ListKeyRotations (DescribeKey allowed). A STUB of
+/// AWS: LocalStack answers ListKeyRotations with HTTP 501 for every key and has no per-key
+/// permissions. The denied key is named UNREADABLE with the call and AWS's code; the other key is
+/// measured, and a report otherwise within the policy exits 10 (partial).
+#[test]
+fn stub_a_key_denying_list_key_rotations_is_named_and_the_others_still_reported() {
+    use aws_sdk_kms::operation::list_key_rotations::ListKeyRotationsOutput;
+    use aws_sdk_kms::primitives::DateTime;
+    use keyrite::core::key_age::{Compliance, Policy};
+    use keyrite::kms::status::{Receipts, status};
+
+    let denied = key_id_of(1);
+    let now = Timestamp::now();
+    let created = now.as_second() - 10 * 86_400;
+    let (list, aliases) = two_keys_listed(&denied);
+    // Both keys describe: EXTERNAL, Enabled, with material.
+    let describe = mock!(Client::describe_key).then_compute_output(move |r| {
+        let id = r.key_id().unwrap_or_default().to_string();
+        let meta = KeyMetadata::builder()
+            .key_id(&id)
+            .arn(arn_of(&id))
+            .origin(OriginType::External)
+            .key_state(KeyState::Enabled)
+            .current_key_material_id("material-1")
+            .creation_date(DateTime::from_secs(created))
+            .build()
+            .unwrap();
+        DescribeKeyOutput::builder().key_metadata(meta).build()
+    });
+    // Stub of AWS: the second key's key policy denies kms:ListKeyRotations to the caller.
+    let denied_id = denied.clone();
+    let refused = mock!(Client::list_key_rotations)
+        .match_requests(move |r| r.key_id() == Some(denied_id.as_str()))
+        .sequence()
+        .http_status(
+            400,
+            aws_error_body(
+                "AccessDeniedException",
+                "User is not authorized to perform: kms:ListKeyRotations",
+            ),
+        )
+        .repeatedly()
+        .build();
+    let rotations =
+        mock!(Client::list_key_rotations).then_output(|| ListKeyRotationsOutput::builder().build());
+    let client = stub_client(&[&list, &aliases, &describe, &refused, &rotations]);
+
+    let report = rt()
+        .block_on(status(
+            &client,
+            Policy::default(),
+            &Receipts::default(),
+            now,
+        ))
+        .expect("one key denying ListKeyRotations does not fail the whole report");
+
+    assert_eq!(report.keys.len(), 1, "{report:?}");
+    assert_eq!(report.keys[0].key_id, KEY_ID);
+    assert_eq!(report.keys[0].compliance, Compliance::Compliant);
+    assert_eq!(report.unreadable.len(), 1, "{report:?}");
+    assert_eq!(report.unreadable[0].key_id, denied);
+    assert_eq!(report.unreadable[0].operation, "ListKeyRotations");
+    assert_eq!(report.unreadable[0].code, "AccessDeniedException");
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["unreadable"][0]["operation"], "ListKeyRotations");
+
+    let err = keyrite::app::status::verdict(&report).unwrap_err();
+    assert_eq!(err.exit_code(), ExitCode::StatusPartial, "{err}");
+    let text = err.to_string();
+    for part in [
+        denied.as_str(),
+        "ListKeyRotations",
+        "AccessDeniedException",
+        "kms:ListKeyRotations",
+    ] {
+        assert!(text.contains(part), "{part:?} missing from:\n{text}");
+    }
+    assert_eq!(refused.num_calls(), 1, "AccessDenied is final: not retried");
 }

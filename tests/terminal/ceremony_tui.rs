@@ -169,6 +169,8 @@ fn a_whole_ceremony_typed_at_the_terminal_wraps_the_key_and_logs_it() {
         .unwrap();
     assert!(result.contains(&format!("check value {kcv}")), "{result}");
     assert!(result.contains("keyrite kms import --bundle"), "{result}");
+    // `kms import` refuses without the log public key: the command shown says which.
+    assert!(result.contains("--trust log-public-key.pem"), "{result}");
     // The next step points at the command where it is: above.
     assert!(result.contains("run the import command above"), "{result}");
     let wrapped = std::fs::read(&key_file).expect("the wrapped material is in the bundle");
@@ -181,7 +183,7 @@ fn a_whole_ceremony_typed_at_the_terminal_wraps_the_key_and_logs_it() {
         sha.as_str(),
         "Olga Operator",
         "Wendy Witness",
-        "keyrite kms import",
+        "keyrite kms import --bundle <its directory> --trust log-public-key.pem",
     ] {
         assert!(paper.contains(want), "{want} not in the report:\n{paper}");
     }

@@ -15,6 +15,15 @@ use crate::io::fs as fsio;
 /// The report's file name in the bundle directory.
 pub const REPORT_FILE: &str = "ceremony-report.txt";
 
+/// The command that imports the bundle on the connected side: `kms import` verifies the ceremony
+/// log with the log public key the enrolment (or rehearsal) published, and refuses without it.
+pub fn import_command(bundle_dir: &str) -> String {
+    format!(
+        "keyrite kms import --bundle {bundle_dir} --trust {}",
+        crate::app::enrol::LOG_PUBLIC_KEY
+    )
+}
+
 /// The report's text. `at`: when the ceremony finished.
 pub fn text(
     script: &Script,
@@ -68,7 +77,8 @@ pub fn text(
     let _ = writeln!(t);
     let _ = writeln!(
         t,
-        "next: carry the bundle to the connected side; there, keyrite kms import --bundle <its directory>"
+        "next: carry the bundle to the connected side; there, {}",
+        import_command("<its directory>")
     );
     t
 }
