@@ -360,7 +360,7 @@ pub fn message(ev: &Event) -> Option<Msg> {
         Key::Pressed(KeyCode::Enter) => Msg::Enter,
         Key::Pressed(KeyCode::Esc) => Msg::Esc,
         Key::Pressed(KeyCode::F(2)) => Msg::ShowAgain,
-        Key::Pressed(_) => return None,
+        Key::Ctrl(_) | Key::Pressed(_) => return None,
     })
 }
 

@@ -13,6 +13,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use super::model::{Focus, Model, Screen};
 use crate::app::ceremony::progress::KeyStep;
 use crate::app::ceremony::report::REPORT_FILE;
+use crate::core::ceremony::ResumeChoice;
 use crate::core::digest::{grouped, normalise_fingerprint, word_lines};
 use crate::core::terminal::one_line;
 
@@ -191,6 +192,7 @@ fn countdown(m: &Model) -> Paragraph<'static> {
 
 fn what(m: &Model) -> String {
     match m.screen {
+        Screen::Resume => "an interrupted ceremony".into(),
         Screen::People => "who is present".into(),
         Screen::Keys => format!("check the {}", counted(m.info.keys.len(), "key")),
         Screen::Fingerprint => "the bundle fingerprint".into(),
@@ -201,6 +203,9 @@ fn what(m: &Model) -> String {
         ),
         Screen::Confirm => "confirm".into(),
         Screen::Running => "the HSM at work".into(),
+        Screen::Result if m.result.as_ref().is_some_and(|r| r.aborted.is_some()) => {
+            "ceremony aborted".into()
+        }
         Screen::Result => "ceremony complete".into(),
         Screen::Failed => "the ceremony stopped".into(),
     }
@@ -217,6 +222,15 @@ fn next_action(m: &Model) -> String {
         return "any key closes the help".into();
     }
     match (m.screen, m.focus) {
+        (Screen::Resume, _) => match m
+            .info
+            .interrupted
+            .as_ref()
+            .and_then(|i| i.cannot_finish.as_ref())
+        {
+            Some(_) => "a to abort the interrupted ceremony (it cannot be finished now)".into(),
+            None => "f to finish the interrupted ceremony, or a to abort it".into(),
+        },
         (Screen::People, Focus::First) => "the operator types their name, then Enter".into(),
         (Screen::People, Focus::Second) => "the witness types their name, then Enter".into(),
         (Screen::Keys, _) => {
@@ -236,11 +250,24 @@ fn next_action(m: &Model) -> String {
             "{} types their share (shown as dots), then Enter",
             one_line(m.custodian_name.trim())
         ),
-        (Screen::Confirm, _) => format!(
-            "press y to generate and wrap {} in the HSM",
-            counted(m.info.keys.len(), "key")
-        ),
+        (Screen::Confirm, _) => match m.resume {
+            Some(ResumeChoice::Abort) => format!(
+                "press y to destroy {} and close the log",
+                counted(to_destroy(m), "generated key")
+            ),
+            Some(ResumeChoice::Finish) => format!(
+                "press y to generate and wrap the {} left and close the log",
+                counted(to_finish(m), "key")
+            ),
+            None => format!(
+                "press y to generate and wrap {} in the HSM",
+                counted(m.info.keys.len(), "key")
+            ),
+        },
         (Screen::Running, _) => "wait: the HSM is working; keys are ignored".into(),
+        (Screen::Result, _) if m.result.as_ref().is_some_and(|r| r.aborted.is_some()) => {
+            "note the destroyed keys in the paper log, then Enter or q to leave".into()
+        }
         (Screen::Result, _) => {
             "copy the report to the paper log, then run the import command above".into()
         }
@@ -256,6 +283,7 @@ fn footer(m: &Model) -> &'static str {
         return "any key: close the help";
     }
     match m.screen {
+        Screen::Resume => "f: finish · a: abort · F1/?: help · Esc/Ctrl-C: leave",
         Screen::People => {
             "Enter: next · Tab: other field · Shift-Tab: back · F1: help · Esc/Ctrl-C: leave"
         }
@@ -269,7 +297,15 @@ fn footer(m: &Model) -> &'static str {
         Screen::Custodians => {
             "Enter: check / next · Tab: other field · Shift-Tab: back · Esc/Ctrl-C: leave"
         }
-        Screen::Confirm => "y: generate now · Shift-Tab: back · F1/?: help · Esc/n/Ctrl-C: leave",
+        Screen::Confirm => match m.resume {
+            Some(ResumeChoice::Abort) => {
+                "y: abort now · Shift-Tab: back · F1/?: help · Esc/n/Ctrl-C: leave"
+            }
+            Some(ResumeChoice::Finish) => {
+                "y: finish now · Shift-Tab: back · F1/?: help · Esc/n/Ctrl-C: leave"
+            }
+            None => "y: generate now · Shift-Tab: back · F1/?: help · Esc/n/Ctrl-C: leave",
+        },
         Screen::Running => "no key works while the HSM is working",
         Screen::Result => {
             "↑/↓: scroll · Enter or q: leave (the report is printed again) · F1/?: help"
@@ -310,19 +346,32 @@ fn help_lines(m: &Model) -> Vec<Line<'static>> {
     l
 }
 
-fn field(label: &str, value: String, focused: bool) -> Line<'static> {
-    let cursor = if focused { "▏" } else { "" };
-    let marker = if focused { "> " } else { "  " };
-    Line::from(vec![
-        Span::raw(marker),
-        Span::styled(label.to_string(), bold()),
-        Span::raw(one_line(&value).into_owned()),
-        Span::raw(cursor),
-    ])
+/// A field: its label, its value, and where focused the cursor (`cursor`: its position in the
+/// value, in characters).
+fn field(label: &str, value: String, cursor: Option<usize>) -> Line<'static> {
+    let marker = if cursor.is_some() { "> " } else { "  " };
+    let mut spans = vec![Span::raw(marker), Span::styled(label.to_string(), bold())];
+    match cursor {
+        None => spans.push(Span::raw(one_line(&value).into_owned())),
+        Some(at) => {
+            let before: String = value.chars().take(at).collect();
+            let after: String = value.chars().skip(at).collect();
+            spans.push(Span::raw(one_line(&before).into_owned()));
+            spans.push(Span::raw("▏"));
+            spans.push(Span::raw(one_line(&after).into_owned()));
+        }
+    }
+    Line::from(spans)
+}
+
+/// The cursor's position if the field `focus` is the focused one.
+fn cursor_if(m: &Model, focus: Focus) -> Option<usize> {
+    (m.focus == focus).then(|| m.cursor_at())
 }
 
 fn draw_body(m: &Model, frame: &mut Frame, area: Rect) {
     let lines = match m.screen {
+        Screen::Resume => resume(m),
         Screen::People => people(m),
         Screen::Keys => keys(m, area),
         Screen::Fingerprint => fingerprint(m),
@@ -333,6 +382,58 @@ fn draw_body(m: &Model, frame: &mut Frame, area: Rect) {
         Screen::Failed => failed(m),
     };
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+}
+
+/// Keys generated under the interrupted ceremony and never written: what an abort destroys.
+fn to_destroy(m: &Model) -> usize {
+    m.info
+        .interrupted
+        .as_ref()
+        .map_or(0, |i| i.keys_generated.saturating_sub(i.keys_wrapped))
+}
+
+/// Keys not yet wrapped: what a finish generates (or wraps) and wraps.
+fn to_finish(m: &Model) -> usize {
+    let wrapped = m.info.interrupted.as_ref().map_or(0, |i| i.keys_wrapped);
+    m.info.keys.len().saturating_sub(wrapped)
+}
+
+fn resume(m: &Model) -> Vec<Line<'static>> {
+    let Some(i) = &m.info.interrupted else {
+        return Vec::new();
+    };
+    let mut l = vec![
+        Line::styled("This bundle holds an interrupted ceremony.", bold()),
+        Line::from(format!(
+            "Its log has {}; {} of {} generated, {} wrapped and written.",
+            counted(i.records, "record"),
+            i.keys_generated,
+            counted(m.info.keys.len(), "key"),
+            i.keys_wrapped
+        )),
+        Line::from(""),
+        Line::from(format!(
+            "f  finish: generate and wrap the {} not yet wrapped, then close the log",
+            counted(to_finish(m), "key")
+        )),
+        Line::from(format!(
+            "a  abort:  destroy the {} never written, and close the log",
+            counted(to_destroy(m), "generated key")
+        )),
+        Line::from(""),
+        Line::from(
+            "Either way the next steps are as for any ceremony (who is present, the keys, the \
+             fingerprint, the custodians); nothing is done before y at the confirmation.",
+        ),
+    ];
+    if let Some(why) = &i.cannot_finish {
+        l.push(Line::from(""));
+        l.push(Line::styled(
+            format!("It cannot be finished now: {}", one_line(why)),
+            warn(),
+        ));
+    }
+    l
 }
 
 fn people(m: &Model) -> Vec<Line<'static>> {
@@ -346,7 +447,7 @@ fn people(m: &Model) -> Vec<Line<'static>> {
         Line::from(format!("Token     {}", one_line(&m.info.token))),
         Line::from(format!("Keys      {}", m.info.keys.len())),
         Line::from(""),
-        field("Operator: ", m.operator.clone(), m.focus == Focus::First),
+        field("Operator: ", m.operator.clone(), cursor_if(m, Focus::First)),
         field(
             if s.witness_required() {
                 "Witness:  "
@@ -354,7 +455,7 @@ fn people(m: &Model) -> Vec<Line<'static>> {
                 "Witness (optional): "
             },
             m.witness.clone(),
-            m.focus == Focus::Second,
+            cursor_if(m, Focus::Second),
         ),
     ]
 }
@@ -484,10 +585,19 @@ fn fingerprint(m: &Model) -> Vec<Line<'static>> {
         Line::from("`keyrite kms prepare`). Type it as you hear it; spaces do not matter. It is"),
         Line::from("checked when you press Enter, and any wrong group is named."),
         Line::from(""),
-        field("Fingerprint: ", m.fingerprint.clone(), true),
+        field("Fingerprint: ", m.fingerprint.clone(), Some(m.cursor_at())),
     ];
     let typed = normalise_fingerprint(&m.fingerprint);
-    if typed.len() == 64 {
+    // Which group the cursor is in, while typing or correcting (the words take its place once
+    // the whole fingerprint is typed and the cursor is at its end).
+    let editing = m.cursor_at() < m.fingerprint.chars().count();
+    if !m.fingerprint.is_empty() && (typed.len() < 64 || editing) {
+        let (group, groups) = m.fingerprint_group();
+        l.push(Line::from(format!(
+            "             the cursor is in group {group} of {groups}"
+        )));
+    }
+    if typed.len() == 64 && !editing {
         l.push(Line::from(""));
         l.push(Line::from(
             "What you typed, as words to read back to the connected side:",
@@ -528,14 +638,19 @@ fn custodians(m: &Model) -> Vec<Line<'static>> {
     l.push(field(
         "Custodian: ",
         m.custodian_name.clone(),
-        m.focus == Focus::First,
+        cursor_if(m, Focus::First),
     ));
     if m.info.shares() {
         l.push(field(
             "Share:     ",
-            "•".repeat(m.share_len()),
-            m.focus == Focus::Second,
+            m.share_dots(),
+            cursor_if(m, Focus::Second),
         ));
+        if let Some(g) = m.share_group().filter(|_| m.focus == Focus::Second) {
+            l.push(Line::from(format!(
+                "             the cursor is in group {g}"
+            )));
+        }
     }
     l
 }
@@ -564,13 +679,21 @@ fn confirm(m: &Model) -> Vec<Line<'static>> {
         one_line(&keys.join(", "))
     )));
     l.push(Line::from(""));
-    l.push(Line::styled(
-        format!(
+    let question = match m.resume {
+        Some(ResumeChoice::Abort) => format!(
+            "Abort: destroy {} and close the log? y: abort · n or Esc: leave",
+            counted(to_destroy(m), "generated key")
+        ),
+        Some(ResumeChoice::Finish) => format!(
+            "Finish: generate and wrap the {} left and close the log? y: finish · n or Esc: leave",
+            counted(to_finish(m), "key")
+        ),
+        None => format!(
             "Generate and wrap {} now? y: generate · n or Esc: leave",
             counted(n, "key")
         ),
-        bold(),
-    ));
+    };
+    l.push(Line::styled(question, bold()));
     l
 }
 
@@ -612,6 +735,25 @@ fn result(m: &Model, area: Rect) -> Vec<Line<'static>> {
         return Vec::new();
     };
     let dir = one_line(&m.info.bundle_dir).into_owned();
+    if let Some(destroyed) = &r.aborted {
+        let mut l = vec![
+            Line::styled(
+                format!(
+                    "The interrupted ceremony is aborted: {} destroyed (generated, never written); the log is closed.",
+                    counted(destroyed.len(), "key")
+                ),
+                bold(),
+            ),
+            Line::from(format!(
+                "This bundle cannot be imported. Keep it for the audit: {dir}"
+            )),
+            Line::from(""),
+        ];
+        for label in destroyed {
+            l.push(Line::from(format!("  destroyed {}", one_line(label))));
+        }
+        return l;
+    }
     let head = vec![
         Line::styled(
             format!(

@@ -348,6 +348,19 @@ fn an_error_after_the_confirmation_is_shown_with_what_to_do_then_exits_with_its_
     assert_eq!(tree(&p.bundle), before, "nothing was left in the bundle");
 }
 
+/// A share as its hidden field shows it: a dot a character, its dashes kept.
+fn dots(share: &str) -> String {
+    share
+        .chars()
+        .map(|c| if c == '-' { '-' } else { '•' })
+        .collect()
+}
+
+/// The first `n` characters of `s`.
+fn head(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
 /// A roster of five custodians (any three open the HSM) enrolled headless on a token of its own:
 /// (token store, label, the shares by name).
 fn enrol_five(dir: &Path) -> (std::path::PathBuf, String, Vec<(String, String)>) {
@@ -482,14 +495,14 @@ fn nine_keys_with_a_three_of_five_roster_corrected_in_place_then_imported_and_au
             let named = tmux.wait_for(&mut seen, SHORT, "the wrong group", |s| {
                 s.contains("group 2 looks mistyped") && s.contains(&format!("({name})"))
             });
-            assert!(named.contains(&"•".repeat(20)), "{named}");
+            assert!(named.contains(&head(&dots(&bad), 60)), "{named}");
             erase(&tmux, bad.len() - pos);
             tmux.text(&share[pos..]);
         } else {
             tmux.text(share);
         }
         tmux.wait_for(&mut seen, SHORT, "the masked share", |s| {
-            s.contains(&"•".repeat(share.len().min(70)))
+            s.contains(&head(&dots(share), 70))
         });
         tmux.keys(&["Enter"]);
         let after = format!("custodians ({} of 3)", i + 1);
@@ -555,6 +568,125 @@ fn nine_keys_with_a_three_of_five_roster_corrected_in_place_then_imported_and_au
         .arg(dir.path().join("enrolment/log-public-key.pem"))
         .assert()
         .success();
+    let audit = keyrite()
+        .args(["audit", "verify"])
+        .arg(&p.bundle)
+        .arg("--trust")
+        .arg(dir.path().join("enrolment/log-public-key.pem"))
+        .output()
+        .unwrap();
+    assert!(
+        audit.status.success(),
+        "audit verify: {}",
+        String::from_utf8_lossy(&audit.stderr)
+    );
+}
+
+#[test]
+fn a_mistyped_share_group_is_fixed_in_place_with_home_left_and_ctrl_w_and_the_ceremony_accepts_it()
+{
+    own_token!();
+    let dir = tempfile::tempdir().unwrap();
+    let (store, label, shares) = enrol_five(dir.path());
+    let (alias, p) = prepare_for_new_key(dir.path(), "tuiedit");
+    let script = write_script(dir.path(), &[&alias], default_algorithm(), "RSA_4096");
+    let roster = dir.path().join("enrolment/roster.json");
+    let tmux = Tmux::start(
+        "tuiedit",
+        &ceremony_command_on(
+            &store,
+            &script,
+            &p.bundle,
+            &format!("pkcs11:token={label}"),
+            &["--roster", roster.to_str().unwrap()],
+        ),
+        100,
+        true,
+    );
+    let mut seen = Vec::new();
+    people_and_keys(&tmux, &mut seen, 1);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&mut seen, SHORT, "step 3", |s| {
+        s.contains("the bundle fingerprint")
+    });
+    // The fingerprint typed with its second group wrong, fixed from Home with Delete.
+    let fp = keyrite::core::digest::grouped(&p.fingerprint);
+    let mut wrong = fp.clone();
+    wrong.replace_range(5..9, "");
+    type_seen(&tmux, &mut seen, &wrong);
+    tmux.keys(&["Home"]);
+    tmux.keys(&vec!["Right"; 5]);
+    tmux.wait_for(&mut seen, SHORT, "the cursor in group 2", |s| {
+        s.contains("the cursor is in group 2 of 16")
+    });
+    tmux.text(&format!("{} ", &fp[5..9]));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&mut seen, SHORT, "the custodians", |s| {
+        s.contains("custodians (0 of 3)")
+    });
+
+    for (i, (name, share)) in shares.iter().take(3).enumerate() {
+        type_seen(&tmux, &mut seen, name);
+        tmux.keys(&["Enter"]);
+        tmux.wait_for(&mut seen, SHORT, "the share field", |s| {
+            s.contains("> Share:")
+        });
+        if i == 1 {
+            // Group 3 mistyped: named; the cursor is taken back to the end of group 3 (End,
+            // then Left over what follows it), Ctrl-W deletes the group, and it is typed again.
+            let (bad, start) = mistype_group(share, 3);
+            let end = start + share[start..].find('-').unwrap();
+            tmux.text(&bad);
+            tmux.keys(&["Enter"]);
+            tmux.wait_for(&mut seen, SHORT, "the wrong group", |s| {
+                s.contains("group 3 looks mistyped")
+            });
+            tmux.keys(&["Home", "End"]);
+            tmux.keys(&vec!["Left"; share.len() - end]);
+            tmux.wait_for(&mut seen, SHORT, "the cursor in group 3", |s| {
+                s.contains("the cursor is in group 3")
+            });
+            tmux.keys(&["C-w"]);
+            // The group is gone: the dots say so, the rest of the share stays after the cursor.
+            let mut emptied = dots(share);
+            emptied.replace_range(dots(&share[..start]).len()..dots(&share[..end]).len(), "▏");
+            tmux.wait_for(&mut seen, SHORT, "group 3 emptied", |s| {
+                s.contains(&emptied)
+            });
+            tmux.text(&share[start..end]);
+            // The whole share, the cursor after the group typed again.
+            let fixed = format!("{}▏{}", dots(&share[..end]), dots(&share[end..]));
+            tmux.wait_for(&mut seen, SHORT, "the share fixed", |s| s.contains(&fixed));
+        } else {
+            tmux.text(share);
+            tmux.wait_for(&mut seen, SHORT, "the whole share", |s| {
+                s.contains(&format!("{}▏", dots(share)))
+            });
+        }
+        tmux.keys(&["Enter"]);
+        let after = format!("custodians ({} of 3)", i + 1);
+        tmux.wait_for(&mut seen, SHORT, &after, |s| s.contains(&after));
+    }
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&mut seen, SHORT, "the confirmation", |s| {
+        s.contains("Custodians  Alice, Bob, Carol")
+    });
+    tmux.keys(&["y"]);
+    tmux.wait_for(&mut seen, Duration::from_secs(120), "the result", |s| {
+        s.contains("ceremony complete")
+    });
+    tmux.keys(&["q"]);
+    let end = tmux.wait_for(&mut seen, SHORT, "the exit", |s| s.contains("EXIT="));
+    assert!(end.contains("EXIT=0"), "{end}");
+    seen.push(tmux.pane());
+    for s in &seen {
+        for (_, share) in &shares {
+            for w in share.as_bytes()[4..].windows(6) {
+                let w = std::str::from_utf8(w).unwrap();
+                assert!(!s.contains(w), "{w:?} of a share on screen:\n{s}");
+            }
+        }
+    }
     let audit = keyrite()
         .args(["audit", "verify"])
         .arg(&p.bundle)
