@@ -701,6 +701,106 @@ fn a_mistyped_share_group_is_fixed_in_place_with_home_left_and_ctrl_w_and_the_ce
     );
 }
 
+/// A bundle of two keys whose headless ceremony was killed once the first key was generated
+/// (kills that land after the end are tried again on a new bundle).
+fn interrupted_bundle(dir: &Path, refs: &[&str]) -> Prepared {
+    let trusted = common::faults::trusted();
+    for _ in 0..5 {
+        let p = prepare(dir, refs, default_algorithm());
+        common::faults::kill_after(dir, &p, refs, 3);
+        let log = std::fs::read(p.bundle.join("ceremony.log")).unwrap();
+        if keyrite::core::log::verify(&log, &trusted).is_err() {
+            return p;
+        }
+    }
+    panic!("five kills all landed after the ceremony's end");
+}
+
+#[test]
+fn an_interrupted_bundle_is_finished_or_aborted_in_the_full_screen_app_and_its_log_verifies() {
+    own_token!();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let c = rt.block_on(client());
+    let aliases: Vec<String> = (0..2)
+        .map(|i| rt.block_on(create_key(&c, true, &format!("tuikill{i}"))).0)
+        .collect();
+    let refs: Vec<&str> = aliases.iter().map(String::as_str).collect();
+    for choice in ["finish", "abort"] {
+        let p = interrupted_bundle(dir.path(), &refs);
+        let script = write_script(dir.path(), &refs, default_algorithm(), "RSA_4096");
+        let tmux = Tmux::start(
+            &format!("tui{choice}"),
+            &ceremony_command(&script, &p.bundle),
+            100,
+            true,
+        );
+        let mut seen = Vec::new();
+        let first = tmux.wait_for(&mut seen, SHORT, "the interrupted ceremony", |s| {
+            s.contains("an interrupted ceremony") && s.contains("f: finish · a: abort")
+        });
+        assert!(first.contains("step 1 of 7"), "{first}");
+        // y is no answer here.
+        tmux.keys(&["y"]);
+        tmux.wait_for(&mut seen, SHORT, "the refusal", |s| {
+            s.contains("f finishes the interrupted ceremony, a aborts it")
+        });
+        tmux.keys(&[&choice[..1]]);
+        people_and_keys(&tmux, &mut seen, 2);
+        tmux.keys(&["Enter"]);
+        tmux.wait_for(&mut seen, SHORT, "step 4", |s| {
+            s.contains("the bundle fingerprint")
+        });
+        type_seen(&tmux, &mut seen, &p.fingerprint);
+        tmux.keys(&["Enter"]);
+        let question = if choice == "finish" {
+            "and close the log? y: finish"
+        } else {
+            "and close the log? y: abort"
+        };
+        let confirm = tmux.wait_for(&mut seen, SHORT, "the confirmation", |s| {
+            s.contains(question)
+        });
+        if choice == "abort" {
+            assert!(
+                confirm.contains("Abort: destroy 1 generated key and"),
+                "{confirm}"
+            );
+        } else {
+            assert!(
+                confirm.contains("Finish: generate and wrap the 2 keys left"),
+                "{confirm}"
+            );
+        }
+        tmux.keys(&["y"]);
+        let done = if choice == "finish" {
+            "ceremony complete"
+        } else {
+            "ceremony aborted"
+        };
+        tmux.wait_for(&mut seen, Duration::from_secs(120), done, |s| {
+            s.contains(done)
+        });
+        tmux.keys(&["q"]);
+        let end = tmux.wait_for(&mut seen, SHORT, "the exit", |s| s.contains("EXIT="));
+        assert!(end.contains("EXIT=0"), "{end}");
+        let report = keyrite::core::log::verify(
+            &std::fs::read(p.bundle.join("ceremony.log")).unwrap(),
+            &common::faults::trusted(),
+        )
+        .unwrap_or_else(|e| panic!("{choice}: {e}"));
+        let steps: Vec<&str> = report.records.iter().map(|r| r.step.as_str()).collect();
+        assert!(steps.contains(&"ceremony.resumed"), "{steps:?}");
+        let last = if choice == "finish" {
+            "ceremony.end"
+        } else {
+            "ceremony.aborted"
+        };
+        assert_eq!(steps.last(), Some(&last), "{steps:?}");
+        common::faults::audit_verify(&p, choice, choice == "abort");
+    }
+}
+
 #[test]
 fn without_a_terminal_or_with_answers_but_not_headless_nothing_is_touched() {
     own_token!();
