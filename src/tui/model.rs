@@ -481,19 +481,19 @@ impl Model {
 
     /// How many rows of the key table fit on the key review at the terminal's size.
     pub fn keys_per_page(&self) -> usize {
-        keys_per_page(self.size.1)
+        keys_per_page(self.size.0, self.size.1)
     }
 
-    /// The first key row shown on the key review on a terminal `rows` high: the selected key is
-    /// always on screen.
-    pub fn keys_first_shown(&self, rows: u16) -> usize {
-        (self.scroll + 1).saturating_sub(keys_per_page(rows))
+    /// The first key row shown on the key review on a terminal of `size` (columns, rows): the
+    /// selected key is always on screen.
+    pub fn keys_first_shown(&self, size: (u16, u16)) -> usize {
+        (self.scroll + 1).saturating_sub(keys_per_page(size.0, size.1))
     }
 
     /// Notes the keys now on screen on the key review.
     fn mark_seen(&mut self) {
         if self.screen == Screen::Keys {
-            let shown = self.keys_first_shown(self.size.1) + self.keys_per_page();
+            let shown = self.keys_first_shown(self.size) + self.keys_per_page();
             self.keys_seen = self.keys_seen.max(shown.min(self.info.keys.len()));
         }
     }
@@ -532,11 +532,26 @@ impl Model {
     }
 }
 
-/// How many rows of the key table fit on the key review on a terminal `rows` high: the screen
-/// less its frame (status, borders, next, notice, footer: 8 rows), the table's head, and the
-/// selected key's details under it (5 rows).
-pub fn keys_per_page(rows: u16) -> usize {
-    usize::from(rows).saturating_sub(8 + 1 + 5).max(1)
+/// Whether a terminal `cols` wide is narrow: under 80 columns the countdown and the next action
+/// take two rows each, and a key's ARN and digest wrap.
+pub fn narrow(cols: u16) -> bool {
+    cols < 80
+}
+
+/// The rows of the screen around a step's body: the countdown and the next action (one row
+/// each, two on a narrow terminal), the notice and the footer (two each), the body's borders.
+pub fn frame_rows(cols: u16) -> usize {
+    if narrow(cols) { 10 } else { 8 }
+}
+
+/// How many rows of the key table fit on the key review on a terminal of `cols` x `rows`: the
+/// screen less its frame, the table's head, and the selected key's details under it (5 rows,
+/// 7 on a narrow terminal).
+pub fn keys_per_page(cols: u16, rows: u16) -> usize {
+    let details = if narrow(cols) { 7 } else { 5 };
+    usize::from(rows)
+        .saturating_sub(frame_rows(cols) + 1 + details)
+        .max(1)
 }
 
 /// The next state. Pure: the same model and message always give the same model.
@@ -835,18 +850,31 @@ fn fingerprint_problem(m: &Model) -> Option<String> {
             groups_named(&wrong, ", and")
         )),
         FingerprintCheck::Wrong { wrong, extra } => {
-            let mut s = String::from("MISMATCH");
-            if !wrong.is_empty() {
-                s.push_str(" in");
-                s.push_str(&groups_named(&wrong, ""));
-            }
-            if extra {
-                s.push_str(" (more typed than a fingerprint holds)");
-            }
-            s.push_str(
-                ": check against the read-out. Read right? Stop: this is not the bundle that was prepared",
-            );
-            Some(s)
+            let typed = normalise_fingerprint(&m.fingerprint).len();
+            let expected = normalise_fingerprint(&m.info.bundle_fingerprint).len();
+            let head = if extra {
+                // Typed groups past the end: say how many, and where the first difference is (a
+                // group typed twice shifts every group after it, so listing them says nothing).
+                let over = (typed - expected).div_ceil(4);
+                let too_many = if over == 1 {
+                    "1 group too many".to_string()
+                } else {
+                    format!("{over} groups too many")
+                };
+                match wrong.first() {
+                    Some(first) => {
+                        format!("MISMATCH: {too_many}, the first wrong is group {first}")
+                    }
+                    None => format!("MISMATCH: {too_many}"),
+                }
+            } else if wrong.len() > 3 {
+                format!("MISMATCH in {} groups from group {}", wrong.len(), wrong[0])
+            } else {
+                format!("MISMATCH in{}", groups_named(&wrong, ""))
+            };
+            Some(format!(
+                "{head}: check it with the read-out; read right? Stop: not the prepared bundle"
+            ))
         }
     }
 }

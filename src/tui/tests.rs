@@ -205,6 +205,62 @@ fn render(m: &Model, w: u16, h: u16) -> String {
 }
 
 /// What `draw` puts on a `w`x`h` screen, row by row.
+/// The screen's text as one line: the box's sides dropped, runs of spaces as one (so a text
+/// wrapped over rows is found whole).
+fn flat(text: &str) -> String {
+    text.replace(['│', '┌', '┐', '└', '┘', '─'], " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// At 60x20 the countdown, the whole next action and the whole footer are on screen, and what
+/// the step is for: the focused field, the PGP words, the confirmation's question.
+fn usable_at_60x20(name: &str, m: &Model, screen: &str) {
+    let all = flat(screen);
+    let want = [
+        super::view::countdown(m).0,
+        format!("Next: {}", super::view::next_action(m)),
+        super::view::footer(m).to_string(),
+    ];
+    for w in want {
+        assert!(
+            all.contains(&flat(&w)),
+            "{name}: {w:?} not whole at 60x20:\n{screen}"
+        );
+    }
+    let typed = crate::core::digest::normalise_fingerprint(&m.fingerprint);
+    if m.screen == Screen::Fingerprint
+        && typed.len() == 64
+        && m.cursor_at() == m.fingerprint.chars().count()
+    {
+        for w in crate::core::digest::word_lines(&typed) {
+            assert!(
+                all.contains(&flat(&w)),
+                "{name}: {w:?} cut at 60x20:\n{screen}"
+            );
+        }
+    }
+    if m.text_focus() && !m.leaving && !m.help && !m.swallowing {
+        assert!(
+            screen.contains("> "),
+            "{name}: no focused field at 60x20:\n{screen}"
+        );
+    }
+    if m.screen == Screen::Confirm && !m.leaving && !m.help {
+        assert!(
+            all.contains("n or Esc: leave"),
+            "{name}: the question is cut:\n{screen}"
+        );
+    }
+    if m.screen == Screen::Keys && !m.leaving && !m.help {
+        assert!(
+            all.contains(&format!("Key {} of", m.scroll + 1)),
+            "{name}: the key's details are cut:\n{screen}"
+        );
+    }
+}
+
 fn drawn(w: u16, h: u16, draw: impl FnOnce(&mut ratatui::Frame)) -> String {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     t.draw(draw).unwrap();
@@ -829,6 +885,40 @@ fn an_interrupted_ceremony_that_cannot_finish_can_still_be_aborted() {
 }
 
 #[test]
+fn a_fingerprint_with_groups_too_many_or_shifted_is_said_shortly() {
+    let fp = grouped(FP);
+    let notice = |typed: &str| {
+        let (m, _) = at(Screen::Fingerprint, 1, false);
+        update(self::typed(m, typed), Msg::Enter).notice.unwrap()
+    };
+    // A group typed twice: every group after it shifts; one line says so.
+    let twice = format!("{} {}", &fp[..24], &fp[20..]);
+    let n = notice(&twice);
+    assert!(
+        n.starts_with("MISMATCH: 1 group too many, the first wrong is group 6:"),
+        "{n}"
+    );
+    assert!(!n.contains("7, 8"), "{n}");
+    let n = notice(&format!("{fp} abcd abcd 12"));
+    assert!(n.starts_with("MISMATCH: 3 groups too many:"), "{n}");
+    // Many groups wrong: how many and the first, not the list.
+    let mut shifted = fp.clone();
+    shifted.replace_range(20..24, "");
+    shifted.push_str(" 0000");
+    let n = notice(&shifted);
+    assert!(n.starts_with("MISMATCH in 12 groups from group 5:"), "{n}");
+    // Fits the notice's two rows on a 60-column terminal.
+    assert!(n.chars().count() <= 120, "{n}");
+}
+
+#[test]
+fn the_progress_says_how_many_keys_are_done() {
+    // Three keys verified, the fourth at work.
+    let s = render(&progress_model(9), 60, 20);
+    assert!(s.contains("3 of 9 keys done"), "{s}");
+}
+
+#[test]
 fn the_share_buffer_never_grows_and_an_overlong_share_is_refused() {
     let (m, _) = at(Screen::Custodians, 1, true);
     let mut m = update(typed(m, "Carol"), Msg::Enter);
@@ -1076,7 +1166,7 @@ fn every_screen_and_state_at_80x24_and_120x40() {
     );
     let _ = r;
     insta::with_settings!({ filters => filters }, {
-        for (w, h) in [(80u16, 24u16), (120, 40)] {
+        for (w, h) in [(60u16, 20u16), (80, 24), (120, 40)] {
             for (name, m) in [
                 ("people", &people),
                 ("people_witness", &people_typed),
@@ -1118,6 +1208,10 @@ fn every_screen_and_state_at_80x24_and_120x40() {
                     for g in s.encode().split('-').skip(2) {
                         assert!(g.len() < 4 || !screen.contains(g), "{name}: a share group on screen\n{screen}");
                     }
+                }
+                if w == 60 {
+                    usable_at_60x20(name, m, &screen);
+                    continue;
                 }
                 insta::assert_snapshot!(format!("ceremony_{name}_{w}x{h}"), screen);
             }

@@ -35,15 +35,33 @@ fn warn() -> Style {
 }
 
 pub fn view(m: &Model, frame: &mut Frame) {
+    // The countdown and the next action take a second row where they need it (at most two:
+    // model::frame_rows counts two each on a narrow terminal, so the key review never shows
+    // fewer keys than the model counts as seen).
+    let width = frame.area().width.max(1);
+    let (count_text, count_style) = countdown(m);
+    let next_text = format!("Next: {}", next_action(m));
+    let row_count = |t: &str| -> u16 {
+        if super::model::narrow(width) && t.chars().count() > usize::from(width) {
+            2
+        } else {
+            1
+        }
+    };
     let [status, body, next, notice, help] = Layout::vertical([
-        Constraint::Length(1),
+        Constraint::Length(row_count(&count_text)),
         Constraint::Min(3),
-        Constraint::Length(1),
+        Constraint::Length(row_count(&next_text)),
         Constraint::Length(2),
         Constraint::Length(2),
     ])
     .areas(frame.area());
-    frame.render_widget(countdown(m), status);
+    frame.render_widget(
+        Paragraph::new(count_text)
+            .style(count_style)
+            .wrap(Wrap { trim: false }),
+        status,
+    );
     let (n, total) = m.step();
     let block = Block::default().borders(Borders::ALL).title(format!(
         " keyrite ceremony · step {n} of {total} — {} ",
@@ -67,7 +85,8 @@ pub fn view(m: &Model, frame: &mut Frame) {
         Paragraph::new(Line::from(vec![
             Span::styled("Next: ", bold()),
             Span::raw(next_action(m)),
-        ])),
+        ]))
+        .wrap(Wrap { trim: false }),
         next,
     );
     if let Some(n) = m.notice.clone().filter(|_| !m.leaving) {
@@ -142,9 +161,13 @@ fn duration(d: SignedDuration) -> String {
     }
 }
 
-fn countdown(m: &Model) -> Paragraph<'static> {
+/// The countdown line and its colour.
+pub(super) fn countdown(m: &Model) -> (String, Style) {
     let (Some(left), Some(at)) = (m.remaining(), m.info.parameters_expire) else {
-        return Paragraph::new("import parameters: no expiry recorded in the bundle");
+        return (
+            "import parameters: no expiry recorded in the bundle".into(),
+            Style::default(),
+        );
     };
     // The day too when it is not within the next day.
     let at = if left > SignedDuration::from_hours(24) {
@@ -154,40 +177,46 @@ fn countdown(m: &Model) -> Paragraph<'static> {
     };
     let margin = duration(m.info.margin());
     if left.is_negative() || left.is_zero() {
-        return Paragraph::new(format!(
-            "EXPIRED {} ago ({at}): KMS refuses them; prepare a new bundle",
-            duration(left)
-        ))
-        .style(warn());
+        return (
+            format!(
+                "EXPIRED {} ago ({at}): KMS refuses them; prepare a new bundle",
+                duration(left)
+            ),
+            warn(),
+        );
     }
     if m.expiry_warning() {
-        return Paragraph::new(format!(
-            "WARNING: parameters expire in {} ({at}), under the {margin} margin",
-            duration(left)
-        ))
-        .style(warn());
+        return (
+            format!(
+                "WARNING: parameters expire in {} ({at}), under the {margin} margin",
+                duration(left)
+            ),
+            warn(),
+        );
     }
     if m.short_of_time() {
         let budget = m
             .info
             .script
             .ceremony_budget(usize::from(m.info.quorum().unwrap_or(0)));
-        return Paragraph::new(format!(
-            "HURRY: {} left (until {at}); needs {margin} margin + {} ceremony",
-            duration(left),
-            duration(budget)
-        ))
-        .style(
+        return (
+            format!(
+                "HURRY: {} left (until {at}); needs {margin} margin + {} ceremony",
+                duration(left),
+                duration(budget)
+            ),
             Style::default()
                 .fg(Color::Yellow)
                 .add_modifier(Modifier::BOLD),
         );
     }
-    Paragraph::new(format!(
-        "import parameters: {} left (until {at}; margin {margin})",
-        duration(left)
-    ))
-    .style(super::palette::fg(Color::Green))
+    (
+        format!(
+            "import parameters: {} left (until {at}; margin {margin})",
+            duration(left)
+        ),
+        super::palette::fg(Color::Green),
+    )
 }
 
 fn what(m: &Model) -> String {
@@ -211,7 +240,7 @@ fn what(m: &Model) -> String {
     }
 }
 
-fn next_action(m: &Model) -> String {
+pub(super) fn next_action(m: &Model) -> String {
     if let Some(why) = m.cannot_finish().filter(|_| !m.leaving) {
         return why;
     }
@@ -236,9 +265,7 @@ fn next_action(m: &Model) -> String {
         (Screen::Keys, _) => {
             "the witness checks each key's account, region, alias; then Enter".into()
         }
-        (Screen::Fingerprint, _) => {
-            "type the fingerprint as it is read out from the connected side, then Enter".into()
-        }
+        (Screen::Fingerprint, _) => "type the fingerprint as it is read out, then Enter".into(),
         (Screen::Custodians, Focus::First) => {
             if m.custodians.len() >= usize::from(m.info.quorum().unwrap_or(0)) {
                 "another custodian may type their name; Enter on an empty name goes on".into()
@@ -275,7 +302,7 @@ fn next_action(m: &Model) -> String {
     }
 }
 
-fn footer(m: &Model) -> &'static str {
+pub(super) fn footer(m: &Model) -> &'static str {
     if m.leaving {
         return "L or Ctrl-C: leave · any other key: stay";
     }
@@ -374,8 +401,8 @@ fn draw_body(m: &Model, frame: &mut Frame, area: Rect) {
         Screen::Resume => resume(m),
         Screen::People => people(m),
         Screen::Keys => keys(m, area),
-        Screen::Fingerprint => fingerprint(m),
-        Screen::Custodians => custodians(m),
+        Screen::Fingerprint => fingerprint(m, area),
+        Screen::Custodians => custodians(m, area),
         Screen::Confirm => confirm(m),
         Screen::Running => running(m, area.height),
         Screen::Result => result(m, area),
@@ -508,27 +535,42 @@ fn cut(text: &str, width: usize) -> String {
 fn keys(m: &Model, area: Rect) -> Vec<Line<'static>> {
     let keys = &m.info.keys;
     let total = keys.len();
-    // The terminal's rows: the body is all but ten of them.
-    let rows = area.height + 8;
-    let first = m.keys_first_shown(rows);
-    let last = (first + super::model::keys_per_page(rows)).min(total);
+    // The terminal's size: the body is all of it but the frame.
+    let cols = area.width + 2;
+    let rows = area.height + super::model::frame_rows(cols) as u16;
+    let first = m.keys_first_shown((cols, rows));
+    let last = (first + super::model::keys_per_page(cols, rows)).min(total);
     let name_w = keys
         .iter()
         .map(|k| k.name.chars().count())
         .max()
         .unwrap_or(4)
         .clamp(4, 18);
-    // "> 12 " + name + "  " + alias + "  " + account (12) + "  " + region.
+    // "> 12 " + name + "  " + alias + "  " + account (12) + "  " + region: one row a key, never
+    // wrapped (the page counts rows); the name gives way first, then the alias.
+    let region_w = keys
+        .iter()
+        .map(|k| k.region.chars().count())
+        .max()
+        .unwrap_or(14)
+        .max(14);
+    let fixed = 5 + 2 + 2 + 12 + 2 + region_w;
+    let name_w = name_w.min(usize::from(area.width).saturating_sub(fixed + 8).max(4));
     let alias_w = usize::from(area.width)
-        .saturating_sub(5 + name_w + 2 + 2 + 12 + 2 + 14)
-        .max(8);
-    let mut l = vec![Line::styled(
+        .saturating_sub(fixed + name_w)
+        .max(4);
+    let head = if super::model::narrow(cols) {
+        format!(
+            "Keys {}–{last} of {total}: right account and region?",
+            first + 1
+        )
+    } else {
         format!(
             "Keys {}–{last} of {total}. Witness: is each the account and region you expect?",
             first + 1
-        ),
-        bold(),
-    )];
+        )
+    };
+    let mut l = vec![Line::styled(head, bold())];
     for (i, k) in keys.iter().enumerate().skip(first).take(last - first) {
         let selected = i == m.scroll;
         let row = format!(
@@ -579,14 +621,33 @@ fn keys(m: &Model, area: Rect) -> Vec<Line<'static>> {
     l
 }
 
-fn fingerprint(m: &Model) -> Vec<Line<'static>> {
-    let mut l = vec![
+/// `intro` then `rest` where both fit in `area`; else `rest` alone (the field and what it shows
+/// matter more than the explanation on a small terminal).
+fn fitted(
+    mut intro: Vec<Line<'static>>,
+    rest: Vec<Line<'static>>,
+    area: Rect,
+) -> Vec<Line<'static>> {
+    intro.extend(rest.iter().cloned());
+    if rows(&intro, area.width) <= usize::from(area.height) {
+        intro
+    } else {
+        rest
+    }
+}
+
+fn fingerprint(m: &Model, area: Rect) -> Vec<Line<'static>> {
+    let intro = vec![
         Line::from("Someone on the connected side reads out the bundle's fingerprint (printed by"),
         Line::from("`keyrite kms prepare`). Type it as you hear it; spaces do not matter. It is"),
         Line::from("checked when you press Enter, and any wrong group is named."),
         Line::from(""),
-        field("Fingerprint: ", m.fingerprint.clone(), Some(m.cursor_at())),
     ];
+    let mut l = vec![field(
+        "Fingerprint: ",
+        m.fingerprint.clone(),
+        Some(m.cursor_at()),
+    )];
     let typed = normalise_fingerprint(&m.fingerprint);
     // Which group the cursor is in, while typing or correcting (the words take its place once
     // the whole fingerprint is typed and the cursor is at its end).
@@ -598,20 +659,30 @@ fn fingerprint(m: &Model) -> Vec<Line<'static>> {
         )));
     }
     if typed.len() == 64 && !editing {
-        l.push(Line::from(""));
-        l.push(Line::from(
-            "What you typed, as words to read back to the connected side:",
-        ));
+        let mut words = vec![Line::from(if super::model::narrow(area.width + 2) {
+            "What you typed, as words to read back:"
+        } else {
+            "What you typed, as words to read back to the connected side:"
+        })];
         for w in word_lines(&typed) {
-            l.push(Line::from(format!("  {w}")));
+            words.push(Line::from(format!("  {w}")));
+        }
+        // A blank line before the words where there is room for it.
+        let mut spaced = l.clone();
+        spaced.push(Line::from(""));
+        spaced.extend(words.iter().cloned());
+        l.extend(words);
+        if rows(&spaced, area.width) <= usize::from(area.height) {
+            l = spaced;
         }
     }
-    l
+    fitted(intro, l, area)
 }
 
-fn custodians(m: &Model) -> Vec<Line<'static>> {
+fn custodians(m: &Model, area: Rect) -> Vec<Line<'static>> {
     let need = m.info.quorum().unwrap_or(0);
-    let mut l = Vec::new();
+    let mut intro = Vec::new();
+    let l = &mut intro;
     if let Some(r) = &m.info.roster {
         l.push(Line::from(format!(
             "The HSM is opened by {need} of the {} custodians of the roster: {}",
@@ -629,6 +700,7 @@ fn custodians(m: &Model) -> Vec<Line<'static>> {
         ));
     }
     l.push(Line::from(""));
+    let mut l = Vec::new();
     for c in &m.custodians {
         l.push(Line::styled(
             format!("  ✓ {}", one_line(&c.name)),
@@ -652,7 +724,7 @@ fn custodians(m: &Model) -> Vec<Line<'static>> {
             )));
         }
     }
-    l
+    fitted(intro, l, area)
 }
 
 fn confirm(m: &Model) -> Vec<Line<'static>> {
@@ -697,11 +769,22 @@ fn confirm(m: &Model) -> Vec<Line<'static>> {
     l
 }
 
+/// "3 of 9 keys": the keys verified so far, of the bundle's.
+fn done_of(m: &Model) -> String {
+    let done = m
+        .progress
+        .iter()
+        .filter(|p| matches!(p.step, Some(KeyStep::Verified { .. })))
+        .count();
+    format!("{done} of {}", counted(m.info.keys.len(), "key"))
+}
+
 fn running(m: &Model, height: u16) -> Vec<Line<'static>> {
     let mut l = Vec::new();
     l.push(Line::from(
         "Generating, wrapping and verifying the keys inside the HSM…",
     ));
+    l.push(Line::styled(format!("{} done", done_of(m)), bold()));
     l.extend(m.quorum_line.clone().map(Line::from));
     l.extend(m.probe_line.clone().map(Line::from));
     l.push(Line::from(""));
