@@ -801,6 +801,145 @@ fn an_interrupted_bundle_is_finished_or_aborted_in_the_full_screen_app_and_its_l
     }
 }
 
+/// The screen's text as one line: the box's sides dropped, runs of spaces as one (so a text the
+/// app wrapped over two rows is found whole).
+fn flat(screen: &str) -> String {
+    screen
+        .replace(['│', '┌', '┐', '└', '┘', '─'], " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Waits until the screen holds each of `want` whole (and the countdown), so nothing a step
+/// needs is cut.
+fn usable(tmux: &Tmux, seen: &mut Vec<String>, step: &str, want: &[&str]) -> String {
+    let screen = tmux.wait_for(seen, SHORT, step, |s| {
+        let all = flat(s);
+        all.contains("import parameters:")
+            && all.contains("margin 30 min)")
+            && want.iter().all(|w| all.contains(&flat(w)))
+    });
+    screen
+}
+
+#[test]
+fn every_step_is_usable_at_60x20_next_countdown_and_keys_whole() {
+    own_token!();
+    let dir = tempfile::tempdir().unwrap();
+    let (store, label, shares) = enrol_five(dir.path());
+    let (alias, p) = prepare_for_new_key(dir.path(), "tui60");
+    let script = write_script(dir.path(), &[&alias], default_algorithm(), "RSA_4096");
+    let roster = dir.path().join("enrolment/roster.json");
+    let tmux = Tmux::start_sized(
+        "tui60",
+        &ceremony_command_on(
+            &store,
+            &script,
+            &p.bundle,
+            &format!("pkcs11:token={label}"),
+            &["--roster", roster.to_str().unwrap()],
+        ),
+        60,
+        20,
+        true,
+    );
+    let mut seen = Vec::new();
+    let form = "Enter: next · Tab: other field · Shift-Tab: back · F1: help · Esc/Ctrl-C: leave";
+    usable(
+        &tmux,
+        &mut seen,
+        "step 1",
+        &["Next: the operator types their name, then Enter", form],
+    );
+    type_seen(&tmux, &mut seen, "Olga Operator");
+    tmux.keys(&["Enter"]);
+    usable(
+        &tmux,
+        &mut seen,
+        "the witness",
+        &["Next: the witness types their name, then Enter", form],
+    );
+    type_seen(&tmux, &mut seen, "Wendy Witness");
+    tmux.keys(&["Enter"]);
+    let keys = usable(
+        &tmux,
+        &mut seen,
+        "the keys",
+        &[
+            "Next: the witness checks each key's account, region, alias; then Enter",
+            "Enter: the keys are right · ↑/↓: select · Shift-Tab: back · Esc/Ctrl-C: leave",
+            "Key 1 of 1:",
+        ],
+    );
+    assert!(keys.contains(&alias), "{keys}");
+    tmux.keys(&["Enter"]);
+    let fp_keys = "Enter: check · Shift-Tab: back · F1: help · Esc/Ctrl-C: leave";
+    let fp_next = "Next: type the fingerprint as it is read out, then Enter";
+    usable(&tmux, &mut seen, "the fingerprint", &[fp_next, fp_keys]);
+    let fp = keyrite::core::digest::grouped(&p.fingerprint);
+    tmux.text(&fp);
+    // The PGP words, every line of them, under the typed fingerprint.
+    let words = keyrite::core::digest::word_lines(&p.fingerprint);
+    let mut want: Vec<&str> = vec![fp_next, fp_keys];
+    want.extend(words.iter().map(String::as_str));
+    usable(&tmux, &mut seen, "the words", &want);
+    tmux.keys(&["Enter"]);
+    let cust_keys = "Enter: check / next · Tab: other field · Shift-Tab: back · Esc/Ctrl-C: leave";
+    for (i, (name, share)) in shares.iter().take(3).enumerate() {
+        usable(
+            &tmux,
+            &mut seen,
+            "the custodian's name",
+            &[
+                "Next: the next custodian types their name, then Enter",
+                cust_keys,
+            ],
+        );
+        type_seen(&tmux, &mut seen, name);
+        tmux.keys(&["Enter"]);
+        let next = format!("Next: {name} types their share (shown as dots), then Enter");
+        usable(
+            &tmux,
+            &mut seen,
+            "the share",
+            &[&next, cust_keys, "> Share:"],
+        );
+        tmux.text(share);
+        tmux.keys(&["Enter"]);
+        let after = format!("custodians ({} of 3)", i + 1);
+        tmux.wait_for(&mut seen, SHORT, &after, |s| s.contains(&after));
+    }
+    tmux.keys(&["Enter"]);
+    usable(
+        &tmux,
+        &mut seen,
+        "the confirmation",
+        &[
+            "Generate and wrap 1 key now? y: generate · n or Esc: leave",
+            "Next: press y to generate and wrap 1 key in the HSM",
+            "y: generate now · Shift-Tab: back · F1/?: help · Esc/n/Ctrl-C: leave",
+        ],
+    );
+    tmux.keys(&["y"]);
+    tmux.wait_for(&mut seen, Duration::from_secs(120), "the result", |s| {
+        s.contains("ceremony complete")
+    });
+    usable(
+        &tmux,
+        &mut seen,
+        "the result",
+        &[
+            "ceremony complete",
+            "Next: copy the report to the paper log, then run the import command above",
+            "↑/↓: scroll · Enter or q: leave (the report is printed again) · F1/?: help",
+        ],
+    );
+    tmux.keys(&["q"]);
+    let end = tmux.wait_for(&mut seen, SHORT, "the exit", |s| s.contains("EXIT="));
+    assert!(end.contains("EXIT=0"), "{end}");
+}
+
 #[test]
 fn without_a_terminal_or_with_answers_but_not_headless_nothing_is_touched() {
     own_token!();
