@@ -932,7 +932,8 @@ fn custodian_enter(mut m: Model) -> Model {
             let need = m.custodians_needed();
             if m.custodians.len() < need {
                 let more = need - m.custodians.len();
-                return m.refuse(format!("{more} more custodian(s) needed"));
+                let who = if more == 1 { "custodian" } else { "custodians" };
+                return m.refuse(format!("{more} more {who} needed"));
             }
             return m.go(Screen::Confirm);
         }

@@ -699,7 +699,7 @@ fn custodians_are_checked_against_the_roster_and_a_wrong_share_is_named_and_stay
     // Too few: Enter on an empty name says how many more.
     let m = erase(m, 3);
     let m = update(m, Msg::Enter);
-    assert!(m.notice.unwrap().contains("2 more custodian(s)"));
+    assert!(m.notice.unwrap().contains("2 more custodians needed"));
 }
 
 /// A share with one character of group `group` (numbered as the errors name them) changed so

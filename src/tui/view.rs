@@ -17,14 +17,7 @@ use crate::core::ceremony::ResumeChoice;
 use crate::core::digest::{grouped, normalise_fingerprint, word_lines};
 use crate::core::terminal::one_line;
 
-/// "1 key", "9 keys".
-pub fn counted(n: usize, thing: &str) -> String {
-    if n == 1 {
-        format!("1 {thing}")
-    } else {
-        format!("{n} {thing}s")
-    }
-}
+pub use crate::core::terminal::counted;
 
 fn bold() -> Style {
     Style::default().add_modifier(Modifier::BOLD)
@@ -596,11 +589,21 @@ fn keys(m: &Model, area: Rect) -> Vec<Line<'static>> {
         });
     }
     if let Some(k) = keys.get(m.scroll) {
-        l.push(Line::from(""));
+        let narrow = super::model::narrow(cols);
+        if !narrow {
+            l.push(Line::from(""));
+        }
         l.push(Line::styled(
             format!("Key {} of {total}: {}", m.scroll + 1, one_line(&k.name)),
             bold(),
         ));
+        if narrow {
+            // The table cuts the alias on a narrow terminal: whole here.
+            l.push(Line::from(format!(
+                "  {}",
+                k.alias.as_deref().map_or("(no alias)".into(), one_line)
+            )));
+        }
         l.push(Line::from(format!("  {}", one_line(&k.arn))));
         l.push(Line::from("  SHA-256 of its KMS wrapping public key:"));
         l.push(Line::from(format!(
