@@ -361,6 +361,47 @@ fn head(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
 }
 
+/// The ceremony on the enrolled token `label`, its roster (from [`enrol_five`] in `dir`) opening
+/// the HSM.
+fn roster_command(dir: &Path, store: &Path, label: &str, script: &Path, bundle: &Path) -> String {
+    let roster = dir.join("enrolment/roster.json");
+    ceremony_command_on(
+        store,
+        script,
+        bundle,
+        &format!("pkcs11:token={label}"),
+        &["--roster", roster.to_str().unwrap()],
+    )
+}
+
+/// No screen seen, nor the scrollback, held six characters of a share in a row.
+fn no_share_on(seen: &[String], shares: &[(String, String)]) {
+    for s in seen {
+        for (_, share) in shares {
+            for w in share.as_bytes()[4..].windows(6) {
+                let w = std::str::from_utf8(w).unwrap();
+                assert!(!s.contains(w), "{w:?} of a share on screen:\n{s}");
+            }
+        }
+    }
+}
+
+/// `audit verify` accepts the bundle, trusting the enrolment's published log key (in `dir`).
+fn audit_with_enrolment_key(dir: &Path, bundle: &Path) {
+    let audit = keyrite()
+        .args(["audit", "verify"])
+        .arg(bundle)
+        .arg("--trust")
+        .arg(dir.join("enrolment/log-public-key.pem"))
+        .output()
+        .unwrap();
+    assert!(
+        audit.status.success(),
+        "audit verify: {}",
+        String::from_utf8_lossy(&audit.stderr)
+    );
+}
+
 /// A roster of five custodians (any three open the HSM) enrolled headless on a token of its own:
 /// (token store, label, the shares by name).
 fn enrol_five(dir: &Path) -> (std::path::PathBuf, String, Vec<(String, String)>) {
@@ -415,16 +456,9 @@ fn nine_keys_with_a_three_of_five_roster_corrected_in_place_then_imported_and_au
     let refs: Vec<&str> = aliases.iter().map(String::as_str).collect();
     let p = prepare(dir.path(), &refs, default_algorithm());
     let script = write_script(dir.path(), &refs, default_algorithm(), "RSA_4096");
-    let roster = dir.path().join("enrolment/roster.json");
     let tmux = Tmux::start(
         "tui9",
-        &ceremony_command_on(
-            &store,
-            &script,
-            &p.bundle,
-            &format!("pkcs11:token={label}"),
-            &["--roster", roster.to_str().unwrap()],
-        ),
+        &roster_command(dir.path(), &store, &label, &script, &p.bundle),
         100,
         true,
     );
@@ -553,13 +587,8 @@ fn nine_keys_with_a_three_of_five_roster_corrected_in_place_then_imported_and_au
             !s.lines().any(|l| l.starts_with("quorum met")),
             "a line printed behind the UI:\n{s}"
         );
-        for (_, share) in &shares {
-            for w in share.as_bytes()[4..].windows(6) {
-                let w = std::str::from_utf8(w).unwrap();
-                assert!(!s.contains(w), "{w:?} of a share on screen:\n{s}");
-            }
-        }
     }
+    no_share_on(&seen, &shares);
 
     // The bundle imports into the local KMS (trusting the enrolment's published log key), and
     // its log verifies.
@@ -568,18 +597,7 @@ fn nine_keys_with_a_three_of_five_roster_corrected_in_place_then_imported_and_au
         .arg(dir.path().join("enrolment/log-public-key.pem"))
         .assert()
         .success();
-    let audit = keyrite()
-        .args(["audit", "verify"])
-        .arg(&p.bundle)
-        .arg("--trust")
-        .arg(dir.path().join("enrolment/log-public-key.pem"))
-        .output()
-        .unwrap();
-    assert!(
-        audit.status.success(),
-        "audit verify: {}",
-        String::from_utf8_lossy(&audit.stderr)
-    );
+    audit_with_enrolment_key(dir.path(), &p.bundle);
 }
 
 #[test]
@@ -590,16 +608,9 @@ fn a_mistyped_share_group_is_fixed_in_place_with_home_left_and_ctrl_w_and_the_ce
     let (store, label, shares) = enrol_five(dir.path());
     let (alias, p) = prepare_for_new_key(dir.path(), "tuiedit");
     let script = write_script(dir.path(), &[&alias], default_algorithm(), "RSA_4096");
-    let roster = dir.path().join("enrolment/roster.json");
     let tmux = Tmux::start(
         "tuiedit",
-        &ceremony_command_on(
-            &store,
-            &script,
-            &p.bundle,
-            &format!("pkcs11:token={label}"),
-            &["--roster", roster.to_str().unwrap()],
-        ),
+        &roster_command(dir.path(), &store, &label, &script, &p.bundle),
         100,
         true,
     );
@@ -679,26 +690,8 @@ fn a_mistyped_share_group_is_fixed_in_place_with_home_left_and_ctrl_w_and_the_ce
     let end = tmux.wait_for(&mut seen, SHORT, "the exit", |s| s.contains("EXIT="));
     assert!(end.contains("EXIT=0"), "{end}");
     seen.push(tmux.pane());
-    for s in &seen {
-        for (_, share) in &shares {
-            for w in share.as_bytes()[4..].windows(6) {
-                let w = std::str::from_utf8(w).unwrap();
-                assert!(!s.contains(w), "{w:?} of a share on screen:\n{s}");
-            }
-        }
-    }
-    let audit = keyrite()
-        .args(["audit", "verify"])
-        .arg(&p.bundle)
-        .arg("--trust")
-        .arg(dir.path().join("enrolment/log-public-key.pem"))
-        .output()
-        .unwrap();
-    assert!(
-        audit.status.success(),
-        "audit verify: {}",
-        String::from_utf8_lossy(&audit.stderr)
-    );
+    no_share_on(&seen, &shares);
+    audit_with_enrolment_key(dir.path(), &p.bundle);
 }
 
 /// A bundle of two keys whose headless ceremony was killed once the first key was generated
@@ -830,16 +823,9 @@ fn every_step_is_usable_at_60x20_next_countdown_and_keys_whole() {
     let (store, label, shares) = enrol_five(dir.path());
     let (alias, p) = prepare_for_new_key(dir.path(), "tui60");
     let script = write_script(dir.path(), &[&alias], default_algorithm(), "RSA_4096");
-    let roster = dir.path().join("enrolment/roster.json");
     let tmux = Tmux::start_sized(
         "tui60",
-        &ceremony_command_on(
-            &store,
-            &script,
-            &p.bundle,
-            &format!("pkcs11:token={label}"),
-            &["--roster", roster.to_str().unwrap()],
-        ),
+        &roster_command(dir.path(), &store, &label, &script, &p.bundle),
         60,
         20,
         true,
@@ -938,6 +924,8 @@ fn every_step_is_usable_at_60x20_next_countdown_and_keys_whole() {
     tmux.keys(&["q"]);
     let end = tmux.wait_for(&mut seen, SHORT, "the exit", |s| s.contains("EXIT="));
     assert!(end.contains("EXIT=0"), "{end}");
+    seen.push(tmux.pane());
+    no_share_on(&seen, &shares);
 }
 
 #[test]
