@@ -342,7 +342,7 @@ impl Model {
         let digits = normalise_fingerprint(&before).chars().count();
         // Right after a group's fourth digit the cursor is still in that group.
         let ends_group = digits > 0
-            && digits % 4 == 0
+            && digits.is_multiple_of(4)
             && !before.chars().last().is_some_and(super::edit::is_separator);
         let group = if ends_group {
             digits / 4

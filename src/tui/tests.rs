@@ -718,10 +718,10 @@ fn share_mistyped_in(
         if typo == share {
             continue;
         }
-        if let Err(e) = shares_roster.check_share(name, &typo, 1) {
-            if e.to_string().contains(&want) {
-                return (typo, start);
-            }
+        if let Err(e) = shares_roster.check_share(name, &typo, 1)
+            && e.to_string().contains(&want)
+        {
+            return (typo, start);
         }
     }
     panic!("no single change of group {group} is caught by its check");

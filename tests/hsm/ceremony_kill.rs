@@ -5,8 +5,6 @@
 
 use crate::common;
 
-use std::time::{Duration, Instant};
-
 use common::faults::{kill_after, lines};
 use common::flow::*;
 use common::*;

@@ -626,7 +626,7 @@ fn a_mistyped_share_group_is_fixed_in_place_with_home_left_and_ctrl_w_and_the_ce
     wrong.replace_range(5..9, "");
     type_seen(&tmux, &mut seen, &wrong);
     tmux.keys(&["Home"]);
-    tmux.keys(&vec!["Right"; 5]);
+    tmux.keys(&["Right"; 5]);
     tmux.wait_for(&mut seen, SHORT, "the cursor in group 2", |s| {
         s.contains("the cursor is in group 2 of 16")
     });
@@ -807,13 +807,12 @@ fn flat(screen: &str) -> String {
 /// Waits until the screen holds each of `want` whole (and the countdown), so nothing a step
 /// needs is cut.
 fn usable(tmux: &Tmux, seen: &mut Vec<String>, step: &str, want: &[&str]) -> String {
-    let screen = tmux.wait_for(seen, SHORT, step, |s| {
+    tmux.wait_for(seen, SHORT, step, |s| {
         let all = flat(s);
         all.contains("import parameters:")
             && all.contains("margin 30 min)")
             && want.iter().all(|w| all.contains(&flat(w)))
-    });
-    screen
+    })
 }
 
 #[test]
