@@ -13,6 +13,7 @@ use zeroize::Zeroizing;
 use super::edit::{Cursor, Edit};
 use crate::app::ceremony::preflight::Interrupted;
 use crate::app::ceremony::progress::{KeyStep, Progress};
+use crate::app::quorum::MemoryLock;
 use crate::core::ceremony::ResumeChoice;
 use crate::core::custody::shares::looks_like_share;
 use crate::core::custody::{QuorumMode, RosterFile};
@@ -178,6 +179,11 @@ pub struct Model {
     pub custodians: Vec<CustodianAnswer>,
     pub custodian_name: String,
     pub(super) share: Zeroizing<String>,
+    /// The share's pages, locked against swap; unlocked when the model drops, after the share
+    /// (fields drop in order) was wiped.
+    _share_lock: MemoryLock,
+    /// Whether the system allowed that lock.
+    pub share_locked: bool,
     /// Where in the focused field the next character goes; back at its end on every change of
     /// field.
     pub cursor: Cursor,
@@ -212,14 +218,23 @@ pub struct Model {
 /// The most a typed share may hold; its buffer is allocated at this size once.
 pub const SHARE_CAPACITY: usize = 512;
 
-/// Room for a typed share, so that typing never moves it (leaving a copy behind).
-fn empty_share() -> Zeroizing<String> {
-    Zeroizing::new(String::with_capacity(SHARE_CAPACITY))
+/// Room for a typed share, so that typing never moves it (leaving a copy behind), its pages
+/// locked against swap for as long as the model lives (best effort: whether the system allowed
+/// it is returned).
+fn empty_share(lock: &mut MemoryLock) -> (Zeroizing<String>, bool) {
+    // Written once in full so the whole allocation can be locked, then emptied (the allocation
+    // stays).
+    let mut share = Zeroizing::new("\0".repeat(SHARE_CAPACITY));
+    let locked = lock.lock(share.as_bytes());
+    share.clear();
+    (share, locked)
 }
 
 impl Model {
     pub fn new(info: Info, now: Timestamp) -> Model {
         let keys = info.keys.len();
+        let mut share_lock = MemoryLock::new();
+        let (share, share_locked) = empty_share(&mut share_lock);
         let screen = if info.interrupted.is_some() {
             Screen::Resume
         } else {
@@ -237,7 +252,9 @@ impl Model {
             notice: None,
             custodians: Vec::new(),
             custodian_name: String::new(),
-            share: empty_share(),
+            share,
+            _share_lock: share_lock,
+            share_locked,
             cursor: Cursor::default(),
             leaving: false,
             swallowing: false,

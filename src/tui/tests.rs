@@ -934,6 +934,7 @@ fn the_share_buffer_never_grows_and_an_overlong_share_is_refused() {
     assert!(m.notice.as_deref().unwrap_or("").contains("at most"));
     assert_eq!(m.share.capacity(), capacity, "never reallocated");
     assert_eq!(m.share.as_ptr(), start, "never moved");
+    assert!(m.share_locked, "the share's pages are locked against swap");
 }
 
 #[test]
