@@ -337,7 +337,6 @@ pub(super) fn footer(m: &Model) -> &'static str {
 fn help_lines(m: &Model) -> Vec<Line<'static>> {
     let mut l = vec![
         Line::styled("Help", bold()),
-        Line::from(""),
         Line::from(
             "The ceremony goes step by step: who is present, the keys (checked by the witness), \
              the bundle fingerprint typed from the read-out, the custodians (with a roster), the \
@@ -346,6 +345,7 @@ fn help_lines(m: &Model) -> Vec<Line<'static>> {
         Line::from(""),
         Line::from("Enter      check this entry and go on"),
         Line::from("Tab        the other field"),
+        Line::from("←/→ Home End Delete Ctrl-U Ctrl-W  edit a field at its cursor"),
         Line::from("Shift-Tab  back to the previous step; what was typed is kept"),
         Line::from("↑/↓        scroll a list"),
         Line::from("Esc        asks whether to leave; only L leaves (Ctrl-C too: it asks once"),
@@ -358,6 +358,11 @@ fn help_lines(m: &Model) -> Vec<Line<'static>> {
              at every step.",
         ),
     ];
+    if m.info.interrupted.is_some() {
+        l.push(Line::from(
+            "f / a      on the first step: finish / abort the interrupted ceremony",
+        ));
+    }
     if m.info.shares() {
         l.push(Line::from(
             "A share is shown only as dots; a mistyped group is named, the entry stays to be corrected.",
