@@ -809,6 +809,40 @@ mod tests {
                 }
             }
         });
+        // At 60x20: the next action, the keys and (shown) every line of the share, whole.
+        let flat = |t: &str| {
+            t.replace(['│', '┌', '┐', '└', '┘', '─'], " ")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        for (name, m) in [
+            ("call", &call),
+            ("show", &show),
+            ("type_back", &typing),
+            ("type_back_wrong", &wrong),
+            ("next_custodian", &second),
+            ("leaving", &leaving),
+            ("finished", &finished),
+        ] {
+            let screen = draw(m, 60, 20);
+            let all = flat(&screen);
+            let mut want = vec![
+                format!("Next: {}", next_action(m)),
+                keys_help(m).to_string(),
+            ];
+            if m.stage == Stage::Show {
+                want.extend(
+                    share_lines(&shares[0].encode())
+                        .iter()
+                        .map(|l| l.to_string()),
+                );
+            }
+            for (i, w) in want.iter().enumerate() {
+                // (Named by position: a share line is not printed.)
+                assert!(all.contains(&flat(w)), "{name}: line {i} cut at 60x20");
+            }
+        }
     }
 
     fn regex_escape(s: &str) -> String {
