@@ -291,8 +291,10 @@ pub enum Error {
     )]
     NothingToResume,
     #[error(
-        "{}: this bundle holds an interrupted ceremony ({records} record(s), {keys_wrapped} key(s) wrapped)\n  what to do: choose finish (the keys not yet wrapped) or abort (destroy the keys never written): in line mode (keyrite ceremony --plain), or in a headless answers file (resume = \"finish\" or \"abort\")",
-        bundle.display()
+        "{}: this bundle holds an interrupted ceremony ({}, {} wrapped)\n  what to do: choose finish (the keys not yet wrapped) or abort (destroy the keys never written): at the terminal (keyrite ceremony, or --plain), or in a headless answers file (resume = \"finish\" or \"abort\")",
+        bundle.display(),
+        crate::core::terminal::counted(*records, "record"),
+        crate::core::terminal::counted(*keys_wrapped, "key")
     )]
     InterruptedNeedsChoice {
         bundle: PathBuf,

@@ -67,23 +67,9 @@ pub struct CeremonyArgs {
     pub so_pin_source: Option<PathBuf>,
 }
 
-/// In the full-screen app an interrupted ceremony is refused before anyone types: it is finished
-/// or aborted by a choice in an answers file (--headless) or in line mode (--plain).
-fn refuse_interrupted(inputs: &CeremonyInputs, checked: &Preflight) -> Result<()> {
-    match &checked.interrupted {
-        Some(i) => Err(Error::InterruptedNeedsChoice {
-            bundle: inputs.bundle.clone(),
-            records: i.records,
-            keys_wrapped: i.keys_wrapped,
-        }),
-        None => Ok(()),
-    }
-}
-
 /// The ceremony in the operators' full-screen app, after the preflight: the one way `keyrite
 /// ceremony` and a rehearsal at a terminal run it.
 pub fn at_terminal(inputs: &CeremonyInputs, checked: &Preflight) -> Result<CeremonyReport> {
-    refuse_interrupted(inputs, checked)?;
     let manifest = checked.bundle.bundle.manifest();
     let info = crate::tui::Info {
         script: inputs.script.clone(),
@@ -112,6 +98,7 @@ pub fn at_terminal(inputs: &CeremonyInputs, checked: &Preflight) -> Result<Cerem
         bundle_fingerprint: checked.bundle.bundle.fingerprint().to_string(),
         parameters_expire: checked.bundle.parameters_valid_to,
         roster: checked.roster.as_ref().map(|r| r.file.clone()),
+        interrupted: checked.interrupted.clone(),
     };
     crate::tui::run(info, |answers, progress| {
         perform(inputs, checked, &answers, progress)

@@ -13,6 +13,16 @@ pub fn for_terminal(s: &str) -> Cow<'_, str> {
 }
 
 /// As [`for_terminal`], but a newline is escaped too: for a value that must stay on one line.
+/// "1 key", "9 keys": a count with its noun in the singular or the plural (nouns whose plural
+/// takes an s).
+pub fn counted(n: usize, thing: &str) -> String {
+    if n == 1 {
+        format!("1 {thing}")
+    } else {
+        format!("{n} {thing}s")
+    }
+}
+
 pub fn one_line(s: &str) -> Cow<'_, str> {
     escape(s, false)
 }

@@ -15,13 +15,14 @@ use ratatui::crossterm::event::{self, Event, KeyCode};
 use super::Key;
 use ratatui::layout::{Constraint, Layout};
 use ratatui::style::{Color, Modifier, Style};
-use ratatui::text::Line;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use ratatui::{Frame, crossterm};
 use zeroize::Zeroizing;
 
 use crate::app::error::{Error, Result};
 use crate::core::custody::shares::CustodianShare;
+use crate::core::terminal::one_line;
 
 /// The longest text a share entry holds: a share is about 70 characters; the buffer is sized
 /// once and never grows (a growing buffer would leave copies of the share behind).
@@ -240,10 +241,15 @@ fn keys_help(m: &EnrolModel<'_>) -> &'static str {
 /// The enrolment screens: a pure function of the model. A share is drawn only on its
 /// custodian's Show screen; what is typed back is drawn as dots.
 pub fn view(m: &EnrolModel<'_>, frame: &mut Frame) {
-    let [body, notice, help] = Layout::vertical([
+    // The next action and the keys take a second row only where they need it.
+    let width = usize::from(frame.area().width.max(1));
+    let row_count = |t: &str| if t.chars().count() > width { 2 } else { 1 };
+    let next_text = format!("Next: {}", next_action(m));
+    let [body, next, notice, help] = Layout::vertical([
         Constraint::Min(3),
+        Constraint::Length(row_count(&next_text)),
         Constraint::Length(2),
-        Constraint::Length(1),
+        Constraint::Length(row_count(keys_help(m))),
     ])
     .areas(frame.area());
     let total = m.names.len();
@@ -261,6 +267,18 @@ pub fn view(m: &EnrolModel<'_>, frame: &mut Frame) {
     let bold = Style::default().add_modifier(Modifier::BOLD);
     let mut lines: Vec<Line<'_>> = Vec::new();
     let name = m.name();
+    // Who has written their share down and typed it back, except while a share is on screen.
+    if m.stage != Stage::Show {
+        for done in m.names.iter().take(m.current) {
+            lines.push(Line::styled(
+                format!("✓ {} confirmed", one_line(done)),
+                super::palette::fg(Color::Green),
+            ));
+        }
+        if m.current > 0 {
+            lines.push(Line::from(""));
+        }
+    }
     match m.stage {
         Stage::Call => {
             lines.push(Line::styled(
@@ -346,9 +364,33 @@ pub fn view(m: &EnrolModel<'_>, frame: &mut Frame) {
         );
     }
     frame.render_widget(
-        Paragraph::new(keys_help(m)).style(Style::default().add_modifier(Modifier::DIM)),
+        Paragraph::new(Line::from(vec![
+            Span::styled("Next: ", bold),
+            Span::raw(next_text.trim_start_matches("Next: ").to_string()),
+        ]))
+        .wrap(Wrap { trim: false }),
+        next,
+    );
+    frame.render_widget(
+        Paragraph::new(keys_help(m))
+            .style(Style::default().add_modifier(Modifier::DIM))
+            .wrap(Wrap { trim: false }),
         help,
     );
+}
+
+/// What is to be done now, by whom.
+fn next_action(m: &EnrolModel<'_>) -> String {
+    let name = one_line(m.name()).into_owned();
+    if m.leaving {
+        return "L leaves (nothing is written); any other key stays".into();
+    }
+    match m.stage {
+        Stage::Call => format!("{name} comes to the screen alone and presses A"),
+        Stage::Show => format!("{name} writes the share down, then presses D"),
+        Stage::TypeBack => format!("{name} types the share back from the paper, then Enter"),
+        Stage::Finished => "press Enter to write the roster and the log public key".into(),
+    }
 }
 
 /// A key press as a message; other events (resizes, releases) are none.
@@ -360,7 +402,7 @@ pub fn message(ev: &Event) -> Option<Msg> {
         Key::Pressed(KeyCode::Enter) => Msg::Enter,
         Key::Pressed(KeyCode::Esc) => Msg::Esc,
         Key::Pressed(KeyCode::F(2)) => Msg::ShowAgain,
-        Key::Pressed(_) => return None,
+        Key::Ctrl(_) | Key::Pressed(_) => return None,
     })
 }
 
@@ -564,6 +606,42 @@ mod tests {
     }
 
     #[test]
+    fn each_confirmed_custodian_is_listed_and_the_next_action_is_said() {
+        let (names, shares) = fixture();
+        let m = EnrolModel::new("hsm", 2, &names, &shares);
+        let s = draw(&m, 80, 24);
+        assert!(
+            s.contains("Next: Alice comes to the screen alone and presses A"),
+            "{s}"
+        );
+        assert!(!s.contains("confirmed"), "{s}");
+        let m = turn(m, &shares[0]);
+        let s = draw(&m, 80, 24);
+        assert!(s.contains("✓ Alice confirmed"), "{s}");
+        assert!(
+            s.contains("Next: Bob comes to the screen alone and presses A"),
+            "{s}"
+        );
+        let m = send(m, &[Msg::Char('a')]);
+        let s = draw(&m, 80, 24);
+        assert!(
+            s.contains("Next: Bob writes the share down, then presses D"),
+            "{s}"
+        );
+        let m = update(
+            typed(update(m, Msg::Char('d')), &shares[1].encode()),
+            Msg::Enter,
+        );
+        let m = turn(m, &shares[2]);
+        assert_eq!(m.stage, Stage::Finished);
+        let s = draw(&m, 80, 24);
+        for n in ["Alice", "Bob", "Carol"] {
+            assert!(s.contains(&format!("✓ {n} confirmed")), "{s}");
+        }
+        assert!(s.contains("Next: press Enter to write the roster"), "{s}");
+    }
+
+    #[test]
     fn everyone_confirms_then_enter_writes() {
         let (names, shares) = fixture();
         let mut m = EnrolModel::new("hsm", 2, &names, &shares);
@@ -731,6 +809,40 @@ mod tests {
                 }
             }
         });
+        // At 60x20: the next action, the keys and (shown) every line of the share, whole.
+        let flat = |t: &str| {
+            t.replace(['│', '┌', '┐', '└', '┘', '─'], " ")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        for (name, m) in [
+            ("call", &call),
+            ("show", &show),
+            ("type_back", &typing),
+            ("type_back_wrong", &wrong),
+            ("next_custodian", &second),
+            ("leaving", &leaving),
+            ("finished", &finished),
+        ] {
+            let screen = draw(m, 60, 20);
+            let all = flat(&screen);
+            let mut want = vec![
+                format!("Next: {}", next_action(m)),
+                keys_help(m).to_string(),
+            ];
+            if m.stage == Stage::Show {
+                want.extend(
+                    share_lines(&shares[0].encode())
+                        .iter()
+                        .map(|l| l.to_string()),
+                );
+            }
+            for (i, w) in want.iter().enumerate() {
+                // (Named by position: a share line is not printed.)
+                assert!(all.contains(&flat(w)), "{name}: line {i} cut at 60x20");
+            }
+        }
     }
 
     fn regex_escape(s: &str) -> String {

@@ -4,6 +4,7 @@
 //! HSM work runs on a worker thread whose progress comes back through a channel, so nothing is
 //! written to the terminal behind the UI.
 
+pub mod edit;
 pub mod enrol;
 pub mod model;
 pub mod palette;
@@ -23,11 +24,13 @@ use crate::app::ceremony::CeremonyReport;
 use crate::app::ceremony::progress::{Progress, ProgressSink};
 use crate::app::error::{Error, Result};
 use crate::core::script::Answers;
+use edit::Edit;
 pub use model::{Info, KeyInfo, KeyRow, Model, Msg, Outcome, ResultView, update};
 
 /// The result screen's rows of a ceremony report.
 pub fn result_view(r: &CeremonyReport) -> ResultView {
     ResultView {
+        aborted: r.aborted.clone(),
         probe: r
             .probe
             .as_ref()
@@ -52,9 +55,11 @@ pub fn result_view(r: &CeremonyReport) -> ResultView {
     }
 }
 
-/// A key as the screens see it: Ctrl-C, or a key pressed.
+/// A key as the screens see it: Ctrl-C, an editing chord (Ctrl-U, Ctrl-W), or a key pressed.
 pub enum Key {
     Interrupt,
+    /// Ctrl and a letter that edits a field: `u` or `w`.
+    Ctrl(char),
     Pressed(KeyCode),
 }
 
@@ -65,7 +70,13 @@ pub fn key(ev: &Event) -> Option<Key> {
         return None;
     }
     if k.modifiers.contains(KeyModifiers::CONTROL) {
-        return matches!(k.code, KeyCode::Char('c' | 'C')).then_some(Key::Interrupt);
+        return match k.code {
+            KeyCode::Char('c' | 'C') => Some(Key::Interrupt),
+            KeyCode::Char(c @ ('u' | 'w')) => Some(Key::Ctrl(c)),
+            KeyCode::Char('U') => Some(Key::Ctrl('u')),
+            KeyCode::Char('W') => Some(Key::Ctrl('w')),
+            _ => None,
+        };
     }
     Some(Key::Pressed(k.code))
 }
@@ -76,7 +87,14 @@ pub fn message(ev: &Event) -> Option<Msg> {
     Some(match key(ev)? {
         Key::Interrupt => Msg::Interrupt,
         Key::Pressed(KeyCode::Char(c)) => Msg::Char(c),
-        Key::Pressed(KeyCode::Backspace) => Msg::Backspace,
+        Key::Ctrl('u') => Msg::Edit(Edit::ClearToStart),
+        Key::Ctrl(_) => Msg::Edit(Edit::DeleteGroup),
+        Key::Pressed(KeyCode::Backspace) => Msg::Edit(Edit::Backspace),
+        Key::Pressed(KeyCode::Delete) => Msg::Edit(Edit::Delete),
+        Key::Pressed(KeyCode::Left) => Msg::Edit(Edit::Left),
+        Key::Pressed(KeyCode::Right) => Msg::Edit(Edit::Right),
+        Key::Pressed(KeyCode::Home) => Msg::Edit(Edit::Home),
+        Key::Pressed(KeyCode::End) => Msg::Edit(Edit::End),
         Key::Pressed(KeyCode::Tab) => Msg::Tab,
         Key::Pressed(KeyCode::BackTab) => Msg::Back,
         Key::Pressed(KeyCode::Up | KeyCode::PageUp) => Msg::ScrollUp,

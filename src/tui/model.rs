@@ -10,7 +10,11 @@
 use jiff::{SignedDuration, Timestamp};
 use zeroize::Zeroizing;
 
+use super::edit::{Cursor, Edit};
+use crate::app::ceremony::preflight::Interrupted;
 use crate::app::ceremony::progress::{KeyStep, Progress};
+use crate::app::quorum::MemoryLock;
+use crate::core::ceremony::ResumeChoice;
 use crate::core::custody::shares::looks_like_share;
 use crate::core::custody::{QuorumMode, RosterFile};
 use crate::core::digest::{FingerprintCheck, check_fingerprint, normalise_fingerprint};
@@ -48,6 +52,8 @@ pub struct Info {
     pub parameters_expire: Option<Timestamp>,
     /// With --roster: who may open the HSM, and how many must.
     pub roster: Option<RosterFile>,
+    /// The bundle holds an interrupted ceremony's log: it is finished or aborted, not started.
+    pub interrupted: Option<Interrupted>,
 }
 
 impl Info {
@@ -69,6 +75,8 @@ impl Info {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Screen {
+    /// An interrupted ceremony: finish or abort it.
+    Resume,
     People,
     Keys,
     Fingerprint,
@@ -102,6 +110,8 @@ pub enum Outcome {
 /// The ceremony's report as the result screen shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResultView {
+    /// An interrupted ceremony aborted: the HSM labels of the keys destroyed.
+    pub aborted: Option<Vec<String>>,
     pub probe: String,
     pub wrap_with_trusted: String,
     pub fingerprint: String,
@@ -119,7 +129,8 @@ pub struct KeyRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Msg {
     Char(char),
-    Backspace,
+    /// A key that edits the field at its cursor (Backspace among them).
+    Edit(Edit),
     /// Tab, Up or Down on a form: the other field.
     Tab,
     /// Shift-Tab: the previous step.
@@ -168,6 +179,14 @@ pub struct Model {
     pub custodians: Vec<CustodianAnswer>,
     pub custodian_name: String,
     pub(super) share: Zeroizing<String>,
+    /// The share's pages, locked against swap; unlocked when the model drops, after the share
+    /// (fields drop in order) was wiped.
+    _share_lock: MemoryLock,
+    /// Whether the system allowed that lock.
+    pub share_locked: bool,
+    /// Where in the focused field the next character goes; back at its end on every change of
+    /// field.
+    pub cursor: Cursor,
     /// Esc (or Ctrl-C once something was typed) was pressed: the leave box is open; `l` (or
     /// Ctrl-C again) leaves, any other key stays. `y` never leaves.
     pub leaving: bool,
@@ -192,22 +211,38 @@ pub struct Model {
     pub progress: Vec<KeyProgress>,
     pub result: Option<ResultView>,
     pub failure: Option<String>,
+    /// For an interrupted ceremony: finish or abort, as chosen on the first screen.
+    pub resume: Option<ResumeChoice>,
 }
 
 /// The most a typed share may hold; its buffer is allocated at this size once.
 pub const SHARE_CAPACITY: usize = 512;
 
-/// Room for a typed share, so that typing never moves it (leaving a copy behind).
-fn empty_share() -> Zeroizing<String> {
-    Zeroizing::new(String::with_capacity(SHARE_CAPACITY))
+/// Room for a typed share, so that typing never moves it (leaving a copy behind), its pages
+/// locked against swap for as long as the model lives (best effort: whether the system allowed
+/// it is returned).
+fn empty_share(lock: &mut MemoryLock) -> (Zeroizing<String>, bool) {
+    // Written once in full so the whole allocation can be locked, then emptied (the allocation
+    // stays).
+    let mut share = Zeroizing::new("\0".repeat(SHARE_CAPACITY));
+    let locked = lock.lock(share.as_bytes());
+    share.clear();
+    (share, locked)
 }
 
 impl Model {
     pub fn new(info: Info, now: Timestamp) -> Model {
         let keys = info.keys.len();
+        let mut share_lock = MemoryLock::new();
+        let (share, share_locked) = empty_share(&mut share_lock);
+        let screen = if info.interrupted.is_some() {
+            Screen::Resume
+        } else {
+            Screen::People
+        };
         Model {
             info,
-            screen: Screen::People,
+            screen,
             outcome: Outcome::Continue,
             focus: Focus::First,
             operator: String::new(),
@@ -217,7 +252,10 @@ impl Model {
             notice: None,
             custodians: Vec::new(),
             custodian_name: String::new(),
-            share: empty_share(),
+            share,
+            _share_lock: share_lock,
+            share_locked,
+            cursor: Cursor::default(),
             leaving: false,
             swallowing: false,
             keys_seen: 0,
@@ -230,12 +268,17 @@ impl Model {
             progress: vec![KeyProgress::default(); keys],
             result: None,
             failure: None,
+            resume: None,
         }
     }
 
     /// The steps of this ceremony, in order (the custodians only with a roster).
     pub fn steps(&self) -> Vec<Screen> {
-        let mut s = vec![Screen::People, Screen::Keys, Screen::Fingerprint];
+        let mut s = Vec::new();
+        if self.info.interrupted.is_some() {
+            s.push(Screen::Resume);
+        }
+        s.extend([Screen::People, Screen::Keys, Screen::Fingerprint]);
         if self.info.roster.is_some() {
             s.push(Screen::Custodians);
         }
@@ -258,6 +301,72 @@ impl Model {
     /// How many characters of a share are typed (the screen shows one dot each).
     pub fn share_len(&self) -> usize {
         self.share.chars().count()
+    }
+
+    /// The typed share as the screen shows it: a dot for each character, and the separators
+    /// (dash or space) as a dash, so the custodian sees which group they are in. The groups'
+    /// lengths are the share's format, not a secret.
+    pub fn share_dots(&self) -> String {
+        self.share
+            .chars()
+            .map(|c| {
+                if c == '-' || c.is_whitespace() {
+                    '-'
+                } else {
+                    '•'
+                }
+            })
+            .collect()
+    }
+
+    /// The group of the typed share the cursor is in, numbered as a mistyped group is named
+    /// (the first group after the prefix and the index is group 1); None in those two.
+    pub fn share_group(&self) -> Option<usize> {
+        let at = self.cursor.at(&self.share);
+        let mut parts: usize = 0;
+        let mut in_part = false;
+        for c in self.share.chars().take(at) {
+            let sep = c == '-' || c.is_whitespace();
+            if !sep && !in_part {
+                parts += 1;
+            }
+            in_part = !sep;
+        }
+        // After a separator the cursor starts the next part.
+        if !in_part {
+            parts += 1;
+        }
+        parts.checked_sub(2).filter(|g| *g > 0)
+    }
+
+    /// Where the cursor is in the focused field, in characters from its start.
+    pub fn cursor_at(&self) -> usize {
+        match (self.screen, self.focus) {
+            (Screen::People, Focus::First) => self.cursor.at(&self.operator),
+            (Screen::People, Focus::Second) => self.cursor.at(&self.witness),
+            (Screen::Fingerprint, _) => self.cursor.at(&self.fingerprint),
+            (Screen::Custodians, Focus::First) => self.cursor.at(&self.custodian_name),
+            (Screen::Custodians, Focus::Second) => self.cursor.at(&self.share),
+            _ => 0,
+        }
+    }
+
+    /// The fingerprint group the cursor is in (1-based, groups of four hex digits), and how many
+    /// groups a fingerprint has.
+    pub fn fingerprint_group(&self) -> (usize, usize) {
+        let at = self.cursor.at(&self.fingerprint);
+        let before: String = self.fingerprint.chars().take(at).collect();
+        let digits = normalise_fingerprint(&before).chars().count();
+        // Right after a group's fourth digit the cursor is still in that group.
+        let ends_group = digits > 0
+            && digits.is_multiple_of(4)
+            && !before.chars().last().is_some_and(super::edit::is_separator);
+        let group = if ends_group {
+            digits / 4
+        } else {
+            digits / 4 + 1
+        };
+        (group.min(16), 16)
     }
 
     /// Where the people are: a change of it is a gate, and keys typed ahead of it are discarded.
@@ -325,7 +434,9 @@ impl Model {
                 | Screen::Custodians
                 | Screen::Confirm
         );
-        (before && self.expiry_warning()).then(|| {
+        // An abort generates nothing: the import parameters' expiry does not stop it.
+        let aborting = self.resume == Some(ResumeChoice::Abort);
+        (before && !aborting && self.expiry_warning()).then(|| {
             "this ceremony can no longer finish: Esc, and prepare a new bundle".to_string()
         })
     }
@@ -350,7 +461,7 @@ impl Model {
             witness: Some(self.witness.trim().to_string()).filter(|w| !w.is_empty()),
             bundle_fingerprint: normalise_fingerprint(&self.fingerprint),
             custodians: std::mem::take(&mut self.custodians),
-            resume: None,
+            resume: self.resume,
         }
     }
 
@@ -365,6 +476,12 @@ impl Model {
         }
     }
 
+    /// Moves the typing to `focus`, the cursor to the end of that field.
+    fn set_focus(&mut self, focus: Focus) {
+        self.focus = focus;
+        self.cursor = Cursor::default();
+    }
+
     fn clear_share(&mut self) {
         // Overwrite in place: the buffer keeps its one allocation.
         zeroize::Zeroize::zeroize(&mut *self.share);
@@ -373,7 +490,7 @@ impl Model {
 
     fn go(mut self, screen: Screen) -> Model {
         self.screen = screen;
-        self.focus = Focus::First;
+        self.set_focus(Focus::First);
         self.scroll = 0;
         self.mark_seen();
         self
@@ -381,19 +498,19 @@ impl Model {
 
     /// How many rows of the key table fit on the key review at the terminal's size.
     pub fn keys_per_page(&self) -> usize {
-        keys_per_page(self.size.1)
+        keys_per_page(self.size.0, self.size.1)
     }
 
-    /// The first key row shown on the key review on a terminal `rows` high: the selected key is
-    /// always on screen.
-    pub fn keys_first_shown(&self, rows: u16) -> usize {
-        (self.scroll + 1).saturating_sub(keys_per_page(rows))
+    /// The first key row shown on the key review on a terminal of `size` (columns, rows): the
+    /// selected key is always on screen.
+    pub fn keys_first_shown(&self, size: (u16, u16)) -> usize {
+        (self.scroll + 1).saturating_sub(keys_per_page(size.0, size.1))
     }
 
     /// Notes the keys now on screen on the key review.
     fn mark_seen(&mut self) {
         if self.screen == Screen::Keys {
-            let shown = self.keys_first_shown(self.size.1) + self.keys_per_page();
+            let shown = self.keys_first_shown(self.size) + self.keys_per_page();
             self.keys_seen = self.keys_seen.max(shown.min(self.info.keys.len()));
         }
     }
@@ -410,7 +527,11 @@ impl Model {
         if i == 0
             || !matches!(
                 self.screen,
-                Screen::Keys | Screen::Fingerprint | Screen::Custodians | Screen::Confirm
+                Screen::People
+                    | Screen::Keys
+                    | Screen::Fingerprint
+                    | Screen::Custodians
+                    | Screen::Confirm
             )
         {
             return None;
@@ -428,11 +549,26 @@ impl Model {
     }
 }
 
-/// How many rows of the key table fit on the key review on a terminal `rows` high: the screen
-/// less its frame (status, borders, next, notice, footer: 8 rows), the table's head, and the
-/// selected key's details under it (5 rows).
-pub fn keys_per_page(rows: u16) -> usize {
-    usize::from(rows).saturating_sub(8 + 1 + 5).max(1)
+/// Whether a terminal `cols` wide is narrow: under 80 columns the countdown and the next action
+/// take two rows each, and a key's ARN and digest wrap.
+pub fn narrow(cols: u16) -> bool {
+    cols < 80
+}
+
+/// The rows of the screen around a step's body: the countdown and the next action (one row
+/// each, two on a narrow terminal), the notice and the footer (two each), the body's borders.
+pub fn frame_rows(cols: u16) -> usize {
+    if narrow(cols) { 10 } else { 8 }
+}
+
+/// How many rows of the key table fit on the key review on a terminal of `cols` x `rows`: the
+/// screen less its frame, the table's head, and the selected key's details under it (5 rows,
+/// 7 on a narrow terminal).
+pub fn keys_per_page(cols: u16, rows: u16) -> usize {
+    let details = if narrow(cols) { 7 } else { 5 };
+    usize::from(rows)
+        .saturating_sub(frame_rows(cols) + 1 + details)
+        .max(1)
 }
 
 /// The next state. Pure: the same model and message always give the same model.
@@ -475,7 +611,12 @@ pub fn update(mut m: Model, msg: Msg) -> Model {
     };
     let before_confirmation = matches!(
         m.screen,
-        Screen::People | Screen::Keys | Screen::Fingerprint | Screen::Custodians | Screen::Confirm
+        Screen::Resume
+            | Screen::People
+            | Screen::Keys
+            | Screen::Fingerprint
+            | Screen::Custodians
+            | Screen::Confirm
     );
     // While the HSM works, keys do nothing.
     if m.screen == Screen::Running {
@@ -568,19 +709,28 @@ pub fn update(mut m: Model, msg: Msg) -> Model {
             Msg::Enter => m.go(Screen::Fingerprint),
             _ => m,
         },
+        Screen::Resume => resume_choice(m, &msg),
         Screen::Confirm => match msg {
             Msg::Char('y' | 'Y') => confirm(m),
             Msg::Char('n' | 'N') => {
                 m.leaving = true;
                 m
             }
-            _ => m.refuse("only y generates the keys; Shift-Tab goes back, Esc leaves"),
+            _ => {
+                let what = match m.resume {
+                    Some(ResumeChoice::Abort) => "only y aborts",
+                    Some(ResumeChoice::Finish) => "only y finishes",
+                    None => "only y generates the keys",
+                };
+                m.refuse(format!("{what}; Shift-Tab goes back, Esc leaves"))
+            }
         },
         Screen::People | Screen::Fingerprint | Screen::Custodians => match msg {
             Msg::Char(c) => typed(m, c),
-            Msg::Backspace => {
+            Msg::Edit(key) => {
+                let cursor = m.cursor;
                 if let Some(f) = m.field() {
-                    f.pop();
+                    m.cursor = cursor.edit(f, key);
                 }
                 if m.screen == Screen::Fingerprint {
                     m.fingerprint_ok = false;
@@ -588,18 +738,43 @@ pub fn update(mut m: Model, msg: Msg) -> Model {
                 m
             }
             Msg::Tab if m.screen != Screen::Fingerprint => {
-                m.focus = match m.focus {
+                let mut focus = match m.focus {
                     Focus::First => Focus::Second,
                     Focus::Second => Focus::First,
                 };
                 if m.screen == Screen::Custodians && !m.info.shares() {
-                    m.focus = Focus::First;
+                    focus = Focus::First;
                 }
+                m.set_focus(focus);
                 m
             }
             Msg::Enter => enter(m),
             _ => m,
         },
+    }
+}
+
+/// The first screen of an interrupted ceremony: `f` finishes it, `a` aborts it (each only
+/// chosen here; nothing happens before `y` at the confirmation).
+fn resume_choice(mut m: Model, msg: &Msg) -> Model {
+    let cannot_finish = m
+        .info
+        .interrupted
+        .as_ref()
+        .and_then(|i| i.cannot_finish.clone());
+    match msg {
+        Msg::Char('f' | 'F') => match cannot_finish {
+            Some(why) => m.refuse(format!("it cannot be finished now: {why}; a aborts it")),
+            None => {
+                m.resume = Some(ResumeChoice::Finish);
+                m.go(Screen::People)
+            }
+        },
+        Msg::Char('a' | 'A') => {
+            m.resume = Some(ResumeChoice::Abort);
+            m.go(Screen::People)
+        }
+        _ => m.refuse("f finishes the interrupted ceremony, a aborts it; Esc leaves"),
     }
 }
 
@@ -619,8 +794,10 @@ fn typed(mut m: Model, c: char) -> Model {
         (m.screen, m.focus),
         (Screen::People, _) | (Screen::Custodians, Focus::First)
     );
+    let cursor = m.cursor;
     if let Some(f) = m.field() {
-        f.push(c);
+        // At the cursor, in place: the share's buffer has the room (checked above).
+        cursor.insert(f, c);
     }
     if name_field && m.field().is_some_and(|f| looks_like_share(f)) {
         // Refused unseen: the field is wiped and emptied before the next frame, and what follows
@@ -628,6 +805,7 @@ fn typed(mut m: Model, c: char) -> Model {
         if let Some(f) = m.field() {
             zeroize::Zeroize::zeroize(f);
         }
+        m.cursor = Cursor::default();
         m.swallowing = true;
         return m.refuse(LOOKED_LIKE_SHARE);
     }
@@ -689,18 +867,31 @@ fn fingerprint_problem(m: &Model) -> Option<String> {
             groups_named(&wrong, ", and")
         )),
         FingerprintCheck::Wrong { wrong, extra } => {
-            let mut s = String::from("MISMATCH");
-            if !wrong.is_empty() {
-                s.push_str(" in");
-                s.push_str(&groups_named(&wrong, ""));
-            }
-            if extra {
-                s.push_str(" (more typed than a fingerprint holds)");
-            }
-            s.push_str(
-                ": check against the read-out. Read right? Stop: this is not the bundle that was prepared",
-            );
-            Some(s)
+            let typed = normalise_fingerprint(&m.fingerprint).len();
+            let expected = normalise_fingerprint(&m.info.bundle_fingerprint).len();
+            let head = if extra {
+                // Typed groups past the end: say how many, and where the first difference is (a
+                // group typed twice shifts every group after it, so listing them says nothing).
+                let over = (typed - expected).div_ceil(4);
+                let too_many = if over == 1 {
+                    "1 group too many".to_string()
+                } else {
+                    format!("{over} groups too many")
+                };
+                match wrong.first() {
+                    Some(first) => {
+                        format!("MISMATCH: {too_many}, the first wrong is group {first}")
+                    }
+                    None => format!("MISMATCH: {too_many}"),
+                }
+            } else if wrong.len() > 3 {
+                format!("MISMATCH in {} groups from group {}", wrong.len(), wrong[0])
+            } else {
+                format!("MISMATCH in{}", groups_named(&wrong, ""))
+            };
+            Some(format!(
+                "{head}: check it with the read-out; read right? Stop: not the prepared bundle"
+            ))
         }
     }
 }
@@ -719,11 +910,11 @@ fn enter(mut m: Model) -> Model {
     match m.screen {
         Screen::People => {
             if m.operator.trim().is_empty() {
-                m.focus = Focus::First;
+                m.set_focus(Focus::First);
                 return m.refuse("type the operator's name");
             }
             if m.focus == Focus::First {
-                m.focus = Focus::Second;
+                m.set_focus(Focus::Second);
                 return m;
             }
             if let Some(problem) = people_problem(&m) {
@@ -758,7 +949,8 @@ fn custodian_enter(mut m: Model) -> Model {
             let need = m.custodians_needed();
             if m.custodians.len() < need {
                 let more = need - m.custodians.len();
-                return m.refuse(format!("{more} more custodian(s) needed"));
+                let who = if more == 1 { "custodian" } else { "custodians" };
+                return m.refuse(format!("{more} more {who} needed"));
             }
             return m.go(Screen::Confirm);
         }
@@ -778,7 +970,7 @@ fn custodian_enter(mut m: Model) -> Model {
             m.custodian_name.clear();
             return m;
         }
-        m.focus = Focus::Second;
+        m.set_focus(Focus::Second);
         return m;
     }
     if let Err(e) = roster.check_share(&name, m.share.trim(), position) {
@@ -794,7 +986,7 @@ fn custodian_enter(mut m: Model) -> Model {
         share: Some(share),
     });
     m.custodian_name.clear();
-    m.focus = Focus::First;
+    m.set_focus(Focus::First);
     m
 }
 

@@ -225,8 +225,8 @@ pub fn run(inputs: &CeremonyInputs, checked: &Preflight) -> Result<CeremonyRepor
     let plain = Plain { inputs, checked };
     let answers = plain.ask_all(&mut console)?;
     crate::say!(
-        "\n[5] the HSM work: generating and wrapping {} key(s) on token {:?}",
-        inputs.script.keys.len(),
+        "\n[5] the HSM work: generating and wrapping {} on token {:?}",
+        keys_counted(inputs.script.keys.len()),
         inputs.uri.token
     );
     let keys = inputs.script.keys.len();
@@ -256,7 +256,10 @@ fn progress_line(p: &Progress, keys: usize) {
             KeyStep::COUNT
         ),
         Progress::Finished { keys } => {
-            crate::say!("  the manifest is replaced and the log closed: {keys} key(s) done")
+            crate::say!(
+                "  the manifest is replaced and the log closed: {} done",
+                keys_counted(*keys)
+            )
         }
     }
 }
@@ -448,8 +451,8 @@ impl Plain<'_> {
             return Ok(None);
         };
         crate::say!(
-            "\n[0] this bundle holds an interrupted ceremony: {} log record(s), {} wrapped",
-            i.records,
+            "\n[0] this bundle holds an interrupted ceremony: {}, {} wrapped",
+            crate::tui::view::counted(i.records, "log record"),
             keys_counted(i.keys_wrapped)
         );
         if let Some(why) = &i.cannot_finish {
@@ -505,11 +508,15 @@ impl Plain<'_> {
     }
 }
 
-/// ": group(s) 3, 16 differ", or nothing.
+/// "; group 3 differs", "; groups 3, 16 differ", or nothing.
 fn groups_differ(wrong: &[usize]) -> String {
     if wrong.is_empty() {
         return String::new();
     }
     let list: Vec<String> = wrong.iter().map(usize::to_string).collect();
-    format!("; group(s) {} differ", list.join(", "))
+    if wrong.len() == 1 {
+        format!("; group {} differs", list.join(", "))
+    } else {
+        format!("; groups {} differ", list.join(", "))
+    }
 }

@@ -9,11 +9,14 @@ use jiff::{SignedDuration, Timestamp};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
+use super::edit::Edit;
 use super::model::{Focus, Info, KeyInfo, KeyRow, Model, Msg, Outcome, ResultView, Screen, update};
 use super::view::view;
 use crate::app::ceremony::CeremonyReport;
+use crate::app::ceremony::preflight::Interrupted;
 use crate::app::ceremony::progress::{KeyStep, Progress};
 use crate::app::error::{Error, Result};
+use crate::core::ceremony::ResumeChoice;
 use crate::core::custody::shares::{CustodianShare, split};
 use crate::core::custody::{QuorumMode, RosterFile};
 use crate::core::digest::grouped;
@@ -71,6 +74,7 @@ fn info(keys: usize, roster: Option<RosterFile>) -> Info {
         bundle_fingerprint: FP.into(),
         parameters_expire: Some(now() + SignedDuration::from_mins(95)),
         roster,
+        interrupted: None,
     }
 }
 
@@ -90,7 +94,7 @@ fn send(mut m: Model, msgs: &[Msg]) -> Model {
 
 fn erase(mut m: Model, n: usize) -> Model {
     for _ in 0..n {
-        m = update(m, Msg::Backspace);
+        m = update(m, Msg::Edit(Edit::Backspace));
     }
     m
 }
@@ -99,9 +103,20 @@ fn erase(mut m: Model, n: usize) -> Model {
 /// custodians with a roster).
 fn at(screen: Screen, keys: usize, with_roster: bool) -> (Model, Vec<CustodianShare>) {
     let (r, shares) = roster();
-    let mut m = Model::new(info(keys, with_roster.then_some(r)), now());
+    let m = Model::new(info(keys, with_roster.then_some(r)), now());
+    (walk(m, screen, keys, with_roster, &shares), shares)
+}
+
+/// From the first question to `screen`, answering everything right.
+fn walk(
+    mut m: Model,
+    screen: Screen,
+    keys: usize,
+    with_roster: bool,
+    shares: &[CustodianShare],
+) -> Model {
     if screen == Screen::People {
-        return (m, shares);
+        return m;
     }
     m = typed(m, "Alice Admin");
     m = update(m, Msg::Enter);
@@ -109,7 +124,7 @@ fn at(screen: Screen, keys: usize, with_roster: bool) -> (Model, Vec<CustodianSh
     m = update(m, Msg::Enter);
     assert_eq!(m.screen, Screen::Keys);
     if screen == Screen::Keys {
-        return (m, shares);
+        return m;
     }
     // Enter shows the keys not yet seen, page by page, before it approves them.
     for _ in 0..=keys {
@@ -120,14 +135,14 @@ fn at(screen: Screen, keys: usize, with_roster: bool) -> (Model, Vec<CustodianSh
     }
     assert_eq!(m.screen, Screen::Fingerprint);
     if screen == Screen::Fingerprint {
-        return (m, shares);
+        return m;
     }
     m = typed(m, &grouped(&FP.to_uppercase()));
     m = update(m, Msg::Enter);
     if with_roster {
         assert_eq!(m.screen, Screen::Custodians, "{:?}", m.notice);
         if screen == Screen::Custodians {
-            return (m, shares);
+            return m;
         }
         for i in [0, 2, 3] {
             m = typed(m, NAMES[i]);
@@ -140,18 +155,37 @@ fn at(screen: Screen, keys: usize, with_roster: bool) -> (Model, Vec<CustodianSh
     }
     assert_eq!(m.screen, Screen::Confirm);
     if screen == Screen::Confirm {
-        return (m, shares);
+        return m;
     }
     m = update(m, Msg::Char('y'));
     assert_eq!(m.outcome, Outcome::Run);
     if screen == Screen::Running {
-        return (m, shares);
+        return m;
     }
-    (update(m, Msg::Finished(result(keys))), shares)
+    update(m, Msg::Finished(result(keys)))
+}
+
+/// A bundle holding an interrupted ceremony of `keys` keys: 2 generated, 1 wrapped.
+fn interrupted(keys: usize, cannot_finish: Option<&str>) -> Model {
+    let mut i = info(keys, None);
+    i.interrupted = Some(Interrupted {
+        records: 6,
+        keys_generated: 2,
+        keys_wrapped: 1,
+        cannot_finish: cannot_finish.map(String::from),
+    });
+    Model::new(i, now())
+}
+
+/// An interrupted ceremony, `choice` pressed on its first screen, then on to `screen`.
+fn resumed(choice: char, screen: Screen) -> Model {
+    let m = update(interrupted(3, None), Msg::Char(choice));
+    walk(m, screen, 3, false, &[])
 }
 
 fn result(keys: usize) -> ResultView {
     ResultView {
+        aborted: None,
         probe: "passed".into(),
         wrap_with_trusted: "supported".into(),
         fingerprint: FP.into(),
@@ -171,6 +205,62 @@ fn render(m: &Model, w: u16, h: u16) -> String {
 }
 
 /// What `draw` puts on a `w`x`h` screen, row by row.
+/// The screen's text as one line: the box's sides dropped, runs of spaces as one (so a text
+/// wrapped over rows is found whole).
+fn flat(text: &str) -> String {
+    text.replace(['│', '┌', '┐', '└', '┘', '─'], " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// At 60x20 the countdown, the whole next action and the whole footer are on screen, and what
+/// the step is for: the focused field, the PGP words, the confirmation's question.
+fn usable_at_60x20(name: &str, m: &Model, screen: &str) {
+    let all = flat(screen);
+    let want = [
+        super::view::countdown(m).0,
+        format!("Next: {}", super::view::next_action(m)),
+        super::view::footer(m).to_string(),
+    ];
+    for w in want {
+        assert!(
+            all.contains(&flat(&w)),
+            "{name}: {w:?} not whole at 60x20:\n{screen}"
+        );
+    }
+    let typed = crate::core::digest::normalise_fingerprint(&m.fingerprint);
+    if m.screen == Screen::Fingerprint
+        && typed.len() == 64
+        && m.cursor_at() == m.fingerprint.chars().count()
+    {
+        for w in crate::core::digest::word_lines(&typed) {
+            assert!(
+                all.contains(&flat(&w)),
+                "{name}: {w:?} cut at 60x20:\n{screen}"
+            );
+        }
+    }
+    if m.text_focus() && !m.leaving && !m.help && !m.swallowing {
+        assert!(
+            screen.contains("> "),
+            "{name}: no focused field at 60x20:\n{screen}"
+        );
+    }
+    if m.screen == Screen::Confirm && !m.leaving && !m.help {
+        assert!(
+            all.contains("n or Esc: leave"),
+            "{name}: the question is cut:\n{screen}"
+        );
+    }
+    if m.screen == Screen::Keys && !m.leaving && !m.help {
+        assert!(
+            all.contains(&format!("Key {} of", m.scroll + 1)),
+            "{name}: the key's details are cut:\n{screen}"
+        );
+    }
+}
+
 fn drawn(w: u16, h: u16, draw: impl FnOnce(&mut ratatui::Frame)) -> String {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     t.draw(draw).unwrap();
@@ -426,7 +516,7 @@ fn only_y_confirms_and_enter_neither_confirms_nor_quits() {
         Msg::Char(' '),
         Msg::Char('j'),
         Msg::Tab,
-        Msg::Backspace,
+        Msg::Edit(Edit::Backspace),
     ] {
         let m = update(at(Screen::Confirm, 3, false).0, msg.clone());
         assert_eq!(
@@ -609,7 +699,223 @@ fn custodians_are_checked_against_the_roster_and_a_wrong_share_is_named_and_stay
     // Too few: Enter on an empty name says how many more.
     let m = erase(m, 3);
     let m = update(m, Msg::Enter);
-    assert!(m.notice.unwrap().contains("2 more custodian(s)"));
+    assert!(m.notice.unwrap().contains("2 more custodians needed"));
+}
+
+/// A share with one character of group `group` (numbered as the errors name them) changed so
+/// that its check catches it: (the mistyped share, the byte where that group starts).
+fn share_mistyped_in(
+    share: &str,
+    group: usize,
+    shares_roster: &RosterFile,
+    name: &str,
+) -> (String, usize) {
+    let start = share.match_indices('-').nth(group).unwrap().0 + 1;
+    let want = format!("group {group} looks mistyped");
+    for sym in "0123456789ABCDEFGHJKMNPQRSTVWXYZ".chars() {
+        let mut typo = share.to_string();
+        typo.replace_range(start..start + 1, &sym.to_string());
+        if typo == share {
+            continue;
+        }
+        if let Err(e) = shares_roster.check_share(name, &typo, 1)
+            && e.to_string().contains(&want)
+        {
+            return (typo, start);
+        }
+    }
+    panic!("no single change of group {group} is caught by its check");
+}
+
+#[test]
+fn a_mistyped_group_is_fixed_in_place_with_the_cursor_keys_and_ctrl_w() {
+    let (m, shares) = at(Screen::Custodians, 1, true);
+    let r = m.info.roster.clone().unwrap();
+    let m = update(typed(m, "Bob"), Msg::Enter);
+    assert_eq!(m.focus, Focus::Second);
+    let (ptr, cap) = (m.share.as_ptr(), m.share.capacity());
+    let share = shares[1].encode().to_string();
+    let (wrong, start) = share_mistyped_in(&share, 3, &r, "Bob");
+    let end = start + share[start..].find('-').unwrap();
+    let m = update(typed(m, &wrong), Msg::Enter);
+    let n = m.notice.clone().unwrap();
+    assert!(n.contains("group 3 looks mistyped"), "{n}");
+    // The dots are grouped as the share is: each group's dots between dashes.
+    let dots = m.share_dots();
+    assert_eq!(
+        dots.len(),
+        share.len() + 2 * share.chars().filter(|c| *c != '-').count()
+    );
+    assert_eq!(
+        dots.split('-')
+            .map(|g| g.chars().count())
+            .collect::<Vec<_>>(),
+        share.split('-').map(str::len).collect::<Vec<_>>()
+    );
+    // Home, then Right to the end of group 3: the cursor is in group 3; Ctrl-W deletes it.
+    let mut m = update(m, Msg::Edit(Edit::Home));
+    assert_eq!(m.share_group(), None, "the prefix is no group");
+    for _ in 0..end {
+        m = update(m, Msg::Edit(Edit::Right));
+    }
+    assert_eq!(m.share_group(), Some(3));
+    let m = update(m, Msg::Edit(Edit::DeleteGroup));
+    assert_eq!(m.share_len(), share.len() - (end - start));
+    assert_eq!(
+        m.share_group(),
+        Some(3),
+        "at the start of the emptied group"
+    );
+    let m = typed(m, &share[start..end]);
+    assert_eq!((m.share.as_str(), m.cursor_at()), (share.as_str(), end));
+    assert_eq!((m.share.as_ptr(), m.share.capacity()), (ptr, cap), "moved");
+    // Left, Delete and a typed character at the cursor, then End: as typed.
+    let m = send(m, &[Msg::Edit(Edit::Left), Msg::Edit(Edit::Delete)]);
+    let last = share[..end].chars().last().unwrap();
+    let m = send(m, &[Msg::Char(last), Msg::Edit(Edit::End)]);
+    assert_eq!(m.share.as_str(), share.as_str());
+    let m = update(m, Msg::Enter);
+    assert_eq!(m.notice, None);
+    assert_eq!(m.custodians.len(), 1);
+    assert_eq!(m.share_len(), 0);
+    assert_eq!(m.cursor_at(), 0);
+}
+
+#[test]
+fn ctrl_u_clears_to_the_start_and_typing_goes_in_at_the_cursor_in_every_field() {
+    let m = people_again();
+    let m = typed(m, "Olga Oprator");
+    let m = send(m, &vec![Msg::Edit(Edit::Left); 5]);
+    let m = update(m, Msg::Char('e'));
+    assert_eq!(m.operator, "Olga Operator");
+    let m = send(m, &[Msg::Edit(Edit::ClearToStart)]);
+    assert_eq!((m.operator.as_str(), m.cursor_at()), ("rator", 0));
+    // A change of field puts the cursor at the end of the other one.
+    let m = send(m, &[Msg::Tab, Msg::Char('W')]);
+    assert_eq!(m.witness, "W");
+    let m = send(m, &[Msg::Tab, Msg::Char('!')]);
+    assert_eq!(m.operator, "rator!");
+
+    // The fingerprint: the cursor's group is told, and a group is replaced in place.
+    let (m, _) = at(Screen::Fingerprint, 1, true);
+    let mut wrong = grouped(FP);
+    wrong.replace_range(5..9, "0000");
+    let m = typed(m, &wrong);
+    assert_eq!(m.fingerprint_group(), (16, 16));
+    let mut m = update(m, Msg::Edit(Edit::Home));
+    assert_eq!(m.fingerprint_group(), (1, 16));
+    for _ in 0..9 {
+        m = update(m, Msg::Edit(Edit::Right));
+    }
+    assert_eq!(m.fingerprint_group(), (2, 16), "at the end of group 2");
+    let m = update(m, Msg::Edit(Edit::Right));
+    assert_eq!(m.fingerprint_group(), (3, 16), "past its space");
+    let m = send(m, &[Msg::Edit(Edit::Left), Msg::Edit(Edit::DeleteGroup)]);
+    let m = typed(m, &grouped(FP)[5..9]);
+    assert_eq!(m.fingerprint, grouped(FP));
+    let m = update(m, Msg::Enter);
+    assert_eq!(m.notice, None);
+    assert_eq!(m.screen, Screen::Custodians);
+}
+
+#[test]
+fn an_interrupted_ceremony_is_finished_or_aborted_each_by_its_own_key_and_y_confirms_it() {
+    let m = interrupted(3, None);
+    assert_eq!(m.screen, Screen::Resume);
+    assert_eq!(m.step(), (1, 7));
+    // Nothing but f or a chooses; y and Enter are no answer here.
+    for msg in [Msg::Char('y'), Msg::Enter, Msg::Char('n')] {
+        let m = update(interrupted(3, None), msg);
+        assert_eq!((m.screen, m.resume), (Screen::Resume, None));
+        assert!(m.notice.unwrap().contains("f finishes"));
+    }
+    let m = update(m, Msg::Char('a'));
+    assert_eq!(
+        (m.screen, m.resume),
+        (Screen::People, Some(ResumeChoice::Abort))
+    );
+    // Back to the choice, and the other one.
+    let m = update(m, Msg::Back);
+    assert_eq!(m.screen, Screen::Resume);
+    let m = update(m, Msg::Char('f'));
+    assert_eq!(
+        (m.screen, m.resume),
+        (Screen::People, Some(ResumeChoice::Finish))
+    );
+
+    let m = resumed('f', Screen::Confirm);
+    let s = render(&m, 100, 30);
+    assert!(
+        s.contains("Finish: generate and wrap the 2 keys left and close the log? y: finish"),
+        "{s}"
+    );
+    let m = update(m, Msg::Enter);
+    assert!(m.notice.clone().unwrap().contains("only y finishes"));
+    let mut m = update(m, Msg::Char('y'));
+    assert_eq!(m.outcome, Outcome::Run);
+    assert_eq!(m.take_answers().resume, Some(ResumeChoice::Finish));
+
+    let m = resumed('a', Screen::Confirm);
+    let s = render(&m, 100, 30);
+    assert!(
+        s.contains("Abort: destroy 1 generated key and close the log? y: abort"),
+        "{s}"
+    );
+    let mut m = update(m, Msg::Char('y'));
+    assert_eq!(m.outcome, Outcome::Run);
+    assert_eq!(m.take_answers().resume, Some(ResumeChoice::Abort));
+}
+
+#[test]
+fn an_interrupted_ceremony_that_cannot_finish_can_still_be_aborted() {
+    let m = update(
+        interrupted(3, Some("the parameters expire")),
+        Msg::Char('f'),
+    );
+    assert_eq!((m.screen, m.resume), (Screen::Resume, None));
+    assert!(m.notice.clone().unwrap().contains("cannot be finished now"));
+    let m = update(m, Msg::Char('a'));
+    let m = walk(m, Screen::Confirm, 3, false, &[]);
+    // Under the margin an abort still goes on: it generates nothing.
+    let m = update(m, Msg::Tick(now() + SignedDuration::from_mins(80)));
+    assert!(m.expiry_warning());
+    assert_eq!(m.cannot_finish(), None);
+    let m = update(m, Msg::Char('y'));
+    assert_eq!(m.outcome, Outcome::Run);
+}
+
+#[test]
+fn a_fingerprint_with_groups_too_many_or_shifted_is_said_shortly() {
+    let fp = grouped(FP);
+    let notice = |typed: &str| {
+        let (m, _) = at(Screen::Fingerprint, 1, false);
+        update(self::typed(m, typed), Msg::Enter).notice.unwrap()
+    };
+    // A group typed twice: every group after it shifts; one line says so.
+    let twice = format!("{} {}", &fp[..24], &fp[20..]);
+    let n = notice(&twice);
+    assert!(
+        n.starts_with("MISMATCH: 1 group too many, the first wrong is group 6:"),
+        "{n}"
+    );
+    assert!(!n.contains("7, 8"), "{n}");
+    let n = notice(&format!("{fp} abcd abcd 12"));
+    assert!(n.starts_with("MISMATCH: 3 groups too many:"), "{n}");
+    // Many groups wrong: how many and the first, not the list.
+    let mut shifted = fp.clone();
+    shifted.replace_range(20..24, "");
+    shifted.push_str(" 0000");
+    let n = notice(&shifted);
+    assert!(n.starts_with("MISMATCH in 12 groups from group 5:"), "{n}");
+    // Fits the notice's two rows on a 60-column terminal.
+    assert!(n.chars().count() <= 120, "{n}");
+}
+
+#[test]
+fn the_progress_says_how_many_keys_are_done() {
+    // Three keys verified, the fourth at work.
+    let s = render(&progress_model(9), 60, 20);
+    assert!(s.contains("3 of 9 keys done"), "{s}");
 }
 
 #[test]
@@ -628,6 +934,7 @@ fn the_share_buffer_never_grows_and_an_overlong_share_is_refused() {
     assert!(m.notice.as_deref().unwrap_or("").contains("at most"));
     assert_eq!(m.share.capacity(), capacity, "never reallocated");
     assert_eq!(m.share.as_ptr(), start, "never moved");
+    assert!(m.share_locked, "the share's pages are locked against swap");
 }
 
 #[test]
@@ -788,6 +1095,35 @@ fn every_screen_and_state_at_80x24_and_120x40() {
         update(typed(at(Screen::Custodians, 2, true).0, "Bob"), Msg::Enter),
         "KR1-01-ABCD",
     );
+    // The cursor back in the second group of a share being typed.
+    let cust_share_cursor = send(
+        typed(
+            update(typed(at(Screen::Custodians, 2, true).0, "Bob"), Msg::Enter),
+            "KR1-01-ABCDE-FGH",
+        ),
+        &vec![Msg::Edit(Edit::Left); 5],
+    );
+    let fp_cursor = send(
+        typed(at(Screen::Fingerprint, 2, true).0, &grouped(FP)[..24]),
+        &[
+            Msg::Edit(Edit::Home),
+            Msg::Edit(Edit::Right),
+            Msg::Edit(Edit::Right),
+        ],
+    );
+    let resume_screen = interrupted(3, None);
+    let resume_cannot = update(
+        interrupted(
+            3,
+            Some("the import parameters expire within the 30 min margin"),
+        ),
+        Msg::Char('f'),
+    );
+    let confirm_abort = resumed('a', Screen::Confirm);
+    let confirm_finish = resumed('f', Screen::Confirm);
+    let mut aborted_view = result(0);
+    aborted_view.aborted = Some(vec!["keyrite/prod-02/2026-01-01/ab12cd34".into()]);
+    let result_aborted = update(resumed('a', Screen::Running), Msg::Finished(aborted_view));
     let cust_wrong = update(
         typed(
             update(typed(at(Screen::Custodians, 2, true).0, "Bob"), Msg::Enter),
@@ -831,7 +1167,7 @@ fn every_screen_and_state_at_80x24_and_120x40() {
     );
     let _ = r;
     insta::with_settings!({ filters => filters }, {
-        for (w, h) in [(80u16, 24u16), (120, 40)] {
+        for (w, h) in [(60u16, 20u16), (80, 24), (120, 40)] {
             for (name, m) in [
                 ("people", &people),
                 ("people_witness", &people_typed),
@@ -843,6 +1179,13 @@ fn every_screen_and_state_at_80x24_and_120x40() {
                 ("fingerprint_wrong", &fp_wrong),
                 ("custodians", &cust),
                 ("custodians_share", &cust_share),
+                ("custodians_share_cursor", &cust_share_cursor),
+                ("resume", &resume_screen),
+                ("resume_cannot_finish", &resume_cannot),
+                ("confirm_abort", &confirm_abort),
+                ("confirm_finish", &confirm_finish),
+                ("result_aborted", &result_aborted),
+                ("fingerprint_cursor", &fp_cursor),
                 ("custodians_wrong_share", &cust_wrong),
                 ("custodians_unknown", &cust_unknown),
                 ("confirm", &confirm),
@@ -866,6 +1209,10 @@ fn every_screen_and_state_at_80x24_and_120x40() {
                     for g in s.encode().split('-').skip(2) {
                         assert!(g.len() < 4 || !screen.contains(g), "{name}: a share group on screen\n{screen}");
                     }
+                }
+                if w == 60 {
+                    usable_at_60x20(name, m, &screen);
+                    continue;
                 }
                 insta::assert_snapshot!(format!("ceremony_{name}_{w}x{h}"), screen);
             }

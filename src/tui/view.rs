@@ -13,17 +13,11 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use super::model::{Focus, Model, Screen};
 use crate::app::ceremony::progress::KeyStep;
 use crate::app::ceremony::report::{REPORT_FILE, import_command};
+use crate::core::ceremony::ResumeChoice;
 use crate::core::digest::{grouped, normalise_fingerprint, word_lines};
 use crate::core::terminal::one_line;
 
-/// "1 key", "9 keys".
-pub fn counted(n: usize, thing: &str) -> String {
-    if n == 1 {
-        format!("1 {thing}")
-    } else {
-        format!("{n} {thing}s")
-    }
-}
+pub use crate::core::terminal::counted;
 
 fn bold() -> Style {
     Style::default().add_modifier(Modifier::BOLD)
@@ -34,15 +28,33 @@ fn warn() -> Style {
 }
 
 pub fn view(m: &Model, frame: &mut Frame) {
+    // The countdown and the next action take a second row where they need it (at most two:
+    // model::frame_rows counts two each on a narrow terminal, so the key review never shows
+    // fewer keys than the model counts as seen).
+    let width = frame.area().width.max(1);
+    let (count_text, count_style) = countdown(m);
+    let next_text = format!("Next: {}", next_action(m));
+    let row_count = |t: &str| -> u16 {
+        if super::model::narrow(width) && t.chars().count() > usize::from(width) {
+            2
+        } else {
+            1
+        }
+    };
     let [status, body, next, notice, help] = Layout::vertical([
-        Constraint::Length(1),
+        Constraint::Length(row_count(&count_text)),
         Constraint::Min(3),
-        Constraint::Length(1),
+        Constraint::Length(row_count(&next_text)),
         Constraint::Length(2),
         Constraint::Length(2),
     ])
     .areas(frame.area());
-    frame.render_widget(countdown(m), status);
+    frame.render_widget(
+        Paragraph::new(count_text)
+            .style(count_style)
+            .wrap(Wrap { trim: false }),
+        status,
+    );
     let (n, total) = m.step();
     let block = Block::default().borders(Borders::ALL).title(format!(
         " keyrite ceremony · step {n} of {total} — {} ",
@@ -66,7 +78,8 @@ pub fn view(m: &Model, frame: &mut Frame) {
         Paragraph::new(Line::from(vec![
             Span::styled("Next: ", bold()),
             Span::raw(next_action(m)),
-        ])),
+        ]))
+        .wrap(Wrap { trim: false }),
         next,
     );
     if let Some(n) = m.notice.clone().filter(|_| !m.leaving) {
@@ -141,9 +154,13 @@ fn duration(d: SignedDuration) -> String {
     }
 }
 
-fn countdown(m: &Model) -> Paragraph<'static> {
+/// The countdown line and its colour.
+pub(super) fn countdown(m: &Model) -> (String, Style) {
     let (Some(left), Some(at)) = (m.remaining(), m.info.parameters_expire) else {
-        return Paragraph::new("import parameters: no expiry recorded in the bundle");
+        return (
+            "import parameters: no expiry recorded in the bundle".into(),
+            Style::default(),
+        );
     };
     // The day too when it is not within the next day.
     let at = if left > SignedDuration::from_hours(24) {
@@ -153,44 +170,51 @@ fn countdown(m: &Model) -> Paragraph<'static> {
     };
     let margin = duration(m.info.margin());
     if left.is_negative() || left.is_zero() {
-        return Paragraph::new(format!(
-            "EXPIRED {} ago ({at}): KMS refuses them; prepare a new bundle",
-            duration(left)
-        ))
-        .style(warn());
+        return (
+            format!(
+                "EXPIRED {} ago ({at}): KMS refuses them; prepare a new bundle",
+                duration(left)
+            ),
+            warn(),
+        );
     }
     if m.expiry_warning() {
-        return Paragraph::new(format!(
-            "WARNING: parameters expire in {} ({at}), under the {margin} margin",
-            duration(left)
-        ))
-        .style(warn());
+        return (
+            format!(
+                "WARNING: parameters expire in {} ({at}), under the {margin} margin",
+                duration(left)
+            ),
+            warn(),
+        );
     }
     if m.short_of_time() {
         let budget = m
             .info
             .script
             .ceremony_budget(usize::from(m.info.quorum().unwrap_or(0)));
-        return Paragraph::new(format!(
-            "HURRY: {} left (until {at}); needs {margin} margin + {} ceremony",
-            duration(left),
-            duration(budget)
-        ))
-        .style(
+        return (
+            format!(
+                "HURRY: {} left (until {at}); needs {margin} margin + {} ceremony",
+                duration(left),
+                duration(budget)
+            ),
             Style::default()
                 .fg(Color::Yellow)
                 .add_modifier(Modifier::BOLD),
         );
     }
-    Paragraph::new(format!(
-        "import parameters: {} left (until {at}; margin {margin})",
-        duration(left)
-    ))
-    .style(super::palette::fg(Color::Green))
+    (
+        format!(
+            "import parameters: {} left (until {at}; margin {margin})",
+            duration(left)
+        ),
+        super::palette::fg(Color::Green),
+    )
 }
 
 fn what(m: &Model) -> String {
     match m.screen {
+        Screen::Resume => "an interrupted ceremony".into(),
         Screen::People => "who is present".into(),
         Screen::Keys => format!("check the {}", counted(m.info.keys.len(), "key")),
         Screen::Fingerprint => "the bundle fingerprint".into(),
@@ -201,12 +225,15 @@ fn what(m: &Model) -> String {
         ),
         Screen::Confirm => "confirm".into(),
         Screen::Running => "the HSM at work".into(),
+        Screen::Result if m.result.as_ref().is_some_and(|r| r.aborted.is_some()) => {
+            "ceremony aborted".into()
+        }
         Screen::Result => "ceremony complete".into(),
         Screen::Failed => "the ceremony stopped".into(),
     }
 }
 
-fn next_action(m: &Model) -> String {
+pub(super) fn next_action(m: &Model) -> String {
     if let Some(why) = m.cannot_finish().filter(|_| !m.leaving) {
         return why;
     }
@@ -217,14 +244,21 @@ fn next_action(m: &Model) -> String {
         return "any key closes the help".into();
     }
     match (m.screen, m.focus) {
+        (Screen::Resume, _) => match m
+            .info
+            .interrupted
+            .as_ref()
+            .and_then(|i| i.cannot_finish.as_ref())
+        {
+            Some(_) => "a to abort the interrupted ceremony (it cannot be finished now)".into(),
+            None => "f to finish the interrupted ceremony, or a to abort it".into(),
+        },
         (Screen::People, Focus::First) => "the operator types their name, then Enter".into(),
         (Screen::People, Focus::Second) => "the witness types their name, then Enter".into(),
         (Screen::Keys, _) => {
             "the witness checks each key's account, region, alias; then Enter".into()
         }
-        (Screen::Fingerprint, _) => {
-            "type the fingerprint as it is read out from the connected side, then Enter".into()
-        }
+        (Screen::Fingerprint, _) => "type the fingerprint as it is read out, then Enter".into(),
         (Screen::Custodians, Focus::First) => {
             if m.custodians.len() >= usize::from(m.info.quorum().unwrap_or(0)) {
                 "another custodian may type their name; Enter on an empty name goes on".into()
@@ -236,11 +270,24 @@ fn next_action(m: &Model) -> String {
             "{} types their share (shown as dots), then Enter",
             one_line(m.custodian_name.trim())
         ),
-        (Screen::Confirm, _) => format!(
-            "press y to generate and wrap {} in the HSM",
-            counted(m.info.keys.len(), "key")
-        ),
+        (Screen::Confirm, _) => match m.resume {
+            Some(ResumeChoice::Abort) => format!(
+                "press y to destroy {} and close the log",
+                counted(to_destroy(m), "generated key")
+            ),
+            Some(ResumeChoice::Finish) => format!(
+                "press y to generate and wrap the {} left and close the log",
+                counted(to_finish(m), "key")
+            ),
+            None => format!(
+                "press y to generate and wrap {} in the HSM",
+                counted(m.info.keys.len(), "key")
+            ),
+        },
         (Screen::Running, _) => "wait: the HSM is working; keys are ignored".into(),
+        (Screen::Result, _) if m.result.as_ref().is_some_and(|r| r.aborted.is_some()) => {
+            "note the destroyed keys in the paper log, then Enter or q to leave".into()
+        }
         (Screen::Result, _) => {
             "copy the report to the paper log, then run the import command above".into()
         }
@@ -248,7 +295,7 @@ fn next_action(m: &Model) -> String {
     }
 }
 
-fn footer(m: &Model) -> &'static str {
+pub(super) fn footer(m: &Model) -> &'static str {
     if m.leaving {
         return "L or Ctrl-C: leave · any other key: stay";
     }
@@ -256,6 +303,7 @@ fn footer(m: &Model) -> &'static str {
         return "any key: close the help";
     }
     match m.screen {
+        Screen::Resume => "f: finish · a: abort · F1/?: help · Esc/Ctrl-C: leave",
         Screen::People => {
             "Enter: next · Tab: other field · Shift-Tab: back · F1: help · Esc/Ctrl-C: leave"
         }
@@ -269,7 +317,15 @@ fn footer(m: &Model) -> &'static str {
         Screen::Custodians => {
             "Enter: check / next · Tab: other field · Shift-Tab: back · Esc/Ctrl-C: leave"
         }
-        Screen::Confirm => "y: generate now · Shift-Tab: back · F1/?: help · Esc/n/Ctrl-C: leave",
+        Screen::Confirm => match m.resume {
+            Some(ResumeChoice::Abort) => {
+                "y: abort now · Shift-Tab: back · F1/?: help · Esc/n/Ctrl-C: leave"
+            }
+            Some(ResumeChoice::Finish) => {
+                "y: finish now · Shift-Tab: back · F1/?: help · Esc/n/Ctrl-C: leave"
+            }
+            None => "y: generate now · Shift-Tab: back · F1/?: help · Esc/n/Ctrl-C: leave",
+        },
         Screen::Running => "no key works while the HSM is working",
         Screen::Result => {
             "↑/↓: scroll · Enter or q: leave (the report is printed again) · F1/?: help"
@@ -281,7 +337,6 @@ fn footer(m: &Model) -> &'static str {
 fn help_lines(m: &Model) -> Vec<Line<'static>> {
     let mut l = vec![
         Line::styled("Help", bold()),
-        Line::from(""),
         Line::from(
             "The ceremony goes step by step: who is present, the keys (checked by the witness), \
              the bundle fingerprint typed from the read-out, the custodians (with a roster), the \
@@ -290,6 +345,7 @@ fn help_lines(m: &Model) -> Vec<Line<'static>> {
         Line::from(""),
         Line::from("Enter      check this entry and go on"),
         Line::from("Tab        the other field"),
+        Line::from("←/→ Home End Delete Ctrl-U Ctrl-W  edit a field at its cursor"),
         Line::from("Shift-Tab  back to the previous step; what was typed is kept"),
         Line::from("↑/↓        scroll a list"),
         Line::from("Esc        asks whether to leave; only L leaves (Ctrl-C too: it asks once"),
@@ -302,6 +358,11 @@ fn help_lines(m: &Model) -> Vec<Line<'static>> {
              at every step.",
         ),
     ];
+    if m.info.interrupted.is_some() {
+        l.push(Line::from(
+            "f / a      on the first step: finish / abort the interrupted ceremony",
+        ));
+    }
     if m.info.shares() {
         l.push(Line::from(
             "A share is shown only as dots; a mistyped group is named, the entry stays to be corrected.",
@@ -310,29 +371,94 @@ fn help_lines(m: &Model) -> Vec<Line<'static>> {
     l
 }
 
-fn field(label: &str, value: String, focused: bool) -> Line<'static> {
-    let cursor = if focused { "▏" } else { "" };
-    let marker = if focused { "> " } else { "  " };
-    Line::from(vec![
-        Span::raw(marker),
-        Span::styled(label.to_string(), bold()),
-        Span::raw(one_line(&value).into_owned()),
-        Span::raw(cursor),
-    ])
+/// A field: its label, its value, and where focused the cursor (`cursor`: its position in the
+/// value, in characters).
+fn field(label: &str, value: String, cursor: Option<usize>) -> Line<'static> {
+    let marker = if cursor.is_some() { "> " } else { "  " };
+    let mut spans = vec![Span::raw(marker), Span::styled(label.to_string(), bold())];
+    match cursor {
+        None => spans.push(Span::raw(one_line(&value).into_owned())),
+        Some(at) => {
+            let before: String = value.chars().take(at).collect();
+            let after: String = value.chars().skip(at).collect();
+            spans.push(Span::raw(one_line(&before).into_owned()));
+            spans.push(Span::raw("▏"));
+            spans.push(Span::raw(one_line(&after).into_owned()));
+        }
+    }
+    Line::from(spans)
+}
+
+/// The cursor's position if the field `focus` is the focused one.
+fn cursor_if(m: &Model, focus: Focus) -> Option<usize> {
+    (m.focus == focus).then(|| m.cursor_at())
 }
 
 fn draw_body(m: &Model, frame: &mut Frame, area: Rect) {
     let lines = match m.screen {
+        Screen::Resume => resume(m),
         Screen::People => people(m),
         Screen::Keys => keys(m, area),
-        Screen::Fingerprint => fingerprint(m),
-        Screen::Custodians => custodians(m),
+        Screen::Fingerprint => fingerprint(m, area),
+        Screen::Custodians => custodians(m, area),
         Screen::Confirm => confirm(m),
         Screen::Running => running(m, area.height),
         Screen::Result => result(m, area),
         Screen::Failed => failed(m),
     };
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+}
+
+/// Keys generated under the interrupted ceremony and never written: what an abort destroys.
+fn to_destroy(m: &Model) -> usize {
+    m.info
+        .interrupted
+        .as_ref()
+        .map_or(0, |i| i.keys_generated.saturating_sub(i.keys_wrapped))
+}
+
+/// Keys not yet wrapped: what a finish generates (or wraps) and wraps.
+fn to_finish(m: &Model) -> usize {
+    let wrapped = m.info.interrupted.as_ref().map_or(0, |i| i.keys_wrapped);
+    m.info.keys.len().saturating_sub(wrapped)
+}
+
+fn resume(m: &Model) -> Vec<Line<'static>> {
+    let Some(i) = &m.info.interrupted else {
+        return Vec::new();
+    };
+    let mut l = vec![
+        Line::styled("This bundle holds an interrupted ceremony.", bold()),
+        Line::from(format!(
+            "Its log has {}; {} of {} generated, {} wrapped and written.",
+            counted(i.records, "record"),
+            i.keys_generated,
+            counted(m.info.keys.len(), "key"),
+            i.keys_wrapped
+        )),
+        Line::from(""),
+        Line::from(format!(
+            "f  finish: generate and wrap the {} not yet wrapped, then close the log",
+            counted(to_finish(m), "key")
+        )),
+        Line::from(format!(
+            "a  abort:  destroy the {} never written, and close the log",
+            counted(to_destroy(m), "generated key")
+        )),
+        Line::from(""),
+        Line::from(
+            "Either way the next steps are as for any ceremony (who is present, the keys, the \
+             fingerprint, the custodians); nothing is done before y at the confirmation.",
+        ),
+    ];
+    if let Some(why) = &i.cannot_finish {
+        l.push(Line::from(""));
+        l.push(Line::styled(
+            format!("It cannot be finished now: {}", one_line(why)),
+            warn(),
+        ));
+    }
+    l
 }
 
 fn people(m: &Model) -> Vec<Line<'static>> {
@@ -346,7 +472,7 @@ fn people(m: &Model) -> Vec<Line<'static>> {
         Line::from(format!("Token     {}", one_line(&m.info.token))),
         Line::from(format!("Keys      {}", m.info.keys.len())),
         Line::from(""),
-        field("Operator: ", m.operator.clone(), m.focus == Focus::First),
+        field("Operator: ", m.operator.clone(), cursor_if(m, Focus::First)),
         field(
             if s.witness_required() {
                 "Witness:  "
@@ -354,7 +480,7 @@ fn people(m: &Model) -> Vec<Line<'static>> {
                 "Witness (optional): "
             },
             m.witness.clone(),
-            m.focus == Focus::Second,
+            cursor_if(m, Focus::Second),
         ),
     ]
 }
@@ -407,27 +533,42 @@ fn cut(text: &str, width: usize) -> String {
 fn keys(m: &Model, area: Rect) -> Vec<Line<'static>> {
     let keys = &m.info.keys;
     let total = keys.len();
-    // The terminal's rows: the body is all but ten of them.
-    let rows = area.height + 8;
-    let first = m.keys_first_shown(rows);
-    let last = (first + super::model::keys_per_page(rows)).min(total);
+    // The terminal's size: the body is all of it but the frame.
+    let cols = area.width + 2;
+    let rows = area.height + super::model::frame_rows(cols) as u16;
+    let first = m.keys_first_shown((cols, rows));
+    let last = (first + super::model::keys_per_page(cols, rows)).min(total);
     let name_w = keys
         .iter()
         .map(|k| k.name.chars().count())
         .max()
         .unwrap_or(4)
         .clamp(4, 18);
-    // "> 12 " + name + "  " + alias + "  " + account (12) + "  " + region.
+    // "> 12 " + name + "  " + alias + "  " + account (12) + "  " + region: one row a key, never
+    // wrapped (the page counts rows); the name gives way first, then the alias.
+    let region_w = keys
+        .iter()
+        .map(|k| k.region.chars().count())
+        .max()
+        .unwrap_or(14)
+        .max(14);
+    let fixed = 5 + 2 + 2 + 12 + 2 + region_w;
+    let name_w = name_w.min(usize::from(area.width).saturating_sub(fixed + 8).max(4));
     let alias_w = usize::from(area.width)
-        .saturating_sub(5 + name_w + 2 + 2 + 12 + 2 + 14)
-        .max(8);
-    let mut l = vec![Line::styled(
+        .saturating_sub(fixed + name_w)
+        .max(4);
+    let head = if super::model::narrow(cols) {
+        format!(
+            "Keys {}–{last} of {total}: right account and region?",
+            first + 1
+        )
+    } else {
         format!(
             "Keys {}–{last} of {total}. Witness: is each the account and region you expect?",
             first + 1
-        ),
-        bold(),
-    )];
+        )
+    };
+    let mut l = vec![Line::styled(head, bold())];
     for (i, k) in keys.iter().enumerate().skip(first).take(last - first) {
         let selected = i == m.scroll;
         let row = format!(
@@ -453,11 +594,21 @@ fn keys(m: &Model, area: Rect) -> Vec<Line<'static>> {
         });
     }
     if let Some(k) = keys.get(m.scroll) {
-        l.push(Line::from(""));
+        let narrow = super::model::narrow(cols);
+        if !narrow {
+            l.push(Line::from(""));
+        }
         l.push(Line::styled(
             format!("Key {} of {total}: {}", m.scroll + 1, one_line(&k.name)),
             bold(),
         ));
+        if narrow {
+            // The table cuts the alias on a narrow terminal: whole here.
+            l.push(Line::from(format!(
+                "  {}",
+                k.alias.as_deref().map_or("(no alias)".into(), one_line)
+            )));
+        }
         l.push(Line::from(format!("  {}", one_line(&k.arn))));
         l.push(Line::from("  SHA-256 of its KMS wrapping public key:"));
         l.push(Line::from(format!(
@@ -478,30 +629,68 @@ fn keys(m: &Model, area: Rect) -> Vec<Line<'static>> {
     l
 }
 
-fn fingerprint(m: &Model) -> Vec<Line<'static>> {
-    let mut l = vec![
+/// `intro` then `rest` where both fit in `area`; else `rest` alone (the field and what it shows
+/// matter more than the explanation on a small terminal).
+fn fitted(
+    mut intro: Vec<Line<'static>>,
+    rest: Vec<Line<'static>>,
+    area: Rect,
+) -> Vec<Line<'static>> {
+    intro.extend(rest.iter().cloned());
+    if rows(&intro, area.width) <= usize::from(area.height) {
+        intro
+    } else {
+        rest
+    }
+}
+
+fn fingerprint(m: &Model, area: Rect) -> Vec<Line<'static>> {
+    let intro = vec![
         Line::from("Someone on the connected side reads out the bundle's fingerprint (printed by"),
         Line::from("`keyrite kms prepare`). Type it as you hear it; spaces do not matter. It is"),
         Line::from("checked when you press Enter, and any wrong group is named."),
         Line::from(""),
-        field("Fingerprint: ", m.fingerprint.clone(), true),
     ];
+    let mut l = vec![field(
+        "Fingerprint: ",
+        m.fingerprint.clone(),
+        Some(m.cursor_at()),
+    )];
     let typed = normalise_fingerprint(&m.fingerprint);
-    if typed.len() == 64 {
-        l.push(Line::from(""));
-        l.push(Line::from(
-            "What you typed, as words to read back to the connected side:",
-        ));
+    // Which group the cursor is in, while typing or correcting (the words take its place once
+    // the whole fingerprint is typed and the cursor is at its end).
+    let editing = m.cursor_at() < m.fingerprint.chars().count();
+    if !m.fingerprint.is_empty() && (typed.len() < 64 || editing) {
+        let (group, groups) = m.fingerprint_group();
+        l.push(Line::from(format!(
+            "             the cursor is in group {group} of {groups}"
+        )));
+    }
+    if typed.len() == 64 && !editing {
+        let mut words = vec![Line::from(if super::model::narrow(area.width + 2) {
+            "What you typed, as words to read back:"
+        } else {
+            "What you typed, as words to read back to the connected side:"
+        })];
         for w in word_lines(&typed) {
-            l.push(Line::from(format!("  {w}")));
+            words.push(Line::from(format!("  {w}")));
+        }
+        // A blank line before the words where there is room for it.
+        let mut spaced = l.clone();
+        spaced.push(Line::from(""));
+        spaced.extend(words.iter().cloned());
+        l.extend(words);
+        if rows(&spaced, area.width) <= usize::from(area.height) {
+            l = spaced;
         }
     }
-    l
+    fitted(intro, l, area)
 }
 
-fn custodians(m: &Model) -> Vec<Line<'static>> {
+fn custodians(m: &Model, area: Rect) -> Vec<Line<'static>> {
     let need = m.info.quorum().unwrap_or(0);
-    let mut l = Vec::new();
+    let mut intro = Vec::new();
+    let l = &mut intro;
     if let Some(r) = &m.info.roster {
         l.push(Line::from(format!(
             "The HSM is opened by {need} of the {} custodians of the roster: {}",
@@ -519,6 +708,7 @@ fn custodians(m: &Model) -> Vec<Line<'static>> {
         ));
     }
     l.push(Line::from(""));
+    let mut l = Vec::new();
     for c in &m.custodians {
         l.push(Line::styled(
             format!("  ✓ {}", one_line(&c.name)),
@@ -528,16 +718,21 @@ fn custodians(m: &Model) -> Vec<Line<'static>> {
     l.push(field(
         "Custodian: ",
         m.custodian_name.clone(),
-        m.focus == Focus::First,
+        cursor_if(m, Focus::First),
     ));
     if m.info.shares() {
         l.push(field(
             "Share:     ",
-            "•".repeat(m.share_len()),
-            m.focus == Focus::Second,
+            m.share_dots(),
+            cursor_if(m, Focus::Second),
         ));
+        if let Some(g) = m.share_group().filter(|_| m.focus == Focus::Second) {
+            l.push(Line::from(format!(
+                "             the cursor is in group {g}"
+            )));
+        }
     }
-    l
+    fitted(intro, l, area)
 }
 
 fn confirm(m: &Model) -> Vec<Line<'static>> {
@@ -564,14 +759,32 @@ fn confirm(m: &Model) -> Vec<Line<'static>> {
         one_line(&keys.join(", "))
     )));
     l.push(Line::from(""));
-    l.push(Line::styled(
-        format!(
+    let question = match m.resume {
+        Some(ResumeChoice::Abort) => format!(
+            "Abort: destroy {} and close the log? y: abort · n or Esc: leave",
+            counted(to_destroy(m), "generated key")
+        ),
+        Some(ResumeChoice::Finish) => format!(
+            "Finish: generate and wrap the {} left and close the log? y: finish · n or Esc: leave",
+            counted(to_finish(m), "key")
+        ),
+        None => format!(
             "Generate and wrap {} now? y: generate · n or Esc: leave",
             counted(n, "key")
         ),
-        bold(),
-    ));
+    };
+    l.push(Line::styled(question, bold()));
     l
+}
+
+/// "3 of 9 keys": the keys verified so far, of the bundle's.
+fn done_of(m: &Model) -> String {
+    let done = m
+        .progress
+        .iter()
+        .filter(|p| matches!(p.step, Some(KeyStep::Verified { .. })))
+        .count();
+    format!("{done} of {}", counted(m.info.keys.len(), "key"))
 }
 
 fn running(m: &Model, height: u16) -> Vec<Line<'static>> {
@@ -579,6 +792,7 @@ fn running(m: &Model, height: u16) -> Vec<Line<'static>> {
     l.push(Line::from(
         "Generating, wrapping and verifying the keys inside the HSM…",
     ));
+    l.push(Line::styled(format!("{} done", done_of(m)), bold()));
     l.extend(m.quorum_line.clone().map(Line::from));
     l.extend(m.probe_line.clone().map(Line::from));
     l.push(Line::from(""));
@@ -612,6 +826,25 @@ fn result(m: &Model, area: Rect) -> Vec<Line<'static>> {
         return Vec::new();
     };
     let dir = one_line(&m.info.bundle_dir).into_owned();
+    if let Some(destroyed) = &r.aborted {
+        let mut l = vec![
+            Line::styled(
+                format!(
+                    "The interrupted ceremony is aborted: {} destroyed (generated, never written); the log is closed.",
+                    counted(destroyed.len(), "key")
+                ),
+                bold(),
+            ),
+            Line::from(format!(
+                "This bundle cannot be imported. Keep it for the audit: {dir}"
+            )),
+            Line::from(""),
+        ];
+        for label in destroyed {
+            l.push(Line::from(format!("  destroyed {}", one_line(label))));
+        }
+        return l;
+    }
     let head = vec![
         Line::styled(
             format!(

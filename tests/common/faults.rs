@@ -266,3 +266,31 @@ pub fn audit_verify(p: &Prepared, what: &str, aborted: bool) {
         String::from_utf8_lossy(&audit.stderr)
     );
 }
+
+/// How many lines (records, the last maybe cut) the file holds; 0 if it is missing.
+pub fn lines(path: &std::path::Path) -> usize {
+    std::fs::read(path)
+        .map(|b| b.iter().filter(|&&c| c == b'\n').count())
+        .unwrap_or(0)
+}
+
+/// Runs the headless ceremony for `p` and kills it once its log holds `records` records (or when
+/// it ended by itself first).
+pub fn kill_after(dir: &std::path::Path, p: &Prepared, keys: &[&str], records: usize) {
+    let log_path = p.bundle.join("ceremony.log");
+    let mut child = ceremony_process(dir, p, keys)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while lines(&log_path) < records && child.try_wait().unwrap().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the ceremony never wrote {records} records"
+        );
+        std::thread::yield_now();
+    }
+    let _ = child.kill();
+    child.wait().unwrap();
+}

@@ -5,38 +5,10 @@
 
 use crate::common;
 
-use std::time::{Duration, Instant};
-
+use common::faults::{kill_after, lines};
 use common::flow::*;
 use common::*;
 use keyrite::core::log::{LogError, TrustedKey, verify};
-
-fn lines(path: &std::path::Path) -> usize {
-    std::fs::read(path)
-        .map(|b| b.iter().filter(|&&c| c == b'\n').count())
-        .unwrap_or(0)
-}
-
-/// Runs the headless ceremony for `p` and kills it once its log holds `records` records (or when
-/// it ended by itself first).
-fn kill_after(dir: &std::path::Path, p: &Prepared, keys: &[&str], records: usize) {
-    let log_path = p.bundle.join("ceremony.log");
-    let mut child = ceremony_process(dir, p, keys)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while lines(&log_path) < records && child.try_wait().unwrap().is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "the ceremony never wrote {records} records"
-        );
-        std::thread::yield_now();
-    }
-    let _ = child.kill();
-    child.wait().unwrap();
-}
 
 #[test]
 fn a_ceremony_killed_at_any_record_leaves_a_log_whose_complete_records_verify() {

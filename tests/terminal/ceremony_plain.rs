@@ -119,7 +119,7 @@ fn a_quorum_ceremony_answered_line_by_line_names_each_mistake_asks_again_and_imp
     );
     assert!(err.contains("share 1 (Alice): accepted"), "{err}");
     assert!(err.contains("share 2 (Carol): accepted"), "{err}");
-    assert!(err.contains("MISMATCH; group(s) 5 differ"), "{err}");
+    assert!(err.contains("MISMATCH; group 5 differs"), "{err}");
     // The typed fingerprint's words, for reading back.
     for line in word_lines(&p.fingerprint) {
         assert!(err.contains(&line), "{line} not in {err}");

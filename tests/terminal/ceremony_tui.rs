@@ -350,6 +350,60 @@ fn an_error_after_the_confirmation_is_shown_with_what_to_do_then_exits_with_its_
     assert_eq!(tree(&p.bundle), before, "nothing was left in the bundle");
 }
 
+/// A share as its hidden field shows it: a dot a character, its dashes kept.
+fn dots(share: &str) -> String {
+    share
+        .chars()
+        .map(|c| if c == '-' { '-' } else { '•' })
+        .collect()
+}
+
+/// The first `n` characters of `s`.
+fn head(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+/// The ceremony on the enrolled token `label`, its roster (from [`enrol_five`] in `dir`) opening
+/// the HSM.
+fn roster_command(dir: &Path, store: &Path, label: &str, script: &Path, bundle: &Path) -> String {
+    let roster = dir.join("enrolment/roster.json");
+    ceremony_command_on(
+        store,
+        script,
+        bundle,
+        &format!("pkcs11:token={label}"),
+        &["--roster", roster.to_str().unwrap()],
+    )
+}
+
+/// No screen seen, nor the scrollback, held six characters of a share in a row.
+fn no_share_on(seen: &[String], shares: &[(String, String)]) {
+    for s in seen {
+        for (_, share) in shares {
+            for w in share.as_bytes()[4..].windows(6) {
+                let w = std::str::from_utf8(w).unwrap();
+                assert!(!s.contains(w), "{w:?} of a share on screen:\n{s}");
+            }
+        }
+    }
+}
+
+/// `audit verify` accepts the bundle, trusting the enrolment's published log key (in `dir`).
+fn audit_with_enrolment_key(dir: &Path, bundle: &Path) {
+    let audit = keyrite()
+        .args(["audit", "verify"])
+        .arg(bundle)
+        .arg("--trust")
+        .arg(dir.join("enrolment/log-public-key.pem"))
+        .output()
+        .unwrap();
+    assert!(
+        audit.status.success(),
+        "audit verify: {}",
+        String::from_utf8_lossy(&audit.stderr)
+    );
+}
+
 /// A roster of five custodians (any three open the HSM) enrolled headless on a token of its own:
 /// (token store, label, the shares by name).
 fn enrol_five(dir: &Path) -> (std::path::PathBuf, String, Vec<(String, String)>) {
@@ -404,16 +458,9 @@ fn nine_keys_with_a_three_of_five_roster_corrected_in_place_then_imported_and_au
     let refs: Vec<&str> = aliases.iter().map(String::as_str).collect();
     let p = prepare(dir.path(), &refs, default_algorithm());
     let script = write_script(dir.path(), &refs, default_algorithm(), "RSA_4096");
-    let roster = dir.path().join("enrolment/roster.json");
     let tmux = Tmux::start(
         "tui9",
-        &ceremony_command_on(
-            &store,
-            &script,
-            &p.bundle,
-            &format!("pkcs11:token={label}"),
-            &["--roster", roster.to_str().unwrap()],
-        ),
+        &roster_command(dir.path(), &store, &label, &script, &p.bundle),
         100,
         true,
     );
@@ -484,14 +531,14 @@ fn nine_keys_with_a_three_of_five_roster_corrected_in_place_then_imported_and_au
             let named = tmux.wait_for(&mut seen, SHORT, "the wrong group", |s| {
                 s.contains("group 2 looks mistyped") && s.contains(&format!("({name})"))
             });
-            assert!(named.contains(&"•".repeat(20)), "{named}");
+            assert!(named.contains(&head(&dots(&bad), 60)), "{named}");
             erase(&tmux, bad.len() - pos);
             tmux.text(&share[pos..]);
         } else {
             tmux.text(share);
         }
         tmux.wait_for(&mut seen, SHORT, "the masked share", |s| {
-            s.contains(&"•".repeat(share.len().min(70)))
+            s.contains(&head(&dots(share), 70))
         });
         tmux.keys(&["Enter"]);
         let after = format!("custodians ({} of 3)", i + 1);
@@ -542,13 +589,8 @@ fn nine_keys_with_a_three_of_five_roster_corrected_in_place_then_imported_and_au
             !s.lines().any(|l| l.starts_with("quorum met")),
             "a line printed behind the UI:\n{s}"
         );
-        for (_, share) in &shares {
-            for w in share.as_bytes()[4..].windows(6) {
-                let w = std::str::from_utf8(w).unwrap();
-                assert!(!s.contains(w), "{w:?} of a share on screen:\n{s}");
-            }
-        }
     }
+    no_share_on(&seen, &shares);
 
     // The bundle imports into the local KMS (trusting the enrolment's published log key), and
     // its log verifies.
@@ -557,18 +599,334 @@ fn nine_keys_with_a_three_of_five_roster_corrected_in_place_then_imported_and_au
         .arg(dir.path().join("enrolment/log-public-key.pem"))
         .assert()
         .success();
-    let audit = keyrite()
-        .args(["audit", "verify"])
-        .arg(&p.bundle)
-        .arg("--trust")
-        .arg(dir.path().join("enrolment/log-public-key.pem"))
-        .output()
-        .unwrap();
-    assert!(
-        audit.status.success(),
-        "audit verify: {}",
-        String::from_utf8_lossy(&audit.stderr)
+    audit_with_enrolment_key(dir.path(), &p.bundle);
+}
+
+#[test]
+fn a_mistyped_share_group_is_fixed_in_place_with_home_left_and_ctrl_w_and_the_ceremony_accepts_it()
+{
+    own_token!();
+    let dir = tempfile::tempdir().unwrap();
+    let (store, label, shares) = enrol_five(dir.path());
+    let (alias, p) = prepare_for_new_key(dir.path(), "tuiedit");
+    let script = write_script(dir.path(), &[&alias], default_algorithm(), "RSA_4096");
+    let tmux = Tmux::start(
+        "tuiedit",
+        &roster_command(dir.path(), &store, &label, &script, &p.bundle),
+        100,
+        true,
     );
+    let mut seen = Vec::new();
+    people_and_keys(&tmux, &mut seen, 1);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&mut seen, SHORT, "step 3", |s| {
+        s.contains("the bundle fingerprint")
+    });
+    // The fingerprint typed with its second group wrong, fixed from Home with Delete.
+    let fp = keyrite::core::digest::grouped(&p.fingerprint);
+    let mut wrong = fp.clone();
+    wrong.replace_range(5..9, "");
+    type_seen(&tmux, &mut seen, &wrong);
+    tmux.keys(&["Home"]);
+    tmux.keys(&["Right"; 5]);
+    tmux.wait_for(&mut seen, SHORT, "the cursor in group 2", |s| {
+        s.contains("the cursor is in group 2 of 16")
+    });
+    tmux.text(&format!("{} ", &fp[5..9]));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&mut seen, SHORT, "the custodians", |s| {
+        s.contains("custodians (0 of 3)")
+    });
+
+    for (i, (name, share)) in shares.iter().take(3).enumerate() {
+        type_seen(&tmux, &mut seen, name);
+        tmux.keys(&["Enter"]);
+        tmux.wait_for(&mut seen, SHORT, "the share field", |s| {
+            s.contains("> Share:")
+        });
+        if i == 1 {
+            // Group 3 mistyped: named; the cursor is taken back to the end of group 3 (End,
+            // then Left over what follows it), Ctrl-W deletes the group, and it is typed again.
+            let (bad, start) = mistype_group(share, 3);
+            let end = start + share[start..].find('-').unwrap();
+            tmux.text(&bad);
+            tmux.keys(&["Enter"]);
+            tmux.wait_for(&mut seen, SHORT, "the wrong group", |s| {
+                s.contains("group 3 looks mistyped")
+            });
+            tmux.keys(&["Home", "End"]);
+            tmux.keys(&vec!["Left"; share.len() - end]);
+            tmux.wait_for(&mut seen, SHORT, "the cursor in group 3", |s| {
+                s.contains("the cursor is in group 3")
+            });
+            tmux.keys(&["C-w"]);
+            // The group is gone: the dots say so, the rest of the share stays after the cursor.
+            let mut emptied = dots(share);
+            emptied.replace_range(dots(&share[..start]).len()..dots(&share[..end]).len(), "▏");
+            tmux.wait_for(&mut seen, SHORT, "group 3 emptied", |s| {
+                s.contains(&emptied)
+            });
+            tmux.text(&share[start..end]);
+            // The whole share, the cursor after the group typed again.
+            let fixed = format!("{}▏{}", dots(&share[..end]), dots(&share[end..]));
+            tmux.wait_for(&mut seen, SHORT, "the share fixed", |s| s.contains(&fixed));
+        } else {
+            tmux.text(share);
+            tmux.wait_for(&mut seen, SHORT, "the whole share", |s| {
+                s.contains(&format!("{}▏", dots(share)))
+            });
+        }
+        tmux.keys(&["Enter"]);
+        let after = format!("custodians ({} of 3)", i + 1);
+        tmux.wait_for(&mut seen, SHORT, &after, |s| s.contains(&after));
+    }
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&mut seen, SHORT, "the confirmation", |s| {
+        s.contains("Custodians  Alice, Bob, Carol")
+    });
+    tmux.keys(&["y"]);
+    tmux.wait_for(&mut seen, Duration::from_secs(120), "the result", |s| {
+        s.contains("ceremony complete")
+    });
+    tmux.keys(&["q"]);
+    let end = tmux.wait_for(&mut seen, SHORT, "the exit", |s| s.contains("EXIT="));
+    assert!(end.contains("EXIT=0"), "{end}");
+    seen.push(tmux.pane());
+    no_share_on(&seen, &shares);
+    audit_with_enrolment_key(dir.path(), &p.bundle);
+}
+
+/// A bundle of two keys whose headless ceremony was killed once the first key was generated
+/// (kills that land after the end are tried again on a new bundle).
+fn interrupted_bundle(dir: &Path, refs: &[&str]) -> Prepared {
+    let trusted = common::faults::trusted();
+    for _ in 0..5 {
+        let p = prepare(dir, refs, default_algorithm());
+        common::faults::kill_after(dir, &p, refs, 3);
+        let log = std::fs::read(p.bundle.join("ceremony.log")).unwrap();
+        if keyrite::core::log::verify(&log, &trusted).is_err() {
+            return p;
+        }
+    }
+    panic!("five kills all landed after the ceremony's end");
+}
+
+#[test]
+fn an_interrupted_bundle_is_finished_or_aborted_in_the_full_screen_app_and_its_log_verifies() {
+    own_token!();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let c = rt.block_on(client());
+    let aliases: Vec<String> = (0..2)
+        .map(|i| rt.block_on(create_key(&c, true, &format!("tuikill{i}"))).0)
+        .collect();
+    let refs: Vec<&str> = aliases.iter().map(String::as_str).collect();
+    for choice in ["finish", "abort"] {
+        let p = interrupted_bundle(dir.path(), &refs);
+        let script = write_script(dir.path(), &refs, default_algorithm(), "RSA_4096");
+        let tmux = Tmux::start(
+            &format!("tui{choice}"),
+            &ceremony_command(&script, &p.bundle),
+            100,
+            true,
+        );
+        let mut seen = Vec::new();
+        let first = tmux.wait_for(&mut seen, SHORT, "the interrupted ceremony", |s| {
+            s.contains("an interrupted ceremony") && s.contains("f: finish · a: abort")
+        });
+        assert!(first.contains("step 1 of 7"), "{first}");
+        // y is no answer here.
+        tmux.keys(&["y"]);
+        tmux.wait_for(&mut seen, SHORT, "the refusal", |s| {
+            s.contains("f finishes the interrupted ceremony, a aborts it")
+        });
+        tmux.keys(&[&choice[..1]]);
+        people_and_keys(&tmux, &mut seen, 2);
+        tmux.keys(&["Enter"]);
+        tmux.wait_for(&mut seen, SHORT, "step 4", |s| {
+            s.contains("the bundle fingerprint")
+        });
+        type_seen(&tmux, &mut seen, &p.fingerprint);
+        tmux.keys(&["Enter"]);
+        let question = if choice == "finish" {
+            "and close the log? y: finish"
+        } else {
+            "and close the log? y: abort"
+        };
+        let confirm = tmux.wait_for(&mut seen, SHORT, "the confirmation", |s| {
+            s.contains(question)
+        });
+        if choice == "abort" {
+            assert!(
+                confirm.contains("Abort: destroy 1 generated key and"),
+                "{confirm}"
+            );
+        } else {
+            assert!(
+                confirm.contains("Finish: generate and wrap the 2 keys left"),
+                "{confirm}"
+            );
+        }
+        tmux.keys(&["y"]);
+        let done = if choice == "finish" {
+            "ceremony complete"
+        } else {
+            "ceremony aborted"
+        };
+        tmux.wait_for(&mut seen, Duration::from_secs(120), done, |s| {
+            s.contains(done)
+        });
+        tmux.keys(&["q"]);
+        let end = tmux.wait_for(&mut seen, SHORT, "the exit", |s| s.contains("EXIT="));
+        assert!(end.contains("EXIT=0"), "{end}");
+        let report = keyrite::core::log::verify(
+            &std::fs::read(p.bundle.join("ceremony.log")).unwrap(),
+            &common::faults::trusted(),
+        )
+        .unwrap_or_else(|e| panic!("{choice}: {e}"));
+        let steps: Vec<&str> = report.records.iter().map(|r| r.step.as_str()).collect();
+        assert!(steps.contains(&"ceremony.resumed"), "{steps:?}");
+        let last = if choice == "finish" {
+            "ceremony.end"
+        } else {
+            "ceremony.aborted"
+        };
+        assert_eq!(steps.last(), Some(&last), "{steps:?}");
+        common::faults::audit_verify(&p, choice, choice == "abort");
+    }
+}
+
+/// The screen's text as one line: the box's sides dropped, runs of spaces as one (so a text the
+/// app wrapped over two rows is found whole).
+fn flat(screen: &str) -> String {
+    screen
+        .replace(['│', '┌', '┐', '└', '┘', '─'], " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Waits until the screen holds each of `want` whole (and the countdown), so nothing a step
+/// needs is cut.
+fn usable(tmux: &Tmux, seen: &mut Vec<String>, step: &str, want: &[&str]) -> String {
+    tmux.wait_for(seen, SHORT, step, |s| {
+        let all = flat(s);
+        all.contains("import parameters:")
+            && all.contains("margin 30 min)")
+            && want.iter().all(|w| all.contains(&flat(w)))
+    })
+}
+
+#[test]
+fn every_step_is_usable_at_60x20_next_countdown_and_keys_whole() {
+    own_token!();
+    let dir = tempfile::tempdir().unwrap();
+    let (store, label, shares) = enrol_five(dir.path());
+    let (alias, p) = prepare_for_new_key(dir.path(), "tui60");
+    let script = write_script(dir.path(), &[&alias], default_algorithm(), "RSA_4096");
+    let tmux = Tmux::start_sized(
+        "tui60",
+        &roster_command(dir.path(), &store, &label, &script, &p.bundle),
+        60,
+        20,
+        true,
+    );
+    let mut seen = Vec::new();
+    let form = "Enter: next · Tab: other field · Shift-Tab: back · F1: help · Esc/Ctrl-C: leave";
+    usable(
+        &tmux,
+        &mut seen,
+        "step 1",
+        &["Next: the operator types their name, then Enter", form],
+    );
+    type_seen(&tmux, &mut seen, "Olga Operator");
+    tmux.keys(&["Enter"]);
+    usable(
+        &tmux,
+        &mut seen,
+        "the witness",
+        &["Next: the witness types their name, then Enter", form],
+    );
+    type_seen(&tmux, &mut seen, "Wendy Witness");
+    tmux.keys(&["Enter"]);
+    let keys = usable(
+        &tmux,
+        &mut seen,
+        "the keys",
+        &[
+            "Next: the witness checks each key's account, region, alias; then Enter",
+            "Enter: the keys are right · ↑/↓: select · Shift-Tab: back · Esc/Ctrl-C: leave",
+            "Key 1 of 1:",
+        ],
+    );
+    assert!(keys.contains(&alias), "{keys}");
+    tmux.keys(&["Enter"]);
+    let fp_keys = "Enter: check · Shift-Tab: back · F1: help · Esc/Ctrl-C: leave";
+    let fp_next = "Next: type the fingerprint as it is read out, then Enter";
+    usable(&tmux, &mut seen, "the fingerprint", &[fp_next, fp_keys]);
+    let fp = keyrite::core::digest::grouped(&p.fingerprint);
+    tmux.text(&fp);
+    // The PGP words, every line of them, under the typed fingerprint.
+    let words = keyrite::core::digest::word_lines(&p.fingerprint);
+    let mut want: Vec<&str> = vec![fp_next, fp_keys];
+    want.extend(words.iter().map(String::as_str));
+    usable(&tmux, &mut seen, "the words", &want);
+    tmux.keys(&["Enter"]);
+    let cust_keys = "Enter: check / next · Tab: other field · Shift-Tab: back · Esc/Ctrl-C: leave";
+    for (i, (name, share)) in shares.iter().take(3).enumerate() {
+        usable(
+            &tmux,
+            &mut seen,
+            "the custodian's name",
+            &[
+                "Next: the next custodian types their name, then Enter",
+                cust_keys,
+            ],
+        );
+        type_seen(&tmux, &mut seen, name);
+        tmux.keys(&["Enter"]);
+        let next = format!("Next: {name} types their share (shown as dots), then Enter");
+        usable(
+            &tmux,
+            &mut seen,
+            "the share",
+            &[&next, cust_keys, "> Share:"],
+        );
+        tmux.text(share);
+        tmux.keys(&["Enter"]);
+        let after = format!("custodians ({} of 3)", i + 1);
+        tmux.wait_for(&mut seen, SHORT, &after, |s| s.contains(&after));
+    }
+    tmux.keys(&["Enter"]);
+    usable(
+        &tmux,
+        &mut seen,
+        "the confirmation",
+        &[
+            "Generate and wrap 1 key now? y: generate · n or Esc: leave",
+            "Next: press y to generate and wrap 1 key in the HSM",
+            "y: generate now · Shift-Tab: back · F1/?: help · Esc/n/Ctrl-C: leave",
+        ],
+    );
+    tmux.keys(&["y"]);
+    tmux.wait_for(&mut seen, Duration::from_secs(120), "the result", |s| {
+        s.contains("ceremony complete")
+    });
+    usable(
+        &tmux,
+        &mut seen,
+        "the result",
+        &[
+            "ceremony complete",
+            "Next: copy the report to the paper log, then run the import command above",
+            "↑/↓: scroll · Enter or q: leave (the report is printed again) · F1/?: help",
+        ],
+    );
+    tmux.keys(&["q"]);
+    let end = tmux.wait_for(&mut seen, SHORT, "the exit", |s| s.contains("EXIT="));
+    assert!(end.contains("EXIT=0"), "{end}");
+    seen.push(tmux.pane());
+    no_share_on(&seen, &shares);
 }
 
 #[test]

@@ -72,6 +72,10 @@ fn a_share_typed_into_every_name_field_of_the_full_screen_app_is_never_shown_or_
     tmux.text(&format!("bob{share}"));
     tmux.wait_for(&mut seen, WITHIN, "the refusal", |s| s.contains(LOOKED));
     tmux.keys(&["Enter"]);
+    // Enter ends the refusal, a gate: what is typed ahead of it is dropped.
+    tmux.wait_for(&mut seen, WITHIN, "the refusal closed", |s| {
+        !s.contains(LOOKED)
+    });
     tmux.text("Olga Operator");
     tmux.keys(&["Enter"]);
     tmux.wait_for(&mut seen, WITHIN, "the witness", |s| {
@@ -80,6 +84,10 @@ fn a_share_typed_into_every_name_field_of_the_full_screen_app_is_never_shown_or_
     tmux.text(&share);
     tmux.wait_for(&mut seen, WITHIN, "the refusal", |s| s.contains(LOOKED));
     tmux.keys(&["Enter"]);
+    // Enter ends the refusal, a gate: what is typed ahead of it is dropped.
+    tmux.wait_for(&mut seen, WITHIN, "the refusal closed", |s| {
+        !s.contains(LOOKED)
+    });
     tmux.text("Wendy Witness");
     tmux.keys(&["Enter"]);
     tmux.wait_for(&mut seen, WITHIN, "the keys", |s| {
@@ -99,6 +107,10 @@ fn a_share_typed_into_every_name_field_of_the_full_screen_app_is_never_shown_or_
     let refused = tmux.wait_for(&mut seen, WITHIN, "the refusal", |s| s.contains(LOOKED));
     assert!(refused.contains("custodians (0 of 2)"), "{refused}");
     tmux.keys(&["Enter"]);
+    // Enter ends the refusal (a gate: keys typed ahead of it are dropped), then Esc.
+    tmux.wait_for(&mut seen, WITHIN, "the refusal closed", |s| {
+        !s.contains(LOOKED)
+    });
     tmux.keys(&["Escape"]);
     tmux.wait_for(&mut seen, WITHIN, "the leave box", |s| {
         s.contains("L: leave now")

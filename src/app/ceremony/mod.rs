@@ -797,8 +797,9 @@ fn quorum_record(q: &QuorumEvidence) -> Record {
 pub fn print_report(report: &CeremonyReport) {
     if let Some(destroyed) = &report.aborted {
         crate::say!(
-            "the interrupted ceremony is aborted; {} key(s) never written were destroyed{}{}",
-            destroyed.len(),
+            "the interrupted ceremony is aborted; {} never written {} destroyed{}{}",
+            crate::core::terminal::counted(destroyed.len(), "key"),
+            if destroyed.len() == 1 { "was" } else { "were" },
             if destroyed.is_empty() { "" } else { ": " },
             destroyed.join(", ")
         );

@@ -63,7 +63,11 @@ pub fn text(
         let _ = writeln!(t, "wrap trusted  {}", clean(&p.wrap_with_trusted));
     }
     let _ = writeln!(t);
-    let _ = writeln!(t, "{} key(s):", report.keys.len());
+    let _ = writeln!(
+        t,
+        "{}:",
+        crate::core::terminal::counted(report.keys.len(), "key")
+    );
     for (i, k) in report.keys.iter().enumerate() {
         let _ = writeln!(t, "{:>3} {}", i + 1, clean(&k.name));
         let _ = writeln!(t, "    check value        {}", clean(&k.check_value));
