@@ -11,6 +11,8 @@ pub struct Tmux {
     session: String,
     /// Whether captures include what scrolled off the screen.
     scrollback: bool,
+    /// Keys pressed so far: one per named key, one per character of literal text.
+    pressed: std::cell::Cell<usize>,
 }
 
 impl Tmux {
@@ -38,6 +40,7 @@ impl Tmux {
             socket: unique(&format!("keyrite-{session}")),
             session: session.to_string(),
             scrollback,
+            pressed: std::cell::Cell::new(0),
         };
         let cols = cols.to_string();
         let rows = rows.to_string();
@@ -106,6 +109,11 @@ impl Tmux {
     }
 
     pub fn keys(&self, keys: &[&str]) {
+        let pressed = match keys {
+            ["-l", text] => text.chars().count(),
+            _ => keys.len(),
+        };
+        self.pressed.set(self.pressed.get() + pressed);
         assert!(
             self.cmd()
                 .args(["send-keys", "-t", &self.session])
@@ -114,6 +122,12 @@ impl Tmux {
                 .unwrap()
                 .success()
         );
+    }
+
+    /// How many keys were pressed in this terminal so far (a named key counts one, literal
+    /// text one per character).
+    pub fn pressed(&self) -> usize {
+        self.pressed.get()
     }
 
     /// Types `text` literally.

@@ -204,4 +204,21 @@ fn at_a_terminal_the_rehearsal_hands_out_shares_and_the_operators_run_the_nine_k
     for s in &shares {
         assert!(!end.contains(s.as_str()), "a share is left on the screen");
     }
+    // What the room typed: every key of this run (the path a rehearsal takes, with a Down per
+    // key in the review), of which share characters: five typed back at enrolment, three at the
+    // ceremony.
+    let share_keys: usize = shares.iter().map(|s| s.chars().count()).sum::<usize>()
+        + [1, 3, 4]
+            .iter()
+            .map(|&i| shares[i].chars().count())
+            .sum::<usize>();
+    let pressed = t.pressed();
+    assert!(
+        pressed > share_keys,
+        "{pressed} keys, {share_keys} of them share characters"
+    );
+    eprintln!(
+        "keys pressed in the nine-key 3-of-5 rehearsal: {pressed}, {share_keys} of them share characters ({:.0} %)",
+        100.0 * share_keys as f64 / pressed as f64
+    );
 }
