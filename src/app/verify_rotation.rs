@@ -107,7 +107,7 @@ fn verify(
             None => None,
         };
         let mut clients = Vec::new();
-        for region in kms::import::regions(bundle) {
+        for region in crate::app::import::regions(bundle) {
             let target = KmsTarget {
                 region: Some(region.clone()),
                 ..aws.clone()
@@ -116,7 +116,7 @@ fn verify(
         }
         let now = match &earlier {
             Some(_) => {
-                let regions = kms::import::regions(bundle);
+                let regions = crate::app::import::regions(bundle);
                 let report = kms::inventory::inventory(
                     aws,
                     &regions,
