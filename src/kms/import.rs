@@ -115,18 +115,14 @@ pub struct Described {
 /// DescribeKey of the bundle's key: refused unless it answers for the very ARN the import token
 /// is bound to, and for a key of origin EXTERNAL.
 pub async fn describe(client: &Client, key: &KeyEntry) -> Result<Described> {
-    let out = client
-        .describe_key()
-        .key_id(&key.key_arn)
-        .send()
-        .await
-        .map_err(|e| KmsError::from_sdk(&key.name, "DescribeKey", e))?;
-    let meta = out.key_metadata().ok_or_else(|| KmsError::Check {
-        key: key.name.clone(),
-        operation: "DescribeKey",
-        message: "the response has no KeyMetadata".into(),
-        hint: "the KMS endpoint misbehaves; try again".into(),
-    })?;
+    let meta = super::materials::key_metadata(client, &key.name, &key.key_arn)
+        .await?
+        .ok_or_else(|| KmsError::Check {
+            key: key.name.clone(),
+            operation: "DescribeKey",
+            message: "the response has no KeyMetadata".into(),
+            hint: "the KMS endpoint misbehaves; try again".into(),
+        })?;
     if meta.arn() != Some(key.key_arn.as_str()) {
         return Err(KmsError::Refused {
             key: key.name.clone(),

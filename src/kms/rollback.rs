@@ -14,14 +14,11 @@ type Result<T, E = KmsError> = std::result::Result<T, E>;
 
 /// The KeyMaterialId DescribeKey reports as the key's current one.
 pub async fn current_material(client: &Client, key: &KeyEntry) -> Result<Option<String>> {
-    Ok(client
-        .describe_key()
-        .key_id(&key.key_arn)
-        .send()
-        .await
-        .map_err(|e| KmsError::from_sdk(&key.name, "DescribeKey", e))?
-        .key_metadata
-        .and_then(|m| m.current_key_material_id))
+    Ok(
+        super::materials::key_metadata(client, &key.name, &key.key_arn)
+            .await?
+            .and_then(|m| m.current_key_material_id),
+    )
 }
 
 /// The state KMS reports for one key material (ListKeyRotations with every material, all pages),
