@@ -17,6 +17,7 @@ use crate::app::import::journal::Journal;
 use crate::app::import::{check_vouched, connect_regions, signed_take_over};
 use crate::core::import_progress::{self, KeyProgress};
 use crate::core::manifest::KeyEntry;
+use crate::core::receipt::record::KeyRolledBack;
 use crate::core::signed_ceremony::SignedCeremony;
 use crate::io::bundle::VerifiedBundle;
 use crate::io::receipt_file::ReceiptFile;
@@ -194,7 +195,12 @@ pub async fn rollback<'c>(
                         key_material_id: id.clone(),
                     },
                 )?;
-                receipt.rolled_back(name, &key.key_arn, &id, request_id.as_deref())?;
+                receipt.rolled_back(KeyRolledBack {
+                    key: name.into(),
+                    key_arn: key.key_arn.clone(),
+                    key_material_id: id.clone(),
+                    request_id: request_id.clone(),
+                })?;
                 RollbackOutcome::RolledBack {
                     key_material_id: id,
                     request_id,

@@ -8,6 +8,7 @@ use jiff::Timestamp;
 
 use crate::app::error::{Error, Result};
 use crate::core::inventory::SegregationRules;
+use crate::core::receipt::record::RotationVerified;
 use crate::core::resource_recheck::{self, EarlierUse};
 use crate::io::bundle::VerifiedBundle;
 use crate::io::fs as fsio;
@@ -244,13 +245,13 @@ fn verify(
                 _ => {}
             }
         }
-        receipt.rotation_verified(
-            &k.name,
-            &k.key_arn,
-            k.key_material_id.as_deref(),
-            k.passed,
-            &checks,
-        )?;
+        receipt.rotation_verified(RotationVerified {
+            key: k.name.clone(),
+            key_arn: k.key_arn.clone(),
+            key_material_id: k.key_material_id.clone(),
+            passed: k.passed,
+            checks,
+        })?;
     }
     receipt.finish()?;
     let passed = keys.iter().all(|k| k.passed) && old_ciphertexts.iter().all(|o| o.result.is_ok());

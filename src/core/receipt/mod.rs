@@ -27,6 +27,10 @@ use serde_json::{Map, Value};
 use crate::core::chain::{self, Chain, ChainError, Seal};
 use crate::core::log::Report;
 
+pub mod record;
+
+pub use record::Record;
+
 /// What the start record says the receipt format is.
 pub const FORMAT: &str = "keyrite-import-receipt/1";
 /// The file name of the receipt inside a bundle.
@@ -189,6 +193,11 @@ impl ReceiptChain {
 
     pub fn head(&self) -> &str {
         self.0.head()
+    }
+
+    /// Builds the next record from its typed form; returns the whole line including its newline.
+    pub fn append(&mut self, time: Timestamp, record: &Record) -> Vec<u8> {
+        self.record(time, record.step(), &[], record.to_data())
     }
 
     /// Builds the next record; returns the whole line including its newline.
