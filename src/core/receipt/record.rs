@@ -1,10 +1,88 @@
 //! The receipt's records, typed. One type per step; each knows its step id and its `data` object
 //! as the receipt holds it (the fields and their JSON types fixed, so the bytes an import writes
-//! never change). See [`super::step`] for what each step means.
+//! never change). The records the verifier's report holds (a key imported, an alias moved) read
+//! themselves back from a record's `data`. See [`step`] for what each step means.
 
 use serde_json::{Map, Value};
 
-use super::{AliasMoved, FORMAT, ImportOutcome, step};
+/// What the start record says the receipt format is.
+pub const FORMAT: &str = "keyrite-import-receipt/1";
+
+/// The step ids a receipt holds, and what each one's `data` carries.
+pub mod step {
+    /// Each run of `keyrite kms import` (or `kms rollback`, `kms verify-rotation`) starts with
+    /// one. data: format, run (import, rollback, verify-rotation), tool_version,
+    /// manifest_sha256 (the bundle imported), ceremony_log_head (SHA-256 of the ceremony log's
+    /// last line).
+    pub const START: &str = "import.start";
+    /// One per key KMS accepted. data: key, key_arn, kind (first import, rotation),
+    /// encrypted_key_material_sha256, import_token_sha256 (what was sent), import_request_id,
+    /// rotate_request_id (KMS request ids, for CloudTrail; null when not known), key_material_id,
+    /// previous_key_material_id, state, and (when one was made) pre_rotation_ciphertext_sha256:
+    /// the SHA-256 of the ciphertext saved before the rotation (`<key>/pre-rotation.ciphertext`).
+    pub const KEY_IMPORTED: &str = "key.imported";
+    /// Pending material `kms rollback` deleted before it was rotated to. data: key, key_arn,
+    /// key_material_id, request_id (of DeleteImportedKeyMaterial).
+    pub const KEY_ROLLED_BACK: &str = "key.rolled_back";
+    /// `kms verify-rotation` checked a key after its import. data: key, key_arn,
+    /// key_material_id (current in KMS), result (passed, failed), checks (what was checked and
+    /// what failed, one line each).
+    pub const KEY_ROTATION_VERIFIED: &str = "key.rotation_verified";
+    /// Rotation by a new key: an alias moved between the previous and the new key (`kms import`
+    /// forward, `kms rollback` back). data: key, alias, from_key_arn, to_key_arn, request_id (of
+    /// UpdateAlias).
+    pub const ALIAS_MOVED: &str = "alias.moved";
+    /// A run that finished. data: keys (how many records the run wrote).
+    pub const END: &str = "import.end";
+}
+
+/// An alias moved from one key to another (rotation by a new key).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AliasMoved {
+    /// The bundle's key name.
+    pub key: String,
+    pub alias: String,
+    pub from_key_arn: String,
+    pub to_key_arn: String,
+    /// The UpdateAlias request id, for CloudTrail.
+    pub request_id: Option<String>,
+}
+
+/// What one key's import did, as the receipt records it.
+#[derive(Debug, Clone)]
+pub struct ImportOutcome {
+    pub name: String,
+    pub key_arn: String,
+    /// "first import", "rotation" or "re-import of escrowed material".
+    pub kind: &'static str,
+    pub key_material_id: Option<String>,
+    pub previous_key_material_id: Option<String>,
+    pub state: String,
+    pub encrypted_key_material_sha256: String,
+    /// SHA-256 of the ImportToken.bin sent with the material.
+    pub import_token_sha256: String,
+    /// The KMS request id of the ImportKeyMaterial call (CloudTrail's requestID), when this run made it.
+    pub import_request_id: Option<String>,
+    /// The KMS request id of the RotateKeyOnDemand call, for a rotation.
+    pub rotate_request_id: Option<String>,
+    /// SHA-256 of the ciphertext saved before the rotation, when one was made.
+    pub pre_rotation_ciphertext_sha256: Option<String>,
+    /// Rotation by a new key: the alias this run moved to the key.
+    pub alias_moved: Option<AliasMoved>,
+}
+
+/// A record's data from (name, value) pairs; `None` values become JSON null.
+pub fn data(fields: &[(&str, Option<&str>)]) -> Map<String, Value> {
+    fields
+        .iter()
+        .map(|(k, v)| {
+            (
+                (*k).to_string(),
+                v.map_or(Value::Null, |s| Value::String(s.to_string())),
+            )
+        })
+        .collect()
+}
 
 /// A run's first record: which command ran on which bundle, continuing which ceremony log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +129,57 @@ impl From<&ImportOutcome> for KeyImported {
             state: o.state.clone(),
             pre_rotation_ciphertext_sha256: o.pre_rotation_ciphertext_sha256.clone(),
         }
+    }
+}
+
+impl KeyImported {
+    /// Reads the record back from its `data`: the text fields it needs present (the first one
+    /// missing is the error), the request and material ids where they are text.
+    pub fn from_data(data: &Map<String, Value>) -> Result<KeyImported, Missing> {
+        let f = Fields(data);
+        Ok(KeyImported {
+            key: f.text("key")?,
+            key_arn: f.text("key_arn")?,
+            kind: f.text("kind")?,
+            encrypted_key_material_sha256: f.text("encrypted_key_material_sha256")?,
+            import_token_sha256: f.text("import_token_sha256")?,
+            import_request_id: f.optional("import_request_id"),
+            rotate_request_id: f.optional("rotate_request_id"),
+            key_material_id: f.optional("key_material_id"),
+            previous_key_material_id: f.optional("previous_key_material_id"),
+            state: f.text("state")?,
+            pre_rotation_ciphertext_sha256: f.optional("pre_rotation_ciphertext_sha256"),
+        })
+    }
+}
+
+impl AliasMoved {
+    /// Reads the record back from its `data`, as [`KeyImported::from_data`] does.
+    pub fn from_data(data: &Map<String, Value>) -> Result<AliasMoved, Missing> {
+        let f = Fields(data);
+        Ok(AliasMoved {
+            key: f.text("key")?,
+            alias: f.text("alias")?,
+            from_key_arn: f.text("from_key_arn")?,
+            to_key_arn: f.text("to_key_arn")?,
+            request_id: f.optional("request_id"),
+        })
+    }
+}
+
+/// The text field a record's `data` lacks (absent, or not a string).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Missing(pub &'static str);
+
+struct Fields<'a>(&'a Map<String, Value>);
+
+impl Fields<'_> {
+    fn text(&self, name: &'static str) -> Result<String, Missing> {
+        self.optional(name).ok_or(Missing(name))
+    }
+
+    fn optional(&self, name: &str) -> Option<String> {
+        self.0.get(name).and_then(Value::as_str).map(str::to_string)
     }
 }
 
@@ -181,7 +310,6 @@ impl Record {
 
 #[cfg(test)]
 mod tests {
-    use super::super::data;
     use super::*;
 
     fn some(s: &str) -> Option<String> {
@@ -309,6 +437,11 @@ mod tests {
         for (record, step_id, want) in cases {
             assert_eq!(record.step(), step_id);
             let got = record.to_data();
+            match &record {
+                Record::KeyImported(k) => assert_eq!(KeyImported::from_data(&got).as_ref(), Ok(k)),
+                Record::AliasMoved(m) => assert_eq!(AliasMoved::from_data(&got).as_ref(), Ok(m)),
+                _ => {}
+            }
             assert_eq!(got, want, "{step_id}");
             // Byte for byte, in the order written.
             assert_eq!(
@@ -317,5 +450,32 @@ mod tests {
                 "{step_id}"
             );
         }
+    }
+
+    #[test]
+    fn a_record_read_back_names_the_first_text_field_it_lacks() {
+        let mut d = data(&[
+            ("key", Some("prod-s3")),
+            ("key_arn", Some("arn")),
+            ("kind", Some("first import")),
+            ("encrypted_key_material_sha256", Some("aa")),
+            ("import_token_sha256", None),
+            ("key_material_id", Some("mat")),
+        ]);
+        assert_eq!(
+            KeyImported::from_data(&d),
+            Err(Missing("import_token_sha256"))
+        );
+        d.insert("import_token_sha256".into(), "bb".into());
+        assert_eq!(KeyImported::from_data(&d), Err(Missing("state")));
+        d.insert("state".into(), "Enabled".into());
+        d.insert("import_request_id".into(), 7.into());
+        let k = KeyImported::from_data(&d).unwrap();
+        assert_eq!(k.import_request_id, None);
+        assert_eq!(k.key_material_id.as_deref(), Some("mat"));
+        assert_eq!(
+            AliasMoved::from_data(&data(&[("key", Some("k")), ("alias", Some("a"))])),
+            Err(Missing("from_key_arn"))
+        );
     }
 }
