@@ -65,9 +65,9 @@ fn main() {
 
     // The AWS CLI: the commands keyrite prints, one key after the other.
     let verified = keyrite::io::bundle::Bundle::verify(&theirs.bundle).unwrap();
-    let commands = keyrite::kms::import::aws_cli_equivalent(
+    let commands = keyrite::app::import::aws_cli_equivalent(
         &verified,
-        keyrite::kms::import::Expiration::DoesNotExpire,
+        keyrite::app::import::Expiration::DoesNotExpire,
     );
     let bin_dir = Path::new(&aws).parent().unwrap().to_path_buf();
     let path = format!(

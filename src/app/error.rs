@@ -495,6 +495,91 @@ pub enum Error {
     )]
     RotationNotTaken { findings: String },
 
+    // --- `kms import` and `kms rollback`: what the use case decided about a key. ---
+    #[error("{key}: {message}\n  what to do: {hint}")]
+    KeyRefused {
+        key: String,
+        message: String,
+        hint: String,
+    },
+    #[error(
+        "{key}: key state is {state}; keyrite imports only into keys that are Enabled or PendingImport\n  what to do: {hint}"
+    )]
+    KeyWrongState {
+        key: String,
+        state: String,
+        hint: String,
+    },
+    /// What KMS reports after an import or rotation is not what it was asked to do.
+    #[error("{key}: after {operation}, {message}\n  what to do: {hint}")]
+    ImportCheck {
+        key: String,
+        operation: &'static str,
+        message: String,
+        hint: String,
+    },
+    #[error(transparent)]
+    ProgressContradicted(Box<ProgressContradiction>),
+    #[error(
+        "{key}: {progress} records {claim}, but {why}; nothing was sent and nothing rotated\n  what to do: the progress file is only a hint and this one does not hold: keep it as evidence and move it out of the bundle, check the key with `aws kms list-key-rotations --key-id {key_arn} --include-key-material ALL_KEY_MATERIAL` and the import receipt, then run the import again"
+    )]
+    ProgressNotHeld {
+        progress: String,
+        key: String,
+        claim: String,
+        why: String,
+        key_arn: String,
+    },
+    #[error(
+        "{dir}: the verified ceremony log vouches for manifest {signed}, but the bundle's manifest is {bundle}; nothing was sent to KMS\n  what to do: verify the bundle with its log and act on it in one run (`keyrite kms import --trust <log public key>`)"
+    )]
+    NotVouched {
+        dir: PathBuf,
+        signed: String,
+        bundle: String,
+    },
+    #[error(
+        "{}: this bundle has not been through a ceremony yet\n  what to do: run `keyrite ceremony --bundle` with it at the air-gapped station first",
+        dir.display()
+    )]
+    NoCeremony { dir: PathBuf },
+    #[error(
+        "--valid-to: {detail}\n  what to do: KMS accepts a ValidTo in the future and at most 365 days away"
+    )]
+    ValidTo { detail: String },
+    #[error(
+        "{key}: the ceremony produced no EncryptedKeyMaterial.bin for it\n  what to do: run the ceremony again with a freshly prepared bundle"
+    )]
+    NoWrappedMaterial { key: String },
+    #[error(
+        "{key}: the import parameters expire{} at {valid_to} (import token and wrapping key last 24 h)\n  what to do: prepare a new bundle, run the ceremony with it, then import",
+        if *expired { "d" } else { "" }
+    )]
+    ParametersExpire {
+        key: String,
+        valid_to: jiff::Timestamp,
+        expired: bool,
+    },
+    #[error(
+        "{}: {detail}\n  what to do: this file records an import of another bundle{}",
+        path.display(),
+        if *resumable { ": move it away only if you know that import is finished" } else { "" }
+    )]
+    OtherImport {
+        path: PathBuf,
+        detail: String,
+        resumable: bool,
+    },
+    #[error(
+        "{} has no {file}: no import of this bundle was recorded\n  what to do: there is nothing to roll back; check the key with `aws kms list-key-rotations --include-key-material ALL_KEY_MATERIAL`",
+        dir.display()
+    )]
+    NothingToRollBack { dir: PathBuf, file: &'static str },
+    #[error(
+        "an import task failed while writing the progress file or the receipt\n  what to do: run the import again: it resumes where it stopped"
+    )]
+    ImportTaskFailed,
+
     // --- NonCompliant: `kms status` found material past the policy. ---
     #[error(
         "{} key(s) past the {max_age_days}-day policy: {}\n  what to do: rotate them: `keyrite kms prepare --plan …`, a ceremony, then `keyrite kms import`",
@@ -685,6 +770,19 @@ impl Error {
             }
             Error::RecheckUnreadable { .. } => ExitCode::OperationFailed,
             Error::RotationNotTaken { .. } => ExitCode::VerificationFailed,
+            Error::ValidTo { .. } => ExitCode::Usage,
+            Error::KeyRefused { .. }
+            | Error::KeyWrongState { .. }
+            | Error::NoCeremony { .. }
+            | Error::NoWrappedMaterial { .. }
+            | Error::ParametersExpire { .. }
+            | Error::OtherImport { .. }
+            | Error::NothingToRollBack { .. } => ExitCode::Refused,
+            Error::ImportCheck { .. }
+            | Error::ProgressContradicted(_)
+            | Error::ProgressNotHeld { .. }
+            | Error::NotVouched { .. } => ExitCode::VerificationFailed,
+            Error::ImportTaskFailed => ExitCode::Environment,
         }
     }
 }
@@ -702,6 +800,20 @@ impl<E: Into<Error>> From<AppendError<E>> for Error {
             AppendError::Write(e) => e.into(),
         }
     }
+}
+
+/// A progress file calls a key imported, but KMS says otherwise.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{progress} records the key {key} as imported with material {recorded}, but KMS reports the key {state} with current material {current}; nothing was imported\n  what to do: the progress file was altered, or the key changed since; keep the file as evidence and move it out of the bundle, check the key with `aws kms list-key-rotations --key-id {key_arn} --include-key-material ALL_KEY_MATERIAL` and the import receipt, then run the import again"
+)]
+pub struct ProgressContradiction {
+    pub progress: String,
+    pub key: String,
+    pub recorded: String,
+    pub state: String,
+    pub current: String,
+    pub key_arn: String,
 }
 
 /// Why `--escrow-from` names no usable escrow.

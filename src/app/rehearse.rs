@@ -346,11 +346,11 @@ impl Rehearsal {
         // The import acts on the bundle only as far as its log, verified with the key this
         // rehearsal published, vouches for it: the same check `keyrite kms import --trust` makes.
         let signed = crate::app::audit::signed_ceremony(&verified, Some(log_key_path))?;
-        let outcomes = rt.block_on(kms::import::import(
+        let outcomes = rt.block_on(crate::app::import::import(
             client,
             &verified,
             &signed,
-            kms::import::Expiration::DoesNotExpire,
+            crate::app::import::Expiration::DoesNotExpire,
         ))?;
         for (o, k) in outcomes.iter().zip(&verified.manifest().keys) {
             let label = k

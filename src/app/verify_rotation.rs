@@ -8,6 +8,7 @@ use jiff::Timestamp;
 
 use crate::app::error::{Error, Result};
 use crate::core::inventory::{SegregationRules, Services};
+use crate::core::receipt::record::RotationVerified;
 use crate::core::resource_recheck::{self, EarlierUse};
 use crate::io::bundle::VerifiedBundle;
 use crate::io::fs as fsio;
@@ -108,7 +109,7 @@ fn verify(
             None => None,
         };
         let mut clients = Vec::new();
-        for region in kms::import::regions(bundle) {
+        for region in crate::app::import::regions(bundle) {
             let target = KmsTarget {
                 region: Some(region.clone()),
                 ..aws.clone()
@@ -117,7 +118,7 @@ fn verify(
         }
         let now = match &earlier {
             Some(_) => {
-                let regions = kms::import::regions(bundle);
+                let regions = crate::app::import::regions(bundle);
                 let report = kms::inventory::inventory(
                     aws,
                     &regions,
@@ -254,13 +255,13 @@ fn verify(
                 _ => {}
             }
         }
-        receipt.rotation_verified(
-            &k.name,
-            &k.key_arn,
-            k.key_material_id.as_deref(),
-            k.passed,
-            &checks,
-        )?;
+        receipt.rotation_verified(RotationVerified {
+            key: k.name.clone(),
+            key_arn: k.key_arn.clone(),
+            key_material_id: k.key_material_id.clone(),
+            passed: k.passed,
+            checks,
+        })?;
     }
     receipt.finish()?;
     let passed = keys.iter().all(|k| k.passed) && old_ciphertexts.iter().all(|o| o.result.is_ok());

@@ -33,6 +33,8 @@ use clap::{Parser, Subcommand};
 
 use crate::app::error::Result;
 #[cfg(feature = "connected")]
+use crate::app::import::Expiration;
+#[cfg(feature = "connected")]
 use crate::app::{self, error::Error};
 #[cfg(feature = "connected")]
 use crate::core::algorithm::{WrappingAlgorithm, WrappingKeySpec};
@@ -44,8 +46,6 @@ use crate::core::names::KeyRef;
 use crate::io::{bundle, fs as fsio};
 #[cfg(feature = "connected")]
 use crate::kms;
-#[cfg(feature = "connected")]
-use crate::kms::import::Expiration;
 
 #[cfg(feature = "connected")]
 pub use aws_args::AwsArgs;
@@ -216,7 +216,7 @@ pub struct ImportArgs {
     #[arg(long)]
     pub valid_to: Option<String>,
     /// How many keys to import at once (1-64).
-    #[arg(long, default_value_t = kms::import::DEFAULT_CONCURRENCY, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
+    #[arg(long, default_value_t = app::import::DEFAULT_CONCURRENCY, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=64))]
     pub concurrency: usize,
     #[command(flatten)]
     pub aws: AwsArgs,
@@ -436,7 +436,7 @@ fn import(a: ImportArgs) -> Result<()> {
     // manifest, and only a manifest the signed log vouches for.
     let signed = app::audit::signed_ceremony(&verified, a.trust.as_deref())?;
     crate::say!("the same import by hand with the AWS CLI, should you need to fall back to it:");
-    for (name, commands) in kms::import::aws_cli_equivalent(&verified, expiration) {
+    for (name, commands) in app::import::aws_cli_equivalent(&verified, expiration) {
         crate::say!("  # {name}");
         for c in commands {
             crate::say!("  {c}");
@@ -523,26 +523,26 @@ fn rollback(a: RollbackArgs) -> Result<()> {
     let done = app::rollback::run(&verified, a.trust.as_deref(), &a.aws.target())?;
     for k in &done {
         let what = match &k.outcome {
-            kms::rollback::RollbackOutcome::RolledBack {
+            app::rollback::RollbackOutcome::RolledBack {
                 key_material_id, ..
             } => format!("pending material {key_material_id} deleted"),
-            kms::rollback::RollbackOutcome::NothingPending { reason } => {
+            app::rollback::RollbackOutcome::NothingPending { reason } => {
                 format!("nothing pending: {reason}")
             }
-            kms::rollback::RollbackOutcome::AlreadyCurrent { key_material_id } => format!(
+            app::rollback::RollbackOutcome::AlreadyCurrent { key_material_id } => format!(
                 "material {} is current (imported and rotated to): not deleted; to replace it, rotate again with a new ceremony",
                 key_material_id.as_deref().unwrap_or("?")
             ),
-            kms::rollback::RollbackOutcome::AlreadyRolledBack { key_material_id } => {
+            app::rollback::RollbackOutcome::AlreadyRolledBack { key_material_id } => {
                 format!("material {key_material_id} was rolled back before")
             }
-            kms::rollback::RollbackOutcome::AliasMovedBack {
+            app::rollback::RollbackOutcome::AliasMovedBack {
                 alias,
                 from_key_arn,
                 to_key_arn,
                 ..
             } => format!("{alias} moved back from {from_key_arn} to {to_key_arn}"),
-            kms::rollback::RollbackOutcome::AliasOnPreviousKey { alias, key_arn } => {
+            app::rollback::RollbackOutcome::AliasOnPreviousKey { alias, key_arn } => {
                 format!("{alias} already names the previous key {key_arn}")
             }
         };

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use jiff::Timestamp;
 
-use crate::core::receipt::{self, ReceiptChain, data, step};
-use crate::core::receipt::{AliasMoved, ImportOutcome};
+use crate::core::receipt::record::{KeyRolledBack, Record, RotationVerified, RunStart};
+use crate::core::receipt::{self, AliasMoved, ImportOutcome, ReceiptChain};
 use crate::core::signed_ceremony::SignedCeremony;
 use crate::io::bundle::VerifiedBundle;
 use crate::io::error::IoError;
@@ -49,121 +49,51 @@ impl ReceiptFile {
             chain,
             written: 0,
         };
-        let tool_version = env!("CARGO_PKG_VERSION");
-        r.append(
-            step::START,
-            data(&[
-                ("format", Some(receipt::FORMAT)),
-                ("run", Some(run)),
-                ("tool_version", Some(tool_version)),
-                ("manifest_sha256", Some(bundle.fingerprint())),
-                ("ceremony_log_head", Some(start.head())),
-            ]),
-        )?;
+        r.append(&Record::Start(RunStart {
+            run: run.to_string(),
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            manifest_sha256: bundle.fingerprint().to_string(),
+            ceremony_log_head: start.head().to_string(),
+        }))?;
         Ok(r)
     }
 
-    fn append(
-        &mut self,
-        step: &str,
-        data: serde_json::Map<String, serde_json::Value>,
-    ) -> Result<()> {
-        let line = self.chain.record(Timestamp::now(), step, &[], data);
+    fn append(&mut self, record: &Record) -> Result<()> {
+        let line = self.chain.append(Timestamp::now(), record);
         fsio::append_synced(&mut self.file, &self.path, &line)?;
+        Ok(())
+    }
+
+    /// Appends one record of this run's work (not its start or end), counted in its `import.end`.
+    fn append_counted(&mut self, record: &Record) -> Result<()> {
+        self.append(record)?;
+        self.written += 1;
         Ok(())
     }
 
     /// Records one key KMS accepted.
     pub fn imported(&mut self, o: &ImportOutcome) -> Result<()> {
-        let mut d = data(&[
-            ("key", Some(o.name.as_str())),
-            ("key_arn", Some(o.key_arn.as_str())),
-            ("kind", Some(o.kind)),
-            (
-                "encrypted_key_material_sha256",
-                Some(o.encrypted_key_material_sha256.as_str()),
-            ),
-            ("import_token_sha256", Some(o.import_token_sha256.as_str())),
-            ("import_request_id", o.import_request_id.as_deref()),
-            ("rotate_request_id", o.rotate_request_id.as_deref()),
-            ("key_material_id", o.key_material_id.as_deref()),
-            (
-                "previous_key_material_id",
-                o.previous_key_material_id.as_deref(),
-            ),
-            ("state", Some(o.state.as_str())),
-        ]);
-        if let Some(sha) = &o.pre_rotation_ciphertext_sha256 {
-            d.insert("pre_rotation_ciphertext_sha256".into(), sha.clone().into());
-        }
-        self.append(step::KEY_IMPORTED, d)?;
-        self.written += 1;
-        Ok(())
+        self.append_counted(&Record::KeyImported(o.into()))
     }
 
     /// Records an alias moved from one key to another (rotation by a new key).
     pub fn alias_moved(&mut self, m: &AliasMoved) -> Result<()> {
-        self.append(
-            step::ALIAS_MOVED,
-            data(&[
-                ("key", Some(m.key.as_str())),
-                ("alias", Some(m.alias.as_str())),
-                ("from_key_arn", Some(m.from_key_arn.as_str())),
-                ("to_key_arn", Some(m.to_key_arn.as_str())),
-                ("request_id", m.request_id.as_deref()),
-            ]),
-        )?;
-        self.written += 1;
-        Ok(())
+        self.append_counted(&Record::AliasMoved(m.clone()))
     }
 
     /// Records pending material deleted by `kms rollback`.
-    pub fn rolled_back(
-        &mut self,
-        key: &str,
-        key_arn: &str,
-        key_material_id: &str,
-        request_id: Option<&str>,
-    ) -> Result<()> {
-        self.append(
-            step::KEY_ROLLED_BACK,
-            data(&[
-                ("key", Some(key)),
-                ("key_arn", Some(key_arn)),
-                ("key_material_id", Some(key_material_id)),
-                ("request_id", request_id),
-            ]),
-        )?;
-        self.written += 1;
-        Ok(())
+    pub fn rolled_back(&mut self, r: KeyRolledBack) -> Result<()> {
+        self.append_counted(&Record::KeyRolledBack(r))
     }
 
     /// Records what `kms verify-rotation` found for one key.
-    pub fn rotation_verified(
-        &mut self,
-        key: &str,
-        key_arn: &str,
-        key_material_id: Option<&str>,
-        passed: bool,
-        checks: &[String],
-    ) -> Result<()> {
-        let mut d = data(&[
-            ("key", Some(key)),
-            ("key_arn", Some(key_arn)),
-            ("key_material_id", key_material_id),
-            ("result", Some(if passed { "passed" } else { "failed" })),
-        ]);
-        d.insert("checks".into(), checks.to_vec().into());
-        self.append(step::KEY_ROTATION_VERIFIED, d)?;
-        self.written += 1;
-        Ok(())
+    pub fn rotation_verified(&mut self, v: RotationVerified) -> Result<()> {
+        self.append_counted(&Record::RotationVerified(v))
     }
 
     /// Closes this run with `import.end`.
     pub fn finish(mut self) -> Result<PathBuf> {
-        let mut d = serde_json::Map::new();
-        d.insert("keys".into(), self.written.into());
-        self.append(step::END, d)?;
+        self.append(&Record::End { keys: self.written })?;
         Ok(self.path)
     }
 }

@@ -41,26 +41,6 @@ pub enum KmsError {
         message: String,
         hint: String,
     },
-    #[error(transparent)]
-    ProgressContradicted(Box<ProgressContradiction>),
-    #[error(
-        "{key}: {progress} records {claim}, but {why}; nothing was sent and nothing rotated\n  what to do: the progress file is only a hint and this one does not hold: keep it as evidence and move it out of the bundle, check the key with `aws kms list-key-rotations --key-id {key_arn} --include-key-material ALL_KEY_MATERIAL` and the import receipt, then run the import again"
-    )]
-    ProgressNotHeld {
-        progress: String,
-        key: String,
-        claim: String,
-        why: String,
-        key_arn: String,
-    },
-    #[error(
-        "{dir}: the verified ceremony log vouches for manifest {signed}, but the bundle's manifest is {bundle}; nothing was sent to KMS\n  what to do: verify the bundle with its log and act on it in one run (`keyrite kms import --trust <log public key>`)"
-    )]
-    NotVouched {
-        dir: PathBuf,
-        signed: String,
-        bundle: String,
-    },
     #[error("{key}: {operation} failed: {code}: {message}\n  what to do: {hint}")]
     Service {
         key: String,
@@ -98,47 +78,6 @@ pub enum KmsError {
         "{key} is named twice (bundle directory {dir_name:?})\n  what to do: name each key once"
     )]
     NamedTwice { key: String, dir_name: String },
-    #[error(
-        "{}: this bundle has not been through a ceremony yet\n  what to do: run `keyrite ceremony --bundle` with it at the air-gapped station first",
-        dir.display()
-    )]
-    NoCeremony { dir: PathBuf },
-    #[error(
-        "--valid-to: {detail}\n  what to do: KMS accepts a ValidTo in the future and at most 365 days away"
-    )]
-    ValidTo { detail: String },
-    #[error(
-        "{key}: the ceremony produced no EncryptedKeyMaterial.bin for it\n  what to do: run the ceremony again with a freshly prepared bundle"
-    )]
-    NoWrappedMaterial { key: String },
-    #[error(
-        "{key}: the import parameters expire{} at {valid_to} (import token and wrapping key last 24 h)\n  what to do: prepare a new bundle, run the ceremony with it, then import",
-        if *expired { "d" } else { "" }
-    )]
-    ParametersExpire {
-        key: String,
-        valid_to: jiff::Timestamp,
-        expired: bool,
-    },
-    #[error(
-        "{}: {detail}\n  what to do: this file records an import of another bundle{}",
-        path.display(),
-        if *resumable { ": move it away only if you know that import is finished" } else { "" }
-    )]
-    OtherImport {
-        path: PathBuf,
-        detail: String,
-        resumable: bool,
-    },
-    #[error(
-        "{} has no {file}: no import of this bundle was recorded\n  what to do: there is nothing to roll back; check the key with `aws kms list-key-rotations --include-key-material ALL_KEY_MATERIAL`",
-        dir.display()
-    )]
-    NothingToRollBack { dir: PathBuf, file: &'static str },
-    #[error(
-        "an import task failed while writing the progress file or the receipt\n  what to do: run the import again: it resumes where it stopped"
-    )]
-    TaskFailed,
     #[error(
         "--receipts {}: no such file or directory\n  what to do: name bundle directories (or the import-receipt.log inside one)",
         path.display()
@@ -181,20 +120,6 @@ impl Explained for KmsError {
     }
 }
 
-/// A progress file calls a key imported, but KMS says otherwise.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "{progress} records the key {key} as imported with material {recorded}, but KMS reports the key {state} with current material {current}; nothing was imported\n  what to do: the progress file was altered, or the key changed since; keep the file as evidence and move it out of the bundle, check the key with `aws kms list-key-rotations --key-id {key_arn} --include-key-material ALL_KEY_MATERIAL` and the import receipt, then run the import again"
-)]
-pub struct ProgressContradiction {
-    pub progress: String,
-    pub key: String,
-    pub recorded: String,
-    pub state: String,
-    pub current: String,
-    pub key_arn: String,
-}
-
 impl KmsError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
@@ -202,16 +127,9 @@ impl KmsError {
             | KmsError::AwsCliParameters { .. }
             | KmsError::NoParametersValidTo
             | KmsError::NamedTwice { .. }
-            | KmsError::ValidTo { .. }
             | KmsError::NoReceipts { .. } => ExitCode::Usage,
             KmsError::Io(e) => e.exit_code(),
-            KmsError::OutputExists { .. }
-            | KmsError::NoCeremony { .. }
-            | KmsError::NoWrappedMaterial { .. }
-            | KmsError::ParametersExpire { .. }
-            | KmsError::OtherImport { .. }
-            | KmsError::NothingToRollBack { .. } => ExitCode::Refused,
-            KmsError::TaskFailed => ExitCode::Environment,
+            KmsError::OutputExists { .. } => ExitCode::Refused,
             KmsError::ReceiptManifest { .. } | KmsError::ReceiptUnverified { .. } => {
                 ExitCode::VerificationFailed
             }
@@ -219,10 +137,7 @@ impl KmsError {
             KmsError::NotExternal { .. }
             | KmsError::WrongState { .. }
             | KmsError::Refused { .. } => ExitCode::Refused,
-            KmsError::Check { .. }
-            | KmsError::ProgressContradicted(_)
-            | KmsError::ProgressNotHeld { .. }
-            | KmsError::NotVouched { .. } => ExitCode::VerificationFailed,
+            KmsError::Check { .. } => ExitCode::VerificationFailed,
             KmsError::Service { .. } => ExitCode::OperationFailed,
             KmsError::Unreachable { .. } => ExitCode::Environment,
         }

@@ -1,9 +1,25 @@
-//! The key materials KMS lists for a key (ListKeyRotations with every material): what import and
-//! rollback check a progress file's claims against.
+//! What KMS reports of a key: its metadata (DescribeKey) and the key materials it lists
+//! (ListKeyRotations with every material), what import and rollback check a progress file's
+//! claims against.
 
-use aws_sdk_kms::types::IncludeKeyMaterial;
+use aws_sdk_kms::types::{IncludeKeyMaterial, KeyMetadata};
 
 use super::{Client, KmsError};
+
+/// DescribeKey of `key_id` (an ARN, id or alias); `name` is the key as the error names it.
+pub async fn key_metadata(
+    client: &Client,
+    name: &str,
+    key_id: &str,
+) -> Result<Option<KeyMetadata>, KmsError> {
+    Ok(client
+        .describe_key()
+        .key_id(key_id)
+        .send()
+        .await
+        .map_err(|e| KmsError::from_sdk(name, "DescribeKey", e))?
+        .key_metadata)
+}
 
 /// One key material as ListKeyRotations lists it.
 pub struct ListedMaterial {

@@ -1,234 +1,54 @@
-//! `keyrite kms rollback`: remove material an import staged as NEW_KEY_MATERIAL but never rotated
-//! to (the run stopped, or RotateKeyOnDemand was refused). `DeleteImportedKeyMaterial` with the
-//! material's KeyMaterialId deletes only that pending material; the key's current material, and so
-//! every ciphertext made with it, is untouched. Material that is already current is never deleted
-//! by this command.
+//! The KMS calls `keyrite kms rollback` makes, typed: the key's current material (DescribeKey),
+//! a material's state (ListKeyRotations) and DeleteImportedKeyMaterial. Which material may be
+//! deleted, the progress file and the receipt are the use case's ([`crate::app::rollback`]).
 //!
-//! A rotation by a new key (`kms prepare --new-key`) is rolled back by moving the alias back to
-//! the key it named before; the new key keeps its material.
+//! `DeleteImportedKeyMaterial` with the material's KeyMaterialId deletes only that pending
+//! material; the key's current material, and so every ciphertext made with it, is untouched.
 
 use aws_sdk_kms::operation::RequestId;
-use aws_sdk_kms::types::KeyMaterialState;
-use serde::Serialize;
 
 use super::{Client, KmsError};
+use crate::core::manifest::KeyEntry;
 
 type Result<T, E = KmsError> = std::result::Result<T, E>;
-use crate::core::import_progress::{self, ImportProgress, KeyProgress};
-use crate::core::signed_ceremony::SignedCeremony;
-use crate::io::bundle::VerifiedBundle;
-use crate::io::fs as fsio;
-use crate::io::receipt_file::ReceiptFile;
 
-/// What rollback did with one key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "result", rename_all = "snake_case")]
-pub enum RollbackOutcome {
-    /// The pending material was deleted.
-    RolledBack {
-        key_material_id: String,
-        request_id: Option<String>,
-    },
-    /// Nothing of this bundle reached the key (no progress recorded, or a first import that is
-    /// the key's only material).
-    NothingPending { reason: String },
-    /// The bundle's material is the key's current material (a finished first import or
-    /// rotation): this command never deletes it.
-    AlreadyCurrent { key_material_id: Option<String> },
-    /// An earlier rollback already deleted it.
-    AlreadyRolledBack { key_material_id: String },
-    /// Rotation by a new key: the alias was moved back to the previous key (the new key keeps its
-    /// material and is left as it is).
-    AliasMovedBack {
-        alias: String,
-        from_key_arn: String,
-        to_key_arn: String,
-        request_id: Option<String>,
-    },
-    /// Rotation by a new key: the alias already names the previous key.
-    AliasOnPreviousKey { alias: String, key_arn: String },
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct KeyRollback {
-    pub name: String,
-    pub key_arn: String,
-    #[serde(flatten)]
-    pub outcome: RollbackOutcome,
-}
-
-/// Rolls back every key of the bundle whose new material is pending; `client_for` gives the client
-/// of a region. Keys are handled one by one, and each result is recorded before the next.
-pub async fn rollback<'c>(
-    client_for: impl Fn(&str) -> Option<&'c Client>,
-    bundle: &VerifiedBundle,
-    signed: &SignedCeremony,
-) -> Result<Vec<KeyRollback>> {
-    super::import::check_vouched(bundle, signed)?;
-    let path = bundle.dir().join(import_progress::FILE);
-    if !fsio::exists_nofollow(&path) {
-        return Err(KmsError::NothingToRollBack {
-            dir: bundle.dir().to_path_buf(),
-            file: import_progress::FILE,
-        });
-    }
-    let mut progress = ImportProgress::parse(&fsio::read_nofollow(&path)?, bundle.fingerprint())
-        .map_err(|e| KmsError::OtherImport {
-            path: path.clone(),
-            detail: e.to_string(),
-            resumable: false,
-        })?;
-    let region_client = |key: &crate::core::manifest::KeyEntry| {
-        client_for(&key.region).ok_or_else(|| KmsError::Refused {
-            key: key.name.clone(),
-            message: format!("no client for region {}", key.region),
-            hint: format!("run the rollback with --region {}", key.region),
-        })
-    };
-    let mut receipt = ReceiptFile::open(bundle, "rollback", signed)?;
-    let mut done = Vec::new();
-    for key in &bundle.manifest().keys {
-        let name = key.name.as_str();
-        if let Some(take) = &super::import::signed_take_over(signed, key) {
-            let client = region_client(key)?;
-            let back =
-                super::new_key::move_alias(client, key, take, &key.key_arn, &take.previous_key_arn)
-                    .await?;
-            let outcome = match back {
-                Some(m) => {
-                    receipt.alias_moved(&m)?;
-                    RollbackOutcome::AliasMovedBack {
-                        alias: m.alias,
-                        from_key_arn: m.from_key_arn,
-                        to_key_arn: m.to_key_arn,
-                        request_id: m.request_id,
-                    }
-                }
-                None => RollbackOutcome::AliasOnPreviousKey {
-                    alias: take.alias.clone(),
-                    key_arn: take.previous_key_arn.clone(),
-                },
-            };
-            done.push(KeyRollback {
-                name: name.into(),
-                key_arn: key.key_arn.clone(),
-                outcome,
-            });
-            continue;
-        }
-        let outcome = match progress.get(name).cloned() {
-            None => RollbackOutcome::NothingPending {
-                reason: "no import of it was recorded".into(),
-            },
-            Some(KeyProgress::RolledBack { key_material_id }) => {
-                RollbackOutcome::AlreadyRolledBack { key_material_id }
-            }
-            Some(KeyProgress::Done { key_material_id }) => {
-                RollbackOutcome::AlreadyCurrent { key_material_id }
-            }
-            Some(
-                KeyProgress::Imported { first: true, .. } | KeyProgress::Sending { first: true },
-            ) => RollbackOutcome::NothingPending {
-                reason: "a first import: the material is the key's only one, not pending".into(),
-            },
-            Some(KeyProgress::Sending { first: false })
-            | Some(KeyProgress::Imported {
-                first: false,
-                key_material_id: None,
-            }) => {
-                return Err(KmsError::Refused {
-                    key: name.into(),
-                    message: "the import stopped before KMS reported the new material's id; keyrite deletes material only by its id".into(),
-                    hint: format!(
-                        "look with `aws kms list-key-rotations --key-id {} --include-key-material ALL_KEY_MATERIAL`; delete a PENDING_ROTATION material with `aws kms delete-imported-key-material --key-id {} --key-material-id <id>`",
-                        key.key_arn, key.key_arn
-                    ),
-                });
-            }
-            Some(KeyProgress::Imported {
-                first: false,
-                key_material_id: Some(id),
-            }) => {
-                let client = region_client(key)?;
-                let current = client
-                    .describe_key()
-                    .key_id(&key.key_arn)
-                    .send()
-                    .await
-                    .map_err(|e| KmsError::from_sdk(name, "DescribeKey", e))?
-                    .key_metadata
-                    .and_then(|m| m.current_key_material_id);
-                if current.as_deref() == Some(id.as_str()) {
-                    done.push(KeyRollback {
-                        name: name.into(),
-                        key_arn: key.key_arn.clone(),
-                        outcome: RollbackOutcome::AlreadyCurrent {
-                            key_material_id: Some(id),
-                        },
-                    });
-                    continue;
-                }
-                // The progress file is only a claim: delete nothing unless KMS itself lists this
-                // material as staged and not yet rotated to (never a current or older material,
-                // which still decrypts existing ciphertext).
-                let state = material_state(client, name, &key.key_arn, &id).await?;
-                if state.as_deref() != Some(KeyMaterialState::PendingRotation.as_str()) {
-                    return Err(KmsError::Refused {
-                        key: name.into(),
-                        message: format!(
-                            "{} records material {id} as staged by this bundle, but KMS lists it as {}; keyrite deletes only material KMS reports as PENDING_ROTATION, and nothing was deleted",
-                            import_progress::FILE,
-                            state.as_deref().unwrap_or("not a material of this key")
-                        ),
-                        hint: format!(
-                            "the progress file was altered or belongs to another key; compare it with `aws kms list-key-rotations --key-id {} --include-key-material ALL_KEY_MATERIAL` and the import receipt",
-                            key.key_arn
-                        ),
-                    });
-                }
-                let deleted = client
-                    .delete_imported_key_material()
-                    .key_id(&key.key_arn)
-                    .key_material_id(&id)
-                    .send()
-                    .await
-                    .map_err(|e| KmsError::from_sdk(name, "DeleteImportedKeyMaterial", e))?;
-                let request_id = deleted.request_id().map(str::to_string);
-                progress.set(
-                    name,
-                    KeyProgress::RolledBack {
-                        key_material_id: id.clone(),
-                    },
-                );
-                fsio::replace(&path, &progress.to_json())?;
-                receipt.rolled_back(name, &key.key_arn, &id, request_id.as_deref())?;
-                RollbackOutcome::RolledBack {
-                    key_material_id: id,
-                    request_id,
-                }
-            }
-        };
-        done.push(KeyRollback {
-            name: name.into(),
-            key_arn: key.key_arn.clone(),
-            outcome,
-        });
-    }
-    receipt.finish()?;
-    Ok(done)
+/// The KeyMaterialId DescribeKey reports as the key's current one.
+pub async fn current_material(client: &Client, key: &KeyEntry) -> Result<Option<String>> {
+    Ok(
+        super::materials::key_metadata(client, &key.name, &key.key_arn)
+            .await?
+            .and_then(|m| m.current_key_material_id),
+    )
 }
 
 /// The state KMS reports for one key material (ListKeyRotations with every material, all pages),
 /// or None when KMS does not list it for this key.
-async fn material_state(
+pub async fn material_state(
     client: &Client,
-    name: &str,
-    key_arn: &str,
+    key: &KeyEntry,
     material_id: &str,
 ) -> Result<Option<String>> {
-    Ok(super::materials::key_materials(client, name, key_arn)
-        .await?
-        .into_iter()
-        .find(|m| m.id == material_id)
-        .map(|m| m.state))
+    Ok(
+        super::materials::key_materials(client, &key.name, &key.key_arn)
+            .await?
+            .into_iter()
+            .find(|m| m.id == material_id)
+            .map(|m| m.state),
+    )
+}
+
+/// Deletes the key's material `material_id` (DeleteImportedKeyMaterial); its request id.
+pub async fn delete_material(
+    client: &Client,
+    key: &KeyEntry,
+    material_id: &str,
+) -> Result<Option<String>> {
+    let deleted = client
+        .delete_imported_key_material()
+        .key_id(&key.key_arn)
+        .key_material_id(material_id)
+        .send()
+        .await
+        .map_err(|e| KmsError::from_sdk(&key.name, "DeleteImportedKeyMaterial", e))?;
+    Ok(deleted.request_id().map(str::to_string))
 }

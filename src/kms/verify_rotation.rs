@@ -59,13 +59,8 @@ pub async fn save_pre_rotation(
 ) -> Result<()> {
     let under = pre_rotation_key(key);
     let enabled = if key.takes_over.is_some() {
-        client
-            .describe_key()
-            .key_id(under)
-            .send()
-            .await
-            .map_err(|e| KmsError::from_sdk(&key.name, "DescribeKey", e))?
-            .key_metadata
+        super::materials::key_metadata(client, &key.name, under)
+            .await?
             .and_then(|m| m.key_state)
             == Some(KeyState::Enabled)
     } else {
@@ -241,13 +236,8 @@ pub async fn check_previous_key(
     let Some(take) = &key.takes_over else {
         return Ok(());
     };
-    let state = client
-        .describe_key()
-        .key_id(&take.previous_key_arn)
-        .send()
-        .await
-        .map_err(|e| KmsError::from_sdk(&key.name, "DescribeKey", e))?
-        .key_metadata
+    let state = super::materials::key_metadata(client, &key.name, &take.previous_key_arn)
+        .await?
         .and_then(|m| m.key_state);
     match state {
         Some(KeyState::Enabled) => ok(
@@ -299,13 +289,8 @@ pub async fn verify_key(
     expected: Option<&str>,
 ) -> Result<KeyVerification> {
     let mut checks = Vec::new();
-    let meta = client
-        .describe_key()
-        .key_id(&key.key_arn)
-        .send()
-        .await
-        .map_err(|e| KmsError::from_sdk(&key.name, "DescribeKey", e))?
-        .key_metadata
+    let meta = super::materials::key_metadata(client, &key.name, &key.key_arn)
+        .await?
         .ok_or_else(|| KmsError::Check {
             key: key.name.clone(),
             operation: "DescribeKey",

@@ -248,9 +248,9 @@ fn a_keyrite_bundle_is_imported_by_the_aws_cli_with_the_printed_commands() {
 
     // The commands keyrite prints for this bundle, run verbatim by a shell with the AWS CLI.
     let verified = keyrite::io::bundle::Bundle::verify(&p.bundle).unwrap();
-    let commands = keyrite::kms::import::aws_cli_equivalent(
+    let commands = keyrite::app::import::aws_cli_equivalent(
         &verified,
-        keyrite::kms::import::Expiration::DoesNotExpire,
+        keyrite::app::import::Expiration::DoesNotExpire,
     );
     assert_eq!(commands.len(), 1);
     for command in &commands[0].1 {

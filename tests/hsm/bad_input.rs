@@ -259,7 +259,7 @@ fn an_edited_parameters_validity_is_refused_as_an_altered_bundle_before_calling_
     // The manifest is bound by the signed log (its end record names the manifest's SHA-256),
     // so an edited validity is refused as an altered bundle before any KMS call; parameters
     // that expire between the ceremony and the import are refused by the import's own check
-    // (kms::import::preflight; tests/stub/kms_stub.rs, preflight_refuses_…_expired_parameters_…).
+    // (app::import::preflight; tests/stub/kms_stub.rs, preflight_refuses_…_expired_parameters_…).
     let path = p.bundle.join("manifest.json");
     let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     v["keys"][0]["parameters_valid_to"] = "2020-01-01T00:00:00Z".into();

@@ -432,7 +432,7 @@ fn stub_rollback_refuses_to_delete_material_kms_does_not_list_as_pending() {
         &[&describe, &listed, &delete]
     );
     let err = rt()
-        .block_on(keyrite::kms::rollback::rollback(
+        .block_on(keyrite::app::rollback::rollback(
             |_| Some(&client),
             &bundle,
             &keyrite::app::audit::signed_ceremony(&bundle, Some(hsm().log_public_key().as_path()))

@@ -20,12 +20,12 @@ use aws_sdk_kms::operation::import_key_material::{
 use aws_sdk_kms::types::{KeyMetadata, KeyState, OriginType};
 use aws_smithy_mocks::{MockResponse, Rule, RuleMode, mock, mock_client};
 use jiff::{SignedDuration, Timestamp};
+use keyrite::app::import::{Expiration, import};
 use keyrite::core::algorithm::{WrappingAlgorithm, WrappingKeySpec};
 use keyrite::core::exit::ExitCode;
 use keyrite::core::manifest::{self, CeremonyRecord, GeneratedKey, KeyEntry, Manifest};
 use keyrite::core::signed_ceremony::SignedCeremony;
 use keyrite::io::bundle::{Bundle, NewBundle, VerifiedBundle};
-use keyrite::kms::import::{Expiration, import};
 
 const ACCOUNT: &str = "111122223333";
 const REGION: &str = "us-east-1";
@@ -317,7 +317,6 @@ fn run_import(client: &Client, bundle: &VerifiedBundle) -> keyrite::app::error::
         Expiration::DoesNotExpire,
     ))
     .map(|_| ())
-    .map_err(keyrite::Error::from)
 }
 
 /// What every KMS rejection must carry: the key, the operation, the AWS code, what to do.
@@ -534,7 +533,7 @@ fn preflight_valid_to_table() {
     for (valid_to, ok) in cases {
         let dir = tempfile::tempdir().unwrap();
         let bundle = StubBundle::default().write(dir.path());
-        let got = keyrite::kms::import::preflight(&bundle, Expiration::ExpiresAt(valid_to), now);
+        let got = keyrite::app::import::preflight(&bundle, Expiration::ExpiresAt(valid_to), now);
         assert_eq!(got.is_ok(), ok, "{valid_to}: {got:?}");
         if let Err(e) = got {
             assert_eq!(e.exit_code(), ExitCode::Usage);
@@ -1011,7 +1010,7 @@ fn stub_status_takes_material_age_from_list_key_rotations_and_exits_7_when_one_i
 #[test]
 fn stub_rollback_deletes_the_pending_material_by_its_id_once_and_the_bundle_is_not_resent() {
     use aws_sdk_kms::operation::delete_imported_key_material::DeleteImportedKeyMaterialOutput;
-    use keyrite::kms::rollback::{RollbackOutcome, rollback};
+    use keyrite::app::rollback::{RollbackOutcome, rollback};
 
     let dir = tempfile::tempdir().unwrap();
     let bundle = StubBundle::default().write(dir.path());
@@ -1109,7 +1108,7 @@ fn stub_rollback_deletes_the_pending_material_by_its_id_once_and_the_bundle_is_n
 /// Rollback never deletes material that is already current.
 #[test]
 fn stub_rollback_refuses_current_material() {
-    use keyrite::kms::rollback::rollback;
+    use keyrite::app::rollback::rollback;
 
     let dir = tempfile::tempdir().unwrap();
     let bundle = StubBundle::default().write(dir.path());
@@ -1127,7 +1126,7 @@ fn stub_rollback_refuses_current_material() {
     // The import finished: its material is current and stays.
     assert!(matches!(
         &done[0].outcome,
-        keyrite::kms::rollback::RollbackOutcome::AlreadyCurrent { key_material_id }
+        keyrite::app::rollback::RollbackOutcome::AlreadyCurrent { key_material_id }
             if key_material_id.as_deref() == Some("material-1")
     ));
     assert_eq!(delete.num_calls(), 0);

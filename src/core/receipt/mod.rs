@@ -27,38 +27,12 @@ use serde_json::{Map, Value};
 use crate::core::chain::{self, Chain, ChainError, Seal};
 use crate::core::log::Report;
 
-/// What the start record says the receipt format is.
-pub const FORMAT: &str = "keyrite-import-receipt/1";
+pub mod record;
+
+pub use record::{AliasMoved, FORMAT, ImportOutcome, KeyImported, Missing, Record, data, step};
+
 /// The file name of the receipt inside a bundle.
 pub const FILE_NAME: &str = "import-receipt.log";
-
-/// The step ids a receipt holds, and what each one's `data` carries.
-pub mod step {
-    /// Each run of `keyrite kms import` (or `kms rollback`, `kms verify-rotation`) starts with
-    /// one. data: format, run (import, rollback, verify-rotation), tool_version,
-    /// manifest_sha256 (the bundle imported), ceremony_log_head (SHA-256 of the ceremony log's
-    /// last line).
-    pub const START: &str = "import.start";
-    /// One per key KMS accepted. data: key, key_arn, kind (first import, rotation),
-    /// encrypted_key_material_sha256, import_token_sha256 (what was sent), import_request_id,
-    /// rotate_request_id (KMS request ids, for CloudTrail; null when not known), key_material_id,
-    /// previous_key_material_id, state, and (when one was made) pre_rotation_ciphertext_sha256:
-    /// the SHA-256 of the ciphertext saved before the rotation (`<key>/pre-rotation.ciphertext`).
-    pub const KEY_IMPORTED: &str = "key.imported";
-    /// Pending material `kms rollback` deleted before it was rotated to. data: key, key_arn,
-    /// key_material_id, request_id (of DeleteImportedKeyMaterial).
-    pub const KEY_ROLLED_BACK: &str = "key.rolled_back";
-    /// `kms verify-rotation` checked a key after its import. data: key, key_arn,
-    /// key_material_id (current in KMS), result (passed, failed), checks (what was checked and
-    /// what failed, one line each).
-    pub const KEY_ROTATION_VERIFIED: &str = "key.rotation_verified";
-    /// Rotation by a new key: an alias moved between the previous and the new key (`kms import`
-    /// forward, `kms rollback` back). data: key, alias, from_key_arn, to_key_arn, request_id (of
-    /// UpdateAlias).
-    pub const ALIAS_MOVED: &str = "alias.moved";
-    /// A run that finished. data: keys (how many records the run wrote).
-    pub const END: &str = "import.end";
-}
 
 /// Why a receipt does not hold. Every variant names the first bad line (from 1).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -191,6 +165,11 @@ impl ReceiptChain {
         self.0.head()
     }
 
+    /// Builds the next record from its typed form; returns the whole line including its newline.
+    pub fn append(&mut self, time: Timestamp, record: &Record) -> Vec<u8> {
+        self.record(time, record.step(), &[], record.to_data())
+    }
+
     /// Builds the next record; returns the whole line including its newline.
     pub fn record(
         &mut self,
@@ -219,18 +198,6 @@ pub struct ReceiptKey {
     pub key_material_id: Option<String>,
     pub state: String,
     pub pre_rotation_ciphertext_sha256: Option<String>,
-}
-
-/// An alias moved from one key to another (rotation by a new key).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct AliasMoved {
-    /// The bundle's key name.
-    pub key: String,
-    pub alias: String,
-    pub from_key_arn: String,
-    pub to_key_arn: String,
-    /// The UpdateAlias request id, for CloudTrail.
-    pub request_id: Option<String>,
 }
 
 /// What a receipt says, as [`verify_chain`] found it.
@@ -281,12 +248,7 @@ pub fn verify_chain(
                 .map(str::to_string)
                 .ok_or_else(|| content(format!("{} has no {name}", body.step)))
         };
-        let optional = |name: &str| {
-            body.data
-                .get(name)
-                .and_then(Value::as_str)
-                .map(String::from)
-        };
+        let lacks = |m: Missing| content(format!("{} has no {}", body.step, m.0));
         if line_no == 1 && body.step != step::START {
             return Err(content(format!(
                 "the first record must be {}, this one is {}",
@@ -314,20 +276,21 @@ pub fn verify_chain(
                         step::START
                     )));
                 }
+                let k = KeyImported::from_data(&body.data).map_err(lacks)?;
                 report.keys.push(ReceiptKey {
                     line: line_no,
                     seq: body.seq,
                     time: body.time,
-                    key: text("key")?,
-                    key_arn: text("key_arn")?,
-                    kind: text("kind")?,
-                    encrypted_key_material_sha256: text("encrypted_key_material_sha256")?,
-                    import_token_sha256: text("import_token_sha256")?,
-                    import_request_id: optional("import_request_id"),
-                    rotate_request_id: optional("rotate_request_id"),
-                    key_material_id: optional("key_material_id"),
-                    state: text("state")?,
-                    pre_rotation_ciphertext_sha256: optional("pre_rotation_ciphertext_sha256"),
+                    key: k.key,
+                    key_arn: k.key_arn,
+                    kind: k.kind,
+                    encrypted_key_material_sha256: k.encrypted_key_material_sha256,
+                    import_token_sha256: k.import_token_sha256,
+                    import_request_id: k.import_request_id,
+                    rotate_request_id: k.rotate_request_id,
+                    key_material_id: k.key_material_id,
+                    state: k.state,
+                    pre_rotation_ciphertext_sha256: k.pre_rotation_ciphertext_sha256,
                 });
             }
             step::KEY_ROLLED_BACK => {
@@ -336,16 +299,9 @@ pub fn verify_chain(
                     .push((text("key")?, text("key_material_id")?));
             }
             step::ALIAS_MOVED => {
-                report.alias_moves.push((
-                    body.time,
-                    AliasMoved {
-                        key: text("key")?,
-                        alias: text("alias")?,
-                        from_key_arn: text("from_key_arn")?,
-                        to_key_arn: text("to_key_arn")?,
-                        request_id: optional("request_id"),
-                    },
-                ));
+                report
+                    .alias_moves
+                    .push((body.time, AliasMoved::from_data(&body.data).map_err(lacks)?));
             }
             step::KEY_ROTATION_VERIFIED => {
                 let result = text("result")?;
@@ -523,19 +479,6 @@ fn check_records(
     Ok(())
 }
 
-/// A record's data from (name, value) pairs; `None` values become JSON null.
-pub fn data(fields: &[(&str, Option<&str>)]) -> Map<String, Value> {
-    fields
-        .iter()
-        .map(|(k, v)| {
-            (
-                (*k).to_string(),
-                v.map_or(Value::Null, |s| Value::String(s.to_string())),
-            )
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -647,27 +590,4 @@ mod tests {
             Err(ReceiptError::Truncated { line: 4 })
         ));
     }
-}
-
-/// What one key's import did, as the receipt records it.
-#[derive(Debug, Clone)]
-pub struct ImportOutcome {
-    pub name: String,
-    pub key_arn: String,
-    /// "first import", "rotation" or "re-import of escrowed material".
-    pub kind: &'static str,
-    pub key_material_id: Option<String>,
-    pub previous_key_material_id: Option<String>,
-    pub state: String,
-    pub encrypted_key_material_sha256: String,
-    /// SHA-256 of the ImportToken.bin sent with the material.
-    pub import_token_sha256: String,
-    /// The KMS request id of the ImportKeyMaterial call (CloudTrail's requestID), when this run made it.
-    pub import_request_id: Option<String>,
-    /// The KMS request id of the RotateKeyOnDemand call, for a rotation.
-    pub rotate_request_id: Option<String>,
-    /// SHA-256 of the ciphertext saved before the rotation, when one was made.
-    pub pre_rotation_ciphertext_sha256: Option<String>,
-    /// Rotation by a new key: the alias this run moved to the key.
-    pub alias_moved: Option<AliasMoved>,
 }
