@@ -159,8 +159,12 @@ fn a_whole_ceremony_typed_at_the_terminal_wraps_the_key_and_logs_it() {
     assert!(!key_file.exists(), "nothing is generated before 'y'");
     tmux.keys(&["y"]);
 
+    // The whole result frame: its title is drawn before its lines, and the HSM step's footer
+    // stays until the frame is complete.
     let result = tmux.wait_for(&mut seen, Duration::from_secs(120), "the result", |s| {
         s.contains("ceremony complete")
+            && s.contains("check value")
+            && !s.contains("HSM is working")
     });
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(p.bundle.join("manifest.json")).unwrap()).unwrap();
