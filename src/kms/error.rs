@@ -21,6 +21,15 @@ pub enum KmsError {
     )]
     NotExternal { key: String, origin: String },
     #[error(
+        "{key}: a multi-Region {role} key (primary in {primary}; replicas in {replicas}): KMS never copies imported material between Regions, so the same material must be imported into the primary and into every replica, each wrapped for its own Region; keyrite imports into one Region per key and would leave the others behind, so it refuses the key\n  what to do: leave this key out (rotate it by AWS's procedure \"Importing key material into multi-Region keys\"); single-Region keys are not affected"
+    )]
+    MultiRegion {
+        key: String,
+        role: &'static str,
+        primary: String,
+        replicas: String,
+    },
+    #[error(
         "{key}: key state is {state}; keyrite imports only into keys that are Enabled or PendingImport\n  what to do: {hint}"
     )]
     WrongState {
@@ -135,6 +144,7 @@ impl KmsError {
             }
             KmsError::Runtime(_) => ExitCode::Environment,
             KmsError::NotExternal { .. }
+            | KmsError::MultiRegion { .. }
             | KmsError::WrongState { .. }
             | KmsError::Refused { .. } => ExitCode::Refused,
             KmsError::Check { .. } => ExitCode::VerificationFailed,

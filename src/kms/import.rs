@@ -144,6 +144,7 @@ pub async fn describe(client: &Client, key: &KeyEntry) -> Result<Described> {
                 .unwrap_or_default(),
         });
     }
+    super::multi_region::refuse_multi_region(&key.name, &meta)?;
     Ok(Described {
         state: meta
             .key_state()

@@ -11,6 +11,7 @@ mod error;
 pub mod import;
 pub mod inventory;
 pub mod materials;
+pub mod multi_region;
 pub mod new_key;
 pub mod plan;
 pub mod prepare;

@@ -108,13 +108,6 @@ async fn template(client: &Client, key: &KeyRef) -> Result<Template> {
         .await
         .map_err(|e| KmsError::from_sdk(name, "DescribeKey", e))?
         .key_metadata;
-    if meta.as_ref().and_then(|m| m.multi_region()) == Some(true) {
-        return Err(KmsError::Refused {
-            key: name.into(),
-            message: "a multi-Region key: a new key would need new replicas in every region".into(),
-            hint: "rotate it on demand (without --new-key)".into(),
-        });
-    }
     let description = meta
         .as_ref()
         .and_then(|m| m.description())

@@ -353,6 +353,7 @@ pub(super) async fn check_key(client: &Client, key: &KeyRef) -> Result<CheckedKe
             origin,
         });
     }
+    super::multi_region::refuse_multi_region(name, meta)?;
     if meta.key_spec() != Some(&KeySpec::SymmetricDefault)
         || meta.key_usage() != Some(&KeyUsageType::EncryptDecrypt)
     {

@@ -9,6 +9,7 @@ mod import_resume;
 mod kms_aws_cli;
 mod kms_interop;
 mod kms_inventory;
+mod kms_multi_region;
 mod kms_new_key;
 mod kms_plan;
 mod kms_prepare_concurrent;
