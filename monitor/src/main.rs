@@ -37,8 +37,8 @@ fn summary(rule: &str, outcome: &Outcome) {
     let mut lines: Vec<_> = outcome.evaluations.iter().collect();
     lines.sort_by_key(|e| (e.compliance != "NON_COMPLIANT", e.key_id.clone()));
     eprintln!(
-        "keyrite-monitor: rule {rule}: {} key(s) of {} evaluated",
-        outcome.evaluations.len(),
+        "keyrite-monitor: rule {rule}: {} of {} evaluated",
+        keyrite::core::terminal::counted(outcome.evaluations.len(), "key"),
         outcome.region
     );
     for e in lines {

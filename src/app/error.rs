@@ -582,8 +582,8 @@ pub enum Error {
 
     // --- NonCompliant: `kms status` found material past the policy. ---
     #[error(
-        "{} key(s) past the {max_age_days}-day policy: {}\n  what to do: rotate them: `keyrite kms prepare --plan …`, a ceremony, then `keyrite kms import`",
-        keys.len(),
+        "{} past the {max_age_days}-day policy: {}\n  what to do: rotate them: `keyrite kms prepare --plan …`, a ceremony, then `keyrite kms import`",
+        crate::core::terminal::counted(keys.len(), "key"),
         keys.join(", ")
     )]
     PastPolicy {
@@ -593,16 +593,16 @@ pub enum Error {
 
     // --- StatusPartial: `kms status` could not read some keys. ---
     #[error(
-        "{} key(s) could not be read, so their material's age is unknown: {}\n  what to do: allow kms:DescribeKey (and kms:ListKeyRotations) on them to the role that runs `keyrite kms status`, then run it again; the other keys are reported",
-        keys.len(),
+        "{} could not be read, so their material's age is unknown: {}\n  what to do: allow kms:DescribeKey (and kms:ListKeyRotations) on them to the role that runs `keyrite kms status`, then run it again; the other keys are reported",
+        crate::core::terminal::counted(keys.len(), "key"),
         keys.join(", ")
     )]
     KeysUnreadable { keys: Vec<String> },
 
     // --- StatusPartial: `kms inventory` or `kms status --resources` could not read a service. ---
     #[error(
-        "{} read(s) of resources failed, so what they would list is unknown (everything else is reported): {}\n  what to do: {}; then run it again",
-        reads.len(),
+        "{} of resources failed, so what they would list is unknown (everything else is reported): {}\n  what to do: {}; then run it again",
+        crate::core::terminal::counted(reads.len(), "read"),
         reads.join("; "),
         what_to_do.join("; ")
     )]

@@ -234,7 +234,8 @@ fn receipt(r: &AuditReport) -> Markup {
         @match &r.receipt {
             None => { p { "None: the bundle has not been imported." } }
             Some(rc) => {
-                p { (rc.records) " record(s) in " (rc.runs) " run(s), continuing the log's chain"
+                p { (crate::core::terminal::counted(rc.records, "record")) " in "
+                    (crate::core::terminal::counted(rc.runs, "run")) ", continuing the log's chain"
                     @if !rc.finished { "; the last run did not finish" } "." }
                 table {
                     tr { th { "UTC" } th { "Key" } th { "What" } th { "KeyMaterialId" } th { "Request ids" } }

@@ -21,8 +21,9 @@ pub fn headline(r: &AuditReport) -> String {
         }
     };
     format!(
-        "ceremony log {}: {what}; {n} record(s) signed by the trusted log key {}",
+        "ceremony log {}: {what}; {} signed by the trusted log key {}",
         one_line(&r.log.display().to_string()),
+        crate::core::terminal::counted(n, "record"),
         l.trusted_key_sha256
     )
 }
@@ -136,8 +137,8 @@ pub fn render(r: &AuditReport) -> String {
     if let Some(a) = &l.aborted {
         line(format!("  ABORTED           {}", one_line(&a.reason)));
         line(format!(
-            "  destroyed         {} key(s) never written: {}",
-            a.destroyed.len(),
+            "  destroyed         {} never written: {}",
+            crate::core::terminal::counted(a.destroyed.len(), "key"),
             a.destroyed
                 .iter()
                 .map(|d| one_line(d).into_owned())
@@ -223,9 +224,9 @@ pub fn render(r: &AuditReport) -> String {
     match &r.receipt {
         Some(rc) => {
             line(format!(
-                "  import receipt    {} record(s) in {} run(s), continuing the log's chain{}",
-                rc.records,
-                rc.runs,
+                "  import receipt    {} in {}, continuing the log's chain{}",
+                crate::core::terminal::counted(rc.records, "record"),
+                crate::core::terminal::counted(rc.runs, "run"),
                 if rc.finished {
                     ""
                 } else {

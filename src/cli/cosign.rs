@@ -63,9 +63,9 @@ pub fn run(a: CosignArgs) -> Result<()> {
     let bundle = Bundle::verify(&a.bundle)?;
     let summary = provenance::cosign_summary(&bundle)?;
     crate::say!(
-        "bundle {} holds {} key(s); check each against what you expect before signing:",
+        "bundle {} holds {}; check each against what you expect before signing:",
         a.bundle.display(),
-        summary.keys.len()
+        crate::core::terminal::counted(summary.keys.len(), "key")
     );
     for k in &summary.keys {
         crate::say!("  {}", k.requested);

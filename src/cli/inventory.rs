@@ -9,7 +9,7 @@ use crate::app::error::{Error, Result};
 use crate::app::inventory;
 use crate::core::inventory::{Services, UnknownService};
 use crate::core::plan::Plan;
-use crate::core::terminal::one_line;
+use crate::core::terminal::{counted, one_line};
 use crate::io::fs as fsio;
 use crate::kms::KmsTarget;
 use crate::kms::inventory::InventoryReport;
@@ -71,17 +71,20 @@ fn table(r: &InventoryReport) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "EXTERNAL keys in {} at {}: {} key(s), {} resource(s) of {}, {} API call(s)",
+        "EXTERNAL keys in {} at {}: {}, {} of {}, {}",
         r.regions.join(", "),
         r.checked_at,
-        r.keys.len(),
-        r.keys.iter().map(|k| k.resources.len()).sum::<usize>(),
+        counted(r.keys.len(), "key"),
+        counted(
+            r.keys.iter().map(|k| k.resources.len()).sum::<usize>(),
+            "resource"
+        ),
         r.services
             .iter()
             .map(|s| s.as_str())
             .collect::<Vec<_>>()
             .join(", "),
-        r.calls.total
+        counted(r.calls.total as usize, "API call")
     );
     for k in &r.keys {
         let aliases = if k.key.aliases.is_empty() {
@@ -117,7 +120,7 @@ fn table(r: &InventoryReport) -> String {
     }
     let _ = writeln!(
         s,
-        "{} resource(s) name their key by id or ARN; {} break segregation",
+        "resources naming their key by id or ARN: {}; breaking segregation: {}",
         r.named_outside_alias, r.segregation_violations
     );
     for u in &r.unreadable {

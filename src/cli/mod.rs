@@ -369,8 +369,8 @@ fn prepare(a: PrepareArgs) -> Result<()> {
         sign_with: signer.as_ref(),
     })?;
     crate::say!(
-        "prepared {} key(s) into {}",
-        prepared.manifest.keys.len(),
+        "prepared {} into {}",
+        crate::core::terminal::counted(prepared.manifest.keys.len(), "key"),
         a.out.display()
     );
     for k in &prepared.manifest.keys {

@@ -198,7 +198,8 @@ impl Signers {
 /// Too few of the listed signers signed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "the script requires signatures by {required} distinct listed signer(s); {found} listed signer(s) signed. Signed by: {}. Listed and missing: {}",
+    "the script requires signatures by {}; {found} of them signed. Signed by: {}. Listed and missing: {}",
+    crate::core::terminal::counted(*required, "distinct listed signer"),
     list(signed),
     list(missing)
 )]

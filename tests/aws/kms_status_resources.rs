@@ -259,7 +259,7 @@ fn status_reports_resources_it_could_not_read_as_unknown_and_exits_partial() {
         "{table}"
     );
     assert!(
-        table.contains("read(s) of resources failed") && table.contains("--services s3,dynamodb"),
+        table.contains(" of resources failed") && table.contains("--services s3,dynamodb"),
         "{table}"
     );
 

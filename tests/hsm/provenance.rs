@@ -149,7 +149,7 @@ fn one_signature_of_two_required_is_refused_and_the_missing_signer_named() {
         &p,
         VERIFICATION_FAILED,
         &[
-            "requires signatures by 2 distinct listed signer(s); 1 listed signer(s) signed",
+            "requires signatures by 2 distinct listed signers; 1 of them signed",
             &format!("Signed by: {a} (prepare)"),
             &format!("Listed and missing: {b}"),
         ],

@@ -279,8 +279,8 @@ async fn check_stage(
                 return Err(not_held(
                     "a first import that reached KMS before the run stopped".into(),
                     format!(
-                        "KMS lists {} key material(s) for the key ({}); a key whose first import was this bundle's has exactly one, the current one",
-                        listed.len(),
+                        "KMS lists {} for the key ({}); a key whose first import was this bundle's has exactly one, the current one",
+                        crate::core::terminal::counted(listed.len(), "key material"),
                         listed
                             .iter()
                             .map(|m| format!("{} {}", m.id, m.state))
