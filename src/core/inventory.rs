@@ -176,6 +176,10 @@ pub fn permission(operation: &str) -> &str {
 
 /// The code an unanswered call is reported with.
 pub const UNREACHABLE: &str = "unreachable";
+/// The code of a read this keyrite cannot make: it was built without its `resources` feature.
+pub const NOT_IN_THIS_BUILD: &str = "NotInThisBuild";
+/// What to do about [`NOT_IN_THIS_BUILD`].
+pub const REBUILD_WITH_RESOURCES: &str = "build keyrite with its default features (`cargo build --release`), which read S3, RDS, DynamoDB and CloudTrail";
 
 impl Unreadable {
     /// What could not be read and what to do about it; `services` are the ones asked for.
@@ -218,7 +222,9 @@ impl Unreadable {
 
     /// What makes the read work: the IAM permission to allow, or the endpoint to check.
     pub fn remedy(&self) -> String {
-        if self.code == UNREACHABLE {
+        if self.code == NOT_IN_THIS_BUILD {
+            REBUILD_WITH_RESOURCES.to_string()
+        } else if self.code == UNREACHABLE {
             format!(
                 "check the network and the {} endpoint (AWS_ENDPOINT_URL_{})",
                 self.service.title(),

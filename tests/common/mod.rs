@@ -31,11 +31,11 @@
 pub mod faults;
 #[cfg(all(feature = "airgap", feature = "connected"))]
 pub mod flow;
-#[cfg(all(feature = "airgap", feature = "connected"))]
+#[cfg(all(feature = "airgap", feature = "resources"))]
 pub mod nine;
 #[cfg(all(feature = "airgap", feature = "connected"))]
 pub mod roster;
-#[cfg(feature = "connected")]
+#[cfg(feature = "resources")]
 pub mod services;
 pub mod tmux;
 
