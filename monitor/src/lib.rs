@@ -108,6 +108,7 @@ pub async fn handle(event: &ConfigEvent, monitor: &Monitor) -> Result<Outcome, M
         .iter()
         .map(|k| {
             let name = k.aliases.first().unwrap_or(&k.key_id);
+            let behind = k.replicas_behind();
             let e = config_rule::evaluate(&KeyFacts {
                 name,
                 state: &k.state,
@@ -116,6 +117,7 @@ pub async fn handle(event: &ConfigEvent, monitor: &Monitor) -> Result<Outcome, M
                 max_age_days: report.policy.max_age_days,
                 resources: k.resources.as_deref(),
                 unread: &unread,
+                replicas_behind: &behind,
             });
             Evaluation {
                 key_id: k.key_id.clone(),

@@ -591,6 +591,14 @@ pub enum Error {
         max_age_days: u32,
     },
 
+    // --- NonCompliant: a multi-Region key's replica does not hold its primary's material. ---
+    #[error(
+        "{} left behind by a rotation: {}\n  what to do: import the primary's current material into each replica named (the same material, wrapped for that Region's own wrapping key, as EXISTING_KEY_MATERIAL), then run `keyrite kms status` again",
+        crate::core::terminal::counted(replicas.len(), "multi-Region replica"),
+        replicas.join("; ")
+    )]
+    ReplicasBehind { replicas: Vec<String> },
+
     // --- StatusPartial: `kms status` could not read some keys. ---
     #[error(
         "{} could not be read, so their material's age is unknown: {}\n  what to do: allow kms:DescribeKey (and kms:ListKeyRotations) on them to the role that runs `keyrite kms status`, then run it again; the other keys are reported",
@@ -764,7 +772,7 @@ impl Error {
             | Error::Stdout { .. }
             | Error::BundleNotWritable { .. } => ExitCode::Environment,
             Error::ManPages { .. } => ExitCode::Internal,
-            Error::PastPolicy { .. } => ExitCode::NonCompliant,
+            Error::PastPolicy { .. } | Error::ReplicasBehind { .. } => ExitCode::NonCompliant,
             Error::KeysUnreadable { .. } | Error::ResourcesUnreadable { .. } => {
                 ExitCode::StatusPartial
             }

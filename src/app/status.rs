@@ -106,7 +106,8 @@ pub async fn report(
 }
 
 /// The exit a scheduled job alerts on: Ok when no key is past due, [`Error::PastPolicy`] (exit
-/// code 7) naming the keys that are, else [`Error::KeysUnreadable`] (exit code 10) naming the
+/// code 7) naming the keys that are, else [`Error::ReplicasBehind`] (exit code 7) naming each
+/// multi-Region replica that does not hold its primary's material, else [`Error::KeysUnreadable`] (exit code 10) naming the
 /// keys that could not be read, else [`Error::ResourcesUnreadable`] (exit code 10) naming the
 /// resource reads that failed.
 pub fn verdict(report: &StatusReport) -> Result<()> {
@@ -133,6 +134,19 @@ pub fn verdict(report: &StatusReport) -> Result<()> {
             keys: late.iter().map(|k| k.to_string()).collect(),
             max_age_days: report.policy.max_age_days,
         });
+    }
+    let behind: Vec<String> = report
+        .keys
+        .iter()
+        .flat_map(|k| {
+            let name = k.aliases.first().map_or(k.key_id.clone(), String::clone);
+            k.replicas_behind().into_iter().map(move |why| {
+                crate::core::terminal::one_line(&format!("{name} in {why}")).into_owned()
+            })
+        })
+        .collect();
+    if !behind.is_empty() {
+        return Err(Error::ReplicasBehind { replicas: behind });
     }
     if !report.unreadable.is_empty() {
         return Err(Error::KeysUnreadable {
@@ -195,6 +209,7 @@ mod tests {
                 cloudtrail: None,
                 superseded: Vec::new(),
                 resources: Some(Vec::new()),
+                replicas: Vec::new(),
             }],
             unreadable: Vec::new(),
             resources_unreadable: if resources_unreadable {
@@ -220,5 +235,40 @@ mod tests {
             assert!(text.contains(part), "{part:?} missing from:\n{text}");
         }
         assert_eq!(exit(&report(400, true)), Some(ExitCode::NonCompliant));
+    }
+
+    #[test]
+    fn a_replica_left_behind_is_non_compliant_and_named_after_any_key_past_due() {
+        let with_replica = |days: i64, material: Option<&str>| {
+            let mut r = report(days, false);
+            let facts = crate::core::replicas::ReplicaFacts {
+                region: "eu-west-1",
+                state: "Enabled",
+                key_material_id: material,
+            };
+            r.keys[0].replicas.push(crate::kms::status::ReplicaStatus {
+                region: "eu-west-1".into(),
+                key_arn: "arn:aws:kms:eu-west-1:000000000000:key/k1".into(),
+                state: "Enabled".into(),
+                key_material_id: material.map(str::to_string),
+                behind: crate::core::replicas::behind(Some("m1"), &facts),
+            });
+            r
+        };
+        assert!(verdict(&with_replica(10, Some("m1"))).is_ok());
+        let err = verdict(&with_replica(10, Some("m0"))).unwrap_err();
+        assert_eq!(err.exit_code(), ExitCode::NonCompliant);
+        let text = err.to_string();
+        assert!(
+            text.starts_with("1 multi-Region replica left behind by a rotation: alias/prod-s3 in eu-west-1: its current material is m0, the primary's is m1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("what to do: import the primary's current material"),
+            "{text}"
+        );
+        // A key past due is named first, as before.
+        let err = verdict(&with_replica(400, Some("m0"))).unwrap_err();
+        assert!(err.to_string().contains("past the 365-day policy"), "{err}");
     }
 }

@@ -173,6 +173,22 @@ fn table(r: &StatusReport) -> String {
                 ),
             );
         }
+        for r in &k.replicas {
+            push_line(
+                &mut s,
+                format!(
+                    "{:<14} replica in {}: {} {}{}",
+                    if r.behind.is_some() { "BEHIND" } else { "" },
+                    r.region,
+                    r.state,
+                    r.key_material_id.as_deref().unwrap_or("(no material)"),
+                    r.behind
+                        .as_ref()
+                        .map(|_| ": it does not hold the primary's current material")
+                        .unwrap_or_default()
+                ),
+            );
+        }
         for p in &k.superseded {
             push_line(
                 &mut s,

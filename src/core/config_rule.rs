@@ -47,6 +47,9 @@ pub struct KeyFacts<'a> {
     /// The services whose resources could not all be read in the key's region: what the key
     /// protects there is unknown, and the annotation says so.
     pub unread: &'a [Service],
+    /// A multi-Region primary's replicas that do not hold its current material, each as
+    /// "<region>: why" (`kms status`'s replicas_behind): the key is NON_COMPLIANT, naming them.
+    pub replicas_behind: &'a [String],
 }
 
 /// What the rule reports for one key.
@@ -94,7 +97,15 @@ pub fn evaluate(key: &KeyFacts<'_>) -> KeyEvaluation {
             if let Some(until) = age.grace_until {
                 head.push_str(&format!(", in grace until {}", date(until)));
             }
-            (verdict, head)
+            if key.replicas_behind.is_empty() {
+                (verdict, head)
+            } else {
+                head.push_str(&format!(
+                    "; replica left behind in {}",
+                    key.replicas_behind.join("; ")
+                ));
+                (ConfigCompliance::NonCompliant, head)
+            }
         }
     };
     let verb = if compliance == ConfigCompliance::NonCompliant {
@@ -232,7 +243,30 @@ mod tests {
             max_age_days: 365,
             resources,
             unread: &[],
+            replicas_behind: &[],
         }
+    }
+
+    #[test]
+    fn a_replica_left_behind_makes_a_fresh_key_non_compliant_and_is_named() {
+        let fresh = assess(Policy::default(), day(0), AgeSource::Cloudtrail, day(10));
+        let behind = ["eu-west-1: its current material is m0, the primary's is m1".to_string()];
+        let e = evaluate(&KeyFacts {
+            replicas_behind: &behind,
+            ..facts(Some(&fresh), None)
+        });
+        assert_eq!(e.compliance, ConfigCompliance::NonCompliant);
+        assert!(
+            e.annotation.ends_with(
+                "; replica left behind in eu-west-1: its current material is m0, the primary's is m1"
+            ),
+            "{}",
+            e.annotation
+        );
+        assert_eq!(
+            evaluate(&facts(Some(&fresh), None)).compliance,
+            ConfigCompliance::Compliant
+        );
     }
 
     #[test]
@@ -344,6 +378,7 @@ mod tests {
             .collect();
         let e = evaluate(&KeyFacts {
             unread: &[Service::Rds],
+            replicas_behind: &[],
             ..facts(Some(&late), Some(&many))
         });
         assert!(e.annotation.len() <= ANNOTATION_MAX, "{}", e.annotation);

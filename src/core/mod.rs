@@ -23,6 +23,7 @@ pub mod plan;
 pub mod provenance;
 pub mod receipt;
 pub mod replay;
+pub mod replicas;
 pub mod resource_recheck;
 pub mod script;
 pub mod signed_ceremony;

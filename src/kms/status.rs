@@ -228,6 +228,33 @@ pub struct KeyStatus {
     /// The resources the key protects, when asked (`--resources`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resources: Option<Vec<crate::core::inventory::ResourceUse>>,
+    /// A multi-Region primary's replicas, each read in its own Region and held to the primary's
+    /// current material.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<ReplicaStatus>,
+}
+
+impl KeyStatus {
+    /// Why each replica left behind is behind ("eu-west-1: …"); empty when none is.
+    pub fn replicas_behind(&self) -> Vec<String> {
+        self.replicas
+            .iter()
+            .filter_map(|r| r.behind.clone())
+            .collect()
+    }
+}
+
+/// One replica of a multi-Region primary, as DescribeKey in the replica's Region answered.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReplicaStatus {
+    pub region: String,
+    pub key_arn: String,
+    /// The key state, or "unreadable" when DescribeKey failed there.
+    pub state: String,
+    pub key_material_id: Option<String>,
+    /// Why the replica does not hold the primary's current material (None: it does).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub behind: Option<String>,
 }
 
 /// A key `kms status` could not read: its age is unknown, and the report says so.
@@ -444,6 +471,7 @@ pub async fn status_with(
             .into_iter()
             .filter(|s| !names.contains(&s.alias))
             .collect();
+        let replicas = replicas(client, &meta, material_id.as_deref()).await;
         out.push(KeyStatus {
             key_id: key_id.to_string(),
             key_arn,
@@ -459,6 +487,7 @@ pub async fn status_with(
             cloudtrail: trail,
             superseded,
             resources: None,
+            replicas,
         });
     }
     out.sort_by(|a, b| {
@@ -476,6 +505,80 @@ pub async fn status_with(
         unreadable,
         resources_unreadable: Vec::new(),
     })
+}
+
+/// A multi-Region primary's replicas, each described in its own Region (the same endpoint and
+/// credentials, the replica's Region) and held to the primary's current material; empty for any
+/// other key. A replica that cannot be described is reported behind, with AWS's error.
+async fn replicas(
+    client: &Client,
+    meta: &aws_sdk_kms::types::KeyMetadata,
+    primary_material: Option<&str>,
+) -> Vec<ReplicaStatus> {
+    use crate::core::replicas::{ReplicaFacts, behind};
+    let Some(config) = meta.multi_region_configuration() else {
+        return Vec::new();
+    };
+    if config.multi_region_key_type() != Some(&aws_sdk_kms::types::MultiRegionKeyType::Primary) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for replica in config.replica_keys() {
+        let (Some(region), Some(arn)) = (replica.region(), replica.arn()) else {
+            continue;
+        };
+        if crate::core::names::check_region(region).is_err()
+            || crate::core::names::check_key_arn(arn).is_err()
+        {
+            continue;
+        }
+        let there = Client::from_conf(
+            client
+                .config()
+                .to_builder()
+                .region(aws_config::Region::new(region.to_string()))
+                .build(),
+        );
+        let status = match there.describe_key().key_id(arn).send().await {
+            Ok(d) => {
+                let m = d.key_metadata;
+                let state = m
+                    .as_ref()
+                    .and_then(|m| m.key_state())
+                    .map_or("Unknown", |s| s.as_str())
+                    .to_string();
+                let material = m
+                    .as_ref()
+                    .and_then(|m| m.current_key_material_id())
+                    .map(str::to_string);
+                let facts = ReplicaFacts {
+                    region,
+                    state: &state,
+                    key_material_id: material.as_deref(),
+                };
+                ReplicaStatus {
+                    region: region.to_string(),
+                    key_arn: arn.to_string(),
+                    behind: behind(primary_material, &facts),
+                    state,
+                    key_material_id: material,
+                }
+            }
+            Err(e) => ReplicaStatus {
+                region: region.to_string(),
+                key_arn: arn.to_string(),
+                state: "unreadable".into(),
+                key_material_id: None,
+                behind: Some(crate::core::terminal::one_line(&format!(
+                    "{region}: DescribeKey failed there ({}): whether it holds the primary's material is unknown",
+                    e.code().unwrap_or("no answer")
+                ))
+                .into_owned()),
+            },
+        };
+        out.push(status);
+    }
+    out
 }
 
 /// The key's materials from ListKeyRotations, or why there are none to be had; AWS refusing the
