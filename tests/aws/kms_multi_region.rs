@@ -8,12 +8,24 @@ use crate::common;
 
 use common::*;
 
-/// An EXTERNAL multi-Region primary in us-east-1 with an alias, replicated to eu-west-1 before
+/// A client of the local KMS in `region`.
+fn client_in(region: &str) -> keyrite::kms::Client {
+    let client = rt().block_on(client());
+    keyrite::kms::Client::from_conf(
+        client
+            .config()
+            .to_builder()
+            .region(aws_config::Region::new(region.to_string()))
+            .build(),
+    )
+}
+
+/// An EXTERNAL multi-Region primary in `primary` with an alias, replicated to `replica` before
 /// any import (LocalStack's ReplicateKey copies the primary as it is: a replica made now is
 /// PendingImport, as AWS's is). Returns (alias, key id).
-fn primary_with_a_replica() -> (String, String) {
+fn primary_with_a_replica(primary: &str, replica: &str) -> (String, String) {
+    let client = client_in(primary);
     rt().block_on(async {
-        let client = client().await;
         let meta = client
             .create_key()
             .origin(aws_sdk_kms::types::OriginType::External)
@@ -27,7 +39,7 @@ fn primary_with_a_replica() -> (String, String) {
         let replica = client
             .replicate_key()
             .key_id(&id)
-            .replica_region("eu-west-1")
+            .replica_region(replica)
             .send()
             .await
             .unwrap();
@@ -51,7 +63,7 @@ fn primary_with_a_replica() -> (String, String) {
 #[test]
 fn prepare_refuses_a_multi_region_primary_and_its_replica_naming_their_regions() {
     own_token!();
-    let (alias, id) = primary_with_a_replica();
+    let (alias, id) = primary_with_a_replica("us-east-1", "eu-west-1");
     let dir = tempfile::tempdir().unwrap();
 
     // `kms prepare` of one key in one Region: (exit code, stderr); no bundle may be written.
@@ -92,8 +104,8 @@ fn prepare_refuses_a_multi_region_primary_and_its_replica_naming_their_regions()
     );
 
     // Both keys still wait for their material: nothing was imported anywhere.
+    let client = client_in("us-east-1");
     rt().block_on(async {
-        let client = client().await;
         let state = client
             .describe_key()
             .key_id(&id)
@@ -172,19 +184,17 @@ fn import_by_hand(
 /// does not hold the primary's material is named and makes the key NON_COMPLIANT (exit 7) until
 /// the same material is imported there too; then both Regions report one KeyMaterialId, and
 /// ciphertext from one Region decrypts in the other.
+///
+/// Its keys live in two Regions no other test reads with `kms status` (the local KMS is shared by
+/// the whole run, and `kms status` answers for every key of its Region).
 #[test]
 fn status_names_a_replica_left_behind_until_it_holds_the_primarys_material() {
     own_token!();
-    let (alias, id) = primary_with_a_replica();
+    let (home, away) = ("ca-central-1", "sa-east-1");
+    let (alias, id) = primary_with_a_replica(home, away);
     let dir = tempfile::tempdir().unwrap();
-    let primary = rt().block_on(client());
-    let replica = keyrite::kms::Client::from_conf(
-        primary
-            .config()
-            .to_builder()
-            .region(aws_config::Region::new("eu-west-1"))
-            .build(),
-    );
+    let primary = client_in(home);
+    let replica = client_in(away);
     let mut material = [0u8; 32];
     getrandom::fill(&mut material).unwrap();
     import_by_hand(&primary, &id, &material, dir.path());
@@ -217,28 +227,32 @@ fn status_names_a_replica_left_behind_until_it_holds_the_primarys_material() {
     let (key, verdict) = ours();
     let primary_material = key.key_material_id.clone().unwrap();
     assert_eq!(key.replicas.len(), 1);
-    assert_eq!(key.replicas[0].region, "eu-west-1");
+    assert_eq!(key.replicas[0].region, away);
     assert_eq!(
         key.replicas_behind(),
         vec![format!(
-            "eu-west-1: no key material (PendingImport), the primary's is {primary_material}"
+            "{away}: no key material (PendingImport), the primary's is {primary_material}"
         )]
     );
     let err = verdict.unwrap_err();
     assert_eq!(err.exit_code(), keyrite::app::error::ExitCode::NonCompliant);
     assert!(
         err.to_string().contains(&format!(
-            "{alias} in eu-west-1: no key material (PendingImport)"
+            "{alias} in {away}: no key material (PendingImport)"
         )),
         "{err}"
     );
     // The binary says the same, in its table and its exit code.
-    let run = keyrite().args(["kms", "status"]).output().unwrap();
+    let run = keyrite()
+        .env("AWS_REGION", home)
+        .args(["kms", "status"])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(7), "{stderr}");
     assert!(
         stderr.contains(&format!(
-            "{alias} in eu-west-1: no key material (PendingImport)"
+            "{alias} in {away}: no key material (PendingImport)"
         )),
         "{stderr}"
     );
