@@ -1348,3 +1348,199 @@ fn esc_then_l_leaves_without_running_and_an_error_after_confirming_is_shown_then
     };
     assert!(screen.contains("The ceremony stopped"), "{screen}");
 }
+
+mod preflight_screen {
+    use super::*;
+    use crate::app::ceremony::preflight::Passed;
+    use crate::tui::preflight::{CheckMsg, Checks, Stage, draw, update as check};
+
+    fn checks() -> Checks {
+        Checks::new("Rotate prod-s3", "/media/usb/bundle", "ceremony-hsm")
+    }
+
+    fn all_passed() -> Vec<Passed> {
+        vec![
+            Passed::ScriptAgainstBundle { keys: 9 },
+            Passed::Hashes { files: 19 },
+            Passed::WrappingKeys {
+                keys: 9,
+                spec: "RSA_4096".into(),
+            },
+            Passed::Validity {
+                remaining: Some(SignedDuration::from_mins(23 * 60 + 59)),
+                margin: SignedDuration::from_mins(30),
+            },
+            Passed::Provenance { signers: Some(2) },
+            Passed::Token {
+                label: "ceremony-hsm".into(),
+            },
+            Passed::Roster {
+                custodians: 5,
+                threshold: 3,
+            },
+            Passed::Outputs,
+        ]
+    }
+
+    fn ticked(n: usize) -> Checks {
+        all_passed()
+            .into_iter()
+            .take(n)
+            .fold(checks(), |c, p| check(c, CheckMsg::Passed(p)))
+    }
+
+    #[test]
+    fn each_check_is_ticked_off_as_it_passes_one_line_each() {
+        let before = drawn(80, 24, |f| draw(f, &checks()));
+        assert!(
+            before.contains("preflight — before anyone types"),
+            "{before}"
+        );
+        assert!(before.contains("· checking…"), "{before}");
+        assert!(!before.contains('✓'), "{before}");
+        for n in 1..=all_passed().len() {
+            let s = drawn(80, 24, |f| draw(f, &ticked(n)));
+            assert_eq!(s.matches('✓').count(), n, "{s}");
+            assert!(s.contains(&format!("preflight: {n} passed")), "{s}");
+            assert!(s.contains("Esc/Ctrl-C: leave"), "{s}");
+        }
+        let s = drawn(80, 24, |f| draw(f, &ticked(3)));
+        insta::assert_snapshot!("preflight_ticking_80x24", s);
+        let s = drawn(60, 20, |f| draw(f, &ticked(5)));
+        assert!(s.contains("✓ the bundle's 2 signatures verified"), "{s}");
+        insta::assert_snapshot!("preflight_ticking_60x20", s);
+    }
+
+    #[test]
+    fn a_failed_check_and_a_warning_stay_on_the_first_screen() {
+        let failed = check(
+            ticked(5),
+            CheckMsg::Failed(
+                "the token \"nosuch\" is not present\n  what to do: plug it in, or name it by its label"
+                    .into(),
+            ),
+        );
+        assert_eq!(failed.stage, Stage::Failed);
+        let s = drawn(80, 24, |f| draw(f, &failed));
+        assert!(s.contains("✗ the token \"nosuch\" is not present"), "{s}");
+        assert!(s.contains("what to do: plug it in"), "{s}");
+        assert!(s.contains("Enter leaves; nothing was touched"), "{s}");
+        insta::assert_snapshot!("preflight_failed_80x24", s);
+        let script = script(true);
+        let warning = script
+            .short_of_time(Some(SignedDuration::from_mins(31)), 3)
+            .unwrap();
+        let warned = check(ticked(8), CheckMsg::Warned(warning));
+        let s = drawn(80, 24, |f| draw(f, &warned));
+        assert!(
+            s.contains("! only 1 min left above the 30 min margin"),
+            "{s}"
+        );
+        assert!(s.contains("Enter: start the ceremony"), "{s}");
+        insta::assert_snapshot!("preflight_warned_80x24", s);
+    }
+
+    /// Keys as the first screen sees them: `during` while the checks run (polled without
+    /// waiting), then `after`, one a wait.
+    struct Keys {
+        during: VecDeque<Msg>,
+        after: VecDeque<Msg>,
+        drained: usize,
+    }
+
+    impl crate::tui::Input for Keys {
+        fn next(&mut self, within: Duration) -> Result<Option<Msg>> {
+            if within.is_zero() {
+                return Ok(self.during.pop_front());
+            }
+            self.after.pop_front().map(Some).ok_or(Error::Terminal {
+                detail: "the scripted keys ran out".into(),
+            })
+        }
+
+        fn drain(&mut self) -> Result<()> {
+            self.drained += 1;
+            Ok(())
+        }
+
+        fn now(&mut self) -> Timestamp {
+            now()
+        }
+    }
+
+    fn keys(during: &[Msg], after: &[Msg]) -> Keys {
+        Keys {
+            during: during.iter().cloned().collect(),
+            after: after.iter().cloned().collect(),
+            drained: 0,
+        }
+    }
+
+    fn screen(t: &Terminal<TestBackend>) -> String {
+        let buf = t.backend().buffer();
+        let mut s = String::new();
+        for y in 0..buf.area.height {
+            for x in 0..buf.area.width {
+                s.push_str(buf[(x, y)].symbol());
+            }
+            s.push('\n');
+        }
+        s
+    }
+
+    #[test]
+    fn the_checks_run_after_the_first_frame_and_a_failure_waits_for_a_key() {
+        let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        let mut input = keys(&[], &[Msg::Char('x'), Msg::Enter]);
+        let got: Result<()> = crate::tui::preflight_on_screen(
+            &mut t,
+            checks(),
+            &mut input,
+            |passed| {
+                for p in all_passed().into_iter().take(4) {
+                    passed(p);
+                }
+                Err(Error::LeftBeforeConfirmed)
+            },
+            |_| None,
+        );
+        assert!(matches!(got, Err(Error::LeftBeforeConfirmed)));
+        let s = screen(&t);
+        assert_eq!(s.matches('✓').count(), 4, "{s}");
+        assert!(s.contains("✗ "), "{s}");
+        // `x` did nothing; Enter left.
+        assert!(input.after.is_empty());
+    }
+
+    #[test]
+    fn a_warning_goes_on_with_enter_and_esc_during_the_checks_leaves() {
+        let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        let run = |passed: &mut dyn FnMut(Passed)| -> Result<u8> {
+            for p in all_passed() {
+                passed(p);
+            }
+            Ok(7)
+        };
+        // No warning: straight on, no key needed.
+        let mut input = keys(&[], &[]);
+        let got = crate::tui::preflight_on_screen(&mut t, checks(), &mut input, run, |_| None);
+        assert_eq!(got.unwrap(), 7);
+        // A warning: `y` is no answer, Enter goes on.
+        let mut input = keys(&[], &[Msg::Char('y'), Msg::Enter]);
+        let got = crate::tui::preflight_on_screen(&mut t, checks(), &mut input, run, |_| {
+            Some("only 1 min left above the 30 min margin".into())
+        });
+        assert_eq!(got.unwrap(), 7);
+        assert!(input.after.is_empty());
+        // Esc at the warning leaves.
+        let mut input = keys(&[], &[Msg::Esc]);
+        let got = crate::tui::preflight_on_screen(&mut t, checks(), &mut input, run, |_| {
+            Some("only 1 min left".into())
+        });
+        assert!(matches!(got, Err(Error::LeftBeforeConfirmed)));
+        // Esc while the checks run: they finish (they write nothing), then it leaves.
+        let mut input = keys(&[Msg::Esc], &[]);
+        let got = crate::tui::preflight_on_screen(&mut t, checks(), &mut input, run, |_| None);
+        assert!(matches!(got, Err(Error::LeftBeforeConfirmed)));
+    }
+}

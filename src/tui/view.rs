@@ -143,15 +143,7 @@ fn leave_box(m: &Model, frame: &mut Frame, area: Rect) {
 
 /// "1 h 05 min", "12 min 30 s".
 fn duration(d: SignedDuration) -> String {
-    let s = d.as_secs().abs();
-    let (h, min, sec) = (s / 3600, (s % 3600) / 60, s % 60);
-    if h > 0 {
-        format!("{h} h {min:02} min")
-    } else if sec == 0 {
-        format!("{min} min")
-    } else {
-        format!("{min} min {sec:02} s")
-    }
+    crate::core::terminal::duration_text(d)
 }
 
 /// The countdown line and its colour.
