@@ -285,6 +285,15 @@ pub fn short_of_time(inputs: &CeremonyInputs, checked: &Preflight) -> Option<Str
     inputs.script.short_of_time(remaining, quorum)
 }
 
+/// Whether Esc or Ctrl-C is among the keys typed so far; every key typed so far is consumed.
+fn asked_to_leave(input: &mut impl Input) -> bool {
+    let mut leave = false;
+    while let Ok(Some(msg)) = input.next(Duration::ZERO) {
+        leave |= matches!(msg, Msg::Esc | Msg::Interrupt);
+    }
+    leave
+}
+
 /// The first screen: drawn at once, then the preflight's checks ticked off on it as they pass.
 /// A failed check stays on screen until a key, then its error is returned; a warning until Enter
 /// (go on) or Esc (leave). Esc or Ctrl-C during the checks leaves once they stop (they write
@@ -303,10 +312,8 @@ pub fn preflight_on_screen<B: Backend, T>(
     let mut drawn = Ok(());
     let result = run_checks(&mut |passed| {
         checks = update(std::mem::take(&mut checks), CheckMsg::Passed(passed));
-        while let Ok(Some(msg)) = input.next(Duration::ZERO) {
-            if matches!(msg, Msg::Esc | Msg::Interrupt) {
-                checks.leaving = true;
-            }
+        if asked_to_leave(input) {
+            checks = update(std::mem::take(&mut checks), CheckMsg::Leave);
         }
         if drawn.is_ok() {
             drawn = terminal
@@ -322,14 +329,12 @@ pub fn preflight_on_screen<B: Backend, T>(
             (Err(e), CheckMsg::Failed(shown))
         }
         Ok(checked) => {
-            if checks.leaving {
+            // Keys typed while the checks ran are dropped, but Esc or Ctrl-C is obeyed.
+            if checks.leaving || asked_to_leave(input) {
                 return Err(Error::LeftBeforeConfirmed);
             }
             match warning(&checked) {
-                None => {
-                    input.drain()?;
-                    return Ok(checked);
-                }
+                None => return Ok(checked),
                 Some(warning) => (Ok(checked), CheckMsg::Warned(warning)),
             }
         }
