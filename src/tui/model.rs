@@ -397,17 +397,30 @@ impl Model {
     }
 
     /// How long until the countdown on screen changes: every second within the last hour (and
-    /// once expired), else at the next whole minute. The loop sleeps that long when no key comes.
+    /// once expired), else at the next whole minute, or sooner when the margin or the HURRY line
+    /// (the margin plus the ceremony's length) is crossed first, so "Next" changes at once. The
+    /// loop sleeps that long when no key comes.
     pub fn next_change(&self) -> std::time::Duration {
-        let secs = match self.remaining() {
-            None => 60,
-            Some(r) if r.is_negative() || r < SignedDuration::from_hours(1) => 1,
-            Some(r) => match r.as_secs() % 60 {
-                0 => 60,
-                s => s.unsigned_abs(),
-            },
+        let Some(r) = self.remaining() else {
+            return std::time::Duration::from_secs(60);
         };
-        std::time::Duration::from_secs(secs)
+        if r.is_negative() || r < SignedDuration::from_hours(1) {
+            return std::time::Duration::from_secs(1);
+        }
+        let minute = SignedDuration::from_mins(1);
+        let mut wait = match r.as_secs() % 60 {
+            0 => minute,
+            s => SignedDuration::from_secs(s),
+        };
+        let margin = self.info.margin();
+        let hurry = margin + self.info.script.ceremony_budget(self.custodians_needed());
+        for line in [margin, hurry] {
+            if r >= line {
+                // Just past it: at the line itself it is not crossed yet.
+                wait = wait.min(r - line + SignedDuration::from_millis(1));
+            }
+        }
+        std::time::Duration::try_from(wait).unwrap_or(std::time::Duration::from_secs(1))
     }
 
     /// Less than the script's margin remains: the ceremony can no longer finish.

@@ -482,6 +482,15 @@ impl Plain<'_> {
             let names: Vec<&str> = a.custodians.iter().map(|c| c.name.as_str()).collect();
             crate::say!("  quorum     {}", names.join(", "));
         }
+        // The margin crossed while the questions were answered: no question whose y would fail.
+        if let Some(why) = past_margin(
+            self.checked.bundle.parameters_valid_to,
+            self.script().expiry_margin(),
+            jiff::Timestamp::now(),
+            a.resume,
+        ) {
+            return Err(Error::BundleExpiring { problem: why });
+        }
         // The question names what y does: aborting is not generating.
         let question = match (a.resume, &self.checked.interrupted) {
             (Some(ResumeChoice::Abort), Some(i)) => format!(
@@ -508,6 +517,24 @@ impl Plain<'_> {
     }
 }
 
+/// Less than the margin left before the import parameters expire (`valid_to`) at `now`: why
+/// this ceremony can no longer finish. An abort generates nothing: the expiry does not stop it.
+fn past_margin(
+    valid_to: Option<jiff::Timestamp>,
+    margin: jiff::SignedDuration,
+    now: jiff::Timestamp,
+    resume: Option<ResumeChoice>,
+) -> Option<String> {
+    let left = valid_to?.duration_since(now);
+    (left < margin && resume != Some(ResumeChoice::Abort)).then(|| {
+        format!(
+            "this ceremony can no longer finish: the import parameters expire in {}, under the {} margin",
+            crate::core::terminal::duration_text(left.max(jiff::SignedDuration::ZERO)),
+            crate::core::terminal::duration_text(margin)
+        )
+    })
+}
+
 /// "; group 3 differs", "; groups 3, 16 differ", or nothing.
 fn groups_differ(wrong: &[usize]) -> String {
     if wrong.is_empty() {
@@ -518,5 +545,31 @@ fn groups_differ(wrong: &[usize]) -> String {
         format!("; group {} differs", list.join(", "))
     } else {
         format!("; groups {} differ", list.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::{SignedDuration as D, Timestamp};
+
+    #[test]
+    fn crossing_the_margin_before_the_confirmation_ends_the_ceremony_unless_it_aborts() {
+        let now: Timestamp = "2026-11-28T20:00:00Z".parse().unwrap();
+        let margin = D::from_mins(30);
+        let valid_to = Some(now + D::from_mins(30) + D::from_secs(1));
+        assert_eq!(past_margin(valid_to, margin, now, None), None);
+        assert_eq!(past_margin(None, margin, now, None), None);
+        let later = now + D::from_secs(2);
+        let why = past_margin(valid_to, margin, later, None).unwrap();
+        assert!(
+            why.starts_with("this ceremony can no longer finish: the import parameters expire in 29 min 59 s, under the 30 min margin"),
+            "{why}"
+        );
+        assert!(past_margin(valid_to, margin, later, Some(ResumeChoice::Finish)).is_some());
+        assert_eq!(
+            past_margin(valid_to, margin, later, Some(ResumeChoice::Abort)),
+            None
+        );
     }
 }

@@ -958,6 +958,26 @@ fn the_countdown_warns_under_the_margin_and_the_time_comes_from_ticks() {
     assert_eq!(left(90, 0), Duration::from_secs(60));
     assert_eq!(left(59, 0), Duration::from_secs(1));
     assert_eq!(left(-5, 0), Duration::from_secs(1));
+    // A margin above an hour: the loop wakes when it is crossed, not at the next minute, and
+    // "Next" says at once that the ceremony can no longer finish.
+    let mut info = info(1, None);
+    info.script = Script::parse(
+        "script.toml",
+        "[ceremony]\nname = \"Rotate prod-s3\"\nexpiry_margin_minutes = 90\n\n[wrapping]\nalgorithm = \"RSAES_OAEP_SHA_256\"\nkey_spec = \"RSA_4096\"\n\n[[key]]\nkey = \"alias/prod-s3\"\naccount = \"111122223333\"\nregion = \"eu-west-1\"\n",
+    )
+    .unwrap();
+    info.parameters_expire =
+        Some(now() + SignedDuration::from_mins(90) + SignedDuration::from_millis(400));
+    let wide = Model::new(info, now());
+    assert_eq!(wide.next_change(), Duration::from_millis(401));
+    assert_eq!(wide.cannot_finish(), None);
+    let wide = update(wide, Msg::Tick(now() + SignedDuration::from_millis(401)));
+    assert!(wide.cannot_finish().is_some());
+    assert!(
+        render(&wide, 80, 24).contains("Next: this ceremony can no longer finish"),
+        "{}",
+        render(&wide, 80, 24)
+    );
     // A tick is not a key: a prompt stays.
     let m = update(m, Msg::Esc);
     let m = update(m, Msg::Tick(now()));
