@@ -15,9 +15,10 @@ use crate::app::ceremony::preflight::Interrupted;
 use crate::app::ceremony::progress::{KeyStep, Progress};
 use crate::app::quorum::MemoryLock;
 use crate::core::ceremony::ResumeChoice;
+use crate::core::ceremony::questions::{self, Question};
 use crate::core::custody::shares::looks_like_share;
 use crate::core::custody::{QuorumMode, RosterFile};
-use crate::core::digest::{FingerprintCheck, check_fingerprint, normalise_fingerprint};
+use crate::core::digest::normalise_fingerprint;
 use crate::core::person::LOOKED_LIKE_SHARE;
 use crate::core::script::{Answers, CustodianAnswer, Script, TypedShare};
 
@@ -86,6 +87,34 @@ pub enum Screen {
     Result,
     /// The ceremony stopped with an error after the confirmation.
     Failed,
+}
+
+impl From<Question> for Screen {
+    fn from(q: Question) -> Screen {
+        match q {
+            Question::Resume => Screen::Resume,
+            Question::People => Screen::People,
+            Question::Keys => Screen::Keys,
+            Question::Fingerprint => Screen::Fingerprint,
+            Question::Custodians => Screen::Custodians,
+            Question::Confirm => Screen::Confirm,
+        }
+    }
+}
+
+impl Screen {
+    /// The question this screen asks (None: the HSM at work, the result, a failure).
+    pub fn question(self) -> Option<Question> {
+        Some(match self {
+            Screen::Resume => Question::Resume,
+            Screen::People => Question::People,
+            Screen::Keys => Question::Keys,
+            Screen::Fingerprint => Question::Fingerprint,
+            Screen::Custodians => Question::Custodians,
+            Screen::Confirm => Question::Confirm,
+            Screen::Running | Screen::Result | Screen::Failed => return None,
+        })
+    }
 }
 
 /// Which field the typed characters go to.
@@ -272,18 +301,24 @@ impl Model {
         }
     }
 
-    /// The steps of this ceremony, in order (the custodians only with a roster).
+    /// The ceremony's questions, in the order every driver asks them.
+    pub fn questions(&self) -> Vec<Question> {
+        questions::questions(self.info.interrupted.is_some(), self.info.roster.is_some())
+    }
+
+    /// The steps of this ceremony, in order: its questions, the HSM at work, the result.
     pub fn steps(&self) -> Vec<Screen> {
-        let mut s = Vec::new();
-        if self.info.interrupted.is_some() {
-            s.push(Screen::Resume);
-        }
-        s.extend([Screen::People, Screen::Keys, Screen::Fingerprint]);
-        if self.info.roster.is_some() {
-            s.push(Screen::Custodians);
-        }
-        s.extend([Screen::Confirm, Screen::Running, Screen::Result]);
+        let mut s: Vec<Screen> = self.questions().into_iter().map(Screen::from).collect();
+        s.extend([Screen::Running, Screen::Result]);
         s
+    }
+
+    /// The screen of the question after this one.
+    fn next_question(&self) -> Screen {
+        self.screen
+            .question()
+            .and_then(|q| questions::after(&self.questions(), q))
+            .map_or(Screen::Confirm, Screen::from)
     }
 
     /// "step N of M" of the current screen (a failure counts as the result step).
@@ -535,21 +570,8 @@ impl Model {
 
     /// The step before this one (entries kept).
     fn previous(&self) -> Option<Screen> {
-        let steps = self.steps();
-        let i = steps.iter().position(|s| *s == self.screen)?;
-        if i == 0
-            || !matches!(
-                self.screen,
-                Screen::People
-                    | Screen::Keys
-                    | Screen::Fingerprint
-                    | Screen::Custodians
-                    | Screen::Confirm
-            )
-        {
-            return None;
-        }
-        steps.get(i - 1).copied()
+        let q = self.screen.question()?;
+        questions::before(&self.questions(), q).map(Screen::from)
     }
 
     /// The list length a scroll is bounded by on this screen.
@@ -719,7 +741,10 @@ pub fn update(mut m: Model, msg: Msg) -> Model {
                     from + 1
                 ))
             }
-            Msg::Enter => m.go(Screen::Fingerprint),
+            Msg::Enter => {
+                let next = m.next_question();
+                m.go(next)
+            }
             _ => m,
         },
         Screen::Resume => resume_choice(m, &msg),
@@ -780,12 +805,14 @@ fn resume_choice(mut m: Model, msg: &Msg) -> Model {
             Some(why) => m.refuse(format!("it cannot be finished now: {why}; a aborts it")),
             None => {
                 m.resume = Some(ResumeChoice::Finish);
-                m.go(Screen::People)
+                let next = m.next_question();
+                m.go(next)
             }
         },
         Msg::Char('a' | 'A') => {
             m.resume = Some(ResumeChoice::Abort);
-            m.go(Screen::People)
+            let next = m.next_question();
+            m.go(next)
         }
         _ => m.refuse("f finishes the interrupted ceremony, a aborts it; Esc leaves"),
     }
@@ -866,57 +893,7 @@ fn people_problem(m: &Model) -> Option<String> {
 }
 
 fn fingerprint_problem(m: &Model) -> Option<String> {
-    if normalise_fingerprint(&m.fingerprint).is_empty() {
-        return Some("type the fingerprint read out from the connected side".into());
-    }
-    match check_fingerprint(&m.info.bundle_fingerprint, &m.fingerprint) {
-        FingerprintCheck::Matches => None,
-        FingerprintCheck::Incomplete {
-            typed_groups,
-            total_groups,
-            wrong,
-        } => Some(format!(
-            "only {typed_groups} of {total_groups} groups typed{}: type the rest as read out",
-            groups_named(&wrong, ", and")
-        )),
-        FingerprintCheck::Wrong { wrong, extra } => {
-            let typed = normalise_fingerprint(&m.fingerprint).len();
-            let expected = normalise_fingerprint(&m.info.bundle_fingerprint).len();
-            let head = if extra {
-                // Typed groups past the end: say how many, and where the first difference is (a
-                // group typed twice shifts every group after it, so listing them says nothing).
-                let over = (typed - expected).div_ceil(4);
-                let too_many = if over == 1 {
-                    "1 group too many".to_string()
-                } else {
-                    format!("{over} groups too many")
-                };
-                match wrong.first() {
-                    Some(first) => {
-                        format!("MISMATCH: {too_many}, the first wrong is group {first}")
-                    }
-                    None => format!("MISMATCH: {too_many}"),
-                }
-            } else if wrong.len() > 3 {
-                format!("MISMATCH in {} groups from group {}", wrong.len(), wrong[0])
-            } else {
-                format!("MISMATCH in{}", groups_named(&wrong, ""))
-            };
-            Some(format!(
-                "{head}: check it with the read-out; read right? Stop: not the prepared bundle"
-            ))
-        }
-    }
-}
-
-/// " group(s) 3, 7" (empty for none).
-fn groups_named(wrong: &[usize], lead: &str) -> String {
-    if wrong.is_empty() {
-        return String::new();
-    }
-    let list: Vec<String> = wrong.iter().map(usize::to_string).collect();
-    let word = if wrong.len() == 1 { "group" } else { "groups" };
-    format!("{lead} {word} {}", list.join(", "))
+    questions::fingerprint_problem(&m.info.bundle_fingerprint, &m.fingerprint)
 }
 
 fn enter(mut m: Model) -> Model {
@@ -933,18 +910,16 @@ fn enter(mut m: Model) -> Model {
             if let Some(problem) = people_problem(&m) {
                 return m.refuse(problem);
             }
-            m.go(Screen::Keys)
+            let next = m.next_question();
+            m.go(next)
         }
         Screen::Fingerprint => {
             if let Some(problem) = fingerprint_problem(&m) {
                 return m.refuse(problem);
             }
             m.fingerprint_ok = true;
-            if m.info.roster.is_some() {
-                m.go(Screen::Custodians)
-            } else {
-                m.go(Screen::Confirm)
-            }
+            let next = m.next_question();
+            m.go(next)
         }
         Screen::Custodians => custodian_enter(m),
         _ => m,
@@ -965,7 +940,8 @@ fn custodian_enter(mut m: Model) -> Model {
                 let who = if more == 1 { "custodian" } else { "custodians" };
                 return m.refuse(format!("{more} more {who} needed"));
             }
-            return m.go(Screen::Confirm);
+            let next = m.next_question();
+            return m.go(next);
         }
         let earlier: Vec<&str> = m.custodians.iter().map(|c| c.name.as_str()).collect();
         let enrolled = match roster.check_name(&name, &earlier, position) {
