@@ -264,6 +264,11 @@ fn usable_at_60x20(name: &str, m: &Model, screen: &str) {
 fn drawn(w: u16, h: u16, draw: impl FnOnce(&mut ratatui::Frame)) -> String {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     t.draw(draw).unwrap();
+    screen_of(&t)
+}
+
+/// What a test terminal shows, a line a row.
+fn screen_of(t: &Terminal<TestBackend>) -> String {
     let buf = t.backend().buffer();
     let mut s = String::new();
     for y in 0..buf.area.height {
@@ -441,6 +446,28 @@ fn a_custodian_name_is_matched_ignoring_case_and_spacing_and_kept_as_enrolled() 
         m.notice.as_deref().unwrap_or("").contains("named twice"),
         "{:?}",
         m.notice
+    );
+}
+
+#[test]
+fn the_key_review_shows_the_alias_a_new_key_takes_over_on_its_line_and_under_the_table() {
+    let mut info = info(2, None);
+    info.keys[1].takes_over = Some((
+        "alias/prod-s3".into(),
+        "arn:aws:kms:eu-west-1:111122223333:key/old".into(),
+    ));
+    let m = Model::new(info, now());
+    let m = walk(m, Screen::Keys, 2, false, &[]);
+    let s = render(&m, 80, 24);
+    assert!(s.contains("MOVES alias/prod-s3"), "{s}");
+    // Its details when it is selected.
+    let m = update(m, Msg::ScrollDown);
+    let s = render(&m, 120, 40);
+    assert!(
+        s.contains(
+            "ALIAS MOVE: takes over alias/prod-s3 from arn:aws:kms:eu-west-1:111122223333:key/old"
+        ),
+        "{s}"
     );
 }
 
@@ -1496,18 +1523,6 @@ mod preflight_screen {
         }
     }
 
-    fn screen(t: &Terminal<TestBackend>) -> String {
-        let buf = t.backend().buffer();
-        let mut s = String::new();
-        for y in 0..buf.area.height {
-            for x in 0..buf.area.width {
-                s.push_str(buf[(x, y)].symbol());
-            }
-            s.push('\n');
-        }
-        s
-    }
-
     #[test]
     fn the_checks_run_after_the_first_frame_and_a_failure_waits_for_a_key() {
         let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
@@ -1525,7 +1540,7 @@ mod preflight_screen {
             |_| None,
         );
         assert!(matches!(got, Err(Error::LeftBeforeConfirmed)));
-        let s = screen(&t);
+        let s = screen_of(&t);
         assert_eq!(s.matches('✓').count(), 4, "{s}");
         assert!(s.contains("✗ "), "{s}");
         // `x` did nothing; Enter left.
