@@ -11,6 +11,7 @@ pub mod palette;
 pub mod plain;
 pub mod preflight;
 pub mod readout;
+pub mod step;
 pub mod view;
 
 use std::io::IsTerminal;
@@ -28,7 +29,8 @@ use crate::app::ceremony::start::{CeremonyInputs, perform};
 use crate::app::error::{Error, Result};
 use crate::core::script::Answers;
 use edit::Edit;
-pub use model::{Info, KeyInfo, KeyRow, Model, Msg, Outcome, ResultView, update};
+pub use model::{Info, KeyInfo, KeyRow, Model, Msg, Outcome, ResultView};
+pub use step::update;
 
 /// The result screen's rows of a ceremony report.
 pub fn result_view(r: &CeremonyReport) -> ResultView {

@@ -4,8 +4,11 @@
 //!
 //! The ceremony is a guided sequence of steps: who is present; the keys, checked by the witness;
 //! the bundle fingerprint typed from the read-out; with a roster, the custodians; the
-//! confirmation; the HSM at work; the result. Each entry is checked as it is entered; Back keeps
-//! what was typed; Esc asks before leaving; only `y` confirms.
+//! confirmation; the HSM at work; the result, in the order of the ceremony's questions
+//! ([`crate::core::ceremony::questions`]). Each entry is checked as it is entered; Back keeps
+//! what was typed; Esc asks before leaving; only `y` confirms. What is common to every step
+//! (the clock, help, Back, leaving, scrolling) is handled here; each step's own keys, title,
+//! next action and footer are in one place, its file in `step/`.
 
 use jiff::{SignedDuration, Timestamp};
 use zeroize::Zeroizing;
@@ -16,11 +19,9 @@ use crate::app::ceremony::progress::{KeyStep, Progress};
 use crate::app::quorum::MemoryLock;
 use crate::core::ceremony::ResumeChoice;
 use crate::core::ceremony::questions::{self, Question};
-use crate::core::custody::shares::looks_like_share;
 use crate::core::custody::{QuorumMode, RosterFile};
 use crate::core::digest::normalise_fingerprint;
-use crate::core::person::LOOKED_LIKE_SHARE;
-use crate::core::script::{Answers, CustodianAnswer, Script, TypedShare};
+use crate::core::script::{Answers, CustodianAnswer, Script};
 
 /// One key of the bundle as the witness checks it: where it goes (production or not).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -314,7 +315,7 @@ impl Model {
     }
 
     /// The screen of the question after this one.
-    fn next_question(&self) -> Screen {
+    pub(super) fn next_question(&self) -> Screen {
         self.screen
             .question()
             .and_then(|q| questions::after(&self.questions(), q))
@@ -489,7 +490,7 @@ impl Model {
         })
     }
 
-    fn custodians_needed(&self) -> usize {
+    pub(super) fn custodians_needed(&self) -> usize {
         self.info.quorum().map(usize::from).unwrap_or(0)
     }
 
@@ -513,7 +514,7 @@ impl Model {
         }
     }
 
-    fn field(&mut self) -> Option<&mut String> {
+    pub(super) fn field(&mut self) -> Option<&mut String> {
         match (self.screen, self.focus) {
             (Screen::People, Focus::First) => Some(&mut self.operator),
             (Screen::People, Focus::Second) => Some(&mut self.witness),
@@ -525,18 +526,18 @@ impl Model {
     }
 
     /// Moves the typing to `focus`, the cursor to the end of that field.
-    fn set_focus(&mut self, focus: Focus) {
+    pub(super) fn set_focus(&mut self, focus: Focus) {
         self.focus = focus;
         self.cursor = Cursor::default();
     }
 
-    fn clear_share(&mut self) {
+    pub(super) fn clear_share(&mut self) {
         // Overwrite in place: the buffer keeps its one allocation.
         zeroize::Zeroize::zeroize(&mut *self.share);
         self.share.clear();
     }
 
-    fn go(mut self, screen: Screen) -> Model {
+    pub(super) fn go(mut self, screen: Screen) -> Model {
         self.screen = screen;
         self.set_focus(Focus::First);
         self.scroll = 0;
@@ -556,26 +557,26 @@ impl Model {
     }
 
     /// Notes the keys now on screen on the key review.
-    fn mark_seen(&mut self) {
+    pub(super) fn mark_seen(&mut self) {
         if self.screen == Screen::Keys {
             let shown = self.keys_first_shown(self.size) + self.keys_per_page();
             self.keys_seen = self.keys_seen.max(shown.min(self.info.keys.len()));
         }
     }
 
-    fn refuse(mut self, notice: impl Into<String>) -> Model {
+    pub(super) fn refuse(mut self, notice: impl Into<String>) -> Model {
         self.notice = Some(notice.into());
         self
     }
 
     /// The step before this one (entries kept).
-    fn previous(&self) -> Option<Screen> {
+    pub(super) fn previous(&self) -> Option<Screen> {
         let q = self.screen.question()?;
         questions::before(&self.questions(), q).map(Screen::from)
     }
 
     /// The list length a scroll is bounded by on this screen.
-    fn list_len(&self) -> usize {
+    pub(super) fn list_len(&self) -> usize {
         match self.screen {
             Screen::Keys | Screen::Running => self.info.keys.len(),
             Screen::Result => self.result.as_ref().map_or(0, |r| r.keys.len()),
@@ -604,401 +605,4 @@ pub fn keys_per_page(cols: u16, rows: u16) -> usize {
     usize::from(rows)
         .saturating_sub(frame_rows(cols) + 1 + details)
         .max(1)
-}
-
-/// The next state. Pure: the same model and message always give the same model.
-pub fn update(mut m: Model, msg: Msg) -> Model {
-    // What the clock and the HSM report is not a key: it leaves the notice and the prompts alone.
-    match msg {
-        Msg::Tick(now) => {
-            m.now = now;
-            return m;
-        }
-        Msg::Size(w, h) => {
-            m.size = (w, h);
-            m.mark_seen();
-            return m;
-        }
-        Msg::Progress(p) => return progress(m, p),
-        Msg::Finished(view) => {
-            if m.screen == Screen::Running {
-                m.result = Some(view);
-                m.outcome = Outcome::Continue;
-                return m.go(Screen::Result);
-            }
-            return m;
-        }
-        Msg::Failed(why) => {
-            if m.screen == Screen::Running {
-                m.failure = Some(why);
-                m.outcome = Outcome::Continue;
-                return m.go(Screen::Failed);
-            }
-            return m;
-        }
-        _ => {}
-    }
-    m.notice = None;
-    // Up and Down move between a form's fields, and scroll a list.
-    let msg = match msg {
-        Msg::ScrollUp | Msg::ScrollDown if m.text_focus() => Msg::Tab,
-        other => other,
-    };
-    let before_confirmation = matches!(
-        m.screen,
-        Screen::Resume
-            | Screen::People
-            | Screen::Keys
-            | Screen::Fingerprint
-            | Screen::Custodians
-            | Screen::Confirm
-    );
-    // While the HSM works, keys do nothing.
-    if m.screen == Screen::Running {
-        return m;
-    }
-    if m.help {
-        m.help = false;
-        return m;
-    }
-    if m.leaving {
-        // Its own box, its own key: `l` (or Ctrl-C again) leaves; `y` is not an answer here.
-        m.leaving = false;
-        if matches!(msg, Msg::Char('l' | 'L') | Msg::Interrupt) {
-            m.clear_share();
-            m.outcome = Outcome::Quit;
-        }
-        return m;
-    }
-    if m.swallowing {
-        // What follows a share typed into a name field is dropped unseen, until the person stops.
-        match msg {
-            Msg::Enter | Msg::Tab | Msg::Esc | Msg::Back => {
-                m.swallowing = false;
-                return m;
-            }
-            Msg::Interrupt => m.swallowing = false,
-            _ => {
-                m.notice = Some(LOOKED_LIKE_SHARE.into());
-                return m;
-            }
-        }
-    }
-    match msg {
-        // Nothing typed: nothing to lose, Ctrl-C leaves at once. Else it asks, like Esc.
-        Msg::Interrupt if before_confirmation && !m.typed_anything() => {
-            m.clear_share();
-            m.outcome = Outcome::Quit;
-            return m;
-        }
-        Msg::Interrupt | Msg::Esc if before_confirmation => {
-            m.leaving = true;
-            return m;
-        }
-        Msg::Help => {
-            m.help = true;
-            return m;
-        }
-        Msg::Char('?') if !m.text_focus() => {
-            m.help = true;
-            return m;
-        }
-        Msg::Back => {
-            if let Some(prev) = m.previous() {
-                return m.go(prev);
-            }
-            return m;
-        }
-        Msg::ScrollDown => {
-            let last = m.list_len().saturating_sub(1);
-            m.scroll = (m.scroll + 1).min(last);
-            m.mark_seen();
-            return m;
-        }
-        Msg::ScrollUp => {
-            m.scroll = m.scroll.saturating_sub(1);
-            return m;
-        }
-        _ => {}
-    }
-    match m.screen {
-        Screen::Running => m,
-        Screen::Result | Screen::Failed => {
-            if matches!(msg, Msg::Enter | Msg::Char('q' | 'Q')) {
-                m.outcome = Outcome::Done;
-            }
-            m
-        }
-        Screen::Keys => match msg {
-            Msg::Enter if m.keys_seen < m.info.keys.len() => {
-                // Not approved unseen: Enter shows the next keys first.
-                let from = m.keys_seen;
-                m.scroll = (from + m.keys_per_page() - 1).min(m.info.keys.len() - 1);
-                m.mark_seen();
-                let (to, total) = (m.keys_seen, m.info.keys.len());
-                m.refuse(format!(
-                    "keys {}–{to} of {total} are shown now: check them too, then Enter",
-                    from + 1
-                ))
-            }
-            Msg::Enter => {
-                let next = m.next_question();
-                m.go(next)
-            }
-            _ => m,
-        },
-        Screen::Resume => resume_choice(m, &msg),
-        Screen::Confirm => match msg {
-            Msg::Char('y' | 'Y') => confirm(m),
-            Msg::Char('n' | 'N') => {
-                m.leaving = true;
-                m
-            }
-            _ => {
-                let what = match m.resume {
-                    Some(ResumeChoice::Abort) => "only y aborts",
-                    Some(ResumeChoice::Finish) => "only y finishes",
-                    None => "only y generates the keys",
-                };
-                m.refuse(format!("{what}; Shift-Tab goes back, Esc leaves"))
-            }
-        },
-        Screen::People | Screen::Fingerprint | Screen::Custodians => match msg {
-            Msg::Char(c) => typed(m, c),
-            Msg::Edit(key) => {
-                let cursor = m.cursor;
-                if let Some(f) = m.field() {
-                    m.cursor = cursor.edit(f, key);
-                }
-                if m.screen == Screen::Fingerprint {
-                    m.fingerprint_ok = false;
-                }
-                m
-            }
-            Msg::Tab if m.screen != Screen::Fingerprint => {
-                let mut focus = match m.focus {
-                    Focus::First => Focus::Second,
-                    Focus::Second => Focus::First,
-                };
-                if m.screen == Screen::Custodians && !m.info.shares() {
-                    focus = Focus::First;
-                }
-                m.set_focus(focus);
-                m
-            }
-            Msg::Enter => enter(m),
-            _ => m,
-        },
-    }
-}
-
-/// The first screen of an interrupted ceremony: `f` finishes it, `a` aborts it (each only
-/// chosen here; nothing happens before `y` at the confirmation).
-fn resume_choice(mut m: Model, msg: &Msg) -> Model {
-    let cannot_finish = m
-        .info
-        .interrupted
-        .as_ref()
-        .and_then(|i| i.cannot_finish.clone());
-    match msg {
-        Msg::Char('f' | 'F') => match cannot_finish {
-            Some(why) => m.refuse(format!("it cannot be finished now: {why}; a aborts it")),
-            None => {
-                m.resume = Some(ResumeChoice::Finish);
-                let next = m.next_question();
-                m.go(next)
-            }
-        },
-        Msg::Char('a' | 'A') => {
-            m.resume = Some(ResumeChoice::Abort);
-            let next = m.next_question();
-            m.go(next)
-        }
-        _ => m.refuse("f finishes the interrupted ceremony, a aborts it; Esc leaves"),
-    }
-}
-
-fn typed(mut m: Model, c: char) -> Model {
-    // The share buffer is sized once and never grows: a reallocation would leave a copy of the
-    // typed share behind in freed memory.
-    let is_share = (m.screen, m.focus) == (Screen::Custodians, Focus::Second);
-    if is_share && m.share.len() + c.len_utf8() > SHARE_CAPACITY {
-        return m.refuse(format!(
-            "a share is at most {SHARE_CAPACITY} characters: check what was typed"
-        ));
-    }
-    if m.screen == Screen::Fingerprint {
-        m.fingerprint_ok = false;
-    }
-    let name_field = matches!(
-        (m.screen, m.focus),
-        (Screen::People, _) | (Screen::Custodians, Focus::First)
-    );
-    let cursor = m.cursor;
-    if let Some(f) = m.field() {
-        // At the cursor, in place: the share's buffer has the room (checked above).
-        cursor.insert(f, c);
-    }
-    if name_field && m.field().is_some_and(|f| looks_like_share(f)) {
-        // Refused unseen: the field is wiped and emptied before the next frame, and what follows
-        // is dropped until Enter.
-        if let Some(f) = m.field() {
-            zeroize::Zeroize::zeroize(f);
-        }
-        m.cursor = Cursor::default();
-        m.swallowing = true;
-        return m.refuse(LOOKED_LIKE_SHARE);
-    }
-    m
-}
-
-fn progress(mut m: Model, p: Progress) -> Model {
-    match p {
-        Progress::QuorumMet {
-            names,
-            custodians_total,
-            mode,
-        } => {
-            m.quorum_line = Some(format!(
-                "quorum met: {} of {custodians_total} ({mode}); the HSM is open",
-                names.join(", ")
-            ));
-        }
-        Progress::Probed { result } => m.probe_line = Some(format!("capability probe: {result}")),
-        Progress::Key { index, step, .. } => {
-            if let Some(k) = m.progress.get_mut(index) {
-                k.step = Some(step);
-            }
-            // Keep the key at work in view.
-            m.scroll = index.saturating_sub(2);
-        }
-        Progress::Finished { .. } => {}
-    }
-    m
-}
-
-fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or_default().to_string()
-}
-
-fn people_problem(m: &Model) -> Option<String> {
-    if m.operator.trim().is_empty() {
-        return Some("type the operator's name".into());
-    }
-    m.info
-        .script
-        .check_people(m.operator.trim(), Some(m.witness.trim()))
-        .err()
-        .map(|e| e.to_string())
-}
-
-fn fingerprint_problem(m: &Model) -> Option<String> {
-    questions::fingerprint_problem(&m.info.bundle_fingerprint, &m.fingerprint)
-}
-
-fn enter(mut m: Model) -> Model {
-    match m.screen {
-        Screen::People => {
-            if m.operator.trim().is_empty() {
-                m.set_focus(Focus::First);
-                return m.refuse("type the operator's name");
-            }
-            if m.focus == Focus::First {
-                m.set_focus(Focus::Second);
-                return m;
-            }
-            if let Some(problem) = people_problem(&m) {
-                return m.refuse(problem);
-            }
-            let next = m.next_question();
-            m.go(next)
-        }
-        Screen::Fingerprint => {
-            if let Some(problem) = fingerprint_problem(&m) {
-                return m.refuse(problem);
-            }
-            m.fingerprint_ok = true;
-            let next = m.next_question();
-            m.go(next)
-        }
-        Screen::Custodians => custodian_enter(m),
-        _ => m,
-    }
-}
-
-fn custodian_enter(mut m: Model) -> Model {
-    let name = m.custodian_name.trim().to_string();
-    let position = m.custodians.len() + 1;
-    let Some(roster) = &m.info.roster else {
-        return m;
-    };
-    if m.focus == Focus::First {
-        if name.is_empty() {
-            let need = m.custodians_needed();
-            if m.custodians.len() < need {
-                let more = need - m.custodians.len();
-                let who = if more == 1 { "custodian" } else { "custodians" };
-                return m.refuse(format!("{more} more {who} needed"));
-            }
-            let next = m.next_question();
-            return m.go(next);
-        }
-        let earlier: Vec<&str> = m.custodians.iter().map(|c| c.name.as_str()).collect();
-        let enrolled = match roster.check_name(&name, &earlier, position) {
-            Ok(entry) => entry.name.clone(),
-            Err(e) => {
-                let why = e.to_string();
-                return m.refuse(why);
-            }
-        };
-        // The name as enrolled, however it was typed.
-        m.custodian_name = enrolled.clone();
-        let name = enrolled;
-        if !m.info.shares() {
-            m.custodians.push(CustodianAnswer { name, share: None });
-            m.custodian_name.clear();
-            return m;
-        }
-        m.set_focus(Focus::Second);
-        return m;
-    }
-    if let Err(e) = roster.check_share(&name, m.share.trim(), position) {
-        // The error names the mistyped group or the wrong owner; it never holds the share. The
-        // entry stays as typed, to be corrected.
-        let why = first_line(&e.to_string());
-        return m.refuse(why);
-    }
-    let share = TypedShare::from_str_zeroizing(m.share.trim());
-    m.clear_share();
-    m.custodians.push(CustodianAnswer {
-        name,
-        share: Some(share),
-    });
-    m.custodian_name.clear();
-    m.set_focus(Focus::First);
-    m
-}
-
-/// `y` at the confirmation: every check again (an entry may have been changed after Back), then
-/// the ceremony.
-fn confirm(m: Model) -> Model {
-    if let Some(why) = m.cannot_finish() {
-        return m.refuse(why);
-    }
-    if let Some(problem) = people_problem(&m) {
-        return m.go(Screen::People).refuse(problem);
-    }
-    if !m.fingerprint_ok || fingerprint_problem(&m).is_some() {
-        return m
-            .go(Screen::Fingerprint)
-            .refuse("the fingerprint is not checked: type it again and press Enter");
-    }
-    if m.custodians.len() < m.custodians_needed() {
-        return m
-            .go(Screen::Custodians)
-            .refuse("more custodians are needed");
-    }
-    let mut m = m.go(Screen::Running);
-    m.outcome = Outcome::Run;
-    m
 }

@@ -10,7 +10,8 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 use super::edit::Edit;
-use super::model::{Focus, Info, KeyInfo, KeyRow, Model, Msg, Outcome, ResultView, Screen, update};
+use super::model::{Focus, Info, KeyInfo, KeyRow, Model, Msg, Outcome, ResultView, Screen};
+use super::step::update;
 use super::view::view;
 use crate::app::ceremony::CeremonyReport;
 use crate::app::ceremony::preflight::Interrupted;
