@@ -326,38 +326,40 @@ fn the_first_frame_comes_before_the_preflight_and_ticks_off_each_check_until_one
             &[]
         )
     );
-    let tmux = Tmux::start_sized("tui", &command, 80, 24, true);
-    let mut seen = Vec::new();
-    let failed = tmux.wait_for(&mut seen, SHORT, "the failed check", |s| {
-        s.contains("✗ ") && s.contains("Enter/Esc: leave")
-    });
-    for check in [
-        "✓ the bundle is for the script's 1 key and algorithm",
-        "✓ every file's SHA-256 is the manifest's",
-        "✓ the KMS wrapping key is RSA_4096",
-        "✓ the import parameters: ",
-    ] {
-        assert!(failed.contains(check), "{check}:\n{failed}");
+    for (cols, rows) in [(80, 24), (60, 20)] {
+        let tmux = Tmux::start_sized("tui", &command, cols, rows, true);
+        let mut seen = Vec::new();
+        let failed = tmux.wait_for(&mut seen, SHORT, "the failed check", |s| {
+            s.contains("✗ ") && s.contains("Enter/Esc: leave")
+        });
+        for check in [
+            "✓ the bundle is for the script's 1 key and algorithm",
+            "✓ every file's SHA-256 is the manifest's",
+            "✓ the KMS wrapping key is RSA_4096",
+            "✓ the import parameters: ",
+        ] {
+            assert!(failed.contains(check), "{cols}x{rows}: {check}:\n{failed}");
+        }
+        assert!(failed.contains(" left, margin 30 min"), "{failed}");
+        assert!(
+            failed.contains("✗ no token labelled \"not-plugged-in\""),
+            "{failed}"
+        );
+        assert!(
+            failed.contains("preflight: 5 passed, one failed"),
+            "{failed}"
+        );
+        assert!(
+            failed.contains("Next: the ceremony cannot start"),
+            "{failed}"
+        );
+        // Keys other than Enter, Esc, q and Ctrl-C do nothing here.
+        tmux.keys(&["y"]);
+        tmux.keys(&["Escape"]);
+        let end = tmux.wait_for(&mut seen, SHORT, "the exit", |s| s.contains("EXIT="));
+        assert!(end.contains("not-plugged-in"), "{end}");
+        assert!(!end.contains("EXIT=0"), "{end}");
     }
-    assert!(failed.contains(" left, margin 30 min"), "{failed}");
-    assert!(
-        failed.contains("✗ no token labelled \"not-plugged-in\""),
-        "{failed}"
-    );
-    assert!(
-        failed.contains("preflight: 5 passed, one failed"),
-        "{failed}"
-    );
-    assert!(
-        failed.contains("Next: the ceremony cannot start"),
-        "{failed}"
-    );
-    // Keys other than Enter, Esc, q and Ctrl-C do nothing here.
-    tmux.keys(&["y"]);
-    tmux.keys(&["Escape"]);
-    let end = tmux.wait_for(&mut seen, SHORT, "the exit", |s| s.contains("EXIT="));
-    assert!(end.contains("not-plugged-in"), "{end}");
-    assert!(!end.contains("EXIT=0"), "{end}");
     assert_eq!(tree(&p.bundle), before);
 }
 
