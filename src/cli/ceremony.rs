@@ -5,12 +5,10 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use crate::app::ceremony::CeremonyReport;
-use crate::app::ceremony::preflight::{Preflight, preflight};
+use crate::app::ceremony::preflight::preflight;
 use crate::app::ceremony::progress::ProgressSink;
 use crate::app::ceremony::start::{CeremonyInputs, CeremonyPaths, perform};
 use crate::app::error::{Error, Result};
-use crate::core::manifest::{self, Manifest};
 use crate::core::script::Answers;
 use crate::io::fs as fsio;
 
@@ -67,44 +65,6 @@ pub struct CeremonyArgs {
     pub so_pin_source: Option<PathBuf>,
 }
 
-/// The ceremony in the operators' full-screen app, after the preflight: the one way `keyrite
-/// ceremony` and a rehearsal at a terminal run it.
-pub fn at_terminal(inputs: &CeremonyInputs, checked: &Preflight) -> Result<CeremonyReport> {
-    let manifest = checked.bundle.bundle.manifest();
-    let info = crate::tui::Info {
-        script: inputs.script.clone(),
-        keys: manifest
-            .keys
-            .iter()
-            .map(|k| crate::tui::KeyInfo {
-                name: k.name.clone(),
-                alias: k.alias.clone(),
-                arn: k.key_arn.clone(),
-                account: k.account.clone(),
-                region: k.region.clone(),
-                wrapping_key_sha256: manifest
-                    .files
-                    .get(&Manifest::file_path(k, manifest::WRAPPING_PUBLIC_KEY))
-                    .cloned()
-                    .unwrap_or_default(),
-                takes_over: k
-                    .takes_over
-                    .as_ref()
-                    .map(|t| (t.alias.clone(), t.previous_key_arn.clone())),
-            })
-            .collect(),
-        token: inputs.uri.token.clone(),
-        bundle_dir: inputs.bundle.display().to_string(),
-        bundle_fingerprint: checked.bundle.bundle.fingerprint().to_string(),
-        parameters_expire: checked.bundle.parameters_valid_to,
-        roster: checked.roster.as_ref().map(|r| r.file.clone()),
-        interrupted: checked.interrupted.clone(),
-    };
-    crate::tui::run(info, |answers, progress| {
-        perform(inputs, checked, &answers, progress)
-    })
-}
-
 pub fn run(a: CeremonyArgs) -> Result<()> {
     if !a.headless && a.answers.is_some() {
         return Err(Error::AnswersWithoutHeadless);
@@ -118,9 +78,18 @@ pub fn run(a: CeremonyArgs) -> Result<()> {
         so_pin_source: a.so_pin_source.as_deref(),
         escrow_from: a.escrow_from.as_deref(),
     })?;
-    // Everything that needs no person, before anyone is asked for anything.
-    let checked = preflight(&inputs)?;
-    let report = if a.headless {
+    // Everything that needs no person, before anyone is asked for anything: here, or (in the
+    // full-screen app) ticked off on its first screen.
+    let checked = if a.headless || a.plain {
+        let checked = preflight(&inputs)?;
+        if let Some(warning) = crate::tui::short_of_time(&inputs, &checked) {
+            crate::say!("warning: {warning}");
+        }
+        Some(checked)
+    } else {
+        None
+    };
+    let report = if let (true, Some(checked)) = (a.headless, &checked) {
         let answers_path = a.answers.as_deref().unwrap_or(Path::new(""));
         // Shares may be in it: read into zeroizing memory, refused if others may read it.
         let answers_bytes = fsio::read_secret(answers_path, "an answers file")?;
@@ -132,15 +101,15 @@ pub fn run(a: CeremonyArgs) -> Result<()> {
                 kind: "an answers file".into(),
             })?;
         let answers = Answers::parse(&answers_path.display().to_string(), answers_text)?;
-        let report = perform(&inputs, &checked, &answers, ProgressSink::lines())?;
+        let report = perform(&inputs, checked, &answers, ProgressSink::lines())?;
         drop(answers);
         drop(answers_bytes);
         drop(locks);
         report
-    } else if a.plain {
-        crate::tui::plain::run(&inputs, &checked)?
+    } else if let Some(checked) = &checked {
+        crate::tui::plain::run(&inputs, checked)?
     } else {
-        at_terminal(&inputs, &checked)?
+        crate::tui::ceremony(&inputs)?
     };
     crate::app::ceremony::print_report(&report);
     if a.json {

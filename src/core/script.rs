@@ -77,6 +77,12 @@ pub struct CeremonySection {
     /// Whether a witness, another person than the operator, must be named. Default true.
     #[serde(default)]
     pub witness_required: Option<bool>,
+    /// How long this ceremony took the room in its timed rehearsal, in minutes, from the
+    /// ceremony's first frame to its result (a rehearsal at a terminal prints it). The
+    /// preflight warns, and the countdown says HURRY, when less than this remains above the
+    /// margin. Default: the estimate of [`Script::ceremony_budget`].
+    #[serde(default)]
+    pub rehearsed_minutes: Option<u32>,
 }
 
 /// What the ceremony's time budget ([`Script::ceremony_budget`]) counts, in minutes. An
@@ -166,6 +172,11 @@ impl Script {
                 "[ceremony] expiry_margin_minutes is 0; leave it out for the default 30".into(),
             ));
         }
+        if script.ceremony.rehearsed_minutes == Some(0) {
+            return Err(invalid(
+                "[ceremony] rehearsed_minutes is 0; leave it out for the estimate, or give the minutes the timed rehearsal printed".into(),
+            ));
+        }
         if let Some(p) = &script.provenance {
             let reason = p.reason.as_deref().map(str::trim).unwrap_or_default();
             if p.required == 0 && reason.is_empty() {
@@ -221,16 +232,56 @@ impl Script {
         jiff::SignedDuration::from_mins(i64::from(minutes))
     }
 
-    /// How long the ceremony at the air-gapped side takes once started, as budgeted before it
-    /// starts: [`CEREMONY_BASE_MINUTES`] for the people, the key review, the fingerprint read-out
-    /// and the confirmation, [`CEREMONY_MINUTES_PER_CUSTODIAN`] for each custodian who types a
-    /// share and [`CEREMONY_MINUTES_PER_KEY`] for each key (checked by the witness, then
-    /// generated, wrapped and verified). Nine keys and a quorum of three: 10 + 9 + 9 = 28 min.
+    /// How long the ceremony at the air-gapped side takes once started: the script's
+    /// `rehearsed_minutes` (the room's own timed rehearsal) when it gives them, else an estimate:
+    /// [`CEREMONY_BASE_MINUTES`] for the people, the key review, the fingerprint read-out and the
+    /// confirmation, [`CEREMONY_MINUTES_PER_CUSTODIAN`] for each custodian who types a share and
+    /// [`CEREMONY_MINUTES_PER_KEY`] for each key (checked by the witness, then generated, wrapped
+    /// and verified). Nine keys and a quorum of three: 10 + 9 + 9 = 28 min.
     pub fn ceremony_budget(&self, quorum: usize) -> jiff::SignedDuration {
-        let minutes = CEREMONY_BASE_MINUTES
-            + CEREMONY_MINUTES_PER_CUSTODIAN * quorum as i64
-            + CEREMONY_MINUTES_PER_KEY * self.keys.len() as i64;
+        let minutes = match self.ceremony.rehearsed_minutes {
+            Some(m) => i64::from(m),
+            None => {
+                CEREMONY_BASE_MINUTES
+                    + CEREMONY_MINUTES_PER_CUSTODIAN * quorum as i64
+                    + CEREMONY_MINUTES_PER_KEY * self.keys.len() as i64
+            }
+        };
         jiff::SignedDuration::from_mins(minutes)
+    }
+
+    /// How [`Script::ceremony_budget`] was counted, for the people it warns.
+    pub fn ceremony_budget_source(&self, quorum: usize) -> String {
+        match self.ceremony.rehearsed_minutes {
+            Some(m) => format!("the script's rehearsed_minutes = {m}, timed in a rehearsal"),
+            None => format!(
+                "estimated: {CEREMONY_BASE_MINUTES} min + {CEREMONY_MINUTES_PER_CUSTODIAN} min × {} + {CEREMONY_MINUTES_PER_KEY} min × {}; a timed rehearsal gives the script's rehearsed_minutes",
+                crate::core::terminal::counted(quorum, "custodian"),
+                crate::core::terminal::counted(self.keys.len(), "key")
+            ),
+        }
+    }
+
+    /// The warning when the time left (`remaining`, before the import parameters expire) above
+    /// the margin is less than the ceremony takes; None when there is time enough or no expiry.
+    pub fn short_of_time(
+        &self,
+        remaining: Option<jiff::SignedDuration>,
+        quorum: usize,
+    ) -> Option<String> {
+        let left = remaining?;
+        let budget = self.ceremony_budget(quorum);
+        let above = left - self.expiry_margin();
+        (above < budget).then(|| {
+            use crate::core::terminal::duration_text;
+            format!(
+                "only {} left above the {} margin, and this ceremony takes {} ({}): hurry, or prepare a new bundle",
+                duration_text(above.max(jiff::SignedDuration::ZERO)),
+                duration_text(self.expiry_margin()),
+                duration_text(budget),
+                self.ceremony_budget_source(quorum)
+            )
+        })
     }
 
     pub fn witness_required(&self) -> bool {
@@ -505,6 +556,36 @@ region = "eu-west-1"
     }
 
     #[test]
+    fn short_of_time_when_less_than_the_ceremony_remains_above_the_margin() {
+        use jiff::SignedDuration as D;
+        let s = Script::parse("s.toml", GOOD).unwrap();
+        // One key, a quorum of three: 10 + 9 + 1 = 20 min, above a 30 min margin.
+        assert_eq!(s.ceremony_budget(3), D::from_mins(20));
+        assert_eq!(s.short_of_time(Some(D::from_mins(50)), 3), None);
+        assert_eq!(s.short_of_time(None, 3), None);
+        let warn = s.short_of_time(Some(D::from_mins(31)), 3).unwrap();
+        assert!(
+            warn.starts_with("only 1 min left above the 30 min margin, and this ceremony takes 20 min (estimated: 10 min + 3 min × 3 custodians + 1 min × 1 key;"),
+            "{warn}"
+        );
+        // Under the margin: nothing left above it.
+        let warn = s.short_of_time(Some(D::from_mins(20)), 3).unwrap();
+        assert!(warn.starts_with("only 0 min left above"), "{warn}");
+        // The room's own timed rehearsal replaces the estimate.
+        let timed = GOOD.replace("[wrapping]", "rehearsed_minutes = 12\n[wrapping]");
+        let s = Script::parse("s.toml", &timed).unwrap();
+        assert_eq!(s.ceremony_budget(3), D::from_mins(12));
+        assert_eq!(s.short_of_time(Some(D::from_mins(43)), 3), None);
+        let warn = s.short_of_time(Some(D::from_mins(41)), 3).unwrap();
+        assert!(
+            warn.contains(
+                "takes 12 min (the script's rehearsed_minutes = 12, timed in a rehearsal)"
+            ),
+            "{warn}"
+        );
+    }
+
+    #[test]
     fn a_key_must_resolve_to_the_arn_or_account_and_region_the_script_names() {
         let s = Script::parse("s.toml", GOOD).unwrap();
         let k = &s.keys[0];
@@ -554,6 +635,10 @@ region = "eu-west-1"
             (
                 GOOD.replace("name = \"Rotate dev-s3\"", "name = \" \""),
                 "name is empty",
+            ),
+            (
+                GOOD.replace("[wrapping]", "rehearsed_minutes = 0\n[wrapping]"),
+                "rehearsed_minutes is 0",
             ),
         ];
         for (text, want) in cases {

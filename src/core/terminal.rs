@@ -23,6 +23,22 @@ pub fn counted(n: usize, thing: &str) -> String {
     }
 }
 
+/// A duration as people read it: "3 d 04 h", "1 h 05 min", "12 min", "12 min 30 s" (its sign
+/// dropped; days from two days on).
+pub fn duration_text(d: jiff::SignedDuration) -> String {
+    let s = d.as_secs().abs();
+    let (h, min, sec) = (s / 3600, (s % 3600) / 60, s % 60);
+    if h >= 48 {
+        format!("{} d {:02} h", h / 24, h % 24)
+    } else if h > 0 {
+        format!("{h} h {min:02} min")
+    } else if sec == 0 {
+        format!("{min} min")
+    } else {
+        format!("{min} min {sec:02} s")
+    }
+}
+
 pub fn one_line(s: &str) -> Cow<'_, str> {
     escape(s, false)
 }
@@ -83,6 +99,22 @@ macro_rules! say_out {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_as_days_hours_minutes_or_seconds() {
+        use jiff::SignedDuration as D;
+        for (d, want) in [
+            (D::from_hours(2400) - D::from_mins(1), "99 d 23 h"),
+            (D::from_hours(48), "2 d 00 h"),
+            (D::from_hours(24) - D::from_mins(1), "23 h 59 min"),
+            (D::from_mins(65), "1 h 05 min"),
+            (D::from_mins(12), "12 min"),
+            (D::from_secs(750), "12 min 30 s"),
+            (D::from_mins(-3), "3 min"),
+        ] {
+            assert_eq!(duration_text(d), want);
+        }
+    }
 
     #[test]
     fn controls_c1_and_bidi_are_shown_escaped_and_plain_text_is_untouched() {

@@ -9,7 +9,9 @@ pub mod enrol;
 pub mod model;
 pub mod palette;
 pub mod plain;
+pub mod preflight;
 pub mod readout;
+pub mod step;
 pub mod view;
 
 use std::io::IsTerminal;
@@ -21,11 +23,14 @@ use ratatui::backend::Backend;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 
 use crate::app::ceremony::CeremonyReport;
+use crate::app::ceremony::preflight::{Passed, Preflight, preflight_reporting};
 use crate::app::ceremony::progress::{Progress, ProgressSink};
+use crate::app::ceremony::start::{CeremonyInputs, perform};
 use crate::app::error::{Error, Result};
 use crate::core::script::Answers;
 use edit::Edit;
-pub use model::{Info, KeyInfo, KeyRow, Model, Msg, Outcome, ResultView, update};
+pub use model::{Info, KeyInfo, KeyRow, Model, Msg, Outcome, ResultView};
+pub use step::update;
 
 /// The result screen's rows of a ceremony report.
 pub fn result_view(r: &CeremonyReport) -> ResultView {
@@ -232,19 +237,162 @@ impl Input for TerminalInput {
     }
 }
 
-/// The ceremony at this terminal. Refused (before anything is touched) without one.
-pub fn run(
-    info: Info,
-    perform: impl FnOnce(Answers, ProgressSink<'_>) -> Result<CeremonyReport> + Send,
-) -> Result<CeremonyReport> {
+/// What the screens show of the preflighted script, bundle, token and roster.
+pub fn info(inputs: &CeremonyInputs, checked: &Preflight) -> Info {
+    use crate::core::manifest::{self, Manifest};
+    let manifest = checked.bundle.bundle.manifest();
+    Info {
+        script: inputs.script.clone(),
+        keys: manifest
+            .keys
+            .iter()
+            .map(|k| KeyInfo {
+                name: k.name.clone(),
+                alias: k.alias.clone(),
+                arn: k.key_arn.clone(),
+                account: k.account.clone(),
+                region: k.region.clone(),
+                wrapping_key_sha256: manifest
+                    .files
+                    .get(&Manifest::file_path(k, manifest::WRAPPING_PUBLIC_KEY))
+                    .cloned()
+                    .unwrap_or_default(),
+                takes_over: k
+                    .takes_over
+                    .as_ref()
+                    .map(|t| (t.alias.clone(), t.previous_key_arn.clone())),
+            })
+            .collect(),
+        token: inputs.uri.token.clone(),
+        bundle_dir: inputs.bundle.display().to_string(),
+        bundle_fingerprint: checked.bundle.bundle.fingerprint().to_string(),
+        parameters_expire: checked.bundle.parameters_valid_to,
+        roster: checked.roster.as_ref().map(|r| r.file.clone()),
+        interrupted: checked.interrupted.clone(),
+    }
+}
+
+/// Why the preflighted ceremony may not finish in time (see [`Script::short_of_time`]).
+///
+/// [`Script::short_of_time`]: crate::core::script::Script::short_of_time
+pub fn short_of_time(inputs: &CeremonyInputs, checked: &Preflight) -> Option<String> {
+    let quorum = checked
+        .roster
+        .as_ref()
+        .map_or(0, |r| usize::from(r.file.roster.threshold));
+    let remaining = checked
+        .bundle
+        .parameters_valid_to
+        .map(|_| checked.bundle.remaining);
+    inputs.script.short_of_time(remaining, quorum)
+}
+
+/// Whether Esc or Ctrl-C is among the keys typed so far; every key typed so far is consumed.
+fn asked_to_leave(input: &mut impl Input) -> bool {
+    let mut leave = false;
+    while let Ok(Some(msg)) = input.next(Duration::ZERO) {
+        leave |= matches!(msg, Msg::Esc | Msg::Interrupt);
+    }
+    leave
+}
+
+/// The first screen: drawn at once, then the preflight's checks ticked off on it as they pass.
+/// A failed check stays on screen until a key, then its error is returned; a warning until Enter
+/// (go on) or Esc (leave). Esc or Ctrl-C during the checks leaves once they stop (they write
+/// nothing).
+pub fn preflight_on_screen<B: Backend, T>(
+    terminal: &mut Terminal<B>,
+    mut checks: preflight::Checks,
+    input: &mut impl Input,
+    run_checks: impl FnOnce(&mut dyn FnMut(Passed)) -> Result<T>,
+    warning: impl FnOnce(&T) -> Option<String>,
+) -> Result<T> {
+    use preflight::{CheckMsg, update};
+    terminal
+        .draw(|f| preflight::draw(f, &checks))
+        .map_err(terminal_error)?;
+    let mut drawn = Ok(());
+    let result = run_checks(&mut |passed| {
+        checks = update(std::mem::take(&mut checks), CheckMsg::Passed(passed));
+        if asked_to_leave(input) {
+            checks = update(std::mem::take(&mut checks), CheckMsg::Leave);
+        }
+        if drawn.is_ok() {
+            drawn = terminal
+                .draw(|f| preflight::draw(f, &checks))
+                .map(|_| ())
+                .map_err(terminal_error);
+        }
+    });
+    drawn?;
+    let (checked, stage) = match result {
+        Err(e) => {
+            let shown = format!("{e}");
+            (Err(e), CheckMsg::Failed(shown))
+        }
+        Ok(checked) => {
+            // Keys typed while the checks ran are dropped, but Esc or Ctrl-C is obeyed.
+            if checks.leaving || asked_to_leave(input) {
+                return Err(Error::LeftBeforeConfirmed);
+            }
+            match warning(&checked) {
+                None => return Ok(checked),
+                Some(warning) => (Ok(checked), CheckMsg::Warned(warning)),
+            }
+        }
+    };
+    checks = update(checks, stage);
+    input.drain()?;
+    loop {
+        terminal
+            .draw(|f| preflight::draw(f, &checks))
+            .map_err(terminal_error)?;
+        let Some(msg) = input.next(Duration::from_secs(60))? else {
+            continue;
+        };
+        match (checks.stage, msg) {
+            (preflight::Stage::Failed, Msg::Enter | Msg::Esc | Msg::Interrupt | Msg::Char('q')) => {
+                return checked;
+            }
+            (preflight::Stage::Warned, Msg::Enter) => {
+                input.drain()?;
+                return checked;
+            }
+            (preflight::Stage::Warned, Msg::Esc | Msg::Interrupt) => {
+                return Err(Error::LeftBeforeConfirmed);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The ceremony at this terminal: the first frame at once, the preflight ticked off on it, then
+/// the operators' steps. Refused (before anything is touched) without a terminal.
+pub fn ceremony(inputs: &CeremonyInputs) -> Result<CeremonyReport> {
     if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
         return Err(Error::NoTerminal);
     }
     // Also installs a panic hook that restores the terminal.
     let mut terminal = ratatui::try_init().map_err(terminal_error)?;
     let mut input = TerminalInput;
-    let model = Model::new(info, input.now());
-    let result = run_loop(&mut terminal, model, &mut input, perform);
+    let result = (|| {
+        let checks = preflight::Checks::new(
+            &inputs.script.ceremony.name,
+            &inputs.bundle.display().to_string(),
+            &inputs.uri.token,
+        );
+        let checked = preflight_on_screen(
+            &mut terminal,
+            checks,
+            &mut input,
+            |passed| preflight_reporting(inputs, passed),
+            |checked| short_of_time(inputs, checked),
+        )?;
+        let model = Model::new(info(inputs, &checked), input.now());
+        run_loop(&mut terminal, model, &mut input, |answers, progress| {
+            perform(inputs, &checked, &answers, progress)
+        })
+    })();
     // The alternate screen keeps nothing in the scrollback; clear it all the same.
     let _ = terminal.clear();
     ratatui::restore();

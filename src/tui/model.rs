@@ -4,8 +4,11 @@
 //!
 //! The ceremony is a guided sequence of steps: who is present; the keys, checked by the witness;
 //! the bundle fingerprint typed from the read-out; with a roster, the custodians; the
-//! confirmation; the HSM at work; the result. Each entry is checked as it is entered; Back keeps
-//! what was typed; Esc asks before leaving; only `y` confirms.
+//! confirmation; the HSM at work; the result, in the order of the ceremony's questions
+//! ([`crate::core::ceremony::questions`]). Each entry is checked as it is entered; Back keeps
+//! what was typed; Esc asks before leaving; only `y` confirms. What is common to every step
+//! (the clock, help, Back, leaving, scrolling) is handled here; each step's own keys, title,
+//! next action and footer are in one place, its file in `step/`.
 
 use jiff::{SignedDuration, Timestamp};
 use zeroize::Zeroizing;
@@ -15,11 +18,10 @@ use crate::app::ceremony::preflight::Interrupted;
 use crate::app::ceremony::progress::{KeyStep, Progress};
 use crate::app::quorum::MemoryLock;
 use crate::core::ceremony::ResumeChoice;
-use crate::core::custody::shares::looks_like_share;
+use crate::core::ceremony::questions::{self, Question};
 use crate::core::custody::{QuorumMode, RosterFile};
-use crate::core::digest::{FingerprintCheck, check_fingerprint, normalise_fingerprint};
-use crate::core::person::LOOKED_LIKE_SHARE;
-use crate::core::script::{Answers, CustodianAnswer, Script, TypedShare};
+use crate::core::digest::normalise_fingerprint;
+use crate::core::script::{Answers, CustodianAnswer, Script};
 
 /// One key of the bundle as the witness checks it: where it goes (production or not).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +88,34 @@ pub enum Screen {
     Result,
     /// The ceremony stopped with an error after the confirmation.
     Failed,
+}
+
+impl From<Question> for Screen {
+    fn from(q: Question) -> Screen {
+        match q {
+            Question::Resume => Screen::Resume,
+            Question::People => Screen::People,
+            Question::Keys => Screen::Keys,
+            Question::Fingerprint => Screen::Fingerprint,
+            Question::Custodians => Screen::Custodians,
+            Question::Confirm => Screen::Confirm,
+        }
+    }
+}
+
+impl Screen {
+    /// The question this screen asks (None: the HSM at work, the result, a failure).
+    pub fn question(self) -> Option<Question> {
+        Some(match self {
+            Screen::Resume => Question::Resume,
+            Screen::People => Question::People,
+            Screen::Keys => Question::Keys,
+            Screen::Fingerprint => Question::Fingerprint,
+            Screen::Custodians => Question::Custodians,
+            Screen::Confirm => Question::Confirm,
+            Screen::Running | Screen::Result | Screen::Failed => return None,
+        })
+    }
 }
 
 /// Which field the typed characters go to.
@@ -272,18 +302,24 @@ impl Model {
         }
     }
 
-    /// The steps of this ceremony, in order (the custodians only with a roster).
+    /// The ceremony's questions, in the order every driver asks them.
+    pub fn questions(&self) -> Vec<Question> {
+        questions::questions(self.info.interrupted.is_some(), self.info.roster.is_some())
+    }
+
+    /// The steps of this ceremony, in order: its questions, the HSM at work, the result.
     pub fn steps(&self) -> Vec<Screen> {
-        let mut s = Vec::new();
-        if self.info.interrupted.is_some() {
-            s.push(Screen::Resume);
-        }
-        s.extend([Screen::People, Screen::Keys, Screen::Fingerprint]);
-        if self.info.roster.is_some() {
-            s.push(Screen::Custodians);
-        }
-        s.extend([Screen::Confirm, Screen::Running, Screen::Result]);
+        let mut s: Vec<Screen> = self.questions().into_iter().map(Screen::from).collect();
+        s.extend([Screen::Running, Screen::Result]);
         s
+    }
+
+    /// The screen of the question after this one.
+    pub(super) fn next_question(&self) -> Screen {
+        self.screen
+            .question()
+            .and_then(|q| questions::after(&self.questions(), q))
+            .map_or(Screen::Confirm, Screen::from)
     }
 
     /// "step N of M" of the current screen (a failure counts as the result step).
@@ -397,17 +433,30 @@ impl Model {
     }
 
     /// How long until the countdown on screen changes: every second within the last hour (and
-    /// once expired), else at the next whole minute. The loop sleeps that long when no key comes.
+    /// once expired), else at the next whole minute, or sooner when the margin or the HURRY line
+    /// (the margin plus the ceremony's length) is crossed first, so "Next" changes at once. The
+    /// loop sleeps that long when no key comes.
     pub fn next_change(&self) -> std::time::Duration {
-        let secs = match self.remaining() {
-            None => 60,
-            Some(r) if r.is_negative() || r < SignedDuration::from_hours(1) => 1,
-            Some(r) => match r.as_secs() % 60 {
-                0 => 60,
-                s => s.unsigned_abs(),
-            },
+        let Some(r) = self.remaining() else {
+            return std::time::Duration::from_secs(60);
         };
-        std::time::Duration::from_secs(secs)
+        if r.is_negative() || r < SignedDuration::from_hours(1) {
+            return std::time::Duration::from_secs(1);
+        }
+        let minute = SignedDuration::from_mins(1);
+        let mut wait = match r.as_secs() % 60 {
+            0 => minute,
+            s => SignedDuration::from_secs(s),
+        };
+        let margin = self.info.margin();
+        let hurry = margin + self.info.script.ceremony_budget(self.custodians_needed());
+        for line in [margin, hurry] {
+            if r >= line {
+                // Just past it: at the line itself it is not crossed yet.
+                wait = wait.min(r - line + SignedDuration::from_millis(1));
+            }
+        }
+        std::time::Duration::try_from(wait).unwrap_or(std::time::Duration::from_secs(1))
     }
 
     /// Less than the script's margin remains: the ceremony can no longer finish.
@@ -441,7 +490,7 @@ impl Model {
         })
     }
 
-    fn custodians_needed(&self) -> usize {
+    pub(super) fn custodians_needed(&self) -> usize {
         self.info.quorum().map(usize::from).unwrap_or(0)
     }
 
@@ -465,7 +514,7 @@ impl Model {
         }
     }
 
-    fn field(&mut self) -> Option<&mut String> {
+    pub(super) fn field(&mut self) -> Option<&mut String> {
         match (self.screen, self.focus) {
             (Screen::People, Focus::First) => Some(&mut self.operator),
             (Screen::People, Focus::Second) => Some(&mut self.witness),
@@ -477,18 +526,18 @@ impl Model {
     }
 
     /// Moves the typing to `focus`, the cursor to the end of that field.
-    fn set_focus(&mut self, focus: Focus) {
+    pub(super) fn set_focus(&mut self, focus: Focus) {
         self.focus = focus;
         self.cursor = Cursor::default();
     }
 
-    fn clear_share(&mut self) {
+    pub(super) fn clear_share(&mut self) {
         // Overwrite in place: the buffer keeps its one allocation.
         zeroize::Zeroize::zeroize(&mut *self.share);
         self.share.clear();
     }
 
-    fn go(mut self, screen: Screen) -> Model {
+    pub(super) fn go(mut self, screen: Screen) -> Model {
         self.screen = screen;
         self.set_focus(Focus::First);
         self.scroll = 0;
@@ -508,39 +557,26 @@ impl Model {
     }
 
     /// Notes the keys now on screen on the key review.
-    fn mark_seen(&mut self) {
+    pub(super) fn mark_seen(&mut self) {
         if self.screen == Screen::Keys {
             let shown = self.keys_first_shown(self.size) + self.keys_per_page();
             self.keys_seen = self.keys_seen.max(shown.min(self.info.keys.len()));
         }
     }
 
-    fn refuse(mut self, notice: impl Into<String>) -> Model {
+    pub(super) fn refuse(mut self, notice: impl Into<String>) -> Model {
         self.notice = Some(notice.into());
         self
     }
 
     /// The step before this one (entries kept).
-    fn previous(&self) -> Option<Screen> {
-        let steps = self.steps();
-        let i = steps.iter().position(|s| *s == self.screen)?;
-        if i == 0
-            || !matches!(
-                self.screen,
-                Screen::People
-                    | Screen::Keys
-                    | Screen::Fingerprint
-                    | Screen::Custodians
-                    | Screen::Confirm
-            )
-        {
-            return None;
-        }
-        steps.get(i - 1).copied()
+    pub(super) fn previous(&self) -> Option<Screen> {
+        let q = self.screen.question()?;
+        questions::before(&self.questions(), q).map(Screen::from)
     }
 
     /// The list length a scroll is bounded by on this screen.
-    fn list_len(&self) -> usize {
+    pub(super) fn list_len(&self) -> usize {
         match self.screen {
             Screen::Keys | Screen::Running => self.info.keys.len(),
             Screen::Result => self.result.as_ref().map_or(0, |r| r.keys.len()),
@@ -569,447 +605,4 @@ pub fn keys_per_page(cols: u16, rows: u16) -> usize {
     usize::from(rows)
         .saturating_sub(frame_rows(cols) + 1 + details)
         .max(1)
-}
-
-/// The next state. Pure: the same model and message always give the same model.
-pub fn update(mut m: Model, msg: Msg) -> Model {
-    // What the clock and the HSM report is not a key: it leaves the notice and the prompts alone.
-    match msg {
-        Msg::Tick(now) => {
-            m.now = now;
-            return m;
-        }
-        Msg::Size(w, h) => {
-            m.size = (w, h);
-            m.mark_seen();
-            return m;
-        }
-        Msg::Progress(p) => return progress(m, p),
-        Msg::Finished(view) => {
-            if m.screen == Screen::Running {
-                m.result = Some(view);
-                m.outcome = Outcome::Continue;
-                return m.go(Screen::Result);
-            }
-            return m;
-        }
-        Msg::Failed(why) => {
-            if m.screen == Screen::Running {
-                m.failure = Some(why);
-                m.outcome = Outcome::Continue;
-                return m.go(Screen::Failed);
-            }
-            return m;
-        }
-        _ => {}
-    }
-    m.notice = None;
-    // Up and Down move between a form's fields, and scroll a list.
-    let msg = match msg {
-        Msg::ScrollUp | Msg::ScrollDown if m.text_focus() => Msg::Tab,
-        other => other,
-    };
-    let before_confirmation = matches!(
-        m.screen,
-        Screen::Resume
-            | Screen::People
-            | Screen::Keys
-            | Screen::Fingerprint
-            | Screen::Custodians
-            | Screen::Confirm
-    );
-    // While the HSM works, keys do nothing.
-    if m.screen == Screen::Running {
-        return m;
-    }
-    if m.help {
-        m.help = false;
-        return m;
-    }
-    if m.leaving {
-        // Its own box, its own key: `l` (or Ctrl-C again) leaves; `y` is not an answer here.
-        m.leaving = false;
-        if matches!(msg, Msg::Char('l' | 'L') | Msg::Interrupt) {
-            m.clear_share();
-            m.outcome = Outcome::Quit;
-        }
-        return m;
-    }
-    if m.swallowing {
-        // What follows a share typed into a name field is dropped unseen, until the person stops.
-        match msg {
-            Msg::Enter | Msg::Tab | Msg::Esc | Msg::Back => {
-                m.swallowing = false;
-                return m;
-            }
-            Msg::Interrupt => m.swallowing = false,
-            _ => {
-                m.notice = Some(LOOKED_LIKE_SHARE.into());
-                return m;
-            }
-        }
-    }
-    match msg {
-        // Nothing typed: nothing to lose, Ctrl-C leaves at once. Else it asks, like Esc.
-        Msg::Interrupt if before_confirmation && !m.typed_anything() => {
-            m.clear_share();
-            m.outcome = Outcome::Quit;
-            return m;
-        }
-        Msg::Interrupt | Msg::Esc if before_confirmation => {
-            m.leaving = true;
-            return m;
-        }
-        Msg::Help => {
-            m.help = true;
-            return m;
-        }
-        Msg::Char('?') if !m.text_focus() => {
-            m.help = true;
-            return m;
-        }
-        Msg::Back => {
-            if let Some(prev) = m.previous() {
-                return m.go(prev);
-            }
-            return m;
-        }
-        Msg::ScrollDown => {
-            let last = m.list_len().saturating_sub(1);
-            m.scroll = (m.scroll + 1).min(last);
-            m.mark_seen();
-            return m;
-        }
-        Msg::ScrollUp => {
-            m.scroll = m.scroll.saturating_sub(1);
-            return m;
-        }
-        _ => {}
-    }
-    match m.screen {
-        Screen::Running => m,
-        Screen::Result | Screen::Failed => {
-            if matches!(msg, Msg::Enter | Msg::Char('q' | 'Q')) {
-                m.outcome = Outcome::Done;
-            }
-            m
-        }
-        Screen::Keys => match msg {
-            Msg::Enter if m.keys_seen < m.info.keys.len() => {
-                // Not approved unseen: Enter shows the next keys first.
-                let from = m.keys_seen;
-                m.scroll = (from + m.keys_per_page() - 1).min(m.info.keys.len() - 1);
-                m.mark_seen();
-                let (to, total) = (m.keys_seen, m.info.keys.len());
-                m.refuse(format!(
-                    "keys {}–{to} of {total} are shown now: check them too, then Enter",
-                    from + 1
-                ))
-            }
-            Msg::Enter => m.go(Screen::Fingerprint),
-            _ => m,
-        },
-        Screen::Resume => resume_choice(m, &msg),
-        Screen::Confirm => match msg {
-            Msg::Char('y' | 'Y') => confirm(m),
-            Msg::Char('n' | 'N') => {
-                m.leaving = true;
-                m
-            }
-            _ => {
-                let what = match m.resume {
-                    Some(ResumeChoice::Abort) => "only y aborts",
-                    Some(ResumeChoice::Finish) => "only y finishes",
-                    None => "only y generates the keys",
-                };
-                m.refuse(format!("{what}; Shift-Tab goes back, Esc leaves"))
-            }
-        },
-        Screen::People | Screen::Fingerprint | Screen::Custodians => match msg {
-            Msg::Char(c) => typed(m, c),
-            Msg::Edit(key) => {
-                let cursor = m.cursor;
-                if let Some(f) = m.field() {
-                    m.cursor = cursor.edit(f, key);
-                }
-                if m.screen == Screen::Fingerprint {
-                    m.fingerprint_ok = false;
-                }
-                m
-            }
-            Msg::Tab if m.screen != Screen::Fingerprint => {
-                let mut focus = match m.focus {
-                    Focus::First => Focus::Second,
-                    Focus::Second => Focus::First,
-                };
-                if m.screen == Screen::Custodians && !m.info.shares() {
-                    focus = Focus::First;
-                }
-                m.set_focus(focus);
-                m
-            }
-            Msg::Enter => enter(m),
-            _ => m,
-        },
-    }
-}
-
-/// The first screen of an interrupted ceremony: `f` finishes it, `a` aborts it (each only
-/// chosen here; nothing happens before `y` at the confirmation).
-fn resume_choice(mut m: Model, msg: &Msg) -> Model {
-    let cannot_finish = m
-        .info
-        .interrupted
-        .as_ref()
-        .and_then(|i| i.cannot_finish.clone());
-    match msg {
-        Msg::Char('f' | 'F') => match cannot_finish {
-            Some(why) => m.refuse(format!("it cannot be finished now: {why}; a aborts it")),
-            None => {
-                m.resume = Some(ResumeChoice::Finish);
-                m.go(Screen::People)
-            }
-        },
-        Msg::Char('a' | 'A') => {
-            m.resume = Some(ResumeChoice::Abort);
-            m.go(Screen::People)
-        }
-        _ => m.refuse("f finishes the interrupted ceremony, a aborts it; Esc leaves"),
-    }
-}
-
-fn typed(mut m: Model, c: char) -> Model {
-    // The share buffer is sized once and never grows: a reallocation would leave a copy of the
-    // typed share behind in freed memory.
-    let is_share = (m.screen, m.focus) == (Screen::Custodians, Focus::Second);
-    if is_share && m.share.len() + c.len_utf8() > SHARE_CAPACITY {
-        return m.refuse(format!(
-            "a share is at most {SHARE_CAPACITY} characters: check what was typed"
-        ));
-    }
-    if m.screen == Screen::Fingerprint {
-        m.fingerprint_ok = false;
-    }
-    let name_field = matches!(
-        (m.screen, m.focus),
-        (Screen::People, _) | (Screen::Custodians, Focus::First)
-    );
-    let cursor = m.cursor;
-    if let Some(f) = m.field() {
-        // At the cursor, in place: the share's buffer has the room (checked above).
-        cursor.insert(f, c);
-    }
-    if name_field && m.field().is_some_and(|f| looks_like_share(f)) {
-        // Refused unseen: the field is wiped and emptied before the next frame, and what follows
-        // is dropped until Enter.
-        if let Some(f) = m.field() {
-            zeroize::Zeroize::zeroize(f);
-        }
-        m.cursor = Cursor::default();
-        m.swallowing = true;
-        return m.refuse(LOOKED_LIKE_SHARE);
-    }
-    m
-}
-
-fn progress(mut m: Model, p: Progress) -> Model {
-    match p {
-        Progress::QuorumMet {
-            names,
-            custodians_total,
-            mode,
-        } => {
-            m.quorum_line = Some(format!(
-                "quorum met: {} of {custodians_total} ({mode}); the HSM is open",
-                names.join(", ")
-            ));
-        }
-        Progress::Probed { result } => m.probe_line = Some(format!("capability probe: {result}")),
-        Progress::Key { index, step, .. } => {
-            if let Some(k) = m.progress.get_mut(index) {
-                k.step = Some(step);
-            }
-            // Keep the key at work in view.
-            m.scroll = index.saturating_sub(2);
-        }
-        Progress::Finished { .. } => {}
-    }
-    m
-}
-
-fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or_default().to_string()
-}
-
-fn people_problem(m: &Model) -> Option<String> {
-    if m.operator.trim().is_empty() {
-        return Some("type the operator's name".into());
-    }
-    m.info
-        .script
-        .check_people(m.operator.trim(), Some(m.witness.trim()))
-        .err()
-        .map(|e| e.to_string())
-}
-
-fn fingerprint_problem(m: &Model) -> Option<String> {
-    if normalise_fingerprint(&m.fingerprint).is_empty() {
-        return Some("type the fingerprint read out from the connected side".into());
-    }
-    match check_fingerprint(&m.info.bundle_fingerprint, &m.fingerprint) {
-        FingerprintCheck::Matches => None,
-        FingerprintCheck::Incomplete {
-            typed_groups,
-            total_groups,
-            wrong,
-        } => Some(format!(
-            "only {typed_groups} of {total_groups} groups typed{}: type the rest as read out",
-            groups_named(&wrong, ", and")
-        )),
-        FingerprintCheck::Wrong { wrong, extra } => {
-            let typed = normalise_fingerprint(&m.fingerprint).len();
-            let expected = normalise_fingerprint(&m.info.bundle_fingerprint).len();
-            let head = if extra {
-                // Typed groups past the end: say how many, and where the first difference is (a
-                // group typed twice shifts every group after it, so listing them says nothing).
-                let over = (typed - expected).div_ceil(4);
-                let too_many = if over == 1 {
-                    "1 group too many".to_string()
-                } else {
-                    format!("{over} groups too many")
-                };
-                match wrong.first() {
-                    Some(first) => {
-                        format!("MISMATCH: {too_many}, the first wrong is group {first}")
-                    }
-                    None => format!("MISMATCH: {too_many}"),
-                }
-            } else if wrong.len() > 3 {
-                format!("MISMATCH in {} groups from group {}", wrong.len(), wrong[0])
-            } else {
-                format!("MISMATCH in{}", groups_named(&wrong, ""))
-            };
-            Some(format!(
-                "{head}: check it with the read-out; read right? Stop: not the prepared bundle"
-            ))
-        }
-    }
-}
-
-/// " group(s) 3, 7" (empty for none).
-fn groups_named(wrong: &[usize], lead: &str) -> String {
-    if wrong.is_empty() {
-        return String::new();
-    }
-    let list: Vec<String> = wrong.iter().map(usize::to_string).collect();
-    let word = if wrong.len() == 1 { "group" } else { "groups" };
-    format!("{lead} {word} {}", list.join(", "))
-}
-
-fn enter(mut m: Model) -> Model {
-    match m.screen {
-        Screen::People => {
-            if m.operator.trim().is_empty() {
-                m.set_focus(Focus::First);
-                return m.refuse("type the operator's name");
-            }
-            if m.focus == Focus::First {
-                m.set_focus(Focus::Second);
-                return m;
-            }
-            if let Some(problem) = people_problem(&m) {
-                return m.refuse(problem);
-            }
-            m.go(Screen::Keys)
-        }
-        Screen::Fingerprint => {
-            if let Some(problem) = fingerprint_problem(&m) {
-                return m.refuse(problem);
-            }
-            m.fingerprint_ok = true;
-            if m.info.roster.is_some() {
-                m.go(Screen::Custodians)
-            } else {
-                m.go(Screen::Confirm)
-            }
-        }
-        Screen::Custodians => custodian_enter(m),
-        _ => m,
-    }
-}
-
-fn custodian_enter(mut m: Model) -> Model {
-    let name = m.custodian_name.trim().to_string();
-    let position = m.custodians.len() + 1;
-    let Some(roster) = &m.info.roster else {
-        return m;
-    };
-    if m.focus == Focus::First {
-        if name.is_empty() {
-            let need = m.custodians_needed();
-            if m.custodians.len() < need {
-                let more = need - m.custodians.len();
-                let who = if more == 1 { "custodian" } else { "custodians" };
-                return m.refuse(format!("{more} more {who} needed"));
-            }
-            return m.go(Screen::Confirm);
-        }
-        let earlier: Vec<&str> = m.custodians.iter().map(|c| c.name.as_str()).collect();
-        let enrolled = match roster.check_name(&name, &earlier, position) {
-            Ok(entry) => entry.name.clone(),
-            Err(e) => {
-                let why = e.to_string();
-                return m.refuse(why);
-            }
-        };
-        // The name as enrolled, however it was typed.
-        m.custodian_name = enrolled.clone();
-        let name = enrolled;
-        if !m.info.shares() {
-            m.custodians.push(CustodianAnswer { name, share: None });
-            m.custodian_name.clear();
-            return m;
-        }
-        m.set_focus(Focus::Second);
-        return m;
-    }
-    if let Err(e) = roster.check_share(&name, m.share.trim(), position) {
-        // The error names the mistyped group or the wrong owner; it never holds the share. The
-        // entry stays as typed, to be corrected.
-        let why = first_line(&e.to_string());
-        return m.refuse(why);
-    }
-    let share = TypedShare::from_str_zeroizing(m.share.trim());
-    m.clear_share();
-    m.custodians.push(CustodianAnswer {
-        name,
-        share: Some(share),
-    });
-    m.custodian_name.clear();
-    m.set_focus(Focus::First);
-    m
-}
-
-/// `y` at the confirmation: every check again (an entry may have been changed after Back), then
-/// the ceremony.
-fn confirm(m: Model) -> Model {
-    if let Some(why) = m.cannot_finish() {
-        return m.refuse(why);
-    }
-    if let Some(problem) = people_problem(&m) {
-        return m.go(Screen::People).refuse(problem);
-    }
-    if !m.fingerprint_ok || fingerprint_problem(&m).is_some() {
-        return m
-            .go(Screen::Fingerprint)
-            .refuse("the fingerprint is not checked: type it again and press Enter");
-    }
-    if m.custodians.len() < m.custodians_needed() {
-        return m
-            .go(Screen::Custodians)
-            .refuse("more custodians are needed");
-    }
-    let mut m = m.go(Screen::Running);
-    m.outcome = Outcome::Run;
-    m
 }

@@ -1,10 +1,12 @@
 //! `keyrite ceremony --plain`: the ceremony line by line, for a console where a full-screen app
-//! does not work (a serial console, a screen reader). The same questions and the same checks as
-//! the full-screen app, in the same order of trust: the preflight has passed before the first
-//! question; then the operator and the witness, each custodian's name and share (checked against
-//! the roster as it is entered; a share is read without echo), the bundle fingerprint as read out
-//! from the connected side (keyrite never prints it before it is typed), its PGP words for reading
-//! back, and an explicit confirmation. Only then does [`perform`] touch the HSM.
+//! does not work (a serial console, a screen reader). The same questions, in the same order
+//! ([`questions`]), with the same checks and messages as the full-screen app: the preflight has
+//! passed before the first question; then (for an interrupted ceremony) finish or abort, the
+//! operator and the witness, the key review (every key's alias, account, region, ARN and wrapping
+//! key SHA-256, approved by the witness), the bundle fingerprint as read out from the connected
+//! side (keyrite never prints it before it is typed) and its PGP words for reading back, each
+//! custodian's name and share (checked against the roster as it is entered; a share is read
+//! without echo), and an explicit confirmation. Only then does [`perform`] touch the HSM.
 //!
 //! A refused entry is named and asked again, nothing else lost. End of input (Ctrl-D) at any
 //! question leaves with nothing touched (exit 2). Every string that comes from the script, the
@@ -22,9 +24,11 @@ use crate::app::ceremony::progress::{KeyStep, Progress, ProgressSink};
 use crate::app::ceremony::start::{CeremonyInputs, perform};
 use crate::app::error::{Error, Result};
 use crate::core::ceremony::ResumeChoice;
+use crate::core::ceremony::questions::{Question, fingerprint_problem, questions};
 use crate::core::custody::shares::looks_like_share;
 use crate::core::custody::{QuorumMode, RosterFile};
-use crate::core::digest::{FingerprintCheck, check_fingerprint, normalise_fingerprint, word_lines};
+use crate::core::digest::{normalise_fingerprint, word_lines};
+use crate::core::manifest::{self, Manifest};
 use crate::core::person::LOOKED_LIKE_SHARE;
 use crate::core::script::{Answers, CustodianAnswer, Script, TypedShare};
 use crate::core::terminal::for_terminal;
@@ -225,7 +229,8 @@ pub fn run(inputs: &CeremonyInputs, checked: &Preflight) -> Result<CeremonyRepor
     let plain = Plain { inputs, checked };
     let answers = plain.ask_all(&mut console)?;
     crate::say!(
-        "\n[5] the HSM work: generating and wrapping {} on token {:?}",
+        "\n[{}] the HSM work: generating and wrapping {} on token {:?}",
+        plain.questions().len() + 1,
         keys_counted(inputs.script.keys.len()),
         inputs.uri.token
     );
@@ -269,25 +274,92 @@ impl Plain<'_> {
         &self.inputs.script
     }
 
-    /// Every question, in order; the answers as a headless run reads them from its file.
+    /// The ceremony's questions, in the order every driver asks them.
+    fn questions(&self) -> Vec<Question> {
+        questions(
+            self.checked.interrupted.is_some(),
+            self.checked.roster.is_some(),
+        )
+    }
+
+    /// A question's heading: its number in the ceremony and what it is about.
+    fn heading(&self, q: Question, more: &str) {
+        let n = self
+            .questions()
+            .iter()
+            .position(|x| *x == q)
+            .map_or(0, |i| i + 1);
+        crate::say!("\n[{n}] {}{more}", q.title());
+    }
+
+    /// Every question, in the order of [`questions`]; the answers as a headless run reads them
+    /// from its file.
     pub fn ask_all(&self, c: &mut dyn Console) -> Result<Answers> {
         self.introduce();
-        let resume = self.resume(c)?;
-        let (operator, witness) = self.people(c)?;
-        let custodians = match &self.checked.roster {
-            Some(r) => self.custodians(c, &r.file)?,
-            None => Vec::new(),
+        let mut answers = Answers {
+            operator: String::new(),
+            witness: None,
+            bundle_fingerprint: String::new(),
+            custodians: Vec::new(),
+            resume: None,
         };
-        let fingerprint = self.fingerprint(c)?;
-        let answers = Answers {
-            operator,
-            witness,
-            bundle_fingerprint: fingerprint,
-            custodians,
-            resume,
-        };
-        self.confirm(c, &answers)?;
+        for q in self.questions() {
+            match q {
+                Question::Resume => answers.resume = self.resume(c)?,
+                Question::People => {
+                    (answers.operator, answers.witness) = self.people(c)?;
+                }
+                Question::Keys => self.keys(c)?,
+                Question::Fingerprint => answers.bundle_fingerprint = self.fingerprint(c)?,
+                Question::Custodians => {
+                    if let Some(r) = &self.checked.roster {
+                        answers.custodians = self.custodians(c, &r.file)?;
+                    }
+                }
+                Question::Confirm => self.confirm(c, &answers)?,
+            }
+        }
         Ok(answers)
+    }
+
+    /// The key review: every key on its lines (alias, account, region; ARN; the SHA-256 of its
+    /// KMS wrapping key), for the witness to check production against development; `y` when
+    /// every key was checked, `n` leaves.
+    fn keys(&self, c: &mut dyn Console) -> Result<()> {
+        let manifest = self.checked.bundle.bundle.manifest();
+        self.heading(
+            Question::Keys,
+            ": the witness checks where each key goes (account, region, alias)",
+        );
+        for (i, k) in manifest.keys.iter().enumerate() {
+            let wrapping = manifest
+                .files
+                .get(&Manifest::file_path(k, manifest::WRAPPING_PUBLIC_KEY))
+                .map(String::as_str)
+                .unwrap_or("(none)");
+            crate::say!(
+                "  {}. {}  account {}  region {}",
+                i + 1,
+                k.alias.as_deref().unwrap_or(&k.name),
+                k.account,
+                k.region
+            );
+            crate::say!("     {}", k.key_arn);
+            crate::say!("     wrapping key SHA-256 {wrapping}");
+            if let Some(t) = &k.takes_over {
+                crate::say!("     takes over {} from {}", t.alias, t.previous_key_arn);
+            }
+        }
+        let question = format!(
+            "the witness checked all {} (y: yes, n: leave): ",
+            keys_counted(manifest.keys.len())
+        );
+        if yes(c, &question)? {
+            Ok(())
+        } else {
+            crate::say!("  left: nothing was touched; the HSM and the bundle are as they were");
+            Err(Error::LeftBeforeConfirmed)
+        }
     }
 
     fn introduce(&self) {
@@ -308,7 +380,7 @@ impl Plain<'_> {
     }
 
     fn people(&self, c: &mut dyn Console) -> Result<(String, Option<String>)> {
-        crate::say!("\n[1] the operator and the witness");
+        self.heading(Question::People, ": the operator and the witness");
         let operator = loop {
             let name = name_answer(c, "operator's name: ")?;
             if name.is_empty() {
@@ -335,9 +407,12 @@ impl Plain<'_> {
     fn custodians(&self, c: &mut dyn Console, roster: &RosterFile) -> Result<Vec<CustodianAnswer>> {
         let need = usize::from(roster.roster.threshold);
         let shares = roster.mode == QuorumMode::Shamir;
-        crate::say!(
-            "\n[2] the quorum: {need} of the roster's {} custodians open the HSM",
-            roster.roster.custodians.len()
+        self.heading(
+            Question::Custodians,
+            &format!(
+                ": {need} of the roster's {} open the HSM",
+                roster.roster.custodians.len()
+            ),
         );
         crate::say!("  the custodians are {}", roster.roster.names().join(", "));
         if shares {
@@ -401,14 +476,15 @@ impl Plain<'_> {
     }
 
     fn fingerprint(&self, c: &mut dyn Console) -> Result<String> {
-        crate::say!(
-            "\n[3] the bundle fingerprint: the connected side reads out the SHA-256 of manifest.json (`keyrite kms prepare` printed it); type it here"
+        self.heading(
+            Question::Fingerprint,
+            ": the connected side reads out the SHA-256 of manifest.json (`keyrite kms prepare` printed it); type it here",
         );
         let expected = self.checked.bundle.bundle.fingerprint().to_string();
         loop {
             let typed = answer(c, "fingerprint (64 hex digits; spaces do not matter): ")?;
-            match check_fingerprint(&expected, &typed) {
-                FingerprintCheck::Matches => {
+            match fingerprint_problem(&expected, &typed) {
+                None => {
                     let typed = normalise_fingerprint(&typed);
                     crate::say!(
                         "  it matches this bundle. Read these words back to the connected side, who read theirs from the same fingerprint:"
@@ -418,27 +494,10 @@ impl Plain<'_> {
                     }
                     return Ok(typed);
                 }
-                FingerprintCheck::Incomplete {
-                    typed_groups,
-                    total_groups,
-                    wrong,
-                } => {
-                    crate::say!(
-                        "  only {typed_groups} of {total_groups} groups of four typed{}: type the whole fingerprint again",
-                        groups_differ(&wrong)
-                    );
-                }
-                FingerprintCheck::Wrong { wrong, extra } => {
-                    crate::say!(
-                        "  MISMATCH{}{}: check those groups with the connected side and type the fingerprint again, or stop (Ctrl-D) and fetch the right media",
-                        groups_differ(&wrong),
-                        if extra {
-                            "; more was typed than a fingerprint holds"
-                        } else {
-                            ""
-                        }
-                    );
-                }
+                // The same words as the full-screen app's; then the whole fingerprint again.
+                Some(problem) => crate::say!(
+                    "  {problem}\n  type the whole fingerprint again, or stop (Ctrl-D) and fetch the right media"
+                ),
             }
         }
     }
@@ -450,10 +509,13 @@ impl Plain<'_> {
         let Some(i) = &self.checked.interrupted else {
             return Ok(None);
         };
-        crate::say!(
-            "\n[0] this bundle holds an interrupted ceremony: {}, {} wrapped",
-            crate::tui::view::counted(i.records, "log record"),
-            keys_counted(i.keys_wrapped)
+        self.heading(
+            Question::Resume,
+            &format!(
+                ": this bundle holds one, {}, {} wrapped",
+                crate::tui::view::counted(i.records, "log record"),
+                keys_counted(i.keys_wrapped)
+            ),
         );
         if let Some(why) = &i.cannot_finish {
             crate::say!("  it cannot be finished now: {why}");
@@ -475,12 +537,21 @@ impl Plain<'_> {
     }
 
     fn confirm(&self, c: &mut dyn Console, a: &Answers) -> Result<()> {
-        crate::say!("\n[4] confirmation");
+        self.heading(Question::Confirm, "");
         crate::say!("  operator   {}", a.operator);
         crate::say!("  witness    {}", a.witness.as_deref().unwrap_or("(none)"));
         if !a.custodians.is_empty() {
             let names: Vec<&str> = a.custodians.iter().map(|c| c.name.as_str()).collect();
             crate::say!("  quorum     {}", names.join(", "));
+        }
+        // The margin crossed while the questions were answered: no question whose y would fail.
+        if let Some(why) = past_margin(
+            self.checked.bundle.parameters_valid_to,
+            self.script().expiry_margin(),
+            jiff::Timestamp::now(),
+            a.resume,
+        ) {
+            return Err(Error::BundleExpiring { problem: why });
         }
         // The question names what y does: aborting is not generating.
         let question = match (a.resume, &self.checked.interrupted) {
@@ -508,15 +579,46 @@ impl Plain<'_> {
     }
 }
 
-/// "; group 3 differs", "; groups 3, 16 differ", or nothing.
-fn groups_differ(wrong: &[usize]) -> String {
-    if wrong.is_empty() {
-        return String::new();
-    }
-    let list: Vec<String> = wrong.iter().map(usize::to_string).collect();
-    if wrong.len() == 1 {
-        format!("; group {} differs", list.join(", "))
-    } else {
-        format!("; groups {} differ", list.join(", "))
+/// Less than the margin left before the import parameters expire (`valid_to`) at `now`: why
+/// this ceremony can no longer finish. An abort generates nothing: the expiry does not stop it.
+fn past_margin(
+    valid_to: Option<jiff::Timestamp>,
+    margin: jiff::SignedDuration,
+    now: jiff::Timestamp,
+    resume: Option<ResumeChoice>,
+) -> Option<String> {
+    let left = valid_to?.duration_since(now);
+    (left < margin && resume != Some(ResumeChoice::Abort)).then(|| {
+        format!(
+            "this ceremony can no longer finish: the import parameters expire in {}, under the {} margin",
+            crate::core::terminal::duration_text(left.max(jiff::SignedDuration::ZERO)),
+            crate::core::terminal::duration_text(margin)
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::{SignedDuration as D, Timestamp};
+
+    #[test]
+    fn crossing_the_margin_before_the_confirmation_ends_the_ceremony_unless_it_aborts() {
+        let now: Timestamp = "2026-11-28T20:00:00Z".parse().unwrap();
+        let margin = D::from_mins(30);
+        let valid_to = Some(now + D::from_mins(30) + D::from_secs(1));
+        assert_eq!(past_margin(valid_to, margin, now, None), None);
+        assert_eq!(past_margin(None, margin, now, None), None);
+        let later = now + D::from_secs(2);
+        let why = past_margin(valid_to, margin, later, None).unwrap();
+        assert!(
+            why.starts_with("this ceremony can no longer finish: the import parameters expire in 29 min 59 s, under the 30 min margin"),
+            "{why}"
+        );
+        assert!(past_margin(valid_to, margin, later, Some(ResumeChoice::Finish)).is_some());
+        assert_eq!(
+            past_margin(valid_to, margin, later, Some(ResumeChoice::Abort)),
+            None
+        );
     }
 }

@@ -10,7 +10,8 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 use super::edit::Edit;
-use super::model::{Focus, Info, KeyInfo, KeyRow, Model, Msg, Outcome, ResultView, Screen, update};
+use super::model::{Focus, Info, KeyInfo, KeyRow, Model, Msg, Outcome, ResultView, Screen};
+use super::step::update;
 use super::view::view;
 use crate::app::ceremony::CeremonyReport;
 use crate::app::ceremony::preflight::Interrupted;
@@ -264,6 +265,11 @@ fn usable_at_60x20(name: &str, m: &Model, screen: &str) {
 fn drawn(w: u16, h: u16, draw: impl FnOnce(&mut ratatui::Frame)) -> String {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     t.draw(draw).unwrap();
+    screen_of(&t)
+}
+
+/// What a test terminal shows, a line a row.
+fn screen_of(t: &Terminal<TestBackend>) -> String {
     let buf = t.backend().buffer();
     let mut s = String::new();
     for y in 0..buf.area.height {
@@ -441,6 +447,28 @@ fn a_custodian_name_is_matched_ignoring_case_and_spacing_and_kept_as_enrolled() 
         m.notice.as_deref().unwrap_or("").contains("named twice"),
         "{:?}",
         m.notice
+    );
+}
+
+#[test]
+fn the_key_review_shows_the_alias_a_new_key_takes_over_on_its_line_and_under_the_table() {
+    let mut info = info(2, None);
+    info.keys[1].takes_over = Some((
+        "alias/prod-s3".into(),
+        "arn:aws:kms:eu-west-1:111122223333:key/old".into(),
+    ));
+    let m = Model::new(info, now());
+    let m = walk(m, Screen::Keys, 2, false, &[]);
+    let s = render(&m, 80, 24);
+    assert!(s.contains("MOVES alias/prod-s3"), "{s}");
+    // Its details when it is selected.
+    let m = update(m, Msg::ScrollDown);
+    let s = render(&m, 120, 40);
+    assert!(
+        s.contains(
+            "ALIAS MOVE: takes over alias/prod-s3 from arn:aws:kms:eu-west-1:111122223333:key/old"
+        ),
+        "{s}"
     );
 }
 
@@ -958,6 +986,26 @@ fn the_countdown_warns_under_the_margin_and_the_time_comes_from_ticks() {
     assert_eq!(left(90, 0), Duration::from_secs(60));
     assert_eq!(left(59, 0), Duration::from_secs(1));
     assert_eq!(left(-5, 0), Duration::from_secs(1));
+    // A margin above an hour: the loop wakes when it is crossed, not at the next minute, and
+    // "Next" says at once that the ceremony can no longer finish.
+    let mut info = info(1, None);
+    info.script = Script::parse(
+        "script.toml",
+        "[ceremony]\nname = \"Rotate prod-s3\"\nexpiry_margin_minutes = 90\n\n[wrapping]\nalgorithm = \"RSAES_OAEP_SHA_256\"\nkey_spec = \"RSA_4096\"\n\n[[key]]\nkey = \"alias/prod-s3\"\naccount = \"111122223333\"\nregion = \"eu-west-1\"\n",
+    )
+    .unwrap();
+    info.parameters_expire =
+        Some(now() + SignedDuration::from_mins(90) + SignedDuration::from_millis(400));
+    let wide = Model::new(info, now());
+    assert_eq!(wide.next_change(), Duration::from_millis(401));
+    assert_eq!(wide.cannot_finish(), None);
+    let wide = update(wide, Msg::Tick(now() + SignedDuration::from_millis(401)));
+    assert!(wide.cannot_finish().is_some());
+    assert!(
+        render(&wide, 80, 24).contains("Next: this ceremony can no longer finish"),
+        "{}",
+        render(&wide, 80, 24)
+    );
     // A tick is not a key: a prompt stays.
     let m = update(m, Msg::Esc);
     let m = update(m, Msg::Tick(now()));
@@ -1347,4 +1395,188 @@ fn esc_then_l_leaves_without_running_and_an_error_after_confirming_is_shown_then
         s
     };
     assert!(screen.contains("The ceremony stopped"), "{screen}");
+}
+
+mod preflight_screen {
+    use super::*;
+    use crate::app::ceremony::preflight::Passed;
+    use crate::tui::preflight::{CheckMsg, Checks, Stage, draw, update as check};
+
+    fn checks() -> Checks {
+        Checks::new("Rotate prod-s3", "/media/usb/bundle", "ceremony-hsm")
+    }
+
+    fn all_passed() -> Vec<Passed> {
+        vec![
+            Passed::ScriptAgainstBundle { keys: 9 },
+            Passed::Hashes { files: 19 },
+            Passed::WrappingKeys {
+                keys: 9,
+                spec: "RSA_4096".into(),
+            },
+            Passed::Validity {
+                remaining: Some(SignedDuration::from_mins(23 * 60 + 59)),
+                margin: SignedDuration::from_mins(30),
+            },
+            Passed::Provenance { signers: Some(2) },
+            Passed::Token {
+                label: "ceremony-hsm".into(),
+            },
+            Passed::Roster {
+                custodians: 5,
+                threshold: 3,
+            },
+            Passed::Outputs,
+        ]
+    }
+
+    fn ticked(n: usize) -> Checks {
+        all_passed()
+            .into_iter()
+            .take(n)
+            .fold(checks(), |c, p| check(c, CheckMsg::Passed(p)))
+    }
+
+    #[test]
+    fn each_check_is_ticked_off_as_it_passes_one_line_each() {
+        let before = drawn(80, 24, |f| draw(f, &checks()));
+        assert!(
+            before.contains("preflight — before anyone types"),
+            "{before}"
+        );
+        assert!(before.contains("· checking…"), "{before}");
+        assert!(!before.contains('✓'), "{before}");
+        for n in 1..=all_passed().len() {
+            let s = drawn(80, 24, |f| draw(f, &ticked(n)));
+            assert_eq!(s.matches('✓').count(), n, "{s}");
+            assert!(s.contains(&format!("preflight: {n} passed")), "{s}");
+            assert!(s.contains("Esc/Ctrl-C: leave"), "{s}");
+        }
+        let s = drawn(80, 24, |f| draw(f, &ticked(3)));
+        insta::assert_snapshot!("preflight_ticking_80x24", s);
+        let s = drawn(60, 20, |f| draw(f, &ticked(5)));
+        assert!(s.contains("✓ the bundle's 2 signatures verified"), "{s}");
+        insta::assert_snapshot!("preflight_ticking_60x20", s);
+    }
+
+    #[test]
+    fn a_failed_check_and_a_warning_stay_on_the_first_screen() {
+        let failed = check(
+            ticked(5),
+            CheckMsg::Failed(
+                "the token \"nosuch\" is not present\n  what to do: plug it in, or name it by its label"
+                    .into(),
+            ),
+        );
+        assert_eq!(failed.stage, Stage::Failed);
+        let s = drawn(80, 24, |f| draw(f, &failed));
+        assert!(s.contains("✗ the token \"nosuch\" is not present"), "{s}");
+        assert!(s.contains("what to do: plug it in"), "{s}");
+        assert!(s.contains("Enter leaves; nothing was touched"), "{s}");
+        insta::assert_snapshot!("preflight_failed_80x24", s);
+        let script = script(true);
+        let warning = script
+            .short_of_time(Some(SignedDuration::from_mins(31)), 3)
+            .unwrap();
+        let warned = check(ticked(8), CheckMsg::Warned(warning));
+        let s = drawn(80, 24, |f| draw(f, &warned));
+        assert!(
+            s.contains("! only 1 min left above the 30 min margin"),
+            "{s}"
+        );
+        assert!(s.contains("Enter: start the ceremony"), "{s}");
+        insta::assert_snapshot!("preflight_warned_80x24", s);
+    }
+
+    /// Keys as the first screen sees them: `during` while the checks run (polled without
+    /// waiting), then `after`, one a wait.
+    struct Keys {
+        during: VecDeque<Msg>,
+        after: VecDeque<Msg>,
+        drained: usize,
+    }
+
+    impl crate::tui::Input for Keys {
+        fn next(&mut self, within: Duration) -> Result<Option<Msg>> {
+            if within.is_zero() {
+                return Ok(self.during.pop_front());
+            }
+            self.after.pop_front().map(Some).ok_or(Error::Terminal {
+                detail: "the scripted keys ran out".into(),
+            })
+        }
+
+        fn drain(&mut self) -> Result<()> {
+            self.drained += 1;
+            Ok(())
+        }
+
+        fn now(&mut self) -> Timestamp {
+            now()
+        }
+    }
+
+    fn keys(during: &[Msg], after: &[Msg]) -> Keys {
+        Keys {
+            during: during.iter().cloned().collect(),
+            after: after.iter().cloned().collect(),
+            drained: 0,
+        }
+    }
+
+    #[test]
+    fn the_checks_run_after_the_first_frame_and_a_failure_waits_for_a_key() {
+        let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        let mut input = keys(&[], &[Msg::Char('x'), Msg::Enter]);
+        let got: Result<()> = crate::tui::preflight_on_screen(
+            &mut t,
+            checks(),
+            &mut input,
+            |passed| {
+                for p in all_passed().into_iter().take(4) {
+                    passed(p);
+                }
+                Err(Error::LeftBeforeConfirmed)
+            },
+            |_| None,
+        );
+        assert!(matches!(got, Err(Error::LeftBeforeConfirmed)));
+        let s = screen_of(&t);
+        assert_eq!(s.matches('✓').count(), 4, "{s}");
+        assert!(s.contains("✗ "), "{s}");
+        // `x` did nothing; Enter left.
+        assert!(input.after.is_empty());
+    }
+
+    #[test]
+    fn a_warning_goes_on_with_enter_and_esc_during_the_checks_leaves() {
+        let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        let run = |passed: &mut dyn FnMut(Passed)| -> Result<u8> {
+            for p in all_passed() {
+                passed(p);
+            }
+            Ok(7)
+        };
+        // No warning: straight on, no key needed.
+        let mut input = keys(&[], &[]);
+        let got = crate::tui::preflight_on_screen(&mut t, checks(), &mut input, run, |_| None);
+        assert_eq!(got.unwrap(), 7);
+        // A warning: `y` is no answer, Enter goes on.
+        let mut input = keys(&[], &[Msg::Char('y'), Msg::Enter]);
+        let got = crate::tui::preflight_on_screen(&mut t, checks(), &mut input, run, |_| {
+            Some("only 1 min left above the 30 min margin".into())
+        });
+        assert_eq!(got.unwrap(), 7);
+        assert!(input.after.is_empty());
+        // Esc at the warning leaves.
+        let mut input = keys(&[], &[Msg::Esc]);
+        let got = crate::tui::preflight_on_screen(&mut t, checks(), &mut input, run, |_| {
+            Some("only 1 min left".into())
+        });
+        assert!(matches!(got, Err(Error::LeftBeforeConfirmed)));
+        // Esc while the checks run: they finish (they write nothing), then it leaves.
+        let mut input = keys(&[Msg::Esc], &[]);
+        let got = crate::tui::preflight_on_screen(&mut t, checks(), &mut input, run, |_| None);
+        assert!(matches!(got, Err(Error::LeftBeforeConfirmed)));
+    }
 }

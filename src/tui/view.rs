@@ -1,6 +1,6 @@
 //! The screens: a pure function of the model. Every screen has a title ("step N of M — what"),
 //! the countdown to the import parameters' expiry, the next action, and a footer of the keys
-//! that work there. A typed share is drawn only as one dot per character; the expected
+//! that work there (each step's, from its file in `step/`). A typed share is drawn only as one dot per character; the expected
 //! fingerprint is never drawn before the operators typed it right.
 
 use jiff::SignedDuration;
@@ -11,6 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::model::{Focus, Model, Screen};
+use super::step::confirm::{to_destroy, to_finish};
 use crate::app::ceremony::progress::KeyStep;
 use crate::app::ceremony::report::{REPORT_FILE, import_command};
 use crate::core::ceremony::ResumeChoice;
@@ -58,7 +59,7 @@ pub fn view(m: &Model, frame: &mut Frame) {
     let (n, total) = m.step();
     let block = Block::default().borders(Borders::ALL).title(format!(
         " keyrite ceremony · step {n} of {total} — {} ",
-        what(m)
+        (super::step::of(m.screen).what)(m)
     ));
     let inner = block.inner(body);
     frame.render_widget(block, body);
@@ -143,15 +144,7 @@ fn leave_box(m: &Model, frame: &mut Frame, area: Rect) {
 
 /// "1 h 05 min", "12 min 30 s".
 fn duration(d: SignedDuration) -> String {
-    let s = d.as_secs().abs();
-    let (h, min, sec) = (s / 3600, (s % 3600) / 60, s % 60);
-    if h > 0 {
-        format!("{h} h {min:02} min")
-    } else if sec == 0 {
-        format!("{min} min")
-    } else {
-        format!("{min} min {sec:02} s")
-    }
+    crate::core::terminal::duration_text(d)
 }
 
 /// The countdown line and its colour.
@@ -212,27 +205,6 @@ pub(super) fn countdown(m: &Model) -> (String, Style) {
     )
 }
 
-fn what(m: &Model) -> String {
-    match m.screen {
-        Screen::Resume => "an interrupted ceremony".into(),
-        Screen::People => "who is present".into(),
-        Screen::Keys => format!("check the {}", counted(m.info.keys.len(), "key")),
-        Screen::Fingerprint => "the bundle fingerprint".into(),
-        Screen::Custodians => format!(
-            "custodians ({} of {})",
-            m.custodians.len(),
-            m.info.quorum().unwrap_or(0)
-        ),
-        Screen::Confirm => "confirm".into(),
-        Screen::Running => "the HSM at work".into(),
-        Screen::Result if m.result.as_ref().is_some_and(|r| r.aborted.is_some()) => {
-            "ceremony aborted".into()
-        }
-        Screen::Result => "ceremony complete".into(),
-        Screen::Failed => "the ceremony stopped".into(),
-    }
-}
-
 pub(super) fn next_action(m: &Model) -> String {
     if let Some(why) = m.cannot_finish().filter(|_| !m.leaving) {
         return why;
@@ -243,56 +215,7 @@ pub(super) fn next_action(m: &Model) -> String {
     if m.help {
         return "any key closes the help".into();
     }
-    match (m.screen, m.focus) {
-        (Screen::Resume, _) => match m
-            .info
-            .interrupted
-            .as_ref()
-            .and_then(|i| i.cannot_finish.as_ref())
-        {
-            Some(_) => "a to abort the interrupted ceremony (it cannot be finished now)".into(),
-            None => "f to finish the interrupted ceremony, or a to abort it".into(),
-        },
-        (Screen::People, Focus::First) => "the operator types their name, then Enter".into(),
-        (Screen::People, Focus::Second) => "the witness types their name, then Enter".into(),
-        (Screen::Keys, _) => {
-            "the witness checks each key's account, region, alias; then Enter".into()
-        }
-        (Screen::Fingerprint, _) => "type the fingerprint as it is read out, then Enter".into(),
-        (Screen::Custodians, Focus::First) => {
-            if m.custodians.len() >= usize::from(m.info.quorum().unwrap_or(0)) {
-                "another custodian may type their name; Enter on an empty name goes on".into()
-            } else {
-                "the next custodian types their name, then Enter".into()
-            }
-        }
-        (Screen::Custodians, Focus::Second) => format!(
-            "{} types their share (shown as dots), then Enter",
-            one_line(m.custodian_name.trim())
-        ),
-        (Screen::Confirm, _) => match m.resume {
-            Some(ResumeChoice::Abort) => format!(
-                "press y to destroy {} and close the log",
-                counted(to_destroy(m), "generated key")
-            ),
-            Some(ResumeChoice::Finish) => format!(
-                "press y to generate and wrap the {} left and close the log",
-                counted(to_finish(m), "key")
-            ),
-            None => format!(
-                "press y to generate and wrap {} in the HSM",
-                counted(m.info.keys.len(), "key")
-            ),
-        },
-        (Screen::Running, _) => "wait: the HSM is working; keys are ignored".into(),
-        (Screen::Result, _) if m.result.as_ref().is_some_and(|r| r.aborted.is_some()) => {
-            "note the destroyed keys in the paper log, then Enter or q to leave".into()
-        }
-        (Screen::Result, _) => {
-            "copy the report to the paper log, then run the import command above".into()
-        }
-        (Screen::Failed, _) => "read what to do, then Enter to leave".into(),
-    }
+    (super::step::of(m.screen).next_action)(m)
 }
 
 pub(super) fn footer(m: &Model) -> &'static str {
@@ -302,36 +225,7 @@ pub(super) fn footer(m: &Model) -> &'static str {
     if m.help {
         return "any key: close the help";
     }
-    match m.screen {
-        Screen::Resume => "f: finish · a: abort · F1/?: help · Esc/Ctrl-C: leave",
-        Screen::People => {
-            "Enter: next · Tab: other field · Shift-Tab: back · F1: help · Esc/Ctrl-C: leave"
-        }
-        Screen::Keys if m.keys_seen < m.info.keys.len() => {
-            "Enter: next keys · ↑/↓: select · Shift-Tab: back · F1: help · Esc/Ctrl-C: leave"
-        }
-        Screen::Keys => {
-            "Enter: the keys are right · ↑/↓: select · Shift-Tab: back · Esc/Ctrl-C: leave"
-        }
-        Screen::Fingerprint => "Enter: check · Shift-Tab: back · F1: help · Esc/Ctrl-C: leave",
-        Screen::Custodians => {
-            "Enter: check / next · Tab: other field · Shift-Tab: back · Esc/Ctrl-C: leave"
-        }
-        Screen::Confirm => match m.resume {
-            Some(ResumeChoice::Abort) => {
-                "y: abort now · Shift-Tab: back · F1/?: help · Esc/n/Ctrl-C: leave"
-            }
-            Some(ResumeChoice::Finish) => {
-                "y: finish now · Shift-Tab: back · F1/?: help · Esc/n/Ctrl-C: leave"
-            }
-            None => "y: generate now · Shift-Tab: back · F1/?: help · Esc/n/Ctrl-C: leave",
-        },
-        Screen::Running => "no key works while the HSM is working",
-        Screen::Result => {
-            "↑/↓: scroll · Enter or q: leave (the report is printed again) · F1/?: help"
-        }
-        Screen::Failed => "Enter or q: leave · F1/?: help",
-    }
+    (super::step::of(m.screen).footer)(m)
 }
 
 fn help_lines(m: &Model) -> Vec<Line<'static>> {
@@ -407,20 +301,6 @@ fn draw_body(m: &Model, frame: &mut Frame, area: Rect) {
         Screen::Failed => failed(m),
     };
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
-}
-
-/// Keys generated under the interrupted ceremony and never written: what an abort destroys.
-fn to_destroy(m: &Model) -> usize {
-    m.info
-        .interrupted
-        .as_ref()
-        .map_or(0, |i| i.keys_generated.saturating_sub(i.keys_wrapped))
-}
-
-/// Keys not yet wrapped: what a finish generates (or wraps) and wraps.
-fn to_finish(m: &Model) -> usize {
-    let wrapped = m.info.interrupted.as_ref().map_or(0, |i| i.keys_wrapped);
-    m.info.keys.len().saturating_sub(wrapped)
 }
 
 fn resume(m: &Model) -> Vec<Line<'static>> {

@@ -206,7 +206,7 @@ fn line_mode_offers_finish_or_abort_for_an_interrupted_ceremony() {
         assert!(said.contains("interrupted ceremony"), "{said}");
         assert_eq!(std::fs::read(&log_path).unwrap(), before);
         let input = format!(
-            "{choice}\nAlice Admin\nWalter Witness\n{}\ny\n",
+            "{choice}\nAlice Admin\nWalter Witness\ny\n{}\ny\n",
             p.fingerprint
         );
         let out = keyrite()

@@ -167,6 +167,53 @@ fn enrolment_gives_each_custodian_their_share_alone_and_signs_the_roster() {
     assert!(!again.join("shares/alice.share").exists());
 }
 
+/// A headless answers file is checked in the order of the ceremony's questions: a wrong
+/// fingerprint is named before any share is looked at, as the app and line mode ask for the
+/// fingerprint before the custodians.
+#[test]
+fn headless_answers_are_checked_in_the_order_of_the_questions_the_fingerprint_before_any_share() {
+    own_token!();
+    let dir = tempfile::tempdir().unwrap();
+    let e = enrol(&dir.path().join("a"), 2, &["Alice", "Bob", "Carol"]);
+    let (alias, p) = new_bundle(dir.path());
+    let token = format!("pkcs11:token={}", e.label);
+    let a = e.share(0);
+    let mut wrong = p.fingerprint.clone();
+    let c = if wrong.starts_with('0') { "1" } else { "0" };
+    wrong.replace_range(0..1, c);
+    let wrong = Prepared {
+        bundle: p.bundle.clone(),
+        fingerprint: wrong,
+    };
+    // Alice's share given for Bob too: refused as such when the fingerprint is right.
+    let custodians: Vec<Present<'_>> = vec![("Alice", Some(&a)), ("Bob", Some(&a))];
+    for (prepared, want, code) in [
+        (
+            &wrong,
+            "but the fingerprint read out from the connected side is",
+            3,
+        ),
+        (&p, "share 2: (Bob) entered a share that is Alice's", 5),
+    ] {
+        let out = quorum_ceremony(
+            &e.store,
+            dir.path(),
+            prepared,
+            &alias,
+            &token,
+            &e.roster(),
+            &custodians,
+        )
+        .output()
+        .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{want}: {err}");
+        assert!(err.contains(want), "want {want:?} in {err}");
+        assert!(!err.contains("C_Login"), "a login was attempted: {err}");
+        assert!(!p.bundle.join("ceremony.log").exists(), "{want}");
+    }
+}
+
 #[test]
 fn bad_shares_are_refused_before_any_login_and_the_quorum_then_opens_the_hsm() {
     own_token!();

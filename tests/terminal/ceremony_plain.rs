@@ -76,18 +76,21 @@ fn a_quorum_ceremony_answered_line_by_line_names_each_mistake_asks_again_and_imp
     let (a, c) = (e.share(0), e.share(2));
     let typo = mistyped(&a, 2);
     let fingerprint_typo = wrong_group(&p.fingerprint, 5);
+    // In the app's order: people, the key review, the fingerprint, the custodians.
     let input = [
         "Olga Operator",
         "olga operator",
         "Wendy Witness",
+        "",
+        "y",
+        &fingerprint_typo,
+        &grouped(&p.fingerprint).to_uppercase(),
         "Mallory",
         "Alice",
         &typo,
         &a,
         "Carol",
         &c,
-        &fingerprint_typo,
-        &grouped(&p.fingerprint).to_uppercase(),
         "yes",
     ]
     .join("\n")
@@ -119,7 +122,26 @@ fn a_quorum_ceremony_answered_line_by_line_names_each_mistake_asks_again_and_imp
     );
     assert!(err.contains("share 1 (Alice): accepted"), "{err}");
     assert!(err.contains("share 2 (Carol): accepted"), "{err}");
-    assert!(err.contains("MISMATCH; group 5 differs"), "{err}");
+    // The key review: each key's account, region, ARN and wrapping key digest; an empty answer
+    // is asked again.
+    assert!(err.contains("[2] the keys: the witness checks"), "{err}");
+    assert!(err.contains("account 000000000000"), "{err}");
+    assert!(err.contains("wrapping key SHA-256 "), "{err}");
+    assert!(
+        err.contains("the witness checked all 1 key (y: yes, n: leave)"),
+        "{err}"
+    );
+    // The same words as the full-screen app's.
+    assert!(
+        err.contains("MISMATCH in group 5: check it with the read-out"),
+        "{err}"
+    );
+    // The questions in the app's order.
+    let at = |what: &str| err.find(what).unwrap_or_else(|| panic!("{what} in {err}"));
+    assert!(at("[1] who is present") < at("[2] the keys"));
+    assert!(at("[2] the keys") < at("[3] the bundle fingerprint"));
+    assert!(at("[3] the bundle fingerprint") < at("[4] the custodians"));
+    assert!(at("[4] the custodians") < at("[5] confirm"));
     // The typed fingerprint's words, for reading back.
     for line in word_lines(&p.fingerprint) {
         assert!(err.contains(&line), "{line} not in {err}");
@@ -135,7 +157,7 @@ fn a_quorum_ceremony_answered_line_by_line_names_each_mistake_asks_again_and_imp
         assert!(err.contains(step), "{step} not in {err}");
     }
     // keyrite never printed the fingerprint before it was typed and confirmed.
-    let before_work = &err[..err.find("[5] the HSM work").expect("the HSM work began")];
+    let before_work = &err[..err.find("[6] the HSM work").expect("the HSM work began")];
     for form in [p.fingerprint.clone(), grouped(&p.fingerprint)] {
         assert!(!before_work.to_lowercase().contains(&form), "{before_work}");
     }
@@ -176,7 +198,7 @@ fn anything_but_yes_or_the_end_of_input_leaves_the_bundle_and_the_token_as_they_
     let script = write_script(dir.path(), &[&alias], default_algorithm(), "RSA_4096");
     let before = contents(&p.bundle);
     let objects = hsm().object_count();
-    let answers = format!("Olga Operator\nWendy Witness\n{}\n", p.fingerprint);
+    let answers = format!("Olga Operator\nWendy Witness\ny\n{}\n", p.fingerprint);
     for (input, what) in [
         (format!("{answers}n\n"), "n"),
         (format!("{answers}yess\n"), "yess"),
@@ -186,6 +208,10 @@ fn anything_but_yes_or_the_end_of_input_leaves_the_bundle_and_the_token_as_they_
         (
             "Olga Operator\n".to_string(),
             "the end of input at the witness",
+        ),
+        (
+            "Olga Operator\nWendy Witness\nn\n".to_string(),
+            "n at the key review",
         ),
     ] {
         let cmd = plain_ceremony(keyrite(), &script, &p.bundle, &hsm().token_uri());
@@ -230,6 +256,16 @@ fn at_a_terminal_a_share_is_not_echoed() {
         s.contains("witness's name:")
     });
     tmux.text("Wendy Witness");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&mut seen, within, "the key review", |s| {
+        s.contains("(y: yes, n: leave):")
+    });
+    tmux.text("y");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&mut seen, within, "the fingerprint question", |s| {
+        s.contains("spaces do not matter):")
+    });
+    tmux.text(&p.fingerprint);
     tmux.keys(&["Enter"]);
     tmux.wait_for(&mut seen, within, "the first custodian", |s| {
         s.contains("custodian 1 of 2, name:")

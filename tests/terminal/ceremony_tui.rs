@@ -64,9 +64,10 @@ fn erase(tmux: &Tmux, n: usize) {
 
 /// The first two steps: who is present, then the keys checked.
 fn people_and_keys(tmux: &Tmux, seen: &mut Vec<String>, keys: usize) -> String {
-    // The whole first frame: its title and the end of its footer.
-    let first = tmux.wait_for(seen, SHORT, "step 1", |s| {
-        s.contains("who is present") && s.contains("Ctrl-C: leave")
+    // The whole first frame: its title (the interrupted ceremony's screen names this step in
+    // its text) and the end of its footer.
+    let first = tmux.wait_for(seen, SHORT, "who is present", |s| {
+        s.contains("— who is present") && s.contains("Ctrl-C: leave")
     });
     type_seen(tmux, seen, "Olga Operator");
     tmux.keys(&["Enter"]);
@@ -266,7 +267,7 @@ fn esc_asks_in_its_own_box_where_y_is_no_answer_and_only_l_leaves_exit_2_touchin
 }
 
 #[test]
-fn an_expired_bundle_is_refused_before_any_typing_and_the_hsm_is_untouched() {
+fn an_expired_bundle_is_refused_on_the_first_screen_before_any_typing_and_the_hsm_is_untouched() {
     own_token!();
     let dir = tempfile::tempdir().unwrap();
     let (_, p, script) = prepared_key(dir.path(), "tui-expired");
@@ -276,19 +277,90 @@ fn an_expired_bundle_is_refused_before_any_typing_and_the_hsm_is_untouched() {
     std::fs::write(&path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
     let before = tree(&p.bundle);
     let objects = hsm().object_count();
-    // The refusal comes at once: the shell then waits on a read, so the pane outlives it.
+    // The shell waits on a read after the exit, so the pane outlives it.
     let command = format!("{}; read _", ceremony_command(&script, &p.bundle));
-    let tmux = Tmux::start("tui", &command, 100, true);
+    let tmux = Tmux::start_sized("tui", &command, 80, 24, true);
     let mut seen = Vec::new();
+    // The checks before it are ticked off on the first screen; the failed one stays there.
+    let failed = tmux.wait_for(&mut seen, SHORT, "the failed check", |s| {
+        s.contains("✗ ") && s.contains("Enter/Esc: leave")
+    });
+    assert!(
+        failed.contains("preflight — before anyone types"),
+        "{failed}"
+    );
+    assert!(
+        failed.contains("✓ the bundle is for the script's 1 key"),
+        "{failed}"
+    );
+    assert!(failed.contains("✓ every file's SHA-256"), "{failed}");
+    assert!(failed.contains("expired"), "{failed}");
+    assert!(!failed.contains("EXIT="), "it waits for a key:\n{failed}");
+    tmux.keys(&["Enter"]);
     let end = tmux.wait_for(&mut seen, SHORT, "the exit", |s| s.contains("EXIT="));
     assert!(end.contains("EXIT=5"), "{end}");
     assert!(end.contains("expired"), "{end}");
     assert!(end.contains("what to do:"), "{end}");
     for s in &seen {
-        assert!(!s.contains("who is present"), "no screen was shown:\n{s}");
+        assert!(!s.contains("who is present"), "no step was shown:\n{s}");
     }
     assert_eq!(tree(&p.bundle), before);
     assert_eq!(hsm().object_count(), objects, "no HSM object created");
+}
+
+#[test]
+fn the_first_frame_comes_before_the_preflight_and_ticks_off_each_check_until_one_fails() {
+    own_token!();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, p, script) = prepared_key(dir.path(), "tui-notoken");
+    let before = tree(&p.bundle);
+    // A token no one plugged in: the checks of the bundle pass before the token's fails, so
+    // they can only have been seen if the frame came first.
+    let command = format!(
+        "{}; read _",
+        ceremony_command_on(
+            &hsm().env.1,
+            &script,
+            &p.bundle,
+            "pkcs11:token=not-plugged-in",
+            &[]
+        )
+    );
+    for (cols, rows) in [(80, 24), (60, 20)] {
+        let tmux = Tmux::start_sized("tui", &command, cols, rows, true);
+        let mut seen = Vec::new();
+        let failed = tmux.wait_for(&mut seen, SHORT, "the failed check", |s| {
+            s.contains("✗ ") && s.contains("Enter/Esc: leave")
+        });
+        for check in [
+            "✓ the bundle is for the script's 1 key and algorithm",
+            "✓ every file's SHA-256 is the manifest's",
+            "✓ the KMS wrapping key is RSA_4096",
+            "✓ the import parameters: ",
+        ] {
+            assert!(failed.contains(check), "{cols}x{rows}: {check}:\n{failed}");
+        }
+        assert!(failed.contains(" left, margin 30 min"), "{failed}");
+        assert!(
+            failed.contains("✗ no token labelled \"not-plugged-in\""),
+            "{failed}"
+        );
+        assert!(
+            failed.contains("preflight: 5 passed, one failed"),
+            "{failed}"
+        );
+        assert!(
+            failed.contains("Next: the ceremony cannot start"),
+            "{failed}"
+        );
+        // Keys other than Enter, Esc, q and Ctrl-C do nothing here.
+        tmux.keys(&["y"]);
+        tmux.keys(&["Escape"]);
+        let end = tmux.wait_for(&mut seen, SHORT, "the exit", |s| s.contains("EXIT="));
+        assert!(end.contains("not-plugged-in"), "{end}");
+        assert!(!end.contains("EXIT=0"), "{end}");
+    }
+    assert_eq!(tree(&p.bundle), before);
 }
 
 #[test]

@@ -177,6 +177,11 @@ fn at_a_terminal_the_rehearsal_hands_out_shares_and_the_operators_run_the_nine_k
         "{end}"
     );
     assert!(end.contains("rehearsal complete"), "{end}");
+    // The ceremony's length, timed, for the production script's preflight.
+    assert!(
+        end.contains("the ceremony took ") && end.contains("with `rehearsed_minutes = "),
+        "{end}"
+    );
     // The log verifies, and says which three custodians opened the HSM.
     let trusted = keyrite::core::log::TrustedKey::from_pem(
         &std::fs::read_to_string(out.join("log-public-key.pem")).unwrap(),

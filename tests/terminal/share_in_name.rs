@@ -138,23 +138,31 @@ fn a_share_typed_at_a_name_question_of_the_line_mode_is_erased_and_asked_again()
         true,
     );
     let mut seen = Vec::new();
-    for (question, answer) in [
-        ("operator's name:", "Olga Operator"),
-        ("witness's name:", "Wendy Witness"),
-        ("custodian 1 of 2, name:", "alice"),
-    ] {
-        tmux.wait_for(&mut seen, WITHIN, question, |s| {
-            s.trim_end().ends_with(question)
-        });
+    let share_in_name = |seen: &mut Vec<String>, question: &str, answer: &str| {
+        tmux.wait_for(seen, WITHIN, question, |s| s.trim_end().ends_with(question));
         tmux.text(&format!("alice{share}"));
         tmux.keys(&["Enter"]);
-        tmux.wait_for(&mut seen, WITHIN, "the refusal, asked again", |s| {
+        tmux.wait_for(seen, WITHIN, "the refusal, asked again", |s| {
             s.contains(LOOKED) && s.trim_end().ends_with(question)
         });
         assert_none_of(&share, &tmux.pane(), question);
         tmux.text(answer);
         tmux.keys(&["Enter"]);
-    }
+    };
+    share_in_name(&mut seen, "operator's name:", "Olga Operator");
+    share_in_name(&mut seen, "witness's name:", "Wendy Witness");
+    // The key review and the fingerprint come before the custodians.
+    tmux.wait_for(&mut seen, WITHIN, "the key review", |s| {
+        s.trim_end().ends_with("(y: yes, n: leave):")
+    });
+    tmux.text("y");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&mut seen, WITHIN, "the fingerprint", |s| {
+        s.trim_end().ends_with("spaces do not matter):")
+    });
+    tmux.text(&p.fingerprint);
+    tmux.keys(&["Enter"]);
+    share_in_name(&mut seen, "custodian 1 of 2, name:", "alice");
     // A custodian's name in any case: the share question names her as enrolled.
     tmux.wait_for(&mut seen, WITHIN, "the share question", |s| {
         s.contains("share of Alice (not shown):")

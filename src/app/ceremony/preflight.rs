@@ -3,7 +3,8 @@
 //! bundle hash, the import parameters' remaining validity against the script's margin, the
 //! bundle's signatures against the script's `[provenance]` signers, the token
 //! present by label, the roster's signature with the published log key, and the outputs
-//! creatable. The headless runner and the terminal UI both call [`preflight`] first.
+//! creatable. The headless runner and line mode call [`preflight`] first; the terminal app calls
+//! [`preflight_reporting`] after its first frame, and ticks each check off as it passes.
 
 use std::path::Path;
 
@@ -65,32 +66,163 @@ pub struct Interrupted {
     pub cannot_finish: Option<String>,
 }
 
+/// A check of the preflight that passed, told as it passes: the terminal app ticks it off on
+/// its first screen. Its text (Display) is the line the people read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Passed {
+    /// The bundle holds the log of an interrupted ceremony: it is finished or aborted.
+    Interrupted { records: usize, keys_wrapped: usize },
+    /// The bundle's keys are the script's, where the script says, for its algorithm and spec.
+    ScriptAgainstBundle { keys: usize },
+    /// Every file's SHA-256 is the manifest's, and nothing was planted next to them.
+    Hashes { files: usize },
+    /// Every key's KMS wrapping public key reads as a key of the script's spec.
+    WrappingKeys { keys: usize, spec: String },
+    /// The import parameters remain valid beyond the script's margin (`remaining` None: the
+    /// bundle records no expiry).
+    Validity {
+        remaining: Option<SignedDuration>,
+        margin: SignedDuration,
+    },
+    /// The preparers' signatures meet the script's `[provenance]` (None: unsigned, and the
+    /// script asks for none).
+    Provenance { signers: Option<usize> },
+    /// The token, found by its label.
+    Token { label: String },
+    /// The roster, signed by the token's log key, for this token.
+    Roster { custodians: usize, threshold: u8 },
+    /// The ceremony's outputs do not exist yet and can be created.
+    Outputs,
+}
+
+impl std::fmt::Display for Passed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::core::terminal::{counted, duration_text};
+        match self {
+            Passed::Interrupted {
+                records,
+                keys_wrapped,
+            } => write!(
+                f,
+                "an interrupted ceremony's log: {}, {} wrapped",
+                counted(*records, "record"),
+                counted(*keys_wrapped, "key")
+            ),
+            Passed::ScriptAgainstBundle { keys } => write!(
+                f,
+                "the bundle is for the script's {} and algorithm",
+                counted(*keys, "key")
+            ),
+            Passed::Hashes { files } => write!(
+                f,
+                "every file's SHA-256 is the manifest's ({})",
+                counted(*files, "file")
+            ),
+            Passed::WrappingKeys { keys, spec } => write!(
+                f,
+                "{} {spec}",
+                if *keys == 1 {
+                    "the KMS wrapping key is".to_string()
+                } else {
+                    format!("the {keys} KMS wrapping keys are")
+                }
+            ),
+            Passed::Validity {
+                remaining: Some(left),
+                margin,
+            } => write!(
+                f,
+                "the import parameters: {} left, margin {}",
+                duration_text(*left),
+                duration_text(*margin)
+            ),
+            Passed::Validity {
+                remaining: None, ..
+            } => write!(f, "the import parameters: no expiry recorded in the bundle"),
+            Passed::Provenance { signers: Some(n) } => write!(
+                f,
+                "the bundle's {} verified, as the script asks",
+                counted(*n, "signature")
+            ),
+            Passed::Provenance { signers: None } => {
+                write!(
+                    f,
+                    "the bundle is unsigned, and the script asks for no signature"
+                )
+            }
+            Passed::Token { label } => write!(
+                f,
+                "the token {} is present",
+                crate::core::terminal::for_terminal(label)
+            ),
+            Passed::Roster {
+                custodians,
+                threshold,
+            } => write!(
+                f,
+                "the roster is signed by the token's log key: {threshold} of {custodians} custodians"
+            ),
+            Passed::Outputs => write!(
+                f,
+                "the log and the wrapped keys can be written, and are new"
+            ),
+        }
+    }
+}
+
 /// All the checks, in order; nothing is asked of anyone before they pass, and nothing is
 /// written.
 pub fn preflight(inputs: &CeremonyInputs) -> Result<Preflight> {
+    preflight_reporting(inputs, &mut |_| {})
+}
+
+/// [`preflight`], telling `passed` of each check as it passes.
+pub fn preflight_reporting(
+    inputs: &CeremonyInputs,
+    passed: &mut dyn FnMut(Passed),
+) -> Result<Preflight> {
     let now = Timestamp::now();
     let interrupted = find_interrupted(&inputs.script, &inputs.bundle, now)?;
+    if let Some(i) = &interrupted {
+        passed(Passed::Interrupted {
+            records: i.records,
+            keys_wrapped: i.keys_wrapped,
+        });
+    }
     let lenient = interrupted.as_ref().map(|_| ResumeChoice::Abort);
-    let bundle = check_bundle(&inputs.script, &inputs.bundle, now, lenient)?;
+    let bundle = check_bundle_reporting(&inputs.script, &inputs.bundle, now, lenient, passed)?;
     let provenance = crate::app::provenance::check_for_script(
         inputs.script.provenance.as_ref(),
         &inputs.script_dir,
         &inputs.bundle,
         bundle.bundle.fingerprint(),
     )?;
+    passed(Passed::Provenance {
+        signers: provenance
+            .as_ref()
+            .map(|s| s.prepared_by.len() + s.cosigned_by.len()),
+    });
     let token = Token::open(&inputs.module, &inputs.uri.token)?;
+    passed(Passed::Token {
+        label: token.label().to_string(),
+    });
     let roster = match &inputs.roster {
         Some(path) => {
             let roster = check_roster(path, token.label())?;
             // The published key next to the roster is a file; the token's own public log key
             // (read without login) is what the roster must be signed by.
             crate::app::quorum::check_roster_against_token(&token, &roster)?;
+            passed(Passed::Roster {
+                custodians: roster.file.roster.custodians.len(),
+                threshold: roster.file.roster.threshold,
+            });
             Some(roster)
         }
         None => None,
     };
     if interrupted.is_none() {
         check_outputs(&bundle.bundle)?;
+        passed(Passed::Outputs);
     }
     Ok(Preflight {
         bundle,
@@ -140,6 +272,17 @@ pub fn check_bundle(
     now: Timestamp,
     resume: Option<ResumeChoice>,
 ) -> Result<CheckedBundle> {
+    check_bundle_reporting(script, dir, now, resume, &mut |_| {})
+}
+
+/// [`check_bundle`], telling `passed` of each check as it passes.
+fn check_bundle_reporting(
+    script: &Script,
+    dir: &Path,
+    now: Timestamp,
+    resume: Option<ResumeChoice>,
+    passed: &mut dyn FnMut(Passed),
+) -> Result<CheckedBundle> {
     let (manifest, _) = Bundle::read_manifest(dir)?;
     rules::script_against_bundle(script, &manifest).map_err(|m| match m {
         Mismatch::Algorithm(problem) => Error::ScriptBundleWrapping { problem },
@@ -147,6 +290,9 @@ pub fn check_bundle(
             Error::ScriptBundleOtherKeys { problem }
         }
     })?;
+    passed(Passed::ScriptAgainstBundle {
+        keys: manifest.keys.len(),
+    });
     let bundle = match resume {
         None => Bundle::verify(dir)?,
         Some(_) => Bundle::verify_interrupted(dir)?,
@@ -169,6 +315,9 @@ pub fn check_bundle(
         ],
     };
     Bundle::check_top_level(dir, &manifest, leftovers)?;
+    passed(Passed::Hashes {
+        files: bundle.manifest().files.len(),
+    });
     let mut wrapping_keys = Vec::new();
     for key in &m.keys {
         let missing = |file: &'static str| Error::ManifestLacks {
@@ -191,6 +340,10 @@ pub fn check_bundle(
             })?,
         );
     }
+    passed(Passed::WrappingKeys {
+        keys: wrapping_keys.len(),
+        spec: m.wrapping_key_spec.to_string(),
+    });
     let remaining = match rules::expiry(m, now, script.expiry_margin()) {
         Ok(left) => left,
         Err(_) if resume == Some(ResumeChoice::Abort) => SignedDuration::ZERO,
@@ -200,8 +353,13 @@ pub fn check_bundle(
             });
         }
     };
+    let parameters_valid_to = rules::parameters_expire(m);
+    passed(Passed::Validity {
+        remaining: parameters_valid_to.map(|_| remaining),
+        margin: script.expiry_margin(),
+    });
     Ok(CheckedBundle {
-        parameters_valid_to: rules::parameters_expire(m),
+        parameters_valid_to,
         remaining,
         wrapping_keys,
         bundle,

@@ -11,6 +11,7 @@ use crate::app::error::{Error, Result};
 use crate::app::quorum;
 use crate::core::ceremony::ResumeChoice;
 use crate::core::custody::{CustodianEntry, QuorumMode};
+use crate::core::digest::normalise_fingerprint;
 use crate::core::script::{Answers, Script};
 use crate::hsm::pin::read_pin;
 use crate::hsm::{Token, TokenUri};
@@ -25,12 +26,9 @@ pub fn perform(
     answers: &Answers,
     progress: ProgressSink<'_>,
 ) -> Result<CeremonyReport> {
-    inputs
-        .script
-        .check_people(&answers.operator, answers.witness.as_deref())
-        .map_err(|problem| Error::WitnessMissing {
-            problem: problem.to_string(),
-        })?;
+    // The answers are checked in the order of the ceremony's questions
+    // (core::ceremony::questions), whoever gave them: the resume choice, who is present, the
+    // bundle fingerprint, and only then (opening the HSM) the custodians' shares.
     let resume = match (&checked.interrupted, answers.resume) {
         (None, None) => None,
         (None, Some(_)) => {
@@ -50,6 +48,19 @@ pub fn perform(
             Some(choice)
         }
     };
+    inputs
+        .script
+        .check_people(&answers.operator, answers.witness.as_deref())
+        .map_err(|problem| Error::WitnessMissing {
+            problem: problem.to_string(),
+        })?;
+    let typed = normalise_fingerprint(&answers.bundle_fingerprint);
+    if typed != checked.bundle.bundle.fingerprint() {
+        return Err(Error::FingerprintMismatch {
+            bundle: checked.bundle.bundle.fingerprint().to_string(),
+            typed,
+        });
+    }
     let CeremonyInputs {
         script,
         script_sha256,

@@ -7,6 +7,7 @@ pub mod engine;
 pub mod leftovers;
 pub mod machine;
 pub mod preflight;
+pub mod questions;
 pub mod record;
 pub mod step;
 
