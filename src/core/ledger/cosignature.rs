@@ -21,6 +21,8 @@ pub enum CosignatureProblem {
     BadName(String),
     #[error("the note could not take the cosignature: {0}")]
     Note(String),
+    #[error("the cosignature by witness {0} does not verify over this checkpoint")]
+    Forged(String),
 }
 
 /// The message a cosignature/v1 signs.
@@ -179,7 +181,7 @@ pub fn signatures(note: &Note) -> Vec<signed_note::Signature> {
 pub fn verified_cosignatures(
     note: &Note,
     witnesses: &[WitnessKey],
-) -> Result<Vec<Cosigned>, String> {
+) -> Result<Vec<Cosigned>, CosignatureProblem> {
     let mut found: Vec<Cosigned> = Vec::new();
     for s in signatures(note) {
         let Some(w) = witnesses
@@ -190,10 +192,7 @@ pub fn verified_cosignatures(
         };
         let v = CosignatureVerifier(w.clone());
         if !v.verify(note.text(), s.signature()) {
-            return Err(format!(
-                "the cosignature by witness {} does not verify over this checkpoint",
-                w.name
-            ));
+            return Err(CosignatureProblem::Forged(w.name.clone()));
         }
         let time = split(s.signature()).map(|(t, _)| t).unwrap_or_default();
         if !found.iter().any(|c| c.witness == w.name) {

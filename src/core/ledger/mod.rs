@@ -96,8 +96,8 @@ pub enum LedgerError {
         found: String,
         expected: String,
     },
-    #[error("{0}")]
-    Cosignature(String),
+    #[error(transparent)]
+    Cosignature(#[from] cosignature::CosignatureProblem),
     #[error("{found} of the {required} witness cosignature(s) required: {missing}")]
     TooFewWitnesses {
         found: usize,
@@ -342,8 +342,7 @@ pub fn verify_bundle(
     let cons = ConsistencyProof::parse(files.consistency)?;
     let old_root = tree.root(cons.old)?;
     tree::verify_consistency(&cons.path, cons.old, &old_root, head.size, &head.root)?;
-    let cosignatures = cosignature::verified_cosignatures(&checkpoint.note, witnesses)
-        .map_err(LedgerError::Cosignature)?;
+    let cosignatures = cosignature::verified_cosignatures(&checkpoint.note, witnesses)?;
     if cosignatures.len() < required {
         let missing: Vec<&str> = witnesses
             .iter()
