@@ -231,14 +231,16 @@ pub fn seal<S: LogSigner>(
     signer: &S,
     log_key: &TrustedKey,
 ) -> Result<Result<Sealed, LedgerError>, S::Error> {
-    let index = match ledger.position(&entry.final_record_sha256) {
-        Some(i) => i,
+    // Sealed before (a closing repeated after a stop): the proof starts where it started then,
+    // before this leaf.
+    let (index, previous) = match ledger.position(&entry.final_record_sha256) {
+        Some(i) => (i, previous.min(i)),
         None => {
             if let Err(e) = entry.leaf() {
                 return Ok(Err(e));
             }
             ledger.entries.push(entry);
-            ledger.size() - 1
+            (ledger.size() - 1, previous)
         }
     };
     let size = ledger.size();
@@ -294,6 +296,13 @@ pub struct LedgerReport {
     /// The ledger copy's entries (checked against the checkpoint's root).
     pub entries: Vec<Entry>,
     pub cosignatures: Vec<Cosigned>,
+}
+
+/// A leaf of a checkpoint the auditor was not shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnshownClosing {
+    pub index: u64,
+    pub entry: Entry,
 }
 
 /// The bundle's ledger files, as read.
@@ -447,7 +456,10 @@ mod tests {
         }
         // Sealing a closing again adds no leaf.
         let again = seal(&mut ledger, entry(2), 4, &sk, &tk).unwrap().unwrap();
-        assert_eq!((again.index, ledger.size()), (2, 4));
+        assert_eq!(
+            (again.index, ledger.size(), again.consistency.old),
+            (2, 4, 2)
+        );
         assert_eq!(Ledger::parse(&ledger.to_bytes()).unwrap(), ledger);
     }
 
