@@ -263,6 +263,48 @@ fn audit_verify_requires_the_named_witnesses_cosignatures() {
     let mut either = both.to_vec();
     either.extend(["--witnesses", "1"]);
     assert_eq!(audit(&a.bundle, &either).status.code(), Some(0));
+    // The auditor's page shows the ledger and the witness.
+    let html = dir.path().join("report.html");
+    let out = keyrite()
+        .args(["audit", "report"])
+        .arg(&a.bundle)
+        .arg("--trust")
+        .arg(hsm().log_public_key())
+        .arg("--html")
+        .arg(&html)
+        .args(one)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("Token ledger and witnesses")
+            && page.contains("audit.example/w1")
+            && page.contains("(this ceremony)"),
+        "{page}"
+    );
+    // A bundle without ledger evidence cannot meet a witness requirement.
+    let bare = dir.path().join("bare");
+    std::fs::create_dir(&bare).unwrap();
+    for e in std::fs::read_dir(&a.bundle).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().into_string().unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &bare.join(&name));
+        } else if !name.starts_with("ledger.") {
+            std::fs::copy(e.path(), bare.join(&name)).unwrap();
+        }
+    }
+    let out = audit(&bare, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("ledger            none"));
+    let out = audit(&bare, &one);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        text(&out.stderr).contains("has no ledger proof"),
+        "{}",
+        text(&out.stderr)
+    );
     // A cosignature line whose bytes were changed is refused, not ignored.
     let proof = a.bundle.join("ledger.tlog-proof");
     let t = text(&std::fs::read(&proof).unwrap());
