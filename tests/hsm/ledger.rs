@@ -326,3 +326,33 @@ fn audit_verify_requires_the_named_witnesses_cosignatures() {
         text(&out.stderr)
     );
 }
+
+/// Someone removes an entry from the ledger on the workstation: the next ceremony stops once
+/// the HSM is open and before its log is begun or any key generated, naming the ledger (exit 3).
+#[test]
+fn a_ledger_cut_short_stops_the_next_ceremony_before_any_key_is_generated() {
+    own_token!();
+    let dir = tempfile::tempdir().unwrap();
+    let _a = ceremony(dir.path(), "cut-a");
+    let _b = ceremony(dir.path(), "cut-b");
+    let file = dir.path().join("ledger").join("ledger.jsonl");
+    let whole = text(&std::fs::read(&file).unwrap());
+    let mut lines: Vec<&str> = whole.lines().collect();
+    lines.remove(1);
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+
+    let (alias, _) = external_key("cut-c");
+    let p = prepare(dir.path(), &[&alias], default_algorithm());
+    let objects = hsm().object_count();
+    let out = ceremony_cmd(dir.path(), &p, &[&alias], default_algorithm())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("cut or changed"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!p.bundle.join("ceremony.log").exists(), "no log was begun");
+    assert_eq!(hsm().object_count(), objects, "no key was generated");
+}

@@ -171,6 +171,11 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
             req.quorum.map(|q| q.roster_sha256.as_str()),
         )?;
     }
+    // The token's ledger must hold (this log key's, extending its last checkpoint) before
+    // anything is generated: a ledger found cut at the end would strand a finished ceremony.
+    if let Some(ledger) = req.ledger {
+        crate::app::ledger::open(ledger, log_signer.public_key())?;
+    }
     let plan = plan(&manifest, req.quorum.is_some());
     let log_path = dir.join(ceremony_log::FILE_NAME);
     let (log, engine, generated_at) = match req.resume {
