@@ -294,6 +294,26 @@ mod tests {
         p
     }
 
+    /// A closing the auditor was shown is named by its log's final record, and only a log the
+    /// trusted key signed counts.
+    #[test]
+    fn a_known_closing_is_its_verified_logs_final_record() {
+        let (sk, tk) = key();
+        let t = tempfile::tempdir().unwrap();
+        let l = log(t.path(), &sk, 2);
+        let k = known_closing(&l, &tk).unwrap();
+        let bytes = std::fs::read(&l).unwrap();
+        assert_eq!(
+            Some(k.final_record_sha256),
+            ledger::final_record_sha256(&bytes)
+        );
+        let other = TrustedKey::from_key(
+            *SigningKey::from_slice(&[8u8; 32]).unwrap().verifying_key(),
+        )
+        .unwrap();
+        assert!(known_closing(&l, &other).is_err());
+    }
+
     #[test]
     fn closings_append_once_and_a_cut_ledger_is_refused() {
         let (sk, tk) = key();
