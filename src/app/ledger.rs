@@ -307,10 +307,9 @@ mod tests {
             Some(k.final_record_sha256),
             ledger::final_record_sha256(&bytes)
         );
-        let other = TrustedKey::from_key(
-            *SigningKey::from_slice(&[8u8; 32]).unwrap().verifying_key(),
-        )
-        .unwrap();
+        let other =
+            TrustedKey::from_key(*SigningKey::from_slice(&[8u8; 32]).unwrap().verifying_key())
+                .unwrap();
         assert!(known_closing(&l, &other).is_err());
     }
 
