@@ -356,3 +356,54 @@ fn a_ledger_cut_short_stops_the_next_ceremony_before_any_key_is_generated() {
     assert!(!p.bundle.join("ceremony.log").exists(), "no log was begun");
     assert_eq!(hsm().object_count(), objects, "no key was generated");
 }
+
+/// An abort stopped between its aborted record and the ledger's write leaves the ceremony out of
+/// the ledger; `resume = "abort"` again enters it, and nothing else (exit 0; audit verify 8).
+#[test]
+fn an_abort_stopped_before_the_ledger_took_it_is_entered_by_aborting_again() {
+    own_token!();
+    let dir = tempfile::tempdir().unwrap();
+    let (alias, _) = external_key("abort-gap");
+    let keys = [alias.as_str()];
+    let p = prepare(dir.path(), &keys, default_algorithm());
+    let ledger = ledger_dir(&p);
+    common::faults::kill_after(dir.path(), &p, &keys, 2);
+    let before = dir.path().join("ledger-before-abort");
+    if ledger.exists() {
+        copy_dir(&ledger, &before);
+    }
+    let out = common::faults::resume_process(dir.path(), &p, &keys, "abort")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // The state a stop right after the aborted record leaves: no leaf, no evidence.
+    std::fs::remove_dir_all(&ledger).unwrap();
+    if before.exists() {
+        copy_dir(&before, &ledger);
+    }
+    for f in ["ledger.tlog-proof", "ledger.consistency", "ledger.jsonl"] {
+        std::fs::remove_file(p.bundle.join(f)).unwrap();
+    }
+    let log_before = std::fs::read(p.bundle.join("ceremony.log")).unwrap();
+    let out = common::faults::resume_process(dir.path(), &p, &keys, "abort")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read(p.bundle.join("ceremony.log")).unwrap(),
+        log_before,
+        "nothing is added to the closed log"
+    );
+    let out = audit(&p.bundle, &["--known", p.bundle.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("leaf 0 of 1"),
+        "{}",
+        text(&out.stdout)
+    );
+    // Finishing an aborted ceremony is still refused.
+    let out = common::faults::resume_process(dir.path(), &p, &keys, "finish")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}

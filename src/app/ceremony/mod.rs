@@ -193,6 +193,20 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
                 resume::complete_manifest(&dir, end, choice)?;
                 return Ok(ended_report(&fingerprint, r.engine.machine()));
             }
+            if let Some(Outcome::Aborted(aborted)) = r.engine.machine().outcome() {
+                // An abort stopped after its aborted record and before the token's ledger took
+                // it: entering it there is all that is left to do.
+                if choice != ResumeChoice::Abort || req.ledger.is_none() {
+                    return Err(Error::CeremonyClosed { path: log_path });
+                }
+                close_ledger(req, &dir, &log_path, &fingerprint, &log_signer)?;
+                return Ok(CeremonyReport {
+                    prepared_fingerprint: fingerprint,
+                    probe: None,
+                    keys: Vec::new(),
+                    aborted: Some(aborted.destroyed.clone()),
+                });
+            }
             (r.log, r.engine, r.generated_at)
         }
     };
