@@ -152,6 +152,7 @@ fn main() {
         resume: None,
         progress: keyrite::app::ceremony::progress::ProgressSink::lines(),
         provenance: None,
+        ledger: None,
     })
     .expect("the ceremony");
     let ceremony = started.elapsed();

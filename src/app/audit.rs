@@ -49,6 +49,9 @@ pub struct AuditReport {
     pub input_files: Vec<FileCheck>,
     /// SHA-256 of the ceremony log file as read.
     pub log_sha256: String,
+    /// The token's ledger: this ceremony's leaf, the checkpoint counting every closing of the
+    /// log key, and the witnesses who cosigned it (None: the bundle carries no ledger proof).
+    pub ledger: Option<crate::core::ledger::LedgerReport>,
 }
 
 /// One person of the ceremony and their role.
@@ -457,6 +460,19 @@ pub fn signed_ceremony(bundle: &VerifiedBundle, trust: Option<&Path>) -> Result<
 /// Verifies `target` (a bundle directory or a log file) against the key in `trust_pem`. An
 /// aborted or unfinished ceremony whose records hold is reported (see [`verdict`]).
 pub fn verify(target: &Path, trust_pem: &Path) -> Result<AuditReport> {
+    verify_with(
+        target,
+        trust_pem,
+        &crate::app::ledger::LedgerPolicy::default(),
+    )
+}
+
+/// [`verify`], holding the bundle's ledger evidence to `policy` (witnesses, closings shown).
+pub fn verify_with(
+    target: &Path,
+    trust_pem: &Path,
+    policy: &crate::app::ledger::LedgerPolicy,
+) -> Result<AuditReport> {
     let trusted = trusted_key(trust_pem)?;
     let (log_path, bundle_dir) = if target.is_dir() {
         (target.join(log::FILE_NAME), Some(target))
@@ -502,7 +518,18 @@ pub fn verify(target: &Path, trust_pem: &Path) -> Result<AuditReport> {
         }
         _ => None,
     };
+    let ledger = match bundle_dir {
+        Some(dir) => crate::app::ledger::check_bundle(dir, &bytes, &trusted, policy)?,
+        None if policy.requires_ledger() => {
+            return Err(crate::app::ledger_error::LedgerError::NoEvidence {
+                bundle: target.to_path_buf(),
+            }
+            .into());
+        }
+        None => None,
+    };
     Ok(AuditReport {
+        ledger,
         log: log_path,
         authorised_by: Authorisation::of(&report),
         ceremony: report.binding.roles.as_ref().map(|r| r.ceremony.clone()),

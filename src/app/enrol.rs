@@ -21,6 +21,7 @@ use crate::app::quorum::{MemoryLock, login_with_pin_bytes, roster_log_path};
 use crate::core::custody::shares::{CustodianShare, split};
 use crate::core::custody::{EnrolScript, PIN_BYTES, QuorumMode, RosterFile, pin_text};
 use crate::core::digest::{grouped, sha256_hex};
+use crate::core::ledger::{Entry, EntryKind, Ledger};
 use crate::core::log::{LogChain, TrustedKey, public_key_pem, step};
 use crate::hsm::token::UserSession;
 use crate::hsm::{LOG_KEY_LABEL, Token};
@@ -49,6 +50,9 @@ pub struct Enrolled {
     pub roster_json: Vec<u8>,
     pub roster_log: Vec<u8>,
     pub log_key: TrustedKey,
+    /// The token's ledger, begun with the enrolment, and its first checkpoint.
+    pub ledger: Vec<u8>,
+    pub checkpoint: Vec<u8>,
     /// In the roster's order. Handed out once, then dropped (wiped).
     pub shares: Vec<CustodianShare>,
 }
@@ -87,13 +91,15 @@ pub fn enrol_shamir(
     drop(locks);
     let log_key = session.generate_log_key(LOG_KEY_LABEL)?;
     let roster = RosterFile::new(QuorumMode::Shamir, label, log_key.fingerprint(), roster);
-    let (roster_json, roster_log) = sign_roster(&session, &roster)?;
+    let signed = sign_roster(&session, &roster, &log_key)?;
     drop(session);
     Ok(Enrolled {
         token,
         roster,
-        roster_json,
-        roster_log,
+        roster_json: signed.json,
+        roster_log: signed.log,
+        ledger: signed.ledger,
+        checkpoint: signed.checkpoint,
         log_key,
         shares,
     })
@@ -118,8 +124,22 @@ fn self_check(
     Ok(())
 }
 
-/// The roster file and its one-record signed log.
-fn sign_roster(session: &UserSession, roster: &RosterFile) -> Result<(Vec<u8>, Vec<u8>)> {
+/// The roster, its signed log, and the token's ledger begun with the enrolment.
+pub struct SignedRoster {
+    pub json: Vec<u8>,
+    pub log: Vec<u8>,
+    /// The ledger whose first leaf is the roster log's record, and its checkpoint.
+    pub ledger: Vec<u8>,
+    pub checkpoint: Vec<u8>,
+}
+
+/// The roster file and its one-record signed log; the ledger's first entry, the enrolment,
+/// signed by the log key while the token is open.
+fn sign_roster(
+    session: &UserSession,
+    roster: &RosterFile,
+    log_key: &TrustedKey,
+) -> Result<SignedRoster> {
     let json = roster.to_json();
     let signer = session.log_signer(LOG_KEY_LABEL)?;
     let line = LogChain::new().record(
@@ -134,7 +154,26 @@ fn sign_roster(session: &UserSession, roster: &RosterFile) -> Result<(Vec<u8>, V
             .collect::<Vec<_>>(),
         roster.enrolled_data(&sha256_hex(&json)),
     )?;
-    Ok((json, line))
+    let mut ledger = Ledger::new(log_key);
+    let entry = Entry {
+        kind: EntryKind::Enrolment,
+        final_record_sha256: crate::core::ledger::final_record_sha256(&line).unwrap_or_default(),
+        subject: sha256_hex(&json),
+        time: Timestamp::now(),
+    };
+    let sealed =
+        crate::core::ledger::seal(&mut ledger, entry, 0, &signer, log_key)?.map_err(|problem| {
+            crate::app::ledger_error::LedgerError::Ledger {
+                path: PathBuf::from(crate::core::ledger::FILE_NAME),
+                problem,
+            }
+        })?;
+    Ok(SignedRoster {
+        json,
+        log: line,
+        ledger: ledger.to_bytes(),
+        checkpoint: sealed.checkpoint,
+    })
 }
 
 /// Writes the public results into `out` (which exists): roster.json, roster.log,
@@ -144,12 +183,20 @@ pub fn write_public(
     roster_json: &[u8],
     roster_log: &[u8],
     log_key: &TrustedKey,
+    ledger: (&[u8], &[u8]),
 ) -> Result<String> {
     let (pem, fingerprint) = public_key_pem(log_key.key())?;
     let roster_path = out.join(ROSTER_FILE);
     fsio::write_new(&out.join(LOG_PUBLIC_KEY), pem.as_bytes())?;
     fsio::write_new(&roster_path, roster_json)?;
     fsio::write_new(&roster_log_path(&roster_path), roster_log)?;
+    let ledger_dir = crate::app::ledger::beside_roster(&roster_path);
+    fsio::create_dir_new(&ledger_dir)?;
+    fsio::write_new(&ledger_dir.join(crate::core::ledger::FILE_NAME), ledger.0)?;
+    fsio::write_new(
+        &ledger_dir.join(crate::core::ledger::CHECKPOINT_FILE),
+        ledger.1,
+    )?;
     Ok(fingerprint)
 }
 
@@ -309,6 +356,7 @@ pub fn run(
                 &enrolled.roster_json,
                 &enrolled.roster_log,
                 &enrolled.log_key,
+                (&enrolled.ledger, &enrolled.checkpoint),
             )?
         }
         QuorumMode::HsmEnforced => {
@@ -373,8 +421,8 @@ fn enrol_hsm_enforced(
         log_key.fingerprint(),
         &roster_id,
     );
-    let (json, log) = sign_roster(&session, &roster)?;
-    write_public(out, &json, &log, &log_key)
+    let s = sign_roster(&session, &roster, &log_key)?;
+    write_public(out, &s.json, &s.log, &log_key, (&s.ledger, &s.checkpoint))
 }
 
 /// `keyrite quorum verify`: the roster is the one the trusted log key signed.

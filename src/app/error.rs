@@ -49,6 +49,9 @@ pub enum Error {
     /// The bundle's signatures (`provenance.json`): signing, countersigning, checking.
     #[error(transparent)]
     Provenance(#[from] crate::app::provenance_error::ProvenanceError),
+    /// The token's ledger, its evidence in a bundle, a witness.
+    #[error(transparent)]
+    Ledger(Box<crate::app::ledger_error::LedgerError>),
     // --- Usage: the command line, a script, an answers file or a roster is wrong. ---
     #[error("{}: {problem}\n  what to do: pass the roster.json written by `keyrite quorum enroll`", path.display())]
     RosterFile { path: PathBuf, problem: RosterError },
@@ -678,6 +681,7 @@ impl Error {
             Error::Receipt(_) => ExitCode::VerificationFailed,
             Error::Io(e) => e.exit_code(),
             Error::Provenance(e) => e.exit_code(),
+            Error::Ledger(e) => e.exit_code(),
             Error::Quorum(_) => ExitCode::Refused,
             Error::RosterFile { .. }
             | Error::EnrolScript { .. }
@@ -798,6 +802,12 @@ impl Error {
 impl Explained for Error {
     fn exit_code(&self) -> ExitCode {
         Error::exit_code(self)
+    }
+}
+
+impl From<crate::app::ledger_error::LedgerError> for Error {
+    fn from(e: crate::app::ledger_error::LedgerError) -> Self {
+        Error::Ledger(Box::new(e))
     }
 }
 

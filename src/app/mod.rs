@@ -15,6 +15,8 @@ pub mod escrow;
 pub mod import;
 #[cfg(feature = "connected")]
 pub mod inventory;
+pub mod ledger;
+pub mod ledger_error;
 #[cfg(all(feature = "airgap", feature = "connected"))]
 pub mod localkms;
 #[cfg(feature = "connected")]
@@ -32,3 +34,5 @@ pub mod rollback;
 pub mod status;
 #[cfg(feature = "connected")]
 pub mod verify_rotation;
+#[cfg(any(feature = "airgap", feature = "connected"))]
+pub mod witness;

@@ -163,6 +163,7 @@ pub fn start(
         &enrolled.roster_json,
         &enrolled.roster_log,
         &enrolled.log_key,
+        (&enrolled.ledger, &enrolled.checkpoint),
     )?;
     let log_key_path = out.join(LOG_PUBLIC_KEY);
     crate::say!(
@@ -272,6 +273,7 @@ impl Rehearsal {
             roster: Some(&self.roster.path),
             so_pin_source: None,
             escrow_from: None,
+            ledger: None,
         })
     }
 
@@ -326,6 +328,7 @@ impl Rehearsal {
             resume: None,
             progress: ceremony::progress::ProgressSink::lines(),
             provenance: None,
+            ledger: Some(&crate::app::ledger::beside_roster(&self.roster.path)),
         })?;
         Ok((session, report))
     }

@@ -48,6 +48,8 @@ pub struct VerifyArgs {
     /// (exit 3) unless every binary the log says ran (the start, each resumption) is that one.
     #[arg(long, value_name = "SHA256")]
     pub expect_binary: Option<String>,
+    #[command(flatten)]
+    pub ledger: LedgerArgs,
     /// Write the report into this file (created new, never overwritten) instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -55,6 +57,58 @@ pub struct VerifyArgs {
     /// failure is {"ok": false, "error": {...}}.
     #[arg(long)]
     pub json: bool,
+}
+
+/// What the bundle's ledger evidence (the token's checkpoint with this ceremony's inclusion
+/// proof) must show.
+#[derive(Args, Debug, Default)]
+pub struct LedgerArgs {
+    /// A witness whose cosignature counts: its verifier key as `keyrite witness init` printed it
+    /// (name+keyid+base64), or a file holding it. Repeatable.
+    #[arg(long = "witness", value_name = "VKEY")]
+    pub witnesses: Vec<String>,
+    /// How many of the --witness keys must have cosigned the checkpoint (default: all of them).
+    #[arg(long = "witnesses", value_name = "N")]
+    pub required: Option<usize>,
+    /// A closing of this token you were shown (a bundle directory or a roster.log): with one or
+    /// more, every leaf the checkpoint counts must be one of them or this ceremony; a ceremony you
+    /// were not shown fails the verification (exit 3), named. Repeatable.
+    #[arg(long = "known", value_name = "BUNDLE|LOG")]
+    pub known: Vec<PathBuf>,
+}
+
+impl LedgerArgs {
+    pub fn policy(&self, trust: &std::path::Path) -> Result<crate::app::ledger::LedgerPolicy> {
+        let witnesses = self
+            .witnesses
+            .iter()
+            .map(|w| crate::app::ledger::witness_key(w))
+            .collect::<Result<Vec<_>>>()?;
+        let required = self.required.unwrap_or(witnesses.len());
+        if required > witnesses.len() {
+            return Err(crate::app::ledger_error::LedgerError::WitnessCount {
+                required,
+                named: witnesses.len(),
+            }
+            .into());
+        }
+        let known = if self.known.is_empty() {
+            None
+        } else {
+            let trusted = audit::trusted_key(trust)?;
+            Some(
+                self.known
+                    .iter()
+                    .map(|k| crate::app::ledger::known_closing(k, &trusted))
+                    .collect::<Result<Vec<_>>>()?,
+            )
+        };
+        Ok(crate::app::ledger::LedgerPolicy {
+            witnesses,
+            required,
+            known,
+        })
+    }
 }
 
 #[derive(Args, Debug)]
@@ -86,6 +140,8 @@ pub struct ReportArgs {
     /// The SHA-256 of your own rebuild of keyrite, checked as for `audit verify`.
     #[arg(long, value_name = "SHA256")]
     pub expect_binary: Option<String>,
+    #[command(flatten)]
+    pub ledger: LedgerArgs,
 }
 
 /// The verified report with the checks both `verify` and `report` take.
@@ -94,8 +150,9 @@ fn verified(
     trust: &std::path::Path,
     script: Option<&std::path::Path>,
     expect_binary: Option<&str>,
+    ledger: &LedgerArgs,
 ) -> Result<AuditReport> {
-    let mut r = audit::verify(target, trust)?;
+    let mut r = audit::verify_with(target, trust, &ledger.policy(trust)?)?;
     if let Some(script) = script {
         audit::check_script(script, &r.log_report)?;
     }
@@ -133,6 +190,7 @@ pub fn run(cmd: AuditCommand) -> Result<()> {
                 &a.trust,
                 a.script.as_deref(),
                 a.expect_binary.as_deref(),
+                &a.ledger,
             )?;
             if a.require_quorum {
                 audit::require_quorum(&r)?;
@@ -164,6 +222,7 @@ pub fn run(cmd: AuditCommand) -> Result<()> {
                 &a.trust,
                 a.script.as_deref(),
                 a.expect_binary.as_deref(),
+                &a.ledger,
             )?;
             let page = audit_html::render(&r);
             emit(Some(&a.html), page.as_bytes())?;

@@ -71,6 +71,7 @@ pub fn render(r: &AuditReport) -> String {
                 (timeline(r))
                 (files(r))
                 (receipt(r))
+                (ledger(r))
                 footer {
                     "Rendered by keyrite " (env!("CARGO_PKG_VERSION")) " from the records above, after they verified against the trusted log key "
                     span.mono { (l.trusted_key_sha256) } ". Log head sha256 " span.mono { (l.head_sha256) } "."
@@ -223,6 +224,45 @@ fn files(r: &AuditReport) -> Markup {
                 }
             } @else {
                 tr { td colspan="3" { "A log file was given, not a bundle: the bundle's files were not checked." } }
+            }
+        }
+    }
+}
+
+fn ledger(r: &AuditReport) -> Markup {
+    html! {
+        h2 { "Token ledger and witnesses" }
+        @match &r.ledger {
+            None => { p.warn { "None: the bundle carries no ledger proof. The ceremony was not entered in the token's ledger, so nothing shows it was the only one." } }
+            Some(g) => {
+                p { "This ceremony is leaf " strong { (g.index) } " of " strong { (g.size) }
+                    ": the checkpoint signed by the log key counts " (g.size) " closing(s) of it; the checkpoint before counted " (g.previous_size) "." }
+                p.mono { (t(&g.origin)) " · root " (g.root) }
+                table {
+                    tr { th { "Leaf" } th { "What" } th { "UTC" } th { "Bundle or roster" } th { "Final record SHA-256" } }
+                    @for (i, e) in g.entries.iter().enumerate() {
+                        tr {
+                            td { (i) @if i as u64 == g.index { " (this ceremony)" } }
+                            td { (e.kind.as_str()) }
+                            td.mono { (e.time.strftime("%Y-%m-%d %H:%M:%S")) }
+                            td.mono { (t(&e.subject)) }
+                            td.mono { (e.final_record_sha256) }
+                        }
+                    }
+                }
+                @if g.cosignatures.is_empty() {
+                    p.warn { "No witness named to the verification has cosigned this checkpoint." }
+                } @else {
+                    table {
+                        tr { th { "Witness" } th { "Cosigned (UTC)" } }
+                        @for c in &g.cosignatures {
+                            tr {
+                                td { (t(&c.witness)) }
+                                td.mono { (jiff::Timestamp::from_second(c.time as i64).map(|x| x.strftime("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|_| c.time.to_string())) }
+                            }
+                        }
+                    }
+                }
             }
         }
     }

@@ -253,5 +253,55 @@ pub fn render(r: &AuditReport) -> String {
         }
         None => line("  import receipt    none (the bundle has not been imported)".into()),
     }
+    for l in ledger_lines(r.ledger.as_ref()) {
+        line(l);
+    }
     s
+}
+
+/// The ledger's lines of the report: this ceremony's leaf, the count the checkpoint signs, every
+/// closing it counts, and the witnesses who cosigned it.
+pub fn ledger_lines(ledger: Option<&crate::core::ledger::LedgerReport>) -> Vec<String> {
+    let Some(g) = ledger else {
+        return vec![
+            "  ledger            none: the bundle carries no ledger proof (the ceremony was not entered in the token's ledger)".into(),
+        ];
+    };
+    let mut out = vec![
+        format!(
+            "  ledger            leaf {} of {}: the checkpoint signed by the log key counts {} closing(s) of it; the checkpoint before counted {}",
+            g.index, g.size, g.size, g.previous_size
+        ),
+        format!("  ledger origin     {}", one_line(&g.origin)),
+        format!("  ledger root       {} (size {})", g.root, g.size),
+    ];
+    for (i, e) in g.entries.iter().enumerate() {
+        out.push(format!(
+            "    leaf {i:<3} {:<9} {}  {}  final record sha256 {}{}",
+            e.kind.as_str(),
+            e.time,
+            one_line(&e.subject),
+            e.final_record_sha256,
+            if i as u64 == g.index {
+                "  <- this ceremony"
+            } else {
+                ""
+            }
+        ));
+    }
+    if g.cosignatures.is_empty() {
+        out.push(
+            "  cosigned by       no witness named (--witness) has cosigned this checkpoint".into(),
+        );
+    }
+    for c in &g.cosignatures {
+        let when = jiff::Timestamp::from_second(c.time as i64)
+            .map(|t| t.to_string())
+            .unwrap_or_else(|_| c.time.to_string());
+        out.push(format!(
+            "  cosigned by       witness {} at {when}",
+            one_line(&c.witness)
+        ));
+    }
+    out
 }

@@ -45,6 +45,11 @@ pub struct CeremonyArgs {
     /// opened by the custodians' quorum ([[custodian]] entries in the answers), not a PIN file.
     #[arg(long)]
     pub roster: Option<PathBuf>,
+    /// The token's ledger directory (ledger.jsonl and its last checkpoint): the ceremony is
+    /// appended there, the log key signs the new checkpoint, and the bundle gets the checkpoint
+    /// with this ceremony's inclusion proof. Default with --roster: ledger/ next to roster.json.
+    #[arg(long)]
+    pub ledger: Option<PathBuf>,
     #[command(flatten)]
     pub hsm: HsmArgs,
     /// Print the result (each key's HSM label, check value and wrapped material SHA-256) as JSON
@@ -77,6 +82,7 @@ pub fn run(a: CeremonyArgs) -> Result<()> {
         roster: a.roster.as_deref(),
         so_pin_source: a.so_pin_source.as_deref(),
         escrow_from: a.escrow_from.as_deref(),
+        ledger: a.ledger.as_deref(),
     })?;
     // Everything that needs no person, before anyone is asked for anything: here, or (in the
     // full-screen app) ticked off on its first screen.

@@ -23,6 +23,8 @@ pub mod rehearse;
 #[cfg(feature = "connected")]
 pub mod status;
 pub mod values;
+#[cfg(any(feature = "airgap", feature = "connected"))]
+pub mod witness;
 
 #[cfg(feature = "connected")]
 use std::path::PathBuf;
@@ -80,6 +82,11 @@ pub enum Command {
     #[cfg(feature = "airgap")]
     #[command(subcommand)]
     Quorum(QuorumCommand),
+    /// An outside witness of the token's ledger: its key, and its cosignature of a bundle's
+    /// checkpoint when it extends the last one it cosigned.
+    #[cfg(any(feature = "airgap", feature = "connected"))]
+    #[command(subcommand)]
+    Witness(witness::WitnessCommand),
     /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell).
     Completions(docs::CompletionsArgs),
     /// Print the manual page, or write one page per command into a directory (--out).
@@ -265,6 +272,10 @@ impl Cli {
             #[cfg(feature = "airgap")]
             Command::Ceremony(a) => a.json,
             Command::Audit(audit::AuditCommand::Verify(a)) => a.json,
+            #[cfg(any(feature = "airgap", feature = "connected"))]
+            Command::Witness(witness::WitnessCommand::Cosign(a)) => a.json,
+            #[cfg(any(feature = "airgap", feature = "connected"))]
+            Command::Witness(witness::WitnessCommand::Init(_)) => false,
             #[cfg(feature = "airgap")]
             Command::Quorum(QuorumCommand::Enroll(a)) => a.json,
             #[cfg(all(feature = "airgap", feature = "connected"))]
@@ -300,6 +311,8 @@ pub fn run(cli: Cli) -> Result<()> {
         #[cfg(all(feature = "airgap", feature = "connected"))]
         Command::Rehearse(a) => rehearse::run(a),
         Command::Audit(a) => audit::run(a),
+        #[cfg(any(feature = "airgap", feature = "connected"))]
+        Command::Witness(a) => witness::run(a),
         Command::Completions(a) => docs::completions(&a, <Cli as clap::CommandFactory>::command()),
         Command::Man(a) => docs::man(&a, <Cli as clap::CommandFactory>::command()),
         #[cfg(feature = "airgap")]

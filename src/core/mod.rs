@@ -13,6 +13,7 @@ pub mod import_progress;
 pub mod import_rules;
 pub mod inventory;
 pub mod key_age;
+pub mod ledger;
 pub mod log;
 pub mod manifest;
 pub mod names;

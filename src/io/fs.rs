@@ -178,6 +178,46 @@ pub fn replace(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
     sync_parent(path)
 }
 
+/// [`write_new`] for a file that holds a secret (a witness key): created new with mode 0600 (its
+/// owner alone may read it), written whole, fsynced with its directory.
+pub fn write_new_secret(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
+    let mut opts = OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut file = opts.open(path).map_err(|e| {
+        if e.kind() == io::ErrorKind::AlreadyExists {
+            FsError::Exists {
+                path: path.to_path_buf(),
+            }
+        } else {
+            io_err("create", path)(e)
+        }
+    })?;
+    if let Err(e) = file.write_all(bytes).and_then(|()| file.sync_all()) {
+        drop(file);
+        let _ = fs::remove_file(path);
+        return Err(io_err("write", path)(e));
+    }
+    sync_parent(path)
+}
+
+/// [`replace`] after a stop: a `<path>.new` left by a replacement that was never renamed (a
+/// kill between staging and renaming) is removed first, if it is a regular file. For files whose
+/// content is recomputed whole each time (the ledger and its checkpoint), where a staged copy that
+/// was never renamed is simply a replacement that did not happen.
+pub fn replace_again(path: &Path, bytes: &[u8]) -> Result<(), FsError> {
+    let tmp = sibling(path, ".new");
+    if let Ok(m) = fs::symlink_metadata(&tmp) {
+        refuse_special(&tmp, &m, true)?;
+        fs::remove_file(&tmp).map_err(io_err("remove", &tmp))?;
+    }
+    replace(path, bytes)
+}
+
 /// [`replace`] in two halves, for a caller that records the replacement in between: first `<path>.new` created new, written whole, fsynced (file and
 /// directory). Returns its path.
 pub fn stage_replacement(path: &Path, bytes: &[u8]) -> Result<PathBuf, FsError> {

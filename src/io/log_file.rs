@@ -101,4 +101,9 @@ impl<'s, S: LogSigner> CeremonyLogFile<'s, S> {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// The key that signs the records (it signs the ledger's checkpoint too).
+    pub fn signer(&self) -> &'s S {
+        self.signer
+    }
 }

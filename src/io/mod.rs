@@ -4,6 +4,7 @@
 pub mod bundle;
 pub mod error;
 pub mod fs;
+pub mod ledger_dir;
 pub mod log_file;
 pub mod receipt_file;
 pub mod tty;

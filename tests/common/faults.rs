@@ -176,6 +176,16 @@ pub fn recover_and_check(
 /// material was written, and no file the log does not record as wrapped is left.
 pub fn check(p: &Prepared, keys: usize, aborted: bool, what: &str) {
     audit_verify(p, what, aborted);
+    // The closed log is a leaf of the token's ledger, and the bundle proves it.
+    let log = std::fs::read(p.bundle.join("ceremony.log")).unwrap();
+    let ledger = keyrite::app::ledger::check_bundle(
+        &p.bundle,
+        &log,
+        &trusted(),
+        &keyrite::app::ledger::LedgerPolicy::default(),
+    )
+    .unwrap_or_else(|e| panic!("{what}: the ledger evidence: {e}"));
+    assert!(ledger.is_some(), "{what}: the closing is not in the ledger");
     let report = verify(
         &std::fs::read(p.bundle.join("ceremony.log")).unwrap(),
         &trusted(),

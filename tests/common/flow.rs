@@ -95,8 +95,18 @@ pub fn ceremony_process_with_answers(
         .arg(&p.bundle)
         .arg("--answers")
         .arg(answers)
-        .args(["--token", &hsm().token_uri()]);
+        .args(["--token", &hsm().token_uri()])
+        .arg("--ledger")
+        .arg(ledger_dir(p));
     cmd
+}
+
+/// The token's ledger directory the headless test ceremonies append to: `ledger/` beside the
+/// bundle (one per test directory, shared by the ceremonies of a test).
+pub fn ledger_dir(p: &Prepared) -> PathBuf {
+    p.bundle
+        .parent()
+        .map_or_else(|| PathBuf::from("ledger"), |d| d.join("ledger"))
 }
 
 /// A fresh EXTERNAL key in the local KMS and a bundle prepared for it: (temp dir, alias, bundle).

@@ -141,6 +141,7 @@ fn the_progress_sink_gets_every_step_of_every_key_in_order_as_the_report_and_fil
         roster: None,
         so_pin_source: None,
         escrow_from: None,
+        ledger: None,
     })
     .unwrap();
     let checked = preflight(&inputs).unwrap();

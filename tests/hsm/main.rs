@@ -16,6 +16,7 @@ mod fault_disk;
 mod fault_hsm;
 mod hostile;
 mod import_trust;
+mod ledger;
 mod matrix;
 mod probe;
 mod provenance;

@@ -325,6 +325,26 @@ fn bad_shares_are_refused_before_any_login_and_the_quorum_then_opens_the_hsm() {
         [("Carol".to_string(), 3), ("Alice".to_string(), 1)]
     );
     assert!(report.records[1].actors.contains(&"Carol".to_string()));
+    // The roster's ledger (ledger/ beside roster.json, begun by the enrolment) counts the
+    // enrolment and this ceremony; shown the roster log, the auditor is shown every closing.
+    let out = keyrite()
+        .args(["audit", "verify"])
+        .arg(&p.bundle)
+        .arg("--trust")
+        .arg(e.trust())
+        .arg("--known")
+        .arg(e.out.join("roster.log"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("leaf 1 of 2"), "{text}");
+    assert!(text.contains("leaf 0   enrolment"), "{text}");
+    assert!(e.out.join("ledger").join("checkpoint").exists());
 
     // The contrast that makes the flag check meaningful: a wrong PIN does spend a login.
     let wrong_pin = dir.path().join("wrong.pin");

@@ -23,6 +23,9 @@ pub struct CeremonyInputs {
     pub escrow: Option<crate::app::escrow::Escrow>,
     pub bundle: PathBuf,
     pub roster: Option<PathBuf>,
+    /// The token's ledger directory: `--ledger`, else `ledger/` next to the roster (None: a
+    /// ceremony without a roster or `--ledger` is not entered in any ledger).
+    pub ledger: Option<PathBuf>,
     /// The script's directory: its `[provenance]` signers' PEM paths are relative to it.
     pub script_dir: PathBuf,
 }
@@ -36,6 +39,7 @@ pub struct CeremonyPaths<'a> {
     pub roster: Option<&'a std::path::Path>,
     pub so_pin_source: Option<&'a std::path::Path>,
     pub escrow_from: Option<&'a std::path::Path>,
+    pub ledger: Option<&'a std::path::Path>,
 }
 
 impl CeremonyInputs {
@@ -64,6 +68,10 @@ impl CeremonyInputs {
             escrow,
             bundle: a.bundle.to_path_buf(),
             roster: a.roster.map(|p| p.to_path_buf()),
+            ledger: a
+                .ledger
+                .map(std::path::Path::to_path_buf)
+                .or_else(|| a.roster.map(crate::app::ledger::beside_roster)),
             script_dir: a
                 .script
                 .parent()

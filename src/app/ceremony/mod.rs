@@ -58,6 +58,9 @@ pub struct CeremonyRequest<'a> {
     /// Who signed the prepared bundle, as the preflight verified it: checked again here against
     /// the bundle and bound by the start record.
     pub provenance: Option<&'a crate::core::provenance::Signers>,
+    /// The token's ledger directory: the ceremony's closing is appended there and its evidence
+    /// written into the bundle (None: not entered in a ledger).
+    pub ledger: Option<&'a std::path::Path>,
 }
 
 /// How the ceremony gets its logged-in session.
@@ -168,6 +171,11 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
             req.quorum.map(|q| q.roster_sha256.as_str()),
         )?;
     }
+    // The token's ledger must hold (this log key's, extending its last checkpoint) before
+    // anything is generated: a ledger found cut at the end would strand a finished ceremony.
+    if let Some(ledger) = req.ledger {
+        crate::app::ledger::open(ledger, log_signer.public_key())?;
+    }
     let plan = plan(&manifest, req.quorum.is_some());
     let log_path = dir.join(ceremony_log::FILE_NAME);
     let (log, engine, generated_at) = match req.resume {
@@ -179,8 +187,25 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
         Some(choice) => {
             let r = resume::reopen(&log_path, &log_signer, actors(req), plan, &fingerprint)?;
             if let Some(Outcome::Ended(end)) = r.engine.machine().outcome() {
+                if choice == ResumeChoice::Finish {
+                    close_ledger(req, &dir, &log_path, &fingerprint, &log_signer)?;
+                }
                 resume::complete_manifest(&dir, end, choice)?;
                 return Ok(ended_report(&fingerprint, r.engine.machine()));
+            }
+            if let Some(Outcome::Aborted(aborted)) = r.engine.machine().outcome() {
+                // An abort stopped after its aborted record and before the token's ledger took
+                // it: entering it there is all that is left to do.
+                if choice != ResumeChoice::Abort || req.ledger.is_none() {
+                    return Err(Error::CeremonyClosed { path: log_path });
+                }
+                close_ledger(req, &dir, &log_path, &fingerprint, &log_signer)?;
+                return Ok(CeremonyReport {
+                    prepared_fingerprint: fingerprint,
+                    probe: None,
+                    keys: Vec::new(),
+                    aborted: Some(aborted.destroyed.clone()),
+                });
             }
             (r.log, r.engine, r.generated_at)
         }
@@ -377,6 +402,13 @@ impl Driver<'_, '_> {
             reason: "the ceremony was interrupted, and the operators chose to abort it".into(),
             destroyed: destroyed.clone(),
         }))?;
+        close_ledger(
+            self.req,
+            &self.dir,
+            self.log.path(),
+            &self.fingerprint,
+            self.log.signer(),
+        )?;
         self.aborted = Some(destroyed);
         Ok(())
     }
@@ -687,9 +719,46 @@ impl Driver<'_, '_> {
             manifest_sha256: sha256_hex(&manifest_bytes),
             keys: Some(self.results.len()),
         }))?;
+        // The ledger before the manifest: a stop in between is finished by `resume = "finish"`,
+        // which closes the ledger again (adding nothing twice) and then renames the manifest.
+        close_ledger(
+            self.req,
+            &self.dir,
+            self.log.path(),
+            &self.fingerprint,
+            self.log.signer(),
+        )?;
         fsio::commit_replacement(&path)?;
         Ok(())
     }
+}
+
+/// Enters the closed log in the token's ledger, when the ceremony has one.
+fn close_ledger(
+    req: &CeremonyRequest<'_>,
+    dir: &std::path::Path,
+    log_path: &std::path::Path,
+    fingerprint: &str,
+    signer: &HsmLogSigner<'_>,
+) -> Result<()> {
+    let Some(ledger) = req.ledger else {
+        return Ok(());
+    };
+    let kind = if req.escrow.is_some() {
+        crate::core::ledger::EntryKind::Rewrap
+    } else {
+        crate::core::ledger::EntryKind::Ceremony
+    };
+    crate::app::ledger::close(
+        ledger,
+        dir,
+        log_path,
+        kind,
+        fingerprint,
+        signer,
+        signer.public_key(),
+    )?;
+    Ok(())
 }
 
 /// A refusal by the engine in a live run: the driver asked for something the engine does not

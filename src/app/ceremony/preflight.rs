@@ -312,6 +312,10 @@ fn check_bundle_reporting(
             crate::core::provenance::FILE_NAME,
             log::FILE_NAME,
             MANIFEST_REPLACEMENT,
+            // Written between the end (or aborted) record and the manifest's rename.
+            crate::core::ledger::proof::PROOF_FILE,
+            crate::core::ledger::proof::CONSISTENCY_FILE,
+            crate::core::ledger::FILE_NAME,
         ],
     };
     Bundle::check_top_level(dir, &manifest, leftovers)?;

@@ -74,8 +74,12 @@ pub fn reopen<'s>(
         Some(_) => {}
     }
     // A log closed by ceremony.end whose manifest was not yet renamed into place: the caller
-    // completes it (complete_manifest). An aborted log is closed for good.
-    let ended = matches!(engine.machine().outcome(), Some(Outcome::Ended(_)));
+    // completes it (complete_manifest). An aborted log is closed for good; the caller only enters
+    // it in the token's ledger if a stop kept it out.
+    let ended = matches!(
+        engine.machine().outcome(),
+        Some(Outcome::Ended(_) | Outcome::Aborted(_))
+    );
     let empty = records.is_empty();
     if !engine.is_interrupted() && !ended && !empty {
         return Err(Error::CeremonyClosed {

@@ -70,6 +70,7 @@ pub fn perform(
         escrow,
         bundle,
         roster,
+        ledger,
         script_dir: _,
     } = inputs;
     let token = &checked.token;
@@ -90,6 +91,7 @@ pub fn perform(
                 resume,
                 progress,
                 provenance: checked.provenance.as_ref(),
+                ledger: ledger.as_deref(),
             })?
         }
         _ => {
@@ -111,6 +113,7 @@ pub fn perform(
                 resume,
                 progress,
                 provenance: checked.provenance.as_ref(),
+                ledger: ledger.as_deref(),
             })?
         }
     };
@@ -144,6 +147,7 @@ struct QuorumCeremony<'a> {
     progress: ProgressSink<'a>,
     /// Who signed the bundle, as the preflight verified it.
     provenance: Option<&'a crate::core::provenance::Signers>,
+    ledger: Option<&'a Path>,
 }
 
 /// The ceremony opened by the custodians' quorum: the gate, then [`ceremony::run`] on the session
@@ -187,5 +191,6 @@ fn run_with_quorum(q: &QuorumCeremony<'_>) -> Result<CeremonyReport> {
         resume: q.resume,
         progress: q.progress,
         provenance: q.provenance,
+        ledger: q.ledger,
     })
 }

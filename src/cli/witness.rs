@@ -1,0 +1,84 @@
+//! `keyrite witness`: an outside witness's key, and its cosignature of a bundle's ledger
+//! checkpoint.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use crate::app::error::Result;
+use crate::app::witness;
+use crate::core::terminal::one_line;
+
+#[derive(Subcommand, Debug)]
+pub enum WitnessCommand {
+    /// Create a witness key: an Ed25519 key file (created new, mode 0600); prints the verifier
+    /// key auditors pass to `audit verify --witness`.
+    Init(InitArgs),
+    /// Cosign a bundle's ledger checkpoint (cosignature/v1) if it verifies with the log key and
+    /// extends the last checkpoint this witness cosigned for that log. Exit 0: cosigned; 3: the
+    /// checkpoint does not verify, or a split view (both heads printed).
+    Cosign(CosignArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// The key file to create (must not exist).
+    #[arg(long)]
+    pub key: PathBuf,
+    /// The witness's name, as its cosignature lines and auditors name it (no spaces, no '+'),
+    /// e.g. audit.example.com/witness1.
+    #[arg(long)]
+    pub name: String,
+}
+
+#[derive(Args, Debug)]
+pub struct CosignArgs {
+    /// The bundle whose ledger checkpoint (ledger.tlog-proof) to cosign.
+    pub bundle: PathBuf,
+    /// The witness key file `witness init` wrote.
+    #[arg(long)]
+    pub key: PathBuf,
+    /// The witness's state: the last checkpoint it cosigned, per log (created at first use,
+    /// replaced atomically). Keep it with the key; never start it again for a log cosigned before.
+    #[arg(long)]
+    pub state: PathBuf,
+    /// The log public key (PEM) the checkpoint must be signed by.
+    #[arg(long, env = "KEYRITE_LOG_TRUST", value_name = "PEM")]
+    pub trust: PathBuf,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(cmd: WitnessCommand) -> Result<()> {
+    match cmd {
+        WitnessCommand::Init(a) => {
+            let w = witness::init(&a.key, &a.name)?;
+            crate::say!(
+                "witness key {} written to {} (mode 0600); its verifier key, for auditors:",
+                one_line(&w.name),
+                a.key.display()
+            );
+            println!("{}", w.vkey());
+            Ok(())
+        }
+        WitnessCommand::Cosign(a) => {
+            let signer = witness::read_key(&a.key)?;
+            let trusted = crate::app::audit::trusted_key(&a.trust)?;
+            let now = u64::try_from(jiff::Timestamp::now().as_second()).unwrap_or(0);
+            let c = witness::cosign(&a.bundle, &signer, &a.state, &trusted, now)?;
+            crate::say!(
+                "cosigned {} size {} root {} as {} (the last cosigned for it: size {})",
+                one_line(&c.origin),
+                c.size,
+                c.root,
+                one_line(&c.witness),
+                c.previous_size
+            );
+            if a.json {
+                println!("{}", serde_json::to_string(&c).unwrap_or_default());
+            }
+            Ok(())
+        }
+    }
+}
