@@ -189,15 +189,23 @@ fn name_answer(c: &mut dyn Console, question: &str) -> Result<String> {
 
 /// Erases the question and the line the terminal echoed after it: up as many rows as they took
 /// (the cursor is at the start of the row below), then clears to the end of the screen. Those
-/// rows are still on screen, so they never reach the scrollback.
+/// rows are still on screen, so they never reach the scrollback. A line that exactly fills its
+/// rows may have taken one row more (a terminal may wrap before it sees the newline; tmux does,
+/// depending on how its input arrives): one more row is erased then, at worst a line of the
+/// question's context above it, never less than the echoed share.
 fn erase_echo(question: &str, answer: usize) {
     let width = ratatui::crossterm::terminal::size()
         .map(|(w, _)| usize::from(w.max(1)))
         .unwrap_or(80);
-    let rows = (question.chars().count() + answer).div_ceil(width).max(1);
+    let rows = echo_rows(question.chars().count() + answer, width);
     let mut err = std::io::stderr();
     let _ = write!(err, "\r\x1b[{rows}A\x1b[J");
     let _ = err.flush();
+}
+
+/// The rows to go up to erase `chars` echoed characters and the newline after them.
+fn echo_rows(chars: usize, width: usize) -> usize {
+    chars / width.max(1) + 1
 }
 
 fn keys_counted(n: usize) -> String {
@@ -620,5 +628,16 @@ mod tests {
             past_margin(valid_to, margin, later, Some(ResumeChoice::Abort)),
             None
         );
+    }
+
+    #[test]
+    fn an_echo_that_exactly_fills_its_rows_is_erased_with_one_row_more() {
+        assert_eq!(echo_rows(0, 80), 1);
+        assert_eq!(echo_rows(79, 80), 1);
+        // "custodian 1 of 2, name: " + "alice" + a share: exactly 80 characters.
+        assert_eq!(echo_rows(80, 80), 2);
+        assert_eq!(echo_rows(81, 80), 2);
+        assert_eq!(echo_rows(160, 80), 3);
+        assert_eq!(echo_rows(5, 0), 6);
     }
 }
