@@ -18,7 +18,8 @@ pub enum WitnessCommand {
     Init(InitArgs),
     /// Cosign a bundle's ledger checkpoint (cosignature/v1) if it verifies with the log key and
     /// extends the last checkpoint this witness cosigned for that log. Exit 0: cosigned; 3: the
-    /// checkpoint does not verify, or a split view (both heads printed).
+    /// checkpoint does not verify, a split view (both heads printed), or a token whose key is not
+    /// the descriptor's.
     Cosign(CosignArgs),
 }
 
