@@ -77,7 +77,7 @@ impl UserSession {
                         info.generate_key_pair()
                     }
                 }
-                Err(HsmError::Pkcs11 { .. }) => false,
+                Err(HsmError::Pkcs11 { rv, .. }) if rv == "CKR_MECHANISM_INVALID" => false,
                 Err(e) => return Err(e),
             };
             if !offered {

@@ -284,3 +284,96 @@ fn witness_cosign_refuses_a_token_key_that_is_not_the_descriptors() {
     );
     assert!(!lossy(&out.stderr).contains("not-the-pin-4321"));
 }
+
+/// How many objects (public or private) carry `label` in the test token.
+fn objects_labelled(label: &str) -> usize {
+    use cryptoki::object::Attribute;
+    use cryptoki::session::UserType;
+    with_raw_session(|session| {
+        session.login(UserType::User, Some(&hsm().pin())).unwrap();
+        let n = session
+            .find_objects(&[Attribute::Label(label.as_bytes().to_vec())])
+            .unwrap()
+            .len();
+        session.logout().unwrap();
+        n
+    })
+}
+
+/// `witness init --token` through tokens/faulty, failing PKCS#11 call `fail_at` (0: none) with
+/// CKR_MECHANISM_INVALID, as a token without the mechanism asked for answers.
+fn faulty_init(descriptor: &Path, name: &str, fail_at: usize, count_file: &Path) -> Output {
+    keyrite()
+        .args(["witness", "init", "--key"])
+        .arg(descriptor)
+        .args(["--name", name, "--module"])
+        .arg(common::faults::faulty_module())
+        .args(["--token", &hsm().token_uri()])
+        .env("FAULTY_TOKEN_MODULE", &hsm().module)
+        .env("FAULTY_TOKEN_FAIL_AT", fail_at.to_string())
+        .env("FAULTY_TOKEN_ERROR", "CKR_MECHANISM_INVALID")
+        .env("FAULTY_TOKEN_COUNT_FILE", count_file)
+        .output()
+        .unwrap()
+}
+
+/// A token that answers CKR_MECHANISM_INVALID where Ed25519 is asked for is named as a token
+/// without Ed25519, with what to do (exit 5, nothing generated); and `witness init` failing at
+/// any one of its PKCS#11 calls leaves either a descriptor and its key pair, or neither (a pair
+/// whose check fails is destroyed).
+#[test]
+fn witness_init_names_a_token_without_ed25519_and_fails_at_any_call_cleanly() {
+    own_token!();
+    let dir = tempfile::tempdir().unwrap();
+    let count_file = dir.path().join("calls");
+    let out = faulty_init(
+        &dir.path().join("count.witness"),
+        "audit.example/count",
+        0,
+        &count_file,
+    );
+    assert!(out.status.success(), "{}", lossy(&out.stderr));
+    let calls: usize = std::fs::read_to_string(&count_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(calls > 5, "{calls} PKCS#11 calls");
+    let mut named = 0;
+    for fail_at in 1..=calls {
+        let name = format!("audit.example/f{fail_at}");
+        let descriptor = dir.path().join(format!("f{fail_at}.witness"));
+        let out = faulty_init(&descriptor, &name, fail_at, &count_file);
+        let err = lossy(&out.stderr);
+        let objects = objects_labelled(&format!("keyrite-witness:{name}"));
+        if out.status.success() {
+            assert!(descriptor.exists() && objects == 2, "call {fail_at}: {err}");
+            continue;
+        }
+        assert!(
+            !descriptor.exists(),
+            "call {fail_at}: a descriptor after a failure: {err}"
+        );
+        assert_eq!(
+            objects, 0,
+            "call {fail_at}: objects left after a failure: {err}"
+        );
+        assert!(!err.contains(USER_PIN), "call {fail_at}: {err}");
+        if err.contains("does not offer Ed25519") {
+            assert_eq!(out.status.code(), Some(5), "call {fail_at}: {err}");
+            assert!(
+                err.contains("nothing was generated") && err.contains("witness init --key FILE"),
+                "{err}"
+            );
+            named += 1;
+        }
+    }
+    eprintln!(
+        "witness init: {calls} PKCS#11 calls, {named} failures named a token without Ed25519"
+    );
+    // C_GetMechanismInfo for the key generation and for CKM_EDDSA, and C_GenerateKeyPair.
+    assert!(
+        named >= 3,
+        "{named} runs named the token as one without Ed25519"
+    );
+}
