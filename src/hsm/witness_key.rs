@@ -81,7 +81,7 @@ impl UserSession {
                 Err(e) => return Err(e),
             };
             if !offered {
-                return Err(no_ed25519(token, name));
+                return Err(no_ed25519(Some(token), name));
             }
         }
         Ok(())
@@ -141,14 +141,14 @@ impl UserSession {
                     f,
                 )) => last = Some(CkError::Pkcs11(rv, f)),
                 Err(CkError::Pkcs11(RvError::MechanismInvalid, _)) => {
-                    return Err(no_ed25519(token, "CKM_EC_EDWARDS_KEY_PAIR_GEN"));
+                    return Err(no_ed25519(Some(token), "CKM_EC_EDWARDS_KEY_PAIR_GEN"));
                 }
                 Err(e) => return Err(HsmError::at(step)(e)),
             }
         }
         Err(match last {
             Some(e) => HsmError::at(step)(e),
-            None => no_ed25519(token, "CKM_EC_EDWARDS_KEY_PAIR_GEN"),
+            None => no_ed25519(Some(token), "CKM_EC_EDWARDS_KEY_PAIR_GEN"),
         })
     }
 
@@ -179,10 +179,13 @@ impl UserSession {
     fn sign_ed25519(&self, private: ObjectHandle, message: &[u8]) -> Result<[u8; 64], HsmError> {
         let step = "sign with the witness key";
         let mechanism = Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure));
-        let sig = self
-            .session
-            .sign(&mechanism, private, message)
-            .map_err(HsmError::at(step))?;
+        let sig = match self.session.sign(&mechanism, private, message) {
+            Ok(sig) => sig,
+            Err(CkError::Pkcs11(RvError::MechanismInvalid, _)) => {
+                return Err(no_ed25519(None, "CKM_EDDSA for signing"));
+            }
+            Err(e) => return Err(HsmError::at(step)(e)),
+        };
         sig.as_slice()
             .try_into()
             .map_err(|_| HsmError::Verification {
@@ -291,11 +294,13 @@ impl UserSession {
     }
 }
 
-fn no_ed25519(token: &str, mechanism: &str) -> HsmError {
+/// The refusal of a token without Ed25519 (`token`: its label, where known).
+fn no_ed25519(token: Option<&str>, mechanism: &str) -> HsmError {
+    let token = token.map_or("the token".to_string(), |t| format!("token {t:?}"));
     HsmError::Refused {
         step: "check the token offers Ed25519",
         message: format!(
-            "token {token:?} does not offer Ed25519 ({mechanism} is missing); nothing was generated"
+            "{token} does not offer Ed25519 ({mechanism} is missing); nothing was kept in the token"
         ),
         hint: "use a token with PKCS#11 3.0 EdDSA (SoftHSM2 2.6 or later, kryoptic), or keep the witness key in a file: `keyrite witness init --key FILE --name NAME` without --token".into(),
     }

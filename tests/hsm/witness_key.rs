@@ -362,7 +362,8 @@ fn witness_init_names_a_token_without_ed25519_and_fails_at_any_call_cleanly() {
         if err.contains("does not offer Ed25519") {
             assert_eq!(out.status.code(), Some(5), "call {fail_at}: {err}");
             assert!(
-                err.contains("nothing was generated") && err.contains("witness init --key FILE"),
+                err.contains("nothing was kept in the token")
+                    && err.contains("witness init --key FILE"),
                 "{err}"
             );
             named += 1;
