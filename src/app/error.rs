@@ -811,6 +811,13 @@ impl From<crate::app::ledger_error::LedgerError> for Error {
     }
 }
 
+/// A cosignature the witness's signer could not make (its signature does not verify).
+impl From<crate::core::ledger::cosignature::CosignatureProblem> for Error {
+    fn from(problem: crate::core::ledger::cosignature::CosignatureProblem) -> Self {
+        crate::app::ledger_error::LedgerError::Cosign(problem).into()
+    }
+}
+
 impl<E: Into<Error>> From<AppendError<E>> for Error {
     fn from(e: AppendError<E>) -> Self {
         match e {

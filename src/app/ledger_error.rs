@@ -72,6 +72,32 @@ pub enum LedgerError {
         problem: WitnessRefusal,
     },
     #[error(
+        "{}: the witness key is in token {token:?}\n  what to do: name the token with --token 'pkcs11:token=LABEL?pin-source=file:/path' (and its module with --module)",
+        path.display()
+    )]
+    WitnessNeedsToken { path: PathBuf, token: String },
+    #[error(
+        "{}: the witness key is in token {named:?}, but --token names {given:?}\n  what to do: name the token the descriptor names; a descriptor is bound to its token",
+        path.display()
+    )]
+    WitnessOtherToken {
+        path: PathBuf,
+        named: String,
+        given: String,
+    },
+    #[error(
+        "token {token:?} has no PIN pad or PED, and the token URI has no pin-source\n  what to do: add ?pin-source=file:/path (the PIN on its first line, mode 0600) to --token"
+    )]
+    WitnessNoPin { token: String },
+    #[error(
+        "a witness key in a PKCS#11 token needs the HSM half, which this build does not have\n  what to do: use the air-gap or the full build of keyrite, or a witness key file"
+    )]
+    WitnessNeedsHsm,
+    #[error(
+        "{0}\n  what to do: do not use this witness key: it does not sign as its public key says"
+    )]
+    Cosign(CosignatureProblem),
+    #[error(
         "the random number generator failed: {0}\n  what to do: check the operating system's entropy source"
     )]
     Random(String),
@@ -92,7 +118,12 @@ impl LedgerError {
             | LedgerError::SplitView(_) => ExitCode::VerificationFailed,
             LedgerError::WitnessKey { .. }
             | LedgerError::WitnessKeyFile { .. }
-            | LedgerError::WitnessCount { .. } => ExitCode::Usage,
+            | LedgerError::WitnessCount { .. }
+            | LedgerError::WitnessNeedsToken { .. }
+            | LedgerError::WitnessOtherToken { .. }
+            | LedgerError::WitnessNoPin { .. }
+            | LedgerError::WitnessNeedsHsm => ExitCode::Usage,
+            LedgerError::Cosign(_) => ExitCode::VerificationFailed,
             LedgerError::WitnessState { .. } | LedgerError::Random(_) => ExitCode::Environment,
         }
     }

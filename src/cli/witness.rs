@@ -11,33 +11,63 @@ use crate::core::terminal::one_line;
 
 #[derive(Subcommand, Debug)]
 pub enum WitnessCommand {
-    /// Create a witness key: an Ed25519 key file (created new, mode 0600); prints the verifier
-    /// key auditors pass to `audit verify --witness`.
+    /// Create a witness key: an Ed25519 key file (created new, mode 0600), or with --token an
+    /// Ed25519 key pair in the witness's own PKCS#11 token and a descriptor naming it; prints the
+    /// verifier key auditors pass to `audit verify --witness`. Exit 5: the file or the key's
+    /// label exists, or the token offers no Ed25519 (nothing generated).
     Init(InitArgs),
     /// Cosign a bundle's ledger checkpoint (cosignature/v1) if it verifies with the log key and
     /// extends the last checkpoint this witness cosigned for that log. Exit 0: cosigned; 3: the
-    /// checkpoint does not verify, or a split view (both heads printed).
+    /// checkpoint does not verify, a split view (both heads printed), or a token whose key is not
+    /// the descriptor's.
     Cosign(CosignArgs),
 }
 
 #[derive(Args, Debug)]
 pub struct InitArgs {
-    /// The key file to create (must not exist).
+    /// The key file to create (must not exist); with --token, the descriptor of the token's key
+    /// (not secret: the name, the token's and the key's labels, the public key).
     #[arg(long)]
     pub key: PathBuf,
     /// The witness's name, as its cosignature lines and auditors name it (no spaces, no '+'),
     /// e.g. audit.example.com/witness1.
     #[arg(long)]
     pub name: String,
+    #[command(flatten)]
+    pub hsm: WitnessHsmArgs,
+}
+
+/// The witness's own PKCS#11 token, for a witness key kept there.
+#[derive(Args, Debug)]
+pub struct WitnessHsmArgs {
+    /// The token holding the witness key, by label:
+    /// pkcs11:token=LABEL?pin-source=file:/path (RFC 7512).
+    #[arg(long)]
+    pub token: Option<String>,
+    /// The PKCS#11 module of --token (default: SoftHSM2's; unused without --token).
+    #[arg(long, env = "KEYRITE_PKCS11_MODULE")]
+    pub module: Option<PathBuf>,
+}
+
+impl WitnessHsmArgs {
+    fn token(&self) -> Option<witness::WitnessToken<'_>> {
+        self.token.as_deref().map(|uri| witness::WitnessToken {
+            module: self.module.as_deref(),
+            uri,
+        })
+    }
 }
 
 #[derive(Args, Debug)]
 pub struct CosignArgs {
     /// The bundle whose ledger checkpoint (ledger.tlog-proof) to cosign.
     pub bundle: PathBuf,
-    /// The witness key file `witness init` wrote.
+    /// The witness key file `witness init` wrote, or the descriptor of a key in a token (then
+    /// --token names that token).
     #[arg(long)]
     pub key: PathBuf,
+    #[command(flatten)]
+    pub hsm: WitnessHsmArgs,
     /// The witness's state: the last checkpoint it cosigned, per log (created at first use,
     /// replaced atomically). Keep it with the key; never start it again for a log cosigned before.
     #[arg(long)]
@@ -53,9 +83,15 @@ pub struct CosignArgs {
 pub fn run(cmd: WitnessCommand) -> Result<()> {
     match cmd {
         WitnessCommand::Init(a) => {
-            let w = witness::init(&a.key, &a.name)?;
+            let (w, kept) = match a.hsm.token() {
+                None => (witness::init(&a.key, &a.name)?, "(mode 0600)"),
+                Some(token) => (
+                    init_in_token(&a.key, &a.name, token)?,
+                    "(its key in the token)",
+                ),
+            };
             crate::say!(
-                "witness key {} written to {} (mode 0600); its verifier key, for auditors:",
+                "witness key {} written to {} {kept}; its verifier key, for auditors:",
                 one_line(&w.name),
                 a.key.display()
             );
@@ -63,7 +99,7 @@ pub fn run(cmd: WitnessCommand) -> Result<()> {
             Ok(())
         }
         WitnessCommand::Cosign(a) => {
-            let signer = witness::read_key(&a.key)?;
+            let signer = witness::read_signer(&a.key, a.hsm.token())?;
             let trusted = crate::app::audit::trusted_key(&a.trust)?;
             let now = u64::try_from(jiff::Timestamp::now().as_second()).unwrap_or(0);
             let c = witness::cosign(&a.bundle, &signer, &a.state, &trusted, now)?;
@@ -81,4 +117,22 @@ pub fn run(cmd: WitnessCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+#[cfg(feature = "airgap")]
+fn init_in_token(
+    key: &std::path::Path,
+    name: &str,
+    token: witness::WitnessToken,
+) -> Result<crate::core::ledger::cosignature::WitnessKey> {
+    witness::init_in_token(key, name, token)
+}
+
+#[cfg(not(feature = "airgap"))]
+fn init_in_token(
+    _: &std::path::Path,
+    _: &str,
+    _: witness::WitnessToken,
+) -> Result<crate::core::ledger::cosignature::WitnessKey> {
+    Err(crate::app::ledger_error::LedgerError::WitnessNeedsHsm.into())
 }

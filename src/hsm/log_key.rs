@@ -36,6 +36,55 @@ impl KeyProtection {
     }
 }
 
+/// What a search for a key pair by label found.
+pub(super) enum Pair {
+    One {
+        private: ObjectHandle,
+        public: ObjectHandle,
+    },
+    None,
+    Many {
+        private: usize,
+        public: usize,
+    },
+}
+
+/// The templates (public, private) of a key pair in the token that can only sign and verify: both
+/// token objects; the private half private, sensitive and never extractable. For the log key and
+/// a witness key.
+pub(super) fn sign_only_pair(
+    key_type: KeyType,
+    params: &[u8],
+    label: &str,
+    id: &[u8],
+) -> [Vec<Attribute>; 2] {
+    let public = vec![
+        Attribute::Token(true),
+        Attribute::Private(false),
+        Attribute::KeyType(key_type),
+        Attribute::EcParams(params.to_vec()),
+        Attribute::Verify(true),
+        Attribute::Encrypt(false),
+        Attribute::Wrap(false),
+        Attribute::Label(label.as_bytes().to_vec()),
+        Attribute::Id(id.to_vec()),
+    ];
+    let private = vec![
+        Attribute::Token(true),
+        Attribute::Private(true),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(false),
+        Attribute::KeyType(key_type),
+        Attribute::Sign(true),
+        Attribute::Decrypt(false),
+        Attribute::Unwrap(false),
+        Attribute::Derive(false),
+        Attribute::Label(label.as_bytes().to_vec()),
+        Attribute::Id(id.to_vec()),
+    ];
+    [public, private]
+}
+
 /// The log-signing key in a logged-in session: signs in the token, checks in software.
 pub struct HsmLogSigner<'a> {
     session: &'a UserSession,
@@ -97,30 +146,8 @@ impl UserSession {
             .session
             .generate_random_vec(16)
             .map_err(HsmError::at(step))?;
-        let public_template = [
-            Attribute::Token(true),
-            Attribute::Private(false),
-            Attribute::KeyType(KeyType::EC),
-            Attribute::EcParams(P256_PARAMS.to_vec()),
-            Attribute::Verify(true),
-            Attribute::Encrypt(false),
-            Attribute::Wrap(false),
-            Attribute::Label(label.as_bytes().to_vec()),
-            Attribute::Id(id.clone()),
-        ];
-        let private_template = [
-            Attribute::Token(true),
-            Attribute::Private(true),
-            Attribute::Sensitive(true),
-            Attribute::Extractable(false),
-            Attribute::KeyType(KeyType::EC),
-            Attribute::Sign(true),
-            Attribute::Decrypt(false),
-            Attribute::Unwrap(false),
-            Attribute::Derive(false),
-            Attribute::Label(label.as_bytes().to_vec()),
-            Attribute::Id(id),
-        ];
+        let [public_template, private_template] =
+            sign_only_pair(KeyType::EC, &P256_PARAMS, label, &id);
         let (public, _private) = self
             .session
             .generate_key_pair(
@@ -136,20 +163,9 @@ impl UserSession {
     /// key must carry it.
     pub fn log_signer(&self, label: &str) -> Result<HsmLogSigner<'_>, HsmError> {
         let step = "find the log-signing key";
-        let find = |class| {
-            self.session
-                .find_objects(&[
-                    Attribute::Class(class),
-                    Attribute::KeyType(KeyType::EC),
-                    Attribute::Label(label.as_bytes().to_vec()),
-                ])
-                .map_err(HsmError::at(step))
-        };
-        let privates = find(ObjectClass::PRIVATE_KEY)?;
-        let publics = find(ObjectClass::PUBLIC_KEY)?;
-        match (privates.as_slice(), publics.as_slice()) {
-            ([private], [public]) => {
-                let protection = self.key_protection(*private)?;
+        match self.find_pair(KeyType::EC, label, step)? {
+            Pair::One { private, public } => {
+                let protection = self.key_protection(private)?;
                 if !protection.is_protected() {
                     return Err(HsmError::Verification {
                         step,
@@ -161,25 +177,58 @@ impl UserSession {
                 }
                 Ok(HsmLogSigner {
                     session: self,
-                    private: *private,
-                    public: self.read_public_key(*public)?,
+                    private,
+                    public: self.read_public_key(public)?,
                 })
             }
-            ([], _) => Err(HsmError::Refused {
+            Pair::None => Err(HsmError::Refused {
                 step,
                 message: format!("the token holds no log-signing key labelled {label:?}"),
                 hint: "the log-signing key is generated in the token at enrolment (a rehearsal makes one in its fresh token); use the enrolled token".into(),
             }),
-            (p, q) => Err(HsmError::Refused {
+            Pair::Many { private, public } => Err(HsmError::Refused {
                 step,
                 message: format!(
-                    "the token holds {} private and {} public keys labelled {label:?}; keyrite will not guess",
-                    p.len(),
-                    q.len()
+                    "the token holds {private} private and {public} public keys labelled {label:?}; keyrite will not guess"
                 ),
                 hint: "give the log-signing key a unique label".into(),
             }),
         }
+    }
+
+    /// The key pair of `key_type` labelled `label`: one private and one public key, none (a
+    /// half missing), or more than one of either.
+    pub(super) fn find_pair(
+        &self,
+        key_type: KeyType,
+        label: &str,
+        step: &'static str,
+    ) -> Result<Pair, HsmError> {
+        let find = |class| {
+            self.session
+                .find_objects(&[
+                    Attribute::Class(class),
+                    Attribute::KeyType(key_type),
+                    Attribute::Label(label.as_bytes().to_vec()),
+                ])
+                .map_err(HsmError::at(step))
+        };
+        Ok(
+            match (
+                find(ObjectClass::PRIVATE_KEY)?.as_slice(),
+                find(ObjectClass::PUBLIC_KEY)?.as_slice(),
+            ) {
+                ([private], [public]) => Pair::One {
+                    private: *private,
+                    public: *public,
+                },
+                ([], _) | (_, []) => Pair::None,
+                (p, q) => Pair::Many {
+                    private: p.len(),
+                    public: q.len(),
+                },
+            },
+        )
     }
 
     /// How the private half of the log key labelled `label` is protected, as the token reports it.
@@ -199,7 +248,8 @@ impl UserSession {
         self.key_protection(private)
     }
 
-    fn key_protection(&self, key: ObjectHandle) -> Result<KeyProtection, HsmError> {
+    /// How a private key is protected, as the token reports it.
+    pub(super) fn key_protection(&self, key: ObjectHandle) -> Result<KeyProtection, HsmError> {
         let attrs = self
             .session
             .get_attributes(
@@ -212,7 +262,7 @@ impl UserSession {
                     AttributeType::Value,
                 ],
             )
-            .map_err(HsmError::at("read the log key's attributes"))?;
+            .map_err(HsmError::at("read the key's protection attributes"))?;
         let mut p = KeyProtection::default();
         for a in attrs {
             match a {

@@ -10,6 +10,7 @@ pub mod probe;
 pub mod softhsm;
 pub mod token;
 pub mod uri;
+pub mod witness_key;
 
 pub use error::HsmError;
 pub use log_key::{HsmLogSigner, LOG_KEY_LABEL};

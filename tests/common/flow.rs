@@ -219,3 +219,49 @@ pub fn rewrite_receipt(bundle: &Path, edit: impl FnOnce(&mut Vec<serde_json::Val
     }
     std::fs::write(&path, out).unwrap();
 }
+
+/// Output bytes as text, for assertions and their messages.
+pub fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A ceremony on a fresh EXTERNAL key named from `name`, entered in the token's ledger (which
+/// must succeed).
+pub fn ledger_ceremony(dir: &Path, name: &str) -> Prepared {
+    let (alias, _) = external_key(name);
+    ceremony_done(dir, &[&alias])
+}
+
+/// `keyrite audit verify BUNDLE --trust <the test token's log key> EXTRA…`.
+pub fn ledger_audit(bundle: &Path, extra: &[&str]) -> std::process::Output {
+    keyrite()
+        .args(["audit", "verify"])
+        .arg(bundle)
+        .arg("--trust")
+        .arg(hsm().log_public_key())
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+/// `keyrite witness cosign BUNDLE --key KEY --state STATE --trust <the test token's log key>
+/// EXTRA…`.
+pub fn witness_cosign(
+    bundle: &Path,
+    key: &Path,
+    state: &Path,
+    extra: &[&std::ffi::OsStr],
+) -> std::process::Output {
+    keyrite()
+        .args(["witness", "cosign"])
+        .arg(bundle)
+        .arg("--key")
+        .arg(key)
+        .arg("--state")
+        .arg(state)
+        .arg("--trust")
+        .arg(hsm().log_public_key())
+        .args(extra)
+        .output()
+        .unwrap()
+}

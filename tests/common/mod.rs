@@ -179,6 +179,26 @@ impl TestHsm {
     }
 }
 
+/// Runs `f` with a read-write session of the test token opened through cryptoki directly, not
+/// through keyrite: for what a test reads or changes behind keyrite's back. The context is never
+/// dropped: that would C_Finalize the module under keyrite's own context in this process.
+#[cfg(feature = "airgap")]
+pub fn with_raw_session<T>(f: impl FnOnce(&cryptoki::session::Session) -> T) -> T {
+    use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+    let ctx = Pkcs11::new(&hsm().module).unwrap();
+    // keyrite's own context may have initialised the module already in this process.
+    let _ = ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK));
+    let slot = ctx
+        .get_slots_with_token()
+        .unwrap()
+        .into_iter()
+        .find(|s| ctx.get_token_info(*s).unwrap().label().trim_end() == TOKEN_LABEL)
+        .unwrap();
+    let out = f(&ctx.open_rw_session(slot).unwrap());
+    std::mem::forget(ctx);
+    out
+}
+
 /// This test's token, initialised on first use in the test's own process (see [`own_token!`]).
 /// SoftHSM2 and kryoptic read their configuration from the environment when the module is
 /// initialised, so it is set here once, before the module is loaded, and passed explicitly to

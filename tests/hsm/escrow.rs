@@ -312,25 +312,12 @@ fn session_relabel(
     key: cryptoki::object::ObjectHandle,
     label: &str,
 ) {
-    use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
     use cryptoki::object::Attribute;
-    let ctx = Pkcs11::new(&hsm().module).unwrap();
-    // keyrite's own context initialised the module already in this process.
-    let _ = ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK));
-    let slot = ctx
-        .get_slots_with_token()
-        .unwrap()
-        .into_iter()
-        .find(|s| ctx.get_token_info(*s).unwrap().label().trim_end() == TOKEN_LABEL)
-        .unwrap();
-    {
-        let session = ctx.open_rw_session(slot).unwrap();
+    with_raw_session(|session| {
         session
             .update_attributes(key, &[Attribute::Label(label.as_bytes().to_vec())])
-            .unwrap();
-    }
-    // Dropping the context would C_Finalize the module under keyrite's own context.
-    std::mem::forget(ctx);
+            .unwrap()
+    });
 }
 
 #[test]

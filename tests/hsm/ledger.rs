@@ -9,27 +9,6 @@ use crate::common;
 use common::flow::*;
 use common::*;
 
-/// A prepared bundle for a fresh key, and its ceremony run (which must succeed).
-fn ceremony(dir: &Path, name: &str) -> Prepared {
-    let (alias, _) = external_key(name);
-    ceremony_done(dir, &[&alias])
-}
-
-fn audit(bundle: &Path, extra: &[&str]) -> std::process::Output {
-    keyrite()
-        .args(["audit", "verify"])
-        .arg(bundle)
-        .arg("--trust")
-        .arg(hsm().log_public_key())
-        .args(extra)
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 /// A witness key in `dir`: (key file, verifier key).
 fn witness(dir: &Path, name: &str) -> (PathBuf, String) {
     let key = dir.join(format!("{}.key", unique("witness")));
@@ -39,22 +18,12 @@ fn witness(dir: &Path, name: &str) -> (PathBuf, String) {
         .args(["--name", name])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    (key, text(&out.stdout).trim().to_string())
+    assert!(out.status.success(), "{}", lossy(&out.stderr));
+    (key, lossy(&out.stdout).trim().to_string())
 }
 
 fn cosign(bundle: &Path, key: &Path, state: &Path) -> std::process::Output {
-    keyrite()
-        .args(["witness", "cosign"])
-        .arg(bundle)
-        .arg("--key")
-        .arg(key)
-        .arg("--state")
-        .arg(state)
-        .arg("--trust")
-        .arg(hsm().log_public_key())
-        .output()
-        .unwrap()
+    witness_cosign(bundle, key, state, &[])
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -71,15 +40,15 @@ fn copy_dir(from: &Path, to: &Path) {
 fn a_hidden_ceremony_is_given_away_by_the_next_checkpoints_size() {
     own_token!();
     let dir = tempfile::tempdir().unwrap();
-    let a = ceremony(dir.path(), "ledger-a");
-    let hidden = ceremony(dir.path(), "ledger-hidden");
-    let c = ceremony(dir.path(), "ledger-c");
+    let a = ledger_ceremony(dir.path(), "ledger-a");
+    let hidden = ledger_ceremony(dir.path(), "ledger-hidden");
+    let c = ledger_ceremony(dir.path(), "ledger-c");
 
     // Shown A, auditing C: the ledger up to C holds a closing that is neither.
     let known_a = ["--known", a.bundle.to_str().unwrap()];
-    let out = audit(&c.bundle, &known_a);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    let err = text(&out.stderr);
+    let out = ledger_audit(&c.bundle, &known_a);
+    assert_eq!(out.status.code(), Some(3), "{}", lossy(&out.stderr));
+    let err = lossy(&out.stderr);
     assert!(
         err.contains("counts 3 closing(s)") && err.contains("1 of them you were not shown"),
         "{err}"
@@ -91,9 +60,9 @@ fn a_hidden_ceremony_is_given_away_by_the_next_checkpoints_size() {
     assert!(!err.contains(&a.fingerprint), "{err}");
 
     // Without --known the report still says it: C is leaf 2 of 3, after a checkpoint of 2.
-    let out = audit(&c.bundle, &[]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let report = text(&out.stdout);
+    let out = ledger_audit(&c.bundle, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", lossy(&out.stderr));
+    let report = lossy(&out.stdout);
     assert!(
         report.contains("leaf 2 of 3")
             && report.contains("the checkpoint before counted 2")
@@ -107,8 +76,8 @@ fn a_hidden_ceremony_is_given_away_by_the_next_checkpoints_size() {
         "--known",
         hidden.bundle.to_str().unwrap(),
     ];
-    let out = audit(&c.bundle, &all);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = ledger_audit(&c.bundle, &all);
+    assert_eq!(out.status.code(), Some(0), "{}", lossy(&out.stderr));
 }
 
 /// An insider keeps two ledgers: after A, one with ceremony B, another with B'. Both
@@ -121,28 +90,28 @@ fn a_forked_ledger_is_refused_by_the_witness_as_a_split_view() {
     let (key, _) = witness(dir.path(), "audit.example/w1");
     let state = dir.path().join("witness-state.json");
     let ledger = dir.path().join("ledger");
-    let a = ceremony(dir.path(), "fork-a");
+    let a = ledger_ceremony(dir.path(), "fork-a");
     let out = cosign(&a.bundle, &key, &state);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.status.success(), "{}", lossy(&out.stderr));
     let after_a = dir.path().join("ledger-after-a");
     copy_dir(&ledger, &after_a);
 
-    let b = ceremony(dir.path(), "fork-b");
+    let b = ledger_ceremony(dir.path(), "fork-b");
     let out = cosign(&b.bundle, &key, &state);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.status.success(), "{}", lossy(&out.stderr));
     let state_after_b = std::fs::read(&state).unwrap();
 
     // The fork: the ledger as it was after A, and another ceremony on it.
     std::fs::remove_dir_all(&ledger).unwrap();
     copy_dir(&after_a, &ledger);
-    let forked = ceremony(dir.path(), "fork-b2");
+    let forked = ledger_ceremony(dir.path(), "fork-b2");
     let proof_before = std::fs::read(forked.bundle.join("ledger.tlog-proof")).unwrap();
     let out = cosign(&forked.bundle, &key, &state);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{}", lossy(&out.stderr));
+    let err = lossy(&out.stderr);
     assert!(err.contains("split view"), "{err}");
     let root = |bundle: &Path| {
-        text(&std::fs::read(bundle.join("ledger.tlog-proof")).unwrap())
+        lossy(&std::fs::read(bundle.join("ledger.tlog-proof")).unwrap())
             .split("\n\n")
             .nth(1)
             .unwrap()
@@ -172,23 +141,23 @@ fn a_forked_ledger_is_refused_by_the_witness_as_a_split_view() {
 fn a_bundle_whose_inclusion_proof_does_not_match_its_checkpoint_is_refused() {
     own_token!();
     let dir = tempfile::tempdir().unwrap();
-    let a = ceremony(dir.path(), "incl-a");
-    let b = ceremony(dir.path(), "incl-b");
+    let a = ledger_ceremony(dir.path(), "incl-a");
+    let b = ledger_ceremony(dir.path(), "incl-b");
     let proof = b.bundle.join("ledger.tlog-proof");
     let genuine = std::fs::read(&proof).unwrap();
 
     // A's proof (a genuine checkpoint, signed by the log key) in B's bundle.
     std::fs::copy(a.bundle.join("ledger.tlog-proof"), &proof).unwrap();
-    let out = audit(&b.bundle, &[]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let out = ledger_audit(&b.bundle, &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", lossy(&out.stderr));
     assert!(
-        text(&out.stderr).contains("inclusion proof"),
+        lossy(&out.stderr).contains("inclusion proof"),
         "{}",
-        text(&out.stderr)
+        lossy(&out.stderr)
     );
 
     // B's checkpoint with one hash of its inclusion path changed.
-    let t = text(&genuine);
+    let t = lossy(&genuine);
     let path_line = t.lines().nth(2).unwrap().to_string();
     assert!(path_line.ends_with('='), "{t}");
     let changed = if path_line.starts_with('A') {
@@ -197,18 +166,18 @@ fn a_bundle_whose_inclusion_proof_does_not_match_its_checkpoint_is_refused() {
         format!("A{}", &path_line[1..])
     };
     std::fs::write(&proof, t.replacen(&path_line, &changed, 1)).unwrap();
-    let out = audit(&b.bundle, &[]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let out = ledger_audit(&b.bundle, &[]);
+    assert_eq!(out.status.code(), Some(3), "{}", lossy(&out.stderr));
     assert!(
-        text(&out.stderr).contains("inclusion proof"),
+        lossy(&out.stderr).contains("inclusion proof"),
         "{}",
-        text(&out.stderr)
+        lossy(&out.stderr)
     );
 
     // The genuine proof verifies.
     std::fs::write(&proof, &genuine).unwrap();
-    let out = audit(&b.bundle, &[]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = ledger_audit(&b.bundle, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", lossy(&out.stderr));
 }
 
 /// `witness init` makes a key only its owner may read and never overwrites one; `audit verify
@@ -231,38 +200,38 @@ fn audit_verify_requires_the_named_witnesses_cosignatures() {
         .args(["--name", "audit.example/w1"])
         .output()
         .unwrap();
-    assert_eq!(again.status.code(), Some(5), "{}", text(&again.stderr));
+    assert_eq!(again.status.code(), Some(5), "{}", lossy(&again.stderr));
 
-    let a = ceremony(dir.path(), "wit-a");
+    let a = ledger_ceremony(dir.path(), "wit-a");
     let one = ["--witness", vkey.as_str()];
-    let out = audit(&a.bundle, &one);
+    let out = ledger_audit(&a.bundle, &one);
     assert_eq!(
         out.status.code(),
         Some(3),
         "not yet cosigned: {}",
-        text(&out.stderr)
+        lossy(&out.stderr)
     );
-    assert!(text(&out.stderr).contains("no cosignature by audit.example/w1"));
+    assert!(lossy(&out.stderr).contains("no cosignature by audit.example/w1"));
 
     let state = dir.path().join("state.json");
     let out = cosign(&a.bundle, &key, &state);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let out = audit(&a.bundle, &one);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(out.status.success(), "{}", lossy(&out.stderr));
+    let out = ledger_audit(&a.bundle, &one);
+    assert_eq!(out.status.code(), Some(0), "{}", lossy(&out.stderr));
     assert!(
-        text(&out.stdout).contains("cosigned by       witness audit.example/w1 at "),
+        lossy(&out.stdout).contains("cosigned by       witness audit.example/w1 at "),
         "{}",
-        text(&out.stdout)
+        lossy(&out.stdout)
     );
     // Two named, both required: the second has not cosigned.
     let both = ["--witness", vkey.as_str(), "--witness", other.as_str()];
-    let out = audit(&a.bundle, &both);
+    let out = ledger_audit(&a.bundle, &both);
     assert_eq!(out.status.code(), Some(3));
-    assert!(text(&out.stderr).contains("no cosignature by security.example/w2"));
+    assert!(lossy(&out.stderr).contains("no cosignature by security.example/w2"));
     // One of the two is enough when --witnesses 1 says so.
     let mut either = both.to_vec();
     either.extend(["--witnesses", "1"]);
-    assert_eq!(audit(&a.bundle, &either).status.code(), Some(0));
+    assert_eq!(ledger_audit(&a.bundle, &either).status.code(), Some(0));
     // The auditor's page shows the ledger and the witness.
     let html = dir.path().join("report.html");
     let out = keyrite()
@@ -275,7 +244,7 @@ fn audit_verify_requires_the_named_witnesses_cosignatures() {
         .args(one)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.status.success(), "{}", lossy(&out.stderr));
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(
         page.contains("Token ledger and witnesses")
@@ -295,19 +264,19 @@ fn audit_verify_requires_the_named_witnesses_cosignatures() {
             std::fs::copy(e.path(), bare.join(&name)).unwrap();
         }
     }
-    let out = audit(&bare, &[]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("ledger            none"));
-    let out = audit(&bare, &one);
+    let out = ledger_audit(&bare, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", lossy(&out.stderr));
+    assert!(lossy(&out.stdout).contains("ledger            none"));
+    let out = ledger_audit(&bare, &one);
     assert_eq!(out.status.code(), Some(3));
     assert!(
-        text(&out.stderr).contains("has no ledger proof"),
+        lossy(&out.stderr).contains("has no ledger proof"),
         "{}",
-        text(&out.stderr)
+        lossy(&out.stderr)
     );
     // A cosignature line whose bytes were changed is refused, not ignored.
     let proof = a.bundle.join("ledger.tlog-proof");
-    let t = text(&std::fs::read(&proof).unwrap());
+    let t = lossy(&std::fs::read(&proof).unwrap());
     let line = t.lines().last().unwrap().to_string();
     assert!(line.starts_with("— audit.example/w1 "), "{t}");
     let sig = line.rsplit(' ').next().unwrap();
@@ -318,12 +287,12 @@ fn audit_verify_requires_the_named_witnesses_cosignatures() {
     );
     let tampered = t.replace(sig, &format!("{flipped}{}", &sig[21..]));
     std::fs::write(&proof, tampered).unwrap();
-    let out = audit(&a.bundle, &one);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let out = ledger_audit(&a.bundle, &one);
+    assert_eq!(out.status.code(), Some(3), "{}", lossy(&out.stderr));
     assert!(
-        text(&out.stderr).contains("does not verify"),
+        lossy(&out.stderr).contains("does not verify"),
         "{}",
-        text(&out.stderr)
+        lossy(&out.stderr)
     );
 }
 
@@ -333,10 +302,10 @@ fn audit_verify_requires_the_named_witnesses_cosignatures() {
 fn a_ledger_cut_short_stops_the_next_ceremony_before_any_key_is_generated() {
     own_token!();
     let dir = tempfile::tempdir().unwrap();
-    let _a = ceremony(dir.path(), "cut-a");
-    let _b = ceremony(dir.path(), "cut-b");
+    let _a = ledger_ceremony(dir.path(), "cut-a");
+    let _b = ledger_ceremony(dir.path(), "cut-b");
     let file = dir.path().join("ledger").join("ledger.jsonl");
-    let whole = text(&std::fs::read(&file).unwrap());
+    let whole = lossy(&std::fs::read(&file).unwrap());
     let mut lines: Vec<&str> = whole.lines().collect();
     lines.remove(1);
     std::fs::write(&file, lines.join("\n") + "\n").unwrap();
@@ -347,11 +316,11 @@ fn a_ledger_cut_short_stops_the_next_ceremony_before_any_key_is_generated() {
     let out = ceremony_cmd(dir.path(), &p, &[&alias], default_algorithm())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(3), "{}", lossy(&out.stderr));
     assert!(
-        text(&out.stderr).contains("cut or changed"),
+        lossy(&out.stderr).contains("cut or changed"),
         "{}",
-        text(&out.stderr)
+        lossy(&out.stderr)
     );
     assert!(!p.bundle.join("ceremony.log").exists(), "no log was begun");
     assert_eq!(hsm().object_count(), objects, "no key was generated");
@@ -375,7 +344,7 @@ fn an_abort_stopped_before_the_ledger_took_it_is_entered_by_aborting_again() {
     let out = common::faults::resume_process(dir.path(), &p, &keys, "abort")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.status.success(), "{}", lossy(&out.stderr));
     // The state a stop right after the aborted record leaves: no leaf, no evidence.
     std::fs::remove_dir_all(&ledger).unwrap();
     if before.exists() {
@@ -388,18 +357,18 @@ fn an_abort_stopped_before_the_ledger_took_it_is_entered_by_aborting_again() {
     let out = common::faults::resume_process(dir.path(), &p, &keys, "abort")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.status.success(), "{}", lossy(&out.stderr));
     assert_eq!(
         std::fs::read(p.bundle.join("ceremony.log")).unwrap(),
         log_before,
         "nothing is added to the closed log"
     );
-    let out = audit(&p.bundle, &["--known", p.bundle.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(8), "{}", text(&out.stderr));
+    let out = ledger_audit(&p.bundle, &["--known", p.bundle.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(8), "{}", lossy(&out.stderr));
     assert!(
-        text(&out.stdout).contains("leaf 0 of 1"),
+        lossy(&out.stdout).contains("leaf 0 of 1"),
         "{}",
-        text(&out.stdout)
+        lossy(&out.stdout)
     );
     // Finishing an aborted ceremony is still refused.
     let out = common::faults::resume_process(dir.path(), &p, &keys, "finish")

@@ -23,4 +23,5 @@ mod provenance;
 mod quorum;
 mod rewrap_escrow;
 mod roundtrip;
+mod witness_key;
 mod wrap_with_trusted;

@@ -23,6 +23,10 @@ pub enum CosignatureProblem {
     Note(String),
     #[error("the cosignature by witness {0} does not verify over this checkpoint")]
     Forged(String),
+    #[error(
+        "the signature made for witness {0} does not verify with its public key: the signer holds another key"
+    )]
+    SignerMisbehaves(String),
 }
 
 /// The message a cosignature/v1 signs.
@@ -49,9 +53,7 @@ pub struct WitnessKey {
 
 impl WitnessKey {
     pub fn new(name: &str, key: VerifyingKey) -> Result<WitnessKey, CosignatureProblem> {
-        if !signed_note::is_key_name_valid(name) {
-            return Err(CosignatureProblem::BadName(name.to_string()));
-        }
+        check_name(name)?;
         Ok(WitnessKey {
             name: name.to_string(),
             key,
@@ -141,18 +143,69 @@ pub fn split(sig: &[u8]) -> Option<(u64, [u8; 64])> {
     Some((time, sig[8..].try_into().ok()?))
 }
 
-/// The cosignature/v1 line of `witness` over the checkpoint `note`, made at `time`; the note with
-/// it appended (an earlier cosignature by the same key is replaced).
-pub fn cosign(
+/// Whatever makes a witness's Ed25519 signatures: a key in memory ([`KeyWitness`]) or a key in a
+/// token (the HSM adapter's). [`cosign`] checks every signature it returns before using it.
+pub trait CosignatureSigner {
+    type Error: From<CosignatureProblem>;
+    /// The witness's name and public key.
+    fn witness(&self) -> &WitnessKey;
+    /// The Ed25519 signature of `message` (64 bytes).
+    fn sign(&self, message: &[u8]) -> Result<[u8; 64], Self::Error>;
+}
+
+/// A witness key held in memory (the key file's seed); wiped on drop by `ed25519_dalek`.
+pub struct KeyWitness {
+    witness: WitnessKey,
+    key: SigningKey,
+}
+
+impl KeyWitness {
+    pub fn new(name: &str, key: SigningKey) -> Result<KeyWitness, CosignatureProblem> {
+        Ok(KeyWitness {
+            witness: WitnessKey::new(name, key.verifying_key())?,
+            key,
+        })
+    }
+}
+
+impl CosignatureSigner for KeyWitness {
+    type Error = CosignatureProblem;
+    fn witness(&self) -> &WitnessKey {
+        &self.witness
+    }
+    fn sign(&self, message: &[u8]) -> Result<[u8; 64], CosignatureProblem> {
+        Ok(self.key.sign(message).to_bytes())
+    }
+}
+
+/// Whether `name` may name a witness (no space, no plus: the signed-note key name rules).
+pub fn check_name(name: &str) -> Result<(), CosignatureProblem> {
+    if signed_note::is_key_name_valid(name) {
+        Ok(())
+    } else {
+        Err(CosignatureProblem::BadName(name.to_string()))
+    }
+}
+
+/// The cosignature/v1 line of `signer`'s witness over the checkpoint `note`, made at `time`; the
+/// note with it appended (an earlier cosignature by the same key is replaced). A signature that
+/// does not verify with the witness's public key is refused, never written.
+pub fn cosign<S: CosignatureSigner + ?Sized>(
     note: &Note,
-    name: &str,
-    key: &SigningKey,
+    signer: &S,
     time: u64,
-) -> Result<Note, CosignatureProblem> {
-    let w = WitnessKey::new(name, key.verifying_key())?;
-    let sig = key.sign(&message(time, note.text()));
+) -> Result<Note, S::Error> {
+    let w = signer.witness();
+    let message = message(time, note.text());
+    let sig = signer.sign(&message)?;
+    if w.key
+        .verify_strict(&message, &ed25519_dalek::Signature::from_bytes(&sig))
+        .is_err()
+    {
+        return Err(CosignatureProblem::SignerMisbehaves(w.name.clone()).into());
+    }
     let mut bytes = time.to_be_bytes().to_vec();
-    bytes.extend_from_slice(&sig.to_bytes());
+    bytes.extend_from_slice(&sig);
     let line = signed_note::Signature::new(w.name.clone(), w.id(), bytes)
         .map_err(|e| CosignatureProblem::Note(e.to_string()))?;
     let mut sigs: Vec<signed_note::Signature> = signatures(note)
@@ -160,7 +213,7 @@ pub fn cosign(
         .filter(|s| !(s.name() == w.name && s.id() == w.id()))
         .collect();
     sigs.push(line);
-    Note::new(note.text(), &sigs).map_err(|e| CosignatureProblem::Note(e.to_string()))
+    Ok(Note::new(note.text(), &sigs).map_err(|e| CosignatureProblem::Note(e.to_string()))?)
 }
 
 /// A note's signature lines (`signed_note` keeps them private): parsed back from its bytes.
@@ -255,7 +308,8 @@ mod tests {
         let w = WitnessKey::new("auditor.example/w1", sk.verifying_key()).unwrap();
         assert_eq!(WitnessKey::parse_vkey(&w.vkey()).unwrap(), w);
         let note = Note::new(BODY.as_bytes(), &[]).unwrap();
-        let cosigned = cosign(&note, &w.name, &sk, 1_700_000_000).unwrap();
+        let signer = KeyWitness::new(&w.name, sk.clone()).unwrap();
+        let cosigned = cosign(&note, &signer, 1_700_000_000).unwrap();
         let got = verified_cosignatures(&cosigned, std::slice::from_ref(&w)).unwrap();
         assert_eq!(
             got,
@@ -280,8 +334,31 @@ mod tests {
         .unwrap();
         assert!(verified_cosignatures(&retimed, std::slice::from_ref(&w)).is_err());
         // Cosigning again replaces the witness's line rather than adding one.
-        let twice = cosign(&cosigned, &w.name, &sk, 1_700_000_001).unwrap();
+        let twice = cosign(&cosigned, &signer, 1_700_000_001).unwrap();
         assert_eq!(signatures(&twice).len(), 1);
+    }
+
+    /// A signer whose signatures are made by another key than the witness's (a token holding
+    /// another key than its descriptor names) is refused before any line is written.
+    #[test]
+    fn a_signature_by_another_key_is_never_written() {
+        struct Swapped(WitnessKey, SigningKey);
+        impl CosignatureSigner for Swapped {
+            type Error = CosignatureProblem;
+            fn witness(&self) -> &WitnessKey {
+                &self.0
+            }
+            fn sign(&self, message: &[u8]) -> Result<[u8; 64], CosignatureProblem> {
+                Ok(self.1.sign(message).to_bytes())
+            }
+        }
+        let w = WitnessKey::new("w", SigningKey::from_bytes(&[5u8; 32]).verifying_key()).unwrap();
+        let note = Note::new(BODY.as_bytes(), &[]).unwrap();
+        let swapped = Swapped(w, SigningKey::from_bytes(&[6u8; 32]));
+        assert_eq!(
+            cosign(&note, &swapped, 1).unwrap_err(),
+            CosignatureProblem::SignerMisbehaves("w".into())
+        );
     }
 
     #[test]

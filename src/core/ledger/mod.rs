@@ -509,7 +509,8 @@ mod tests {
         )
         .unwrap();
         let note = signed_note::Note::from_bytes(&s.checkpoint).unwrap();
-        let cosigned = cosignature::cosign(&note, &w.name, &wk, 1_700_000_500).unwrap();
+        let signer = cosignature::KeyWitness::new(&w.name, wk.clone()).unwrap();
+        let cosigned = cosignature::cosign(&note, &signer, 1_700_000_500).unwrap();
         let inclusion = InclusionProof {
             checkpoint: cosigned.to_bytes(),
             ..s.inclusion.clone()

@@ -20,6 +20,7 @@ const CKR_GENERAL_ERROR: CkRv = 0x05;
 const CKR_ARGUMENTS_BAD: CkRv = 0x07;
 const CKR_DEVICE_ERROR: CkRv = 0x30;
 const CKR_DEVICE_REMOVED: CkRv = 0x32;
+const CKR_MECHANISM_INVALID: CkRv = 0x70;
 const CKR_SESSION_CLOSED: CkRv = 0xB0;
 
 /// Entries of CK_FUNCTION_LIST (PKCS#11 2.40), C_Initialize to C_WaitForSlotEvent.
@@ -62,6 +63,7 @@ fn load() -> Option<Faulty> {
         Err(_) | Ok("CKR_DEVICE_ERROR") => CKR_DEVICE_ERROR,
         Ok("CKR_DEVICE_REMOVED") => CKR_DEVICE_REMOVED,
         Ok("CKR_SESSION_CLOSED") => CKR_SESSION_CLOSED,
+        Ok("CKR_MECHANISM_INVALID") => CKR_MECHANISM_INVALID,
         Ok(_) => return None,
     };
     let path = CString::new(module).ok()?;
