@@ -36,8 +36,9 @@ pub enum LedgerError {
     )]
     NoEvidence { bundle: PathBuf },
     #[error(
-        "{}: the ledger counts {size} closing(s) of the log key up to this ceremony, and {} of them you were not shown:{}\n  what to do: ask for the bundle of each (its ceremony.log); a closing nobody can produce is a ceremony someone hid",
+        "{}: the ledger counts {} of the log key up to this ceremony, and {} of them you were not shown:{}\n  what to do: ask for the bundle of each (its ceremony.log); a closing nobody can produce is a ceremony someone hid",
         bundle.display(),
+        crate::core::terminal::counted_u64(*size, "closing"),
         unshown.len(),
         unshown.iter().map(|u| format!("\n    leaf {}: {} {} closed {} (final record sha256 {})", u.index, u.entry.kind.as_str(), crate::core::terminal::one_line(&u.entry.subject), u.entry.time, u.entry.final_record_sha256)).collect::<String>()
     )]
@@ -102,7 +103,8 @@ pub enum LedgerError {
     )]
     Random(String),
     #[error(
-        "--witnesses {required} but only {named} --witness key(s) named\n  what to do: name at least as many witness keys as you require"
+        "--witnesses {required} but only {} named\n  what to do: name at least as many witness keys as you require",
+        crate::core::terminal::counted(*named, "--witness key")
     )]
     WitnessCount { required: usize, named: usize },
 }

@@ -10,7 +10,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use crate::app::audit::{AuditReport, BundleSigners};
 use crate::core::digest::grouped;
 use crate::core::log::CeremonyOutcome;
-use crate::core::terminal::one_line;
+use crate::core::terminal::{counted_u64, one_line};
 
 /// The page's stylesheet: screen and print.
 const STYLE: &str = r#"
@@ -236,7 +236,7 @@ fn ledger(r: &AuditReport) -> Markup {
             None => { p.warn { "None: the bundle carries no ledger proof. The ceremony was not entered in the token's ledger, so nothing shows it was the only one." } }
             Some(g) => {
                 p { "This ceremony is leaf " strong { (g.index) } " of " strong { (g.size) }
-                    ": the checkpoint signed by the log key counts " (g.size) " closing(s) of it; the checkpoint before counted " (g.previous_size) "." }
+                    ": the checkpoint signed by the log key counts " (counted_u64(g.size, "closing")) " of it; the checkpoint before counted " (g.previous_size) "." }
                 p.mono { (t(&g.origin)) " · root " (g.root) }
                 table {
                     tr { th { "Leaf" } th { "What" } th { "UTC" } th { "Bundle or roster" } th { "Final record SHA-256" } }

@@ -269,8 +269,11 @@ pub fn ledger_lines(ledger: Option<&crate::core::ledger::LedgerReport>) -> Vec<S
     };
     let mut out = vec![
         format!(
-            "  ledger            leaf {} of {}: the checkpoint signed by the log key counts {} closing(s) of it; the checkpoint before counted {}",
-            g.index, g.size, g.size, g.previous_size
+            "  ledger            leaf {} of {}: the checkpoint signed by the log key counts {} of it; the checkpoint before counted {}",
+            g.index,
+            g.size,
+            crate::core::terminal::counted_u64(g.size, "closing"),
+            g.previous_size
         ),
         format!("  ledger origin     {}", one_line(&g.origin)),
         format!("  ledger root       {} (size {})", g.root, g.size),

@@ -16,6 +16,11 @@ pub fn for_terminal(s: &str) -> Cow<'_, str> {
 /// "1 key", "9 keys": a count with its noun in the singular or the plural (nouns whose plural
 /// takes an s).
 pub fn counted(n: usize, thing: &str) -> String {
+    counted_u64(n as u64, thing)
+}
+
+/// [`counted`] for a count that is a `u64` (ledger sizes).
+pub fn counted_u64(n: u64, thing: &str) -> String {
     if n == 1 {
         format!("1 {thing}")
     } else {
@@ -98,6 +103,15 @@ macro_rules! say_out {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn counts_are_in_the_singular_or_the_plural() {
+        assert_eq!(super::counted(0, "key"), "0 keys");
+        assert_eq!(super::counted(1, "key"), "1 key");
+        assert_eq!(super::counted(9, "key"), "9 keys");
+        assert_eq!(super::counted_u64(1, "closing"), "1 closing");
+        assert_eq!(super::counted_u64(10_000, "closing"), "10000 closings");
+    }
+
     use super::*;
 
     #[test]

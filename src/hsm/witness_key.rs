@@ -105,8 +105,8 @@ impl UserSession {
             return Err(HsmError::Refused {
                 step,
                 message: format!(
-                    "token {token:?} holds {} object(s) labelled {label:?} already",
-                    existing.len()
+                    "token {token:?} holds {} labelled {label:?} already",
+                    crate::core::terminal::counted(existing.len(), "object")
                 ),
                 hint: "keep using that witness key (its descriptor names it), or choose another witness name".into(),
             });

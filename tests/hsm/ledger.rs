@@ -50,7 +50,8 @@ fn a_hidden_ceremony_is_given_away_by_the_next_checkpoints_size() {
     assert_eq!(out.status.code(), Some(3), "{}", lossy(&out.stderr));
     let err = lossy(&out.stderr);
     assert!(
-        err.contains("counts 3 closing(s)") && err.contains("1 of them you were not shown"),
+        err.contains("counts 3 closings of the log key")
+            && err.contains("1 of them you were not shown"),
         "{err}"
     );
     assert!(
