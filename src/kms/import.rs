@@ -1,7 +1,7 @@
 //! The KMS calls `keyrite kms import` makes, typed: DescribeKey (checked to answer for the key the
 //! bundle names, an EXTERNAL one), ImportKeyMaterial (retried only when not delivered) and
 //! RotateKeyOnDemand. What to send and when, the progress file and the receipt are the use case's
-//! ([`crate::app::import`]).
+//! (`app::import`).
 
 use aws_sdk_kms::operation::RequestId;
 use aws_sdk_kms::primitives::Blob;

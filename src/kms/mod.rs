@@ -1,7 +1,7 @@
 //! The KMS adapter: aws-sdk-kms, typed calls that take a client and typed inputs and return
 //! typed results or [`KmsError`]. `prepare` fetches import parameters into a bundle; `import`
 //! and `rollback` make the calls of `keyrite kms import` and `kms rollback` (whose use cases are
-//! [`crate::app::import`] and [`crate::app::rollback`]);
+//! `app::import` and `app::rollback`);
 //! `inventory` and `resources` read which S3 buckets, RDS databases and DynamoDB tables each key
 //! protects (read calls of aws-sdk-s3, aws-sdk-rds and aws-sdk-dynamodb).
 

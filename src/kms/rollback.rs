@@ -1,6 +1,6 @@
 //! The KMS calls `keyrite kms rollback` makes, typed: the key's current material (DescribeKey),
 //! a material's state (ListKeyRotations) and DeleteImportedKeyMaterial. Which material may be
-//! deleted, the progress file and the receipt are the use case's ([`crate::app::rollback`]).
+//! deleted, the progress file and the receipt are the use case's (`app::rollback`).
 //!
 //! `DeleteImportedKeyMaterial` with the material's KeyMaterialId deletes only that pending
 //! material; the key's current material, and so every ciphertext made with it, is untouched.
