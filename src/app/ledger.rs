@@ -265,13 +265,8 @@ pub fn check_bundle(
 mod tests {
     use super::*;
     use crate::core::chain::Chain;
+    use crate::core::ledger::note::test_log_key as key;
     use p256::ecdsa::SigningKey;
-
-    fn key() -> (SigningKey, TrustedKey) {
-        let sk = SigningKey::from_slice(&[7u8; 32]).unwrap();
-        let tk = TrustedKey::from_key(*sk.verifying_key()).unwrap();
-        (sk, tk)
-    }
 
     fn log(dir: &Path, sk: &SigningKey, n: u8) -> std::path::PathBuf {
         let mut chain = Chain::genesis();

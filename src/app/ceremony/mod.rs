@@ -402,13 +402,7 @@ impl Driver<'_, '_> {
             reason: "the ceremony was interrupted, and the operators chose to abort it".into(),
             destroyed: destroyed.clone(),
         }))?;
-        close_ledger(
-            self.req,
-            &self.dir,
-            self.log.path(),
-            &self.fingerprint,
-            self.log.signer(),
-        )?;
+        self.close_ledger()?;
         self.aborted = Some(destroyed);
         Ok(())
     }
@@ -721,15 +715,20 @@ impl Driver<'_, '_> {
         }))?;
         // The ledger before the manifest: a stop in between is finished by `resume = "finish"`,
         // which closes the ledger again (adding nothing twice) and then renames the manifest.
+        self.close_ledger()?;
+        fsio::commit_replacement(&path)?;
+        Ok(())
+    }
+
+    /// Enters this ceremony's closed log in the token's ledger, when it has one.
+    fn close_ledger(&self) -> Result<()> {
         close_ledger(
             self.req,
             &self.dir,
             self.log.path(),
             &self.fingerprint,
             self.log.signer(),
-        )?;
-        fsio::commit_replacement(&path)?;
-        Ok(())
+        )
     }
 }
 

@@ -388,15 +388,9 @@ pub fn final_record_sha256(log: &[u8]) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use super::note::test_log_key as log_key;
     use super::*;
     use ed25519_dalek::SigningKey as WitnessSigningKey;
-    use p256::ecdsa::SigningKey;
-
-    fn log_key() -> (SigningKey, TrustedKey) {
-        let sk = SigningKey::from_slice(&[7u8; 32]).unwrap();
-        let tk = TrustedKey::from_key(*sk.verifying_key()).unwrap();
-        (sk, tk)
-    }
 
     fn entry(i: u8) -> Entry {
         Entry {

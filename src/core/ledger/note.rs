@@ -199,16 +199,19 @@ fn malformed(e: NoteError) -> NoteProblem {
     NoteProblem::Malformed(e.to_string())
 }
 
+/// The log key the ledger's tests sign with (a fixed P-256 key), and its trusted public half.
+#[cfg(test)]
+pub(crate) fn test_log_key() -> (p256::ecdsa::SigningKey, TrustedKey) {
+    let sk = p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap();
+    let tk = TrustedKey::from_key(*sk.verifying_key()).unwrap();
+    (sk, tk)
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_log_key as key;
     use super::*;
     use p256::ecdsa::SigningKey;
-
-    fn key() -> (SigningKey, TrustedKey) {
-        let sk = SigningKey::from_slice(&[7u8; 32]).unwrap();
-        let tk = TrustedKey::from_key(*sk.verifying_key()).unwrap();
-        (sk, tk)
-    }
 
     fn head(tk: &TrustedKey) -> Head {
         Head {
