@@ -89,6 +89,7 @@ fn bundle(dir: &Path, der: &[u8]) -> String {
                 parameters_valid_to: valid_to,
                 generated: None,
                 takes_over: None,
+                replicas: Vec::new(),
                 name,
             })
             .collect(),

@@ -394,6 +394,14 @@ pub enum Error {
     },
     #[error("{key}: the manifest lists no {file}\n  what to do: prepare a new bundle")]
     ManifestLacks { key: String, file: &'static str },
+    #[error(
+        "{key}: the same wrapping public key is in the bundle for {first} and for {second}; KMS gives each Region's GetParametersForImport a key pair of its own, so this bundle was not fetched as prepared, and material wrapped for it would reach the wrong Region's KMS\n  what to do: do not use this bundle; find out who changed it, and prepare a new one"
+    )]
+    WrappingKeyReused {
+        key: String,
+        first: String,
+        second: String,
+    },
     #[error("{key}/{file}: {problem}\n  what to do: prepare a new bundle")]
     BundleWrappingKey {
         key: String,
@@ -741,6 +749,7 @@ impl Error {
             | Error::ScriptBundleKeys { .. }
             | Error::ManifestLacks { .. }
             | Error::BundleWrappingKey { .. }
+            | Error::WrappingKeyReused { .. }
             | Error::ReadBack { .. }
             | Error::HsmKeyGone { .. }
             | Error::MaterialNotHeld { .. }

@@ -22,6 +22,8 @@ pub struct PrepareRequest<'a> {
     pub algorithm: WrappingAlgorithm,
     pub out: &'a Path,
     pub supplied: Option<&'a CliParameters>,
+    /// Regions to make replicas of each (multi-Region primary) key in first.
+    pub replicate_to: &'a [String],
     /// Rotation by a new key per alias (`--new-key`).
     pub new_key: bool,
     /// The preparer's key: signs the new bundle's fingerprint into provenance.json.
@@ -75,6 +77,7 @@ fn fetch(r: &PrepareRequest<'_>) -> Result<Prepared> {
             algorithm: r.algorithm,
             out: r.out,
             supplied: r.supplied,
+            replicate_to: r.replicate_to,
         };
         if r.new_key {
             return kms::new_key::prepare(&client, &req).await;

@@ -222,6 +222,7 @@ pub fn start(
             algorithm: script.wrapping.algorithm,
             out: &bundle_dir,
             supplied: None,
+            replicate_to: &[],
         },
     ))?;
     crate::say!(

@@ -185,6 +185,11 @@ pub struct PrepareArgs {
     /// enabled to decrypt older data. Default: rotate each key's material on demand.
     #[arg(long, conflicts_with_all = ["plan", "from_aws_cli"])]
     pub new_key: bool,
+    /// Multi-Region keys: make a replica of each --key (an EXTERNAL multi-Region primary) in
+    /// these Regions where it has none yet, then prepare the bundle for the primary and every
+    /// replica (one wrapping key and import token per Region). Repeat or comma-separate.
+    #[arg(long, value_delimiter = ',', value_parser = region_name, conflicts_with_all = ["plan", "from_aws_cli", "new_key"])]
+    pub replicate_to: Vec<String>,
     /// The new bundle directory (must not exist).
     #[arg(long)]
     pub out: PathBuf,
@@ -323,6 +328,14 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 #[cfg(feature = "connected")]
+/// A Region name as AWS spells them (`us-west-2`), for --replicate-to.
+fn region_name(s: &str) -> std::result::Result<String, String> {
+    crate::core::names::check_region(s)
+        .map(|()| s.to_string())
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(feature = "connected")]
 fn prepare(a: PrepareArgs) -> Result<()> {
     let keys = a
         .keys
@@ -378,6 +391,7 @@ fn prepare(a: PrepareArgs) -> Result<()> {
         algorithm: a.algorithm,
         out: &a.out,
         supplied: supplied.as_ref(),
+        replicate_to: &a.replicate_to,
         new_key: a.new_key,
         sign_with: signer.as_ref(),
     })?;

@@ -57,6 +57,36 @@ pub struct KeyEntry {
     /// imported. None: the entry's own key is rotated on demand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub takes_over: Option<TakeOver>,
+    /// A multi-Region primary's replicas: the same material is wrapped once more for each, with
+    /// the wrapping key and import token of the replica's own Region, in `<name>/<region>/`.
+    /// Empty for a single-Region key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<ReplicaEntry>,
+}
+
+/// A replica of a multi-Region primary key, with the import parameters of its own Region.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicaEntry {
+    pub region: String,
+    pub key_arn: String,
+    /// Key state when the parameters were fetched (a new replica: PendingImport).
+    pub key_state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_key_material_id: Option<String>,
+    pub parameters_valid_to: Timestamp,
+}
+
+impl KeyEntry {
+    /// The Regions the material is wrapped for: None (the key's own Region), then each replica's.
+    pub fn wrap_regions(&self) -> impl Iterator<Item = Option<&str>> {
+        std::iter::once(None).chain(self.replicas.iter().map(|r| Some(r.region.as_str())))
+    }
+
+    /// The replica in `region`.
+    pub fn replica(&self, region: &str) -> Option<&ReplicaEntry> {
+        self.replicas.iter().find(|r| r.region == region)
+    }
 }
 
 /// The alias a new key takes over, and the key it takes it from.
@@ -111,7 +141,7 @@ pub enum ManifestError {
     KeyTwice(String),
     #[error("key directory name {0:?} is not a plain name")]
     KeyName(String),
-    #[error("file entry {0:?} is not <key>/<file>")]
+    #[error("file entry {0:?} is not <key>/<file> or <key>/<replica Region>/<file>")]
     FileEntry(String),
     #[error("the manifest names no keys")]
     NoKeys,
@@ -159,6 +189,7 @@ impl Manifest {
                     });
                 }
             }
+            check_replicas(k).map_err(at)?;
             names::KeyRef::parse(&k.requested).map_err(|e| ManifestError::Name {
                 key: k.name.clone(),
                 problem: names::NameError(e.to_string()),
@@ -177,10 +208,20 @@ impl Manifest {
             }
         }
         for path in m.files.keys() {
-            let ok = path.split('/').count() == 2
-                && path
-                    .split('/')
-                    .all(|p| !p.is_empty() && p != "." && p != "..");
+            let parts: Vec<&str> = path.split('/').collect();
+            let plain = parts
+                .iter()
+                .all(|p| !p.is_empty() && p != &"." && p != &"..");
+            // `<key>/<file>`, or `<key>/<region>/<file>` for a replica's Region of that key.
+            let ok = plain
+                && match parts.as_slice() {
+                    [_, _] => true,
+                    [key, region, _] => m
+                        .keys
+                        .iter()
+                        .any(|k| k.name == *key && k.replica(region).is_some()),
+                    _ => false,
+                };
             if !ok {
                 return Err(ManifestError::FileEntry(path.clone()));
             }
@@ -200,6 +241,46 @@ impl Manifest {
     pub fn file_path(key: &KeyEntry, file: &str) -> String {
         format!("{}/{}", key.name, file)
     }
+
+    /// The bundle-relative path of `file` for the key's own Region (None) or a replica's.
+    pub fn region_file_path(key: &KeyEntry, region: Option<&str>, file: &str) -> String {
+        match region {
+            None => Manifest::file_path(key, file),
+            Some(r) => format!("{}/{r}/{file}", key.name),
+        }
+    }
+}
+
+/// A multi-Region key's replicas: each in a valid Region of the key's partition, none in the
+/// primary's Region, no Region twice, each replica the primary's key id in its own Region.
+fn check_replicas(k: &KeyEntry) -> Result<(), names::NameError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for r in &k.replicas {
+        names::check_region(&r.region)?;
+        names::check_key_arn(&r.key_arn)?;
+        if r.region == k.region {
+            return Err(names::NameError(format!(
+                "a replica in {}, the primary's own Region",
+                r.region
+            )));
+        }
+        if !seen.insert(r.region.as_str()) {
+            return Err(names::NameError(format!(
+                "two replicas in {}; a multi-Region key has at most one per Region",
+                r.region
+            )));
+        }
+        let expected =
+            k.key_arn
+                .replacen(&format!(":{}:", k.region), &format!(":{}:", r.region), 1);
+        if r.key_arn != expected {
+            return Err(names::NameError(format!(
+                "the replica in {} is {}, but the primary's replica there would be {expected}",
+                r.region, r.key_arn
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Refuses any string in `v` (keys included) that holds a terminal control character.
@@ -240,6 +321,7 @@ mod tests {
             parameters_valid_to: "2026-11-25T10:00:00Z".parse().unwrap(),
             generated: None,
             takes_over: None,
+            replicas: Vec::new(),
         };
         let mut files = BTreeMap::new();
         files.insert("dev-s3/ImportToken.bin".into(), "00".repeat(32));
@@ -299,5 +381,61 @@ mod tests {
                 .to_string()
                 .contains("twice")
         );
+    }
+
+    fn with_replica(region: &str, arn: &str) -> Manifest {
+        let mut m = sample();
+        m.keys[0].replicas.push(ReplicaEntry {
+            region: region.into(),
+            key_arn: arn.into(),
+            key_state: "PendingImport".into(),
+            current_key_material_id: None,
+            parameters_valid_to: "2026-11-25T10:00:00Z".parse().unwrap(),
+        });
+        m
+    }
+
+    #[test]
+    fn a_multi_region_entry_round_trips_with_its_replicas_files_and_refuses_what_cannot_be() {
+        let replica = "arn:aws:kms:us-west-2:111122223333:key/k1";
+        let mut m = with_replica("us-west-2", replica);
+        m.files
+            .insert("dev-s3/us-west-2/ImportToken.bin".into(), "11".repeat(32));
+        assert_eq!(Manifest::parse(&m.to_json()).unwrap(), m);
+        assert_eq!(
+            Manifest::region_file_path(&m.keys[0], Some("us-west-2"), IMPORT_TOKEN),
+            "dev-s3/us-west-2/ImportToken.bin"
+        );
+        let regions: Vec<_> = m.keys[0].wrap_regions().collect();
+        assert_eq!(regions, [None, Some("us-west-2")]);
+        // A single-Region manifest carries no `replicas` field at all.
+        assert!(
+            !String::from_utf8(sample().to_json())
+                .unwrap()
+                .contains("replicas")
+        );
+
+        let refused = |m: Manifest, says: &str| {
+            let err = Manifest::parse(&m.to_json()).unwrap_err().to_string();
+            assert!(err.contains(says), "{says:?} not in {err}");
+        };
+        refused(
+            with_replica("eu-west-1", "arn:aws:kms:eu-west-1:111122223333:key/k1"),
+            "the primary's own Region",
+        );
+        refused(
+            with_replica("us-west-2", "arn:aws:kms:us-west-2:111122223333:key/other"),
+            "the primary's replica there would be arn:aws:kms:us-west-2:111122223333:key/k1",
+        );
+        let mut twice = with_replica("us-west-2", replica);
+        let again = twice.keys[0].replicas[0].clone();
+        twice.keys[0].replicas.push(again);
+        refused(twice, "two replicas in us-west-2");
+        // A Region directory only for a Region the key has a replica in.
+        let mut stray = with_replica("us-west-2", replica);
+        stray
+            .files
+            .insert("dev-s3/ap-south-1/ImportToken.bin".into(), "11".repeat(32));
+        refused(stray, "dev-s3/ap-south-1/ImportToken.bin");
     }
 }

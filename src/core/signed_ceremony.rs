@@ -268,6 +268,7 @@ mod tests {
                     alias: "alias/k".into(),
                     previous_key_arn: PREVIOUS.into(),
                 }),
+                replicas: Vec::new(),
             }],
             files: Default::default(),
             ceremony: Some(CeremonyRecord {
@@ -316,12 +317,14 @@ mod tests {
                 reimport: None,
                 wrap_with_trusted: false,
                 hsm_id: None,
+                replica_regions: Vec::new(),
             }),
             Record::KeyWrapped(KeyWrapped {
                 key: "k1".into(),
                 file: "k1/EncryptedKeyMaterial.bin".into(),
                 sha256: h('e'),
                 algorithm: None,
+                region: None,
             }),
             last,
         ];

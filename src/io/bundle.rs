@@ -117,8 +117,12 @@ impl Bundle {
         }
         for (rel, expected) in &manifest.files {
             let path = dir.join(rel);
-            if let Some((sub, _)) = rel.split_once('/') {
-                fsio::refuse_symlink(&dir.join(sub))?;
+            // Every directory on the way: the key's, and a replica's Region's.
+            let mut on_the_way = dir.to_path_buf();
+            let parts: Vec<&str> = rel.split('/').collect();
+            for sub in &parts[..parts.len().saturating_sub(1)] {
+                on_the_way.push(sub);
+                fsio::refuse_symlink(&on_the_way)?;
             }
             fsio::refuse_symlink(&path)?;
             if !path.is_file() {
@@ -136,21 +140,37 @@ impl Bundle {
             contents.insert(rel.clone(), data);
         }
         for key in &manifest.keys {
-            let kdir = dir.join(&key.name);
-            let entries = std::fs::read_dir(&kdir)
-                .map_err(|_| BundleError::Missing { path: kdir.clone() })?;
-            for entry in entries.flatten() {
-                let rel = format!("{}/{}", key.name, entry.file_name().to_string_lossy());
-                let ceremony_output = wrapped
-                    && entry.file_name().to_str()
-                        == Some(crate::core::manifest::ENCRYPTED_KEY_MATERIAL);
-                // Written by `kms import` after the ceremony; the import receipt, not the
-                // manifest, holds its SHA-256.
-                let import_output = entry.file_name().to_str()
-                    == Some(crate::core::manifest::PRE_ROTATION_CIPHERTEXT)
-                    && entry.file_type().is_ok_and(|t| t.is_file());
-                if !manifest.files.contains_key(&rel) && !ceremony_output && !import_output {
-                    return Err(BundleError::Unlisted { path: entry.path() });
+            // The key's own directory, then one per replica's Region (a multi-Region key).
+            for region in key.wrap_regions() {
+                let (kdir, prefix) = match region {
+                    None => (dir.join(&key.name), key.name.clone()),
+                    Some(r) => (dir.join(&key.name).join(r), format!("{}/{r}", key.name)),
+                };
+                fsio::refuse_symlink(&kdir)?;
+                let entries = std::fs::read_dir(&kdir)
+                    .map_err(|_| BundleError::Missing { path: kdir.clone() })?;
+                for entry in entries.flatten() {
+                    let file_name = entry.file_name();
+                    let rel = format!("{prefix}/{}", file_name.to_string_lossy());
+                    let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+                    let ceremony_output = wrapped
+                        && file_name.to_str()
+                            == Some(crate::core::manifest::ENCRYPTED_KEY_MATERIAL);
+                    // Written by `kms import` after the ceremony; the import receipt, not the
+                    // manifest, holds its SHA-256.
+                    let import_output = file_name.to_str()
+                        == Some(crate::core::manifest::PRE_ROTATION_CIPHERTEXT)
+                        && is_file;
+                    let region_dir = region.is_none()
+                        && entry.file_type().is_ok_and(|t| t.is_dir())
+                        && file_name.to_str().is_some_and(|n| key.replica(n).is_some());
+                    if !manifest.files.contains_key(&rel)
+                        && !ceremony_output
+                        && !import_output
+                        && !region_dir
+                    {
+                        return Err(BundleError::Unlisted { path: entry.path() });
+                    }
                 }
             }
         }
@@ -230,8 +250,13 @@ impl VerifiedBundle {
 
     /// The verified bytes of `<key>/<file>`, if the manifest lists it.
     pub fn file(&self, key: &KeyEntry, file: &str) -> Option<&[u8]> {
+        self.region_file(key, None, file)
+    }
+
+    /// The verified bytes of `file` for the key's own Region (None) or a replica's Region.
+    pub fn region_file(&self, key: &KeyEntry, region: Option<&str>, file: &str) -> Option<&[u8]> {
         self.contents
-            .get(&Manifest::file_path(key, file))
+            .get(&Manifest::region_file_path(key, region, file))
             .map(Vec::as_slice)
     }
 
@@ -259,14 +284,32 @@ impl NewBundle {
     }
 
     pub fn write(&mut self, key_name: &str, file: &str, bytes: &[u8]) -> Result<(), BundleError> {
-        let kdir = self.dir.join(key_name);
-        fsio::refuse_symlink(&kdir)?;
-        if !kdir.is_dir() {
-            fsio::create_dir_new(&kdir)?;
+        self.write_in(key_name, None, file, bytes)
+    }
+
+    /// Writes `file` into the key's directory, or its replica Region's directory beneath it.
+    pub fn write_in(
+        &mut self,
+        key_name: &str,
+        region: Option<&str>,
+        file: &str,
+        bytes: &[u8],
+    ) -> Result<(), BundleError> {
+        let mut kdir = self.dir.join(key_name);
+        let mut rel = key_name.to_string();
+        for sub in std::iter::once(None).chain(region.map(Some)) {
+            if let Some(r) = sub {
+                kdir.push(r);
+                rel = format!("{rel}/{r}");
+            }
+            fsio::refuse_symlink(&kdir)?;
+            if !kdir.is_dir() {
+                fsio::create_dir_new(&kdir)?;
+            }
         }
         fsio::write_new(&kdir.join(file), bytes)?;
         self.files
-            .insert(format!("{key_name}/{file}"), sha256_hex(bytes));
+            .insert(format!("{rel}/{file}"), sha256_hex(bytes));
         Ok(())
     }
 

@@ -21,7 +21,7 @@ pub enum KmsError {
     )]
     NotExternal { key: String, origin: String },
     #[error(
-        "{key}: a multi-Region {role} key (primary in {primary}; replicas in {replicas}): KMS never copies imported material between Regions, so the same material must be imported into the primary and into every replica, each wrapped for its own Region; keyrite imports into one Region per key and would leave the others behind, so it refuses the key\n  what to do: leave this key out (rotate it by AWS's procedure \"Importing key material into multi-Region keys\"); single-Region keys are not affected"
+        "{key}: a multi-Region {role} key (primary in {primary}; replicas in {replicas}): new material reaches a multi-Region key only through its primary — KMS never copies imported material between Regions, so keyrite wraps the same material for the primary and every replica, in the primary's bundle\n  what to do: prepare its primary (in {primary}) instead; its replicas come with it"
     )]
     MultiRegion {
         key: String,

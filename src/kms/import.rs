@@ -29,6 +29,10 @@ pub enum Import<'a> {
     Rotation,
     /// EXISTING_KEY_MATERIAL: escrowed material imported again under its KeyMaterialId.
     Reimport { key_material_id: &'a str },
+    /// EXISTING_KEY_MATERIAL into a multi-Region replica: the material its primary was given, as
+    /// the primary's KeyMaterialId. A replica takes no new material of its own: there is no
+    /// variant that sends NEW_KEY_MATERIAL to one ([`send_replica_import`] takes only this).
+    Replica { key_material_id: &'a str },
 }
 
 /// What KMS answered to ImportKeyMaterial.
@@ -54,9 +58,54 @@ pub async fn send_import(
     expiration: Expiration,
     import: Import<'_>,
 ) -> Result<Imported> {
+    send_to(
+        client,
+        &key.name,
+        &key.key_arn,
+        token,
+        material,
+        expiration,
+        import,
+    )
+    .await
+}
+
+/// Sends ImportKeyMaterial for the replica `replica_arn` (through a client of its Region) with
+/// the primary's KeyMaterialId: EXISTING_KEY_MATERIAL, always.
+pub async fn send_replica_import(
+    client: &Client,
+    name: &str,
+    replica_arn: &str,
+    token: &[u8],
+    material: &[u8],
+    expiration: Expiration,
+    key_material_id: &str,
+) -> Result<Imported> {
+    let import = Import::Replica { key_material_id };
+    send_to(
+        client,
+        name,
+        replica_arn,
+        token,
+        material,
+        expiration,
+        import,
+    )
+    .await
+}
+
+async fn send_to(
+    client: &Client,
+    name: &str,
+    key_arn: &str,
+    token: &[u8],
+    material: &[u8],
+    expiration: Expiration,
+    import: Import<'_>,
+) -> Result<Imported> {
     let mut req = client
         .import_key_material()
-        .key_id(&key.key_arn)
+        .key_id(key_arn)
         .import_token(Blob::new(token.to_vec()))
         .encrypted_key_material(Blob::new(material.to_vec()));
     req = match expiration {
@@ -74,7 +123,7 @@ pub async fn send_import(
             .key_material_description(material_description(&crate::core::digest::sha256_hex(
                 material,
             ))),
-        Import::Reimport { key_material_id } => req
+        Import::Reimport { key_material_id } | Import::Replica { key_material_id } => req
             .import_type(ImportType::ExistingKeyMaterial)
             .key_material_id(key_material_id),
     };
@@ -86,7 +135,7 @@ pub async fn send_import(
         )
         .send()
         .await
-        .map_err(|e| KmsError::from_sdk(&key.name, "ImportKeyMaterial", e))?;
+        .map_err(|e| KmsError::from_sdk(name, "ImportKeyMaterial", e))?;
     Ok(Imported {
         key_material_id: imported.key_material_id().map(str::to_string),
         request_id: imported.request_id().map(str::to_string),
@@ -110,26 +159,37 @@ pub struct Described {
     /// The key state, as KMS spells it ("Enabled", "PendingImport", …).
     pub state: String,
     pub current_material: Option<String>,
+    /// A multi-Region primary's replicas as KMS lists them now, (Region, ARN).
+    pub replicas: Vec<(String, String)>,
 }
 
 /// DescribeKey of the bundle's key: refused unless it answers for the very ARN the import token
 /// is bound to, and for a key of origin EXTERNAL.
 pub async fn describe(client: &Client, key: &KeyEntry) -> Result<Described> {
-    let meta = super::materials::key_metadata(client, &key.name, &key.key_arn)
+    describe_arn(client, &key.name, &key.key_arn).await
+}
+
+/// [`describe`] of a replica, in its own Region.
+pub async fn describe_replica(client: &Client, name: &str, replica_arn: &str) -> Result<Described> {
+    describe_arn(client, name, replica_arn).await
+}
+
+async fn describe_arn(client: &Client, name: &str, arn: &str) -> Result<Described> {
+    let meta = super::materials::key_metadata(client, name, arn)
         .await?
         .ok_or_else(|| KmsError::Check {
-            key: key.name.clone(),
+            key: name.to_string(),
             operation: "DescribeKey",
             message: "the response has no KeyMetadata".into(),
             hint: "the KMS endpoint misbehaves; try again".into(),
         })?;
-    if meta.arn() != Some(key.key_arn.as_str()) {
+    if meta.arn() != Some(arn) {
         return Err(KmsError::Refused {
-            key: key.name.clone(),
+            key: name.to_string(),
             message: format!(
                 "DescribeKey answers for {}, but the bundle's import token is bound to {}; nothing was imported",
                 meta.arn().unwrap_or("no ARN"),
-                key.key_arn
+                arn
             ),
             hint: "import with the credentials, account and region the bundle was prepared for"
                 .into(),
@@ -137,15 +197,22 @@ pub async fn describe(client: &Client, key: &KeyEntry) -> Result<Described> {
     }
     if meta.origin() != Some(&OriginType::External) {
         return Err(KmsError::NotExternal {
-            key: key.name.clone(),
+            key: name.to_string(),
             origin: meta
                 .origin()
                 .map(|o| o.as_str().to_string())
                 .unwrap_or_default(),
         });
     }
-    super::multi_region::refuse_multi_region(&key.name, &meta)?;
+    let replicas = match meta
+        .multi_region_configuration()
+        .and_then(|c| c.multi_region_key_type())
+    {
+        Some(aws_sdk_kms::types::MultiRegionKeyType::Replica) => Vec::new(),
+        _ => super::multi_region::replicas_of(name, &meta)?,
+    };
     Ok(Described {
+        replicas,
         state: meta
             .key_state()
             .map(KeyState::as_str)

@@ -208,6 +208,7 @@ async fn create(client: &Client, t: &Template) -> Result<CheckedKey> {
             .unwrap_or("PendingImport")
             .to_string(),
         current_material: None,
+        replicas: Vec::new(),
         takes_over: Some(TakeOver {
             alias: t.alias.clone(),
             previous_key_arn: t.checked.arn.clone(),

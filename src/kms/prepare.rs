@@ -27,6 +27,9 @@ pub struct PrepareRequest<'a> {
     /// Import parameters fetched with the AWS CLI, for the one key named: used instead of
     /// calling GetParametersForImport.
     pub supplied: Option<&'a CliParameters>,
+    /// Regions each (multi-Region primary) key is to have a replica in: made with ReplicateKey
+    /// first where the key has none yet.
+    pub replicate_to: &'a [String],
 }
 
 /// Reads import parameters saved the AWS CLI way: the JSON of `aws kms get-parameters-for-import`
@@ -101,6 +104,8 @@ pub(super) struct CheckedKey {
     pub(super) current_material: Option<String>,
     /// A new key made to take over an alias ([`super::new_key`]).
     pub(super) takes_over: Option<crate::core::manifest::TakeOver>,
+    /// A multi-Region primary's replicas, as (Region, ARN); empty for a single-Region key.
+    pub(super) replicas: Vec<(String, String)>,
 }
 
 /// How many keys are checked, and how many import parameters fetched, at once.
@@ -110,6 +115,12 @@ pub const CONCURRENCY: usize = 8;
 /// (`req.new_key`) is [`super::new_key::prepare`]; the caller chooses.
 pub async fn prepare(client: &Client, req: &PrepareRequest<'_>) -> Result<Prepared> {
     refuse_existing(req.out)?;
+    if !req.replicate_to.is_empty() {
+        for key in req.keys {
+            let meta = describe(client, key.as_str()).await?;
+            super::multi_region::replicate(client, key.as_str(), &meta, req.replicate_to).await?;
+        }
+    }
     // Check every key before fetching anything, so a bad key costs nothing.
     let mut checked = Vec::new();
     let results: Vec<Result<CheckedKey>> = stream::iter(req.keys)
@@ -142,6 +153,19 @@ async fn write_supplied(
             hint: hint.into(),
         }
     };
+    if !key.replicas.is_empty() {
+        return Err(refused(
+            format!(
+                "a multi-Region primary with replicas in {}: parameters saved by the AWS CLI are one Region's, and each replica needs its own Region's",
+                key.replicas
+                    .iter()
+                    .map(|(r, _)| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            "let keyrite fetch the parameters (leave out --aws-cli-params)",
+        ));
+    }
     if let Some(arn) = &supplied.key_arn
         && *arn != key.arn
     {
@@ -198,6 +222,7 @@ async fn write_supplied(
         parameters_valid_to: valid_to,
         generated: None,
         takes_over: None,
+        replicas: Vec::new(),
     };
     let manifest = Manifest {
         format: manifest::FORMAT.into(),
@@ -268,31 +293,42 @@ pub(super) async fn write_bundle(
             .unwrap_or_default();
         let params = params
             .map_err(|e| KmsError::from_sdk(key.requested.as_str(), "GetParametersForImport", e))?;
-        let missing = |what: &str| KmsError::Check {
-            key: key.requested.as_str().into(),
-            operation: "GetParametersForImport",
-            message: format!("the response has no {what}"),
-            hint: "the KMS endpoint misbehaves; try again or use another endpoint".into(),
-        };
-        let public_key = params
-            .public_key()
-            .ok_or_else(|| missing("PublicKey"))?
-            .as_ref();
-        let token = params
-            .import_token()
-            .ok_or_else(|| missing("ImportToken"))?
-            .as_ref();
-        let valid_to = params
-            .parameters_valid_to()
-            .ok_or_else(|| missing("ParametersValidTo"))?;
-        WrappingPublicKey::from_der(public_key, spec).map_err(|m| KmsError::Check {
-            key: key.requested.as_str().into(),
-            operation: "GetParametersForImport",
-            message: format!("the wrapping public key is unusable: {m}"),
-            hint: "the KMS endpoint misbehaves; try again".into(),
-        })?;
+        let (public_key, token, valid_to) =
+            import_parameters(key.requested.as_str(), &params, spec)?;
+        let (public_key, token) = (public_key.as_slice(), token.as_slice());
         bundle.write(&name, manifest::WRAPPING_PUBLIC_KEY, public_key)?;
         bundle.write(&name, manifest::IMPORT_TOKEN, token)?;
+        let mut wrapping_keys = vec![public_key.to_vec()];
+        let mut replicas = Vec::new();
+        for (replica_region, replica_arn) in &key.replicas {
+            let fetched =
+                fetch_replica(client, key, replica_region, replica_arn, spec, algorithm).await?;
+            if wrapping_keys.contains(&fetched.public_key) {
+                return Err(KmsError::Check {
+                    key: key.requested.as_str().into(),
+                    operation: "GetParametersForImport",
+                    message: format!(
+                        "{replica_region} answered with a wrapping public key already in the bundle for another Region; each Region's KMS makes its own"
+                    ),
+                    hint: "the KMS endpoint misbehaves; check AWS_ENDPOINT_URL and try again"
+                        .into(),
+                });
+            }
+            wrapping_keys.push(fetched.public_key.clone());
+            bundle.write_in(
+                &name,
+                Some(replica_region),
+                manifest::WRAPPING_PUBLIC_KEY,
+                &fetched.public_key,
+            )?;
+            bundle.write_in(
+                &name,
+                Some(replica_region),
+                manifest::IMPORT_TOKEN,
+                &fetched.token,
+            )?;
+            replicas.push(fetched.entry);
+        }
         entries.push(KeyEntry {
             name,
             requested: key.requested.as_str().into(),
@@ -306,10 +342,10 @@ pub(super) async fn write_bundle(
             region,
             key_state: key.state.clone(),
             current_key_material_id: key.current_material.clone(),
-            parameters_valid_to: Timestamp::new(valid_to.secs(), valid_to.subsec_nanos() as i32)
-                .unwrap_or(Timestamp::UNIX_EPOCH),
+            parameters_valid_to: valid_to,
             generated: None,
             takes_over: key.takes_over.clone(),
+            replicas,
         });
     }
     let manifest = Manifest {
@@ -329,20 +365,126 @@ pub(super) async fn write_bundle(
     })
 }
 
-pub(super) async fn check_key(client: &Client, key: &KeyRef) -> Result<CheckedKey> {
-    let name = key.as_str();
+/// What GetParametersForImport answered: the wrapping public key (usable as `spec`), the import
+/// token, and when they expire.
+fn import_parameters(
+    name: &str,
+    params: &aws_sdk_kms::operation::get_parameters_for_import::GetParametersForImportOutput,
+    spec: WrappingKeySpec,
+) -> Result<(Vec<u8>, Vec<u8>, Timestamp)> {
+    let missing = |what: &str| KmsError::Check {
+        key: name.into(),
+        operation: "GetParametersForImport",
+        message: format!("the response has no {what}"),
+        hint: "the KMS endpoint misbehaves; try again or use another endpoint".into(),
+    };
+    let public_key = params.public_key().ok_or_else(|| missing("PublicKey"))?;
+    let token = params
+        .import_token()
+        .ok_or_else(|| missing("ImportToken"))?;
+    let valid_to = params
+        .parameters_valid_to()
+        .ok_or_else(|| missing("ParametersValidTo"))?;
+    WrappingPublicKey::from_der(public_key.as_ref(), spec).map_err(|m| KmsError::Check {
+        key: name.into(),
+        operation: "GetParametersForImport",
+        message: format!("the wrapping public key is unusable: {m}"),
+        hint: "the KMS endpoint misbehaves; try again".into(),
+    })?;
+    Ok((
+        public_key.as_ref().to_vec(),
+        token.as_ref().to_vec(),
+        Timestamp::new(valid_to.secs(), valid_to.subsec_nanos() as i32)
+            .unwrap_or(Timestamp::UNIX_EPOCH),
+    ))
+}
+
+/// DescribeKey of `name`, its metadata required.
+async fn describe(client: &Client, name: &str) -> Result<aws_sdk_kms::types::KeyMetadata> {
     let out = client
         .describe_key()
         .key_id(name)
         .send()
         .await
         .map_err(|e| KmsError::from_sdk(name, "DescribeKey", e))?;
-    let meta = out.key_metadata().ok_or_else(|| KmsError::Check {
+    out.key_metadata().cloned().ok_or_else(|| KmsError::Check {
         key: name.into(),
         operation: "DescribeKey",
         message: "the response has no KeyMetadata".into(),
         hint: "the KMS endpoint misbehaves; try again".into(),
-    })?;
+    })
+}
+
+/// A replica's import parameters, fetched in its own Region, with its manifest entry.
+struct FetchedReplica {
+    public_key: Vec<u8>,
+    token: Vec<u8>,
+    entry: manifest::ReplicaEntry,
+}
+
+/// DescribeKey and GetParametersForImport of the replica in `region`, through a client there:
+/// the replica must be the primary's key id, EXTERNAL, and PendingImport or Enabled.
+async fn fetch_replica(
+    client: &Client,
+    key: &CheckedKey,
+    region: &str,
+    arn: &str,
+    spec: WrappingKeySpec,
+    algorithm: WrappingAlgorithm,
+) -> Result<FetchedReplica> {
+    let name = format!("{} (replica in {region})", key.requested.as_str());
+    let there = super::multi_region::client_in(client, region);
+    let meta = describe(&there, arn).await?;
+    if meta.arn() != Some(arn) || meta.key_id() != key.key_id {
+        return Err(KmsError::Refused {
+            key: name,
+            message: format!(
+                "DescribeKey in {region} answers for {}, not the primary's replica {arn}",
+                meta.arn().unwrap_or("no ARN")
+            ),
+            hint: "check the endpoint keyrite talks to (AWS_ENDPOINT_URL, --endpoint-url)".into(),
+        });
+    }
+    let state = meta
+        .key_state()
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_default();
+    match meta.key_state() {
+        Some(KeyState::Enabled) | Some(KeyState::PendingImport) => {}
+        _ => {
+            return Err(KmsError::WrongState {
+                key: name,
+                state,
+                hint: "a new replica is Creating for a moment: run prepare again; otherwise enable the replica or cancel its deletion".into(),
+            });
+        }
+    }
+    let params = there
+        .get_parameters_for_import()
+        .key_id(arn)
+        .wrapping_algorithm(AlgorithmSpec::from(algorithm.as_str()))
+        .wrapping_key_spec(AwsSpec::from(spec.as_str()))
+        .send()
+        .await
+        .map_err(|e| KmsError::from_sdk(&name, "GetParametersForImport", e))?;
+    let (public_key, token, valid_to) = import_parameters(&name, &params, spec)?;
+    Ok(FetchedReplica {
+        public_key,
+        token,
+        entry: manifest::ReplicaEntry {
+            region: region.to_string(),
+            key_arn: arn.to_string(),
+            key_state: state,
+            current_key_material_id: meta.current_key_material_id().map(str::to_string),
+            parameters_valid_to: valid_to,
+        },
+    })
+}
+
+pub(super) async fn check_key(client: &Client, key: &KeyRef) -> Result<CheckedKey> {
+    let name = key.as_str();
+    let meta = describe(client, name).await?;
+    let meta = &meta;
     let origin = meta
         .origin()
         .map(|o| o.as_str().to_string())
@@ -353,7 +495,7 @@ pub(super) async fn check_key(client: &Client, key: &KeyRef) -> Result<CheckedKe
             origin,
         });
     }
-    super::multi_region::refuse_multi_region(name, meta)?;
+    let replicas = super::multi_region::replicas_of(name, meta)?;
     if meta.key_spec() != Some(&KeySpec::SymmetricDefault)
         || meta.key_usage() != Some(&KeyUsageType::EncryptDecrypt)
     {
@@ -401,5 +543,6 @@ pub(super) async fn check_key(client: &Client, key: &KeyRef) -> Result<CheckedKe
         state,
         current_material: meta.current_key_material_id().map(str::to_string),
         takes_over: None,
+        replicas,
     })
 }

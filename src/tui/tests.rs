@@ -1318,6 +1318,7 @@ fn report(keys: usize) -> CeremonyReport {
         probe: None,
         keys: (1..=keys)
             .map(|i| crate::app::ceremony::KeyResult {
+                replicas: Vec::new(),
                 name: format!("prod-{i:02}"),
                 hsm_label: format!("keyrite/prod-{i:02}"),
                 check_value: "1a2b3c".into(),

@@ -81,12 +81,14 @@ fn record(pick: &Pick, log_key: &str) -> Record {
             reimport: None,
             wrap_with_trusted: false,
             hsm_id: None,
+            replica_regions: Vec::new(),
         }),
         Pick::Wrap(i) => Record::KeyWrapped(KeyWrapped {
             key: KEYS[*i].into(),
             file: format!("{}/EncryptedKeyMaterial.bin", KEYS[*i]),
             sha256: h('f'),
             algorithm: Some("RSAES_OAEP_SHA_1".into()),
+            region: None,
         }),
         Pick::End(keys) => Record::End(End {
             manifest_sha256: h('1'),
@@ -142,6 +144,7 @@ fn sequence(roster: bool, steps: &[(bool, Pick)], log_key: &str) -> Vec<Record> 
         keys: KEYS
             .iter()
             .map(|k| PlannedKey {
+                replica_regions: Vec::new(),
                 name: k.to_string(),
                 key_arn: format!("arn:aws:kms:us-east-1:000000000000:key/{k}"),
             })
@@ -174,6 +177,7 @@ fn engine_verdict(records: &[Record]) -> (Option<usize>, bool) {
             && !keys.iter().any(|p| p.name == k.key)
         {
             keys.push(PlannedKey {
+                replica_regions: k.replica_regions.clone(),
                 name: k.key.clone(),
                 key_arn: k.key_arn.clone(),
             });

@@ -125,6 +125,7 @@ impl StubBundle {
                             reimport_of_key_material_id: None,
                         }),
                         takes_over: None,
+                        replicas: Vec::new(),
                     }
                 })
                 .collect(),
@@ -211,12 +212,14 @@ fn signed_log(m: &Manifest, manifest_sha256: &str) -> Vec<u8> {
             reimport: None,
             wrap_with_trusted: false,
             hsm_id: None,
+            replica_regions: Vec::new(),
         }));
         records.push(Record::KeyWrapped(KeyWrapped {
             key: k.name.clone(),
             sha256: m.files[&file].clone(),
             file,
             algorithm: None,
+            region: None,
         }));
     }
     records.push(Record::End(End {

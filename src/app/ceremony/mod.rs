@@ -77,6 +77,28 @@ pub struct KeyResult {
     pub hsm_label: String,
     pub check_value: String,
     pub encrypted_key_material_sha256: String,
+    /// A multi-Region key: (Region, SHA-256) of the material wrapped for each replica.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<(String, String)>,
+}
+
+/// One wrap the ceremony makes: a key of the bundle (by index) for its own Region (None) or a
+/// replica's, with that Region's KMS wrapping key.
+pub struct WrapTarget {
+    pub key: usize,
+    pub region: Option<String>,
+    pub public: WrappingPublicKey,
+}
+
+impl WrapTarget {
+    /// The label of the wrapping key's object in the token.
+    fn label(&self, manifest: &Manifest) -> String {
+        let name = manifest.keys.get(self.key).map_or("?", |k| k.name.as_str());
+        match &self.region {
+            None => format!("kms-wrapping/{name}"),
+            Some(r) => format!("kms-wrapping/{name}/{r}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -91,7 +113,7 @@ pub struct CeremonyReport {
 
 /// Everything checked before the HSM is touched: the bundle for the script
 /// ([`preflight::check_bundle`]), then the fingerprint the operators typed.
-fn check_inputs(req: &CeremonyRequest<'_>) -> Result<(VerifiedBundle, Vec<WrappingPublicKey>)> {
+fn check_inputs(req: &CeremonyRequest<'_>) -> Result<(VerifiedBundle, Vec<WrapTarget>)> {
     let checked =
         preflight::check_bundle(req.script, req.bundle_dir, Timestamp::now(), req.resume)?;
     let typed = normalise_fingerprint(&req.answers.bundle_fingerprint);
@@ -101,7 +123,27 @@ fn check_inputs(req: &CeremonyRequest<'_>) -> Result<(VerifiedBundle, Vec<Wrappi
             typed,
         });
     }
-    Ok((checked.bundle, checked.wrapping_keys))
+    let mut targets = Vec::new();
+    for (key, (public, replicas)) in checked
+        .wrapping_keys
+        .into_iter()
+        .zip(checked.replica_wrapping_keys)
+        .enumerate()
+    {
+        targets.push(WrapTarget {
+            key,
+            region: None,
+            public,
+        });
+        for (region, public) in replicas {
+            targets.push(WrapTarget {
+                key,
+                region: Some(region),
+                public,
+            });
+        }
+    }
+    Ok((checked.bundle, targets))
 }
 
 /// Removes the EncryptedKeyMaterial files of an unfinished ceremony, so the bundle is left as it was.
@@ -134,11 +176,9 @@ pub fn run(req: &CeremonyRequest<'_>) -> Result<CeremonyReport> {
     // The security officer's step comes first: one login state per token and application.
     let trusted = match (req.so_pin, &req.access) {
         (Some(so_pin), Access::Pin(_)) => {
-            let keys: Vec<(String, &WrappingPublicKey)> = manifest
-                .keys
+            let keys: Vec<(String, &WrappingPublicKey)> = wrapping_keys
                 .iter()
-                .zip(&wrapping_keys)
-                .map(|(k, w)| (format!("kms-wrapping/{}", k.name), w))
+                .map(|t| (t.label(&manifest), &t.public))
                 .collect();
             Some(req.token.import_trusted_wrapping_keys(so_pin, &keys)?)
         }
@@ -242,6 +282,7 @@ fn plan(manifest: &Manifest, roster: bool) -> Plan {
             .map(|k| PlannedKey {
                 name: k.name.clone(),
                 key_arn: k.key_arn.clone(),
+                replica_regions: k.replicas.iter().map(|r| r.region.clone()).collect(),
             })
             .collect(),
         roster,
@@ -276,7 +317,9 @@ struct Driver<'r, 's> {
     dir: PathBuf,
     fingerprint: String,
     manifest: Manifest,
-    wrapping_keys: Vec<WrappingPublicKey>,
+    /// Every wrap of the ceremony; the trusted handles, when the security officer imported
+    /// the wrapping keys, are in the same order.
+    wrapping_keys: Vec<WrapTarget>,
     trusted: Option<crate::hsm::token::TrustedWrappingKeys>,
     today: String,
     written: Written,
@@ -348,18 +391,27 @@ impl Driver<'_, '_> {
     fn restore_wrapped(&mut self) -> Result<()> {
         let logged: Vec<_> = self.engine.machine().keys().to_vec();
         for k in logged {
-            let Some((file, sha)) = &k.wrapped else {
+            // Every file the log records as wrapped, of a key wrapped in part too, must be the
+            // one written.
+            let recorded = k
+                .wrapped
+                .iter()
+                .map(|(f, h)| (f, h))
+                .chain(k.replica_wraps.iter().map(|(_, f, h)| (f, h)));
+            for (file, sha) in recorded {
+                let path = self.dir.join(file);
+                let actual = sha256_hex(&fsio::read_nofollow(&path)?);
+                if &actual != sha {
+                    return Err(Error::WrittenFileChanged {
+                        path,
+                        actual,
+                        logged: sha.clone(),
+                    });
+                }
+            }
+            let (true, Some((file, sha))) = (k.fully_wrapped(), &k.wrapped) else {
                 continue;
             };
-            let path = self.dir.join(file);
-            let actual = sha256_hex(&fsio::read_nofollow(&path)?);
-            if &actual != sha {
-                return Err(Error::WrittenFileChanged {
-                    path,
-                    actual,
-                    logged: sha.clone(),
-                });
-            }
             let found = self.session.find_escrowed_key(&k.hsm_label)?;
             let generated_at = self
                 .generated_at
@@ -377,11 +429,19 @@ impl Driver<'_, '_> {
                 reimport_of_key_material_id: None,
             });
             self.manifest.files.insert(file.clone(), sha.clone());
+            for (_, f, h) in &k.replica_wraps {
+                self.manifest.files.insert(f.clone(), h.clone());
+            }
             self.results.push(KeyResult {
                 name: k.key.clone(),
                 hsm_label: k.hsm_label.clone(),
                 check_value: k.check_value.clone(),
                 encrypted_key_material_sha256: sha.clone(),
+                replicas: k
+                    .replica_wraps
+                    .iter()
+                    .map(|(r, _, h)| (r.clone(), h.clone()))
+                    .collect(),
             });
         }
         Ok(())
@@ -540,6 +600,7 @@ impl Driver<'_, '_> {
             reimport,
             wrap_with_trusted: self.trusted.is_some(),
             hsm_id: Some(data_encoding::HEXLOWER.encode(&generated.id)),
+            replica_regions: key.replicas.iter().map(|r| r.region.clone()).collect(),
         });
         self.commit(rec)?;
         self.current = Some(Current {
@@ -551,27 +612,46 @@ impl Driver<'_, '_> {
         Ok(())
     }
 
+    /// Wraps key `i` for its next Region (its own first, then each replica's), writes and reads
+    /// back the material, and logs it. Once every Region is wrapped, the key goes into the
+    /// manifest.
     fn wrap(&mut self, i: usize) -> Result<()> {
         let current = match self.current.take() {
             Some(c) => c,
             None => self.pending_from_log()?,
         };
-        let (Some(key), Some(wrapping)) = (self.manifest.keys.get(i), self.wrapping_keys.get(i))
-        else {
+        let region: Option<String> = self
+            .engine
+            .machine()
+            .pending()
+            .and_then(|p| p.next_wrap_region())
+            .flatten()
+            .map(str::to_string);
+        let Some(key) = self.manifest.keys.get(i) else {
             return Err(internal("a key outside the bundle"));
         };
-        let wrap_handle = match self.trusted.as_ref().and_then(|t| t.handles.get(i)) {
+        let Some(target) = self
+            .wrapping_keys
+            .iter()
+            .position(|t| t.key == i && t.region == region)
+        else {
+            return Err(internal("a Region outside the bundle"));
+        };
+        let wrapping = &self.wrapping_keys[target];
+        let wrap_handle = match self.trusted.as_ref().and_then(|t| t.handles.get(target)) {
             Some(h) => *h,
             None => self
                 .session
-                .import_wrapping_key(wrapping, &format!("kms-wrapping/{}", key.name))?,
+                .import_wrapping_key(&wrapping.public, &wrapping.label(&self.manifest))?,
         };
         let algorithm = self.manifest.wrapping_algorithm;
         let wrapped = self
             .session
             .wrap(wrap_handle, current.key.handle, algorithm)?;
-        let expected_len =
-            crate::core::import_rules::expected_encrypted_len(algorithm, wrapping.modulus.len());
+        let expected_len = crate::core::import_rules::expected_encrypted_len(
+            algorithm,
+            wrapping.public.modulus.len(),
+        );
         if wrapped.len() != expected_len {
             return Err(HsmError::Verification {
                 step: "wrap the key material",
@@ -585,13 +665,14 @@ impl Driver<'_, '_> {
         }
         let progress = self.req.progress;
         progress.key(i, &key.name, KeyStep::Wrapped);
-        // Created beneath the key directory opened without following a link: a directory
-        // swapped for a link after the preflight cannot redirect the wrapped material.
-        let path = fsio::write_new_beneath(
-            &self.dir.join(&key.name),
-            manifest::ENCRYPTED_KEY_MATERIAL,
-            &wrapped,
-        )?;
+        // Created beneath the key's (or its replica Region's) directory opened without following
+        // a link: a directory swapped for a link after the preflight cannot redirect the
+        // wrapped material.
+        let kdir = match &region {
+            None => self.dir.join(&key.name),
+            Some(r) => self.dir.join(&key.name).join(r),
+        };
+        let path = fsio::write_new_beneath(&kdir, manifest::ENCRYPTED_KEY_MATERIAL, &wrapped)?;
         self.written.0.push(path.clone());
         progress.key(i, &key.name, KeyStep::Written);
         let digest = sha256_hex(&wrapped);
@@ -604,7 +685,8 @@ impl Driver<'_, '_> {
                 written: digest,
             });
         }
-        let file = Manifest::file_path(key, manifest::ENCRYPTED_KEY_MATERIAL);
+        let file =
+            Manifest::region_file_path(key, region.as_deref(), manifest::ENCRYPTED_KEY_MATERIAL);
         let name = key.name.clone();
         // From here the log decides: a record whose write failed may still have reached the
         // disk, and a file the log records as wrapped must be there when the ceremony is
@@ -615,12 +697,29 @@ impl Driver<'_, '_> {
             file: file.clone(),
             sha256: digest.clone(),
             algorithm: Some(algorithm.to_string()),
+            region: region.clone(),
         }))?;
+        let logged = self
+            .engine
+            .machine()
+            .keys()
+            .iter()
+            .find(|k| k.key == name)
+            .cloned()
+            .ok_or_else(|| internal("a wrapped key the log does not hold"))?;
+        if !logged.fully_wrapped() {
+            // More Regions to wrap this key for: the engine says Wrap(i) again.
+            self.current = Some(current);
+            return Ok(());
+        }
+        let Some((own_file, own_sha)) = logged.wrapped.clone() else {
+            return Err(internal("a wrapped key without its own Region's file"));
+        };
         progress.key(
             i,
             &name,
             KeyStep::Verified {
-                sha256: digest.clone(),
+                sha256: own_sha.clone(),
             },
         );
         let key = self
@@ -638,12 +737,20 @@ impl Driver<'_, '_> {
                 .map_or_else(Timestamp::now, |e| e.generated_at),
             reimport_of_key_material_id: current.escrowed.map(|e| e.key_material_id),
         });
-        self.manifest.files.insert(file, digest.clone());
+        self.manifest.files.insert(own_file, own_sha.clone());
+        for (_, f, h) in &logged.replica_wraps {
+            self.manifest.files.insert(f.clone(), h.clone());
+        }
         self.results.push(KeyResult {
             name,
             hsm_label: current.label,
             check_value: current.check_value,
-            encrypted_key_material_sha256: digest,
+            encrypted_key_material_sha256: own_sha,
+            replicas: logged
+                .replica_wraps
+                .iter()
+                .map(|(r, _, h)| (r.clone(), h.clone()))
+                .collect(),
         });
         Ok(())
     }
@@ -914,6 +1021,11 @@ fn ended_report(prepared_fingerprint: &str, m: &crate::core::ceremony::Machine) 
                     .as_ref()
                     .map(|(_, sha)| sha.clone())
                     .unwrap_or_default(),
+                replicas: k
+                    .replica_wraps
+                    .iter()
+                    .map(|(r, _, h)| (r.clone(), h.clone()))
+                    .collect(),
             })
             .collect(),
         aborted: None,

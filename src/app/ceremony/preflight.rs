@@ -34,6 +34,8 @@ const MANIFEST_REPLACEMENT: &str = "manifest.json.new";
 pub struct CheckedBundle {
     pub bundle: VerifiedBundle,
     pub wrapping_keys: Vec<WrappingPublicKey>,
+    /// Per key (in the bundle's order), each replica's Region and its wrapping key.
+    pub replica_wrapping_keys: Vec<Vec<(String, WrappingPublicKey)>>,
     /// When the first of the bundle's import parameters expires.
     pub parameters_valid_to: Option<Timestamp>,
     /// How long they remain valid (at least the script's margin).
@@ -323,26 +325,53 @@ fn check_bundle_reporting(
         files: bundle.manifest().files.len(),
     });
     let mut wrapping_keys = Vec::new();
+    let mut replica_wrapping_keys = Vec::new();
     for key in &m.keys {
-        let missing = |file: &'static str| Error::ManifestLacks {
-            key: key.name.clone(),
-            file,
-        };
-        let der = bundle
-            .file(key, manifest::WRAPPING_PUBLIC_KEY)
-            .ok_or_else(|| missing(manifest::WRAPPING_PUBLIC_KEY))?;
-        if bundle.file(key, manifest::IMPORT_TOKEN).is_none() {
-            return Err(missing(manifest::IMPORT_TOKEN));
-        }
-        wrapping_keys.push(
-            WrappingPublicKey::from_der(der, m.wrapping_key_spec).map_err(|problem| {
-                Error::BundleWrappingKey {
+        let mut replicas = Vec::new();
+        // A wrapping key is one Region's: KMS makes a new pair per GetParametersForImport, so
+        // one seen in two Regions of a key was put there by someone, not fetched.
+        let mut seen: Vec<(Option<&str>, &[u8])> = Vec::new();
+        for region in key.wrap_regions() {
+            let at = match region {
+                None => key.name.clone(),
+                Some(r) => format!("{}/{r}", key.name),
+            };
+            let missing = |file: &'static str| Error::ManifestLacks {
+                key: at.clone(),
+                file,
+            };
+            let der = bundle
+                .region_file(key, region, manifest::WRAPPING_PUBLIC_KEY)
+                .ok_or_else(|| missing(manifest::WRAPPING_PUBLIC_KEY))?;
+            if bundle
+                .region_file(key, region, manifest::IMPORT_TOKEN)
+                .is_none()
+            {
+                return Err(missing(manifest::IMPORT_TOKEN));
+            }
+            if let Some((other, _)) = seen.iter().find(|(_, d)| *d == der) {
+                let name = |r: Option<&str>| r.unwrap_or(&key.region).to_string();
+                return Err(Error::WrappingKeyReused {
                     key: key.name.clone(),
-                    file: manifest::WRAPPING_PUBLIC_KEY,
-                    problem,
-                }
-            })?,
-        );
+                    first: name(*other),
+                    second: name(region),
+                });
+            }
+            seen.push((region, der));
+            let parsed =
+                WrappingPublicKey::from_der(der, m.wrapping_key_spec).map_err(|problem| {
+                    Error::BundleWrappingKey {
+                        key: at.clone(),
+                        file: manifest::WRAPPING_PUBLIC_KEY,
+                        problem,
+                    }
+                })?;
+            match region {
+                None => wrapping_keys.push(parsed),
+                Some(r) => replicas.push((r.to_string(), parsed)),
+            }
+        }
+        replica_wrapping_keys.push(replicas);
     }
     passed(Passed::WrappingKeys {
         keys: wrapping_keys.len(),
@@ -366,6 +395,7 @@ fn check_bundle_reporting(
         parameters_valid_to,
         remaining,
         wrapping_keys,
+        replica_wrapping_keys,
         bundle,
     })
 }
@@ -403,17 +433,23 @@ fn check_roster(path: &Path, token_label: &str) -> Result<RosterInput> {
 fn check_outputs(bundle: &VerifiedBundle) -> Result<()> {
     let dir = bundle.dir();
     let mut outputs = vec![dir.join(log::FILE_NAME)];
+    let mut dirs = vec![dir.to_path_buf()];
     for key in &bundle.manifest().keys {
-        outputs.push(dir.join(&key.name).join(manifest::ENCRYPTED_KEY_MATERIAL));
+        for region in key.wrap_regions() {
+            let kdir = match region {
+                None => dir.join(&key.name),
+                Some(r) => dir.join(&key.name).join(r),
+            };
+            outputs.push(kdir.join(manifest::ENCRYPTED_KEY_MATERIAL));
+            dirs.push(kdir);
+        }
     }
     if let Some(existing) = outputs.iter().find(|p| p.exists()) {
         return Err(Error::CeremonyOutputExists {
             path: existing.clone(),
         });
     }
-    for d in std::iter::once(dir.to_path_buf())
-        .chain(bundle.manifest().keys.iter().map(|k| dir.join(&k.name)))
-    {
+    for d in dirs {
         if !writable_dir(&d) {
             return Err(Error::BundleNotWritable { dir: d });
         }

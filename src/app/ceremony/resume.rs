@@ -108,15 +108,14 @@ pub fn clear_leftovers(
     keep_pending: bool,
 ) -> Result<Vec<String>> {
     let m = engine.machine();
+    let logged = |name: &str| m.keys().iter().find(|k| k.key == name);
+    // A key wrapped for some of its Regions only is not written: its key is destroyed on an
+    // abort (kept when finishing, as the pending key), its recorded files stay.
     let unwrapped: Vec<&str> = manifest
         .keys
         .iter()
         .map(|k| k.name.as_str())
-        .filter(|name| {
-            !m.keys()
-                .iter()
-                .any(|k| k.key == *name && k.wrapped.is_some())
-        })
+        .filter(|name| !logged(name).is_some_and(|k| k.fully_wrapped()))
         .collect();
     let listed = session.secret_keys_with_ids()?;
     let token: Vec<leftovers::TokenKey> = listed
@@ -137,10 +136,24 @@ pub fn clear_leftovers(
     // The manifest is replaced through `manifest.json.new` and a rename: a run stopped between
     // the two leaves that file, never a half-written manifest. It was never recorded.
     let manifest_new = dir.join(format!("{}.new", crate::io::bundle::MANIFEST));
-    let leftovers = unwrapped
+    let mut unrecorded = Vec::new();
+    for key in manifest
+        .keys
         .iter()
-        .map(|name| dir.join(name).join(manifest::ENCRYPTED_KEY_MATERIAL))
-        .chain(std::iter::once(manifest_new));
+        .filter(|k| unwrapped.contains(&k.name.as_str()))
+    {
+        for region in key.wrap_regions() {
+            let rel = Manifest::region_file_path(key, region, manifest::ENCRYPTED_KEY_MATERIAL);
+            let recorded = logged(&key.name).is_some_and(|k| {
+                k.wrapped.as_ref().is_some_and(|(f, _)| *f == rel)
+                    || k.replica_wraps.iter().any(|(_, f, _)| *f == rel)
+            });
+            if !recorded {
+                unrecorded.push(dir.join(rel));
+            }
+        }
+    }
+    let leftovers = unrecorded.into_iter().chain(std::iter::once(manifest_new));
     for path in leftovers {
         if crate::io::fs::exists_nofollow(&path) {
             std::fs::remove_file(&path).map_err(|source| crate::io::fs::FsError::Io {

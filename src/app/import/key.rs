@@ -45,6 +45,10 @@ pub async fn import_one(
         .unwrap_or_default();
     let token = bundle.file(key, manifest::IMPORT_TOKEN).unwrap_or_default();
     let before = describe(client, key).await?;
+    let multi_region = !key.replicas.is_empty() || !before.replicas.is_empty();
+    if multi_region {
+        super::replicas::check_before(client, key, &before).await?;
+    }
     let material_sha256 = crate::core::digest::sha256_hex(material);
     let token_sha256 = crate::core::digest::sha256_hex(token);
     let recorded = journal::get(journal, name)?;
@@ -90,6 +94,7 @@ pub async fn import_one(
             rotate_request_id: None,
             pre_rotation_ciphertext_sha256: kms::verify_rotation::pre_rotation_sha256(bundle, key)?,
             alias_moved: None,
+            replicas: Vec::new(),
         });
     }
     let mut import_request_id = None;
@@ -166,6 +171,19 @@ pub async fn import_one(
             (first, new_id)
         }
     };
+    // A multi-Region key's replicas are given the same material before the primary rotates to
+    // it (AWS: "import into replicas, then rotate the primary").
+    let mut replicas = Vec::new();
+    if multi_region {
+        let id = new_id.as_deref().ok_or_else(|| Error::ImportCheck {
+            key: name.into(),
+            operation: "ImportKeyMaterial",
+            message: "KMS named no KeyMaterialId for the primary's material, and a replica is given the primary's material by its KeyMaterialId".into(),
+            hint: "check the key with `aws kms describe-key`; nothing was sent to the replicas".into(),
+        })?;
+        replicas =
+            super::replicas::import_replicas(client, bundle, key, expiration, id, journal).await?;
+    }
     let mut rotate_request_id = None;
     if !first && !rotated_already {
         rotate_request_id = rotate_on_demand(client, key).await?;
@@ -197,6 +215,11 @@ pub async fn import_one(
             hint: "the rotation did not take effect; check `aws kms list-key-rotations` before trying again".into(),
         });
     }
+    if let Some(id) = &after.current_material
+        && multi_region
+    {
+        super::replicas::check_after(client, key, id, &mut replicas).await?;
+    }
     let outcome = ImportOutcome {
         name: name.into(),
         key_arn: key.key_arn.clone(),
@@ -214,6 +237,7 @@ pub async fn import_one(
         rotate_request_id,
         pre_rotation_ciphertext_sha256: kms::verify_rotation::pre_rotation_sha256(bundle, key)?,
         alias_moved: None,
+        replicas,
     };
     Ok(outcome)
 }

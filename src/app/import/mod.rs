@@ -12,6 +12,7 @@ pub mod aws_cli;
 pub mod journal;
 pub mod key;
 pub mod preflight;
+pub mod replicas;
 pub mod routing;
 
 use std::sync::Mutex;

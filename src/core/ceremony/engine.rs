@@ -13,6 +13,8 @@ pub struct PlannedKey {
     /// The bundle's key name.
     pub name: String,
     pub key_arn: String,
+    /// A multi-Region key's replicas' Regions, wrapped for in this order after the key's own.
+    pub replica_regions: Vec<String>,
 }
 
 /// What the ceremony is to do.
@@ -34,7 +36,8 @@ pub enum Next {
     Probe,
     /// Generate (or, in a re-wrap, find) the planned key with this index, and take its check value.
     Generate(usize),
-    /// Wrap the planned key with this index, write and read back its material.
+    /// Wrap the planned key with this index for its next Region (the key's own, then each
+    /// replica's, as the machine's pending key says), write and read back the material.
     Wrap(usize),
     /// Write the manifest and the end record.
     End,
@@ -128,6 +131,21 @@ impl Engine {
                         k.key, k.key_arn, planned.name, planned.key_arn
                     )));
                 }
+                if planned.replica_regions != k.replica_regions {
+                    let list = |v: &[String]| {
+                        if v.is_empty() {
+                            "none".to_string()
+                        } else {
+                            v.join(", ")
+                        }
+                    };
+                    return Err(Refusal::Step(format!(
+                        "key {:?} is generated for the replica Regions {}, but the plan's are {}",
+                        k.key,
+                        list(&k.replica_regions),
+                        list(&planned.replica_regions)
+                    )));
+                }
             }
             (Record::KeyGenerated(k), Next::End) => {
                 return Err(Refusal::Step(format!(
@@ -172,6 +190,7 @@ pub(crate) mod tests {
             keys: ["a", "b"]
                 .iter()
                 .map(|n| PlannedKey {
+                    replica_regions: Vec::new(),
                     name: n.to_string(),
                     key_arn: format!("arn:{n}"),
                 })
@@ -231,6 +250,7 @@ pub(crate) mod tests {
             reimport: None,
             wrap_with_trusted: false,
             hsm_id: None,
+            replica_regions: Vec::new(),
         })
     }
 
@@ -240,7 +260,91 @@ pub(crate) mod tests {
             file: format!("{k}/EncryptedKeyMaterial.bin"),
             sha256: h('f'),
             algorithm: None,
+            region: None,
         })
+    }
+
+    fn wrapped_in(k: &str, region: &str) -> Record {
+        Record::KeyWrapped(KeyWrapped {
+            key: k.into(),
+            file: format!("{k}/{region}/EncryptedKeyMaterial.bin"),
+            sha256: h('f'),
+            algorithm: None,
+            region: Some(region.into()),
+        })
+    }
+
+    fn generated_for(k: &str, regions: &[&str]) -> Record {
+        let Record::KeyGenerated(mut g) = generated(k) else {
+            unreachable!()
+        };
+        g.replica_regions = regions.iter().map(|r| r.to_string()).collect();
+        Record::KeyGenerated(g)
+    }
+
+    #[test]
+    fn a_multi_region_key_is_generated_once_and_wrapped_for_each_region_in_order() {
+        let mut p = plan(false);
+        p.keys[0].replica_regions = vec!["us-west-2".into(), "eu-west-1".into()];
+        let s = start(false);
+        let mut e = Engine::new(p.clone());
+        for r in [
+            s.clone(),
+            probe(),
+            generated_for("a", &["us-west-2", "eu-west-1"]),
+            wrapped("a"),
+        ] {
+            e.record(r).unwrap();
+        }
+        // Still key a's turn: its replicas are not wrapped yet.
+        assert_eq!(e.next(), Next::Wrap(0));
+        assert_eq!(
+            e.machine().pending().unwrap().next_wrap_region(),
+            Some(Some("us-west-2"))
+        );
+        for (before, next, says) in [
+            (
+                vec![],
+                wrapped_in("a", "eu-west-1"),
+                "wrapped for eu-west-1, but its next wrap is for us-west-2",
+            ),
+            (
+                vec![],
+                wrapped("a"),
+                "wrapped for its own Region, but its next wrap is for us-west-2",
+            ),
+            (vec![], generated("b"), "before key \"a\" was wrapped"),
+            (vec![], end(1), "never wrapped"),
+            (
+                vec![wrapped_in("a", "us-west-2"), wrapped_in("a", "eu-west-1")],
+                wrapped_in("a", "eu-west-1"),
+                "wrapped twice",
+            ),
+        ] {
+            let mut e = e.clone();
+            for r in before {
+                e.record(r).unwrap();
+            }
+            let err = e.record(next).unwrap_err().to_string();
+            assert!(err.contains(says), "{says:?} not in {err}");
+        }
+        e.record(wrapped_in("a", "us-west-2")).unwrap();
+        e.record(wrapped_in("a", "eu-west-1")).unwrap();
+        assert_eq!(e.next(), Next::Generate(1));
+        assert!(e.machine().keys()[0].fully_wrapped());
+
+        // The generated record must promise the plan's Regions, no more, no fewer.
+        for regions in [&["us-west-2"][..], &[], &["eu-west-1", "us-west-2"]] {
+            let mut e = Engine::replay(p.clone(), &[s.clone(), probe()]).unwrap();
+            let err = e
+                .record(generated_for("a", regions))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("but the plan's are us-west-2, eu-west-1"),
+                "{err}"
+            );
+        }
     }
 
     fn end(n: usize) -> Record {

@@ -101,6 +101,8 @@ mod tests {
             hsm_id: Some(data_encoding::HEXLOWER.encode(id)),
             wrapped: None,
             rewrap_of: None,
+            replica_regions: Vec::new(),
+            replica_wraps: Vec::new(),
         }
     }
 

@@ -29,6 +29,29 @@ pub struct LoggedKey {
     /// A re-wrap: the escrowed key it wrapped again, and the earlier bundle and log it came from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rewrap_of: Option<super::record::Reimport>,
+    /// A multi-Region key: the replicas' Regions the generated record promised wraps for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub replica_regions: Vec<String>,
+    /// (Region, bundle-relative file, SHA-256) of each replica's wrap so far, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub replica_wraps: Vec<(String, String, String)>,
+}
+
+impl LoggedKey {
+    /// Wrapped in its own Region and in every replica's Region the generated record named.
+    pub fn fully_wrapped(&self) -> bool {
+        self.wrapped.is_some() && self.replica_wraps.len() == self.replica_regions.len()
+    }
+
+    /// The Region the next wrap is for: None (the key's own), a replica's, or nothing left.
+    pub fn next_wrap_region(&self) -> Option<Option<&str>> {
+        if self.wrapped.is_none() {
+            return Some(None);
+        }
+        self.replica_regions
+            .get(self.replica_wraps.len())
+            .map(|r| Some(r.as_str()))
+    }
 }
 
 /// The roster a log binds and who authorised, as the log tells it.
@@ -242,6 +265,8 @@ impl Machine {
                     hsm_id: k.hsm_id.clone(),
                     wrapped: None,
                     rewrap_of: k.reimport.clone(),
+                    replica_regions: k.replica_regions.clone(),
+                    replica_wraps: Vec::new(),
                 });
                 self.session.keys_seen = true;
             }
@@ -262,18 +287,45 @@ impl Machine {
                         step::PROBE
                     )));
                 }
-                if let Some(k) = self.keys.get_mut(i) {
-                    k.wrapped = Some((w.file.clone(), w.sha256.clone()));
+                let Some(k) = self.keys.get_mut(i) else {
+                    return Err(Refusal::Step(format!("key {:?} is not logged", w.key)));
+                };
+                let expected = k.next_wrap_region().map(|r| r.map(str::to_string));
+                if expected.as_ref() != Some(&w.region) {
+                    let said = |r: &Option<String>| match r {
+                        None => "its own Region".to_string(),
+                        Some(r) => r.clone(),
+                    };
+                    return Err(Refusal::Step(match expected {
+                        Some(e) => format!(
+                            "key {:?} is wrapped for {}, but its next wrap is for {}",
+                            w.key,
+                            said(&w.region),
+                            said(&e)
+                        ),
+                        None => format!("key {:?} is wrapped twice", w.key),
+                    }));
                 }
-                self.pending = None;
+                match &w.region {
+                    None => k.wrapped = Some((w.file.clone(), w.sha256.clone())),
+                    Some(r) => k
+                        .replica_wraps
+                        .push((r.clone(), w.file.clone(), w.sha256.clone())),
+                }
+                if k.fully_wrapped() {
+                    self.pending = None;
+                }
                 self.session.keys_seen = true;
             }
             Record::End(e) => {
                 if let Some(p) = self.pending() {
-                    return Err(Refusal::Step(format!(
-                        "the ceremony ends, but key {:?} was never wrapped",
-                        p.key
-                    )));
+                    return Err(Refusal::Step(match p.next_wrap_region() {
+                        Some(Some(r)) => format!(
+                            "the ceremony ends, but key {:?} was never wrapped for its replica in {r}",
+                            p.key
+                        ),
+                        _ => format!("the ceremony ends, but key {:?} was never wrapped", p.key),
+                    }));
                 }
                 if !self.session.probed {
                     return Err(Refusal::Step(format!(

@@ -169,6 +169,7 @@ mod tests {
                 current_key_material_id: None,
                 parameters_valid_to: Timestamp::UNIX_EPOCH,
                 generated: None,
+                replicas: Vec::new(),
                 takes_over: takes_over.then(|| TakeOver {
                     alias: "alias/prod-s3".into(),
                     previous_key_arn: OLD.into(),

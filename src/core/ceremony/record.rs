@@ -136,6 +136,9 @@ pub struct KeyGenerated {
     /// The key's CKA_ID, hex: with the label, what an abort matches before it destroys a key
     /// (logs written before it was recorded have none).
     pub hsm_id: Option<String>,
+    /// A multi-Region key: the replicas' Regions the material is wrapped for after the key's own
+    /// Region, in this order (one key.wrapped each). Empty for a single-Region key.
+    pub replica_regions: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,6 +148,8 @@ pub struct KeyWrapped {
     pub file: String,
     pub sha256: String,
     pub algorithm: Option<String>,
+    /// The replica's Region this wrap is for; None: the key's own Region.
+    pub region: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -312,6 +317,12 @@ impl Record {
                 if let Some(id) = &k.hsm_id {
                     put(&mut d, "hsm_id", id);
                 }
+                if !k.replica_regions.is_empty() {
+                    d.insert(
+                        "replica_regions".into(),
+                        Value::Array(k.replica_regions.iter().map(|r| json!(r)).collect()),
+                    );
+                }
             }
             Record::KeyWrapped(w) => {
                 put(&mut d, "key", &w.key);
@@ -319,6 +330,9 @@ impl Record {
                 put(&mut d, "sha256", &w.sha256);
                 if let Some(a) = &w.algorithm {
                     put(&mut d, "algorithm", a);
+                }
+                if let Some(r) = &w.region {
+                    put(&mut d, "region", r);
                 }
             }
             Record::End(e) => {
@@ -420,12 +434,20 @@ impl Record {
                 },
                 wrap_with_trusted: f.optional("wrap_with_trusted").as_deref() == Some("true"),
                 hsm_id: f.optional("hsm_id"),
+                replica_regions: match data.get("replica_regions") {
+                    Some(_) => f.region_list("replica_regions")?,
+                    None => Vec::new(),
+                },
             }),
             step::KEY_WRAPPED => Record::KeyWrapped(KeyWrapped {
                 key: f.text("key")?,
                 file: f.text("file")?,
                 sha256: f.sha256("sha256")?,
                 algorithm: f.optional("algorithm"),
+                region: match f.optional("region") {
+                    Some(r) => Some(f.region(r)?),
+                    None => None,
+                },
             }),
             step::END => Record::End(End {
                 manifest_sha256: f.sha256("manifest_sha256")?,
@@ -509,6 +531,33 @@ impl Fields<'_> {
                 "data.{name} is not a lower-case hex SHA-256"
             )))
         }
+    }
+
+    /// An AWS Region name, as AWS spells them.
+    fn region(&self, r: String) -> Result<String, Refusal> {
+        crate::core::names::check_region(&r)
+            .map(|()| r)
+            .map_err(|e| Refusal::Step(format!("data: {e}")))
+    }
+
+    /// A non-empty list of distinct AWS Region names.
+    fn region_list(&self, name: &str) -> Result<Vec<String>, Refusal> {
+        let bad = || Refusal::Step(format!("data.{name} is not a list of distinct Regions"));
+        let list = self
+            .data
+            .get(name)
+            .and_then(Value::as_array)
+            .filter(|l| !l.is_empty())
+            .ok_or_else(bad)?;
+        let mut out: Vec<String> = Vec::new();
+        for v in list {
+            let r = self.region(v.as_str().ok_or_else(bad)?.to_string())?;
+            if out.contains(&r) {
+                return Err(bad());
+            }
+            out.push(r);
+        }
+        Ok(out)
     }
 
     fn sha256_list(&self, name: &str) -> Result<Vec<String>, Refusal> {
@@ -691,12 +740,14 @@ mod tests {
                 }),
                 wrap_with_trusted: true,
                 hsm_id: Some("00112233445566778899aabbccddeeff".into()),
+                replica_regions: Vec::new(),
             }),
             Record::KeyWrapped(KeyWrapped {
                 key: "dev-s3".into(),
                 file: "dev-s3/EncryptedKeyMaterial.bin".into(),
                 sha256: h('1'),
                 algorithm: Some("RSAES_OAEP_SHA_1".into()),
+                region: None,
             }),
             Record::End(End {
                 manifest_sha256: h('2'),
@@ -716,7 +767,26 @@ mod tests {
 
     #[test]
     fn every_record_reads_back_as_written() {
-        for r in samples() {
+        let mut all = samples();
+        // A multi-Region key: its replicas' Regions at generation, a Region per replica's wrap.
+        all.push(Record::KeyGenerated(KeyGenerated {
+            key: "prod-s3".into(),
+            key_arn: "arn:aws:kms:us-east-1:111122223333:key/mrk-1".into(),
+            hsm_label: "keyrite/prod-s3/20261124/aca25264".into(),
+            check_value: "495b76".into(),
+            reimport: None,
+            wrap_with_trusted: false,
+            hsm_id: None,
+            replica_regions: vec!["us-west-2".into(), "eu-west-1".into()],
+        }));
+        all.push(Record::KeyWrapped(KeyWrapped {
+            key: "prod-s3".into(),
+            file: "prod-s3/us-west-2/EncryptedKeyMaterial.bin".into(),
+            sha256: h('1'),
+            algorithm: None,
+            region: Some("us-west-2".into()),
+        }));
+        for r in all {
             let back = Record::from_data(r.step(), &r.to_data()).unwrap();
             assert_eq!(back, r);
         }
@@ -734,6 +804,26 @@ mod tests {
         let met = serde_json::to_string(&samples()[1].to_data()).unwrap();
         // Fields added later go after the old ones: `login` after `authorised`.
         assert!(met.ends_with("\"authorised\":[{\"name\":\"Alice\",\"index\":1},{\"name\":\"Carol\",\"index\":3}],\"login\":\"shares\"}"), "{met}");
+    }
+
+    #[test]
+    fn a_regions_list_or_region_that_is_not_aws_grammar_is_refused() {
+        let mut d = samples()[3].to_data();
+        for bad in [
+            json!([]),
+            json!(["us-west-2", "us-west-2"]),
+            json!(["us west"]),
+            json!("us-west-2"),
+        ] {
+            d.insert("replica_regions".into(), bad.clone());
+            assert!(
+                Record::from_data(step::KEY_GENERATED, &d).is_err(),
+                "accepted {bad}"
+            );
+        }
+        let mut d = samples()[4].to_data();
+        d.insert("region".into(), json!("us-west-2\u{1b}[2J"));
+        assert!(Record::from_data(step::KEY_WRAPPED, &d).is_err());
     }
 
     #[test]

@@ -198,6 +198,9 @@ pub struct ReceiptKey {
     pub key_material_id: Option<String>,
     pub state: String,
     pub pre_rotation_ciphertext_sha256: Option<String>,
+    /// A multi-Region key's replicas, each given the same material in its own Region.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<record::ReplicaImported>,
 }
 
 /// What a receipt says, as [`verify_chain`] found it.
@@ -291,6 +294,7 @@ pub fn verify_chain(
                     key_material_id: k.key_material_id,
                     state: k.state,
                     pre_rotation_ciphertext_sha256: k.pre_rotation_ciphertext_sha256,
+                    replicas: k.replicas,
                 });
             }
             step::KEY_ROLLED_BACK => {

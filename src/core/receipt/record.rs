@@ -69,6 +69,46 @@ pub struct ImportOutcome {
     pub pre_rotation_ciphertext_sha256: Option<String>,
     /// Rotation by a new key: the alias this run moved to the key.
     pub alias_moved: Option<AliasMoved>,
+    /// A multi-Region key: what each replica's import did, in the bundle's order.
+    pub replicas: Vec<ReplicaImported>,
+}
+
+/// One replica of a multi-Region key given the same material, in its own Region.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReplicaImported {
+    pub region: String,
+    pub key_arn: String,
+    pub encrypted_key_material_sha256: String,
+    /// The ImportKeyMaterial request id, when this run made it.
+    pub import_request_id: Option<String>,
+    pub key_material_id: Option<String>,
+    pub state: String,
+}
+
+impl ReplicaImported {
+    fn to_value(&self) -> Value {
+        serde_json::json!({
+            "region": self.region,
+            "key_arn": self.key_arn,
+            "encrypted_key_material_sha256": self.encrypted_key_material_sha256,
+            "import_request_id": self.import_request_id,
+            "key_material_id": self.key_material_id,
+            "state": self.state,
+        })
+    }
+
+    fn from_value(v: &Value) -> Result<ReplicaImported, Missing> {
+        let map = v.as_object().ok_or(Missing("replicas"))?;
+        let f = Fields(map);
+        Ok(ReplicaImported {
+            region: f.text("region")?,
+            key_arn: f.text("key_arn")?,
+            encrypted_key_material_sha256: f.text("encrypted_key_material_sha256")?,
+            import_request_id: f.optional("import_request_id"),
+            key_material_id: f.optional("key_material_id"),
+            state: f.text("state")?,
+        })
+    }
 }
 
 /// A record's data from (name, value) pairs; `None` values become JSON null.
@@ -112,6 +152,8 @@ pub struct KeyImported {
     pub state: String,
     /// Left out of the record when no ciphertext was saved before the rotation.
     pub pre_rotation_ciphertext_sha256: Option<String>,
+    /// A multi-Region key's replicas; left out of the record for a single-Region key.
+    pub replicas: Vec<ReplicaImported>,
 }
 
 impl From<&ImportOutcome> for KeyImported {
@@ -128,6 +170,7 @@ impl From<&ImportOutcome> for KeyImported {
             previous_key_material_id: o.previous_key_material_id.clone(),
             state: o.state.clone(),
             pre_rotation_ciphertext_sha256: o.pre_rotation_ciphertext_sha256.clone(),
+            replicas: o.replicas.clone(),
         }
     }
 }
@@ -149,6 +192,15 @@ impl KeyImported {
             previous_key_material_id: f.optional("previous_key_material_id"),
             state: f.text("state")?,
             pre_rotation_ciphertext_sha256: f.optional("pre_rotation_ciphertext_sha256"),
+            replicas: match data.get("replicas") {
+                None => Vec::new(),
+                Some(v) => v
+                    .as_array()
+                    .ok_or(Missing("replicas"))?
+                    .iter()
+                    .map(ReplicaImported::from_value)
+                    .collect::<Result<_, _>>()?,
+            },
         })
     }
 }
@@ -276,6 +328,12 @@ impl Record {
                 if let Some(sha) = &k.pre_rotation_ciphertext_sha256 {
                     put(&mut d, "pre_rotation_ciphertext_sha256", sha);
                 }
+                if !k.replicas.is_empty() {
+                    d.insert(
+                        "replicas".into(),
+                        Value::Array(k.replicas.iter().map(ReplicaImported::to_value).collect()),
+                    );
+                }
             }
             Record::KeyRolledBack(r) => {
                 put(&mut d, "key", &r.key);
@@ -321,6 +379,7 @@ mod tests {
     #[test]
     fn every_record_writes_the_data_the_receipt_always_held() {
         let imported = KeyImported {
+            replicas: Vec::new(),
             key: "prod-s3".into(),
             key_arn: "arn".into(),
             kind: "rotation".into(),
