@@ -1,11 +1,11 @@
-//! Multi-Region keys against the local KMS: `kms prepare` refuses a multi-Region primary and its
-//! replica, naming their Regions, before any import parameters are fetched and without writing a
-//! bundle (importing one bundle into one Region would leave the other Regions behind: KMS never
-//! copies imported material between related multi-Region keys); `kms status` reads each replica
-//! in its own Region and names one left behind.
+//! Multi-Region keys against the local KMS (KMS never copies imported material between related
+//! multi-Region keys): one ceremony wraps one HSM key for the primary's and each replica's own
+//! wrapping key, `kms import` gives every Region the same material, and each rule's bad input is
+//! refused by name; `kms status` reads each replica in its own Region and names one left behind.
 
 use crate::common;
 
+use common::flow;
 use common::*;
 
 /// A client of the local KMS in `region`.
@@ -60,64 +60,276 @@ fn primary_with_a_replica(primary: &str, replica: &str) -> (String, String) {
     })
 }
 
+/// The manifest of a bundle, as JSON.
+fn manifest_of(bundle: &std::path::Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(bundle.join("manifest.json")).unwrap()).unwrap()
+}
+
+/// The current KeyMaterialId and state of `id` in `client`'s Region.
+fn material_in(client: &keyrite::kms::Client, id: &str) -> (Option<String>, String) {
+    let meta = rt()
+        .block_on(client.describe_key().key_id(id).send())
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    (
+        meta.current_key_material_id().map(str::to_string),
+        meta.key_state().unwrap().as_str().to_string(),
+    )
+}
+
+/// One ceremony gives a multi-Region primary and its replica the same HSM key: `kms prepare`
+/// fetches a wrapping key in each Region, the ceremony wraps the one key once per Region (one
+/// key.generated, a key.wrapped per Region), `kms import` imports into both, both Regions report
+/// one KeyMaterialId, ciphertext from one Region decrypts in the other, and the HSM decrypts
+/// what the replica's Region encrypted.
 #[test]
-fn prepare_refuses_a_multi_region_primary_and_its_replica_naming_their_regions() {
+fn one_ceremony_imports_the_same_hsm_key_into_a_primary_and_its_replica() {
     own_token!();
-    let (alias, id) = primary_with_a_replica("us-east-1", "eu-west-1");
+    let (home, away) = ("us-east-1", "eu-west-1");
+    let (alias, id) = primary_with_a_replica(home, away);
     let dir = tempfile::tempdir().unwrap();
+    let p = flow::prepare(dir.path(), &[&alias], default_algorithm());
 
-    // `kms prepare` of one key in one Region: (exit code, stderr); no bundle may be written.
-    let prepare = |key: &str, region: &str, out: &str| {
-        let out = dir.path().join(out);
-        let run = keyrite()
-            .env("AWS_REGION", region)
-            .args(["kms", "prepare", "--key", key, "--out"])
-            .arg(&out)
-            .output()
+    let m = manifest_of(&p.bundle);
+    let key = &m["keys"][0];
+    let name = key["name"].as_str().unwrap();
+    assert_eq!(key["replicas"][0]["region"], away);
+    assert_eq!(key["replicas"][0]["key_state"], "PendingImport");
+    let own = std::fs::read(p.bundle.join(name).join("WrappingPublicKey.bin")).unwrap();
+    let theirs =
+        std::fs::read(p.bundle.join(name).join(away).join("WrappingPublicKey.bin")).unwrap();
+    assert_ne!(own, theirs, "each Region's KMS makes its own wrapping key");
+    assert!(
+        p.bundle
+            .join(name)
+            .join(away)
+            .join("ImportToken.bin")
+            .is_file()
+    );
+
+    flow::ceremony_cmd(dir.path(), &p, &[&alias], default_algorithm())
+        .assert()
+        .success();
+    let log = std::fs::read_to_string(p.bundle.join("ceremony.log")).unwrap();
+    let steps: Vec<String> = log
+        .lines()
+        .filter_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).ok()?;
+            let step = v["body"]["step"].as_str()?.to_string();
+            step.starts_with("key.").then_some(step)
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        ["key.generated", "key.wrapped", "key.wrapped"],
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("\"replica_regions\":[\"{away}\"]")),
+        "{log}"
+    );
+    assert!(log.contains(&format!("\"region\":\"{away}\"")), "{log}");
+    assert!(
+        p.bundle
+            .join(name)
+            .join(away)
+            .join("EncryptedKeyMaterial.bin")
+            .is_file()
+    );
+
+    let out = flow::import_cmd(&p.bundle)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8_lossy(&out);
+    let (primary_material, state) = material_in(&client_in(home), &id);
+    assert_eq!(state, "Enabled");
+    let (replica_material, state) = material_in(&client_in(away), &id);
+    assert_eq!(state, "Enabled", "{out}");
+    assert!(primary_material.is_some());
+    assert_eq!(
+        replica_material, primary_material,
+        "one KeyMaterialId in both Regions"
+    );
+    let receipt = std::fs::read_to_string(p.bundle.join("import-receipt.log")).unwrap();
+    assert!(
+        receipt.contains(&format!("\"region\":\"{away}\"")),
+        "{receipt}"
+    );
+
+    // Ciphertext from the primary's Region decrypts in the replica's.
+    let ct = rt()
+        .block_on(
+            client_in(home)
+                .encrypt()
+                .key_id(&id)
+                .plaintext(aws_sdk_kms::primitives::Blob::new(b"across".to_vec()))
+                .send(),
+        )
+        .unwrap()
+        .ciphertext_blob
+        .unwrap();
+    let plain = rt()
+        .block_on(client_in(away).decrypt().ciphertext_blob(ct).send())
+        .unwrap()
+        .plaintext
+        .unwrap();
+    assert_eq!(plain.as_ref(), b"across");
+    // What the replica's Region encrypts, the HSM's key decrypts: the replica holds the HSM's key.
+    let ct = rt()
+        .block_on(
+            client_in(away)
+                .encrypt()
+                .key_id(&id)
+                .plaintext(aws_sdk_kms::primitives::Blob::new(
+                    b"from the replica".to_vec(),
+                ))
+                .send(),
+        )
+        .unwrap()
+        .ciphertext_blob
+        .unwrap();
+    let label = key_label(&p.bundle);
+    let session = hsm().token().login(&hsm().pin()).unwrap();
+    let found = session.find_secret_keys(&label).unwrap();
+    let plain =
+        keyrite::app::localkms::decrypt_localstack_ciphertext(&session, found[0], ct.as_ref(), &[])
             .unwrap();
-        let err = String::from_utf8_lossy(&run.stderr).into_owned();
-        assert!(
-            !out.exists(),
-            "no bundle is written for a refused key: {err}"
-        );
-        (run.status.code(), err)
-    };
+    assert_eq!(plain, b"from the replica");
 
-    let (code, err) = prepare(&alias, "us-east-1", "bundle-primary");
-    assert_eq!(code, Some(5), "{err}");
+    // The auditor's check holds for the multi-Region ceremony.
+    keyrite()
+        .args(["audit", "verify"])
+        .arg(&p.bundle)
+        .arg("--trust")
+        .arg(hsm().log_public_key())
+        .assert()
+        .success();
+}
+
+/// The HSM label of the bundle's (first) key, after its ceremony.
+fn key_label(bundle: &std::path::Path) -> String {
+    manifest_of(bundle)["keys"][0]["generated"]["hsm_label"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A replica made after the bundle was prepared is in a Region the bundle holds no wrapping key
+/// for: `kms import` refuses the key before anything is sent, naming the Region.
+#[test]
+fn import_refuses_a_key_with_a_replica_in_a_region_the_bundle_lacks() {
+    own_token!();
+    let (home, away) = ("us-east-1", "eu-west-1");
+    let (alias, id) = primary_with_a_replica(home, away);
+    let dir = tempfile::tempdir().unwrap();
+    let p = flow::ceremony_done(dir.path(), &[&alias]);
+    let late = "ap-south-1";
+    rt().block_on(
+        client_in(home)
+            .replicate_key()
+            .key_id(&id)
+            .replica_region(late)
+            .send(),
+    )
+    .unwrap();
+    let run = flow::import_cmd(&p.bundle).output().unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(5), "{err}");
+    assert!(
+        err.contains(&format!("KMS lists a replica of this key in {late}")),
+        "{err}"
+    );
+    assert!(err.contains("prepare a new bundle"), "{err}");
+    for region in [home, away, late] {
+        assert_eq!(
+            material_in(&client_in(region), &id),
+            (None, "PendingImport".to_string()),
+            "nothing was imported in {region}"
+        );
+    }
+}
+
+/// A replica that already holds material of its own (imported there by hand) would leave the
+/// Regions with different KeyMaterialIds: `kms import` refuses before sending anything.
+#[test]
+fn import_refuses_a_replica_holding_other_material_different_key_material_ids() {
+    own_token!();
+    let (home, away) = ("us-east-1", "eu-west-1");
+    let (alias, id) = primary_with_a_replica(home, away);
+    let dir = tempfile::tempdir().unwrap();
+    let p = flow::ceremony_done(dir.path(), &[&alias]);
+    let mut other = [0u8; 32];
+    getrandom::fill(&mut other).unwrap();
+    import_by_hand(&client_in(away), &id, &other, dir.path());
+    let (theirs, _) = material_in(&client_in(away), &id);
+
+    let run = flow::import_cmd(&p.bundle).output().unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(5), "{err}");
     assert!(
         err.contains(&format!(
-            "{alias}: a multi-Region primary key (primary in us-east-1; replicas in eu-west-1)"
+            "its replica in {away} already holds {}",
+            theirs.unwrap()
         )),
         "{err}"
     );
-    assert!(err.contains("would leave the others behind"), "{err}");
-    assert!(err.contains("what to do: leave this key out"), "{err}");
+    assert!(err.contains("different KeyMaterialIds"), "{err}");
+    assert_eq!(
+        material_in(&client_in(home), &id),
+        (None, "PendingImport".to_string()),
+        "the primary was not imported"
+    );
+}
 
-    // The replica, named by its ARN in its own Region.
-    let replica_arn = format!("arn:aws:kms:eu-west-1:000000000000:key/{id}");
-    let (code, err) = prepare(&replica_arn, "eu-west-1", "bundle-replica");
-    assert_eq!(code, Some(5), "{err}");
+/// The bundle's wrapping key for one Region copied over another's (the manifest rewritten to
+/// match, the fingerprint read out anew): the ceremony refuses the bundle at its preflight, and
+/// nothing is generated in the HSM.
+#[test]
+fn the_ceremony_refuses_a_wrapping_key_reused_across_regions() {
+    own_token!();
+    let (home, away) = ("us-east-1", "eu-west-1");
+    let (alias, _id) = primary_with_a_replica(home, away);
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = flow::prepare(dir.path(), &[&alias], default_algorithm());
+    let mut m = manifest_of(&p.bundle);
+    let name = m["keys"][0]["name"].as_str().unwrap().to_string();
+    let own = std::fs::read(p.bundle.join(&name).join("WrappingPublicKey.bin")).unwrap();
+    let theirs = p
+        .bundle
+        .join(&name)
+        .join(away)
+        .join("WrappingPublicKey.bin");
+    std::fs::remove_file(&theirs).unwrap();
+    std::fs::write(&theirs, &own).unwrap();
+    m["files"][format!("{name}/{away}/WrappingPublicKey.bin")] =
+        serde_json::json!(keyrite::core::digest::sha256_hex(&own));
+    let bytes = format!("{}\n", serde_json::to_string_pretty(&m).unwrap());
+    std::fs::remove_file(p.bundle.join("manifest.json")).unwrap();
+    std::fs::write(p.bundle.join("manifest.json"), &bytes).unwrap();
+    p.fingerprint = keyrite::core::digest::sha256_hex(bytes.as_bytes());
+
+    let objects = hsm().object_count();
+    let run = flow::ceremony_cmd(dir.path(), &p, &[&alias], default_algorithm())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(3), "{err}");
     assert!(
-        err.contains("a multi-Region replica key (primary in us-east-1; replicas in"),
+        err.contains(&format!(
+            "the same wrapping public key is in the bundle for {home} and for {away}"
+        )),
         "{err}"
     );
-
-    // Both keys still wait for their material: nothing was imported anywhere.
-    let client = client_in("us-east-1");
-    rt().block_on(async {
-        let state = client
-            .describe_key()
-            .key_id(&id)
-            .send()
-            .await
-            .unwrap()
-            .key_metadata
-            .unwrap()
-            .key_state
-            .unwrap();
-        assert_eq!(state, aws_sdk_kms::types::KeyState::PendingImport);
-    });
+    assert_eq!(
+        hsm().object_count(),
+        objects,
+        "nothing generated in the HSM"
+    );
+    assert!(!p.bundle.join("ceremony.log").exists());
 }
 
 /// The material, wrapped for `key_id`'s wrapping key in `client`'s Region as an operator would
