@@ -221,3 +221,75 @@ async fn describe_arn(client: &Client, name: &str, arn: &str) -> Result<Describe
         current_material: meta.current_key_material_id().map(str::to_string),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_kms::operation::import_key_material::ImportKeyMaterialOutput;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    const REPLICA: &str = "arn:aws:kms:eu-west-1:111122223333:key/mrk-1";
+
+    /// A STUB of AWS's documented rule (LocalStack does not enforce it): new material cannot be
+    /// imported into a replica directly — only the primary's, as EXISTING_KEY_MATERIAL under the
+    /// primary's KeyMaterialId. The stub answers only such a request; anything else (a
+    /// NEW_KEY_MATERIAL import, another id) matches no rule and fails the send.
+    #[test]
+    fn a_replica_is_sent_its_primarys_material_as_existing_key_material_never_new() {
+        let existing_only = mock!(Client::import_key_material)
+            .match_requests(|r| {
+                r.key_id() == Some(REPLICA)
+                    && r.import_type() == Some(&ImportType::ExistingKeyMaterial)
+                    && r.key_material_id() == Some("material-1")
+            })
+            .then_output(|| {
+                ImportKeyMaterialOutput::builder()
+                    .key_id(REPLICA)
+                    .key_material_id("material-1")
+                    .build()
+            });
+        // AWS refuses new material into a replica.
+        let new_refused = mock!(Client::import_key_material)
+            .match_requests(|r| r.import_type() != Some(&ImportType::ExistingKeyMaterial))
+            .then_error(|| {
+                aws_sdk_kms::operation::import_key_material::ImportKeyMaterialError::UnsupportedOperationException(
+                    aws_sdk_kms::types::error::UnsupportedOperationException::builder()
+                        .message("You cannot import new key material into a multi-Region replica key")
+                        .build(),
+                )
+            });
+        let client = mock_client!(
+            aws_sdk_kms,
+            RuleMode::MatchAny,
+            [&existing_only, &new_refused]
+        );
+        let rt = super::super::runtime().unwrap();
+        let sent = rt
+            .block_on(send_replica_import(
+                &client,
+                "prod-s3/eu-west-1",
+                REPLICA,
+                b"token",
+                b"wrapped",
+                Expiration::DoesNotExpire,
+                "material-1",
+            ))
+            .unwrap();
+        assert_eq!(sent.key_material_id.as_deref(), Some("material-1"));
+        assert_eq!(existing_only.num_calls(), 1);
+        // The same stub refuses what AWS refuses: a replica's import as new material.
+        let rotation = rt.block_on(send_to(
+            &client,
+            "prod-s3/eu-west-1",
+            REPLICA,
+            b"token",
+            b"wrapped",
+            Expiration::DoesNotExpire,
+            Import::Rotation,
+        ));
+        let err = rotation.unwrap_err().to_string();
+        assert!(err.contains("ImportKeyMaterial failed"), "{err}");
+        assert_eq!(existing_only.num_calls(), 1);
+        assert_eq!(new_refused.num_calls(), 1);
+    }
+}
