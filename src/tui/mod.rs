@@ -261,6 +261,22 @@ pub fn info(inputs: &CeremonyInputs, checked: &Preflight) -> Info {
                     .takes_over
                     .as_ref()
                     .map(|t| (t.alias.clone(), t.previous_key_arn.clone())),
+                replicas: k
+                    .replicas
+                    .iter()
+                    .map(|r| {
+                        let file = Manifest::region_file_path(
+                            k,
+                            Some(&r.region),
+                            manifest::WRAPPING_PUBLIC_KEY,
+                        );
+                        (
+                            r.region.clone(),
+                            r.key_arn.clone(),
+                            manifest.files.get(&file).cloned().unwrap_or_default(),
+                        )
+                    })
+                    .collect(),
             })
             .collect(),
         token: inputs.uri.token.clone(),

@@ -36,6 +36,9 @@ pub struct KeyInfo {
     pub wrapping_key_sha256: String,
     /// Rotation by a new key: (alias, previous key ARN) it takes over once imported.
     pub takes_over: Option<(String, String)>,
+    /// A multi-Region key's replicas: (Region, ARN, SHA-256 of that Region's wrapping key); the
+    /// one HSM key is wrapped for each.
+    pub replicas: Vec<(String, String, String)>,
 }
 
 /// What the screens show that the operators do not type: from the script, the bundle, the roster

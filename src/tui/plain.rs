@@ -354,6 +354,19 @@ impl Plain<'_> {
             );
             crate::say!("     {}", k.key_arn);
             crate::say!("     wrapping key SHA-256 {wrapping}");
+            for r in &k.replicas {
+                let theirs = manifest
+                    .files
+                    .get(&Manifest::region_file_path(
+                        k,
+                        Some(&r.region),
+                        manifest::WRAPPING_PUBLIC_KEY,
+                    ))
+                    .map(String::as_str)
+                    .unwrap_or("(none)");
+                crate::say!("     replica in {}: {}", r.region, r.key_arn);
+                crate::say!("       its Region's wrapping key SHA-256 {theirs}");
+            }
             if let Some(t) = &k.takes_over {
                 crate::say!("     takes over {} from {}", t.alias, t.previous_key_arn);
             }

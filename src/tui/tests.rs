@@ -44,6 +44,7 @@ fn script(witness_required: bool) -> Script {
 
 fn key_info(i: usize) -> KeyInfo {
     KeyInfo {
+        replicas: Vec::new(),
         name: format!("prod-{i:02}"),
         alias: Some(format!("alias/prod-{i:02}")),
         arn: format!(
@@ -470,6 +471,32 @@ fn the_key_review_shows_the_alias_a_new_key_takes_over_on_its_line_and_under_the
         ),
         "{s}"
     );
+}
+
+#[test]
+fn the_key_review_shows_a_multi_region_keys_replicas_and_their_wrapping_keys() {
+    let mut info = info(1, None);
+    let region = info.keys[0].region.clone();
+    info.keys[0].replicas = vec![(
+        "us-west-2".into(),
+        "arn:aws:kms:us-west-2:111122223333:key/mrk-1".into(),
+        "ab".repeat(32),
+    )];
+    let m = Model::new(info, now());
+    let m = walk(m, Screen::Keys, 1, false, &[]);
+    for (cols, rows) in [(80, 24), (120, 40)] {
+        let s = render(&m, cols, rows);
+        assert!(s.contains(&format!("{region} +1")), "{s}");
+        assert!(
+            s.contains("REPLICA in us-west-2, wrapped for its own key:"),
+            "{s}"
+        );
+        assert!(
+            s.contains("arn:aws:kms:us-west-2:111122223333:key/mrk-1"),
+            "{s}"
+        );
+        assert!(s.contains(&"ab".repeat(32)), "{s}");
+    }
 }
 
 #[test]

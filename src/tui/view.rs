@@ -465,7 +465,11 @@ fn keys(m: &Model, area: Rect) -> Vec<Line<'static>> {
                 alias_w
             ),
             one_line(&k.account),
-            one_line(&k.region),
+            if k.replicas.is_empty() {
+                one_line(&k.region).into_owned()
+            } else {
+                format!("{} +{}", one_line(&k.region), k.replicas.len())
+            },
         );
         l.push(if selected {
             Line::styled(row, bold())
@@ -495,6 +499,17 @@ fn keys(m: &Model, area: Rect) -> Vec<Line<'static>> {
             "  {}",
             one_line(&k.wrapping_key_sha256)
         )));
+        for (region, arn, sha) in &k.replicas {
+            l.push(Line::styled(
+                format!(
+                    "  REPLICA in {}, wrapped for its own key:",
+                    one_line(region)
+                ),
+                bold(),
+            ));
+            l.push(Line::from(format!("  {}", one_line(arn))));
+            l.push(Line::from(format!("  {}", one_line(sha))));
+        }
         if let Some((alias, previous)) = &k.takes_over {
             l.push(Line::styled(
                 format!(
