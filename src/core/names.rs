@@ -45,7 +45,9 @@ impl KeyRef {
             check_key_arn(s).map_err(|_| KeyRefError::Arn(s.to_string()))?;
             return Ok(KeyRef::Arn(s.to_string()));
         }
-        if !s.is_empty() && s.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+        // A key id: a UUID, or a multi-Region key's `mrk-` and 32 hex digits.
+        let id = s.strip_prefix("mrk-").unwrap_or(s);
+        if !id.is_empty() && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
             return Ok(KeyRef::KeyId(s.to_string()));
         }
         Err(KeyRefError::NoKey(s.to_string()))
@@ -167,6 +169,9 @@ mod tests {
                 Some("kid"),
             ),
             ("1234abcd-12ab-34cd-56ef-1234567890ab", Some("kid")),
+            ("mrk-5ecbb7d591874591b301dff97fd1173b", Some("kid")),
+            ("mrk-", None),
+            ("mrk-xyz", None),
             ("alias/", None),
             ("alias/aws/s3", None),
             ("alias/../x", None),

@@ -500,3 +500,87 @@ fn status_names_a_replica_left_behind_until_it_holds_the_primarys_material() {
         .unwrap();
     assert_eq!(plain.as_ref(), b"across regions");
 }
+
+/// `kms prepare --replicate-to` makes the replica an EXTERNAL multi-Region primary lacks (it waits
+/// in PendingImport) and prepares the bundle for both Regions; a single-Region key is refused.
+#[test]
+fn prepare_replicate_to_makes_the_replica_first_and_refuses_a_single_region_key() {
+    own_token!();
+    let (home, away) = ("us-east-1", "eu-west-1");
+    let client = client_in(home);
+    let id = rt().block_on(async {
+        client
+            .create_key()
+            .origin(aws_sdk_kms::types::OriginType::External)
+            .multi_region(true)
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap()
+            .key_id()
+            .to_string()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bundle");
+    keyrite()
+        .args([
+            "kms",
+            "prepare",
+            "--key",
+            &id,
+            "--replicate-to",
+            away,
+            "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .success();
+    assert_eq!(
+        material_in(&client_in(away), &id),
+        (None, "PendingImport".to_string())
+    );
+    let m = manifest_of(&out);
+    assert_eq!(m["keys"][0]["replicas"][0]["region"], away);
+    assert!(out.join(&id).join(away).join("ImportToken.bin").is_file());
+
+    let (single, _) = rt().block_on(async { create_key(&client, true, "single").await });
+    let refused = dir.path().join("refused");
+    let run = keyrite()
+        .args([
+            "kms",
+            "prepare",
+            "--key",
+            &single,
+            "--replicate-to",
+            away,
+            "--out",
+        ])
+        .arg(&refused)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(5), "{err}");
+    assert!(err.contains("this is a single-Region key"), "{err}");
+    assert!(!refused.exists());
+    // A Region that is not AWS's grammar is a usage error.
+    let run = keyrite()
+        .args([
+            "kms",
+            "prepare",
+            "--key",
+            &id,
+            "--replicate-to",
+            "US-WEST-2",
+            "--out",
+        ])
+        .arg(dir.path().join("usage"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
