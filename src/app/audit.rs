@@ -695,6 +695,25 @@ fn check_bundle(dir: &Path, report: &Report) -> Result<(Vec<FileCheck>, Manifest
             )));
         };
         checked.push(check_wrapped_file(dir, file, sha)?);
+        // A multi-Region key: the replicas the manifest names are the Regions the log wrapped
+        // for, in order, and each Region's wrapped file is the one the log recorded.
+        let in_manifest: Vec<&str> = entry.replicas.iter().map(|r| r.region.as_str()).collect();
+        let in_log: Vec<&str> = logged
+            .replica_wraps
+            .iter()
+            .map(|(r, _, _)| r.as_str())
+            .collect();
+        if in_manifest != in_log || logged.replica_regions.len() != in_log.len() {
+            return Err(mismatch(format!(
+                "{}: the manifest names replicas in [{}], the log wrapped for [{}]",
+                entry.name,
+                in_manifest.join(", "),
+                in_log.join(", ")
+            )));
+        }
+        for (_, file, sha) in &logged.replica_wraps {
+            checked.push(check_wrapped_file(dir, file, sha)?);
+        }
     }
     checked.push(FileCheck {
         file: MANIFEST.into(),
@@ -743,7 +762,13 @@ fn check_aborted_bundle(
         )));
     }
     let mut checked = Vec::new();
-    for (file, sha) in report.keys.iter().filter_map(|k| k.wrapped.as_ref()) {
+    let recorded = report.keys.iter().flat_map(|k| {
+        k.wrapped
+            .iter()
+            .map(|(f, h)| (f, h))
+            .chain(k.replica_wraps.iter().map(|(_, f, h)| (f, h)))
+    });
+    for (file, sha) in recorded {
         checked.push(check_wrapped_file(dir, file, sha)?);
     }
     checked.push(FileCheck {

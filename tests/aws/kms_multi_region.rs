@@ -200,14 +200,34 @@ fn one_ceremony_imports_the_same_hsm_key_into_a_primary_and_its_replica() {
             .unwrap();
     assert_eq!(plain, b"from the replica");
 
-    // The auditor's check holds for the multi-Region ceremony.
-    keyrite()
-        .args(["audit", "verify"])
-        .arg(&p.bundle)
-        .arg("--trust")
-        .arg(hsm().log_public_key())
-        .assert()
-        .success();
+    // The auditor's check holds for the multi-Region ceremony, and fails on the replica's
+    // wrapped material changed.
+    let verify = || {
+        keyrite()
+            .args(["audit", "verify"])
+            .arg(&p.bundle)
+            .arg("--trust")
+            .arg(hsm().log_public_key())
+            .output()
+            .unwrap()
+    };
+    assert_eq!(verify().status.code(), Some(0));
+    let theirs = p
+        .bundle
+        .join(name)
+        .join(away)
+        .join("EncryptedKeyMaterial.bin");
+    let mut bytes = std::fs::read(&theirs).unwrap();
+    bytes[0] ^= 1;
+    std::fs::remove_file(&theirs).unwrap();
+    std::fs::write(&theirs, &bytes).unwrap();
+    let run = verify();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains(&format!("{away}/EncryptedKeyMaterial.bin")),
+        "{err}"
+    );
 }
 
 /// The HSM label of the bundle's (first) key, after its ceremony.

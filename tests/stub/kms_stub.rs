@@ -41,6 +41,11 @@ fn arn_of(key_id: &str) -> String {
     format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/{key_id}")
 }
 
+/// The first key's replica in `region`: the same key id, the replica's Region.
+fn replica_arn(region: &str) -> String {
+    format!("arn:aws:kms:{region}:{ACCOUNT}:key/{KEY_ID}")
+}
+
 fn key_id_of(i: usize) -> String {
     if i == 0 {
         KEY_ID.into()
@@ -57,6 +62,9 @@ struct StubBundle {
     key_arn: String,
     /// The key state `kms prepare` saw: PendingImport (a first import) or Enabled (a rotation).
     key_state: &'static str,
+    /// A multi-Region primary (the first key): its replica's Region, with the material wrapped
+    /// for that Region's key in `<name>/<region>/`.
+    replica: Option<&'static str>,
 }
 
 impl Default for StubBundle {
@@ -67,6 +75,7 @@ impl Default for StubBundle {
             parameters_valid_to: Timestamp::now() + SignedDuration::from_hours(23),
             key_arn: arn(),
             key_state: "PendingImport",
+            replica: None,
         }
     }
 }
@@ -86,6 +95,25 @@ impl StubBundle {
                 name,
                 manifest::ENCRYPTED_KEY_MATERIAL,
                 &vec![0x5a; self.material_len],
+            )
+            .unwrap();
+        }
+        if let Some(region) = self.replica {
+            let name = self.names[0];
+            b.write_in(
+                name,
+                Some(region),
+                manifest::WRAPPING_PUBLIC_KEY,
+                &[0x21; 550],
+            )
+            .unwrap();
+            b.write_in(name, Some(region), manifest::IMPORT_TOKEN, &[0x18; 1024])
+                .unwrap();
+            b.write_in(
+                name,
+                Some(region),
+                manifest::ENCRYPTED_KEY_MATERIAL,
+                &vec![0x5b; self.material_len],
             )
             .unwrap();
         }
@@ -125,7 +153,18 @@ impl StubBundle {
                             reimport_of_key_material_id: None,
                         }),
                         takes_over: None,
-                        replicas: Vec::new(),
+                        replicas: self
+                            .replica
+                            .filter(|_| i == 0)
+                            .map(|region| manifest::ReplicaEntry {
+                                region: region.into(),
+                                key_arn: replica_arn(region),
+                                key_state: self.key_state.into(),
+                                current_key_material_id: None,
+                                parameters_valid_to: self.parameters_valid_to,
+                            })
+                            .into_iter()
+                            .collect(),
                     }
                 })
                 .collect(),
@@ -212,7 +251,7 @@ fn signed_log(m: &Manifest, manifest_sha256: &str) -> Vec<u8> {
             reimport: None,
             wrap_with_trusted: false,
             hsm_id: None,
-            replica_regions: Vec::new(),
+            replica_regions: k.replicas.iter().map(|r| r.region.clone()).collect(),
         }));
         records.push(Record::KeyWrapped(KeyWrapped {
             key: k.name.clone(),
@@ -221,6 +260,17 @@ fn signed_log(m: &Manifest, manifest_sha256: &str) -> Vec<u8> {
             algorithm: None,
             region: None,
         }));
+        for r in &k.replicas {
+            let file =
+                Manifest::region_file_path(k, Some(&r.region), manifest::ENCRYPTED_KEY_MATERIAL);
+            records.push(Record::KeyWrapped(KeyWrapped {
+                key: k.name.clone(),
+                sha256: m.files[&file].clone(),
+                file,
+                algorithm: None,
+                region: Some(r.region.clone()),
+            }));
+        }
     }
     records.push(Record::End(End {
         manifest_sha256: manifest_sha256.to_string(),
@@ -1474,4 +1524,185 @@ fn stub_a_key_denying_list_key_rotations_is_named_and_the_others_still_reported(
         assert!(text.contains(part), "{part:?} missing from:\n{text}");
     }
     assert_eq!(refused.num_calls(), 1, "AccessDenied is final: not retried");
+}
+
+/// A multi-Region primary's rotation against a STUB of AWS (LocalStack does not propagate
+/// RotateKeyOnDemand to replicas, nor refuse new material into a replica): the primary is given
+/// NEW_KEY_MATERIAL, the replica the same material as EXISTING_KEY_MATERIAL under the primary's
+/// KeyMaterialId, and only then does the primary rotate; AWS makes the replica's current material
+/// the new one with the primary's rotation. `propagates`: whether the stub does, as AWS does.
+/// Returns the import's result and the order of the calls that changed something.
+fn rotate_multi_region(propagates: bool) -> (keyrite::app::error::Result<()>, Vec<String>) {
+    use aws_sdk_kms::types::{
+        ImportType, MultiRegionConfiguration, MultiRegionKey, MultiRegionKeyType,
+    };
+    use std::sync::atomic::{AtomicBool, Ordering};
+    const AWAY: &str = "eu-west-1";
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = StubBundle {
+        key_state: "Enabled",
+        replica: Some(AWAY),
+        ..StubBundle::default()
+    }
+    .write(dir.path());
+    let calls = Arc::new(Mutex::new(Vec::<String>::new()));
+    let rotated = Arc::new(AtomicBool::new(false));
+    let primary = arn();
+    let away = replica_arn(AWAY);
+    let mrk = |arn: &str, region: &str| MultiRegionKey::builder().arn(arn).region(region).build();
+    let config = MultiRegionConfiguration::builder()
+        .multi_region_key_type(MultiRegionKeyType::Primary)
+        .primary_key(mrk(&primary, REGION))
+        .replica_keys(mrk(&away, AWAY))
+        .build();
+    let described =
+        |arn: String, current: &'static str, config: Option<MultiRegionConfiguration>| {
+            let meta = KeyMetadata::builder()
+                .key_id(KEY_ID)
+                .arn(arn)
+                .aws_account_id(ACCOUNT)
+                .origin(OriginType::External)
+                .key_state(KeyState::Enabled)
+                .multi_region(true)
+                .set_multi_region_configuration(config)
+                .current_key_material_id(current)
+                .build()
+                .unwrap();
+            DescribeKeyOutput::builder().key_metadata(meta).build()
+        };
+    let describe_primary = {
+        let (rotated, primary, config) = (rotated.clone(), primary.clone(), config.clone());
+        let arn = primary.clone();
+        mock!(Client::describe_key)
+            .match_requests(move |r| r.key_id() == Some(arn.as_str()))
+            .then_output(move || {
+                let current = if rotated.load(Ordering::SeqCst) {
+                    "material-2"
+                } else {
+                    "material-1"
+                };
+                described(primary.clone(), current, Some(config.clone()))
+            })
+    };
+    let describe_replica = {
+        let (rotated, away) = (rotated.clone(), away.clone());
+        let arn = away.clone();
+        let replica_config = MultiRegionConfiguration::builder()
+            .multi_region_key_type(MultiRegionKeyType::Replica)
+            .primary_key(mrk(&primary, REGION))
+            .build();
+        mock!(Client::describe_key)
+            .match_requests(move |r| r.key_id() == Some(arn.as_str()))
+            .then_output(move || {
+                let current = if propagates && rotated.load(Ordering::SeqCst) {
+                    "material-2"
+                } else {
+                    "material-1"
+                };
+                described(away.clone(), current, Some(replica_config.clone()))
+            })
+    };
+    let import_primary = {
+        let (calls, key) = (calls.clone(), primary.clone());
+        mock!(Client::import_key_material)
+            .match_requests(move |r| {
+                let ours = r.key_id() == Some(key.as_str())
+                    && r.import_type() == Some(&ImportType::NewKeyMaterial);
+                if ours {
+                    calls
+                        .lock()
+                        .unwrap()
+                        .push("primary NEW_KEY_MATERIAL".into());
+                }
+                ours
+            })
+            .then_output(|| {
+                ImportKeyMaterialOutput::builder()
+                    .key_id(arn())
+                    .key_material_id("material-2")
+                    .build()
+            })
+    };
+    // AWS's rule for a replica: the primary's material, as EXISTING_KEY_MATERIAL, by its id.
+    let import_replica = {
+        let (calls, arn) = (calls.clone(), away.clone());
+        mock!(Client::import_key_material)
+            .match_requests(move |r| {
+                let ours = r.key_id() == Some(arn.as_str())
+                    && r.import_type() == Some(&ImportType::ExistingKeyMaterial)
+                    && r.key_material_id() == Some("material-2");
+                if ours {
+                    calls
+                        .lock()
+                        .unwrap()
+                        .push("replica EXISTING_KEY_MATERIAL material-2".into());
+                }
+                ours
+            })
+            .then_output(move || {
+                ImportKeyMaterialOutput::builder()
+                    .key_id(replica_arn(AWAY))
+                    .key_material_id("material-2")
+                    .build()
+            })
+    };
+    let rotate = {
+        let (calls, rotated, key) = (calls.clone(), rotated.clone(), primary.clone());
+        mock!(Client::rotate_key_on_demand)
+            .match_requests(move |r| {
+                let ours = r.key_id() == Some(key.as_str());
+                if ours {
+                    calls
+                        .lock()
+                        .unwrap()
+                        .push("primary RotateKeyOnDemand".into());
+                    rotated.store(true, Ordering::SeqCst);
+                }
+                ours
+            })
+            .then_output(|| {
+                aws_sdk_kms::operation::rotate_key_on_demand::RotateKeyOnDemandOutput::builder()
+                    .key_id(arn())
+                    .build()
+            })
+    };
+    let client = stub_client(&[
+        &describe_primary,
+        &describe_replica,
+        &encrypt_ok(),
+        &import_primary,
+        &import_replica,
+        &rotate,
+    ]);
+    let result = run_import(&client, &bundle);
+    let calls = calls.lock().unwrap().clone();
+    (result, calls)
+}
+
+#[test]
+fn stub_aws_a_multi_region_rotation_imports_the_replica_before_the_primary_rotates() {
+    let (result, calls) = rotate_multi_region(true);
+    result.unwrap();
+    assert_eq!(
+        calls,
+        [
+            "primary NEW_KEY_MATERIAL",
+            "replica EXISTING_KEY_MATERIAL material-2",
+            "primary RotateKeyOnDemand"
+        ]
+    );
+}
+
+#[test]
+fn stub_aws_a_replica_left_on_its_old_material_after_the_rotation_is_named_not_called_rotated() {
+    // A replica that does not follow the primary's rotation (as LocalStack behaves).
+    let (result, calls) = rotate_multi_region(false);
+    let err = result.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("different KeyMaterialIds across Regions: the replica in eu-west-1 reports material-1, the primary material-2"),
+        "{text}"
+    );
+    assert_eq!(err.exit_code(), ExitCode::VerificationFailed, "{text}");
+    assert_eq!(calls.len(), 3, "{calls:?}");
 }
