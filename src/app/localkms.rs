@@ -100,6 +100,41 @@ pub async fn prove_material(
     Ok(())
 }
 
+/// Proves two related multi-Region keys hold the same material: what KMS encrypts under
+/// `from_arn` through `from` (one Region), KMS decrypts under the replica through `to` (the other
+/// Region) to the same bytes.
+pub async fn prove_across_regions(
+    from: &Client,
+    from_arn: &str,
+    to: &Client,
+    to_arn: &str,
+    plaintext: &[u8],
+) -> Result<()> {
+    let ct = from
+        .encrypt()
+        .key_id(from_arn)
+        .plaintext(Blob::new(plaintext))
+        .send()
+        .await
+        .map_err(|e| KmsError::from_sdk(from_arn, "Encrypt", e))?
+        .ciphertext_blob()
+        .map(|b| b.as_ref().to_vec())
+        .unwrap_or_default();
+    let back = to
+        .decrypt()
+        .key_id(to_arn)
+        .ciphertext_blob(Blob::new(ct))
+        .send()
+        .await
+        .map_err(|e| KmsError::from_sdk(to_arn, "Decrypt", e))?;
+    if back.plaintext().map(|p| p.as_ref()) != Some(plaintext) {
+        return Err(Error::MaterialNotHeld {
+            key_arn: to_arn.to_string(),
+        });
+    }
+    Ok(())
+}
+
 /// Decrypts a LocalStack KMS ciphertext inside the HSM (see [`prove_material`]).
 pub fn decrypt_localstack_ciphertext(
     session: &UserSession,

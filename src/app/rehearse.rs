@@ -17,7 +17,7 @@ use crate::app::ceremony::print_report as print_ceremony_report;
 use crate::app::ceremony::start::{CeremonyInputs, CeremonyPaths};
 use crate::app::enrol::ShareHandover;
 use crate::app::error::{Error, Result};
-use crate::app::localkms::{LocalKms, prove_material};
+use crate::app::localkms::{LocalKms, prove_across_regions, prove_material};
 use crate::app::quorum::{self, HsmEnforcedLogin, RosterInput};
 use crate::app::{ceremony, enrol};
 use crate::core::custody::shares::CustodianShare;
@@ -59,6 +59,9 @@ pub struct RehearseRequest {
     pub quick: bool,
     pub module: PathBuf,
     pub endpoint_url: Option<String>,
+    /// Multi-Region keys: each key made a multi-Region primary with a replica in this Region,
+    /// the one HSM key imported into both.
+    pub multi_region: Option<String>,
 }
 
 /// A rehearsal prepared up to its ceremony: the token enrolled, the local KMS running, the keys
@@ -197,20 +200,22 @@ pub fn start(
     let rt = runtime()?;
     let client = rt.block_on(kms::connect(&target))?;
 
-    // 3. The EXTERNAL keys the script names.
+    // 3. The EXTERNAL keys the script names (multi-Region primaries with --multi-region).
     let keys = script.key_refs();
+    let multi_region = a.multi_region.is_some();
     for key in &keys {
-        let made = rt.block_on(ensure_external_key(&client, key))?;
+        let made = rt.block_on(ensure_external_key(&client, key, multi_region))?;
         crate::say!(
             "[3/6] {} {}",
             key.as_str(),
-            if made {
-                "created (EXTERNAL, pending import)"
-            } else {
-                "exists"
+            match (made, multi_region) {
+                (true, false) => "created (EXTERNAL, pending import)",
+                (true, true) => "created (EXTERNAL multi-Region primary, pending import)",
+                (false, _) => "exists",
             }
         );
     }
+    let replicate_to: Vec<String> = a.multi_region.iter().cloned().collect();
 
     // 4. Prepare.
     let bundle_dir = out.join("bundle");
@@ -222,9 +227,14 @@ pub fn start(
             algorithm: script.wrapping.algorithm,
             out: &bundle_dir,
             supplied: None,
-            replicate_to: &[],
+            replicate_to: &replicate_to,
         },
     ))?;
+    for region in &replicate_to {
+        crate::say!(
+            "      each key replicated to {region} (PendingImport there); the bundle holds a wrapping key per Region"
+        );
+    }
     crate::say!(
         "[4/6] prepared {}; fingerprint {}",
         bundle_dir.display(),
@@ -383,6 +393,39 @@ impl Rehearsal {
                 o.state,
                 o.key_material_id.as_deref().unwrap_or("?")
             );
+            // Each replica holds the same HSM key: KMS Encrypt there, HSM decrypt; and KMS
+            // ciphertext of one Region decrypts in the other, both ways.
+            for r in &o.replicas {
+                let there = kms::multi_region::client_in(client, &r.region);
+                rt.block_on(prove_material(
+                    &there,
+                    &r.key_arn,
+                    session,
+                    handle,
+                    b"keyrite rehearsal proof",
+                ))?;
+                rt.block_on(prove_across_regions(
+                    client,
+                    &o.key_arn,
+                    &there,
+                    &r.key_arn,
+                    b"keyrite across Regions",
+                ))?;
+                rt.block_on(prove_across_regions(
+                    &there,
+                    &r.key_arn,
+                    client,
+                    &o.key_arn,
+                    b"keyrite across Regions",
+                ))?;
+                crate::say!(
+                    "      {} in {}: {}, key material {}; KMS Encrypt there -> HSM decrypt, and KMS Decrypt across the two Regions both ways: same plaintext",
+                    o.name,
+                    r.region,
+                    r.state,
+                    r.key_material_id.as_deref().unwrap_or("?")
+                );
+            }
         }
         let audit = crate::app::audit::verify(bundle_dir, log_key_path)?;
         crate::app::audit::verdict(&audit, true)?;
@@ -418,7 +461,7 @@ fn summary(out: &Path, bundle: &Path) {
 
 /// Creates an EXTERNAL symmetric key with the alias, unless the alias exists. Returns whether it
 /// created one.
-async fn ensure_external_key(client: &Client, key: &KeyRef) -> Result<bool> {
+async fn ensure_external_key(client: &Client, key: &KeyRef, multi_region: bool) -> Result<bool> {
     let KeyRef::Alias(alias) = key else {
         return Err(Error::RehearsalKeyNotAlias {
             key: key.as_str().to_string(),
@@ -434,6 +477,7 @@ async fn ensure_external_key(client: &Client, key: &KeyRef) -> Result<bool> {
     let created = client
         .create_key()
         .origin(aws_sdk_kms::types::OriginType::External)
+        .multi_region(multi_region)
         .description("keyrite rehearsal key")
         .send()
         .await

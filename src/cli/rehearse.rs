@@ -32,6 +32,11 @@ pub struct RehearseArgs {
     /// Use this running local KMS instead of starting one.
     #[arg(long)]
     pub endpoint_url: Option<String>,
+    /// Rehearse multi-Region keys: each key a multi-Region primary with a replica in REGION
+    /// (default us-west-2), the one HSM key wrapped for both Regions' wrapping keys and imported
+    /// into both, proved in each Region and across them.
+    #[arg(long, value_name = "REGION", num_args = 0..=1, default_missing_value = "us-west-2", value_parser = super::region_name)]
+    pub multi_region: Option<String>,
 }
 
 pub fn run(a: RehearseArgs) -> Result<()> {
@@ -44,6 +49,7 @@ pub fn run(a: RehearseArgs) -> Result<()> {
         quick: a.quick,
         module: a.module,
         endpoint_url: a.endpoint_url,
+        multi_region: a.multi_region,
     };
     if !at_terminal {
         return rehearse::run(&request);

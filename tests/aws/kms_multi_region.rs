@@ -604,3 +604,55 @@ fn prepare_replicate_to_makes_the_replica_first_and_refuses_a_single_region_key(
         String::from_utf8_lossy(&run.stderr)
     );
 }
+
+/// `keyrite rehearse --multi-region`: the key a multi-Region primary with a replica in another
+/// Region, one ceremony, the HSM key imported into both, proved in each Region (KMS Encrypt there,
+/// HSM decrypt) and across them (KMS Decrypt in the other Region).
+#[test]
+fn a_multi_region_rehearsal_proves_the_hsm_key_in_both_regions_and_across_them() {
+    own_token!();
+    let dir = tempfile::tempdir().unwrap();
+    let alias = format!("alias/{}", unique("mrk-rehearsal"));
+    let script = dir.path().join("rehearsal.toml");
+    std::fs::write(
+        &script,
+        keyrite::app::rehearse::QUICK_SCRIPT.replace("alias/dev-s3", &alias),
+    )
+    .unwrap();
+    let out_dir = dir.path().join("rehearsal");
+    let run = keyrite()
+        .args([
+            "rehearse",
+            "--headless",
+            "--multi-region",
+            "eu-central-1",
+            "--script",
+        ])
+        .arg(&script)
+        .arg("--out")
+        .arg(&out_dir)
+        .args(["--endpoint-url", &kms_endpoint()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{err}");
+    assert!(
+        err.contains("created (EXTERNAL multi-Region primary, pending import)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("in eu-central-1: Enabled, key material"),
+        "{err}"
+    );
+    assert!(
+        err.contains("KMS Decrypt across the two Regions both ways: same plaintext"),
+        "{err}"
+    );
+    let m = manifest_of(&out_dir.join("bundle"));
+    assert_eq!(m["keys"][0]["replicas"][0]["region"], "eu-central-1");
+    let id = m["keys"][0]["key_id"].as_str().unwrap();
+    assert_eq!(
+        material_in(&client_in("eu-central-1"), id).0,
+        material_in(&client_in("us-east-1"), id).0
+    );
+}
