@@ -335,13 +335,16 @@ pub async fn verify_key(
         .encryption_context(CONTEXT.0, CONTEXT.1)
         .send()
         .await;
+    let mut made = None;
     match encrypted {
         Ok(out) if out.key_id() == Some(key.key_arn.as_str()) => {
             ok(&mut checks, format!("Encrypt through {through}"));
+            let blob = out.ciphertext_blob.unwrap_or_else(|| Blob::new(Vec::new()));
+            made = Some(blob.clone());
             let decrypted = client
                 .decrypt()
                 .key_id(&key.key_arn)
-                .ciphertext_blob(out.ciphertext_blob.unwrap_or_else(|| Blob::new(Vec::new())))
+                .ciphertext_blob(blob)
                 .encryption_context(CONTEXT.0, CONTEXT.1)
                 .send()
                 .await;
@@ -369,6 +372,9 @@ pub async fn verify_key(
             format!("Encrypt: {}", KmsError::from_sdk(&key.name, "Encrypt", e)),
         ),
     }
+    for r in &key.replicas {
+        verify_replica(client, key, r, expected, made.as_ref(), &probe, &mut checks).await?;
+    }
     let passed = !checks.iter().any(|c| c.starts_with("FAILED"));
     Ok(KeyVerification {
         name: key.name.clone(),
@@ -378,6 +384,81 @@ pub async fn verify_key(
         passed,
         checks,
     })
+}
+
+/// A multi-Region key's replica, in its own Region: Enabled, holding the material the primary was
+/// given (a replica left behind is named), and the probe the primary's Region encrypted
+/// (`ciphertext`) decrypts there.
+async fn verify_replica(
+    client: &Client,
+    key: &KeyEntry,
+    r: &crate::core::manifest::ReplicaEntry,
+    expected: Option<&str>,
+    ciphertext: Option<&Blob>,
+    probe: &[u8],
+    checks: &mut Vec<String>,
+) -> Result<()> {
+    let name = format!("{}/{}", key.name, r.region);
+    let there = super::multi_region::client_in(client, &r.region);
+    let meta = super::materials::key_metadata(&there, &name, &r.key_arn)
+        .await?
+        .ok_or_else(|| KmsError::Check {
+            key: name.clone(),
+            operation: "DescribeKey",
+            message: "KMS returned no key metadata".into(),
+            hint: "run the command again; if it persists, check the replica with `aws kms describe-key --region`".into(),
+        })?;
+    let current = meta.current_key_material_id();
+    let state = meta.key_state().map_or("unknown", |s| s.as_str());
+    match (expected, current) {
+        (Some(e), Some(c)) if e == c && state == "Enabled" => ok(
+            checks,
+            format!(
+                "replica in {}: Enabled, current key material {c}, the primary's",
+                r.region
+            ),
+        ),
+        _ => failed(
+            checks,
+            format!(
+                "replica in {} left behind: {state}, current key material {}, the primary was given {}",
+                r.region,
+                current.unwrap_or("none"),
+                expected.unwrap_or("none")
+            ),
+        ),
+    }
+    if let Some(ct) = ciphertext {
+        let decrypted = there
+            .decrypt()
+            .key_id(&r.key_arn)
+            .ciphertext_blob(ct.clone())
+            .encryption_context(CONTEXT.0, CONTEXT.1)
+            .send()
+            .await;
+        match decrypted {
+            Ok(d) if d.plaintext().map(|p| p.as_ref()) == Some(probe) => ok(
+                checks,
+                format!("the primary Region's ciphertext decrypts in {}", r.region),
+            ),
+            Ok(_) => failed(
+                checks,
+                format!(
+                    "Decrypt in {} gave other bytes than were encrypted",
+                    r.region
+                ),
+            ),
+            Err(e) => failed(
+                checks,
+                format!(
+                    "the primary Region's ciphertext does not decrypt in {}: {}",
+                    r.region,
+                    KmsError::from_sdk(&name, "Decrypt", e)
+                ),
+            ),
+        }
+    }
+    Ok(())
 }
 
 /// Decrypts a ciphertext made before the rotation; Ok(key ARN it decrypted under).

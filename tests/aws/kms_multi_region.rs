@@ -200,6 +200,29 @@ fn one_ceremony_imports_the_same_hsm_key_into_a_primary_and_its_replica() {
             .unwrap();
     assert_eq!(plain, b"from the replica");
 
+    // verify-rotation looks at the replica in its own Region too.
+    let run = keyrite()
+        .args(["kms", "verify-rotation", "--bundle"])
+        .arg(&p.bundle)
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(run.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains(&format!("replica in {away}: Enabled, current key material")),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!(
+            "the primary Region's ciphertext decrypts in {away}"
+        )),
+        "{said}"
+    );
+
     // The auditor's check holds for the multi-Region ceremony, and fails on the replica's
     // wrapped material changed.
     let verify = || {
