@@ -93,6 +93,13 @@ fn table(r: &InventoryReport) -> String {
             k.key.aliases.join(",")
         };
         let _ = writeln!(s, "{aliases}  {}", k.key.key_arn);
+        if !k.key.related_regions.is_empty() {
+            let _ = writeln!(
+                s,
+                "    multi-Region: the same key material in {} too (read as well)",
+                k.key.related_regions.join(", ")
+            );
+        }
         if k.resources.is_empty() {
             let _ = writeln!(s, "    (no resource found)");
         }

@@ -263,6 +263,10 @@ pub struct Key {
     pub key_arn: String,
     pub region: String,
     pub aliases: Vec<String>,
+    /// A multi-Region key: the other Regions its related keys (primary, replicas) are in, which
+    /// hold the same key material; the inventory reads them too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub related_regions: Vec<String>,
 }
 
 /// A resource and the key setting its service reports.
@@ -570,12 +574,14 @@ mod tests {
                 key_arn: ARN_DEV.into(),
                 region: "us-east-1".into(),
                 aliases: vec!["alias/dev-s3".into()],
+                related_regions: Vec::new(),
             },
             Key {
                 key_id: "prod-s3-id".into(),
                 key_arn: ARN_PROD.into(),
                 region: "eu-west-1".into(),
                 aliases: vec!["alias/team/prod-s3".into()],
+                related_regions: Vec::new(),
             },
         ]
     }

@@ -145,6 +145,7 @@ mod tests {
                 key_arn: key_arn.into(),
                 region: "eu-west-1".into(),
                 aliases: vec![],
+                related_regions: Vec::new(),
             },
             purpose: None,
             resources: resources

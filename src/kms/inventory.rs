@@ -119,9 +119,29 @@ pub async fn external_keys(client: &Client, region: &str, calls: &Calls) -> Resu
             key_id,
             region: region.to_string(),
             aliases,
+            related_regions: related_regions(&meta, region),
         });
     }
     Ok(out)
+}
+
+/// The other Regions of a multi-Region key (its primary's and its replicas'), as AWS spells them;
+/// none for a single-Region key. A Region name KMS should not answer is left out.
+fn related_regions(meta: &aws_sdk_kms::types::KeyMetadata, own: &str) -> Vec<String> {
+    let Some(config) = meta.multi_region_configuration() else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = config
+        .primary_key()
+        .into_iter()
+        .chain(config.replica_keys())
+        .filter_map(|k| k.region())
+        .filter(|r| *r != own && crate::core::names::check_region(r).is_ok())
+        .map(str::to_string)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// A read of `service` that failed, as the report names it; an error that is not AWS's answer
@@ -180,13 +200,25 @@ pub async fn inventory(
     let mut found: Vec<Resource> = Vec::new();
     let mut unread: Vec<Unreadable> = Vec::new();
     let mut configs = BTreeMap::new();
-    for region in regions {
+    // The Regions asked, then every other Region a multi-Region key found is related to: its
+    // replicas (or primary) there hold the same material, and what they protect is exposed with it.
+    let mut regions: Vec<String> = regions.to_vec();
+    let mut next = 0;
+    while let Some(region) = regions.get(next).cloned() {
+        next += 1;
+        let region = &region;
         let t = KmsTarget {
             region: Some(region.clone()),
             ..target.clone()
         };
         let kms = super::connect(&t).await?;
-        keys.extend(external_keys(&kms, region, &calls).await?);
+        let found_keys = external_keys(&kms, region, &calls).await?;
+        for r in found_keys.iter().flat_map(|k| &k.related_regions) {
+            if !regions.contains(r) {
+                regions.push(r.clone());
+            }
+        }
+        keys.extend(found_keys);
         let config = super::sdk_config(&t, false).await?;
         if services.contains(Service::Rds) {
             for read in [
@@ -287,7 +319,7 @@ pub async fn inventory(
     let named_outside_alias = uses.clone().filter(|r| r.escapes_alias_review).count();
     let segregation_violations = uses.filter(|r| !r.segregation.is_empty()).count();
     Ok(InventoryReport {
-        regions: regions.to_vec(),
+        regions,
         services: services.clone(),
         checked_at: now,
         keys,

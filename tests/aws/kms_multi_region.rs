@@ -679,3 +679,71 @@ fn a_multi_region_rehearsal_proves_the_hsm_key_in_both_regions_and_across_them()
         material_in(&client_in("us-east-1"), id).0
     );
 }
+
+/// `kms inventory` of the primary's Region reads the replica's Region too: the bucket there,
+/// encrypted under the replica, holds data under the same key material and is listed, under the
+/// replica, with the key marked multi-Region.
+#[test]
+fn inventory_of_the_primarys_region_reads_the_replicas_region_and_its_resources() {
+    own_token!();
+    let (home, away) = ("us-east-1", "eu-west-1");
+    let (alias, id) = primary_with_a_replica(home, away);
+    let bucket = unique("mrk-bucket").to_lowercase();
+    let replica = format!(
+        "arn:aws:kms:{away}:{}:key/{id}",
+        account_of(&client_in(away), &id)
+    );
+    rt().block_on(common::services::bucket(away, &bucket, &replica, &[]));
+    let out = common::services::keyrite_all_services()
+        .args([
+            "kms",
+            "inventory",
+            "--services",
+            "s3",
+            "--region",
+            home,
+            "--json",
+        ])
+        .assert()
+        .success();
+    let o = out.get_output();
+    let table = String::from_utf8_lossy(&o.stderr).to_string();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let regions: Vec<&str> = v["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r.as_str())
+        .collect();
+    assert!(regions.contains(&away), "{regions:?}");
+    let keys = v["keys"].as_array().unwrap();
+    let theirs = keys
+        .iter()
+        .find(|k| k["key_arn"] == replica.as_str())
+        .unwrap_or_else(|| panic!("the replica is listed: {table}"));
+    assert_eq!(theirs["related_regions"], serde_json::json!([home]));
+    assert_eq!(theirs["resources"][0]["name"], bucket.as_str());
+    let ours = keys
+        .iter()
+        .find(|k| k["aliases"][0] == alias.as_str())
+        .unwrap();
+    assert_eq!(ours["related_regions"], serde_json::json!([away]));
+    assert!(
+        table.contains(&format!(
+            "multi-Region: the same key material in {away} too"
+        )),
+        "{table}"
+    );
+}
+
+/// The account a key lives in, from its ARN.
+fn account_of(client: &keyrite::kms::Client, id: &str) -> String {
+    let arn = rt()
+        .block_on(client.describe_key().key_id(id).send())
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .arn
+        .unwrap();
+    arn.split(':').nth(4).unwrap().to_string()
+}
