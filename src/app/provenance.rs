@@ -284,6 +284,9 @@ pub struct CosignKey {
     /// Rotation by a new key: the alias it takes over after its import, and from which key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub takes_over: Option<crate::core::manifest::TakeOver>,
+    /// A multi-Region key's replicas: (Region, ARN, SHA-256 of that Region's wrapping key).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<(String, String, String)>,
 }
 
 /// The keys as the countersigner must see them before signing (the bundle verified, its
@@ -311,6 +314,24 @@ pub fn cosign_summary(bundle: &VerifiedBundle) -> Result<CosignSummary> {
                 .map(crate::core::digest::sha256_hex)
                 .unwrap_or_default(),
             takes_over: k.takes_over.clone(),
+            replicas: k
+                .replicas
+                .iter()
+                .map(|r| {
+                    (
+                        r.region.clone(),
+                        r.key_arn.clone(),
+                        bundle
+                            .region_file(
+                                k,
+                                Some(&r.region),
+                                crate::core::manifest::WRAPPING_PUBLIC_KEY,
+                            )
+                            .map(crate::core::digest::sha256_hex)
+                            .unwrap_or_default(),
+                    )
+                })
+                .collect(),
         })
         .collect();
     Ok(CosignSummary {

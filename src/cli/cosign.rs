@@ -75,6 +75,10 @@ pub fn run(a: CosignArgs) -> Result<()> {
             "    wrapping key SHA-256 {}",
             grouped(&k.wrapping_key_sha256)
         );
+        for (region, arn, sha) in &k.replicas {
+            crate::say!("    REPLICA in {region}: {arn}");
+            crate::say!("      its Region's wrapping key SHA-256 {}", grouped(sha));
+        }
         match &k.takes_over {
             Some(t) => crate::say!(
                 "    ALIAS MOVE: once imported, this new key takes over {} from {}",

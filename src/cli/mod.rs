@@ -408,6 +408,16 @@ fn prepare(a: PrepareArgs) -> Result<()> {
             k.key_state,
             k.parameters_valid_to
         );
+        for r in &k.replicas {
+            crate::say!(
+                "  {:<24} replica in {}: {}  state {}  parameters valid to {}",
+                "",
+                r.region,
+                r.key_arn,
+                r.key_state,
+                r.parameters_valid_to
+            );
+        }
         if let Some(t) = &k.takes_over {
             crate::say!(
                 "  {:<24} a new key: takes over {} from {} after import",

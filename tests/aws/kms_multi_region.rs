@@ -566,7 +566,7 @@ fn prepare_replicate_to_makes_the_replica_first_and_refuses_a_single_region_key(
     });
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("bundle");
-    keyrite()
+    let run = keyrite()
         .args([
             "kms",
             "prepare",
@@ -577,8 +577,14 @@ fn prepare_replicate_to_makes_the_replica_first_and_refuses_a_single_region_key(
             "--out",
         ])
         .arg(&out)
-        .assert()
-        .success();
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{said}");
+    assert!(
+        said.contains(&format!("replica in {away}: arn:aws:kms:{away}:")),
+        "the prepared replica is named: {said}"
+    );
     assert_eq!(
         material_in(&client_in(away), &id),
         (None, "PendingImport".to_string())
