@@ -247,3 +247,58 @@ fn an_import_killed_half_way_resumes_and_imports_every_key_exactly_once() {
         assert_ne!(m1, m2, "each key's current material changed");
     }
 }
+
+/// A multi-Region key's import killed after the primary was given its material and while the
+/// replica's ImportKeyMaterial was on the wire: the re-run sends the replica its material (the
+/// primary's is not sent again), and both Regions then hold one KeyMaterialId.
+#[test]
+fn a_multi_region_import_killed_between_its_regions_resumes_in_the_replicas_region() {
+    use super::kms_multi_region::{client_in, material_in, primary_with_a_replica};
+    own_token!();
+    let dir = tempfile::tempdir().unwrap();
+    let (home, away) = ("us-east-1", "eu-west-1");
+    let (alias, id) = primary_with_a_replica(home, away);
+    let proxy = CountingProxy::start(&kms_endpoint());
+    let bundle = ceremony(dir.path(), &[&alias]);
+    proxy.hold_after.store(1, Ordering::SeqCst);
+    let mut child = import_through(&proxy, &bundle).spawn().unwrap();
+    proxy
+        .held
+        .lock()
+        .unwrap()
+        .recv_timeout(Duration::from_secs(120))
+        .expect("keyrite sent the replica's ImportKeyMaterial");
+    child.kill().unwrap();
+    assert!(!child.wait().unwrap().success(), "keyrite was killed");
+    let (primary, state) = material_in(&client_in(home), &id);
+    assert_eq!(state, "Enabled");
+    assert_eq!(
+        material_in(&client_in(away), &id),
+        (None, "PendingImport".to_string()),
+        "the replica's import never reached KMS"
+    );
+    let mut s = stages(&bundle);
+    s.sort();
+    assert_eq!(
+        s,
+        ["imported", "sending"],
+        "the primary imported, the replica sending"
+    );
+
+    proxy.hold_after.store(usize::MAX, Ordering::SeqCst);
+    let out = import_through(&proxy, &bundle).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        proxy.imports.load(Ordering::SeqCst),
+        2,
+        "the primary's material sent once, the replica's once"
+    );
+    assert_eq!(
+        material_in(&client_in(away), &id),
+        (primary, "Enabled".to_string())
+    );
+}

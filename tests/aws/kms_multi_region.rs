@@ -9,7 +9,7 @@ use common::flow;
 use common::*;
 
 /// A client of the local KMS in `region`.
-fn client_in(region: &str) -> keyrite::kms::Client {
+pub(crate) fn client_in(region: &str) -> keyrite::kms::Client {
     let client = rt().block_on(client());
     keyrite::kms::Client::from_conf(
         client
@@ -23,7 +23,7 @@ fn client_in(region: &str) -> keyrite::kms::Client {
 /// An EXTERNAL multi-Region primary in `primary` with an alias, replicated to `replica` before
 /// any import (LocalStack's ReplicateKey copies the primary as it is: a replica made now is
 /// PendingImport, as AWS's is). Returns (alias, key id).
-fn primary_with_a_replica(primary: &str, replica: &str) -> (String, String) {
+pub(crate) fn primary_with_a_replica(primary: &str, replica: &str) -> (String, String) {
     let client = client_in(primary);
     rt().block_on(async {
         let meta = client
@@ -66,7 +66,7 @@ fn manifest_of(bundle: &std::path::Path) -> serde_json::Value {
 }
 
 /// The current KeyMaterialId and state of `id` in `client`'s Region.
-fn material_in(client: &keyrite::kms::Client, id: &str) -> (Option<String>, String) {
+pub(crate) fn material_in(client: &keyrite::kms::Client, id: &str) -> (Option<String>, String) {
     let meta = rt()
         .block_on(client.describe_key().key_id(id).send())
         .unwrap()
