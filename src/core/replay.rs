@@ -105,12 +105,21 @@ fn lines(record: &Record) -> Vec<String> {
             ]
         }
         Record::KeyGenerated(k) => match &k.reimport {
-            None => vec![
-                format!("The HSM generated AES-256 key material for {}.", k.key),
-                format!("  KMS key      {}", k.key_arn),
-                format!("  HSM label    {}", k.hsm_label),
-                format!("  check value  {}", k.check_value),
-            ],
+            None => {
+                let mut l = vec![
+                    format!("The HSM generated AES-256 key material for {}.", k.key),
+                    format!("  KMS key      {}", k.key_arn),
+                    format!("  HSM label    {}", k.hsm_label),
+                    format!("  check value  {}", k.check_value),
+                ];
+                if !k.replica_regions.is_empty() {
+                    l.push(format!(
+                        "  multi-Region: wrapped for its own Region, then for its replicas in {}",
+                        k.replica_regions.join(", ")
+                    ));
+                }
+                l
+            }
             Some(r) => vec![
                 format!(
                     "Re-wrap: the HSM's escrowed key material for {} was found again.",
@@ -133,11 +142,18 @@ fn lines(record: &Record) -> Vec<String> {
             ],
         },
         Record::KeyWrapped(w) => vec![
-            format!(
-                "The HSM wrapped {}'s material for KMS with {}.",
-                w.key,
-                w.algorithm.as_deref().unwrap_or("?")
-            ),
+            match &w.region {
+                None => format!(
+                    "The HSM wrapped {}'s material for KMS with {}.",
+                    w.key,
+                    w.algorithm.as_deref().unwrap_or("?")
+                ),
+                Some(r) => format!(
+                    "The HSM wrapped {}'s material again, for its replica in {r}'s own wrapping key, with {}.",
+                    w.key,
+                    w.algorithm.as_deref().unwrap_or("?")
+                ),
+            },
             format!("  {} written, read back, sha256", w.file),
             format!("  {}", grouped(&w.sha256)),
         ],

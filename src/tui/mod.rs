@@ -55,6 +55,7 @@ pub fn result_view(r: &CeremonyReport) -> ResultView {
                 check_value: k.check_value.to_string(),
                 label: k.hsm_label.clone(),
                 sha256: k.encrypted_key_material_sha256.clone(),
+                replica_regions: k.replicas.iter().map(|(r, _)| r.clone()).collect(),
             })
             .collect(),
     }

@@ -157,6 +157,8 @@ pub struct KeyRow {
     pub check_value: String,
     pub label: String,
     pub sha256: String,
+    /// A multi-Region key: the replicas' Regions it was wrapped for too.
+    pub replica_regions: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

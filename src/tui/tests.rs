@@ -193,6 +193,7 @@ fn result(keys: usize) -> ResultView {
         fingerprint: FP.into(),
         keys: (1..=keys)
             .map(|i| KeyRow {
+                replica_regions: Vec::new(),
                 name: format!("prod-{i:02}"),
                 check_value: format!("1a2b{i:02}"),
                 label: format!("keyrite/prod-{i:02}/20261128/ba7816bf"),

@@ -774,12 +774,23 @@ fn result(m: &Model, area: Rect) -> Vec<Line<'static>> {
         .map(|(i, k)| {
             let sha = one_line(&k.sha256);
             let sha: String = sha.chars().take(16).collect();
-            vec![Line::from(format!(
+            let mut block = vec![Line::from(format!(
                 "{:>2} {}  check value {}  material SHA-256 {sha}…",
                 i + 1,
                 cut(&k.name, name_w),
                 one_line(&k.check_value),
-            ))]
+            ))];
+            if !k.replica_regions.is_empty() {
+                block.push(Line::from(format!(
+                    "   and wrapped for its replicas in {}",
+                    k.replica_regions
+                        .iter()
+                        .map(|r| one_line(r).into_owned())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            block
         })
         .collect();
     scrolled(area, m.scroll, blocks, |from, to, total| {

@@ -130,6 +130,24 @@ fn one_ceremony_imports_the_same_hsm_key_into_a_primary_and_its_replica() {
         "{log}"
     );
     assert!(log.contains(&format!("\"region\":\"{away}\"")), "{log}");
+    // The replay tells the operators' story: one key, wrapped again for the replica's Region.
+    let replay = keyrite()
+        .args(["audit", "replay", "--text", "--trust"])
+        .arg(hsm().log_public_key())
+        .arg(&p.bundle)
+        .output()
+        .unwrap();
+    let screens = String::from_utf8_lossy(&replay.stdout);
+    assert!(
+        screens.contains(&format!("then for its replicas in {away}")),
+        "{screens}"
+    );
+    assert!(
+        screens.contains(&format!(
+            "again, for its replica in {away}'s own wrapping key"
+        )),
+        "{screens}"
+    );
     assert!(
         p.bundle
             .join(name)

@@ -1001,6 +1001,12 @@ pub fn print_report(report: &CeremonyReport) {
             k.hsm_label,
             k.encrypted_key_material_sha256
         );
+        for (region, sha) in &k.replicas {
+            crate::say!(
+                "  {:<24} replica in {region}: EncryptedKeyMaterial.bin sha256 {sha}",
+                ""
+            );
+        }
     }
 }
 

@@ -77,6 +77,14 @@ pub fn text(
             "    material SHA-256   {}",
             clean(&k.encrypted_key_material_sha256)
         );
+        for (region, sha) in &k.replicas {
+            let _ = writeln!(
+                t,
+                "    replica {:<10} {} (the same key, wrapped for its Region)",
+                clean(region),
+                clean(sha)
+            );
+        }
     }
     let _ = writeln!(t);
     let _ = writeln!(
