@@ -24,40 +24,7 @@ pub(crate) fn client_in(region: &str) -> keyrite::kms::Client {
 /// any import (LocalStack's ReplicateKey copies the primary as it is: a replica made now is
 /// PendingImport, as AWS's is). Returns (alias, key id).
 pub(crate) fn primary_with_a_replica(primary: &str, replica: &str) -> (String, String) {
-    let client = client_in(primary);
-    rt().block_on(async {
-        let meta = client
-            .create_key()
-            .origin(aws_sdk_kms::types::OriginType::External)
-            .multi_region(true)
-            .send()
-            .await
-            .unwrap()
-            .key_metadata
-            .unwrap();
-        let id = meta.key_id().to_string();
-        let replica = client
-            .replicate_key()
-            .key_id(&id)
-            .replica_region(replica)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            replica.replica_key_metadata().and_then(|m| m.key_state()),
-            Some(&aws_sdk_kms::types::KeyState::PendingImport),
-            "a replica of an EXTERNAL primary made before any import waits for its material"
-        );
-        let alias = format!("alias/{}", unique("mrk"));
-        client
-            .create_alias()
-            .alias_name(&alias)
-            .target_key_id(&id)
-            .send()
-            .await
-            .unwrap();
-        (alias, id)
-    })
+    rt().block_on(create_multi_region_key(&client_in(primary), "mrk", replica))
 }
 
 /// The manifest of a bundle, as JSON.

@@ -240,6 +240,23 @@ pub fn check(p: &Prepared, keys: usize, aborted: bool, what: &str) {
         keyrite::io::bundle::Bundle::verify(&p.bundle)
             .unwrap_or_else(|e| panic!("{what}: the finished bundle verifies: {e}"));
     }
+    // A multi-Region key's replica Regions: material is there exactly where the log records a
+    // wrap for that Region.
+    for k in &report.keys {
+        let Ok(entries) = std::fs::read_dir(p.bundle.join(&k.key)) else {
+            continue;
+        };
+        for region in entries.flatten().filter(|e| e.path().is_dir()) {
+            let region = region.file_name().to_string_lossy().into_owned();
+            let file = p
+                .bundle
+                .join(&k.key)
+                .join(&region)
+                .join("EncryptedKeyMaterial.bin");
+            let recorded = k.replica_wraps.iter().any(|(r, _, _)| *r == region);
+            assert_eq!(file.exists(), recorded, "{what}: {}", file.display());
+        }
+    }
 }
 
 /// The fault-injecting module that `scripts/test` built (scripts/faulty-token) and names in

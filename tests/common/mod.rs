@@ -306,6 +306,48 @@ pub async fn create_key(client: &Client, external: bool, name: &str) -> (String,
     (alias, meta.arn().unwrap().to_string())
 }
 
+/// An EXTERNAL multi-Region primary in `client`'s Region under a fresh alias, replicated to
+/// `replica_region` before any import (LocalStack's ReplicateKey copies the primary as it is: a
+/// replica made now waits in PendingImport, as AWS's does). Returns (alias, key id).
+#[cfg(feature = "connected")]
+pub async fn create_multi_region_key(
+    client: &Client,
+    name: &str,
+    replica_region: &str,
+) -> (String, String) {
+    let meta = client
+        .create_key()
+        .origin(aws_sdk_kms::types::OriginType::External)
+        .multi_region(true)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    let id = meta.key_id().to_string();
+    let replica = client
+        .replicate_key()
+        .key_id(&id)
+        .replica_region(replica_region)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        replica.replica_key_metadata().and_then(|m| m.key_state()),
+        Some(&aws_sdk_kms::types::KeyState::PendingImport),
+        "a replica of an EXTERNAL primary made before any import waits for its material"
+    );
+    let alias = format!("alias/{}", unique(name));
+    client
+        .create_alias()
+        .alias_name(&alias)
+        .target_key_id(&id)
+        .send()
+        .await
+        .unwrap();
+    (alias, id)
+}
+
 /// The keyrite binary, with the environment pointing at the test token and the local KMS.
 #[cfg(feature = "airgap")]
 pub fn keyrite() -> assert_cmd::Command {

@@ -60,8 +60,8 @@ fn a_ceremony_failing_at_any_pkcs11_call_is_finished_or_aborted_consistently_sha
     sweep(3);
 }
 
-/// Fails each PKCS#11 call of shard `shard` of a three-key ceremony once, then finishes or
-/// aborts the bundle and checks it.
+/// Fails each PKCS#11 call of shard `shard` of a three-key ceremony (one key multi-Region) once,
+/// then finishes or aborts the bundle and checks it.
 fn sweep(shard: usize) {
     own_token!();
     let started = std::time::Instant::now();
@@ -69,9 +69,13 @@ fn sweep(shard: usize) {
     let dir = tempfile::tempdir().unwrap();
     let rt = rt();
     let c = rt.block_on(client());
-    let aliases: Vec<String> = (0..3)
-        .map(|i| rt.block_on(create_key(&c, true, &format!("fault{i}"))).0)
-        .collect();
+    // The first key is a multi-Region primary with a replica: its material is wrapped twice,
+    // once per Region, so a fault can also fall between its Regions.
+    let mut aliases: Vec<String> = vec![
+        rt.block_on(create_multi_region_key(&c, "fault0", "eu-west-1"))
+            .0,
+    ];
+    aliases.extend((1..3).map(|i| rt.block_on(create_key(&c, true, &format!("fault{i}"))).0));
     let keys: Vec<&str> = aliases.iter().map(String::as_str).collect();
     let prepared = prepare(dir.path(), &keys, default_algorithm());
 

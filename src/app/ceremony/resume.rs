@@ -109,13 +109,14 @@ pub fn clear_leftovers(
 ) -> Result<Vec<String>> {
     let m = engine.machine();
     let logged = |name: &str| m.keys().iter().find(|k| k.key == name);
-    // A key wrapped for some of its Regions only is not written: its key is destroyed on an
-    // abort (kept when finishing, as the pending key), its recorded files stay.
+    // Keys whose material never left the HSM. A multi-Region key wrapped for some of its Regions
+    // only is kept: material that left the HSM, even for one Region, may reach KMS, and only the
+    // same material brings a key back.
     let unwrapped: Vec<&str> = manifest
         .keys
         .iter()
         .map(|k| k.name.as_str())
-        .filter(|name| !logged(name).is_some_and(|k| k.fully_wrapped()))
+        .filter(|name| logged(name).is_none_or(|k| k.wrapped.is_none()))
         .collect();
     let listed = session.secret_keys_with_ids()?;
     let token: Vec<leftovers::TokenKey> = listed
@@ -136,12 +137,9 @@ pub fn clear_leftovers(
     // The manifest is replaced through `manifest.json.new` and a rename: a run stopped between
     // the two leaves that file, never a half-written manifest. It was never recorded.
     let manifest_new = dir.join(format!("{}.new", crate::io::bundle::MANIFEST));
+    // The files of every Region not recorded as wrapped (a key's own, or a replica's).
     let mut unrecorded = Vec::new();
-    for key in manifest
-        .keys
-        .iter()
-        .filter(|k| unwrapped.contains(&k.name.as_str()))
-    {
+    for key in &manifest.keys {
         for region in key.wrap_regions() {
             let rel = Manifest::region_file_path(key, region, manifest::ENCRYPTED_KEY_MATERIAL);
             let recorded = logged(&key.name).is_some_and(|k| {
