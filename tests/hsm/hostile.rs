@@ -318,6 +318,36 @@ fn a_symlinked_key_directory_is_refused_before_the_hsm_is_touched() {
     );
 }
 
+/// A multi-Region key's replica Region directory swapped for a link to outside the bundle: the
+/// ceremony is refused before the HSM is touched, and nothing is written through the link.
+#[test]
+fn a_symlinked_replica_region_directory_is_refused_before_the_hsm_is_touched() {
+    own_token!();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let c = rt.block_on(client());
+    let (alias, _) = rt.block_on(create_multi_region_key(
+        &c,
+        "hostile-region-link",
+        "eu-west-1",
+    ));
+    let p = prepare(dir.path(), &[&alias], default_algorithm());
+    let region_dir = p.bundle.join(bundle_name(&alias)).join("eu-west-1");
+    let outside = dir.path().join("outside");
+    std::fs::rename(&region_dir, &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, &region_dir).unwrap();
+    let outside_before = tree(&outside);
+    let objects = hsm().object_count();
+    let cmd = ceremony_cmd(dir.path(), &p, &[&alias], default_algorithm());
+    ceremony_refused(cmd, &alias, &p, REFUSED, &["is a symbolic link"]);
+    assert_eq!(hsm().object_count(), objects, "no HSM object was created");
+    assert_eq!(
+        tree(&outside),
+        outside_before,
+        "nothing was written outside the bundle"
+    );
+}
+
 #[test]
 fn a_forged_done_in_the_import_progress_is_refused() {
     own_token!();
