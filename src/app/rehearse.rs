@@ -125,6 +125,12 @@ pub fn start(
             BUILTIN_SCRIPT.to_string(),
         ),
     };
+    // Multi-Region: every key gets its replica's Region in the script, as its author would name
+    // each Region the material is to go to.
+    let script_text = match &a.multi_region {
+        Some(region) => with_replica_region(&script_text, region),
+        None => script_text,
+    };
     let script = Script::parse(&script_name, &script_text)?;
     if !a.module.is_file() {
         return Err(Error::NoSoftHsm {
@@ -438,6 +444,19 @@ impl Rehearsal {
         summary(out, bundle_dir);
         Ok(())
     }
+}
+
+/// `text` with `replicas = ["<region>"]` as the first line of each `[[key]]` table.
+fn with_replica_region(text: &str, region: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        out.push_str(line);
+        out.push('\n');
+        if line.trim() == "[[key]]" {
+            out.push_str(&format!("replicas = [{region:?}]\n"));
+        }
+    }
+    out
 }
 
 fn summary(out: &Path, bundle: &Path) {

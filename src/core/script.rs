@@ -117,6 +117,11 @@ pub struct ScriptKey {
     /// The AWS region the key must be in (with `account`, when no `arn` is given).
     #[serde(default)]
     pub region: Option<String>,
+    /// A multi-Region key: the Regions of the replicas the material is wrapped for, besides the
+    /// key's own. A bundle whose key has replicas in other Regions (or lacks one named here) is
+    /// refused before anyone types a secret: every Region the material goes to is in the script.
+    #[serde(default)]
+    pub replicas: Vec<String>,
 }
 
 /// The operators' names do not satisfy the script.
@@ -218,6 +223,17 @@ impl Script {
             }
             if !seen.insert(r.as_str().to_string()) {
                 return Err(invalid(format!("[[key]] {:?} is listed twice", k.key)));
+            }
+            let mut regions = std::collections::BTreeSet::new();
+            for region in &k.replicas {
+                crate::core::names::check_region(region)
+                    .map_err(|e| invalid(format!("[[key]] {:?}: replicas: {e}", k.key)))?;
+                if !regions.insert(region) {
+                    return Err(invalid(format!(
+                        "[[key]] {:?}: replicas names {region} twice",
+                        k.key
+                    )));
+                }
             }
         }
         Ok(script)

@@ -738,3 +738,34 @@ fn account_of(client: &keyrite::kms::Client, id: &str) -> String {
         .unwrap();
     arn.split(':').nth(4).unwrap().to_string()
 }
+
+/// The script names every Region the material may go to: a bundle whose key has a replica the
+/// script does not name (a replica added on the connected side) is refused at the ceremony's
+/// preflight, before anyone types a secret, and nothing is generated.
+#[test]
+fn the_ceremony_refuses_a_replica_region_the_script_does_not_name() {
+    own_token!();
+    let (alias, _id) = primary_with_a_replica("us-east-1", "eu-west-1");
+    let dir = tempfile::tempdir().unwrap();
+    let p = flow::prepare(dir.path(), &[&alias], default_algorithm());
+    let script = write_script(dir.path(), &[&alias], default_algorithm(), "RSA_4096");
+    let answers = write_answers(dir.path(), &p.fingerprint);
+    let objects = hsm().object_count();
+    let run = flow::ceremony_cmd_with_answers(&script, &p, &answers)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains(
+            "the bundle wraps the key's material for replicas in eu-west-1, the script names none"
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        hsm().object_count(),
+        objects,
+        "nothing generated in the HSM"
+    );
+    assert!(!p.bundle.join("ceremony.log").exists());
+}

@@ -106,7 +106,12 @@ pub fn resume_process(
     keys: &[&str],
     choice: &str,
 ) -> std::process::Command {
-    let script = write_script(dir, keys, default_algorithm(), "RSA_4096");
+    let script = write_script_with_replicas(
+        dir,
+        &with_replicas(p, keys),
+        default_algorithm(),
+        "RSA_4096",
+    );
     let answers = write_answers(dir, &p.fingerprint);
     let mut f = std::fs::OpenOptions::new()
         .append(true)

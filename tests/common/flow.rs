@@ -68,9 +68,32 @@ fn ceremony_process_with_spec(
     algorithm: &str,
     spec: &str,
 ) -> std::process::Command {
-    let script = write_script(dir, keys, algorithm, spec);
+    let script = write_script_with_replicas(dir, &with_replicas(p, keys), algorithm, spec);
     let answers = write_answers(dir, &p.fingerprint);
     ceremony_process_with_answers(&script, p, &answers)
+}
+
+/// The keys, each with the Regions of the replicas the bundle `p` holds for it: the script names
+/// the Regions the connected side prepared (a multi-Region key's), as its author would.
+pub fn with_replicas<'k>(p: &Prepared, keys: &[&'k str]) -> Vec<(&'k str, Vec<String>)> {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p.bundle.join("manifest.json")).unwrap()).unwrap();
+    keys.iter()
+        .map(|k| {
+            let entry = manifest["keys"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|e| e["requested"] == *k);
+            let regions = entry
+                .and_then(|e| e["replicas"].as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r["region"].as_str().map(str::to_string))
+                .collect();
+            (*k, regions)
+        })
+        .collect()
 }
 
 /// The headless ceremony with this script and answers file.

@@ -378,13 +378,27 @@ pub const UNSIGNED: &str =
 
 /// A ceremony script for these keys, written into `dir`.
 pub fn write_script(dir: &Path, keys: &[&str], algorithm: &str, spec: &str) -> PathBuf {
+    let keys: Vec<(&str, Vec<String>)> = keys.iter().map(|k| (*k, Vec::new())).collect();
+    write_script_with_replicas(dir, &keys, algorithm, spec)
+}
+
+/// [`write_script`] for keys some of which are multi-Region: each with its replicas' Regions.
+pub fn write_script_with_replicas(
+    dir: &Path,
+    keys: &[(&str, Vec<String>)],
+    algorithm: &str,
+    spec: &str,
+) -> PathBuf {
     let mut s = format!(
         "[ceremony]\nname = \"test ceremony\"\n\n[wrapping]\nalgorithm = \"{algorithm}\"\nkey_spec = \"{spec}\"\n"
     );
-    for k in keys {
+    for (k, replicas) in keys {
         s.push_str(&format!(
             "\n[[key]]\nkey = \"{k}\"\naccount = \"000000000000\"\nregion = \"us-east-1\"\n"
         ));
+        if !replicas.is_empty() {
+            s.push_str(&format!("replicas = {replicas:?}\n"));
+        }
     }
     s.push_str(UNSIGNED);
     let p = dir.join(format!("{}.toml", unique("script")));

@@ -81,6 +81,27 @@ pub fn script_against_bundle(script: &Script, manifest: &Manifest) -> Result<(),
         if let Some(why) = why {
             return Err(Mismatch::Destination(format!("{}: {why}", k.key)));
         }
+        // Every Region the material is wrapped for is one the script names.
+        let mut bundle_regions: Vec<&str> =
+            entry.replicas.iter().map(|r| r.region.as_str()).collect();
+        let mut script_regions: Vec<&str> = k.replicas.iter().map(String::as_str).collect();
+        bundle_regions.sort_unstable();
+        script_regions.sort_unstable();
+        if bundle_regions != script_regions {
+            let list = |v: &[&str]| {
+                if v.is_empty() {
+                    "none".to_string()
+                } else {
+                    v.join(", ")
+                }
+            };
+            return Err(Mismatch::Destination(format!(
+                "{}: the bundle wraps the key's material for replicas in {}, the script names {} (`replicas` under the key); the material goes only to Regions the script names",
+                k.key,
+                list(&bundle_regions),
+                list(&script_regions)
+            )));
+        }
     }
     let w = &script.wrapping;
     if w.algorithm != manifest.wrapping_algorithm || w.key_spec != manifest.wrapping_key_spec {
