@@ -99,6 +99,51 @@ fn a_ceremony_killed_at_any_record_leaves_a_log_whose_complete_records_verify() 
     assert!(cut_points.len() >= 3, "kills landed at {cut_points:?}");
 }
 
+/// A ceremony killed after its end record, while its ledger evidence was being written (its
+/// replacement `ledger.jsonl.new` left in the bundle, as a kill in the middle of that write
+/// leaves it): finishing is not refused for the leftover, writes the evidence again, and the
+/// bundle verifies.
+#[test]
+fn a_kill_while_the_ledger_evidence_is_written_is_finished() {
+    own_token!();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let c = rt.block_on(client());
+    let (alias, _) = rt.block_on(create_key(&c, true, "kill-ledger"));
+    let trusted =
+        TrustedKey::from_pem(&std::fs::read_to_string(hsm().log_public_key()).unwrap()).unwrap();
+    // The kill must land after the end record and before the manifest's rename: tried until it
+    // does (the window is the ledger's fsynced writes).
+    let p = (0..20)
+        .find_map(|_| {
+            let p = prepare(dir.path(), &[&alias], default_algorithm());
+            kill_after(dir.path(), &p, &[&alias], 5);
+            p.bundle.join("manifest.json.new").exists().then_some(p)
+        })
+        .expect("a kill landed between the end record and the manifest's rename");
+    std::fs::write(p.bundle.join("ledger.jsonl.new"), b"half a ledger").unwrap();
+    let out = common::faults::resume_process(dir.path(), &p, &[&alias], "finish")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = verify(
+        &std::fs::read(p.bundle.join("ceremony.log")).unwrap(),
+        &trusted,
+    )
+    .unwrap();
+    assert_eq!(
+        report.records.last().map(|r| r.step.as_str()),
+        Some("ceremony.end")
+    );
+    common::faults::check(&p, 1, false, "finished after a kill in the ledger's writes");
+    assert!(!p.bundle.join("ledger.jsonl.new").exists());
+    assert!(!p.bundle.join("manifest.json.new").exists());
+}
+
 /// Runs `keyrite ceremony` again on the killed ceremony's bundle with `choice`, then checks the
 /// log verifies (whole: ended or aborted), `audit verify` accepts the bundle, and the HSM holds
 /// exactly the keys the outcome says.

@@ -308,19 +308,22 @@ fn check_bundle_reporting(
     // Nothing planted at the top: the preparers' signatures (checked on their own), and
     // leftovers of a killed run (its log, a manifest replacement not yet renamed) only where the
     // log of an unfinished ceremony makes them expected.
-    let leftovers: &[&str] = match resume {
-        None => &[crate::core::provenance::FILE_NAME],
-        Some(_) => &[
-            crate::core::provenance::FILE_NAME,
-            log::FILE_NAME,
-            MANIFEST_REPLACEMENT,
-            // Written between the end (or aborted) record and the manifest's rename.
-            crate::core::ledger::proof::PROOF_FILE,
-            crate::core::ledger::proof::CONSISTENCY_FILE,
-            crate::core::ledger::FILE_NAME,
-        ],
-    };
-    Bundle::check_top_level(dir, &manifest, leftovers)?;
+    let ledger_files = [
+        crate::core::ledger::proof::PROOF_FILE,
+        crate::core::ledger::proof::CONSISTENCY_FILE,
+        crate::core::ledger::FILE_NAME,
+    ];
+    // A stop while the ledger's evidence was being written leaves its replacement (`<file>.new`,
+    // removed when it is written again).
+    let staged: Vec<String> = ledger_files.iter().map(|f| format!("{f}.new")).collect();
+    let mut leftovers: Vec<&str> = vec![crate::core::provenance::FILE_NAME];
+    if resume.is_some() {
+        leftovers.extend([log::FILE_NAME, MANIFEST_REPLACEMENT]);
+        // Written between the end (or aborted) record and the manifest's rename.
+        leftovers.extend(ledger_files);
+        leftovers.extend(staged.iter().map(String::as_str));
+    }
+    Bundle::check_top_level(dir, &manifest, &leftovers)?;
     passed(Passed::Hashes {
         files: bundle.manifest().files.len(),
     });
