@@ -95,7 +95,7 @@ fn prepare_refuses_a_multi_region_primary_and_its_replica_naming_their_regions()
     assert!(err.contains("what to do: leave this key out"), "{err}");
 
     // The replica, named by its ARN in its own Region.
-    let replica_arn = format!("arn:aws:kms:eu-west-1:000000000000:key/{id}");
+    let replica_arn = format!("arn:aws:kms:eu-west-1:{}:key/{id}", account());
     let (code, err) = prepare(&replica_arn, "eu-west-1", "bundle-replica");
     assert_eq!(code, Some(5), "{err}");
     assert!(
