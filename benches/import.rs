@@ -84,7 +84,7 @@ fn main() {
                 .env("PATH", &path)
                 .env("AWS_ENDPOINT_URL", kms_endpoint())
                 .env("AWS_DEFAULT_REGION", "us-east-1")
-                .env("AWS_ACCESS_KEY_ID", "local")
+                .env("AWS_ACCESS_KEY_ID", account())
                 .env("AWS_SECRET_ACCESS_KEY", "local")
                 .env_remove("AWS_PROFILE")
                 .output()

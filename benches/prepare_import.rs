@@ -81,7 +81,7 @@ fn main() {
         std::env::set_var("KEYRITE_PKCS11_MODULE", &hsm.module);
         std::env::set_var("AWS_ENDPOINT_URL", kms_endpoint());
         std::env::set_var("AWS_REGION", "us-east-1");
-        std::env::set_var("AWS_ACCESS_KEY_ID", "local");
+        std::env::set_var("AWS_ACCESS_KEY_ID", account());
         std::env::set_var("AWS_SECRET_ACCESS_KEY", "local");
         std::env::remove_var("AWS_PROFILE");
         std::env::remove_var("AWS_ENDPOINT_URL_KMS");

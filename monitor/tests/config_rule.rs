@@ -26,6 +26,12 @@ use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use keyrite::kms::KmsTarget;
 use keyrite_monitor::{ConfigEvent, Monitor, MonitorError, handle};
 
+/// This test's account on LocalStack: its keys and buckets, and no other test's, are what the
+/// rule sees there.
+#[path = "../../tests/common/account.rs"]
+mod account;
+use account::account;
+
 const EVENT: &str = include_str!("fixtures/scheduled-notification.json");
 const REGION: &str = "us-east-1";
 
@@ -40,7 +46,7 @@ fn target(endpoint: String) -> KmsTarget {
         profile: None,
         region: Some(REGION.into()),
         endpoint_url: Some(endpoint),
-        local_credentials: true,
+        local_credentials: Some(account().into()),
     }
 }
 

@@ -201,7 +201,7 @@ pub fn start(
         profile: None,
         region: Some(std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into())),
         endpoint_url: Some(endpoint.clone()),
-        local_credentials: true,
+        local_credentials: Some(kms::LOCAL_ACCESS_KEY.into()),
     };
     let rt = runtime()?;
     let client = rt.block_on(kms::connect(&target))?;

@@ -33,9 +33,16 @@ pub struct KmsTarget {
     pub profile: Option<String>,
     pub region: Option<String>,
     pub endpoint_url: Option<String>,
-    /// Fixed dummy credentials, for a local KMS that accepts any (rehearsals and tests).
-    pub local_credentials: bool,
+    /// Fixed dummy credentials, for a local KMS that accepts any (rehearsals and tests), with
+    /// this access key id ([`LOCAL_ACCESS_KEY`] unless the caller needs another). LocalStack
+    /// takes a 12-digit access key id as the account to act in, so a caller can keep its keys
+    /// in an account of its own; with [`LOCAL_ACCESS_KEY`] it acts in its default account,
+    /// 000000000000.
+    pub local_credentials: Option<String>,
 }
+
+/// The access key id of the dummy credentials a rehearsal sends its local KMS.
+pub const LOCAL_ACCESS_KEY: &str = "local";
 
 /// How many times keyrite sends one KMS request at most, counting the first: throttling
 /// (ThrottlingException, LimitExceededException) and transient errors (HTTP 5xx, timeouts) are
@@ -81,9 +88,9 @@ pub async fn sdk_config(
     if kms_endpoint && let Some(u) = &target.endpoint_url {
         loader = loader.endpoint_url(u);
     }
-    if target.local_credentials {
+    if let Some(access_key) = &target.local_credentials {
         loader = loader.credentials_provider(aws_sdk_kms::config::Credentials::new(
-            "local",
+            access_key,
             "local",
             None,
             None,

@@ -31,7 +31,8 @@ fn aws_bin() -> &'static PathBuf {
     })
 }
 
-/// The environment the AWS CLI runs in: the local KMS, its region, dummy credentials.
+/// The environment the AWS CLI runs in: the local KMS, its region, dummy credentials in the
+/// test's own account.
 fn aws_env(cmd: &mut std::process::Command) {
     let bin_dir = aws_bin().parent().unwrap();
     let path = format!(
@@ -42,7 +43,7 @@ fn aws_env(cmd: &mut std::process::Command) {
     cmd.env("PATH", path)
         .env("AWS_ENDPOINT_URL", kms_endpoint())
         .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_ACCESS_KEY_ID", account())
         .env("AWS_SECRET_ACCESS_KEY", "local")
         .env_remove("AWS_PROFILE");
 }

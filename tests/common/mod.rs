@@ -20,6 +20,12 @@
 //! counts, and SoftHSM2's file store failing a read in one process while another process rewrites
 //! the same token.
 //!
+//! # Tests share no account
+//!
+//! The KMS clients, keyrite processes, AWS CLI runs and ceremony scripts of a test all act in
+//! an AWS account of its own on LocalStack, [`account`]: one test's keys never show up in
+//! another's `kms status` or `kms inventory`, which describe every key of the account.
+//!
 //! [`hsm`] refuses to run outside such a process, so a test that forgets [`own_token!`] fails
 //! instead of sharing a token. A program that is one run on its own (a bench) calls
 //! [`whole_process_is_one_run`] instead.
@@ -27,6 +33,7 @@
 //! The HSM half needs the `airgap` feature, the KMS half `connected`.
 #![allow(dead_code)]
 
+mod account;
 #[cfg(all(feature = "airgap", feature = "connected"))]
 pub mod faults;
 #[cfg(all(feature = "airgap", feature = "connected"))]
@@ -39,6 +46,7 @@ pub mod roster;
 pub mod services;
 pub mod tmux;
 
+pub use account::account;
 use std::path::{Path, PathBuf};
 #[cfg(feature = "airgap")]
 use std::sync::OnceLock;
@@ -254,7 +262,7 @@ pub fn kms_target() -> KmsTarget {
         profile: None,
         region: Some("us-east-1".into()),
         endpoint_url: Some(kms_endpoint()),
-        local_credentials: true,
+        local_credentials: Some(account().into()),
     }
 }
 
@@ -362,7 +370,7 @@ pub fn keyrite_process() -> std::process::Command {
         .env("KEYRITE_PKCS11_MODULE", &hsm.module)
         .env("AWS_ENDPOINT_URL", kms_endpoint())
         .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_ACCESS_KEY_ID", account())
         .env("AWS_SECRET_ACCESS_KEY", "local")
         // `kms import` and `kms rollback` verify the ceremony log with this token's log key.
         .env("KEYRITE_LOG_TRUST", hsm.log_public_key())
@@ -394,7 +402,8 @@ pub fn write_script_with_replicas(
     );
     for (k, replicas) in keys {
         s.push_str(&format!(
-            "\n[[key]]\nkey = \"{k}\"\naccount = \"000000000000\"\nregion = \"us-east-1\"\n"
+            "\n[[key]]\nkey = \"{k}\"\naccount = \"{}\"\nregion = \"us-east-1\"\n",
+            account()
         ));
         if !replicas.is_empty() {
             s.push_str(&format!("replicas = {replicas:?}\n"));

@@ -4,7 +4,7 @@
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
-use super::kms_endpoint;
+use super::{account, kms_endpoint};
 
 /// The moto server that `scripts/test` started (RDS, DynamoDB).
 pub fn aws_endpoint() -> String {
@@ -17,8 +17,10 @@ async fn config(region: &str, endpoint: String) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.to_string()))
         .endpoint_url(endpoint)
+        // The test's own account on LocalStack (S3); moto keeps every test's resources in its
+        // default account whatever the access key.
         .credentials_provider(aws_sdk_kms::config::Credentials::new(
-            "local",
+            account(),
             "local",
             None,
             None,

@@ -448,7 +448,7 @@ fn the_report_names_roles_and_the_binary_and_an_unfinished_log_exits_9() {
         ),
         format!("expected binary   sha256 {binary}: the binary that ran is this build"),
         format!("ARN            {arn}"),
-        "account        000000000000  region us-east-1".to_string(),
+        format!("account        {}  region us-east-1", account()),
         format!(
             "check value    {}",
             manifest["keys"][0]["generated"]["check_value"]

@@ -78,7 +78,7 @@ fn a_bundle_for_a_key_in_another_account_is_refused_before_the_hashes_and_the_fi
         &p,
         ceremony_cmd(dir.path(), &p, &[&alias], default_algorithm()),
         VERIFICATION_FAILED,
-        "the script wants account 000000000000",
+        &format!("the script wants account {}", account()),
     );
 }
 

@@ -278,7 +278,7 @@ fn a_signed_and_countersigned_bundle_goes_through_and_the_log_names_both_signers
     for want in [
         alias.as_str(),
         arn.as_str(),
-        "account  000000000000   region us-east-1",
+        &format!("account  {}   region us-east-1", account()),
         "wrapping key SHA-256",
         &format!("signed (prepare) by {a}"),
         "countersign this bundle? [y/N]",
