@@ -188,7 +188,7 @@ pub struct PrepareArgs {
     /// Multi-Region keys: make a replica of each --key (an EXTERNAL multi-Region primary) in
     /// these Regions where it has none yet, then prepare the bundle for the primary and every
     /// replica (one wrapping key and import token per Region). Repeat or comma-separate.
-    #[arg(long, value_delimiter = ',', value_parser = region_name, conflicts_with_all = ["plan", "from_aws_cli", "new_key"])]
+    #[arg(long, value_delimiter = ',', value_parser = values::region_name, conflicts_with_all = ["plan", "from_aws_cli", "new_key"])]
     pub replicate_to: Vec<String>,
     /// The new bundle directory (must not exist).
     #[arg(long)]
@@ -325,14 +325,6 @@ pub fn run(cli: Cli) -> Result<()> {
         #[cfg(feature = "airgap")]
         Command::Quorum(QuorumCommand::Verify(a)) => a.run(),
     }
-}
-
-#[cfg(feature = "connected")]
-/// A Region name as AWS spells them (`us-west-2`), for --replicate-to.
-fn region_name(s: &str) -> std::result::Result<String, String> {
-    crate::core::names::check_region(s)
-        .map(|()| s.to_string())
-        .map_err(|e| e.to_string())
 }
 
 #[cfg(feature = "connected")]

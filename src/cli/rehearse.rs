@@ -35,7 +35,7 @@ pub struct RehearseArgs {
     /// Rehearse multi-Region keys: each key a multi-Region primary with a replica in REGION
     /// (default us-west-2), the one HSM key wrapped for both Regions' wrapping keys and imported
     /// into both, proved in each Region and across them.
-    #[arg(long, value_name = "REGION", num_args = 0..=1, default_missing_value = "us-west-2", value_parser = super::region_name)]
+    #[arg(long, value_name = "REGION", num_args = 0..=1, default_missing_value = "us-west-2", value_parser = super::values::region_name)]
     pub multi_region: Option<String>,
 }
 

@@ -37,6 +37,13 @@ pub enum ExpirationModel {
     Expires,
 }
 
+/// A Region name as AWS spells them (`us-west-2`), for --replicate-to and --multi-region.
+pub fn region_name(s: &str) -> Result<String, String> {
+    crate::core::names::check_region(s)
+        .map(|()| s.to_string())
+        .map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
