@@ -62,6 +62,37 @@ pub fn import_commands(c: &CliImport<'_>) -> Vec<String> {
     out
 }
 
+/// The shell variable the multi-Region commands keep the primary's new KeyMaterialId in.
+pub const KEY_MATERIAL_ID_VAR: &str = "KEY_MATERIAL_ID";
+
+/// [`import_commands`] for a multi-Region primary and its replicas (`replicas`: each replica's
+/// import, its `kind` ignored): the primary's import keeps the KeyMaterialId KMS answers in
+/// `$KEY_MATERIAL_ID`, each replica is given the same material as EXISTING_KEY_MATERIAL under
+/// that id, and only then, for a rotation, does the primary rotate.
+pub fn multi_region_import_commands(
+    primary: &CliImport<'_>,
+    replicas: &[CliImport<'_>],
+) -> Vec<String> {
+    let mut cmds = import_commands(primary);
+    let rotate = (cmds.len() > 1).then(|| cmds.remove(1));
+    if let Some(first) = cmds.first_mut() {
+        *first = format!("{KEY_MATERIAL_ID_VAR}=$({first} --query KeyMaterialId --output text)");
+    }
+    for r in replicas {
+        let mut import = import_commands(&CliImport {
+            kind: ImportKind::First,
+            ..*r
+        })
+        .remove(0);
+        import.push_str(&format!(
+            " --import-type EXISTING_KEY_MATERIAL --key-material-id \"${KEY_MATERIAL_ID_VAR}\""
+        ));
+        cmds.push(import);
+    }
+    cmds.extend(rotate);
+    cmds
+}
+
 /// POSIX shell quoting: bare when every character is safe, else single-quoted.
 fn quote(s: &str) -> String {
     let safe = !s.is_empty()
@@ -120,6 +151,42 @@ mod tests {
                 key_material_id: "ab12".into(),
             },
         };
+        // A multi-Region rotation: the primary's new id kept, the replica given it, then the
+        // primary rotates.
+        let replica = CliImport {
+            key_arn: "arn:aws:kms:us-west-2:111122223333:key/k1",
+            region: "us-west-2",
+            encrypted_key_material: Path::new("/b/prod-s3/us-west-2/EncryptedKeyMaterial.bin"),
+            import_token: Path::new("/b/prod-s3/us-west-2/ImportToken.bin"),
+            valid_to: None,
+            kind: ImportKind::Rotation,
+        };
+        let cmds = multi_region_import_commands(&rotation, &[replica]);
+        assert_eq!(cmds.len(), 3, "{cmds:#?}");
+        assert!(
+            cmds[0].starts_with("KEY_MATERIAL_ID=$(aws kms import-key-material --region eu-west-1"),
+            "{}",
+            cmds[0]
+        );
+        assert!(
+            cmds[0]
+                .ends_with("--import-type NEW_KEY_MATERIAL --query KeyMaterialId --output text)"),
+            "{}",
+            cmds[0]
+        );
+        assert!(cmds[1].starts_with("aws kms import-key-material --region us-west-2 --key-id arn:aws:kms:us-west-2:111122223333:key/k1"), "{}", cmds[1]);
+        assert!(
+            cmds[1].ends_with(
+                "--import-type EXISTING_KEY_MATERIAL --key-material-id \"$KEY_MATERIAL_ID\""
+            ),
+            "{}",
+            cmds[1]
+        );
+        assert!(!cmds[1].contains("NEW_KEY_MATERIAL"));
+        assert_eq!(
+            cmds[2],
+            format!("aws kms rotate-key-on-demand --region eu-west-1 --key-id {arn}")
+        );
         let cmds = import_commands(&reimport);
         assert_eq!(cmds.len(), 1);
         assert!(

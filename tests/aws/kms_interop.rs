@@ -33,7 +33,7 @@ fn aws_bin() -> &'static PathBuf {
 
 /// The environment the AWS CLI runs in: the local KMS, its region, dummy credentials in the
 /// test's own account.
-fn aws_env(cmd: &mut std::process::Command) {
+pub(crate) fn aws_env(cmd: &mut std::process::Command) {
     let bin_dir = aws_bin().parent().unwrap();
     let path = format!(
         "{}:{}",

@@ -778,3 +778,53 @@ fn the_ceremony_refuses_a_replica_region_the_script_does_not_name() {
     );
     assert!(!p.bundle.join("ceremony.log").exists());
 }
+
+/// The AWS CLI fallback `kms import` prints for a multi-Region key, run as printed by a shell
+/// with the real AWS CLI: the primary's import keeps its KeyMaterialId, the replica is given the
+/// same material under it, and both Regions then hold one KeyMaterialId.
+#[test]
+fn the_printed_aws_cli_fallback_imports_a_multi_region_key_into_both_regions() {
+    own_token!();
+    let (home, away) = ("us-east-1", "eu-west-1");
+    let (alias, id) = primary_with_a_replica(home, away);
+    let dir = tempfile::tempdir().unwrap();
+    let p = flow::ceremony_done(dir.path(), &[&alias]);
+    // The commands are printed before the import starts; a KMS endpoint nobody listens on stops
+    // keyrite's own import after that.
+    let out = flow::import_cmd(&p.bundle)
+        .args(["--endpoint-url", "http://127.0.0.1:9"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    let script: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("aws kms ") || l.starts_with("KEY_MATERIAL_ID="))
+        .collect();
+    assert_eq!(
+        script.len(),
+        2,
+        "the primary's import, then the replica's:\n{stderr}"
+    );
+    assert_eq!(
+        material_in(&client_in(home), &id),
+        (None, "PendingImport".to_string()),
+        "keyrite itself imported nothing"
+    );
+    let mut shell = std::process::Command::new("bash");
+    super::kms_interop::aws_env(&mut shell);
+    let run = shell.arg("-ec").arg(script.join("\n")).output().unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let (primary, state) = material_in(&client_in(home), &id);
+    assert_eq!(state, "Enabled");
+    assert!(primary.is_some());
+    assert_eq!(
+        material_in(&client_in(away), &id),
+        (primary, "Enabled".to_string())
+    );
+}
