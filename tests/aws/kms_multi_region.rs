@@ -530,7 +530,8 @@ fn status_names_a_replica_left_behind_until_it_holds_the_primarys_material() {
 }
 
 /// `kms prepare --replicate-to` makes the replica an EXTERNAL multi-Region primary lacks (it waits
-/// in PendingImport) and prepares the bundle for both Regions; a single-Region key is refused.
+/// in PendingImport) and prepares the bundle for both Regions; a single-Region key is refused, and
+/// so is the replica named as a key of its own.
 #[test]
 fn prepare_replicate_to_makes_the_replica_first_and_refuses_a_single_region_key() {
     own_token!();
@@ -597,6 +598,23 @@ fn prepare_replicate_to_makes_the_replica_first_and_refuses_a_single_region_key(
     assert_eq!(run.status.code(), Some(5), "{err}");
     assert!(err.contains("this is a single-Region key"), "{err}");
     assert!(!refused.exists());
+    // The replica itself is refused as a key of its own, naming its primary: its material
+    // comes through the primary's bundle.
+    let replica_arn = format!("arn:aws:kms:{away}:{}:key/{id}", account_of(&client, &id));
+    let run = keyrite()
+        .env("AWS_REGION", away)
+        .args(["kms", "prepare", "--key", &replica_arn, "--out"])
+        .arg(dir.path().join("replica"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(5), "{err}");
+    assert!(
+        err.contains(&format!("a multi-Region replica key (primary in {home}")),
+        "{err}"
+    );
+    assert!(err.contains("prepare its primary"), "{err}");
+    assert!(!dir.path().join("replica").exists());
     // A Region that is not AWS's grammar is a usage error.
     let run = keyrite()
         .args([
