@@ -134,6 +134,9 @@ pub struct KeyRow {
     pub hsm_label: String,
     /// SHA-256 of EncryptedKeyMaterial.bin as the log recorded it (None: never wrapped).
     pub wrapped_sha256: Option<String>,
+    /// A multi-Region key: (Region, SHA-256) of the same key wrapped for each replica, as logged.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub replica_wraps: Vec<(String, String)>,
     /// The KeyMaterialId KMS gave it, from the import receipt (or the escrowed key's, for a re-wrap).
     pub key_material_id: Option<String>,
     /// What the import did (the receipt's kind and resulting state).
@@ -184,6 +187,11 @@ fn key_table(
                 check_value: k.check_value.clone(),
                 hsm_label: k.hsm_label.clone(),
                 wrapped_sha256: k.wrapped.as_ref().map(|(_, sha)| sha.clone()),
+                replica_wraps: k
+                    .replica_wraps
+                    .iter()
+                    .map(|(r, _, sha)| (r.clone(), sha.clone()))
+                    .collect(),
                 key_material_id: last
                     .and_then(|i| i.key_material_id.clone())
                     .or_else(|| k.rewrap_of.as_ref().and_then(|r| r.key_material_id.clone())),

@@ -181,7 +181,10 @@ fn keys(r: &AuditReport) -> Markup {
                     td { (t(&k.key)) @if let Some(a) = &k.alias { br; (t(a)) } }
                     td { span.mono { (t(&k.key_arn)) } br; "account " (t(&k.account)) ", " (t(&k.region)) }
                     td.mono { (t(&k.check_value)) }
-                    td.mono { (k.wrapped_sha256.as_deref().unwrap_or("not wrapped")) }
+                    td.mono {
+                        (k.wrapped_sha256.as_deref().unwrap_or("not wrapped"))
+                        @for (region, sha) in &k.replica_wraps { br; span.muted { "replica in " (t(region)) ": " } (t(sha)) }
+                    }
                     td.mono {
                         (k.key_material_id.as_deref().map_or_else(|| "not imported".to_string(), t))
                         @if let Some(i) = &k.imported { br; span.muted { (t(i)) } }

@@ -167,6 +167,13 @@ pub fn render(r: &AuditReport) -> String {
                 .as_deref()
                 .map_or_else(|| "not wrapped".to_string(), |h| format!("sha256 {h}"))
         ));
+        for (region, sha) in &k.replica_wraps {
+            line(format!(
+                "      replica        {}: wrapped again, sha256 {}",
+                one_line(region),
+                one_line(sha)
+            ));
+        }
         line(format!(
             "      KeyMaterialId  {}",
             k.key_material_id

@@ -219,7 +219,28 @@ fn one_ceremony_imports_the_same_hsm_key_into_a_primary_and_its_replica() {
             .output()
             .unwrap()
     };
-    assert_eq!(verify().status.code(), Some(0));
+    let verified = verify();
+    assert_eq!(verified.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&verified.stdout);
+    assert!(
+        text.contains(&format!("replica        {away}: wrapped again, sha256")),
+        "audit verify's report names the replica's wrap: {text}"
+    );
+    let page = dir.path().join("report.html");
+    keyrite()
+        .args(["audit", "report"])
+        .arg(&p.bundle)
+        .arg("--trust")
+        .arg(hsm().log_public_key())
+        .arg("--html")
+        .arg(&page)
+        .assert()
+        .success();
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains(&format!("replica in {away}: ")),
+        "the auditor's page names it too"
+    );
     let theirs = p
         .bundle
         .join(name)
