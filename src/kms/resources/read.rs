@@ -120,6 +120,27 @@ fn rds_tags(tags: &[aws_sdk_rds::types::Tag]) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// An RDS instance or cluster as its service describes it, if encrypted under a KMS key.
+fn encrypted_rds(
+    kind: ResourceKind,
+    region: &str,
+    encrypted: Option<bool>,
+    key: Option<&str>,
+    name: Option<&str>,
+    tags: &[aws_sdk_rds::types::Tag],
+) -> Option<Resource> {
+    match (encrypted, key, name) {
+        (Some(true), Some(key), Some(name)) => Some(Resource {
+            kind,
+            name: name.to_string(),
+            region: region.to_string(),
+            key_setting: key.to_string(),
+            tags: rds_tags(tags),
+        }),
+        _ => None,
+    }
+}
+
 /// The region's encrypted RDS instances (their tags come with them).
 pub async fn rds_instances(
     config: &SdkConfig,
@@ -127,35 +148,21 @@ pub async fn rds_instances(
     calls: &Calls,
 ) -> Result<Vec<Resource>> {
     let client = aws_sdk_rds::Client::new(config);
+    let mut pages = client.describe_db_instances().into_paginator().send();
     let mut out = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
+    while let Some(page) = pages.next().await {
         calls.count("rds:DescribeDBInstances");
-        let page = client
-            .describe_db_instances()
-            .set_marker(marker.clone())
-            .send()
-            .await
-            .map_err(sdk(region, "rds:DescribeDBInstances"))?;
-        for d in page.db_instances() {
-            if let (Some(true), Some(key), Some(name)) = (
+        let page = page.map_err(sdk(region, "rds:DescribeDBInstances"))?;
+        out.extend(page.db_instances().iter().filter_map(|d| {
+            encrypted_rds(
+                ResourceKind::RdsInstance,
+                region,
                 d.storage_encrypted(),
                 d.kms_key_id(),
                 d.db_instance_identifier(),
-            ) {
-                out.push(Resource {
-                    kind: ResourceKind::RdsInstance,
-                    name: name.to_string(),
-                    region: region.to_string(),
-                    key_setting: key.to_string(),
-                    tags: rds_tags(d.tag_list()),
-                });
-            }
-        }
-        marker = page.marker().map(str::to_string);
-        if marker.is_none() {
-            break;
-        }
+                d.tag_list(),
+            )
+        }));
     }
     Ok(out)
 }
@@ -167,35 +174,21 @@ pub async fn rds_clusters(
     calls: &Calls,
 ) -> Result<Vec<Resource>> {
     let client = aws_sdk_rds::Client::new(config);
+    let mut pages = client.describe_db_clusters().into_paginator().send();
     let mut out = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
+    while let Some(page) = pages.next().await {
         calls.count("rds:DescribeDBClusters");
-        let page = client
-            .describe_db_clusters()
-            .set_marker(marker.clone())
-            .send()
-            .await
-            .map_err(sdk(region, "rds:DescribeDBClusters"))?;
-        for c in page.db_clusters() {
-            if let (Some(true), Some(key), Some(name)) = (
+        let page = page.map_err(sdk(region, "rds:DescribeDBClusters"))?;
+        out.extend(page.db_clusters().iter().filter_map(|c| {
+            encrypted_rds(
+                ResourceKind::RdsCluster,
+                region,
                 c.storage_encrypted(),
                 c.kms_key_id(),
                 c.db_cluster_identifier(),
-            ) {
-                out.push(Resource {
-                    kind: ResourceKind::RdsCluster,
-                    name: name.to_string(),
-                    region: region.to_string(),
-                    key_setting: key.to_string(),
-                    tags: rds_tags(c.tag_list()),
-                });
-            }
-        }
-        marker = page.marker().map(str::to_string);
-        if marker.is_none() {
-            break;
-        }
+                c.tag_list(),
+            )
+        }));
     }
     Ok(out)
 }
