@@ -187,11 +187,7 @@ fn key_table(
                 check_value: k.check_value.clone(),
                 hsm_label: k.hsm_label.clone(),
                 wrapped_sha256: k.wrapped.as_ref().map(|(_, sha)| sha.clone()),
-                replica_wraps: k
-                    .replica_wraps
-                    .iter()
-                    .map(|(r, _, sha)| (r.clone(), sha.clone()))
-                    .collect(),
+                replica_wraps: k.replica_digests(),
                 key_material_id: last
                     .and_then(|i| i.key_material_id.clone())
                     .or_else(|| k.rewrap_of.as_ref().and_then(|r| r.key_material_id.clone())),
@@ -770,13 +766,7 @@ fn check_aborted_bundle(
         )));
     }
     let mut checked = Vec::new();
-    let recorded = report.keys.iter().flat_map(|k| {
-        k.wrapped
-            .iter()
-            .map(|(f, h)| (f, h))
-            .chain(k.replica_wraps.iter().map(|(_, f, h)| (f, h)))
-    });
-    for (file, sha) in recorded {
+    for (file, sha) in report.keys.iter().flat_map(|k| k.recorded_files()) {
         checked.push(check_wrapped_file(dir, file, sha)?);
     }
     checked.push(FileCheck {

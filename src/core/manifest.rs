@@ -242,12 +242,18 @@ impl Manifest {
         format!("{}/{}", key.name, file)
     }
 
+    /// The bundle-relative directory of the key's own Region (None: `<key>`) or a replica's
+    /// (`<key>/<region>`), which is also what a replica is called in messages and progress.
+    pub fn region_dir(key: &KeyEntry, region: Option<&str>) -> String {
+        match region {
+            None => key.name.clone(),
+            Some(r) => format!("{}/{r}", key.name),
+        }
+    }
+
     /// The bundle-relative path of `file` for the key's own Region (None) or a replica's.
     pub fn region_file_path(key: &KeyEntry, region: Option<&str>, file: &str) -> String {
-        match region {
-            None => Manifest::file_path(key, file),
-            Some(r) => format!("{}/{r}/{file}", key.name),
-        }
+        format!("{}/{file}", Manifest::region_dir(key, region))
     }
 }
 

@@ -142,10 +142,8 @@ impl Bundle {
         for key in &manifest.keys {
             // The key's own directory, then one per replica's Region (a multi-Region key).
             for region in key.wrap_regions() {
-                let (kdir, prefix) = match region {
-                    None => (dir.join(&key.name), key.name.clone()),
-                    Some(r) => (dir.join(&key.name).join(r), format!("{}/{r}", key.name)),
-                };
+                let prefix = Manifest::region_dir(key, region);
+                let kdir = dir.join(&prefix);
                 fsio::refuse_symlink(&kdir)?;
                 let entries = std::fs::read_dir(&kdir)
                     .map_err(|_| BundleError::Missing { path: kdir.clone() })?;

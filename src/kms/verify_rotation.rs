@@ -398,7 +398,7 @@ async fn verify_replica(
     probe: &[u8],
     checks: &mut Vec<String>,
 ) -> Result<()> {
-    let name = format!("{}/{}", key.name, r.region);
+    let name = crate::core::manifest::Manifest::region_dir(key, Some(&r.region));
     let there = super::multi_region::client_in(client, &r.region);
     let meta = super::materials::key_metadata(&there, &name, &r.key_arn)
         .await?

@@ -393,12 +393,7 @@ impl Driver<'_, '_> {
         for k in logged {
             // Every file the log records as wrapped, of a key wrapped in part too, must be the
             // one written.
-            let recorded = k
-                .wrapped
-                .iter()
-                .map(|(f, h)| (f, h))
-                .chain(k.replica_wraps.iter().map(|(_, f, h)| (f, h)));
-            for (file, sha) in recorded {
+            for (file, sha) in k.recorded_files() {
                 let path = self.dir.join(file);
                 let actual = sha256_hex(&fsio::read_nofollow(&path)?);
                 if &actual != sha {
@@ -437,11 +432,7 @@ impl Driver<'_, '_> {
                 hsm_label: k.hsm_label.clone(),
                 check_value: k.check_value.clone(),
                 encrypted_key_material_sha256: sha.clone(),
-                replicas: k
-                    .replica_wraps
-                    .iter()
-                    .map(|(r, _, h)| (r.clone(), h.clone()))
-                    .collect(),
+                replicas: k.replica_digests(),
             });
         }
         Ok(())
@@ -668,10 +659,7 @@ impl Driver<'_, '_> {
         // Created beneath the key's (or its replica Region's) directory opened without following
         // a link: a directory swapped for a link after the preflight cannot redirect the
         // wrapped material.
-        let kdir = match &region {
-            None => self.dir.join(&key.name),
-            Some(r) => self.dir.join(&key.name).join(r),
-        };
+        let kdir = self.dir.join(Manifest::region_dir(key, region.as_deref()));
         let path = fsio::write_new_beneath(&kdir, manifest::ENCRYPTED_KEY_MATERIAL, &wrapped)?;
         self.written.0.push(path.clone());
         progress.key(i, &key.name, KeyStep::Written);
@@ -746,11 +734,7 @@ impl Driver<'_, '_> {
             hsm_label: current.label,
             check_value: current.check_value,
             encrypted_key_material_sha256: own_sha,
-            replicas: logged
-                .replica_wraps
-                .iter()
-                .map(|(r, _, h)| (r.clone(), h.clone()))
-                .collect(),
+            replicas: logged.replica_digests(),
         });
         Ok(())
     }
@@ -1027,11 +1011,7 @@ fn ended_report(prepared_fingerprint: &str, m: &crate::core::ceremony::Machine) 
                     .as_ref()
                     .map(|(_, sha)| sha.clone())
                     .unwrap_or_default(),
-                replicas: k
-                    .replica_wraps
-                    .iter()
-                    .map(|(r, _, h)| (r.clone(), h.clone()))
-                    .collect(),
+                replicas: k.replica_digests(),
             })
             .collect(),
         aborted: None,

@@ -335,10 +335,7 @@ fn check_bundle_reporting(
         // one seen in two Regions of a key was put there by someone, not fetched.
         let mut seen: Vec<(Option<&str>, &[u8])> = Vec::new();
         for region in key.wrap_regions() {
-            let at = match region {
-                None => key.name.clone(),
-                Some(r) => format!("{}/{r}", key.name),
-            };
+            let at = manifest::Manifest::region_dir(key, region);
             let missing = |file: &'static str| Error::ManifestLacks {
                 key: at.clone(),
                 file,
@@ -439,10 +436,7 @@ fn check_outputs(bundle: &VerifiedBundle) -> Result<()> {
     let mut dirs = vec![dir.to_path_buf()];
     for key in &bundle.manifest().keys {
         for region in key.wrap_regions() {
-            let kdir = match region {
-                None => dir.join(&key.name),
-                Some(r) => dir.join(&key.name).join(r),
-            };
+            let kdir = dir.join(manifest::Manifest::region_dir(key, region));
             outputs.push(kdir.join(manifest::ENCRYPTED_KEY_MATERIAL));
             dirs.push(kdir);
         }

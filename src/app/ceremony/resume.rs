@@ -93,12 +93,12 @@ pub fn reopen<'s>(
     })
 }
 
-/// The HSM keys and bundle files left by the crash for the keys the log does not show as
-/// wrapped: the keys this ceremony generated ([`leftovers::to_destroy`]: a logged key by its
-/// exact label and CKA_ID, an unlogged one by the ceremony's label and the CKA_ID derived from
-/// the prepared fingerprint) and their EncryptedKeyMaterial.bin. `keep_pending`: the key the log
-/// shows generated and not wrapped is kept (to be wrapped when finishing). Returns the labels
-/// destroyed.
+/// What the crash left that the log does not record: the keys this ceremony generated whose
+/// material never left the HSM ([`leftovers::to_destroy`]: a logged key by its exact label and
+/// CKA_ID, an unlogged one by the ceremony's label and the CKA_ID derived from the prepared
+/// fingerprint), and every EncryptedKeyMaterial.bin (a key's own Region's or a replica's) the log
+/// does not record as wrapped. `keep_pending`: the key the log shows generated and not wrapped
+/// is kept (to be wrapped when finishing). Returns the labels destroyed.
 pub fn clear_leftovers(
     session: &UserSession,
     dir: &Path,
@@ -142,10 +142,8 @@ pub fn clear_leftovers(
     for key in &manifest.keys {
         for region in key.wrap_regions() {
             let rel = Manifest::region_file_path(key, region, manifest::ENCRYPTED_KEY_MATERIAL);
-            let recorded = logged(&key.name).is_some_and(|k| {
-                k.wrapped.as_ref().is_some_and(|(f, _)| *f == rel)
-                    || k.replica_wraps.iter().any(|(_, f, _)| *f == rel)
-            });
+            let recorded =
+                logged(&key.name).is_some_and(|k| k.recorded_files().any(|(f, _)| *f == rel));
             if !recorded {
                 unrecorded.push(dir.join(rel));
             }

@@ -43,6 +43,23 @@ impl LoggedKey {
         self.wrapped.is_some() && self.replica_wraps.len() == self.replica_regions.len()
     }
 
+    /// (bundle-relative file, SHA-256) of every wrap the log records for the key: its own
+    /// Region's, then each replica's.
+    pub fn recorded_files(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.wrapped
+            .iter()
+            .map(|(f, h)| (f, h))
+            .chain(self.replica_wraps.iter().map(|(_, f, h)| (f, h)))
+    }
+
+    /// (Region, SHA-256) of each replica's wrap so far.
+    pub fn replica_digests(&self) -> Vec<(String, String)> {
+        self.replica_wraps
+            .iter()
+            .map(|(r, _, sha)| (r.clone(), sha.clone()))
+            .collect()
+    }
+
     /// The Region the next wrap is for: None (the key's own), a replica's, or nothing left.
     pub fn next_wrap_region(&self) -> Option<Option<&str>> {
         if self.wrapped.is_none() {
