@@ -399,6 +399,27 @@ fn import_parameters(
     ))
 }
 
+/// The key's state as KMS spells it, when it can take imported material (Enabled or
+/// PendingImport); otherwise refused with `hint`.
+fn importable_state(
+    name: &str,
+    meta: &aws_sdk_kms::types::KeyMetadata,
+    hint: &str,
+) -> Result<String> {
+    let state = meta
+        .key_state()
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_default();
+    match meta.key_state() {
+        Some(KeyState::Enabled) | Some(KeyState::PendingImport) => Ok(state),
+        _ => Err(KmsError::WrongState {
+            key: name.into(),
+            state,
+            hint: hint.into(),
+        }),
+    }
+}
+
 /// DescribeKey of `name`, its metadata required.
 async fn describe(client: &Client, name: &str) -> Result<aws_sdk_kms::types::KeyMetadata> {
     let out = client
@@ -445,20 +466,11 @@ async fn fetch_replica(
             hint: "check the endpoint keyrite talks to (AWS_ENDPOINT_URL, --endpoint-url)".into(),
         });
     }
-    let state = meta
-        .key_state()
-        .map(|s| s.as_str().to_string())
-        .unwrap_or_default();
-    match meta.key_state() {
-        Some(KeyState::Enabled) | Some(KeyState::PendingImport) => {}
-        _ => {
-            return Err(KmsError::WrongState {
-                key: name,
-                state,
-                hint: "a new replica is Creating for a moment: run prepare again; otherwise enable the replica or cancel its deletion".into(),
-            });
-        }
-    }
+    let state = importable_state(
+        &name,
+        &meta,
+        "a new replica is Creating for a moment: run prepare again; otherwise enable the replica or cancel its deletion",
+    )?;
     let params = there
         .get_parameters_for_import()
         .key_id(arn)
@@ -509,20 +521,11 @@ pub(super) async fn check_key(client: &Client, key: &KeyRef) -> Result<CheckedKe
             hint: "name a symmetric encryption key".into(),
         });
     }
-    let state = meta
-        .key_state()
-        .map(|s| s.as_str().to_string())
-        .unwrap_or_default();
-    match meta.key_state() {
-        Some(KeyState::Enabled) | Some(KeyState::PendingImport) => {}
-        _ => {
-            return Err(KmsError::WrongState {
-                key: name.into(),
-                state,
-                hint: "enable the key (aws kms enable-key) or cancel its deletion first".into(),
-            });
-        }
-    }
+    let state = importable_state(
+        name,
+        meta,
+        "enable the key (aws kms enable-key) or cancel its deletion first",
+    )?;
     // What KMS answers goes into the bundle, the HSM-signed log and terminals: it must follow
     // AWS's own grammar, or the key is refused.
     let arn = meta.arn().unwrap_or_default();
