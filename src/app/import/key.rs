@@ -46,9 +46,11 @@ pub async fn import_one(
     let token = bundle.file(key, manifest::IMPORT_TOKEN).unwrap_or_default();
     let before = describe(client, key).await?;
     let multi_region = !key.replicas.is_empty() || !before.replicas.is_empty();
-    if multi_region {
-        super::replicas::check_before(client, key, &before).await?;
-    }
+    let replicas_before = if multi_region {
+        super::replicas::check_before(client, key, &before).await?
+    } else {
+        Vec::new()
+    };
     let material_sha256 = crate::core::digest::sha256_hex(material);
     let token_sha256 = crate::core::digest::sha256_hex(token);
     let recorded = journal::get(journal, name)?;
@@ -181,8 +183,16 @@ pub async fn import_one(
             message: "KMS named no KeyMaterialId for the primary's material, and a replica is given the primary's material by its KeyMaterialId".into(),
             hint: "check the key with `aws kms describe-key`; nothing was sent to the replicas".into(),
         })?;
-        replicas =
-            super::replicas::import_replicas(client, bundle, key, expiration, id, journal).await?;
+        replicas = super::replicas::import_replicas(
+            client,
+            bundle,
+            key,
+            expiration,
+            id,
+            &replicas_before,
+            journal,
+        )
+        .await?;
     }
     let mut rotate_request_id = None;
     if !first && !rotated_already {

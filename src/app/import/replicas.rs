@@ -19,13 +19,18 @@ use crate::kms::multi_region::client_in;
 
 /// The name a replica goes by in messages and in the progress file: `<key>/<region>`.
 pub fn replica_name(key: &KeyEntry, region: &str) -> String {
-    format!("{}/{region}", key.name)
+    manifest::Manifest::region_dir(key, Some(region))
 }
 
 /// Before anything is sent: the replicas KMS lists now must be the bundle's, Region for Region
 /// (a replica the bundle lacks would be left behind, one KMS no longer lists cannot be given
 /// its material), and on a first import no replica may already hold material of its own.
-pub async fn check_before(client: &Client, key: &KeyEntry, primary: &Described) -> Result<()> {
+/// Returns each replica as DescribeKey in its Region answered, in the bundle's order.
+pub async fn check_before(
+    client: &Client,
+    key: &KeyEntry,
+    primary: &Described,
+) -> Result<Vec<Described>> {
     let refused = |message: String, hint: &str| Error::KeyRefused {
         key: key.name.clone(),
         message,
@@ -41,6 +46,7 @@ pub async fn check_before(client: &Client, key: &KeyEntry, primary: &Described) 
             ));
         }
     }
+    let mut described = Vec::new();
     for r in &key.replicas {
         if !primary
             .replicas
@@ -68,22 +74,25 @@ pub async fn check_before(client: &Client, key: &KeyEntry, primary: &Described) 
                 "find out who imported material into the replica (CloudTrail, ImportKeyMaterial in that Region); delete it there (`aws kms delete-imported-key-material --region …`) before importing this bundle",
             ));
         }
+        described.push(now);
     }
-    Ok(())
+    Ok(described)
 }
 
 /// Gives every replica the material the primary now holds as `key_material_id`, in the bundle's
-/// order; a replica whose current material is already that one is not sent it again.
+/// order; a replica whose current material (`described`, from [`check_before`]: importing into
+/// the primary changes no replica) is already that one is not sent it again.
 pub async fn import_replicas(
     client: &Client,
     bundle: &VerifiedBundle,
     key: &KeyEntry,
     expiration: Expiration,
     key_material_id: &str,
+    described: &[Described],
     journal: &Mutex<Journal>,
 ) -> Result<Vec<ReplicaImported>> {
     let mut out = Vec::new();
-    for r in &key.replicas {
+    for (r, before) in key.replicas.iter().zip(described) {
         let name = replica_name(key, &r.region);
         let there = client_in(client, &r.region);
         let region = Some(r.region.as_str());
@@ -93,7 +102,6 @@ pub async fn import_replicas(
         let token = bundle
             .region_file(key, region, manifest::IMPORT_TOKEN)
             .unwrap_or_default();
-        let before = describe_replica(&there, &name, &r.key_arn).await?;
         let mut import_request_id = None;
         if before.current_material.as_deref() != Some(key_material_id) {
             journal::record(journal, &name, KeyProgress::Sending { first: false })?;
@@ -127,7 +135,7 @@ pub async fn import_replicas(
             encrypted_key_material_sha256: crate::core::digest::sha256_hex(material),
             import_request_id,
             key_material_id: Some(key_material_id.to_string()),
-            state: before.state,
+            state: before.state.clone(),
         });
     }
     Ok(out)
@@ -142,7 +150,7 @@ pub async fn check_after(
     imported: &mut [ReplicaImported],
 ) -> Result<()> {
     for r in imported.iter_mut() {
-        let name = format!("{}/{}", key.name, r.region);
+        let name = replica_name(key, &r.region);
         let there = client_in(client, &r.region);
         let now = describe_replica(&there, &name, &r.key_arn).await?;
         let current = now.current_material.as_deref().unwrap_or("none");
