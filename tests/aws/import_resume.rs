@@ -117,6 +117,21 @@ fn import_through(proxy: &CountingProxy, bundle: &Path) -> std::process::Command
     cmd
 }
 
+/// Runs the import of `bundle` through `proxy`, which forwards `forwarded` ImportKeyMaterial
+/// calls and holds the next (`expect` says which it is), and kills keyrite while it waits on it.
+fn kill_while_held(proxy: &CountingProxy, bundle: &Path, forwarded: usize, expect: &str) {
+    proxy.hold_after.store(forwarded, Ordering::SeqCst);
+    let mut child = import_through(proxy, bundle).spawn().unwrap();
+    proxy
+        .held
+        .lock()
+        .unwrap()
+        .recv_timeout(Duration::from_secs(120))
+        .expect(expect);
+    child.kill().unwrap();
+    assert!(!child.wait().unwrap().success(), "keyrite was killed");
+}
+
 fn stages(bundle: &Path) -> Vec<String> {
     let v: serde_json::Value =
         serde_json::from_slice(&std::fs::read(bundle.join("import-progress.json")).unwrap())
@@ -168,17 +183,7 @@ fn an_import_killed_half_way_resumes_and_imports_every_key_exactly_once() {
 
     // First rotation: killed while the 4th key's ImportKeyMaterial is on the wire.
     let bundle = ceremony(dir.path(), &refs);
-    proxy.hold_after.store(3, Ordering::SeqCst);
-    let mut child = import_through(&proxy, &bundle).spawn().unwrap();
-    proxy
-        .held
-        .lock()
-        .unwrap()
-        .recv_timeout(Duration::from_secs(120))
-        .expect("keyrite sent a 4th ImportKeyMaterial");
-    child.kill().unwrap();
-    let status = child.wait().unwrap();
-    assert!(!status.success(), "keyrite was killed");
+    kill_while_held(&proxy, &bundle, 3, "keyrite sent a 4th ImportKeyMaterial");
     assert_eq!(
         proxy.imports.load(Ordering::SeqCst),
         3,
@@ -260,16 +265,12 @@ fn a_multi_region_import_killed_between_its_regions_resumes_in_the_replicas_regi
     let (alias, id) = primary_with_a_replica(home, away);
     let proxy = CountingProxy::start(&kms_endpoint());
     let bundle = ceremony(dir.path(), &[&alias]);
-    proxy.hold_after.store(1, Ordering::SeqCst);
-    let mut child = import_through(&proxy, &bundle).spawn().unwrap();
-    proxy
-        .held
-        .lock()
-        .unwrap()
-        .recv_timeout(Duration::from_secs(120))
-        .expect("keyrite sent the replica's ImportKeyMaterial");
-    child.kill().unwrap();
-    assert!(!child.wait().unwrap().success(), "keyrite was killed");
+    kill_while_held(
+        &proxy,
+        &bundle,
+        1,
+        "keyrite sent the replica's ImportKeyMaterial",
+    );
     let (primary, state) = material_in(&client_in(home), &id);
     assert_eq!(state, "Enabled");
     assert_eq!(

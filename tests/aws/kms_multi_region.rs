@@ -558,19 +558,7 @@ fn prepare_replicate_to_makes_the_replica_first_and_refuses_a_single_region_key(
     own_token!();
     let (home, away) = ("us-east-1", "eu-west-1");
     let client = client_in(home);
-    let id = rt().block_on(async {
-        client
-            .create_key()
-            .origin(aws_sdk_kms::types::OriginType::External)
-            .multi_region(true)
-            .send()
-            .await
-            .unwrap()
-            .key_metadata
-            .unwrap()
-            .key_id()
-            .to_string()
-    });
+    let id = rt().block_on(create_multi_region_primary(&client));
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("bundle");
     let run = keyrite()

@@ -323,16 +323,7 @@ pub async fn create_multi_region_key(
     name: &str,
     replica_region: &str,
 ) -> (String, String) {
-    let meta = client
-        .create_key()
-        .origin(aws_sdk_kms::types::OriginType::External)
-        .multi_region(true)
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap();
-    let id = meta.key_id().to_string();
+    let id = create_multi_region_primary(client).await;
     let replica = client
         .replicate_key()
         .key_id(&id)
@@ -354,6 +345,22 @@ pub async fn create_multi_region_key(
         .await
         .unwrap();
     (alias, id)
+}
+
+/// An EXTERNAL multi-Region primary in `client`'s Region, without replicas or alias: its key id.
+#[cfg(feature = "connected")]
+pub async fn create_multi_region_primary(client: &Client) -> String {
+    client
+        .create_key()
+        .origin(aws_sdk_kms::types::OriginType::External)
+        .multi_region(true)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id()
+        .to_string()
 }
 
 /// The keyrite binary, with the environment pointing at the test token and the local KMS.
